@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Shared by the verbs of the berth command. */
+
+#include <stdbool.h>
+
+#include "store.h"
+
+/* Exit codes (documented in berth(1)). exec passes its command's status
+ * through and uses 125 for its own failures, like other container tools. */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAIL = 1,       /* the operation failed */
+        EXIT_USAGE = 2,      /* bad arguments, name or configuration: nothing was changed */
+        EXIT_NOT_RUNNING = 3, /* status: the machine exists but is not running */
+        EXIT_NO_MACHINE = 4, /* no machine by that name */
+        EXIT_EXEC_FAIL = 125,
+};
+
+typedef struct Context {
+        Store store;
+        const char *root;   /* --root */
+        const char *config; /* --config */
+        bool json;
+        bool quiet;
+} Context;
+
+typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
+
+int verb_create(Context *ctx, int argc, char **argv);
+int verb_start(Context *ctx, int argc, char **argv);
+int verb_stop(Context *ctx, int argc, char **argv);
+int verb_kill(Context *ctx, int argc, char **argv);
+int verb_reboot(Context *ctx, int argc, char **argv);
+int verb_list(Context *ctx, int argc, char **argv);
+int verb_status(Context *ctx, int argc, char **argv);
+int verb_rm(Context *ctx, int argc, char **argv);
+int verb_exec(Context *ctx, int argc, char **argv);
+
+/* Validate NAME at the CLI edge; logs and returns EXIT_USAGE or 0. */
+int check_name(const char *name);
+/* Take NAME as the only positional argument after options (getopt's optind). */
+int one_name(int argc, char **argv, const char *usage, const char **ret);
+/* Open the store, take the machine's lock, check the machine exists.
+ * Returns 0 with the lock fd, or an exit code (logged). */
+int open_machine(Context *ctx, const char *name, int *ret_lock);
+/* Open the store; logs. */
+int context_open_store(Context *ctx);
+/* Stop a running machine (poweroff signal, then SIGKILL after TIMEOUT_SEC).
+ * Caller holds the machine lock. 0 if stopped (or was not running). */
+int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool force_kill);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the verbs. */
+
+#include "berth.h"
+#include "log.h"
+#include "name.h"
+#include "util.h"
+
+int check_name(const char *name) {
+        const char *reason;
+        if (machine_name_validate(name, &reason) < 0) {
+                log_error("Invalid machine name: %s. Names are 1-%d ASCII letters, digits and '-', "
+                          "in labels separated by single dots.",
+                          reason, MACHINE_NAME_MAX);
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+int context_open_store(Context *ctx) {
+        return store_open(&ctx->store, ctx->root, ctx->config);
+}
+
+/* Parse "NAME" as the only positional argument, after options. */
+int one_name(int argc, char **argv, const char *usage, const char **ret) {
+        if (optind != argc - 1) {
+                log_error("Usage: berth %s", usage);
+                return EXIT_USAGE;
+        }
+        int r = check_name(argv[optind]);
+        if (r != 0)
+                return r;
+        *ret = argv[optind];
+        return 0;
+}
+
+/* Open the store, take the machine's lock, check it exists. */
+int open_machine(Context *ctx, const char *name, int *ret_lock) {
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        int lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0)
+                return EXIT_FAIL;
+        int r = store_machine_exists(&ctx->store, name);
+        if (r <= 0) {
+                close(lock);
+                if (r < 0)
+                        log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                else
+                        log_error("No machine '%s'. See 'berth list'.", name);
+                return r < 0 ? EXIT_FAIL : EXIT_NO_MACHINE;
+        }
+        *ret_lock = lock;
+        return 0;
+}
+

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth create: build a machine under a hidden staging name and rename it
+ * into place only when complete, so a killed create leaves nothing that
+ * "berth list" shows, and the next create of that name cleans up. */
+
+#include <getopt.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "tarball.h"
+#include "berth.h"
+#include "build-config.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "rootfs.h"
+#include "runtime.h"
+#include "spawn.h"
+#include "util.h"
+
+typedef struct CreateArgs {
+        const char *template;
+        const char *release;
+        const char *from_dir;
+        const char *from_tar;
+        char **set; /* --set assignments, persisted in machine.conf */
+} CreateArgs;
+
+static const char *const known_templates[] = { "busybox", "debian" };
+
+static const char *template_dir(void) {
+        return secure_getenv("BERTH_TEMPLATE_DIR") ?: BERTH_TEMPLATE_DIR;
+}
+
+/* Remove leftovers of earlier, killed creates of NAME.  We hold NAME's lock,
+ * so no create of NAME is running. */
+static void clean_staging(Context *ctx, const char *name) {
+        _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
+        _cleanup_free_ char *prefix2 = xasprintf(".removing-%s.", name);
+        int fd = fcntl(ctx->store.machines_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return;
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, prefix) || startswith(de->d_name, prefix2)) {
+                        int r = rm_rf_at(ctx->store.machines_fd, de->d_name);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to remove stale %s/machines/%s, ignoring: %m",
+                                                  ctx->store.root, de->d_name);
+                        else
+                                log_debug("Removed stale %s from an interrupted create.", de->d_name);
+                }
+}
+
+static int make_staging(Context *ctx, const char *name, char **ret) {
+        for (int tries = 0; tries < 16; tries++) {
+                uint64_t rnd;
+                if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+                        return -errno;
+                _cleanup_free_ char *s = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
+                if (mkdirat(ctx->store.machines_fd, s, 0700) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return -errno;
+                }
+                *ret = TAKE_PTR(s);
+                return 0;
+        }
+        return -EEXIST;
+}
+
+static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
+        if (a->template) {
+                _cleanup_free_ char *tpl = xasprintf("%s/%s", template_dir(), a->template);
+                _cleanup_free_ char *cache = xasprintf("%s/images/templates", ctx->store.root);
+                int r = mkdir_p_at(AT_FDCWD, cache, 0700);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create %s: %m", cache);
+                char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
+                                 (char *) "--cache-dir", cache, NULL, NULL, NULL };
+                if (a->release) {
+                        argv[7] = (char *) "--release";
+                        argv[8] = (char *) a->release;
+                }
+                r = spawn_sandboxed(argv);
+                if (r < 0)
+                        return r;
+                if (r != 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EIO), "Template '%s' failed (exit status %d).",
+                                               a->template, r);
+                return 0;
+        }
+        if (a->from_dir) {
+                _cleanup_free_ char *src = xasprintf("%s/.", a->from_dir);
+                char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--",
+                                 src, (char *) rootfs, NULL };
+                int r = spawn_sandboxed(argv);
+                if (r < 0)
+                        return r;
+                if (r != 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", a->from_dir);
+                return 0;
+        }
+        return archive_unpack_rootfs(a->from_tar, rootfs);
+}
+
+static char *format_info(const CreateArgs *a) {
+        const char *kind = a->template ? "template" : a->from_dir ? "dir" : "tar";
+        const char *what = a->template ?: a->from_dir ?: a->from_tar;
+        return xasprintf("SOURCE=%s:%s%s%s\nCREATED_USEC=%llu\n", kind, what, a->release ? ":" : "",
+                         a->release ?: "", (unsigned long long) now_usec(CLOCK_REALTIME));
+}
+
+int verb_create(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = {
+                { "template", required_argument, NULL, 't' },
+                { "release", required_argument, NULL, 'R' },
+                { "from-dir", required_argument, NULL, 'd' },
+                { "from-tar", required_argument, NULL, 'T' },
+                { "set", required_argument, NULL, 's' },
+                {},
+        };
+        _cleanup_strv_free_ char **set = NULL;
+        CreateArgs a = {};
+        int c;
+        while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0)
+                switch (c) {
+                case 't':
+                        a.template = optarg;
+                        break;
+                case 'R':
+                        a.release = optarg;
+                        break;
+                case 'd':
+                        a.from_dir = optarg;
+                        break;
+                case 'T':
+                        a.from_tar = optarg;
+                        break;
+                case 's':
+                        set = strv_append(set, optarg);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        a.set = set;
+        if (optind != argc - 1) {
+                log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
+                          "--from-tar FILE [--set Key=Value...]");
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        int r = check_name(name);
+        if (r != 0)
+                return r;
+
+        int sources = !!a.template + !!a.from_dir + !!a.from_tar;
+        if (sources != 1) {
+                log_error("Give exactly one of --template, --from-dir or --from-tar.");
+                return EXIT_USAGE;
+        }
+        if (a.release && !a.template) {
+                log_error("--release only goes with --template.");
+                return EXIT_USAGE;
+        }
+        if (a.template) {
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
+                        known = known || streq(a.template, known_templates[i]);
+                if (!known) {
+                        log_error("Unknown template '%s'. Available: busybox, debian.", a.template);
+                        return EXIT_USAGE;
+                }
+        }
+        if (a.from_dir) {
+                struct stat st;
+                if (stat(a.from_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        log_error("--from-dir %s: not a directory.", a.from_dir);
+                        return EXIT_USAGE;
+                }
+        }
+        if (a.from_tar && access(a.from_tar, R_OK) < 0) {
+                log_error_errno(errno, "--from-tar %s: %m", a.from_tar);
+                return EXIT_USAGE;
+        }
+
+        /* Validate every --set before anything exists on disk. */
+        _cleanup_(machine_config_done) MachineConfig cfg = {};
+        machine_config_init(&cfg);
+        for (char **s = set; s && *s; s++) {
+                _cleanup_free_ char *err = NULL;
+                if (machine_config_set_from_cli(&cfg, *s, &err) < 0) {
+                        log_error("%s", err ?: "Invalid --set.");
+                        return EXIT_USAGE;
+                }
+        }
+
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0)
+                return EXIT_FAIL;
+
+        r = store_machine_exists(&ctx->store, name);
+        if (r < 0) {
+                log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (r > 0) {
+                log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
+                return EXIT_FAIL;
+        }
+        clean_staging(ctx, name);
+
+        _cleanup_free_ char *staging = NULL;
+        r = make_staging(ctx, name, &staging);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create a staging directory in %s/machines: %m", ctx->store.root);
+                return EXIT_FAIL;
+        }
+        _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
+
+        _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
+        _cleanup_free_ char *info = format_info(&a);
+        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
+        r = sfd;
+        /* The rootfs dir is the guest's "/": 0755 like any root directory. */
+        if (r >= 0)
+                r = RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
+        if (r >= 0)
+                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s: %m", staging_path);
+        if (r >= 0)
+                r = populate(ctx, &a, name, rootfs);
+        if (r >= 0) {
+                _cleanup_free_ char *init_name = NULL;
+                _cleanup_free_ char *init = xstrdup(cfg.init);
+                /* A rootfs without an init can still be created (an init may be
+                 * installed later), but say so now rather than at start. */
+                if (rootfs_check(rootfs, init, &init_name) < 0)
+                        log_warning("Machine '%s' will not boot as it is (see above).", name);
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *text = xasprintf("# berth machine configuration; see berth.machine(5).\n%s",
+                                                      conf);
+                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
+                if (r >= 0)
+                        r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+                if (r < 0)
+                        log_error_errno(r, "Failed to write the machine's configuration: %m");
+        }
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = log_error_errno(errno, "Failed to sync %s: %m", staging_path);
+        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
+                r = log_error_errno(errno, "Failed to move the new machine into place: %m");
+        if (r < 0) {
+                int k = rm_rf_at(ctx->store.machines_fd, staging);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s, the next create will: %m", staging_path);
+                return EXIT_FAIL;
+        }
+        if (!ctx->quiet && isatty(STDOUT_FILENO))
+                printf("Created machine %s.\n", name);
+        return EXIT_OK;
+}

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* start, stop, kill, reboot. */
+
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "berth.h"
+#include "build-config.h"
+#include "cgroup.h"
+#include "fs.h"
+#include "log.h"
+#include "rootfs.h"
+#include "runtime.h"
+#include "util.h"
+
+static const char *machined_path(void) {
+        return secure_getenv("BERTH_MACHINED") ?: BERTH_MACHINED_PATH;
+}
+
+static int wait_pidfd(int pidfd, int timeout_ms) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        for (;;) {
+                int r = poll(&p, 1, timeout_ms);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                return r < 0 ? -errno : r; /* 1: exited, 0: timeout */
+        }
+}
+
+static void print_supervisor_log(Context *ctx, const char *name) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
+        _cleanup_free_ char *text = NULL;
+        if (dfd < 0 || read_file_at(dfd, "supervisor.log", 1 << 16, &text, NULL) < 0 || isempty(text)) {
+                log_error("The supervisor of '%s' failed without a message.", name);
+                return;
+        }
+        fputs(text, stderr);
+}
+
+int verb_start(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { {} };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                return EXIT_USAGE;
+        const char *name;
+        int r = one_name(argc, argv, "start NAME", &name);
+        if (r != 0)
+                return r;
+
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, name, &lock);
+        if (r != 0)
+                return r;
+
+        r = runtime_is_active(ctx->store.run_fd, name);
+        if (r > 0)
+                return EXIT_OK; /* already running: like systemctl start */
+
+        /* Everything the supervisor would refuse, refuse here first, with no
+         * process started and nothing changed. */
+        MachineConfig cfg;
+        _cleanup_free_ char *err = NULL;
+        if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
+                log_error("%s", err ?: "Invalid configuration.");
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
+        _cleanup_free_ char *init_name = NULL;
+        r = rootfs_check(rootfs, cfg.init, &init_name);
+        machine_config_done(&cfg);
+        if (r < 0)
+                return EXIT_FAIL;
+
+        /* Stale state of a supervisor that was killed: nobody holds its lock. */
+        r = runtime_clean_stale(ctx->store.run_fd, name);
+        if (r < 0) {
+                log_error_errno(r, "Failed to clean up stale runtime state of '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (mkdirat(ctx->store.run_fd, name, 0700) < 0 && errno != EEXIST) {
+                log_error_errno(errno, "Failed to create %s/%s: %m", ctx->store.run, name);
+                return EXIT_FAIL;
+        }
+        _cleanup_close_ int run_fd = open_dir_nofollow(ctx->store.run_fd, name);
+        if (run_fd < 0) {
+                log_error_errno(run_fd, "Failed to open %s/%s: %m", ctx->store.run, name);
+                return EXIT_FAIL;
+        }
+        _cleanup_close_ int logfd = openat(run_fd, "supervisor.log",
+                                           O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (logfd < 0) {
+                log_error_errno(errno, "Failed to create the supervisor log: %m");
+                return EXIT_FAIL;
+        }
+
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
+        _cleanup_close_ int ready_r = ready[0], ready_w = ready[1];
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error_errno(errno, "fork failed: %m");
+                return EXIT_FAIL;
+        }
+        if (pid == 0) {
+                /* Detach: own session, no terminal, output to the log. */
+                (void) setsid();
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+                        _exit(127);
+                int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
+                if (fd < 0)
+                        _exit(127);
+                int keep[] = { fd };
+                (void) close_all_fds_except(keep, 1);
+                char fdbuf[16];
+                snprintf(fdbuf, sizeof fdbuf, "%d", fd);
+                const char *path = machined_path();
+                execl(path, path, "--root", ctx->store.root, "--config", ctx->store.config_path, "--ready-fd",
+                      fdbuf, "--", name, (char *) NULL);
+                fprintf(stderr, "berth: failed to execute %s: %m\n", path);
+                _exit(127);
+        }
+        closep(&ready_w);
+
+        /* The supervisor says "1" once the init is running, or exits. */
+        char ok = 0;
+        ssize_t n;
+        do
+                n = read(ready_r, &ok, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && ok == '1')
+                return EXIT_OK; /* the supervisor lives on without us */
+
+        int status;
+        (void) waitpid(pid, &status, 0);
+        print_supervisor_log(ctx, name);
+        log_error("Failed to start machine '%s'.", name);
+        return EXIT_FAIL;
+}
+
+int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool force_kill) {
+        if (runtime_is_active(ctx->store.run_fd, name) <= 0)
+                return 0;
+        RuntimeState st;
+        int r = runtime_state_read(ctx->store.run_fd, name, &st);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the runtime state of '%s': %m", name);
+        _cleanup_close_ int sup = runtime_open_supervisor_pidfd(&st);
+        if (sup < 0) {
+                if (runtime_is_active(ctx->store.run_fd, name) <= 0)
+                        return 0; /* it just went away */
+                return log_error_errno(sup, "Cannot find the supervisor of '%s': %m", name);
+        }
+        _cleanup_close_ int init = runtime_open_init_pidfd(&st);
+
+        if (!force_kill) {
+                /* The supervisor turns SIGTERM into the init's own poweroff signal
+                 * and remembers that this was a stop, not a crash. */
+                if (syscall(SYS_pidfd_send_signal, sup, SIGTERM, NULL, 0) < 0 && errno != ESRCH)
+                        return log_error_errno(errno, "Failed to signal the supervisor of '%s': %m", name);
+                r = wait_pidfd(sup, (int) (timeout_sec * 1000));
+                if (r > 0)
+                        return 0;
+                log_warning("Machine '%s' did not power off within %us, killing it.", name, timeout_sec);
+        }
+        /* SIGUSR1 asks the supervisor to kill the machine (a stop, not a crash);
+         * if it does not manage within a moment, kill the init ourselves. */
+        (void) syscall(SYS_pidfd_send_signal, sup, SIGUSR1, NULL, 0);
+        r = wait_pidfd(sup, 2000);
+        if (r > 0)
+                return 0;
+        if (init >= 0)
+                (void) syscall(SYS_pidfd_send_signal, init, SIGKILL, NULL, 0);
+        r = wait_pidfd(sup, 10000);
+        if (r > 0)
+                return 0;
+        /* A supervisor that does not react to its init's death is broken: end it
+         * and clean what it would have. */
+        (void) syscall(SYS_pidfd_send_signal, sup, SIGKILL, NULL, 0);
+        (void) wait_pidfd(sup, 5000);
+        (void) cgroup_machine_destroy(name);
+        (void) runtime_clean_stale(ctx->store.run_fd, name);
+        return 0;
+}
+
+int verb_stop(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
+        unsigned timeout = 30;
+        int c;
+        while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0)
+                switch (c) {
+                case 't':
+                        if (safe_atou(optarg, &timeout) < 0 || timeout > 86400) {
+                                log_error("Invalid --timeout '%s': give seconds, 0-86400.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        const char *name;
+        int r = one_name(argc, argv, "stop NAME [--timeout SECONDS]", &name);
+        if (r != 0)
+                return r;
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, name, &lock);
+        if (r != 0)
+                return r;
+        return machine_stop(ctx, name, timeout, false) < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Send SIG to the running machine's init. */
+static int signal_init(Context *ctx, const char *name, int sig) {
+        if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
+                log_error("Machine '%s' is not running.", name);
+                return EXIT_NOT_RUNNING;
+        }
+        RuntimeState st;
+        int r = runtime_state_read(ctx->store.run_fd, name, &st);
+        _cleanup_close_ int init = r < 0 ? r : runtime_open_init_pidfd(&st);
+        if (init < 0) {
+                log_error_errno(init, "Cannot find the init process of '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (syscall(SYS_pidfd_send_signal, init, sig, NULL, 0) < 0) {
+                log_error_errno(errno, "Failed to signal machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        return EXIT_OK;
+}
+
+int verb_kill(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "signal", required_argument, NULL, 's' }, {} };
+        int sig = SIGKILL;
+        int c;
+        while ((c = getopt_long(argc, argv, "s:", opts, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        sig = signal_from_string(optarg);
+                        if (sig < 0) {
+                                log_error("Unknown signal '%s'. Use a name like TERM or RTMIN+4, or a number.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        const char *name;
+        int r = one_name(argc, argv, "kill NAME [--signal SIGNAL]", &name);
+        if (r != 0)
+                return r;
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, name, &lock);
+        if (r != 0)
+                return r;
+        if (sig == SIGKILL) {
+                if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
+                        log_error("Machine '%s' is not running.", name);
+                        return EXIT_NOT_RUNNING;
+                }
+                return machine_stop(ctx, name, 0, true) < 0 ? EXIT_FAIL : EXIT_OK;
+        }
+        return signal_init(ctx, name, sig);
+}
+
+int verb_reboot(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { {} };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                return EXIT_USAGE;
+        const char *name;
+        int r = one_name(argc, argv, "reboot NAME", &name);
+        if (r != 0)
+                return r;
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, name, &lock);
+        if (r != 0)
+                return r;
+        RuntimeState st;
+        if (runtime_is_active(ctx->store.run_fd, name) <= 0 ||
+            runtime_state_read(ctx->store.run_fd, name, &st) < 0) {
+                log_error("Machine '%s' is not running.", name);
+                return EXIT_NOT_RUNNING;
+        }
+        return signal_init(ctx, name, st.reboot_signal);
+}

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* list and status: read-only, take no locks, never block on a busy machine. */
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <time.h>
+
+#include "berth.h"
+#include "cgroup.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+
+typedef struct MachineInfo {
+        char *name;
+        char *source;
+        uint64_t created_usec;
+        bool running;
+        RuntimeState rt;
+        uint64_t memory; /* UINT64_MAX: unknown */
+        uint64_t tasks;
+} MachineInfo;
+
+static void machine_info_done(MachineInfo *m) {
+        free(m->name);
+        free(m->source);
+}
+
+static void read_info_file(Context *ctx, MachineInfo *m) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, m->name);
+        _cleanup_free_ char *text = NULL;
+        if (dfd < 0 || read_file_at(dfd, "info", 4096, &text, NULL) < 0)
+                return;
+        for (char *line = text, *e; *line; line = e) {
+                e = strchrnul(line, '\n');
+                if (*e)
+                        *e++ = 0;
+                const char *v;
+                if ((v = startswith(line, "SOURCE=")))
+                        m->source = xstrdup(v);
+                else if ((v = startswith(line, "CREATED_USEC=")))
+                        (void) safe_atou64(v, &m->created_usec);
+        }
+}
+
+static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
+        *m = (MachineInfo) { .name = xstrdup(name), .memory = UINT64_MAX, .tasks = UINT64_MAX };
+        read_info_file(ctx, m);
+        m->running = runtime_is_active(ctx->store.run_fd, name) > 0 &&
+                     runtime_state_read(ctx->store.run_fd, name, &m->rt) >= 0;
+        if (!m->running) {
+                m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
+                return;
+        }
+        if (cgroup_machine_memory_current(name, &m->memory) < 0)
+                m->memory = UINT64_MAX;
+        if (cgroup_machine_tasks_current(name, &m->tasks) < 0)
+                m->tasks = UINT64_MAX;
+}
+
+static void format_bytes(uint64_t v, char buf[static 16]) {
+        static const char *const units[] = { "B", "K", "M", "G", "T" };
+        if (v == UINT64_MAX) {
+                snprintf(buf, 16, "-");
+                return;
+        }
+        double d = (double) v;
+        size_t u = 0;
+        while (d >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                d /= 1024;
+                u++;
+        }
+        snprintf(buf, 16, u == 0 ? "%.0f%s" : "%.1f%s", d, units[u]);
+}
+
+static void format_time(uint64_t usec, char buf[static 32]) {
+        if (usec == 0) {
+                snprintf(buf, 32, "-");
+                return;
+        }
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static json_object *machine_info_json(const MachineInfo *m) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(m->name));
+        json_object_object_add(o, "state", json_object_new_string(machine_state_to_string(m->rt.state)));
+        json_object_object_add(o, "source", m->source ? json_object_new_string(m->source) : NULL);
+        json_object_object_add(o, "created_usec", json_object_new_uint64(m->created_usec));
+        if (m->running) {
+                json_object_object_add(o, "leader", json_object_new_int(m->rt.init_pid));
+                json_object_object_add(o, "supervisor", json_object_new_int(m->rt.supervisor_pid));
+                json_object_object_add(o, "started_usec", json_object_new_uint64(m->rt.started_usec));
+                json_object_object_add(o, "boots", json_object_new_int((int) m->rt.boots));
+                json_object_object_add(o, "memory_bytes",
+                                       m->memory == UINT64_MAX ? NULL : json_object_new_uint64(m->memory));
+                json_object_object_add(o, "tasks", m->tasks == UINT64_MAX ? NULL : json_object_new_uint64(m->tasks));
+        }
+        return o;
+}
+
+int verb_list(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind != argc) {
+                log_error("Usage: berth list [--json]");
+                return EXIT_USAGE;
+        }
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        _cleanup_strv_free_ char **names = NULL;
+        int n = store_list_machines(&ctx->store, &names);
+        if (n < 0) {
+                log_error_errno(n, "Failed to list machines: %m");
+                return EXIT_FAIL;
+        }
+
+        json_object *arr = ctx->json ? json_object_new_array() : NULL;
+        if (!ctx->json && n > 0)
+                printf("%-24s %-9s %-8s %-19s %-8s %s\n", "NAME", "STATE", "LEADER", "SINCE", "MEMORY", "SOURCE");
+        for (char **i = names; i && *i; i++) {
+                MachineInfo m;
+                machine_info_load(ctx, *i, &m);
+                if (arr)
+                        json_object_array_add(arr, machine_info_json(&m));
+                else {
+                        char mem[16], since[32], pid[16];
+                        format_bytes(m.memory, mem);
+                        format_time(m.running ? m.rt.started_usec : 0, since);
+                        snprintf(pid, sizeof pid, m.running ? "%d" : "-", (int) m.rt.init_pid);
+                        printf("%-24s %-9s %-8s %-19s %-8s %s\n", m.name, machine_state_to_string(m.rt.state), pid,
+                               since, mem, m.source ?: "-");
+                }
+                machine_info_done(&m);
+        }
+        if (arr) {
+                puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+                json_object_put(arr);
+        } else if (!ctx->quiet && isatty(STDOUT_FILENO))
+                printf("\n%d machine%s listed.\n", n, n == 1 ? "" : "s");
+        return EXIT_OK;
+}
+
+int verb_status(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        const char *name;
+        int r = one_name(argc, argv, "status NAME [--json]", &name);
+        if (r != 0)
+                return r;
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        r = store_machine_exists(&ctx->store, name);
+        if (r < 0) {
+                log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (r == 0) {
+                log_error("No machine '%s'. See 'berth list'.", name);
+                return EXIT_NO_MACHINE;
+        }
+
+        MachineInfo m;
+        machine_info_load(ctx, name, &m);
+        if (ctx->json) {
+                json_object *o = machine_info_json(&m);
+                _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
+                json_object_object_add(o, "rootfs", json_object_new_string(rootfs));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                json_object_put(o);
+        } else {
+                char created[32], since[32], mem[16], sig1[16], sig2[16];
+                format_time(m.created_usec, created);
+                _cleanup_free_ char *path = store_machine_path(&ctx->store, name);
+                printf("%s\n", name);
+                printf("      State: %s\n", machine_state_to_string(m.rt.state));
+                printf("     Source: %s\n", m.source ?: "-");
+                printf("    Created: %s\n", created);
+                printf("       Path: %s\n", path);
+                if (m.running) {
+                        format_time(m.rt.started_usec, since);
+                        format_bytes(m.memory, mem);
+                        printf("      Since: %s (boot %u)\n", since, m.rt.boots);
+                        printf("     Leader: %d\n", (int) m.rt.init_pid);
+                        printf(" Supervisor: %d\n", (int) m.rt.supervisor_pid);
+                        printf("     Memory: %s\n", mem);
+                        if (m.tasks != UINT64_MAX)
+                                printf("      Tasks: %llu\n", (unsigned long long) m.tasks);
+                        printf("    Signals: poweroff %s, reboot %s\n", signal_to_string(m.rt.poweroff_signal, sig1),
+                               signal_to_string(m.rt.reboot_signal, sig2));
+                }
+        }
+        bool running = m.running;
+        machine_info_done(&m);
+        return running ? EXIT_OK : EXIT_NOT_RUNNING;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <sys/random.h>
+
+#include "berth.h"
+#include "fs.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+
+int verb_rm(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, {} };
+        bool force = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "f", opts, NULL)) >= 0)
+                switch (c) {
+                case 'f':
+                        force = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        const char *name;
+        int r = one_name(argc, argv, "rm NAME [--force]", &name);
+        if (r != 0)
+                return r;
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, name, &lock);
+        if (r != 0)
+                return r;
+
+        if (runtime_is_active(ctx->store.run_fd, name) > 0) {
+                if (!force) {
+                        log_error("Machine '%s' is running. Stop it first ('berth stop %s') or use --force.", name,
+                                  name);
+                        return EXIT_FAIL;
+                }
+                if (machine_stop(ctx, name, 0, true) < 0)
+                        return EXIT_FAIL;
+        }
+
+        /* Rename first so the machine vanishes from "list" at once; if we are
+         * killed while deleting, the next create of NAME finishes the job. */
+        uint64_t rnd = 0;
+        (void) getrandom(&rnd, sizeof rnd, 0);
+        _cleanup_free_ char *tmp = xasprintf(".removing-%s.%016llx", name, (unsigned long long) rnd);
+        if (renameat(ctx->store.machines_fd, name, ctx->store.machines_fd, tmp) < 0) {
+                log_error_errno(errno, "Failed to remove machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        r = rm_rf_at(ctx->store.machines_fd, tmp);
+        if (r < 0) {
+                log_error_errno(r, "Failed to delete %s/machines/%s: %m", ctx->store.root, tmp);
+                return EXIT_FAIL;
+        }
+        (void) rm_rf_at(ctx->store.run_fd, name);
+        return EXIT_OK;
+}

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "fs.h"
+#include "log.h"
+#include "util.h"
+
+typedef struct Hierarchy {
+        char *mount;       /* where it is mounted */
+        char *controllers; /* v1: comma list from the super options; v2: "" */
+        bool v2;
+} Hierarchy;
+
+static void hierarchies_free(Hierarchy *h) {
+        if (!h)
+                return;
+        for (Hierarchy *i = h; i->mount; i++) {
+                free(i->mount);
+                free(i->controllers);
+        }
+        free(h);
+}
+static void hierarchies_freep(Hierarchy **h) {
+        hierarchies_free(*h);
+}
+
+static bool has_controller(const Hierarchy *h, const char *c) {
+        if (h->v2)
+                return false;
+        size_t l = strlen(c);
+        for (const char *p = h->controllers; p && *p;) {
+                const char *e = strchrnul(p, ',');
+                if ((size_t) (e - p) == l && strncmp(p, c, l) == 0)
+                        return true;
+                p = *e ? e + 1 : e;
+        }
+        return false;
+}
+
+/* The controller list of a v1 mount from its super options ("rw,memory" ->
+ * "memory", "rw,name=systemd" -> "name=systemd"), in the form
+ * /proc/PID/cgroup uses. */
+static char *v1_controllers(const char *opts) {
+        _cleanup_free_ char *copy = xstrdup(opts);
+        char *out = xcalloc(1, strlen(opts) + 1);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (streq(t, "rw") || streq(t, "ro") || (strchr(t, '=') && !startswith(t, "name=")) ||
+                    streq(t, "noprefix") || streq(t, "clone_children") || streq(t, "xattr") ||
+                    streq(t, "cpuset_v2_mode") || streq(t, "favordynmods"))
+                        continue;
+                if (*out)
+                        strcat(out, ",");
+                strcat(out, t);
+        }
+        return out;
+}
+
+/* Find every cgroup hierarchy we can manage, from /proc/self/mountinfo.  Only
+ * mounts that show the hierarchy's root ("/") are usable. */
+static int hierarchies_get(Hierarchy **ret) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -errno;
+
+        size_t n = 0;
+        Hierarchy *h = xcalloc(1, sizeof(Hierarchy));
+        _cleanup_free_ char *line = NULL;
+        size_t sz = 0;
+        while (getline(&line, &sz, f) > 0) {
+                char root[512], mnt[512], fstype[64], opts[512];
+                /* id parent major:minor root mount-point opts [optional...] - fstype source super-opts */
+                char *dash = strstr(line, " - ");
+                if (!dash)
+                        continue;
+                if (sscanf(line, "%*d %*d %*s %511s %511s", root, mnt) != 2)
+                        continue;
+                if (sscanf(dash + 3, "%63s %*s %511s", fstype, opts) != 2)
+                        continue;
+                bool v2 = streq(fstype, "cgroup2");
+                if (!v2 && !streq(fstype, "cgroup"))
+                        continue;
+                if (!streq(root, "/"))
+                        continue;
+                Hierarchy x = { .mount = xstrdup(mnt), .controllers = v2 ? xstrdup("") : v1_controllers(opts), .v2 = v2 };
+                if (has_controller(&x, "cpuset")) {
+                        free(x.mount);
+                        free(x.controllers);
+                        continue;
+                }
+                h = realloc(h, sizeof(Hierarchy) * (n + 2));
+                if (!h)
+                        abort();
+                h[n++] = x;
+                h[n] = (Hierarchy) {};
+        }
+        *ret = h;
+        return (int) n;
+}
+
+int cgroup_is_unified_only(void) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        bool v2 = false;
+        for (Hierarchy *i = h; i->mount; i++) {
+                if (!i->v2)
+                        return 0;
+                v2 = true;
+        }
+        return v2;
+}
+
+/* On cgroup v2, make memory and pids usable below PATH's ancestors. */
+static void v2_enable_controllers(const char *mount, const char *rel) {
+        _cleanup_free_ char *p = xstrdup(rel);
+        char *s = p;
+        for (;;) {
+                char saved = *s;
+                *s = 0;
+                _cleanup_free_ char *dir = xasprintf("%s/%s", mount, p);
+                _cleanup_free_ char *avail = NULL;
+                _cleanup_free_ char *cf = xasprintf("%s/cgroup.controllers", dir);
+                if (read_file_at(AT_FDCWD, cf, 4096, &avail, NULL) >= 0) {
+                        _cleanup_free_ char *sc = xasprintf("%s/cgroup.subtree_control", dir);
+                        static const char *const want[] = { "memory", "pids" };
+                        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                                if (!strstr(avail, want[i]))
+                                        continue;
+                                _cleanup_free_ char *w = xasprintf("+%s", want[i]);
+                                int r = write_string_at(AT_FDCWD, sc, w);
+                                if (r < 0)
+                                        log_debug_errno(r, "Failed to enable %s in %s, ignoring: %m", want[i], dir);
+                        }
+                }
+                *s = saved;
+                if (!saved)
+                        break;
+                s = strchr(s + 1, '/') ?: s + strlen(s);
+        }
+}
+
+static int write_limit(const char *dir, const char *file, uint64_t v, const char *infinity) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+        char buf[32];
+        if (v == UINT64_MAX)
+                snprintf(buf, sizeof buf, "%s", infinity);
+        else
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
+        int r = write_string_at(AT_FDCWD, path, buf);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write '%s' to %s: %m", buf, path);
+        return 0;
+}
+
+/* Devices a machine may use (v1 devices controller; on cgroup v2 this needs a
+ * BPF program, which systemd attaches in unit mode): the nodes berth binds
+ * into /dev, the console and ptys.  Everything else, host disks above all,
+ * stays closed even to a privileged machine's root with CAP_MKNOD. */
+static const char *const device_allow[] = {
+        "c 1:3 rwm",   /* null */
+        "c 1:5 rwm",   /* zero */
+        "c 1:7 rwm",   /* full */
+        "c 1:8 rwm",   /* random */
+        "c 1:9 rwm",   /* urandom */
+        "c 5:0 rwm",   /* tty */
+        "c 5:1 rwm",   /* console */
+        "c 5:2 rwm",   /* ptmx */
+        "c 136:* rwm", /* pts */
+};
+
+static int apply_device_policy(const char *dir) {
+        _cleanup_free_ char *deny = xasprintf("%s/devices.deny", dir);
+        _cleanup_free_ char *allow = xasprintf("%s/devices.allow", dir);
+        int r = write_string_at(AT_FDCWD, deny, "a");
+        if (r < 0)
+                return log_error_errno(r, "Failed to close device access in %s: %m", dir);
+        for (size_t i = 0; i < ELEMENTSOF(device_allow); i++) {
+                r = write_string_at(AT_FDCWD, allow, device_allow[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to allow '%s' in %s: %m", device_allow[i], dir);
+        }
+        return 0;
+}
+
+static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits *l) {
+        int r = 0;
+        if (has_controller(h, "devices")) {
+                r = apply_device_policy(dir);
+                if (r < 0)
+                        return r;
+        }
+        if (h->v2) {
+                _cleanup_free_ char *mem = xasprintf("%s/memory.max", dir);
+                if (access(mem, F_OK) == 0)
+                        r = write_limit(dir, "memory.max", l->memory_max, "max");
+                else if (l->memory_max != UINT64_MAX && cgroup_is_unified_only() > 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "MemoryMax= is set but the memory controller is not available.");
+                _cleanup_free_ char *pids = xasprintf("%s/pids.max", dir);
+                if (r >= 0 && access(pids, F_OK) == 0)
+                        r = write_limit(dir, "pids.max", l->tasks_max, "max");
+                return r;
+        }
+        if (has_controller(h, "memory"))
+                /* v1 has no "max" keyword; -1 means unlimited. */
+                r = write_limit(dir, "memory.limit_in_bytes", l->memory_max, "-1");
+        if (r >= 0 && has_controller(h, "pids"))
+                r = write_limit(dir, "pids.max", l->tasks_max, "max");
+        return r;
+}
+
+int cgroup_machine_create(const char *name, const CgroupLimits *limits) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return log_error_errno(n, "Failed to enumerate cgroup hierarchies: %m");
+        if (n == 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOMEDIUM), "No cgroup hierarchy is mounted on this host.");
+
+        /* Start clean: a machine killed hard may have left its cgroups. */
+        (void) cgroup_machine_destroy(name);
+
+        _cleanup_free_ char *machine = xasprintf("berth/%s", name);
+        for (Hierarchy *i = h; i->mount; i++) {
+                /* Limits first, payload after: a v1 child copies its parent's device list. */
+                _cleanup_free_ char *dir = xasprintf("%s/%s", i->mount, machine);
+                _cleanup_free_ char *payload = xasprintf("%s/payload", dir);
+                int r = mkdir_p_at(AT_FDCWD, dir, 0755);
+                if (r < 0)
+                        log_error_errno(r, "Failed to create cgroup %s: %m", dir);
+                if (r >= 0 && i->v2)
+                        v2_enable_controllers(i->mount, machine);
+                if (r >= 0)
+                        r = apply_limits(i, dir, limits);
+                if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
+                        r = log_error_errno(errno, "Failed to create cgroup %s: %m", payload);
+                if (r < 0) {
+                        (void) cgroup_machine_destroy(name);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int cgroup_supervisor_enter(void) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", (int) getpid());
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *dir = xasprintf("%s/berth/supervisor", i->mount);
+                int r = mkdir_p_at(AT_FDCWD, dir, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create cgroup %s: %m", dir);
+                _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dir);
+                r = write_string_at(AT_FDCWD, procs, buf);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to move the supervisor into %s: %m", dir);
+        }
+        return 0;
+}
+
+int cgroup_machine_attach(const char *name, pid_t pid) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", (int) pid);
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *p = xasprintf("%s/berth/%s/payload/cgroup.procs", i->mount, name);
+                int r = write_string_at(AT_FDCWD, p, buf);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to move process %d into %s: %m", (int) pid, p);
+        }
+        return 0;
+}
+
+int cgroup_machine_chown(const char *name, uid_t uid, gid_t gid) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        static const char *const files[] = { ".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks" };
+        for (Hierarchy *i = h; i->mount; i++) {
+                /* Only hierarchies a guest manages itself: the unified one and systemd's named one. */
+                if (!i->v2 && !has_controller(i, "name=systemd"))
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/berth/%s/payload", i->mount, name);
+                _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, dir);
+                if (fd < 0)
+                        return log_error_errno(fd, "Failed to open %s: %m", dir);
+                for (size_t k = 0; k < ELEMENTSOF(files); k++)
+                        if (fchownat(fd, files[k], uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+                                return log_error_errno(errno, "Failed to chown %s/%s: %m", dir, files[k]);
+        }
+        return 0;
+}
+
+/* Kill every process in DIR and below; true if any was found. */
+static bool kill_tree(int dfd) {
+        bool found = false;
+        _cleanup_free_ char *procs = NULL;
+        if (read_file_at(dfd, "cgroup.procs", 1 << 20, &procs, NULL) >= 0)
+                for (char *p = procs, *e; *p; p = e) {
+                        e = strchrnul(p, '\n');
+                        if (*e)
+                                *e++ = 0;
+                        int pid;
+                        if (safe_atoi(p, &pid) >= 0 && pid > 0) {
+                                (void) kill(pid, SIGKILL);
+                                found = true;
+                        }
+                }
+
+        int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+                return found;
+        _cleanup_closedir_ DIR *d = fdopendir(dup);
+        if (!d) {
+                close(dup);
+                return found;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        _cleanup_close_ int sub = open_dir_nofollow(dirfd(d), de->d_name);
+                        if (sub >= 0 && kill_tree(sub))
+                                found = true;
+                }
+        return found;
+}
+
+/* rmdir a cgroup tree bottom-up (cgroupfs refuses rmdir of non-empty dirs, and
+ * files inside cgroup dirs cannot and need not be removed). */
+static int rmdir_tree(int parent, const char *name) {
+        _cleanup_close_ int fd = open_dir_nofollow(parent, name);
+        if (fd < 0)
+                return fd == -ENOENT ? 0 : fd;
+        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+                return -errno;
+        _cleanup_closedir_ DIR *d = fdopendir(dup);
+        if (!d) {
+                close(dup);
+                return -errno;
+        }
+        struct dirent *de;
+        int ret = 0;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        int r = rmdir_tree(fd, de->d_name);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                }
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && ret == 0)
+                ret = -errno;
+        return ret;
+}
+
+int cgroup_machine_destroy(const char *name) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        int ret = 0;
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *berth = xasprintf("%s/berth", i->mount);
+                _cleanup_close_ int bfd = open_dir_nofollow(AT_FDCWD, berth);
+                if (bfd < 0)
+                        continue;
+                _cleanup_close_ int mfd = open_dir_nofollow(bfd, name);
+                if (mfd < 0)
+                        continue;
+                /* cgroup.kill (v2, 5.14+) is atomic against forks; otherwise loop. */
+                if (i->v2 && write_string_at(mfd, "cgroup.kill", "1") >= 0) {
+                        for (int tries = 0; tries < 200; tries++) {
+                                _cleanup_free_ char *ev = NULL;
+                                if (read_file_at(mfd, "cgroup.events", 4096, &ev, NULL) < 0 ||
+                                    strstr(ev, "populated 0"))
+                                        break;
+                                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+                        }
+                } else
+                        for (int tries = 0; tries < 200 && kill_tree(mfd); tries++)
+                                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+
+                int r = -EBUSY;
+                for (int tries = 0; tries < 200; tries++) {
+                        r = rmdir_tree(bfd, name);
+                        if (r != -EBUSY)
+                                break;
+                        /* Killed tasks take a moment to leave the cgroup. */
+                        nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+                }
+                if (r < 0 && ret == 0)
+                        ret = log_debug_errno(r, "Failed to remove cgroup %s/%s: %m", berth, name);
+        }
+        return ret;
+}
+
+int cgroup_attach_like(pid_t target, pid_t pid) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) target);
+        _cleanup_free_ char *cg = NULL;
+        int r = read_file_at(AT_FDCWD, path, 1 << 16, &cg, NULL);
+        if (r < 0)
+                return r;
+
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", (int) pid);
+        /* Lines are "ID:CONTROLLERS:PATH"; v2 has ID 0 and empty controllers. */
+        for (char *line = cg, *e; *line; line = e) {
+                e = strchrnul(line, '\n');
+                if (*e)
+                        *e++ = 0;
+                char *c1 = strchr(line, ':');
+                char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = 0;
+                const char *ctrl = c1 + 1, *cgpath = c2 + 1;
+                if (strstr(cgpath, "/..") || cgpath[0] != '/')
+                        return -EINVAL;
+                for (Hierarchy *i = h; i->mount; i++) {
+                        if (i->v2 ? !isempty(ctrl) : !streq(ctrl, i->controllers))
+                                continue;
+                        _cleanup_free_ char *p = xasprintf("%s%s/cgroup.procs", i->mount, cgpath);
+                        r = write_string_at(AT_FDCWD, p, buf);
+                        if (r < 0)
+                                return log_debug_errno(r, "Failed to join %s: %m", p);
+                }
+        }
+        return 0;
+}
+
+static int read_u64(const char *path, uint64_t *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = read_file_at(AT_FDCWD, path, 4096, &s, NULL);
+        if (r < 0)
+                return r;
+        s[strcspn(s, "\n")] = 0;
+        return safe_atou64(s, ret);
+}
+
+static int machine_stat(const char *name, const char *v2file, const char *v1ctrl, const char *v1file,
+                        uint64_t *ret) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        for (Hierarchy *i = h; i->mount; i++) {
+                if (i->v2 ? false : !has_controller(i, v1ctrl))
+                        continue;
+                _cleanup_free_ char *p = xasprintf("%s/berth/%s/%s", i->mount, name, i->v2 ? v2file : v1file);
+                if (read_u64(p, ret) >= 0)
+                        return 0;
+        }
+        return -ENODATA;
+}
+
+int cgroup_machine_memory_current(const char *name, uint64_t *ret) {
+        return machine_stat(name, "memory.current", "memory", "memory.usage_in_bytes", ret);
+}
+
+int cgroup_machine_tasks_current(const char *name, uint64_t *ret) {
+        return machine_stat(name, "pids.current", "pids", "pids.current", ret);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Direct-mode cgroups.  A machine NAME owns "berth/NAME" in every mounted
+ * hierarchy (cgroup v2, and each v1 hierarchy on hybrid hosts except cpuset,
+ * which needs per-cgroup setup and gives a machine nothing).  Limits sit on
+ * berth/NAME; the guest lives in berth/NAME/payload, which becomes the root
+ * of its cgroup namespace, so the guest can never raise its own limits. */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct CgroupLimits {
+        uint64_t memory_max; /* bytes, UINT64_MAX = none */
+        uint64_t tasks_max;  /* UINT64_MAX = none */
+} CgroupLimits;
+
+/* Create berth/NAME/payload everywhere and apply LIMITS.  On failure nothing
+ * is left behind. */
+int cgroup_machine_create(const char *name, const CgroupLimits *limits);
+
+/* Move the calling supervisor into berth/supervisor in every hierarchy, out
+ * of the cgroup of whoever started it (a login session, a CI job's scope),
+ * whose end must not kill the machine.  Direct mode only. */
+int cgroup_supervisor_enter(void);
+
+/* Move PID into berth/NAME/payload in every hierarchy. */
+int cgroup_machine_attach(const char *name, pid_t pid);
+
+/* Give the guest's root user (host UID/GID) the payload cgroup, so a guest
+ * init in a user namespace can manage its own subtree. */
+int cgroup_machine_chown(const char *name, uid_t uid, gid_t gid);
+
+/* Kill every process left in berth/NAME and remove the whole subtree in every
+ * hierarchy.  Missing cgroups are fine. */
+int cgroup_machine_destroy(const char *name);
+
+/* Move PID into the cgroups TARGET is in (every hierarchy we manage). */
+int cgroup_attach_like(pid_t target, pid_t pid);
+
+/* Read a numeric statistic of the machine: memory in use (bytes) and tasks.
+ * -ENODATA when no hierarchy reports it. */
+int cgroup_machine_memory_current(const char *name, uint64_t *ret);
+int cgroup_machine_tasks_current(const char *name, uint64_t *ret);
+
+/* True if the host is cgroup v2 only (no v1 hierarchy mounted). */
+int cgroup_is_unified_only(void);

@@ -1,0 +1,889 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "name.h"
+#include "util.h"
+
+#define CONFIG_DEFAULT_INIT "/sbin/init"
+#define CONFIG_DEFAULT_TASKS_MAX UINT64_C(16384)
+
+/* How much of a key or value from the input is echoed back in a message.
+ * Enough to recognise it, not enough for hostile input to flood a terminal. */
+#define ECHO_KEY_MAX 40
+#define ECHO_VALUE_MAX 60
+
+/* Longer than any signal spelling ("SIGRTMIN+30" is 11 bytes), and short
+ * enough that no RTMIN+/RTMAX- offset in it can overflow an int. */
+#define SIGNAL_SPELLING_MAX 15
+
+_Static_assert(_CONFIG_KEY_MAX <= 64, "set_mask has 64 bits");
+
+static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
+        [NETWORK_MODE_NONE] = "none",
+        [NETWORK_MODE_HOST] = "host",
+};
+
+const char *network_mode_to_string(NetworkMode m) {
+        if (m < 0 || m >= _NETWORK_MODE_MAX)
+                return NULL;
+        return network_mode_table[m];
+}
+
+NetworkMode network_mode_from_string(const char *s) {
+        if (!s)
+                return _NETWORK_MODE_INVALID;
+        for (NetworkMode m = 0; m < _NETWORK_MODE_MAX; m++)
+                if (streq(s, network_mode_table[m]))
+                        return m;
+        return _NETWORK_MODE_INVALID;
+}
+
+/* Append printf-style text to a malloc'ed string (NULL counts as ""). */
+_printf_(2, 3) static void strextendf(char **s, const char *fmt, ...) {
+        _cleanup_free_ char *add = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        int r = vasprintf(&add, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+
+        char *n = xasprintf("%s%s", *s ?: "", add);
+        free(*s);
+        *s = n;
+}
+
+/* Make input safe to print: bytes outside printable ASCII become \xNN and a
+ * backslash is doubled, so that the output is unambiguous and cannot carry
+ * terminal escape sequences.  Long input is cut at MAX bytes and marked. */
+static char *echo_escape(const char *s, size_t max) {
+        size_t l = strnlen(s, max + 1);
+        bool cut = l > max;
+        if (cut)
+                l = max;
+
+        char *buf = xmalloc(l * 4 + sizeof("...")), *p = buf;
+        for (size_t i = 0; i < l; i++) {
+                unsigned char ch = (unsigned char) s[i];
+                if (ch == '\\') {
+                        *p++ = '\\';
+                        *p++ = '\\';
+                } else if (ch < 0x20 || ch >= 0x7f)
+                        p += sprintf(p, "\\x%02x", ch);
+                else
+                        *p++ = (char) ch;
+        }
+        if (cut)
+                p = stpcpy(p, "...");
+        *p = 0;
+        return buf;
+}
+
+/* ----- Value parsers and formatters -----
+ * A parser either stores the value into C and returns 0, or leaves C alone
+ * and returns -EINVAL with a static reason.  A formatter returns the value in
+ * a form its parser reads back to the same setting, or NULL if there is
+ * nothing to write. */
+
+typedef int (*ConfigParseFunc)(MachineConfig *c, const char *value, const char **ret_reason);
+typedef char *(*ConfigFormatFunc)(const MachineConfig *c);
+
+static int fail(const char **ret_reason, const char *reason) {
+        *ret_reason = reason;
+        return -EINVAL;
+}
+
+static int parse_init(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value))
+                return fail(ret_reason, "must not be empty");
+        if (value[0] != '/')
+                return fail(ret_reason, "is not an absolute path");
+
+        /* No whitespace at all: the INI syntax strips it at the ends and
+         * " ;" starts a comment, so such a path would not survive being
+         * written to machine.conf and read back. */
+        for (const char *p = value; *p; p++) {
+                unsigned char ch = (unsigned char) *p;
+                if (ch == ' ' || ch == '\t')
+                        return fail(ret_reason, "contains whitespace");
+                if (ch < 0x21 || ch >= 0x7f)
+                        return fail(ret_reason, "contains a non-printable or non-ASCII byte");
+        }
+
+        if (path_has_dotdot(value))
+                return fail(ret_reason, "contains a '..' path component");
+        if (value[strlen(value) - 1] == '/')
+                return fail(ret_reason, "ends with '/', but must name a file");
+
+        free(c->init);
+        c->init = xstrdup(value);
+        return 0;
+}
+
+static char *format_init(const MachineConfig *c) {
+        return c->init ? xstrdup(c->init) : NULL;
+}
+
+static int parse_hostname(MachineConfig *c, const char *value, const char **ret_reason) {
+        const char *reason;
+
+        if (machine_name_validate(value, &reason) < 0)
+                return fail(ret_reason, reason);
+
+        free(c->hostname);
+        c->hostname = xstrdup(value);
+        return 0;
+}
+
+static char *format_hostname(const MachineConfig *c) {
+        return c->hostname ? xstrdup(c->hostname) : NULL;
+}
+
+static int parse_signal(const char *value, int *ret, const char **ret_reason) {
+        if (isempty(value))
+                return fail(ret_reason, "must not be empty");
+        if (streq(value, "auto")) {
+                *ret = 0;
+                return 0;
+        }
+
+        /* Besides rejecting nonsense early, the length bound keeps the
+         * RTMIN+/RTMAX- offset signal_from_string() adds far from int
+         * overflow. */
+        if (strlen(value) > SIGNAL_SPELLING_MAX)
+                return fail(ret_reason, "is not a known signal");
+
+        int sig = signal_from_string(value);
+        if (sig <= 0 || sig >= _NSIG)
+                return fail(ret_reason, "is not a known signal");
+        if (sig == SIGKILL || sig == SIGSTOP)
+                return fail(ret_reason, "cannot be caught by init, so it could never shut down cleanly");
+        /* Between the classic signals and SIGRTMIN lie the ones the C library
+         * keeps for itself; init cannot use them. */
+        if (sig > SIGSYS && sig < SIGRTMIN)
+                return fail(ret_reason, "is reserved by the C library");
+
+        *ret = sig;
+        return 0;
+}
+
+static char *format_signal(int sig) {
+        char buf[16];
+
+        if (sig == 0)
+                return xstrdup("auto");
+        return xstrdup(signal_to_string(sig, buf));
+}
+
+static int parse_poweroff_signal(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_signal(value, &c->poweroff_signal, ret_reason);
+}
+
+static char *format_poweroff_signal(const MachineConfig *c) {
+        return format_signal(c->poweroff_signal);
+}
+
+static int parse_reboot_signal(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_signal(value, &c->reboot_signal, ret_reason);
+}
+
+static char *format_reboot_signal(const MachineConfig *c) {
+        return format_signal(c->reboot_signal);
+}
+
+static int parse_network_mode(MachineConfig *c, const char *value, const char **ret_reason) {
+        NetworkMode m = network_mode_from_string(value);
+        if (m < 0)
+                return fail(ret_reason, "is not a known network mode");
+        c->network_mode = m;
+        return 0;
+}
+
+static char *format_network_mode(const MachineConfig *c) {
+        const char *s = network_mode_to_string(c->network_mode);
+        return s ? xstrdup(s) : NULL;
+}
+
+static int parse_memory_max(MachineConfig *c, const char *value, const char **ret_reason) {
+        uint64_t v;
+
+        if (streq(value, "infinity")) {
+                c->memory_max = UINT64_MAX;
+                return 0;
+        }
+
+        int r = parse_size(value, &v);
+        if (r == -ERANGE)
+                return fail(ret_reason, "is too large");
+        if (r < 0)
+                return fail(ret_reason, "is not a valid size");
+        /* The kernel would accept 0 and then OOM-kill everything; say so now. */
+        if (v == 0)
+                return fail(ret_reason, "must be greater than 0");
+        c->memory_max = v;
+        return 0;
+}
+
+static char *format_memory_max(const MachineConfig *c) {
+        static const struct {
+                char suffix;
+                unsigned shift;
+        } units[] = {
+                { 'T', 40 }, { 'G', 30 }, { 'M', 20 }, { 'K', 10 },
+        };
+        uint64_t v = c->memory_max;
+
+        if (v == UINT64_MAX)
+                return xstrdup("infinity");
+        /* Use the largest suffix that represents the value exactly, so that
+         * "512M" stays readable and nothing is rounded. */
+        for (size_t i = 0; v != 0 && i < ELEMENTSOF(units); i++)
+                if ((v & ((UINT64_C(1) << units[i].shift) - 1)) == 0)
+                        return xasprintf("%" PRIu64 "%c", v >> units[i].shift, units[i].suffix);
+        return xasprintf("%" PRIu64, v);
+}
+
+static int parse_tasks_max(MachineConfig *c, const char *value, const char **ret_reason) {
+        uint64_t v;
+
+        if (streq(value, "infinity")) {
+                c->tasks_max = UINT64_MAX;
+                return 0;
+        }
+
+        int r = safe_atou64(value, &v);
+        if (r == -ERANGE)
+                return fail(ret_reason, "is too large");
+        if (r < 0)
+                return fail(ret_reason, "is not a number");
+        if (v == 0)
+                return fail(ret_reason, "must be at least 1");
+        c->tasks_max = v;
+        return 0;
+}
+
+static char *format_tasks_max(const MachineConfig *c) {
+        if (c->tasks_max == UINT64_MAX)
+                return xstrdup("infinity");
+        return xasprintf("%" PRIu64, c->tasks_max);
+}
+
+static int parse_private_users(MachineConfig *c, const char *value, const char **ret_reason) {
+        int r = parse_boolean(value);
+        if (r < 0)
+                return fail(ret_reason, "is not a boolean");
+        c->private_users = r;
+        return 0;
+}
+
+static char *format_private_users(const MachineConfig *c) {
+        return xstrdup(c->private_users ? "yes" : "no");
+}
+
+/* ----- The key table -----
+ * The one place that knows which keys exist.  Keep each section's keys
+ * together: machine_config_format() writes sections in table order. */
+
+typedef struct ConfigTableEntry {
+        const char *section;
+        const char *key;
+        ConfigKey id;
+        ConfigParseFunc parse;
+        ConfigFormatFunc format;
+        bool global_ok;    /* may appear in the global berth.conf */
+        const char *hint;  /* how a valid value looks */
+} ConfigTableEntry;
+
+static const ConfigTableEntry config_table[] = {
+        { "Machine", "Init", CONFIG_MACHINE_INIT, parse_init, format_init, true,
+          "expected an absolute path like /sbin/init" },
+        /* Every machine needs its own hostname, so a global default makes no sense. */
+        { "Machine", "Hostname", CONFIG_MACHINE_HOSTNAME, parse_hostname, format_hostname, false,
+          "expected up to 64 ASCII letters, digits and '-', optionally in labels separated by '.'" },
+        { "Machine", "PoweroffSignal", CONFIG_MACHINE_POWEROFF_SIGNAL, parse_poweroff_signal,
+          format_poweroff_signal, true,
+          "expected a signal like SIGRTMIN+4 or SIGTERM, a number, or 'auto'" },
+        { "Machine", "RebootSignal", CONFIG_MACHINE_REBOOT_SIGNAL, parse_reboot_signal, format_reboot_signal,
+          true, "expected a signal like SIGRTMIN+5 or SIGINT, a number, or 'auto'" },
+        { "Network", "Mode", CONFIG_NETWORK_MODE, parse_network_mode, format_network_mode, true,
+          "expected 'none' or 'host'" },
+        { "Resources", "MemoryMax", CONFIG_RESOURCES_MEMORY_MAX, parse_memory_max, format_memory_max, true,
+          "expected a size like 512M or 'infinity'" },
+        { "Resources", "TasksMax", CONFIG_RESOURCES_TASKS_MAX, parse_tasks_max, format_tasks_max, true,
+          "expected a number of at least 1 or 'infinity'" },
+        { "Security", "PrivateUsers", CONFIG_SECURITY_PRIVATE_USERS, parse_private_users,
+          format_private_users, true, "expected 'yes' or 'no'" },
+};
+
+_Static_assert(ELEMENTSOF(config_table) == _CONFIG_KEY_MAX, "every ConfigKey needs a table entry");
+
+static const ConfigTableEntry *table_lookup(const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
+                if (streq(config_table[i].section, section) && streq(config_table[i].key, key))
+                        return config_table + i;
+        return NULL;
+}
+
+static bool section_is_known(const char *section) {
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
+                if (streq(config_table[i].section, section))
+                        return true;
+        return false;
+}
+
+/* "[Machine], [Network], …" for hints. */
+static char *list_sections(void) {
+        char *s = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
+                if (i == 0 || !streq(config_table[i - 1].section, config_table[i].section))
+                        strextendf(&s, "%s[%s]", s ? ", " : "", config_table[i].section);
+        return s;
+}
+
+/* "Init=, Hostname=, …" for one section, or "Machine.Init=, …" for all. */
+static char *list_keys(const char *section) {
+        char *s = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                const ConfigTableEntry *e = config_table + i;
+                if (!section)
+                        strextendf(&s, "%s%s.%s=", s ? ", " : "", e->section, e->key);
+                else if (streq(e->section, section))
+                        strextendf(&s, "%s%s=", s ? ", " : "", e->key);
+        }
+        return s;
+}
+
+/* Explain why KEY is not in SECTION (SECTION known), with a hint worded for
+ * a file or the command line.  Returns a malloc'ed reason; *ret_hint is
+ * malloc'ed too. */
+static char *explain_unknown_key(const char *section, const char *key, bool cli, char **ret_hint) {
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                const ConfigTableEntry *e = config_table + i;
+                if (streq(e->key, key)) {
+                        *ret_hint = cli ? xasprintf("write %s.%s=", e->section, e->key)
+                                        : xasprintf("move it to [%s]", e->section);
+                        return xasprintf("%s= belongs in [%s], not [%s]", e->key, e->section, section);
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                const ConfigTableEntry *e = config_table + i;
+                if (streq(e->section, section) && strcasecmp(e->key, key) == 0) {
+                        *ret_hint = xasprintf("keys are case-sensitive: did you mean %s=?", e->key);
+                        return xasprintf("unknown key in [%s]", section);
+                }
+        }
+        _cleanup_free_ char *keys = list_keys(section);
+        *ret_hint = xasprintf("known keys in [%s] are %s", section, keys);
+        return xasprintf("unknown key in [%s]", section);
+}
+
+/* "WHERE: Key=Value: reason; hint" with key and value made safe to print.
+ * WHERE is "FILE:LINE:" or "--set". */
+static char *assignment_error(const char *where, const char *key, const char *value, const char *reason,
+                              const char *hint) {
+        _cleanup_free_ char *k = echo_escape(key, ECHO_KEY_MAX), *v = echo_escape(value, ECHO_VALUE_MAX);
+
+        return xasprintf("%s %s=%s: %s%s%s", where, k, v, reason, hint ? "; " : "", hint ?: "");
+}
+
+/* ----- MachineConfig life cycle ----- */
+
+void machine_config_init(MachineConfig *c) {
+        *c = (MachineConfig) {
+                .init = xstrdup(CONFIG_DEFAULT_INIT),
+                .hostname = NULL,
+                .poweroff_signal = 0,
+                .reboot_signal = 0,
+                .network_mode = NETWORK_MODE_NONE,
+                .memory_max = UINT64_MAX,
+                .tasks_max = CONFIG_DEFAULT_TASKS_MAX,
+                .private_users = CONFIG_DEFAULT_PRIVATE_USERS,
+                .set_mask = 0,
+        };
+}
+
+void machine_config_done(MachineConfig *c) {
+        free(c->init);
+        c->init = NULL;
+        free(c->hostname);
+        c->hostname = NULL;
+}
+
+static void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
+        *dst = *src;
+        dst->init = src->init ? xstrdup(src->init) : NULL;
+        dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
+}
+
+/* Replace *C by *NEW, leaving *NEW empty. */
+static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
+        machine_config_done(c);
+        *c = *new;
+        new->init = new->hostname = NULL;
+}
+
+/* Validate VALUE for E; store it in C only when APPLY, as a key a
+ * higher-precedence layer already set must still be checked but not used. */
+static int config_assign(const ConfigTableEntry *e, MachineConfig *c, bool apply, const char *value,
+                         const char **ret_reason) {
+        /* Files cannot get here with longer values, but the command line can,
+         * and machine_config_format() must produce lines the parser accepts. */
+        if (strlen(e->key) + 1 + strnlen(value, CONFIG_LINE_MAX) >= CONFIG_LINE_MAX)
+                return fail(ret_reason, "is too long to be stored in a configuration file");
+
+        if (apply)
+                return e->parse(c, value, ret_reason);
+
+        MachineConfig scratch;
+        machine_config_init(&scratch);
+        int r = e->parse(&scratch, value, ret_reason);
+        machine_config_done(&scratch);
+        return r;
+}
+
+/* Hand ERROR (malloc'ed) to the caller if it wants it; returns R. */
+static int return_error(char **ret_error, char *error, int r) {
+        if (ret_error)
+                *ret_error = error;
+        else
+                free(error);
+        return r;
+}
+
+/* Format a message and return R; "%m" in it prints R's error text. */
+_printf_(3, 4) static int errorf(char **ret_error, int r, const char *fmt, ...) {
+        char *error;
+        va_list ap;
+
+        errno = r < 0 ? -r : r;
+        va_start(ap, fmt);
+        int k = vasprintf(&error, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                abort();
+        return return_error(ret_error, error, r);
+}
+
+/* ----- Parsing text ----- */
+
+typedef struct ParseContext {
+        const char *filename;
+        ConfigSource source;
+        bool mark;
+
+        /* The text, fed to inih one line per reader call so that the handler
+         * always knows the line it is called for. */
+        const char *text;
+        size_t len, pos;
+        unsigned line;
+        bool overflow;           /* a line did not fit inih's buffer */
+
+        MachineConfig *config;   /* the copy being built */
+        uint64_t protected_mask; /* set_mask on entry: validate, do not apply */
+        uint64_t seen_mask;      /* keys assigned in this text */
+        unsigned seen_line[_CONFIG_KEY_MAX];
+
+        char *error;             /* first error the handler found … */
+        unsigned error_line;     /* … and its line */
+} ParseContext;
+
+static bool is_blank(const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!isspace((unsigned char) p[i]))
+                        return false;
+        return true;
+}
+
+/* Checks done on the raw text, before inih sees it, for things inih would
+ * silently get wrong or that the handler cannot see. */
+static int config_check_text(const char *filename, const char *text, size_t len, char **ret_error) {
+        if (len > CONFIG_FILE_MAX)
+                return errorf(ret_error, -EINVAL, "%s: file is %zu bytes, more than the limit of %d bytes",
+                              filename, len, CONFIG_FILE_MAX);
+
+        /* inih stops at a NUL, so anything after it would be ignored without a word. */
+        const char *nul = memchr(text, 0, len);
+        if (nul) {
+                unsigned line = 1;
+                for (const char *p = text; p < nul; p++)
+                        line += *p == '\n';
+                return errorf(ret_error, -EINVAL,
+                              "%s:%u: contains a NUL byte; a configuration file must be text",
+                              filename, line);
+        }
+
+        unsigned line = 0;
+        for (size_t pos = 0; pos < len;) {
+                const char *start = text + pos;
+                const char *nl = memchr(start, '\n', len - pos);
+                size_t l = nl ? (size_t) (nl - start) : len - pos;
+
+                pos += l + !!nl;
+                line++;
+
+                /* inih cuts longer lines and parses the rest as a line of its own. */
+                if (l >= CONFIG_LINE_MAX)
+                        return errorf(ret_error, -EINVAL,
+                                      "%s:%u: line is %zu bytes long, the limit is %d bytes; shorten it",
+                                      filename, line, l, CONFIG_LINE_MAX - 1);
+
+                const char *p = start;
+                size_t n = l;
+                /* inih skips a UTF-8 byte order mark at the very start; so do we. */
+                if (line == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+                        p += 3;
+                        n -= 3;
+                }
+
+                if (n == 0 || is_blank(p, n))
+                        continue;
+
+                /* inih would append an indented line to the previous value
+                 * (or, before any key, take it as a key of its own). */
+                if (isspace((unsigned char) p[0]))
+                        return errorf(ret_error, -EINVAL,
+                                      "%s:%u: line starts with whitespace; remove the indentation "
+                                      "(continuation lines are not supported)",
+                                      filename, line);
+
+                if (p[0] != '[')
+                        continue;
+
+                /* Section headers are checked here because inih only tells the
+                 * handler about a section once a key appears in it. */
+                const char *end = memchr(p, ']', n);
+                if (!end)
+                        continue; /* inih reports this as a syntax error */
+
+                _cleanup_free_ char *section = strndup(p + 1, (size_t) (end - p - 1));
+                if (!section)
+                        abort();
+                if (!section_is_known(section)) {
+                        _cleanup_free_ char *s = echo_escape(section, ECHO_KEY_MAX);
+                        _cleanup_free_ char *known = list_sections();
+                        return errorf(ret_error, -EINVAL,
+                                      "%s:%u: [%s]: unknown section; known sections are %s",
+                                      filename, line, s, known);
+                }
+
+                /* inih ignores anything after ']', which would swallow e.g. an
+                 * assignment written on the same line. */
+                const char *rest = end + 1, *stop = p + n;
+                while (rest < stop && isspace((unsigned char) *rest))
+                        rest++;
+                if (rest < stop && *rest != ';' && *rest != '#')
+                        return errorf(ret_error, -EINVAL,
+                                      "%s:%u: [%s]: unexpected text after the section header; "
+                                      "put it on a line of its own",
+                                      filename, line, section);
+        }
+
+        return 0;
+}
+
+static char *config_reader(char *buf, int size, void *userdata) {
+        ParseContext *ctx = userdata;
+
+        if (ctx->overflow || ctx->pos >= ctx->len)
+                return NULL;
+
+        const char *start = ctx->text + ctx->pos;
+        const char *nl = memchr(start, '\n', ctx->len - ctx->pos);
+        size_t l = nl ? (size_t) (nl - start) + 1 : ctx->len - ctx->pos;
+
+        /* config_check_text() keeps every line within the buffer inih r55
+         * passes.  Should another build pass a smaller one, stop rather than
+         * hand inih half a line, which it would parse as two. */
+        if (size <= 0 || l >= (size_t) size) {
+                ctx->overflow = true;
+                return NULL;
+        }
+
+        memcpy(buf, start, l);
+        buf[l] = 0;
+        ctx->pos += l;
+        ctx->line++;
+        return buf;
+}
+
+static int config_handler(void *userdata, const char *section, const char *key, const char *value) {
+        ParseContext *ctx = userdata;
+        _cleanup_free_ char *where = NULL, *reason_buf = NULL, *hint_buf = NULL;
+        const char *reason = NULL, *hint = NULL;
+
+        /* Only the first error is reported, and C is left alone on error, so
+         * there is nothing more to do once one was found. */
+        if (ctx->error)
+                return 1;
+
+        if (isempty(section)) {
+                reason = "assignment outside of any section";
+                hint = "put it below a section header such as [Machine]";
+                for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
+                        if (streq(config_table[i].key, key)) {
+                                hint = hint_buf = xasprintf("put it below a [%s] line",
+                                                            config_table[i].section);
+                                break;
+                        }
+                goto fail;
+        }
+        if (isempty(key)) {
+                reason = "missing key name";
+                hint = "expected 'Key=Value'";
+                goto fail;
+        }
+
+        const ConfigTableEntry *e = table_lookup(section, key);
+        if (!e) {
+                if (!section_is_known(section)) {
+                        /* config_check_text() catches these; kept for safety. */
+                        _cleanup_free_ char *s = echo_escape(section, ECHO_KEY_MAX);
+                        _cleanup_free_ char *known = list_sections();
+                        reason = reason_buf = xasprintf("unknown section [%s]", s);
+                        hint_buf = xasprintf("known sections are %s", known);
+                } else
+                        reason = reason_buf = explain_unknown_key(section, key, false, &hint_buf);
+                hint = hint_buf;
+                goto fail;
+        }
+
+        uint64_t bit = CONFIG_KEY_BIT(e->id);
+
+        if (ctx->source == CONFIG_SOURCE_GLOBAL && !e->global_ok) {
+                reason = "not allowed in the global configuration";
+                hint = "set it in the machine's machine.conf";
+                goto fail;
+        }
+        if (ctx->seen_mask & bit) {
+                reason = reason_buf = xasprintf("%s= is already set on line %u", e->key,
+                                                ctx->seen_line[e->id]);
+                hint = "remove one of the assignments";
+                goto fail;
+        }
+
+        if (config_assign(e, ctx->config, !(ctx->protected_mask & bit), value, &reason) < 0) {
+                hint = e->hint;
+                goto fail;
+        }
+
+        ctx->seen_mask |= bit;
+        ctx->seen_line[e->id] = ctx->line;
+        if (ctx->mark)
+                ctx->config->set_mask |= bit;
+        return 1;
+
+fail:
+        where = xasprintf("%s:%u:", ctx->filename, ctx->line);
+        ctx->error = assignment_error(where, key, value, reason, hint);
+        ctx->error_line = ctx->line;
+        return 0;
+}
+
+int machine_config_parse_text(MachineConfig *c, const char *text, size_t len, const char *filename,
+                              ConfigSource source, bool mark, char **ret_error) {
+        _cleanup_(machine_config_done) MachineConfig copy = {};
+        int r;
+
+        if (!filename)
+                filename = "(config)";
+
+        r = config_check_text(filename, text, len, ret_error);
+        if (r < 0)
+                return r;
+
+        machine_config_copy(&copy, c);
+
+        ParseContext ctx = {
+                .filename = filename,
+                .source = source,
+                .mark = mark,
+                .text = text,
+                .len = len,
+                .config = &copy,
+                .protected_mask = c->set_mask,
+        };
+
+        /* ini_parse_stream() with our own reader rather than
+         * ini_parse_string(): inih's string reader splits lines at its buffer
+         * size (shifting every later line number), and the handler is not told
+         * its line number; feeding whole lines one by one fixes both. */
+        r = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
+        _cleanup_free_ char *error = TAKE_PTR(ctx.error);
+
+        if (r < 0)
+                return errorf(ret_error, -ENOMEM, "%s: %m", filename);
+        if (ctx.overflow)
+                return errorf(ret_error, -EINVAL,
+                              "%s:%u: line is longer than the INI parser can handle; shorten it",
+                              filename, ctx.line + 1);
+        if (r > 0 && (!error || (unsigned) r < ctx.error_line))
+                /* inih's own complaint: a line that is no section header,
+                 * comment or assignment, or a '[' without ']'. */
+                return errorf(ret_error, -EINVAL, "%s:%d: syntax error: expected 'Key=Value' or '[Section]'",
+                              filename, r);
+        if (error)
+                return return_error(ret_error, TAKE_PTR(error), -EINVAL);
+
+        machine_config_replace(c, &copy);
+        if (ret_error)
+                *ret_error = NULL;
+        return 0;
+}
+
+int machine_config_parse_file(MachineConfig *c, const char *path, ConfigSource source, bool mark,
+                              bool missing_ok, char **ret_error) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        /* O_NONBLOCK so that a FIFO put in place of the file cannot hang us
+         * before fstat() tells us what it is. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ENOENT && missing_ok) {
+                        if (ret_error)
+                                *ret_error = NULL;
+                        return 0;
+                }
+                return errorf(ret_error, -errno, "%s: cannot open: %m", path);
+        }
+
+        if (fstat(fd, &st) < 0)
+                return errorf(ret_error, -errno, "%s: cannot stat: %m", path);
+        if (S_ISDIR(st.st_mode))
+                return errorf(ret_error, -EISDIR, "%s: is a directory, not a file", path);
+        if (!S_ISREG(st.st_mode))
+                return errorf(ret_error, -EBADFD, "%s: not a regular file", path);
+        if (st.st_size > CONFIG_FILE_MAX)
+                return errorf(ret_error, -EFBIG, "%s: file is %jd bytes, more than the limit of %d bytes",
+                              path, (intmax_t) st.st_size, CONFIG_FILE_MAX);
+
+        /* Read one byte past the limit, as the file may have grown since fstat(). */
+        buf = xmalloc(CONFIG_FILE_MAX + 2);
+        for (;;) {
+                ssize_t k = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errorf(ret_error, -errno, "%s: cannot read: %m", path);
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > CONFIG_FILE_MAX)
+                        return errorf(ret_error, -EFBIG, "%s: file is more than the limit of %d bytes", path,
+                                      CONFIG_FILE_MAX);
+        }
+        buf[n] = 0;
+
+        return machine_config_parse_text(c, buf, n, path, source, mark, ret_error);
+}
+
+/* ----- Command line ----- */
+
+int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error) {
+        _cleanup_(machine_config_done) MachineConfig copy = {};
+        _cleanup_free_ char *name = NULL, *reason_buf = NULL, *hint_buf = NULL;
+        const ConfigTableEntry *e = NULL;
+        const char *reason = NULL, *hint = NULL, *value;
+
+        const char *eq = strchr(assignment, '=');
+        if (!eq) {
+                _cleanup_free_ char *a = echo_escape(assignment, ECHO_VALUE_MAX);
+                return errorf(ret_error, -EINVAL, "--set %s: expected Key=Value or Section.Key=Value", a);
+        }
+        name = strndup(assignment, (size_t) (eq - assignment));
+        if (!name)
+                abort();
+        value = eq + 1;
+
+        char *dot = strchr(name, '.');
+        if (dot) {
+                *dot = 0;
+                const char *section = name, *key = dot + 1;
+
+                e = table_lookup(section, key);
+                if (!e) {
+                        if (!section_is_known(section)) {
+                                _cleanup_free_ char *s = echo_escape(section, ECHO_KEY_MAX);
+                                _cleanup_free_ char *known = list_sections();
+                                reason = reason_buf = xasprintf("unknown section [%s]", s);
+                                hint_buf = xasprintf("known sections are %s", known);
+                        } else
+                                reason = reason_buf = explain_unknown_key(section, key, true, &hint_buf);
+                        hint = hint_buf;
+                }
+                *dot = '.';
+        } else {
+                /* A bare key is only taken when it names one key in one section. */
+                size_t matches = 0;
+                for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
+                        if (streq(config_table[i].key, name)) {
+                                e = config_table + i;
+                                matches++;
+                        }
+                if (matches == 0) {
+                        reason = "unknown key";
+                        _cleanup_free_ char *keys = list_keys(NULL);
+                        hint = hint_buf = xasprintf("known keys are %s", keys);
+                } else if (matches > 1) {
+                        e = NULL;
+                        reason = "ambiguous, the key exists in more than one section";
+                        hint = "write it as Section.Key=Value";
+                }
+        }
+
+        if (e) {
+                machine_config_copy(&copy, c);
+                /* The command line is the highest layer and always applies;
+                 * when a key is given twice, the last one wins. */
+                if (config_assign(e, &copy, true, value, &reason) >= 0) {
+                        copy.set_mask |= CONFIG_KEY_BIT(e->id);
+                        machine_config_replace(c, &copy);
+                        if (ret_error)
+                                *ret_error = NULL;
+                        return 0;
+                }
+                hint = e->hint;
+        }
+
+        return return_error(ret_error, assignment_error("--set", name, value, reason, hint), -EINVAL);
+}
+
+/* ----- Formatting ----- */
+
+char *machine_config_format(const MachineConfig *c, uint64_t mask) {
+        const char *section = NULL;
+        char *s = xstrdup("");
+
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                const ConfigTableEntry *e = config_table + i;
+
+                if (!(mask & CONFIG_KEY_BIT(e->id)))
+                        continue;
+
+                _cleanup_free_ char *v = e->format(c);
+                if (!v)
+                        continue;
+
+                if (!streq_ptr(section, e->section)) {
+                        strextendf(&s, "%s[%s]\n", section ? "\n" : "", e->section);
+                        section = e->section;
+                }
+                strextendf(&s, "%s=%s\n", e->key, v);
+        }
+
+        return s;
+}

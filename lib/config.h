@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Machine configuration: the global berth.conf and a machine's machine.conf,
+ * both INI files with systemd-like sections.  Precedence, lowest first:
+ * built-in default < global file < machine file < command line.  A bit in
+ * MachineConfig.set_mask records each key a higher layer set, so a lower
+ * layer applied later can never override it. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* inih (Debian's r55) cuts lines at INI_MAX_LINE (200) bytes and parses the
+ * rest as a new line, which could smuggle a second key into a long value.
+ * We refuse any line of this length or more before inih sees it. */
+#define CONFIG_LINE_MAX 199
+/* A config file larger than this is refused outright. */
+#define CONFIG_FILE_MAX (64 * 1024)
+
+/* [Security] PrivateUsers= when no layer sets it.  Machines run privileged
+ * (container root is host root) until user-namespace support lands; this
+ * flips to true then, so that new machines get the safe setting by default. */
+#define CONFIG_DEFAULT_PRIVATE_USERS false
+
+typedef enum NetworkMode {
+        NETWORK_MODE_NONE,    /* own network namespace, loopback only */
+        NETWORK_MODE_HOST,    /* share the host's network namespace */
+        _NETWORK_MODE_MAX,
+        _NETWORK_MODE_INVALID = -22, /* -EINVAL */
+} NetworkMode;
+
+const char *network_mode_to_string(NetworkMode m);
+NetworkMode network_mode_from_string(const char *s);
+
+typedef enum ConfigKey {
+        CONFIG_MACHINE_INIT,
+        CONFIG_MACHINE_HOSTNAME,
+        CONFIG_MACHINE_POWEROFF_SIGNAL,
+        CONFIG_MACHINE_REBOOT_SIGNAL,
+        CONFIG_NETWORK_MODE,
+        CONFIG_RESOURCES_MEMORY_MAX,
+        CONFIG_RESOURCES_TASKS_MAX,
+        CONFIG_SECURITY_PRIVATE_USERS,
+        _CONFIG_KEY_MAX,
+} ConfigKey;
+
+#define CONFIG_KEY_BIT(k) (UINT64_C(1) << (k))
+
+typedef struct MachineConfig {
+        /* [Machine] */
+        char *init;            /* absolute path inside the rootfs; default "/sbin/init" */
+        char *hostname;        /* NULL: the machine's name */
+        int poweroff_signal;   /* 0: chosen from the init (see machine_config_poweroff_signal) */
+        int reboot_signal;     /* 0: chosen from the init */
+        /* [Network] */
+        NetworkMode network_mode; /* default NETWORK_MODE_NONE */
+        /* [Resources] */
+        uint64_t memory_max;   /* bytes; UINT64_MAX = no limit (default) */
+        uint64_t tasks_max;    /* UINT64_MAX = no limit; default 16384 */
+        /* [Security] */
+        bool private_users;    /* default CONFIG_DEFAULT_PRIVATE_USERS; false = privileged machine */
+
+        uint64_t set_mask;     /* CONFIG_KEY_BIT()s set by a higher-precedence layer */
+} MachineConfig;
+
+/* Where a layer comes from; decides which keys are allowed in it. */
+typedef enum ConfigSource {
+        CONFIG_SOURCE_GLOBAL,  /* berth.conf: defaults for all machines; no [Machine] Hostname= */
+        CONFIG_SOURCE_MACHINE, /* machine.conf */
+} ConfigSource;
+
+/* Fill with built-in defaults. set_mask = 0. */
+void machine_config_init(MachineConfig *c);
+void machine_config_done(MachineConfig *c);
+
+/* Parse TEXT (a whole file's contents, NUL-terminated, LEN bytes) named
+ * FILENAME (for messages) as a layer of precedence SOURCE into C.  Keys whose
+ * bit is already in c->set_mask are parsed (so errors are still reported) but
+ * not applied.  Keys this layer does set are added to c->set_mask only when
+ * MARK is true.  Returns 0, or -EINVAL with *ret_error set to a malloc'ed
+ * "FILENAME:LINE: Key=Value: reason; how to fix" message.  On error C is
+ * left unchanged. */
+int machine_config_parse_text(MachineConfig *c, const char *text, size_t len, const char *filename,
+                              ConfigSource source, bool mark, char **ret_error);
+
+/* The same from a file.  A missing file is not an error when MISSING_OK.
+ * Refuses files over CONFIG_FILE_MAX and non-regular files. */
+int machine_config_parse_file(MachineConfig *c, const char *path, ConfigSource source, bool mark,
+                              bool missing_ok, char **ret_error);
+
+/* Set one key from the command line ("Section.Key=value" or "Key=value" when
+ * unambiguous), marking it so files cannot override it. */
+int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error);
+
+/* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf. */
+char *machine_config_format(const MachineConfig *c, uint64_t mask);

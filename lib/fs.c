@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <linux/openat2.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+
+#include "fs.h"
+#include "util.h"
+
+int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode) {
+        struct open_how how = {
+                .flags = (uint64_t) (open_flags | O_CLOEXEC | ((flags & CHASE_NOFOLLOW) ? O_NOFOLLOW : 0)),
+                .mode = (open_flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+                           ((flags & CHASE_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0),
+        };
+
+        /* openat2 does not accept an empty path; "." names the root itself. */
+        if (isempty(path))
+                path = ".";
+
+        long fd;
+        do
+                fd = syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+        while (fd < 0 && errno == EAGAIN);
+        return fd < 0 ? -errno : (int) fd;
+}
+
+int open_dir_nofollow(int dirfd, const char *path) {
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int mkdir_p_at(int dirfd, const char *path, mode_t mode) {
+        _cleanup_free_ char *p = xstrdup(path);
+
+        for (char *s = p + (p[0] == '/'); ; s++) {
+                bool end = *s == 0;
+                if (*s == '/' || end) {
+                        char saved = *s;
+                        *s = 0;
+                        if (mkdirat(dirfd, p, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = saved;
+                }
+                if (end)
+                        break;
+        }
+        /* Trusted host paths: an admin may well symlink a dir elsewhere. */
+        struct stat st;
+        if (fstatat(dirfd, p, &st, 0) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int rm_rf_children(int fd, dev_t dev) {
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+
+        int ret = 0;
+        struct dirent *de;
+        while ((errno = 0, de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT && ret == 0)
+                                ret = -errno;
+                        continue;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        if (st.st_dev != dev) {
+                                /* A mount point: never descend into another filesystem. */
+                                if (ret == 0)
+                                        ret = -EBUSY;
+                                continue;
+                        }
+                        int sub = openat(dirfd(d), de->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+                        if (sub < 0 && errno == EPERM)
+                                sub = openat(dirfd(d), de->d_name,
+                                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub < 0) {
+                                if (ret == 0)
+                                        ret = -errno;
+                                continue;
+                        }
+                        int r = rm_rf_children(sub, dev);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && ret == 0)
+                                ret = -errno;
+                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT && ret == 0)
+                        ret = -errno;
+        }
+        if (errno != 0 && ret == 0)
+                ret = -errno;
+        return ret;
+}
+
+int rm_rf_at(int dirfd, const char *name) {
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return RET_NERRNO(unlinkat(dirfd, name, 0));
+
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = rm_rf_children(fd, st.st_dev);
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, buf, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const char *content, size_t len, mode_t mode) {
+        _cleanup_free_ char *tmp = xasprintf("%s.new", name);
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, content, len);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r;
+}
+
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = xmalloc(cap + 1);
+        for (;;) {
+                if (len == cap) {
+                        if (cap > max)
+                                return -EFBIG;
+                        cap *= 2;
+                        char *n = realloc(buf, cap + 1);
+                        if (!n)
+                                abort();
+                        buf = n;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > max)
+                        return -EFBIG;
+        }
+        buf[len] = 0;
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int write_string_at(int dirfd, const char *name, const char *s) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t l = strlen(s);
+        ssize_t n = write(fd, s, l);
+        if (n < 0)
+                return -errno;
+        return (size_t) n == l ? 0 : -EIO;
+}
+
+int lock_file_at(int dirfd, const char *name, bool exclusive, bool blocking) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        int op = (exclusive ? LOCK_EX : LOCK_SH) | (blocking ? 0 : LOCK_NB);
+        while (flock(fd, op) < 0) {
+                if (errno == EINTR)
+                        continue;
+                return -errno;
+        }
+        return TAKE_FD(fd);
+}
+
+int proc_starttime(pid_t pid, unsigned long long *ret) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        _cleanup_free_ char *buf = NULL;
+        int r = read_file_at(AT_FDCWD, path, 4096, &buf, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        /* The comm field may contain spaces and ')': skip to the last ')'. */
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return -EIO;
+        p++;
+        /* P is at the space before field 3; starttime is field 22. */
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EIO;
+        }
+        unsigned long long v;
+        if (sscanf(p + 1, "%llu", &v) != 1)
+                return -EIO;
+        *ret = v;
+        return 0;
+}
+
+int close_all_fds_except(const int *keep, size_t n_keep) {
+        /* Without exceptions close_range() does it in one call. */
+        if (n_keep == 0)
+                return RET_NERRNO(syscall(SYS_close_range, 3U, ~0U, 0U));
+
+        _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                return -errno;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                int fd;
+                if (safe_atoi(de->d_name, &fd) < 0 || fd < 3 || fd == dirfd(d))
+                        continue;
+                bool k = false;
+                for (size_t i = 0; i < n_keep; i++)
+                        if (keep[i] == fd)
+                                k = true;
+                if (!k)
+                        (void) close(fd);
+        }
+        return 0;
+}

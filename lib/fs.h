@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* File and path helpers.  Every lookup inside a machine's rootfs goes through
+ * chase_in_root(): the kernel resolves the path as if ROOTFD were "/", so a
+ * guest symlink (absolute or "..") can never lead a host-side operation out of
+ * the tree. */
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+typedef enum ChaseFlags {
+        CHASE_NO_SYMLINKS = 1 << 0, /* refuse any symlink on the way (mount targets) */
+        CHASE_NOFOLLOW = 1 << 1,    /* do not follow a symlink in the last component */
+} ChaseFlags;
+
+/* Open PATH relative to ROOTFD, resolved as if ROOTFD were the root directory
+ * (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV is not used:
+ * mounts inside a stopped rootfs are not expected).  OPEN_FLAGS get O_CLOEXEC
+ * added.  Returns an fd or -errno (-ELOOP for a refused symlink). */
+int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode);
+
+/* Open a trusted host directory path without following a symlink in its last
+ * component; returns an O_DIRECTORY|O_CLOEXEC fd or -errno. */
+int open_dir_nofollow(int dirfd, const char *path);
+
+/* mkdir -p relative to DIRFD, mode for new dirs.  Trusted host paths only:
+ * symlinks on the way are followed. */
+int mkdir_p_at(int dirfd, const char *path, mode_t mode);
+
+/* Remove NAME below DIRFD recursively.  Never follows symlinks, never crosses
+ * into another filesystem (a mount point inside is left and reported as
+ * -EBUSY).  A missing NAME is success. */
+int rm_rf_at(int dirfd, const char *name);
+
+/* Write CONTENT to NAME below DIRFD atomically: write NAME.new, fsync, rename. */
+int write_file_atomic_at(int dirfd, const char *name, const char *content, size_t len, mode_t mode);
+
+/* Read a regular file (not following a final symlink) of at most MAX bytes into
+ * a NUL-terminated malloc'ed buffer.  -EFBIG if larger, -ENOENT if missing. */
+int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+
+/* Write a short string to a (sysfs/cgroupfs) file in one write(). */
+int write_string_at(int dirfd, const char *name, const char *s);
+
+/* Take a BSD lock on NAME below DIRFD (created 0600 if missing).  With
+ * BLOCKING false returns -EWOULDBLOCK when someone else holds it.
+ * Returns the fd holding the lock. */
+int lock_file_at(int dirfd, const char *name, bool exclusive, bool blocking);
+
+/* True if the process described by PID is alive and its start time (field 22
+ * of /proc/PID/stat) equals STARTTIME: guards against pid reuse. */
+int proc_starttime(pid_t pid, unsigned long long *ret);
+
+/* Close every fd >= 3 except those listed. */
+int close_all_fds_except(const int *keep, size_t n_keep);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Logging.  The level and the program prefix are the only global state berth
+ * keeps.  Messages are printed as given: escape untrusted strings first.
+ * log_*_errno() return -abs(error), so "return log_error_errno(r, ...)" both
+ * reports and propagates.  "%m" in a message prints strerror(error). */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <syslog.h>
+
+#include "util.h"
+
+/* An error invented by the code (no syscall failed), kept distinct so that
+ * "%m" still prints something meaningful. */
+#define SYNTHETIC_ERRNO(e) (e)
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+void log_set_prefix(const char *prefix);
+void log_parse_environment(void);
+
+int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
+        _printf_(6, 7);
+
+#define log_full_errno(level, error, ...) \
+        log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+#define log_debug(...) (void) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) (void) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...) (void) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) (void) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) (void) log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+
+#define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_info_errno(e, ...) log_full_errno(LOG_INFO, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)

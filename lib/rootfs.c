@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+#include "log.h"
+#include "rootfs.h"
+#include "util.h"
+
+/* Directories the machine needs as mount points. */
+static const char *const api_dirs[] = { "proc", "sys", "dev", "run" };
+
+int rootfs_check(const char *rootfs, const char *init, char **ret_init_name) {
+        _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0)
+                return log_error_errno(errno, "Cannot open the machine's rootfs %s: %m", rootfs);
+
+        for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++) {
+                struct stat st;
+                if (fstatat(rootfd, api_dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue; /* created at start */
+                        return log_error_errno(errno, "Cannot inspect %s/%s: %m", rootfs, api_dirs[i]);
+                }
+                if (!S_ISDIR(st.st_mode))
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR),
+                                               "Refusing to boot: /%s in the rootfs is %s, not a directory. "
+                                               "Replace it with an empty directory (%s/%s).",
+                                               api_dirs[i], S_ISLNK(st.st_mode) ? "a symlink" : "not a directory",
+                                               rootfs, api_dirs[i]);
+        }
+
+        if (isempty(init) || init[0] != '/')
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Init '%s' is not an absolute path.", init);
+
+        /* Resolve exactly as the kernel will after pivot_root: inside the tree. */
+        _cleanup_close_ int fd = chase_in_root(rootfd, init, 0, O_PATH, 0);
+        if (fd < 0)
+                return log_error_errno(fd,
+                                       "Init %s not found inside the rootfs (%m). Install an init in the machine, "
+                                       "or set [Machine] Init= in its machine.conf.",
+                                       init);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Cannot inspect init %s: %m", init);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(SYNTHETIC_ERRNO(EACCES), "Init %s is not a regular file.", init);
+        if (!(st.st_mode & 0111))
+                return log_error_errno(SYNTHETIC_ERRNO(EACCES), "Init %s is not executable (mode %04o).", init,
+                                       st.st_mode & 07777);
+
+        /* The name the path resolves to: the fd's path ends in it. */
+        char link[64], target[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+                return log_error_errno(errno, "Cannot read %s: %m", link);
+        target[n] = 0;
+        const char *base = strrchr(target, '/');
+        *ret_init_name = xstrdup(base ? base + 1 : target);
+        return 0;
+}
+

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "fs.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
+
+static const char *const state_table[_MACHINE_STATE_MAX] = {
+        [MACHINE_STOPPED] = "stopped",
+        [MACHINE_STARTING] = "starting",
+        [MACHINE_RUNNING] = "running",
+        [MACHINE_STOPPING] = "stopping",
+};
+
+const char *machine_state_to_string(MachineState s) {
+        return s >= 0 && s < _MACHINE_STATE_MAX ? state_table[s] : NULL;
+}
+
+MachineState machine_state_from_string(const char *s) {
+        for (int i = 0; i < _MACHINE_STATE_MAX; i++)
+                if (streq_ptr(state_table[i], s))
+                        return (MachineState) i;
+        return _MACHINE_STATE_INVALID;
+}
+
+uint64_t now_usec(int clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int runtime_is_active(int run_fd, const char *name) {
+        _cleanup_close_ int dfd = open_dir_nofollow(run_fd, name);
+        if (dfd < 0)
+                return dfd == -ENOENT ? 0 : dfd;
+        _cleanup_close_ int lfd = openat(dfd, "supervisor.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (lfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* A shared lock succeeds only if the supervisor's exclusive one is gone. */
+        if (flock(lfd, LOCK_SH | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? 1 : -errno;
+        return 0;
+}
+
+int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
+        _cleanup_close_ int dfd = open_dir_nofollow(run_fd, name);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(dfd, "state", 16384, &text, NULL);
+        if (r < 0)
+                return r;
+
+        RuntimeState s = { .state = MACHINE_STOPPED };
+        for (char *line = text, *e; *line; line = e) {
+                e = strchrnul(line, '\n');
+                if (*e)
+                        *e++ = 0;
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        continue;
+                *eq = 0;
+                const char *k = line, *v = eq + 1;
+                uint64_t u = 0;
+                int i = 0;
+                if (streq(k, "STATE"))
+                        s.state = machine_state_from_string(v);
+                else if (streq(k, "SUPERVISOR_PID") && safe_atoi(v, &i) >= 0)
+                        s.supervisor_pid = i;
+                else if (streq(k, "SUPERVISOR_STARTTIME") && safe_atou64(v, &u) >= 0)
+                        s.supervisor_starttime = u;
+                else if (streq(k, "INIT_PID") && safe_atoi(v, &i) >= 0)
+                        s.init_pid = i;
+                else if (streq(k, "INIT_STARTTIME") && safe_atou64(v, &u) >= 0)
+                        s.init_starttime = u;
+                else if (streq(k, "STARTED_USEC") && safe_atou64(v, &u) >= 0)
+                        s.started_usec = u;
+                else if (streq(k, "BOOTS") && safe_atou64(v, &u) >= 0)
+                        s.boots = (unsigned) u;
+                else if (streq(k, "POWEROFF_SIGNAL") && safe_atoi(v, &i) >= 0)
+                        s.poweroff_signal = i;
+                else if (streq(k, "REBOOT_SIGNAL") && safe_atoi(v, &i) >= 0)
+                        s.reboot_signal = i;
+        }
+        if (s.state < 0)
+                return -EBADMSG;
+        *ret = s;
+        return 0;
+}
+
+int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
+        _cleanup_free_ char *text = xasprintf("STATE=%s\n"
+                                              "SUPERVISOR_PID=%d\n"
+                                              "SUPERVISOR_STARTTIME=%llu\n"
+                                              "INIT_PID=%d\n"
+                                              "INIT_STARTTIME=%llu\n"
+                                              "STARTED_USEC=%llu\n"
+                                              "BOOTS=%u\n"
+                                              "POWEROFF_SIGNAL=%d\n"
+                                              "REBOOT_SIGNAL=%d\n",
+                                              machine_state_to_string(s->state), (int) s->supervisor_pid,
+                                              s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
+                                              (unsigned long long) s->started_usec, s->boots,
+                                              s->poweroff_signal, s->reboot_signal);
+        return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
+}
+
+static int open_pidfd_checked(pid_t pid, unsigned long long starttime) {
+        if (pid <= 0)
+                return -ESRCH;
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -errno;
+        /* Check after opening: if the start time still matches now, the pidfd
+         * refers to the right process even if it dies a moment later. */
+        unsigned long long st;
+        int r = proc_starttime(pid, &st);
+        if (r < 0 || st != starttime) {
+                close(fd);
+                return r < 0 ? r : -ESRCH;
+        }
+        return fd;
+}
+
+int runtime_open_init_pidfd(const RuntimeState *s) {
+        return open_pidfd_checked(s->init_pid, s->init_starttime);
+}
+
+int runtime_open_supervisor_pidfd(const RuntimeState *s) {
+        return open_pidfd_checked(s->supervisor_pid, s->supervisor_starttime);
+}
+
+int runtime_clean_stale(int run_fd, const char *name) {
+        int r = runtime_is_active(run_fd, name);
+        if (r != 0)
+                return r < 0 ? r : -EBUSY;
+        return rm_rf_at(run_fd, name);
+}

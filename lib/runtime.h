@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Runtime state of a running machine, in RUN/NAME/:
+ *   supervisor.lock  held (flock) by the supervisor for as long as it lives;
+ *                    if nobody holds it, whatever else is in the dir is stale
+ *   state            KEY=VALUE lines, replaced atomically
+ *   console.log      console output (bounded)
+ *   supervisor.log   the supervisor's own messages */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum MachineState {
+        MACHINE_STOPPED,
+        MACHINE_STARTING,
+        MACHINE_RUNNING,
+        MACHINE_STOPPING,
+        _MACHINE_STATE_MAX,
+        _MACHINE_STATE_INVALID = -22,
+} MachineState;
+
+const char *machine_state_to_string(MachineState s);
+MachineState machine_state_from_string(const char *s);
+
+typedef struct RuntimeState {
+        MachineState state;
+        pid_t supervisor_pid;
+        unsigned long long supervisor_starttime;
+        pid_t init_pid;               /* host view of the machine's PID 1; 0 before it exists */
+        unsigned long long init_starttime;
+        uint64_t started_usec;        /* CLOCK_REALTIME when the machine last booted */
+        unsigned boots;               /* how often init was started by this supervisor (reboots + 1) */
+        int poweroff_signal;          /* the signals the supervisor chose for this init */
+        int reboot_signal;
+} RuntimeState;
+
+/* Is a supervisor alive for NAME?  1 yes, 0 no (the dir may hold stale state). */
+int runtime_is_active(int run_fd, const char *name);
+
+int runtime_state_read(int run_fd, const char *name, RuntimeState *ret);
+int runtime_state_write(int machine_run_fd, const RuntimeState *s);
+
+/* Open a pidfd for the machine's init, checking it is still the same process. */
+int runtime_open_init_pidfd(const RuntimeState *s);
+int runtime_open_supervisor_pidfd(const RuntimeState *s);
+
+/* Remove a stale RUN/NAME dir (only when no supervisor holds its lock). */
+int runtime_clean_stale(int run_fd, const char *name);
+
+uint64_t now_usec(int clock);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "spawn.h"
+#include "util.h"
+
+int spawn_sandboxed(char *const argv[]) {
+        struct clone_args args = {
+                .flags = CLONE_NEWPID | CLONE_NEWNS,
+                .exit_signal = SIGCHLD,
+        };
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to start %s: %m", argv[0]);
+        if (pid == 0) {
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        _exit(127);
+                /* Private mount propagation and a /proc that matches our PID namespace. */
+                if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                        fprintf(stderr, "berth: failed to set up a sandbox for %s: %m\n", argv[0]);
+                        _exit(127);
+                }
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+                        _exit(127);
+                (void) syscall(SYS_close_range, 3U, ~0U, 0U);
+                execv(argv[0], argv);
+                fprintf(stderr, "berth: failed to execute %s: %m\n", argv[0]);
+                _exit(127);
+        }
+
+        siginfo_t si;
+        for (;;) {
+                if (waitid(P_PID, (id_t) pid, &si, WEXITED) >= 0)
+                        break;
+                if (errno != EINTR)
+                        return log_error_errno(errno, "waitid failed: %m");
+        }
+        if (si.si_code == CLD_EXITED)
+                return si.si_status;
+        char sig[16];
+        log_error("%s was killed by %s.", argv[0], signal_to_string(si.si_status, sig));
+        return 128 + si.si_status;
+}

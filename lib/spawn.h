@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Run a helper program (a template, cp) as an argv array, never through a
+ * shell, in new PID and mount namespaces: if berth dies, the helper and
+ * everything it started die with it (PR_SET_PDEATHSIG on the namespace's
+ * init takes the whole namespace down), and mounts it makes (debootstrap
+ * mounts /proc in its target) vanish with it instead of pinning a half-made
+ * tree on the host.  stdin is /dev/null; stdout and stderr are inherited.
+ * Returns the exit status (>= 0), or -errno if it could not be run. */
+int spawn_sandboxed(char *const argv[]);

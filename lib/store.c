@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/stat.h>
+#include "build-config.h"
+
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "store.h"
+
+/* The state and runtime roots are the admin's choice and may be symlinks;
+ * what berth creates below them is opened without following any. */
+static int open_or_make(int dirfd, const char *path, mode_t mode, bool follow) {
+        int r = mkdir_p_at(dirfd, path, mode);
+        if (r < 0)
+                return r;
+        if (!follow)
+                return open_dir_nofollow(dirfd, path);
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int store_open(Store *s, const char *root, const char *config) {
+        /* An empty variable means "not set", as in the shell idiom VAR= cmd. */
+        if (isempty(root))
+                root = secure_getenv("BERTH_ROOT");
+        if (isempty(root))
+                root = NULL;
+        if (isempty(config))
+                config = secure_getenv("BERTH_CONFIG");
+        if (isempty(config))
+                config = NULL;
+
+        if (root && root[0] != '/')
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "State root '%s' is not an absolute path; pass --root=/absolute/dir.", root);
+
+        if (root) {
+                s->root = xstrdup(root);
+                s->run = xasprintf("%s/run", root);
+                s->config_path = config ? xstrdup(config) : xasprintf("%s/berth.conf", root);
+        } else {
+                s->root = xstrdup(BERTH_STATE_DIR);
+                s->run = xstrdup(BERTH_RUNTIME_DIR);
+                s->config_path = xstrdup(config ?: BERTH_CONFIG_PATH);
+        }
+
+        /* State is root's alone: 0700 keeps other users out of guest trees. */
+        s->root_fd = open_or_make(AT_FDCWD, s->root, 0700, true);
+        if (s->root_fd < 0)
+                return log_error_errno(s->root_fd, "Failed to open state directory %s: %m", s->root);
+        s->machines_fd = open_or_make(s->root_fd, "machines", 0700, false);
+        if (s->machines_fd < 0)
+                return log_error_errno(s->machines_fd, "Failed to open %s/machines: %m", s->root);
+        s->images_fd = open_or_make(s->root_fd, "images", 0700, false);
+        if (s->images_fd < 0)
+                return log_error_errno(s->images_fd, "Failed to open %s/images: %m", s->root);
+        s->run_fd = open_or_make(AT_FDCWD, s->run, 0700, true);
+        if (s->run_fd < 0)
+                return log_error_errno(s->run_fd, "Failed to open runtime directory %s: %m", s->run);
+        s->locks_fd = open_or_make(s->run_fd, "locks", 0700, false);
+        if (s->locks_fd < 0)
+                return log_error_errno(s->locks_fd, "Failed to open %s/locks: %m", s->run);
+        return 0;
+}
+
+void store_close(Store *s) {
+        free(s->root);
+        free(s->run);
+        free(s->config_path);
+        closep(&s->root_fd);
+        closep(&s->machines_fd);
+        closep(&s->images_fd);
+        closep(&s->run_fd);
+        closep(&s->locks_fd);
+        *s = (Store) STORE_INIT;
+}
+
+int store_lock_machine(Store *s, const char *name, bool nonblock) {
+        int fd = lock_file_at(s->locks_fd, name, true, false);
+        if (fd != -EWOULDBLOCK)
+                return fd;
+        if (nonblock)
+                return log_error_errno(fd, "Machine '%s' is busy: another berth command is working on it.", name);
+        log_notice("Waiting for another berth command on machine '%s' to finish...", name);
+        return lock_file_at(s->locks_fd, name, true, true);
+}
+
+int store_machine_exists(Store *s, const char *name) {
+        struct stat st;
+        if (fstatat(s->machines_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return S_ISDIR(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int store_list_machines(Store *s, char ***ret) {
+        int fd = fcntl(s->machines_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        rewinddir(d);
+        _cleanup_strv_free_ char **l = NULL;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                /* Dot entries are staging dirs of unfinished creates. */
+                if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+                        continue;
+                l = strv_append(l, de->d_name);
+        }
+        size_t n = strv_length(l);
+        if (n > 0)
+                qsort(l, n, sizeof(char *), cmp_str);
+        *ret = TAKE_PTR(l);
+        return (int) n;
+}
+
+int store_load_config(Store *s, const char *name, char *const *cli_set, MachineConfig *ret, char **ret_error) {
+        MachineConfig c;
+        machine_config_init(&c);
+
+        int r = 0;
+        for (char *const *a = cli_set; a && *a && r >= 0; a++)
+                r = machine_config_set_from_cli(&c, *a, ret_error);
+        if (r >= 0) {
+                _cleanup_free_ char *p = xasprintf("%s/machines/%s/machine.conf", s->root, name);
+                r = machine_config_parse_file(&c, p, CONFIG_SOURCE_MACHINE, true, true, ret_error);
+        }
+        if (r >= 0)
+                r = machine_config_parse_file(&c, s->config_path, CONFIG_SOURCE_GLOBAL, false, true, ret_error);
+        if (r < 0) {
+                machine_config_done(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+char *store_machine_path(Store *s, const char *name) {
+        return xasprintf("%s/machines/%s", s->root, name);
+}
+
+char *store_rootfs_path(Store *s, const char *name) {
+        return xasprintf("%s/machines/%s/rootfs", s->root, name);
+}

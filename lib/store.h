@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Where berth keeps things.  Default: machines and images below
+ * /var/lib/berth, runtime state below /run/berth, global config
+ * /etc/berth/berth.conf.  With a root override (--root DIR or $BERTH_ROOT)
+ * everything lives below DIR: DIR/machines, DIR/images, DIR/run and
+ * DIR/berth.conf, so tests never touch the real state. */
+
+#include <stdbool.h>
+
+#include "config.h"
+
+typedef struct Store {
+        char *root;        /* state root */
+        char *run;         /* runtime root */
+        char *config_path; /* global berth.conf */
+        int root_fd;
+        int machines_fd;   /* ROOT/machines */
+        int images_fd;     /* ROOT/images */
+        int run_fd;        /* RUN */
+        int locks_fd;      /* RUN/locks */
+} Store;
+
+#define STORE_INIT { .root_fd = -1, .machines_fd = -1, .images_fd = -1, .run_fd = -1, .locks_fd = -1 }
+
+/* ROOT/CONFIG may be NULL: then the environment, then the defaults. */
+int store_open(Store *s, const char *root, const char *config);
+void store_close(Store *s);
+
+/* Serialize commands on one machine: an exclusive lock on RUN/locks/NAME.
+ * Blocks (after saying so on stderr) unless NONBLOCK. Returns the lock fd. */
+int store_lock_machine(Store *s, const char *name, bool nonblock);
+
+int store_machine_exists(Store *s, const char *name);
+/* Sorted names of all complete machines (staging dirs are hidden). */
+int store_list_machines(Store *s, char ***ret);
+
+/* Layered config of machine NAME: CLI assignments (may be NULL), machine.conf,
+ * global berth.conf, defaults.  *ret_error gets a printable message. */
+int store_load_config(Store *s, const char *name, char *const *cli_set, MachineConfig *ret, char **ret_error);
+
+/* Path of machine NAME's dir / rootfs (malloc'ed). */
+char *store_machine_path(Store *s, const char *name);
+char *store_rootfs_path(Store *s, const char *name);

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "caps.h"
+#include "cgroup.h"
+#include "fs.h"
+#include "launch.h"
+#include "log.h"
+#include "util.h"
+
+/* What the child reports if it cannot reach exec. */
+typedef struct ChildError {
+        int error;
+        char message[1024];
+} ChildError;
+
+static int loopback_up(void) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -errno;
+        struct ifreq ifr = {};
+        strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return -errno;
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        return RET_NERRNO(ioctl(s, SIOCSIFFLAGS, &ifr));
+}
+
+_noreturn_ static void child_fail(int errfd, int r, const char *fmt, ...) _printf_(3, 4);
+static void child_fail(int errfd, int r, const char *fmt, ...) {
+        ChildError e = { .error = r < 0 ? -r : r };
+        va_list ap;
+        va_start(ap, fmt);
+        errno = e.error;
+        vsnprintf(e.message, sizeof e.message, fmt, ap);
+        va_end(ap);
+        (void) !write(errfd, &e, sizeof e);
+        _exit(EXIT_FAILURE);
+}
+
+_noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd) {
+        ChildError e = {};
+
+        /* If the supervisor dies, so does the machine: nothing runs unsupervised. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                child_fail(errfd, errno, "PR_SET_PDEATHSIG failed: %m");
+
+        char go;
+        if (read(gofd, &go, 1) != 1)
+                _exit(EXIT_FAILURE); /* the supervisor gave up on us */
+        close(gofd);
+
+        /* The cgroup we were just moved into becomes the guest's cgroup root. */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                child_fail(errfd, errno, "Failed to create a cgroup namespace: %m");
+
+        if (p->own_netns) {
+                int r = loopback_up();
+                if (r < 0)
+                        child_fail(errfd, r, "Failed to bring up the loopback interface: %m");
+        }
+
+        int r = mount_setup_machine(&p->mount, e.message, sizeof e.message);
+        if (r < 0)
+                child_fail(errfd, r, "%s", e.message);
+
+        if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+                child_fail(errfd, errno, "Failed to set hostname '%s': %m", p->hostname);
+
+        /* The console becomes the init's controlling terminal and stdio. */
+        if (setsid() < 0)
+                child_fail(errfd, errno, "setsid failed: %m");
+        int con = open("/dev/console", O_RDWR | O_CLOEXEC);
+        if (con < 0)
+                child_fail(errfd, errno, "Failed to open /dev/console: %m");
+        if (ioctl(con, TIOCSCTTY, 0) < 0)
+                child_fail(errfd, errno, "Failed to make /dev/console the controlling terminal: %m");
+        for (int fd = 0; fd < 3; fd++)
+                if (dup2(con, fd) < 0)
+                        child_fail(errfd, errno, "Failed to set up stdio: %m");
+        close(con);
+
+        r = caps_apply_bounding(p->caps_keep);
+        if (r < 0)
+                child_fail(errfd, r, "Failed to drop capabilities: %m");
+
+        /* The supervisor blocks signals for its signalfd: give init a clean slate. */
+        sigset_t none;
+        sigemptyset(&none);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+        char *const argv[] = { (char *) p->init, NULL };
+        char *const envp[] = {
+                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                (char *) "container=berth",
+                (char *) "TERM=vt220",
+                NULL,
+        };
+        /* After pivot_root the path resolves inside the machine only. */
+        execve(p->init, argv, envp);
+        child_fail(errfd, errno, "Failed to execute init %s: %m", p->init);
+}
+
+int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
+        int go[2], err[2];
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe2 failed: %m");
+        _cleanup_close_ int go_r = go[0], go_w = go[1];
+        if (pipe2(err, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe2 failed: %m");
+        _cleanup_close_ int err_r = err[0], err_w = err[1];
+
+        int pidfd = -1;
+        struct clone_args args = {
+                .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
+                         (p->own_netns ? CLONE_NEWNET : 0),
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+                .exit_signal = SIGCHLD,
+        };
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to create the machine's namespaces (clone3): %m");
+        if (pid == 0) {
+                close(go_w);
+                close(err_r);
+                child_main(p, go_r, err_w);
+        }
+        _cleanup_close_ int pfd = pidfd;
+        closep(&go_r);
+        closep(&err_w);
+
+        int r = cgroup_machine_attach(p->name, (pid_t) pid);
+        if (r >= 0 && write(go_w, "1", 1) != 1)
+                r = log_error_errno(errno, "Failed to release the machine's init: %m");
+        closep(&go_w);
+
+        ChildError e;
+        ssize_t n = 0;
+        if (r >= 0) {
+                do
+                        n = read(err_r, &e, sizeof e);
+                while (n < 0 && errno == EINTR);
+        }
+        if (r < 0 || n != 0) {
+                /* Failed before exec: reap the child so nothing is left behind. */
+                (void) syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+                siginfo_t si;
+                (void) waitid(P_PIDFD, (id_t) pfd, &si, WEXITED);
+                if (r < 0)
+                        return r;
+                if (n == (ssize_t) sizeof e) {
+                        e.message[sizeof e.message - 1] = 0;
+                        return log_error_errno(e.error ?: EIO, "%s", e.message);
+                }
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "The machine's init process failed before exec.");
+        }
+
+        *ret_pid = (pid_t) pid;
+        *ret_pidfd = TAKE_FD(pfd);
+        return 0;
+}

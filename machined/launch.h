@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mount.h"
+
+typedef struct LaunchParams {
+        const char *name;       /* machine name: cgroup */
+        const char *hostname;
+        const char *init;       /* path inside the rootfs */
+        MountPlan mount;
+        bool own_netns;
+        uint64_t caps_keep;     /* bounding set */
+} LaunchParams;
+
+/* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net)
+ * namespaces, place it in the machine's cgroup, let it build its filesystem,
+ * enter a fresh cgroup namespace and exec the init.  Returns once the exec
+ * happened (0, with the pid and a pidfd) or failed (-errno, logged with the
+ * child's own message; the child is reaped). */
+int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd);

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth-machined: boots and supervises one machine.  It is the machine's
+ * only host-side process: it prepares the cgroup and console, starts the
+ * init as PID 1 of new namespaces, drains the console, turns SIGTERM into a
+ * clean poweroff, restarts the init when the guest reboots, and cleans up
+ * when the guest is gone. */
+
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "caps.h"
+#include "cgroup.h"
+#include "config.h"
+#include "console.h"
+#include "fs.h"
+#include "launch.h"
+#include "log.h"
+#include "name.h"
+#include "rootfs.h"
+#include "runtime.h"
+#include "store.h"
+#include "util.h"
+
+/* How often a pending poweroff is signalled again. */
+#define POWEROFF_REPEAT_MS 2000
+
+typedef struct Args {
+        const char *name;
+        const char *root;
+        const char *config;
+        int ready_fd;
+} Args;
+
+static int parse_args(int argc, char **argv, Args *a) {
+        static const struct option opts[] = {
+                { "root", required_argument, NULL, 'r' },
+                { "config", required_argument, NULL, 'c' },
+                { "ready-fd", required_argument, NULL, 'R' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (c) {
+                case 'r':
+                        a->root = optarg;
+                        break;
+                case 'c':
+                        a->config = optarg;
+                        break;
+                case 'R':
+                        if (safe_atoi(optarg, &a->ready_fd) < 0 || a->ready_fd < 3)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --ready-fd '%s'.", optarg);
+                        break;
+                case 'h':
+                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] NAME\n"
+                               "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
+                        exit(EXIT_SUCCESS);
+                default:
+                        return -EINVAL;
+                }
+        if (optind != argc - 1)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Expected exactly one machine name.");
+        a->name = argv[optind];
+        return 0;
+}
+
+/* Pick the signals that make this init power off and reboot. */
+static void pick_signals(const MachineConfig *c, const char *init_name, int *ret_poweroff, int *ret_reboot) {
+        int poweroff, reboot;
+        if (strstr(init_name, "systemd")) {
+                poweroff = SIGRTMIN + 4; /* systemd: poweroff.target */
+                reboot = SIGINT;         /* ctrl-alt-del.target */
+        } else if (streq(init_name, "busybox")) {
+                poweroff = SIGUSR2;
+                reboot = SIGTERM;
+        } else {
+                poweroff = SIGPWR;       /* sysvinit and most others */
+                reboot = SIGINT;
+        }
+        *ret_poweroff = c->poweroff_signal ?: poweroff;
+        *ret_reboot = c->reboot_signal ?: reboot;
+}
+
+static void notify_ready(int *ready_fd) {
+        if (*ready_fd < 0)
+                return;
+        (void) !write(*ready_fd, "1", 1);
+        closep(ready_fd);
+}
+
+typedef enum Outcome {
+        OUTCOME_POWEROFF,
+        OUTCOME_REBOOT,
+        OUTCOME_FAILED,
+} Outcome;
+
+/* How the init ended decides what happens next.  A SIGKILL nobody asked for
+ * (the OOM killer, a stray kill) is a failure, not a poweroff. */
+static Outcome classify_exit(const siginfo_t *si, bool stop_requested, char buf[static 64]) {
+        char sig[16];
+        if (si->si_code == CLD_EXITED) {
+                snprintf(buf, 64, "exited with status %d", si->si_status);
+                return si->si_status == 0 || stop_requested ? OUTCOME_POWEROFF : OUTCOME_FAILED;
+        }
+        snprintf(buf, 64, "killed by %s", signal_to_string(si->si_status, sig));
+        /* The kernel kills a PID namespace's init with SIGHUP when it calls
+         * reboot(RESTART), and with SIGINT for POWER_OFF/HALT. */
+        if (si->si_status == SIGHUP && !stop_requested)
+                return OUTCOME_REBOOT;
+        if (si->si_status == SIGINT || stop_requested)
+                return OUTCOME_POWEROFF;
+        return OUTCOME_FAILED;
+}
+
+static int run(const Args *a) {
+        const char *reason;
+        if (machine_name_validate(a->name, &reason) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name: %s.", reason);
+
+        _cleanup_(store_close) Store store = STORE_INIT;
+        int r = store_open(&store, a->root, a->config);
+        if (r < 0)
+                return r;
+
+        if (store_machine_exists(&store, a->name) <= 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "No machine '%s'.", a->name);
+
+        /* Declared before the first "goto finish", so cleanup never sees garbage. */
+        _cleanup_(machine_config_done) MachineConfig cfg = {};
+        _cleanup_(console_close) Console console = CONSOLE_INIT;
+        _cleanup_close_ int sfd = -EBADF;
+        _cleanup_free_ char *cfg_err = NULL;
+        r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
+        if (r < 0)
+                return log_error_errno(r, "%s", cfg_err ?: "Failed to load the configuration.");
+
+        _cleanup_free_ char *rootfs = store_rootfs_path(&store, a->name);
+        _cleanup_free_ char *init_name = NULL;
+        r = rootfs_check(rootfs, cfg.init, &init_name);
+        if (r < 0)
+                return r;
+
+        if (mkdirat(store.run_fd, a->name, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s/%s: %m", store.run, a->name);
+        _cleanup_close_ int run_fd = open_dir_nofollow(store.run_fd, a->name);
+        if (run_fd < 0)
+                return log_error_errno(run_fd, "Failed to open %s/%s: %m", store.run, a->name);
+        _cleanup_close_ int lock_fd = lock_file_at(run_fd, "supervisor.lock", true, false);
+        if (lock_fd == -EWOULDBLOCK)
+                return log_error_errno(lock_fd, "Machine '%s' is already running.", a->name);
+        if (lock_fd < 0)
+                return log_error_errno(lock_fd, "Failed to lock %s/%s/supervisor.lock: %m", store.run, a->name);
+
+        RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid() };
+        (void) proc_starttime(st.supervisor_pid, &st.supervisor_starttime);
+        pick_signals(&cfg, init_name, &st.poweroff_signal, &st.reboot_signal);
+        r = runtime_state_write(run_fd, &st);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write runtime state: %m");
+
+        r = cgroup_supervisor_enter();
+        if (r < 0)
+                goto finish;
+        CgroupLimits limits = { .memory_max = cfg.memory_max, .tasks_max = cfg.tasks_max };
+        r = cgroup_machine_create(a->name, &limits);
+        if (r < 0)
+                goto finish;
+
+        r = console_open(&console, run_fd);
+        if (r < 0)
+                goto finish;
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void) signal(SIGPIPE, SIG_IGN);
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+                r = log_error_errno(errno, "signalfd failed: %m");
+                goto finish;
+        }
+
+        bool own_netns = cfg.network_mode != NETWORK_MODE_HOST;
+        LaunchParams lp = {
+                .name = a->name,
+                .hostname = cfg.hostname ?: a->name,
+                .init = cfg.init,
+                .mount = { .rootfs = rootfs, .console = console.slave_path, .userns_fd = -1, .own_netns = own_netns },
+                .own_netns = own_netns,
+                .caps_keep = caps_default_bounding(own_netns),
+        };
+
+        int ready_fd = a->ready_fd;
+        bool stop_requested = false;
+        Outcome outcome = OUTCOME_FAILED;
+        for (;;) {
+                pid_t pid;
+                _cleanup_close_ int pidfd = -EBADF;
+                r = launch_machine(&lp, &pid, &pidfd);
+                if (r < 0)
+                        goto finish;
+
+                st.state = stop_requested ? MACHINE_STOPPING : MACHINE_RUNNING;
+                st.init_pid = pid;
+                (void) proc_starttime(pid, &st.init_starttime);
+                st.started_usec = now_usec(CLOCK_REALTIME);
+                st.boots++;
+                r = runtime_state_write(run_fd, &st);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
+                log_info("Machine %s booted (init %s, pid %d, boot %u).", a->name, cfg.init, (int) pid, st.boots);
+                notify_ready(&ready_fd);
+
+                siginfo_t si = {};
+                uint64_t last_poweroff = 0;
+                for (;;) {
+                        struct pollfd p[] = {
+                                { .fd = pidfd, .events = POLLIN },
+                                { .fd = sfd, .events = POLLIN },
+                                { .fd = console.master, .events = POLLIN },
+                        };
+                        /* An init ignores signals until it has installed its handlers, so
+                         * a poweroff sent right after boot can be lost: repeat it while a
+                         * stop is pending (inits treat a repeat as the same request). */
+                        if (poll(p, ELEMENTSOF(p), stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                r = log_error_errno(errno, "poll failed: %m");
+                                goto finish;
+                        }
+                        if (p[2].revents)
+                                (void) console_drain(&console);
+                        if (p[1].revents & POLLIN) {
+                                struct signalfd_siginfo ssi;
+                                while (read(sfd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi) {
+                                        if (ssi.ssi_signo == SIGCHLD || ssi.ssi_signo == SIGHUP)
+                                                continue;
+                                        if (!stop_requested) {
+                                                stop_requested = true;
+                                                st.state = MACHINE_STOPPING;
+                                                (void) runtime_state_write(run_fd, &st);
+                                        }
+                                        char sig[16], sig2[16];
+                                        if (ssi.ssi_signo == SIGUSR1) {
+                                                /* berth kill: no shutdown, but still a requested stop. */
+                                                log_info("Received SIGUSR1, killing the machine.");
+                                                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                                                continue;
+                                        }
+                                        /* SIGTERM/SIGINT: a clean poweroff of the guest. */
+                                        log_info("Received %s, powering off the machine with %s.",
+                                                 signal_to_string((int) ssi.ssi_signo, sig),
+                                                 signal_to_string(st.poweroff_signal, sig2));
+                                        (void) syscall(SYS_pidfd_send_signal, pidfd, st.poweroff_signal, NULL, 0);
+                                        last_poweroff = now_usec(CLOCK_MONOTONIC);
+                                }
+                        }
+                        if (stop_requested && last_poweroff > 0 &&
+                            now_usec(CLOCK_MONOTONIC) - last_poweroff >= POWEROFF_REPEAT_MS * 1000) {
+                                (void) syscall(SYS_pidfd_send_signal, pidfd, st.poweroff_signal, NULL, 0);
+                                last_poweroff = now_usec(CLOCK_MONOTONIC);
+                        }
+                        if (p[0].revents & POLLIN) {
+                                if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG) < 0) {
+                                        r = log_error_errno(errno, "waitid failed: %m");
+                                        goto finish;
+                                }
+                                if (si.si_pid != 0)
+                                        break;
+                        }
+                }
+                (void) console_drain(&console);
+
+                char how[64];
+                outcome = classify_exit(&si, stop_requested, how);
+                log_info("Machine %s init %s.", a->name, how);
+                if (outcome != OUTCOME_REBOOT)
+                        break;
+
+                log_info("Machine %s is rebooting.", a->name);
+                /* A fresh cgroup per boot: the last boot's subtree goes with it. */
+                r = cgroup_machine_create(a->name, &limits);
+                if (r < 0)
+                        goto finish;
+        }
+        r = outcome == OUTCOME_FAILED ? -EIO : 0;
+
+finish:
+        (void) cgroup_machine_destroy(a->name);
+        /* Without the state file the machine reads as stopped even before the lock goes. */
+        (void) unlinkat(run_fd, "state", 0);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        Args a = { .ready_fd = -1 };
+        log_parse_environment();
+        log_set_prefix("berth-machined");
+        if (parse_args(argc, argv, &a) < 0)
+                return 2;
+        return run(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

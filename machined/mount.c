@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include "fs.h"
+#include "log.h"
+#include "mount.h"
+#include "util.h"
+
+_printf_(4, 5) static int fail(char *buf, size_t len, int r, const char *fmt, ...) {
+        int e = r < 0 ? -r : r;
+        va_list ap;
+        va_start(ap, fmt);
+        int saved = errno;
+        errno = e;
+        vsnprintf(buf, len, fmt, ap);
+        errno = saved;
+        va_end(ap);
+        return -e;
+}
+
+/* Open (creating if missing) a directory or file mount target below DIRFD,
+ * never through a symlink. */
+static int open_target(int dirfd, const char *path, bool dir, mode_t mode) {
+        int fd = chase_in_root(dirfd, path, CHASE_NO_SYMLINKS, O_PATH | (dir ? O_DIRECTORY : 0), 0);
+        if (fd != -ENOENT)
+                return fd;
+        /* Create the last component in the (symlink-free) parent. */
+        _cleanup_free_ char *parent = xstrdup(path);
+        char *slash = strrchr(parent, '/');
+        const char *leaf = path;
+        _cleanup_close_ int pfd = -EBADF;
+        if (slash) {
+                *slash = 0;
+                leaf = slash + 1;
+                pfd = chase_in_root(dirfd, parent, CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
+                if (pfd < 0)
+                        return pfd;
+        } else {
+                pfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+                if (pfd < 0)
+                        return -errno;
+        }
+        if (dir) {
+                if (mkdirat(pfd, leaf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+        } else {
+                int f = openat(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+                if (f < 0 && errno != EEXIST)
+                        return -errno;
+                if (f >= 0)
+                        close(f);
+        }
+        return chase_in_root(pfd, leaf, CHASE_NO_SYMLINKS, O_PATH | (dir ? O_DIRECTORY : 0), 0);
+}
+
+/* Attach a detached mount MFD onto TARGET below ROOTFD. */
+static int attach(int mfd, int rootfd, const char *target, bool dir) {
+        _cleanup_close_ int tfd = open_target(rootfd, target, dir, dir ? 0755 : 0644);
+        if (tfd < 0)
+                return tfd;
+        return RET_NERRNO(move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+typedef struct FsOption {
+        const char *key;
+        const char *value; /* NULL: a flag */
+} FsOption;
+
+/* A fresh kernel filesystem of TYPE on TARGET. */
+static int mount_fs(int rootfd, const char *target, const char *type, const FsOption *opts, size_t n_opts,
+                    unsigned attrs) {
+        _cleanup_close_ int fsfd = fsopen(type, FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return -errno;
+        for (size_t i = 0; i < n_opts; i++) {
+                int r = opts[i].value ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
+                                      : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
+                if (r < 0)
+                        return -errno;
+        }
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+        if (mfd < 0)
+                return -errno;
+        return attach(mfd, rootfd, target, true);
+}
+
+/* Bind SRCFD (anything: a host device node, a guest dir) onto TARGET. */
+static int bind_fd(int srcfd, int rootfd, const char *target, bool dir, unsigned attrs) {
+        _cleanup_close_ int mfd = open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (mfd < 0)
+                return -errno;
+        if (attrs) {
+                struct mount_attr a = { .attr_set = attrs };
+                if (mount_setattr(mfd, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
+                        return -errno;
+        }
+        return attach(mfd, rootfd, target, dir);
+}
+
+/* Make a path inside the new root read-only by binding it onto itself. */
+static int remount_ro(int rootfd, const char *path, bool missing_ok) {
+        _cleanup_close_ int fd = chase_in_root(rootfd, path, CHASE_NO_SYMLINKS, O_PATH, 0);
+        if (fd < 0)
+                return fd == -ENOENT && missing_ok ? 0 : fd;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        return bind_fd(fd, rootfd, path, S_ISDIR(st.st_mode),
+                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+}
+
+/* /proc parts a contained root must not write or read (reference: what
+ * nspawn and the OCI defaults mask).  Files get /dev/null over them, dirs an
+ * empty read-only tmpfs. */
+static const char *const proc_readonly[] = { "proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus",
+                                             "proc/fs" };
+static const char *const proc_masked[] = {
+        "proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug", "proc/latency_stats",
+        "proc/kallsyms", "proc/kmsg", "proc/acpi", "proc/scsi", "proc/asound", "proc/interrupts",
+};
+
+static int mask_path(int rootfd, int nullfd, const char *path) {
+        _cleanup_close_ int fd = chase_in_root(rootfd, path, CHASE_NO_SYMLINKS, O_PATH, 0);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fd;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return bind_fd(nullfd, rootfd, path, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        static const FsOption o[] = { { "mode", "0555" }, { "size", "0" } };
+        return mount_fs(rootfd, path, "tmpfs", o, ELEMENTSOF(o),
+                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+}
+
+static int check_fs_type(int rootfd, const char *path, unsigned long magic) {
+        _cleanup_close_ int fd = chase_in_root(rootfd, path, CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0)
+                return fd;
+        struct statfs sfs;
+        if (fstatfs(fd, &sfs) < 0)
+                return -errno;
+        return (unsigned long) sfs.f_type == magic ? 0 : -EXDEV;
+}
+
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+static const struct {
+        const char *name, *target;
+} dev_links[] = {
+        { "dev/fd", "/proc/self/fd" },     { "dev/stdin", "/proc/self/fd/0" },
+        { "dev/stdout", "/proc/self/fd/1" }, { "dev/stderr", "/proc/self/fd/2" },
+        { "dev/ptmx", "pts/ptmx" },
+};
+
+static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) {
+        static const FsOption devopts[] = { { "mode", "0755" }, { "size", "4m" } };
+        int r = mount_fs(rootfd, "dev", "tmpfs", devopts, ELEMENTSOF(devopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount tmpfs on /dev: %m");
+
+        /* Device nodes are bound from the host rather than created with mknod,
+         * which works the same with and without a user namespace. */
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                _cleanup_free_ char *host = xasprintf("/dev/%s", dev_nodes[i]);
+                _cleanup_free_ char *guest = xasprintf("dev/%s", dev_nodes[i]);
+                _cleanup_close_ int src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (src < 0)
+                        return fail(err, errlen, errno, "Failed to open host %s: %m", host);
+                struct stat st;
+                if (fstat(src, &st) < 0 || !S_ISCHR(st.st_mode))
+                        return fail(err, errlen, ENODEV, "Host %s is not a character device", host);
+                r = bind_fd(src, rootfd, guest, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+                if (r < 0)
+                        return fail(err, errlen, r, "Failed to bind %s into the machine: %m", host);
+        }
+
+        static const FsOption ptsopts[] = { { "newinstance", NULL }, { "ptmxmode", "0666" },
+                                            { "mode", "0620" },      { "gid", "5" } };
+        r = mount_fs(rootfd, "dev/pts", "devpts", ptsopts, ELEMENTSOF(ptsopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount devpts on /dev/pts: %m");
+
+        static const FsOption shmopts[] = { { "mode", "1777" } };
+        r = mount_fs(rootfd, "dev/shm", "tmpfs", shmopts, ELEMENTSOF(shmopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount tmpfs on /dev/shm: %m");
+
+        for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
+                if (symlinkat(dev_links[i].target, rootfd, dev_links[i].name) < 0)
+                        return fail(err, errlen, errno, "Failed to create /%s: %m", dev_links[i].name);
+
+        /* The console is the supervisor's pty, opened by its host path before
+         * pivot_root; the guest never names a host path. */
+        _cleanup_close_ int con = open(console, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (con < 0)
+                return fail(err, errlen, errno, "Failed to open console pty %s: %m", console);
+        r = bind_fd(con, rootfd, "dev/console", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to bind the console pty to /dev/console: %m");
+        return 0;
+}
+
+int mount_setup_machine(const MountPlan *plan, char *err, size_t errlen) {
+        /* Nothing we mount may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return fail(err, errlen, errno, "Failed to make mounts private: %m");
+
+        /* A private clone of the rootfs dir becomes the new root mount. */
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, plan->rootfs,
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        if (tree < 0)
+                return fail(err, errlen, errno, "Failed to clone the rootfs mount %s: %m", plan->rootfs);
+        if (plan->userns_fd >= 0) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) plan->userns_fd };
+                if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
+                        return fail(err, errlen, errno, "Failed to idmap the rootfs %s: %m", plan->rootfs);
+        }
+        if (move_mount(tree, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return fail(err, errlen, errno, "Failed to mount the rootfs %s: %m", plan->rootfs);
+        _cleanup_close_ int rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0)
+                return fail(err, errlen, errno, "Failed to open the new root: %m");
+
+        static const FsOption none[] = {};
+        int r = mount_fs(rootfd, "proc", "proc", none, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount /proc: %m");
+        if (check_fs_type(rootfd, "proc", PROC_SUPER_MAGIC) < 0)
+                return fail(err, errlen, EXDEV, "/proc of the machine is not procfs after mounting");
+
+        _cleanup_close_ int nullfd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (nullfd < 0)
+                return fail(err, errlen, errno, "Failed to open /dev/null: %m");
+        /* A failed mask aborts the start: a silently unmasked /proc is worse
+         * than a machine that does not boot. */
+        for (size_t i = 0; i < ELEMENTSOF(proc_masked); i++) {
+                r = mask_path(rootfd, nullfd, proc_masked[i]);
+                if (r < 0)
+                        return fail(err, errlen, r, "Failed to mask /%s: %m", proc_masked[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
+                r = remount_ro(rootfd, proc_readonly[i], true);
+                if (r < 0)
+                        return fail(err, errlen, r, "Failed to make /%s read-only: %m", proc_readonly[i]);
+        }
+
+        r = mount_fs(rootfd, "sys", "sysfs", none, 0,
+                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount /sys: %m");
+        /* The guest's cgroup namespace: its own subtree, writable by it. */
+        static const FsOption cgopts[] = { { "nsdelegate", NULL } };
+        r = mount_fs(rootfd, "sys/fs/cgroup", "cgroup2", cgopts, ELEMENTSOF(cgopts),
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r == -EINVAL)
+                /* nsdelegate is only accepted in the initial namespace. */
+                r = mount_fs(rootfd, "sys/fs/cgroup", "cgroup2", none, 0,
+                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount cgroup2 on /sys/fs/cgroup: %m");
+
+        r = setup_dev(rootfd, plan->console, err, errlen);
+        if (r < 0)
+                return r;
+
+        static const FsOption runopts[] = { { "mode", "0755" }, { "size", "20%" } };
+        r = mount_fs(rootfd, "run", "tmpfs", runopts, ELEMENTSOF(runopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to mount tmpfs on /run: %m");
+
+        /* Swap roots: "pivot_root(".", ".")" stacks the old root on top of the
+         * new one, and the lazy unmount then drops every host mount at once. */
+        if (fchdir(rootfd) < 0)
+                return fail(err, errlen, errno, "Failed to enter the new root: %m");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return fail(err, errlen, errno, "pivot_root failed: %m");
+        if (umount2(".", MNT_DETACH) < 0)
+                return fail(err, errlen, errno, "Failed to detach the host's root: %m");
+        if (chdir("/") < 0)
+                return fail(err, errlen, errno, "Failed to chdir to /: %m");
+        return 0;
+}

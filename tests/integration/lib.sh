@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# Shared by the integration tests: a TAP writer, a private state root, and a
+# cleanup that stops every machine the test started.  Each test script sources
+# this, calls the checks, and ends with done_testing.
+#
+# Environment: BERTH (the berth binary), BERTH_MACHINED, BERTH_TEMPLATE_DIR
+# (set by meson), BERTH_TEST_CACHE (a template cache shared between tests).
+
+set -u
+: "${BERTH:?set BERTH to the berth binary}"
+
+export BERTH_ROOT
+BERTH_ROOT=$(mktemp -d /var/tmp/berth-test.XXXXXX)
+TEST_TMP=$(mktemp -d /var/tmp/berth-test-tmp.XXXXXX)
+_n=0
+_failed=0
+
+# A shared template cache makes the second Debian create a copy, not a bootstrap.
+if [ -n "${BERTH_TEST_CACHE:-}" ]; then
+        mkdir -p "$BERTH_TEST_CACHE" "$BERTH_ROOT/images"
+        ln -s "$BERTH_TEST_CACHE" "$BERTH_ROOT/images/templates"
+fi
+
+berth() { "$BERTH" "$@"; }
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
+not_ok() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
+check() {
+        local desc=$1; shift
+        if "$@" >"$TEST_TMP/out" 2>&1; then ok "$desc"; else not_ok "$desc"; sed 's/^/# /' "$TEST_TMP/out"; fi
+}
+# check_fails DESCRIPTION COMMAND...: passes when COMMAND fails.
+check_fails() {
+        local desc=$1; shift
+        if "$@" >"$TEST_TMP/out" 2>&1; then not_ok "$desc (unexpectedly succeeded)"; sed 's/^/# /' "$TEST_TMP/out"; else ok "$desc"; fi
+}
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+        if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   expected: '$2'"; echo "#   got:      '$3'"; fi
+}
+# check_status DESCRIPTION EXPECTED_STATUS COMMAND...
+check_status() {
+        local desc=$1 want=$2; shift 2
+        "$@" >"$TEST_TMP/out" 2>&1
+        local got=$?
+        if [ "$got" = "$want" ]; then ok "$desc"; else not_ok "$desc (status $got, wanted $want)"; sed 's/^/# /' "$TEST_TMP/out"; fi
+}
+# check_output_contains DESCRIPTION PATTERN COMMAND...: COMMAND's stdout+stderr matches PATTERN (grep -E).
+check_output_contains() {
+        local desc=$1 pat=$2; shift 2
+        "$@" >"$TEST_TMP/out" 2>&1
+        if grep -qE -- "$pat" "$TEST_TMP/out"; then ok "$desc"; else not_ok "$desc"; echo "#   wanted /$pat/ in:"; sed 's/^/#   /' "$TEST_TMP/out"; fi
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds (not a timing
+# assertion: the bound only keeps a broken run from hanging).
+wait_for() {
+        local limit=$1; shift
+        local end=$((SECONDS + limit))
+        while [ $SECONDS -lt $end ]; do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+machine_state() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
+is_running() { [ "$(machine_state "$1")" = running ]; }
+is_stopped() { [ "$(machine_state "$1")" = stopped ]; }
+boots() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .boots // 0'; }
+
+# No cgroup of machine NAME is left in any hierarchy.
+no_cgroups_left() {
+        local d
+        for d in /sys/fs/cgroup/*/berth/"$1" /sys/fs/cgroup/berth/"$1"; do
+                [ -e "$d" ] && return 1
+        done
+        return 0
+}
+
+# No supervisor process for this state root is alive.
+no_supervisor_left() {
+        ! pgrep -f "berth-machined --root $BERTH_ROOT .* -- $1\$" >/dev/null
+}
+
+cleanup() {
+        local m
+        for m in $(berth list --json 2>/dev/null | jq -r '.[].name' 2>/dev/null); do
+                berth kill "$m" >/dev/null 2>&1
+        done
+        # A supervisor can only be left by a failed test: end it hard.
+        pkill -9 -f "berth-machined --root $BERTH_ROOT " 2>/dev/null
+        rm -rf --one-file-system "$BERTH_ROOT" "$TEST_TMP"
+}
+trap cleanup EXIT
+
+done_testing() {
+        echo "1..$_n"
+        [ "$_failed" -eq 0 ]
+        exit $?
+}

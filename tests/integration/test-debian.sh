@@ -1,0 +1,41 @@
+#!/bin/bash
+# A Debian machine with systemd as PID 1, booted in direct mode.
+. "$(dirname "$0")/lib.sh"
+
+check "create debian machine from the template" berth create deb --template debian
+check "start" berth start deb
+# systemctl needs systemd's private socket, which appears a moment after init
+# starts (berth start returns when init has been exec'd, not when it is up).
+is_running_state() {
+        local m=${1:-deb}
+        wait_for 60 "$BERTH" exec "$m" -- test -S /run/systemd/private
+        timeout 120 "$BERTH" exec "$m" -- systemctl is-system-running --wait
+}
+check_eq "systemd reaches 'running' (not degraded)" "running" "$(is_running_state 2>&1)"
+check_eq "no failed units" "" "$(berth exec deb -- systemctl --failed --no-legend --plain)"
+check_eq "hostname" "deb" "$(berth exec deb -- hostname)"
+check_eq "systemd sees a container" "container-other" "$(berth exec deb -- systemd-detect-virt -c)"
+check_status "exec exit status 0" 0 berth exec deb -- true
+check_status "exec exit status 42" 42 berth exec deb -- sh -c 'exit 42'
+check_eq "machine-id was generated at boot" "32" "$(berth exec deb -- sh -c 'tr -d "\n" < /etc/machine-id | wc -c')"
+check "the journal runs" berth exec deb -- journalctl -b -n 1 --no-pager
+
+check "reboot" berth reboot deb
+check "comes back (boot 2)" wait_for 60 sh -c "[ \"\$('$BERTH' list --json | jq '.[] | select(.name==\"deb\") | .boots')\" = 2 ]"
+check_eq "running again after reboot" "running" "$(is_running_state 2>&1)"
+
+check_output_contains "poweroff from outside is clean (no forced kill)" '^$' \
+        sh -c "'$BERTH' stop --timeout 60 deb 2>&1"
+check "stopped" is_stopped deb
+check_output_contains "systemd powered off (init exited or was ended by reboot(POWER_OFF))" \
+        "init (exited with status 0|killed by SIGINT)" cat "$BERTH_ROOT/run/deb/supervisor.log"
+check "no cgroups left" no_cgroups_left deb
+
+check "second create uses the cache (no new bootstrap)" berth create deb2 --template debian
+check "start the copy" berth start deb2
+check_eq "the copy reaches running" "running" "$(is_running_state deb2 2>&1)"
+check "poweroff from inside" berth exec deb2 -- systemctl poweroff
+check "machine stops by itself" wait_for 60 is_stopped deb2
+check "rm" berth rm deb
+check "rm" berth rm deb2
+done_testing

@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <ini.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+/* Spelled with its directory: the build's generated config.h sits earlier
+ * on the include path and would be picked up by a bare "config.h". */
+#include "lib/config.h"
+#include "tap.h"
+#include "util.h"
+
+#define ALL_KEYS (CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1)
+
+static bool config_equal(const MachineConfig *a, const MachineConfig *b) {
+        return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
+               a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
+               a->network_mode == b->network_mode && a->memory_max == b->memory_max &&
+               a->tasks_max == b->tasks_max && a->private_users == b->private_users &&
+               a->set_mask == b->set_mask;
+}
+
+static void config_copy(MachineConfig *dst, const MachineConfig *src) {
+        *dst = *src;
+        dst->init = src->init ? xstrdup(src->init) : NULL;
+        dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
+}
+
+static int parse(MachineConfig *c, const char *text, ConfigSource source, bool mark, char **ret_error) {
+        return machine_config_parse_text(c, text, strlen(text), "test.conf", source, mark, ret_error);
+}
+
+/* Parse TEXT into a fresh config as a machine file; must succeed. */
+static bool parse_good(MachineConfig *c, const char *desc, const char *text) {
+        _cleanup_free_ char *error = NULL;
+
+        machine_config_init(c);
+        int r = parse(c, text, CONFIG_SOURCE_MACHINE, true, &error);
+        if (!TEST_ASSERT(r == 0 && !error, "%s", desc)) {
+                tap_diag("r=%d error=%s", r, error ?: "(null)");
+                return false;
+        }
+        return true;
+}
+
+/* Parse LEN bytes of TEXT as SOURCE into a fresh config; must fail with
+ * -EINVAL, leave the config untouched, and give a message that contains
+ * every string in the NULL-terminated list after DESC. */
+static void parse_bad_full(const char *desc, const char *text, size_t len, ConfigSource source, ...) {
+        _cleanup_free_ char *error = NULL;
+        MachineConfig c, before;
+        va_list ap;
+        bool ok = true;
+
+        machine_config_init(&c);
+        config_copy(&before, &c);
+
+        int r = machine_config_parse_text(&c, text, len, "test.conf", source, true, &error);
+        ok = r == -EINVAL && error && config_equal(&c, &before);
+
+        va_start(ap, source);
+        for (const char *s; ok && (s = va_arg(ap, const char *));)
+                ok = strstr(error, s);
+        va_end(ap);
+
+        if (!TEST_ASSERT(ok, "refuses %s", desc))
+                tap_diag("r=%d error=%s", r, error ?: "(null)");
+        else
+                tap_diag("%s", error);
+
+        machine_config_done(&c);
+        machine_config_done(&before);
+}
+
+#define parse_bad(desc, text, ...) \
+        parse_bad_full(desc, text, strlen(text), CONFIG_SOURCE_MACHINE, __VA_ARGS__, NULL)
+
+static void test_defaults(void) {
+        MachineConfig c;
+
+        machine_config_init(&c);
+        TEST_ASSERT_STREQ(c.init, "/sbin/init", "default Init= is /sbin/init");
+        TEST_ASSERT(!c.hostname, "default Hostname= is unset (the machine's name)");
+        TEST_ASSERT(c.poweroff_signal == 0 && c.reboot_signal == 0, "default signals are 'auto'");
+        TEST_ASSERT(c.network_mode == NETWORK_MODE_NONE, "default network mode is none");
+        TEST_ASSERT(c.memory_max == UINT64_MAX, "default MemoryMax= is infinity");
+        TEST_ASSERT(c.tasks_max == 16384, "default TasksMax= is 16384");
+        TEST_ASSERT(c.private_users == CONFIG_DEFAULT_PRIVATE_USERS && !c.private_users,
+                    "default PrivateUsers= is CONFIG_DEFAULT_PRIVATE_USERS (false)");
+        TEST_ASSERT(c.set_mask == 0, "default set_mask is empty");
+
+        /* Parsing nothing changes nothing. */
+        MachineConfig d;
+        machine_config_init(&d);
+        _cleanup_free_ char *error = NULL;
+        int r = parse(&d, "", CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == 0 && config_equal(&c, &d),
+                    "an empty file leaves the defaults");
+        r = parse(&d, "# comment\n; comment\n\n   \n[Machine]\n", CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == 0 && config_equal(&c, &d),
+                    "comments, blank lines and an empty section leave the defaults");
+        machine_config_done(&c);
+        machine_config_done(&d);
+}
+
+static void test_network_mode_strings(void) {
+        TEST_ASSERT_STREQ(network_mode_to_string(NETWORK_MODE_NONE), "none", "network_mode_to_string(NONE)");
+        TEST_ASSERT_STREQ(network_mode_to_string(NETWORK_MODE_HOST), "host", "network_mode_to_string(HOST)");
+        TEST_ASSERT(!network_mode_to_string(_NETWORK_MODE_MAX) &&
+                            !network_mode_to_string(_NETWORK_MODE_INVALID),
+                    "network_mode_to_string() of an invalid mode is NULL");
+        TEST_ASSERT(network_mode_from_string("host") == NETWORK_MODE_HOST &&
+                            network_mode_from_string("none") == NETWORK_MODE_NONE,
+                    "network_mode_from_string() of valid names");
+        TEST_ASSERT(network_mode_from_string("Host") == _NETWORK_MODE_INVALID &&
+                            network_mode_from_string("") == _NETWORK_MODE_INVALID &&
+                            network_mode_from_string(NULL) == _NETWORK_MODE_INVALID,
+                    "network_mode_from_string() refuses other strings");
+}
+
+static void test_good_values(void) {
+        MachineConfig c;
+
+        if (parse_good(&c, "parses every key",
+                       "[Machine]\n"
+                       "Init=/usr/lib/systemd/systemd\n"
+                       "Hostname=web-1.example\n"
+                       "PoweroffSignal=SIGRTMIN+4\n"
+                       "RebootSignal=INT\n"
+                       "[Network]\n"
+                       "Mode=host\n"
+                       "[Resources]\n"
+                       "MemoryMax=512M\n"
+                       "TasksMax=100\n"
+                       "[Security]\n"
+                       "PrivateUsers=yes\n")) {
+                TEST_ASSERT_STREQ(c.init, "/usr/lib/systemd/systemd", "Init= applied");
+                TEST_ASSERT_STREQ(c.hostname, "web-1.example", "Hostname= applied");
+                TEST_ASSERT(c.poweroff_signal == SIGRTMIN + 4, "PoweroffSignal=SIGRTMIN+4 applied");
+                TEST_ASSERT(c.reboot_signal == SIGINT, "RebootSignal=INT applied");
+                TEST_ASSERT(c.network_mode == NETWORK_MODE_HOST, "Mode=host applied");
+                TEST_ASSERT(c.memory_max == UINT64_C(512) << 20, "MemoryMax=512M applied");
+                TEST_ASSERT(c.tasks_max == 100, "TasksMax=100 applied");
+                TEST_ASSERT(c.private_users, "PrivateUsers=yes applied");
+                TEST_ASSERT(c.set_mask == ALL_KEYS, "every key is marked");
+        }
+        machine_config_done(&c);
+
+        if (parse_good(&c, "parses the other spellings",
+                       "[Machine]\r\n"
+                       "Init = /bin/sh ; a comment\r\n"
+                       "PoweroffSignal=auto\r\n"
+                       "RebootSignal=15\r\n"
+                       "[Network]\r\n"
+                       "Mode=none\r\n"
+                       "[Resources]\r\n"
+                       "MemoryMax=infinity\r\n"
+                       "TasksMax=infinity\r\n"
+                       "[Security]\r\n"
+                       "PrivateUsers=off\r\n")) {
+                TEST_ASSERT_STREQ(c.init, "/bin/sh", "spaces around '=' and an inline comment are dropped");
+                TEST_ASSERT(c.poweroff_signal == 0, "PoweroffSignal=auto is 0");
+                TEST_ASSERT(c.reboot_signal == SIGTERM, "RebootSignal=15 is SIGTERM");
+                TEST_ASSERT(c.network_mode == NETWORK_MODE_NONE, "Mode=none");
+                TEST_ASSERT(c.memory_max == UINT64_MAX && c.tasks_max == UINT64_MAX,
+                            "'infinity' for both limits");
+                TEST_ASSERT(!c.private_users, "PrivateUsers=off");
+        }
+        machine_config_done(&c);
+
+        if (parse_good(&c, "accepts a UTF-8 byte order mark", "\xef\xbb\xbf[Resources]\nMemoryMax=1G\n"))
+                TEST_ASSERT(c.memory_max == UINT64_C(1) << 30, "MemoryMax=1G after a BOM");
+        machine_config_done(&c);
+
+        if (parse_good(&c, "a file without a final newline", "[Resources]\nTasksMax=7"))
+                TEST_ASSERT(c.tasks_max == 7, "TasksMax=7 on the unterminated last line");
+        machine_config_done(&c);
+}
+
+static void test_bad_values(void) {
+        parse_bad("an empty Init=", "[Machine]\nInit=\n", "test.conf:2: Init=: must not be empty",
+                  "absolute path");
+        parse_bad("a relative Init=", "[Machine]\nInit=sbin/init\n", "test.conf:2:", "not an absolute path",
+                  "expected an absolute path like /sbin/init");
+        parse_bad("Init= with '..'", "[Machine]\nInit=/sbin/../../bin/sh\n", "'..' path component");
+        parse_bad("Init= with whitespace", "[Machine]\nInit=/sbin/my init\n", "whitespace");
+        parse_bad("Init= with a control byte", "[Machine]\nInit=/sbin/\x01init\n", "non-printable",
+                  "Init=/sbin/\\x01init");
+        parse_bad("Init= with non-ASCII", "[Machine]\nInit=/sbin/\xc3\xa9\n", "non-ASCII");
+        parse_bad("Init= naming a directory", "[Machine]\nInit=/sbin/\n", "must name a file");
+        parse_bad("Hostname= with '/'", "[Machine]\nHostname=a/b\n", "Hostname=a/b: contains '/'");
+        parse_bad("Hostname= with a leading '-'", "[Machine]\nHostname=-x\n", "must not start with");
+        parse_bad("an empty Hostname=", "[Machine]\nHostname=\n", "must not be empty");
+        parse_bad("a 65-character Hostname=",
+                  "[Machine]\nHostname=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+                  "longer than 64");
+        parse_bad("an unknown signal", "[Machine]\nPoweroffSignal=SIGFOO\n", "not a known signal",
+                  "expected a signal like");
+        parse_bad("signal 0", "[Machine]\nRebootSignal=0\n", "not a known signal");
+        parse_bad("signal 65", "[Machine]\nRebootSignal=65\n", "not a known signal");
+        parse_bad("SIGKILL", "[Machine]\nPoweroffSignal=SIGKILL\n", "cannot be caught");
+        parse_bad("SIGSTOP", "[Machine]\nRebootSignal=STOP\n", "cannot be caught");
+        parse_bad("a libc-reserved signal", "[Machine]\nRebootSignal=32\n", "reserved");
+        parse_bad("a huge RTMIN offset", "[Machine]\nPoweroffSignal=RTMIN+2147483647\n",
+                  "not a known signal");
+        parse_bad("RTMIN+ past RTMAX", "[Machine]\nPoweroffSignal=SIGRTMIN+99\n", "not a known signal");
+        parse_bad("an unknown network mode", "[Network]\nMode=bridge\n",
+                  "Mode=bridge: is not a known network mode", "expected 'none' or 'host'");
+        parse_bad("a non-size MemoryMax=", "[Resources]\nMemoryMax=lots\n", "not a valid size",
+                  "expected a size like 512M or 'infinity'");
+        parse_bad("a lower-case size suffix", "[Resources]\nMemoryMax=512m\n", "not a valid size");
+        parse_bad("MemoryMax=0", "[Resources]\nMemoryMax=0\n", "greater than 0");
+        parse_bad("an overflowing MemoryMax=", "[Resources]\nMemoryMax=99999999999T\n", "too large");
+        parse_bad("TasksMax=0", "[Resources]\nTasksMax=0\n", "at least 1");
+        parse_bad("a negative TasksMax=", "[Resources]\nTasksMax=-1\n", "not a number");
+        parse_bad("an overflowing TasksMax=", "[Resources]\nTasksMax=99999999999999999999\n", "too large");
+        parse_bad("a non-boolean PrivateUsers=", "[Security]\nPrivateUsers=maybe\n", "not a boolean",
+                  "expected 'yes' or 'no'");
+}
+
+static void test_structure(void) {
+        parse_bad("an unknown key", "[Machine]\nInit=/sbin/init\nFoo=bar\n",
+                  "test.conf:3: Foo=bar: unknown key", "Init=, Hostname=");
+        parse_bad("a key in the wrong case", "[Machine]\ninit=/sbin/init\n", "did you mean Init=?");
+        parse_bad("a key in the wrong section", "[Network]\nInit=/sbin/init\n", "belongs in [Machine]");
+        parse_bad("an unknown section", "[Machine]\n[Foo]\n", "test.conf:2: [Foo]: unknown section",
+                  "[Machine], [Network], [Resources], [Security]");
+        parse_bad("a section in the wrong case", "[machine]\nInit=/sbin/init\n", "test.conf:1: [machine]");
+        parse_bad("a key before any section", "Init=/sbin/init\n[Machine]\n",
+                  "test.conf:1: Init=/sbin/init: assignment outside of any section", "[Machine]");
+        parse_bad("a duplicate key", "[Machine]\nInit=/a\n\nInit=/b\n", "test.conf:4: Init=/b:",
+                  "already set on line 2");
+        parse_bad("a duplicate key in a repeated section",
+                  "[Resources]\nTasksMax=1\n[Resources]\nTasksMax=1\n", "test.conf:4:",
+                  "already set on line 2");
+        parse_bad("a line without '='", "[Machine]\nInit\n", "test.conf:2: syntax error",
+                  "expected 'Key=Value' or '[Section]'");
+        parse_bad("an unterminated section header", "[Machine\nInit=/a\n", "test.conf:1: syntax error");
+        parse_bad("an empty key name", "[Machine]\n=x\n", "test.conf:2:", "missing key name");
+        parse_bad("text after a section header", "[Machine] Init=/bin/sh\n", "test.conf:1:",
+                  "unexpected text after the section header");
+        /* inih reports the first error line; the message must belong to it. */
+        parse_bad("a syntax error before a bad value", "[Machine]\ngarbage\nInit=relative\n",
+                  "test.conf:2: syntax error");
+        parse_bad("a bad value before a syntax error", "[Machine]\nInit=relative\ngarbage\n",
+                  "test.conf:2: Init=relative");
+        /* Without the check inih would stop at the NUL and ignore the rest. */
+        static const char nul[] = "[Machine]\nInit=/a\0\n[Security]\nPrivateUsers=yes\n";
+        parse_bad_full("a NUL byte", nul, sizeof nul - 1, CONFIG_SOURCE_MACHINE, "test.conf:2:", "NUL byte",
+                       NULL);
+}
+
+static void test_leading_whitespace(void) {
+        MachineConfig c;
+
+        parse_bad("an indented line after a key (continuation)",
+                  "[Machine]\nInit=/sbin/init\n  PrivateUsers=no\n", "test.conf:3:",
+                  "starts with whitespace");
+        parse_bad("a tab-indented line", "[Security]\n\tPrivateUsers=yes\n", "test.conf:2:",
+                  "starts with whitespace");
+        parse_bad("an indented section header", "[Machine]\nInit=/a\n [Security]\n", "test.conf:3:",
+                  "starts with whitespace");
+        if (parse_good(&c, "accepts whitespace-only lines", "[Machine]\n   \n\t\nInit=/a\n \r\n"))
+                TEST_ASSERT_STREQ(c.init, "/a", "Init= after whitespace-only lines");
+        machine_config_done(&c);
+}
+
+static int smuggle_handler(void *userdata, const char *section, const char *key, const char *value) {
+        unsigned *n = userdata;
+
+        if (streq(section, "Security") && streq(key, "PrivateUsers") && streq(value, "no"))
+                (*n)++;
+        return 1;
+}
+
+/* inih (r55) reads at most 199 bytes of a line, including its '\n', and
+ * parses whatever is left as a line of its own. */
+static void test_long_lines(void) {
+        char line[512], text[1024];
+        MachineConfig c;
+
+        /* 198 bytes + '\n' = 199: the longest line inih reads whole. */
+        memcpy(line, "Init=/", 6);
+        memset(line + 6, 'a', 198 - 6);
+        line[198] = 0;
+        snprintf(text, sizeof text, "[Machine]\n%s\n[Network]\nMode=host\n", line);
+        if (parse_good(&c, "accepts a 199-byte line (198 bytes + newline)", text)) {
+                TEST_ASSERT(strlen(c.init) == 198 - 5, "Init= from the 199-byte line is complete");
+                TEST_ASSERT(c.network_mode == NETWORK_MODE_HOST, "the line after it is parsed normally");
+        }
+        machine_config_done(&c);
+
+        /* 199 bytes + '\n' = 200. */
+        line[198] = 'a';
+        line[199] = 0;
+        snprintf(text, sizeof text, "[Machine]\n%s\n", line);
+        parse_bad("a 200-byte line (199 bytes + newline)", text, "test.conf:2:", "line is 199 bytes long",
+                  "limit is 198 bytes");
+
+        /* "\r\n" line ends: the '\r' counts, as inih keeps it in the buffer. */
+        line[198] = 0;
+        snprintf(text, sizeof text, "[Machine]\r\n%s\r\n", line);
+        parse_bad("a 198-byte line ending in \"\\r\\n\"", text, "test.conf:2:", "limit is 198 bytes");
+
+        /* The attack: a comment whose first 199 bytes fill inih's buffer, so
+         * that its tail would be read as "PrivateUsers=no". */
+        memset(line, 'x', sizeof line);
+        line[0] = ';';
+        strcpy(line + 199, "PrivateUsers=no");
+        snprintf(text, sizeof text, "[Security]\n%s\n", line);
+
+        /* Show that raw inih does fall for it, so that this test proves
+         * something; only a diagnostic, as another inih may not. */
+        unsigned smuggled = 0;
+        (void) ini_parse_string(text, smuggle_handler, &smuggled);
+        tap_diag("raw inih %s the smuggled PrivateUsers=no", smuggled ? "sees" : "does not see");
+
+        _cleanup_free_ char *error = NULL;
+        machine_config_init(&c);
+        c.private_users = true;
+        int r = parse(&c, text, CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == -EINVAL && error && strstr(error, "test.conf:2:") && strstr(error, "limit is 198"),
+                    "refuses a long line whose tail looks like PrivateUsers=no");
+        tap_diag("%s", error ?: "(null)");
+        TEST_ASSERT(c.private_users && c.set_mask == 0, "the smuggled PrivateUsers=no is not applied");
+        machine_config_done(&c);
+
+        char *big = xmalloc(CONFIG_FILE_MAX + 2);
+        memset(big, '\n', CONFIG_FILE_MAX + 1);
+        big[CONFIG_FILE_MAX + 1] = 0;
+        parse_bad_full("text over CONFIG_FILE_MAX", big, CONFIG_FILE_MAX + 1, CONFIG_SOURCE_MACHINE,
+                       "more than the limit of 65536 bytes", NULL);
+        free(big);
+}
+
+static void test_escaping(void) {
+        _cleanup_free_ char *error = NULL;
+        MachineConfig c;
+        char text[256];
+
+        machine_config_init(&c);
+        int r = parse(&c, "[Machine]\nInit=/\x1b]0;pwned\x07\x1b[2J\n", CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == -EINVAL && error && !strchr(error, '\x1b') && !strchr(error, '\x07') &&
+                            strstr(error, "Init=/\\x1b]0"),
+                    "terminal escapes in a value are shown as \\xNN");
+        tap_diag("%s", error ?: "(null)");
+        free(error);
+        error = NULL;
+
+        memset(text, 0, sizeof text);
+        strcpy(text, "[Network]\nMode=");
+        memset(text + strlen(text), 'z', 150);
+        r = parse(&c, text, CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == -EINVAL && error && strstr(error, "zzz...: is not a known network mode") &&
+                            strlen(error) < 200,
+                    "a long value is cut short in the message");
+        tap_diag("%s", error ?: "(null)");
+        free(error);
+        error = NULL;
+
+        r = parse(&c, "[Ma\x1b[31mchine]\n", CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == -EINVAL && error && !strchr(error, '\x1b') && strstr(error, "[Ma\\x1b[31mchine]"),
+                    "terminal escapes in a section name are shown as \\xNN");
+        free(error);
+        error = NULL;
+
+        r = parse(&c, "[Machine]\nIn\x1bit=x\n", CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == -EINVAL && error && !strchr(error, '\x1b') && strstr(error, "In\\x1bit=x"),
+                    "terminal escapes in a key are shown as \\xNN");
+        machine_config_done(&c);
+}
+
+static void test_global(void) {
+        MachineConfig c;
+        _cleanup_free_ char *error = NULL;
+
+        parse_bad_full("Hostname= in the global file", "[Machine]\nHostname=web\n",
+                       strlen("[Machine]\nHostname=web\n"), CONFIG_SOURCE_GLOBAL,
+                       "test.conf:2: Hostname=web: not allowed in the global configuration", "machine.conf",
+                       NULL);
+        machine_config_init(&c);
+        int r = parse(&c, "[Machine]\nInit=/bin/init\n[Security]\nPrivateUsers=yes\n", CONFIG_SOURCE_GLOBAL,
+                      false, &error);
+        TEST_ASSERT(r == 0 && streq(c.init, "/bin/init") && c.private_users && c.set_mask == 0,
+                    "the global file sets other keys, unmarked when mark is false");
+        machine_config_done(&c);
+}
+
+static void test_precedence(void) {
+        _cleanup_free_ char *error = NULL;
+        MachineConfig c;
+        int r;
+
+        machine_config_init(&c);
+
+        /* Order of application: command line, machine file, global file. */
+        r = machine_config_set_from_cli(&c, "TasksMax=10", &error);
+        TEST_ASSERT(r == 0 && c.tasks_max == 10, "CLI sets TasksMax=10");
+        r = parse(&c,
+                  "[Machine]\nInit=/machine/init\n"
+                  "[Resources]\nTasksMax=20\nMemoryMax=1G\n",
+                  CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == 0, "machine file parses");
+        r = parse(&c,
+                  "[Machine]\nInit=/global/init\nPoweroffSignal=SIGTERM\n"
+                  "[Network]\nMode=host\n"
+                  "[Resources]\nTasksMax=30\nMemoryMax=2G\n",
+                  CONFIG_SOURCE_GLOBAL, false, &error);
+        TEST_ASSERT(r == 0, "global file parses");
+
+        TEST_ASSERT(c.tasks_max == 10, "CLI beats machine and global files");
+        TEST_ASSERT(c.memory_max == UINT64_C(1) << 30, "machine file beats global file");
+        TEST_ASSERT_STREQ(c.init, "/machine/init", "machine Init= beats global Init=");
+        TEST_ASSERT(c.network_mode == NETWORK_MODE_HOST && c.poweroff_signal == SIGTERM,
+                    "global file beats defaults");
+        TEST_ASSERT(c.tasks_max == 10 && c.private_users == CONFIG_DEFAULT_PRIVATE_USERS,
+                    "defaults remain where nobody set a key");
+        TEST_ASSERT(c.set_mask == (CONFIG_KEY_BIT(CONFIG_RESOURCES_TASKS_MAX) |
+                                   CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_MAX) |
+                                   CONFIG_KEY_BIT(CONFIG_MACHINE_INIT)),
+                    "set_mask holds the CLI and machine keys, not the unmarked global ones");
+
+        /* A protected key is still validated. */
+        MachineConfig before;
+        config_copy(&before, &c);
+        free(error);
+        error = NULL;
+        r = parse(&c, "[Resources]\nTasksMax=0\n", CONFIG_SOURCE_GLOBAL, false, &error);
+        TEST_ASSERT(r == -EINVAL && error && strstr(error, "TasksMax=0") && config_equal(&c, &before),
+                    "a bad value for a key set by a higher layer is still an error");
+        machine_config_done(&before);
+        machine_config_done(&c);
+}
+
+static void test_unchanged_on_error(void) {
+        _cleanup_free_ char *error = NULL;
+        MachineConfig c, before;
+
+        machine_config_init(&c);
+        (void) machine_config_set_from_cli(&c, "Hostname=keep", NULL);
+        config_copy(&before, &c);
+
+        int r = parse(&c,
+                      "[Machine]\nInit=/new/init\n[Network]\nMode=host\n"
+                      "[Resources]\nTasksMax=0\n",
+                      CONFIG_SOURCE_MACHINE, true, &error);
+        TEST_ASSERT(r == -EINVAL && error && strstr(error, "test.conf:6:"),
+                    "an error on the last line fails");
+        TEST_ASSERT(config_equal(&c, &before),
+                    "nothing before the bad line was applied, set_mask untouched");
+
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Init=relative", NULL) == -EINVAL &&
+                            config_equal(&c, &before),
+                    "a bad --set leaves the config unchanged (NULL ret_error allowed)");
+        machine_config_done(&before);
+        machine_config_done(&c);
+}
+
+static void test_cli(void) {
+        MachineConfig c;
+        char *error = NULL;
+
+        machine_config_init(&c);
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Machine.Init=/x", &error) == 0 && !error &&
+                            streq(c.init, "/x") && c.set_mask == CONFIG_KEY_BIT(CONFIG_MACHINE_INIT),
+                    "--set Machine.Init=/x");
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Init=/y", &error) == 0 && streq(c.init, "/y"),
+                    "--set Init=/y: a bare key, and the last --set wins");
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Network.Mode=host", &error) == 0 &&
+                            c.network_mode == NETWORK_MODE_HOST,
+                    "--set Network.Mode=host");
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Hostname=box", &error) == 0 && streq(c.hostname, "box"),
+                    "--set Hostname=box");
+
+        MachineConfig before;
+        config_copy(&before, &c);
+
+        static const struct {
+                const char *assignment;
+                const char *expect;
+        } bad[] = {
+                { "Foo=1", "--set Foo=1: unknown key; known keys are Machine.Init=" },
+                { "Machine.Mode=host",
+                  "--set Machine.Mode=host: Mode= belongs in [Network], not [Machine]; "
+                  "write Network.Mode=" },
+                { "Bogus.Init=/x", "--set Bogus.Init=/x: unknown section [Bogus]" },
+                { "Init", "--set Init: expected Key=Value" },
+                { "TasksMax=0", "--set TasksMax=0: must be at least 1" },
+                { "Init=/sbin/a ;b", "contains whitespace" },
+                { "Init= /sbin/init", "not an absolute path" },
+                { "PrivateUsers=", "is not a boolean" },
+                { "Machine.Init=/a/../b", "--set Machine.Init=/a/../b: contains a '..' path component" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int r = machine_config_set_from_cli(&c, bad[i].assignment, &error);
+                bool ok = r == -EINVAL && error && strstr(error, bad[i].expect) && config_equal(&c, &before);
+                if (!TEST_ASSERT(ok, "--set %s is refused", bad[i].assignment))
+                        tap_diag("r=%d error=%s", r, error ?: "(null)");
+                else
+                        tap_diag("%s", error);
+                free(error);
+                error = NULL;
+        }
+
+        /* A value too long for a machine.conf line could never be read back. */
+        char long_init[300] = "Init=/";
+        memset(long_init + 6, 'a', 250);
+        long_init[256] = 0;
+        TEST_ASSERT(machine_config_set_from_cli(&c, long_init, &error) == -EINVAL && error &&
+                            strstr(error, "too long") && config_equal(&c, &before),
+                    "--set with a value too long for a config line is refused");
+        free(error);
+
+        machine_config_done(&before);
+        machine_config_done(&c);
+}
+
+static void test_format(void) {
+        MachineConfig c, d;
+        _cleanup_free_ char *error = NULL;
+
+        machine_config_init(&c);
+        free(c.init);
+        c.init = xstrdup("/usr/lib/systemd/systemd");
+        c.hostname = xstrdup("web-1");
+        c.poweroff_signal = SIGRTMIN + 4;
+        c.reboot_signal = SIGINT;
+        c.network_mode = NETWORK_MODE_HOST;
+        c.memory_max = UINT64_C(3) << 29; /* 1.5G: written as 1536M */
+        c.tasks_max = UINT64_MAX;
+        c.private_users = true;
+
+        _cleanup_free_ char *text = machine_config_format(&c, ALL_KEYS);
+        TEST_ASSERT_STREQ(text,
+                          "[Machine]\n"
+                          "Init=/usr/lib/systemd/systemd\n"
+                          "Hostname=web-1\n"
+                          "PoweroffSignal=SIGRTMIN+4\n"
+                          "RebootSignal=SIGINT\n"
+                          "\n"
+                          "[Network]\n"
+                          "Mode=host\n"
+                          "\n"
+                          "[Resources]\n"
+                          "MemoryMax=1536M\n"
+                          "TasksMax=infinity\n"
+                          "\n"
+                          "[Security]\n"
+                          "PrivateUsers=yes\n",
+                          "machine_config_format() writes every key in table order");
+
+        machine_config_init(&d);
+        TEST_ASSERT(parse(&d, text, CONFIG_SOURCE_MACHINE, true, &error) == 0, "the formatted text parses");
+        c.set_mask = ALL_KEYS;
+        TEST_ASSERT(config_equal(&c, &d), "format/parse round trip gives the same config");
+        machine_config_done(&d);
+
+        /* Odd values: bytes not a multiple of 1K, a plain signal number. */
+        c.memory_max = 1000;
+        c.tasks_max = 1;
+        c.poweroff_signal = 0;
+        c.reboot_signal = SIGRTMAX;
+        c.private_users = false;
+        c.network_mode = NETWORK_MODE_NONE;
+        free(text);
+        text = machine_config_format(&c, ALL_KEYS);
+        machine_config_init(&d);
+        TEST_ASSERT(parse(&d, text, CONFIG_SOURCE_MACHINE, true, &error) == 0 && config_equal(&c, &d),
+                    "round trip of MemoryMax=1000, TasksMax=1, PoweroffSignal=auto, RebootSignal=SIGRTMAX");
+        machine_config_done(&d);
+
+        free(text);
+        text = machine_config_format(&c, CONFIG_KEY_BIT(CONFIG_RESOURCES_TASKS_MAX));
+        TEST_ASSERT_STREQ(text, "[Resources]\nTasksMax=1\n", "only keys in the mask are written");
+        free(text);
+        text = machine_config_format(&c, 0);
+        TEST_ASSERT_STREQ(text, "", "an empty mask writes nothing");
+        machine_config_done(&c);
+
+        machine_config_init(&c);
+        free(text);
+        text = machine_config_format(&c, CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME));
+        TEST_ASSERT_STREQ(text, "", "an unset Hostname= is not written");
+        machine_config_done(&c);
+
+        /* What --set accepts can be written and read back. */
+        machine_config_init(&c);
+        (void) machine_config_set_from_cli(&c, "Init=/sbin/x;y", NULL);
+        (void) machine_config_set_from_cli(&c, "MemoryMax=1024K", NULL);
+        free(text);
+        text = machine_config_format(&c, c.set_mask);
+        machine_config_init(&d);
+        TEST_ASSERT(parse(&d, text, CONFIG_SOURCE_MACHINE, true, &error) == 0 && config_equal(&c, &d),
+                    "round trip of --set Init=/sbin/x;y MemoryMax=1024K");
+        machine_config_done(&d);
+        machine_config_done(&c);
+}
+
+static void test_file(void) {
+        char dir[] = "/tmp/test-config.XXXXXX", path[64];
+        char *error = NULL;
+        MachineConfig c;
+        int r;
+
+        if (!mkdtemp(dir)) {
+                TEST_ASSERT(false, "mkdtemp: %m");
+                return;
+        }
+        snprintf(path, sizeof path, "%s/machine.conf", dir);
+
+        machine_config_init(&c);
+        r = machine_config_parse_file(&c, path, CONFIG_SOURCE_MACHINE, true, true, &error);
+        TEST_ASSERT(r == 0 && !error && c.set_mask == 0, "a missing file is fine with missing_ok");
+        r = machine_config_parse_file(&c, path, CONFIG_SOURCE_MACHINE, true, false, &error);
+        TEST_ASSERT(r == -ENOENT && error && strstr(error, path), "a missing file is an error otherwise");
+        tap_diag("%s", error ?: "(null)");
+        free(error);
+
+        FILE *f = fopen(path, "we");
+        fputs("[Resources]\nTasksMax=42\n", f);
+        fclose(f);
+        r = machine_config_parse_file(&c, path, CONFIG_SOURCE_MACHINE, true, false, &error);
+        TEST_ASSERT(r == 0 && c.tasks_max == 42, "a file is parsed");
+
+        f = fopen(path, "we");
+        fputs("[Resources]\nTasksMax=none\n", f);
+        fclose(f);
+        r = machine_config_parse_file(&c, path, CONFIG_SOURCE_MACHINE, true, false, &error);
+        TEST_ASSERT(r == -EINVAL && error && strstr(error, path) && strstr(error, ".conf:2: TasksMax=none"),
+                    "errors in a file name its path and line");
+        tap_diag("%s", error ?: "(null)");
+        free(error);
+
+        f = fopen(path, "we");
+        for (int i = 0; i < CONFIG_FILE_MAX / 10 + 1; i++)
+                fputs("#########\n", f);
+        fclose(f);
+        r = machine_config_parse_file(&c, path, CONFIG_SOURCE_MACHINE, true, false, &error);
+        TEST_ASSERT(r == -EFBIG && error, "a file over CONFIG_FILE_MAX is refused");
+        free(error);
+
+        r = machine_config_parse_file(&c, dir, CONFIG_SOURCE_MACHINE, true, false, &error);
+        TEST_ASSERT(r == -EISDIR && error, "a directory is refused");
+        free(error);
+
+        r = machine_config_parse_file(&c, "/dev/null", CONFIG_SOURCE_MACHINE, true, false, &error);
+        TEST_ASSERT(r == -EBADFD && error && strstr(error, "not a regular file"), "a device is refused");
+        free(error);
+
+        char fifo[80];
+        snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+        if (mkfifo(fifo, 0600) == 0) {
+                r = machine_config_parse_file(&c, fifo, CONFIG_SOURCE_MACHINE, true, false, &error);
+                TEST_ASSERT(r == -EBADFD && error, "a FIFO is refused without blocking");
+                free(error);
+                (void) unlink(fifo);
+        }
+
+        TEST_ASSERT(c.tasks_max == 42, "failed parses left the config alone");
+        machine_config_done(&c);
+        (void) unlink(path);
+        (void) rmdir(dir);
+}
+
+int main(void) {
+        test_defaults();
+        test_network_mode_strings();
+        test_good_values();
+        test_bad_values();
+        test_structure();
+        test_leading_whitespace();
+        test_long_lines();
+        test_escaping();
+        test_global();
+        test_precedence();
+        test_unchanged_on_error();
+        test_cli();
+        test_format();
+        test_file();
+
+        return tap_finish();
+}
