@@ -17,6 +17,7 @@
 #include "rootfs.h"
 #include "runtime.h"
 #include "spawn.h"
+#include "userns.h"
 #include "util.h"
 
 typedef struct CreateArgs {
@@ -238,6 +239,14 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
         if (r < 0)
                 log_error_errno(r, "Failed to prepare %s: %m", staging_path);
+        if (r >= 0) {
+                /* Every machine gets its private UID range at birth, used whenever
+                 * it runs with PrivateUsers=yes. */
+                uid_t base;
+                r = userns_ensure_range(&ctx->store, sfd, &base);
+                if (r < 0)
+                        log_error_errno(r, "Failed to allocate a UID range: %m");
+        }
         if (r >= 0)
                 r = populate(ctx, &a, name, rootfs);
         if (r >= 0) {

@@ -5,6 +5,7 @@
  * PID namespace, exec.  The command's exit status is ours. */
 
 #include <getopt.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -68,6 +69,12 @@ _noreturn_ static void exec_child(pid_t leader, int pidfd, char **cmd) {
                 _exit(EXIT_EXEC_FAIL);
         }
         close(pidfd);
+        /* In the machine's user namespace we are nobody until we take its root. */
+        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+                                        prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)) {
+                log_error_errno(errno, "Failed to become root in the machine's user namespace: %m");
+                _exit(EXIT_EXEC_FAIL);
+        }
 
         pid_t pid = fork();
         if (pid < 0) {
@@ -77,7 +84,9 @@ _noreturn_ static void exec_child(pid_t leader, int pidfd, char **cmd) {
         if (pid > 0)
                 _exit(wait_status(pid));
 
-        /* Now PID != 1 inside the machine's PID namespace. */
+        /* Now PID != 1 inside the machine's PID namespace.  (The parent-death
+         * signal is set here, after the last change of credentials, which would
+         * clear it.) */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || chdir("/") < 0) {
                 log_error_errno(errno, "Failed to prepare the command: %m");
                 _exit(EXIT_EXEC_FAIL);

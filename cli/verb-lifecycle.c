@@ -70,6 +70,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
         _cleanup_free_ char *init_name = NULL;
         r = rootfs_check(rootfs, cfg.init, &init_name);
+        bool privileged = !cfg.private_users;
         machine_config_done(&cfg);
         if (r < 0)
                 return EXIT_FAIL;
@@ -133,8 +134,13 @@ int verb_start(Context *ctx, int argc, char **argv) {
         do
                 n = read(ready_r, &ok, 1);
         while (n < 0 && errno == EINTR);
-        if (n == 1 && ok == '1')
+        if (n == 1 && ok == '1') {
+                if (privileged)
+                        log_warning("Machine '%s' runs without a user namespace (PrivateUsers=no): root inside is "
+                                    "root on the host. This is not a security boundary.",
+                                    name);
                 return EXIT_OK; /* the supervisor lives on without us */
+        }
 
         int status;
         (void) waitpid(pid, &status, 0);

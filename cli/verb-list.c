@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "log.h"
 #include "runtime.h"
+#include "userns.h"
 #include "util.h"
 
 typedef struct MachineInfo {
@@ -198,6 +199,20 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 printf("     Source: %s\n", m.source ?: "-");
                 printf("    Created: %s\n", created);
                 printf("       Path: %s\n", path);
+                MachineConfig cfg;
+                _cleanup_free_ char *err = NULL;
+                uid_t base;
+                if (store_load_config(&ctx->store, name, NULL, &cfg, &err) >= 0) {
+                        if (!cfg.private_users)
+                                printf("      Users: host root (PrivateUsers=no: not a security boundary)\n");
+                        else if (userns_read_range(&ctx->store, name, &base) >= 0)
+                                printf("      Users: private, root is host UID %u (range %u-%u)\n", (unsigned) base,
+                                       (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
+                        else
+                                printf("      Users: private (range allocated at first start)\n");
+                        machine_config_done(&cfg);
+                } else
+                        printf("     Config: invalid: %s\n", err ?: "?");
                 if (m.running) {
                         format_time(m.rt.started_usec, since);
                         format_bytes(m.memory, mem);

@@ -18,10 +18,9 @@
 /* A config file larger than this is refused outright. */
 #define CONFIG_FILE_MAX (64 * 1024)
 
-/* [Security] PrivateUsers= when no layer sets it.  Machines run privileged
- * (container root is host root) until user-namespace support lands; this
- * flips to true then, so that new machines get the safe setting by default. */
-#define CONFIG_DEFAULT_PRIVATE_USERS false
+/* [Security] PrivateUsers= when no layer sets it: every machine gets a user
+ * namespace (its root is an unprivileged host UID) unless told otherwise. */
+#define CONFIG_DEFAULT_PRIVATE_USERS true
 
 typedef enum NetworkMode {
         NETWORK_MODE_NONE,    /* own network namespace, loopback only */

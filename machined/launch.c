@@ -5,7 +5,9 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -17,6 +19,7 @@
 #include "fs.h"
 #include "launch.h"
 #include "log.h"
+#include "userns.h"
 #include "util.h"
 
 /* What the child reports if it cannot reach exec. */
@@ -49,7 +52,88 @@ static void child_fail(int errfd, int r, const char *fmt, ...) {
         _exit(EXIT_FAILURE);
 }
 
-_noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd) {
+/* Receive one fd over a unix socket. */
+static int recv_fd(int sock) {
+        char dummy;
+        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return -errno;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (n != 1 || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -EBADMSG;
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        return fd;
+}
+
+static int send_fd(int sock, int fd) {
+        char dummy = 'F';
+        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+static int write_id_map(pid_t pid, const char *file, uid_t base) {
+        char path[64], line[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, file);
+        snprintf(line, sizeof line, "0 %u %u\n", (unsigned) base, USERNS_RANGE_SIZE);
+        return write_string_at(AT_FDCWD, path, line);
+}
+
+/* Supervisor side of the user namespace: ID maps, then an idmapped clone of
+ * the rootfs for the child to mount as its root. */
+static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
+        int r = write_id_map(pid, "uid_map", p->uid_base);
+        if (r >= 0)
+                r = write_id_map(pid, "gid_map", p->uid_base);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the ID map of the machine's user namespace: %m");
+
+        r = cgroup_machine_chown(p->name, p->uid_base, p->uid_base);
+        if (r < 0)
+                return r;
+
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
+        _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
+        if (userns < 0)
+                return log_error_errno(errno, "Failed to open the machine's user namespace: %m");
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, p->mount.rootfs,
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        if (tree < 0)
+                return log_error_errno(errno, "Failed to clone the rootfs mount %s: %m", p->mount.rootfs);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
+                if (errno == EINVAL || errno == EOPNOTSUPP)
+                        return log_error_errno(errno,
+                                               "The filesystem under %s does not support idmapped mounts (%m). "
+                                               "Keep machines on ext4, xfs or btrfs, or set PrivateUsers=no "
+                                               "(not a security boundary).",
+                                               p->mount.rootfs);
+                return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", p->mount.rootfs);
+        }
+        r = send_fd(fdsock, tree);
+        if (r < 0)
+                return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");
+        return 0;
+}
+
+_noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, int fdsock) {
         ChildError e = {};
 
         /* If the supervisor dies, so does the machine: nothing runs unsupervised. */
@@ -61,6 +145,29 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd) {
                 _exit(EXIT_FAILURE); /* the supervisor gave up on us */
         close(gofd);
 
+        MountPlan plan = p->mount;
+        if (p->uid_base > 0) {
+                plan.rootfs_tree_fd = recv_fd(fdsock);
+                if (plan.rootfs_tree_fd < 0)
+                        child_fail(errfd, plan.rootfs_tree_fd, "Failed to receive the rootfs: %m");
+        }
+        if (fdsock >= 0)
+                close(fdsock);
+
+        int rootfd = mount_attach_root(&plan, e.message, sizeof e.message);
+        if (rootfd < 0)
+                child_fail(errfd, rootfd, "%s", e.message);
+
+        /* Become the namespace's root, now that the maps exist; from here on
+         * every path is below the new root or world-readable. */
+        if (p->uid_base > 0) {
+                if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0)
+                        child_fail(errfd, errno, "Failed to become root in the machine's user namespace: %m");
+                /* A change of credentials clears the parent-death signal: set it again. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        child_fail(errfd, errno, "PR_SET_PDEATHSIG failed: %m");
+        }
+
         /* The cgroup we were just moved into becomes the guest's cgroup root. */
         if (unshare(CLONE_NEWCGROUP) < 0)
                 child_fail(errfd, errno, "Failed to create a cgroup namespace: %m");
@@ -71,7 +178,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd) {
                         child_fail(errfd, r, "Failed to bring up the loopback interface: %m");
         }
 
-        int r = mount_setup_machine(&p->mount, e.message, sizeof e.message);
+        int r = mount_setup_machine(&plan, rootfd, e.message, sizeof e.message);
         if (r < 0)
                 child_fail(errfd, r, "%s", e.message);
 
@@ -122,11 +229,19 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         if (pipe2(err, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "pipe2 failed: %m");
         _cleanup_close_ int err_r = err[0], err_w = err[1];
+        _cleanup_close_ int fdsock_parent = -EBADF, fdsock_child = -EBADF;
+        if (p->uid_base > 0) {
+                int sp[2];
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                        return log_error_errno(errno, "socketpair failed: %m");
+                fdsock_parent = sp[0];
+                fdsock_child = sp[1];
+        }
 
         int pidfd = -1;
         struct clone_args args = {
                 .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
-                         (p->own_netns ? CLONE_NEWNET : 0),
+                         (p->own_netns ? CLONE_NEWNET : 0) | (p->uid_base > 0 ? CLONE_NEWUSER : 0),
                 .pidfd = (uint64_t) (uintptr_t) &pidfd,
                 .exit_signal = SIGCHLD,
         };
@@ -136,13 +251,18 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         if (pid == 0) {
                 close(go_w);
                 close(err_r);
-                child_main(p, go_r, err_w);
+                if (fdsock_parent >= 0)
+                        close(fdsock_parent);
+                child_main(p, go_r, err_w, fdsock_child);
         }
         _cleanup_close_ int pfd = pidfd;
         closep(&go_r);
         closep(&err_w);
+        closep(&fdsock_child);
 
         int r = cgroup_machine_attach(p->name, (pid_t) pid);
+        if (r >= 0 && p->uid_base > 0)
+                r = setup_userns(p, (pid_t) pid, fdsock_parent);
         if (r >= 0 && write(go_w, "1", 1) != 1)
                 r = log_error_errno(errno, "Failed to release the machine's init: %m");
         closep(&go_w);

@@ -14,10 +14,12 @@ typedef struct LaunchParams {
         MountPlan mount;
         bool own_netns;
         uint64_t caps_keep;     /* bounding set */
+        uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. (idmapped rootfs) */
 } LaunchParams;
 
-/* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net)
- * namespaces, place it in the machine's cgroup, let it build its filesystem,
+/* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,
+ * and user) namespaces, place it in the machine's cgroup, write its ID maps
+ * and hand it an idmapped clone of the rootfs, let it build its filesystem,
  * enter a fresh cgroup namespace and exec the init.  Returns once the exec
  * happened (0, with the pid and a pidfd) or failed (-errno, logged with the
  * child's own message; the child is reaped). */

@@ -26,6 +26,7 @@
 #include "rootfs.h"
 #include "runtime.h"
 #include "store.h"
+#include "userns.h"
 #include "util.h"
 
 /* How often a pending poweroff is signalled again. */
@@ -178,6 +179,24 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
 
+        uid_t uid_base = 0;
+        if (cfg.private_users) {
+                _cleanup_close_ int mfd = open_dir_nofollow(store.machines_fd, a->name);
+                r = mfd < 0 ? mfd : userns_ensure_range(&store, mfd, &uid_base);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to get the machine's UID range: %m");
+                        goto finish;
+                }
+                /* The console belongs to the machine's root and tty group (GID 5). */
+                if (fchown(console.slave_keep, uid_base, uid_base + 5) < 0) {
+                        r = log_error_errno(errno, "Failed to hand the console to the machine: %m");
+                        goto finish;
+                }
+        } else
+                log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
+                            "root, this is not a security boundary.",
+                            a->name);
+
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
@@ -198,9 +217,11 @@ static int run(const Args *a) {
                 .name = a->name,
                 .hostname = cfg.hostname ?: a->name,
                 .init = cfg.init,
-                .mount = { .rootfs = rootfs, .console = console.slave_path, .userns_fd = -1, .own_netns = own_netns },
+                .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
+                           .own_netns = own_netns },
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
+                .uid_base = uid_base,
         };
 
         int ready_fd = a->ready_fd;

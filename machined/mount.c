@@ -210,27 +210,28 @@ static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) 
         return 0;
 }
 
-int mount_setup_machine(const MountPlan *plan, char *err, size_t errlen) {
+int mount_attach_root(const MountPlan *plan, char *err, size_t errlen) {
         /* Nothing we mount may propagate back to the host. */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return fail(err, errlen, errno, "Failed to make mounts private: %m");
 
-        /* A private clone of the rootfs dir becomes the new root mount. */
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, plan->rootfs,
-                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        /* A private clone of the rootfs dir becomes the new root mount.  With a
+         * user namespace the supervisor made it (idmapping needs host
+         * privileges) and passed it to us. */
+        _cleanup_close_ int tree = plan->rootfs_tree_fd;
+        if (tree < 0)
+                tree = open_tree(AT_FDCWD, plan->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
         if (tree < 0)
                 return fail(err, errlen, errno, "Failed to clone the rootfs mount %s: %m", plan->rootfs);
-        if (plan->userns_fd >= 0) {
-                struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) plan->userns_fd };
-                if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
-                        return fail(err, errlen, errno, "Failed to idmap the rootfs %s: %m", plan->rootfs);
-        }
         if (move_mount(tree, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return fail(err, errlen, errno, "Failed to mount the rootfs %s: %m", plan->rootfs);
-        _cleanup_close_ int rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rootfd < 0)
                 return fail(err, errlen, errno, "Failed to open the new root: %m");
+        return rootfd;
+}
 
+int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t errlen) {
         static const FsOption none[] = {};
         int r = mount_fs(rootfd, "proc", "proc", none, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)

@@ -14,10 +14,17 @@
 typedef struct MountPlan {
         const char *rootfs;     /* host path of the machine's rootfs dir (trusted: ours) */
         const char *console;    /* host path of the pty slave for /dev/console */
-        int userns_fd;          /* >= 0: idmap the rootfs for this user namespace */
+        int rootfs_tree_fd;     /* >= 0: a detached (idmapped) clone of the rootfs prepared
+                                 * by the supervisor; else the child clones it itself */
         bool own_netns;         /* sysfs shows only the machine's interfaces */
 } MountPlan;
 
-/* In the child: set up everything and pivot_root into the rootfs.  On
- * failure writes a message into ERRBUF and returns -errno. */
-int mount_setup_machine(const MountPlan *plan, char *errbuf, size_t errlen);
+/* In the child, first: make all mounts slaves and mount the rootfs (clone)
+ * over its own path.  Done before taking a user namespace's root identity,
+ * while the host path (below 0700 state dirs) can still be traversed.
+ * Returns an O_PATH fd of the new root, or -errno with a message in ERRBUF. */
+int mount_attach_root(const MountPlan *plan, char *errbuf, size_t errlen);
+
+/* Then: every filesystem inside ROOTFD, and pivot_root into it.  On failure
+ * writes a message into ERRBUF and returns -errno. */
+int mount_setup_machine(const MountPlan *plan, int rootfd, char *errbuf, size_t errlen);

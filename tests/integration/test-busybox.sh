@@ -50,6 +50,17 @@ check "console log shows the boot" wait_for 10 grep -q . "$BERTH_ROOT/run/bb/con
 check_output_contains "status shows running" 'State: running' berth status bb
 check_status "status of a running machine exits 0" 0 berth status bb
 
+# --- user namespace (the default) --------------------------------------------
+leader=$(berth list --json | jq '.[] | select(.name=="bb") | .leader')
+host_uid=$(awk '/^Uid:/ {print $2}' "/proc/$leader/status")
+base=$(sed -n 's/^UID_BASE=//p' "$BERTH_ROOT/machines/bb/idmap")
+check "the machine's root is an unprivileged host UID (>= 0x80000)" test "$host_uid" -ge $((0x80000))
+check_eq "and it is the machine's persisted range" "$base" "$host_uid"
+check_eq "root inside is uid 0 there" "0" "$(berth exec bb -- id -u)"
+check "files root writes inside are owned by 0 on disk (idmapped rootfs)" \
+        sh -c "'$BERTH' exec bb -- touch /root/written && [ \"\$(stat -c %u '$BERTH_ROOT/machines/bb/rootfs/root/written')\" = 0 ]"
+check_output_contains "status says the root is mapped" "Users: private" berth status bb
+
 # --- a second machine at once ---------------------------------------------
 check "create a second machine" berth create bb2 --template busybox
 check "start it while the first runs" berth start bb2
@@ -58,6 +69,7 @@ check_eq "each has its own hostname" "bb2" "$(berth exec bb2 -- hostname)"
 pid1=$(berth list --json | jq '.[] | select(.name=="bb") | .leader')
 pid2=$(berth list --json | jq '.[] | select(.name=="bb2") | .leader')
 check "distinct leaders" test "$pid1" != "$pid2"
+check "distinct UID ranges" test "$(cat "$BERTH_ROOT/machines/bb/idmap")" != "$(cat "$BERTH_ROOT/machines/bb2/idmap")"
 
 # --- reboot -----------------------------------------------------------------
 check "reboot" berth reboot bb
@@ -117,6 +129,15 @@ check "stop" berth stop fromtar
 check "create --from-dir" berth create fromdir --from-dir "$BERTH_ROOT/machines/bb/rootfs"
 check "boots" berth start fromdir
 check "stop" berth stop fromdir
+
+# --- a privileged machine is an explicit, labelled opt-in ---------------------------
+check "create a privileged machine" berth create priv --template busybox --set PrivateUsers=no
+check_output_contains "starting it warns that it is not a security boundary" "not a security boundary" \
+        berth start priv
+leader=$(berth list --json | jq '.[] | select(.name=="priv") | .leader')
+check_eq "its root is host root" "0" "$(awk '/^Uid:/ {print $2}' "/proc/$leader/status")"
+check_output_contains "status labels it" "Users: host root.*not a security boundary" berth status priv
+check "stop" berth stop priv
 
 check "rm" berth rm bb
 done_testing

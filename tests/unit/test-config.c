@@ -86,8 +86,8 @@ static void test_defaults(void) {
         TEST_ASSERT(c.network_mode == NETWORK_MODE_NONE, "default network mode is none");
         TEST_ASSERT(c.memory_max == UINT64_MAX, "default MemoryMax= is infinity");
         TEST_ASSERT(c.tasks_max == 16384, "default TasksMax= is 16384");
-        TEST_ASSERT(c.private_users == CONFIG_DEFAULT_PRIVATE_USERS && !c.private_users,
-                    "default PrivateUsers= is CONFIG_DEFAULT_PRIVATE_USERS (false)");
+        TEST_ASSERT(c.private_users == CONFIG_DEFAULT_PRIVATE_USERS && c.private_users,
+                    "default PrivateUsers= is CONFIG_DEFAULT_PRIVATE_USERS (true)");
         TEST_ASSERT(c.set_mask == 0, "default set_mask is empty");
 
         /* Parsing nothing changes nothing. */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Each machine owns a private range of 65536 host UIDs/GIDs: its root is host
+ * UID BASE, never host root.  The range is chosen once (at create, or at the
+ * first start of an older machine), kept in the machine's "idmap" file, and
+ * unique among all machines of a state root.  Ranges start at 0x80000 (above
+ * any normal user or system ID) and are aligned to 0x10000, as with
+ * systemd-nspawn's -U. */
+
+#include <sys/types.h>
+
+#include "store.h"
+
+#define USERNS_RANGE_SIZE 0x10000U
+#define USERNS_BASE_MIN 0x80000U
+#define USERNS_BASE_MAX 0x6FFF0000U
+
+/* Read machine NAME's range; -ENOENT if it has none yet. */
+int userns_read_range(Store *s, const char *name, uid_t *ret_base);
+
+/* Return the range of the machine whose directory (possibly still a staging
+ * dir) is MACHINE_DIR_FD, allocating and persisting one if it has none.
+ * Serialized across machines by a global lock. */
+int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
