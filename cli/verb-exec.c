@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "log.h"
 #include "runtime.h"
+#include "syscall-filter.h"
 #include "util.h"
 
 static int wait_status(pid_t pid) {
@@ -94,6 +95,11 @@ _noreturn_ static void exec_child(pid_t leader, int pidfd, char **cmd) {
         r = caps_apply_bounding(bounding);
         if (r < 0) {
                 log_error_errno(r, "Failed to apply the machine's capability bounding set: %m");
+                _exit(EXIT_EXEC_FAIL);
+        }
+        r = syscall_filter_install();
+        if (r < 0) {
+                log_error_errno(r, "Failed to install the machine's system call filter: %m");
                 _exit(EXIT_EXEC_FAIL);
         }
         const char *term = getenv("TERM");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
@@ -19,6 +20,7 @@
 #include "fs.h"
 #include "launch.h"
 #include "log.h"
+#include "syscall-filter.h"
 #include "userns.h"
 #include "util.h"
 
@@ -201,6 +203,9 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         r = caps_apply_bounding(p->caps_keep);
         if (r < 0)
                 child_fail(errfd, r, "Failed to drop capabilities: %m");
+        r = syscall_filter_install();
+        if (r < 0)
+                child_fail(errfd, r, "Failed to install the system call filter: %m");
 
         /* The supervisor blocks signals for its signalfd: give init a clean slate. */
         sigset_t none;
@@ -208,6 +213,11 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) signal(sig, SIG_DFL);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+        /* Whatever fd a library or a future change opened without CLOEXEC, the
+         * init must not inherit it: mark them all (the error pipe already is). */
+        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                child_fail(errfd, errno, "close_range failed: %m");
 
         char *const argv[] = { (char *) p->init, NULL };
         char *const envp[] = {

@@ -5,6 +5,7 @@
  * clean poweroff, restarts the init when the guest reboots, and cleans up
  * when the guest is gone. */
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -70,6 +71,9 @@ static int parse_args(int argc, char **argv, Args *a) {
         if (optind != argc - 1)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Expected exactly one machine name.");
         a->name = argv[optind];
+        /* Inherited without CLOEXEC from berth start; it must not reach the init. */
+        if (a->ready_fd >= 0 && fcntl(a->ready_fd, F_SETFD, FD_CLOEXEC) < 0)
+                return log_error_errno(errno, "Invalid --ready-fd %d: %m", a->ready_fd);
         return 0;
 }
 
