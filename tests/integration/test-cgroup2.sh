@@ -1,0 +1,49 @@
+#!/bin/bash
+# A host with cgroup v2 only, as berth's direct mode sees it: inside a private
+# mount namespace /sys/fs/cgroup is replaced by the v2 hierarchy alone, so the
+# supervisor takes its pure-v2 path (controllers enabled top-down, limits in
+# memory.max/pids.max when the controllers exist, no v1 hierarchies).  The
+# Debian machine's systemd must reach "running" there too.
+. "$(dirname "$0")/lib.sh"
+
+v2=$(findmnt -no TARGET -t cgroup2 | head -1)
+if [ -z "$v2" ]; then
+        ok "# SKIP no cgroup2 hierarchy on this host"
+        done_testing
+fi
+
+# Run berth with only the v2 hierarchy mounted at /sys/fs/cgroup.
+v2berth() {
+        unshare -m --propagation slave sh -c "
+                mount --bind '$v2' /mnt 2>/dev/null || exit 90
+                umount -R /sys/fs/cgroup && mount --move /mnt /sys/fs/cgroup || exit 91
+                exec '$BERTH' \"\$@\"" berth "$@"
+}
+check "the view has no v1 hierarchy" sh -c "unshare -m --propagation slave sh -c \"mount --bind '$v2' /mnt && umount -R /sys/fs/cgroup && mount --move /mnt /sys/fs/cgroup && ! grep -q ' - cgroup ' /proc/self/mountinfo\""
+
+check "create debian machine" berth create v2deb --template debian
+check "start with a pure cgroup v2 view" v2berth start v2deb
+leader=$(berth list --json | jq '.[] | select(.name=="v2deb") | .leader')
+check_output_contains "the init is below the machine's payload cgroup (v2)" "^0::/berth/v2deb/payload(/|$)" \
+        grep '^0::' "/proc/$leader/cgroup"
+sup=$(berth list --json | jq '.[] | select(.name=="v2deb") | .supervisor')
+check_eq "the supervisor joined no v1 hierarchy (it saw none)" "" \
+        "$(grep -v '^0::' "/proc/$sup/cgroup" | grep berth)"
+check "systemd's socket appears" wait_for 60 berth exec v2deb -- test -S /run/systemd/private
+check_eq "systemd reaches 'running'" "running" "$(timeout 120 "$BERTH" exec v2deb -- systemctl is-system-running --wait 2>&1)"
+check_eq "the guest sees cgroup2 at its cgroup root" "0::/init.scope" \
+        "$(berth exec v2deb -- sh -c 'grep ^0:: /proc/1/cgroup')"
+check "stop" berth stop v2deb
+check "no cgroup left" no_cgroups_left v2deb
+
+check "create busybox machine with limits" berth create v2bb --template busybox --set TasksMax=64
+check "start with a pure cgroup v2 view" v2berth start v2bb
+if [ -e "$v2/berth/v2bb/pids.max" ]; then
+        check_eq "TasksMax= is pids.max" "64" "$(cat "$v2/berth/v2bb/pids.max")"
+else
+        ok "# SKIP the pids controller is bound to v1 on this host"
+fi
+check_eq "exec works" "ok" "$(berth exec v2bb -- echo ok)"
+check "stop" berth stop v2bb
+check "no cgroup left" no_cgroups_left v2bb
+done_testing
