@@ -21,7 +21,10 @@ static const struct {
         { "list", verb_list, "list [--json]          list machines" },
         { "status", verb_status, "status NAME [--json]   show a machine's state" },
         { "rm", verb_rm, "rm NAME [--force]      remove a machine" },
-        { "exec", verb_exec, "exec NAME -- CMD...    run a command in a running machine" },
+        { "exec", verb_exec, "exec [-t] [-i] NAME -- CMD...  run a command in a running machine" },
+        { "cp", verb_cp, "cp SRC DST             copy files in or out (NAME:PATH is a machine's path)" },
+        { "shell", verb_shell, "shell [--user U] NAME  a login shell (or CMD) in a running machine" },
+        { "console", verb_console, "console NAME [--read-only]  attach to the machine's console" },
 };
 
 static void help(void) {

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* berth exec: run a command inside a running machine, directly (no agent in
- * the guest): join the init's cgroups, enter all its namespaces through its
- * pidfd, take its capability bounding set, fork once more to be inside its
- * PID namespace, exec.  The command's exit status is ours. */
+/* berth exec and berth shell: run a command inside a running machine,
+ * directly (no agent or D-Bus in the guest).
+ *
+ * Three processes: berth itself stays on the host and relays the terminal
+ * and signals; a helper joins the init's cgroups, enters all its namespaces
+ * through its pidfd and, for -t, opens a pty in the machine's own devpts;
+ * the command runs in a grandchild (the only way into the PID namespace),
+ * with the machine's capability bounding set, its seccomp filter and the
+ * requested user.  The command's exit status is berth's. */
 
 #include <getopt.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "berth.h"
@@ -17,9 +26,21 @@
 #include "cgroup.h"
 #include "fs.h"
 #include "log.h"
+#include "passwd.h"
 #include "runtime.h"
 #include "syscall-filter.h"
+#include "terminal.h"
 #include "util.h"
+
+typedef struct ExecOptions {
+        bool tty;          /* a pty inside the machine */
+        bool interactive;  /* pass our stdin */
+        bool login;        /* berth shell: login environment, the user's shell */
+        const char *user;  /* NULL: root */
+        const char *cwd;   /* NULL: "/" (exec) or the user's home (shell) */
+        char **setenv;     /* K=V */
+        char **cmd;        /* may be empty with login */
+} ExecOptions;
 
 static int wait_status(pid_t pid) {
         int status;
@@ -41,104 +62,305 @@ static bool same_ns(pid_t pid, const char *ns) {
         return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
-_noreturn_ static void exec_child(pid_t leader, int pidfd, char **cmd) {
+/* Send up to two fds (the command's pidfd, the pty master) in one message. */
+static int send_fds(int sock, const int *fds, size_t n) {
+        char dummy = (char) n;
+        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 2)];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+static int recv_fds(int sock, int *fds, size_t n) {
+        char dummy;
+        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 2)];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        ssize_t r;
+        do
+                r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        if (r == 0)
+                return -EPIPE; /* the helper failed before it could send anything */
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
+                return -EBADMSG;
+        memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
+        return 0;
+}
+
+_noreturn_ static void fail_exit(int r, const char *what) {
+        log_error_errno(r, "%s: %m", what);
+        _exit(EXIT_EXEC_FAIL);
+}
+
+static char **build_env(const ExecOptions *o, const PasswdEntry *pw) {
+        char **env = NULL;
+        env = strv_append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        env = strv_append(env, "container=berth");
+        const char *term = getenv("TERM");
+        _cleanup_free_ char *t = xasprintf("TERM=%s", term && o->tty ? term : "dumb");
+        if (o->tty || term)
+                env = strv_append(env, t);
+        _cleanup_free_ char *home = xasprintf("HOME=%s", pw->home);
+        _cleanup_free_ char *user = xasprintf("USER=%s", pw->name);
+        _cleanup_free_ char *logname = xasprintf("LOGNAME=%s", pw->name);
+        _cleanup_free_ char *shell = xasprintf("SHELL=%s", pw->shell);
+        env = strv_append(env, home);
+        env = strv_append(env, user);
+        env = strv_append(env, logname);
+        env = strv_append(env, shell);
+        /* --setenv last: it overrides what came before. */
+        for (char **s = o->setenv; s && *s; s++) {
+                size_t k = strcspn(*s, "=");
+                for (char **e = env; *e; e++)
+                        if (strncmp(*e, *s, k + 1) == 0) {
+                                free(*e);
+                                *e = xstrdup(*s);
+                                goto next;
+                        }
+                env = strv_append(env, *s);
+        next:;
+        }
+        return env;
+}
+
+/* In the grandchild, inside every namespace of the machine: terminal, user,
+ * directory, then exec. */
+_noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int master, const PasswdEntry *pw,
+                                   const gid_t *groups, size_t n_groups) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                fail_exit(errno, "prctl failed");
+
+        if (master >= 0) {
+                if (setsid() < 0)
+                        fail_exit(errno, "setsid failed");
+                /* TIOCGPTPEER opens the slave from the master: no path lookup in /dev/pts. */
+                int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (slave < 0)
+                        fail_exit(errno, "Failed to open the pty");
+                if (ioctl(slave, TIOCSCTTY, 0) < 0)
+                        fail_exit(errno, "Failed to make the pty the controlling terminal");
+                for (int fd = 0; fd < 3; fd++)
+                        if (dup2(slave, fd) < 0)
+                                fail_exit(errno, "dup2 failed");
+                close(slave);
+                close(master);
+        } else if (!o->interactive) {
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+                        fail_exit(errno, "Failed to open /dev/null in the machine");
+        }
+
+        int r = caps_apply_bounding(bounding);
+        if (r < 0)
+                fail_exit(r, "Failed to apply the machine's capability bounding set");
+        /* Before giving up root: installing a filter without no_new_privs needs CAP_SYS_ADMIN. */
+        r = syscall_filter_install();
+        if (r < 0)
+                fail_exit(r, "Failed to install the machine's system call filter");
+        if (setgroups(n_groups, groups) < 0 || setresgid(pw->gid, pw->gid, pw->gid) < 0 ||
+            setresuid(pw->uid, pw->uid, pw->uid) < 0)
+                fail_exit(errno, "Failed to switch to the requested user");
+        /* The death signal does not survive a change of credentials. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                fail_exit(errno, "prctl failed");
+
+        const char *dir = o->cwd ?: o->login ? pw->home : "/";
+        if (chdir(dir) < 0) {
+                if (o->cwd)
+                        fail_exit(errno, "Failed to change to the requested directory");
+                (void) chdir("/");
+        }
+
+        _cleanup_strv_free_ char **env = build_env(o, pw);
+        if (o->cmd && o->cmd[0]) {
+                /* PATH lookup uses the machine's PATH, not ours. */
+                environ = env;
+                execvp(o->cmd[0], o->cmd);
+                int e = errno;
+                log_error_errno(e, "Failed to execute '%s' in the machine: %m", o->cmd[0]);
+                _exit(e == ENOENT ? 127 : 126);
+        }
+        /* A login shell: argv[0] is "-" and the shell's name. */
+        const char *base = strrchr(pw->shell, '/');
+        _cleanup_free_ char *argv0 = xasprintf("-%s", base ? base + 1 : pw->shell);
+        char *argv[] = { argv0, NULL };
+        execve(pw->shell, argv, env);
+        int e = errno;
+        log_error_errno(e, "Failed to execute the shell %s in the machine: %m", pw->shell);
+        _exit(e == ENOENT ? 127 : 126);
+}
+
+/* The helper: joins the machine and starts the command. */
+_noreturn_ static void exec_helper(pid_t leader, int pidfd, int sock, const ExecOptions *o) {
         /* Die with berth; and once inside the machine's namespaces, nothing in
          * there may ptrace us or open our /proc/self/exe (CVE-2019-5736 class). */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0) {
-                log_error_errno(errno, "prctl failed: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
+                fail_exit(errno, "prctl failed");
         uint64_t bounding;
         int r = caps_read_bounding(leader, &bounding);
-        if (r < 0) {
-                log_error_errno(r, "Failed to read the machine's capability bounding set: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
+        if (r < 0)
+                fail_exit(r, "Failed to read the machine's capability bounding set");
         r = cgroup_attach_like(leader, getpid());
-        if (r < 0) {
-                log_error_errno(r, "Failed to join the machine's cgroup: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
+        if (r < 0)
+                fail_exit(r, "Failed to join the machine's cgroup");
         int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-        /* setns() refuses to "enter" the user namespace we are already in. */
+        /* setns() refuses to "enter" the namespaces we are already in. */
         if (!same_ns(leader, "user"))
                 flags |= CLONE_NEWUSER;
         if (!same_ns(leader, "net"))
                 flags |= CLONE_NEWNET;
-        if (setns(pidfd, flags) < 0) {
-                log_error_errno(errno, "Failed to enter the machine's namespaces: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
+        if (setns(pidfd, flags) < 0)
+                fail_exit(errno, "Failed to enter the machine's namespaces");
         close(pidfd);
         /* In the machine's user namespace we are nobody until we take its root. */
-        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
-                                        prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)) {
-                log_error_errno(errno, "Failed to become root in the machine's user namespace: %m");
-                _exit(EXIT_EXEC_FAIL);
+        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+                                        setgroups(0, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
+                fail_exit(errno, "Failed to become root in the machine's user namespace");
+
+        /* The user, from the machine's own files (no NSS in here). */
+        PasswdEntry pw;
+        _cleanup_fclose_ FILE *pf = fopen("/etc/passwd", "re");
+        if (!o->user || streq(o->user, "root") || streq(o->user, "0")) {
+                r = pf ? passwd_lookup(pf, "0", &pw) : -ENOENT;
+                if (r < 0)
+                        pw = (PasswdEntry) { .name = xstrdup("root"), .home = xstrdup("/root"),
+                                             .shell = xstrdup("/bin/sh") };
+        } else {
+                r = pf ? passwd_lookup(pf, o->user, &pw) : -ENOENT;
+                if (r < 0) {
+                        log_error("No user '%s' in the machine's /etc/passwd.", o->user);
+                        _exit(EXIT_EXEC_FAIL);
+                }
+        }
+        _cleanup_fclose_ FILE *gf = fopen("/etc/group", "re");
+        _cleanup_free_ gid_t *groups = NULL;
+        size_t n_groups = 0;
+        (void) group_list_for(gf, pw.name, pw.gid, &groups, &n_groups);
+
+        _cleanup_close_ int master = -EBADF;
+        if (o->tty) {
+                /* The machine's own devpts: the pty belongs to the machine. */
+                master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (master < 0)
+                        fail_exit(errno, "Failed to open /dev/ptmx in the machine");
+                int unlock = 0;
+                if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+                        fail_exit(errno, "Failed to unlock the pty");
         }
 
         pid_t pid = fork();
-        if (pid < 0) {
-                log_error_errno(errno, "fork failed: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
-        if (pid > 0)
-                _exit(wait_status(pid));
+        if (pid < 0)
+                fail_exit(errno, "fork failed");
+        if (pid == 0)
+                run_command(o, bounding, master, &pw, groups, n_groups);
 
-        /* Now PID != 1 inside the machine's PID namespace.  (The parent-death
-         * signal is set here, after the last change of credentials, which would
-         * clear it.) */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || chdir("/") < 0) {
-                log_error_errno(errno, "Failed to prepare the command: %m");
-                _exit(EXIT_EXEC_FAIL);
+        int cmdfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        int fds[2] = { cmdfd, master };
+        if (cmdfd < 0 || send_fds(sock, fds, master >= 0 ? 2 : 1) < 0) {
+                (void) kill(pid, SIGKILL);
+                fail_exit(errno, "Failed to hand the command to berth");
         }
-        r = caps_apply_bounding(bounding);
-        if (r < 0) {
-                log_error_errno(r, "Failed to apply the machine's capability bounding set: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
-        r = syscall_filter_install();
-        if (r < 0) {
-                log_error_errno(r, "Failed to install the machine's system call filter: %m");
-                _exit(EXIT_EXEC_FAIL);
-        }
-        const char *term = getenv("TERM");
-        _cleanup_free_ char *term_env = term ? xasprintf("TERM=%s", term) : NULL;
-        char *envp[] = {
-                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                (char *) "HOME=/root",
-                (char *) "container=berth",
-                term_env,
-                NULL,
-        };
-        execvpe(cmd[0], cmd, envp);
-        int e = errno;
-        log_error_errno(e, "Failed to execute '%s' in the machine: %m", cmd[0]);
-        _exit(e == ENOENT ? 127 : 126);
+        closep(&master);
+        close(sock);
+        _exit(wait_status(pid));
 }
 
-int verb_exec(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { {} };
-        int c;
-        /* "+": stop at the first non-option, the machine name. */
-        while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0)
-                return EXIT_USAGE;
-        if (argc - optind < 2) {
-                log_error("Usage: berth exec NAME [--] COMMAND [ARGS...]");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind];
-        int r = check_name(name);
-        if (r != 0)
-                return r;
-        char **cmd = argv + optind + 1;
-        if (streq(cmd[0], "--"))
-                cmd++;
-        if (!cmd[0]) {
-                log_error("No command given. Usage: berth exec NAME [--] COMMAND [ARGS...]");
-                return EXIT_USAGE;
-        }
+/* Relay between our terminal and the pty master until the command is gone;
+ * forward signals meant for it. */
+static bool helper_exited(pid_t helper) {
+        siginfo_t info = {};
+        /* WNOWAIT: leave the status for wait_status(). */
+        return waitid(P_PID, (id_t) helper, &info, WEXITED | WNOHANG | WNOWAIT) >= 0 && info.si_pid == helper;
+}
 
+static void relay(pid_t helper, int master, int cmdfd, int sfd, bool interactive) {
+        _cleanup_(term_restorep) TermState ts = TERM_STATE_INIT;
+        if (master >= 0) {
+                if (interactive)
+                        (void) term_make_raw(STDIN_FILENO, &ts);
+                struct winsize ws;
+                if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) >= 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0)
+                        (void) ioctl(master, TIOCSWINSZ, &ws);
+                /* Non-blocking, so that the last output can be drained without hanging. */
+                (void) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+        }
+        bool in_open = master >= 0 && interactive, out_open = master >= 0;
+        for (;;) {
+                struct pollfd p[] = {
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = out_open ? master : -1, .events = POLLIN },
+                        { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
+                };
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                char buf[16384];
+                if (p[1].revents) {
+                        ssize_t n = read(master, buf, sizeof buf);
+                        if (n > 0)
+                                (void) write_all_fd(STDOUT_FILENO, buf, (size_t) n);
+                        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                                out_open = false; /* EIO: every holder of the slave is gone */
+                }
+                if (p[2].revents) {
+                        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+                        if (n > 0)
+                                (void) write_all_fd(master, buf, (size_t) n);
+                        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                                in_open = false;
+                }
+                if (p[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof si) == (ssize_t) sizeof si) {
+                                if (si.ssi_signo == SIGCHLD)
+                                        continue; /* checked below */
+                                if (si.ssi_signo == SIGWINCH) {
+                                        struct winsize ws;
+                                        if (master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) >= 0)
+                                                (void) ioctl(master, TIOCSWINSZ, &ws);
+                                        continue;
+                                }
+                                /* A terminal's own Ctrl-C already reached the command
+                                 * (same process group); forward only what was sent to us. */
+                                if (si.ssi_signo == SIGINT && si.ssi_code == SI_KERNEL)
+                                        continue;
+                                (void) syscall(SYS_pidfd_send_signal, cmdfd, si.ssi_signo, NULL, 0);
+                        }
+                }
+                /* Done when nobody holds the pty's slave any more (all output read),
+                 * or when the command has ended: then take what output is left and
+                 * leave, even if something it started in the background still holds
+                 * the pty. */
+                if (master >= 0 && !out_open)
+                        return;
+                if (helper_exited(helper)) {
+                        ssize_t n;
+                        while (out_open && (n = read(master, buf, sizeof buf)) > 0)
+                                (void) write_all_fd(STDOUT_FILENO, buf, (size_t) n);
+                        return;
+                }
+        }
+}
+
+static int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         if (context_open_store(ctx) < 0)
                 return EXIT_EXEC_FAIL;
         if (store_machine_exists(&ctx->store, name) <= 0) {
@@ -161,13 +383,135 @@ int verb_exec(Context *ctx, int argc, char **argv) {
         int keep[] = { pidfd };
         (void) close_all_fds_except(keep, 1);
 
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+                log_error_errno(errno, "socketpair failed: %m");
+                return EXIT_EXEC_FAIL;
+        }
+        _cleanup_close_ int sock = sp[0], helper_sock = sp[1];
+
+        /* Signals become events; blocked before the fork so none is lost. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        static const int relayed[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        for (size_t i = 0; i < ELEMENTSOF(relayed); i++)
+                sigaddset(&mask, relayed[i]);
+        sigset_t old;
+        sigprocmask(SIG_BLOCK, &mask, &old);
+
         pid_t pid = fork();
         if (pid < 0) {
                 log_error_errno(errno, "fork failed: %m");
                 return EXIT_EXEC_FAIL;
         }
-        if (pid == 0)
-                exec_child(st.init_pid, pidfd, cmd);
+        if (pid == 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                close(sock);
+                exec_helper(st.init_pid, pidfd, helper_sock, o);
+        }
         closep(&pidfd);
+        closep(&helper_sock);
+
+        _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        int fds[2] = { -1, -1 };
+        if (sfd >= 0 && recv_fds(sock, fds, o->tty ? 2 : 1) >= 0) {
+                _cleanup_close_ int cmdfd = fds[0], master = fds[1];
+                relay(pid, master, cmdfd, sfd, o->interactive);
+        }
         return wait_status(pid);
+}
+
+static int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell) {
+        static const struct option opts[] = {
+                { "tty", no_argument, NULL, 't' },
+                { "interactive", no_argument, NULL, 'i' },
+                { "user", required_argument, NULL, 'u' },
+                { "cwd", required_argument, NULL, 'w' },
+                { "setenv", required_argument, NULL, 'E' },
+                {},
+        };
+        int c;
+        /* "+": options end at the machine name. */
+        while ((c = getopt_long(argc, argv, shell ? "+u:E:w:" : "+tiu:E:w:", opts, NULL)) >= 0)
+                switch (c) {
+                case 't':
+                        if (shell)
+                                return EXIT_USAGE;
+                        o->tty = true;
+                        break;
+                case 'i':
+                        if (shell)
+                                return EXIT_USAGE;
+                        o->interactive = true;
+                        break;
+                case 'u':
+                        o->user = optarg;
+                        break;
+                case 'w':
+                        if (optarg[0] != '/') {
+                                log_error("--cwd needs an absolute path inside the machine.");
+                                return EXIT_USAGE;
+                        }
+                        o->cwd = optarg;
+                        break;
+                case 'E':
+                        if (!strchr(optarg, '=') || optarg[0] == '=') {
+                                log_error("--setenv wants NAME=VALUE, got '%s'.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        *setenv = strv_append(*setenv, optarg);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        o->setenv = *setenv;
+        return 0;
+}
+
+int verb_exec(Context *ctx, int argc, char **argv) {
+        _cleanup_strv_free_ char **setenv = NULL;
+        ExecOptions o = {};
+        int r = parse_exec_options(argc, argv, &o, &setenv, false);
+        if (r != 0)
+                return r;
+        if (argc - optind < 2) {
+                log_error("Usage: berth exec [-t] [-i] [--user U] [--cwd DIR] [--setenv K=V] NAME [--] COMMAND [ARGS...]");
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        r = check_name(name);
+        if (r != 0)
+                return r;
+        char **cmd = argv + optind + 1;
+        if (streq(cmd[0], "--"))
+                cmd++;
+        if (!cmd[0]) {
+                log_error("No command given. Usage: berth exec NAME [--] COMMAND [ARGS...]");
+                return EXIT_USAGE;
+        }
+        o.cmd = cmd;
+        return machine_exec(ctx, name, &o);
+}
+
+int verb_shell(Context *ctx, int argc, char **argv) {
+        _cleanup_strv_free_ char **setenv = NULL;
+        ExecOptions o = { .login = true, .interactive = true };
+        int r = parse_exec_options(argc, argv, &o, &setenv, true);
+        if (r != 0)
+                return r;
+        if (argc - optind < 1) {
+                log_error("Usage: berth shell [--user U] [--cwd DIR] [--setenv K=V] NAME [COMMAND...]");
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        r = check_name(name);
+        if (r != 0)
+                return r;
+        char **cmd = argv + optind + 1;
+        if (cmd[0] && streq(cmd[0], "--"))
+                cmd++;
+        o.cmd = cmd;
+        /* Like a login: a terminal when we have one, plain pipes otherwise. */
+        o.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        return machine_exec(ctx, name, &o);
 }

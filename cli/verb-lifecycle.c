@@ -71,6 +71,14 @@ int verb_start(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *init_name = NULL;
         r = rootfs_check(rootfs, cfg.init, &init_name);
         bool privileged = !cfg.private_users;
+        if (r >= 0 && cfg.private_users && cfg.network_mode == NETWORK_MODE_HOST) {
+                /* The kernel gives sysfs only to a user namespace that owns the
+                 * network namespace; the host's belongs to the host. */
+                log_error("[Network] Mode=host needs PrivateUsers=no (a privileged machine): a machine in its own "
+                          "user namespace cannot share the host's network namespace.");
+                machine_config_done(&cfg);
+                return EXIT_USAGE;
+        }
         machine_config_done(&cfg);
         if (r < 0)
                 return EXIT_FAIL;
@@ -189,7 +197,8 @@ int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool forc
          * and clean what it would have. */
         (void) syscall(SYS_pidfd_send_signal, sup, SIGKILL, NULL, 0);
         (void) wait_pidfd(sup, 5000);
-        (void) cgroup_machine_destroy(name);
+        _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
+        (void) cgroup_machine_destroy(cgname);
         (void) runtime_clean_stale(ctx->store.run_fd, name);
         return 0;
 }

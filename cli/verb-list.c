@@ -55,9 +55,10 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
                 m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
                 return;
         }
-        if (cgroup_machine_memory_current(name, &m->memory) < 0)
+        _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
+        if (cgroup_machine_memory_current(cgname, &m->memory) < 0)
                 m->memory = UINT64_MAX;
-        if (cgroup_machine_tasks_current(name, &m->tasks) < 0)
+        if (cgroup_machine_tasks_current(cgname, &m->tasks) < 0)
                 m->tasks = UINT64_MAX;
 }
 

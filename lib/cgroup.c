@@ -168,9 +168,8 @@ static const char *const device_allow[] = {
         "c 1:8 rwm",   /* random */
         "c 1:9 rwm",   /* urandom */
         "c 5:0 rwm",   /* tty */
-        "c 5:1 rwm",   /* console */
         "c 5:2 rwm",   /* ptmx */
-        "c 136:* rwm", /* pts */
+        "c 136:* rwm", /* pts: the machine's devpts and its console (a pty) */
 };
 
 static int apply_device_policy(const char *dir) {
@@ -225,7 +224,7 @@ int cgroup_machine_create(const char *name, const CgroupLimits *limits) {
         /* Start clean: a machine killed hard may have left its cgroups. */
         (void) cgroup_machine_destroy(name);
 
-        _cleanup_free_ char *machine = xasprintf("berth/%s", name);
+        _cleanup_free_ char *machine = xasprintf(CGROUP_TOP "/%s", name);
         for (Hierarchy *i = h; i->mount; i++) {
                 /* Limits first, payload after: a v1 child copies its parent's device list. */
                 _cleanup_free_ char *dir = xasprintf("%s/%s", i->mount, machine);
@@ -255,7 +254,7 @@ int cgroup_supervisor_enter(void) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", (int) getpid());
         for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *dir = xasprintf("%s/berth/supervisor", i->mount);
+                _cleanup_free_ char *dir = xasprintf("%s/" CGROUP_TOP "/" CGROUP_SUPERVISORS, i->mount);
                 int r = mkdir_p_at(AT_FDCWD, dir, 0755);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create cgroup %s: %m", dir);
@@ -275,7 +274,7 @@ int cgroup_machine_attach(const char *name, pid_t pid) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", (int) pid);
         for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *p = xasprintf("%s/berth/%s/payload/cgroup.procs", i->mount, name);
+                _cleanup_free_ char *p = xasprintf("%s/" CGROUP_TOP "/%s/payload/cgroup.procs", i->mount, name);
                 int r = write_string_at(AT_FDCWD, p, buf);
                 if (r < 0)
                         return log_error_errno(r, "Failed to move process %d into %s: %m", (int) pid, p);
@@ -293,7 +292,7 @@ int cgroup_machine_chown(const char *name, uid_t uid, gid_t gid) {
                 /* Only hierarchies a guest manages itself: the unified one and systemd's named one. */
                 if (!i->v2 && !has_controller(i, "name=systemd"))
                         continue;
-                _cleanup_free_ char *dir = xasprintf("%s/berth/%s/payload", i->mount, name);
+                _cleanup_free_ char *dir = xasprintf("%s/" CGROUP_TOP "/%s/payload", i->mount, name);
                 _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, dir);
                 if (fd < 0)
                         return log_error_errno(fd, "Failed to open %s: %m", dir);
@@ -372,7 +371,7 @@ int cgroup_machine_destroy(const char *name) {
                 return n;
         int ret = 0;
         for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *berth = xasprintf("%s/berth", i->mount);
+                _cleanup_free_ char *berth = xasprintf("%s/" CGROUP_TOP, i->mount);
                 _cleanup_close_ int bfd = open_dir_nofollow(AT_FDCWD, berth);
                 if (bfd < 0)
                         continue;
@@ -464,7 +463,7 @@ static int machine_stat(const char *name, const char *v2file, const char *v1ctrl
         for (Hierarchy *i = h; i->mount; i++) {
                 if (i->v2 ? false : !has_controller(i, v1ctrl))
                         continue;
-                _cleanup_free_ char *p = xasprintf("%s/berth/%s/%s", i->mount, name, i->v2 ? v2file : v1file);
+                _cleanup_free_ char *p = xasprintf("%s/" CGROUP_TOP "/%s/%s", i->mount, name, i->v2 ? v2file : v1file);
                 if (read_u64(p, ret) >= 0)
                         return 0;
         }

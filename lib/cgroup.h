@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Direct-mode cgroups.  A machine NAME owns "berth/NAME" in every mounted
+/* Direct-mode cgroups.  A machine owns "berth/CGNAME" in every mounted
  * hierarchy (cgroup v2, and each v1 hierarchy on hybrid hosts except cpuset,
  * which needs per-cgroup setup and gives a machine nothing).  Limits sit on
- * berth/NAME; the guest lives in berth/NAME/payload, which becomes the root
- * of its cgroup namespace, so the guest can never raise its own limits. */
+ * berth/CGNAME; the guest lives in berth/CGNAME/payload, which becomes the
+ * root of its cgroup namespace, so the guest can never raise its own limits.
+ * CGNAME is the machine's name, qualified for state roots other than the
+ * default (store_cgroup_name()), so that two roots never share a cgroup.
+ * Supervisors live in berth/.supervisor: no machine name starts with '.'. */
+
+#define CGROUP_TOP "berth"
+#define CGROUP_SUPERVISORS ".supervisor"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,7 +25,7 @@ typedef struct CgroupLimits {
  * is left behind. */
 int cgroup_machine_create(const char *name, const CgroupLimits *limits);
 
-/* Move the calling supervisor into berth/supervisor in every hierarchy, out
+/* Move the calling supervisor into berth/.supervisor in every hierarchy, out
  * of the cgroup of whoever started it (a login session, a CI job's scope),
  * whose end must not kill the machine.  Direct mode only. */
 int cgroup_supervisor_enter(void);

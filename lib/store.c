@@ -149,3 +149,13 @@ char *store_machine_path(Store *s, const char *name) {
 char *store_rootfs_path(Store *s, const char *name) {
         return xasprintf("%s/machines/%s/rootfs", s->root, name);
 }
+
+char *store_cgroup_name(Store *s, const char *name) {
+        if (streq(s->root, BERTH_STATE_DIR))
+                return xstrdup(name);
+        /* FNV-1a: stable across runs and builds, and enough to tell roots apart. */
+        uint32_t h = 2166136261u;
+        for (const char *p = s->root; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619u;
+        return xasprintf("%s@%08x", name, h);
+}

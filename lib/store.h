@@ -40,6 +40,12 @@ int store_list_machines(Store *s, char ***ret);
  * global berth.conf, defaults.  *ret_error gets a printable message. */
 int store_load_config(Store *s, const char *name, char *const *cli_set, MachineConfig *ret, char **ret_error);
 
+/* The cgroup name of machine NAME: NAME itself in the default state root,
+ * "NAME@XXXXXXXX" (a hash of the root's path) in any other, so that machines
+ * of two roots never share (and never destroy) each other's cgroups. '@'
+ * cannot appear in a machine name. */
+char *store_cgroup_name(Store *s, const char *name);
+
 /* Path of machine NAME's dir / rootfs (malloc'ed). */
 char *store_machine_path(Store *s, const char *name);
 char *store_rootfs_path(Store *s, const char *name);

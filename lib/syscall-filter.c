@@ -51,8 +51,10 @@ int syscall_filter_install(void) {
 
         for (size_t i = 0; i < ELEMENTSOF(syscall_filter_denied); i++) {
                 int nr = seccomp_syscall_resolve_name(syscall_filter_denied[i]);
-                if (nr == __NR_SCMP_ERROR)
-                        continue; /* not a call on this architecture */
+                /* Not a call on this architecture: libseccomp answers __NR_SCMP_ERROR or,
+                 * for calls other architectures have, a negative pseudo number. */
+                if (nr < 0)
+                        continue;
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
                 if (r < 0 && r != -EEXIST)
                         return r;

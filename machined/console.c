@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 
 #include "console.h"
@@ -19,6 +22,21 @@ static int console_log_open(Console *c) {
         return 0;
 }
 
+/* The socket's path may be long (a test's --root): bind through the dir fd. */
+static int console_listen(Console *c) {
+        (void) unlinkat(c->dir_fd, "console.sock", 0);
+        c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->listen_fd < 0)
+                return -errno;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/console.sock", c->dir_fd);
+        if (bind(c->listen_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        if (fchmodat(c->dir_fd, "console.sock", 0600, 0) < 0)
+                return -errno;
+        return RET_NERRNO(listen(c->listen_fd, CONSOLE_VIEWERS_MAX));
+}
+
 int console_open(Console *c, int run_dir_fd) {
         c->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         if (c->master < 0)
@@ -33,8 +51,11 @@ int console_open(Console *c, int run_dir_fd) {
         if (c->slave_keep < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", name);
 
-        /* A sane default size until someone attaches and sets theirs. */
-        struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+        /* The size until a viewer sets theirs.  Wide on purpose: systemd (252)
+         * shortens status lines to the console width and can cut an ANSI
+         * sequence in half ("\e" + "…"), after which terminals such as tmux
+         * swallow the rest of the output, login prompt included. */
+        struct winsize ws = { .ws_row = 48, .ws_col = 160 };
         (void) ioctl(c->master, TIOCSWINSZ, &ws);
 
         c->dir_fd = fcntl(run_dir_fd, F_DUPFD_CLOEXEC, 3);
@@ -43,16 +64,51 @@ int console_open(Console *c, int run_dir_fd) {
         int r = console_log_open(c);
         if (r < 0)
                 return log_error_errno(r, "Failed to open console.log: %m");
+        c->history = xmalloc(CONSOLE_HISTORY);
+        r = console_listen(c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the console socket: %m");
         return 0;
 }
 
+static void viewer_drop(Console *c, size_t i) {
+        closep(&c->viewers[i].fd);
+        c->viewers[i] = c->viewers[--c->n_viewers];
+}
+
 void console_close(Console *c) {
+        while (c->n_viewers > 0)
+                viewer_drop(c, c->n_viewers - 1);
         closep(&c->master);
         closep(&c->slave_keep);
+        if (c->listen_fd >= 0 && c->dir_fd >= 0)
+                (void) unlinkat(c->dir_fd, "console.sock", 0);
+        closep(&c->listen_fd);
         closep(&c->dir_fd);
         closep(&c->log_fd);
         free(c->slave_path);
+        free(c->history);
         *c = (Console) CONSOLE_INIT;
+}
+
+static void history_add(Console *c, const char *buf, size_t n) {
+        if (n >= CONSOLE_HISTORY) {
+                buf += n - CONSOLE_HISTORY;
+                n = CONSOLE_HISTORY;
+        }
+        for (size_t k = 0; k < n; k++) {
+                size_t pos = (c->history_start + c->history_len) % CONSOLE_HISTORY;
+                c->history[pos] = buf[k];
+                if (c->history_len < CONSOLE_HISTORY)
+                        c->history_len++;
+                else
+                        c->history_start = (c->history_start + 1) % CONSOLE_HISTORY;
+        }
+}
+
+/* Best effort, never blocking: a viewer that cannot take it loses it. */
+static void viewer_send(ConsoleViewer *v, const char *buf, size_t n) {
+        (void) !send(v->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 int console_drain(Console *c) {
@@ -69,13 +125,102 @@ int console_drain(Console *c) {
                         return 0;
                 if (c->log_size + (size_t) n > CONSOLE_LOG_MAX) {
                         (void) renameat(c->dir_fd, "console.log", c->dir_fd, "console.log.1");
-                        if (console_log_open(c) < 0)
-                                continue; /* keep draining even if the log is gone */
+                        (void) console_log_open(c); /* keep draining even if the log is gone */
                 }
                 if (c->log_fd >= 0) {
                         ssize_t w = write(c->log_fd, buf, (size_t) n);
                         if (w > 0)
                                 c->log_size += (size_t) w;
                 }
+                history_add(c, buf, (size_t) n);
+                for (size_t i = 0; i < c->n_viewers; i++)
+                        if (c->viewers[i].greeted)
+                                viewer_send(&c->viewers[i], buf, (size_t) n);
+        }
+}
+
+size_t console_fill_pollfds(Console *c, struct pollfd *p) {
+        size_t n = 0;
+        p[n++] = (struct pollfd) { .fd = c->master, .events = POLLIN };
+        p[n++] = (struct pollfd) { .fd = c->n_viewers < CONSOLE_VIEWERS_MAX ? c->listen_fd : -1, .events = POLLIN };
+        for (size_t i = 0; i < c->n_viewers; i++)
+                p[n++] = (struct pollfd) { .fd = c->viewers[i].fd, .events = POLLIN };
+        return n;
+}
+
+static void viewer_send_history(Console *c, ConsoleViewer *v) {
+        size_t first = CONSOLE_HISTORY - c->history_start;
+        if (first > c->history_len)
+                first = c->history_len;
+        viewer_send(v, c->history + c->history_start, first);
+        if (c->history_len > first)
+                viewer_send(v, c->history, c->history_len - first);
+}
+
+/* Parse what a viewer sent; false if it must be dropped. */
+static bool viewer_input(Console *c, ConsoleViewer *v) {
+        ssize_t n = recv(v->fd, v->in + v->in_len, sizeof v->in - v->in_len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                return false;
+        if (n < 0)
+                return true;
+        v->in_len += (size_t) n;
+
+        size_t off = 0;
+        if (!v->greeted) {
+                if (v->in[0] != 'W' && v->in[0] != 'R')
+                        return false;
+                v->writer = v->in[0] == 'W';
+                v->greeted = true;
+                off = 1;
+                viewer_send_history(c, v);
+        }
+        while (v->in_len - off >= 3) {
+                uint8_t type = v->in[off];
+                size_t len = v->in[off + 1] | (size_t) v->in[off + 2] << 8;
+                if (len > CONSOLE_FRAME_MAX)
+                        return false;
+                if (v->in_len - off - 3 < len)
+                        break;
+                const uint8_t *payload = v->in + off + 3;
+                /* A read-only viewer's frames are ignored, not obeyed. */
+                if (v->writer && type == 'D')
+                        (void) !write(c->master, payload, len);
+                else if (v->writer && type == 'S' && len == 4) {
+                        struct winsize ws = { .ws_row = (unsigned short) (payload[0] | payload[1] << 8),
+                                              .ws_col = (unsigned short) (payload[2] | payload[3] << 8) };
+                        if (ws.ws_row > 0 && ws.ws_col > 0)
+                                (void) ioctl(c->master, TIOCSWINSZ, &ws);
+                } else if (type != 'D' && type != 'S')
+                        return false;
+                off += 3 + len;
+        }
+        memmove(v->in, v->in + off, v->in_len - off);
+        v->in_len -= off;
+        return true;
+}
+
+void console_dispatch(Console *c, const struct pollfd *p, size_t n) {
+        if (n < 2)
+                return;
+        if (p[0].revents)
+                (void) console_drain(c);
+        /* Viewers first (their indices match the pollfds), then new ones. */
+        for (size_t k = n; k > 2; k--) {
+                size_t i = k - 3;
+                if (i >= c->n_viewers || !p[k - 1].revents)
+                        continue;
+                if (!viewer_input(c, &c->viewers[i]))
+                        viewer_drop(c, i);
+        }
+        if (p[1].revents & POLLIN) {
+                int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd >= 0 && c->n_viewers < CONSOLE_VIEWERS_MAX) {
+                        /* A big send buffer rides out bursts for slow viewers. */
+                        int sz = 1 << 20;
+                        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+                        c->viewers[c->n_viewers++] = (ConsoleViewer) { .fd = fd };
+                } else if (fd >= 0)
+                        close(fd);
         }
 }

@@ -106,7 +106,7 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         if (r < 0)
                 return log_error_errno(r, "Failed to write the ID map of the machine's user namespace: %m");
 
-        r = cgroup_machine_chown(p->name, p->uid_base, p->uid_base);
+        r = cgroup_machine_chown(p->cgroup, p->uid_base, p->uid_base);
         if (r < 0)
                 return r;
 
@@ -187,14 +187,14 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
                 child_fail(errfd, errno, "Failed to set hostname '%s': %m", p->hostname);
 
-        /* The console becomes the init's controlling terminal and stdio. */
+        /* The console is the init's stdio but, as the kernel does for PID 1, not
+         * its controlling terminal: a getty on the console must be able to take
+         * it as its own. */
         if (setsid() < 0)
                 child_fail(errfd, errno, "setsid failed: %m");
-        int con = open("/dev/console", O_RDWR | O_CLOEXEC);
+        int con = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (con < 0)
                 child_fail(errfd, errno, "Failed to open /dev/console: %m");
-        if (ioctl(con, TIOCSCTTY, 0) < 0)
-                child_fail(errfd, errno, "Failed to make /dev/console the controlling terminal: %m");
         for (int fd = 0; fd < 3; fd++)
                 if (dup2(con, fd) < 0)
                         child_fail(errfd, errno, "Failed to set up stdio: %m");
@@ -270,7 +270,7 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         closep(&err_w);
         closep(&fdsock_child);
 
-        int r = cgroup_machine_attach(p->name, (pid_t) pid);
+        int r = cgroup_machine_attach(p->cgroup, (pid_t) pid);
         if (r >= 0 && p->uid_base > 0)
                 r = setup_userns(p, (pid_t) pid, fdsock_parent);
         if (r >= 0 && write(go_w, "1", 1) != 1)

@@ -8,7 +8,7 @@
 #include "mount.h"
 
 typedef struct LaunchParams {
-        const char *name;       /* machine name: cgroup */
+        const char *cgroup;     /* the machine's cgroup name (store_cgroup_name()) */
         const char *hostname;
         const char *init;       /* path inside the rootfs */
         MountPlan mount;

@@ -143,6 +143,7 @@ static int run(const Args *a) {
         _cleanup_(console_close) Console console = CONSOLE_INIT;
         _cleanup_close_ int sfd = -EBADF;
         _cleanup_free_ char *cfg_err = NULL;
+        _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
         if (r < 0)
                 return log_error_errno(r, "%s", cfg_err ?: "Failed to load the configuration.");
@@ -152,6 +153,9 @@ static int run(const Args *a) {
         r = rootfs_check(rootfs, cfg.init, &init_name);
         if (r < 0)
                 return r;
+
+        if (cfg.private_users && cfg.network_mode == NETWORK_MODE_HOST)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "[Network] Mode=host needs PrivateUsers=no.");
 
         if (mkdirat(store.run_fd, a->name, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s/%s: %m", store.run, a->name);
@@ -175,7 +179,7 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
         CgroupLimits limits = { .memory_max = cfg.memory_max, .tasks_max = cfg.tasks_max };
-        r = cgroup_machine_create(a->name, &limits);
+        r = cgroup_machine_create(cgname, &limits);
         if (r < 0)
                 goto finish;
 
@@ -218,7 +222,7 @@ static int run(const Args *a) {
 
         bool own_netns = cfg.network_mode != NETWORK_MODE_HOST;
         LaunchParams lp = {
-                .name = a->name,
+                .cgroup = cgname,
                 .hostname = cfg.hostname ?: a->name,
                 .init = cfg.init,
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
@@ -252,22 +256,21 @@ static int run(const Args *a) {
                 siginfo_t si = {};
                 uint64_t last_poweroff = 0;
                 for (;;) {
-                        struct pollfd p[] = {
+                        struct pollfd p[2 + CONSOLE_POLLFDS_MAX] = {
                                 { .fd = pidfd, .events = POLLIN },
                                 { .fd = sfd, .events = POLLIN },
-                                { .fd = console.master, .events = POLLIN },
                         };
+                        size_t n_console = console_fill_pollfds(&console, p + 2);
                         /* An init ignores signals until it has installed its handlers, so
                          * a poweroff sent right after boot can be lost: repeat it while a
                          * stop is pending (inits treat a repeat as the same request). */
-                        if (poll(p, ELEMENTSOF(p), stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                        if (poll(p, 2 + n_console, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
                                 if (errno == EINTR)
                                         continue;
                                 r = log_error_errno(errno, "poll failed: %m");
                                 goto finish;
                         }
-                        if (p[2].revents)
-                                (void) console_drain(&console);
+                        console_dispatch(&console, p + 2, n_console);
                         if (p[1].revents & POLLIN) {
                                 struct signalfd_siginfo ssi;
                                 while (read(sfd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi) {
@@ -317,14 +320,14 @@ static int run(const Args *a) {
 
                 log_info("Machine %s is rebooting.", a->name);
                 /* A fresh cgroup per boot: the last boot's subtree goes with it. */
-                r = cgroup_machine_create(a->name, &limits);
+                r = cgroup_machine_create(cgname, &limits);
                 if (r < 0)
                         goto finish;
         }
         r = outcome == OUTCOME_FAILED ? -EIO : 0;
 
 finish:
-        (void) cgroup_machine_destroy(a->name);
+        (void) cgroup_machine_destroy(cgname);
         /* Without the state file the machine reads as stopped even before the lock goes. */
         (void) unlinkat(run_fd, "state", 0);
         return r;

@@ -223,6 +223,11 @@ int mount_attach_root(const MountPlan *plan, char *err, size_t errlen) {
                 tree = open_tree(AT_FDCWD, plan->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
         if (tree < 0)
                 return fail(err, errlen, errno, "Failed to clone the rootfs mount %s: %m", plan->rootfs);
+        /* Device nodes in a rootfs (from a tarball, an image) never open: the
+         * machine's devices are the ones bound into its /dev. */
+        struct mount_attr nodev = { .attr_set = MOUNT_ATTR_NODEV };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
+                return fail(err, errlen, errno, "Failed to mount the rootfs nodev: %m");
         if (move_mount(tree, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return fail(err, errlen, errno, "Failed to mount the rootfs %s: %m", plan->rootfs);
         int rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -74,7 +74,9 @@ boots() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .b
 # No cgroup of machine NAME is left in any hierarchy.
 no_cgroups_left() {
         local d
-        for d in /sys/fs/cgroup/*/berth/"$1" /sys/fs/cgroup/berth/"$1"; do
+        # Test roots qualify cgroup names as NAME@HASH.
+        for d in /sys/fs/cgroup/*/berth/"$1" /sys/fs/cgroup/*/berth/"$1"@* /sys/fs/cgroup/berth/"$1" \
+                 /sys/fs/cgroup/berth/"$1"@*; do
                 [ -e "$d" ] && return 1
         done
         return 0

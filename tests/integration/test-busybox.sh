@@ -16,7 +16,7 @@ check_eq "exec passes stdout" "hello" "$(berth exec bb -- echo hello)"
 check_status "exec returns 0" 0 berth exec bb -- true
 check_status "exec returns 7" 7 berth exec bb -- sh -c 'exit 7'
 check_status "exec of a missing command returns 127" 127 berth exec bb -- /no/such/cmd
-check_eq "exec passes stdin" "from-stdin" "$(echo from-stdin | berth exec bb -- cat)"
+check_eq "exec -i passes stdin" "from-stdin" "$(echo from-stdin | berth exec -i bb -- cat)"
 check_eq "hostname is the machine name" "bb" "$(berth exec bb -- hostname)"
 check_eq "the machine's PID 1 is its init" "init" "$(berth exec bb -- cat /proc/1/comm)"
 check_eq "container= is set for PID 1" "container=berth" \
@@ -69,6 +69,9 @@ check_eq "each has its own hostname" "bb2" "$(berth exec bb2 -- hostname)"
 pid1=$(berth list --json | jq '.[] | select(.name=="bb") | .leader')
 pid2=$(berth list --json | jq '.[] | select(.name=="bb2") | .leader')
 check "distinct leaders" test "$pid1" != "$pid2"
+check "a machine named 'supervisor' can be made and started" sh -c "'$BERTH' create supervisor --template busybox && '$BERTH' start supervisor"
+check "and the others keep running" sh -c "[ \"\$('$BERTH' list --json | jq '[.[] | select(.state==\"running\")] | length')\" = 3 ]"
+check "remove it" berth rm --force supervisor
 check "distinct UID ranges" test "$(cat "$BERTH_ROOT/machines/bb/idmap")" != "$(cat "$BERTH_ROOT/machines/bb2/idmap")"
 
 # --- reboot -----------------------------------------------------------------
@@ -138,6 +141,11 @@ leader=$(berth list --json | jq '.[] | select(.name=="priv") | .leader')
 check_eq "its root is host root" "0" "$(awk '/^Uid:/ {print $2}' "/proc/$leader/status")"
 check_output_contains "status labels it" "Users: host root.*not a security boundary" berth status priv
 check "stop" berth stop priv
+check "a privileged machine may share the host's network" sh -c "'$BERTH' create privnet --template busybox --set PrivateUsers=no --set Mode=host && '$BERTH' start privnet"
+check "stop" berth stop privnet
+check "create a machine in the host network with a user namespace" berth create usernet --template busybox --set Mode=host
+check_status "it is refused at start with the usage status" 2 berth start usernet
+check_output_contains "saying why" "Mode=host needs PrivateUsers=no" berth start usernet
 
 check "rm" berth rm bb
 done_testing

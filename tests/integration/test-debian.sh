@@ -20,6 +20,21 @@ check_status "exec exit status 42" 42 berth exec deb -- sh -c 'exit 42'
 check_eq "machine-id was generated at boot" "32" "$(berth exec deb -- sh -c 'tr -d "\n" < /etc/machine-id | wc -c')"
 check "the journal runs" berth exec deb -- journalctl -b -n 1 --no-pager
 
+if command -v tmux >/dev/null; then
+        export TMUX_TMPDIR=$TEST_TMP
+        tmux new-session -d -s deb -x 100 -y 30 "'$BERTH' console deb; echo console-exit=\$?; sleep 600"
+        pane() { tmux capture-pane -p -t deb -S -300; }
+        check "the console shows the Debian boot messages" wait_for 10 sh -c "tmux capture-pane -p -t deb -S -300 | grep -q 'Reached target'"
+        tmux send-keys -t deb Enter
+        check "the console's getty answers with a login prompt" wait_for 10 sh -c "tmux capture-pane -p -t deb | grep -q 'deb login:'"
+        tmux send-keys -t deb C-] C-] C-]
+        check "the escape detaches" wait_for 5 sh -c "tmux capture-pane -p -t deb | grep -q console-exit=0"
+        check "and the machine keeps running" is_running deb
+        tmux kill-server
+fi
+check_eq "berth shell gives a login shell of root" "/root" "$(berth shell deb -- sh -c 'echo $HOME')"
+check_eq "exec -t allocates a pty in the machine" "/dev/pts/0" "$(berth exec -t deb -- tty | tr -d '\r')"
+
 check "reboot" berth reboot deb
 check "comes back (boot 2)" wait_for 60 sh -c "[ \"\$('$BERTH' list --json | jq '.[] | select(.name==\"deb\") | .boots')\" = 2 ]"
 check_eq "running again after reboot" "running" "$(is_running_state 2>&1)"

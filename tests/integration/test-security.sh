@@ -43,6 +43,14 @@ if [ -n "$disk" ]; then
         denied "a node for the host's root disk cannot be made and read" mknod-disk "$maj:$min"
 fi
 check_fails "loading a module with busybox insmod fails" berth exec sec -- insmod /bin/probe
+# A device node planted in the rootfs (as a hostile tarball could) never opens: the
+# rootfs is mounted nodev, whatever the device cgroup says.
+if [ -n "$disk" ]; then
+        mknod "$BERTH_ROOT/machines/sec/rootfs/planted-disk" b "$maj" "$min"
+        denied "a device node planted in the rootfs cannot be read" read /planted-disk
+fi
+mknod "$BERTH_ROOT/machines/sec/rootfs/planted-mem" c 1 1
+denied "a planted /dev/mem node cannot be read" read /planted-mem
 
 # --- capabilities ------------------------------------------------------------------------------------
 bnd=$(berth exec sec -- sh -c 'grep CapBnd /proc/1/status' | awk '{print $2}')

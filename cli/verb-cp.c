@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth cp: copy files and trees between the host and a machine, running or
+ * stopped.  Paths on the machine's side are resolved inside the machine
+ * (openat2 RESOLVE_IN_ROOT), on the rootfs on disk when it is stopped, in its
+ * own mount namespace when it runs, so a guest symlink can never lead the
+ * copy to a host file.  The copy itself is lib/copy.c. */
+
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "berth.h"
+#include "copy.h"
+#include "fs.h"
+#include "log.h"
+#include "runtime.h"
+#include "userns.h"
+#include "util.h"
+
+#define CP_USAGE "Usage: berth cp NAME:PATH HOSTPATH, or berth cp HOSTPATH NAME:PATH"
+
+typedef enum CpDirection {
+        CP_OUT, /* from the machine to the host */
+        CP_IN,  /* from the host into the machine */
+} CpDirection;
+
+typedef struct CpRequest {
+        CpDirection direction;
+        char *machine;
+        char *guest_path;      /* absolute, no trailing slash (but "/" itself) */
+        const char *guest_arg; /* NAME:PATH as given, for messages */
+        const char *host_path;
+} CpRequest;
+
+/* Where each side's fds come from; the host's are opened before a running
+ * machine's mount namespace is entered, the machine's after. */
+typedef struct CpSides {
+        int host_dirfd;  /* copy-in: the source's directory; copy-out: the directory to copy into */
+        char *host_name; /* one component below host_dirfd */
+        IdShift shift;
+} CpSides;
+
+static void cp_sides_done(CpSides *s) {
+        closep(&s->host_dirfd);
+        free(s->host_name);
+}
+
+/* "NAME:PATH" is a machine's path.  A host path has no ':', or a '/' before
+ * its first one ("./a:b"), as with scp. */
+static const char *guest_colon(const char *arg) {
+        const char *colon = strchr(arg, ':');
+        if (!colon || memchr(arg, '/', (size_t) (colon - arg)))
+                return NULL;
+        return colon;
+}
+
+static void strip_trailing_slashes(char *p) {
+        size_t l = strlen(p);
+        while (l > 1 && p[l - 1] == '/')
+                p[--l] = 0;
+}
+
+/* Split PATH (trailing slashes stripped) into its directory (malloc'ed) and
+ * its last component (pointing into PATH). */
+static char *split_path(const char *path, const char **ret_base) {
+        const char *slash = strrchr(path, '/');
+        if (!slash) {
+                *ret_base = path;
+                return xstrdup(".");
+        }
+        *ret_base = slash + 1;
+        if (slash == path)
+                return xstrdup("/");
+        char *parent = strndup(path, (size_t) (slash - path));
+        if (!parent)
+                abort();
+        return parent;
+}
+
+static bool is_dot_or_dotdot(const char *s) {
+        return streq(s, ".") || streq(s, "..");
+}
+
+static int parse_request(int argc, char **argv, CpRequest *ret) {
+        if (argc - optind != 2) {
+                log_error(CP_USAGE);
+                return EXIT_USAGE;
+        }
+        const char *a = argv[optind], *b = argv[optind + 1];
+        const char *ca = guest_colon(a), *cb = guest_colon(b);
+        if (!!ca == !!cb) {
+                if (ca)
+                        log_error("Both paths name a machine; copying between machines is not supported. %s",
+                                  CP_USAGE);
+                else
+                        log_error("Neither path names a machine (NAME:PATH). %s", CP_USAGE);
+                return EXIT_USAGE;
+        }
+
+        const char *arg = ca ? a : b, *colon = ca ?: cb;
+        _cleanup_free_ char *machine = strndup(arg, (size_t) (colon - arg));
+        if (!machine)
+                abort();
+        int r = check_name(machine);
+        if (r != 0)
+                return r;
+        if (colon[1] != '/') {
+                log_error("The path in the machine must be absolute: '%s'.", arg);
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *guest_path = xstrdup(colon + 1);
+        strip_trailing_slashes(guest_path);
+
+        const char *host = ca ? b : a;
+        if (isempty(host)) {
+                log_error("Empty host path. %s", CP_USAGE);
+                return EXIT_USAGE;
+        }
+        if (ca) {
+                /* The source is named by its last component; resolving "." or
+                 * ".." to get one would already be following the machine's
+                 * symlinks outside the copy. */
+                const char *base;
+                _cleanup_free_ char *parent = split_path(guest_path, &base);
+                if (isempty(base) || is_dot_or_dotdot(base)) {
+                        log_error("Name a file or directory in the machine to copy, not '%s'.", colon + 1);
+                        return EXIT_USAGE;
+                }
+        }
+
+        *ret = (CpRequest) {
+                .direction = ca ? CP_OUT : CP_IN,
+                .machine = TAKE_PTR(machine),
+                .guest_path = TAKE_PTR(guest_path),
+                .guest_arg = arg,
+                .host_path = host,
+        };
+        return 0;
+}
+
+/* The one place that knows how owners are numbered on each side.  On disk, a
+ * machine's files carry its own IDs (the rootfs is not shifted).  Seen from
+ * the host through a running machine's idmapped mount, they are shifted up by
+ * its UID base.  IDs outside the machine's 65536 become its "nobody".  A
+ * privileged machine (PrivateUsers=no) shares the host's numbers. */
+static IdShift make_shift(CpDirection direction, bool private_users, bool running, uid_t base) {
+        if (!private_users)
+                return (IdShift) {};
+        uid_t guest = running ? base : 0;
+        if (direction == CP_OUT)
+                return (IdShift) { .from = guest, .to = 0, .size = USERNS_RANGE_SIZE };
+        return (IdShift) { .from = 0, .to = guest, .size = USERNS_RANGE_SIZE };
+}
+
+/* Copy-in: the host source, found as the admin typed it; only its last
+ * component is not followed (cp -a). */
+static int open_host_source(const char *path, CpSides *sides) {
+        _cleanup_free_ char *p = xstrdup(path);
+        strip_trailing_slashes(p);
+        const char *base;
+        _cleanup_free_ char *parent = split_path(p, &base);
+        if (is_dot_or_dotdot(base)) {
+                /* "." has no name to give the copy: use the directory's real one. */
+                free(p);
+                p = realpath(path, NULL);
+                if (!p)
+                        return log_error_errno(errno, "Cannot resolve %s: %m", path);
+                free(parent);
+                parent = split_path(p, &base);
+        }
+        if (isempty(base))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Copying the host's / is not supported.");
+
+        sides->host_dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sides->host_dirfd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", parent);
+        struct stat st;
+        if (fstatat(sides->host_dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return log_error_errno(errno, "Cannot copy %s: %m", path);
+        sides->host_name = xstrdup(base);
+        return 0;
+}
+
+/* Copy-out: into an existing directory under the source's own name, else
+ * as the path given, whose directory must exist. */
+static int open_host_destination(const char *path, const char *src_name, CpSides *sides) {
+        sides->host_dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sides->host_dirfd >= 0) {
+                sides->host_name = xstrdup(src_name);
+                return 0;
+        }
+        if (errno != ENOENT && errno != ENOTDIR)
+                return log_error_errno(errno, "Cannot open %s: %m", path);
+
+        _cleanup_free_ char *p = xstrdup(path);
+        strip_trailing_slashes(p);
+        const char *base;
+        _cleanup_free_ char *parent = split_path(p, &base);
+        if (isempty(base) || is_dot_or_dotdot(base))
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Cannot copy to %s: no such directory.",
+                                       path);
+        sides->host_dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sides->host_dirfd < 0)
+                return log_error_errno(errno, "Cannot copy to %s: %m", path);
+        sides->host_name = xstrdup(base);
+        return 0;
+}
+
+/* The machine's side, below ROOTFD (its rootfs on disk, or its mount
+ * namespace's root), and the copy.  Every guest path goes through
+ * chase_in_root(); from there on lib/copy.c opens one component at a time. */
+static int copy_guest_side(const CpRequest *req, int rootfd, const CpSides *sides) {
+        const char *base;
+        _cleanup_free_ char *parent = split_path(req->guest_path, &base);
+        CopyStats stats;
+        int r;
+
+        if (req->direction == CP_OUT) {
+                _cleanup_close_ int src =
+                        chase_in_root(rootfd, parent, 0, O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
+                if (src < 0)
+                        return log_error_errno(src, "Cannot copy %s: %m", req->guest_arg);
+                r = copy_tree_at(src, base, req->guest_arg, sides->host_dirfd, sides->host_name,
+                                 &sides->shift, COPY_STRIP_SUID, &stats);
+                if (stats.stripped > 0)
+                        log_warning("Removed the setuid/setgid bits of %u file(s): nothing copied out of a "
+                                    "machine becomes setuid or setgid on the host.",
+                                    stats.stripped);
+                return r;
+        }
+
+        /* Copy-in: into the guest directory, or as the path, in its directory. */
+        const char *name = sides->host_name;
+        _cleanup_close_ int dst =
+                chase_in_root(rootfd, req->guest_path, 0, O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
+        if (dst == -ENOENT || dst == -ENOTDIR || dst == -ELOOP) {
+                if (isempty(base) || is_dot_or_dotdot(base))
+                        return log_error_errno(dst, "Cannot copy to %s: %m", req->guest_arg);
+                dst = chase_in_root(rootfd, parent, 0, O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
+                name = base;
+        }
+        if (dst < 0)
+                return log_error_errno(dst, "Cannot copy to %s: %m", req->guest_arg);
+        return copy_tree_at(sides->host_dirfd, sides->host_name, req->host_path, dst, name, &sides->shift, 0,
+                            &stats);
+}
+
+/* Inside a running machine's mount namespace the kernel refuses to create a
+ * file for an fsuid the machine cannot map (EOVERFLOW, on the idmapped rootfs
+ * and its own tmpfs mounts alike), and host root is such an fsuid.  So create
+ * files as the machine's root, while staying host root for everything else.
+ * Changing the fsuid away from 0 drops the file capabilities from the
+ * effective set; they are still permitted, raise them again. */
+static int create_files_as(uid_t base) {
+        (void) setfsgid(base);
+        (void) setfsuid(base);
+        if ((uid_t) setfsuid((uid_t) -1) != base || (gid_t) setfsgid((gid_t) -1) != base)
+                return -EPERM;
+
+        static const cap_value_t fs_caps[] = {
+                CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+        };
+        cap_t caps = cap_get_proc();
+        if (!caps)
+                return -errno;
+        int r = 0;
+        if (cap_set_flag(caps, CAP_EFFECTIVE, ELEMENTSOF(fs_caps), fs_caps, CAP_SET) < 0 ||
+            cap_set_proc(caps) < 0)
+                r = -errno;
+        cap_free(caps);
+        return r;
+}
+
+_noreturn_ static void copy_child(const CpRequest *req, int pidfd, const CpSides *sides, bool private_users,
+                                  uid_t base) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0) {
+                log_error_errno(errno, "prctl failed: %m");
+                _exit(EXIT_FAIL);
+        }
+        /* The mount namespace only: our root and cwd become the machine's,
+         * and we stay root in the host's user namespace, which writing the
+         * host's side needs.  The host fds are open already. */
+        if (setns(pidfd, CLONE_NEWNS) < 0) {
+                log_error_errno(errno, "Failed to enter the mount namespace of machine '%s': %m",
+                                req->machine);
+                _exit(EXIT_FAIL);
+        }
+        (void) close(pidfd);
+        if (req->direction == CP_IN && private_users) {
+                int r = create_files_as(base);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to take the machine's root as file system user: %m");
+                        _exit(EXIT_FAIL);
+                }
+        }
+        int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0) {
+                log_error_errno(errno, "Failed to open the root of machine '%s': %m", req->machine);
+                _exit(EXIT_FAIL);
+        }
+        _exit(copy_guest_side(req, rootfd, sides) < 0 ? EXIT_FAIL : EXIT_OK);
+}
+
+static bool shares_user_ns(pid_t pid) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/%d/ns/user", (int) pid);
+        struct stat a, b;
+        return stat("/proc/self/ns/user", &a) == 0 && stat(p, &b) == 0 && a.st_ino == b.st_ino &&
+               a.st_dev == b.st_dev;
+}
+
+static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
+        RuntimeState st;
+        int r = runtime_state_read(ctx->store.run_fd, req->machine, &st);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the runtime state of '%s': %m", req->machine),
+                       EXIT_FAIL;
+        if (st.init_pid <= 0) {
+                log_error("Machine '%s' is %s, try again when it runs.", req->machine,
+                          machine_state_to_string(st.state));
+                return EXIT_FAIL;
+        }
+        _cleanup_close_ int pidfd = runtime_open_init_pidfd(&st);
+        if (pidfd < 0)
+                return log_error_errno(pidfd, "Cannot find the init of machine '%s': %m", req->machine),
+                       EXIT_FAIL;
+
+        /* What the running machine really has, not what its configuration
+         * may say by now. */
+        bool private_users = !shares_user_ns(st.init_pid);
+        uid_t base = 0;
+        if (private_users) {
+                r = userns_read_range(&ctx->store, req->machine, &base);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the UID range of '%s': %m", req->machine),
+                               EXIT_FAIL;
+        }
+        sides->shift = make_shift(req->direction, private_users, true, base);
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork failed: %m"), EXIT_FAIL;
+        if (pid == 0)
+                copy_child(req, pidfd, sides, private_users, base);
+
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(errno, "waitpid failed: %m"), EXIT_FAIL;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status) == 0 ? EXIT_OK : EXIT_FAIL;
+        log_error("The copy process was killed by signal %d.", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        return EXIT_FAIL;
+}
+
+static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
+        MachineConfig cfg;
+        _cleanup_free_ char *err = NULL;
+        if (store_load_config(&ctx->store, req->machine, NULL, &cfg, &err) < 0) {
+                log_error("%s", err ?: "Invalid configuration.");
+                return EXIT_USAGE;
+        }
+        bool private_users = cfg.private_users;
+        machine_config_done(&cfg);
+        sides->shift = make_shift(req->direction, private_users, false, 0);
+
+        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, req->machine);
+        _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", rootfs), EXIT_FAIL;
+        return copy_guest_side(req, rootfd, sides) < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+int verb_cp(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { {} };
+        int c;
+        while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0)
+                return EXIT_USAGE;
+
+        CpRequest req;
+        int r = parse_request(argc, argv, &req);
+        if (r != 0)
+                return r;
+        _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
+
+        /* The lock keeps the machine from being started, stopped or removed
+         * under the copy. */
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, req.machine, &lock);
+        if (r != 0)
+                return r;
+
+        _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
+        if (req.direction == CP_IN)
+                r = open_host_source(req.host_path, &sides);
+        else {
+                const char *base;
+                _cleanup_free_ char *parent = split_path(req.guest_path, &base);
+                r = open_host_destination(req.host_path, base, &sides);
+        }
+        if (r < 0)
+                return EXIT_FAIL;
+
+        if (runtime_is_active(ctx->store.run_fd, req.machine) > 0)
+                return copy_running(ctx, &req, &sides);
+        return copy_stopped(ctx, &req, &sides);
+}
