@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "store.h"
+#include "unit.h"
 
 /* Exit codes (documented in berth(1)). exec passes its command's status
  * through and uses 125 for its own failures, like other container tools. */
@@ -24,7 +25,13 @@ typedef struct Context {
         const char *config; /* --config */
         bool json;
         bool quiet;
+        RunMode mode;       /* valid once mode_known */
+        bool mode_known;
+        sd_bus *bus;        /* unit mode: the system bus */
 } Context;
+
+/* Unit or direct mode for this host (decided once, see run_mode_detect()). */
+int context_run_mode(Context *ctx, RunMode *ret);
 
 typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 

@@ -54,3 +54,14 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
         return 0;
 }
 
+
+int context_run_mode(Context *ctx, RunMode *ret) {
+        if (!ctx->mode_known) {
+                int r = run_mode_detect(&ctx->mode, &ctx->bus);
+                if (r < 0)
+                        return r;
+                ctx->mode_known = true;
+        }
+        *ret = ctx->mode;
+        return 0;
+}

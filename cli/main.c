@@ -98,6 +98,8 @@ int main(int argc, char **argv) {
                         optind = 0; /* reset getopt for the verb */
                         int r = verbs[i].func(&ctx, sub_argc, sub_argv);
                         store_close(&ctx.store);
+                        if (ctx.bus)
+                                sd_bus_flush_close_unref(ctx.bus);
                         return r;
                 }
         log_error("Unknown verb '%s'. See 'berth --help'.", verb);

@@ -40,11 +40,68 @@ static void print_supervisor_log(Context *ctx, const char *name) {
         fputs(text, stderr);
 }
 
+static void warn_privileged(const char *name) {
+        log_warning("Machine '%s' runs without a user namespace (PrivateUsers=no): root inside is root on the "
+                    "host. This is not a security boundary.",
+                    name);
+}
+
+/* Unit mode: the supervisor runs as berth-NAME.service; systemd waits for its
+ * READY=1, which it sends when the guest has booted. */
+static int start_unit(Context *ctx, const char *name, bool privileged) {
+        MachineConfig cfg;
+        _cleanup_free_ char *err = NULL;
+        if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
+                log_error("%s", err ?: "Invalid configuration.");
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
+        _cleanup_free_ char *unit = unit_name_for(cgname);
+        _cleanup_free_ char *description = xasprintf("berth machine %s", name);
+        const char *path = machined_path();
+        char *args[] = { (char *) path, (char *) "--unit", (char *) "--root", ctx->store.root, (char *) "--config",
+                         ctx->store.config_path, (char *) "--", (char *) name, NULL };
+        /* A unit a crash left failed must not block this start. */
+        unit_reset_failed(ctx->bus, unit);
+        _cleanup_free_ char *result = NULL;
+        int r = unit_start_machine(ctx->bus, unit, description, args, &cfg, &result);
+        machine_config_done(&cfg);
+        if (r < 0) {
+                if (result) {
+                        print_supervisor_log(ctx, name);
+                        log_error("Failed to start machine '%s': job for %s ended '%s'. See 'journalctl -u %s'.",
+                                  name, unit, result, unit);
+                }
+                return EXIT_FAIL;
+        }
+        if (privileged)
+                warn_privileged(name);
+        return EXIT_OK;
+}
+
 int verb_start(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { {} };
+        static const struct option opts[] = {
+                { "wait", no_argument, NULL, 'w' },
+                { "timeout", required_argument, NULL, 't' },
+                {},
+        };
+        bool wait = false;
+        unsigned timeout = 90;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                return EXIT_USAGE;
+                switch (c) {
+                case 'w':
+                        wait = true;
+                        break;
+                case 't':
+                        if (safe_atou(optarg, &timeout) < 0 || timeout == 0 || timeout > 86400) {
+                                log_error("Invalid --timeout '%s': give seconds, 1-86400.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
         const char *name;
         int r = one_name(argc, argv, "start NAME", &name);
         if (r != 0)
@@ -105,6 +162,12 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
 
+        RunMode mode;
+        if (context_run_mode(ctx, &mode) < 0)
+                return EXIT_FAIL;
+        if (mode == RUN_MODE_UNIT)
+                return start_unit(ctx, name, privileged);
+
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
@@ -129,24 +192,36 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 char fdbuf[16];
                 snprintf(fdbuf, sizeof fdbuf, "%d", fd);
                 const char *path = machined_path();
-                execl(path, path, "--root", ctx->store.root, "--config", ctx->store.config_path, "--ready-fd",
-                      fdbuf, "--", name, (char *) NULL);
+                const char *args[] = { path, "--root", ctx->store.root, "--config", ctx->store.config_path,
+                                       "--ready-fd", fdbuf, wait ? "--wait" : "--", wait ? "--" : name,
+                                       wait ? name : NULL, NULL };
+                execv(path, (char **) args);
                 fprintf(stderr, "berth: failed to execute %s: %m\n", path);
                 _exit(127);
         }
         closep(&ready_w);
 
-        /* The supervisor says "1" once the init is running, or exits. */
+        /* The supervisor says "1" once the init is running (with --wait: once
+         * the guest has booted), or exits. */
         char ok = 0;
         ssize_t n;
+        struct pollfd pf = { .fd = ready_r, .events = POLLIN };
+        int pr;
+        do
+                pr = poll(&pf, 1, wait ? (int) timeout * 1000 : -1);
+        while (pr < 0 && errno == EINTR);
+        if (pr == 0) {
+                log_error("Machine '%s' started but did not report having booted within %us; it keeps running "
+                          "(see 'berth console %s').",
+                          name, timeout, name);
+                return EXIT_FAIL;
+        }
         do
                 n = read(ready_r, &ok, 1);
         while (n < 0 && errno == EINTR);
         if (n == 1 && ok == '1') {
                 if (privileged)
-                        log_warning("Machine '%s' runs without a user namespace (PrivateUsers=no): root inside is "
-                                    "root on the host. This is not a security boundary.",
-                                    name);
+                        warn_privileged(name);
                 return EXIT_OK; /* the supervisor lives on without us */
         }
 
@@ -171,6 +246,18 @@ int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool forc
                 return log_error_errno(sup, "Cannot find the supervisor of '%s': %m", name);
         }
         _cleanup_close_ int init = runtime_open_init_pidfd(&st);
+
+        RunMode mode;
+        if (st.delegated && context_run_mode(ctx, &mode) >= 0 && mode == RUN_MODE_UNIT) {
+                /* Through systemd: the unit's stop sends the supervisor SIGTERM
+                 * (KillMode=mixed), which powers the guest off. */
+                if (!force_kill)
+                        return unit_stop(ctx->bus, st.unit, timeout_sec);
+                r = unit_kill(ctx->bus, st.unit, "main", SIGUSR1);
+                if (r >= 0 && wait_pidfd(sup, 10000) > 0)
+                        return 0;
+                return unit_stop(ctx->bus, st.unit, 0);
+        }
 
         if (!force_kill) {
                 /* The supervisor turns SIGTERM into the init's own poweroff signal
@@ -197,8 +284,9 @@ int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool forc
          * and clean what it would have. */
         (void) syscall(SYS_pidfd_send_signal, sup, SIGKILL, NULL, 0);
         (void) wait_pidfd(sup, 5000);
-        _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
-        (void) cgroup_machine_destroy(cgname);
+        MachineCgroup mcg = { .group = st.cgroup, .delegated = st.delegated };
+        if (!isempty(mcg.group))
+                (void) cgroup_machine_destroy(&mcg);
         (void) runtime_clean_stale(ctx->store.run_fd, name);
         return 0;
 }

@@ -55,10 +55,10 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
                 m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
                 return;
         }
-        _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
-        if (cgroup_machine_memory_current(cgname, &m->memory) < 0)
+        MachineCgroup mcg = { .group = m->rt.cgroup, .delegated = m->rt.delegated };
+        if (isempty(mcg.group) || cgroup_machine_memory_current(&mcg, &m->memory) < 0)
                 m->memory = UINT64_MAX;
-        if (cgroup_machine_tasks_current(cgname, &m->tasks) < 0)
+        if (isempty(mcg.group) || cgroup_machine_tasks_current(&mcg, &m->tasks) < 0)
                 m->tasks = UINT64_MAX;
 }
 
@@ -102,6 +102,9 @@ static json_object *machine_info_json(const MachineInfo *m) {
                 json_object_object_add(o, "memory_bytes",
                                        m->memory == UINT64_MAX ? NULL : json_object_new_uint64(m->memory));
                 json_object_object_add(o, "tasks", m->tasks == UINT64_MAX ? NULL : json_object_new_uint64(m->tasks));
+                json_object_object_add(o, "booted", json_object_new_boolean(m->rt.booted));
+                json_object_object_add(o, "cgroup", json_object_new_string(m->rt.cgroup));
+                json_object_object_add(o, "unit", isempty(m->rt.unit) ? NULL : json_object_new_string(m->rt.unit));
         }
         return o;
 }
@@ -219,6 +222,10 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         format_bytes(m.memory, mem);
                         printf("      Since: %s (boot %u)\n", since, m.rt.boots);
                         printf("     Leader: %d\n", (int) m.rt.init_pid);
+                        printf("     Booted: %s\n", m.rt.booted ? "yes" : "not yet");
+                        if (!isempty(m.rt.unit))
+                                printf("       Unit: %s\n", m.rt.unit);
+                        printf("     CGroup: /%s\n", m.rt.cgroup);
                         printf(" Supervisor: %d\n", (int) m.rt.supervisor_pid);
                         printf("     Memory: %s\n", mem);
                         if (m.tasks != UINT64_MAX)

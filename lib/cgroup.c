@@ -115,10 +115,11 @@ int cgroup_is_unified_only(void) {
         return v2;
 }
 
-/* On cgroup v2, make memory and pids usable below PATH's ancestors. */
-static void v2_enable_controllers(const char *mount, const char *rel) {
+/* On cgroup v2, make memory and pids usable below REL: in REL and each of its
+ * ancestors, or (ONLY_REL, a group systemd delegated to us) in REL alone. */
+static void v2_enable_controllers(const char *mount, const char *rel, bool only_rel) {
         _cleanup_free_ char *p = xstrdup(rel);
-        char *s = p;
+        char *s = only_rel ? p + strlen(p) : p;
         for (;;) {
                 char saved = *s;
                 *s = 0;
@@ -127,7 +128,7 @@ static void v2_enable_controllers(const char *mount, const char *rel) {
                 _cleanup_free_ char *cf = xasprintf("%s/cgroup.controllers", dir);
                 if (read_file_at(AT_FDCWD, cf, 4096, &avail, NULL) >= 0) {
                         _cleanup_free_ char *sc = xasprintf("%s/cgroup.subtree_control", dir);
-                        static const char *const want[] = { "memory", "pids" };
+                        static const char *const want[] = { "memory", "pids", "cpu", "io" };
                         for (size_t i = 0; i < ELEMENTSOF(want); i++) {
                                 if (!strstr(avail, want[i]))
                                         continue;
@@ -213,7 +214,15 @@ static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits 
         return r;
 }
 
-int cgroup_machine_create(const char *name, const CgroupLimits *limits) {
+/* The machine's cgroup dir in hierarchy H, or NULL where it has none (a
+ * delegated machine lives in the unified hierarchy only). */
+static char *group_dir(const Hierarchy *h, const MachineCgroup *m) {
+        if (m->delegated && !h->v2)
+                return NULL;
+        return xasprintf("%s/%s", h->mount, m->group);
+}
+
+int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
@@ -222,31 +231,37 @@ int cgroup_machine_create(const char *name, const CgroupLimits *limits) {
                 return log_error_errno(SYNTHETIC_ERRNO(ENOMEDIUM), "No cgroup hierarchy is mounted on this host.");
 
         /* Start clean: a machine killed hard may have left its cgroups. */
-        (void) cgroup_machine_destroy(name);
+        (void) cgroup_machine_destroy(m);
 
-        _cleanup_free_ char *machine = xasprintf(CGROUP_TOP "/%s", name);
         for (Hierarchy *i = h; i->mount; i++) {
-                /* Limits first, payload after: a v1 child copies its parent's device list. */
-                _cleanup_free_ char *dir = xasprintf("%s/%s", i->mount, machine);
+                _cleanup_free_ char *dir = group_dir(i, m);
+                if (!dir)
+                        continue;
                 _cleanup_free_ char *payload = xasprintf("%s/payload", dir);
-                int r = mkdir_p_at(AT_FDCWD, dir, 0755);
-                if (r < 0)
-                        log_error_errno(r, "Failed to create cgroup %s: %m", dir);
+                int r = 0;
+                /* A delegated group is systemd's: it exists, and systemd sets its limits
+                 * from the unit's properties.  Ours we make, limits first, payload after
+                 * (a v1 child copies its parent's device list). */
+                if (!m->delegated) {
+                        r = mkdir_p_at(AT_FDCWD, dir, 0755);
+                        if (r < 0)
+                                log_error_errno(r, "Failed to create cgroup %s: %m", dir);
+                }
                 if (r >= 0 && i->v2)
-                        v2_enable_controllers(i->mount, machine);
-                if (r >= 0)
+                        v2_enable_controllers(i->mount, m->group, m->delegated);
+                if (r >= 0 && !m->delegated)
                         r = apply_limits(i, dir, limits);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
                         r = log_error_errno(errno, "Failed to create cgroup %s: %m", payload);
                 if (r < 0) {
-                        (void) cgroup_machine_destroy(name);
+                        (void) cgroup_machine_destroy(m);
                         return r;
                 }
         }
         return 0;
 }
 
-int cgroup_supervisor_enter(void) {
+int cgroup_supervisor_enter(const MachineCgroup *m) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
@@ -254,7 +269,13 @@ int cgroup_supervisor_enter(void) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", (int) getpid());
         for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *dir = xasprintf("%s/" CGROUP_TOP "/" CGROUP_SUPERVISORS, i->mount);
+                /* Delegated: a "supervisor" leaf beside "payload", so the unit's own
+                 * cgroup holds no process and can pass controllers down. */
+                _cleanup_free_ char *gdir = group_dir(i, m);
+                if (m->delegated && !gdir)
+                        continue;
+                _cleanup_free_ char *dir = m->delegated ? xasprintf("%s/supervisor", gdir)
+                                                        : xasprintf("%s/" CGROUP_TOP "/" CGROUP_SUPERVISORS, i->mount);
                 int r = mkdir_p_at(AT_FDCWD, dir, 0755);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create cgroup %s: %m", dir);
@@ -266,7 +287,7 @@ int cgroup_supervisor_enter(void) {
         return 0;
 }
 
-int cgroup_machine_attach(const char *name, pid_t pid) {
+int cgroup_machine_attach(const MachineCgroup *m, pid_t pid) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
@@ -274,7 +295,10 @@ int cgroup_machine_attach(const char *name, pid_t pid) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", (int) pid);
         for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *p = xasprintf("%s/" CGROUP_TOP "/%s/payload/cgroup.procs", i->mount, name);
+                _cleanup_free_ char *dir = group_dir(i, m);
+                if (!dir)
+                        continue;
+                _cleanup_free_ char *p = xasprintf("%s/payload/cgroup.procs", dir);
                 int r = write_string_at(AT_FDCWD, p, buf);
                 if (r < 0)
                         return log_error_errno(r, "Failed to move process %d into %s: %m", (int) pid, p);
@@ -282,7 +306,7 @@ int cgroup_machine_attach(const char *name, pid_t pid) {
         return 0;
 }
 
-int cgroup_machine_chown(const char *name, uid_t uid, gid_t gid) {
+int cgroup_machine_chown(const MachineCgroup *m, uid_t uid, gid_t gid) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
@@ -292,7 +316,10 @@ int cgroup_machine_chown(const char *name, uid_t uid, gid_t gid) {
                 /* Only hierarchies a guest manages itself: the unified one and systemd's named one. */
                 if (!i->v2 && !has_controller(i, "name=systemd"))
                         continue;
-                _cleanup_free_ char *dir = xasprintf("%s/" CGROUP_TOP "/%s/payload", i->mount, name);
+                _cleanup_free_ char *gdir = group_dir(i, m);
+                if (!gdir)
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/payload", gdir);
                 _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, dir);
                 if (fd < 0)
                         return log_error_errno(fd, "Failed to open %s: %m", dir);
@@ -364,43 +391,56 @@ static int rmdir_tree(int parent, const char *name) {
         return ret;
 }
 
-int cgroup_machine_destroy(const char *name) {
+static void kill_all(int dfd, bool v2) {
+        /* cgroup.kill (v2, 5.14+) is atomic against forks; otherwise loop. */
+        if (v2 && write_string_at(dfd, "cgroup.kill", "1") >= 0) {
+                for (int tries = 0; tries < 200; tries++) {
+                        _cleanup_free_ char *ev = NULL;
+                        if (read_file_at(dfd, "cgroup.events", 4096, &ev, NULL) < 0 || strstr(ev, "populated 0"))
+                                break;
+                        nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+                }
+        } else
+                for (int tries = 0; tries < 200 && kill_tree(dfd); tries++)
+                        nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+}
+
+int cgroup_machine_destroy(const MachineCgroup *m) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
                 return n;
         int ret = 0;
         for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *berth = xasprintf("%s/" CGROUP_TOP, i->mount);
-                _cleanup_close_ int bfd = open_dir_nofollow(AT_FDCWD, berth);
-                if (bfd < 0)
+                _cleanup_free_ char *gdir = group_dir(i, m);
+                if (!gdir)
                         continue;
-                _cleanup_close_ int mfd = open_dir_nofollow(bfd, name);
+                /* Ours entirely in direct mode; in a delegated group only the payload
+                 * (the supervisor's own leaf goes with the unit). */
+                _cleanup_free_ char *parent = xstrdup(gdir);
+                const char *leaf = "payload";
+                if (!m->delegated) {
+                        char *slash = strrchr(parent, '/');
+                        *slash = 0;
+                        leaf = slash + 1;
+                }
+                _cleanup_close_ int pfd = open_dir_nofollow(AT_FDCWD, parent);
+                if (pfd < 0)
+                        continue;
+                _cleanup_close_ int mfd = open_dir_nofollow(pfd, leaf);
                 if (mfd < 0)
                         continue;
-                /* cgroup.kill (v2, 5.14+) is atomic against forks; otherwise loop. */
-                if (i->v2 && write_string_at(mfd, "cgroup.kill", "1") >= 0) {
-                        for (int tries = 0; tries < 200; tries++) {
-                                _cleanup_free_ char *ev = NULL;
-                                if (read_file_at(mfd, "cgroup.events", 4096, &ev, NULL) < 0 ||
-                                    strstr(ev, "populated 0"))
-                                        break;
-                                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
-                        }
-                } else
-                        for (int tries = 0; tries < 200 && kill_tree(mfd); tries++)
-                                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
-
+                kill_all(mfd, i->v2);
                 int r = -EBUSY;
                 for (int tries = 0; tries < 200; tries++) {
-                        r = rmdir_tree(bfd, name);
+                        r = rmdir_tree(pfd, leaf);
                         if (r != -EBUSY)
                                 break;
                         /* Killed tasks take a moment to leave the cgroup. */
                         nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
                 }
                 if (r < 0 && ret == 0)
-                        ret = log_debug_errno(r, "Failed to remove cgroup %s/%s: %m", berth, name);
+                        ret = log_debug_errno(r, "Failed to remove cgroup %s/%s: %m", parent, leaf);
         }
         return ret;
 }
@@ -454,26 +494,49 @@ static int read_u64(const char *path, uint64_t *ret) {
         return safe_atou64(s, ret);
 }
 
-static int machine_stat(const char *name, const char *v2file, const char *v1ctrl, const char *v1file,
+static int machine_stat(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
                         uint64_t *ret) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
                 return n;
         for (Hierarchy *i = h; i->mount; i++) {
-                if (i->v2 ? false : !has_controller(i, v1ctrl))
+                if (!i->v2 && !has_controller(i, v1ctrl))
                         continue;
-                _cleanup_free_ char *p = xasprintf("%s/" CGROUP_TOP "/%s/%s", i->mount, name, i->v2 ? v2file : v1file);
+                _cleanup_free_ char *dir = group_dir(i, m);
+                if (!dir)
+                        continue;
+                _cleanup_free_ char *p = xasprintf("%s/%s", dir, i->v2 ? v2file : v1file);
                 if (read_u64(p, ret) >= 0)
                         return 0;
         }
         return -ENODATA;
 }
 
-int cgroup_machine_memory_current(const char *name, uint64_t *ret) {
-        return machine_stat(name, "memory.current", "memory", "memory.usage_in_bytes", ret);
+int cgroup_machine_memory_current(const MachineCgroup *m, uint64_t *ret) {
+        return machine_stat(m, "memory.current", "memory", "memory.usage_in_bytes", ret);
 }
 
-int cgroup_machine_tasks_current(const char *name, uint64_t *ret) {
-        return machine_stat(name, "pids.current", "pids", "pids.current", ret);
+int cgroup_machine_tasks_current(const MachineCgroup *m, uint64_t *ret) {
+        return machine_stat(m, "pids.current", "pids", "pids.current", ret);
+}
+
+int cgroup_self_unified(char **ret) {
+        _cleanup_free_ char *cg = NULL;
+        int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &cg, NULL);
+        if (r < 0)
+                return r;
+        for (char *line = cg, *e; *line; line = e) {
+                e = strchrnul(line, '\n');
+                if (*e)
+                        *e++ = 0;
+                const char *p = startswith(line, "0::/");
+                if (p) {
+                        if (isempty(p) || path_has_dotdot(p))
+                                return -EINVAL;
+                        *ret = xstrdup(p);
+                        return 0;
+                }
+        }
+        return -ENOENT;
 }

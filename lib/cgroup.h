@@ -13,6 +13,7 @@
 #define CGROUP_TOP "berth"
 #define CGROUP_SUPERVISORS ".supervisor"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,33 +22,46 @@ typedef struct CgroupLimits {
         uint64_t tasks_max;  /* UINT64_MAX = none */
 } CgroupLimits;
 
-/* Create berth/NAME/payload everywhere and apply LIMITS.  On failure nothing
- * is left behind. */
-int cgroup_machine_create(const char *name, const CgroupLimits *limits);
+/* Where a machine's cgroup is: GROUP relative to each hierarchy's root
+ * (no leading '/').  Direct mode: "berth/CGNAME", ours entirely.  Unit mode
+ * (DELEGATED): the unit's own cgroup, which systemd delegated to us in the
+ * unified hierarchy; we own only its children "supervisor" and "payload". */
+typedef struct MachineCgroup {
+        const char *group;
+        bool delegated;
+} MachineCgroup;
 
-/* Move the calling supervisor into berth/.supervisor in every hierarchy, out
- * of the cgroup of whoever started it (a login session, a CI job's scope),
- * whose end must not kill the machine.  Direct mode only. */
-int cgroup_supervisor_enter(void);
+/* Create GROUP/payload everywhere (and GROUP itself with LIMITS in direct
+ * mode).  On failure nothing is left behind. */
+int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits);
 
-/* Move PID into berth/NAME/payload in every hierarchy. */
-int cgroup_machine_attach(const char *name, pid_t pid);
+/* Move the calling supervisor out of the way: direct mode, into
+ * berth/.supervisor, out of the cgroup of whoever started it (a login
+ * session, a CI job's scope), whose end must not kill the machine; unit
+ * mode, into GROUP/supervisor, so the delegated group holds no process. */
+int cgroup_supervisor_enter(const MachineCgroup *m);
+
+/* Move PID into GROUP/payload in every hierarchy. */
+int cgroup_machine_attach(const MachineCgroup *m, pid_t pid);
 
 /* Give the guest's root user (host UID/GID) the payload cgroup, so a guest
  * init in a user namespace can manage its own subtree. */
-int cgroup_machine_chown(const char *name, uid_t uid, gid_t gid);
+int cgroup_machine_chown(const MachineCgroup *m, uid_t uid, gid_t gid);
 
-/* Kill every process left in berth/NAME and remove the whole subtree in every
- * hierarchy.  Missing cgroups are fine. */
-int cgroup_machine_destroy(const char *name);
+/* Kill every process left in the machine's cgroups and remove them (GROUP
+ * itself in direct mode, GROUP/payload when delegated).  Missing is fine. */
+int cgroup_machine_destroy(const MachineCgroup *m);
 
 /* Move PID into the cgroups TARGET is in (every hierarchy we manage). */
 int cgroup_attach_like(pid_t target, pid_t pid);
 
-/* Read a numeric statistic of the machine: memory in use (bytes) and tasks.
+/* A statistic of the machine: memory in use (bytes) and tasks.
  * -ENODATA when no hierarchy reports it. */
-int cgroup_machine_memory_current(const char *name, uint64_t *ret);
-int cgroup_machine_tasks_current(const char *name, uint64_t *ret);
+int cgroup_machine_memory_current(const MachineCgroup *m, uint64_t *ret);
+int cgroup_machine_tasks_current(const MachineCgroup *m, uint64_t *ret);
+
+/* Our own cgroup in the unified hierarchy, without the leading '/'. */
+int cgroup_self_unified(char **ret);
 
 /* True if the host is cgroup v2 only (no v1 hierarchy mounted). */
 int cgroup_is_unified_only(void);

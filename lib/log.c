@@ -7,6 +7,11 @@
 
 static int max_level = LOG_INFO;
 static const char *log_prefix = "berth";
+static int log_file = -1;
+
+void log_set_file(int fd) {
+        log_file = fd;
+}
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -56,6 +61,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 fprintf(stderr, "%s: %s (%s:%d %s)\n", log_prefix, msg, file, line, func);
         else
                 fprintf(stderr, "%s: %s\n", log_prefix, msg);
+        if (log_file >= 0)
+                dprintf(log_file, "%s: %s\n", log_prefix, msg);
 
         errno = saved;
         return -e;

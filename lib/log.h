@@ -20,6 +20,8 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_set_prefix(const char *prefix);
 void log_parse_environment(void);
+/* Also append every message to FD (-1: stop). */
+void log_set_file(int fd);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
         _printf_(6, 7);

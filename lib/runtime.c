@@ -80,6 +80,14 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
                         s.started_usec = u;
                 else if (streq(k, "BOOTS") && safe_atou64(v, &u) >= 0)
                         s.boots = (unsigned) u;
+                else if (streq(k, "CGROUP") && strlen(v) < sizeof s.cgroup)
+                        strcpy(s.cgroup, v);
+                else if (streq(k, "UNIT") && strlen(v) < sizeof s.unit)
+                        strcpy(s.unit, v);
+                else if (streq(k, "DELEGATED"))
+                        s.delegated = streq(v, "1");
+                else if (streq(k, "BOOTED"))
+                        s.booted = streq(v, "1");
                 else if (streq(k, "POWEROFF_SIGNAL") && safe_atoi(v, &i) >= 0)
                         s.poweroff_signal = i;
                 else if (streq(k, "REBOOT_SIGNAL") && safe_atoi(v, &i) >= 0)
@@ -99,12 +107,17 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "INIT_STARTTIME=%llu\n"
                                               "STARTED_USEC=%llu\n"
                                               "BOOTS=%u\n"
+                                              "BOOTED=%d\n"
                                               "POWEROFF_SIGNAL=%d\n"
-                                              "REBOOT_SIGNAL=%d\n",
+                                              "REBOOT_SIGNAL=%d\n"
+                                              "CGROUP=%s\n"
+                                              "DELEGATED=%d\n"
+                                              "UNIT=%s\n",
                                               machine_state_to_string(s->state), (int) s->supervisor_pid,
                                               s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
-                                              (unsigned long long) s->started_usec, s->boots,
-                                              s->poweroff_signal, s->reboot_signal);
+                                              (unsigned long long) s->started_usec, s->boots, s->booted,
+                                              s->poweroff_signal, s->reboot_signal, s->cgroup, s->delegated,
+                                              s->unit);
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
 }
 

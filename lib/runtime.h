@@ -32,8 +32,12 @@ typedef struct RuntimeState {
         unsigned long long init_starttime;
         uint64_t started_usec;        /* CLOCK_REALTIME when the machine last booted */
         unsigned boots;               /* how often init was started by this supervisor (reboots + 1) */
+        bool booted;                  /* the guest said READY=1 (or its init never will) */
         int poweroff_signal;          /* the signals the supervisor chose for this init */
         int reboot_signal;
+        char cgroup[512];             /* the machine's cgroup group (MachineCgroup.group) */
+        bool delegated;               /* ... delegated by systemd: unit mode */
+        char unit[256];               /* unit mode: the unit's name */
 } RuntimeState;
 
 /* Is a supervisor alive for NAME?  1 yes, 0 no (the dir may hold stale state). */

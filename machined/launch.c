@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "fs.h"
 #include "launch.h"
+#include "notify.h"
 #include "log.h"
 #include "syscall-filter.h"
 #include "userns.h"
@@ -159,6 +160,12 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         int rootfd = mount_attach_root(&plan, e.message, sizeof e.message);
         if (rootfd < 0)
                 child_fail(errfd, rootfd, "%s", e.message);
+        plan.notify_dir_fd = -1;
+        if (plan.notify_dir) {
+                plan.notify_dir_fd = open(plan.notify_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (plan.notify_dir_fd < 0)
+                        child_fail(errfd, errno, "Failed to open %s: %m", plan.notify_dir);
+        }
 
         /* Become the namespace's root, now that the maps exist; from here on
          * every path is below the new root or world-readable. */
@@ -224,6 +231,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 (char *) "container=berth",
                 (char *) "TERM=vt220",
+                (char *) (p->mount.notify_dir ? "NOTIFY_SOCKET=" NOTIFY_GUEST_SOCKET : NULL),
                 NULL,
         };
         /* After pivot_root the path resolves inside the machine only. */

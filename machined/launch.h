@@ -5,10 +5,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "mount.h"
 
 typedef struct LaunchParams {
-        const char *cgroup;     /* the machine's cgroup name (store_cgroup_name()) */
+        const MachineCgroup *cgroup;
         const char *hostname;
         const char *init;       /* path inside the rootfs */
         MountPlan mount;

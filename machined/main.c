@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "caps.h"
@@ -24,6 +25,8 @@
 #include "launch.h"
 #include "log.h"
 #include "name.h"
+#include "register.h"
+#include "notify.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "store.h"
@@ -38,6 +41,8 @@ typedef struct Args {
         const char *root;
         const char *config;
         int ready_fd;
+        bool wait;   /* signal the ready fd when the guest has booted, not at exec */
+        bool unit;   /* started as a systemd unit: delegated cgroup, sd_notify, machined */
 } Args;
 
 static int parse_args(int argc, char **argv, Args *a) {
@@ -45,6 +50,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "root", required_argument, NULL, 'r' },
                 { "config", required_argument, NULL, 'c' },
                 { "ready-fd", required_argument, NULL, 'R' },
+                { "wait", no_argument, NULL, 'w' },
+                { "unit", no_argument, NULL, 'u' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -61,8 +68,14 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (safe_atoi(optarg, &a->ready_fd) < 0 || a->ready_fd < 3)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --ready-fd '%s'.", optarg);
                         break;
+                case 'w':
+                        a->wait = true;
+                        break;
+                case 'u':
+                        a->unit = true;
+                        break;
                 case 'h':
-                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] NAME\n"
+                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] NAME\n"
                                "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
                         exit(EXIT_SUCCESS);
                 default:
@@ -99,6 +112,18 @@ static void notify_ready(int *ready_fd) {
                 return;
         (void) !write(*ready_fd, "1", 1);
         closep(ready_fd);
+}
+
+/* The guest is up: its init said READY=1, or it is an init that never will.
+ * In unit mode that is when the unit's start job completes. */
+static void machine_booted(RuntimeState *st, int run_fd, int *ready_fd) {
+        if (st->booted)
+                return;
+        st->booted = true;
+        (void) runtime_state_write(run_fd, st);
+        notify_ready(ready_fd);
+        if (st->delegated)
+                (void) sd_notify(0, "READY=1\nSTATUS=The machine has booted.");
 }
 
 typedef enum Outcome {
@@ -142,6 +167,8 @@ static int run(const Args *a) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(console_close) Console console = CONSOLE_INIT;
         _cleanup_close_ int sfd = -EBADF;
+        _cleanup_(notify_close) Notify notify = NOTIFY_INIT;
+        _cleanup_free_ char *run_path = NULL;
         _cleanup_free_ char *cfg_err = NULL;
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
@@ -168,22 +195,51 @@ static int run(const Args *a) {
         if (lock_fd < 0)
                 return log_error_errno(lock_fd, "Failed to lock %s/%s/supervisor.lock: %m", store.run, a->name);
 
-        RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid() };
+        _cleanup_close_ int logfd = -EBADF;
+        if (a->unit) {
+                /* stderr goes to the journal; berth start reads this file on failure. */
+                logfd = openat(run_fd, "supervisor.log", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (logfd >= 0)
+                        log_set_file(logfd);
+        }
+
+        /* Where the machine's cgroups go: ours under berth/, or the unit's own. */
+        MachineCgroup mcg = { .delegated = a->unit };
+        _cleanup_free_ char *group = NULL;
+        if (a->unit) {
+                r = cgroup_self_unified(&group);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot find the unit's cgroup (is it delegated?): %m");
+        } else
+                group = xasprintf(CGROUP_TOP "/%s", cgname);
+        mcg.group = group;
+
+        RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit };
+        snprintf(st.cgroup, sizeof st.cgroup, "%s", group);
+        if (a->unit) {
+                const char *u = strrchr(group, '/');
+                snprintf(st.unit, sizeof st.unit, "%s", u ? u + 1 : group);
+        }
         (void) proc_starttime(st.supervisor_pid, &st.supervisor_starttime);
         pick_signals(&cfg, init_name, &st.poweroff_signal, &st.reboot_signal);
         r = runtime_state_write(run_fd, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
 
-        r = cgroup_supervisor_enter();
+        r = cgroup_supervisor_enter(&mcg);
         if (r < 0)
                 goto finish;
         CgroupLimits limits = { .memory_max = cfg.memory_max, .tasks_max = cfg.tasks_max };
-        r = cgroup_machine_create(cgname, &limits);
+        r = cgroup_machine_create(&mcg, &limits);
         if (r < 0)
                 goto finish;
 
         r = console_open(&console, run_fd);
+        if (r < 0)
+                goto finish;
+
+        run_path = xasprintf("%s/%s", store.run, a->name);
+        r = notify_open(&notify, run_fd, run_path);
         if (r < 0)
                 goto finish;
 
@@ -222,11 +278,11 @@ static int run(const Args *a) {
 
         bool own_netns = cfg.network_mode != NETWORK_MODE_HOST;
         LaunchParams lp = {
-                .cgroup = cgname,
+                .cgroup = &mcg,
                 .hostname = cfg.hostname ?: a->name,
                 .init = cfg.init,
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
-                           .own_netns = own_netns },
+                           .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1 },
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = uid_base,
@@ -234,6 +290,8 @@ static int run(const Args *a) {
 
         int ready_fd = a->ready_fd;
         bool stop_requested = false;
+        /* systemd says READY=1 when it has booted; other inits are "up" at exec. */
+        bool guest_notifies = strstr(init_name, "systemd");
         Outcome outcome = OUTCOME_FAILED;
         for (;;) {
                 pid_t pid;
@@ -247,36 +305,49 @@ static int run(const Args *a) {
                 (void) proc_starttime(pid, &st.init_starttime);
                 st.started_usec = now_usec(CLOCK_REALTIME);
                 st.boots++;
+                st.booted = false;
                 r = runtime_state_write(run_fd, &st);
                 if (r < 0)
                         log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
-                log_info("Machine %s booted (init %s, pid %d, boot %u).", a->name, cfg.init, (int) pid, st.boots);
-                notify_ready(&ready_fd);
+                log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, cfg.init, (int) pid, st.boots);
+                if (a->unit)
+                        (void) register_machine(a->name, pid, rootfs);
+                if (!a->wait)
+                        notify_ready(&ready_fd);
+                if (!guest_notifies)
+                        machine_booted(&st, run_fd, &ready_fd);
 
                 siginfo_t si = {};
                 uint64_t last_poweroff = 0;
                 for (;;) {
-                        struct pollfd p[2 + CONSOLE_POLLFDS_MAX] = {
+                        struct pollfd p[3 + CONSOLE_POLLFDS_MAX] = {
                                 { .fd = pidfd, .events = POLLIN },
                                 { .fd = sfd, .events = POLLIN },
+                                { .fd = notify.fd, .events = POLLIN },
                         };
-                        size_t n_console = console_fill_pollfds(&console, p + 2);
+                        size_t n_console = console_fill_pollfds(&console, p + 3);
                         /* An init ignores signals until it has installed its handlers, so
                          * a poweroff sent right after boot can be lost: repeat it while a
                          * stop is pending (inits treat a repeat as the same request). */
-                        if (poll(p, 2 + n_console, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                        if (poll(p, 3 + n_console, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
                                 if (errno == EINTR)
                                         continue;
                                 r = log_error_errno(errno, "poll failed: %m");
                                 goto finish;
                         }
-                        console_dispatch(&console, p + 2, n_console);
+                        console_dispatch(&console, p + 3, n_console);
+                        if ((p[2].revents & POLLIN) && notify_read_ready(&notify)) {
+                                log_info("Machine %s has booted.", a->name);
+                                machine_booted(&st, run_fd, &ready_fd);
+                        }
                         if (p[1].revents & POLLIN) {
                                 struct signalfd_siginfo ssi;
                                 while (read(sfd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi) {
                                         if (ssi.ssi_signo == SIGCHLD || ssi.ssi_signo == SIGHUP)
                                                 continue;
                                         if (!stop_requested) {
+                                                if (a->unit)
+                                                        (void) sd_notify(0, "STOPPING=1");
                                                 stop_requested = true;
                                                 st.state = MACHINE_STOPPING;
                                                 (void) runtime_state_write(run_fd, &st);
@@ -319,15 +390,21 @@ static int run(const Args *a) {
                         break;
 
                 log_info("Machine %s is rebooting.", a->name);
+                if (a->unit) {
+                        unregister_machine(a->name);
+                        (void) sd_notify(0, "STATUS=Rebooting.");
+                }
                 /* A fresh cgroup per boot: the last boot's subtree goes with it. */
-                r = cgroup_machine_create(cgname, &limits);
+                r = cgroup_machine_create(&mcg, &limits);
                 if (r < 0)
                         goto finish;
         }
         r = outcome == OUTCOME_FAILED ? -EIO : 0;
 
 finish:
-        (void) cgroup_machine_destroy(cgname);
+        if (a->unit)
+                unregister_machine(a->name);
+        (void) cgroup_machine_destroy(&mcg);
         /* Without the state file the machine reads as stopped even before the lock goes. */
         (void) unlinkat(run_fd, "state", 0);
         return r;

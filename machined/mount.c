@@ -283,6 +283,12 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         r = mount_fs(rootfd, "run", "tmpfs", runopts, ELEMENTSOF(runopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (r < 0)
                 return fail(err, errlen, r, "Failed to mount tmpfs on /run: %m");
+        if (plan->notify_dir_fd >= 0) {
+                r = bind_fd(plan->notify_dir_fd, rootfd, "run/host", true,
+                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                if (r < 0)
+                        return fail(err, errlen, r, "Failed to bind the notify socket to /run/host: %m");
+        }
 
         /* Swap roots: "pivot_root(".", ".")" stacks the old root on top of the
          * new one, and the lazy unmount then drops every host mount at once. */

@@ -17,6 +17,8 @@ typedef struct MountPlan {
         int rootfs_tree_fd;     /* >= 0: a detached (idmapped) clone of the rootfs prepared
                                  * by the supervisor; else the child clones it itself */
         bool own_netns;         /* sysfs shows only the machine's interfaces */
+        const char *notify_dir; /* host dir with the notify socket, bound to /run/host */
+        int notify_dir_fd;      /* opened by the child while it can still reach it */
 } MountPlan;
 
 /* In the child, first: make all mounts slaves and mount the rootfs (clone)

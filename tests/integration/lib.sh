@@ -11,6 +11,9 @@ set -u
 
 export BERTH_ROOT
 BERTH_ROOT=$(mktemp -d /var/tmp/berth-test.XXXXXX)
+# These tests are about direct mode even on a host whose init is systemd;
+# test-unit-mode.sh sets BERTH_MODE=unit inside its own systemd.
+export BERTH_MODE=direct
 TEST_TMP=$(mktemp -d /var/tmp/berth-test-tmp.XXXXXX)
 _n=0
 _failed=0

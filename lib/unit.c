@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "unit.h"
+#include "util.h"
+
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER "org.freedesktop.systemd1.Manager"
+
+static void bus_unrefp(sd_bus **b) {
+        if (*b)
+                sd_bus_flush_close_unref(*b);
+}
+
+int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus) {
+        const char *e = secure_getenv("BERTH_MODE");
+        if (e && streq(e, "direct")) {
+                *ret_mode = RUN_MODE_DIRECT;
+                return 0;
+        }
+        bool forced = e && streq(e, "unit");
+        if (e && !forced && !streq(e, "auto") && !isempty(e))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "BERTH_MODE=%s: expected direct, unit or auto.", e);
+
+        if (sd_booted() <= 0) {
+                if (forced)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "BERTH_MODE=unit, but systemd is not this host's init.");
+                *ret_mode = RUN_MODE_DIRECT;
+                return 0;
+        }
+        _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+        int r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                if (forced)
+                        return log_error_errno(r, "BERTH_MODE=unit, but the system bus is not reachable: %m");
+                log_debug_errno(r, "systemd runs but its bus does not answer, using direct mode: %m");
+                *ret_mode = RUN_MODE_DIRECT;
+                return 0;
+        }
+        *ret_mode = RUN_MODE_UNIT;
+        *ret_bus = TAKE_PTR(bus);
+        return 0;
+}
+
+char *unit_name_for(const char *cgname) {
+        char *u = xasprintf("berth-%s.service", cgname);
+        for (char *p = u; *p; p++)
+                if (*p == '@')
+                        *p = '.';
+        return u;
+}
+
+typedef struct JobWait {
+        const char *path;
+        char *result;
+} JobWait;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        JobWait *w = userdata;
+        uint32_t id;
+        const char *path, *unit, *result;
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        if (w->path && streq(path, w->path) && !w->result)
+                w->result = xstrdup(result);
+        return 0;
+}
+
+/* Wait for the job W->path; 0 with W->result set, or -ETIMEDOUT. */
+static int wait_job(sd_bus *bus, JobWait *w, uint64_t timeout_usec) {
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + timeout_usec;
+        while (!w->result) {
+                int r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= end)
+                        return -ETIMEDOUT;
+                r = sd_bus_wait(bus, end - now);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+        return 0;
+}
+
+/* Subscribe to job signals before acting, so none is missed. */
+static int job_watch(sd_bus *bus, JobWait *w, sd_bus_slot **ret_slot) {
+        int r = sd_bus_match_signal(bus, ret_slot, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed, w);
+        if (r < 0)
+                return r;
+        return sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", NULL, NULL, NULL);
+}
+
+static int append_limits(sd_bus_message *m, const MachineConfig *cfg) {
+        int r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", cfg->memory_max);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "TasksMax", "t", cfg->tasks_max);
+        return r;
+}
+
+/* The devices a machine may open, as in direct mode's v1 allow-list. */
+static const char *const device_allow[] = {
+        "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "char-pts",
+};
+
+int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
+                       const MachineConfig *cfg, char **ret_result) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        JobWait w = {};
+        int r = job_watch(bus, &w, &slot);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
+
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", description,
+                                          "Slice", "s", UNIT_SLICE, "Delegate", "b", 1, "Type", "s", "notify",
+                                          "NotifyAccess", "s", "main", "KillMode", "s", "mixed", "CollectMode",
+                                          "s", "inactive-or-failed", "DevicePolicy", "s", "closed");
+        if (r >= 0)
+                r = append_limits(m, cfg);
+        /* DeviceAllow= a(ss) */
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "DeviceAllow");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(ss)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ss)");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(device_allow); i++)
+                r = sd_bus_message_append(m, "(ss)", device_allow[i], "rwm");
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(m);
+        /* ExecStart= a(sasb): path, argv, ignore failure */
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0);
+        for (int k = 0; r >= 0 && k < 4; k++)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m); /* properties */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
+
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start %s: %s", unit, error.message ?: strerror(-r));
+        const char *job;
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return log_error_errno(r, "Bad reply from systemd: %m");
+        w.path = job;
+        /* The job ends when the supervisor says READY=1 (the guest has booted)
+         * or fails; systemd's own start timeout bounds it. */
+        r = wait_job(bus, &w, UINT64_C(600) * 1000000);
+        if (r < 0) {
+                free(w.result);
+                return log_error_errno(r, "Failed waiting for %s to start: %m", unit);
+        }
+        if (!streq(w.result, "done")) {
+                *ret_result = w.result;
+                return -EIO;
+        }
+        free(w.result);
+        return 0;
+}
+
+int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        JobWait w = {};
+        int r = job_watch(bus, &w, &slot);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StopUnit", &error, &reply, "ss", unit, "replace");
+        if (r < 0) {
+                if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                        return 0;
+                return log_error_errno(r, "Failed to stop %s: %s", unit, error.message ?: strerror(-r));
+        }
+        const char *job;
+        if (sd_bus_message_read(reply, "o", &job) < 0)
+                return -EBADMSG;
+        w.path = job;
+        r = wait_job(bus, &w, (uint64_t) timeout_sec * 1000000);
+        if (r == -ETIMEDOUT) {
+                log_warning("%s did not stop within %us, killing it.", unit, timeout_sec);
+                (void) unit_kill(bus, unit, "all", SIGKILL);
+                r = wait_job(bus, &w, UINT64_C(30) * 1000000);
+        }
+        free(w.result);
+        return r < 0 ? log_error_errno(r, "Failed waiting for %s to stop: %m", unit) : 0;
+}
+
+int unit_kill(sd_bus *bus, const char *unit, const char *who, int sig) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit", &error, NULL, "ssi", unit, who, sig);
+        if (r < 0)
+                return log_error_errno(r, "Failed to signal %s: %s", unit, error.message ?: strerror(-r));
+        return 0;
+}
+
+void unit_reset_failed(sd_bus *bus, const char *unit) {
+        (void) sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "ResetFailedUnit", NULL, NULL, "s", unit);
+}
+
+int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "SetUnitProperties");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sb", unit, 1 /* runtime */);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = append_limits(m, cfg);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        r = sd_bus_call(bus, m, 0, &error, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the limits of %s: %s", unit, error.message ?: strerror(-r));
+        return 0;
+}

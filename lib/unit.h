@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Unit mode: on a host whose PID 1 is systemd, a running machine is the
+ * transient service berth-NAME.service in machine.slice (where machined and
+ * systemd-nspawn put machines too, so `systemctl status machine.slice` and
+ * systemd-cgtop show them together), started and stopped over D-Bus. */
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+#include "config.h"
+
+#define UNIT_SLICE "machine.slice"
+
+typedef enum RunMode {
+        RUN_MODE_DIRECT,
+        RUN_MODE_UNIT,
+} RunMode;
+
+/* Unit mode when systemd is PID 1 and its bus answers; BERTH_MODE=direct or
+ * =unit forces one (=unit fails without systemd).  In unit mode *ret_bus is
+ * a system bus connection. */
+int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus);
+
+/* "berth-CGNAME.service" ('@' of a qualified name becomes '.'). */
+char *unit_name_for(const char *cgname);
+
+/* Start UNIT running ARGV (the supervisor) with the machine's resource
+ * limits and device policy as properties, and wait for the job.  On
+ * failure *ret_result is systemd's job result ("failed", "timeout", ...). */
+int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
+                       const MachineConfig *cfg, char **ret_result);
+
+/* Stop UNIT and wait up to TIMEOUT_SEC for the job; then SIGKILL it all. */
+int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec);
+
+/* Send SIG to WHO ("main", "all") of UNIT. */
+int unit_kill(sd_bus *bus, const char *unit, const char *who, int sig);
+
+/* Forget a failed UNIT, so that a new start is not refused. */
+void unit_reset_failed(sd_bus *bus, const char *unit);
+
+/* Set the limits in CFG (MemoryMax=, TasksMax=) on a running UNIT. */
+int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <systemd/sd-bus.h>
+
+#include "log.h"
+#include "register.h"
+#include "util.h"
+
+#define MACHINE1_DEST "org.freedesktop.machine1"
+#define MACHINE1_PATH "/org/freedesktop/machine1"
+#define MACHINE1_MANAGER "org.freedesktop.machine1.Manager"
+
+static void bus_unrefp(sd_bus **b) {
+        if (*b)
+                sd_bus_flush_close_unref(*b);
+}
+
+int register_machine(const char *name, pid_t leader, const char *root_directory) {
+        _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+        int r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot reach the system bus to register with machined: %m");
+
+        /* A registration a crashed supervisor left must not block this one. */
+        (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine", NULL,
+                                  NULL, "s", name);
+
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        r = sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "RegisterMachine", &error, NULL,
+                               "sayssus", name, 0 /* no id: machined takes the guest's */, "berth", "container",
+                               (uint32_t) leader, root_directory);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to register machine %s with machined: %s", name,
+                                         error.message ?: strerror(-r));
+        return 0;
+}
+
+void unregister_machine(const char *name) {
+        _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+        if (sd_bus_open_system(&bus) < 0)
+                return;
+        (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine", NULL,
+                                  NULL, "s", name);
+}

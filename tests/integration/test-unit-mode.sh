@@ -1,0 +1,94 @@
+#!/bin/bash
+# Unit mode, inside a real systemd (tests/testhost): every machine a transient
+# unit in machine.slice, registered with machined; the systemd toolbox works
+# on it.  The state root and the source tree are bound into the test host.
+. "$(dirname "$0")/lib.sh"
+: "${BERTH_SRCDIR:?}"
+TESTHOST=$BERTH_SRCDIR/tests/testhost/testhost
+THDIR=$TEST_TMP/testhost
+
+# Whatever berth needs, bound in at the same paths.
+binds=(--bind "$BERTH_ROOT" --bind "$BERTH_SRCDIR")
+build_dir=$(cd "$(dirname "$BERTH")/.." && pwd)
+case "$build_dir" in "$BERTH_SRCDIR"/*) ;; *) binds+=(--bind "$build_dir") ;; esac
+[ -n "${BERTH_TEST_CACHE:-}" ] && binds+=(--bind "$BERTH_TEST_CACHE")
+if ! "$TESTHOST" start "$THDIR" "${binds[@]}" >"$TEST_TMP/th.log" 2>&1; then
+        not_ok "the test host boots"; sed 's/^/# /' "$TEST_TMP/th.log"; done_testing
+fi
+ok "the test host boots (systemd with machined)"
+stop_testhost() { "$TESTHOST" stop "$THDIR" >/dev/null 2>&1; cleanup; }
+trap stop_testhost EXIT
+
+th() { "$TESTHOST" run "$THDIR" -- "$@"; }
+tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
+        BERTH_MODE=unit "$BERTH" "$@"; }
+unit_of() { tb status --json "$1" | jq -r .unit; }
+th_state() { tb list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
+
+# --- busybox ------------------------------------------------------------------------
+check "create busybox machine" tb create ub --template busybox
+check "start it as a unit" tb start ub
+u=$(unit_of ub)
+check "the unit is berth-ub...service" sh -c "case '$u' in berth-ub*.service) true;; *) false;; esac"
+check_eq "the unit is active" "active" "$(th systemctl is-active "$u")"
+check_eq "it is in machine.slice" "machine.slice" "$(th systemctl show -P Slice "$u")"
+check_eq "Delegate=yes" "yes" "$(th systemctl show -P Delegate "$u")"
+leader=$(tb list --json | jq '.[] | select(.name=="ub") | .leader')
+check_eq "the guest's init is in the unit's payload cgroup" "0::/machine.slice/$u/payload" \
+        "$(th grep ^0:: /proc/$leader/cgroup)"
+check_eq "the supervisor in its supervisor cgroup" "0::/machine.slice/$u/supervisor" \
+        "$(th sh -c "grep ^0:: /proc/\$(systemctl show -P MainPID $u)/cgroup")"
+check_eq "TasksMax= is a unit property" "16384" "$(th systemctl show -P TasksMax "$u")"
+check_eq "DevicePolicy=closed" "closed" "$(th systemctl show -P DevicePolicy "$u")"
+check "machinectl lists it" sh -c "'$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^ub '"
+check_eq "berth exec works in unit mode" "ub" "$(tb exec ub -- hostname)"
+check "berth stop stops the unit" tb stop ub
+check_eq "the unit is gone (inactive, collected)" "inactive" "$(th systemctl is-active "$u")"
+check "it ended cleanly, not failed" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -u '$u' --no-pager | grep -q 'Deactivated successfully' && ! '$TESTHOST' run '$THDIR' -- journalctl -u '$u' --no-pager | grep -q 'Failed with result'"
+check "machined forgot it" sh -c "! '$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^ub '"
+
+check "start again" tb start ub
+check "berth kill" tb kill ub
+check_eq "stopped after kill" "stopped" "$(th_state ub)"
+check "start again" tb start ub
+check "berth reboot" tb reboot ub
+check "the machine comes back in the same unit (boot 2)" wait_for 30 sh -c \
+        "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ub\") | .boots')\" = 2 ]"
+check_eq "still active" "active" "$(th systemctl is-active "$u")"
+check "machined knows the new leader" sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- machinectl show -p Leader --value ub)\" = \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ub\") | .leader')\" ]"
+
+# A supervisor killed hard: the unit fails, the machine dies with it, and the
+# next start recovers (stale unit, registration and runtime state).
+sup=$(tb list --json | jq '.[] | select(.name=="ub") | .supervisor')
+th kill -9 "$sup"
+check "the machine dies with its supervisor" wait_for 20 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$u')\" != active ]"
+check "the next start recovers" tb start ub
+check_eq "and runs" "ok" "$(tb exec ub -- echo ok)"
+check "machinectl terminate stops it like berth kill" th machinectl terminate ub
+check "stopped" wait_for 20 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq -r '.[] | select(.name==\"ub\") | .state')\" = stopped ]"
+
+# --- Debian with systemd -------------------------------------------------------------------
+check "create debian machine" tb create ud --template debian
+check "start it as a unit (waits until the guest has booted)" tb start ud
+ud=$(unit_of ud)
+check_eq "booted when start returns" "true" "$(tb list --json | jq '.[] | select(.name=="ud") | .booted')"
+check_eq "systemctl -M ud is-system-running" "running" "$(th systemctl -M ud is-system-running --wait)"
+check_eq "systemd-run -M ud --wait -P works" "hi" "$(th systemd-run -M ud --wait -q -P echo hi)"
+check "journalctl -M ud shows the guest's journal" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -M ud --no-pager | grep -q 'Startup finished'"
+check_output_contains "machinectl status shows it" "OS: Debian GNU/Linux 12" th machinectl status ud --no-pager
+check "poweroff from inside" th systemctl -M ud poweroff
+check "the machine stops" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ud')\" != active ]"
+check "the unit ended inactive, not failed" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Deactivated successfully' && ! '$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Failed with result'"
+check "start again" tb start ud
+check "machinectl reboot reboots it" th machinectl reboot ud
+check "back up (boot 2)" wait_for 60 sh -c \
+        "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ud\") | .boots')\" = 2 ]"
+check "running again" wait_for 60 sh -c "'$TESTHOST' run '$THDIR' -- systemctl -M ud is-system-running --wait 2>/dev/null | grep -qx running"
+check "machinectl poweroff powers it off" th machinectl poweroff ud
+check "stopped" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ud')\" != active ]"
+check "ended cleanly" sh -c "! '$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Failed with result'"
+check "rm" tb rm ud
+check "rm" tb rm ub
+
+check "the test host stops and leaves nothing" "$TESTHOST" stop "$THDIR"
+done_testing
