@@ -46,6 +46,9 @@ int verb_rm(Context *ctx, int argc, char **argv);
 int verb_exec(Context *ctx, int argc, char **argv);
 int verb_cp(Context *ctx, int argc, char **argv);
 int verb_shell(Context *ctx, int argc, char **argv);
+int verb_set(Context *ctx, int argc, char **argv);
+int verb_enable(Context *ctx, int argc, char **argv);
+int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);
 
 /* Validate NAME at the CLI edge; logs and returns EXIT_USAGE or 0. */

@@ -189,11 +189,6 @@ static int apply_device_policy(const char *dir) {
 
 static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits *l) {
         int r = 0;
-        if (has_controller(h, "devices")) {
-                r = apply_device_policy(dir);
-                if (r < 0)
-                        return r;
-        }
         if (h->v2) {
                 _cleanup_free_ char *mem = xasprintf("%s/memory.max", dir);
                 if (access(mem, F_OK) == 0)
@@ -249,6 +244,8 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
                 }
                 if (r >= 0 && i->v2)
                         v2_enable_controllers(i->mount, m->group, m->delegated);
+                if (r >= 0 && !m->delegated && has_controller(i, "devices"))
+                        r = apply_device_policy(dir);
                 if (r >= 0 && !m->delegated)
                         r = apply_limits(i, dir, limits);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
@@ -257,6 +254,22 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
                         (void) cgroup_machine_destroy(m);
                         return r;
                 }
+        }
+        return 0;
+}
+
+int cgroup_machine_set_limits(const MachineCgroup *m, const CgroupLimits *limits) {
+        if (m->delegated)
+                return -EOPNOTSUPP; /* systemd's: set them on the unit */
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *dir = group_dir(i, m);
+                int r = dir ? apply_limits(i, dir, limits) : 0;
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

@@ -35,6 +35,10 @@ typedef struct MachineCgroup {
  * mode).  On failure nothing is left behind. */
 int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits);
 
+/* Change the limits of a running machine (direct mode; a delegated group's
+ * limits are the unit's properties: -EOPNOTSUPP). */
+int cgroup_machine_set_limits(const MachineCgroup *m, const CgroupLimits *limits);
+
 /* Move the calling supervisor out of the way: direct mode, into
  * berth/.supervisor, out of the cgroup of whoever started it (a login
  * session, a CI job's scope), whose end must not kill the machine; unit

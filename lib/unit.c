@@ -255,3 +255,28 @@ int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg) {
                 return log_error_errno(r, "Failed to set the limits of %s: %s", unit, error.message ?: strerror(-r));
         return 0;
 }
+
+int unit_enable(sd_bus *bus, const char *name, bool enable) {
+        _cleanup_free_ char *unit = xasprintf("berth@%s.service", name);
+        char *files[] = { unit, NULL };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER,
+                                               enable ? "EnableUnitFiles" : "DisableUnitFiles");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, files);
+        if (r >= 0)
+                r = enable ? sd_bus_message_append(m, "bb", 0 /* runtime */, 0 /* force */)
+                           : sd_bus_message_append(m, "b", 0);
+        if (r < 0)
+                return r;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        r = sd_bus_call(bus, m, 0, &error, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s %s: %s", enable ? "enable" : "disable", unit,
+                                       error.message ?: strerror(-r));
+        /* Like systemctl enable: make systemd see the change now. */
+        r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Reload", &error, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to reload systemd: %s", error.message ?: strerror(-r));
+        return 0;
+}

@@ -41,5 +41,8 @@ int unit_kill(sd_bus *bus, const char *unit, const char *who, int sig);
 /* Forget a failed UNIT, so that a new start is not refused. */
 void unit_reset_failed(sd_bus *bus, const char *unit);
 
+/* Enable or disable berth@NAME.service (its [Install] section: machines.target). */
+int unit_enable(sd_bus *bus, const char *name, bool enable);
+
 /* Set the limits in CFG (MemoryMax=, TasksMax=) on a running UNIT. */
 int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "name.h"
 #include "register.h"
+#include "unit.h"
 #include "notify.h"
 #include "rootfs.h"
 #include "runtime.h"
@@ -105,6 +106,11 @@ static void pick_signals(const MachineConfig *c, const char *init_name, int *ret
         }
         *ret_poweroff = c->poweroff_signal ?: poweroff;
         *ret_reboot = c->reboot_signal ?: reboot;
+}
+
+static void bus_unrefp(sd_bus **b) {
+        if (*b)
+                sd_bus_flush_close_unref(*b);
 }
 
 static void notify_ready(int *ready_fd) {
@@ -225,6 +231,15 @@ static int run(const Args *a) {
         r = runtime_state_write(run_fd, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
+
+        if (a->unit) {
+                /* A unit started from the berth@.service template knows nothing of
+                 * machine.conf: give it the machine's limits (a transient unit
+                 * already has them; setting them again changes nothing). */
+                _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+                if (sd_bus_open_system(&bus) >= 0)
+                        (void) unit_set_limits(bus, st.unit, &cfg);
+        }
 
         r = cgroup_supervisor_enter(&mcg);
         if (r < 0)

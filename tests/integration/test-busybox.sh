@@ -61,6 +61,14 @@ check "files root writes inside are owned by 0 on disk (idmapped rootfs)" \
         sh -c "'$BERTH' exec bb -- touch /root/written && [ \"\$(stat -c %u '$BERTH_ROOT/machines/bb/rootfs/root/written')\" = 0 ]"
 check_output_contains "status says the root is mapped" "Users: private" berth status bb
 
+# --- limits -------------------------------------------------------------------------
+if [ -d /sys/fs/cgroup/pids ]; then pids=/sys/fs/cgroup/pids; else pids=$(findmnt -no TARGET -t cgroup2 | head -1); fi
+check "berth set changes TasksMax live" berth set bb TasksMax=321
+check_eq "in the machine's cgroup" "321" "$(cat $pids/berth/bb@*/pids.max 2>/dev/null)"
+check "and in machine.conf" grep -qx TasksMax=321 "$BERTH_ROOT/machines/bb/machine.conf"
+check_status "an unknown key is refused with the usage status" 2 berth set bb Bogus=1
+check_status "--runtime on a missing machine says so" 4 berth set --runtime nosuch TasksMax=5
+
 # --- a second machine at once ---------------------------------------------
 check "create a second machine" berth create bb2 --template busybox
 check "start it while the first runs" berth start bb2

@@ -8,7 +8,10 @@ TESTHOST=$BERTH_SRCDIR/tests/testhost/testhost
 THDIR=$TEST_TMP/testhost
 
 # Whatever berth needs, bound in at the same paths.
-binds=(--bind "$BERTH_ROOT" --bind "$BERTH_SRCDIR")
+# The default state root (for autostart) must be a real directory too:
+# idmapped mounts do not work on the test host's overlay.
+mkdir -p "$TEST_TMP/default-root"
+binds=(--bind "$BERTH_ROOT" --bind "$BERTH_SRCDIR" --bind "$TEST_TMP/default-root:/var/lib/berth")
 build_dir=$(cd "$(dirname "$BERTH")/.." && pwd)
 case "$build_dir" in "$BERTH_SRCDIR"/*) ;; *) binds+=(--bind "$build_dir") ;; esac
 [ -n "${BERTH_TEST_CACHE:-}" ] && binds+=(--bind "$BERTH_TEST_CACHE")
@@ -40,6 +43,12 @@ check_eq "the supervisor in its supervisor cgroup" "0::/machine.slice/$u/supervi
         "$(th sh -c "grep ^0:: /proc/\$(systemctl show -P MainPID $u)/cgroup")"
 check_eq "TasksMax= is a unit property" "16384" "$(th systemctl show -P TasksMax "$u")"
 check_eq "DevicePolicy=closed" "closed" "$(th systemctl show -P DevicePolicy "$u")"
+check "berth set changes a limit live" tb set ub TasksMax=77
+check_eq "on the unit" "77" "$(th systemctl show -P TasksMax "$u")"
+check "and keeps it in machine.conf" grep -qx TasksMax=77 "$BERTH_ROOT/machines/ub/machine.conf"
+check "berth set --runtime changes it live only" tb set --runtime ub TasksMax=66
+check_eq "on the unit" "66" "$(th systemctl show -P TasksMax "$u")"
+check "machine.conf unchanged" grep -qx TasksMax=77 "$BERTH_ROOT/machines/ub/machine.conf"
 check "machinectl lists it" sh -c "'$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^ub '"
 check_eq "berth exec works in unit mode" "ub" "$(tb exec ub -- hostname)"
 check "berth stop stops the unit" tb stop ub
@@ -89,6 +98,27 @@ check "stopped" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl 
 check "ended cleanly" sh -c "! '$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Failed with result'"
 check "rm" tb rm ud
 check "rm" tb rm ub
+
+# --- autostart: berth@.service --------------------------------------------------------------------
+th sh -c "sed 's|@MACHINED@|$BERTH_MACHINED|' '$BERTH_SRCDIR/systemd-units/berth@.service.in' > /etc/systemd/system/berth@.service && systemctl daemon-reload"
+tbd() { th env BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" BERTH_MODE=unit "$BERTH" "$@"; }
+check "create a machine in the default state root" tbd create auto --template busybox --set TasksMax=99
+check "berth enable" tbd enable auto
+check "it is wanted by machines.target" th test -L /etc/systemd/system/machines.target.wants/berth@auto.service
+if th systemctl start berth@auto.service >"$TEST_TMP/start.log" 2>&1; then
+        ok "systemctl start berth@auto starts it"
+else
+        not_ok "systemctl start berth@auto starts it"
+        th journalctl -u berth@auto.service --no-pager | tail -n 15 | sed 's/^/# /'
+fi
+check_eq "berth sees it running" "running" "$(tbd list --json | jq -r '.[] | select(.name=="auto") | .state')"
+check_eq "in the template's unit" "berth@auto.service" "$(tbd status --json auto | jq -r .unit)"
+check_eq "with the limits of machine.conf" "99" "$(th systemctl show -P TasksMax berth@auto.service)"
+check "berth stop stops the unit" tbd stop auto
+check_eq "inactive" "inactive" "$(th systemctl is-active berth@auto.service)"
+check "berth disable" tbd disable auto
+check "no longer wanted" sh -c "! '$TESTHOST' run '$THDIR' -- test -e /etc/systemd/system/machines.target.wants/berth@auto.service"
+check "rm" tbd rm auto
 
 check "the test host stops and leaves nothing" "$TESTHOST" stop "$THDIR"
 done_testing
