@@ -132,6 +132,8 @@ int console_drain(Console *c) {
                         if (w > 0)
                                 c->log_size += (size_t) w;
                 }
+                if (c->to_stdout)
+                        (void) !write(STDOUT_FILENO, buf, (size_t) n);
                 history_add(c, buf, (size_t) n);
                 for (size_t i = 0; i < c->n_viewers; i++)
                         if (c->viewers[i].greeted)

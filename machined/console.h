@@ -43,6 +43,7 @@ typedef struct Console {
         int listen_fd;
         ConsoleViewer viewers[CONSOLE_VIEWERS_MAX];
         size_t n_viewers;
+        bool to_stdout;    /* unit mode: also to stdout, which is the journal */
         char *history;     /* ring of CONSOLE_HISTORY bytes */
         size_t history_start, history_len;
 } Console;

@@ -252,6 +252,8 @@ static int run(const Args *a) {
         r = console_open(&console, run_fd);
         if (r < 0)
                 goto finish;
+        /* In unit mode the console goes to the journal too: journalctl -u shows the boot. */
+        console.to_stdout = a->unit;
 
         run_path = xasprintf("%s/%s", store.run, a->name);
         r = notify_open(&notify, run_fd, run_path);

@@ -47,6 +47,9 @@ check_eq "exec'd command is in the machine's cgroup namespace" "0::/" \
 check_fails "capability CAP_SYS_MODULE is not in the bounding set" \
         sh -c "'$BERTH' exec bb -- grep CapBnd /proc/1/status | grep -q ffffffff"
 check "console log shows the boot" wait_for 10 grep -q . "$BERTH_ROOT/run/bb/console.log"
+check_output_contains "berth logs shows the supervisor's messages" "Machine bb started" berth logs bb
+berth exec bb -- sh -c 'echo logs-marker > /dev/console'
+check "berth logs shows console output" wait_for 5 sh -c "'$BERTH' logs -n 5 bb | grep -q logs-marker"
 check_output_contains "status shows running" 'State: running' berth status bb
 check_status "status of a running machine exits 0" 0 berth status bb
 

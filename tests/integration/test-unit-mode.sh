@@ -83,6 +83,8 @@ ud=$(unit_of ud)
 check_eq "booted when start returns" "true" "$(tb list --json | jq '.[] | select(.name=="ud") | .booted')"
 check_eq "systemctl -M ud is-system-running" "running" "$(th systemctl -M ud is-system-running --wait)"
 check_eq "systemd-run -M ud --wait -P works" "hi" "$(th systemd-run -M ud --wait -q -P echo hi)"
+check_output_contains "berth logs shows the console (boot messages) from the unit's journal" "Reached target" tb logs ud
+check_output_contains "and the supervisor's messages" "Machine ud has booted" tb logs ud
 check "journalctl -M ud shows the guest's journal" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -M ud --no-pager | grep -q 'Startup finished'"
 check_output_contains "machinectl status shows it" "OS: Debian GNU/Linux 12" th machinectl status ud --no-pager
 check "poweroff from inside" th systemctl -M ud poweroff
