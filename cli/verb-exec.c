@@ -264,11 +264,19 @@ _noreturn_ static void exec_helper(pid_t leader, int pidfd, int sock, const Exec
                         fail_exit(errno, "Failed to unlock the pty");
         }
 
+        /* A terminal's Ctrl-C or Ctrl-\\ goes to the whole process group: it is for
+         * the command, which may trap it.  The helper must survive it, or its
+         * death signal would kill the command. */
+        (void) signal(SIGINT, SIG_IGN);
+        (void) signal(SIGQUIT, SIG_IGN);
         pid_t pid = fork();
         if (pid < 0)
                 fail_exit(errno, "fork failed");
-        if (pid == 0)
+        if (pid == 0) {
+                (void) signal(SIGINT, SIG_DFL);
+                (void) signal(SIGQUIT, SIG_DFL);
                 run_command(o, bounding, master, &pw, groups, n_groups);
+        }
 
         int cmdfd = (int) syscall(SYS_pidfd_open, pid, 0);
         int fds[2] = { cmdfd, master };
@@ -435,14 +443,15 @@ static int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***set
         while ((c = getopt_long(argc, argv, shell ? "+u:E:w:" : "+tiu:E:w:", opts, NULL)) >= 0)
                 switch (c) {
                 case 't':
-                        if (shell)
-                                return EXIT_USAGE;
-                        o->tty = true;
-                        break;
                 case 'i':
-                        if (shell)
+                        if (shell) {
+                                log_error("berth shell decides about the terminal itself; -t and -i are for berth exec.");
                                 return EXIT_USAGE;
-                        o->interactive = true;
+                        }
+                        if (c == 't')
+                                o->tty = true;
+                        else
+                                o->interactive = true;
                         break;
                 case 'u':
                         o->user = optarg;

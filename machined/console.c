@@ -144,7 +144,7 @@ int console_drain(Console *c) {
 size_t console_fill_pollfds(Console *c, struct pollfd *p) {
         size_t n = 0;
         p[n++] = (struct pollfd) { .fd = c->master, .events = POLLIN };
-        p[n++] = (struct pollfd) { .fd = c->n_viewers < CONSOLE_VIEWERS_MAX ? c->listen_fd : -1, .events = POLLIN };
+        p[n++] = (struct pollfd) { .fd = c->listen_fd, .events = POLLIN };
         for (size_t i = 0; i < c->n_viewers; i++)
                 p[n++] = (struct pollfd) { .fd = c->viewers[i].fd, .events = POLLIN };
         return n;
@@ -222,7 +222,11 @@ void console_dispatch(Console *c, const struct pollfd *p, size_t n) {
                         int sz = 1 << 20;
                         (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
                         c->viewers[c->n_viewers++] = (ConsoleViewer) { .fd = fd };
-                } else if (fd >= 0)
+                } else if (fd >= 0) {
+                        /* Say so rather than leave the viewer hanging in the backlog. */
+                        static const char full[] = "berth: too many viewers on this console, try again later.\r\n";
+                        (void) !send(fd, full, sizeof full - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
                         close(fd);
+                }
         }
 }

@@ -353,7 +353,7 @@ static int run(const Args *a) {
                                 goto finish;
                         }
                         console_dispatch(&console, p + 3, n_console);
-                        if ((p[2].revents & POLLIN) && notify_read_ready(&notify)) {
+                        if ((p[2].revents & POLLIN) && notify_read_ready(&notify, pid)) {
                                 log_info("Machine %s has booted.", a->name);
                                 machine_booted(&st, run_fd, &ready_fd);
                         }

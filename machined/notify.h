@@ -9,6 +9,7 @@
  * own readiness wait for. */
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define NOTIFY_GUEST_DIR "/run/host"
 #define NOTIFY_GUEST_SOCKET "/run/host/notify"
@@ -23,5 +24,7 @@ typedef struct Notify {
 int notify_open(Notify *n, int run_dir_fd, const char *run_dir_path);
 void notify_close(Notify *n);
 
-/* Read pending messages; true if one said READY=1. */
-bool notify_read_ready(Notify *n);
+/* Read pending messages; true if one from the machine's init (host PID
+ * INIT_PID) said READY=1.  Any other process in the guest is ignored: it
+ * must not declare the machine booted. */
+bool notify_read_ready(Notify *n, pid_t init_pid);

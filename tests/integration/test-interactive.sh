@@ -57,6 +57,12 @@ check_eq "with -i stdin passes" "secret" "$(echo secret | berth exec -i bb -- ca
 check_eq "shell with a command runs it as a login" "/root" "$(berth shell bb -- sh -c 'echo $HOME')"
 
 # --- signals from the caller reach the command -----------------------------------------------------
+session "'$BERTH' exec bb -- sh -c 'trap \"echo trapped-int; exit 5\" INT; echo waiting; while :; do sleep 1; done'; echo exec-exit=\$?; sleep 600"
+check "a command without a pty starts" wait_for 10 screen_has '^waiting'
+type_keys C-c
+check "Ctrl-C reaches the command, which may trap it" wait_for 10 screen_has 'trapped-int'
+check "and its exit status comes back" wait_for 10 screen_has 'exec-exit=5'
+tmux kill-session -t "$S"
 "$BERTH" exec bb -- sleep 100 &
 bpid=$!
 wait_for 5 berth exec bb -- pgrep -x sleep
