@@ -48,7 +48,7 @@ static void warn_privileged(const char *name) {
 
 /* Unit mode: the supervisor runs as berth-NAME.service; systemd waits for its
  * READY=1, which it sends when the guest has booted. */
-static int start_unit(Context *ctx, const char *name, bool privileged) {
+static int start_unit(Context *ctx, const char *name, bool privileged, bool ephemeral) {
         MachineConfig cfg;
         _cleanup_free_ char *err = NULL;
         if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
@@ -60,7 +60,8 @@ static int start_unit(Context *ctx, const char *name, bool privileged) {
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
         const char *path = machined_path();
         char *args[] = { (char *) path, (char *) "--unit", (char *) "--root", ctx->store.root, (char *) "--config",
-                         ctx->store.config_path, (char *) "--", (char *) name, NULL };
+                         ctx->store.config_path, (char *) (ephemeral ? "--ephemeral" : "--"),
+                         (char *) (ephemeral ? "--" : name), (char *) (ephemeral ? name : NULL), NULL };
         /* A unit a crash left failed must not block this start. */
         unit_reset_failed(ctx->bus, unit);
         _cleanup_free_ char *result = NULL;
@@ -83,15 +84,19 @@ int verb_start(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = {
                 { "wait", no_argument, NULL, 'w' },
                 { "timeout", required_argument, NULL, 't' },
+                { "ephemeral", no_argument, NULL, 'e' },
                 {},
         };
-        bool wait = false;
+        bool wait = false, ephemeral = false;
         unsigned timeout = 90;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
                 case 'w':
                         wait = true;
+                        break;
+                case 'e':
+                        ephemeral = true;
                         break;
                 case 't':
                         if (safe_atou(optarg, &timeout) < 0 || timeout == 0 || timeout > 86400) {
@@ -103,7 +108,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
                         return EXIT_USAGE;
                 }
         const char *name;
-        int r = one_name(argc, argv, "start NAME", &name);
+        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] NAME", &name);
         if (r != 0)
                 return r;
 
@@ -166,7 +171,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
         if (context_run_mode(ctx, &mode) < 0)
                 return EXIT_FAIL;
         if (mode == RUN_MODE_UNIT)
-                return start_unit(ctx, name, privileged);
+                return start_unit(ctx, name, privileged, ephemeral);
 
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0)
@@ -192,9 +197,22 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 char fdbuf[16];
                 snprintf(fdbuf, sizeof fdbuf, "%d", fd);
                 const char *path = machined_path();
-                const char *args[] = { path, "--root", ctx->store.root, "--config", ctx->store.config_path,
-                                       "--ready-fd", fdbuf, wait ? "--wait" : "--", wait ? "--" : name,
-                                       wait ? name : NULL, NULL };
+                const char *args[12];
+                size_t k = 0;
+                args[k++] = path;
+                args[k++] = "--root";
+                args[k++] = ctx->store.root;
+                args[k++] = "--config";
+                args[k++] = ctx->store.config_path;
+                args[k++] = "--ready-fd";
+                args[k++] = fdbuf;
+                if (wait)
+                        args[k++] = "--wait";
+                if (ephemeral)
+                        args[k++] = "--ephemeral";
+                args[k++] = "--";
+                args[k++] = name;
+                args[k] = NULL;
                 execv(path, (char **) args);
                 fprintf(stderr, "berth: failed to execute %s: %m\n", path);
                 _exit(127);

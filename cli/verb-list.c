@@ -103,6 +103,7 @@ static json_object *machine_info_json(const MachineInfo *m) {
                                        m->memory == UINT64_MAX ? NULL : json_object_new_uint64(m->memory));
                 json_object_object_add(o, "tasks", m->tasks == UINT64_MAX ? NULL : json_object_new_uint64(m->tasks));
                 json_object_object_add(o, "booted", json_object_new_boolean(m->rt.booted));
+                json_object_object_add(o, "ephemeral", json_object_new_boolean(m->rt.ephemeral));
                 json_object_object_add(o, "cgroup", json_object_new_string(m->rt.cgroup));
                 json_object_object_add(o, "unit", isempty(m->rt.unit) ? NULL : json_object_new_string(m->rt.unit));
         }
@@ -222,7 +223,8 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         format_bytes(m.memory, mem);
                         printf("      Since: %s (boot %u)\n", since, m.rt.boots);
                         printf("     Leader: %d\n", (int) m.rt.init_pid);
-                        printf("     Booted: %s\n", m.rt.booted ? "yes" : "not yet");
+                        printf("     Booted: %s%s\n", m.rt.booted ? "yes" : "not yet",
+                               m.rt.ephemeral ? " (ephemeral: changes vanish when it stops)" : "");
                         if (!isempty(m.rt.unit))
                                 printf("       Unit: %s\n", m.rt.unit);
                         printf("     CGroup: /%s\n", m.rt.cgroup);

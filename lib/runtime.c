@@ -86,6 +86,8 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
                         strcpy(s.unit, v);
                 else if (streq(k, "DELEGATED"))
                         s.delegated = streq(v, "1");
+                else if (streq(k, "EPHEMERAL"))
+                        s.ephemeral = streq(v, "1");
                 else if (streq(k, "BOOTED"))
                         s.booted = streq(v, "1");
                 else if (streq(k, "POWEROFF_SIGNAL") && safe_atoi(v, &i) >= 0)
@@ -108,6 +110,7 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "STARTED_USEC=%llu\n"
                                               "BOOTS=%u\n"
                                               "BOOTED=%d\n"
+                                              "EPHEMERAL=%d\n"
                                               "POWEROFF_SIGNAL=%d\n"
                                               "REBOOT_SIGNAL=%d\n"
                                               "CGROUP=%s\n"
@@ -115,7 +118,7 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "UNIT=%s\n",
                                               machine_state_to_string(s->state), (int) s->supervisor_pid,
                                               s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
-                                              (unsigned long long) s->started_usec, s->boots, s->booted,
+                                              (unsigned long long) s->started_usec, s->boots, s->booted, s->ephemeral,
                                               s->poweroff_signal, s->reboot_signal, s->cgroup, s->delegated,
                                               s->unit);
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);

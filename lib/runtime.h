@@ -33,6 +33,7 @@ typedef struct RuntimeState {
         uint64_t started_usec;        /* CLOCK_REALTIME when the machine last booted */
         unsigned boots;               /* how often init was started by this supervisor (reboots + 1) */
         bool booted;                  /* the guest said READY=1 (or its init never will) */
+        bool ephemeral;               /* its changes vanish when it stops */
         int poweroff_signal;          /* the signals the supervisor chose for this init */
         int reboot_signal;
         char cgroup[512];             /* the machine's cgroup group (MachineCgroup.group) */

@@ -157,9 +157,10 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         if (fdsock >= 0)
                 close(fdsock);
 
-        int rootfd = mount_attach_root(&plan, e.message, sizeof e.message);
-        if (rootfd < 0)
-                child_fail(errfd, rootfd, "%s", e.message);
+        RootMount rm = ROOT_MOUNT_INIT;
+        int r = mount_attach_root(&plan, &rm, e.message, sizeof e.message);
+        if (r < 0)
+                child_fail(errfd, r, "%s", e.message);
         plan.notify_dir_fd = -1;
         if (plan.notify_dir) {
                 plan.notify_dir_fd = open(plan.notify_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -177,17 +178,21 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                         child_fail(errfd, errno, "PR_SET_PDEATHSIG failed: %m");
         }
 
+        r = mount_finish_root(&plan, &rm, e.message, sizeof e.message);
+        if (r < 0)
+                child_fail(errfd, r, "%s", e.message);
+
         /* The cgroup we were just moved into becomes the guest's cgroup root. */
         if (unshare(CLONE_NEWCGROUP) < 0)
                 child_fail(errfd, errno, "Failed to create a cgroup namespace: %m");
 
         if (p->own_netns) {
-                int r = loopback_up();
+                r = loopback_up();
                 if (r < 0)
                         child_fail(errfd, r, "Failed to bring up the loopback interface: %m");
         }
 
-        int r = mount_setup_machine(&plan, rootfd, e.message, sizeof e.message);
+        r = mount_setup_machine(&plan, rm.root, e.message, sizeof e.message);
         if (r < 0)
                 child_fail(errfd, r, "%s", e.message);
 

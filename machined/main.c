@@ -44,6 +44,7 @@ typedef struct Args {
         int ready_fd;
         bool wait;   /* signal the ready fd when the guest has booted, not at exec */
         bool unit;   /* started as a systemd unit: delegated cgroup, sd_notify, machined */
+        bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
 } Args;
 
 static int parse_args(int argc, char **argv, Args *a) {
@@ -53,6 +54,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "ready-fd", required_argument, NULL, 'R' },
                 { "wait", no_argument, NULL, 'w' },
                 { "unit", no_argument, NULL, 'u' },
+                { "ephemeral", no_argument, NULL, 'e' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -75,8 +77,11 @@ static int parse_args(int argc, char **argv, Args *a) {
                 case 'u':
                         a->unit = true;
                         break;
+                case 'e':
+                        a->ephemeral = true;
+                        break;
                 case 'h':
-                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] NAME\n"
+                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] NAME\n"
                                "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
                         exit(EXIT_SUCCESS);
                 default:
@@ -220,7 +225,8 @@ static int run(const Args *a) {
                 group = xasprintf(CGROUP_TOP "/%s", cgname);
         mcg.group = group;
 
-        RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit };
+        RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
+                            .ephemeral = a->ephemeral };
         snprintf(st.cgroup, sizeof st.cgroup, "%s", group);
         if (a->unit) {
                 const char *u = strrchr(group, '/');
@@ -299,7 +305,8 @@ static int run(const Args *a) {
                 .hostname = cfg.hostname ?: a->name,
                 .init = cfg.init,
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
-                           .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1 },
+                           .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1,
+                           .ephemeral = a->ephemeral, .userns = uid_base > 0 },
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = uid_base,

@@ -210,14 +210,20 @@ static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) 
         return 0;
 }
 
-int mount_attach_root(const MountPlan *plan, char *err, size_t errlen) {
+void root_mount_done(RootMount *rm) {
+        closep(&rm->root);
+        closep(&rm->scratch);
+        closep(&rm->lower);
+}
+
+int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t errlen) {
         /* Nothing we mount may propagate back to the host. */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return fail(err, errlen, errno, "Failed to make mounts private: %m");
 
-        /* A private clone of the rootfs dir becomes the new root mount.  With a
-         * user namespace the supervisor made it (idmapping needs host
-         * privileges) and passed it to us. */
+        /* A private clone of the rootfs dir becomes the new root mount (or the
+         * overlay's lower layer).  With a user namespace the supervisor made it
+         * (idmapping needs host privileges) and passed it to us. */
         _cleanup_close_ int tree = plan->rootfs_tree_fd;
         if (tree < 0)
                 tree = open_tree(AT_FDCWD, plan->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
@@ -228,12 +234,78 @@ int mount_attach_root(const MountPlan *plan, char *err, size_t errlen) {
         struct mount_attr nodev = { .attr_set = MOUNT_ATTR_NODEV };
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
                 return fail(err, errlen, errno, "Failed to mount the rootfs nodev: %m");
+
+        if (plan->ephemeral) {
+                /* The scratch tmpfs belongs to the machine's root ("uid=0" is read
+                 * in the machine's user namespace), so it can make the layers. */
+                _cleanup_close_ int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+                if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+                    fsconfig(fsfd, FSCONFIG_SET_STRING, "uid", "0", 0) < 0 ||
+                    fsconfig(fsfd, FSCONFIG_SET_STRING, "gid", "0", 0) < 0 ||
+                    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                        return fail(err, errlen, errno, "Failed to create the ephemeral layer (tmpfs): %m");
+                _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+                if (mfd < 0 || move_mount(mfd, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return fail(err, errlen, errno, "Failed to mount the ephemeral layer: %m");
+                rm->scratch = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (rm->scratch < 0)
+                        return fail(err, errlen, errno, "Failed to open the ephemeral layer: %m");
+                rm->lower = TAKE_FD(tree);
+                return 0;
+        }
+
         if (move_mount(tree, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return fail(err, errlen, errno, "Failed to mount the rootfs %s: %m", plan->rootfs);
-        int rootfd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (rootfd < 0)
+        rm->root = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rm->root < 0)
                 return fail(err, errlen, errno, "Failed to open the new root: %m");
-        return rootfd;
+        return 0;
+}
+
+int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t errlen) {
+        if (!plan->ephemeral)
+                return 0;
+
+        static const char *const dirs[] = { "lower", "upper", "work", "merged" };
+        int fds[ELEMENTSOF(dirs)];
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                if (mkdirat(rm->scratch, dirs[i], 0755) < 0)
+                        return fail(err, errlen, errno, "Failed to create the ephemeral %s dir: %m", dirs[i]);
+                fds[i] = openat(rm->scratch, dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fds[i] < 0)
+                        return fail(err, errlen, errno, "Failed to open the ephemeral %s dir: %m", dirs[i]);
+        }
+        _cleanup_close_ int lower = fds[0], upper = fds[1], work = fds[2], merged = fds[3];
+        if (move_mount(rm->lower, "", lower, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return fail(err, errlen, errno, "Failed to mount the rootfs as the lower layer: %m");
+        closep(&rm->lower);
+        /* Reopen: the fd above names the dir under the new mount. */
+        _cleanup_close_ int lower_root = openat(rm->scratch, "lower", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (lower_root < 0)
+                return fail(err, errlen, errno, "Failed to open the lower layer: %m");
+
+        /* Layers by fd: no path of the host is looked up here. */
+        char lp[64], up[64], wp[64];
+        snprintf(lp, sizeof lp, "/proc/self/fd/%d", lower_root);
+        snprintf(up, sizeof up, "/proc/self/fd/%d", upper);
+        snprintf(wp, sizeof wp, "/proc/self/fd/%d", work);
+        _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return fail(err, errlen, errno, "Failed to set up overlayfs (is it available?): %m");
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lp, 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", up, 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", wp, 0) < 0 ||
+            /* In a user namespace overlayfs keeps its metadata in user.* xattrs. */
+            (plan->userns && fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) ||
+            fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fail(err, errlen, errno, "Failed to create the ephemeral overlay: %m");
+        _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+        if (mfd < 0 || move_mount(mfd, "", merged, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return fail(err, errlen, errno, "Failed to mount the ephemeral overlay: %m");
+        rm->root = openat(rm->scratch, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rm->root < 0)
+                return fail(err, errlen, errno, "Failed to open the ephemeral root: %m");
+        return 0;
 }
 
 int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t errlen) {

@@ -17,15 +17,35 @@ typedef struct MountPlan {
         int rootfs_tree_fd;     /* >= 0: a detached (idmapped) clone of the rootfs prepared
                                  * by the supervisor; else the child clones it itself */
         bool own_netns;         /* sysfs shows only the machine's interfaces */
+        bool ephemeral;         /* changes go to a tmpfs overlay and vanish with the machine */
+        bool userns;            /* the child runs in a user namespace of its own */
         const char *notify_dir; /* host dir with the notify socket, bound to /run/host */
         int notify_dir_fd;      /* opened by the child while it can still reach it */
 } MountPlan;
 
-/* In the child, first: make all mounts slaves and mount the rootfs (clone)
- * over its own path.  Done before taking a user namespace's root identity,
- * while the host path (below 0700 state dirs) can still be traversed.
- * Returns an O_PATH fd of the new root, or -errno with a message in ERRBUF. */
-int mount_attach_root(const MountPlan *plan, char *errbuf, size_t errlen);
+/* The root being built.  Persistent machines: ROOT is the rootfs clone.
+ * Ephemeral ones: SCRATCH is a tmpfs over the rootfs path holding the
+ * overlay's layers, LOWER the (idmapped) rootfs clone, and ROOT the overlay,
+ * made by mount_finish_root(). */
+typedef struct RootMount {
+        int root;
+        int scratch;
+        int lower;
+} RootMount;
+
+#define ROOT_MOUNT_INIT { .root = -1, .scratch = -1, .lower = -1 }
+void root_mount_done(RootMount *rm);
+
+/* In the child, first: make all mounts slaves and mount the rootfs clone
+ * (or, ephemeral, the scratch tmpfs) over the rootfs path.  Done before
+ * taking a user namespace's root identity, while the host path (below 0700
+ * state dirs) can still be traversed.  -errno with a message in ERRBUF. */
+int mount_attach_root(const MountPlan *plan, RootMount *rm, char *errbuf, size_t errlen);
+
+/* Then, as the machine's root: for an ephemeral machine, stack the overlay
+ * (the rootfs below, an upper layer on the scratch tmpfs) and make it
+ * RM->root.  Nothing to do otherwise. */
+int mount_finish_root(const MountPlan *plan, RootMount *rm, char *errbuf, size_t errlen);
 
 /* Then: every filesystem inside ROOTFD, and pivot_root into it.  On failure
  * writes a message into ERRBUF and returns -errno. */

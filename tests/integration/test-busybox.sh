@@ -115,6 +115,16 @@ check "next start recovers" berth start bb
 check "and runs" berth exec bb -- true
 check "stop" berth stop bb
 
+# --- ephemeral ----------------------------------------------------------------------
+check "start --ephemeral" berth start --ephemeral bb
+check_eq "status says so" "true" "$(berth list --json | jq '.[] | select(.name=="bb") | .ephemeral')"
+check "a job changes /etc and installs files" berth exec bb -- sh -c 'echo changed > /etc/hostname.new && mkdir -p /opt/job && cp /bin/busybox /opt/job/tool && rm /etc/inittab'
+check "the changes are visible inside" berth exec bb -- test -x /opt/job/tool
+check "stop" berth stop bb
+check "the base is unchanged (no new files)" sh -c "[ ! -e '$BERTH_ROOT/machines/bb/rootfs/opt/job' ] && [ ! -e '$BERTH_ROOT/machines/bb/rootfs/etc/hostname.new' ]"
+check "the base is unchanged (nothing deleted)" test -e "$BERTH_ROOT/machines/bb/rootfs/etc/inittab"
+check "a normal start sees the base as it was" sh -c "'$BERTH' start bb && '$BERTH' exec bb -- test ! -e /opt/job && '$BERTH' stop bb"
+
 # --- rm -----------------------------------------------------------------------
 check_fails "rm of a running machine needs --force" berth rm bb2
 check "still there" is_running bb2

@@ -49,6 +49,12 @@ cache=
 for d in "$BERTH_ROOT"/images/templates/debian-*; do [ -d "$d" ] && { cache=$d; break; }; done
 inode=$(stat -c %i "$cache" 2>/dev/null)
 check "the template cache exists" test -n "$inode"
+check "an ephemeral boot waits until systemd is up" berth start --ephemeral --wait deb
+check_eq "running, on an overlay" "running overlay" "$(berth exec deb -- sh -c 'echo $(systemctl is-system-running) $(findmnt -no FSTYPE /)')"
+check "install something" berth exec deb -- sh -c 'echo job > /usr/local/bin/job-marker'
+check "stop" berth stop deb
+check "the base is unchanged" test ! -e "$BERTH_ROOT/machines/deb/rootfs/usr/local/bin/job-marker"
+
 check "second create" berth create deb2 --template debian
 check_eq "it used the cache (no new bootstrap replaced it)" "$inode" "$(stat -c %i "$cache" 2>/dev/null)"
 check "start the copy" berth start deb2
