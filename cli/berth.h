@@ -48,6 +48,10 @@ int verb_cp(Context *ctx, int argc, char **argv);
 int verb_shell(Context *ctx, int argc, char **argv);
 int verb_set(Context *ctx, int argc, char **argv);
 int verb_logs(Context *ctx, int argc, char **argv);
+int verb_run(Context *ctx, int argc, char **argv);
+int verb_gc(Context *ctx, int argc, char **argv);
+/* Remove leftover run machines; returns how many, or -errno. */
+int run_gc(Context *ctx, bool verbose);
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);
@@ -61,6 +65,33 @@ int one_name(int argc, char **argv, const char *usage, const char **ret);
 int open_machine(Context *ctx, const char *name, int *ret_lock);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
+typedef struct ExecOptions {
+        bool tty;          /* a pty inside the machine */
+        bool interactive;  /* pass our stdin */
+        bool login;        /* berth shell: login environment, the user's shell */
+        const char *user;  /* NULL: root */
+        const char *cwd;   /* NULL: "/" (exec) or the user's home (shell) */
+        char **setenv;     /* K=V */
+        char **cmd;        /* may be empty with login */
+} ExecOptions;
+
+/* Run O->cmd in running machine NAME; returns its exit status (125 for our
+ * own failures). */
+int machine_exec(Context *ctx, const char *name, const ExecOptions *o);
+/* The options exec and shell share (and run takes); SHELL refuses -t/-i. */
+int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell);
+
+typedef struct StartOptions {
+        bool wait;        /* until the guest has booted */
+        unsigned timeout; /* for wait, seconds */
+        bool ephemeral;
+        bool stub_init;   /* berth's minimal PID 1 instead of the machine's init */
+        int lifeline_fd;  /* >= 0 (direct mode): the machine stops when this pipe closes */
+} StartOptions;
+
+/* Start machine NAME (caller holds its lock).  Returns an exit code. */
+int machine_start(Context *ctx, const char *name, const StartOptions *o);
+
 /* Stop a running machine (poweroff signal, then SIGKILL after TIMEOUT_SEC).
  * Caller holds the machine lock. 0 if stopped (or was not running). */
 int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool force_kill);

@@ -24,6 +24,8 @@ static const struct {
         { "set", verb_set, "set [--runtime] NAME Key=Value...  change limits live and in machine.conf" },
         { "enable", verb_enable, "enable NAME            start the machine at boot (berth@NAME.service)" },
         { "disable", verb_disable, "disable NAME           do not start it at boot" },
+        { "run", verb_run, "run [--boot] [--keep] SOURCE -- CMD...  a throwaway machine for one command" },
+        { "gc", verb_gc, "gc                     remove what interrupted runs and creates left" },
         { "rm", verb_rm, "rm NAME [--force]      remove a machine" },
         { "exec", verb_exec, "exec [-t] [-i] NAME -- CMD...  run a command in a running machine" },
         { "cp", verb_cp, "cp SRC DST             copy files in or out (NAME:PATH is a machine's path)" },

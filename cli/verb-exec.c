@@ -32,15 +32,6 @@
 #include "terminal.h"
 #include "util.h"
 
-typedef struct ExecOptions {
-        bool tty;          /* a pty inside the machine */
-        bool interactive;  /* pass our stdin */
-        bool login;        /* berth shell: login environment, the user's shell */
-        const char *user;  /* NULL: root */
-        const char *cwd;   /* NULL: "/" (exec) or the user's home (shell) */
-        char **setenv;     /* K=V */
-        char **cmd;        /* may be empty with login */
-} ExecOptions;
 
 static int wait_status(pid_t pid) {
         int status;
@@ -368,7 +359,7 @@ static void relay(pid_t helper, int master, int cmdfd, int sfd, bool interactive
         }
 }
 
-static int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
+int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         if (context_open_store(ctx) < 0)
                 return EXIT_EXEC_FAIL;
         if (store_machine_exists(&ctx->store, name) <= 0) {
@@ -386,10 +377,6 @@ static int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 log_error_errno(pidfd, "Cannot find the init of machine '%s': %m", name);
                 return EXIT_EXEC_FAIL;
         }
-        /* Nothing of ours may leak into the machine. */
-        store_close(&ctx->store);
-        int keep[] = { pidfd };
-        (void) close_all_fds_except(keep, 1);
 
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -414,7 +401,9 @@ static int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         }
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
-                close(sock);
+                /* Nothing of ours may leak into the machine. */
+                int keep[] = { pidfd, helper_sock };
+                (void) close_all_fds_except(keep, ELEMENTSOF(keep));
                 exec_helper(st.init_pid, pidfd, helper_sock, o);
         }
         closep(&pidfd);
@@ -426,10 +415,12 @@ static int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 _cleanup_close_ int cmdfd = fds[0], master = fds[1];
                 relay(pid, master, cmdfd, sfd, o->interactive);
         }
-        return wait_status(pid);
+        int status = wait_status(pid);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return status;
 }
 
-static int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell) {
+int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell) {
         static const struct option opts[] = {
                 { "tty", no_argument, NULL, 't' },
                 { "interactive", no_argument, NULL, 'i' },

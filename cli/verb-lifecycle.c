@@ -48,7 +48,7 @@ static void warn_privileged(const char *name) {
 
 /* Unit mode: the supervisor runs as berth-NAME.service; systemd waits for its
  * READY=1, which it sends when the guest has booted. */
-static int start_unit(Context *ctx, const char *name, bool privileged, bool ephemeral) {
+static int start_unit(Context *ctx, const char *name, bool privileged, const StartOptions *o) {
         MachineConfig cfg;
         _cleanup_free_ char *err = NULL;
         if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
@@ -59,9 +59,21 @@ static int start_unit(Context *ctx, const char *name, bool privileged, bool ephe
         _cleanup_free_ char *unit = unit_name_for(cgname);
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
         const char *path = machined_path();
-        char *args[] = { (char *) path, (char *) "--unit", (char *) "--root", ctx->store.root, (char *) "--config",
-                         ctx->store.config_path, (char *) (ephemeral ? "--ephemeral" : "--"),
-                         (char *) (ephemeral ? "--" : name), (char *) (ephemeral ? name : NULL), NULL };
+        char *args[12];
+        size_t k = 0;
+        args[k++] = (char *) path;
+        args[k++] = (char *) "--unit";
+        args[k++] = (char *) "--root";
+        args[k++] = ctx->store.root;
+        args[k++] = (char *) "--config";
+        args[k++] = ctx->store.config_path;
+        if (o->ephemeral)
+                args[k++] = (char *) "--ephemeral";
+        if (o->stub_init)
+                args[k++] = (char *) "--stub-init";
+        args[k++] = (char *) "--";
+        args[k++] = (char *) name;
+        args[k] = NULL;
         /* A unit a crash left failed must not block this start. */
         unit_reset_failed(ctx->bus, unit);
         _cleanup_free_ char *result = NULL;
@@ -87,19 +99,18 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 { "ephemeral", no_argument, NULL, 'e' },
                 {},
         };
-        bool wait = false, ephemeral = false;
-        unsigned timeout = 90;
+        StartOptions o = { .timeout = 90, .lifeline_fd = -1 };
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
                 case 'w':
-                        wait = true;
+                        o.wait = true;
                         break;
                 case 'e':
-                        ephemeral = true;
+                        o.ephemeral = true;
                         break;
                 case 't':
-                        if (safe_atou(optarg, &timeout) < 0 || timeout == 0 || timeout > 86400) {
+                        if (safe_atou(optarg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
                                 log_error("Invalid --timeout '%s': give seconds, 1-86400.", optarg);
                                 return EXIT_USAGE;
                         }
@@ -116,7 +127,13 @@ int verb_start(Context *ctx, int argc, char **argv) {
         r = open_machine(ctx, name, &lock);
         if (r != 0)
                 return r;
+        return machine_start(ctx, name, &o);
+}
 
+int machine_start(Context *ctx, const char *name, const StartOptions *o) {
+        bool wait = o->wait, ephemeral = o->ephemeral;
+        unsigned timeout = o->timeout;
+        int r;
         r = runtime_is_active(ctx->store.run_fd, name);
         if (r > 0)
                 return EXIT_OK; /* already running: like systemctl start */
@@ -129,9 +146,16 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 log_error("%s", err ?: "Invalid configuration.");
                 return EXIT_USAGE;
         }
-        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
+        _cleanup_free_ char *base = NULL;
+        r = store_machine_base(&ctx->store, name, &base);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the base of '%s': %m", name);
+                machine_config_done(&cfg);
+                return EXIT_FAIL;
+        }
+        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, base ?: name);
         _cleanup_free_ char *init_name = NULL;
-        r = rootfs_check(rootfs, cfg.init, &init_name);
+        r = rootfs_check(rootfs, o->stub_init ? NULL : cfg.init, &init_name);
         bool privileged = !cfg.private_users;
         if (r >= 0 && cfg.private_users && cfg.network_mode == NETWORK_MODE_HOST) {
                 /* The kernel gives sysfs only to a user namespace that owns the
@@ -171,7 +195,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
         if (context_run_mode(ctx, &mode) < 0)
                 return EXIT_FAIL;
         if (mode == RUN_MODE_UNIT)
-                return start_unit(ctx, name, privileged, ephemeral);
+                return start_unit(ctx, name, privileged, o);
 
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0)
@@ -190,14 +214,16 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
                         _exit(127);
                 int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
-                if (fd < 0)
+                int life = o->lifeline_fd >= 0 ? fcntl(o->lifeline_fd, F_DUPFD, 3) : -1;
+                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0))
                         _exit(127);
-                int keep[] = { fd };
-                (void) close_all_fds_except(keep, 1);
-                char fdbuf[16];
+                int keep[] = { fd, life };
+                (void) close_all_fds_except(keep, life >= 0 ? 2 : 1);
+                char fdbuf[16], lifebuf[16];
                 snprintf(fdbuf, sizeof fdbuf, "%d", fd);
+                snprintf(lifebuf, sizeof lifebuf, "%d", life);
                 const char *path = machined_path();
-                const char *args[12];
+                const char *args[16];
                 size_t k = 0;
                 args[k++] = path;
                 args[k++] = "--root";
@@ -210,6 +236,12 @@ int verb_start(Context *ctx, int argc, char **argv) {
                         args[k++] = "--wait";
                 if (ephemeral)
                         args[k++] = "--ephemeral";
+                if (o->stub_init)
+                        args[k++] = "--stub-init";
+                if (life >= 0) {
+                        args[k++] = "--lifeline-fd";
+                        args[k++] = lifebuf;
+                }
                 args[k++] = "--";
                 args[k++] = name;
                 args[k] = NULL;

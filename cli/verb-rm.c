@@ -39,6 +39,14 @@ int verb_rm(Context *ctx, int argc, char **argv) {
                         return EXIT_FAIL;
         }
 
+        /* A base in use by running "berth run" machines stays (its own persistent
+         * run, which holds this lock too, is over by now). */
+        _cleanup_close_ int base_lock = store_lock_base(&ctx->store, name, false);
+        if (base_lock == -EBUSY) {
+                log_error("Machine '%s' is the base of running 'berth run' machines; they must end first.", name);
+                return EXIT_FAIL;
+        }
+
         /* Rename first so the machine vanishes from "list" at once; if we are
          * killed while deleting, the next create of NAME finishes the job. */
         uint64_t rnd = 0;

@@ -30,6 +30,11 @@ int rootfs_check(const char *rootfs, const char *init, char **ret_init_name) {
                                                rootfs, api_dirs[i]);
         }
 
+        /* No init to check: the machine runs berth's stub init. */
+        if (!init) {
+                *ret_init_name = xstrdup("berth-stub");
+                return 0;
+        }
         if (isempty(init) || init[0] != '/')
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Init '%s' is not an absolute path.", init);
 

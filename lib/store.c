@@ -5,6 +5,7 @@
 #include "config.h"
 #include "fs.h"
 #include "log.h"
+#include "name.h"
 #include "store.h"
 
 /* The state and runtime roots are the admin's choice and may be symlinks;
@@ -80,7 +81,7 @@ int store_lock_machine(Store *s, const char *name, bool nonblock) {
         if (fd != -EWOULDBLOCK)
                 return fd;
         if (nonblock)
-                return log_error_errno(fd, "Machine '%s' is busy: another berth command is working on it.", name);
+                return fd; /* the caller decides whether that is an error */
         log_notice("Waiting for another berth command on machine '%s' to finish...", name);
         return lock_file_at(s->locks_fd, name, true, true);
 }
@@ -158,4 +159,34 @@ char *store_cgroup_name(Store *s, const char *name) {
         for (const char *p = s->root; *p; p++)
                 h = (h ^ (uint8_t) *p) * 16777619u;
         return xasprintf("%s@%08x", name, h);
+}
+
+int store_machine_base(Store *s, const char *name, char **ret_base) {
+        *ret_base = NULL;
+        _cleanup_close_ int dfd = open_dir_nofollow(s->machines_fd, name);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(dfd, "base", 256, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        const char *v = startswith(text, "BASE=");
+        if (!v)
+                return -EBADMSG;
+        _cleanup_free_ char *base = strndup(v, strcspn(v, "\n"));
+        if (!base)
+                abort();
+        /* The base is a name like any other: never a path. */
+        if (!machine_name_is_valid(base))
+                return -EBADMSG;
+        *ret_base = TAKE_PTR(base);
+        return 0;
+}
+
+int store_lock_base(Store *s, const char *base, bool shared) {
+        _cleanup_free_ char *lock = xasprintf("%s.base", base);
+        int fd = lock_file_at(s->locks_fd, lock, !shared, false);
+        return fd == -EWOULDBLOCK ? -EBUSY : fd;
 }

@@ -29,7 +29,8 @@ int store_open(Store *s, const char *root, const char *config);
 void store_close(Store *s);
 
 /* Serialize commands on one machine: an exclusive lock on RUN/locks/NAME.
- * Blocks (after saying so on stderr) unless NONBLOCK. Returns the lock fd. */
+ * Blocks (after saying so on stderr) unless NONBLOCK, which returns
+ * -EWOULDBLOCK quietly.  Returns the lock fd. */
 int store_lock_machine(Store *s, const char *name, bool nonblock);
 
 int store_machine_exists(Store *s, const char *name);
@@ -45,6 +46,17 @@ int store_load_config(Store *s, const char *name, char *const *cli_set, MachineC
  * of two roots never share (and never destroy) each other's cgroups. '@'
  * cannot appear in a machine name. */
 char *store_cgroup_name(Store *s, const char *name);
+
+/* A run instance ("berth run") has no rootfs of its own: the "base" file in
+ * its machine dir names the machine whose rootfs it boots, always
+ * ephemeral.  *ret_base is NULL for an ordinary machine. */
+int store_machine_base(Store *s, const char *name, char **ret_base);
+
+/* Base users hold a shared lock on RUN/locks/BASE.base for as long as they
+ * run; whatever would change BASE's rootfs (a persistent start, rm) needs it
+ * exclusively and is refused while they run.  Returns the lock fd, or
+ * -EBUSY. */
+int store_lock_base(Store *s, const char *base, bool shared);
 
 /* Path of machine NAME's dir / rootfs (malloc'ed). */
 char *store_machine_path(Store *s, const char *name);

@@ -20,6 +20,7 @@
 #include "fs.h"
 #include "launch.h"
 #include "notify.h"
+#include "stub-init.h"
 #include "log.h"
 #include "syscall-filter.h"
 #include "userns.h"
@@ -230,6 +231,12 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
          * init must not inherit it: mark them all (the error pipe already is). */
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 child_fail(errfd, errno, "close_range failed: %m");
+
+        if (p->stub_init) {
+                /* The error pipe closes as an exec would have closed it. */
+                close(errfd);
+                stub_init_run();
+        }
 
         char *const argv[] = { (char *) p->init, NULL };
         char *const envp[] = {

@@ -16,6 +16,7 @@ typedef struct LaunchParams {
         bool own_netns;
         uint64_t caps_keep;     /* bounding set */
         uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. (idmapped rootfs) */
+        bool stub_init;         /* PID 1 is berth's stub init (stub-init.h), not INIT */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,

@@ -45,6 +45,8 @@ typedef struct Args {
         bool wait;   /* signal the ready fd when the guest has booted, not at exec */
         bool unit;   /* started as a systemd unit: delegated cgroup, sd_notify, machined */
         bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
+        bool stub;      /* PID 1 is berth's stub init, not the machine's own */
+        int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
 } Args;
 
 static int parse_args(int argc, char **argv, Args *a) {
@@ -55,6 +57,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "wait", no_argument, NULL, 'w' },
                 { "unit", no_argument, NULL, 'u' },
                 { "ephemeral", no_argument, NULL, 'e' },
+                { "stub-init", no_argument, NULL, 's' },
+                { "lifeline-fd", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -80,8 +84,15 @@ static int parse_args(int argc, char **argv, Args *a) {
                 case 'e':
                         a->ephemeral = true;
                         break;
+                case 's':
+                        a->stub = true;
+                        break;
+                case 'L':
+                        if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
+                        break;
                 case 'h':
-                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] NAME\n"
+                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init] NAME\n"
                                "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
                         exit(EXIT_SUCCESS);
                 default:
@@ -93,13 +104,18 @@ static int parse_args(int argc, char **argv, Args *a) {
         /* Inherited without CLOEXEC from berth start; it must not reach the init. */
         if (a->ready_fd >= 0 && fcntl(a->ready_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return log_error_errno(errno, "Invalid --ready-fd %d: %m", a->ready_fd);
+        if (a->lifeline_fd >= 0 && fcntl(a->lifeline_fd, F_SETFD, FD_CLOEXEC) < 0)
+                return log_error_errno(errno, "Invalid --lifeline-fd %d: %m", a->lifeline_fd);
         return 0;
 }
 
 /* Pick the signals that make this init power off and reboot. */
 static void pick_signals(const MachineConfig *c, const char *init_name, int *ret_poweroff, int *ret_reboot) {
         int poweroff, reboot;
-        if (strstr(init_name, "systemd")) {
+        if (streq(init_name, "berth-stub")) {
+                poweroff = SIGTERM;
+                reboot = SIGINT;
+        } else if (strstr(init_name, "systemd")) {
                 poweroff = SIGRTMIN + 4; /* systemd: poweroff.target */
                 reboot = SIGINT;         /* ctrl-alt-del.target */
         } else if (streq(init_name, "busybox")) {
@@ -186,9 +202,28 @@ static int run(const Args *a) {
         if (r < 0)
                 return log_error_errno(r, "%s", cfg_err ?: "Failed to load the configuration.");
 
-        _cleanup_free_ char *rootfs = store_rootfs_path(&store, a->name);
+        /* A run instance boots its base's rootfs, always ephemeral, and keeps the
+         * base from changing underneath it; a persistent boot keeps instances away. */
+        _cleanup_free_ char *base = NULL;
+        r = store_machine_base(&store, a->name, &base);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the base of '%s': %m", a->name);
+        bool ephemeral = a->ephemeral || base;
+        _cleanup_close_ int base_lock = -EBADF;
+        if (base || !ephemeral) {
+                base_lock = store_lock_base(&store, base ?: a->name, base != NULL);
+                if (base_lock == -EBUSY)
+                        return log_error_errno(base_lock,
+                                               base ? "Machine '%s' runs with changes to its rootfs; it cannot be a base now."
+                                                    : "Machine '%s' is the base of running 'berth run' machines; stop "
+                                                      "them first (or start it with --ephemeral).",
+                                               base ?: a->name);
+                if (base_lock < 0)
+                        return log_error_errno(base_lock, "Failed to lock the base: %m");
+        }
+        _cleanup_free_ char *rootfs = store_rootfs_path(&store, base ?: a->name);
         _cleanup_free_ char *init_name = NULL;
-        r = rootfs_check(rootfs, cfg.init, &init_name);
+        r = rootfs_check(rootfs, a->stub ? NULL : cfg.init, &init_name);
         if (r < 0)
                 return r;
 
@@ -226,7 +261,7 @@ static int run(const Args *a) {
         mcg.group = group;
 
         RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
-                            .ephemeral = a->ephemeral };
+                            .ephemeral = ephemeral };
         snprintf(st.cgroup, sizeof st.cgroup, "%s", group);
         if (a->unit) {
                 const char *u = strrchr(group, '/');
@@ -306,7 +341,8 @@ static int run(const Args *a) {
                 .init = cfg.init,
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1,
-                           .ephemeral = a->ephemeral, .userns = uid_base > 0 },
+                           .ephemeral = ephemeral, .userns = uid_base > 0 },
+                .stub_init = a->stub,
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = uid_base,
@@ -344,22 +380,32 @@ static int run(const Args *a) {
                 siginfo_t si = {};
                 uint64_t last_poweroff = 0;
                 for (;;) {
-                        struct pollfd p[3 + CONSOLE_POLLFDS_MAX] = {
+                        struct pollfd p[4 + CONSOLE_POLLFDS_MAX] = {
                                 { .fd = pidfd, .events = POLLIN },
                                 { .fd = sfd, .events = POLLIN },
                                 { .fd = notify.fd, .events = POLLIN },
+                                { .fd = stop_requested ? -1 : a->lifeline_fd, .events = POLLIN },
                         };
-                        size_t n_console = console_fill_pollfds(&console, p + 3);
+                        size_t n_console = console_fill_pollfds(&console, p + 4);
                         /* An init ignores signals until it has installed its handlers, so
                          * a poweroff sent right after boot can be lost: repeat it while a
                          * stop is pending (inits treat a repeat as the same request). */
-                        if (poll(p, 3 + n_console, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                        if (poll(p, 4 + n_console, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
                                 if (errno == EINTR)
                                         continue;
                                 r = log_error_errno(errno, "poll failed: %m");
                                 goto finish;
                         }
-                        console_dispatch(&console, p + 3, n_console);
+                        console_dispatch(&console, p + 4, n_console);
+                        if (p[3].revents && !stop_requested) {
+                                /* Whoever started us for one job is gone: power off. */
+                                log_info("The process that ran machine %s went away, powering it off.", a->name);
+                                stop_requested = true;
+                                st.state = MACHINE_STOPPING;
+                                (void) runtime_state_write(run_fd, &st);
+                                (void) syscall(SYS_pidfd_send_signal, pidfd, st.poweroff_signal, NULL, 0);
+                                last_poweroff = now_usec(CLOCK_MONOTONIC);
+                        }
                         if ((p[2].revents & POLLIN) && notify_read_ready(&notify, pid)) {
                                 log_info("Machine %s has booted.", a->name);
                                 machine_booted(&st, run_fd, &ready_fd);
@@ -435,7 +481,7 @@ finish:
 }
 
 int main(int argc, char **argv) {
-        Args a = { .ready_fd = -1 };
+        Args a = { .ready_fd = -1, .lifeline_fd = -1 };
         log_parse_environment();
         log_set_prefix("berth-machined");
         if (parse_args(argc, argv, &a) < 0)

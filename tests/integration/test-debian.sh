@@ -55,6 +55,11 @@ check "install something" berth exec deb -- sh -c 'echo job > /usr/local/bin/job
 check "stop" berth stop deb
 check "the base is unchanged" test ! -e "$BERTH_ROOT/machines/deb/rootfs/usr/local/bin/job-marker"
 
+check_status "berth run of a Debian machine passes the exit status" 7 berth run deb -- sh -c 'exit 7'
+check_eq "berth run --boot: systemd is up when the command runs" "running" \
+        "$(berth run --boot deb -- systemctl is-system-running --wait)"
+check "no run machine is left" sh -c "[ \"\$('$BERTH' list --json | jq 'length')\" = 1 ]"
+
 check "second create" berth create deb2 --template debian
 check_eq "it used the cache (no new bootstrap replaced it)" "$inode" "$(stat -c %i "$cache" 2>/dev/null)"
 check "start the copy" berth start deb2

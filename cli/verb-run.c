@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth run SOURCE -- CMD...: a throwaway machine for one job.  The run
+ * instance is a machine entry without a rootfs of its own: its "base" file
+ * names SOURCE, whose rootfs it boots on a tmpfs overlay (nothing it does
+ * reaches SOURCE).  Without --boot, PID 1 is berth's stub init and CMD runs
+ * at once; with --boot the machine's init boots first.  CMD runs like
+ * "berth exec" (stdio, pty, signals); its exit status is berth's.  Then the
+ * machine is stopped and, unless --keep, removed.  If berth dies, the
+ * supervisor sees its lifeline close and powers the machine off; what is
+ * left is removed by the next run or by "berth gc". */
+
+#include <getopt.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "berth.h"
+#include "fs.h"
+#include "log.h"
+#include "name.h"
+#include "runtime.h"
+#include "userns.h"
+#include "util.h"
+
+/* Remove the leftovers of earlier runs: instances marked for removal that
+ * no longer run, staging and half-removed dirs whose command is gone. */
+int run_gc(Context *ctx, bool verbose) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (store_list_machines(&ctx->store, &names) < 0)
+                return -EIO;
+        int removed = 0;
+        for (char **n = names; n && *n; n++) {
+                _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *n);
+                _cleanup_free_ char *text = NULL;
+                if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0 || !strstr(text, "\nREMOVE=1"))
+                        continue;
+                /* Its lock: a run still working on it holds it. */
+                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
+                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
+                        continue;
+                _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
+                if (renameat(ctx->store.machines_fd, *n, ctx->store.machines_fd, tmp) < 0 ||
+                    rm_rf_at(ctx->store.machines_fd, tmp) < 0)
+                        continue;
+                (void) rm_rf_at(ctx->store.run_fd, *n);
+                if (verbose)
+                        printf("Removed the leftover run machine %s.\n", *n);
+                removed++;
+        }
+        return removed;
+}
+
+static int make_instance(Context *ctx, const char *source, const char *name, bool remove) {
+        uint64_t rnd = 0;
+        (void) getrandom(&rnd, sizeof rnd, 0);
+        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
+        if (mkdirat(ctx->store.machines_fd, staging, 0700) < 0)
+                return log_error_errno(errno, "Failed to create the run machine: %m");
+        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
+        _cleanup_close_ int src = open_dir_nofollow(ctx->store.machines_fd, source);
+        _cleanup_free_ char *conf = NULL;
+        int r = sfd < 0 ? sfd : src < 0 ? src : 0;
+        /* The source's configuration, as it is now. */
+        if (r >= 0) {
+                r = read_file_at(src, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
+                if (r == -ENOENT) {
+                        conf = xstrdup("");
+                        r = 0;
+                }
+        }
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+        _cleanup_free_ char *base = xasprintf("BASE=%s\nREMOVE=%d\n", source, remove);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "base", base, strlen(base), 0644);
+        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", source,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        uid_t uid;
+        if (r >= 0)
+                r = userns_ensure_range(&ctx->store, sfd, &uid);
+        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) rm_rf_at(ctx->store.machines_fd, staging);
+                return log_error_errno(r, "Failed to create the run machine '%s': %m", name);
+        }
+        return 0;
+}
+
+static void remove_instance(Context *ctx, const char *name) {
+        _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
+        if (renameat(ctx->store.machines_fd, name, ctx->store.machines_fd, tmp) >= 0)
+                (void) rm_rf_at(ctx->store.machines_fd, tmp);
+        (void) rm_rf_at(ctx->store.run_fd, name);
+}
+
+int verb_run(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = {
+                { "boot", no_argument, NULL, 'b' },
+                { "keep", no_argument, NULL, 'k' },
+                { "rm", no_argument, NULL, 'R' },
+                { "name", required_argument, NULL, 'n' },
+                { "tty", no_argument, NULL, 't' },
+                { "user", required_argument, NULL, 'u' },
+                { "cwd", required_argument, NULL, 'w' },
+                { "setenv", required_argument, NULL, 'E' },
+                {},
+        };
+        bool boot = false, keep = false;
+        const char *name = NULL;
+        _cleanup_strv_free_ char **setenv = NULL;
+        ExecOptions eo = { .interactive = true };
+        int c;
+        while ((c = getopt_long(argc, argv, "+btu:w:E:n:", opts, NULL)) >= 0)
+                switch (c) {
+                case 'b':
+                        boot = true;
+                        break;
+                case 'k':
+                        keep = true;
+                        break;
+                case 'R':
+                        keep = false; /* the default, accepted for clarity */
+                        break;
+                case 'n':
+                        name = optarg;
+                        break;
+                case 't':
+                        eo.tty = true;
+                        break;
+                case 'u':
+                        eo.user = optarg;
+                        break;
+                case 'w':
+                        if (optarg[0] != '/') {
+                                log_error("--cwd needs an absolute path inside the machine.");
+                                return EXIT_USAGE;
+                        }
+                        eo.cwd = optarg;
+                        break;
+                case 'E':
+                        if (!strchr(optarg, '=') || optarg[0] == '=') {
+                                log_error("--setenv wants NAME=VALUE, got '%s'.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        setenv = strv_append(setenv, optarg);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        eo.setenv = setenv;
+        if (argc - optind < 2) {
+                log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] SOURCE [--] CMD...");
+                return EXIT_USAGE;
+        }
+        const char *source = argv[optind];
+        int r = check_name(source);
+        if (r != 0)
+                return r;
+        char **cmd = argv + optind + 1;
+        if (streq(cmd[0], "--"))
+                cmd++;
+        if (!cmd[0]) {
+                log_error("No command given.");
+                return EXIT_USAGE;
+        }
+        eo.cmd = cmd;
+        /* With a terminal on both ends, like an interactive exec. */
+        if (!eo.tty)
+                eo.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+
+        _cleanup_free_ char *generated = NULL;
+        if (!name) {
+                uint32_t rnd = 0;
+                (void) getrandom(&rnd, sizeof rnd, 0);
+                generated = xasprintf("%.48s-run-%08x", source, rnd);
+                name = generated;
+        }
+        if ((r = check_name(name)) != 0)
+                return r;
+
+        if (context_open_store(ctx) < 0)
+                return EXIT_EXEC_FAIL;
+        (void) run_gc(ctx, false);
+
+        _cleanup_free_ char *source_base = NULL;
+        r = store_machine_exists(&ctx->store, source);
+        if (r > 0)
+                r = store_machine_base(&ctx->store, source, &source_base) < 0 ? -1 : 1;
+        if (r <= 0) {
+                log_error("No machine '%s' to run from. Create one first, e.g. 'berth create %s --template debian'.",
+                          source, source);
+                return EXIT_NO_MACHINE;
+        }
+        if (source_base) {
+                log_error("'%s' is itself a run machine; run from its base '%s'.", source, source_base);
+                return EXIT_USAGE;
+        }
+
+        _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0)
+                return EXIT_EXEC_FAIL;
+        if (store_machine_exists(&ctx->store, name) > 0) {
+                log_error("Machine '%s' already exists; choose another --name.", name);
+                return EXIT_EXEC_FAIL;
+        }
+        if (make_instance(ctx, source, name, !keep) < 0)
+                return EXIT_EXEC_FAIL;
+
+        /* The supervisor powers the machine off when this pipe closes: when we
+         * are done, or killed. */
+        int life[2];
+        if (pipe2(life, O_CLOEXEC) < 0) {
+                log_error_errno(errno, "pipe2 failed: %m");
+                remove_instance(ctx, name);
+                return EXIT_EXEC_FAIL;
+        }
+        _cleanup_close_ int life_r = life[0], life_w = life[1];
+        StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r };
+        r = machine_start(ctx, name, &so);
+        closep(&life_r);
+        int status = EXIT_EXEC_FAIL;
+        if (r == EXIT_OK)
+                status = machine_exec(ctx, name, &eo);
+
+        (void) machine_stop(ctx, name, 30, false);
+        closep(&life_w);
+        if (!keep)
+                remove_instance(ctx, name);
+        else if (!ctx->quiet)
+                fprintf(stderr, "Kept machine %s (a run of %s); remove it with 'berth rm %s'.\n", name, source, name);
+        return status;
+}
+
+int verb_gc(Context *ctx, int argc, char **argv) {
+        if (argc > 1) {
+                log_error("Usage: berth gc");
+                return EXIT_USAGE;
+        }
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        int n = run_gc(ctx, !ctx->quiet);
+        if (n < 0) {
+                log_error("Failed to list machines.");
+                return EXIT_FAIL;
+        }
+        return EXIT_OK;
+}
