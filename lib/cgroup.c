@@ -553,3 +553,33 @@ int cgroup_self_unified(char **ret) {
         }
         return -ENOENT;
 }
+
+int cgroup_machine_renew_payload(const MachineCgroup *m) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *dir = group_dir(i, m);
+                if (!dir)
+                        continue;
+                _cleanup_close_ int gfd = open_dir_nofollow(AT_FDCWD, dir);
+                if (gfd < 0)
+                        return log_error_errno(gfd, "Failed to open %s: %m", dir);
+                _cleanup_close_ int pfd = open_dir_nofollow(gfd, "payload");
+                if (pfd >= 0) {
+                        kill_all(pfd, i->v2);
+                        int r = -EBUSY;
+                        for (int tries = 0; tries < 200 && r == -EBUSY; tries++) {
+                                r = rmdir_tree(gfd, "payload");
+                                if (r == -EBUSY)
+                                        nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+                        }
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to remove %s/payload: %m", dir);
+                }
+                if (mkdirat(gfd, "payload", 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Failed to create %s/payload: %m", dir);
+        }
+        return 0;
+}

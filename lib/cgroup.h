@@ -35,6 +35,10 @@ typedef struct MachineCgroup {
  * mode).  On failure nothing is left behind. */
 int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits);
 
+/* A fresh GROUP/payload for the next boot of a rebooting machine; the group
+ * itself, with the limits "berth set" may have changed, stays. */
+int cgroup_machine_renew_payload(const MachineCgroup *m);
+
 /* Change the limits of a running machine (direct mode; a delegated group's
  * limits are the unit's properties: -EOPNOTSUPP). */
 int cgroup_machine_set_limits(const MachineCgroup *m, const CgroupLimits *limits);

@@ -464,8 +464,9 @@ static int run(const Args *a) {
                         unregister_machine(a->name);
                         (void) sd_notify(0, "STATUS=Rebooting.");
                 }
-                /* A fresh cgroup per boot: the last boot's subtree goes with it. */
-                r = cgroup_machine_create(&mcg, &limits);
+                /* A fresh payload per boot: the last boot's subtree goes with it; the
+                 * machine's group keeps its limits (berth set may have changed them). */
+                r = cgroup_machine_renew_payload(&mcg);
                 if (r < 0)
                         goto finish;
         }

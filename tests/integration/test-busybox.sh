@@ -90,6 +90,7 @@ check "reboot" berth reboot bb
 check "machine comes back (boot 2)" wait_for 30 sh -c "[ \"\$('$BERTH' list --json | jq '.[] | select(.name==\"bb\") | .boots')\" = 2 ]"
 check "running after reboot" is_running bb
 check "exec works after reboot" berth exec bb -- true
+check_eq "a reboot keeps limits set live" "321" "$(cat $pids/berth/bb@*/pids.max 2>/dev/null)"
 
 # --- stop ---------------------------------------------------------------------
 check "stop" berth stop bb
