@@ -18,6 +18,9 @@ int check_name(const char *name) {
 }
 
 int context_open_store(Context *ctx) {
+        /* Verbs built on others (run on start and exec) open it once. */
+        if (ctx->store.root_fd >= 0)
+                return 0;
         return store_open(&ctx->store, ctx->root, ctx->config);
 }
 
