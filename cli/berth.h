@@ -3,6 +3,7 @@
 
 /* Shared by the verbs of the berth command. */
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "store.h"
@@ -78,8 +79,12 @@ typedef struct ExecOptions {
 /* Run O->cmd in running machine NAME; returns its exit status (125 for our
  * own failures). */
 int machine_exec(Context *ctx, const char *name, const ExecOptions *o);
-/* The options exec and shell share (and run takes); SHELL refuses -t/-i. */
-int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell);
+/* The options of exec (-t -i --user --cwd --setenv), which shell and run
+ * share: the table, and one option's handling (EXIT_USAGE if bad). */
+extern const struct option exec_long_options[];
+int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv);
+/* NAME, an optional "--", then the command (at least a word if REQUIRED). */
+int name_and_command(int argc, char **argv, bool command_required, const char **ret_name, char ***ret_cmd);
 
 typedef struct StartOptions {
         bool wait;        /* until the guest has booted */

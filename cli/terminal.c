@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include "terminal.h"
@@ -27,22 +26,3 @@ void term_restore(TermState *st) {
         st->saved = false;
 }
 
-int write_all_fd(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                struct pollfd pf = { .fd = fd, .events = POLLOUT };
-                                (void) poll(&pf, 1, -1);
-                                continue;
-                        }
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}

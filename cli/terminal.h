@@ -24,6 +24,3 @@ void term_restore(TermState *st);
 static inline void term_restorep(TermState *st) {
         term_restore(st);
 }
-
-/* Write all of BUF to FD (blocking writes; EINTR/EAGAIN retried via poll). */
-int write_all_fd(int fd, const void *buf, size_t len);

@@ -25,8 +25,8 @@
 
 static int send_frame(int fd, char type, const void *data, size_t len) {
         uint8_t hdr[3] = { (uint8_t) type, (uint8_t) (len & 0xff), (uint8_t) (len >> 8) };
-        int r = write_all_fd(fd, hdr, sizeof hdr);
-        return r < 0 ? r : write_all_fd(fd, data, len);
+        int r = write_all(fd, hdr, sizeof hdr);
+        return r < 0 ? r : write_all(fd, data, len);
 }
 
 static void send_winsize(int sock) {
@@ -94,7 +94,7 @@ int verb_console(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
         char mode = read_only ? 'R' : 'W';
-        if (write_all_fd(sock, &mode, 1) < 0) {
+        if (write_all(sock, &mode, 1) < 0) {
                 log_error_errno(errno, "Failed to talk to the console of '%s': %m", name);
                 return EXIT_FAIL;
         }
@@ -142,7 +142,7 @@ int verb_console(Context *ctx, int argc, char **argv) {
                                 break;
                         }
                         /* Console output is data: written as it came, never interpreted. */
-                        (void) write_all_fd(STDOUT_FILENO, buf, (size_t) n);
+                        (void) write_all(STDOUT_FILENO, buf, (size_t) n);
                 }
                 if (p[1].revents) {
                         ssize_t n = read(STDIN_FILENO, buf, sizeof buf);

@@ -282,6 +282,15 @@ _noreturn_ static void exec_helper(pid_t leader, int pidfd, int sock, const Exec
 
 /* Relay between our terminal and the pty master until the command is gone;
  * forward signals meant for it. */
+const struct option exec_long_options[] = {
+        { "tty", no_argument, NULL, 't' },
+        { "interactive", no_argument, NULL, 'i' },
+        { "user", required_argument, NULL, 'u' },
+        { "cwd", required_argument, NULL, 'w' },
+        { "setenv", required_argument, NULL, 'E' },
+        {},
+};
+
 static bool helper_exited(pid_t helper) {
         siginfo_t info = {};
         /* WNOWAIT: leave the status for wait_status(). */
@@ -315,14 +324,14 @@ static void relay(pid_t helper, int master, int cmdfd, int sfd, bool interactive
                 if (p[1].revents) {
                         ssize_t n = read(master, buf, sizeof buf);
                         if (n > 0)
-                                (void) write_all_fd(STDOUT_FILENO, buf, (size_t) n);
+                                (void) write_all(STDOUT_FILENO, buf, (size_t) n);
                         else if (n == 0 || (errno != EINTR && errno != EAGAIN))
                                 out_open = false; /* EIO: every holder of the slave is gone */
                 }
                 if (p[2].revents) {
                         ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
                         if (n > 0)
-                                (void) write_all_fd(master, buf, (size_t) n);
+                                (void) write_all(master, buf, (size_t) n);
                         else if (n == 0 || (errno != EINTR && errno != EAGAIN))
                                 in_open = false;
                 }
@@ -353,7 +362,7 @@ static void relay(pid_t helper, int master, int cmdfd, int sfd, bool interactive
                 if (helper_exited(helper)) {
                         ssize_t n;
                         while (out_open && (n = read(master, buf, sizeof buf)) > 0)
-                                (void) write_all_fd(STDOUT_FILENO, buf, (size_t) n);
+                                (void) write_all(STDOUT_FILENO, buf, (size_t) n);
                         return;
                 }
         }
@@ -420,51 +429,68 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         return status;
 }
 
-int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell) {
-        static const struct option opts[] = {
-                { "tty", no_argument, NULL, 't' },
-                { "interactive", no_argument, NULL, 'i' },
-                { "user", required_argument, NULL, 'u' },
-                { "cwd", required_argument, NULL, 'w' },
-                { "setenv", required_argument, NULL, 'E' },
-                {},
-        };
-        int c;
-        /* "+": options end at the machine name. */
-        while ((c = getopt_long(argc, argv, shell ? "+u:E:w:" : "+tiu:E:w:", opts, NULL)) >= 0)
-                switch (c) {
-                case 't':
-                case 'i':
-                        if (shell) {
-                                log_error("berth shell decides about the terminal itself; -t and -i are for berth exec.");
-                                return EXIT_USAGE;
-                        }
-                        if (c == 't')
-                                o->tty = true;
-                        else
-                                o->interactive = true;
-                        break;
-                case 'u':
-                        o->user = optarg;
-                        break;
-                case 'w':
-                        if (optarg[0] != '/') {
-                                log_error("--cwd needs an absolute path inside the machine.");
-                                return EXIT_USAGE;
-                        }
-                        o->cwd = optarg;
-                        break;
-                case 'E':
-                        if (!strchr(optarg, '=') || optarg[0] == '=') {
-                                log_error("--setenv wants NAME=VALUE, got '%s'.", optarg);
-                                return EXIT_USAGE;
-                        }
-                        *setenv = strv_append(*setenv, optarg);
-                        break;
-                default:
+int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv) {
+        switch (c) {
+        case 't':
+                o->tty = true;
+                return 0;
+        case 'i':
+                o->interactive = true;
+                return 0;
+        case 'u':
+                o->user = arg;
+                return 0;
+        case 'w':
+                if (arg[0] != '/') {
+                        log_error("--cwd needs an absolute path inside the machine.");
                         return EXIT_USAGE;
                 }
-        o->setenv = *setenv;
+                o->cwd = arg;
+                return 0;
+        case 'E':
+                if (!strchr(arg, '=') || arg[0] == '=') {
+                        log_error("--setenv wants NAME=VALUE, got '%s'.", arg);
+                        return EXIT_USAGE;
+                }
+                *setenv = strv_append(*setenv, arg);
+                o->setenv = *setenv;
+                return 0;
+        default:
+                return EXIT_USAGE;
+        }
+}
+
+int name_and_command(int argc, char **argv, bool command_required, const char **ret_name, char ***ret_cmd) {
+        if (argc - optind < (command_required ? 2 : 1))
+                return EXIT_USAGE;
+        const char *name = argv[optind];
+        int r = check_name(name);
+        if (r != 0)
+                return r;
+        char **cmd = argv + optind + 1;
+        if (cmd[0] && streq(cmd[0], "--"))
+                cmd++;
+        if (command_required && !cmd[0]) {
+                log_error("No command given.");
+                return EXIT_USAGE;
+        }
+        *ret_name = name;
+        *ret_cmd = cmd;
+        return 0;
+}
+
+static int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell) {
+        int c;
+        /* "+": options end at the machine name. */
+        while ((c = getopt_long(argc, argv, shell ? "+u:E:w:" : "+tiu:E:w:", exec_long_options, NULL)) >= 0) {
+                if (shell && (c == 't' || c == 'i')) {
+                        log_error("berth shell decides about the terminal itself; -t and -i are for berth exec.");
+                        return EXIT_USAGE;
+                }
+                int r = exec_option(c, optarg, o, setenv);
+                if (r != 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -474,22 +500,12 @@ int verb_exec(Context *ctx, int argc, char **argv) {
         int r = parse_exec_options(argc, argv, &o, &setenv, false);
         if (r != 0)
                 return r;
-        if (argc - optind < 2) {
+        const char *name;
+        r = name_and_command(argc, argv, true, &name, &o.cmd);
+        if (r != 0) {
                 log_error("Usage: berth exec [-t] [-i] [--user U] [--cwd DIR] [--setenv K=V] NAME [--] COMMAND [ARGS...]");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind];
-        r = check_name(name);
-        if (r != 0)
                 return r;
-        char **cmd = argv + optind + 1;
-        if (streq(cmd[0], "--"))
-                cmd++;
-        if (!cmd[0]) {
-                log_error("No command given. Usage: berth exec NAME [--] COMMAND [ARGS...]");
-                return EXIT_USAGE;
         }
-        o.cmd = cmd;
         return machine_exec(ctx, name, &o);
 }
 
@@ -499,18 +515,12 @@ int verb_shell(Context *ctx, int argc, char **argv) {
         int r = parse_exec_options(argc, argv, &o, &setenv, true);
         if (r != 0)
                 return r;
-        if (argc - optind < 1) {
+        const char *name;
+        r = name_and_command(argc, argv, false, &name, &o.cmd);
+        if (r != 0) {
                 log_error("Usage: berth shell [--user U] [--cwd DIR] [--setenv K=V] NAME [COMMAND...]");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind];
-        r = check_name(name);
-        if (r != 0)
                 return r;
-        char **cmd = argv + optind + 1;
-        if (cmd[0] && streq(cmd[0], "--"))
-                cmd++;
-        o.cmd = cmd;
+        }
         /* Like a login: a terminal when we have one, plain pipes otherwise. */
         o.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
         return machine_exec(ctx, name, &o);

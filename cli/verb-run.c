@@ -111,7 +111,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         const char *name = NULL;
         _cleanup_strv_free_ char **setenv = NULL;
         ExecOptions eo = { .interactive = true };
-        int c;
+        int c, r;
         while ((c = getopt_long(argc, argv, "+btu:w:E:n:", opts, NULL)) >= 0)
                 switch (c) {
                 case 'b':
@@ -126,46 +126,18 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 case 'n':
                         name = optarg;
                         break;
-                case 't':
-                        eo.tty = true;
-                        break;
-                case 'u':
-                        eo.user = optarg;
-                        break;
-                case 'w':
-                        if (optarg[0] != '/') {
-                                log_error("--cwd needs an absolute path inside the machine.");
-                                return EXIT_USAGE;
-                        }
-                        eo.cwd = optarg;
-                        break;
-                case 'E':
-                        if (!strchr(optarg, '=') || optarg[0] == '=') {
-                                log_error("--setenv wants NAME=VALUE, got '%s'.", optarg);
-                                return EXIT_USAGE;
-                        }
-                        setenv = strv_append(setenv, optarg);
-                        break;
                 default:
-                        return EXIT_USAGE;
+                        /* -t, --user, --cwd, --setenv: as for exec. */
+                        r = exec_option(c, optarg, &eo, &setenv);
+                        if (r != 0)
+                                return r;
                 }
-        eo.setenv = setenv;
-        if (argc - optind < 2) {
+        const char *source;
+        r = name_and_command(argc, argv, true, &source, &eo.cmd);
+        if (r != 0) {
                 log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] SOURCE [--] CMD...");
-                return EXIT_USAGE;
-        }
-        const char *source = argv[optind];
-        int r = check_name(source);
-        if (r != 0)
                 return r;
-        char **cmd = argv + optind + 1;
-        if (streq(cmd[0], "--"))
-                cmd++;
-        if (!cmd[0]) {
-                log_error("No command given.");
-                return EXIT_USAGE;
         }
-        eo.cmd = cmd;
         /* With a terminal on both ends, like an interactive exec. */
         if (!eo.tty)
                 eo.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);

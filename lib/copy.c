@@ -111,19 +111,6 @@ static int apply_metadata_fd(const CopyContext *c, int fd, const struct stat *st
         return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                buf += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
 
 /* Copy SIZE bytes (the size the file had when opened: a file that grows
  * meanwhile is cut there), or for SIZE 0 whatever can be read, bounded. */

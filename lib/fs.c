@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 
@@ -120,12 +121,19 @@ int rm_rf_at(int dirfd, const char *name) {
         return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len) {
+int write_all(int fd, const void *data, size_t len) {
+        const char *buf = data;
         while (len > 0) {
                 ssize_t n = write(fd, buf, len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
+                        if (errno == EAGAIN) {
+                                /* A non-blocking fd (a pty, a socket): wait until it takes more. */
+                                struct pollfd pf = { .fd = fd, .events = POLLOUT };
+                                (void) poll(&pf, 1, -1);
+                                continue;
+                        }
                         return -errno;
                 }
                 buf += n;

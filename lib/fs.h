@@ -35,6 +35,9 @@ int mkdir_p_at(int dirfd, const char *path, mode_t mode);
  * -EBUSY).  A missing NAME is success. */
 int rm_rf_at(int dirfd, const char *name);
 
+/* Write all of BUF to FD, retrying on EINTR and waiting out EAGAIN. */
+int write_all(int fd, const void *buf, size_t len);
+
 /* Write CONTENT to NAME below DIRFD atomically: write NAME.new, fsync, rename. */
 int write_file_atomic_at(int dirfd, const char *name, const char *content, size_t len, mode_t mode);
 

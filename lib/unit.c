@@ -12,11 +12,6 @@
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 
-static void bus_unrefp(sd_bus **b) {
-        if (*b)
-                sd_bus_flush_close_unref(*b);
-}
-
 int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus) {
         const char *e = secure_getenv("BERTH_MODE");
         if (e && streq(e, "direct")) {
@@ -34,7 +29,7 @@ int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus) {
                 *ret_mode = RUN_MODE_DIRECT;
                 return 0;
         }
-        _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r = sd_bus_open_system(&bus);
         if (r < 0) {
                 if (forced)

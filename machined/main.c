@@ -129,11 +129,6 @@ static void pick_signals(const MachineConfig *c, const char *init_name, int *ret
         *ret_reboot = c->reboot_signal ?: reboot;
 }
 
-static void bus_unrefp(sd_bus **b) {
-        if (*b)
-                sd_bus_flush_close_unref(*b);
-}
-
 static void notify_ready(int *ready_fd) {
         if (*ready_fd < 0)
                 return;
@@ -277,7 +272,7 @@ static int run(const Args *a) {
                 /* A unit started from the berth@.service template knows nothing of
                  * machine.conf: give it the machine's limits (a transient unit
                  * already has them; setting them again changes nothing). */
-                _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+                _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
                 if (sd_bus_open_system(&bus) >= 0)
                         (void) unit_set_limits(bus, st.unit, &cfg);
         }

@@ -9,13 +9,8 @@
 #define MACHINE1_PATH "/org/freedesktop/machine1"
 #define MACHINE1_MANAGER "org.freedesktop.machine1.Manager"
 
-static void bus_unrefp(sd_bus **b) {
-        if (*b)
-                sd_bus_flush_close_unref(*b);
-}
-
 int register_machine(const char *name, pid_t leader, const char *root_directory) {
-        _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_warning_errno(r, "Cannot reach the system bus to register with machined: %m");
@@ -35,7 +30,7 @@ int register_machine(const char *name, pid_t leader, const char *root_directory)
 }
 
 void unregister_machine(const char *name) {
-        _cleanup_(bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         if (sd_bus_open_system(&bus) < 0)
                 return;
         (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine", NULL,
