@@ -31,6 +31,11 @@ int store_open(Store *s, const char *root, const char *config) {
         if (isempty(config))
                 config = NULL;
 
+        /* Naming the default root is not an override: its runtime state stays in
+         * /run/berth (berth passes --root to the supervisor it starts). */
+        if (root && streq(root, BERTH_STATE_DIR))
+                root = NULL;
+
         if (root && root[0] != '/')
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "State root '%s' is not an absolute path; pass --root=/absolute/dir.", root);

@@ -126,6 +126,10 @@ check_eq "in the template's unit" "berth@auto.service" "$(tbd status --json auto
 check_eq "with the limits of machine.conf" "99" "$(th systemctl show -P TasksMax berth@auto.service)"
 check "berth stop stops the unit" tbd stop auto
 check_eq "inactive" "inactive" "$(th systemctl is-active berth@auto.service)"
+check "berth start in the default state root (a transient unit)" tbd start auto
+check_eq "berth sees it running (runtime state in /run/berth)" "running" \
+        "$(tbd list --json | jq -r '.[] | select(.name=="auto") | .state')"
+check "and stops it" tbd stop auto
 check "berth disable" tbd disable auto
 check "no longer wanted" sh -c "! '$TESTHOST' run '$THDIR' -- test -e /etc/systemd/system/machines.target.wants/berth@auto.service"
 check "rm" tbd rm auto
