@@ -137,9 +137,11 @@ _noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 fail_exit(errno, "prctl failed");
 
+        /* A session of its own, always: the caller's terminal must never be
+         * the controlling terminal of anything in the machine. */
+        if (setsid() < 0)
+                fail_exit(errno, "setsid failed");
         if (master >= 0) {
-                if (setsid() < 0)
-                        fail_exit(errno, "setsid failed");
                 /* TIOCGPTPEER opens the slave from the master: no path lookup in /dev/pts. */
                 int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
                 if (slave < 0)
@@ -297,43 +299,62 @@ static bool helper_exited(pid_t helper) {
         return waitid(P_PID, (id_t) helper, &info, WEXITED | WNOHANG | WNOWAIT) >= 0 && info.si_pid == helper;
 }
 
-static void relay(pid_t helper, int master, int cmdfd, int sfd, bool interactive) {
+/* One direction of the relay: bytes from FROM are written to TO. */
+typedef struct Channel {
+        int from, to;
+        bool close_to_at_eof; /* our end of a pipe to the command: EOF passes on */
+} Channel;
+
+static void drain(Channel *c) {
+        char buf[16384];
+        ssize_t n;
+        if (c->from < 0)
+                return;
+        (void) fcntl(c->from, F_SETFL, fcntl(c->from, F_GETFL) | O_NONBLOCK);
+        while ((n = read(c->from, buf, sizeof buf)) > 0)
+                (void) write_all(c->to, buf, (size_t) n);
+}
+
+/* Relay our terminal or stdio to the command (a pty master, or pipes when
+ * our stdio is a terminal the command must not hold) until the command is
+ * gone; forward signals meant for it.  MASTER >= 0 in pty mode. */
+static void relay(pid_t helper, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw) {
         _cleanup_(term_restorep) TermState ts = TERM_STATE_INIT;
         if (master >= 0) {
-                if (interactive)
+                if (raw)
                         (void) term_make_raw(STDIN_FILENO, &ts);
                 struct winsize ws;
                 if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) >= 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0)
                         (void) ioctl(master, TIOCSWINSZ, &ws);
-                /* Non-blocking, so that the last output can be drained without hanging. */
-                (void) fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
         }
-        bool in_open = master >= 0 && interactive, out_open = master >= 0;
         for (;;) {
-                struct pollfd p[] = {
-                        { .fd = sfd, .events = POLLIN },
-                        { .fd = out_open ? master : -1, .events = POLLIN },
-                        { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
-                };
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                struct pollfd p[1 + 4] = { { .fd = sfd, .events = POLLIN } };
+                for (size_t i = 0; i < n_ch; i++)
+                        p[1 + i] = (struct pollfd) { .fd = ch[i].from, .events = POLLIN };
+                if (poll(p, 1 + n_ch, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return;
                 }
                 char buf[16384];
-                if (p[1].revents) {
-                        ssize_t n = read(master, buf, sizeof buf);
-                        if (n > 0)
-                                (void) write_all(STDOUT_FILENO, buf, (size_t) n);
-                        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-                                out_open = false; /* EIO: every holder of the slave is gone */
-                }
-                if (p[2].revents) {
-                        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-                        if (n > 0)
-                                (void) write_all(master, buf, (size_t) n);
-                        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-                                in_open = false;
+                for (size_t i = 0; i < n_ch; i++) {
+                        if (ch[i].from < 0 || !p[1 + i].revents)
+                                continue;
+                        ssize_t n = read(ch[i].from, buf, sizeof buf);
+                        if (n > 0) {
+                                (void) write_all(ch[i].to, buf, (size_t) n);
+                                continue;
+                        }
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        /* EOF (EIO on a pty: every holder of the slave is gone). */
+                        if (ch[i].from == master)
+                                return;
+                        if (ch[i].from > STDERR_FILENO)
+                                close(ch[i].from);
+                        ch[i].from = -1;
+                        if (ch[i].close_to_at_eof)
+                                closep(&ch[i].to);
                 }
                 if (p[0].revents & POLLIN) {
                         struct signalfd_siginfo si;
@@ -346,23 +367,18 @@ static void relay(pid_t helper, int master, int cmdfd, int sfd, bool interactive
                                                 (void) ioctl(master, TIOCSWINSZ, &ws);
                                         continue;
                                 }
-                                /* A terminal's own Ctrl-C already reached the command
-                                 * (same process group); forward only what was sent to us. */
-                                if (si.ssi_signo == SIGINT && si.ssi_code == SI_KERNEL)
-                                        continue;
+                                /* The command has a session of its own: the terminal's
+                                 * Ctrl-C reaches only us, and we pass it on. */
                                 (void) syscall(SYS_pidfd_send_signal, cmdfd, si.ssi_signo, NULL, 0);
                         }
                 }
-                /* Done when nobody holds the pty's slave any more (all output read),
-                 * or when the command has ended: then take what output is left and
-                 * leave, even if something it started in the background still holds
-                 * the pty. */
-                if (master >= 0 && !out_open)
-                        return;
+                /* When the command has ended, take what output is left and leave,
+                 * even if something it started in the background still writes. */
                 if (helper_exited(helper)) {
-                        ssize_t n;
-                        while (out_open && (n = read(master, buf, sizeof buf)) > 0)
-                                (void) write_all(STDOUT_FILENO, buf, (size_t) n);
+                        /* Output only: our stdin is shared with the shell and stays blocking. */
+                        for (size_t i = 0; i < n_ch; i++)
+                                if (ch[i].to == STDOUT_FILENO || ch[i].to == STDERR_FILENO)
+                                        drain(&ch[i]);
                         return;
                 }
         }
@@ -403,6 +419,25 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         sigset_t old;
         sigprocmask(SIG_BLOCK, &mask, &old);
 
+        /* Without a pty, a terminal on our stdio is not handed to the command
+         * (anything it leaves running in the machine could keep reading it):
+         * such fds become pipes that we relay. */
+        int child_end[3] = { -1, -1, -1 };
+        Channel ch[4];
+        size_t n_ch = 0;
+        for (int fd = 0; !o->tty && fd < 3; fd++) {
+                if (!isatty(fd) || (fd == 0 && !o->interactive))
+                        continue;
+                int pp[2];
+                if (pipe2(pp, O_CLOEXEC) < 0) {
+                        log_error_errno(errno, "pipe2 failed: %m");
+                        return EXIT_EXEC_FAIL;
+                }
+                child_end[fd] = fd == 0 ? pp[0] : pp[1];
+                ch[n_ch++] = fd == 0 ? (Channel) { .from = STDIN_FILENO, .to = pp[1], .close_to_at_eof = true }
+                                     : (Channel) { .from = pp[0], .to = fd };
+        }
+
         pid_t pid = fork();
         if (pid < 0) {
                 log_error_errno(errno, "fork failed: %m");
@@ -410,6 +445,9 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         }
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
+                for (int fd = 0; fd < 3; fd++)
+                        if (child_end[fd] >= 0 && dup2(child_end[fd], fd) < 0)
+                                _exit(EXIT_EXEC_FAIL);
                 /* Nothing of ours may leak into the machine. */
                 int keep[] = { pidfd, helper_sock };
                 (void) close_all_fds_except(keep, ELEMENTSOF(keep));
@@ -417,12 +455,26 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         }
         closep(&pidfd);
         closep(&helper_sock);
+        for (int fd = 0; fd < 3; fd++)
+                closep(&child_end[fd]);
 
         _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         int fds[2] = { -1, -1 };
         if (sfd >= 0 && recv_fds(sock, fds, o->tty ? 2 : 1) >= 0) {
                 _cleanup_close_ int cmdfd = fds[0], master = fds[1];
-                relay(pid, master, cmdfd, sfd, o->interactive);
+                if (master >= 0) {
+                        ch[n_ch++] = (Channel) { .from = master, .to = STDOUT_FILENO };
+                        if (o->interactive)
+                                ch[n_ch++] = (Channel) { .from = STDIN_FILENO, .to = master };
+                }
+                relay(pid, master, ch, n_ch, cmdfd, sfd, o->interactive);
+        }
+        /* Our ends of the pipes: closing them tells anything still writing. */
+        for (size_t i = 0; i < n_ch; i++) {
+                if (ch[i].close_to_at_eof)
+                        closep(&ch[i].to);
+                else if (ch[i].from > STDERR_FILENO && ch[i].from != fds[1])
+                        closep(&ch[i].from);
         }
         int status = wait_status(pid);
         sigprocmask(SIG_SETMASK, &old, NULL);

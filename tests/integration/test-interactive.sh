@@ -45,6 +45,12 @@ check "Ctrl-C stops a sleep" wait_for 5 screen_has 'after-sleep=130'
 type_keys 'exit 7' Enter
 check "exit status of 'exit 7' is 7" wait_for 10 screen_has 'berth-exit=7'
 
+# --- without -t the caller's terminal never reaches the machine -------------------------------
+session "'$BERTH' exec -i bb -- sh -c 'readlink /proc/self/fd/0; readlink /proc/self/fd/1; tty; echo tty_nr=\$(cut -d\" \" -f7 /proc/self/stat)'; sleep 600"
+check "the command's stdio are pipes, not the terminal" wait_for 10 sh -c "tmux capture-pane -p -t '$S' | grep -c '^pipe:' | grep -qx 2"
+check "it has no controlling terminal" wait_for 5 screen_has '^tty_nr=0$'
+tmux kill-session -t "$S"
+
 # --- exec -t with --user / --cwd / --setenv -------------------------------------------------
 echo 'guest:x:1000:1000::/home/guest:/bin/sh' >> "$BERTH_ROOT/machines/bb/rootfs/etc/passwd"
 mkdir -p "$BERTH_ROOT/machines/bb/rootfs/home/guest"
