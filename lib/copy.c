@@ -308,6 +308,7 @@ static int copy_dir(const CopyContext *c, int src_dirfd, const char *name, const
         char tmp[32] = "";
         _cleanup_close_ int dfd = -EBADF;
         struct stat dst_st;
+        bool created = false;
         if (fstatat(dst_dirfd, dst_name, &dst_st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 if (!S_ISDIR(dst_st.st_mode))
                         return log_error_errno(
@@ -329,6 +330,7 @@ static int copy_dir(const CopyContext *c, int src_dirfd, const char *name, const
                         }
                 else if (mkdirat(dst_dirfd, dst_name, 0700) < 0)
                         return log_error_errno(errno, "%s: cannot create the copy: %m", display);
+                created = true;
                 dfd = openat(dst_dirfd, depth == 0 ? tmp : dst_name,
                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
                 /* What we opened must be the directory we made: in a running
@@ -347,8 +349,11 @@ static int copy_dir(const CopyContext *c, int src_dirfd, const char *name, const
         else
                 ret = copy_children(c, d, dfd, display, depth);
 
-        /* Metadata last: the children's creation changed the mtime. */
-        if (dfd >= 0 && (ret >= 0 || !*tmp)) {
+        /* Metadata last: the children's creation changed the mtime.  Only on a
+         * directory we made: an existing one (maybe a mount point in a running
+         * machine, maybe a host directory on the way out) keeps its owner and
+         * mode. */
+        if (dfd >= 0 && created && (ret >= 0 || !*tmp)) {
                 int r = apply_metadata_fd(c, dfd, &now, display);
                 if (r < 0 && ret == 0)
                         ret = r;

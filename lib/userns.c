@@ -75,8 +75,15 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
                         continue;
                 _cleanup_close_ int m = open_dir_nofollow(dirfd(d), de->d_name);
                 uid_t b;
-                if (m < 0 || read_range_at(m, &b) < 0)
+                if (m < 0)
                         continue;
+                int k = read_range_at(m, &b);
+                if (k == -ENOENT)
+                        continue;
+                /* A range we cannot read might be in use: never hand it out twice. */
+                if (k < 0)
+                        return log_error_errno(k, "Cannot read the UID range of %s (%s/idmap): %m. Fix or "
+                                               "remove that file.", de->d_name, de->d_name);
                 if (n == cap) {
                         cap *= 2;
                         uid_t *x = realloc(used, sizeof(uid_t) * cap);
