@@ -64,6 +64,9 @@ int one_name(int argc, char **argv, const char *usage, const char **ret);
 /* Open the store, take the machine's lock, check the machine exists.
  * Returns 0 with the lock fd, or an exit code (logged). */
 int open_machine(Context *ctx, const char *name, int *ret_lock);
+/* Open the store and check machine NAME exists, without taking its lock
+ * (read-only verbs).  0, or an exit code (logged). */
+int look_up_machine(Context *ctx, const char *name);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
 typedef struct ExecOptions {

@@ -58,6 +58,21 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
 }
 
 
+int look_up_machine(Context *ctx, const char *name) {
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        int r = store_machine_exists(&ctx->store, name);
+        if (r < 0) {
+                log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (r == 0) {
+                log_error("No machine '%s'. See 'berth list'.", name);
+                return EXIT_NO_MACHINE;
+        }
+        return 0;
+}
+
 int context_run_mode(Context *ctx, RunMode *ret) {
         if (!ctx->mode_known) {
                 int r = run_mode_detect(&ctx->mode, &ctx->bus);

@@ -70,12 +70,9 @@ int verb_console(Context *ctx, int argc, char **argv) {
         int r = one_name(argc, argv, "console NAME [--read-only]", &name);
         if (r != 0)
                 return r;
-        if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
-        if (store_machine_exists(&ctx->store, name) <= 0) {
-                log_error("No machine '%s'. See 'berth list'.", name);
-                return EXIT_NO_MACHINE;
-        }
+        r = look_up_machine(ctx, name);
+        if (r != 0)
+                return r;
         if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
                 log_error("Machine '%s' is not running.", name);
                 return EXIT_NOT_RUNNING;

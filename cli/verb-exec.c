@@ -385,12 +385,9 @@ static void relay(pid_t helper, int master, Channel *ch, size_t n_ch, int cmdfd,
 }
 
 int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
-        if (context_open_store(ctx) < 0)
+        /* exec's own failures are all 125: its command's status owns the rest. */
+        if (look_up_machine(ctx, name) != 0)
                 return EXIT_EXEC_FAIL;
-        if (store_machine_exists(&ctx->store, name) <= 0) {
-                log_error("No machine '%s'. See 'berth list'.", name);
-                return EXIT_EXEC_FAIL;
-        }
         RuntimeState st;
         if (runtime_is_active(ctx->store.run_fd, name) <= 0 ||
             runtime_state_read(ctx->store.run_fd, name, &st) < 0) {

@@ -175,17 +175,9 @@ int verb_status(Context *ctx, int argc, char **argv) {
         int r = one_name(argc, argv, "status NAME [--json]", &name);
         if (r != 0)
                 return r;
-        if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
-        r = store_machine_exists(&ctx->store, name);
-        if (r < 0) {
-                log_error_errno(r, "Failed to look up machine '%s': %m", name);
-                return EXIT_FAIL;
-        }
-        if (r == 0) {
-                log_error("No machine '%s'. See 'berth list'.", name);
-                return EXIT_NO_MACHINE;
-        }
+        r = look_up_machine(ctx, name);
+        if (r != 0)
+                return r;
 
         MachineInfo m;
         machine_info_load(ctx, name, &m);

@@ -101,12 +101,9 @@ int verb_logs(Context *ctx, int argc, char **argv) {
         int r = one_name(argc, argv, "logs NAME [-f] [-n LINES]", &name);
         if (r != 0)
                 return r;
-        if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
-        if (store_machine_exists(&ctx->store, name) <= 0) {
-                log_error("No machine '%s'. See 'berth list'.", name);
-                return EXIT_NO_MACHINE;
-        }
+        r = look_up_machine(ctx, name);
+        if (r != 0)
+                return r;
         RunMode mode;
         if (context_run_mode(ctx, &mode) < 0)
                 return EXIT_FAIL;
