@@ -24,6 +24,7 @@
 #include "berth.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "fdpass.h"
 #include "fs.h"
 #include "log.h"
 #include "passwd.h"
@@ -51,47 +52,6 @@ static bool same_ns(pid_t pid, const char *ns) {
         snprintf(b, sizeof b, "/proc/%d/ns/%s", (int) pid, ns);
         struct stat sa, sb;
         return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
-}
-
-/* Send up to two fds (the command's pidfd, the pty master) in one message. */
-static int send_fds(int sock, const int *fds, size_t n) {
-        char dummy = (char) n;
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * 2)];
-        } control = {};
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
-        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
-static int recv_fds(int sock, int *fds, size_t n) {
-        char dummy;
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * 2)];
-        } control = {};
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
-        ssize_t r;
-        do
-                r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-                return -errno;
-        if (r == 0)
-                return -EPIPE; /* the helper failed before it could send anything */
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
-                return -EBADMSG;
-        memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
-        return 0;
 }
 
 _noreturn_ static void fail_exit(int r, const char *what) {

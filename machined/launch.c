@@ -17,6 +17,7 @@
 
 #include "caps.h"
 #include "cgroup.h"
+#include "fdpass.h"
 #include "fs.h"
 #include "launch.h"
 #include "notify.h"
@@ -54,42 +55,6 @@ static void child_fail(int errfd, int r, const char *fmt, ...) {
         va_end(ap);
         (void) !write(errfd, &e, sizeof e);
         _exit(EXIT_FAILURE);
-}
-
-/* Receive one fd over a unix socket. */
-static int recv_fd(int sock) {
-        char dummy;
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
-        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0)
-                return -errno;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        if (n != 1 || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-                return -EBADMSG;
-        int fd;
-        memcpy(&fd, CMSG_DATA(c), sizeof fd);
-        return fd;
-}
-
-static int send_fd(int sock, int fd) {
-        char dummy = 'F';
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
 static int write_id_map(pid_t pid, const char *file, uid_t base) {
@@ -131,7 +96,7 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
                                                p->mount.rootfs);
                 return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", p->mount.rootfs);
         }
-        r = send_fd(fdsock, tree);
+        r = send_fds(fdsock, &tree, 1);
         if (r < 0)
                 return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");
         return 0;
@@ -150,16 +115,17 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         close(gofd);
 
         MountPlan plan = p->mount;
+        int r;
         if (p->uid_base > 0) {
-                plan.rootfs_tree_fd = recv_fd(fdsock);
-                if (plan.rootfs_tree_fd < 0)
-                        child_fail(errfd, plan.rootfs_tree_fd, "Failed to receive the rootfs: %m");
+                r = recv_fds(fdsock, &plan.rootfs_tree_fd, 1);
+                if (r < 0)
+                        child_fail(errfd, r, "Failed to receive the rootfs: %m");
         }
         if (fdsock >= 0)
                 close(fdsock);
 
         RootMount rm = ROOT_MOUNT_INIT;
-        int r = mount_attach_root(&plan, &rm, e.message, sizeof e.message);
+        r = mount_attach_root(&plan, &rm, e.message, sizeof e.message);
         if (r < 0)
                 child_fail(errfd, r, "%s", e.message);
         plan.notify_dir_fd = -1;
