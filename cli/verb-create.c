@@ -38,14 +38,9 @@ static const char *template_dir(void) {
 static void clean_staging(Context *ctx, const char *name) {
         _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
         _cleanup_free_ char *prefix2 = xasprintf(".removing-%s.", name);
-        int fd = fcntl(ctx->store.machines_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(ctx->store.machines_fd, &d) < 0)
                 return;
-        _cleanup_closedir_ DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return;
-        }
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, prefix) || startswith(de->d_name, prefix2)) {

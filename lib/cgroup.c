@@ -359,14 +359,9 @@ static bool kill_tree(int dfd) {
                         }
                 }
 
-        int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        if (dup < 0)
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(dfd, &d) < 0)
                 return found;
-        _cleanup_closedir_ DIR *d = fdopendir(dup);
-        if (!d) {
-                close(dup);
-                return found;
-        }
         struct dirent *de;
         while ((de = readdir(d)))
                 if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
@@ -383,19 +378,15 @@ static int rmdir_tree(int parent, const char *name) {
         _cleanup_close_ int fd = open_dir_nofollow(parent, name);
         if (fd < 0)
                 return fd == -ENOENT ? 0 : fd;
-        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dup < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(dup);
-        if (!d) {
-                close(dup);
-                return -errno;
-        }
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(fd, &d);
+        if (r < 0)
+                return r;
         struct dirent *de;
         int ret = 0;
         while ((de = readdir(d)))
                 if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-                        int r = rmdir_tree(fd, de->d_name);
+                        r = rmdir_tree(fd, de->d_name);
                         if (r < 0 && ret == 0)
                                 ret = r;
                 }

@@ -31,6 +31,21 @@ int open_dir_nofollow(int dirfd, const char *path) {
         return fd < 0 ? -errno : fd;
 }
 
+int opendir_dup(int dirfd, DIR **ret) {
+        int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        rewinddir(d);
+        *ret = d;
+        return 0;
+}
+
 int mkdir_p_at(int dirfd, const char *path, mode_t mode) {
         _cleanup_free_ char *p = xstrdup(path);
 

@@ -6,6 +6,7 @@
  * guest symlink (absolute or "..") can never lead a host-side operation out of
  * the tree. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -25,6 +26,10 @@ int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags
 /* Open a trusted host directory path without following a symlink in its last
  * component; returns an O_DIRECTORY|O_CLOEXEC fd or -errno. */
 int open_dir_nofollow(int dirfd, const char *path);
+
+/* A DIR stream over the directory DIRFD, which stays open and ours: a
+ * CLOEXEC duplicate, rewound (the duplicate shares DIRFD's offset). */
+int opendir_dup(int dirfd, DIR **ret);
 
 /* mkdir -p relative to DIRFD, mode for new dirs.  Trusted host paths only:
  * symlinks on the way are followed. */

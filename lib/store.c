@@ -103,15 +103,10 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int store_list_machines(Store *s, char ***ret) {
-        int fd = fcntl(s->machines_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
-        rewinddir(d);
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(s->machines_fd, &d);
+        if (r < 0)
+                return r;
         _cleanup_strv_free_ char **l = NULL;
         struct dirent *de;
         while ((de = readdir(d))) {

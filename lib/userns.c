@@ -58,15 +58,10 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
                 return lock;
 
         /* Collect the ranges in use: every machine dir, staging ones included. */
-        int dup = fcntl(s->machines_fd, F_DUPFD_CLOEXEC, 3);
-        if (dup < 0)
-                return -errno;
-        _cleanup_closedir_ DIR *d = fdopendir(dup);
-        if (!d) {
-                close(dup);
-                return -errno;
-        }
-        rewinddir(d);
+        _cleanup_closedir_ DIR *d = NULL;
+        r = opendir_dup(s->machines_fd, &d);
+        if (r < 0)
+                return r;
         size_t n = 0, cap = 64;
         _cleanup_free_ uid_t *used = xmalloc(sizeof(uid_t) * cap);
         struct dirent *de;
