@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -29,6 +30,9 @@ _Static_assert(_CONFIG_KEY_MAX <= 64, "set_mask has 64 bits");
 static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
         [NETWORK_MODE_NONE] = "none",
         [NETWORK_MODE_HOST] = "host",
+        [NETWORK_MODE_BRIDGE] = "bridge",
+        [NETWORK_MODE_MACVLAN] = "macvlan",
+        [NETWORK_MODE_IPVLAN] = "ipvlan",
 };
 
 const char *network_mode_to_string(NetworkMode m) {
@@ -213,6 +217,97 @@ static char *format_network_mode(const MachineConfig *c) {
         return s ? xstrdup(s) : NULL;
 }
 
+static int parse_ifname(char **field, const char *value, bool allow_empty, const char **ret_reason) {
+        if (isempty(value) && allow_empty) {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        if (!ifname_is_valid(value))
+                return fail(ret_reason, "is not a valid interface name");
+        free(*field);
+        *field = xstrdup(value);
+        return 0;
+}
+
+static int parse_bridge(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_ifname(&c->bridge, value, false, ret_reason);
+}
+
+static char *format_bridge(const MachineConfig *c) {
+        return c->bridge ? xstrdup(c->bridge) : NULL;
+}
+
+static int parse_interface(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_ifname(&c->interface, value, false, ret_reason);
+}
+
+static char *format_interface(const MachineConfig *c) {
+        return c->interface ? xstrdup(c->interface) : NULL;
+}
+
+static int parse_link(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_ifname(&c->link, value, true, ret_reason);
+}
+
+static char *format_link(const MachineConfig *c) {
+        return xstrdup(c->link ?: "");
+}
+
+static int parse_subnet(MachineConfig *c, const char *value, const char **ret_reason) {
+        return ipnet_parse(value, AF_INET, &c->subnet, ret_reason);
+}
+
+static char *format_subnet(const MachineConfig *c) {
+        char buf[IPNET_STRLEN];
+        return xstrdup(ipnet_format(&c->subnet, buf));
+}
+
+static int parse_ipv6_subnet(MachineConfig *c, const char *value, const char **ret_reason) {
+        return ipnet_parse(value, AF_INET6, &c->ipv6_subnet, ret_reason);
+}
+
+static char *format_ipv6_subnet(const MachineConfig *c) {
+        char buf[IPNET_STRLEN];
+        return xstrdup(ipnet_format(&c->ipv6_subnet, buf));
+}
+
+/* Port=: space-separated forwards; empty means none.  Two forwards of one
+ * host port and protocol are refused: only one machine port can answer. */
+static int parse_ports(MachineConfig *c, const char *value, const char **ret_reason) {
+        _cleanup_free_ PortForward *ports = NULL;
+        size_t n = 0;
+        _cleanup_free_ char *copy = xstrdup(value);
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                PortForward p;
+                if (port_forward_parse(w, &p, ret_reason) < 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < n; i++)
+                        if (ports[i].protocol == p.protocol && ports[i].host_port == p.host_port)
+                                return fail(ret_reason, "forwards one host port twice");
+                if (n >= CONFIG_PORTS_MAX)
+                        return fail(ret_reason, "lists too many ports (at most 64)");
+                ports = realloc(ports, (n + 1) * sizeof *ports);
+                if (!ports)
+                        abort();
+                ports[n++] = p;
+        }
+        free(c->ports);
+        c->ports = TAKE_PTR(ports);
+        c->n_ports = n;
+        return 0;
+}
+
+static char *format_ports(const MachineConfig *c) {
+        char *s = xstrdup("");
+        for (size_t i = 0; i < c->n_ports; i++) {
+                char buf[16];
+                strextendf(&s, "%s%s", i ? " " : "", port_forward_format(&c->ports[i], buf));
+        }
+        return s;
+}
+
 static int parse_memory_max(MachineConfig *c, const char *value, const char **ret_reason) {
         uint64_t v;
 
@@ -315,7 +410,20 @@ static const ConfigTableEntry config_table[] = {
         { "Machine", "RebootSignal", CONFIG_MACHINE_REBOOT_SIGNAL, parse_reboot_signal, format_reboot_signal,
           true, "expected a signal like SIGRTMIN+5 or SIGINT, a number, or 'auto'" },
         { "Network", "Mode", CONFIG_NETWORK_MODE, parse_network_mode, format_network_mode, true,
-          "expected 'none' or 'host'" },
+          "expected 'bridge', 'none', 'host', 'macvlan' or 'ipvlan'" },
+        { "Network", "Bridge", CONFIG_NETWORK_BRIDGE, parse_bridge, format_bridge, true,
+          "expected an interface name of 1 to 15 characters, like berth0" },
+        { "Network", "Subnet", CONFIG_NETWORK_SUBNET, parse_subnet, format_subnet, true,
+          "expected an IPv4 network like 10.77.0.0/24 (prefix 8 to 30)" },
+        { "Network", "IPv6Subnet", CONFIG_NETWORK_IPV6_SUBNET, parse_ipv6_subnet, format_ipv6_subnet, true,
+          "expected an IPv6 network like fd62:6572:7468::/64 (prefix 48 to 120)" },
+        { "Network", "Interface", CONFIG_NETWORK_INTERFACE, parse_interface, format_interface, true,
+          "expected an interface name of 1 to 15 characters, like host0 or eth0" },
+        { "Network", "Link", CONFIG_NETWORK_LINK, parse_link, format_link, true,
+          "expected the name of a host interface, like eth0" },
+        /* Two machines cannot both own a host port, so there is no global default. */
+        { "Network", "Port", CONFIG_NETWORK_PORT, parse_ports, format_ports, false,
+          "expected space-separated forwards like tcp:8080:80 udp:5353:53" },
         { "Resources", "MemoryMax", CONFIG_RESOURCES_MEMORY_MAX, parse_memory_max, format_memory_max, true,
           "expected a size like 512M or 'infinity'" },
         { "Resources", "TasksMax", CONFIG_RESOURCES_TASKS_MAX, parse_tasks_max, format_tasks_max, true,
@@ -405,12 +513,18 @@ void machine_config_init(MachineConfig *c) {
                 .hostname = NULL,
                 .poweroff_signal = 0,
                 .reboot_signal = 0,
-                .network_mode = NETWORK_MODE_NONE,
+                .network_mode = NETWORK_MODE_BRIDGE,
+                .bridge = xstrdup(CONFIG_DEFAULT_BRIDGE),
+                .interface = xstrdup(CONFIG_DEFAULT_INTERFACE),
                 .memory_max = UINT64_MAX,
                 .tasks_max = CONFIG_DEFAULT_TASKS_MAX,
                 .private_users = CONFIG_DEFAULT_PRIVATE_USERS,
                 .set_mask = 0,
         };
+        const char *reason;
+        if (ipnet_parse(CONFIG_DEFAULT_SUBNET, AF_INET, &c->subnet, &reason) < 0 ||
+            ipnet_parse(CONFIG_DEFAULT_IPV6_SUBNET, AF_INET6, &c->ipv6_subnet, &reason) < 0)
+                abort(); /* the built-in defaults are constants */
 }
 
 void machine_config_done(MachineConfig *c) {
@@ -418,19 +532,52 @@ void machine_config_done(MachineConfig *c) {
         c->init = NULL;
         free(c->hostname);
         c->hostname = NULL;
+        free(c->bridge);
+        c->bridge = NULL;
+        free(c->interface);
+        c->interface = NULL;
+        free(c->link);
+        c->link = NULL;
+        free(c->ports);
+        c->ports = NULL;
+        c->n_ports = 0;
 }
 
-static void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
+void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
         *dst = *src;
         dst->init = src->init ? xstrdup(src->init) : NULL;
         dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
+        dst->bridge = src->bridge ? xstrdup(src->bridge) : NULL;
+        dst->interface = src->interface ? xstrdup(src->interface) : NULL;
+        dst->link = src->link ? xstrdup(src->link) : NULL;
+        dst->ports = NULL;
+        if (src->n_ports > 0) {
+                dst->ports = xcalloc(src->n_ports, sizeof *dst->ports);
+                memcpy(dst->ports, src->ports, src->n_ports * sizeof *dst->ports);
+        }
+}
+
+bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
+        return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
+               a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
+               a->network_mode == b->network_mode && streq_ptr(a->bridge, b->bridge) &&
+               a->subnet.prefixlen == b->subnet.prefixlen && ipaddr_equal(&a->subnet.addr, &b->subnet.addr) &&
+               a->ipv6_subnet.prefixlen == b->ipv6_subnet.prefixlen &&
+               ipaddr_equal(&a->ipv6_subnet.addr, &b->ipv6_subnet.addr) &&
+               streq_ptr(a->interface, b->interface) && streq_ptr(a->link, b->link) &&
+               a->n_ports == b->n_ports &&
+               (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
+               a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&
+               a->private_users == b->private_users;
 }
 
 /* Replace *C by *NEW, leaving *NEW empty. */
 static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         machine_config_done(c);
         *c = *new;
-        new->init = new->hostname = NULL;
+        new->init = new->hostname = new->bridge = new->interface = new->link = NULL;
+        new->ports = NULL;
+        new->n_ports = 0;
 }
 
 /* Validate VALUE for E; store it in C only when APPLY, as a key a

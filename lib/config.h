@@ -11,10 +11,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "netaddr.h"
+
 /* inih (Debian's r55) cuts lines at INI_MAX_LINE (200) bytes and parses the
  * rest as a new line, which could smuggle a second key into a long value.
  * We refuse any line of this length or more before inih sees it. */
 #define CONFIG_LINE_MAX 199
+/* [Network] defaults.  The IPv6 subnet is a ULA prefix spelling "berth" in
+ * ASCII (62 65 72 74 68): set one of your own (fdXX:XXXX:XXXX::/64 with
+ * random X) where several hosts' machines must not overlap. */
+#define CONFIG_DEFAULT_BRIDGE "berth0"
+#define CONFIG_DEFAULT_SUBNET "10.77.0.0/24"
+#define CONFIG_DEFAULT_IPV6_SUBNET "fd62:6572:7468::/64"
+#define CONFIG_DEFAULT_INTERFACE "host0"
+#define CONFIG_PORTS_MAX 64
+
 /* A config file larger than this is refused outright. */
 #define CONFIG_FILE_MAX (64 * 1024)
 
@@ -25,6 +36,9 @@
 typedef enum NetworkMode {
         NETWORK_MODE_NONE,    /* own network namespace, loopback only */
         NETWORK_MODE_HOST,    /* share the host's network namespace */
+        NETWORK_MODE_BRIDGE,  /* a veth pair on a berth bridge, with address, NAT and DHCP */
+        NETWORK_MODE_MACVLAN, /* a macvlan on a host interface (Link=); the LAN configures it */
+        NETWORK_MODE_IPVLAN,  /* an ipvlan (L2) on a host interface (Link=) */
         _NETWORK_MODE_MAX,
         _NETWORK_MODE_INVALID = -22, /* -EINVAL */
 } NetworkMode;
@@ -38,6 +52,12 @@ typedef enum ConfigKey {
         CONFIG_MACHINE_POWEROFF_SIGNAL,
         CONFIG_MACHINE_REBOOT_SIGNAL,
         CONFIG_NETWORK_MODE,
+        CONFIG_NETWORK_BRIDGE,
+        CONFIG_NETWORK_SUBNET,
+        CONFIG_NETWORK_IPV6_SUBNET,
+        CONFIG_NETWORK_INTERFACE,
+        CONFIG_NETWORK_LINK,
+        CONFIG_NETWORK_PORT,
         CONFIG_RESOURCES_MEMORY_MAX,
         CONFIG_RESOURCES_TASKS_MAX,
         CONFIG_SECURITY_PRIVATE_USERS,
@@ -53,7 +73,14 @@ typedef struct MachineConfig {
         int poweroff_signal;   /* 0: chosen from the init (see machine_config_poweroff_signal) */
         int reboot_signal;     /* 0: chosen from the init */
         /* [Network] */
-        NetworkMode network_mode; /* default NETWORK_MODE_NONE */
+        NetworkMode network_mode; /* default NETWORK_MODE_BRIDGE */
+        char *bridge;          /* default CONFIG_DEFAULT_BRIDGE */
+        IPNet subnet;          /* IPv4 subnet of the bridge; default CONFIG_DEFAULT_SUBNET */
+        IPNet ipv6_subnet;     /* ULA /64 (or other) of the bridge; default CONFIG_DEFAULT_IPV6_SUBNET */
+        char *interface;       /* the machine's side; default "host0" */
+        char *link;            /* host interface for macvlan/ipvlan; NULL = unset */
+        PortForward *ports;    /* Port=, a space-separated list */
+        size_t n_ports;
         /* [Resources] */
         uint64_t memory_max;   /* bytes; UINT64_MAX = no limit (default) */
         uint64_t tasks_max;    /* UINT64_MAX = no limit; default 16384 */
@@ -72,6 +99,10 @@ typedef enum ConfigSource {
 /* Fill with built-in defaults. set_mask = 0. */
 void machine_config_init(MachineConfig *c);
 void machine_config_done(MachineConfig *c);
+/* A deep copy of SRC into DST (which holds nothing). */
+void machine_config_copy(MachineConfig *dst, const MachineConfig *src);
+/* Same values (set_mask is not compared). */
+bool machine_config_equal(const MachineConfig *a, const MachineConfig *b);
 
 /* Parse TEXT (a whole file's contents, NUL-terminated, LEN bytes) named
  * FILENAME (for messages) as a layer of precedence SOURCE into C.  Keys whose

@@ -13,10 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool same_values(const MachineConfig *a, const MachineConfig *b) {
-        return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
-               a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
-               a->network_mode == b->network_mode && a->memory_max == b->memory_max &&
-               a->tasks_max == b->tasks_max && a->private_users == b->private_users;
+        return machine_config_equal(a, b);
 }
 
 static void check_printable(const char *s) {
@@ -31,8 +28,7 @@ static void fuzz_one(const char *text, size_t size, ConfigSource source, uint64_
 
         machine_config_init(&c);
         c.set_mask = protected_mask;
-        before = c;
-        before.init = xstrdup(c.init);
+        machine_config_copy(&before, &c);
 
         int r = machine_config_parse_text(&c, text, size, "fuzz.conf", source, true, &error);
         if (r < 0) {

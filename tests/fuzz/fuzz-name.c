@@ -11,11 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool same_values(const MachineConfig *a, const MachineConfig *b) {
-        return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
-               a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
-               a->network_mode == b->network_mode && a->memory_max == b->memory_max &&
-               a->tasks_max == b->tasks_max && a->private_users == b->private_users &&
-               a->set_mask == b->set_mask;
+        return machine_config_equal(a, b) && a->set_mask == b->set_mask;
 }
 
 static void check_name(const char *name) {

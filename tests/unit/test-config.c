@@ -14,17 +14,11 @@
 #define ALL_KEYS (CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1)
 
 static bool config_equal(const MachineConfig *a, const MachineConfig *b) {
-        return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
-               a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
-               a->network_mode == b->network_mode && a->memory_max == b->memory_max &&
-               a->tasks_max == b->tasks_max && a->private_users == b->private_users &&
-               a->set_mask == b->set_mask;
+        return machine_config_equal(a, b) && a->set_mask == b->set_mask;
 }
 
 static void config_copy(MachineConfig *dst, const MachineConfig *src) {
-        *dst = *src;
-        dst->init = src->init ? xstrdup(src->init) : NULL;
-        dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
+        machine_config_copy(dst, src);
 }
 
 static int parse(MachineConfig *c, const char *text, ConfigSource source, bool mark, char **ret_error) {
@@ -83,7 +77,10 @@ static void test_defaults(void) {
         TEST_ASSERT_STREQ(c.init, "/sbin/init", "default Init= is /sbin/init");
         TEST_ASSERT(!c.hostname, "default Hostname= is unset (the machine's name)");
         TEST_ASSERT(c.poweroff_signal == 0 && c.reboot_signal == 0, "default signals are 'auto'");
-        TEST_ASSERT(c.network_mode == NETWORK_MODE_NONE, "default network mode is none");
+        TEST_ASSERT(c.network_mode == NETWORK_MODE_BRIDGE, "default network mode is bridge");
+        TEST_ASSERT_STREQ(c.bridge, "berth0", "default Bridge= is berth0");
+        TEST_ASSERT_STREQ(c.interface, "host0", "default Interface= is host0");
+        TEST_ASSERT(!c.link && c.n_ports == 0, "default Link= and Port= are empty");
         TEST_ASSERT(c.memory_max == UINT64_MAX, "default MemoryMax= is infinity");
         TEST_ASSERT(c.tasks_max == 16384, "default TasksMax= is 16384");
         TEST_ASSERT(c.private_users == CONFIG_DEFAULT_PRIVATE_USERS && c.private_users,
@@ -130,6 +127,12 @@ static void test_good_values(void) {
                        "RebootSignal=INT\n"
                        "[Network]\n"
                        "Mode=host\n"
+                       "Bridge=br-lab\n"
+                       "Subnet=10.88.0.0/16\n"
+                       "IPv6Subnet=fd00:1:2:3::/64\n"
+                       "Interface=eth0\n"
+                       "Link=enp1s0\n"
+                       "Port=tcp:8080:80 udp:53 2222:22\n"
                        "[Resources]\n"
                        "MemoryMax=512M\n"
                        "TasksMax=100\n"
@@ -140,6 +143,14 @@ static void test_good_values(void) {
                 TEST_ASSERT(c.poweroff_signal == SIGRTMIN + 4, "PoweroffSignal=SIGRTMIN+4 applied");
                 TEST_ASSERT(c.reboot_signal == SIGINT, "RebootSignal=INT applied");
                 TEST_ASSERT(c.network_mode == NETWORK_MODE_HOST, "Mode=host applied");
+                TEST_ASSERT_STREQ(c.bridge, "br-lab", "Bridge= applied");
+                TEST_ASSERT(c.subnet.prefixlen == 16 && c.ipv6_subnet.prefixlen == 64, "Subnet=, IPv6Subnet= applied");
+                TEST_ASSERT(streq_ptr(c.interface, "eth0") && streq_ptr(c.link, "enp1s0"), "Interface=, Link= applied");
+                TEST_ASSERT(c.n_ports == 3 && c.ports[0].protocol == PORT_TCP && c.ports[0].host_port == 8080 &&
+                                    c.ports[0].guest_port == 80 && c.ports[1].protocol == PORT_UDP &&
+                                    c.ports[1].host_port == 53 && c.ports[1].guest_port == 53 &&
+                                    c.ports[2].protocol == PORT_TCP && c.ports[2].guest_port == 22,
+                            "Port= applied");
                 TEST_ASSERT(c.memory_max == UINT64_C(512) << 20, "MemoryMax=512M applied");
                 TEST_ASSERT(c.tasks_max == 100, "TasksMax=100 applied");
                 TEST_ASSERT(c.private_users, "PrivateUsers=yes applied");
@@ -205,8 +216,18 @@ static void test_bad_values(void) {
         parse_bad("a huge RTMIN offset", "[Machine]\nPoweroffSignal=RTMIN+2147483647\n",
                   "not a known signal");
         parse_bad("RTMIN+ past RTMAX", "[Machine]\nPoweroffSignal=SIGRTMIN+99\n", "not a known signal");
-        parse_bad("an unknown network mode", "[Network]\nMode=bridge\n",
-                  "Mode=bridge: is not a known network mode", "expected 'none' or 'host'");
+        parse_bad("a bridge name too long for Linux", "[Network]\nBridge=a-very-long-bridge\n", "not a valid interface name");
+        parse_bad("an interface name with a slash", "[Network]\nInterface=a/b\n", "not a valid interface name");
+        parse_bad("a subnet with host bits", "[Network]\nSubnet=10.77.0.1/24\n", "host bits set");
+        parse_bad("an IPv6 subnet in Subnet=", "[Network]\nSubnet=fd00::/64\n", "not an IPv4 subnet");
+        parse_bad("a /31 subnet", "[Network]\nSubnet=10.0.0.0/31\n", "prefix length from 8 to 30");
+        parse_bad("a subnet without prefix", "[Network]\nIPv6Subnet=fd00::\n", "lacks a prefix length");
+        parse_bad("port 0", "[Network]\nPort=tcp:0:80\n", "ports from 1 to 65535");
+        parse_bad("port 65536", "[Network]\nPort=65536\n", "ports from 1 to 65535");
+        parse_bad("an unknown protocol", "[Network]\nPort=sctp:1:2\n", "ports from 1 to 65535");
+        parse_bad("one host port twice", "[Network]\nPort=8080:80 tcp:8080:81\n", "one host port twice");
+        parse_bad("an unknown network mode", "[Network]\nMode=nat\n",
+                  "Mode=nat: is not a known network mode", "expected 'bridge', 'none', 'host', 'macvlan' or 'ipvlan'");
         parse_bad("a non-size MemoryMax=", "[Resources]\nMemoryMax=lots\n", "not a valid size",
                   "expected a size like 512M or 'infinity'");
         parse_bad("a lower-case size suffix", "[Resources]\nMemoryMax=512m\n", "not a valid size");
@@ -379,6 +400,8 @@ static void test_global(void) {
                        strlen("[Machine]\nHostname=web\n"), CONFIG_SOURCE_GLOBAL,
                        "test.conf:2: Hostname=web: not allowed in the global configuration", "machine.conf",
                        NULL);
+        parse_bad_full("Port= in the global file", "[Network]\nPort=80\n", strlen("[Network]\nPort=80\n"),
+                       CONFIG_SOURCE_GLOBAL, "not allowed in the global configuration", NULL);
         machine_config_init(&c);
         int r = parse(&c, "[Machine]\nInit=/bin/init\n[Security]\nPrivateUsers=yes\n", CONFIG_SOURCE_GLOBAL,
                       false, &error);
@@ -541,6 +564,12 @@ static void test_format(void) {
                           "\n"
                           "[Network]\n"
                           "Mode=host\n"
+                          "Bridge=berth0\n"
+                          "Subnet=10.77.0.0/24\n"
+                          "IPv6Subnet=fd62:6572:7468::/64\n"
+                          "Interface=host0\n"
+                          "Link=\n"
+                          "Port=\n"
                           "\n"
                           "[Resources]\n"
                           "MemoryMax=1536M\n"
