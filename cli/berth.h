@@ -95,7 +95,11 @@ typedef struct StartOptions {
         bool ephemeral;
         bool stub_init;   /* berth's minimal PID 1 instead of the machine's init */
         int lifeline_fd;  /* >= 0 (direct mode): the machine stops when this pipe closes */
+        char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
 } StartOptions;
+
+/* The supervisor binary ($BERTH_MACHINED overrides, for tests). */
+const char *machined_path(void);
 
 /* Start machine NAME (caller holds its lock).  Returns an exit code. */
 int machine_start(Context *ctx, const char *name, const StartOptions *o);

@@ -2,6 +2,7 @@
 /* Helpers shared by the verbs. */
 
 #include "berth.h"
+#include "build-config.h"
 #include "log.h"
 #include "name.h"
 #include "util.h"
@@ -82,4 +83,8 @@ int context_run_mode(Context *ctx, RunMode *ret) {
         }
         *ret = ctx->mode;
         return 0;
+}
+
+const char *machined_path(void) {
+        return secure_getenv("BERTH_MACHINED") ?: BERTH_MACHINED_PATH;
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "berth.h"
+#include "netaddr.h"
 #include "build-config.h"
 #include "cgroup.h"
 #include "fs.h"
@@ -15,10 +16,6 @@
 #include "rootfs.h"
 #include "runtime.h"
 #include "util.h"
-
-static const char *machined_path(void) {
-        return secure_getenv("BERTH_MACHINED") ?: BERTH_MACHINED_PATH;
-}
 
 static int wait_pidfd(int pidfd, int timeout_ms) {
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -71,6 +68,10 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
                 args[k++] = (char *) "--ephemeral";
         if (o->stub_init)
                 args[k++] = (char *) "--stub-init";
+        if (o->ports) {
+                args[k++] = (char *) "--port";
+                args[k++] = o->ports;
+        }
         args[k++] = (char *) "--";
         args[k++] = (char *) name;
         args[k] = NULL;
@@ -97,9 +98,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 { "wait", no_argument, NULL, 'w' },
                 { "timeout", required_argument, NULL, 't' },
                 { "ephemeral", no_argument, NULL, 'e' },
+                { "port", required_argument, NULL, 'p' },
                 {},
         };
         StartOptions o = { .timeout = 90, .lifeline_fd = -1 };
+        _cleanup_free_ char *ports = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -109,6 +112,17 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 case 'e':
                         o.ephemeral = true;
                         break;
+                case 'p': {
+                        PortForward pf;
+                        const char *reason;
+                        if (port_forward_parse(optarg, &pf, &reason) < 0) {
+                                log_error("Invalid --port '%s': %s.", optarg, reason);
+                                return EXIT_USAGE;
+                        }
+                        strextendf(&ports, "%s%s", ports ? " " : "", optarg);
+                        o.ports = ports;
+                        break;
+                }
                 case 't':
                         if (safe_atou(optarg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
                                 log_error("Invalid --timeout '%s': give seconds, 1-86400.", optarg);
@@ -119,7 +133,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
                         return EXIT_USAGE;
                 }
         const char *name;
-        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] NAME", &name);
+        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... NAME", &name);
         if (r != 0)
                 return r;
 
@@ -241,6 +255,10 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 if (life >= 0) {
                         args[k++] = "--lifeline-fd";
                         args[k++] = lifebuf;
+                }
+                if (o->ports) {
+                        args[k++] = "--port";
+                        args[k++] = o->ports;
                 }
                 args[k++] = "--";
                 args[k++] = name;

@@ -106,6 +106,12 @@ static json_object *machine_info_json(const MachineInfo *m) {
                 json_object_object_add(o, "ephemeral", json_object_new_boolean(m->rt.ephemeral));
                 json_object_object_add(o, "cgroup", json_object_new_string(m->rt.cgroup));
                 json_object_object_add(o, "unit", isempty(m->rt.unit) ? NULL : json_object_new_string(m->rt.unit));
+                json_object *addrs = json_object_new_array();
+                _cleanup_free_ char *copy = xstrdup(m->rt.addresses);
+                char *save = NULL;
+                for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+                        json_object_array_add(addrs, json_object_new_string(w));
+                json_object_object_add(o, "addresses", addrs);
         }
         return o;
 }
@@ -136,7 +142,8 @@ int verb_list(Context *ctx, int argc, char **argv) {
 
         json_object *arr = ctx->json ? json_object_new_array() : NULL;
         if (!ctx->json && n > 0)
-                printf("%-24s %-9s %-8s %-19s %-8s %s\n", "NAME", "STATE", "LEADER", "SINCE", "MEMORY", "SOURCE");
+                printf("%-24s %-9s %-8s %-19s %-8s %-15s %s\n", "NAME", "STATE", "LEADER", "SINCE", "MEMORY",
+                       "ADDRESS", "SOURCE");
         for (char **i = names; i && *i; i++) {
                 MachineInfo m;
                 machine_info_load(ctx, *i, &m);
@@ -147,8 +154,13 @@ int verb_list(Context *ctx, int argc, char **argv) {
                         format_bytes(m.memory, mem);
                         format_time(m.running ? m.rt.started_usec : 0, since);
                         snprintf(pid, sizeof pid, m.running ? "%d" : "-", (int) m.rt.init_pid);
-                        printf("%-24s %-9s %-8s %-19s %-8s %s\n", m.name, machine_state_to_string(m.rt.state), pid,
-                               since, mem, m.source ?: "-");
+                        /* The IPv4 address: the first word of ADDRESSES. */
+                        char addr[64] = "-";
+                        if (m.running && !isempty(m.rt.addresses))
+                                snprintf(addr, sizeof addr, "%.*s", (int) strcspn(m.rt.addresses, " "),
+                                         m.rt.addresses);
+                        printf("%-24s %-9s %-8s %-19s %-8s %-15s %s\n", m.name, machine_state_to_string(m.rt.state),
+                               pid, since, mem, addr, m.source ?: "-");
                 }
                 machine_info_done(&m);
         }
@@ -220,6 +232,8 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         if (!isempty(m.rt.unit))
                                 printf("       Unit: %s\n", m.rt.unit);
                         printf("     CGroup: /%s\n", m.rt.cgroup);
+                        if (!isempty(m.rt.addresses))
+                                printf("    Address: %s\n", m.rt.addresses);
                         printf(" Supervisor: %d\n", (int) m.rt.supervisor_pid);
                         printf("     Memory: %s\n", mem);
                         if (m.tasks != UINT64_MAX)

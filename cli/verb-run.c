@@ -18,6 +18,7 @@
 #include "log.h"
 #include "name.h"
 #include "runtime.h"
+#include "spawn.h"
 #include "userns.h"
 #include "util.h"
 
@@ -215,6 +216,14 @@ int verb_gc(Context *ctx, int argc, char **argv) {
         int n = run_gc(ctx, !ctx->quiet);
         if (n < 0) {
                 log_error("Failed to list machines.");
+                return EXIT_FAIL;
+        }
+        /* Veths, bridges, rules and DHCP entries of machines whose supervisor
+         * died; the supervisor binary owns that code (and its libraries). */
+        char *argv_gc[] = { (char *) machined_path(), (char *) "--network-gc", NULL };
+        int r = spawn_plain(argv_gc);
+        if (r != 0) {
+                log_error("Failed to clean up the network of dead machines%s.", r < 0 ? "" : " (see above)");
                 return EXIT_FAIL;
         }
         return EXIT_OK;

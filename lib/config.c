@@ -50,22 +50,6 @@ NetworkMode network_mode_from_string(const char *s) {
         return _NETWORK_MODE_INVALID;
 }
 
-/* Append printf-style text to a malloc'ed string (NULL counts as ""). */
-_printf_(2, 3) static void strextendf(char **s, const char *fmt, ...) {
-        _cleanup_free_ char *add = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        int r = vasprintf(&add, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                abort();
-
-        char *n = xasprintf("%s%s", *s ?: "", add);
-        free(*s);
-        *s = n;
-}
-
 /* Make input safe to print: bytes outside printable ASCII become \xNN and a
  * backslash is doubled, so that the output is unambiguous and cannot carry
  * terminal escape sequences.  Long input is cut at MAX bytes and marked. */

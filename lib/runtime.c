@@ -84,6 +84,8 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
                         strcpy(s.cgroup, v);
                 else if (streq(k, "UNIT") && strlen(v) < sizeof s.unit)
                         strcpy(s.unit, v);
+                else if (streq(k, "ADDRESSES") && strlen(v) < sizeof s.addresses)
+                        strcpy(s.addresses, v);
                 else if (streq(k, "DELEGATED"))
                         s.delegated = streq(v, "1");
                 else if (streq(k, "EPHEMERAL"))
@@ -115,12 +117,13 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "REBOOT_SIGNAL=%d\n"
                                               "CGROUP=%s\n"
                                               "DELEGATED=%d\n"
-                                              "UNIT=%s\n",
+                                              "UNIT=%s\n"
+                                              "ADDRESSES=%s\n",
                                               machine_state_to_string(s->state), (int) s->supervisor_pid,
                                               s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
                                               (unsigned long long) s->started_usec, s->boots, s->booted, s->ephemeral,
                                               s->poweroff_signal, s->reboot_signal, s->cgroup, s->delegated,
-                                              s->unit);
+                                              s->unit, s->addresses);
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
 }
 

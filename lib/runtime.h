@@ -39,6 +39,7 @@ typedef struct RuntimeState {
         char cgroup[512];             /* the machine's cgroup group (MachineCgroup.group) */
         bool delegated;               /* ... delegated by systemd: unit mode */
         char unit[256];               /* unit mode: the unit's name */
+        char addresses[128];          /* "IPv4 IPv6" berth gave the machine; empty if none */
 } RuntimeState;
 
 /* Is a supervisor alive for NAME?  1 yes, 0 no (the dir may hold stale state). */

@@ -12,6 +12,21 @@
 #include "spawn.h"
 #include "util.h"
 
+static int wait_child(pid_t pid, const char *what) {
+        siginfo_t si;
+        for (;;) {
+                if (waitid(P_PID, (id_t) pid, &si, WEXITED) >= 0)
+                        break;
+                if (errno != EINTR)
+                        return log_error_errno(errno, "waitid failed: %m");
+        }
+        if (si.si_code == CLD_EXITED)
+                return si.si_status;
+        char sig[16];
+        log_error("%s was killed by %s.", what, signal_to_string(si.si_status, sig));
+        return 128 + si.si_status;
+}
+
 int spawn_sandboxed(char *const argv[]) {
         struct clone_args args = {
                 .flags = CLONE_NEWPID | CLONE_NEWNS,
@@ -38,16 +53,21 @@ int spawn_sandboxed(char *const argv[]) {
                 _exit(127);
         }
 
-        siginfo_t si;
-        for (;;) {
-                if (waitid(P_PID, (id_t) pid, &si, WEXITED) >= 0)
-                        break;
-                if (errno != EINTR)
-                        return log_error_errno(errno, "waitid failed: %m");
+        return wait_child((pid_t) pid, argv[0]);
+}
+
+int spawn_plain(char *const argv[]) {
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to start %s: %m", argv[0]);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+                        _exit(127);
+                (void) syscall(SYS_close_range, 3U, ~0U, 0U);
+                execv(argv[0], argv);
+                fprintf(stderr, "berth: failed to execute %s: %m\n", argv[0]);
+                _exit(127);
         }
-        if (si.si_code == CLD_EXITED)
-                return si.si_status;
-        char sig[16];
-        log_error("%s was killed by %s.", argv[0], signal_to_string(si.si_status, sig));
-        return 128 + si.si_status;
+        return wait_child(pid, argv[0]);
 }

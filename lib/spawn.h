@@ -9,3 +9,8 @@
  * tree on the host.  stdin is /dev/null; stdout and stderr are inherited.
  * Returns the exit status (>= 0), or -errno if it could not be run. */
 int spawn_sandboxed(char *const argv[]);
+
+/* The same without the sandbox, for our own helpers that must see the
+ * host's processes (berth-machined --network-gc checks and signals them):
+ * same namespaces as the caller, stdin /dev/null, waited for. */
+int spawn_plain(char *const argv[]);

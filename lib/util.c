@@ -217,3 +217,19 @@ int parse_boolean(const char *s) {
                 return 0;
         return -EINVAL;
 }
+
+/* Append printf-style text to a malloc'ed string (NULL counts as ""). */
+void strextendf(char **s, const char *fmt, ...) {
+        _cleanup_free_ char *add = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        int r = vasprintf(&add, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+
+        char *n = xasprintf("%s%s", *s ?: "", add);
+        free(*s);
+        *s = n;
+}

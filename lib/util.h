@@ -93,6 +93,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+/* Append printf-style text to the malloc'ed string *S (NULL counts as ""). */
+void strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
 
 char **strv_append(char **l, const char *s); /* takes ownership of l, returns new vector */
 size_t strv_length(char *const *l);

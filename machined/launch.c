@@ -45,6 +45,15 @@ static int loopback_up(void) {
         return RET_NERRNO(ioctl(s, SIOCSIFFLAGS, &ifr));
 }
 
+/* In the child, after pivot_root: point the guest at berth's resolver.  A
+ * symlink (systemd-resolved's stub, say) means the guest manages DNS itself,
+ * and a read-only or odd /etc is the guest's business: both are left alone. */
+static void write_resolv_conf(const char *text) {
+        _cleanup_close_ int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0)
+                (void) write_all(fd, text, strlen(text));
+}
+
 _noreturn_ static void child_fail(int errfd, int r, const char *fmt, ...) _printf_(3, 4);
 static void child_fail(int errfd, int r, const char *fmt, ...) {
         ChildError e = { .error = r < 0 ? -r : r };
@@ -163,6 +172,9 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         if (r < 0)
                 child_fail(errfd, r, "%s", e.message);
 
+        if (p->resolv_conf)
+                write_resolv_conf(p->resolv_conf);
+
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
                 child_fail(errfd, errno, "Failed to set hostname '%s': %m", p->hostname);
 
@@ -259,6 +271,13 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         int r = cgroup_machine_attach(p->cgroup, (pid_t) pid);
         if (r >= 0 && p->uid_base > 0)
                 r = setup_userns(p, (pid_t) pid, fdsock_parent);
+        if (r >= 0 && p->own_netns && p->setup_network) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/%d/ns/net", (int) pid);
+                _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
+                r = netns < 0 ? log_error_errno(errno, "Failed to open the machine's network namespace: %m")
+                              : p->setup_network(p->network_userdata, netns);
+        }
         if (r >= 0 && write(go_w, "1", 1) != 1)
                 r = log_error_errno(errno, "Failed to release the machine's init: %m");
         closep(&go_w);

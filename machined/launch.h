@@ -17,6 +17,11 @@ typedef struct LaunchParams {
         uint64_t caps_keep;     /* bounding set */
         uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. (idmapped rootfs) */
         bool stub_init;         /* PID 1 is berth's stub init (stub-init.h), not INIT */
+        /* Called in the supervisor with the new network namespace, before the
+         * child may go on: gives the machine its interfaces.  May be NULL. */
+        int (*setup_network)(void *userdata, int netns_fd);
+        void *network_userdata;
+        const char *resolv_conf; /* written to the guest's /etc/resolv.conf unless it is a symlink; may be NULL */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,

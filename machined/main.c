@@ -27,6 +27,7 @@
 #include "name.h"
 #include "register.h"
 #include "unit.h"
+#include "network.h"
 #include "notify.h"
 #include "rootfs.h"
 #include "runtime.h"
@@ -47,6 +48,8 @@ typedef struct Args {
         bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
         bool stub;      /* PID 1 is berth's stub init, not the machine's own */
         int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
+        bool network_gc; /* no machine: clean up after dead supervisors' networks */
+        const char *ports; /* --port: forwards added to the configured ones for this run */
 } Args;
 
 static int parse_args(int argc, char **argv, Args *a) {
@@ -59,6 +62,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "stub-init", no_argument, NULL, 's' },
                 { "lifeline-fd", required_argument, NULL, 'L' },
+                { "network-gc", no_argument, NULL, 'G' },
+                { "port", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -91,13 +96,25 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
                         break;
+                case 'G':
+                        a->network_gc = true;
+                        break;
+                case 'P':
+                        a->ports = optarg;
+                        break;
                 case 'h':
-                        printf("Usage: berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init] NAME\n"
+                        printf("Usage: berth-machined --network-gc\n"
+                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init] NAME\n"
                                "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
                         exit(EXIT_SUCCESS);
                 default:
                         return -EINVAL;
                 }
+        if (a->network_gc) {
+                if (optind != argc)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--network-gc takes no machine name.");
+                return 0;
+        }
         if (optind != argc - 1)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Expected exactly one machine name.");
         a->name = argv[optind];
@@ -172,6 +189,10 @@ static Outcome classify_exit(const siginfo_t *si, bool stop_requested, char buf[
         return OUTCOME_FAILED;
 }
 
+static int attach_network(void *userdata, int netns_fd) {
+        return network_attach(userdata, netns_fd);
+}
+
 static int run(const Args *a) {
         const char *reason;
         if (machine_name_validate(a->name, &reason) < 0)
@@ -192,6 +213,8 @@ static int run(const Args *a) {
         _cleanup_(notify_close) Notify notify = NOTIFY_INIT;
         _cleanup_free_ char *run_path = NULL;
         _cleanup_free_ char *cfg_err = NULL;
+        _cleanup_(network_done) Network net = NETWORK_INIT;
+        _cleanup_free_ char *resolv_conf = NULL;
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
         if (r < 0)
@@ -204,6 +227,25 @@ static int run(const Args *a) {
         if (r < 0)
                 return log_error_errno(r, "Failed to read the base of '%s': %m", a->name);
         bool ephemeral = a->ephemeral || base;
+        if (base) {
+                /* Instances copy their base's config, but a host port can have
+                 * only one owner: they get only the forwards of their --port. */
+                free(cfg.ports);
+                cfg.ports = NULL;
+                cfg.n_ports = 0;
+        }
+        if (a->ports) {
+                /* The configured forwards and --port's, checked as one Port= line. */
+                _cleanup_free_ char *set = xstrdup("Network.Port=");
+                for (size_t i = 0; i < cfg.n_ports; i++) {
+                        char buf[16];
+                        strextendf(&set, "%s ", port_forward_format(&cfg.ports[i], buf));
+                }
+                strextendf(&set, "%s", a->ports);
+                r = machine_config_set_from_cli(&cfg, set, &cfg_err);
+                if (r < 0)
+                        return log_error_errno(r, "%s", cfg_err);
+        }
         _cleanup_close_ int base_lock = -EBADF;
         if (base || !ephemeral) {
                 base_lock = store_lock_base(&store, base ?: a->name, base != NULL);
@@ -285,6 +327,18 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
 
+        r = network_prepare(&net, &store, a->name, &cfg);
+        if (r < 0)
+                goto finish;
+        resolv_conf = network_resolv_conf(&net);
+        {
+                _cleanup_free_ char *addresses = network_addresses(&net);
+                if (addresses) {
+                        snprintf(st.addresses, sizeof st.addresses, "%s", addresses);
+                        (void) runtime_state_write(run_fd, &st);
+                }
+        }
+
         r = console_open(&console, run_fd);
         if (r < 0)
                 goto finish;
@@ -341,6 +395,9 @@ static int run(const Args *a) {
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = uid_base,
+                .setup_network = attach_network,
+                .network_userdata = &net,
+                .resolv_conf = resolv_conf,
         };
 
         int ready_fd = a->ready_fd;
@@ -366,7 +423,7 @@ static int run(const Args *a) {
                         log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
                 log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, cfg.init, (int) pid, st.boots);
                 if (a->unit)
-                        (void) register_machine(a->name, pid, rootfs);
+                        (void) register_machine(a->name, pid, rootfs, &net.host_ifindex, net.host_ifindex > 0);
                 if (!a->wait)
                         notify_ready(&ready_fd);
                 if (!guest_notifies)
@@ -470,6 +527,7 @@ static int run(const Args *a) {
 finish:
         if (a->unit)
                 unregister_machine(a->name);
+        network_release(&net);
         (void) cgroup_machine_destroy(&mcg);
         /* Without the state file the machine reads as stopped even before the lock goes. */
         (void) unlinkat(run_fd, "state", 0);
@@ -482,5 +540,7 @@ int main(int argc, char **argv) {
         log_set_prefix("berth-machined");
         if (parse_args(argc, argv, &a) < 0)
                 return 2;
+        if (a.network_gc)
+                return network_gc() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         return run(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,7 +9,8 @@
 #define MACHINE1_PATH "/org/freedesktop/machine1"
 #define MACHINE1_MANAGER "org.freedesktop.machine1.Manager"
 
-int register_machine(const char *name, pid_t leader, const char *root_directory) {
+int register_machine(const char *name, pid_t leader, const char *root_directory, const int *ifindices,
+                     size_t n_ifindices) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r = sd_bus_open_system(&bus);
         if (r < 0)
@@ -19,10 +20,21 @@ int register_machine(const char *name, pid_t leader, const char *root_directory)
         (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine", NULL,
                                   NULL, "s", name);
 
+        /* WithNetwork: machinectl status then lists the machine's addresses. */
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        r = sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "RegisterMachine", &error, NULL,
-                               "sayssus", name, 0 /* no id: machined takes the guest's */, "berth", "container",
-                               (uint32_t) leader, root_directory);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        r = sd_bus_message_new_method_call(bus, &m, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER,
+                                           "RegisterMachineWithNetwork");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', NULL, 0); /* no id: machined takes the guest's */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ssus", "berth", "container", (uint32_t) leader, root_directory);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'i', ifindices, n_ifindices * sizeof *ifindices);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
                 return log_warning_errno(r, "Failed to register machine %s with machined: %s", name,
                                          error.message ?: strerror(-r));

@@ -10,7 +10,8 @@
 
 /* Register NAME with LEADER and ROOT_DIRECTORY (best effort: a stale
  * registration of the same name is dropped first). */
-int register_machine(const char *name, pid_t leader, const char *root_directory);
+int register_machine(const char *name, pid_t leader, const char *root_directory, const int *ifindices,
+                     size_t n_ifindices);
 
 /* Drop the registration; missing is fine. */
 void unregister_machine(const char *name);

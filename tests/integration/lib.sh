@@ -9,6 +9,15 @@
 set -u
 : "${BERTH:?set BERTH to the berth binary}"
 
+# Machines get bridge networking by default (a bridge, NAT rules, dnsmasq):
+# every test runs in a network namespace of its own, so none of that ever
+# touches the host's network, and nothing a test starts can reach beyond it.
+if [ -z "${BERTH_TEST_NETNS:-}" ]; then
+        export BERTH_TEST_NETNS=1
+        exec unshare --net -- bash "$0" "$@"
+fi
+ip link set lo up
+
 export BERTH_ROOT
 BERTH_ROOT=$(mktemp -d /var/tmp/berth-test.XXXXXX)
 # These tests are about direct mode even on a host whose init is systemd;

@@ -1,0 +1,953 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <nftables/libnftables.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fs.h"
+#include "log.h"
+#include "netlink.h"
+#include "network.h"
+#include "util.h"
+
+#define NETWORK_RUN_DIR "/run/berth-network"
+#define DNSMASQ_PATH "/usr/sbin/dnsmasq"
+#define ENTRY_MAX 4096
+#define DNSMASQ_STOP_TIMEOUT_MS 3000
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* ----- One running machine on a bridge: BRIDGE/machines/ID ----- */
+
+typedef struct Entry {
+        char id[128];
+        char name[128];
+        pid_t pid;                    /* the supervisor (for people reading the file) */
+        IPAddr addr, addr6;
+        uint8_t mac[6];
+        PortForward ports[CONFIG_PORTS_MAX];
+        size_t n_ports;
+} Entry;
+
+static uint64_t fnv1a64(const char *s) {
+        uint64_t h = UINT64_C(14695981039346656037);
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * UINT64_C(1099511628211);
+        return h;
+}
+
+static char *entry_format(const Entry *e) {
+        char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+        char *s = xasprintf("NAME=%s\nPID=%d\nADDRESS=%s\nADDRESS6=%s\n"
+                            "MAC=%02x:%02x:%02x:%02x:%02x:%02x\nPORTS=",
+                            e->name, (int) e->pid, ipaddr_format(&e->addr, a),
+                            ipaddr_format(&e->addr6, a6), e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4],
+                            e->mac[5]);
+        for (size_t i = 0; i < e->n_ports; i++) {
+                char buf[16];
+                strextendf(&s, "%s%s", i ? " " : "", port_forward_format(&e->ports[i], buf));
+        }
+        strextendf(&s, "\n");
+        return s;
+}
+
+/* Files here are written by supervisors (root) only; still, parse strictly. */
+static int entry_parse(const char *id, char *text, Entry *ret) {
+        Entry e = {};
+        if (strlen(id) >= sizeof e.id)
+                return -EBADMSG;
+        memcpy(e.id, id, strlen(id) + 1);
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = 0;
+                const char *k = line, *v = eq + 1;
+                int r = 0;
+                if (streq(k, "NAME"))
+                        snprintf(e.name, sizeof e.name, "%s", v);
+                else if (streq(k, "PID"))
+                        r = safe_atoi(v, &e.pid);
+                else if (streq(k, "ADDRESS"))
+                        r = ipaddr_parse(v, &e.addr);
+                else if (streq(k, "ADDRESS6"))
+                        r = ipaddr_parse(v, &e.addr6);
+                else if (streq(k, "MAC"))
+                        r = sscanf(v, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &e.mac[0], &e.mac[1], &e.mac[2],
+                                   &e.mac[3], &e.mac[4], &e.mac[5]) == 6 ? 0 : -EBADMSG;
+                else if (streq(k, "PORTS")) {
+                        _cleanup_free_ char *copy = xstrdup(v);
+                        char *s2 = NULL;
+                        for (char *w = strtok_r(copy, " ", &s2); w && r == 0; w = strtok_r(NULL, " ", &s2)) {
+                                const char *reason;
+                                if (e.n_ports >= CONFIG_PORTS_MAX)
+                                        r = -EBADMSG;
+                                else
+                                        r = port_forward_parse(w, &e.ports[e.n_ports++], &reason);
+                        }
+                }
+                if (r < 0)
+                        return -EBADMSG;
+        }
+        *ret = e;
+        return 0;
+}
+
+/* A supervisor holds an exclusive lock on its entry for as long as it
+ * lives (the kernel drops it however it dies, zombie or not): an entry we
+ * can lock is stale. */
+static bool entry_alive(int mfd, const char *id) {
+        _cleanup_close_ int fd = openat(mfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return false;
+        return flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* The live entries of a bridge dir; stale ones (supervisor gone) are removed. */
+static int entries_load(int brfd, Entry **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
+        if (mfd == -ENOENT)
+                return 0;
+        if (mfd < 0)
+                return mfd;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(mfd, &d);
+        if (r < 0)
+                return r;
+        Entry *list = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *dot = strrchr(de->d_name, '.');
+                if (de->d_name[0] == '.' || (dot && streq(dot, ".new")))
+                        continue; /* ".", "..", and write_file_atomic_at()'s ID.new */
+                _cleanup_free_ char *text = NULL;
+                Entry e;
+                if (!entry_alive(mfd, de->d_name) || read_file_at(mfd, de->d_name, ENTRY_MAX, &text, NULL) < 0 ||
+                    entry_parse(de->d_name, text, &e) < 0) {
+                        log_debug("Dropping stale network entry %s.", de->d_name);
+                        (void) unlinkat(mfd, de->d_name, 0);
+                        continue;
+                }
+                list = realloc(list, (n + 1) * sizeof *list);
+                if (!list)
+                        abort();
+                list[n++] = e;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+/* ----- The namespace's state dir ----- */
+
+static int netns_cookie(uint64_t *ret) {
+        _cleanup_close_ int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -errno;
+        socklen_t l = sizeof *ret;
+        return RET_NERRNO(getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, ret, &l));
+}
+
+static int ns_dir_open(char **ret_path) {
+        uint64_t cookie;
+        int r = netns_cookie(&cookie);
+        if (r < 0)
+                return log_error_errno(r, "Cannot identify the network namespace (SO_NETNS_COOKIE): %m");
+        /* World-readable: dnsmasq reads its hosts file here after dropping root. */
+        if (mkdir(NETWORK_RUN_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s: %m", NETWORK_RUN_DIR);
+        _cleanup_free_ char *path = xasprintf(NETWORK_RUN_DIR "/%" PRIu64, cookie);
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s: %m", path);
+        int fd = open_dir_nofollow(AT_FDCWD, path);
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot open %s: %m", path);
+        if (ret_path)
+                *ret_path = TAKE_PTR(path);
+        return fd;
+}
+
+/* ----- sysctls ----- */
+
+static int sysctl_read(const char *key, char *buf, size_t size) {
+        _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key), *text = NULL;
+        int r = read_file_at(AT_FDCWD, path, 64, &text, NULL);
+        if (r < 0)
+                return r;
+        text[strcspn(text, "\n")] = 0;
+        snprintf(buf, size, "%s", text);
+        return 0;
+}
+
+static int sysctl_write(const char *key, const char *value) {
+        _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+        return write_string_at(AT_FDCWD, path, value);
+}
+
+/* Forwarding is on while any berth bridge has machines.  Where berth turned
+ * it on, it remembers the old values (NSDIR/sysctl) to restore them, and the
+ * forward chain drops whatever does not involve a berth bridge, so the host
+ * forwards nothing it did not before. */
+static int forwarding_enable(int nsfd) {
+        if (faccessat(nsfd, "sysctl", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;
+        char v4[16], v6[16];
+        int r = sysctl_read("net/ipv4/ip_forward", v4, sizeof v4);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read net.ipv4.ip_forward: %m");
+        bool have6 = sysctl_read("net/ipv6/conf/all/forwarding", v6, sizeof v6) >= 0;
+        if (streq(v4, "1") && (!have6 || streq(v6, "1")))
+                return 0; /* the host forwards already: not ours to change */
+
+        _cleanup_free_ char *saved = xasprintf("net/ipv4/ip_forward=%s\n", v4);
+        if (have6 && !streq(v6, "1")) {
+                strextendf(&saved, "net/ipv6/conf/all/forwarding=%s\n", v6);
+                /* An interface stops taking router advertisements once
+                 * forwarding is on, unless accept_ra is 2: keep the host's
+                 * own SLAAC addresses working. */
+                _cleanup_closedir_ DIR *d = opendir("/proc/sys/net/ipv6/conf");
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        if (de->d_name[0] == '.' || streq(de->d_name, "all") || streq(de->d_name, "default"))
+                                continue;
+                        _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_ra", de->d_name);
+                        char ra[16];
+                        if (sysctl_read(key, ra, sizeof ra) >= 0 && streq(ra, "1") &&
+                            sysctl_write(key, "2") >= 0)
+                                strextendf(&saved, "%s=1\n", key);
+                }
+        }
+        r = write_file_atomic_at(nsfd, "sysctl", saved, strlen(saved), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot record the forwarding settings: %m");
+        r = sysctl_write("net/ipv4/ip_forward", "1");
+        if (r < 0)
+                return log_error_errno(r, "Cannot enable IPv4 forwarding: %m");
+        if (have6 && (r = sysctl_write("net/ipv6/conf/all/forwarding", "1")) < 0)
+                return log_error_errno(r, "Cannot enable IPv6 forwarding: %m");
+        return 0;
+}
+
+static void forwarding_restore(int nsfd) {
+        _cleanup_free_ char *saved = NULL;
+        if (read_file_at(nsfd, "sysctl", 64 * 1024, &saved, NULL) < 0)
+                return;
+        char *save = NULL;
+        for (char *line = strtok_r(saved, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *eq = strchr(line, '=');
+                if (!eq || path_has_dotdot(line))
+                        continue;
+                *eq = 0;
+                /* Interfaces may have gone meanwhile: best effort. */
+                (void) sysctl_write(line, eq + 1);
+        }
+        (void) unlinkat(nsfd, "sysctl", 0);
+}
+
+/* ----- nftables: the whole "inet berth" table from the live entries ----- */
+
+typedef struct BridgeView {
+        char name[IFNAMSIZ];
+        IPNet subnet, subnet6;
+        Entry *entries;
+        size_t n;
+} BridgeView;
+
+static void nft_port_rules(char **s, const BridgeView *b) {
+        for (size_t i = 0; i < b->n; i++) {
+                const Entry *e = b->entries + i;
+                for (size_t k = 0; k < e->n_ports; k++) {
+                        const PortForward *p = e->ports + k;
+                        const char *proto = port_protocol_to_string(p->protocol);
+                        char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+                        strextendf(s,
+                                   "    fib daddr type local meta nfproto ipv4 %s dport %u dnat ip to %s:%u\n"
+                                   "    fib daddr type local meta nfproto ipv6 %s dport %u dnat ip6 to [%s]:%u\n",
+                                   proto, p->host_port, ipaddr_format(&e->addr, a), p->guest_port, proto,
+                                   p->host_port, ipaddr_format(&e->addr6, a6), p->guest_port);
+                }
+        }
+}
+
+static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own_forwarding) {
+        char *s = xstrdup("table inet berth {\n");
+        /* Port forwards: from anywhere to any local address (other hosts,
+         * machines on the bridge), and from the host itself (output). */
+        strextendf(&s, "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n");
+        for (size_t i = 0; i < n; i++)
+                nft_port_rules(&s, bridges + i);
+        strextendf(&s, "  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n");
+        for (size_t i = 0; i < n; i++)
+                nft_port_rules(&s, bridges + i);
+        strextendf(&s, "  }\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+        for (size_t i = 0; i < n; i++) {
+                const BridgeView *b = bridges + i;
+                char sn[IPNET_STRLEN], sn6[IPNET_STRLEN];
+                ipnet_format(&b->subnet, sn);
+                ipnet_format(&b->subnet6, sn6);
+                strextendf(&s,
+                           /* Egress: the machines' addresses leave as the host's. */
+                           "    ip saddr %s ip daddr != %s masquerade\n"
+                           "    ip6 saddr %s ip6 daddr != %s masquerade\n"
+                           /* A forward used from the host's 127.0.0.1 (route_localnet
+                            * lets it out) or from a machine on the same bridge
+                            * (hairpin): answers must come back through us. */
+                           "    oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n"
+                           "    oifname \"%s\" ip saddr %s ct status dnat masquerade\n"
+                           "    oifname \"%s\" ip6 saddr %s ct status dnat masquerade\n",
+                           sn, sn, sn6, sn6, b->name, b->name, sn, b->name, sn6);
+        }
+        strextendf(&s, "  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+        for (size_t i = 0; i < n; i++) {
+                const char *br = bridges[i].name;
+                strextendf(&s,
+                           "    iifname \"%s\" accept\n"
+                           "    oifname \"%s\" ct state established,related accept\n"
+                           "    oifname \"%s\" ct status dnat accept\n"
+                           /* Nothing else reaches machines from outside. */
+                           "    oifname \"%s\" drop\n",
+                           br, br, br, br);
+        }
+        if (own_forwarding)
+                strextendf(&s, "    drop\n");
+        strextendf(&s, "  }\n}\n");
+        return s;
+}
+
+static int nft_run(const char *cmd) {
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Cannot create an nftables context.");
+        nft_ctx_buffer_output(ctx);
+        nft_ctx_buffer_error(ctx);
+        int r = nft_run_cmd_from_buffer(ctx, cmd);
+        if (r != 0) {
+                const char *err = nft_ctx_get_error_buffer(ctx);
+                log_error("nftables refused berth's rules: %s", err && *err ? err : "(no message)");
+                log_debug("The rules were:\n%s", cmd);
+        }
+        nft_ctx_free(ctx);
+        return r != 0 ? -EIO : 0;
+}
+
+static int nft_apply(const BridgeView *bridges, size_t n, bool own_forwarding) {
+        /* "add table" first makes the delete valid when there is none: one
+         * transaction, so packets never see a half-made table. */
+        _cleanup_free_ char *cmd = xstrdup("add table inet berth\ndelete table inet berth\n");
+        if (n > 0) {
+                _cleanup_free_ char *rules = nft_ruleset(bridges, n, own_forwarding);
+                strextendf(&cmd, "%s", rules);
+        }
+        return nft_run(cmd);
+}
+
+/* ----- dnsmasq: DHCP (the same addresses berth assigns) and DNS ----- */
+
+static pid_t dnsmasq_running(int brfd) {
+        _cleanup_free_ char *text = NULL;
+        int pid;
+        if (read_file_at(brfd, "dnsmasq.pid", 64, &text, NULL) < 0)
+                return 0;
+        text[strcspn(text, "\n")] = 0;
+        if (safe_atoi(text, &pid) < 0 || pid <= 1)
+                return 0;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", pid);
+        _cleanup_free_ char *comm = NULL;
+        if (read_file_at(AT_FDCWD, path, 64, &comm, NULL) < 0 || !startswith(comm, "dnsmasq"))
+                return 0;
+        return pid;
+}
+
+/* Stop the bridge's dnsmasq and wait for it to go, so that a new one can
+ * bind the same addresses right away. */
+static void dnsmasq_stop(int brfd) {
+        pid_t pid = dnsmasq_running(brfd);
+        if (pid > 0) {
+                _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                (void) kill(pid, SIGTERM);
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                if (pidfd >= 0 && poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS) == 0)
+                        (void) kill(pid, SIGKILL);
+        }
+        (void) unlinkat(brfd, "dnsmasq.pid", 0);
+}
+
+static int dnsmasq_start(const char *dir, const BridgeView *b) {
+        char gw[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN], net6[INET6_ADDRSTRLEN], mask[INET6_ADDRSTRLEN];
+        IPAddr g = ipnet_host(&b->subnet, 1);
+        IPAddr m = { .family = AF_INET };
+        m.v4.s_addr = htonl(b->subnet.prefixlen == 0 ? 0 : ~UINT32_C(0) << (32 - b->subnet.prefixlen));
+        ipaddr_format(&g, gw);
+        ipaddr_format(&b->subnet.addr, net);
+        ipaddr_format(&b->subnet6.addr, net6);
+        ipaddr_format(&m, mask);
+
+        _cleanup_free_ char *a_pid = xasprintf("--pid-file=%s/dnsmasq.pid", dir),
+                            *a_if = xasprintf("--interface=%s", b->name),
+                            *a_range = xasprintf("--dhcp-range=%s,static,%s", net, mask),
+                            *a_range6 = xasprintf("--dhcp-range=%s,ra-only,%u", net6, b->subnet6.prefixlen),
+                            *a_hosts = xasprintf("--dhcp-hostsfile=%s/dnsmasq.hosts", dir),
+                            *a_leases = xasprintf("--dhcp-leasefile=%s/dnsmasq.leases", dir),
+                            *a_router = xasprintf("--dhcp-option=option:router,%s", gw),
+                            *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
+                            *a_log = xasprintf("--log-facility=%s/dnsmasq.log", dir);
+        char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", a_pid, a_if,
+                         (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_range, a_range6,
+                         (char *) "--enable-ra", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
+                         (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, NULL };
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork failed: %m");
+        if (pid == 0) {
+                /* A clean slate: the supervisor blocks and ignores signals. */
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) signal(SIGPIPE, SIG_DFL);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0)
+                        (void) dup2(null, STDIN_FILENO);
+                int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+                (void) close_all_fds_except(keep, ELEMENTSOF(keep));
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        /* dnsmasq daemonizes: its first process exits once the server runs,
+         * with a status and a message on stderr if it cannot. */
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(errno, "waitpid failed: %m");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO),
+                                       WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                               ? "Cannot run " DNSMASQ_PATH " (install dnsmasq-base)."
+                                               : "dnsmasq failed to start for bridge %s (see %s/dnsmasq.log).",
+                                       b->name, dir);
+        return 0;
+}
+
+static int dnsmasq_update(int brfd, const char *dir, const BridgeView *b) {
+        _cleanup_free_ char *hosts = xstrdup("");
+        for (size_t i = 0; i < b->n; i++) {
+                const Entry *e = b->entries + i;
+                char a[INET6_ADDRSTRLEN];
+                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s\n", e->mac[0], e->mac[1], e->mac[2],
+                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a));
+        }
+        int r = write_file_atomic_at(brfd, "dnsmasq.hosts", hosts, strlen(hosts), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s/dnsmasq.hosts: %m", dir);
+        pid_t pid = dnsmasq_running(brfd);
+        if (pid > 0)
+                return RET_NERRNO(kill(pid, SIGHUP)); /* rereads the hosts file */
+        return dnsmasq_start(dir, b);
+}
+
+/* ----- Bridges ----- */
+
+static int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(brfd, "subnets", 256, &text, NULL);
+        if (r < 0)
+                return r;
+        char *sp = strchr(text, ' ');
+        const char *reason;
+        if (!sp)
+                return -EBADMSG;
+        *sp = 0;
+        sp[1 + strcspn(sp + 1, "\n")] = 0;
+        if (ipnet_parse(text, AF_INET, ret, &reason) < 0 || ipnet_parse(sp + 1, AF_INET6, ret6, &reason) < 0)
+                return -EBADMSG;
+        return 0;
+}
+
+/* Remove what berth made for bridge NAME (its dir is BRFD in NSFD). */
+static void bridge_teardown(Netlink *nl, int nsfd, int brfd, const char *name) {
+        dnsmasq_stop(brfd);
+        if (faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                int ifindex = netlink_link_index(nl, name);
+                if (ifindex > 0) {
+                        int r = netlink_link_delete(nl, ifindex);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot remove bridge %s: %m", name);
+                }
+        }
+        (void) rm_rf_at(nsfd, name);
+}
+
+/* Recompute everything from the entries: the one path for start, stop,
+ * crash recovery and gc.  Called with NSDIR's lock held. */
+static int network_sync(int nsfd, const char *ns_path) {
+        _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
+        int r = netlink_open(&nl);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open a netlink socket: %m");
+
+        _cleanup_closedir_ DIR *d = NULL;
+        r = opendir_dup(nsfd, &d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list %s: %m", ns_path);
+        BridgeView *views = NULL;
+        size_t n_views = 0;
+        struct dirent *de;
+        int ret = 0;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
+                        continue;
+                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+                if (brfd < 0)
+                        continue; /* a file: lock, sysctl */
+                BridgeView v = {};
+                memcpy(v.name, de->d_name, strlen(de->d_name) + 1); /* ifname_is_valid(): fits */
+                r = entries_load(brfd, &v.entries, &v.n);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot read the machines of bridge %s: %m", v.name);
+                        continue;
+                }
+                if (v.n == 0) {
+                        bridge_teardown(&nl, nsfd, brfd, v.name);
+                        continue;
+                }
+                if (faccessat(brfd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                    bridge_subnets_read(brfd, &v.subnet, &v.subnet6) < 0) {
+                        free(v.entries);
+                        continue;
+                }
+                _cleanup_free_ char *dir = xasprintf("%s/%s", ns_path, v.name);
+                r = dnsmasq_update(brfd, dir, &v);
+                if (r < 0 && ret == 0)
+                        ret = r;
+                views = realloc(views, (n_views + 1) * sizeof *views);
+                if (!views)
+                        abort();
+                views[n_views++] = v;
+        }
+
+        bool own_forwarding = false;
+        if (n_views > 0) {
+                r = forwarding_enable(nsfd);
+                if (r < 0 && ret == 0)
+                        ret = r;
+                own_forwarding = faccessat(nsfd, "sysctl", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        }
+        r = nft_apply(views, n_views, own_forwarding);
+        if (r < 0 && ret == 0)
+                ret = r;
+        if (n_views == 0)
+                forwarding_restore(nsfd);
+
+        for (size_t i = 0; i < n_views; i++)
+                free(views[i].entries);
+        free(views);
+        return ret;
+}
+
+/* Create bridge NAME with the gateway addresses, or check an existing one. */
+static int bridge_ensure(int nsfd, Network *net) {
+        _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
+        int r = netlink_open(&nl);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open a netlink socket: %m");
+
+        if (mkdirat(nsfd, net->bridge, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the state of bridge %s: %m", net->bridge);
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, net->bridge);
+        if (brfd < 0)
+                return log_error_errno(brfd, "Cannot open the state of bridge %s: %m", net->bridge);
+        if (mkdirat(brfd, "machines", 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the state of bridge %s: %m", net->bridge);
+
+        int ifindex = netlink_link_index(&nl, net->bridge);
+        bool ours = faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (ifindex > 0 && !ours) {
+                /* Somebody else's bridge (a LAN bridge, say): plug in, manage nothing. */
+                net->external = true;
+                r = write_file_atomic_at(brfd, "external", "", 0, 0644);
+                return r < 0 ? log_error_errno(r, "Cannot record bridge %s: %m", net->bridge) : 0;
+        }
+        (void) unlinkat(brfd, "external", 0);
+
+        IPNet sn, sn6;
+        char want[2 * IPNET_STRLEN + 2], a[IPNET_STRLEN], b[IPNET_STRLEN];
+        snprintf(want, sizeof want, "%s %s\n", ipnet_format(&net->subnet, a), ipnet_format(&net->subnet6, b));
+        if (bridge_subnets_read(brfd, &sn, &sn6) >= 0) {
+                if (sn.prefixlen != net->subnet.prefixlen || !ipaddr_equal(&sn.addr, &net->subnet.addr) ||
+                    sn6.prefixlen != net->subnet6.prefixlen || !ipaddr_equal(&sn6.addr, &net->subnet6.addr)) {
+                        char c[IPNET_STRLEN], e[IPNET_STRLEN];
+                        return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                               "Bridge %s runs machines on %s and %s, not %s and %s: give "
+                                               "this machine the same Subnet=/IPv6Subnet= or another Bridge=.",
+                                               net->bridge, ipnet_format(&sn, c), ipnet_format(&sn6, e), a, b);
+                }
+        } else {
+                r = write_file_atomic_at(brfd, "subnets", want, strlen(want), 0644);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record the subnets of bridge %s: %m", net->bridge);
+        }
+
+        if (ifindex <= 0) {
+                /* Marked first: a bridge berth made is never left unmarked. */
+                r = write_file_atomic_at(brfd, "created", "", 0, 0644);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record bridge %s: %m", net->bridge);
+                r = netlink_bridge_create(&nl, net->bridge);
+                if (r < 0 && r != -EEXIST)
+                        return log_error_errno(r, "Cannot create bridge %s: %m", net->bridge);
+                ifindex = netlink_link_index(&nl, net->bridge);
+                if (ifindex < 0)
+                        return log_error_errno(ifindex, "Cannot find bridge %s: %m", net->bridge);
+        }
+        r = netlink_addr_add(&nl, ifindex, &net->gateway, net->subnet.prefixlen, false);
+        if (r >= 0)
+                r = netlink_addr_add(&nl, ifindex, &net->gateway6, net->subnet6.prefixlen, true);
+        if (r < 0)
+                return log_error_errno(r, "Cannot give bridge %s its gateway addresses: %m", net->bridge);
+        r = netlink_link_up(&nl, ifindex, 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot bring up bridge %s: %m", net->bridge);
+        /* Lets a port forward used from 127.0.0.1 leave through the bridge
+         * (then masqueraded): nspawn's forwards never worked from loopback. */
+        _cleanup_free_ char *key = xasprintf("net/ipv4/conf/%s/route_localnet", net->bridge);
+        r = sysctl_write(key, "1");
+        if (r < 0)
+                log_warning_errno(r, "Cannot set %s, port forwards will not answer on 127.0.0.1: %m", key);
+        return 0;
+}
+
+/* ----- Addresses ----- */
+
+/* Index of the address reserved for this machine in its machine dir, or 0. */
+static uint32_t reservation_read(int mfd, const IPNet *subnet) {
+        _cleanup_free_ char *text = NULL;
+        IPAddr a;
+        if (read_file_at(mfd, "address", 256, &text, NULL) < 0)
+                return 0;
+        text[strcspn(text, "\n")] = 0;
+        if (ipaddr_parse(text, &a) < 0)
+                return 0;
+        return ipnet_host_index(subnet, &a);
+}
+
+/* Pick the machine's host index: its old one if still free, else the first
+ * free one from a place derived from its ID.  "Free" means neither running
+ * on this bridge nor reserved by another machine of this state root. */
+static int address_allocate(Network *net, Store *store, const char *name, const Entry *live, size_t n_live,
+                            uint32_t *ret) {
+        uint32_t max = ipnet_host_max(&net->subnet);
+        _cleanup_free_ uint8_t *used = xcalloc(max + 1, 1);
+        used[0] = used[1] = 1; /* the network and the gateway */
+        for (size_t i = 0; i < n_live; i++) {
+                uint32_t k = ipnet_host_index(&net->subnet, &live[i].addr);
+                if (k > 0 && !streq(live[i].id, net->id))
+                        used[k] = 1;
+        }
+        char **names = NULL;
+        int r = store_list_machines(store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list machines: %m");
+        uint32_t mine = 0;
+        for (char **nm = names; nm && *nm; nm++) {
+                _cleanup_close_ int mfd = open_dir_nofollow(store->machines_fd, *nm);
+                if (mfd < 0)
+                        continue;
+                uint32_t k = reservation_read(mfd, &net->subnet);
+                if (streq(*nm, name))
+                        mine = k;
+                else if (k > 0)
+                        used[k] = 1;
+        }
+        strv_free(names);
+        if (mine > 0 && !used[mine]) {
+                *ret = mine;
+                return 0;
+        }
+        uint32_t span = max - 1, start = (uint32_t) (fnv1a64(net->id) % span);
+        for (uint32_t i = 0; i < span; i++) {
+                uint32_t k = 2 + (start + i) % span;
+                if (!used[k]) {
+                        *ret = k;
+                        return 0;
+                }
+        }
+        char sn[IPNET_STRLEN];
+        return log_error_errno(SYNTHETIC_ERRNO(EADDRNOTAVAIL),
+                               "No free address left in %s for machine %s: use a larger Subnet=.",
+                               ipnet_format(&net->subnet, sn), name);
+}
+
+/* ----- The supervisor's side ----- */
+
+static void host_ifname_make(Network *net, const char *name) {
+        /* "vb-NAME" when it fits and the name is unique host-wide; otherwise a
+         * prefix and a hash of the ID, still within Linux's 15 bytes. */
+        if (streq(name, net->id) && strlen(name) <= 12) {
+                snprintf(net->host_ifname, sizeof net->host_ifname, "vb-%s", name);
+                return;
+        }
+        char prefix[7];
+        snprintf(prefix, sizeof prefix, "%s", name);
+        prefix[strcspn(prefix, ".")] = 0;
+        snprintf(net->host_ifname, sizeof net->host_ifname, "vb-%s-%05" PRIx64, prefix,
+                 fnv1a64(net->id) & 0xfffff);
+}
+
+/* Under the namespace lock: the bridge, an address, our entry. */
+static int bridge_register(Network *net, Store *store, const char *name, int nsfd) {
+        int r = bridge_ensure(nsfd, net);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, net->bridge);
+        if (brfd < 0)
+                return log_error_errno(brfd, "Cannot open the state of bridge %s: %m", net->bridge);
+
+        Entry e = { .pid = getpid(), .n_ports = net->n_ports };
+        snprintf(e.id, sizeof e.id, "%s", net->id);
+        snprintf(e.name, sizeof e.name, "%s", name);
+        memcpy(e.mac, net->mac, 6);
+        memcpy(e.ports, net->ports, net->n_ports * sizeof *net->ports);
+
+        _cleanup_free_ Entry *live = NULL;
+        size_t n_live = 0;
+        r = entries_load(brfd, &live, &n_live);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the machines of bridge %s: %m", net->bridge);
+        for (size_t i = 0; i < n_live; i++)
+                for (size_t k = 0; k < live[i].n_ports; k++)
+                        for (size_t j = 0; j < net->n_ports; j++)
+                                if (live[i].ports[k].protocol == net->ports[j].protocol &&
+                                    live[i].ports[k].host_port == net->ports[j].host_port && !streq(live[i].id, net->id))
+                                        return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                                               "Port %s/%u is forwarded to machine %s already.",
+                                                               port_protocol_to_string(net->ports[j].protocol),
+                                                               net->ports[j].host_port, live[i].name);
+
+        if (!net->external) {
+                uint32_t k = 0;
+                r = address_allocate(net, store, name, live, n_live, &k);
+                if (r < 0)
+                        return r;
+                net->addr = e.addr = ipnet_host(&net->subnet, k);
+                net->addr6 = e.addr6 = ipnet_host(&net->subnet6, k);
+                char a[INET6_ADDRSTRLEN + 1];
+                ipaddr_format(&net->addr, a);
+                strcat(a, "\n");
+                _cleanup_close_ int mfd = open_dir_nofollow(store->machines_fd, name);
+                r = mfd < 0 ? mfd : write_file_atomic_at(mfd, "address", a, strlen(a), 0644);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record the address of machine %s: %m", name);
+        } else {
+                e.addr = (IPAddr) { .family = AF_INET };
+                e.addr6 = (IPAddr) { .family = AF_INET6 };
+        }
+
+        _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
+        _cleanup_free_ char *text = entry_format(&e);
+        r = mfd < 0 ? mfd : write_file_atomic_at(mfd, net->id, text, strlen(text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register machine %s on bridge %s: %m", name, net->bridge);
+        /* Held until we exit: what makes the entry live (entry_alive()). */
+        net->entry_lock_fd = openat(mfd, net->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (net->entry_lock_fd < 0 || flock(net->entry_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                r = log_error_errno(errno, "Cannot lock the network entry of machine %s: %m", name);
+                (void) unlinkat(mfd, net->id, 0);
+                return r;
+        }
+        net->registered = true;
+
+        return 0;
+}
+
+int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg) {
+        *net = (Network) { .mode = cfg->network_mode, .entry_lock_fd = -EBADF };
+        if (cfg->network_mode == NETWORK_MODE_MACVLAN || cfg->network_mode == NETWORK_MODE_IPVLAN) {
+                if (!cfg->link)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "[Network] Mode=%s needs Link= (the host interface to attach to).",
+                                               network_mode_to_string(cfg->network_mode));
+                if (if_nametoindex(cfg->link) == 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                               "[Network] Link=%s: no such interface on the host.", cfg->link);
+                net->link = xstrdup(cfg->link);
+                net->guest_ifname = xstrdup(cfg->interface);
+                return 0;
+        }
+        if (cfg->network_mode != NETWORK_MODE_BRIDGE)
+                return 0;
+
+        net->id = store_cgroup_name(store, name);
+        net->bridge = xstrdup(cfg->bridge);
+        net->guest_ifname = xstrdup(cfg->interface);
+        net->subnet = cfg->subnet;
+        net->subnet6 = cfg->ipv6_subnet;
+        net->gateway = ipnet_host(&net->subnet, 1);
+        net->gateway6 = ipnet_host(&net->subnet6, 1);
+        if (cfg->n_ports > 0) {
+                net->ports = xcalloc(cfg->n_ports, sizeof *net->ports);
+                memcpy(net->ports, cfg->ports, cfg->n_ports * sizeof *net->ports);
+                net->n_ports = cfg->n_ports;
+        }
+        uint64_t h = fnv1a64(net->id);
+        for (int i = 0; i < 6; i++)
+                net->mac[i] = (uint8_t) (h >> (8 * i));
+        net->mac[0] = (uint8_t) ((net->mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+        host_ifname_make(net, name);
+
+        _cleanup_close_ int nsfd = ns_dir_open(&net->ns_dir);
+        if (nsfd < 0)
+                return nsfd;
+        _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);
+        if (lock < 0)
+                return log_error_errno(lock, "Cannot lock %s/lock: %m", net->ns_dir);
+
+        /* Clean up after crashed supervisors first: their addresses come free.
+         * Whatever happens next, sync again: on failure that removes what
+         * this start made (a bridge nobody uses, say). */
+        (void) network_sync(nsfd, net->ns_dir);
+        int r = bridge_register(net, store, name, nsfd);
+        int k = network_sync(nsfd, net->ns_dir);
+        return r < 0 ? r : k;
+}
+
+int network_attach(Network *net, int netns_fd) {
+        if (net->mode != NETWORK_MODE_BRIDGE && net->mode != NETWORK_MODE_MACVLAN && net->mode != NETWORK_MODE_IPVLAN)
+                return 0;
+        _cleanup_(netlink_close) Netlink nl = NETLINK_INIT, guest = NETLINK_INIT;
+        int r = netlink_open(&nl);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open a netlink socket: %m");
+
+        if (net->mode != NETWORK_MODE_BRIDGE) {
+                const char *kind = net->mode == NETWORK_MODE_MACVLAN ? "macvlan" : "ipvlan";
+                int parent = netlink_link_index(&nl, net->link);
+                if (parent < 0)
+                        return log_error_errno(parent, "Cannot find Link=%s: %m", net->link);
+                r = netlink_vlan_create(&nl, kind, net->guest_ifname, parent, netns_fd);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create the %s link on %s: %m", kind, net->link);
+                r = netlink_open_in(&guest, netns_fd);
+                int ifindex = r < 0 ? r : netlink_link_index(&guest, net->guest_ifname);
+                r = ifindex < 0 ? ifindex : netlink_link_up(&guest, ifindex, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot bring up %s in the machine: %m", net->guest_ifname);
+                return 0;
+        }
+
+        int master = netlink_link_index(&nl, net->bridge);
+        if (master < 0)
+                return log_error_errno(master, "Bridge %s has gone: %m", net->bridge);
+        r = netlink_veth_create(&nl, net->host_ifname, net->guest_ifname, net->mac, netns_fd);
+        if (r == -EEXIST) {
+                /* Left from a boot whose namespace outlived its supervisor. */
+                int old = netlink_link_index(&nl, net->host_ifname);
+                if (old > 0)
+                        (void) netlink_link_delete(&nl, old);
+                r = netlink_veth_create(&nl, net->host_ifname, net->guest_ifname, net->mac, netns_fd);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the veth pair %s/%s: %m", net->host_ifname,
+                                       net->guest_ifname);
+        int host = netlink_link_index(&nl, net->host_ifname);
+        r = host < 0 ? host : netlink_link_up(&nl, host, master);
+        if (r < 0)
+                return log_error_errno(r, "Cannot attach %s to bridge %s: %m", net->host_ifname, net->bridge);
+        net->host_ifindex = host;
+        if (net->external)
+                return 0;
+
+        r = netlink_open_in(&guest, netns_fd);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open a netlink socket in the machine: %m");
+        int ifindex = netlink_link_index(&guest, net->guest_ifname);
+        if (ifindex < 0)
+                return log_error_errno(ifindex, "Cannot find %s in the machine: %m", net->guest_ifname);
+        r = netlink_addr_add(&guest, ifindex, &net->addr, net->subnet.prefixlen, false);
+        if (r >= 0)
+                r = netlink_addr_add(&guest, ifindex, &net->addr6, net->subnet6.prefixlen, true);
+        if (r >= 0)
+                r = netlink_link_up(&guest, ifindex, 0);
+        if (r >= 0)
+                r = netlink_route_add_default(&guest, ifindex, &net->gateway);
+        if (r >= 0)
+                r = netlink_route_add_default(&guest, ifindex, &net->gateway6);
+        if (r < 0)
+                return log_error_errno(r, "Cannot configure %s in the machine: %m", net->guest_ifname);
+        return 0;
+}
+
+char *network_resolv_conf(const Network *net) {
+        if (net->mode != NETWORK_MODE_BRIDGE || net->external)
+                return NULL;
+        char gw[INET6_ADDRSTRLEN];
+        /* dnsmasq on the bridge answers, forwarding to the host's resolvers. */
+        return xasprintf("# Written by berth at boot: the machine's bridge %s resolves names.\nnameserver %s\n",
+                         net->bridge, ipaddr_format(&net->gateway, gw));
+}
+
+char *network_addresses(const Network *net) {
+        if (net->mode != NETWORK_MODE_BRIDGE || net->external || !net->registered)
+                return NULL;
+        char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+        return xasprintf("%s %s", ipaddr_format(&net->addr, a), ipaddr_format(&net->addr6, a6));
+}
+
+void network_release(Network *net) {
+        if (net->host_ifindex > 0) {
+                _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
+                if (netlink_open(&nl) >= 0) {
+                        int i = netlink_link_index(&nl, net->host_ifname);
+                        if (i > 0)
+                                (void) netlink_link_delete(&nl, i);
+                }
+                net->host_ifindex = 0;
+        }
+        if (!net->registered)
+                return;
+        _cleanup_close_ int nsfd = ns_dir_open(NULL);
+        if (nsfd < 0)
+                return;
+        _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);
+        _cleanup_free_ char *path = xasprintf("%s/machines/%s", net->bridge, net->id);
+        (void) unlinkat(nsfd, path, 0);
+        closep(&net->entry_lock_fd);
+        net->registered = false;
+        (void) network_sync(nsfd, net->ns_dir);
+}
+
+void network_done(Network *net) {
+        free(net->id);
+        free(net->bridge);
+        free(net->guest_ifname);
+        free(net->link);
+        free(net->ports);
+        free(net->ns_dir);
+        closep(&net->entry_lock_fd);
+        *net = NETWORK_INIT;
+}
+
+int network_gc(void) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int nsfd = ns_dir_open(&path);
+        if (nsfd < 0)
+                return nsfd;
+        _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);
+        if (lock < 0)
+                return log_error_errno(lock, "Cannot lock %s/lock: %m", path);
+        return network_sync(nsfd, path);
+}

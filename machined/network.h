@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A machine's network, set up and torn down by its supervisor.
+ *
+ * Mode=bridge: a veth pair per machine, its host side (vb-…) on a bridge
+ * (berth0 by default) that berth creates on demand with the gateway
+ * addresses of the configured subnets.  The machine's side (host0) gets an
+ * address, stable across restarts and unique among machines, a default
+ * route and DNS (/etc/resolv.conf), configured from outside before its init
+ * runs, so no network manager is needed inside; a guest that asks for DHCP
+ * gets the same address from a dnsmasq bound to the bridge.  Egress NAT,
+ * port forwards and forwarding live in the nftables table "inet berth".
+ *
+ * Shared state of one network namespace is in
+ * /run/berth-network/COOKIE/ (COOKIE: the namespace's never-reused cookie):
+ *   lock              serializes every change below
+ *   sysctl            forwarding settings berth changed, to restore them
+ *   BRIDGE/created    berth made this bridge (and removes it when unused)
+ *   BRIDGE/subnets    the bridge's subnets, fixed while it has machines
+ *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
+ *                     forwards), locked by its supervisor while it lives
+ *   BRIDGE/dnsmasq.*  the bridge's DHCP/DNS server: pid, hosts, leases
+ * After any change, network_sync() recomputes everything (drops machines
+ * whose supervisor is gone, the nftables table, dnsmasq, the bridge) from
+ * these files: one mechanism for start, stop, crash recovery and gc.
+ *
+ * Mode=macvlan/ipvlan: a link on the host interface Link=, moved into the
+ * machine; addresses come from that network (the guest's own DHCP). */
+
+#include <stdbool.h>
+#include <errno.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "netaddr.h"
+#include "store.h"
+
+typedef struct Network {
+        NetworkMode mode;
+        char *id;                /* unique among all state roots (store_cgroup_name) */
+        char *bridge;
+        bool external;           /* the bridge is not berth's: attach only */
+        char *guest_ifname;
+        char host_ifname[16];
+        char *link;              /* macvlan/ipvlan parent */
+        IPNet subnet, subnet6;
+        IPAddr addr, addr6, gateway, gateway6;
+        uint8_t mac[6];
+        PortForward *ports;
+        size_t n_ports;
+        char *ns_dir;            /* /run/berth-network/COOKIE */
+        bool registered;         /* our machines/ID entry exists … */
+        int entry_lock_fd;       /* … and we hold its lock */
+        int host_ifindex;        /* of the last attach, for machined */
+} Network;
+
+#define NETWORK_INIT ((Network) { .entry_lock_fd = -EBADF })
+
+/* Reserve what the machine needs (address, bridge, DHCP, NAT) before its
+ * first boot.  Mode=none/host: nothing to do. */
+int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg);
+/* Give the machine whose network namespace is NETNS_FD its interface, fully
+ * configured.  Called for every boot (a reboot makes a new namespace). */
+int network_attach(Network *net, int netns_fd);
+/* The guest's /etc/resolv.conf text (malloc'ed), or NULL when berth does
+ * not configure the machine's DNS. */
+char *network_resolv_conf(const Network *net);
+/* "10.77.0.2 fd62:6572:7468::2" or NULL. */
+char *network_addresses(const Network *net);
+/* Undo network_prepare() (and the last attach); never fails. */
+void network_release(Network *net);
+void network_done(Network *net);
+
+/* Clean up after machines whose supervisor died, in the calling process's
+ * network namespace.  Returns 0 or -errno. */
+int network_gc(void);
