@@ -12,11 +12,17 @@ set -u
 # Machines get bridge networking by default (a bridge, NAT rules, dnsmasq):
 # every test runs in a network namespace of its own, so none of that ever
 # touches the host's network, and nothing a test starts can reach beyond it.
+# fd 9 keeps the host's namespace at hand for the one thing that needs it:
+# fetching packages (online below).
 if [ -z "${BERTH_TEST_NETNS:-}" ]; then
         export BERTH_TEST_NETNS=1
+        exec 9</proc/self/ns/net
         exec unshare --net -- bash "$0" "$@"
 fi
 ip link set lo up
+# online COMMAND...: run COMMAND in the host's network namespace, where the
+# package mirror is reachable (debootstrap for the Debian template).
+online() { nsenter --net=/proc/$$/fd/9 -- "$@"; }
 
 export BERTH_ROOT
 BERTH_ROOT=$(mktemp -d /var/tmp/berth-test.XXXXXX)

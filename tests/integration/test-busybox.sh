@@ -40,7 +40,7 @@ else
         ok "# SKIP no v1 devices controller: device policy needs unit mode on cgroup v2"
 fi
 check "/dev/console is a pty" berth exec bb -- sh -c '[ -c /dev/console ] && [ -e /dev/pts/ptmx ]'
-check_eq "only loopback in the machine's network namespace" "lo" \
+check_eq "only its own interfaces in the machine's network namespace" "host0 lo" \
         "$(berth exec bb -- ls /sys/class/net | tr '\n' ' ' | sed 's/ $//')"
 check_eq "exec'd command is in the machine's cgroup namespace" "0::/" \
         "$(berth exec bb -- sh -c 'grep ^0:: /proc/self/cgroup')"

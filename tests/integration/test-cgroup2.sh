@@ -21,7 +21,7 @@ v2berth() {
 }
 check "the view has no v1 hierarchy" sh -c "unshare -m --propagation slave sh -c \"mount --bind '$v2' /mnt && umount -R /sys/fs/cgroup && mount --move /mnt /sys/fs/cgroup && ! grep -q ' - cgroup ' /proc/self/mountinfo\""
 
-check "create debian machine" berth create v2deb --template debian
+check "create debian machine" online "$BERTH" create v2deb --template debian
 check "start with a pure cgroup v2 view" v2berth start v2deb
 leader=$(berth list --json | jq '.[] | select(.name=="v2deb") | .leader')
 check_output_contains "the init is below the machine's payload cgroup (v2)" "^0::/berth/v2deb(@[0-9a-f]{8})?/payload(/|$)" \

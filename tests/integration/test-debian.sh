@@ -2,7 +2,7 @@
 # A Debian machine with systemd as PID 1, booted in direct mode.
 . "$(dirname "$0")/lib.sh"
 
-check "create debian machine from the template" berth create deb --template debian
+check "create debian machine from the template" online "$BERTH" create deb --template debian
 check "start" berth start deb
 # systemctl needs systemd's private socket, which appears a moment after init
 # starts (berth start returns when init has been exec'd, not when it is up).
@@ -60,7 +60,7 @@ check_eq "berth run --boot: systemd is up when the command runs" "running" \
         "$(berth run --boot deb -- systemctl is-system-running --wait)"
 check "no run machine is left" sh -c "[ \"\$('$BERTH' list --json | jq 'length')\" = 1 ]"
 
-check "second create" berth create deb2 --template debian
+check "second create" online "$BERTH" create deb2 --template debian
 check_eq "it used the cache (no new bootstrap replaced it)" "$inode" "$(stat -c %i "$cache" 2>/dev/null)"
 check "start the copy" berth start deb2
 check_eq "the copy reaches running" "running" "$(is_running_state deb2 2>&1)"

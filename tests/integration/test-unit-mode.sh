@@ -9,7 +9,7 @@ THDIR=$TEST_TMP/testhost
 
 # The test host has a network namespace of its own: create the Debian
 # machine (bootstrapping the template cache if needed) out here first.
-if berth create ud --template debian >"$TEST_TMP/create.log" 2>&1; then
+if online "$BERTH" create ud --template debian >"$TEST_TMP/create.log" 2>&1; then
         ok "create debian machine (outside the test host, which has no network)"
 else
         not_ok "create debian machine (outside the test host, which has no network)"; sed 's/^/# /' "$TEST_TMP/create.log"
