@@ -13,18 +13,34 @@
 
 #define ALL_KEYS (CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1)
 
+static bool strv_equal(char **a, char **b) {
+        for (; a && *a && b && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !(a && *a) && !(b && *b);
+}
+
 static bool config_equal(const MachineConfig *a, const MachineConfig *b) {
         return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
                a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
                a->network_mode == b->network_mode && a->memory_max == b->memory_max &&
                a->tasks_max == b->tasks_max && a->private_users == b->private_users &&
-               a->set_mask == b->set_mask;
+               a->set_mask == b->set_mask && a->boot == b->boot && strv_equal(a->command, b->command) &&
+               strv_equal(a->environment, b->environment) &&
+               streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user);
 }
 
 static void config_copy(MachineConfig *dst, const MachineConfig *src) {
         *dst = *src;
         dst->init = src->init ? xstrdup(src->init) : NULL;
         dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
+        dst->command = dst->environment = NULL;
+        for (char **p = src->command; p && *p; p++)
+                dst->command = strv_append(dst->command, *p);
+        for (char **p = src->environment; p && *p; p++)
+                dst->environment = strv_append(dst->environment, *p);
+        dst->working_directory = src->working_directory ? xstrdup(src->working_directory) : NULL;
+        dst->user = src->user ? xstrdup(src->user) : NULL;
 }
 
 static int parse(MachineConfig *c, const char *text, ConfigSource source, bool mark, char **ret_error) {
@@ -128,6 +144,13 @@ static void test_good_values(void) {
                        "Hostname=web-1.example\n"
                        "PoweroffSignal=SIGRTMIN+4\n"
                        "RebootSignal=INT\n"
+                       "Boot=no\n"
+                       "[Exec]\n"
+                       "Command=/bin/sh -c \"exit 7\"\n"
+                       "Environment=A=1\n"
+                       "Environment=\"B=two words\"\n"
+                       "WorkingDirectory=/srv\n"
+                       "User=app:app\n"
                        "[Network]\n"
                        "Mode=host\n"
                        "[Resources]\n"
@@ -135,6 +158,12 @@ static void test_good_values(void) {
                        "TasksMax=100\n"
                        "[Security]\n"
                        "PrivateUsers=yes\n")) {
+                TEST_ASSERT(!c.boot, "Boot=no applied");
+                TEST_ASSERT(strv_length(c.command) == 3 && streq(c.command[2], "exit 7"), "Command= split into words");
+                TEST_ASSERT(strv_length(c.environment) == 2 && streq(c.environment[1], "B=two words"),
+                            "Environment= repeated appends");
+                TEST_ASSERT_STREQ(c.working_directory, "/srv", "WorkingDirectory= applied");
+                TEST_ASSERT_STREQ(c.user, "app:app", "User= applied");
                 TEST_ASSERT_STREQ(c.init, "/usr/lib/systemd/systemd", "Init= applied");
                 TEST_ASSERT_STREQ(c.hostname, "web-1.example", "Hostname= applied");
                 TEST_ASSERT(c.poweroff_signal == SIGRTMIN + 4, "PoweroffSignal=SIGRTMIN+4 applied");
@@ -225,7 +254,15 @@ static void test_structure(void) {
         parse_bad("a key in the wrong case", "[Machine]\ninit=/sbin/init\n", "did you mean Init=?");
         parse_bad("a key in the wrong section", "[Network]\nInit=/sbin/init\n", "belongs in [Machine]");
         parse_bad("an unknown section", "[Machine]\n[Foo]\n", "test.conf:2: [Foo]: unknown section",
-                  "[Machine], [Network], [Resources], [Security]");
+                  "[Machine], [Exec], [Network], [Resources], [Security]");
+        parse_bad("a Command= with an open quote", "[Exec]\nCommand=/bin/sh \"-c\n", "not a list of words");
+        parse_bad("a relative Command=", "[Exec]\nCommand=sh -c true\n", "absolute path");
+        parse_bad("an Environment= without a name", "[Exec]\nEnvironment==x\n", "valid variable name");
+        parse_bad("two words in one Environment=", "[Exec]\nEnvironment=A=1 B=2\n", "one NAME=value word");
+        parse_bad("a User= with a slash", "[Exec]\nUser=../x\n", "cannot have");
+        parse_bad("a duplicate Command=", "[Exec]\nCommand=/a\nCommand=/b\n", "already set on line 2");
+        parse_bad_full("Command= in the global file", "[Exec]\nCommand=/a\n", strlen("[Exec]\nCommand=/a\n"),
+                       CONFIG_SOURCE_GLOBAL, "not allowed in the global configuration", NULL);
         parse_bad("a section in the wrong case", "[machine]\nInit=/sbin/init\n", "test.conf:1: [machine]");
         parse_bad("a key before any section", "Init=/sbin/init\n[Machine]\n",
                   "test.conf:1: Init=/sbin/init: assignment outside of any section", "[Machine]");
@@ -530,6 +567,12 @@ static void test_format(void) {
         c.memory_max = UINT64_C(3) << 29; /* 1.5G: written as 1536M */
         c.tasks_max = UINT64_MAX;
         c.private_users = true;
+        c.boot = false;
+        c.command = strv_append(strv_append(NULL, "/bin/sh"), "-c");
+        c.command = strv_append(c.command, "echo \"a b\";\tx#\\");
+        c.environment = strv_append(strv_append(NULL, "PATH=/bin"), "X=a b");
+        c.working_directory = xstrdup("/srv");
+        c.user = xstrdup("1000:1000");
 
         _cleanup_free_ char *text = machine_config_format(&c, ALL_KEYS);
         TEST_ASSERT_STREQ(text,
@@ -538,6 +581,14 @@ static void test_format(void) {
                           "Hostname=web-1\n"
                           "PoweroffSignal=SIGRTMIN+4\n"
                           "RebootSignal=SIGINT\n"
+                          "Boot=no\n"
+                          "\n"
+                          "[Exec]\n"
+                          "Command=/bin/sh -c \"echo \\\"a b\\\"\\x3b\\x09x\\x23\\\\\"\n"
+                          "Environment=PATH=/bin\n"
+                          "Environment=\"X=a b\"\n"
+                          "WorkingDirectory=/srv\n"
+                          "User=1000:1000\n"
                           "\n"
                           "[Network]\n"
                           "Mode=host\n"
