@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "mount.h"
+#include "stub-init.h"
 
 typedef struct LaunchParams {
         const MachineCgroup *cgroup;
@@ -17,6 +18,7 @@ typedef struct LaunchParams {
         uint64_t caps_keep;     /* bounding set */
         uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. (idmapped rootfs) */
         bool stub_init;         /* PID 1 is berth's stub init (stub-init.h), not INIT */
+        const StubProgram *program; /* with stub_init: the machine's main program, or NULL */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,
