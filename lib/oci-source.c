@@ -234,7 +234,18 @@ static int archive_find(const Source *s, const char *name, struct archive **ret,
 int source_open_file(const Source *s, const char *name, SourceFile **ret, uint64_t *ret_size) {
         SourceFile *f = xcalloc(1, sizeof *f);
         f->fd = -EBADF;
-        if (s->dirfd >= 0) {
+        if (isempty(name) && s->kind == SOURCE_ROOTFS_TAR) {
+                /* The whole file is the one layer. */
+                f->fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                struct stat st;
+                if (f->fd < 0 || fstat(f->fd, &st) < 0) {
+                        int r = -errno;
+                        source_file_free(f);
+                        return r;
+                }
+                (void) posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+                *ret_size = (uint64_t) st.st_size;
+        } else if (s->dirfd >= 0) {
                 /* Resolved inside the layout: its symlinks cannot lead us out. */
                 int fd = chase_in_root(s->dirfd, name, 0, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
                 if (fd < 0) {

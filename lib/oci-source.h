@@ -42,7 +42,7 @@ static inline void source_file_freep(SourceFile **f) {
         source_file_free(*f);
 }
 
-/* Open member NAME (one level of symlink inside an archive is followed, as
+/* Open member NAME ("" for a plain rootfs tar: the whole file) (one level of symlink inside an archive is followed, as
  * docker-archive's legacy layer.tar links need).  *ret_size is its size.
  * -ENOENT if there is no such member. */
 int source_open_file(const Source *s, const char *name, SourceFile **ret, uint64_t *ret_size);
