@@ -326,10 +326,21 @@ char *config_words_format(char *const *words) {
         return s;
 }
 
+/* Formatting may escape bytes (one becomes four): the line written back
+ * must still be within CONFIG_LINE_MAX. */
+static bool words_fit(const char *key, char *const *words) {
+        _cleanup_free_ char *f = config_words_format(words);
+        return strlen(key) + 1 + strlen(f) < CONFIG_LINE_MAX;
+}
+
 static int parse_command(MachineConfig *c, const char *value, const char **ret_reason) {
         char **words;
         if (config_words_parse(value, &words) < 0)
                 return fail(ret_reason, "is not a list of words (check the quoting)");
+        if (!words_fit("Command", words)) {
+                strv_free(words);
+                return fail(ret_reason, "is too long to be stored in a configuration file");
+        }
         if (words[0][0] != '/') {
                 strv_free(words);
                 return fail(ret_reason, "must start with an absolute path");
@@ -357,6 +368,8 @@ static int parse_environment(MachineConfig *c, const char *value, const char **r
         _cleanup_strv_free_ char **words = NULL;
         if (config_words_parse(value, &words) < 0 || strv_length(words) != 1)
                 return fail(ret_reason, "is not one NAME=value word (check the quoting)");
+        if (!words_fit("Environment", words))
+                return fail(ret_reason, "is too long to be stored in a configuration file");
         const char *eq = strchr(words[0], '=');
         if (!eq || !env_name_valid(words[0], (size_t) (eq - words[0])))
                 return fail(ret_reason, "does not start with a valid variable name and '='");

@@ -12,11 +12,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool same_strv(char **a, char **b) {
+        for (; a && *a && b && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !(a && *a) && !(b && *b);
+}
+
 static bool same_values(const MachineConfig *a, const MachineConfig *b) {
         return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
                a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
                a->network_mode == b->network_mode && a->memory_max == b->memory_max &&
-               a->tasks_max == b->tasks_max && a->private_users == b->private_users;
+               a->tasks_max == b->tasks_max && a->private_users == b->private_users && a->boot == b->boot &&
+               same_strv(a->command, b->command) && same_strv(a->environment, b->environment) &&
+               streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user);
 }
 
 static void check_printable(const char *s) {

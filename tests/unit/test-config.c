@@ -256,6 +256,11 @@ static void test_structure(void) {
         parse_bad("an unknown section", "[Machine]\n[Foo]\n", "test.conf:2: [Foo]: unknown section",
                   "[Machine], [Exec], [Network], [Resources], [Security]");
         parse_bad("a Command= with an open quote", "[Exec]\nCommand=/bin/sh \"-c\n", "not a list of words");
+        parse_bad("a Command= whose escaped form would not fit a line",
+                  "[Exec]\nCommand=/bin/\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee"
+                  "\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee"
+                  "\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\n",
+                  "too long");
         parse_bad("a relative Command=", "[Exec]\nCommand=sh -c true\n", "absolute path");
         parse_bad("an Environment= without a name", "[Exec]\nEnvironment==x\n", "valid variable name");
         parse_bad("two words in one Environment=", "[Exec]\nEnvironment=A=1 B=2\n", "one NAME=value word");
