@@ -279,6 +279,8 @@ static int select_descriptor(Selection *sel, json_object *o, unsigned depth) {
         if (is_index_type(d.media_type)) {
                 if (depth + 1 >= INDEX_NESTING_MAX)
                         return log_error_errno(SYNTHETIC_ERRNO(ELOOP), "Image indexes nest too deep.");
+                if (!sel->source)
+                        return 0; /* the fuzzer has no blobs */
                 _cleanup_json_ json_object *nested = NULL;
                 r = read_blob_json(sel->source, &d, "nested index", &nested);
                 if (r < 0)
@@ -884,4 +886,41 @@ int oci_import(const char *source, const char *rootfs, const char *outdir, const
                                              source_kind_to_string(s.kind), info, pstr, mode,
                                              ie.ports ? "PORTS=" : "", ie.ports ?: "", ie.ports ? "\n" : "");
         return write_results(outdir, &mc, all);
+}
+
+void oci_fuzz_json(const char *text, size_t len, int rootfd) {
+        _cleanup_json_ json_object *o = NULL;
+        if (json_parse("fuzz", text, len, &o) < 0)
+                return;
+
+        ImportOptions opts = { .ref = "latest" };
+        _cleanup_(selection_done) Selection sel = { .options = &opts };
+        platform_host(&sel.platform);
+        (void) select_in_index(&sel, o, 0);
+
+        json_object *layers = jget(o, "layers", json_type_array);
+        for (size_t i = 0; layers && i < json_object_array_length(layers); i++) {
+                Descriptor d;
+                if (descriptor_parse(json_object_array_get_idx(layers, i), "fuzz", &d) >= 0)
+                        (void) layer_compression(d.media_type);
+        }
+
+        _cleanup_(image_exec_done) ImageExec ie = {};
+        if (image_exec_from_config(o, &ie) < 0)
+                return;
+        _cleanup_(machine_config_done) MachineConfig mc = {};
+        machine_config_init(&mc);
+        const char *mode;
+        for (ImportBoot b = IMPORT_BOOT_AUTO; b <= IMPORT_BOOT_NO; b++) {
+                machine_config_done(&mc);
+                machine_config_init(&mc);
+                if (exec_to_config(rootfd, &ie, b, &mc, &mode) < 0)
+                        continue;
+                _cleanup_free_ char *frag = machine_config_format(&mc, mc.set_mask), *err = NULL;
+                _cleanup_(machine_config_done) MachineConfig back = {};
+                machine_config_init(&back);
+                if (machine_config_parse_text(&back, frag, strlen(frag), "fragment", CONFIG_SOURCE_MACHINE, true,
+                                              &err) < 0)
+                        abort();
+        }
 }

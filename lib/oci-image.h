@@ -20,6 +20,7 @@
  * characters only. */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum ImportBoot {
         IMPORT_BOOT_AUTO, /* boot if the command is an init, or there is no command and /sbin/init exists */
@@ -45,3 +46,11 @@ int oci_import(const char *source, const char *rootfs, const char *outdir, const
 
 /* Parse "os/arch[/variant]" (also used for --platform checks in berth). */
 int platform_parse(const char *s, char **ret_os, char **ret_arch, char **ret_variant);
+
+/* The fuzzer's entry (tests/fuzz/fuzz-oci.c): TEXT goes through what an
+ * image's JSON goes through, as an index (descriptors, selection; nested
+ * indexes are not followed), a manifest (descriptors, media types) and an
+ * image config (conversion to a machine.conf fragment, with commands looked
+ * up below ROOTFD).  Aborts if the fragment does not parse back: whatever an
+ * image says must become valid configuration or nothing. */
+void oci_fuzz_json(const char *text, size_t len, int rootfd);
