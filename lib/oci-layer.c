@@ -278,9 +278,14 @@ static int apply_xattrs(Applier *a, struct archive_entry *e, int fd) {
         size_t size;
         archive_entry_xattr_reset(e);
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-                /* Labels are the host's business, not the image's (as umoci). */
-                if (streq(name, "security.selinux") || streq(name, "system.nfs4_acl"))
+                /* Labels are the host's business, not the image's (as umoci);
+                 * overlay xattrs would steer the overlayfs that ephemeral runs
+                 * stack on this rootfs (redirects, metacopy origins). */
+                if (streq(name, "security.selinux") || streq(name, "system.nfs4_acl") ||
+                    startswith(name, "trusted.overlay.") || startswith(name, "user.overlay.")) {
+                        log_debug("%s: dropping xattr %s.", a->spec->label, name);
                         continue;
+                }
                 if (fsetxattr(fd, name, value, size, 0) < 0) {
                         if (errno != EOPNOTSUPP && errno != EPERM)
                                 return -errno;
@@ -509,8 +514,11 @@ static void show_progress(Stream *s, bool done) {
         if (!done && s->blob_bytes < s->next_progress)
                 return;
         s->next_progress = s->blob_bytes + (4u << 20);
-        fprintf(stderr, "\rLayer %u/%u: %.1f MiB read, %.1f MiB unpacked%s", s->spec->index, s->spec->count,
-                (double) s->blob_bytes / (1 << 20), (double) s->tar_bytes / (1 << 20), done ? "\n" : "");
+        char total[32] = "";
+        if (s->spec->size >= 0)
+                snprintf(total, sizeof total, " of %.1f", (double) s->spec->size / (1 << 20));
+        fprintf(stderr, "\rLayer %u/%u: %.1f%s MiB read, %.1f MiB unpacked%s", s->spec->index, s->spec->count,
+                (double) s->blob_bytes / (1 << 20), total, (double) s->tar_bytes / (1 << 20), done ? "\n" : "");
 }
 
 static la_ssize_t blob_read_cb(struct archive *ar, void *userdata, const void **buf) {
