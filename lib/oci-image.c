@@ -654,11 +654,25 @@ static int import_oci(const Source *s, int rootfd, const ImportOptions *o, const
         return 0;
 }
 
+/* A docker reference as docker itself compares them: "busybox",
+ * "library/busybox:latest" and "docker.io/library/busybox:latest" are one. */
+static char *docker_ref_normalize(const char *ref) {
+        const char *r = startswith(ref, "docker.io/") ?: ref;
+        r = startswith(r, "library/") ?: r;
+        const char *slash = strrchr(r, '/');
+        bool tagged = strchr(slash ? slash : r, ':') || strchr(r, '@');
+        return xasprintf("%s%s", r, tagged ? "" : ":latest");
+}
+
 static bool docker_tag_matches(json_object *entry, const char *ref) {
         json_object *tags = jget(entry, "RepoTags", json_type_array);
+        _cleanup_free_ char *want = docker_ref_normalize(ref);
         for (size_t i = 0; tags && i < json_object_array_length(tags); i++) {
                 json_object *t = json_object_array_get_idx(tags, i);
-                if (json_object_is_type(t, json_type_string) && streq(json_object_get_string(t), ref))
+                if (!json_object_is_type(t, json_type_string))
+                        continue;
+                _cleanup_free_ char *have = docker_ref_normalize(json_object_get_string(t));
+                if (streq(have, want))
                         return true;
         }
         return false;

@@ -8,7 +8,7 @@ thing deliberately wrong.
   oci-fixtures.py tamper KIND SRC DST          copy layout SRC to DST with KIND broken:
                                                flip-byte, wrong-digest, wrong-size, wrong-diffid
   oci-fixtures.py hostile KIND DST CANARYDIR   a layout whose layer tries to escape
-  oci-fixtures.py nest SRC DST                 DST: SRC's image behind a nested, multi-platform index
+  oci-fixtures.py nest SRC DST TAG             DST: SRC's image TAG behind a nested, multi-platform index
 """
 import gzip
 import hashlib
@@ -187,12 +187,13 @@ def layer_extra(out):
         f.write(tar_bytes(entries))
 
 
-def nest(src, dst):
-    """Put SRC's image behind a nested index that offers it for two platforms."""
+def nest(src, dst, tag):
+    """Put SRC's image TAG behind a nested index that offers it for two platforms."""
     shutil.copytree(src, dst, symlinks=True)
     with open(os.path.join(dst, "index.json")) as f:
         index = json.load(f)
-    desc = dict(index["manifests"][0])
+    desc = dict(next(d for d in index["manifests"]
+                     if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag))
     ref = desc.pop("annotations")
     other = dict(desc, platform={"os": "linux", "architecture": "s390x"})
     mine = dict(desc, platform={"os": "linux", "architecture": host_arch()})
@@ -213,7 +214,7 @@ def main():
     elif cmd == "tamper":
         tamper(*sys.argv[2:5])
     elif cmd == "nest":
-        nest(*sys.argv[2:4])
+        nest(*sys.argv[2:5])
     elif cmd == "hostile":
         hostile(*sys.argv[2:5])
     else:

@@ -99,11 +99,11 @@ check "skopeo: zstd layers" skopeo copy --dest-compress --dest-compress-format z
 check_output_contains "the zstd copy has zstd layers" 'tar\+zstd' sh -c "cat '$W'/zstd/blobs/sha256/*"
 check "import the oci-archive" berth import multi-oa "$W/multi-oci.tar"
 check_same_tree "oci-archive tree identical to umoci unpack" "$REF" "$(rootfs_of multi-oa)"
-check "import the docker-archive" berth import multi-da "$W/multi-docker.tar" --ref test/img:multi
+check "import the docker-archive (--ref as docker spells it)" berth import multi-da "$W/multi-docker.tar" --ref test/img:multi
 check_same_tree "docker-archive tree identical to umoci unpack" "$REF" "$(rootfs_of multi-da)"
 check "import the zstd image" berth import multi-zstd "$W/zstd"
 check_same_tree "zstd tree identical to umoci unpack" "$REF" "$(rootfs_of multi-zstd)"
-python3 "$FIX" nest "$L" "$W/nested"
+python3 "$FIX" nest "$L" "$W/nested" multi
 check "import through a nested index with several platforms" berth import multi-nested "$W/nested" --ref multi
 check_same_tree "nested-index tree identical to umoci unpack" "$REF" "$(rootfs_of multi-nested)"
 check_output_contains "no manifest for another platform: clear error" 'no image for linux/arm64' \
@@ -133,9 +133,46 @@ check_output_contains "... with the image's Env and WorkingDir" 'FOO=bar in /tmp
 check "berth start app" berth start app
 check "the machine stops when its program exits" wait_for 10 is_stopped app
 check_output_contains "the supervisor saw status 7" 'exited with status 7' berth logs app
+check "an app whose program runs on" berth import app-long "$L" --ref app \
+        --set 'Exec.Command=/bin/sh -c "sleep 1000 & sleep 1000 & wait"'
+check "... starts" berth start app-long
+check "... is running" wait_for 10 is_running app-long
+check_eq "... PID 1 is berth's minimal init" "berth-stub" "$(berth exec app-long -- cat /proc/1/comm)"
+check "... berth stop forwards the signal to the program and the machine stops" \
+        timeout 20 berth stop --timeout 10 app-long
+check "... stopped" is_stopped app-long
+check_output_contains "... by the program's exit on SIGTERM, not a forced kill" 'exited with status 143|killed by SIGTERM' \
+        berth logs app-long
+berth rm app-long >/dev/null 2>&1
 check "import with --boot=yes overrides the detection" berth import app-boot "$L" --ref app --boot=yes
 check_output_contains "... Boot=yes written" '^Boot=yes' cat "$BERTH_ROOT/machines/app-boot/machine.conf"
 berth rm app-boot >/dev/null 2>&1
+
+# --- a Debian image with systemd (from the template cache test-debian.sh fills) ----
+deb_cache=
+for d in "${BERTH_TEST_CACHE:-/nonexistent}"/debian-*; do [ -d "$d/etc" ] && { deb_cache=$d; break; }; done
+if [ -n "$deb_cache" ]; then
+        build_debian() {
+                tar --numeric-owner -C "$deb_cache" -cf "$W/debian.tar" . &&
+                        umoci new --image "$L:deb0" &&
+                        umoci raw add-layer --image "$L:deb0" --tag debian "$W/debian.tar" &&
+                        umoci config --image "$L:debian" --config.cmd /lib/systemd/systemd \
+                                --config.stopsignal 'SIGRTMIN+3' && rm -f "$W/debian.tar"
+        }
+        check "build a one-layer Debian+systemd image" build_debian
+        check "import it" berth import deb "$L" --ref debian
+        check_output_contains "its init is systemd" '^Init=/lib/systemd/systemd' cat "$BERTH_ROOT/machines/deb/machine.conf"
+        check "start --wait" berth start --wait deb
+        deb_state() {
+                wait_for 60 "$BERTH" exec deb -- test -S /run/systemd/private
+                timeout 120 "$BERTH" exec deb -- systemctl is-system-running --wait
+        }
+        check_eq "systemd reaches 'running'" "running" "$(deb_state 2>&1)"
+        check "stop" berth stop --timeout 60 deb
+        berth rm deb >/dev/null 2>&1
+else
+        ok "# SKIP no Debian template cache (run test-debian first): Debian+systemd image not booted"
+fi
 
 # --- bad input -------------------------------------------------------------------
 check_status "missing SOURCE: exit 2" 2 berth import x "$W/no-such-image"
