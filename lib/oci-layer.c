@@ -619,22 +619,26 @@ int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *use
         archive_read_support_format_tar(tar);
 
         struct archive_entry *e;
-        if (archive_read_open(dec, &s, NULL, blob_read_cb, NULL) != ARCHIVE_OK ||
-            archive_read_next_header(dec, &e) != ARCHIVE_OK)
+        int hr = archive_read_open(dec, &s, NULL, blob_read_cb, NULL);
+        if (hr == ARCHIVE_OK)
+                hr = archive_read_next_header(dec, &e);
+        /* An empty stream is an empty layer (Go's tar reader agrees). */
+        bool empty = hr == ARCHIVE_EOF;
+        if (hr != ARCHIVE_OK && !empty)
                 return log_error_errno(s.error ?: SYNTHETIC_ERRNO(EBADMSG), "%s: cannot read the layer: %s",
                                        spec->label, archive_error_string(dec) ?: "unknown error");
         if (spec->compression != LAYER_COMPRESSION_DETECT && spec->compression != LAYER_COMPRESSION_NONE &&
             archive_filter_count(dec) < 2)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: the blob is not %s-compressed as its media type says.",
                                        spec->label, spec->compression == LAYER_COMPRESSION_GZIP ? "gzip" : "zstd");
-        if (archive_read_open(tar, &s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+        if (!empty && archive_read_open(tar, &s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: not a tar stream: %s", spec->label,
                                        archive_error_string(tar) ?: "unknown error");
 
         _cleanup_(applier_done) Applier a = { .rootfd = rootfd, .spec = spec, .cached_fd = -EBADF,
                                               .input_ended = &s.tar_eof };
         int r = 0;
-        for (;;) {
+        for (; !empty;) {
                 int ar_r = archive_read_next_header(tar, &e);
                 if (ar_r == ARCHIVE_EOF)
                         break;
@@ -658,7 +662,7 @@ int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *use
         apply_dir_times(&a);
 
         /* Whatever follows the tar's end is part of both digests: drain it. */
-        for (;;) {
+        for (; !empty;) {
                 const void *b;
                 la_ssize_t n = tar_read_cb(tar, &s, &b);
                 if (n <= 0)

@@ -8,6 +8,7 @@ thing deliberately wrong.
   oci-fixtures.py tamper KIND SRC DST          copy layout SRC to DST with KIND broken:
                                                flip-byte, wrong-digest, wrong-size, wrong-diffid
   oci-fixtures.py hostile KIND DST CANARYDIR   a layout whose layer tries to escape
+  oci-fixtures.py odd-layers DST               empty layers, zeros after the gzip data
   oci-fixtures.py nest SRC DST TAG             DST: SRC's image TAG behind a nested, multi-platform index
 """
 import gzip
@@ -60,14 +61,15 @@ def ti(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, link="", uid=0, gid=0):
     return (i, data if kind == tarfile.REGTYPE else None)
 
 
-def write_layout(layout, layer_tars, tag="t", cfg_extra=None):
-    """Write an OCI layout holding one image of gzip layers."""
+def write_layout(layout, layer_tars, tag="t", cfg_extra=None, gzip_tail=b""):
+    """Write an OCI layout holding one image of gzip layers (GZIP_TAIL
+    appended to each compressed blob)."""
     os.makedirs(layout, exist_ok=True)
     with open(os.path.join(layout, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
     layers, diff_ids = [], []
     for raw in layer_tars:
-        gz = gzip.compress(raw, mtime=0)
+        gz = gzip.compress(raw, mtime=0) + gzip_tail
         layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                        "digest": put_blob(layout, gz), "size": len(gz)})
         diff_ids.append(sha256(raw))
@@ -207,12 +209,20 @@ def nest(src, dst, tag):
         json.dump(top, f)
 
 
+def odd_layers(dst):
+    """Valid but unusual: an empty tar, an empty stream, zeros after the gzip member."""
+    base = tar_bytes([ti("bin", tarfile.DIRTYPE, mode=0o755), ti("bin/prog", data=b"#!/bin/sh\n", mode=0o755)])
+    write_layout(dst, [base, tar_bytes([]), b""], cfg_extra={"Cmd": ["/bin/prog"]}, gzip_tail=b"\0" * 1024)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "layer-extra":
         layer_extra(sys.argv[2])
     elif cmd == "tamper":
         tamper(*sys.argv[2:5])
+    elif cmd == "odd-layers":
+        odd_layers(sys.argv[2])
     elif cmd == "nest":
         nest(*sys.argv[2:5])
     elif cmd == "hostile":

@@ -114,7 +114,10 @@ check "import a plain rootfs tar" berth import plain "$W/rootfs.tar.gz"
 check_same_tree "plain tar tree identical to the source" "$tree" "$(rootfs_of plain)"
 check "import an OCI runtime bundle (umoci unpack's output)" berth import bundle "$W/ref"
 check_same_tree "bundle tree identical to its rootfs" "$REF" "$(rootfs_of bundle)"
-for m in multi-oa multi-da multi-zstd multi-nested plain bundle; do berth rm "$m" >/dev/null 2>&1; done
+python3 "$FIX" odd-layers "$W/odd"
+check "empty layers and zeros after the gzip data are fine (digests still checked)" berth import odd "$W/odd"
+check "... and the tree is there" test -x "$(rootfs_of odd)/bin/prog"
+for m in odd multi-oa multi-da multi-zstd multi-nested plain bundle; do berth rm "$m" >/dev/null 2>&1; done
 
 # --- app-only image: the entrypoint runs, its status comes back -------------------
 cp -a "$tree" "$W/apptree"
