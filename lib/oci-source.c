@@ -62,7 +62,8 @@ static struct archive *archive_open(const char *path) {
         archive_read_support_filter_all(ar);
         archive_read_support_format_tar(ar);
         if (archive_read_open_filename(ar, path, 1 << 16) != ARCHIVE_OK) {
-                log_error("Cannot read %s: %s", path, archive_error_string(ar) ?: "unknown error");
+                log_error("%s is not an image: neither an OCI layout or bundle directory nor a tar archive (%s).",
+                          path, archive_error_string(ar) ?: "unknown error");
                 archive_read_free(ar);
                 return NULL;
         }
@@ -113,8 +114,9 @@ static int detect_archive(const char *path, SourceKind *ret) {
                 if (ar_r == ARCHIVE_EOF)
                         break;
                 if (ar_r < ARCHIVE_WARN) {
-                        log_error("%s is not a tar archive (or a damaged one): %s", path,
-                                  archive_error_string(ar) ?: "unknown error");
+                        log_error("%s is not an image: neither an OCI layout or bundle directory nor a tar "
+                                  "archive, or a damaged one (%s).",
+                                  path, archive_error_string(ar) ?: "unknown error");
                         r = -EMEDIUMTYPE;
                         break;
                 }

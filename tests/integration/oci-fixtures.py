@@ -9,6 +9,7 @@ thing deliberately wrong.
                                                flip-byte, wrong-digest, wrong-size, wrong-diffid
   oci-fixtures.py hostile KIND DST CANARYDIR   a layout whose layer tries to escape
   oci-fixtures.py odd-layers DST               empty layers, zeros after the gzip data
+  oci-fixtures.py sha512 DST                   a layer named and verified by sha512
   oci-fixtures.py nest SRC DST TAG             DST: SRC's image TAG behind a nested, multi-platform index
 """
 import gzip
@@ -215,12 +216,30 @@ def odd_layers(dst):
     write_layout(dst, [base, tar_bytes([]), b""], cfg_extra={"Cmd": ["/bin/prog"]}, gzip_tail=b"\0" * 1024)
 
 
+def sha512_image(dst):
+    """Blobs named and checked by sha512, diff_ids too."""
+    raw = tar_bytes([ti("bin", tarfile.DIRTYPE, mode=0o755), ti("bin/prog", data=b"#!/bin/sh\n", mode=0o755)])
+    gz = gzip.compress(raw, mtime=0)
+    d = "sha512:" + hashlib.sha512(gz).hexdigest()
+    os.makedirs(os.path.join(dst, "blobs", "sha512"), exist_ok=True)
+    with open(os.path.join(dst, "blobs", "sha512", d.split(":")[1]), "wb") as f:
+        f.write(gz)
+    with open(os.path.join(dst, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    config = {"architecture": host_arch(), "os": "linux", "config": {"Cmd": ["/bin/prog"]},
+              "rootfs": {"type": "layers", "diff_ids": ["sha512:" + hashlib.sha512(raw).hexdigest()]}}
+    write_image(dst, "t", config, [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                     "digest": d, "size": len(gz)}])
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "layer-extra":
         layer_extra(sys.argv[2])
     elif cmd == "tamper":
         tamper(*sys.argv[2:5])
+    elif cmd == "sha512":
+        sha512_image(sys.argv[2])
     elif cmd == "odd-layers":
         odd_layers(sys.argv[2])
     elif cmd == "nest":

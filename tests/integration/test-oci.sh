@@ -117,7 +117,9 @@ check_same_tree "bundle tree identical to its rootfs" "$REF" "$(rootfs_of bundle
 python3 "$FIX" odd-layers "$W/odd"
 check "empty layers and zeros after the gzip data are fine (digests still checked)" berth import odd "$W/odd"
 check "... and the tree is there" test -x "$(rootfs_of odd)/bin/prog"
-for m in odd multi-oa multi-da multi-zstd multi-nested plain bundle; do berth rm "$m" >/dev/null 2>&1; done
+python3 "$FIX" sha512 "$W/sha512"
+check "a layer named and verified by sha512" berth import sha512 "$W/sha512"
+for m in sha512 odd multi-oa multi-da multi-zstd multi-nested plain bundle; do berth rm "$m" >/dev/null 2>&1; done
 
 # --- app-only image: the entrypoint runs, its status comes back -------------------
 cp -a "$tree" "$W/apptree"
@@ -181,6 +183,7 @@ fi
 check_status "missing SOURCE: exit 2" 2 berth import x "$W/no-such-image"
 head -c 10000 /dev/urandom >"$W/garbage"
 check_status "garbage SOURCE: exit 2" 2 berth import x "$W/garbage"
+check_output_contains "garbage SOURCE: says it is not an image" 'is not an image' berth import x "$W/garbage"
 check_output_contains "unknown --ref: names what there is" "has no image 'nope'.*multi" berth import x "$L" --ref nope
 check_status "unknown --ref: exit 2" 2 berth import x "$L" --ref nope
 check_output_contains "several images and no --ref: asks for one" 'choose one with --ref' berth import x "$L"
