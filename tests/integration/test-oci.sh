@@ -81,6 +81,9 @@ else
 fi
 check_output_contains "machine.conf records the exposed port, not published" \
         '^# Ports the image exposes \(not published\): 8080/tcp' cat "$BERTH_ROOT/machines/multi/machine.conf"
+check_output_contains "berth status shows the image and its ports" \
+        'Image: oci-layout sha256:[0-9a-f]{64}.*Ports: 8080/tcp \(exposed by the image, not published\)' \
+        sh -c "'$BERTH' status multi | tr '\n' ' '"
 check_output_contains "StopSignal became PoweroffSignal" '^PoweroffSignal=SIGUSR2' \
         cat "$BERTH_ROOT/machines/multi/machine.conf"
 check_output_contains "an image whose command is /sbin/init boots" '^Boot=yes' \
@@ -133,6 +136,7 @@ build_app() {
 check "build an app-only image (no init; Entrypoint /bin/sh -c, Cmd exit 7)" build_app
 check "import it" berth import app "$L" --ref app
 check_output_contains "it runs its command, not an init" '^Boot=no' cat "$BERTH_ROOT/machines/app/machine.conf"
+check_output_contains "berth status shows what it runs" 'Run: /bin/sh -c "echo' berth status app
 check_status "berth run app returns the entrypoint's status 7" 7 berth run app
 check_output_contains "... with the image's Env and WorkingDir" 'FOO=bar in /tmp' berth run app
 check "berth start app" berth start app
