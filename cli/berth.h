@@ -37,6 +37,13 @@ int context_run_mode(Context *ctx, RunMode *ret);
 typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 
 int verb_create(Context *ctx, int argc, char **argv);
+int verb_import(Context *ctx, int argc, char **argv);
+/* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
+ * place when complete (verb-create.c).  clean_staging() removes what killed
+ * creates of NAME left (caller holds NAME's lock); make_staging() makes the
+ * directory and returns its name. */
+void clean_staging(Context *ctx, const char *name);
+int make_staging(Context *ctx, const char *name, char **ret);
 int verb_start(Context *ctx, int argc, char **argv);
 int verb_stop(Context *ctx, int argc, char **argv);
 int verb_kill(Context *ctx, int argc, char **argv);

@@ -14,6 +14,7 @@ static const struct {
         const char *summary;
 } verbs[] = {
         { "create", verb_create, "create NAME --template T | --from-dir DIR | --from-tar FILE" },
+        { "import", verb_import, "import NAME SOURCE [--ref R] [--platform OS/ARCH] [--boot auto|yes|no]  an OCI image" },
         { "start", verb_start, "start NAME             boot a machine" },
         { "stop", verb_stop, "stop NAME [--timeout S] power a machine off" },
         { "kill", verb_kill, "kill NAME [--signal S] kill a machine (or send its init a signal)" },

@@ -35,7 +35,7 @@ static const char *template_dir(void) {
 
 /* Remove leftovers of earlier, killed creates of NAME.  We hold NAME's lock,
  * so no create of NAME is running. */
-static void clean_staging(Context *ctx, const char *name) {
+void clean_staging(Context *ctx, const char *name) {
         _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
         _cleanup_free_ char *prefix2 = xasprintf(".removing-%s.", name);
         _cleanup_closedir_ DIR *d = NULL;
@@ -53,7 +53,7 @@ static void clean_staging(Context *ctx, const char *name) {
                 }
 }
 
-static int make_staging(Context *ctx, const char *name, char **ret) {
+int make_staging(Context *ctx, const char *name, char **ret) {
         for (int tries = 0; tries < 16; tries++) {
                 uint64_t rnd;
                 if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)

@@ -169,7 +169,8 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         }
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, base ?: name);
         _cleanup_free_ char *init_name = NULL;
-        r = rootfs_check(rootfs, o->stub_init ? NULL : cfg.init, &init_name);
+        /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
+        r = rootfs_check(rootfs, o->stub_init || !cfg.boot ? NULL : cfg.init, &init_name);
         bool privileged = !cfg.private_users;
         if (r >= 0 && cfg.private_users && cfg.network_mode == NETWORK_MODE_HOST) {
                 /* The kernel gives sysfs only to a user namespace that owns the

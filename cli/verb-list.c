@@ -172,6 +172,36 @@ int verb_list(Context *ctx, int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* VALUE of KEY= in the import helper's "image" file, if made only of
+ * characters safe to print (the helper parsed untrusted input). */
+static char *image_value(const char *text, const char *key) {
+        _cleanup_free_ char *k = xasprintf("%s=", key);
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                if (!startswith(p, k))
+                        continue;
+                p += strlen(k);
+                size_t n = strcspn(p, "\n");
+                if (n == 0 || n > 200 ||
+                    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/._- ") < n)
+                        return NULL;
+                return strndup(p, n);
+        }
+        return NULL;
+}
+
+/* What "berth import" recorded about the image, if it made the machine. */
+static void print_image(Context *ctx, const char *name) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        _cleanup_free_ char *text = NULL;
+        if (dfd < 0 || read_file_at(dfd, "image", 4096, &text, NULL) < 0)
+                return;
+        _cleanup_free_ char *kind = image_value(text, "SOURCE_KIND"), *manifest = image_value(text, "MANIFEST"),
+                            *ports = image_value(text, "PORTS");
+        printf("      Image: %s%s%s\n", kind ?: "?", manifest ? " " : "", manifest ?: "");
+        if (ports)
+                printf("      Ports: %s (exposed by the image, not published)\n", ports);
+}
+
 int verb_status(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
         int c;
@@ -207,6 +237,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 printf("      State: %s\n", machine_state_to_string(m.rt.state));
                 printf("     Source: %s\n", m.source ?: "-");
                 printf("    Created: %s\n", created);
+                print_image(ctx, name);
                 printf("       Path: %s\n", path);
                 MachineConfig cfg;
                 _cleanup_free_ char *err = NULL;
@@ -219,6 +250,10 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                        (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
                         else
                                 printf("      Users: private (range allocated at first start)\n");
+                        if (!cfg.boot && cfg.command) {
+                                _cleanup_free_ char *cmd = config_words_format(cfg.command);
+                                printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);
+                        }
                         machine_config_done(&cfg);
                 } else
                         printf("     Config: invalid: %s\n", err ?: "?");

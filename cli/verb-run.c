@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "berth.h"
+#include "config.h"
 #include "fs.h"
 #include "log.h"
 #include "name.h"
@@ -134,9 +135,9 @@ int verb_run(Context *ctx, int argc, char **argv) {
                                 return r;
                 }
         const char *source;
-        r = name_and_command(argc, argv, true, &source, &eo.cmd);
+        r = name_and_command(argc, argv, false, &source, &eo.cmd);
         if (r != 0) {
-                log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] SOURCE [--] CMD...");
+                log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] SOURCE [--] [CMD...]");
                 return r;
         }
         /* With a terminal on both ends, like an interactive exec. */
@@ -169,6 +170,37 @@ int verb_run(Context *ctx, int argc, char **argv) {
         if (source_base) {
                 log_error("'%s' is itself a run machine; run from its base '%s'.", source, source_base);
                 return EXIT_USAGE;
+        }
+
+        /* Without CMD: the machine's own program ([Exec] Command=, an
+         * application image), with its environment, directory and user;
+         * what the command line says still wins. */
+        _cleanup_(machine_config_done) MachineConfig cfg = {};
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *user = NULL;
+        if (!eo.cmd[0]) {
+                _cleanup_free_ char *err = NULL;
+                if (store_load_config(&ctx->store, source, NULL, &cfg, &err) < 0) {
+                        log_error("%s", err ?: "Invalid configuration.");
+                        return EXIT_USAGE;
+                }
+                if (!cfg.command) {
+                        log_error("No command given, and machine '%s' has no [Exec] Command= to run.", source);
+                        return EXIT_USAGE;
+                }
+                eo.cmd = cfg.command;
+                if (!eo.cwd)
+                        eo.cwd = cfg.working_directory;
+                if (!eo.user && cfg.user) {
+                        /* exec takes a user; its primary group comes from the machine's passwd. */
+                        user = strndup(cfg.user, strcspn(cfg.user, ":"));
+                        eo.user = user;
+                }
+                for (char **e = cfg.environment; e && *e; e++)
+                        env = strv_append(env, *e);
+                for (char **e = setenv; e && *e; e++)
+                        env = strv_append(env, *e);
+                eo.setenv = env;
         }
 
         _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);

@@ -73,3 +73,26 @@ int caps_read_bounding(pid_t pid, uint64_t *ret) {
         *ret = v;
         return 0;
 }
+
+int caps_limit(uint64_t keep) {
+        int r = caps_apply_bounding(keep);
+        if (r < 0)
+                return r;
+        cap_t caps = cap_init();
+        if (!caps)
+                return -errno;
+        for (unsigned c = 0; c < 64 && c < (unsigned) cap_max_bits(); c++) {
+                if (!(keep & (UINT64_C(1) << c)))
+                        continue;
+                cap_value_t v = (cap_value_t) c;
+                if (cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) < 0 ||
+                    cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET) < 0) {
+                        r = -errno;
+                        break;
+                }
+        }
+        if (r >= 0 && cap_set_proc(caps) < 0)
+                r = -errno;
+        cap_free(caps);
+        return r;
+}

@@ -17,3 +17,8 @@ int caps_apply_bounding(uint64_t keep);
 
 /* The bounding set of process PID (CapBnd in /proc/PID/status). */
 int caps_read_bounding(pid_t pid, uint64_t *ret);
+
+/* Keep only the capabilities in KEEP, in every set (bounding, permitted,
+ * effective; inheritable and ambient cleared): for helpers that run as root
+ * but need only a few privileges.  Returns -errno. */
+int caps_limit(uint64_t keep);

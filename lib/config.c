@@ -84,6 +84,7 @@ static char *echo_escape(const char *s, size_t max) {
 
 typedef int (*ConfigParseFunc)(MachineConfig *c, const char *value, const char **ret_reason);
 typedef char *(*ConfigFormatFunc)(const MachineConfig *c);
+typedef char **(*ConfigFormatListFunc)(const MachineConfig *c);
 
 static int fail(const char **ret_reason, const char *reason) {
         *ret_reason = reason;
@@ -186,6 +187,228 @@ static int parse_reboot_signal(MachineConfig *c, const char *value, const char *
 
 static char *format_reboot_signal(const MachineConfig *c) {
         return format_signal(c->reboot_signal);
+}
+
+static int parse_boot(MachineConfig *c, const char *value, const char **ret_reason) {
+        int r = parse_boolean(value);
+        if (r < 0)
+                return fail(ret_reason, "is not a boolean");
+        c->boot = r;
+        return 0;
+}
+
+static char *format_boot(const MachineConfig *c) {
+        return xstrdup(c->boot ? "yes" : "no");
+}
+
+/* ----- Words (Command=, Environment=) ----- */
+
+static int hexval(char ch) {
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
+int config_words_parse(const char *s, char ***ret) {
+        _cleanup_strv_free_ char **words = NULL;
+        size_t len = strlen(s);
+        _cleanup_free_ char *buf = xmalloc(len + 1);
+
+        for (const char *p = s;;) {
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p)
+                        break;
+                char *o = buf;
+                if (*p == '"') {
+                        for (p++;; p++) {
+                                if (!*p)
+                                        return -EINVAL; /* no closing quote */
+                                if (*p == '"')
+                                        break;
+                                if (*p != '\\') {
+                                        *o++ = *p;
+                                        continue;
+                                }
+                                p++;
+                                switch (*p) {
+                                case '\\':
+                                case '"':
+                                        *o++ = *p;
+                                        break;
+                                case 'n':
+                                        *o++ = '\n';
+                                        break;
+                                case 't':
+                                        *o++ = '\t';
+                                        break;
+                                case 'x': {
+                                        int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+                                        /* A NUL cannot be part of an argument. */
+                                        if (l < 0 || (h | l) == 0)
+                                                return -EINVAL;
+                                        *o++ = (char) (h << 4 | l);
+                                        p += 2;
+                                        break;
+                                }
+                                default:
+                                        return -EINVAL;
+                                }
+                        }
+                        p++;
+                        /* "a"b is ambiguous: a closing quote must end the word. */
+                        if (*p && *p != ' ' && *p != '\t')
+                                return -EINVAL;
+                } else {
+                        for (; *p && *p != ' ' && *p != '\t'; p++) {
+                                if (*p == '"' || *p == '\\')
+                                        return -EINVAL;
+                                *o++ = *p;
+                        }
+                }
+                *o = 0;
+                words = strv_append(words, buf);
+        }
+        if (!words)
+                return -EINVAL;
+        *ret = TAKE_PTR(words);
+        return 0;
+}
+
+static bool word_is_bare(const char *w) {
+        if (!*w)
+                return false;
+        for (const char *p = w; *p; p++) {
+                unsigned char ch = (unsigned char) *p;
+                if (ch <= ' ' || ch >= 0x7f || ch == '"' || ch == '\\' || ch == ';' || ch == '#')
+                        return false;
+        }
+        return true;
+}
+
+char *config_words_format(char *const *words) {
+        char *s = xstrdup("");
+        for (char *const *w = words; w && *w; w++) {
+                if (w != words)
+                        strextendf(&s, " ");
+                if (word_is_bare(*w)) {
+                        strextendf(&s, "%s", *w);
+                        continue;
+                }
+                strextendf(&s, "\"");
+                for (const char *p = *w; *p; p++) {
+                        unsigned char ch = (unsigned char) *p;
+                        if (ch == '"' || ch == '\\')
+                                strextendf(&s, "\\%c", ch);
+                        else if (ch < ' ' || ch >= 0x7f || ch == ';' || ch == '#')
+                                strextendf(&s, "\\x%02x", ch);
+                        else
+                                strextendf(&s, "%c", ch);
+                }
+                strextendf(&s, "\"");
+        }
+        return s;
+}
+
+/* Formatting may escape bytes (one becomes four): the line written back
+ * must still be within CONFIG_LINE_MAX. */
+static bool words_fit(const char *key, char *const *words) {
+        _cleanup_free_ char *f = config_words_format(words);
+        return strlen(key) + 1 + strlen(f) < CONFIG_LINE_MAX;
+}
+
+static int parse_command(MachineConfig *c, const char *value, const char **ret_reason) {
+        char **words;
+        if (config_words_parse(value, &words) < 0)
+                return fail(ret_reason, "is not a list of words (check the quoting)");
+        if (!words_fit("Command", words)) {
+                strv_free(words);
+                return fail(ret_reason, "is too long to be stored in a configuration file");
+        }
+        if (words[0][0] != '/') {
+                strv_free(words);
+                return fail(ret_reason, "must start with an absolute path");
+        }
+        strv_free(c->command);
+        c->command = words;
+        return 0;
+}
+
+static char *format_command(const MachineConfig *c) {
+        return c->command ? config_words_format(c->command) : NULL;
+}
+
+static bool env_name_valid(const char *s, size_t n) {
+        if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                      (s[i] >= '0' && s[i] <= '9')))
+                        return false;
+        return true;
+}
+
+static int parse_environment(MachineConfig *c, const char *value, const char **ret_reason) {
+        _cleanup_strv_free_ char **words = NULL;
+        if (config_words_parse(value, &words) < 0 || strv_length(words) != 1)
+                return fail(ret_reason, "is not one NAME=value word (check the quoting)");
+        if (!words_fit("Environment", words))
+                return fail(ret_reason, "is too long to be stored in a configuration file");
+        const char *eq = strchr(words[0], '=');
+        if (!eq || !env_name_valid(words[0], (size_t) (eq - words[0])))
+                return fail(ret_reason, "does not start with a valid variable name and '='");
+        c->environment = strv_append(c->environment, words[0]);
+        return 0;
+}
+
+static char **format_environment(const MachineConfig *c) {
+        char **l = NULL;
+        for (char **e = c->environment; e && *e; e++) {
+                char *const one[] = { *e, NULL };
+                _cleanup_free_ char *w = config_words_format(one);
+                l = strv_append(l, w);
+        }
+        return l;
+}
+
+static int parse_working_directory(MachineConfig *c, const char *value, const char **ret_reason) {
+        const char *reason = NULL;
+        MachineConfig scratch = { .init = NULL };
+        /* The same rules as Init=: an absolute, printable path without "..". */
+        if (parse_init(&scratch, value, &reason) < 0 && !(reason && streq(reason, "ends with '/', but must name a file")))
+                return fail(ret_reason, reason);
+        free(scratch.init);
+        free(c->working_directory);
+        c->working_directory = xstrdup(value);
+        return 0;
+}
+
+static char *format_working_directory(const MachineConfig *c) {
+        return c->working_directory ? xstrdup(c->working_directory) : NULL;
+}
+
+static int parse_user(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value))
+                return fail(ret_reason, "must not be empty");
+        /* Names as passwd allows them, an optional ":group": no spaces, no '/'. */
+        for (const char *p = value; *p; p++) {
+                unsigned char ch = (unsigned char) *p;
+                if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == ':' || ch == '$'))
+                        return fail(ret_reason, "contains a character a user or group name cannot have");
+        }
+        if (strchr(value, ':') != strrchr(value, ':') || value[0] == ':' || value[strlen(value) - 1] == ':')
+                return fail(ret_reason, "is not USER or USER:GROUP");
+        free(c->user);
+        c->user = xstrdup(value);
+        return 0;
+}
+
+static char *format_user(const MachineConfig *c) {
+        return c->user ? xstrdup(c->user) : NULL;
 }
 
 static int parse_network_mode(MachineConfig *c, const char *value, const char **ret_reason) {
@@ -380,6 +603,7 @@ typedef struct ConfigTableEntry {
         ConfigFormatFunc format;
         bool global_ok;    /* may appear in the global berth.conf */
         const char *hint;  /* how a valid value looks */
+        ConfigFormatListFunc format_list; /* set for a key that may be repeated: one line per entry */
 } ConfigTableEntry;
 
 static const ConfigTableEntry config_table[] = {
@@ -393,6 +617,18 @@ static const ConfigTableEntry config_table[] = {
           "expected a signal like SIGRTMIN+4 or SIGTERM, a number, or 'auto'" },
         { "Machine", "RebootSignal", CONFIG_MACHINE_REBOOT_SIGNAL, parse_reboot_signal, format_reboot_signal,
           true, "expected a signal like SIGRTMIN+5 or SIGINT, a number, or 'auto'" },
+        { "Machine", "Boot", CONFIG_MACHINE_BOOT, parse_boot, format_boot, true,
+          "expected 'yes' (boot Init=) or 'no' (run [Exec] Command= under berth's minimal init)" },
+        /* What the machine runs comes with its image: never from the global file. */
+        { "Exec", "Command", CONFIG_EXEC_COMMAND, parse_command, format_command, false,
+          "expected words like /bin/sh -c \"exit 7\", the first an absolute path" },
+        { "Exec", "Environment", CONFIG_EXEC_ENVIRONMENT, parse_environment, NULL, false,
+          "expected NAME=value (quote it if it has spaces); repeat the key for more",
+          format_environment },
+        { "Exec", "WorkingDirectory", CONFIG_EXEC_WORKING_DIRECTORY, parse_working_directory,
+          format_working_directory, false, "expected an absolute path like /srv" },
+        { "Exec", "User", CONFIG_EXEC_USER, parse_user, format_user, false,
+          "expected a user name or number, optionally with :group" },
         { "Network", "Mode", CONFIG_NETWORK_MODE, parse_network_mode, format_network_mode, true,
           "expected 'bridge', 'none', 'host', 'macvlan' or 'ipvlan'" },
         { "Network", "Bridge", CONFIG_NETWORK_BRIDGE, parse_bridge, format_bridge, true,
@@ -497,6 +733,7 @@ void machine_config_init(MachineConfig *c) {
                 .hostname = NULL,
                 .poweroff_signal = 0,
                 .reboot_signal = 0,
+                .boot = true,
                 .network_mode = NETWORK_MODE_BRIDGE,
                 .bridge = xstrdup(CONFIG_DEFAULT_BRIDGE),
                 .interface = xstrdup(CONFIG_DEFAULT_INTERFACE),
@@ -525,6 +762,14 @@ void machine_config_done(MachineConfig *c) {
         free(c->ports);
         c->ports = NULL;
         c->n_ports = 0;
+        strv_free(c->command);
+        c->command = NULL;
+        strv_free(c->environment);
+        c->environment = NULL;
+        free(c->working_directory);
+        c->working_directory = NULL;
+        free(c->user);
+        c->user = NULL;
 }
 
 void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
@@ -539,6 +784,10 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
                 dst->ports = xcalloc(src->n_ports, sizeof *dst->ports);
                 memcpy(dst->ports, src->ports, src->n_ports * sizeof *dst->ports);
         }
+        dst->command = strv_copy(src->command);
+        dst->environment = strv_copy(src->environment);
+        dst->working_directory = src->working_directory ? xstrdup(src->working_directory) : NULL;
+        dst->user = src->user ? xstrdup(src->user) : NULL;
 }
 
 bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
@@ -552,7 +801,9 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                a->n_ports == b->n_ports &&
                (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
                a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&
-               a->private_users == b->private_users;
+               a->private_users == b->private_users && a->boot == b->boot &&
+               strv_equal(a->command, b->command) && strv_equal(a->environment, b->environment) &&
+               streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user);
 }
 
 /* Replace *C by *NEW, leaving *NEW empty. */
@@ -560,6 +811,8 @@ static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         machine_config_done(c);
         *c = *new;
         new->init = new->hostname = new->bridge = new->interface = new->link = NULL;
+        new->working_directory = new->user = NULL;
+        new->command = new->environment = NULL;
         new->ports = NULL;
         new->n_ports = 0;
 }
@@ -796,7 +1049,7 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                 hint = "set it in the machine's machine.conf";
                 goto fail;
         }
-        if (ctx->seen_mask & bit) {
+        if ((ctx->seen_mask & bit) && !e->format_list) {
                 reason = reason_buf = xasprintf("%s= is already set on line %u", e->key,
                                                 ctx->seen_line[e->id]);
                 hint = "remove one of the assignments";
@@ -1005,15 +1258,24 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
                 if (!(mask & CONFIG_KEY_BIT(e->id)))
                         continue;
 
-                _cleanup_free_ char *v = e->format(c);
-                if (!v)
+                _cleanup_strv_free_ char **values = NULL;
+                if (e->format_list)
+                        values = e->format_list(c);
+                else {
+                        char *v = e->format(c);
+                        if (v)
+                                values = strv_append(NULL, v);
+                        free(v);
+                }
+                if (!values)
                         continue;
 
                 if (!streq_ptr(section, e->section)) {
                         strextendf(&s, "%s[%s]\n", section ? "\n" : "", e->section);
                         section = e->section;
                 }
-                strextendf(&s, "%s=%s\n", e->key, v);
+                for (char **v = values; *v; v++)
+                        strextendf(&s, "%s=%s\n", e->key, *v);
         }
 
         return s;

@@ -51,6 +51,11 @@ typedef enum ConfigKey {
         CONFIG_MACHINE_HOSTNAME,
         CONFIG_MACHINE_POWEROFF_SIGNAL,
         CONFIG_MACHINE_REBOOT_SIGNAL,
+        CONFIG_MACHINE_BOOT,
+        CONFIG_EXEC_COMMAND,
+        CONFIG_EXEC_ENVIRONMENT,
+        CONFIG_EXEC_WORKING_DIRECTORY,
+        CONFIG_EXEC_USER,
         CONFIG_NETWORK_MODE,
         CONFIG_NETWORK_BRIDGE,
         CONFIG_NETWORK_SUBNET,
@@ -72,6 +77,12 @@ typedef struct MachineConfig {
         char *hostname;        /* NULL: the machine's name */
         int poweroff_signal;   /* 0: chosen from the init (see machine_config_poweroff_signal) */
         int reboot_signal;     /* 0: chosen from the init */
+        bool boot;             /* default true: PID 1 is Init; false: berth's minimal init runs [Exec] Command */
+        /* [Exec]: the machine's main program when Boot=no (an application image) */
+        char **command;        /* argv; NULL: none */
+        char **environment;    /* "NAME=value" entries; the key may be repeated */
+        char *working_directory; /* absolute path inside the machine; NULL: "/" */
+        char *user;            /* name or number, "user:group" or "uid:gid"; NULL: root */
         /* [Network] */
         NetworkMode network_mode; /* default NETWORK_MODE_BRIDGE */
         char *bridge;          /* default CONFIG_DEFAULT_BRIDGE */
@@ -122,6 +133,13 @@ int machine_config_parse_file(MachineConfig *c, const char *path, ConfigSource s
 /* Set one key from the command line ("Section.Key=value" or "Key=value" when
  * unambiguous), marking it so files cannot override it. */
 int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error);
+
+/* Words as Command= takes them: separated by spaces, each bare or in double
+ * quotes with \\ \" \n \t \xNN escapes.  parse returns -EINVAL for bad
+ * quoting or no word at all; format quotes only where needed, and always
+ * escapes ';' and '#' so a value never looks like a comment. */
+int config_words_parse(const char *s, char ***ret);
+char *config_words_format(char *const *words);
 
 /* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);

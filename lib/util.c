@@ -233,3 +233,17 @@ void strextendf(char **s, const char *fmt, ...) {
         free(*s);
         *s = n;
 }
+
+char **strv_copy(char *const *l) {
+        char **n = NULL;
+        for (char *const *p = l; p && *p; p++)
+                n = strv_append(n, *p);
+        return n;
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+        for (; a && *a && b && *b; a++, b++)
+                if (!streq(*a, *b))
+                        return false;
+        return !(a && *a) && !(b && *b);
+}

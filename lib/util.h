@@ -98,6 +98,9 @@ void strextendf(char **s, const char *fmt, ...) _printf_(2, 3);
 
 char **strv_append(char **l, const char *s); /* takes ownership of l, returns new vector */
 size_t strv_length(char *const *l);
+char **strv_copy(char *const *l);
+/* Same strings in the same order (NULL and empty are equal). */
+bool strv_equal(char *const *a, char *const *b);
 
 /* Parse a whole decimal number; no sign, no spaces, no trailing garbage. */
 int safe_atou64(const char *s, uint64_t *ret);

@@ -213,7 +213,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         if (p->stub_init) {
                 /* The error pipe closes as an exec would have closed it. */
                 close(errfd);
-                stub_init_run();
+                stub_init_run(p->program);
         }
 
         char *const argv[] = { (char *) p->init, NULL };

@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "mount.h"
+#include "stub-init.h"
 
 typedef struct LaunchParams {
         const MachineCgroup *cgroup;
@@ -22,6 +23,7 @@ typedef struct LaunchParams {
         int (*setup_network)(void *userdata, int netns_fd);
         void *network_userdata;
         const char *resolv_conf; /* written to the guest's /etc/resolv.conf unless it is a symlink; may be NULL */
+        const StubProgram *program; /* with stub_init: the machine's main program, or NULL */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,

@@ -260,7 +260,8 @@ static int run(const Args *a) {
         }
         _cleanup_free_ char *rootfs = store_rootfs_path(&store, base ?: a->name);
         _cleanup_free_ char *init_name = NULL;
-        r = rootfs_check(rootfs, a->stub ? NULL : cfg.init, &init_name);
+        /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
+        r = rootfs_check(rootfs, a->stub || !cfg.boot ? NULL : cfg.init, &init_name);
         if (r < 0)
                 return r;
 
@@ -391,7 +392,12 @@ static int run(const Args *a) {
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1,
                            .ephemeral = ephemeral, .userns = uid_base > 0 },
-                .stub_init = a->stub,
+                /* "berth run" runs its command itself (--stub-init); Boot=no runs Command=. */
+                .stub_init = a->stub || !cfg.boot,
+                .program = a->stub || cfg.boot ? NULL : &(StubProgram) {
+                        .argv = cfg.command, .env = cfg.environment, .cwd = cfg.working_directory,
+                        .user = cfg.user,
+                },
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = uid_base,
@@ -421,7 +427,8 @@ static int run(const Args *a) {
                 r = runtime_state_write(run_fd, &st);
                 if (r < 0)
                         log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
-                log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, cfg.init, (int) pid, st.boots);
+                log_info("Machine %s started (init %s, pid %d, boot %u).", a->name,
+                         lp.program ? "berth-stub" : cfg.init, (int) pid, st.boots);
                 if (a->unit)
                         (void) register_machine(a->name, pid, rootfs, &net.host_ifindex, net.host_ifindex > 0);
                 if (!a->wait)

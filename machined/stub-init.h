@@ -1,11 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The minimal PID 1 of a machine that runs a command rather than booting
- * ("berth run" without --boot): it reaps orphans and ends the machine on a
- * poweroff signal (SIGTERM, SIGINT, SIGUSR2, SIGRTMIN+3, SIGRTMIN+4).  It
- * runs in the child berth-machined made, without exec: nothing of the guest
- * is loaded into it, and it is not dumpable, so nothing in the machine can
- * reach it through /proc/1. */
+/* The minimal PID 1 of a machine that does not boot its own init.  It runs
+ * in the child berth-machined made, without exec: nothing of the guest is
+ * loaded into it, and it is not dumpable, so nothing in the machine can
+ * reach it through /proc/1.
+ *
+ * Without a program ("berth run" without --boot, which then runs its
+ * command through exec) it reaps orphans and ends the machine on a poweroff
+ * signal (SIGTERM, SIGINT, SIGUSR2, SIGRTMIN+3, SIGRTMIN+4).
+ *
+ * With a program ([Machine] Boot=no, an application image) it starts the
+ * program as the machine's main process, reaps every orphan, forwards the
+ * signals it gets (the poweroff signal included) to the program, and exits
+ * with the program's status (128+N if a signal N killed it), which ends the
+ * machine. */
 
-_Noreturn void stub_init_run(void);
+typedef struct StubProgram {
+        char **argv;      /* absolute path first */
+        char **env;       /* NAME=value, over berth's defaults */
+        const char *cwd;  /* NULL: "/" */
+        const char *user; /* NULL: root; name or number, optional ":group" */
+} StubProgram;
+
+_Noreturn void stub_init_run(const StubProgram *program);

@@ -125,6 +125,13 @@ static void test_good_values(void) {
                        "Hostname=web-1.example\n"
                        "PoweroffSignal=SIGRTMIN+4\n"
                        "RebootSignal=INT\n"
+                       "Boot=no\n"
+                       "[Exec]\n"
+                       "Command=/bin/sh -c \"exit 7\"\n"
+                       "Environment=A=1\n"
+                       "Environment=\"B=two words\"\n"
+                       "WorkingDirectory=/srv\n"
+                       "User=app:app\n"
                        "[Network]\n"
                        "Mode=host\n"
                        "Bridge=br-lab\n"
@@ -138,6 +145,12 @@ static void test_good_values(void) {
                        "TasksMax=100\n"
                        "[Security]\n"
                        "PrivateUsers=yes\n")) {
+                TEST_ASSERT(!c.boot, "Boot=no applied");
+                TEST_ASSERT(strv_length(c.command) == 3 && streq(c.command[2], "exit 7"), "Command= split into words");
+                TEST_ASSERT(strv_length(c.environment) == 2 && streq(c.environment[1], "B=two words"),
+                            "Environment= repeated appends");
+                TEST_ASSERT_STREQ(c.working_directory, "/srv", "WorkingDirectory= applied");
+                TEST_ASSERT_STREQ(c.user, "app:app", "User= applied");
                 TEST_ASSERT_STREQ(c.init, "/usr/lib/systemd/systemd", "Init= applied");
                 TEST_ASSERT_STREQ(c.hostname, "web-1.example", "Hostname= applied");
                 TEST_ASSERT(c.poweroff_signal == SIGRTMIN + 4, "PoweroffSignal=SIGRTMIN+4 applied");
@@ -246,7 +259,20 @@ static void test_structure(void) {
         parse_bad("a key in the wrong case", "[Machine]\ninit=/sbin/init\n", "did you mean Init=?");
         parse_bad("a key in the wrong section", "[Network]\nInit=/sbin/init\n", "belongs in [Machine]");
         parse_bad("an unknown section", "[Machine]\n[Foo]\n", "test.conf:2: [Foo]: unknown section",
-                  "[Machine], [Network], [Resources], [Security]");
+                  "[Machine], [Exec], [Network], [Resources], [Security]");
+        parse_bad("a Command= with an open quote", "[Exec]\nCommand=/bin/sh \"-c\n", "not a list of words");
+        parse_bad("a Command= whose escaped form would not fit a line",
+                  "[Exec]\nCommand=/bin/\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee"
+                  "\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee"
+                  "\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee\n",
+                  "too long");
+        parse_bad("a relative Command=", "[Exec]\nCommand=sh -c true\n", "absolute path");
+        parse_bad("an Environment= without a name", "[Exec]\nEnvironment==x\n", "valid variable name");
+        parse_bad("two words in one Environment=", "[Exec]\nEnvironment=A=1 B=2\n", "one NAME=value word");
+        parse_bad("a User= with a slash", "[Exec]\nUser=../x\n", "cannot have");
+        parse_bad("a duplicate Command=", "[Exec]\nCommand=/a\nCommand=/b\n", "already set on line 2");
+        parse_bad_full("Command= in the global file", "[Exec]\nCommand=/a\n", strlen("[Exec]\nCommand=/a\n"),
+                       CONFIG_SOURCE_GLOBAL, "not allowed in the global configuration", NULL);
         parse_bad("a section in the wrong case", "[machine]\nInit=/sbin/init\n", "test.conf:1: [machine]");
         parse_bad("a key before any section", "Init=/sbin/init\n[Machine]\n",
                   "test.conf:1: Init=/sbin/init: assignment outside of any section", "[Machine]");
@@ -553,6 +579,12 @@ static void test_format(void) {
         c.memory_max = UINT64_C(3) << 29; /* 1.5G: written as 1536M */
         c.tasks_max = UINT64_MAX;
         c.private_users = true;
+        c.boot = false;
+        c.command = strv_append(strv_append(NULL, "/bin/sh"), "-c");
+        c.command = strv_append(c.command, "echo \"a b\";\tx#\\");
+        c.environment = strv_append(strv_append(NULL, "PATH=/bin"), "X=a b");
+        c.working_directory = xstrdup("/srv");
+        c.user = xstrdup("1000:1000");
 
         _cleanup_free_ char *text = machine_config_format(&c, ALL_KEYS);
         TEST_ASSERT_STREQ(text,
@@ -561,6 +593,14 @@ static void test_format(void) {
                           "Hostname=web-1\n"
                           "PoweroffSignal=SIGRTMIN+4\n"
                           "RebootSignal=SIGINT\n"
+                          "Boot=no\n"
+                          "\n"
+                          "[Exec]\n"
+                          "Command=/bin/sh -c \"echo \\\"a b\\\"\\x3b\\x09x\\x23\\\\\"\n"
+                          "Environment=PATH=/bin\n"
+                          "Environment=\"X=a b\"\n"
+                          "WorkingDirectory=/srv\n"
+                          "User=1000:1000\n"
                           "\n"
                           "[Network]\n"
                           "Mode=host\n"

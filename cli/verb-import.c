@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth import NAME SOURCE: make a machine from an OCI image (layout dir,
+ * oci-archive, docker-archive), a plain rootfs tar or an OCI runtime bundle.
+ * The work happens in berth-import, a sandboxed helper (the only process
+ * that parses the untrusted image); berth builds the machine under a
+ * staging name like create does, takes the helper's machine.conf fragment
+ * through its own strict parser, and renames the machine into place only
+ * when everything succeeded. */
+
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "berth.h"
+#include "build-config.h"
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "rootfs.h"
+#include "runtime.h"
+#include "spawn.h"
+#include "userns.h"
+#include "util.h"
+
+#define IMAGE_INFO_MAX 4096
+
+static const char *import_helper(void) {
+        return secure_getenv("BERTH_IMPORT") ?: BERTH_IMPORT_PATH;
+}
+
+/* The PORTS= line of the helper's "image" file, if it holds only what a
+ * port list can hold (the helper checked; a comment must stay one line). */
+static char *image_ports(const char *info) {
+        const char *p = strstr(info, "PORTS=");
+        if (!p || (p != info && p[-1] != '\n'))
+                return NULL;
+        p += strlen("PORTS=");
+        size_t n = strcspn(p, "\n");
+        if (n == 0 || n > 120 || strspn(p, "0123456789abcdefghijklmnopqrstuvwxyz/ ") < n)
+                return NULL;
+        return strndup(p, n);
+}
+
+typedef struct ImportArgs {
+        const char *ref;
+        const char *platform;
+        const char *boot;
+} ImportArgs;
+
+/* Run the helper; 0, or an exit code (logged). */
+static int run_helper(Context *ctx, const ImportArgs *a, const char *source, const char *rootfs, const char *outdir) {
+        char *argv[16];
+        size_t n = 0;
+        argv[n++] = (char *) import_helper();
+        if (a->ref) {
+                argv[n++] = (char *) "--ref";
+                argv[n++] = (char *) a->ref;
+        }
+        if (a->platform) {
+                argv[n++] = (char *) "--platform";
+                argv[n++] = (char *) a->platform;
+        }
+        argv[n++] = (char *) "--boot";
+        argv[n++] = (char *) a->boot;
+        if (!ctx->quiet && isatty(STDERR_FILENO))
+                argv[n++] = (char *) "--progress";
+        argv[n++] = (char *) "--";
+        argv[n++] = (char *) source;
+        argv[n++] = (char *) rootfs;
+        argv[n++] = (char *) outdir;
+        argv[n] = NULL;
+        int r = spawn_sandboxed(argv);
+        if (r < 0)
+                return EXIT_FAIL;
+        if (r == 2)
+                return EXIT_USAGE; /* the helper said why: not an image, no such ref or platform */
+        if (r != 0) {
+                log_error("Importing %s failed; nothing was created.", source);
+                return EXIT_FAIL;
+        }
+        return 0;
+}
+
+int verb_import(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = {
+                { "ref", required_argument, NULL, 'r' },
+                { "platform", required_argument, NULL, 'p' },
+                { "boot", required_argument, NULL, 'b' },
+                { "set", required_argument, NULL, 's' },
+                {},
+        };
+        _cleanup_strv_free_ char **set = NULL;
+        ImportArgs a = { .boot = "auto" };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'r':
+                        a.ref = optarg;
+                        break;
+                case 'p':
+                        a.platform = optarg;
+                        break;
+                case 'b':
+                        if (!streq(optarg, "auto") && !streq(optarg, "yes") && !streq(optarg, "no")) {
+                                log_error("--boot takes auto, yes or no, not '%s'.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        a.boot = optarg;
+                        break;
+                case 's':
+                        set = strv_append(set, optarg);
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (argc - optind != 2) {
+                log_error("Usage: berth import NAME SOURCE [--ref TAG|DIGEST] [--platform OS/ARCH[/VARIANT]] "
+                          "[--boot auto|yes|no] [--set Key=Value...]");
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind], *source = argv[optind + 1];
+        int r = check_name(name);
+        if (r != 0)
+                return r;
+        if (isempty(a.ref) && a.ref) {
+                log_error("--ref must not be empty.");
+                return EXIT_USAGE;
+        }
+        struct stat st;
+        if (stat(source, &st) < 0) {
+                log_error_errno(errno, "Cannot import %s: %m", source);
+                return EXIT_USAGE;
+        }
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+                log_error("Cannot import %s: not a directory (OCI layout, bundle) or a file (archive).", source);
+                return EXIT_USAGE;
+        }
+
+        /* --set wins over what the image says: validated and marked first. */
+        _cleanup_(machine_config_done) MachineConfig cfg = {};
+        machine_config_init(&cfg);
+        for (char **s = set; s && *s; s++) {
+                _cleanup_free_ char *err = NULL;
+                if (machine_config_set_from_cli(&cfg, *s, &err) < 0) {
+                        log_error("%s", err ?: "Invalid --set.");
+                        return EXIT_USAGE;
+                }
+        }
+
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0)
+                return EXIT_FAIL;
+        r = store_machine_exists(&ctx->store, name);
+        if (r < 0) {
+                log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (r > 0) {
+                log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
+                return EXIT_FAIL;
+        }
+        clean_staging(ctx, name);
+
+        _cleanup_free_ char *staging = NULL;
+        r = make_staging(ctx, name, &staging);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create a staging directory in %s/machines: %m", ctx->store.root);
+                return EXIT_FAIL;
+        }
+        _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
+        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
+        int status = EXIT_FAIL;
+        r = sfd;
+        if (r >= 0)
+                r = RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
+        if (r >= 0)
+                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s: %m", staging_path);
+        if (r >= 0) {
+                uid_t base;
+                r = userns_ensure_range(&ctx->store, sfd, &base);
+                if (r < 0)
+                        log_error_errno(r, "Failed to allocate a UID range: %m");
+        }
+        if (r >= 0) {
+                int k = run_helper(ctx, &a, source, rootfs, staging_path);
+                if (k != 0) {
+                        status = k;
+                        r = -EIO;
+                }
+        }
+
+        /* The fragment is untrusted text: the strict parser judges it. */
+        _cleanup_free_ char *fragment = NULL, *info = NULL;
+        if (r >= 0) {
+                r = read_file_at(sfd, "image.conf", CONFIG_FILE_MAX, &fragment, NULL);
+                if (r >= 0)
+                        r = read_file_at(sfd, "image", IMAGE_INFO_MAX, &info, NULL);
+                if (r < 0)
+                        log_error_errno(r, "The import helper left no configuration: %m");
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *err = NULL;
+                r = machine_config_parse_text(&cfg, fragment, strlen(fragment), "image configuration",
+                                              CONFIG_SOURCE_MACHINE, true, &err);
+                if (r < 0)
+                        log_error("%s", err ?: "The image's configuration is invalid.");
+                (void) unlinkat(sfd, "image.conf", 0);
+        }
+        if (r >= 0 && cfg.boot) {
+                _cleanup_free_ char *init_name = NULL;
+                _cleanup_free_ char *init = xstrdup(cfg.init);
+                if (rootfs_check(rootfs, init, &init_name) < 0)
+                        log_warning("Machine '%s' will not boot as it is (see above); if the image is an "
+                                    "application, import it with --boot=no.",
+                                    name);
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
+                _cleanup_free_ char *ports = image_ports(info);
+                _cleanup_free_ char *text = xasprintf(
+                        "# berth machine configuration; see berth.machine(5).\n"
+                        "# Imported with 'berth import'; what the image asked for is below.\n"
+                        "%s%s%s%s",
+                        ports ? "# Ports the image exposes (not published): " : "", ports ?: "", ports ? "\n" : "",
+                        conf);
+                _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
+                                                      (unsigned long long) now_usec(CLOCK_REALTIME));
+                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
+                if (r >= 0)
+                        r = write_file_atomic_at(sfd, "info", meta, strlen(meta), 0644);
+                if (r < 0)
+                        log_error_errno(r, "Failed to write the machine's configuration: %m");
+        }
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = log_error_errno(errno, "Failed to sync %s: %m", staging_path);
+        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
+                r = log_error_errno(errno, "Failed to move the new machine into place: %m");
+        if (r < 0) {
+                int k = rm_rf_at(ctx->store.machines_fd, staging);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s, the next create will: %m", staging_path);
+                return status;
+        }
+        if (!ctx->quiet && isatty(STDOUT_FILENO))
+                printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");
+        return EXIT_OK;
+}

@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "digest.h"
+#include "fs.h"
+#include "log.h"
+#include "oci-layer.h"
+#include "util.h"
+
+#define STREAM_BUFFER_SIZE (256 * 1024)
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+
+/* ----- A set of paths: what this layer created (the spec's "upper") ----- */
+
+typedef struct PathSet {
+        char **slots;
+        size_t n_slots, n_used;
+} PathSet;
+
+static uint64_t hash_string(const char *s) {
+        uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * UINT64_C(1099511628211);
+        return h;
+}
+
+static void path_set_done(PathSet *s) {
+        for (size_t i = 0; i < s->n_slots; i++)
+                free(s->slots[i]);
+        free(s->slots);
+        *s = (PathSet) {};
+}
+
+static bool path_set_contains(const PathSet *s, const char *p) {
+        if (s->n_slots == 0)
+                return false;
+        for (size_t i = hash_string(p) & (s->n_slots - 1);; i = (i + 1) & (s->n_slots - 1)) {
+                if (!s->slots[i])
+                        return false;
+                if (streq(s->slots[i], p))
+                        return true;
+        }
+}
+
+/* Returns true if P was new. */
+static bool path_set_add(PathSet *s, const char *p) {
+        if (path_set_contains(s, p))
+                return false;
+        if ((s->n_used + 1) * 2 > s->n_slots) {
+                PathSet n = { .n_slots = s->n_slots ? s->n_slots * 2 : 1024 };
+                n.slots = xcalloc(n.n_slots, sizeof(char *));
+                for (size_t i = 0; i < s->n_slots; i++)
+                        if (s->slots[i]) {
+                                size_t j = hash_string(s->slots[i]) & (n.n_slots - 1);
+                                while (n.slots[j])
+                                        j = (j + 1) & (n.n_slots - 1);
+                                n.slots[j] = s->slots[i];
+                        }
+                n.n_used = s->n_used;
+                free(s->slots);
+                *s = n;
+        }
+        size_t i = hash_string(p) & (s->n_slots - 1);
+        while (s->slots[i])
+                i = (i + 1) & (s->n_slots - 1);
+        s->slots[i] = xstrdup(p);
+        s->n_used++;
+        return true;
+}
+
+/* P and every ancestor of it. */
+static void path_set_add_with_parents(PathSet *s, const char *p) {
+        _cleanup_free_ char *c = xstrdup(p);
+        for (;;) {
+                if (!path_set_add(s, c))
+                        return; /* its ancestors are in already */
+                char *slash = strrchr(c, '/');
+                if (!slash)
+                        return;
+                *slash = 0;
+        }
+}
+
+/* ----- Names ----- */
+
+/* Make a name from the archive fit to print: no control bytes. */
+static char *printable(const char *s) {
+        char *c = xstrdup(s ?: "(none)");
+        for (char *p = c; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return c;
+}
+
+/* Clean an entry name into "a/b/c": "./" and empty components dropped.
+ * Absolute names and ".." are refused, not cleaned: a layer that contains
+ * them was made to escape.  "" is the root itself. */
+static int clean_name(const char *name, char **ret, const char **ret_reason) {
+        if (!name || !*name)
+                return *ret_reason = "empty name", -EINVAL;
+        /* "/" alone is the root (umoci writes it so); any other absolute name is not. */
+        if (name[0] == '/' && name[strspn(name, "/.")] != 0)
+                return *ret_reason = "absolute name", -EPERM;
+        char *out = xmalloc(strlen(name) + 1), *o = out;
+        for (const char *p = name; *p;) {
+                const char *end = strchrnul(p, '/');
+                size_t n = (size_t) (end - p);
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        free(out);
+                        return *ret_reason = "'..' component", -EPERM;
+                }
+                if (n > 0 && !(n == 1 && p[0] == '.')) {
+                        if (o != out)
+                                *o++ = '/';
+                        memcpy(o, p, n);
+                        o += n;
+                }
+                p = *end ? end + 1 : end;
+        }
+        *o = 0;
+        *ret = out;
+        return 0;
+}
+
+/* ----- Resolving inside the rootfs ----- */
+
+static int openat2_beneath(int dirfd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                /* No symlink at all on the way: a layer must never write
+                 * through one, whoever planted it. */
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+        };
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+        return fd < 0 ? -errno : (int) fd;
+}
+
+typedef struct Applier {
+        int rootfd;
+        const LayerSpec *spec;
+        PathSet upper;
+        /* The last parent directory opened: entries come grouped by directory. */
+        char *cached_dir;
+        int cached_fd;
+        /* Directories whose times are set once the layer is done, since
+         * every entry written below one changes its mtime again. */
+        char **dirs;
+        struct timespec *dir_times;
+        size_t n_dirs;
+        bool xattr_warned;
+        const bool *input_ended; /* the uncompressed stream has reached its end */
+} Applier;
+
+static void applier_forget_dir(Applier *a) {
+        free(a->cached_dir);
+        a->cached_dir = NULL;
+        closep(&a->cached_fd);
+        a->cached_fd = -EBADF;
+}
+
+static void applier_done(Applier *a) {
+        applier_forget_dir(a);
+        path_set_done(&a->upper);
+        strv_free(a->dirs);
+        free(a->dir_times);
+}
+
+/* Open directory DIR ("" for the root) below the rootfs, creating missing
+ * components (0755, root) when CREATE.  Returns an fd the applier owns
+ * (don't close it) or -errno with *ret_reason. */
+static int open_parent(Applier *a, const char *dir, bool create, const char **ret_reason) {
+        if (!*dir)
+                return a->rootfd;
+        if (a->cached_dir && streq(a->cached_dir, dir))
+                return a->cached_fd;
+        applier_forget_dir(a);
+
+        int fd = openat2_beneath(a->rootfd, dir, O_PATH | O_DIRECTORY);
+        if (fd == -ENOENT && create) {
+                /* Component by component, making what is missing. */
+                _cleanup_close_ int cur = -EBADF;
+                _cleanup_free_ char *copy = xstrdup(dir);
+                char *save = NULL;
+                for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                        int at = cur >= 0 ? cur : a->rootfd;
+                        if (mkdirat(at, c, 0755) < 0 && errno != EEXIST)
+                                return *ret_reason = "cannot create a parent directory", -errno;
+                        int n = openat2_beneath(at, c, O_PATH | O_DIRECTORY);
+                        if (n < 0) {
+                                fd = n;
+                                break;
+                        }
+                        closep(&cur);
+                        cur = n;
+                        fd = cur;
+                }
+                if (fd >= 0)
+                        fd = TAKE_FD(cur);
+        }
+        if (fd == -ELOOP || fd == -EXDEV)
+                return *ret_reason = "its path goes through a symlink", fd;
+        if (fd == -ENOTDIR)
+                return *ret_reason = "a parent is not a directory", fd;
+        if (fd == -ENOENT)
+                return *ret_reason = "a parent directory does not exist", fd;
+        if (fd < 0)
+                return *ret_reason = "cannot open its parent directory", fd;
+        a->cached_dir = xstrdup(dir);
+        a->cached_fd = fd;
+        return fd;
+}
+
+/* Split "a/b/c" into a malloc'ed "a/b" ("" for a top-level name) and "c"
+ * (a pointer into PATH). */
+static char *split_path(const char *path, const char **ret_base) {
+        const char *slash = strrchr(path, '/');
+        *ret_base = slash ? slash + 1 : path;
+        return slash ? strndup(path, (size_t) (slash - path)) : xstrdup("");
+}
+
+/* ----- Whiteouts ----- */
+
+/* Opaque directory: remove everything below DIRFD (at PATH) that this layer
+ * did not create. */
+static int opaque_clear(Applier *a, int dirfd, const char *path) {
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_close_ int rfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return -errno;
+        int r = opendir_dup(rfd, &d);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        names = strv_append(names, de->d_name);
+        for (char **n = names; n && *n; n++) {
+                _cleanup_free_ char *child = *path ? xasprintf("%s/%s", path, *n) : xstrdup(*n);
+                if (!path_set_contains(&a->upper, child)) {
+                        r = rm_rf_at(rfd, *n);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                _cleanup_close_ int cfd = openat(rfd, *n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (cfd < 0)
+                        continue; /* not a directory: this layer's own file */
+                r = opaque_clear(a, cfd, child);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ----- Entries ----- */
+
+static int entry_fail(const Applier *a, const char *name, int r, const char *reason) {
+        _cleanup_free_ char *p = printable(name);
+        errno = -r;
+        return log_error_errno(r, "%s: entry '%s': %s%s%m.", a->spec->label, p, reason ?: "",
+                               reason ? ": " : "");
+}
+
+static int apply_xattrs(Applier *a, struct archive_entry *e, int fd) {
+        const char *name;
+        const void *value;
+        size_t size;
+        archive_entry_xattr_reset(e);
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                /* Labels are the host's business, not the image's (as umoci);
+                 * overlay xattrs would steer the overlayfs that ephemeral runs
+                 * stack on this rootfs (redirects, metacopy origins). */
+                if (streq(name, "security.selinux") || streq(name, "system.nfs4_acl") ||
+                    startswith(name, "trusted.overlay.") || startswith(name, "user.overlay.")) {
+                        log_debug("%s: dropping xattr %s.", a->spec->label, name);
+                        continue;
+                }
+                if (fsetxattr(fd, name, value, size, 0) < 0) {
+                        if (errno != EOPNOTSUPP && errno != EPERM)
+                                return -errno;
+                        if (!a->xattr_warned)
+                                log_warning("%s: cannot set xattr %s here (%m), ignoring this and others.",
+                                            a->spec->label, name);
+                        a->xattr_warned = true;
+                }
+        }
+        return 0;
+}
+
+static int write_data(struct archive *ar, int fd, int64_t size, const bool *input_ended) {
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        int64_t pos = 0;
+        int ar_r;
+        while ((ar_r = archive_read_data_block(ar, &buf, &len, &off)) == ARCHIVE_OK) {
+                if (off != pos && lseek(fd, off, SEEK_SET) < 0)
+                        return -errno;
+                int r = write_all(fd, buf, len);
+                if (r < 0)
+                        return r;
+                pos = off + (int64_t) len;
+        }
+        /* Some writers (umoci 0.4) end a layer right after the last file's
+         * data, without padding or end blocks; Go's reader accepts that. All
+         * data is there, and the diff_id covers every byte we did get. */
+        if (ar_r != ARCHIVE_EOF && !(*input_ended && pos >= size))
+                return -EIO;
+        /* A sparse tail is a hole, not missing data. */
+        if (pos != size && ftruncate(fd, size) < 0)
+                return -errno;
+        return 0;
+}
+
+static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) {
+        const char *raw = archive_entry_pathname(e);
+        const char *reason = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r = clean_name(raw, &path, &reason);
+        if (r < 0)
+                return entry_fail(a, raw, r, reason);
+        if (!*path)
+                return 0; /* the root directory itself keeps berth's owner and mode */
+
+        const char *base;
+        _cleanup_free_ char *dir = split_path(path, &base);
+        if (!dir)
+                abort();
+
+        bool whiteout = a->spec->whiteouts && startswith(base, WHITEOUT_PREFIX);
+        int pfd = open_parent(a, dir, !whiteout, &reason);
+        if (pfd == -ENOENT && whiteout)
+                return 0; /* hiding what does not exist */
+        if (pfd < 0)
+                return entry_fail(a, raw, pfd, reason);
+
+        if (whiteout) {
+                if (streq(base, WHITEOUT_OPAQUE)) {
+                        _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        r = dfd < 0 ? -errno : opaque_clear(a, dfd, dir);
+                        if (r < 0)
+                                return entry_fail(a, raw, r, "cannot make the directory opaque");
+                        applier_forget_dir(a);
+                        return 0;
+                }
+                const char *victim = base + strlen(WHITEOUT_PREFIX);
+                if (!*victim || streq(victim, ".") || streq(victim, ".."))
+                        return entry_fail(a, raw, -EINVAL, "whiteout without a valid name");
+                _cleanup_free_ char *vpath = *dir ? xasprintf("%s/%s", dir, victim) : xstrdup(victim);
+                /* Whiteouts hide lower layers only, never this layer's files. */
+                if (path_set_contains(&a->upper, vpath))
+                        return 0;
+                r = rm_rf_at(pfd, victim);
+                if (r < 0)
+                        return entry_fail(a, raw, r, "cannot remove the whited-out path");
+                applier_forget_dir(a);
+                return 0;
+        }
+
+        mode_t type = archive_entry_filetype(e);
+        const char *hardlink = archive_entry_hardlink(e);
+        struct stat st;
+        bool exists = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0;
+        if (exists && !(S_ISDIR(st.st_mode) && type == AE_IFDIR && !hardlink)) {
+                /* A changeset replaces what was there, whatever its type. */
+                r = rm_rf_at(pfd, base);
+                if (r < 0)
+                        return entry_fail(a, raw, r, "cannot replace the existing path");
+                exists = false;
+        }
+        path_set_add_with_parents(&a->upper, path);
+
+        if (hardlink) {
+                _cleanup_free_ char *target = NULL;
+                r = clean_name(hardlink, &target, &reason);
+                if (r < 0)
+                        return entry_fail(a, raw, r, reason);
+                if (!*target)
+                        return entry_fail(a, raw, -EPERM, "hard link to the root directory");
+                const char *tbase;
+                _cleanup_free_ char *tdir = split_path(target, &tbase);
+                if (!tdir)
+                        abort();
+                /* The cache holds one dir; the target's parent gets its own fd. */
+                _cleanup_close_ int tfd = *tdir ? openat2_beneath(a->rootfd, tdir, O_PATH | O_DIRECTORY)
+                                                 : -EBADF;
+                if (*tdir && tfd < 0)
+                        return entry_fail(a, raw, tfd,
+                                          tfd == -ELOOP || tfd == -EXDEV ? "hard link target goes through a symlink"
+                                                                         : "hard link target not found");
+                if (linkat(*tdir ? tfd : a->rootfd, tbase, pfd, base, 0) < 0)
+                        return entry_fail(a, raw, -errno, "cannot create the hard link");
+                return 0; /* a hard link shares its target's metadata */
+        }
+
+        uid_t uid = (uid_t) archive_entry_uid(e);
+        gid_t gid = (gid_t) archive_entry_gid(e);
+        mode_t mode = archive_entry_perm(e) & 07777;
+        struct timespec ts[2] = {
+                { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
+        };
+        ts[1] = ts[0]; /* atime = mtime, as umoci does: reproducible trees */
+
+        switch (type) {
+        case AE_IFREG: {
+                _cleanup_close_ int fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                                0600);
+                if (fd < 0)
+                        return entry_fail(a, raw, -errno, "cannot create the file");
+                r = write_data(ar, fd, archive_entry_size(e), a->input_ended);
+                if (r == -EIO)
+                        return log_error_errno(r, "%s: entry '%s': cannot read its data: %s", a->spec->label,
+                                               path, archive_error_string(ar) ?: "truncated");
+                if (r < 0)
+                        return entry_fail(a, raw, r, "cannot write the file");
+                /* chown before chmod: chown clears set-id bits. */
+                if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
+                        return entry_fail(a, raw, -errno, "cannot set owner or mode");
+                r = apply_xattrs(a, e, fd);
+                if (r < 0)
+                        return entry_fail(a, raw, r, "cannot set xattrs");
+                if (futimens(fd, ts) < 0)
+                        return entry_fail(a, raw, -errno, "cannot set times");
+                return 0;
+        }
+        case AE_IFDIR: {
+                if (!exists && mkdirat(pfd, base, 0700) < 0)
+                        return entry_fail(a, raw, -errno, "cannot create the directory");
+                _cleanup_close_ int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return entry_fail(a, raw, -errno, "cannot open the directory");
+                if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
+                        return entry_fail(a, raw, -errno, "cannot set owner or mode");
+                r = apply_xattrs(a, e, fd);
+                if (r < 0)
+                        return entry_fail(a, raw, r, "cannot set xattrs");
+                a->dirs = strv_append(a->dirs, path);
+                a->dir_times = realloc(a->dir_times, sizeof(struct timespec) * (a->n_dirs + 1));
+                if (!a->dir_times)
+                        abort();
+                a->dir_times[a->n_dirs++] = ts[0];
+                return 0;
+        }
+        case AE_IFLNK: {
+                const char *target = archive_entry_symlink(e);
+                if (isempty(target))
+                        return entry_fail(a, raw, -EINVAL, "symlink without a target");
+                /* Stored verbatim: berth never follows it on the host side. */
+                if (symlinkat(target, pfd, base) < 0)
+                        return entry_fail(a, raw, -errno, "cannot create the symlink");
+                break;
+        }
+        case AE_IFCHR:
+        case AE_IFBLK:
+        case AE_IFIFO:
+                if (mknodat(pfd, base, type | 0600,
+                            type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e))) < 0)
+                        return entry_fail(a, raw, -errno, "cannot create the device node or fifo");
+                /* Just made by us, so not a symlink: fchmodat may follow. */
+                if (fchmodat(pfd, base, mode, 0) < 0)
+                        return entry_fail(a, raw, -errno, "cannot set the mode");
+                break;
+        default:
+                return entry_fail(a, raw, -EBADMSG, "unsupported entry type");
+        }
+        if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return entry_fail(a, raw, -errno, "cannot set the owner");
+        if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return entry_fail(a, raw, -errno, "cannot set times");
+        return 0;
+}
+
+static void apply_dir_times(Applier *a) {
+        /* Deepest last-listed first, so a parent's time is set after its children. */
+        for (size_t i = a->n_dirs; i-- > 0;) {
+                _cleanup_close_ int fd = openat2_beneath(a->rootfd, a->dirs[i], O_RDONLY | O_DIRECTORY);
+                struct timespec ts[2] = { a->dir_times[i], a->dir_times[i] };
+                if (fd >= 0)
+                        (void) futimens(fd, ts);
+        }
+}
+
+/* ----- The stream: blob -> hash -> decompress -> hash -> tar ----- */
+
+typedef struct Stream {
+        const LayerSpec *spec;
+        LayerReadFunc read;
+        void *userdata;
+        Digest *blob_digest;
+        Digest *tar_digest;
+        uint64_t blob_bytes, tar_bytes;
+        struct archive *decompressor;
+        char *blob_buf, *tar_buf;
+        int error;          /* first failure of the blob reader */
+        bool tar_eof;       /* the decompressed stream ended */
+        bool blob_eof;
+        uint64_t next_progress;
+} Stream;
+
+static void show_progress(Stream *s, bool done) {
+        if (!s->spec->progress)
+                return;
+        if (!done && s->blob_bytes < s->next_progress)
+                return;
+        s->next_progress = s->blob_bytes + (4u << 20);
+        char total[32] = "";
+        if (s->spec->size >= 0)
+                snprintf(total, sizeof total, " of %.1f", (double) s->spec->size / (1 << 20));
+        fprintf(stderr, "\rLayer %u/%u: %.1f%s MiB read, %.1f MiB unpacked%s", s->spec->index, s->spec->count,
+                (double) s->blob_bytes / (1 << 20), total, (double) s->tar_bytes / (1 << 20), done ? "\n" : "");
+}
+
+static la_ssize_t blob_read_cb(struct archive *ar, void *userdata, const void **buf) {
+        Stream *s = userdata;
+        *buf = s->blob_buf;
+        if (s->blob_eof)
+                return 0;
+        ssize_t n = s->read(s->userdata, s->blob_buf, STREAM_BUFFER_SIZE);
+        if (n < 0) {
+                s->error = (int) n;
+                archive_set_error(ar, (int) -n, "reading the blob failed");
+                return ARCHIVE_FATAL;
+        }
+        if (n == 0) {
+                s->blob_eof = true;
+                return 0;
+        }
+        s->blob_bytes += (uint64_t) n;
+        /* Never read past the size the descriptor promised. */
+        if (s->spec->size >= 0 && s->blob_bytes > (uint64_t) s->spec->size) {
+                s->error = -EFBIG;
+                archive_set_error(ar, EFBIG, "the blob is larger than its descriptor says");
+                return ARCHIVE_FATAL;
+        }
+        if (s->blob_digest)
+                digest_update(s->blob_digest, s->blob_buf, (size_t) n);
+        show_progress(s, false);
+        return n;
+}
+
+static la_ssize_t tar_read_cb(struct archive *ar, void *userdata, const void **buf) {
+        Stream *s = userdata;
+        *buf = s->tar_buf;
+        la_ssize_t n = archive_read_data(s->decompressor, s->tar_buf, STREAM_BUFFER_SIZE);
+        if (n < 0) {
+                archive_set_error(ar, EIO, "%s", archive_error_string(s->decompressor) ?: "decompression failed");
+                return ARCHIVE_FATAL;
+        }
+        if (n == 0)
+                s->tar_eof = true;
+        s->tar_bytes += (uint64_t) n;
+        digest_update(s->tar_digest, s->tar_buf, (size_t) n);
+        return n;
+}
+
+static void archive_read_freep(struct archive **a) {
+        if (*a)
+                archive_read_free(*a);
+}
+
+static int check_digest(const LayerSpec *spec, const char *what, const char *want, Digest *d) {
+        char got[DIGEST_STRING_MAX];
+        digest_finish(d, got);
+        if (!streq(want, got))
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: %s mismatch: expected %s, got %s.", spec->label,
+                                       what, want, got);
+        return 0;
+}
+
+int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *userdata) {
+        DigestAlgorithm alg = DIGEST_SHA256, diff_alg = DIGEST_SHA256;
+        if (spec->digest && digest_parse(spec->digest, &alg, NULL) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: unsupported digest '%s'.", spec->label,
+                                       spec->digest);
+        if (spec->diff_id && digest_parse(spec->diff_id, &diff_alg, NULL) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: unsupported diff_id '%s'.", spec->label,
+                                       spec->diff_id);
+
+        _cleanup_free_ char *blob_buf = xmalloc(STREAM_BUFFER_SIZE), *tar_buf = xmalloc(STREAM_BUFFER_SIZE);
+        _cleanup_(digest_freep) Digest *blob_digest = spec->digest ? digest_new(alg) : NULL;
+        _cleanup_(digest_freep) Digest *tar_digest = digest_new(diff_alg);
+        _cleanup_(archive_read_freep) struct archive *dec = archive_read_new();
+        _cleanup_(archive_read_freep) struct archive *tar = archive_read_new();
+        if (!dec || !tar)
+                abort();
+        Stream s = {
+                .spec = spec, .read = read, .userdata = userdata, .blob_digest = blob_digest,
+                .tar_digest = tar_digest, .decompressor = dec, .blob_buf = blob_buf, .tar_buf = tar_buf,
+        };
+
+        /* The media type decides the compression; only a source without one
+         * (docker-archive, plain tar) is sniffed. */
+        switch (spec->compression) {
+        case LAYER_COMPRESSION_GZIP:
+                archive_read_support_filter_gzip(dec);
+                break;
+        case LAYER_COMPRESSION_ZSTD:
+                archive_read_support_filter_zstd(dec);
+                break;
+        case LAYER_COMPRESSION_DETECT:
+                archive_read_support_filter_all(dec);
+                break;
+        default:
+                break;
+        }
+        archive_read_support_format_raw(dec);
+        archive_read_support_format_empty(dec);
+        archive_read_support_format_tar(tar);
+
+        struct archive_entry *e;
+        int hr = archive_read_open(dec, &s, NULL, blob_read_cb, NULL);
+        if (hr == ARCHIVE_OK)
+                hr = archive_read_next_header(dec, &e);
+        /* An empty stream is an empty layer (Go's tar reader agrees). */
+        bool empty = hr == ARCHIVE_EOF;
+        if (hr != ARCHIVE_OK && !empty)
+                return log_error_errno(s.error ?: SYNTHETIC_ERRNO(EBADMSG), "%s: cannot read the layer: %s",
+                                       spec->label, archive_error_string(dec) ?: "unknown error");
+        if (spec->compression != LAYER_COMPRESSION_DETECT && spec->compression != LAYER_COMPRESSION_NONE &&
+            archive_filter_count(dec) < 2)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: the blob is not %s-compressed as its media type says.",
+                                       spec->label, spec->compression == LAYER_COMPRESSION_GZIP ? "gzip" : "zstd");
+        if (!empty && archive_read_open(tar, &s, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: not a tar stream: %s", spec->label,
+                                       archive_error_string(tar) ?: "unknown error");
+
+        _cleanup_(applier_done) Applier a = { .rootfd = rootfd, .spec = spec, .cached_fd = -EBADF,
+                                              .input_ended = &s.tar_eof };
+        int r = 0;
+        for (; !empty;) {
+                int ar_r = archive_read_next_header(tar, &e);
+                if (ar_r == ARCHIVE_EOF)
+                        break;
+                if (ar_r < ARCHIVE_WARN && s.tar_eof && s.error == 0) {
+                        /* The stream ended without end-of-archive blocks (see
+                         * write_data()): the end, if the digests agree. */
+                        log_debug("%s: tar stream ends without end blocks.", spec->label);
+                        break;
+                }
+                if (ar_r < ARCHIVE_WARN) {
+                        r = log_error_errno(s.error ?: SYNTHETIC_ERRNO(EBADMSG), "%s: broken tar stream: %s",
+                                            spec->label, archive_error_string(tar) ?: "unknown error");
+                        break;
+                }
+                r = apply_entry(&a, tar, e);
+                if (r < 0)
+                        break;
+        }
+        if (r < 0)
+                return r;
+        apply_dir_times(&a);
+
+        /* Whatever follows the tar's end is part of both digests: drain it. */
+        for (; !empty;) {
+                const void *b;
+                la_ssize_t n = tar_read_cb(tar, &s, &b);
+                if (n <= 0)
+                        break;
+        }
+        for (;;) {
+                const void *b;
+                la_ssize_t n = blob_read_cb(dec, &s, &b);
+                if (n <= 0)
+                        break;
+        }
+        if (s.error < 0)
+                return log_error_errno(s.error, "%s: reading the blob failed: %m", spec->label);
+        show_progress(&s, true);
+
+        if (spec->size >= 0 && s.blob_bytes != (uint64_t) spec->size)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: size mismatch: expected %" PRIi64 " bytes, got %" PRIu64 ".",
+                                       spec->label, spec->size, s.blob_bytes);
+        if (spec->digest) {
+                r = check_digest(spec, "digest", spec->digest, blob_digest);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->diff_id) {
+                r = check_digest(spec, "diff_id (digest of the uncompressed layer)", spec->diff_id, tar_digest);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

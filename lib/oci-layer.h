@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Applying one image layer to a rootfs, as the OCI image spec describes it
+ * (layer.md): whiteouts, opaque directories, hard links into lower layers,
+ * owners, modes, xattrs, times.  Every name in the layer is resolved inside
+ * the rootfs with openat2() and no symlink is ever followed on the way to
+ * an entry: a layer that names "..", an absolute path, a path through a
+ * symlink (its own or a lower layer's), or a hard link target outside the
+ * tree is refused, naming the layer, the entry and the reason.
+ *
+ * The layer is read in one pass: the blob is hashed as it is read, then
+ * decompressed, and the tar stream is hashed again as the tar reader takes
+ * it, so the compressed digest and the diff_id are checked without a
+ * temporary copy. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum LayerCompression {
+        LAYER_COMPRESSION_NONE,
+        LAYER_COMPRESSION_GZIP,
+        LAYER_COMPRESSION_ZSTD,
+        LAYER_COMPRESSION_DETECT, /* docker-archive and plain tars: sniff the stream */
+        _LAYER_COMPRESSION_MAX,
+} LayerCompression;
+
+/* Read up to LEN bytes of the blob; 0 at its end, -errno on failure. */
+typedef ssize_t (*LayerReadFunc)(void *userdata, void *buf, size_t len);
+
+typedef struct LayerSpec {
+        const char *label;          /* "layer 2/3 (sha256:0123abcd…)": names the layer in messages */
+        unsigned index, count;      /* for progress, from 1 */
+        LayerCompression compression;
+        const char *digest;         /* the blob's digest, or NULL (docker-archive, plain tar) */
+        int64_t size;               /* the blob's size, or -1 */
+        const char *diff_id;        /* the uncompressed stream's digest, or NULL */
+        bool whiteouts;             /* ".wh." names are whiteouts (image layers, not plain tars) */
+        bool progress;              /* show progress on stderr */
+} LayerSpec;
+
+/* Apply the layer read through READ to the tree at ROOTFD.  Returns 0, or
+ * -errno after logging why.  On failure the tree is left half-written: the
+ * caller throws it away. */
+int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *userdata);
