@@ -721,7 +721,8 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         snprintf(e.id, sizeof e.id, "%s", net->id);
         snprintf(e.name, sizeof e.name, "%s", name);
         memcpy(e.mac, net->mac, 6);
-        memcpy(e.ports, net->ports, net->n_ports * sizeof *net->ports);
+        if (net->n_ports > 0)
+                memcpy(e.ports, net->ports, net->n_ports * sizeof *net->ports);
 
         _cleanup_free_ Entry *live = NULL;
         size_t n_live = 0;

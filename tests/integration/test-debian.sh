@@ -20,6 +20,21 @@ check_status "exec exit status 42" 42 berth exec deb -- sh -c 'exit 42'
 check_eq "machine-id was generated at boot" "32" "$(berth exec deb -- sh -c 'tr -d "\n" < /etc/machine-id | wc -c')"
 check "the journal runs" berth exec deb -- journalctl -b -n 1 --no-pager
 
+# --- network: a minbase+systemd guest with no network manager is online ----
+addr=$(berth list --json | jq -r '.[] | select(.name == "deb") | .addresses[0] // empty')
+check_output_contains "the Debian guest has its address (no network manager runs)" "(^| )$addr( |$)" berth exec deb -- hostname -I
+# bash's /dev/tcp: dnsmasq answers DNS over TCP on the gateway.
+check "the Debian guest reaches the host over TCP" berth exec deb -- timeout 5 bash -c '</dev/tcp/10.77.0.1/53'
+check "the host reaches the Debian guest over IPv6" busybox ping6 -c 1 -W 2 \
+        "$(berth list --json | jq -r '.[] | select(.name == "deb") | .addresses[1]')"
+# The guest's own systemd-networkd asking for DHCP (Debian ships
+# 80-container-host0.network for host0 in containers) gets the same address.
+check "start the guest's systemd-networkd" berth exec deb -- systemctl start systemd-networkd
+check "networkd's DHCP client gets a lease" wait_for 30 sh -c \
+        "'$BERTH' exec deb -- networkctl status host0 --no-pager 2>/dev/null | grep -q '(DHCP4'"
+check_output_contains "and it is the address berth gave" "$addr \(DHCP4" berth exec deb -- networkctl status host0 --no-pager
+berth exec deb -- systemctl stop systemd-networkd systemd-networkd.socket >/dev/null 2>&1
+
 if command -v tmux >/dev/null; then
         export TMUX_TMPDIR=$TEST_TMP
         tmux new-session -d -s deb -x 100 -y 30 "'$BERTH' console deb; echo console-exit=\$?; sleep 600"

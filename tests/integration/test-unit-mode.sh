@@ -94,6 +94,7 @@ check_output_contains "berth logs shows the console (boot messages) from the uni
 check_output_contains "and the supervisor's messages" "Machine ud has booted" tb logs ud
 check "journalctl -M ud shows the guest's journal" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -M ud --no-pager | grep -q 'Startup finished'"
 check_output_contains "machinectl status shows it" "OS: Debian GNU/Linux 12" th machinectl status ud --no-pager
+check_output_contains "machinectl status shows its address" "Address: 10\.77\.0\.[0-9]+" th machinectl status ud --no-pager
 # --no-block: the machine may go down before it could answer the call.
 check "poweroff from inside" th systemctl -M ud poweroff --no-block
 check "the machine stops" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ud')\" != active ]"
