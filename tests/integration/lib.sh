@@ -112,6 +112,9 @@ cleanup() {
         done
         # A supervisor can only be left by a failed test: end it hard.
         pkill -9 -f "berth-machined --root $BERTH_ROOT " 2>/dev/null
+        # What killed supervisors left in this namespace (dnsmasq would keep
+        # it alive after the test): the same cleanup a user runs.
+        berth gc >/dev/null 2>&1
         rm -rf --one-file-system "$BERTH_ROOT" "$TEST_TMP"
 }
 trap cleanup EXIT
