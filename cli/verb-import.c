@@ -203,6 +203,24 @@ int verb_import(Context *ctx, int argc, char **argv) {
                         log_error_errno(r, "The import helper left no configuration: %m");
         }
         if (r >= 0) {
+                /* Only what an image config can say: a helper that was made to
+                 * write Port= or Network.Link= would reach the host's network. */
+                const uint64_t image_keys =
+                        CONFIG_KEY_BIT(CONFIG_MACHINE_INIT) | CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) |
+                        CONFIG_KEY_BIT(CONFIG_MACHINE_POWEROFF_SIGNAL) | CONFIG_KEY_BIT(CONFIG_MACHINE_BOOT) |
+                        CONFIG_KEY_BIT(CONFIG_EXEC_COMMAND) | CONFIG_KEY_BIT(CONFIG_EXEC_ENVIRONMENT) |
+                        CONFIG_KEY_BIT(CONFIG_EXEC_WORKING_DIRECTORY) | CONFIG_KEY_BIT(CONFIG_EXEC_USER);
+                MachineConfig scratch;
+                machine_config_init(&scratch);
+                if (machine_config_parse_text(&scratch, fragment, strlen(fragment), "image configuration",
+                                              CONFIG_SOURCE_MACHINE, true, NULL) >= 0 &&
+                    (scratch.set_mask & ~image_keys) != 0) {
+                        log_error("The import helper set configuration an image cannot set; refusing it.");
+                        r = -EPERM;
+                }
+                machine_config_done(&scratch);
+        }
+        if (r >= 0) {
                 _cleanup_free_ char *err = NULL;
                 r = machine_config_parse_text(&cfg, fragment, strlen(fragment), "image configuration",
                                               CONFIG_SOURCE_MACHINE, true, &err);

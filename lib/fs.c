@@ -158,7 +158,8 @@ int write_all(int fd, const void *data, size_t len) {
 }
 
 int write_file_atomic_at(int dirfd, const char *name, const char *content, size_t len, mode_t mode) {
-        _cleanup_free_ char *tmp = xasprintf("%s.new", name);
+        /* Hidden: whoever lists the directory never takes it for an entry. */
+        _cleanup_free_ char *tmp = xasprintf(".%s.new", name);
         _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;

@@ -43,7 +43,7 @@ int rm_rf_at(int dirfd, const char *name);
 /* Write all of BUF to FD, retrying on EINTR and waiting out EAGAIN. */
 int write_all(int fd, const void *buf, size_t len);
 
-/* Write CONTENT to NAME below DIRFD atomically: write NAME.new, fsync, rename. */
+/* Write CONTENT to NAME below DIRFD atomically: write .NAME.new, fsync, rename. */
 int write_file_atomic_at(int dirfd, const char *name, const char *content, size_t len, mode_t mode);
 
 /* Read a regular file (not following a final symlink) of at most MAX bytes into

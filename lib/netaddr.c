@@ -185,8 +185,10 @@ bool ifname_is_valid(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n >= 16 || streq(s, ".") || streq(s, ".."))
                 return false;
+        /* Stricter than the kernel: these names go into nftables rules and
+         * dnsmasq options, where quotes or separators would be syntax. */
         for (const char *p = s; *p; p++)
-                if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ':')
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *p))
                         return false;
         return true;
 }

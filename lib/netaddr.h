@@ -65,6 +65,7 @@ int port_forward_parse(const char *s, PortForward *ret, const char **ret_reason)
 const char *port_forward_format(const PortForward *p, char buf[static 16]);
 const char *port_protocol_to_string(PortProtocol p);
 
-/* A Linux interface name: 1 to 15 bytes of printable ASCII without '/', ':'
- * or whitespace, and not "." or "..". */
+/* An interface name berth accepts: 1 to 15 bytes of ASCII letters, digits,
+ * '_', '.' and '-', and not "." or ".." (Linux allows more, but these names
+ * end up in nftables rules and dnsmasq options). */
 bool ifname_is_valid(const char *s);

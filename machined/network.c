@@ -35,6 +35,7 @@ typedef struct Entry {
         pid_t pid;                    /* the supervisor (for people reading the file) */
         IPAddr addr, addr6;
         uint8_t mac[6];
+        char veth[IFNAMSIZ];          /* the host side of its veth pair */
         PortForward ports[CONFIG_PORTS_MAX];
         size_t n_ports;
 } Entry;
@@ -49,10 +50,10 @@ static uint64_t fnv1a64(const char *s) {
 static char *entry_format(const Entry *e) {
         char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
         char *s = xasprintf("NAME=%s\nPID=%d\nADDRESS=%s\nADDRESS6=%s\n"
-                            "MAC=%02x:%02x:%02x:%02x:%02x:%02x\nPORTS=",
+                            "MAC=%02x:%02x:%02x:%02x:%02x:%02x\nVETH=%s\nPORTS=",
                             e->name, (int) e->pid, ipaddr_format(&e->addr, a),
                             ipaddr_format(&e->addr6, a6), e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4],
-                            e->mac[5]);
+                            e->mac[5], e->veth);
         for (size_t i = 0; i < e->n_ports; i++) {
                 char buf[16];
                 strextendf(&s, "%s%s", i ? " " : "", port_forward_format(&e->ports[i], buf));
@@ -86,7 +87,11 @@ static int entry_parse(const char *id, char *text, Entry *ret) {
                 else if (streq(k, "MAC"))
                         r = sscanf(v, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &e.mac[0], &e.mac[1], &e.mac[2],
                                    &e.mac[3], &e.mac[4], &e.mac[5]) == 6 ? 0 : -EBADMSG;
-                else if (streq(k, "PORTS")) {
+                else if (streq(k, "VETH")) {
+                        if (strlen(v) >= sizeof e.veth)
+                                return -EBADMSG;
+                        memcpy(e.veth, v, strlen(v) + 1);
+                } else if (streq(k, "PORTS")) {
                         _cleanup_free_ char *copy = xstrdup(v);
                         char *s2 = NULL;
                         for (char *w = strtok_r(copy, " ", &s2); w && r == 0; w = strtok_r(NULL, " ", &s2)) {
@@ -131,9 +136,8 @@ static int entries_load(int brfd, Entry **ret, size_t *ret_n) {
         size_t n = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
-                const char *dot = strrchr(de->d_name, '.');
-                if (de->d_name[0] == '.' || (dot && streq(dot, ".new")))
-                        continue; /* ".", "..", and write_file_atomic_at()'s ID.new */
+                if (de->d_name[0] == '.')
+                        continue; /* ".", "..", and write_file_atomic_at()'s .ID.new */
                 _cleanup_free_ char *text = NULL;
                 Entry e;
                 if (!entry_alive(mfd, de->d_name) || read_file_at(mfd, de->d_name, ENTRY_MAX, &text, NULL) < 0 ||
@@ -162,23 +166,29 @@ static int netns_cookie(uint64_t *ret) {
         return RET_NERRNO(getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, ret, &l));
 }
 
-static int ns_dir_open(char **ret_path) {
+static int ns_dir_open_full(char **ret_path, bool create) {
         uint64_t cookie;
         int r = netns_cookie(&cookie);
         if (r < 0)
                 return log_error_errno(r, "Cannot identify the network namespace (SO_NETNS_COOKIE): %m");
         /* World-readable: dnsmasq reads its hosts file here after dropping root. */
-        if (mkdir(NETWORK_RUN_DIR, 0755) < 0 && errno != EEXIST)
+        if (create && mkdir(NETWORK_RUN_DIR, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s: %m", NETWORK_RUN_DIR);
         _cleanup_free_ char *path = xasprintf(NETWORK_RUN_DIR "/%" PRIu64, cookie);
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s: %m", path);
         int fd = open_dir_nofollow(AT_FDCWD, path);
+        if (fd == -ENOENT && !create)
+                return fd;
         if (fd < 0)
                 return log_error_errno(fd, "Cannot open %s: %m", path);
         if (ret_path)
                 *ret_path = TAKE_PTR(path);
         return fd;
+}
+
+static int ns_dir_open(char **ret_path) {
+        return ns_dir_open_full(ret_path, true);
 }
 
 /* ----- sysctls ----- */
@@ -199,9 +209,10 @@ static int sysctl_write(const char *key, const char *value) {
 }
 
 /* Forwarding is on while any berth bridge has machines.  Where berth turned
- * it on, it remembers the old values (NSDIR/sysctl) to restore them, and the
- * forward chain drops whatever does not involve a berth bridge, so the host
- * forwards nothing it did not before. */
+ * it on, per address family, it remembers the old values (NSDIR/sysctl) to
+ * restore them, and the forward chain drops that family's traffic when it
+ * does not involve a berth bridge, so the host forwards nothing it did not
+ * before.  A family the host forwarded already is left alone. */
 static int forwarding_enable(int nsfd) {
         if (faccessat(nsfd, "sysctl", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return 0;
@@ -210,19 +221,22 @@ static int forwarding_enable(int nsfd) {
         if (r < 0)
                 return log_error_errno(r, "Cannot read net.ipv4.ip_forward: %m");
         bool have6 = sysctl_read("net/ipv6/conf/all/forwarding", v6, sizeof v6) >= 0;
-        if (streq(v4, "1") && (!have6 || streq(v6, "1")))
-                return 0; /* the host forwards already: not ours to change */
+        bool set4 = !streq(v4, "1"), set6 = have6 && !streq(v6, "1");
 
-        _cleanup_free_ char *saved = xasprintf("net/ipv4/ip_forward=%s\n", v4);
-        if (have6 && !streq(v6, "1")) {
+        _cleanup_free_ char *saved = xstrdup("");
+        if (set4)
+                strextendf(&saved, "net/ipv4/ip_forward=%s\n", v4);
+        if (set6) {
                 strextendf(&saved, "net/ipv6/conf/all/forwarding=%s\n", v6);
                 /* An interface stops taking router advertisements once
                  * forwarding is on, unless accept_ra is 2: keep the host's
-                 * own SLAAC addresses working. */
+                 * own SLAAC addresses working.  Never for berth's bridges
+                 * (accept_ra 0 from birth) and veths: guests send RAs there. */
                 _cleanup_closedir_ DIR *d = opendir("/proc/sys/net/ipv6/conf");
                 struct dirent *de;
                 while (d && (de = readdir(d))) {
-                        if (de->d_name[0] == '.' || streq(de->d_name, "all") || streq(de->d_name, "default"))
+                        if (de->d_name[0] == '.' || streq(de->d_name, "all") || streq(de->d_name, "default") ||
+                            startswith(de->d_name, "vb-") || path_has_dotdot(de->d_name))
                                 continue;
                         _cleanup_free_ char *key = xasprintf("net/ipv6/conf/%s/accept_ra", de->d_name);
                         char ra[16];
@@ -231,15 +245,25 @@ static int forwarding_enable(int nsfd) {
                                 strextendf(&saved, "%s=1\n", key);
                 }
         }
+        /* Written even when empty: "decided, nothing of ours to restore". */
         r = write_file_atomic_at(nsfd, "sysctl", saved, strlen(saved), 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot record the forwarding settings: %m");
-        r = sysctl_write("net/ipv4/ip_forward", "1");
-        if (r < 0)
+        if (set4 && (r = sysctl_write("net/ipv4/ip_forward", "1")) < 0)
                 return log_error_errno(r, "Cannot enable IPv4 forwarding: %m");
-        if (have6 && (r = sysctl_write("net/ipv6/conf/all/forwarding", "1")) < 0)
+        if (set6 && (r = sysctl_write("net/ipv6/conf/all/forwarding", "1")) < 0)
                 return log_error_errno(r, "Cannot enable IPv6 forwarding: %m");
         return 0;
+}
+
+/* Which families berth turned forwarding on for. */
+static void forwarding_owned(int nsfd, bool *ret4, bool *ret6) {
+        _cleanup_free_ char *saved = NULL;
+        *ret4 = *ret6 = false;
+        if (read_file_at(nsfd, "sysctl", 64 * 1024, &saved, NULL) < 0)
+                return;
+        *ret4 = strstr(saved, "net/ipv4/ip_forward=") != NULL;
+        *ret6 = strstr(saved, "net/ipv6/conf/all/forwarding=") != NULL;
 }
 
 static void forwarding_restore(int nsfd) {
@@ -283,11 +307,17 @@ static void nft_port_rules(char **s, const BridgeView *b) {
         }
 }
 
-static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own_forwarding) {
+static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool own6) {
         char *s = xstrdup("table inet berth {\n");
+        /* route_localnet (see bridge_ensure()) would also let a guest send to
+         * the host's 127.0.0.1 services: nothing from a bridge may be
+         * addressed there.  Before conntrack, so no NAT can dress it up. */
+        strextendf(&s, "  chain raw-prerouting {\n    type filter hook prerouting priority raw; policy accept;\n");
+        for (size_t i = 0; i < n; i++)
+                strextendf(&s, "    iifname \"%s\" ip daddr 127.0.0.0/8 drop\n", bridges[i].name);
         /* Port forwards: from anywhere to any local address (other hosts,
          * machines on the bridge), and from the host itself (output). */
-        strextendf(&s, "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n");
+        strextendf(&s, "  }\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n");
         for (size_t i = 0; i < n; i++)
                 nft_port_rules(&s, bridges + i);
         strextendf(&s, "  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n");
@@ -311,19 +341,44 @@ static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own_forwardin
                            "    oifname \"%s\" ip6 saddr %s ct status dnat masquerade\n",
                            sn, sn, sn6, sn6, b->name, b->name, sn, b->name, sn6);
         }
+        /* The bridge's dnsmasq serves its machines, not the neighbourhood. */
+        strextendf(&s, "  }\n  chain input {\n    type filter hook input priority filter; policy accept;\n");
+        for (size_t i = 0; i < n; i++) {
+                char gw[INET6_ADDRSTRLEN], gw6[INET6_ADDRSTRLEN];
+                IPAddr g = ipnet_host(&bridges[i].subnet, 1), g6 = ipnet_host(&bridges[i].subnet6, 1);
+                strextendf(&s,
+                           "    iifname != \"%s\" ip daddr %s meta l4proto { tcp, udp } th dport 53 drop\n"
+                           "    iifname != \"%s\" ip6 daddr %s meta l4proto { tcp, udp } th dport 53 drop\n",
+                           bridges[i].name, ipaddr_format(&g, gw), bridges[i].name, ipaddr_format(&g6, gw6));
+        }
         strextendf(&s, "  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+        /* First what goes to machines: within a bridge (seen here with
+         * br_netfilter), answers, and port forwards; nothing else, not even
+         * from another berth bridge. */
         for (size_t i = 0; i < n; i++) {
                 const char *br = bridges[i].name;
                 strextendf(&s,
-                           "    iifname \"%s\" accept\n"
+                           "    iifname \"%s\" oifname \"%s\" accept\n"
                            "    oifname \"%s\" ct state established,related accept\n"
                            "    oifname \"%s\" ct status dnat accept\n"
-                           /* Nothing else reaches machines from outside. */
                            "    oifname \"%s\" drop\n",
-                           br, br, br, br);
+                           br, br, br, br, br);
         }
-        if (own_forwarding)
-                strextendf(&s, "    drop\n");
+        /* Then what machines send: only from their own subnets (no spoofed
+         * sources onto the host's networks). */
+        for (size_t i = 0; i < n; i++) {
+                const BridgeView *b = bridges + i;
+                char sn[IPNET_STRLEN], sn6[IPNET_STRLEN];
+                strextendf(&s,
+                           "    iifname \"%s\" ip saddr %s accept\n"
+                           "    iifname \"%s\" ip6 saddr %s accept\n"
+                           "    iifname \"%s\" drop\n",
+                           b->name, ipnet_format(&b->subnet, sn), b->name, ipnet_format(&b->subnet6, sn6), b->name);
+        }
+        if (own4)
+                strextendf(&s, "    meta nfproto ipv4 drop\n");
+        if (own6)
+                strextendf(&s, "    meta nfproto ipv6 drop\n");
         strextendf(&s, "  }\n}\n");
         return s;
 }
@@ -344,14 +399,22 @@ static int nft_run(const char *cmd) {
         return r != 0 ? -EIO : 0;
 }
 
-static int nft_apply(const BridgeView *bridges, size_t n, bool own_forwarding) {
+static int nft_apply(const BridgeView *bridges, size_t n, bool own4, bool own6) {
+        if (n == 0) {
+                /* Nothing to do (and no nftables needed) unless our table is there. */
+                struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+                if (!ctx)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Cannot create an nftables context.");
+                nft_ctx_buffer_output(ctx);
+                nft_ctx_buffer_error(ctx);
+                bool exists = nft_run_cmd_from_buffer(ctx, "list table inet berth") == 0;
+                nft_ctx_free(ctx);
+                return exists ? nft_run("delete table inet berth\n") : 0;
+        }
         /* "add table" first makes the delete valid when there is none: one
          * transaction, so packets never see a half-made table. */
-        _cleanup_free_ char *cmd = xstrdup("add table inet berth\ndelete table inet berth\n");
-        if (n > 0) {
-                _cleanup_free_ char *rules = nft_ruleset(bridges, n, own_forwarding);
-                strextendf(&cmd, "%s", rules);
-        }
+        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6);
+        _cleanup_free_ char *cmd = xasprintf("add table inet berth\ndelete table inet berth\n%s", rules);
         return nft_run(cmd);
 }
 
@@ -369,6 +432,12 @@ static pid_t dnsmasq_running(int brfd) {
         snprintf(path, sizeof path, "/proc/%d/comm", pid);
         _cleanup_free_ char *comm = NULL;
         if (read_file_at(AT_FDCWD, path, 64, &comm, NULL) < 0 || !startswith(comm, "dnsmasq"))
+                return 0;
+        /* Guests' processes are visible here too, and a guest may well run a
+         * dnsmasq under a recycled pid: ours lives in our network namespace. */
+        struct stat a, b;
+        snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
+        if (stat(path, &a) < 0 || stat("/proc/self/ns/net", &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
                 return 0;
         return pid;
 }
@@ -407,9 +476,10 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                             *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
                             *a_log = xasprintf("--log-facility=%s/dnsmasq.log", dir);
         char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", a_pid, a_if,
-                         (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_range, a_range6,
-                         (char *) "--enable-ra", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
-                         (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, NULL };
+                         (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
+                         (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_range,
+                         /* Router advertisements (SLAAC) need a /64. */
+                         b->subnet6.prefixlen == 64 ? a_range6 : NULL, (char *) "--enable-ra", NULL };
 
         pid_t pid = fork();
         if (pid < 0)
@@ -540,14 +610,14 @@ static int network_sync(int nsfd, const char *ns_path) {
                 views[n_views++] = v;
         }
 
-        bool own_forwarding = false;
+        bool own4 = false, own6 = false;
         if (n_views > 0) {
                 r = forwarding_enable(nsfd);
                 if (r < 0 && ret == 0)
                         ret = r;
-                own_forwarding = faccessat(nsfd, "sysctl", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+                forwarding_owned(nsfd, &own4, &own6);
         }
-        r = nft_apply(views, n_views, own_forwarding);
+        r = nft_apply(views, n_views, own4, own6);
         if (r < 0 && ret == 0)
                 ret = r;
         if (n_views == 0)
@@ -610,6 +680,12 @@ static int bridge_ensure(int nsfd, Network *net) {
                 r = netlink_bridge_create(&nl, net->bridge);
                 if (r < 0 && r != -EEXIST)
                         return log_error_errno(r, "Cannot create bridge %s: %m", net->bridge);
+                /* The host is the router here: an advertisement from a guest
+                 * must never give it routes or addresses. */
+                _cleanup_free_ char *ra = xasprintf("net/ipv6/conf/%s/accept_ra", net->bridge);
+                r = sysctl_write(ra, "0");
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set %s: %m", ra);
                 ifindex = netlink_link_index(&nl, net->bridge);
                 if (ifindex < 0)
                         return log_error_errno(ifindex, "Cannot find bridge %s: %m", net->bridge);
@@ -701,18 +777,76 @@ static void host_ifname_make(Network *net, const char *name) {
                 snprintf(net->host_ifname, sizeof net->host_ifname, "vb-%s", name);
                 return;
         }
-        char prefix[7];
+        char prefix[6];
         snprintf(prefix, sizeof prefix, "%s", name);
         prefix[strcspn(prefix, ".")] = 0;
-        snprintf(net->host_ifname, sizeof net->host_ifname, "vb-%s-%05" PRIx64, prefix,
-                 fnv1a64(net->id) & 0xfffff);
+        snprintf(net->host_ifname, sizeof net->host_ifname, "vb-%s-%06" PRIx64, prefix,
+                 fnv1a64(net->id) & 0xffffff);
+}
+
+/* Under the namespace lock, before anything is made: what this machine
+ * wants must not clash with any running machine on any bridge of this
+ * namespace (a host port, a veth name) or with another bridge's subnets. */
+static int check_conflicts(int nsfd, const Network *net) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(nsfd, &d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list %s: %m", net->ns_dir);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
+                        continue;
+                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+                if (brfd < 0)
+                        continue;
+                IPNet sn, sn6;
+                if (!streq(de->d_name, net->bridge) && bridge_subnets_read(brfd, &sn, &sn6) >= 0 &&
+                    (ipnet_overlaps(&sn, &net->subnet) || ipnet_overlaps(&sn6, &net->subnet6))) {
+                        char a[IPNET_STRLEN], b[IPNET_STRLEN];
+                        return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                               "Bridge %s uses %s and %s, which overlap this machine's subnets: give "
+                                               "bridge %s other Subnet=/IPv6Subnet= values.",
+                                               de->d_name, ipnet_format(&sn, a), ipnet_format(&sn6, b), net->bridge);
+                }
+                _cleanup_free_ Entry *live = NULL;
+                size_t n = 0;
+                if (entries_load(brfd, &live, &n) < 0)
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        if (streq(live[i].id, net->id))
+                                continue;
+                        if (streq(live[i].veth, net->host_ifname))
+                                return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                                       "Machine %s has the interface name %s already: rename one "
+                                                       "of the two machines.",
+                                                       live[i].name, net->host_ifname);
+                        for (size_t k = 0; k < live[i].n_ports; k++)
+                                for (size_t j = 0; j < net->n_ports; j++)
+                                        if (live[i].ports[k].protocol == net->ports[j].protocol &&
+                                            live[i].ports[k].host_port == net->ports[j].host_port)
+                                                return log_error_errno(
+                                                        SYNTHETIC_ERRNO(EADDRINUSE),
+                                                        "Port %s/%u is forwarded to machine %s already.",
+                                                        port_protocol_to_string(net->ports[j].protocol),
+                                                        net->ports[j].host_port, live[i].name);
+                }
+        }
+        return 0;
 }
 
 /* Under the namespace lock: the bridge, an address, our entry. */
 static int bridge_register(Network *net, Store *store, const char *name, int nsfd) {
-        int r = bridge_ensure(nsfd, net);
+        int r = check_conflicts(nsfd, net);
         if (r < 0)
                 return r;
+        r = bridge_ensure(nsfd, net);
+        if (r < 0)
+                return r;
+        if (net->external && net->n_ports > 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Bridge %s is not berth's: port forwards (Port=, --port) need a bridge berth "
+                                       "manages.",
+                                       net->bridge);
         _cleanup_close_ int brfd = open_dir_nofollow(nsfd, net->bridge);
         if (brfd < 0)
                 return log_error_errno(brfd, "Cannot open the state of bridge %s: %m", net->bridge);
@@ -721,6 +855,7 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         snprintf(e.id, sizeof e.id, "%s", net->id);
         snprintf(e.name, sizeof e.name, "%s", name);
         memcpy(e.mac, net->mac, 6);
+        memcpy(e.veth, net->host_ifname, sizeof e.veth);
         if (net->n_ports > 0)
                 memcpy(e.ports, net->ports, net->n_ports * sizeof *net->ports);
 
@@ -729,15 +864,6 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         r = entries_load(brfd, &live, &n_live);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the machines of bridge %s: %m", net->bridge);
-        for (size_t i = 0; i < n_live; i++)
-                for (size_t k = 0; k < live[i].n_ports; k++)
-                        for (size_t j = 0; j < net->n_ports; j++)
-                                if (live[i].ports[k].protocol == net->ports[j].protocol &&
-                                    live[i].ports[k].host_port == net->ports[j].host_port && !streq(live[i].id, net->id))
-                                        return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
-                                                               "Port %s/%u is forwarded to machine %s already.",
-                                                               port_protocol_to_string(net->ports[j].protocol),
-                                                               net->ports[j].host_port, live[i].name);
 
         if (!net->external) {
                 uint32_t k = 0;
@@ -777,6 +903,10 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
 
 int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg) {
         *net = (Network) { .mode = cfg->network_mode, .entry_lock_fd = -EBADF };
+        if (cfg->n_ports > 0 && cfg->network_mode != NETWORK_MODE_BRIDGE)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Port forwards (Port=, --port) need [Network] Mode=bridge, not Mode=%s.",
+                                       network_mode_to_string(cfg->network_mode));
         if (cfg->network_mode == NETWORK_MODE_MACVLAN || cfg->network_mode == NETWORK_MODE_IPVLAN) {
                 if (!cfg->link)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
@@ -797,6 +927,13 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         net->guest_ifname = xstrdup(cfg->interface);
         net->subnet = cfg->subnet;
         net->subnet6 = cfg->ipv6_subnet;
+        if (ipnet_host_max(&net->subnet6) < ipnet_host_max(&net->subnet)) {
+                char a[IPNET_STRLEN], b[IPNET_STRLEN];
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "IPv6Subnet=%s has fewer addresses than Subnet=%s: each machine gets one of "
+                                       "each; use a shorter IPv6 prefix (a /64).",
+                                       ipnet_format(&net->subnet6, b), ipnet_format(&net->subnet, a));
+        }
         net->gateway = ipnet_host(&net->subnet, 1);
         net->gateway6 = ipnet_host(&net->subnet6, 1);
         if (cfg->n_ports > 0) {
@@ -944,7 +1081,9 @@ void network_done(Network *net) {
 
 int network_gc(void) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int nsfd = ns_dir_open(&path);
+        _cleanup_close_ int nsfd = ns_dir_open_full(&path, false);
+        if (nsfd == -ENOENT)
+                return 0; /* no berth network ever ran in this namespace */
         if (nsfd < 0)
                 return nsfd;
         _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);

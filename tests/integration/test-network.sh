@@ -114,6 +114,24 @@ check_eq "the refused machine stays stopped" stopped "$(machine_state d)"
 check_output_contains "a guest asking for DHCP gets its own address" "lease of $A obtained" \
         berth exec a -- udhcpc -i host0 -n -q -f -s /bin/true
 
+# --- what a guest must not get ---------------------------------------------------
+check_eq "guests' router advertisements are ignored on the bridge" 0 "$(cat /proc/sys/net/ipv6/conf/berth0/accept_ra)"
+check_output_contains "nothing from the bridge may reach the host's 127.0.0.0/8" \
+        'iifname "berth0" ip daddr 127\.0\.0\.0/8 drop' nft list chain inet berth raw-prerouting
+check_output_contains "machines forward only from their own subnet" 'iifname "berth0" drop' \
+        nft list chain inet berth forward
+check_eq "forwarding is on while machines run" 1 "$(cat /proc/sys/net/ipv4/ip_forward)"
+
+# --- conflicts are refused before anything is made ----------------------------
+check "create e on another bridge with the same subnet" berth create e --template busybox --set Network.Bridge=br-e
+check_output_contains "overlapping subnets of two bridges are refused" "overlap" berth start e
+check_fails "and no second bridge was made" ip link show br-e
+check "create f with ports but no bridge" berth create f --template busybox --set Network.Mode=none --set Network.Port=9090
+check_output_contains "port forwards without Mode=bridge are refused" "need \[Network\] Mode=bridge" berth start f
+check "create g with a small IPv6 subnet" berth create g --template busybox --set Network.Subnet=10.78.0.0/16 \
+        --set Network.IPv6Subnet=fd00:1::/120 --set Network.Bridge=br-g
+check_output_contains "an IPv6 subnet smaller than the IPv4 one is refused" "fewer addresses" berth start g
+
 # --- stop cleans up ----------------------------------------------------------
 for m in a b c; do berth stop "$m" >/dev/null 2>&1; done
 check "no veth or bridge after the last stop" no_berth_links
@@ -121,6 +139,15 @@ check "no nftables table after the last stop" no_berth_table
 check "no machine entries after the last stop" no_entries
 check "no dnsmasq after the last stop" no_dnsmasq_here
 check_eq "no route to the subnet after the last stop" "" "$(ip route show 10.77.0.0/24)"
+check_eq "berth turned forwarding off again" 0 "$(cat /proc/sys/net/ipv4/ip_forward)"
+
+# A host that forwards IPv4 already keeps forwarding everything.
+echo 1 > /proc/sys/net/ipv4/ip_forward
+check "start a on a forwarding host" berth start a
+check_fails "no IPv4 drop-all in berth's forward chain" sh -c "nft list chain inet berth forward | grep -q 'meta nfproto ipv4 drop'"
+check "stop a" berth stop a
+check_eq "the host's IPv4 forwarding is left on" 1 "$(cat /proc/sys/net/ipv4/ip_forward)"
+echo 0 > /proc/sys/net/ipv4/ip_forward
 
 # --- a SIGKILLed supervisor --------------------------------------------------
 check "start a" berth start a

@@ -94,7 +94,8 @@ static void test_ifnames(void) {
         TEST_ASSERT(ifname_is_valid("berth0") && ifname_is_valid("vb-123456789ab") &&
                             ifname_is_valid("123456789012345"),
                     "valid interface names");
-        const char *bad[] = { "", "1234567890123456", "a/b", "a:b", "a b", ".", "..", "é", "a\tb" };
+        const char *bad[] = { "", "1234567890123456", "a/b", "a:b", "a b", ".", "..", "é", "a\tb", "a\"b",
+                              "a;b", "a\\b", "a{b", "a,b" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 TEST_ASSERT(!ifname_is_valid(bad[i]), "refuses interface name '%s'", bad[i]);
 }
