@@ -106,6 +106,28 @@ static const char *const device_allow[] = {
         "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "char-pts",
 };
 
+/* ExecStart= a(sasb): path, argv, ignore failure */
+static int append_exec_start(sd_bus_message *m, char *const *argv) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0);
+        for (int k = 0; r >= 0 && k < 4; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
                        const MachineConfig *cfg, char **ret_result) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
@@ -140,25 +162,8 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
                 r = sd_bus_message_append(m, "(ss)", device_allow[i], "rwm");
         for (int k = 0; r >= 0 && k < 3; k++)
                 r = sd_bus_message_close_container(m);
-        /* ExecStart= a(sasb): path, argv, ignore failure */
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sasb)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sasb");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", argv[0]);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, (char **) argv);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", 0);
-        for (int k = 0; r >= 0 && k < 4; k++)
-                r = sd_bus_message_close_container(m);
+                r = append_exec_start(m, argv);
         if (r >= 0)
                 r = sd_bus_message_close_container(m); /* properties */
         if (r >= 0)
@@ -274,4 +279,54 @@ int unit_enable(sd_bus *bus, const char *name, bool enable) {
         if (r < 0)
                 return log_error_errno(r, "Failed to reload systemd: %s", error.message ?: strerror(-r));
         return 0;
+}
+
+int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, const char *pid_file,
+                      char *const *argv) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        JobWait w = {};
+        int r = job_watch(bus, &w, &slot);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
+        unit_reset_failed(bus, unit);
+
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Slice", "s",
+                                          UNIT_SLICE, "Type", "s", "forking", "PIDFile", "s", pid_file,
+                                          "CollectMode", "s", "inactive-or-failed");
+        if (r >= 0)
+                r = append_exec_start(m, argv);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
+
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start %s: %s", unit, error.message ?: strerror(-r));
+        const char *job;
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return log_error_errno(r, "Bad reply from systemd: %m");
+        w.path = job;
+        r = wait_job(bus, &w, UINT64_C(90) * 1000000);
+        if (r < 0) {
+                free(w.result);
+                return log_error_errno(r, "Failed waiting for %s to start: %m", unit);
+        }
+        bool done = streq_ptr(w.result, "done");
+        if (!done)
+                log_error("Job for %s ended '%s'. See 'journalctl -u %s'.", unit, w.result ?: "?", unit);
+        free(w.result);
+        return done ? 0 : -EIO;
 }

@@ -32,6 +32,13 @@ char *unit_name_for(const char *cgname);
 int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
                        const MachineConfig *cfg, char **ret_result);
 
+/* Start UNIT, a transient Type=forking service in machine.slice running ARGV,
+ * a daemon that writes PID_FILE (berth's dnsmasq in unit mode: its own unit,
+ * so it outlives whichever machine's supervisor started it), and wait for
+ * the job.  Returns 0 or -errno (logged). */
+int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, const char *pid_file,
+                      char *const *argv);
+
 /* Stop UNIT and wait up to TIMEOUT_SEC for the job; then SIGKILL it all. */
 int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec);
 

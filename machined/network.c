@@ -11,11 +11,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
 
 #include "fs.h"
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
+#include "unit.h"
 #include "util.h"
 
 #define NETWORK_RUN_DIR "/run/berth-network"
@@ -189,6 +192,12 @@ static int ns_dir_open_full(char **ret_path, bool create) {
 
 static int ns_dir_open(char **ret_path) {
         return ns_dir_open_full(ret_path, true);
+}
+
+static bool same_netns_as_pid1(void) {
+        struct stat a, b;
+        return stat("/proc/1/ns/net", &a) >= 0 && stat("/proc/self/ns/net", &b) >= 0 && a.st_ino == b.st_ino &&
+               a.st_dev == b.st_dev;
 }
 
 /* ----- sysctls ----- */
@@ -480,6 +489,19 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                          (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_range,
                          /* Router advertisements (SLAAC) need a /64. */
                          b->subnet6.prefixlen == 64 ? a_range6 : NULL, (char *) "--enable-ra", NULL };
+
+        /* Under systemd (and in its network namespace) dnsmasq is a unit of
+         * its own: forked from a supervisor it would live in that machine's
+         * unit and die with it, leaving the other machines without DHCP/DNS. */
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        if (same_netns_as_pid1() && sd_booted() > 0 && sd_bus_open_system(&bus) >= 0) {
+                uint64_t cookie = 0;
+                (void) netns_cookie(&cookie);
+                _cleanup_free_ char *unit = xasprintf("berth-dnsmasq-%s-%" PRIu64 ".service", b->name, cookie),
+                                    *desc = xasprintf("DHCP and DNS for berth bridge %s", b->name),
+                                    *pidfile = xasprintf("%s/dnsmasq.pid", dir);
+                return unit_start_daemon(bus, unit, desc, pidfile, argv);
+        }
 
         pid_t pid = fork();
         if (pid < 0)

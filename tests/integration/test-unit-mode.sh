@@ -51,6 +51,15 @@ check_eq "the supervisor in its supervisor cgroup" "0::/machine.slice/$u/supervi
         "$(th sh -c "grep ^0:: /proc/\$(systemctl show -P MainPID $u)/cgroup")"
 check_eq "TasksMax= is a unit property" "16384" "$(th systemctl show -P TasksMax "$u")"
 check_eq "DevicePolicy=closed" "closed" "$(th systemctl show -P DevicePolicy "$u")"
+# The bridge's dnsmasq is a unit of its own, so it outlives the machine that
+# started it while other machines still need it.
+check "the bridge's dnsmasq runs as a unit" sh -c "'$TESTHOST' run '$THDIR' -- systemctl list-units --no-legend --state=active 'berth-dnsmasq-berth0-*' | grep -q berth-dnsmasq"
+check "create a second machine" tb create ub2 --template busybox
+check "start it" tb start ub2
+check "stop the second machine" tb stop ub2
+check "dnsmasq still runs for the first" sh -c "'$TESTHOST' run '$THDIR' -- systemctl list-units --no-legend --state=active 'berth-dnsmasq-berth0-*' | grep -q berth-dnsmasq"
+check_output_contains "the first machine still gets DHCP answers" "lease of 10\.77\.0\.[0-9]+ obtained" \
+        tb exec ub -- udhcpc -i host0 -n -q -f -s /bin/true
 check "berth set changes a limit live" tb set ub TasksMax=77
 check_eq "on the unit" "77" "$(th systemctl show -P TasksMax "$u")"
 check "and keeps it in machine.conf" grep -qx TasksMax=77 "$BERTH_ROOT/machines/ub/machine.conf"
