@@ -39,11 +39,13 @@ typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 int verb_create(Context *ctx, int argc, char **argv);
 int verb_import(Context *ctx, int argc, char **argv);
 /* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
- * place when complete (verb-create.c).  clean_staging() removes what killed
- * creates of NAME left (caller holds NAME's lock); make_staging() makes the
- * directory and returns its name. */
-void clean_staging(Context *ctx, const char *name);
-int make_staging(Context *ctx, const char *name, char **ret);
+ * place when complete (verb-create.c).  staging_begin() is how create and
+ * import start: every --set validated into CFG, NAME locked (*ret_lock) and
+ * not yet a machine, leftovers of killed creates of NAME removed, and a
+ * fresh staging directory made (*ret_staging, its name).  Returns an exit
+ * code; on anything but EXIT_OK nothing was made. */
+int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
+                  char **ret_staging);
 int verb_start(Context *ctx, int argc, char **argv);
 int verb_stop(Context *ctx, int argc, char **argv);
 int verb_kill(Context *ctx, int argc, char **argv);

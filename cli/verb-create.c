@@ -35,7 +35,7 @@ static const char *template_dir(void) {
 
 /* Remove leftovers of earlier, killed creates of NAME.  We hold NAME's lock,
  * so no create of NAME is running. */
-void clean_staging(Context *ctx, const char *name) {
+static void clean_staging(Context *ctx, const char *name) {
         _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
         _cleanup_free_ char *prefix2 = xasprintf(".removing-%s.", name);
         _cleanup_closedir_ DIR *d = NULL;
@@ -53,7 +53,7 @@ void clean_staging(Context *ctx, const char *name) {
                 }
 }
 
-int make_staging(Context *ctx, const char *name, char **ret) {
+static int make_staging(Context *ctx, const char *name, char **ret) {
         for (int tries = 0; tries < 16; tries++) {
                 uint64_t rnd;
                 if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
@@ -68,6 +68,43 @@ int make_staging(Context *ctx, const char *name, char **ret) {
                 return 0;
         }
         return -EEXIST;
+}
+
+int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
+                  char **ret_staging) {
+        /* Every --set is validated before anything exists on disk. */
+        machine_config_init(cfg);
+        for (char *const *s = set; s && *s; s++) {
+                _cleanup_free_ char *err = NULL;
+                if (machine_config_set_from_cli(cfg, *s, &err) < 0) {
+                        log_error("%s", err ?: "Invalid --set.");
+                        return EXIT_USAGE;
+                }
+        }
+
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0)
+                return EXIT_FAIL;
+        int r = store_machine_exists(&ctx->store, name);
+        if (r < 0) {
+                log_error_errno(r, "Failed to look up machine '%s': %m", name);
+                return EXIT_FAIL;
+        }
+        if (r > 0) {
+                log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
+                return EXIT_FAIL;
+        }
+        clean_staging(ctx, name);
+
+        r = make_staging(ctx, name, ret_staging);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create a staging directory in %s/machines: %m", ctx->store.root);
+                return EXIT_FAIL;
+        }
+        *ret_lock = TAKE_FD(lock);
+        return EXIT_OK;
 }
 
 static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
@@ -191,40 +228,12 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 return EXIT_USAGE;
         }
 
-        /* Validate every --set before anything exists on disk. */
         _cleanup_(machine_config_done) MachineConfig cfg = {};
-        machine_config_init(&cfg);
-        for (char **s = set; s && *s; s++) {
-                _cleanup_free_ char *err = NULL;
-                if (machine_config_set_from_cli(&cfg, *s, &err) < 0) {
-                        log_error("%s", err ?: "Invalid --set.");
-                        return EXIT_USAGE;
-                }
-        }
-
-        if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
-        _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
-        if (lock < 0)
-                return EXIT_FAIL;
-
-        r = store_machine_exists(&ctx->store, name);
-        if (r < 0) {
-                log_error_errno(r, "Failed to look up machine '%s': %m", name);
-                return EXIT_FAIL;
-        }
-        if (r > 0) {
-                log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
-                return EXIT_FAIL;
-        }
-        clean_staging(ctx, name);
-
+        _cleanup_close_ int lock = -EBADF;
         _cleanup_free_ char *staging = NULL;
-        r = make_staging(ctx, name, &staging);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create a staging directory in %s/machines: %m", ctx->store.root);
-                return EXIT_FAIL;
-        }
+        r = staging_begin(ctx, name, set, &cfg, &lock, &staging);
+        if (r != EXIT_OK)
+                return r;
         _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
         _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
 

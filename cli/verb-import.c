@@ -137,37 +137,11 @@ int verb_import(Context *ctx, int argc, char **argv) {
 
         /* --set wins over what the image says: validated and marked first. */
         _cleanup_(machine_config_done) MachineConfig cfg = {};
-        machine_config_init(&cfg);
-        for (char **s = set; s && *s; s++) {
-                _cleanup_free_ char *err = NULL;
-                if (machine_config_set_from_cli(&cfg, *s, &err) < 0) {
-                        log_error("%s", err ?: "Invalid --set.");
-                        return EXIT_USAGE;
-                }
-        }
-
-        if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
-        _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
-        if (lock < 0)
-                return EXIT_FAIL;
-        r = store_machine_exists(&ctx->store, name);
-        if (r < 0) {
-                log_error_errno(r, "Failed to look up machine '%s': %m", name);
-                return EXIT_FAIL;
-        }
-        if (r > 0) {
-                log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
-                return EXIT_FAIL;
-        }
-        clean_staging(ctx, name);
-
+        _cleanup_close_ int lock = -EBADF;
         _cleanup_free_ char *staging = NULL;
-        r = make_staging(ctx, name, &staging);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create a staging directory in %s/machines: %m", ctx->store.root);
-                return EXIT_FAIL;
-        }
+        r = staging_begin(ctx, name, set, &cfg, &lock, &staging);
+        if (r != EXIT_OK)
+                return r;
         _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
         _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
         _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);

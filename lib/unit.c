@@ -106,6 +106,34 @@ static const char *const device_allow[] = {
         "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "char-pts",
 };
 
+/* Send StartTransientUnit M for UNIT and wait up to TIMEOUT_SEC for its job
+ * (W watches it).  A job that ends other than "done" gives -EIO with
+ * *ret_result set to systemd's result ("failed", "timeout", ...). */
+static int call_and_wait(sd_bus *bus, sd_bus_message *m, JobWait *w, const char *unit, unsigned timeout_sec,
+                         char **ret_result) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start %s: %s", unit, error.message ?: strerror(-r));
+        const char *job;
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return log_error_errno(r, "Bad reply from systemd: %m");
+        w->path = job;
+        r = wait_job(bus, w, (uint64_t) timeout_sec * 1000000);
+        if (r < 0) {
+                free(w->result);
+                return log_error_errno(r, "Failed waiting for %s to start: %m", unit);
+        }
+        if (!streq_ptr(w->result, "done")) {
+                *ret_result = w->result;
+                return -EIO;
+        }
+        free(w->result);
+        return 0;
+}
+
 /* ExecStart= a(sasb): path, argv, ignore failure */
 static int append_exec_start(sd_bus_message *m, char *const *argv) {
         int r = sd_bus_message_open_container(m, 'r', "sv");
@@ -171,29 +199,9 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         if (r < 0)
                 return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
 
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start %s: %s", unit, error.message ?: strerror(-r));
-        const char *job;
-        r = sd_bus_message_read(reply, "o", &job);
-        if (r < 0)
-                return log_error_errno(r, "Bad reply from systemd: %m");
-        w.path = job;
         /* The job ends when the supervisor says READY=1 (the guest has booted)
          * or fails; systemd's own start timeout bounds it. */
-        r = wait_job(bus, &w, UINT64_C(600) * 1000000);
-        if (r < 0) {
-                free(w.result);
-                return log_error_errno(r, "Failed waiting for %s to start: %m", unit);
-        }
-        if (!streq(w.result, "done")) {
-                *ret_result = w.result;
-                return -EIO;
-        }
-        free(w.result);
-        return 0;
+        return call_and_wait(bus, m, &w, unit, 600, ret_result);
 }
 
 int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec) {
@@ -309,24 +317,9 @@ int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, co
         if (r < 0)
                 return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
 
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start %s: %s", unit, error.message ?: strerror(-r));
-        const char *job;
-        r = sd_bus_message_read(reply, "o", &job);
-        if (r < 0)
-                return log_error_errno(r, "Bad reply from systemd: %m");
-        w.path = job;
-        r = wait_job(bus, &w, UINT64_C(90) * 1000000);
-        if (r < 0) {
-                free(w.result);
-                return log_error_errno(r, "Failed waiting for %s to start: %m", unit);
-        }
-        bool done = streq_ptr(w.result, "done");
-        if (!done)
-                log_error("Job for %s ended '%s'. See 'journalctl -u %s'.", unit, w.result ?: "?", unit);
-        free(w.result);
-        return done ? 0 : -EIO;
+        _cleanup_free_ char *result = NULL;
+        r = call_and_wait(bus, m, &w, unit, 90, &result);
+        if (r < 0 && result)
+                log_error("Job for %s ended '%s'. See 'journalctl -u %s'.", unit, result, unit);
+        return r;
 }
