@@ -999,6 +999,10 @@ int network_attach(Network *net, int netns_fd) {
                 if (parent < 0)
                         return log_error_errno(parent, "Cannot find Link=%s: %m", net->link);
                 r = netlink_vlan_create(&nl, kind, net->guest_ifname, parent, netns_fd);
+                if (r == -EOPNOTSUPP)
+                        return log_error_errno(r, "Cannot create the %s link on %s: this kernel has no %s support "
+                                               "(CONFIG_%s); use Mode=macvlan or Mode=bridge.",
+                                               kind, net->link, kind, net->mode == NETWORK_MODE_MACVLAN ? "MACVLAN" : "IPVLAN");
                 if (r < 0)
                         return log_error_errno(r, "Cannot create the %s link on %s: %m", kind, net->link);
                 r = netlink_open_in(&guest, netns_fd);

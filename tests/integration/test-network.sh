@@ -173,6 +173,20 @@ check "start mv" berth start mv
 check_output_contains "macvlan: host0 is a macvlan link" 'macvlan mode bridge' \
         nsenter -t "$(berth list --json | jq -r '.[] | select(.name == "mv") | .leader')" -n ip -d link show host0
 check "stop mv" berth stop mv
+ip link add bt-par2$$ type veth peer name bt-par2p$$ && ip link set bt-par2$$ up
+if ip link add bt-ivprobe$$ link bt-par2$$ type ipvlan mode l2 2>/dev/null; then
+        ip link del bt-ivprobe$$
+        check "Mode=ipvlan" berth create iv --template busybox --set Network.Mode=ipvlan --set Network.Link=bt-par2$$ \
+                --set Network.Interface=eth0
+        check "start iv" berth start iv
+        check_output_contains "ipvlan: the machine's eth0 is an ipvlan link in L2 mode" 'ipvlan +mode l2' \
+                nsenter -t "$(berth list --json | jq -r '.[] | select(.name == "iv") | .leader')" -n ip -d link show eth0
+        check "stop iv" berth stop iv
+else
+        check "create iv (ipvlan)" berth create iv --template busybox --set Network.Mode=ipvlan --set Network.Link=bt-par2$$
+        check_output_contains "without kernel ipvlan support the start says so" "no ipvlan support" berth start iv
+fi
+ip link del bt-par2$$
 check "Mode=macvlan without Link=" berth create mv2 --template busybox --set Network.Mode=macvlan
 check_output_contains "macvlan without Link= is refused with a reason" 'needs Link=' berth start mv2
 ip link del bt-par$$
