@@ -29,6 +29,7 @@
 #include "unit.h"
 #include "network.h"
 #include "notify.h"
+#include "portproxy.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "store.h"
@@ -214,6 +215,7 @@ static int run(const Args *a) {
         _cleanup_free_ char *run_path = NULL;
         _cleanup_free_ char *cfg_err = NULL;
         _cleanup_(network_done) Network net = NETWORK_INIT;
+        _cleanup_(portproxy_close) PortProxy proxy = PORTPROXY_INIT;
         _cleanup_free_ char *resolv_conf = NULL;
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
@@ -332,6 +334,8 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
         resolv_conf = network_resolv_conf(&net);
+        if (net.mode == NETWORK_MODE_BRIDGE && !net.external)
+                portproxy_open(&proxy, net.ports, net.n_ports, &net.addr6);
         {
                 _cleanup_free_ char *addresses = network_addresses(&net);
                 if (addresses) {
@@ -439,23 +443,25 @@ static int run(const Args *a) {
                 siginfo_t si = {};
                 uint64_t last_poweroff = 0;
                 for (;;) {
-                        struct pollfd p[4 + CONSOLE_POLLFDS_MAX] = {
+                        struct pollfd p[4 + CONSOLE_POLLFDS_MAX + PORTPROXY_POLLFDS_MAX] = {
                                 { .fd = pidfd, .events = POLLIN },
                                 { .fd = sfd, .events = POLLIN },
                                 { .fd = notify.fd, .events = POLLIN },
                                 { .fd = stop_requested ? -1 : a->lifeline_fd, .events = POLLIN },
                         };
                         size_t n_console = console_fill_pollfds(&console, p + 4);
+                        size_t n_proxy = portproxy_fill_pollfds(&proxy, p + 4 + n_console);
                         /* An init ignores signals until it has installed its handlers, so
                          * a poweroff sent right after boot can be lost: repeat it while a
                          * stop is pending (inits treat a repeat as the same request). */
-                        if (poll(p, 4 + n_console, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                        if (poll(p, 4 + n_console + n_proxy, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
                                 if (errno == EINTR)
                                         continue;
                                 r = log_error_errno(errno, "poll failed: %m");
                                 goto finish;
                         }
                         console_dispatch(&console, p + 4, n_console);
+                        portproxy_dispatch(&proxy, p + 4 + n_console, n_proxy);
                         if (p[3].revents && !stop_requested) {
                                 /* Whoever started us for one job is gone: power off. */
                                 log_info("The process that ran machine %s went away, powering it off.", a->name);

@@ -309,7 +309,8 @@ static void nft_port_rules(char **s, const BridgeView *b) {
                         char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
                         strextendf(s,
                                    "    fib daddr type local meta nfproto ipv4 %s dport %u dnat ip to %s:%u\n"
-                                   "    fib daddr type local meta nfproto ipv6 %s dport %u dnat ip6 to [%s]:%u\n",
+                                   /* Not ::1: Linux never routes it off the host; portproxy.h relays it. */
+                                   "    ip6 daddr != ::1 fib daddr type local %s dport %u dnat ip6 to [%s]:%u\n",
                                    proto, p->host_port, ipaddr_format(&e->addr, a), p->guest_port, proto,
                                    p->host_port, ipaddr_format(&e->addr6, a6), p->guest_port);
                 }

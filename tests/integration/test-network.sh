@@ -88,6 +88,13 @@ check_eq "forward reachable from another machine on the bridge" hello-from-c \
         "$(fetch_in a 10.77.0.1 8080)"
 check_eq "forward reachable over IPv6 on the bridge's address" hello-from-c \
         "$(fetch 'http://[fd62:6572:7468::1]:8080/')"
+check_eq "forward reachable from the host's ::1 (relayed by the supervisor)" hello-from-c \
+        "$(fetch 'http://[::1]:8080/')"
+big=$(head -c 3000000 /dev/urandom | base64 -w 0 | head -c 3000000)
+berth exec -i c -- sh -c "cat > /www/big" <<<"$big"
+check_eq "a large response comes through the ::1 relay intact" "$(printf '%s\n' "$big" | sha256sum)" \
+        "$(python3 -c 'import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' 'http://[::1]:8080/big' | sha256sum)"
 # "Other hosts' view": a namespace of the test's own, plugged into the bridge
 # like a LAN neighbour, reaching the forward at the host's address.
 ip netns add berth-test-peer-$$
