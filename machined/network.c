@@ -169,7 +169,11 @@ static int netns_cookie(uint64_t *ret) {
         return RET_NERRNO(getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, ret, &l));
 }
 
-static int ns_dir_open_full(char **ret_path, bool create) {
+/* Open and lock (flock on the directory itself) this namespace's state
+ * dir.  The last sync removes the dir when nothing is left in it, so a
+ * waiter may get the lock of a removed dir: it sees no links and retries.
+ * Returns the locked dir fd; -ENOENT when !CREATE and there is none. */
+static int ns_dir_lock(char **ret_path, bool create) {
         uint64_t cookie;
         int r = netns_cookie(&cookie);
         if (r < 0)
@@ -178,20 +182,31 @@ static int ns_dir_open_full(char **ret_path, bool create) {
         if (create && mkdir(NETWORK_RUN_DIR, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s: %m", NETWORK_RUN_DIR);
         _cleanup_free_ char *path = xasprintf(NETWORK_RUN_DIR "/%" PRIu64, cookie);
-        if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Cannot create %s: %m", path);
-        int fd = open_dir_nofollow(AT_FDCWD, path);
-        if (fd == -ENOENT && !create)
-                return fd;
-        if (fd < 0)
-                return log_error_errno(fd, "Cannot open %s: %m", path);
-        if (ret_path)
-                *ret_path = TAKE_PTR(path);
-        return fd;
-}
-
-static int ns_dir_open(char **ret_path) {
-        return ns_dir_open_full(ret_path, true);
+        for (;;) {
+                if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", path);
+                _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, path);
+                if (fd == -ENOENT && !create)
+                        return fd;
+                if (fd == -ENOENT)
+                        continue; /* removed between mkdir and open */
+                if (fd < 0)
+                        return log_error_errno(fd, "Cannot open %s: %m", path);
+                while (flock(fd, LOCK_EX) < 0)
+                        if (errno != EINTR)
+                                return log_error_errno(errno, "Cannot lock %s: %m", path);
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return log_error_errno(errno, "Cannot inspect %s: %m", path);
+                if (st.st_nlink == 0) {
+                        if (!create)
+                                return -ENOENT;
+                        continue;
+                }
+                if (ret_path)
+                        *ret_path = TAKE_PTR(path);
+                return TAKE_FD(fd);
+        }
 }
 
 static bool same_netns_as_pid1(void) {
@@ -586,8 +601,9 @@ static void bridge_teardown(Netlink *nl, int nsfd, int brfd, const char *name) {
 }
 
 /* Recompute everything from the entries: the one path for start, stop,
- * crash recovery and gc.  Called with NSDIR's lock held. */
-static int network_sync(int nsfd, const char *ns_path) {
+ * crash recovery and gc.  Called with NSDIR's lock held.  MAY_REMOVE: when
+ * nothing is left, remove the state dir too. */
+static int network_sync(int nsfd, const char *ns_path, bool may_remove) {
         _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
         int r = netlink_open(&nl);
         if (r < 0)
@@ -643,8 +659,14 @@ static int network_sync(int nsfd, const char *ns_path) {
         r = nft_apply(views, n_views, own4, own6);
         if (r < 0 && ret == 0)
                 ret = r;
-        if (n_views == 0)
+        if (n_views == 0) {
                 forwarding_restore(nsfd);
+                /* Nothing left of berth's network here: no state either (the
+                 * dir is its own lock; see ns_dir_lock()).  Fails harmlessly
+                 * while a bridge dir remains. */
+                if (may_remove)
+                        (void) rmdir(ns_path);
+        }
 
         for (size_t i = 0; i < n_views; i++)
                 free(views[i].entries);
@@ -970,19 +992,16 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         net->mac[0] = (uint8_t) ((net->mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
         host_ifname_make(net, name);
 
-        _cleanup_close_ int nsfd = ns_dir_open(&net->ns_dir);
+        _cleanup_close_ int nsfd = ns_dir_lock(&net->ns_dir, true);
         if (nsfd < 0)
                 return nsfd;
-        _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);
-        if (lock < 0)
-                return log_error_errno(lock, "Cannot lock %s/lock: %m", net->ns_dir);
 
         /* Clean up after crashed supervisors first: their addresses come free.
          * Whatever happens next, sync again: on failure that removes what
          * this start made (a bridge nobody uses, say). */
-        (void) network_sync(nsfd, net->ns_dir);
+        (void) network_sync(nsfd, net->ns_dir, false);
         int r = bridge_register(net, store, name, nsfd);
-        int k = network_sync(nsfd, net->ns_dir);
+        int k = network_sync(nsfd, net->ns_dir, true);
         return r < 0 ? r : k;
 }
 
@@ -1084,15 +1103,14 @@ void network_release(Network *net) {
         }
         if (!net->registered)
                 return;
-        _cleanup_close_ int nsfd = ns_dir_open(NULL);
+        _cleanup_close_ int nsfd = ns_dir_lock(NULL, false);
         if (nsfd < 0)
                 return;
-        _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);
         _cleanup_free_ char *path = xasprintf("%s/machines/%s", net->bridge, net->id);
         (void) unlinkat(nsfd, path, 0);
         closep(&net->entry_lock_fd);
         net->registered = false;
-        (void) network_sync(nsfd, net->ns_dir);
+        (void) network_sync(nsfd, net->ns_dir, true);
 }
 
 void network_done(Network *net) {
@@ -1108,13 +1126,10 @@ void network_done(Network *net) {
 
 int network_gc(void) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int nsfd = ns_dir_open_full(&path, false);
+        _cleanup_close_ int nsfd = ns_dir_lock(&path, false);
         if (nsfd == -ENOENT)
-                return 0; /* no berth network ever ran in this namespace */
+                return 0; /* no berth network runs in this namespace */
         if (nsfd < 0)
                 return nsfd;
-        _cleanup_close_ int lock = lock_file_at(nsfd, "lock", true, true);
-        if (lock < 0)
-                return log_error_errno(lock, "Cannot lock %s/lock: %m", path);
-        return network_sync(nsfd, path);
+        return network_sync(nsfd, path, true);
 }

@@ -14,7 +14,8 @@
  *
  * Shared state of one network namespace is in
  * /run/berth-network/COOKIE/ (COOKIE: the namespace's never-reused cookie):
- *   lock              serializes every change below
+ *   (the dir itself)  flock'ed: serializes every change below; removed
+ *                     when the last machine is gone
  *   sysctl            forwarding settings berth changed, to restore them
  *   BRIDGE/created    berth made this bridge (and removes it when unused)
  *   BRIDGE/subnets    the bridge's subnets, fixed while it has machines

@@ -219,5 +219,6 @@ check "no nftables table after 100 cycles" no_berth_table
 check "no entries after 100 cycles" no_entries
 check "no dnsmasq after 100 cycles" no_dnsmasq_here
 check_eq "no route after 100 cycles" "" "$(ip route show 10.77.0.0/24)"
+check "no network state left for this namespace" test ! -e "/run/berth-network/$NETNS_COOKIE"
 
 done_testing
