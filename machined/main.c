@@ -330,7 +330,7 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
 
-        r = network_prepare(&net, &store, a->name, &cfg);
+        r = network_prepare(&net, &store, a->name, &cfg, a->unit);
         if (r < 0)
                 goto finish;
         resolv_conf = network_resolv_conf(&net);

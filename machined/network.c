@@ -25,6 +25,7 @@
 #define DNSMASQ_PATH "/usr/sbin/dnsmasq"
 #define ENTRY_MAX 4096
 #define DNSMASQ_STOP_TIMEOUT_MS 3000
+#define NETWORK_LINGER_SEC 5
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -586,35 +587,87 @@ static int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
         return 0;
 }
 
-/* Remove what berth made for bridge NAME (its dir is BRFD in NSFD). */
-static void bridge_teardown(Netlink *nl, int nsfd, int brfd, const char *name) {
-        dnsmasq_stop(brfd);
-        if (faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-                int ifindex = netlink_link_index(nl, name);
-                if (ifindex > 0) {
-                        int r = netlink_link_delete(nl, ifindex);
-                        if (r < 0)
-                                log_warning_errno(r, "Cannot remove bridge %s: %m", name);
+/* Remove what berth made for bridge NAME, and its state. */
+static void bridge_teardown(Netlink *nl, int nsfd, const char *name) {
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, name);
+        if (brfd >= 0) {
+                dnsmasq_stop(brfd);
+                if (faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                        int ifindex = netlink_link_index(nl, name);
+                        if (ifindex > 0) {
+                                int r = netlink_link_delete(nl, ifindex);
+                                if (r < 0)
+                                        log_warning_errno(r, "Cannot remove bridge %s: %m", name);
+                        }
                 }
         }
         (void) rm_rf_at(nsfd, name);
 }
 
-/* Recompute everything from the entries: the one path for start, stop,
- * crash recovery and gc.  Called with NSDIR's lock held.  MAY_REMOVE: when
- * nothing is left, remove the state dir too. */
-static int network_sync(int nsfd, const char *ns_path, bool may_remove) {
-        _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
-        int r = netlink_open(&nl);
-        if (r < 0)
-                return log_error_errno(r, "Cannot open a netlink socket: %m");
+typedef enum SyncFlags {
+        SYNC_REMOVE_DIR = 1 << 0, /* when nothing is left, remove the state dir too */
+        SYNC_BACKGROUND = 1 << 1, /* tear down in a detached child (see below) */
+} SyncFlags;
 
+/* Tear down the bridges in DEAD (none left running) and, with no bridge in
+ * use (LAST), forwarding and the state dir. */
+static void teardown(int nsfd, const char *ns_path, char **dead, bool last, SyncFlags flags) {
+        _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
+        if (netlink_open(&nl) < 0)
+                return;
+        for (char **b = dead; b && *b; b++)
+                bridge_teardown(&nl, nsfd, *b);
+        if (last) {
+                (void) nft_apply(NULL, 0, false, false);
+                forwarding_restore(nsfd);
+                /* Nothing left of berth's network here: no state either (the
+                 * dir is its own lock; see ns_dir_lock()).  Fails harmlessly
+                 * while a bridge dir remains. */
+                if (flags & SYNC_REMOVE_DIR)
+                        (void) rmdir(ns_path);
+        }
+}
+
+/* With SYNC_BACKGROUND (a supervisor leaving, direct mode) the teardown
+ * waits: a detached grandchild sleeps NETWORK_LINGER_SEC without the lock,
+ * then syncs again and tears down only what is still unused.  A machine
+ * started meanwhile (berth run after berth run) finds bridge, dnsmasq and
+ * rules in place, and nobody waits for a bridge deletion (some 50 ms of
+ * the kernel letting go of it) on the way out or in. */
+static void teardown_maybe_background(int nsfd, const char *ns_path, char **dead, bool last, SyncFlags flags) {
+        if (!(flags & SYNC_BACKGROUND)) {
+                teardown(nsfd, ns_path, dead, last, flags);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                teardown(nsfd, ns_path, dead, last, flags);
+                return;
+        }
+        if (pid == 0) {
+                if (fork() == 0) {
+                        (void) setsid();
+                        /* Our copy of NSFD would hold the lock: gone with the rest. */
+                        int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+                        (void) close_all_fds_except(keep, ELEMENTSOF(keep));
+                        (void) sleep(NETWORK_LINGER_SEC);
+                        (void) network_gc();
+                }
+                _exit(EXIT_SUCCESS);
+        }
+        (void) waitpid(pid, NULL, 0);
+}
+
+/* Recompute everything from the entries: the one path for start, stop,
+ * crash recovery and gc.  Called with NSDIR's lock held. */
+static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
         _cleanup_closedir_ DIR *d = NULL;
-        r = opendir_dup(nsfd, &d);
+        int r = opendir_dup(nsfd, &d);
         if (r < 0)
                 return log_error_errno(r, "Cannot list %s: %m", ns_path);
         BridgeView *views = NULL;
         size_t n_views = 0;
+        _cleanup_strv_free_ char **dead = NULL;
         struct dirent *de;
         int ret = 0;
         while ((de = readdir(d))) {
@@ -631,7 +684,7 @@ static int network_sync(int nsfd, const char *ns_path, bool may_remove) {
                         continue;
                 }
                 if (v.n == 0) {
-                        bridge_teardown(&nl, nsfd, brfd, v.name);
+                        dead = strv_append(dead, v.name);
                         continue;
                 }
                 if (faccessat(brfd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
@@ -649,24 +702,20 @@ static int network_sync(int nsfd, const char *ns_path, bool may_remove) {
                 views[n_views++] = v;
         }
 
-        bool own4 = false, own6 = false;
         if (n_views > 0) {
+                bool own4 = false, own6 = false;
                 r = forwarding_enable(nsfd);
                 if (r < 0 && ret == 0)
                         ret = r;
                 forwarding_owned(nsfd, &own4, &own6);
+                r = nft_apply(views, n_views, own4, own6);
+                if (r < 0 && ret == 0)
+                        ret = r;
         }
-        r = nft_apply(views, n_views, own4, own6);
-        if (r < 0 && ret == 0)
-                ret = r;
-        if (n_views == 0) {
-                forwarding_restore(nsfd);
-                /* Nothing left of berth's network here: no state either (the
-                 * dir is its own lock; see ns_dir_lock()).  Fails harmlessly
-                 * while a bridge dir remains. */
-                if (may_remove)
-                        (void) rmdir(ns_path);
-        }
+        /* Nothing to tear down on the way to a first machine (the start's
+         * first sync): that path stays fast. */
+        if (dead || (n_views == 0 && (flags & SYNC_REMOVE_DIR)))
+                teardown_maybe_background(nsfd, ns_path, dead, n_views == 0, flags);
 
         for (size_t i = 0; i < n_views; i++)
                 free(views[i].entries);
@@ -946,8 +995,8 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         return 0;
 }
 
-int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg) {
-        *net = (Network) { .mode = cfg->network_mode, .entry_lock_fd = -EBADF };
+int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg, bool unit) {
+        *net = (Network) { .mode = cfg->network_mode, .entry_lock_fd = -EBADF, .unit = unit };
         if (cfg->n_ports > 0 && cfg->network_mode != NETWORK_MODE_BRIDGE)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "Port forwards (Port=, --port) need [Network] Mode=bridge, not Mode=%s.",
@@ -996,12 +1045,13 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         if (nsfd < 0)
                 return nsfd;
 
-        /* Clean up after crashed supervisors first: their addresses come free.
-         * Whatever happens next, sync again: on failure that removes what
-         * this start made (a bridge nobody uses, say). */
-        (void) network_sync(nsfd, net->ns_dir, false);
+        /* Entries of crashed supervisors are dropped as the checks read them
+         * (entries_load()), so their addresses come free.  A bridge kept for
+         * a while after its last machine (teardown_maybe_background()) is
+         * simply used again.  Whatever happens, sync then: on failure that
+         * removes what this start made (a bridge nobody uses, say). */
         int r = bridge_register(net, store, name, nsfd);
-        int k = network_sync(nsfd, net->ns_dir, true);
+        int k = network_sync(nsfd, net->ns_dir, SYNC_REMOVE_DIR);
         return r < 0 ? r : k;
 }
 
@@ -1092,15 +1142,9 @@ char *network_addresses(const Network *net) {
 }
 
 void network_release(Network *net) {
-        if (net->host_ifindex > 0) {
-                _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
-                if (netlink_open(&nl) >= 0) {
-                        int i = netlink_link_index(&nl, net->host_ifname);
-                        if (i > 0)
-                                (void) netlink_link_delete(&nl, i);
-                }
-                net->host_ifindex = 0;
-        }
+        /* The veth goes with the machine's network namespace (the kernel
+         * deletes both ends); deleting it here would only wait for that. */
+        net->host_ifindex = 0;
         if (!net->registered)
                 return;
         _cleanup_close_ int nsfd = ns_dir_lock(NULL, false);
@@ -1110,7 +1154,9 @@ void network_release(Network *net) {
         (void) unlinkat(nsfd, path, 0);
         closep(&net->entry_lock_fd);
         net->registered = false;
-        (void) network_sync(nsfd, net->ns_dir, true);
+        /* Under systemd the unit's remaining processes die with the
+         * supervisor, a background teardown with them: only in direct mode. */
+        (void) network_sync(nsfd, net->ns_dir, SYNC_REMOVE_DIR | (net->unit ? 0 : SYNC_BACKGROUND));
 }
 
 void network_done(Network *net) {
@@ -1131,5 +1177,5 @@ int network_gc(void) {
                 return 0; /* no berth network runs in this namespace */
         if (nsfd < 0)
                 return nsfd;
-        return network_sync(nsfd, path, true);
+        return network_sync(nsfd, path, SYNC_REMOVE_DIR);
 }

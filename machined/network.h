@@ -54,13 +54,14 @@ typedef struct Network {
         bool registered;         /* our machines/ID entry exists … */
         int entry_lock_fd;       /* … and we hold its lock */
         int host_ifindex;        /* of the last attach, for machined */
+        bool unit;               /* the supervisor runs as a systemd unit */
 } Network;
 
 #define NETWORK_INIT ((Network) { .entry_lock_fd = -EBADF })
 
 /* Reserve what the machine needs (address, bridge, DHCP, NAT) before its
  * first boot.  Mode=none/host: nothing to do. */
-int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg);
+int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg, bool unit);
 /* Give the machine whose network namespace is NETNS_FD its interface, fully
  * configured.  Called for every boot (a reboot makes a new namespace). */
 int network_attach(Network *net, int netns_fd);

@@ -141,9 +141,11 @@ check_output_contains "an IPv6 subnet smaller than the IPv4 one is refused" "few
 
 # --- stop cleans up ----------------------------------------------------------
 for m in a b c; do berth stop "$m" >/dev/null 2>&1; done
-check "no veth or bridge after the last stop" no_berth_links
-check "no nftables table after the last stop" no_berth_table
 check "no machine entries after the last stop" no_entries
+# Bridge, dnsmasq and rules stay a few seconds for a next start, then go.
+check "the bridge lingers for a next start" ip link show berth0
+check "no veth or bridge soon after the last stop" wait_for 20 no_berth_links
+check "no nftables table after the last stop" no_berth_table
 check "no dnsmasq after the last stop" no_dnsmasq_here
 check_eq "no route to the subnet after the last stop" "" "$(ip route show 10.77.0.0/24)"
 check_eq "berth turned forwarding off again" 0 "$(cat /proc/sys/net/ipv4/ip_forward)"
@@ -214,11 +216,11 @@ for i in $(seq 1 100); do
         berth stop q >/dev/null 2>&1 || fails=$((fails + 1))
 done
 check_eq "100 start/stop cycles succeed" 0 "$fails"
-check "no veth or bridge after 100 cycles" no_berth_links
+check "no veth or bridge soon after 100 cycles" wait_for 20 no_berth_links
 check "no nftables table after 100 cycles" no_berth_table
 check "no entries after 100 cycles" no_entries
 check "no dnsmasq after 100 cycles" no_dnsmasq_here
 check_eq "no route after 100 cycles" "" "$(ip route show 10.77.0.0/24)"
-check "no network state left for this namespace" test ! -e "/run/berth-network/$NETNS_COOKIE"
+check "no network state left for this namespace" wait_for 5 test ! -e "/run/berth-network/$NETNS_COOKIE"
 
 done_testing
