@@ -46,6 +46,14 @@ int verb_import(Context *ctx, int argc, char **argv);
  * code; on anything but EXIT_OK nothing was made. */
 int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
                   char **ret_staging);
+/* Copy the tree SRC into the existing directory DST as cp -a does (owners,
+ * modes, times, xattrs, hard links; symlinks copied, never followed), with
+ * reflinks where the filesystem has them: a sandboxed /bin/cp. */
+int copy_tree(const char *src, const char *dst);
+int verb_clone(Context *ctx, int argc, char **argv);
+int verb_snapshot(Context *ctx, int argc, char **argv);
+int verb_snapshots(Context *ctx, int argc, char **argv);
+int verb_restore(Context *ctx, int argc, char **argv);
 int verb_start(Context *ctx, int argc, char **argv);
 int verb_stop(Context *ctx, int argc, char **argv);
 int verb_kill(Context *ctx, int argc, char **argv);

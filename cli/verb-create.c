@@ -70,6 +70,16 @@ static int make_staging(Context *ctx, const char *name, char **ret) {
         return -EEXIST;
 }
 
+int copy_tree(const char *src, const char *dst) {
+        _cleanup_free_ char *from = xasprintf("%s/.", src);
+        char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--", from,
+                         (char *) dst, NULL };
+        int r = spawn_sandboxed(argv);
+        if (r < 0)
+                return r;
+        return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", src);
+}
+
 int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
                   char **ret_staging) {
         /* Every --set is validated before anything exists on disk. */
@@ -128,17 +138,8 @@ static int populate(Context *ctx, const CreateArgs *a, const char *name, const c
                                                a->template, r);
                 return 0;
         }
-        if (a->from_dir) {
-                _cleanup_free_ char *src = xasprintf("%s/.", a->from_dir);
-                char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--",
-                                 src, (char *) rootfs, NULL };
-                int r = spawn_sandboxed(argv);
-                if (r < 0)
-                        return r;
-                if (r != 0)
-                        return log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", a->from_dir);
-                return 0;
-        }
+        if (a->from_dir)
+                return copy_tree(a->from_dir, rootfs);
         /* Untrusted archive parsing happens in its own sandboxed process. */
         const char *unpack = secure_getenv("BERTH_UNPACK") ?: BERTH_UNPACK_PATH;
         char *argv[] = { (char *) unpack, (char *) a->from_tar, (char *) rootfs, NULL };
