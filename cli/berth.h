@@ -46,6 +46,11 @@ int verb_import(Context *ctx, int argc, char **argv);
  * code; on anything but EXIT_OK nothing was made. */
 int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
                   char **ret_staging);
+/* And how they end: unless R < 0, write CONF (machine.conf, below a header)
+ * and INFO into the staging dir SFD, sync, and rename STAGING to NAME; on
+ * any failure remove the staging dir.  Returns R or the new -errno. */
+int staging_commit(Context *ctx, const char *staging, int sfd, const char *name, const char *conf,
+                   const char *info, int r);
 /* Copy the tree SRC into the existing directory DST as cp -a does (owners,
  * modes, times, xattrs, hard links; symlinks copied, never followed), with
  * reflinks where the filesystem has them: a sandboxed /bin/cp. */

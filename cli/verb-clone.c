@@ -147,25 +147,11 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 r = copy_tree(src_rootfs, rootfs);
         if (r >= 0)
                 reset_identity(rootfs, src, dst);
-        if (r >= 0) {
-                _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
-                _cleanup_free_ char *text = xasprintf("# berth machine configuration; see berth.machine(5).\n%s", conf);
-                _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
-                                                      (unsigned long long) now_usec(CLOCK_REALTIME));
-                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
-                if (r >= 0)
-                        r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-                if (r < 0)
-                        log_error_errno(r, "Failed to write the clone's configuration: %m");
-        }
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = log_error_errno(errno, "Failed to sync %s: %m", staging_path);
-        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, dst, RENAME_NOREPLACE) < 0)
-                r = log_error_errno(errno, "Failed to move the clone into place: %m");
-        if (r < 0) {
-                (void) rm_rf_at(ctx->store.machines_fd, staging);
+        _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
+        _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (staging_commit(ctx, staging, sfd, dst, conf, info, r) < 0)
                 return EXIT_FAIL;
-        }
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Cloned %s to %s.\n", src, dst);
         return EXIT_OK;

@@ -70,6 +70,29 @@ static int make_staging(Context *ctx, const char *name, char **ret) {
         return -EEXIST;
 }
 
+int staging_commit(Context *ctx, const char *staging, int sfd, const char *name, const char *conf,
+                   const char *info, int r) {
+        if (r >= 0) {
+                _cleanup_free_ char *text = xasprintf("# berth machine configuration; see berth.machine(5).\n%s", conf);
+                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
+                if (r >= 0)
+                        r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+                if (r < 0)
+                        log_error_errno(r, "Failed to write the machine's configuration: %m");
+        }
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = log_error_errno(errno, "Failed to sync %s/machines/%s: %m", ctx->store.root, staging);
+        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
+                r = log_error_errno(errno, "Failed to move the new machine into place: %m");
+        if (r < 0) {
+                int k = rm_rf_at(ctx->store.machines_fd, staging);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s/machines/%s, the next create will: %m",
+                                          ctx->store.root, staging);
+        }
+        return r;
+}
+
 int copy_tree(const char *src, const char *dst) {
         _cleanup_free_ char *from = xasprintf("%s/.", src);
         char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--", from,
@@ -267,25 +290,8 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 if (rootfs_check(rootfs, init, &init_name) < 0)
                         log_warning("Machine '%s' will not boot as it is (see above).", name);
         }
-        if (r >= 0) {
-                _cleanup_free_ char *text = xasprintf("# berth machine configuration; see berth.machine(5).\n%s",
-                                                      conf);
-                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
-                if (r >= 0)
-                        r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-                if (r < 0)
-                        log_error_errno(r, "Failed to write the machine's configuration: %m");
-        }
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = log_error_errno(errno, "Failed to sync %s: %m", staging_path);
-        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
-                r = log_error_errno(errno, "Failed to move the new machine into place: %m");
-        if (r < 0) {
-                int k = rm_rf_at(ctx->store.machines_fd, staging);
-                if (k < 0)
-                        log_warning_errno(k, "Failed to remove %s, the next create will: %m", staging_path);
+        if (staging_commit(ctx, staging, sfd, name, conf, info, r) < 0)
                 return EXIT_FAIL;
-        }
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Created machine %s.\n", name);
         return EXIT_OK;

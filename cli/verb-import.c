@@ -210,33 +210,18 @@ int verb_import(Context *ctx, int argc, char **argv) {
                                     "application, import it with --boot=no.",
                                     name);
         }
-        if (r >= 0) {
-                _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
-                _cleanup_free_ char *ports = image_ports(info);
-                _cleanup_free_ char *text = xasprintf(
-                        "# berth machine configuration; see berth.machine(5).\n"
-                        "# Imported with 'berth import'; what the image asked for is below.\n"
-                        "%s%s%s%s",
-                        ports ? "# Ports the image exposes (not published): " : "", ports ?: "", ports ? "\n" : "",
-                        conf);
-                _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
-                                                      (unsigned long long) now_usec(CLOCK_REALTIME));
-                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
-                if (r >= 0)
-                        r = write_file_atomic_at(sfd, "info", meta, strlen(meta), 0644);
-                if (r < 0)
-                        log_error_errno(r, "Failed to write the machine's configuration: %m");
-        }
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = log_error_errno(errno, "Failed to sync %s: %m", staging_path);
-        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
-                r = log_error_errno(errno, "Failed to move the new machine into place: %m");
-        if (r < 0) {
-                int k = rm_rf_at(ctx->store.machines_fd, staging);
-                if (k < 0)
-                        log_warning_errno(k, "Failed to remove %s, the next create will: %m", staging_path);
+        /* machine.conf: the ports the image exposes (not published) as a
+         * comment, then what it asked for. */
+        _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
+        _cleanup_free_ char *ports = r >= 0 ? image_ports(info) : NULL;
+        _cleanup_free_ char *text = xasprintf("# Imported with 'berth import'; what the image asked for is below.\n"
+                                              "%s%s%s%s",
+                                              ports ? "# Ports the image exposes (not published): " : "",
+                                              ports ?: "", ports ? "\n" : "", conf);
+        _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (staging_commit(ctx, staging, sfd, name, text, meta, r) < 0)
                 return status;
-        }
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");
         return EXIT_OK;
