@@ -225,10 +225,15 @@ int verb_run(Context *ctx, int argc, char **argv) {
         StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
+        /* While the command runs the instance is an ordinary running machine:
+         * berth stop or kill of it must not wait for us (gc leaves running
+         * machines alone).  Taken again to stop and remove it. */
+        closep(&lock);
         int status = EXIT_EXEC_FAIL;
         if (r == EXIT_OK)
                 status = machine_exec(ctx, name, &eo);
 
+        lock = store_lock_machine(&ctx->store, name, false);
         (void) machine_stop(ctx, name, 30, false);
         closep(&life_w);
         if (!keep)

@@ -48,6 +48,14 @@ check "and removed the leftover" only_base_left
 check "--keep keeps the machine" berth run --keep --name kept base -- touch /kept
 check_eq "it is listed, stopped" "stopped" "$(berth list --json | jq -r '.[] | select(.name=="kept") | .state')"
 check "berth rm removes it" berth rm kept
+# A running instance is an ordinary machine: kill and stop do not wait for the run.
+"$BERTH" run --keep --name stoppable base -- sleep 60 >/dev/null 2>&1 &
+rpid=$!
+wait_for 10 sh -c "[ \"\$('$BERTH' list --json | jq -r '.[] | select(.name==\"stoppable\") | .state')\" = running ]"
+check "berth kill of a running instance returns at once" timeout 10 "$BERTH" kill stoppable
+check "and the run ends" timeout 20 sh -c "while kill -0 $rpid 2>/dev/null; do sleep 0.1; done"
+wait $rpid 2>/dev/null
+check "the kept instance is removed" berth rm stoppable
 check_status "a missing source" 4 berth run nosuch -- true
 check_status "no command" 2 berth run base
 check "rm the base" berth rm base
