@@ -91,7 +91,9 @@ static int fail(const char **ret_reason, const char *reason) {
         return -EINVAL;
 }
 
-static int parse_init(MachineConfig *c, const char *value, const char **ret_reason) {
+/* An absolute path as a configuration value: ASCII without whitespace (the
+ * INI syntax would strip or cut it), no ".." component. */
+static int check_abs_path(const char *value, const char **ret_reason) {
         if (isempty(value))
                 return fail(ret_reason, "must not be empty");
         if (value[0] != '/')
@@ -110,6 +112,12 @@ static int parse_init(MachineConfig *c, const char *value, const char **ret_reas
 
         if (path_has_dotdot(value))
                 return fail(ret_reason, "contains a '..' path component");
+        return 0;
+}
+
+static int parse_init(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (check_abs_path(value, ret_reason) < 0)
+                return -EINVAL;
         if (value[strlen(value) - 1] == '/')
                 return fail(ret_reason, "ends with '/', but must name a file");
 
@@ -187,6 +195,25 @@ static int parse_reboot_signal(MachineConfig *c, const char *value, const char *
 
 static char *format_reboot_signal(const MachineConfig *c) {
         return format_signal(c->reboot_signal);
+}
+
+static int parse_scratch_directory(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value)) {
+                free(c->scratch_directory);
+                c->scratch_directory = NULL;
+                return 0;
+        }
+        if (check_abs_path(value, ret_reason) < 0)
+                return -EINVAL;
+        if (streq(value, "/"))
+                return fail(ret_reason, "must not be the root directory");
+        free(c->scratch_directory);
+        c->scratch_directory = xstrdup(value);
+        return 0;
+}
+
+static char *format_scratch_directory(const MachineConfig *c) {
+        return xstrdup(c->scratch_directory ?: "");
 }
 
 static int parse_boot(MachineConfig *c, const char *value, const char **ret_reason) {
@@ -617,6 +644,8 @@ static const ConfigTableEntry config_table[] = {
           "expected a signal like SIGRTMIN+4 or SIGTERM, a number, or 'auto'" },
         { "Machine", "RebootSignal", CONFIG_MACHINE_REBOOT_SIGNAL, parse_reboot_signal, format_reboot_signal,
           true, "expected a signal like SIGRTMIN+5 or SIGINT, a number, or 'auto'" },
+        { "Machine", "ScratchDirectory", CONFIG_MACHINE_SCRATCH_DIRECTORY, parse_scratch_directory,
+          format_scratch_directory, true, "expected an absolute host path like /var/tmp/berth-scratch, or empty (tmpfs)" },
         { "Machine", "Boot", CONFIG_MACHINE_BOOT, parse_boot, format_boot, true,
           "expected 'yes' (boot Init=) or 'no' (run [Exec] Command= under berth's minimal init)" },
         /* What the machine runs comes with its image: never from the global file. */
@@ -753,6 +782,8 @@ void machine_config_done(MachineConfig *c) {
         c->init = NULL;
         free(c->hostname);
         c->hostname = NULL;
+        free(c->scratch_directory);
+        c->scratch_directory = NULL;
         free(c->bridge);
         c->bridge = NULL;
         free(c->interface);
@@ -776,6 +807,7 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
         *dst = *src;
         dst->init = src->init ? xstrdup(src->init) : NULL;
         dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
+        dst->scratch_directory = src->scratch_directory ? xstrdup(src->scratch_directory) : NULL;
         dst->bridge = src->bridge ? xstrdup(src->bridge) : NULL;
         dst->interface = src->interface ? xstrdup(src->interface) : NULL;
         dst->link = src->link ? xstrdup(src->link) : NULL;
@@ -792,7 +824,7 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
 
 bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
         return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
-               a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
+               streq_ptr(a->scratch_directory, b->scratch_directory) && a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
                a->network_mode == b->network_mode && streq_ptr(a->bridge, b->bridge) &&
                a->subnet.prefixlen == b->subnet.prefixlen && ipaddr_equal(&a->subnet.addr, &b->subnet.addr) &&
                a->ipv6_subnet.prefixlen == b->ipv6_subnet.prefixlen &&
@@ -810,7 +842,7 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
 static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         machine_config_done(c);
         *c = *new;
-        new->init = new->hostname = new->bridge = new->interface = new->link = NULL;
+        new->init = new->hostname = new->bridge = new->interface = new->link = new->scratch_directory = NULL;
         new->working_directory = new->user = NULL;
         new->command = new->environment = NULL;
         new->ports = NULL;

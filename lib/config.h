@@ -52,6 +52,7 @@ typedef enum ConfigKey {
         CONFIG_MACHINE_POWEROFF_SIGNAL,
         CONFIG_MACHINE_REBOOT_SIGNAL,
         CONFIG_MACHINE_BOOT,
+        CONFIG_MACHINE_SCRATCH_DIRECTORY,
         CONFIG_EXEC_COMMAND,
         CONFIG_EXEC_ENVIRONMENT,
         CONFIG_EXEC_WORKING_DIRECTORY,
@@ -78,6 +79,7 @@ typedef struct MachineConfig {
         int poweroff_signal;   /* 0: chosen from the init (see machine_config_poweroff_signal) */
         int reboot_signal;     /* 0: chosen from the init */
         bool boot;             /* default true: PID 1 is Init; false: berth's minimal init runs [Exec] Command */
+        char *scratch_directory; /* host dir for the changes of ephemeral runs; NULL: a tmpfs */
         /* [Exec]: the machine's main program when Boot=no (an application image) */
         char **command;        /* argv; NULL: none */
         char **environment;    /* "NAME=value" entries; the key may be repeated */

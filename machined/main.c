@@ -190,6 +190,31 @@ static Outcome classify_exit(const siginfo_t *si, bool stop_requested, char buf[
         return OUTCOME_FAILED;
 }
 
+/* [Machine] ScratchDirectory=: a fresh DIR/ID for each boot's layers,
+ * owned by the machine's root (it makes the layer dirs inside). */
+static int scratch_prepare(const char *dir, const char *id, uid_t uid_base, char **ret_path) {
+        int r = mkdir_p_at(AT_FDCWD, dir, 0711);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create ScratchDirectory=%s: %m", dir);
+        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
+        if (dfd < 0)
+                return log_error_errno(dfd, "Cannot open ScratchDirectory=%s: %m", dir);
+        r = rm_rf_at(dfd, id); /* a boot before this one, or a crash */
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot clean %s/%s: %m", dir, id);
+        if (mkdirat(dfd, id, 0700) < 0 || (uid_base > 0 && fchownat(dfd, id, uid_base, uid_base, AT_SYMLINK_NOFOLLOW) < 0))
+                return log_error_errno(errno, "Cannot create %s/%s: %m", dir, id);
+        if (ret_path && !*ret_path)
+                *ret_path = xasprintf("%s/%s", dir, id);
+        return 0;
+}
+
+static void scratch_remove(const char *dir, const char *id) {
+        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
+        if (dfd >= 0)
+                (void) rm_rf_at(dfd, id);
+}
+
 static int attach_network(void *userdata, int netns_fd) {
         return network_attach(userdata, netns_fd);
 }
@@ -217,6 +242,7 @@ static int run(const Args *a) {
         _cleanup_(network_done) Network net = NETWORK_INIT;
         _cleanup_(portproxy_close) PortProxy proxy = PORTPROXY_INIT;
         _cleanup_free_ char *resolv_conf = NULL;
+        _cleanup_free_ char *scratch = NULL;
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
         if (r < 0)
@@ -409,6 +435,7 @@ static int run(const Args *a) {
                 .network_userdata = &net,
                 .resolv_conf = resolv_conf,
         };
+        bool use_scratch = ephemeral && cfg.scratch_directory;
 
         int ready_fd = a->ready_fd;
         bool stop_requested = false;
@@ -418,6 +445,12 @@ static int run(const Args *a) {
         for (;;) {
                 pid_t pid;
                 _cleanup_close_ int pidfd = -EBADF;
+                if (use_scratch) {
+                        r = scratch_prepare(cfg.scratch_directory, cgname, uid_base, &scratch);
+                        if (r < 0)
+                                goto finish;
+                        lp.mount.scratch = scratch;
+                }
                 r = launch_machine(&lp, &pid, &pidfd);
                 if (r < 0)
                         goto finish;
@@ -541,6 +574,8 @@ finish:
         if (a->unit)
                 unregister_machine(a->name);
         network_release(&net);
+        if (scratch)
+                scratch_remove(cfg.scratch_directory, cgname);
         (void) cgroup_machine_destroy(&mcg);
         /* Without the state file the machine reads as stopped even before the lock goes. */
         (void) unlinkat(run_fd, "state", 0);

@@ -235,6 +235,21 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
                 return fail(err, errlen, errno, "Failed to mount the rootfs nodev: %m");
 
+        if (plan->ephemeral && plan->scratch) {
+                /* The layers on disk ([Machine] ScratchDirectory=): a clone of the
+                 * dir the supervisor made for us, owned by the machine's root. */
+                _cleanup_close_ int sfd = open_tree(AT_FDCWD, plan->scratch,
+                                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID };
+                if (sfd < 0 || mount_setattr(sfd, "", AT_EMPTY_PATH, &a, sizeof a) < 0 ||
+                    move_mount(sfd, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return fail(err, errlen, errno, "Failed to mount the scratch directory %s: %m", plan->scratch);
+                rm->scratch = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (rm->scratch < 0)
+                        return fail(err, errlen, errno, "Failed to open the ephemeral layer: %m");
+                rm->lower = TAKE_FD(tree);
+                return 0;
+        }
         if (plan->ephemeral) {
                 /* The scratch tmpfs belongs to the machine's root ("uid=0" is read
                  * in the machine's user namespace), so it can make the layers. */

@@ -18,6 +18,8 @@ typedef struct MountPlan {
                                  * by the supervisor; else the child clones it itself */
         bool own_netns;         /* sysfs shows only the machine's interfaces */
         bool ephemeral;         /* changes go to a tmpfs overlay and vanish with the machine */
+        const char *scratch;    /* ephemeral: a host dir (trusted: ours, owned by the machine's
+                                 * root) for the layers instead of a tmpfs; NULL: tmpfs */
         bool userns;            /* the child runs in a user namespace of its own */
         const char *notify_dir; /* host dir with the notify socket, bound to /run/host */
         int notify_dir_fd;      /* opened by the child while it can still reach it */

@@ -56,6 +56,18 @@ check "berth kill of a running instance returns at once" timeout 10 "$BERTH" kil
 check "and the run ends" timeout 20 sh -c "while kill -0 $rpid 2>/dev/null; do sleep 0.1; done"
 wait $rpid 2>/dev/null
 check "the kept instance is removed" berth rm stoppable
+# Changes on disk instead of a tmpfs: [Machine] ScratchDirectory=.
+check "ScratchDirectory= on the base" berth set base Machine.ScratchDirectory="$TEST_TMP/scratch"
+"$BERTH" run --name onscratch base -- sh -c 'head -c 1000000 /dev/zero > /big; sleep 30' >/dev/null 2>&1 &
+rpid=$!
+check "the run's changes are written to the scratch directory" \
+        wait_for 20 sh -c "find '$TEST_TMP/scratch' -name big -size +900k | grep -q upper/big"
+check_fails "and not to the base" test -e "$BERTH_ROOT/machines/base/rootfs/big"
+check "berth kill of it" berth kill onscratch
+wait $rpid 2>/dev/null
+check_eq "the scratch directory is empty afterwards" "" "$(ls -A "$TEST_TMP/scratch")"
+check_eq "a run on the scratch directory passes its status" 3 "$(berth run base -- sh -c 'exit 3' >/dev/null 2>&1; echo $?)"
+check "berth set ScratchDirectory= back to a tmpfs" berth set base Machine.ScratchDirectory=
 check_status "a missing source" 4 berth run nosuch -- true
 check_status "no command" 2 berth run base
 check "rm the base" berth rm base

@@ -125,6 +125,7 @@ static void test_good_values(void) {
                        "Hostname=web-1.example\n"
                        "PoweroffSignal=SIGRTMIN+4\n"
                        "RebootSignal=INT\n"
+                       "ScratchDirectory=/var/tmp/scratch\n"
                        "Boot=no\n"
                        "[Exec]\n"
                        "Command=/bin/sh -c \"exit 7\"\n"
@@ -152,6 +153,7 @@ static void test_good_values(void) {
                 TEST_ASSERT_STREQ(c.working_directory, "/srv", "WorkingDirectory= applied");
                 TEST_ASSERT_STREQ(c.user, "app:app", "User= applied");
                 TEST_ASSERT_STREQ(c.init, "/usr/lib/systemd/systemd", "Init= applied");
+                TEST_ASSERT_STREQ(c.scratch_directory, "/var/tmp/scratch", "ScratchDirectory= applied");
                 TEST_ASSERT_STREQ(c.hostname, "web-1.example", "Hostname= applied");
                 TEST_ASSERT(c.poweroff_signal == SIGRTMIN + 4, "PoweroffSignal=SIGRTMIN+4 applied");
                 TEST_ASSERT(c.reboot_signal == SIGINT, "RebootSignal=INT applied");
@@ -229,6 +231,9 @@ static void test_bad_values(void) {
         parse_bad("a huge RTMIN offset", "[Machine]\nPoweroffSignal=RTMIN+2147483647\n",
                   "not a known signal");
         parse_bad("RTMIN+ past RTMAX", "[Machine]\nPoweroffSignal=SIGRTMIN+99\n", "not a known signal");
+        parse_bad("a relative ScratchDirectory=", "[Machine]\nScratchDirectory=tmp\n", "not an absolute path");
+        parse_bad("ScratchDirectory=/", "[Machine]\nScratchDirectory=/\n", "not be the root directory");
+        parse_bad("a ScratchDirectory= with ..", "[Machine]\nScratchDirectory=/a/../b\n", "'..' path component");
         parse_bad("a bridge name too long for Linux", "[Network]\nBridge=a-very-long-bridge\n", "not a valid interface name");
         parse_bad("an interface name with a slash", "[Network]\nInterface=a/b\n", "not a valid interface name");
         parse_bad("a subnet with host bits", "[Network]\nSubnet=10.77.0.1/24\n", "host bits set");
@@ -593,6 +598,7 @@ static void test_format(void) {
                           "Hostname=web-1\n"
                           "PoweroffSignal=SIGRTMIN+4\n"
                           "RebootSignal=SIGINT\n"
+                          "ScratchDirectory=\n"
                           "Boot=no\n"
                           "\n"
                           "[Exec]\n"
