@@ -615,11 +615,15 @@ static void teardown(int nsfd, const char *ns_path, char **dead, bool last, Sync
         _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
         if (netlink_open(&nl) < 0)
                 return;
-        for (char **b = dead; b && *b; b++)
-                bridge_teardown(&nl, nsfd, *b);
+        /* Rules and forwarding first: the bridges' deletion is the slow part,
+         * and once they are gone nothing of berth's network is left. */
         if (last) {
                 (void) nft_apply(NULL, 0, false, false);
                 forwarding_restore(nsfd);
+        }
+        for (char **b = dead; b && *b; b++)
+                bridge_teardown(&nl, nsfd, *b);
+        if (last) {
                 /* Nothing left of berth's network here: no state either (the
                  * dir is its own lock; see ns_dir_lock()).  Fails harmlessly
                  * while a bridge dir remains. */

@@ -145,6 +145,8 @@ check "no machine entries after the last stop" no_entries
 # Bridge, dnsmasq and rules stay a few seconds for a next start, then go.
 check "the bridge lingers for a next start" ip link show berth0
 check "no veth or bridge soon after the last stop" wait_for 20 no_berth_links
+# The state dir goes last: then the teardown is complete.
+check "the teardown completes" wait_for 5 test ! -e "/run/berth-network/$NETNS_COOKIE"
 check "no nftables table after the last stop" no_berth_table
 check "no dnsmasq after the last stop" no_dnsmasq_here
 check_eq "no route to the subnet after the last stop" "" "$(ip route show 10.77.0.0/24)"
