@@ -55,10 +55,15 @@ static void reset_identity(const char *rootfs, const char *old_name, const char 
         if (id < 0 && id != -ENOENT)
                 log_warning_errno(id, "Cannot reset the clone's etc/machine-id, it keeps the source's: %m");
 
-        _cleanup_close_ int hfd = chase_in_root(root, "etc/hostname", CHASE_NO_SYMLINKS, O_RDONLY | O_NONBLOCK, 0);
+        /* O_PATH first: only a regular file is ever opened for reading. */
+        _cleanup_close_ int hpath = chase_in_root(root, "etc/hostname", CHASE_NO_SYMLINKS, O_PATH, 0);
         struct stat st;
-        char buf[256] = "";
-        if (hfd < 0 || fstat(hfd, &st) < 0 || !S_ISREG(st.st_mode))
+        char buf[256] = "", proc[64];
+        if (hpath < 0 || fstat(hpath, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", hpath);
+        _cleanup_close_ int hfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (hfd < 0)
                 return;
         ssize_t n = read(hfd, buf, sizeof buf - 1);
         if (n <= 0)

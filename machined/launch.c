@@ -211,8 +211,12 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 child_fail(errfd, errno, "close_range failed: %m");
 
         if (p->stub_init) {
-                /* The error pipe closes as an exec would have closed it. */
+                /* The error pipe closes as an exec would have closed it; and as
+                 * the stub never execs, CLOEXEC alone would keep every fd of the
+                 * supervisor (locks, relay sockets, store dirs): close them. */
                 close(errfd);
+                if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+                        _exit(EXIT_FAILURE);
                 stub_init_run(p->program);
         }
 

@@ -199,6 +199,15 @@ static int scratch_prepare(const char *dir, const char *id, uid_t uid_base, char
         _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
         if (dfd < 0)
                 return log_error_errno(dfd, "Cannot open ScratchDirectory=%s: %m", dir);
+        /* Nobody else may swap what we make here before the machine mounts it. */
+        struct stat st;
+        if (fstat(dfd, &st) < 0)
+                return log_error_errno(errno, "Cannot inspect ScratchDirectory=%s: %m", dir);
+        if (st.st_uid != 0 || (st.st_mode & 0022))
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "ScratchDirectory=%s must be owned by root and writable by nobody else "
+                                       "(chown root %s; chmod go-w %s).",
+                                       dir, dir, dir);
         r = rm_rf_at(dfd, id); /* a boot before this one, or a crash */
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Cannot clean %s/%s: %m", dir, id);

@@ -651,9 +651,13 @@ static void teardown_maybe_background(int nsfd, const char *ns_path, char **dead
         if (pid == 0) {
                 if (fork() == 0) {
                         (void) setsid();
-                        /* Our copy of NSFD would hold the lock: gone with the rest. */
-                        int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
-                        (void) close_all_fds_except(keep, ELEMENTSOF(keep));
+                        /* Our copy of NSFD would hold the lock, like the
+                         * supervisor's other locks: gone with the rest. */
+                        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+                                _exit(EXIT_FAILURE);
+                        sigset_t none;
+                        sigemptyset(&none);
+                        (void) sigprocmask(SIG_SETMASK, &none, NULL);
                         (void) sleep(NETWORK_LINGER_SEC);
                         (void) network_gc();
                 }

@@ -78,7 +78,10 @@ size_t portproxy_fill_pollfds(PortProxy *p, struct pollfd *fds) {
                                 ev |= POLLIN;
                         if (c->len[!s] > 0 || (s == 1 && c->connecting))
                                 ev |= POLLOUT;
-                        fds[n++] = (struct pollfd) { .fd = c->fd[s], .events = ev };
+                        /* A side that said EOF and has nothing to receive is done:
+                         * not polled, or its POLLHUP would wake us forever. */
+                        int fd = c->eof[s] && c->len[!s] == 0 && !c->connecting ? -1 : c->fd[s];
+                        fds[n++] = (struct pollfd) { .fd = fd, .events = ev };
                 }
         }
         return n;
@@ -130,6 +133,15 @@ static bool connection_flush(ProxyConnection *c, int s) {
 }
 
 static bool connection_step(ProxyConnection *c, const struct pollfd *fds) {
+        /* poll() reports errors and hangups whatever we asked for: an error
+         * ends the connection, and so does a hangup of a side we still owe
+         * data (it can never be delivered), or of the client while we connect. */
+        for (int s = 0; s < 2; s++) {
+                if (fds[s].revents & POLLERR)
+                        return false;
+                if ((fds[s].revents & POLLHUP) && (c->len[!s] > 0 || (s == 0 && c->connecting)))
+                        return false;
+        }
         if (c->connecting) {
                 if (!(fds[1].revents & (POLLOUT | POLLERR | POLLHUP)))
                         return true;
