@@ -39,18 +39,26 @@ typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 int verb_create(Context *ctx, int argc, char **argv);
 int verb_import(Context *ctx, int argc, char **argv);
 /* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
- * place when complete (verb-create.c).  staging_begin() is how create and
- * import start: every --set validated into CFG, NAME locked (*ret_lock) and
+ * place when complete (verb-create.c).  staging_begin() is how create,
+ * import and clone start: every --set validated into CFG, NAME locked and
  * not yet a machine, leftovers of killed creates of NAME removed, and a
- * fresh staging directory made (*ret_staging, its name).  Returns an exit
- * code; on anything but EXIT_OK nothing was made. */
-int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
-                  char **ret_staging);
+ * fresh staging directory made with an empty rootfs/ (0755) and the
+ * machine's own UID range.  Returns an exit code; on anything but EXIT_OK
+ * nothing was made. */
+typedef struct Staging {
+        char *name;   /* .staging-NAME.RANDOM, below machines/ */
+        char *path;   /* its host path */
+        char *rootfs; /* PATH/rootfs */
+        int fd;       /* the staging dir */
+        int lock;     /* NAME's lock */
+} Staging;
+#define STAGING_INIT { .fd = -EBADF, .lock = -EBADF }
+void staging_done(Staging *s);
+int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret);
 /* And how they end: unless R < 0, write CONF (machine.conf, below a header)
- * and INFO into the staging dir SFD, sync, and rename STAGING to NAME; on
- * any failure remove the staging dir.  Returns R or the new -errno. */
-int staging_commit(Context *ctx, const char *staging, int sfd, const char *name, const char *conf,
-                   const char *info, int r);
+ * and INFO into the staging dir, sync, and rename it to NAME; on any failure
+ * remove the staging dir.  Returns R or the new -errno. */
+int staging_commit(Context *ctx, const Staging *s, const char *name, const char *conf, const char *info, int r);
 /* Copy the tree SRC into the existing directory DST as cp -a does (owners,
  * modes, times, xattrs, hard links; symlinks copied, never followed), with
  * reflinks where the filesystem has them: a sandboxed /bin/cp. */

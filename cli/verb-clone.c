@@ -109,9 +109,8 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 return r;
 
         _cleanup_(machine_config_done) MachineConfig cfg = {};
-        _cleanup_close_ int lock = -EBADF;
-        _cleanup_free_ char *staging = NULL;
-        r = staging_begin(ctx, dst, set, &cfg, &lock, &staging);
+        _cleanup_(staging_done) Staging stg = STAGING_INIT;
+        r = staging_begin(ctx, dst, set, &cfg, &stg);
         if (r != EXIT_OK)
                 return r;
         /* SRC must not start (or change) while we copy it. */
@@ -122,11 +121,8 @@ int verb_clone(Context *ctx, int argc, char **argv) {
         else
                 status = require_stopped(ctx, src, "clone");
 
-        _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
-        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
         _cleanup_free_ char *src_rootfs = store_rootfs_path(&ctx->store, src);
-        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
-        r = status == EXIT_OK ? sfd : -EPERM;
+        r = status == EXIT_OK ? 0 : -EPERM;
         if (r >= 0) {
                 /* The source's configuration below --set, but not what belongs
                  * to one machine only: its hostname and its host ports. */
@@ -139,23 +135,14 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 uint64_t own = CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) | CONFIG_KEY_BIT(CONFIG_NETWORK_PORT);
                 cfg.set_mask &= ~(own & ~cli);
         }
-        if (r >= 0 && (r = RET_NERRNO(mkdirat(sfd, "rootfs", 0755))) < 0)
-                log_error_errno(r, "Failed to prepare %s: %m", staging_path);
-        if (r >= 0) {
-                /* Its own UID range and (at first start) its own address. */
-                uid_t base;
-                r = userns_ensure_range(&ctx->store, sfd, &base);
-                if (r < 0)
-                        log_error_errno(r, "Failed to allocate a UID range: %m");
-        }
         if (r >= 0)
-                r = copy_tree(src_rootfs, rootfs);
+                r = copy_tree(src_rootfs, stg.rootfs);
         if (r >= 0)
-                reset_identity(rootfs, src, dst);
+                reset_identity(stg.rootfs, src, dst);
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (staging_commit(ctx, staging, sfd, dst, conf, info, r) < 0)
+        if (staging_commit(ctx, &stg, dst, conf, info, r) < 0)
                 return EXIT_FAIL;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Cloned %s to %s.\n", src, dst);

@@ -70,25 +70,23 @@ static int make_staging(Context *ctx, const char *name, char **ret) {
         return -EEXIST;
 }
 
-int staging_commit(Context *ctx, const char *staging, int sfd, const char *name, const char *conf,
-                   const char *info, int r) {
+int staging_commit(Context *ctx, const Staging *s, const char *name, const char *conf, const char *info, int r) {
         if (r >= 0) {
                 _cleanup_free_ char *text = xasprintf("# berth machine configuration; see berth.machine(5).\n%s", conf);
-                r = write_file_atomic_at(sfd, "machine.conf", text, strlen(text), 0644);
+                r = write_file_atomic_at(s->fd, "machine.conf", text, strlen(text), 0644);
                 if (r >= 0)
-                        r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+                        r = write_file_atomic_at(s->fd, "info", info, strlen(info), 0644);
                 if (r < 0)
                         log_error_errno(r, "Failed to write the machine's configuration: %m");
         }
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = log_error_errno(errno, "Failed to sync %s/machines/%s: %m", ctx->store.root, staging);
-        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
+        if (r >= 0 && syncfs(s->fd) < 0)
+                r = log_error_errno(errno, "Failed to sync %s: %m", s->path);
+        if (r >= 0 && renameat2(ctx->store.machines_fd, s->name, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
                 r = log_error_errno(errno, "Failed to move the new machine into place: %m");
         if (r < 0) {
-                int k = rm_rf_at(ctx->store.machines_fd, staging);
+                int k = rm_rf_at(ctx->store.machines_fd, s->name);
                 if (k < 0)
-                        log_warning_errno(k, "Failed to remove %s/machines/%s, the next create will: %m",
-                                          ctx->store.root, staging);
+                        log_warning_errno(k, "Failed to remove %s, the next create will: %m", s->path);
         }
         return r;
 }
@@ -103,8 +101,16 @@ int copy_tree(const char *src, const char *dst) {
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", src);
 }
 
-int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, int *ret_lock,
-                  char **ret_staging) {
+void staging_done(Staging *s) {
+        free(s->name);
+        free(s->path);
+        free(s->rootfs);
+        closep(&s->fd);
+        closep(&s->lock);
+        *s = (Staging) STAGING_INIT;
+}
+
+int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret) {
         /* Every --set is validated before anything exists on disk. */
         machine_config_init(cfg);
         for (char *const *s = set; s && *s; s++) {
@@ -131,12 +137,43 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
         }
         clean_staging(ctx, name);
 
-        r = make_staging(ctx, name, ret_staging);
+        _cleanup_free_ char *staging = NULL;
+        r = make_staging(ctx, name, &staging);
         if (r < 0) {
                 log_error_errno(r, "Failed to create a staging directory in %s/machines: %m", ctx->store.root);
                 return EXIT_FAIL;
         }
-        *ret_lock = TAKE_FD(lock);
+        _cleanup_free_ char *path = xasprintf("%s/machines/%s", ctx->store.root, staging);
+        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
+        r = sfd;
+        /* The rootfs dir is the guest's "/": 0755 like any root directory. */
+        if (r >= 0)
+                r = RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
+        if (r >= 0)
+                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s: %m", path);
+        if (r >= 0) {
+                /* Every machine gets its private UID range at birth, used whenever
+                 * it runs with PrivateUsers=yes. */
+                uid_t base;
+                r = userns_ensure_range(&ctx->store, sfd, &base);
+                if (r < 0)
+                        log_error_errno(r, "Failed to allocate a UID range: %m");
+        }
+        if (r < 0) {
+                (void) rm_rf_at(ctx->store.machines_fd, staging);
+                return EXIT_FAIL;
+        }
+        /* Initializers are evaluated in no set order: rootfs before path is taken. */
+        char *rootfs = xasprintf("%s/rootfs", path);
+        *ret = (Staging) {
+                .rootfs = rootfs,
+                .path = TAKE_PTR(path),
+                .name = TAKE_PTR(staging),
+                .fd = TAKE_FD(sfd),
+                .lock = TAKE_FD(lock),
+        };
         return EXIT_OK;
 }
 
@@ -253,35 +290,14 @@ int verb_create(Context *ctx, int argc, char **argv) {
         }
 
         _cleanup_(machine_config_done) MachineConfig cfg = {};
-        _cleanup_close_ int lock = -EBADF;
-        _cleanup_free_ char *staging = NULL;
-        r = staging_begin(ctx, name, set, &cfg, &lock, &staging);
+        _cleanup_(staging_done) Staging stg = STAGING_INIT;
+        r = staging_begin(ctx, name, set, &cfg, &stg);
         if (r != EXIT_OK)
                 return r;
-        _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
-        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
-
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = format_info(&a);
-        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
-        r = sfd;
-        /* The rootfs dir is the guest's "/": 0755 like any root directory. */
-        if (r >= 0)
-                r = RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
-        if (r >= 0)
-                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
-        if (r < 0)
-                log_error_errno(r, "Failed to prepare %s: %m", staging_path);
-        if (r >= 0) {
-                /* Every machine gets its private UID range at birth, used whenever
-                 * it runs with PrivateUsers=yes. */
-                uid_t base;
-                r = userns_ensure_range(&ctx->store, sfd, &base);
-                if (r < 0)
-                        log_error_errno(r, "Failed to allocate a UID range: %m");
-        }
-        if (r >= 0)
-                r = populate(ctx, &a, name, rootfs);
+        const char *rootfs = stg.rootfs;
+        r = populate(ctx, &a, name, rootfs);
         if (r >= 0) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);
@@ -290,7 +306,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 if (rootfs_check(rootfs, init, &init_name) < 0)
                         log_warning("Machine '%s' will not boot as it is (see above).", name);
         }
-        if (staging_commit(ctx, staging, sfd, name, conf, info, r) < 0)
+        if (staging_commit(ctx, &stg, name, conf, info, r) < 0)
                 return EXIT_FAIL;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Created machine %s.\n", name);

@@ -137,28 +137,14 @@ int verb_import(Context *ctx, int argc, char **argv) {
 
         /* --set wins over what the image says: validated and marked first. */
         _cleanup_(machine_config_done) MachineConfig cfg = {};
-        _cleanup_close_ int lock = -EBADF;
-        _cleanup_free_ char *staging = NULL;
-        r = staging_begin(ctx, name, set, &cfg, &lock, &staging);
+        _cleanup_(staging_done) Staging stg = STAGING_INIT;
+        r = staging_begin(ctx, name, set, &cfg, &stg);
         if (r != EXIT_OK)
                 return r;
-        _cleanup_free_ char *staging_path = xasprintf("%s/machines/%s", ctx->store.root, staging);
-        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", staging_path);
-        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
+        const char *rootfs = stg.rootfs, *staging_path = stg.path;
+        int sfd = stg.fd;
         int status = EXIT_FAIL;
-        r = sfd;
-        if (r >= 0)
-                r = RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
-        if (r >= 0)
-                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
-        if (r < 0)
-                log_error_errno(r, "Failed to prepare %s: %m", staging_path);
-        if (r >= 0) {
-                uid_t base;
-                r = userns_ensure_range(&ctx->store, sfd, &base);
-                if (r < 0)
-                        log_error_errno(r, "Failed to allocate a UID range: %m");
-        }
+        r = 0;
         if (r >= 0) {
                 int k = run_helper(ctx, &a, source, rootfs, staging_path);
                 if (k != 0) {
@@ -220,7 +206,7 @@ int verb_import(Context *ctx, int argc, char **argv) {
                                               ports ?: "", ports ? "\n" : "", conf);
         _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (staging_commit(ctx, staging, sfd, name, text, meta, r) < 0)
+        if (staging_commit(ctx, &stg, name, text, meta, r) < 0)
                 return status;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");
