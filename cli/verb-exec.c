@@ -2,11 +2,12 @@
 /* berth exec and berth shell: run a command inside a running machine,
  * directly (no agent or D-Bus in the guest).
  *
- * Three processes: berth itself stays on the host and relays the terminal
- * and signals; a helper joins the init's cgroups, enters all its namespaces
- * through its pidfd and, for -t, opens a pty in the machine's own devpts;
- * the command runs in a grandchild (the only way into the PID namespace),
- * with the machine's capability bounding set, its seccomp filter and the
+ * Two processes: berth itself stays on the host and relays the terminal
+ * and signals; its child, born in the machine's PID namespace (berth enters
+ * it for its children only, then leaves it again), joins the init's cgroups
+ * and its other namespaces through its pidfd, opens a pty in the machine's
+ * own devpts for -t, takes the machine's capability bounding set, its
+ * seccomp filter and the
  * requested user.  The command's exit status is berth's. */
 
 #include <getopt.h>
@@ -101,6 +102,9 @@ _noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int 
          * the controlling terminal of anything in the machine. */
         if (setsid() < 0)
                 fail_exit(errno, "setsid failed");
+        /* Out of the caller's process group now: the command may have Ctrl-C back. */
+        (void) signal(SIGINT, SIG_DFL);
+        (void) signal(SIGQUIT, SIG_DFL);
         if (master >= 0) {
                 /* TIOCGPTPEER opens the slave from the master: no path lookup in /dev/pts. */
                 int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -159,8 +163,13 @@ _noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int 
         _exit(e == ENOENT ? 127 : 126);
 }
 
-/* The helper: joins the machine and starts the command. */
-_noreturn_ static void exec_helper(pid_t leader, int pidfd, int sock, const ExecOptions *o) {
+/* The child, already in the machine's PID namespace: joins the rest of the
+ * machine and becomes the command. */
+_noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const ExecOptions *o) {
+        /* Until run_command() gives it a session of its own, a Ctrl-C on the
+         * caller's terminal is for berth, which passes it on. */
+        (void) signal(SIGINT, SIG_IGN);
+        (void) signal(SIGQUIT, SIG_IGN);
         /* Die with berth; and once inside the machine's namespaces, nothing in
          * there may ptrace us or open our /proc/self/exe (CVE-2019-5736 class). */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
@@ -169,10 +178,10 @@ _noreturn_ static void exec_helper(pid_t leader, int pidfd, int sock, const Exec
         int r = caps_read_bounding(leader, &bounding);
         if (r < 0)
                 fail_exit(r, "Failed to read the machine's capability bounding set");
-        r = cgroup_attach_like(leader, getpid());
+        r = cgroup_attach_like(leader, 0);
         if (r < 0)
                 fail_exit(r, "Failed to join the machine's cgroup");
-        int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
         /* setns() refuses to "enter" the namespaces we are already in. */
         if (!same_ns(leader, "user"))
                 flags |= CLONE_NEWUSER;
@@ -215,31 +224,11 @@ _noreturn_ static void exec_helper(pid_t leader, int pidfd, int sock, const Exec
                 int unlock = 0;
                 if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
                         fail_exit(errno, "Failed to unlock the pty");
+                if (send_fds(sock, &master, 1) < 0)
+                        fail_exit(errno, "Failed to hand the pty to berth");
         }
-
-        /* A terminal's Ctrl-C or Ctrl-\\ goes to the whole process group: it is for
-         * the command, which may trap it.  The helper must survive it, or its
-         * death signal would kill the command. */
-        (void) signal(SIGINT, SIG_IGN);
-        (void) signal(SIGQUIT, SIG_IGN);
-        pid_t pid = fork();
-        if (pid < 0)
-                fail_exit(errno, "fork failed");
-        if (pid == 0) {
-                (void) signal(SIGINT, SIG_DFL);
-                (void) signal(SIGQUIT, SIG_DFL);
-                run_command(o, bounding, master, &pw, groups, n_groups);
-        }
-
-        int cmdfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        int fds[2] = { cmdfd, master };
-        if (cmdfd < 0 || send_fds(sock, fds, master >= 0 ? 2 : 1) < 0) {
-                (void) kill(pid, SIGKILL);
-                fail_exit(errno, "Failed to hand the command to berth");
-        }
-        closep(&master);
         close(sock);
-        _exit(wait_status(pid));
+        run_command(o, bounding, master, &pw, groups, n_groups);
 }
 
 /* Relay between our terminal and the pty master until the command is gone;
@@ -253,10 +242,10 @@ const struct option exec_long_options[] = {
         {},
 };
 
-static bool helper_exited(pid_t helper) {
+static bool command_exited(pid_t pid) {
         siginfo_t info = {};
         /* WNOWAIT: leave the status for wait_status(). */
-        return waitid(P_PID, (id_t) helper, &info, WEXITED | WNOHANG | WNOWAIT) >= 0 && info.si_pid == helper;
+        return waitid(P_PID, (id_t) pid, &info, WEXITED | WNOHANG | WNOWAIT) >= 0 && info.si_pid == pid;
 }
 
 /* One direction of the relay: bytes from FROM are written to TO. */
@@ -278,7 +267,7 @@ static void drain(Channel *c) {
 /* Relay our terminal or stdio to the command (a pty master, or pipes when
  * our stdio is a terminal the command must not hold) until the command is
  * gone; forward signals meant for it.  MASTER >= 0 in pty mode. */
-static void relay(pid_t helper, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw) {
+static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw) {
         _cleanup_(term_restorep) TermState ts = TERM_STATE_INIT;
         if (master >= 0) {
                 if (raw)
@@ -334,13 +323,26 @@ static void relay(pid_t helper, int master, Channel *ch, size_t n_ch, int cmdfd,
                 }
                 /* When the command has ended, take what output is left and leave,
                  * even if something it started in the background still writes. */
-                if (helper_exited(helper)) {
+                if (command_exited(pid)) {
                         /* Output only: our stdin is shared with the shell and stays blocking. */
                         for (size_t i = 0; i < n_ch; i++)
                                 if (ch[i].to == STDOUT_FILENO || ch[i].to == STDERR_FILENO)
                                         drain(&ch[i]);
                         return;
                 }
+        }
+}
+
+/* Close the child's ends of the relay pipes and our own: closing ours tells
+ * anything still writing.  KEEP (the pty master) is closed by the caller. */
+static void close_pipes(int child_end[3], Channel *ch, size_t n_ch, int keep) {
+        for (int fd = 0; fd < 3; fd++)
+                closep(&child_end[fd]);
+        for (size_t i = 0; i < n_ch; i++) {
+                if (ch[i].close_to_at_eof)
+                        closep(&ch[i].to);
+                else if (ch[i].from > STDERR_FILENO && ch[i].from != keep)
+                        closep(&ch[i].from);
         }
 }
 
@@ -360,21 +362,17 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 return EXIT_EXEC_FAIL;
         }
 
-        int sp[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-                log_error_errno(errno, "socketpair failed: %m");
-                return EXIT_EXEC_FAIL;
+        /* For -t the child hands back the pty master it opened in the machine. */
+        _cleanup_close_ int sock = -EBADF, child_sock = -EBADF;
+        if (o->tty) {
+                int sp[2];
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+                        log_error_errno(errno, "socketpair failed: %m");
+                        return EXIT_EXEC_FAIL;
+                }
+                sock = sp[0];
+                child_sock = sp[1];
         }
-        _cleanup_close_ int sock = sp[0], helper_sock = sp[1];
-
-        /* Signals become events; blocked before the fork so none is lost. */
-        sigset_t mask;
-        sigemptyset(&mask);
-        static const int relayed[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-        for (size_t i = 0; i < ELEMENTSOF(relayed); i++)
-                sigaddset(&mask, relayed[i]);
-        sigset_t old;
-        sigprocmask(SIG_BLOCK, &mask, &old);
 
         /* Without a pty, a terminal on our stdio is not handed to the command
          * (anything it leaves running in the machine could keep reading it):
@@ -388,6 +386,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 int pp[2];
                 if (pipe2(pp, O_CLOEXEC) < 0) {
                         log_error_errno(errno, "pipe2 failed: %m");
+                        close_pipes(child_end, ch, n_ch, -EBADF);
                         return EXIT_EXEC_FAIL;
                 }
                 child_end[fd] = fd == 0 ? pp[0] : pp[1];
@@ -395,30 +394,62 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                                      : (Channel) { .from = pp[0], .to = fd };
         }
 
-        pid_t pid = fork();
-        if (pid < 0) {
-                log_error_errno(errno, "fork failed: %m");
+        /* Signals become events; blocked before the fork so none is lost. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        static const int relayed[] = { SIGCHLD, SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        for (size_t i = 0; i < ELEMENTSOF(relayed); i++)
+                sigaddset(&mask, relayed[i]);
+        sigset_t old;
+        sigprocmask(SIG_BLOCK, &mask, &old);
+
+        /* The only way into a PID namespace is to be born there: our next child
+         * is, then we are back (whatever else berth forks stays on the host). */
+        _cleanup_close_ int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pidns < 0 || setns(pidfd, CLONE_NEWPID) < 0) {
+                log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", name);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                close_pipes(child_end, ch, n_ch, -EBADF);
                 return EXIT_EXEC_FAIL;
         }
+        pid_t pid = fork();
+        int fork_errno = errno;
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 for (int fd = 0; fd < 3; fd++)
                         if (child_end[fd] >= 0 && dup2(child_end[fd], fd) < 0)
                                 _exit(EXIT_EXEC_FAIL);
                 /* Nothing of ours may leak into the machine. */
-                int keep[] = { pidfd, helper_sock };
+                int keep[] = { pidfd, child_sock };
                 (void) close_all_fds_except(keep, ELEMENTSOF(keep));
-                exec_helper(st.init_pid, pidfd, helper_sock, o);
+                enter_and_run(st.init_pid, pidfd, child_sock, o);
+        }
+        if (setns(own_pidns, CLONE_NEWPID) < 0) {
+                /* Cannot happen (our own namespace is always allowed); if it did,
+                 * nothing more may be forked from here. */
+                log_error_errno(errno, "Failed to return to our own PID namespace: %m");
+                if (pid > 0) {
+                        (void) kill(pid, SIGKILL);
+                        (void) wait_status(pid);
+                }
+                _exit(EXIT_EXEC_FAIL);
+        }
+        if (pid < 0) {
+                log_error_errno(fork_errno, "fork failed: %m");
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                close_pipes(child_end, ch, n_ch, -EBADF);
+                return EXIT_EXEC_FAIL;
         }
         closep(&pidfd);
-        closep(&helper_sock);
+        closep(&child_sock);
         for (int fd = 0; fd < 3; fd++)
                 closep(&child_end[fd]);
 
         _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        int fds[2] = { -1, -1 };
-        if (sfd >= 0 && recv_fds(sock, fds, o->tty ? 2 : 1) >= 0) {
-                _cleanup_close_ int cmdfd = fds[0], master = fds[1];
+        _cleanup_close_ int cmdfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        int master = -EBADF;
+        /* No pty back means the child failed before it opened one (and said why). */
+        if (sfd >= 0 && cmdfd >= 0 && (!o->tty || recv_fds(sock, &master, 1) >= 0)) {
                 if (master >= 0) {
                         ch[n_ch++] = (Channel) { .from = master, .to = STDOUT_FILENO };
                         if (o->interactive)
@@ -426,16 +457,12 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 }
                 relay(pid, master, ch, n_ch, cmdfd, sfd, o->interactive);
         }
-        /* Our ends of the pipes: closing them tells anything still writing. */
-        for (size_t i = 0; i < n_ch; i++) {
-                if (ch[i].close_to_at_eof)
-                        closep(&ch[i].to);
-                else if (ch[i].from > STDERR_FILENO && ch[i].from != fds[1])
-                        closep(&ch[i].from);
-        }
+        close_pipes(child_end, ch, n_ch, master);
+        closep(&master);
         int status = wait_status(pid);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return status;
+
 }
 
 int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv) {
