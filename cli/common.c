@@ -3,6 +3,8 @@
 
 #include "berth.h"
 #include "build-config.h"
+#include "fs.h"
+#include "layers.h"
 #include "log.h"
 #include "name.h"
 #include "util.h"
@@ -53,6 +55,16 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
                 else
                         log_error("No machine '%s'. See 'berth list'.", name);
                 return r < 0 ? EXIT_FAIL : EXIT_NO_MACHINE;
+        }
+        /* A clone, snapshot or restore killed while it replaced the rootfs:
+         * finish or undo it before anyone looks at the machine. */
+        _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        r = mfd < 0 ? mfd : rootfs_switch_recover(&ctx->store, mfd);
+        if (r < 0 && r != -ENOENT) {
+                close(lock);
+                log_error_errno(r, "Failed to recover machine '%s' from an interrupted change of its rootfs: %m",
+                                name);
+                return EXIT_FAIL;
         }
         *ret_lock = lock;
         return 0;

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth clone, snapshot, snapshots, restore: copies of a stopped machine's
- * root file system, made with copy_tree() (reflinks where the filesystem has
- * them, a full copy elsewhere).  Snapshots live in the machine's own
- * directory, machines/NAME/snapshots/SNAP/{rootfs,machine.conf,info}, and go
- * with it. */
+ * root file system.  Where the filesystem makes reflinks, copy_tree() copies
+ * it (cheaply); elsewhere the rootfs is frozen into a shared layer and the
+ * copy is overlay-backed (layers.h); --copy and --overlay choose.  Snapshots
+ * live in the machine's own directory, machines/NAME/snapshots/SNAP/
+ * {rootfs or layers,machine.conf,info}, and go with it. */
 #include <getopt.h>
+#include <sys/mount.h>
 #include <json-c/json.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "berth.h"
 #include "fs.h"
+#include "layers.h"
 #include "log.h"
 #include "name.h"
 #include "runtime.h"
@@ -82,20 +85,81 @@ static int strcmp_ptr(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* How a copy is made: --copy, --overlay, or by what the filesystem can do. */
+typedef enum CopyMode {
+        COPY_AUTO,
+        COPY_FULL,
+        COPY_OVERLAY,
+} CopyMode;
+
+#define COPY_MODE_OPTIONS { "copy", no_argument, NULL, 'C' }, { "overlay", no_argument, NULL, 'O' }
+
+/* --copy or --overlay: true when C was one of them. */
+static bool copy_mode_option(int c, CopyMode *mode) {
+        if (c != 'C' && c != 'O')
+                return false;
+        *mode = c == 'C' ? COPY_FULL : COPY_OVERLAY;
+        return true;
+}
+
+/* Reflinks make a full copy cheap; without them a copy is overlay-backed. */
+static bool use_overlay(Context *ctx, CopyMode mode) {
+        if (mode != COPY_AUTO)
+                return mode == COPY_OVERLAY;
+        int r = reflink_supported(ctx->store.machines_fd);
+        if (r < 0)
+                log_debug_errno(r, "Cannot tell whether %s/machines makes reflinks, assuming not: %m", ctx->store.root);
+        return r <= 0;
+}
+
+/* Freeze the rootfs of NAME (stopped, locked by us) into a layer.  On
+ * success *RET_LOCK holds the layers' lock (keep it until the layer list is
+ * written where it belongs) and *RET_LAYERS lists NAME's content.  Logs. */
+static int freeze_machine(Context *ctx, const char *name, int *ret_lock, char ***ret_layers) {
+        /* Run instances of NAME boot its layers and rootfs: not while they move. */
+        _cleanup_close_ int base_lock = store_lock_base(&ctx->store, name, false);
+        if (base_lock < 0)
+                return log_error_errno(base_lock,
+                                       "Machine '%s' is the base of running 'berth run' machines, so its rootfs "
+                                       "cannot become a shared layer now; let them end, or use --copy.",
+                                       name);
+        _cleanup_close_ int lock = layers_lock(&ctx->store);
+        if (lock < 0)
+                return log_error_errno(lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        int r = mfd < 0 ? mfd : layers_freeze(&ctx->store, mfd, ret_layers);
+        if (r == -E2BIG)
+                return log_error_errno(r, "Machine '%s' sits on %d layers already; flatten it first with a full copy "
+                                          "('berth clone --copy %s NEW').",
+                                       name, LAYERS_MAX, name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to freeze the rootfs of '%s' into a layer: %m", name);
+        *ret_lock = TAKE_FD(lock);
+        return 0;
+}
+
+/* For a full copy of a layered machine: its merged view on its rootfs path,
+ * in this process only.  Logs. */
+static int mount_merged(Context *ctx, const char *name) {
+        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
+        int r = layers_mount_merged(&ctx->store, mpath);
+        if (r < 0)
+                log_error_errno(r, "Failed to mount the layers of '%s': %m", name);
+        return r;
+}
+
 int verb_clone(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "set", required_argument, NULL, 's' }, {} };
+        static const struct option opts[] = { { "set", required_argument, NULL, 's' }, COPY_MODE_OPTIONS, {} };
         _cleanup_strv_free_ char **set = NULL;
+        CopyMode mode = COPY_AUTO;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                switch (c) {
-                case 's':
+                if (c == 's')
                         set = strv_append(set, optarg);
-                        break;
-                default:
+                else if (!copy_mode_option(c, &mode))
                         return EXIT_USAGE;
-                }
         if (argc - optind != 2) {
-                log_error("Usage: berth clone [--set Section.Key=Value]... SRC DST");
+                log_error("Usage: berth clone [--copy|--overlay] [--set Section.Key=Value]... SRC DST");
                 return EXIT_USAGE;
         }
         const char *src = argv[optind], *dst = argv[optind + 1];
@@ -120,6 +184,11 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 log_error("Machine '%s' is busy (another berth command holds it); try again.", src);
         else
                 status = require_stopped(ctx, src, "clone");
+        _cleanup_close_ int src_fd = status == EXIT_OK ? open_dir_nofollow(ctx->store.machines_fd, src) : -EBADF;
+        if (status == EXIT_OK && (src_fd < 0 || rootfs_switch_recover(&ctx->store, src_fd) < 0)) {
+                log_error("Cannot recover machine '%s' from an interrupted change of its rootfs.", src);
+                status = EXIT_FAIL;
+        }
 
         _cleanup_free_ char *src_rootfs = store_rootfs_path(&ctx->store, src);
         r = status == EXIT_OK ? 0 : -EPERM;
@@ -135,10 +204,30 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 uint64_t own = CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) | CONFIG_KEY_BIT(CONFIG_NETWORK_PORT);
                 cfg.set_mask &= ~(own & ~cli);
         }
-        if (r >= 0)
-                r = copy_tree(src_rootfs, stg.rootfs);
+        bool overlay = use_overlay(ctx, mode);
+        _cleanup_close_ int layers_lock_fd = -EBADF;
+        _cleanup_strv_free_ char **layers = NULL;
+        if (r >= 0 && overlay) {
+                /* SRC's rootfs becomes a shared layer; SRC and DST each get an upper. */
+                r = freeze_machine(ctx, src, &layers_lock_fd, &layers);
+                if (r >= 0)
+                        r = layers_write(stg.fd, "layers", layers);
+                if (r >= 0)
+                        r = layers_init_upper(&ctx->store, stg.fd, "rootfs", layers);
+                if (r >= 0)
+                        r = layers_mount_merged(&ctx->store, stg.path);
+                if (r < 0)
+                        log_error_errno(r, "Failed to set up the layers of '%s': %m", dst);
+        } else if (r >= 0) {
+                r = mount_merged(ctx, src);
+                if (r >= 0)
+                        r = copy_tree(src_rootfs, stg.rootfs);
+        }
         if (r >= 0)
                 reset_identity(stg.rootfs, src, dst);
+        /* Only our own mount namespace has it; the rename below wants it gone. */
+        if (overlay)
+                (void) umount2(stg.rootfs, MNT_DETACH);
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
@@ -150,6 +239,29 @@ int verb_clone(Context *ctx, int argc, char **argv) {
 }
 
 /* ----- snapshots ----- */
+
+/* Remove the layers nothing lists any more (after an rm or a restore);
+ * a failure only leaves them to the next rm or gc. */
+void prune_layers(Context *ctx) {
+        _cleanup_close_ int lock = layers_lock(&ctx->store);
+        int r = lock < 0 ? lock : layers_prune(&ctx->store);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove unused layers, ignoring (berth gc will): %m");
+}
+
+/* Leftovers of killed snapshots in the snapshots dir SDIR (the machine's
+ * lock held).  Returns how many went. */
+static int clean_snapshot_staging(int sdir) {
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(sdir, &d) < 0)
+                return 0;
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, ".staging-") && rm_rf_at(sdir, de->d_name) >= 0)
+                        n++;
+        return n;
+}
 
 /* machines/NAME/snapshots, created when CREATE. */
 static int snapshots_dir(Context *ctx, const char *name, bool create) {
@@ -179,20 +291,18 @@ static int open_stopped(Context *ctx, const char *name, const char *what, int *r
 }
 
 int verb_snapshot(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "rm", no_argument, NULL, 'r' }, {} };
+        static const struct option opts[] = { { "rm", no_argument, NULL, 'r' }, COPY_MODE_OPTIONS, {} };
         bool rm = false;
+        CopyMode mode = COPY_AUTO;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                switch (c) {
-                case 'r':
+                if (c == 'r')
                         rm = true;
-                        break;
-                default:
+                else if (!copy_mode_option(c, &mode))
                         return EXIT_USAGE;
-                }
         int n = argc - optind;
         if (n < 1 || n > 2 || (rm && n != 2)) {
-                log_error("Usage: berth snapshot NAME [SNAP], berth snapshot --rm NAME SNAP");
+                log_error("Usage: berth snapshot [--copy|--overlay] NAME [SNAP], berth snapshot --rm NAME SNAP");
                 return EXIT_USAGE;
         }
         const char *name = argv[optind];
@@ -225,6 +335,7 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
                         log_error_errno(r, "Failed to remove snapshot '%s': %m", snap);
                         return EXIT_FAIL;
                 }
+                prune_layers(ctx);
                 return EXIT_OK;
         }
 
@@ -242,7 +353,9 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
         /* Built under a hidden name, renamed when complete: a killed snapshot
-         * leaves no half copy that restore could take. */
+         * leaves no half copy that restore could take, and its leftover goes
+         * now (we hold the machine's lock: no other snapshot of it runs). */
+        clean_snapshot_staging(sdir);
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", snap, (unsigned long long) rnd);
@@ -252,9 +365,21 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
         r = RET_NERRNO(mkdirat(sdir, tmp, 0700));
         _cleanup_close_ int tfd = r < 0 ? r : open_dir_nofollow(sdir, tmp);
-        r = tfd < 0 ? tfd : RET_NERRNO(mkdirat(tfd, "rootfs", 0755));
-        if (r >= 0)
-                r = copy_tree(rootfs, trootfs);
+        r = tfd < 0 ? tfd : 0;
+        /* Held until the snapshot lists its layers: gc would take them. */
+        _cleanup_close_ int layers_lock_fd = -EBADF;
+        if (r >= 0 && use_overlay(ctx, mode)) {
+                _cleanup_strv_free_ char **layers = NULL;
+                r = freeze_machine(ctx, name, &layers_lock_fd, &layers);
+                if (r >= 0)
+                        r = layers_write(tfd, "layers", layers);
+        } else if (r >= 0) {
+                r = RET_NERRNO(mkdirat(tfd, "rootfs", 0755));
+                if (r >= 0)
+                        r = mount_merged(ctx, name);
+                if (r >= 0)
+                        r = copy_tree(rootfs, trootfs);
+        }
         if (r >= 0) {
                 _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
                 _cleanup_free_ char *conf = NULL;
@@ -367,35 +492,67 @@ int verb_restore(Context *ctx, int argc, char **argv) {
                 return EXIT_NO_MACHINE;
         }
 
-        /* A full copy beside the rootfs, then one atomic exchange: a killed
-         * restore leaves the old rootfs (and a hidden copy gc-able by the
-         * next restore), never a half-restored one. */
+        /* One rootfs_switch(): the rootfs, its layers and machine.conf change
+         * together, and a killed restore is finished or undone by the next
+         * command on the machine, never left half done. */
         _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
         _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
         _cleanup_free_ char *spath = xasprintf("%s/snapshots/%s/rootfs", mpath, snap);
-        _cleanup_free_ char *npath = xasprintf("%s/.rootfs-restore", mpath);
+        _cleanup_free_ char *npath = xasprintf("%s/" ROOTFS_NEW, mpath);
         if (mfd < 0) {
                 log_error_errno(mfd, "Failed to open machine '%s': %m", name);
                 return EXIT_FAIL;
         }
-        (void) rm_rf_at(mfd, ".rootfs-restore");
-        r = RET_NERRNO(mkdirat(mfd, ".rootfs-restore", 0755));
+        _cleanup_free_ char *conf = NULL;
+        r = read_file_at(snapfd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
+        if (r == -ENOENT)
+                r = 0; /* the machine's own stays */
+        _cleanup_strv_free_ char **layers = NULL;
         if (r >= 0)
-                r = copy_tree(spath, npath);
-        if (r >= 0 && renameat2(mfd, ".rootfs-restore", mfd, "rootfs", RENAME_EXCHANGE) < 0)
-                r = -errno;
-        if (r >= 0) {
-                _cleanup_free_ char *conf = NULL;
-                if (read_file_at(snapfd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL) >= 0)
-                        (void) write_file_atomic_at(mfd, "machine.conf", conf, strlen(conf), 0644);
+                r = layers_read(snapfd, "layers", &layers);
+        _cleanup_close_ int lock_layers = r < 0 ? r : layers_lock(&ctx->store);
+        r = lock_layers < 0 ? lock_layers : rootfs_switch_recover(&ctx->store, mfd);
+        if (r >= 0 && !layers) {
+                /* A full copy of the snapshot's rootfs, made beside the machine's. */
+                r = RET_NERRNO(mkdirat(mfd, ROOTFS_NEW, 0755));
+                if (r >= 0)
+                        r = copy_tree(spath, npath);
         }
-        /* After the exchange this is the old rootfs. */
-        (void) rm_rf_at(mfd, ".rootfs-restore");
+        if (r >= 0)
+                r = rootfs_switch(&ctx->store, mfd,
+                                  &(RootfsSwitch) { .layers = layers, .conf = conf, .populated = !layers });
         if (r < 0) {
+                (void) rootfs_switch_recover(&ctx->store, mfd);
                 log_error_errno(r, "Failed to restore '%s' to '%s': %m", name, snap);
                 return EXIT_FAIL;
         }
+        closep(&lock_layers);
+        /* The layers only the old rootfs had. */
+        prune_layers(ctx);
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Restored %s to %s.\n", name, snap);
         return EXIT_OK;
+}
+
+int clone_gc(Context *ctx, bool verbose) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (store_list_machines(&ctx->store, &names) < 0)
+                return -EIO;
+        int removed = 0;
+        for (char **n = names; n && *n; n++) {
+                /* A snapshot being made holds the machine's lock. */
+                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
+                _cleanup_close_ int sdir = lock < 0 ? -EBADF : snapshots_dir(ctx, *n, false);
+                int k = sdir < 0 ? 0 : clean_snapshot_staging(sdir);
+                if (k > 0 && verbose)
+                        printf("Removed %d unfinished snapshot%s of %s.\n", k, k == 1 ? "" : "s", *n);
+                removed += k;
+        }
+        _cleanup_close_ int lock = layers_lock(&ctx->store);
+        int r = lock < 0 ? lock : layers_prune(&ctx->store);
+        if (r < 0)
+                return r;
+        if (r > 0 && verbose)
+                printf("Removed %d unused layer%s.\n", r, r == 1 ? "" : "s");
+        return removed + r;
 }

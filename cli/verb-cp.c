@@ -17,6 +17,7 @@
 #include "berth.h"
 #include "copy.h"
 #include "fs.h"
+#include "layers.h"
 #include "log.h"
 #include "runtime.h"
 #include "userns.h"
@@ -369,6 +370,11 @@ static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
         machine_config_done(&cfg);
         sides->shift = make_shift(req->direction, private_users, false, 0);
 
+        /* A layered machine's files are its merged view, mounted for us alone. */
+        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, req->machine);
+        int r = layers_mount_merged(&ctx->store, mpath);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the layers of '%s': %m", req->machine), EXIT_FAIL;
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, req->machine);
         _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rootfd < 0)

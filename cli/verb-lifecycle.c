@@ -13,7 +13,7 @@
 #include "cgroup.h"
 #include "fs.h"
 #include "log.h"
-#include "rootfs.h"
+#include "layers.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -167,10 +167,10 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 machine_config_done(&cfg);
                 return EXIT_FAIL;
         }
-        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, base ?: name);
+        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, base ?: name);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
-        r = rootfs_check(rootfs, o->stub_init || !cfg.boot ? NULL : cfg.init, &init_name);
+        r = layers_rootfs_check(&ctx->store, mpath, o->stub_init || !cfg.boot ? NULL : cfg.init, &init_name);
         bool privileged = !cfg.private_users;
         if (r >= 0 && cfg.private_users && cfg.network_mode == NETWORK_MODE_HOST) {
                 /* The kernel gives sysfs only to a user namespace that owns the

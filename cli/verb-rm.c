@@ -62,5 +62,7 @@ int verb_rm(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
         (void) rm_rf_at(ctx->store.run_fd, name);
+        /* The last machine or snapshot on a layer takes it along. */
+        prune_layers(ctx);
         return EXIT_OK;
 }

@@ -255,6 +255,11 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error("Failed to list machines.");
                 return EXIT_FAIL;
         }
+        n = clone_gc(ctx, !ctx->quiet);
+        if (n < 0) {
+                log_error_errno(n, "Failed to remove unused layers and snapshot leftovers: %m");
+                return EXIT_FAIL;
+        }
         /* Veths, bridges, rules and DHCP entries of machines whose supervisor
          * died; the supervisor binary owns that code (and its libraries). */
         char *argv_gc[] = { (char *) machined_path(), (char *) "--network-gc", NULL };

@@ -73,8 +73,27 @@ static int write_id_map(pid_t pid, const char *file, uid_t base) {
         return write_string_at(AT_FDCWD, path, line);
 }
 
-/* Supervisor side of the user namespace: ID maps, then an idmapped clone of
- * the rootfs for the child to mount as its root. */
+/* A detached clone of PATH, idmapped through the user namespace USERNS. */
+static int idmapped_clone(const char *path, int userns, int *ret) {
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        if (tree < 0)
+                return log_error_errno(errno, "Failed to clone the rootfs mount %s: %m", path);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
+                if (errno == EINVAL || errno == EOPNOTSUPP)
+                        return log_error_errno(errno,
+                                               "The filesystem under %s does not support idmapped mounts (%m). "
+                                               "Keep machines on ext4, xfs or btrfs, or set PrivateUsers=no "
+                                               "(not a security boundary).",
+                                               path);
+                return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", path);
+        }
+        *ret = TAKE_FD(tree);
+        return 0;
+}
+
+/* Supervisor side of the user namespace: ID maps, then idmapped clones of
+ * the rootfs (and layers) for the child to mount as its root. */
 static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         int r = write_id_map(pid, "uid_map", p->uid_base);
         if (r >= 0)
@@ -91,23 +110,18 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
         if (userns < 0)
                 return log_error_errno(errno, "Failed to open the machine's user namespace: %m");
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, p->mount.rootfs,
-                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-        if (tree < 0)
-                return log_error_errno(errno, "Failed to clone the rootfs mount %s: %m", p->mount.rootfs);
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
-        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
-                if (errno == EINVAL || errno == EOPNOTSUPP)
-                        return log_error_errno(errno,
-                                               "The filesystem under %s does not support idmapped mounts (%m). "
-                                               "Keep machines on ext4, xfs or btrfs, or set PrivateUsers=no "
-                                               "(not a security boundary).",
-                                               p->mount.rootfs);
-                return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", p->mount.rootfs);
+        /* The rootfs (layered: the dir with the upper), then every layer. */
+        const char *tree_path = p->mount.machine_dir ?: p->mount.rootfs;
+        for (size_t i = 0; i <= (p->mount.machine_dir ? p->mount.n_layers : 0); i++) {
+                const char *src = i == 0 ? tree_path : p->mount.layers[i - 1];
+                _cleanup_close_ int tree = -EBADF;
+                r = idmapped_clone(src, userns, &tree);
+                if (r < 0)
+                        return r;
+                r = send_fds(fdsock, &tree, 1);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");
         }
-        r = send_fds(fdsock, &tree, 1);
-        if (r < 0)
-                return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");
         return 0;
 }
 
@@ -125,10 +139,14 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
 
         MountPlan plan = p->mount;
         int r;
+        int layer_fds[LAYERS_MAX];
         if (p->uid_base > 0) {
                 r = recv_fds(fdsock, &plan.rootfs_tree_fd, 1);
+                for (size_t i = 0; r >= 0 && plan.machine_dir && i < plan.n_layers; i++)
+                        r = recv_fds(fdsock, &layer_fds[i], 1);
                 if (r < 0)
                         child_fail(errfd, r, "Failed to receive the rootfs: %m");
+                plan.layer_tree_fds = plan.machine_dir ? layer_fds : NULL;
         }
         if (fdsock >= 0)
                 close(fdsock);

@@ -30,6 +30,7 @@
 #include "network.h"
 #include "notify.h"
 #include "portproxy.h"
+#include "layers.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "store.h"
@@ -296,9 +297,14 @@ static int run(const Args *a) {
                         return log_error_errno(base_lock, "Failed to lock the base: %m");
         }
         _cleanup_free_ char *rootfs = store_rootfs_path(&store, base ?: a->name);
+        _cleanup_free_ char *machine_dir = store_machine_path(&store, base ?: a->name);
+        _cleanup_strv_free_ char **layers = NULL;
+        r = layers_prepare_start(&store, machine_dir, &layers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the layers of '%s': %m", base ?: a->name);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
-        r = rootfs_check(rootfs, a->stub || !cfg.boot ? NULL : cfg.init, &init_name);
+        r = layers_rootfs_check(&store, machine_dir, a->stub || !cfg.boot ? NULL : cfg.init, &init_name);
         if (r < 0)
                 return r;
 
@@ -430,7 +436,9 @@ static int run(const Args *a) {
                 .init = cfg.init,
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1,
-                           .ephemeral = ephemeral, .userns = uid_base > 0 },
+                           .ephemeral = ephemeral, .userns = uid_base > 0,
+                           .machine_dir = layers ? machine_dir : NULL, .layers = layers,
+                           .n_layers = strv_length(layers) },
                 /* "berth run" runs its command itself (--stub-init); Boot=no runs Command=. */
                 .stub_init = a->stub || !cfg.boot,
                 .program = a->stub || cfg.boot ? NULL : &(StubProgram) {

@@ -214,6 +214,14 @@ void root_mount_done(RootMount *rm) {
         closep(&rm->root);
         closep(&rm->scratch);
         closep(&rm->lower);
+        for (size_t i = 0; i < rm->n_layers; i++)
+                closep(&rm->layers[i]);
+        rm->n_layers = 0;
+}
+
+static int clone_tree(const char *path) {
+        int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        return fd < 0 ? -errno : fd;
 }
 
 int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t errlen) {
@@ -222,18 +230,28 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
                 return fail(err, errlen, errno, "Failed to make mounts private: %m");
 
         /* A private clone of the rootfs dir becomes the new root mount (or the
-         * overlay's lower layer).  With a user namespace the supervisor made it
-         * (idmapping needs host privileges) and passed it to us. */
+         * overlay's lower layer; layered: of the dir with the upper).  With a
+         * user namespace the supervisor made it (idmapping needs host
+         * privileges) and passed it to us. */
+        const char *tree_path = plan->machine_dir ?: plan->rootfs;
         _cleanup_close_ int tree = plan->rootfs_tree_fd;
         if (tree < 0)
-                tree = open_tree(AT_FDCWD, plan->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+                tree = clone_tree(tree_path);
         if (tree < 0)
-                return fail(err, errlen, errno, "Failed to clone the rootfs mount %s: %m", plan->rootfs);
+                return fail(err, errlen, tree, "Failed to clone the rootfs mount %s: %m", tree_path);
         /* Device nodes in a rootfs (from a tarball, an image) never open: the
          * machine's devices are the ones bound into its /dev. */
         struct mount_attr nodev = { .attr_set = MOUNT_ATTR_NODEV };
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
                 return fail(err, errlen, errno, "Failed to mount the rootfs nodev: %m");
+        for (size_t i = 0; plan->machine_dir && i < plan->n_layers; i++) {
+                int fd = plan->layer_tree_fds ? plan->layer_tree_fds[i] : clone_tree(plan->layers[i]);
+                if (fd < 0)
+                        return fail(err, errlen, fd, "Failed to clone the layer %s: %m", plan->layers[i]);
+                rm->layers[rm->n_layers++] = fd;
+                if (mount_setattr(fd, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
+                        return fail(err, errlen, errno, "Failed to mount the layer %s nodev: %m", plan->layers[i]);
+        }
 
         if (plan->ephemeral && plan->scratch) {
                 /* The layers on disk ([Machine] ScratchDirectory=): a clone of the
@@ -250,7 +268,7 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
                 rm->lower = TAKE_FD(tree);
                 return 0;
         }
-        if (plan->ephemeral) {
+        if (plan->ephemeral || plan->machine_dir) {
                 /* The scratch tmpfs belongs to the machine's root ("uid=0" is read
                  * in the machine's user namespace), so it can make the layers. */
                 _cleanup_close_ int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
@@ -277,49 +295,92 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
         return 0;
 }
 
+/* Make dir NAME in the scratch layer, move the detached mount *TREE onto
+ * it (consumed), and return an O_PATH fd of SUB below it ("" for itself). */
+static int place_tree(int scratch, const char *name, int *tree, const char *sub) {
+        if (mkdirat(scratch, name, 0755) < 0)
+                return -errno;
+        _cleanup_close_ int at = openat(scratch, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (at < 0)
+                return -errno;
+        if (move_mount(*tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        closep(tree);
+        /* Reopen: the fd above names the dir under the new mount. */
+        _cleanup_free_ char *path = xasprintf("%s%s%s", name, *sub ? "/" : "", sub);
+        int fd = openat(scratch, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* A layer dir NAME on the scratch tmpfs (the ephemeral upper and work). */
+static int scratch_dir(int scratch, const char *name) {
+        if (mkdirat(scratch, name, 0755) < 0)
+                return -errno;
+        int fd = openat(scratch, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+static void close_fds(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                closep(&fds[i]);
+}
+
 int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t errlen) {
-        if (!plan->ephemeral)
+        if (!plan->ephemeral && !plan->machine_dir)
                 return 0;
 
-        static const char *const dirs[] = { "lower", "upper", "work", "merged" };
-        int fds[ELEMENTSOF(dirs)];
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                if (mkdirat(rm->scratch, dirs[i], 0755) < 0)
-                        return fail(err, errlen, errno, "Failed to create the ephemeral %s dir: %m", dirs[i]);
-                fds[i] = openat(rm->scratch, dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fds[i] < 0)
-                        return fail(err, errlen, errno, "Failed to open the ephemeral %s dir: %m", dirs[i]);
+        /* The overlay's lower layers, top first: an ephemeral machine's own
+         * rootfs (of a layered one: its upper), then a layered machine's layers. */
+        int lowers[LAYERS_MAX + 1];
+        size_t n = 0;
+        int r = 0;
+        _cleanup_close_ int upper = -EBADF, work = -EBADF;
+        if (plan->machine_dir) {
+                _cleanup_close_ int mdir = place_tree(rm->scratch, "machine", &rm->lower, "");
+                if (mdir < 0)
+                        return fail(err, errlen, mdir, "Failed to mount the machine's upper layer: %m");
+                upper = openat(mdir, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                work = openat(mdir, OVERLAY_WORK, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (upper < 0 || work < 0)
+                        return fail(err, errlen, errno, "Failed to open the machine's upper layer: %m");
+                if (plan->ephemeral)
+                        lowers[n++] = TAKE_FD(upper);
+                for (size_t i = 0; i < rm->n_layers && r >= 0; i++) {
+                        char name[32];
+                        snprintf(name, sizeof name, "layer%zu", i);
+                        r = place_tree(rm->scratch, name, &rm->layers[i], "");
+                        if (r >= 0)
+                                lowers[n++] = r;
+                }
+                if (r < 0) {
+                        close_fds(lowers, n);
+                        return fail(err, errlen, r, "Failed to mount the machine's layers: %m");
+                }
+        } else {
+                r = place_tree(rm->scratch, "lower", &rm->lower, "");
+                if (r < 0)
+                        return fail(err, errlen, r, "Failed to mount the rootfs as the lower layer: %m");
+                lowers[n++] = r;
         }
-        _cleanup_close_ int lower = fds[0], upper = fds[1], work = fds[2], merged = fds[3];
-        if (move_mount(rm->lower, "", lower, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return fail(err, errlen, errno, "Failed to mount the rootfs as the lower layer: %m");
-        closep(&rm->lower);
-        /* Reopen: the fd above names the dir under the new mount. */
-        _cleanup_close_ int lower_root = openat(rm->scratch, "lower", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (lower_root < 0)
-                return fail(err, errlen, errno, "Failed to open the lower layer: %m");
-
-        /* Layers by fd: no path of the host is looked up here. */
-        char lp[64], up[64], wp[64];
-        snprintf(lp, sizeof lp, "/proc/self/fd/%d", lower_root);
-        snprintf(up, sizeof up, "/proc/self/fd/%d", upper);
-        snprintf(wp, sizeof wp, "/proc/self/fd/%d", work);
-        _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-        if (fsfd < 0)
-                return fail(err, errlen, errno, "Failed to set up overlayfs (is it available?): %m");
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lp, 0) < 0 ||
-            fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", up, 0) < 0 ||
-            fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", wp, 0) < 0 ||
-            /* In a user namespace overlayfs keeps its metadata in user.* xattrs. */
-            (plan->userns && fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) ||
-            fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return fail(err, errlen, errno, "Failed to create the ephemeral overlay: %m");
-        _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
-        if (mfd < 0 || move_mount(mfd, "", merged, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return fail(err, errlen, errno, "Failed to mount the ephemeral overlay: %m");
+        if (plan->ephemeral) {
+                closep(&work);
+                upper = scratch_dir(rm->scratch, "upper");
+                work = upper < 0 ? upper : scratch_dir(rm->scratch, "work");
+                if (work < 0) {
+                        close_fds(lowers, n);
+                        return fail(err, errlen, work, "Failed to create the ephemeral upper layer: %m");
+                }
+        }
+        _cleanup_close_ int mfd = overlay_make(lowers, n, upper, work, MOUNT_ATTR_NODEV);
+        close_fds(lowers, n);
+        if (mfd < 0)
+                return fail(err, errlen, mfd, "Failed to create the overlay of the rootfs (is overlayfs available?): %m");
+        _cleanup_close_ int merged = scratch_dir(rm->scratch, "merged");
+        if (merged < 0 || move_mount(mfd, "", merged, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return fail(err, errlen, merged < 0 ? merged : -errno, "Failed to mount the overlay of the rootfs: %m");
         rm->root = openat(rm->scratch, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rm->root < 0)
-                return fail(err, errlen, errno, "Failed to open the ephemeral root: %m");
+                return fail(err, errlen, errno, "Failed to open the overlay root: %m");
         return 0;
 }
 

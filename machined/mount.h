@@ -11,11 +11,20 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "layers.h"
+
 typedef struct MountPlan {
         const char *rootfs;     /* host path of the machine's rootfs dir (trusted: ours) */
         const char *console;    /* host path of the pty slave for /dev/console */
-        int rootfs_tree_fd;     /* >= 0: a detached (idmapped) clone of the rootfs prepared
-                                 * by the supervisor; else the child clones it itself */
+        int rootfs_tree_fd;     /* >= 0: a detached (idmapped) clone of the rootfs (layered:
+                                 * of MACHINE_DIR) prepared by the supervisor; else the child
+                                 * clones it itself */
+        const char *machine_dir; /* layered machine (layers.h): its dir, holding the upper
+                                 * (rootfs) and overlayfs's work dir; NULL: a plain rootfs */
+        char *const *layers;    /* layered: host paths of the layer trees, top first */
+        size_t n_layers;
+        int *layer_tree_fds;    /* layered: N_LAYERS detached (idmapped) clones of LAYERS from
+                                 * the supervisor, or NULL: the child clones them */
         bool own_netns;         /* sysfs shows only the machine's interfaces */
         bool ephemeral;         /* changes go to a tmpfs overlay and vanish with the machine */
         const char *scratch;    /* ephemeral: a host dir (trusted: ours, owned by the machine's
@@ -25,14 +34,18 @@ typedef struct MountPlan {
         int notify_dir_fd;      /* opened by the child while it can still reach it */
 } MountPlan;
 
-/* The root being built.  Persistent machines: ROOT is the rootfs clone.
- * Ephemeral ones: SCRATCH is a tmpfs over the rootfs path holding the
- * overlay's layers, LOWER the (idmapped) rootfs clone, and ROOT the overlay,
- * made by mount_finish_root(). */
+/* The root being built.  Persistent plain machines: ROOT is the rootfs
+ * clone.  Ephemeral or layered ones: SCRATCH is a tmpfs over the rootfs path
+ * holding the overlay's layers, LOWER the (idmapped) rootfs clone (layered:
+ * of the machine dir), LAYERS the layer clones, and ROOT the overlay, made by
+ * mount_finish_root().  Ephemeral layered machines stack their tmp upper on
+ * the machine's upper and layers. */
 typedef struct RootMount {
         int root;
         int scratch;
-        int lower;
+        int lower;              /* layered: the machine dir's clone */
+        int layers[LAYERS_MAX]; /* layered: the layer trees' clones */
+        size_t n_layers;
 } RootMount;
 
 #define ROOT_MOUNT_INIT { .root = -1, .scratch = -1, .lower = -1 }

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fs.h"
+#include "layers.h"
+#include "log.h"
+#include "rootfs.h"
+#include "util.h"
+
+/* Names in a machine dir.  ".next-*" and ".rootfs-new" exist only while a
+ * rootfs_switch() runs (or was killed). */
+#define NEXT_LAYERS ".next-layers"
+#define NEXT_CONF ".next-machine.conf"
+#define NEXT_ROOTFS ".next-rootfs"
+#define OLD_ROOTFS ".old-rootfs"
+#define LAYER_ID_LEN 16
+
+int layers_lock(Store *s) {
+        /* A name no machine can have: machine names never start with a dot. */
+        return lock_file_at(s->locks_fd, ".layers", true, true);
+}
+
+static bool layer_id_is_valid(const char *id) {
+        if (strlen(id) != LAYER_ID_LEN)
+                return false;
+        for (const char *p = id; *p; p++)
+                if (!strchr("0123456789abcdef", *p))
+                        return false;
+        return true;
+}
+
+int layers_read(int dirfd, const char *name, char ***ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(dirfd, name, (LAYERS_MAX + 1) * (LAYER_ID_LEN + 1), &text, NULL);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **l = NULL;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                /* An ID is never a path: a list cannot point outside the store. */
+                if (!layer_id_is_valid(line) || strv_length(l) >= LAYERS_MAX)
+                        return -EBADMSG;
+                l = strv_append(l, line);
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static char *layers_format(char *const *layers) {
+        char *text = xstrdup("");
+        for (char *const *l = layers; l && *l; l++)
+                strextendf(&text, "%s\n", *l);
+        return text;
+}
+
+int layers_write(int dirfd, const char *name, char *const *layers) {
+        _cleanup_free_ char *text = layers_format(layers);
+        return write_file_atomic_at(dirfd, name, text, strlen(text), 0644);
+}
+
+char *layer_tree_path(Store *s, const char *id) {
+        return xasprintf("%s/images/layers/%s/tree", s->root, id);
+}
+
+static int layers_dir(Store *s, bool create) {
+        if (create && mkdirat(s->images_fd, "layers", 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return open_dir_nofollow(s->images_fd, "layers");
+}
+
+int reflink_supported(int dirfd) {
+        _cleanup_close_ int a = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (a < 0)
+                return errno == EOPNOTSUPP || errno == EISDIR ? 0 : -errno;
+        _cleanup_close_ int b = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (b < 0)
+                return -errno;
+        int r = write_all(a, "berth", 5);
+        if (r < 0)
+                return r;
+        if (ioctl(b, FICLONE, a) == 0)
+                return 1;
+        return errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL || errno == EXDEV ? 0 : -errno;
+}
+
+static int exists_at(int dirfd, const char *name) {
+        if (faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return 1;
+        return errno == ENOENT ? 0 : -errno;
+}
+
+static int unlink_if_exists(int dirfd, const char *name) {
+        return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* The order of the steps, which makes a killed switch recoverable: the
+ * new parts are prepared under .next-* names, then the old rootfs moves
+ * away (the commit), then the .next-* parts take their places, the rootfs
+ * last.  So a machine dir with a rootfs never is mid-commit (whatever
+ * .next-* it holds is dropped), and one without a rootfs but with a
+ * .next-rootfs is committed (finished here). */
+static int switch_recover(int mfd, bool keep_new) {
+        int r = keep_new ? 0 : rm_rf_at(mfd, ROOTFS_NEW);
+        if (r < 0)
+                return r;
+        int has_rootfs = exists_at(mfd, "rootfs"), has_next = exists_at(mfd, NEXT_ROOTFS);
+        if (has_rootfs < 0 || has_next < 0)
+                return has_rootfs < 0 ? has_rootfs : has_next;
+        if (has_rootfs) {
+                r = rm_rf_at(mfd, NEXT_ROOTFS);
+                if (r >= 0)
+                        r = unlink_if_exists(mfd, NEXT_LAYERS);
+                if (r >= 0)
+                        r = unlink_if_exists(mfd, NEXT_CONF);
+                if (r >= 0)
+                        r = rm_rf_at(mfd, OLD_ROOTFS);
+                return r;
+        }
+        if (!has_next)
+                return -ENOENT; /* no rootfs, and nothing to finish */
+
+        _cleanup_free_ char *list = NULL;
+        r = read_file_at(mfd, NEXT_LAYERS, (LAYERS_MAX + 1) * (LAYER_ID_LEN + 1), &list, NULL);
+        if (r >= 0 && isempty(list)) {
+                r = unlink_if_exists(mfd, "layers");
+                if (r >= 0)
+                        r = unlink_if_exists(mfd, NEXT_LAYERS);
+        } else if (r >= 0)
+                r = RET_NERRNO(renameat(mfd, NEXT_LAYERS, mfd, "layers"));
+        else if (r == -ENOENT)
+                r = 0; /* moved already */
+        if (r >= 0 && renameat(mfd, NEXT_CONF, mfd, "machine.conf") < 0 && errno != ENOENT)
+                r = -errno;
+        /* Overlayfs's work dir belongs to the old upper. */
+        if (r >= 0)
+                r = rm_rf_at(mfd, OVERLAY_WORK);
+        if (r >= 0)
+                r = RET_NERRNO(renameat(mfd, NEXT_ROOTFS, mfd, "rootfs"));
+        if (r >= 0)
+                r = rm_rf_at(mfd, OLD_ROOTFS);
+        if (r >= 0 && syncfs(mfd) < 0)
+                r = -errno;
+        return r;
+}
+
+int rootfs_switch_recover(Store *s, int mfd) {
+        (void) s;
+        return switch_recover(mfd, false);
+}
+
+/* Give dir NAME below MFD the owner and mode of ST's. */
+static int copy_root_attrs(int mfd, const char *name, const struct stat *st) {
+        if (fchownat(mfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return RET_NERRNO(fchmodat(mfd, name, st->st_mode & 07777, 0));
+}
+
+int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers) {
+        if (!layers || !layers[0])
+                return 0;
+        _cleanup_free_ char *top = layer_tree_path(s, layers[0]);
+        struct stat st;
+        if (stat(top, &st) < 0)
+                return -errno;
+        return copy_root_attrs(mfd, name, &st);
+}
+
+
+int rootfs_switch(Store *s, int mfd, const RootfsSwitch *sw) {
+        int r = switch_recover(mfd, sw->populated);
+        if (r < 0)
+                return r;
+        if (sw->freeze_id && !layer_id_is_valid(sw->freeze_id))
+                return -EINVAL;
+
+        _cleanup_free_ char *list = layers_format(sw->layers);
+        r = write_file_atomic_at(mfd, NEXT_LAYERS, list, strlen(list), 0644);
+        if (r >= 0 && sw->conf)
+                r = write_file_atomic_at(mfd, NEXT_CONF, sw->conf, strlen(sw->conf), 0644);
+        if (r >= 0 && !sw->populated) {
+                /* A frozen rootfs is the new top layer: the upper gets its root's attributes. */
+                struct stat st;
+                r = RET_NERRNO(mkdirat(mfd, ROOTFS_NEW, 0755));
+                if (r >= 0 && sw->freeze_id)
+                        r = fstatat(mfd, "rootfs", &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno
+                                                                                 : copy_root_attrs(mfd, ROOTFS_NEW, &st);
+                else if (r >= 0)
+                        r = layers_init_upper(s, mfd, ROOTFS_NEW, sw->layers);
+        }
+        if (r >= 0)
+                r = RET_NERRNO(renameat(mfd, ROOTFS_NEW, mfd, NEXT_ROOTFS));
+        if (r >= 0 && syncfs(mfd) < 0)
+                r = -errno;
+
+        /* The commit: the old rootfs goes. */
+        _cleanup_close_ int ldir = -EBADF;
+        if (r >= 0 && sw->freeze_id) {
+                ldir = layers_dir(s, true);
+                r = ldir < 0 ? ldir : RET_NERRNO(mkdirat(ldir, sw->freeze_id, 0700));
+                _cleanup_close_ int lfd = r < 0 ? r : open_dir_nofollow(ldir, sw->freeze_id);
+                r = lfd < 0 ? lfd : RET_NERRNO(renameat(mfd, "rootfs", lfd, "tree"));
+        } else if (r >= 0)
+                r = RET_NERRNO(renameat(mfd, "rootfs", mfd, OLD_ROOTFS));
+        if (r < 0) {
+                (void) rootfs_switch_recover(s, mfd); /* undo what was prepared */
+                return r;
+        }
+        if (syncfs(mfd) < 0)
+                log_debug_errno(errno, "syncfs failed, ignoring: %m");
+        return rootfs_switch_recover(s, mfd);
+}
+
+static int new_layer_id(char ret[static LAYER_ID_LEN + 1]) {
+        uint64_t rnd;
+        if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+                return -errno;
+        snprintf(ret, LAYER_ID_LEN + 1, "%016llx", (unsigned long long) rnd);
+        return 0;
+}
+
+/* Whether the upper dir holds nothing over LAYERS: no entry, and the root's
+ * owner and mode those of the top layer's root. */
+static int upper_is_unchanged(Store *s, int mfd, char *const *layers) {
+        _cleanup_close_ int ufd = open_dir_nofollow(mfd, "rootfs");
+        if (ufd < 0)
+                return ufd;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(ufd, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        return 0;
+        _cleanup_free_ char *top = layer_tree_path(s, layers[0]);
+        struct stat a, b;
+        if (fstat(ufd, &a) < 0 || stat(top, &b) < 0)
+                return -errno;
+        return a.st_uid == b.st_uid && a.st_gid == b.st_gid && a.st_mode == b.st_mode;
+}
+
+int layers_freeze(Store *s, int mfd, char ***ret) {
+        _cleanup_strv_free_ char **cur = NULL;
+        int r = layers_read(mfd, "layers", &cur);
+        if (r < 0)
+                return r;
+        if (cur) {
+                r = upper_is_unchanged(s, mfd, cur);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret = TAKE_PTR(cur);
+                        return 0;
+                }
+        }
+        if (strv_length(cur) >= LAYERS_MAX)
+                return -E2BIG;
+        char id[LAYER_ID_LEN + 1];
+        r = new_layer_id(id);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **next = strv_append(NULL, id);
+        for (char **l = cur; l && *l; l++)
+                next = strv_append(next, *l);
+        r = rootfs_switch(s, mfd, &(RootfsSwitch) { .layers = next, .freeze_id = id });
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(next);
+        return 0;
+}
+
+/* Add the IDs listed in file NAME below DIRFD to *REFS. */
+static void collect_refs(int dirfd, const char *name, char ***refs) {
+        _cleanup_strv_free_ char **l = NULL;
+        if (layers_read(dirfd, name, &l) < 0)
+                return;
+        for (char **p = l; p && *p; p++)
+                *refs = strv_append(*refs, *p);
+}
+
+/* Every layer any machine dir (finished, staging, being removed), pending
+ * switch or snapshot (finished or staging) names. */
+static int referenced_layers(Store *s, char ***ret) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(s->machines_fd, &d);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **refs = NULL;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                _cleanup_close_ int mfd = open_dir_nofollow(s->machines_fd, de->d_name);
+                if (mfd == -ENOTDIR || mfd == -ENOENT || mfd == -ELOOP)
+                        continue;
+                if (mfd < 0)
+                        return mfd;
+                collect_refs(mfd, "layers", &refs);
+                collect_refs(mfd, NEXT_LAYERS, &refs);
+                _cleanup_close_ int sdir = open_dir_nofollow(mfd, "snapshots");
+                _cleanup_closedir_ DIR *sd = NULL;
+                if (sdir < 0 || opendir_dup(sdir, &sd) < 0)
+                        continue;
+                struct dirent *se;
+                while ((se = readdir(sd))) {
+                        _cleanup_close_ int snap = open_dir_nofollow(sdir, se->d_name);
+                        if (snap >= 0 && !streq(se->d_name, "..") && !streq(se->d_name, "."))
+                                collect_refs(snap, "layers", &refs);
+                }
+        }
+        *ret = TAKE_PTR(refs);
+        return 0;
+}
+
+static bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+int layers_prune(Store *s) {
+        _cleanup_close_ int ldir = layers_dir(s, false);
+        if (ldir == -ENOENT)
+                return 0;
+        if (ldir < 0)
+                return ldir;
+        _cleanup_strv_free_ char **refs = NULL;
+        int r = referenced_layers(s, &refs);
+        if (r < 0)
+                return r;
+        _cleanup_closedir_ DIR *d = NULL;
+        r = opendir_dup(ldir, &d);
+        if (r < 0)
+                return r;
+        int removed = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || strv_contains(refs, de->d_name))
+                        continue;
+                r = rm_rf_at(ldir, de->d_name);
+                if (r < 0)
+                        return r;
+                removed++;
+        }
+        return removed;
+}
+
+/* The kernel explains a refused filesystem configuration on the fs fd. */
+static int fs_error(int fsfd) {
+        int e = errno;
+        char msg[256];
+        ssize_t k = read(fsfd, msg, sizeof msg - 1);
+        if (k > 0) {
+                msg[k] = 0;
+                log_debug("overlayfs: %s", msg);
+        }
+        return -e;
+}
+
+int overlay_make(const int *lowers, size_t n, int upper, int work, unsigned attrs) {
+        _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fsfd < 0)
+                return -errno;
+        char p[64];
+        /* Layers by fd: no path is looked up again here. */
+        for (size_t i = 0; i < n; i++) {
+                snprintf(p, sizeof p, "/proc/self/fd/%d", lowers[i]);
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", p, 0) < 0)
+                        return fs_error(fsfd);
+        }
+        if (upper >= 0) {
+                snprintf(p, sizeof p, "/proc/self/fd/%d", upper);
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", p, 0) < 0)
+                        return fs_error(fsfd);
+                snprintf(p, sizeof p, "/proc/self/fd/%d", work);
+                if (fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", p, 0) < 0)
+                        return fs_error(fsfd);
+        }
+        /* Overlayfs's metadata in user.* xattrs: the only kind it may use in a
+         * user namespace, so the host reads an upper the same way. */
+        if (fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fs_error(fsfd);
+        int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+        return mfd < 0 ? -errno : mfd;
+}
+
+static void close_all(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                closep(&fds[i]);
+}
+
+int layers_mount_merged(Store *s, const char *mpath) {
+        _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
+        if (mfd < 0)
+                return mfd;
+        _cleanup_strv_free_ char **layers = NULL;
+        int r = layers_read(mfd, "layers", &layers);
+        if (r < 0 || !layers)
+                return r;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+        /* Reopen in the new namespace: a mount goes only onto one of its own. */
+        closep(&mfd);
+        mfd = open_dir_nofollow(AT_FDCWD, mpath);
+        if (mfd < 0)
+                return mfd;
+        size_t n = strv_length(layers);
+        int lowers[LAYERS_MAX];
+        size_t opened = 0;
+        for (; opened < n; opened++) {
+                _cleanup_free_ char *tree = layer_tree_path(s, layers[opened]);
+                lowers[opened] = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (lowers[opened] < 0) {
+                        r = -errno;
+                        close_all(lowers, opened);
+                        return r;
+                }
+        }
+        _cleanup_close_ int upper = open_dir_nofollow(mfd, "rootfs");
+        if (mkdirat(mfd, OVERLAY_WORK, 0700) < 0 && errno != EEXIST)
+                r = -errno;
+        _cleanup_close_ int work = open_dir_nofollow(mfd, OVERLAY_WORK);
+        _cleanup_close_ int mnt = upper < 0 ? upper : work < 0 ? work : r < 0 ? r
+                                : overlay_make(lowers, n, upper, work, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+        close_all(lowers, n);
+        if (mnt < 0)
+                return mnt;
+        return RET_NERRNO(move_mount(mnt, "", upper, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int layers_prepare_start(Store *s, const char *mpath, char ***ret) {
+        _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
+        if (mfd < 0)
+                return mfd;
+        _cleanup_strv_free_ char **layers = NULL;
+        int r = layers_read(mfd, "layers", &layers);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **trees = NULL;
+        for (char **l = layers; l && *l; l++) {
+                char *tree = layer_tree_path(s, *l);
+                trees = strv_append(trees, tree);
+                free(tree);
+                struct stat st;
+                if (lstat(trees[strv_length(trees) - 1], &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
+        if (layers && mkdirat(mfd, OVERLAY_WORK, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        *ret = TAKE_PTR(trees);
+        return 0;
+}
+
+int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **ret_init_name) {
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", mpath);
+        _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
+        if (mfd < 0)
+                return log_error_errno(mfd, "Failed to open %s: %m", mpath);
+        if (exists_at(mfd, "layers") <= 0)
+                return rootfs_check(rootfs, init, ret_init_name);
+
+        /* The merged view exists only in a mount namespace of its own: a child's. */
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe failed: %m");
+        _cleanup_close_ int rd = pipefd[0], wr = pipefd[1];
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork failed: %m");
+        if (pid == 0) {
+                closep(&rd);
+                int r = layers_mount_merged(s, mpath);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to mount the layers of %s: %m", mpath);
+                        _exit(EXIT_FAILURE);
+                }
+                _cleanup_free_ char *name = NULL;
+                r = rootfs_check(rootfs, init, &name);
+                if (r < 0)
+                        _exit(EXIT_FAILURE);
+                if (name)
+                        (void) write_all(wr, name, strlen(name));
+                _exit(EXIT_SUCCESS);
+        }
+        closep(&wr);
+        char buf[256];
+        size_t len = 0;
+        ssize_t k;
+        while (len < sizeof buf - 1 && ((k = read(rd, buf + len, sizeof buf - 1 - len)) > 0 || (k < 0 && errno == EINTR)))
+                if (k > 0)
+                        len += (size_t) k;
+        buf[len] = 0;
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(errno, "waitpid failed: %m");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return -EINVAL; /* the child said why */
+        if (ret_init_name)
+                *ret_init_name = len > 0 ? xstrdup(buf) : NULL;
+        return 0;
+}
