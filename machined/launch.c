@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "launch.h"
 #include "notify.h"
+#include "ownership.h"
 #include "stub-init.h"
 #include "log.h"
 #include "syscall-filter.h"
@@ -95,16 +96,32 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
                                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
         if (tree < 0)
                 return log_error_errno(errno, "Failed to clone the rootfs mount %s: %m", p->mount.rootfs);
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
-        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
-                if (errno == EINVAL || errno == EOPNOTSUPP)
+        bool idmapped = false;
+        if (p->ownership != OWNERSHIP_CHOWN) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
+                idmapped = mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) >= 0;
+                bool unsupported = !idmapped && (errno == EINVAL || errno == EOPNOTSUPP);
+                if (unsupported && p->ownership == OWNERSHIP_MAP)
                         return log_error_errno(errno,
                                                "The filesystem under %s does not support idmapped mounts (%m). "
-                                               "Keep machines on ext4, xfs or btrfs, or set PrivateUsers=no "
+                                               "Keep machines on ext4, xfs or btrfs, set "
+                                               "PrivateUsersOwnership=chown or auto, or PrivateUsers=no "
                                                "(not a security boundary).",
                                                p->mount.rootfs);
-                return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", p->mount.rootfs);
+                if (!idmapped && !unsupported)
+                        return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", p->mount.rootfs);
         }
+        /* Without an idmapped mount the files themselves must be in the range;
+         * a shared base must stay as its own machine needs it. */
+        if (!idmapped && p->rootfs_shared)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "The rootfs %s cannot be idmapped here, and a 'berth run' machine does not "
+                                       "chown its base's files. Boot the base itself, or keep it on a filesystem "
+                                       "with idmapped mounts.",
+                                       p->mount.rootfs);
+        r = ownership_ensure(p->mount.rootfs, idmapped ? 0 : p->uid_base);
+        if (r < 0)
+                return r;
         r = send_fds(fdsock, &tree, 1);
         if (r < 0)
                 return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");
