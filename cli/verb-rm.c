@@ -47,18 +47,13 @@ int verb_rm(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
 
-        /* Rename first so the machine vanishes from "list" at once; if we are
-         * killed while deleting, the next create of NAME finishes the job. */
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.%016llx", name, (unsigned long long) rnd);
-        if (renameat(ctx->store.machines_fd, name, ctx->store.machines_fd, tmp) < 0) {
-                log_error_errno(errno, "Failed to remove machine '%s': %m", name);
-                return EXIT_FAIL;
-        }
-        r = rm_rf_at(ctx->store.machines_fd, tmp);
+        r = store_remove_machine(&ctx->store, name, tmp);
         if (r < 0) {
-                log_error_errno(r, "Failed to delete %s/machines/%s: %m", ctx->store.root, tmp);
+                log_error_errno(r, "Failed to remove machine '%s' (%s/machines/%s): %m", name, ctx->store.root,
+                                tmp);
                 return EXIT_FAIL;
         }
         (void) rm_rf_at(ctx->store.run_fd, name);

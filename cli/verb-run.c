@@ -40,8 +40,7 @@ int run_gc(Context *ctx, bool verbose) {
                 if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
                         continue;
                 _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
-                if (renameat(ctx->store.machines_fd, *n, ctx->store.machines_fd, tmp) < 0 ||
-                    rm_rf_at(ctx->store.machines_fd, tmp) < 0)
+                if (store_remove_machine(&ctx->store, *n, tmp) < 0)
                         continue;
                 (void) rm_rf_at(ctx->store.run_fd, *n);
                 if (verbose)
@@ -92,8 +91,7 @@ static int make_instance(Context *ctx, const char *source, const char *name, boo
 
 static void remove_instance(Context *ctx, const char *name) {
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
-        if (renameat(ctx->store.machines_fd, name, ctx->store.machines_fd, tmp) >= 0)
-                (void) rm_rf_at(ctx->store.machines_fd, tmp);
+        (void) store_remove_machine(&ctx->store, name, tmp);
         (void) rm_rf_at(ctx->store.run_fd, name);
 }
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cgroup.h"
+#include "devices.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -158,33 +159,41 @@ static int write_limit(const char *dir, const char *file, uint64_t v, const char
         return 0;
 }
 
-/* Devices a machine may use (v1 devices controller; on cgroup v2 this needs a
- * BPF program, which systemd attaches in unit mode): the nodes berth binds
- * into /dev, the console and ptys.  Everything else, host disks above all,
- * stays closed even to a privileged machine's root with CAP_MKNOD. */
-static const char *const device_allow[] = {
-        "c 1:3 rwm",   /* null */
-        "c 1:5 rwm",   /* zero */
-        "c 1:7 rwm",   /* full */
-        "c 1:8 rwm",   /* random */
-        "c 1:9 rwm",   /* urandom */
-        "c 5:0 rwm",   /* tty */
-        "c 5:2 rwm",   /* ptmx */
-        "c 136:* rwm", /* pts: the machine's devpts and its console (a pty) */
-};
-
-static int apply_device_policy(const char *dir) {
+/* The device allow-list of devices.h in a v1 devices cgroup. */
+static int apply_device_policy_v1(const char *dir) {
         _cleanup_free_ char *deny = xasprintf("%s/devices.deny", dir);
         _cleanup_free_ char *allow = xasprintf("%s/devices.allow", dir);
         int r = write_string_at(AT_FDCWD, deny, "a");
         if (r < 0)
                 return log_error_errno(r, "Failed to close device access in %s: %m", dir);
-        for (size_t i = 0; i < ELEMENTSOF(device_allow); i++) {
-                r = write_string_at(AT_FDCWD, allow, device_allow[i]);
+        size_t n;
+        const DeviceRule *rules = device_rules(&n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *rule = device_rule_v1(&rules[i]);
+                r = write_string_at(AT_FDCWD, allow, rule);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to allow '%s' in %s: %m", device_allow[i], dir);
+                        return log_error_errno(r, "Failed to allow '%s' in %s: %m", rule, dir);
         }
         return 0;
+}
+
+/* The same list as a BPF program on the unified hierarchy.  Where a v1
+ * devices controller enforces it too (hybrid hosts; the kernel asks both),
+ * a kernel without cgroup BPF costs nothing; on a host with cgroup v2 alone
+ * it is the only device control, and the start fails without it. */
+static int apply_device_policy_bpf(const char *dir, bool v1_enforces) {
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, dir);
+        int r = fd < 0 ? fd : device_bpf_attach(fd);
+        if (r >= 0)
+                return 0;
+        if (v1_enforces) {
+                log_debug_errno(r, "No BPF device program on %s (the v1 devices controller enforces the list): %m",
+                                dir);
+                return 0;
+        }
+        return log_error_errno(r, "Failed to attach the device allow-list (a BPF_PROG_TYPE_CGROUP_DEVICE program) "
+                               "to %s: %m. This host has no v1 devices controller either; a kernel with "
+                               "CONFIG_CGROUP_BPF is needed.", dir);
 }
 
 static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits *l) {
@@ -228,6 +237,10 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
         /* Start clean: a machine killed hard may have left its cgroups. */
         (void) cgroup_machine_destroy(m);
 
+        bool v1_devices = false;
+        for (Hierarchy *i = h; i->mount; i++)
+                v1_devices = v1_devices || (!i->v2 && has_controller(i, "devices"));
+
         for (Hierarchy *i = h; i->mount; i++) {
                 _cleanup_free_ char *dir = group_dir(i, m);
                 if (!dir)
@@ -244,8 +257,10 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
                 }
                 if (r >= 0 && i->v2)
                         v2_enable_controllers(i->mount, m->group, m->delegated);
-                if (r >= 0 && !m->delegated && has_controller(i, "devices"))
-                        r = apply_device_policy(dir);
+                if (r >= 0 && !m->delegated && !i->v2 && has_controller(i, "devices"))
+                        r = apply_device_policy_v1(dir);
+                if (r >= 0 && !m->delegated && i->v2)
+                        r = apply_device_policy_bpf(dir, v1_devices);
                 if (r >= 0 && !m->delegated)
                         r = apply_limits(i, dir, limits);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)

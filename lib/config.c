@@ -50,6 +50,27 @@ NetworkMode network_mode_from_string(const char *s) {
         return _NETWORK_MODE_INVALID;
 }
 
+static const char *const ownership_table[_OWNERSHIP_MAX] = {
+        [OWNERSHIP_AUTO] = "auto",
+        [OWNERSHIP_MAP] = "map",
+        [OWNERSHIP_CHOWN] = "chown",
+};
+
+const char *ownership_to_string(Ownership o) {
+        if (o < 0 || o >= _OWNERSHIP_MAX)
+                return NULL;
+        return ownership_table[o];
+}
+
+Ownership ownership_from_string(const char *s) {
+        if (!s)
+                return _OWNERSHIP_INVALID;
+        for (Ownership o = 0; o < _OWNERSHIP_MAX; o++)
+                if (streq(s, ownership_table[o]))
+                        return o;
+        return _OWNERSHIP_INVALID;
+}
+
 /* Make input safe to print: bytes outside printable ASCII become \xNN and a
  * backslash is doubled, so that the output is unambiguous and cannot carry
  * terminal escape sequences.  Long input is cut at MAX bytes and marked. */
@@ -618,6 +639,19 @@ static char *format_private_users(const MachineConfig *c) {
         return xstrdup(c->private_users ? "yes" : "no");
 }
 
+static int parse_ownership(MachineConfig *c, const char *value, const char **ret_reason) {
+        Ownership o = ownership_from_string(value);
+        if (o < 0)
+                return fail(ret_reason, "is not a known ownership mode");
+        c->ownership = o;
+        return 0;
+}
+
+static char *format_ownership(const MachineConfig *c) {
+        const char *s = ownership_to_string(c->ownership);
+        return s ? xstrdup(s) : NULL;
+}
+
 /* ----- The key table -----
  * The one place that knows which keys exist.  Keep each section's keys
  * together: machine_config_format() writes sections in table order. */
@@ -679,6 +713,8 @@ static const ConfigTableEntry config_table[] = {
           "expected a number of at least 1 or 'infinity'" },
         { "Security", "PrivateUsers", CONFIG_SECURITY_PRIVATE_USERS, parse_private_users,
           format_private_users, true, "expected 'yes' or 'no'" },
+        { "Security", "PrivateUsersOwnership", CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP, parse_ownership,
+          format_ownership, true, "expected 'auto', 'map' or 'chown'" },
 };
 
 _Static_assert(ELEMENTSOF(config_table) == _CONFIG_KEY_MAX, "every ConfigKey needs a table entry");
@@ -769,6 +805,7 @@ void machine_config_init(MachineConfig *c) {
                 .memory_max = UINT64_MAX,
                 .tasks_max = CONFIG_DEFAULT_TASKS_MAX,
                 .private_users = CONFIG_DEFAULT_PRIVATE_USERS,
+                .ownership = OWNERSHIP_AUTO,
                 .set_mask = 0,
         };
         const char *reason;
@@ -833,7 +870,7 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                a->n_ports == b->n_ports &&
                (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
                a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&
-               a->private_users == b->private_users && a->boot == b->boot &&
+               a->private_users == b->private_users && a->ownership == b->ownership && a->boot == b->boot &&
                strv_equal(a->command, b->command) && strv_equal(a->environment, b->environment) &&
                streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user);
 }

@@ -44,6 +44,20 @@ typedef enum NetworkMode {
 } NetworkMode;
 
 const char *network_mode_to_string(NetworkMode m);
+
+/* How the rootfs's files get owners inside a user namespace (nspawn's
+ * --private-users-ownership=): an idmapped mount, or a one-time chown of
+ * the tree into the machine's range. */
+typedef enum Ownership {
+        OWNERSHIP_AUTO,  /* map where the filesystem has idmapped mounts, else chown */
+        OWNERSHIP_MAP,
+        OWNERSHIP_CHOWN,
+        _OWNERSHIP_MAX,
+        _OWNERSHIP_INVALID = -22, /* -EINVAL */
+} Ownership;
+
+const char *ownership_to_string(Ownership o);
+Ownership ownership_from_string(const char *s);
 NetworkMode network_mode_from_string(const char *s);
 
 typedef enum ConfigKey {
@@ -67,6 +81,7 @@ typedef enum ConfigKey {
         CONFIG_RESOURCES_MEMORY_MAX,
         CONFIG_RESOURCES_TASKS_MAX,
         CONFIG_SECURITY_PRIVATE_USERS,
+        CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP,
         _CONFIG_KEY_MAX,
 } ConfigKey;
 
@@ -99,6 +114,7 @@ typedef struct MachineConfig {
         uint64_t tasks_max;    /* UINT64_MAX = no limit; default 16384 */
         /* [Security] */
         bool private_users;    /* default CONFIG_DEFAULT_PRIVATE_USERS; false = privileged machine */
+        Ownership ownership;   /* PrivateUsersOwnership=, default OWNERSHIP_AUTO */
 
         uint64_t set_mask;     /* CONFIG_KEY_BIT()s set by a higher-precedence layer */
 } MachineConfig;

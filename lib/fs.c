@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -24,6 +25,17 @@ int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags
                 fd = syscall(SYS_openat2, rootfd, path, &how, sizeof how);
         while (fd < 0 && errno == EAGAIN);
         return fd < 0 ? -errno : (int) fd;
+}
+
+int fd_get_path(int fd, char **ret) {
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        *ret = xstrdup(target);
+        return 0;
 }
 
 int open_dir_nofollow(int dirfd, const char *path) {

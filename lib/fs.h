@@ -23,6 +23,10 @@ typedef enum ChaseFlags {
  * added.  Returns an fd or -errno (-ELOOP for a refused symlink). */
 int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode);
 
+/* The path the kernel knows FD by (readlink of /proc/self/fd/FD), malloc'ed
+ * into *RET.  For a directory this is its canonical path. */
+int fd_get_path(int fd, char **ret);
+
 /* Open a trusted host directory path without following a symlink in its last
  * component; returns an O_DIRECTORY|O_CLOEXEC fd or -errno. */
 int open_dir_nofollow(int dirfd, const char *path);

@@ -55,12 +55,10 @@ int rootfs_check(const char *rootfs, const char *init, char **ret_init_name) {
                                        st.st_mode & 07777);
 
         /* The name the path resolves to: the fd's path ends in it. */
-        char link[64], target[4096];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(link, target, sizeof target - 1);
-        if (n < 0)
-                return log_error_errno(errno, "Cannot read %s: %m", link);
-        target[n] = 0;
+        _cleanup_free_ char *target = NULL;
+        int r = fd_get_path(fd, &target);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find the path of init %s: %m", init);
         const char *base = strrchr(target, '/');
         *ret_init_name = xstrdup(base ? base + 1 : target);
         return 0;

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "name.h"
 #include "store.h"
+#include "userns.h"
 
 /* The state and runtime roots are the admin's choice and may be symlinks;
  * what berth creates below them is opened without following any. */
@@ -189,4 +190,21 @@ int store_lock_base(Store *s, const char *base, bool shared) {
         _cleanup_free_ char *lock = xasprintf("%s.base", base);
         int fd = lock_file_at(s->locks_fd, lock, !shared, false);
         return fd == -EWOULDBLOCK ? -EBUSY : fd;
+}
+
+int store_remove_machine(Store *s, const char *name, const char *tmp) {
+        uid_t base;
+        bool ranged = userns_read_range(s, name, &base) >= 0;
+        if (renameat(s->machines_fd, name, s->machines_fd, tmp) < 0)
+                return -errno;
+        int r = rm_rf_at(s->machines_fd, tmp);
+        if (r < 0)
+                return r;
+        if (ranged) {
+                int k = userns_release_range(base);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
+                                          (unsigned) base);
+        }
+        return 0;
 }

@@ -58,6 +58,11 @@ int store_machine_base(Store *s, const char *name, char **ret_base);
  * -EBUSY. */
 int store_lock_base(Store *s, const char *base, bool shared);
 
+/* Remove machine NAME's dir: renamed to TMP first (so it vanishes from
+ * "list" at once and a killed removal is finished by the next create of
+ * NAME), then deleted; its UID range goes back to the host registry. */
+int store_remove_machine(Store *s, const char *name, const char *tmp);
+
 /* Path of machine NAME's dir / rootfs (malloc'ed). */
 char *store_machine_path(Store *s, const char *name);
 char *store_rootfs_path(Store *s, const char *name);

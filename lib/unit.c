@@ -3,6 +3,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "devices.h"
 #include "log.h"
 #include "runtime.h"
 #include "unit.h"
@@ -101,11 +102,6 @@ static int append_limits(sd_bus_message *m, const MachineConfig *cfg) {
         return r;
 }
 
-/* The devices a machine may open, as in direct mode's v1 allow-list. */
-static const char *const device_allow[] = {
-        "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "char-pts",
-};
-
 /* Send StartTransientUnit M for UNIT and wait up to TIMEOUT_SEC for its job
  * (W watches it).  A job that ends other than "done" gives -EIO with
  * *ret_result set to systemd's result ("failed", "timeout", ...). */
@@ -186,8 +182,10 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
                 r = sd_bus_message_open_container(m, 'v', "a(ss)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(ss)");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(device_allow); i++)
-                r = sd_bus_message_append(m, "(ss)", device_allow[i], "rwm");
+        size_t n_rules;
+        const DeviceRule *rules = device_rules(&n_rules);
+        for (size_t i = 0; r >= 0 && i < n_rules; i++)
+                r = sd_bus_message_append(m, "(ss)", rules[i].unit, "rwm");
         for (int k = 0; r >= 0 && k < 3; k++)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "idrange.h"
 #include "log.h"
+#include "uid-registry.h"
 #include "userns.h"
 #include "util.h"
 
@@ -27,43 +29,28 @@ static int parse_idmap(const char *text, uid_t *ret) {
         return 0;
 }
 
-static int read_range_at(int dfd, uid_t *ret) {
+int userns_read_range_at(int machine_dir_fd, uid_t *ret_base) {
         _cleanup_free_ char *text = NULL;
-        int r = read_file_at(dfd, "idmap", 256, &text, NULL);
+        int r = read_file_at(machine_dir_fd, "idmap", 256, &text, NULL);
         if (r < 0)
                 return r;
-        return parse_idmap(text, ret);
+        return parse_idmap(text, ret_base);
 }
 
 int userns_read_range(Store *s, const char *name, uid_t *ret_base) {
         _cleanup_close_ int dfd = open_dir_nofollow(s->machines_fd, name);
         if (dfd < 0)
                 return dfd;
-        return read_range_at(dfd, ret_base);
+        return userns_read_range_at(dfd, ret_base);
 }
 
-static int cmp_uid(const void *a, const void *b) {
-        uid_t x = *(const uid_t *) a, y = *(const uid_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
-        int r = read_range_at(machine_dir_fd, ret_base);
-        if (r != -ENOENT)
-                return r;
-
-        /* One allocation at a time across all machines. */
-        _cleanup_close_ int lock = lock_file_at(s->locks_fd, ".idmap", true, true);
-        if (lock < 0)
-                return lock;
-
-        /* Collect the ranges in use: every machine dir, staging ones included. */
+/* The ranges of every machine dir of this state root, staging ones included:
+ * machines made before the host-wide registry existed have no entry. */
+static int collect_root_ranges(Store *s, IdIntervals *used) {
         _cleanup_closedir_ DIR *d = NULL;
-        r = opendir_dup(s->machines_fd, &d);
+        int r = opendir_dup(s->machines_fd, &d);
         if (r < 0)
                 return r;
-        size_t n = 0, cap = 64;
-        _cleanup_free_ uid_t *used = xmalloc(sizeof(uid_t) * cap);
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -72,41 +59,89 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
                 uid_t b;
                 if (m < 0)
                         continue;
-                int k = read_range_at(m, &b);
+                int k = userns_read_range_at(m, &b);
                 if (k == -ENOENT)
                         continue;
                 /* A range we cannot read might be in use: never hand it out twice. */
                 if (k < 0)
-                        return log_error_errno(k, "Cannot read the UID range of %s (%s/idmap): %m. Fix or "
-                                               "remove that file.", de->d_name, de->d_name);
-                if (n == cap) {
-                        cap *= 2;
-                        uid_t *x = realloc(used, sizeof(uid_t) * cap);
-                        if (!x)
-                                abort();
-                        used = x;
+                        return log_error_errno(k, "Cannot read the UID range of %s (%s/machines/%s/idmap): %m. "
+                                               "Fix or remove that file.", de->d_name, s->root, de->d_name);
+                id_intervals_add(used, b, USERNS_RANGE_SIZE);
+        }
+        return 0;
+}
+
+static int allocate_range(Store *s, UidRegistry *reg, uid_t *ret) {
+        _cleanup_(id_intervals_done) IdIntervals used = {};
+        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
+        if (etc < 0)
+                return log_error_errno(etc, "Failed to open /etc: %m");
+        int r = id_intervals_add_host(&used, etc);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the host's users and subordinate ID ranges in /etc: %m");
+        r = uid_registry_collect(reg, &used);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the UID range registry %s: %m", reg->path);
+        r = collect_root_ranges(s, &used);
+        if (r < 0)
+                return r;
+        uint64_t base;
+        r = id_intervals_first_free(&used, USERNS_BASE_MIN, USERNS_BASE_MAX, USERNS_RANGE_SIZE, &base);
+        if (r < 0)
+                return log_error_errno(r, "No free UID range left for another machine.");
+        *ret = (uid_t) base;
+        return 0;
+}
+
+int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
+        _cleanup_free_ char *owner = NULL;
+        int r = fd_get_path(machine_dir_fd, &owner);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find the path of the machine directory: %m");
+
+        /* One allocation at a time on the whole host. */
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+
+        uid_t base;
+        r = userns_read_range_at(machine_dir_fd, &base);
+        if (r >= 0) {
+                r = uid_registry_claim(&reg, base, owner);
+                if (r != -EADDRINUSE) {
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to register the UID range of %s: %m", owner);
+                        *ret_base = base;
+                        return 0;
                 }
-                used[n++] = b;
-        }
-        if (n > 0)
-                qsort(used, n, sizeof(uid_t), cmp_uid);
+                /* Two machines hold one range (made before the registry, or a
+                 * copied machine dir): the later one moves.  An idmapped rootfs
+                 * keeps its files unshifted on disk, so nothing else changes. */
+                log_warning("UID range %u-%u of %s is also used by another machine; giving it a new range.",
+                            (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1), owner);
+        } else if (r != -ENOENT)
+                return log_error_errno(r, "Cannot read %s/idmap: %m. Fix or remove that file.", owner);
 
-        /* The lowest free slot. */
-        uid_t base = USERNS_BASE_MIN;
-        for (size_t i = 0; i < n && base <= USERNS_BASE_MAX; i++) {
-                if (used[i] < base)
-                        continue;
-                if (used[i] > base)
-                        break;
-                base += USERNS_RANGE_SIZE;
-        }
-        if (base > USERNS_BASE_MAX)
-                return log_error_errno(SYNTHETIC_ERRNO(ENOSPC), "No free UID range left for another machine.");
-
+        r = allocate_range(s, &reg, &base);
+        if (r < 0)
+                return r;
+        /* The claim first: killed before the idmap is written, the entry is stale. */
+        r = uid_registry_claim(&reg, base, owner);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register UID range %u: %m", (unsigned) base);
         _cleanup_free_ char *text = xasprintf("UID_BASE=%u\nUID_SIZE=%u\n", (unsigned) base, USERNS_RANGE_SIZE);
         r = write_file_atomic_at(machine_dir_fd, "idmap", text, strlen(text), 0644);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to write %s/idmap: %m", owner);
         *ret_base = base;
         return 0;
+}
+
+int userns_release_range(uid_t base) {
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        int r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+        return uid_registry_release(&reg, base);
 }

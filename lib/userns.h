@@ -4,9 +4,10 @@
 /* Each machine owns a private range of 65536 host UIDs/GIDs: its root is host
  * UID BASE, never host root.  The range is chosen once (at create, or at the
  * first start of an older machine), kept in the machine's "idmap" file, and
- * unique among all machines of a state root.  Ranges start at 0x80000 (above
- * any normal user or system ID) and are aligned to 0x10000, as with
- * systemd-nspawn's -U. */
+ * unique on the host: the registry of uid-registry.h is shared by all state
+ * roots, and no range covers an ID of the host's /etc/passwd, /etc/group,
+ * /etc/subuid or /etc/subgid.  Ranges start at 0x80000 (above any normal user
+ * or system ID) and are aligned to 0x10000, as with systemd-nspawn's -U. */
 
 #include <sys/types.h>
 
@@ -18,8 +19,16 @@
 
 /* Read machine NAME's range; -ENOENT if it has none yet. */
 int userns_read_range(Store *s, const char *name, uid_t *ret_base);
+/* The same for the machine dir MACHINE_DIR_FD. */
+int userns_read_range_at(int machine_dir_fd, uid_t *ret_base);
 
 /* Return the range of the machine whose directory (possibly still a staging
- * dir) is MACHINE_DIR_FD, allocating and persisting one if it has none.
- * Serialized across machines by a global lock. */
+ * dir) is MACHINE_DIR_FD, allocating and persisting one if it has none, and
+ * registering it host-wide.  A range another machine already holds (two
+ * machines made before the registry existed) is replaced by a new one.
+ * Serialized across the host by the registry's lock.  Logs its errors. */
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
+
+/* Give BASE back to the host once no machine dir holds it any more (after
+ * rm).  Returns 0 or -errno, logs only failures to open the registry. */
+int userns_release_range(uid_t base);

@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "launch.h"
 #include "notify.h"
+#include "ownership.h"
 #include "stub-init.h"
 #include "log.h"
 #include "syscall-filter.h"
@@ -74,21 +75,21 @@ static int write_id_map(pid_t pid, const char *file, uid_t base) {
 }
 
 /* A detached clone of PATH, idmapped through the user namespace USERNS. */
-static int idmapped_clone(const char *path, int userns, int *ret) {
+/* A detached clone of the mount at PATH for the child; idmapped into USERNS
+ * if TRY_IDMAP and the filesystem supports it (*ret_idmapped says). */
+static int clone_tree(const char *path, int userns, bool try_idmap, int *ret, bool *ret_idmapped) {
         _cleanup_close_ int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
         if (tree < 0)
                 return log_error_errno(errno, "Failed to clone the rootfs mount %s: %m", path);
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
-        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
-                if (errno == EINVAL || errno == EOPNOTSUPP)
-                        return log_error_errno(errno,
-                                               "The filesystem under %s does not support idmapped mounts (%m). "
-                                               "Keep machines on ext4, xfs or btrfs, or set PrivateUsers=no "
-                                               "(not a security boundary).",
-                                               path);
-                return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", path);
+        bool idmapped = false;
+        if (try_idmap) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
+                idmapped = mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) >= 0;
+                if (!idmapped && errno != EINVAL && errno != EOPNOTSUPP)
+                        return log_error_errno(errno, "Failed to idmap the rootfs %s: %m", path);
         }
         *ret = TAKE_FD(tree);
+        *ret_idmapped = idmapped;
         return 0;
 }
 
@@ -111,13 +112,37 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         if (userns < 0)
                 return log_error_errno(errno, "Failed to open the machine's user namespace: %m");
         /* The rootfs (layered: the dir with the upper), then every layer. */
-        const char *tree_path = p->mount.machine_dir ?: p->mount.rootfs;
-        for (size_t i = 0; i <= (p->mount.machine_dir ? p->mount.n_layers : 0); i++) {
+        bool layered = p->mount.machine_dir;
+        const char *tree_path = layered ? p->mount.machine_dir : p->mount.rootfs;
+        for (size_t i = 0; i <= (layered ? p->mount.n_layers : 0); i++) {
                 const char *src = i == 0 ? tree_path : p->mount.layers[i - 1];
                 _cleanup_close_ int tree = -EBADF;
-                r = idmapped_clone(src, userns, &tree);
+                bool idmapped = false;
+                r = clone_tree(src, userns, p->ownership != OWNERSHIP_CHOWN, &tree, &idmapped);
                 if (r < 0)
                         return r;
+                if (!idmapped && p->ownership == OWNERSHIP_MAP)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "The filesystem under %s does not support idmapped mounts. "
+                                               "Keep machines on ext4, xfs or btrfs, set "
+                                               "PrivateUsersOwnership=chown or auto, or PrivateUsers=no "
+                                               "(not a security boundary).",
+                                               src);
+                /* Without an idmapped mount the files themselves must be in the
+                 * range; what other machines share must stay as they need it. */
+                if (!idmapped && (p->rootfs_shared || layered))
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "%s cannot be idmapped here, and berth never chowns files that "
+                                               "other machines share (the base of a 'berth run' machine, the "
+                                               "layers of a clone or snapshot). Boot the base itself, flatten "
+                                               "the machine with 'berth clone --copy', or keep it on a "
+                                               "filesystem with idmapped mounts.",
+                                               src);
+                if (!layered) {
+                        r = ownership_ensure(p->mount.rootfs, idmapped ? 0 : p->uid_base);
+                        if (r < 0)
+                                return r;
+                }
                 r = send_fds(fdsock, &tree, 1);
                 if (r < 0)
                         return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "config.h"
 #include "mount.h"
 #include "stub-init.h"
 
@@ -16,7 +17,9 @@ typedef struct LaunchParams {
         MountPlan mount;
         bool own_netns;
         uint64_t caps_keep;     /* bounding set */
-        uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. (idmapped rootfs) */
+        uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. */
+        Ownership ownership;    /* with uid_base: idmapped rootfs, or chowned into the range */
+        bool rootfs_shared;     /* the rootfs is another machine's (berth run): never chowned */
         bool stub_init;         /* PID 1 is berth's stub init (stub-init.h), not INIT */
         /* Called in the supervisor with the new network namespace, before the
          * child may go on: gives the machine its interfaces.  May be NULL. */

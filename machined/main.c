@@ -28,6 +28,7 @@
 #include "register.h"
 #include "unit.h"
 #include "network.h"
+#include "ownership.h"
 #include "notify.h"
 #include "portproxy.h"
 #include "layers.h"
@@ -409,10 +410,15 @@ static int run(const Args *a) {
                         r = log_error_errno(errno, "Failed to hand the console to the machine: %m");
                         goto finish;
                 }
-        } else
+        } else {
                 log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
                             "root, this is not a security boundary.",
                             a->name);
+                /* Host IDs are the guest's: a tree chowned for an earlier start goes back. */
+                r = ownership_ensure(rootfs, 0);
+                if (r < 0)
+                        goto finish;
+        }
 
         sigset_t mask;
         sigemptyset(&mask);
@@ -448,6 +454,8 @@ static int run(const Args *a) {
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = uid_base,
+                .ownership = cfg.ownership,
+                .rootfs_shared = base != NULL,
                 .setup_network = attach_network,
                 .network_userdata = &net,
                 .resolv_conf = resolv_conf,

@@ -2,8 +2,9 @@
 # A host with cgroup v2 only, as berth's direct mode sees it: inside a private
 # mount namespace /sys/fs/cgroup is replaced by the v2 hierarchy alone, so the
 # supervisor takes its pure-v2 path (controllers enabled top-down, limits in
-# memory.max/pids.max when the controllers exist, no v1 hierarchies).  The
-# Debian machine's systemd must reach "running" there too.
+# memory.max/pids.max when the controllers exist, no v1 hierarchies, the
+# device allow-list as a BPF program).  The Debian machine's systemd must
+# reach "running" there too.
 . "$(dirname "$0")/lib.sh"
 
 v2=$(findmnt -no TARGET -t cgroup2 | head -1)
@@ -44,7 +45,30 @@ if [ -e "$cg/pids.max" ]; then
 else
         ok "# SKIP the pids controller is bound to v1 on this host"
 fi
-check_eq "exec works" "ok" "$(berth exec v2bb -- echo ok)"
+check_eq "exec works, and the allowed devices with it" "ok" \
+        "$(berth exec v2bb -- sh -c 'echo x >/dev/null && head -c 1 /dev/urandom >/dev/null && echo ok')"
 check "stop" berth stop v2bb
 check "no cgroup left" no_cgroups_left v2bb
+
+# The device allow-list without a v1 devices controller: a BPF program on the
+# machine's v2 cgroup.  A privileged machine's root keeps CAP_MKNOD and /dev
+# is a tmpfs without nodev, so nothing else stands between it and a host
+# disk (without the program, mknod works and open fails with ENXIO at most,
+# and /dev/net/tun opens).
+check "create a privileged busybox machine" berth create v2priv --template busybox --set PrivateUsers=no
+install -m 0755 "$PROBE" "$BERTH_ROOT/machines/v2priv/rootfs/bin/probe"
+check "start it with a pure cgroup v2 view" v2berth start v2priv
+mknod_open() { berth exec v2priv -- probe mknod-open "$@"; }
+check_eq "an allowed device (c 1:3, null) can be made in /dev and opened" allowed \
+        "$(mknod_open /dev/probe-null c 1:3)"
+check_eq "a pty can be opened through /dev/ptmx" ok \
+        "$(berth exec v2priv -- sh -c 'test -c /dev/ptmx && exec 3<>/dev/ptmx && echo ok')"
+check_eq "a host block device (b 8:0) cannot: EPERM" "denied EPERM" "$(mknod_open /dev/probe-disk b 8:0)"
+check_eq "nor /dev/mem (c 1:1)" "denied EPERM" "$(mknod_open /dev/probe-mem c 1:1)"
+check_eq "nor /dev/net/tun (c 10:200), which root could open without the program" "denied EPERM" \
+        "$(mknod_open /dev/probe-tun c 10:200)"
+check_eq "/dev/null and /dev/zero work" ok \
+        "$(berth exec v2priv -- sh -c 'echo x >/dev/null && head -c 1 /dev/zero >/dev/null && echo ok')"
+check "stop" berth stop v2priv
+check "no cgroup left" no_cgroups_left v2priv
 done_testing

@@ -145,7 +145,8 @@ static void test_good_values(void) {
                        "MemoryMax=512M\n"
                        "TasksMax=100\n"
                        "[Security]\n"
-                       "PrivateUsers=yes\n")) {
+                       "PrivateUsers=yes\n"
+                       "PrivateUsersOwnership=chown\n")) {
                 TEST_ASSERT(!c.boot, "Boot=no applied");
                 TEST_ASSERT(strv_length(c.command) == 3 && streq(c.command[2], "exit 7"), "Command= split into words");
                 TEST_ASSERT(strv_length(c.environment) == 2 && streq(c.environment[1], "B=two words"),
@@ -169,6 +170,7 @@ static void test_good_values(void) {
                 TEST_ASSERT(c.memory_max == UINT64_C(512) << 20, "MemoryMax=512M applied");
                 TEST_ASSERT(c.tasks_max == 100, "TasksMax=100 applied");
                 TEST_ASSERT(c.private_users, "PrivateUsers=yes applied");
+                TEST_ASSERT(c.ownership == OWNERSHIP_CHOWN, "PrivateUsersOwnership=chown applied");
                 TEST_ASSERT(c.set_mask == ALL_KEYS, "every key is marked");
         }
         machine_config_done(&c);
@@ -254,6 +256,8 @@ static void test_bad_values(void) {
         parse_bad("TasksMax=0", "[Resources]\nTasksMax=0\n", "at least 1");
         parse_bad("a negative TasksMax=", "[Resources]\nTasksMax=-1\n", "not a number");
         parse_bad("an overflowing TasksMax=", "[Resources]\nTasksMax=99999999999999999999\n", "too large");
+        parse_bad("an unknown PrivateUsersOwnership=", "[Security]\nPrivateUsersOwnership=shift\n",
+                  "not a known ownership mode", "expected 'auto', 'map' or 'chown'");
         parse_bad("a non-boolean PrivateUsers=", "[Security]\nPrivateUsers=maybe\n", "not a boolean",
                   "expected 'yes' or 'no'");
 }
@@ -622,7 +626,8 @@ static void test_format(void) {
                           "TasksMax=infinity\n"
                           "\n"
                           "[Security]\n"
-                          "PrivateUsers=yes\n",
+                          "PrivateUsers=yes\n"
+                          "PrivateUsersOwnership=auto\n",
                           "machine_config_format() writes every key in table order");
 
         machine_config_init(&d);
