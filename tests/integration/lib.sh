@@ -89,12 +89,23 @@ is_running() { [ "$(machine_state "$1")" = running ]; }
 is_stopped() { [ "$(machine_state "$1")" = stopped ]; }
 boots() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .boots // 0'; }
 
+# The cgroup name of machine NAME in this state root: NAME@HASH, the FNV-1a
+# hash of the root's path (store_cgroup_name()), so that a same-named
+# machine of another root (a test running beside this one) never counts.
+cgroup_name() {
+        local root=$BERTH_ROOT h=2166136261 i c
+        for ((i = 0; i < ${#root}; i++)); do
+                printf -v c '%d' "'${root:i:1}"
+                h=$(( ((h ^ c) * 16777619) & 0xffffffff ))
+        done
+        printf '%s@%08x\n' "$1" "$h"
+}
+
 # No cgroup of machine NAME is left in any hierarchy.
 no_cgroups_left() {
-        local d
-        # Test roots qualify cgroup names as NAME@HASH.
-        for d in /sys/fs/cgroup/*/berth/"$1" /sys/fs/cgroup/*/berth/"$1"@* /sys/fs/cgroup/berth/"$1" \
-                 /sys/fs/cgroup/berth/"$1"@*; do
+        local d cg
+        cg=$(cgroup_name "$1")
+        for d in /sys/fs/cgroup/*/berth/"$cg" /sys/fs/cgroup/berth/"$cg"; do
                 [ -e "$d" ] && return 1
         done
         return 0

@@ -67,7 +67,7 @@ check_output_contains "status says the root is mapped" "Users: private" berth st
 # --- limits -------------------------------------------------------------------------
 if [ -d /sys/fs/cgroup/pids ]; then pids=/sys/fs/cgroup/pids; else pids=$(findmnt -no TARGET -t cgroup2 | head -1); fi
 check "berth set changes TasksMax live" berth set bb TasksMax=321
-check_eq "in the machine's cgroup" "321" "$(cat $pids/berth/bb@*/pids.max 2>/dev/null)"
+check_eq "in the machine's cgroup" "321" "$(cat $pids/berth/$(cgroup_name bb)/pids.max 2>/dev/null)"
 check "and in machine.conf" grep -qx TasksMax=321 "$BERTH_ROOT/machines/bb/machine.conf"
 check_status "an unknown key is refused with the usage status" 2 berth set bb Bogus=1
 check_status "--runtime on a missing machine says so" 4 berth set --runtime nosuch TasksMax=5
@@ -90,7 +90,7 @@ check "reboot" berth reboot bb
 check "machine comes back (boot 2)" wait_for 30 sh -c "[ \"\$('$BERTH' list --json | jq '.[] | select(.name==\"bb\") | .boots')\" = 2 ]"
 check "running after reboot" is_running bb
 check "exec works after reboot" berth exec bb -- true
-check_eq "a reboot keeps limits set live" "321" "$(cat $pids/berth/bb@*/pids.max 2>/dev/null)"
+check_eq "a reboot keeps limits set live" "321" "$(cat $pids/berth/$(cgroup_name bb)/pids.max 2>/dev/null)"
 
 # --- stop ---------------------------------------------------------------------
 check "stop" berth stop bb

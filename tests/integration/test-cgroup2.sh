@@ -39,7 +39,7 @@ check "no cgroup left" no_cgroups_left v2deb
 
 check "create busybox machine with limits" berth create v2bb --template busybox --set TasksMax=64
 check "start with a pure cgroup v2 view" v2berth start v2bb
-cg=$(ls -d "$v2"/berth/v2bb@* 2>/dev/null | head -1)
+cg=$(ls -d "$v2/berth/$(cgroup_name v2bb)" 2>/dev/null)
 if [ -e "$cg/pids.max" ]; then
         check_eq "TasksMax= is pids.max" "64" "$(cat "$cg/pids.max")"
 else
