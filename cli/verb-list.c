@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "log.h"
 #include "runtime.h"
+#include "unit.h"
 #include "userns.h"
 #include "util.h"
 
@@ -22,6 +23,7 @@ typedef struct MachineInfo {
         RuntimeState rt;
         uint64_t memory; /* UINT64_MAX: unknown */
         uint64_t tasks;
+        UnitStatus unit; /* unit mode: what systemd says; active_state "" otherwise */
 } MachineInfo;
 
 static void machine_info_done(MachineInfo *m) {
@@ -60,6 +62,20 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
                 m->memory = UINT64_MAX;
         if (isempty(mcg.group) || cgroup_machine_tasks_current(&mcg, &m->tasks) < 0)
                 m->tasks = UINT64_MAX;
+
+        /* A machine started as a unit: systemd's own view, where it has one
+         * (its figures cover the supervisor too, like the unit's limits). */
+        RunMode mode;
+        if (isempty(m->rt.unit) || context_run_mode(ctx, &mode) < 0 || mode != RUN_MODE_UNIT ||
+            unit_get_status(ctx->bus, m->rt.unit, &m->unit) < 0) {
+                m->unit = (UnitStatus) { .memory_current = UINT64_MAX, .tasks_current = UINT64_MAX,
+                                         .cpu_usage_nsec = UINT64_MAX };
+                return;
+        }
+        if (m->unit.memory_current != UINT64_MAX)
+                m->memory = m->unit.memory_current;
+        if (m->unit.tasks_current != UINT64_MAX)
+                m->tasks = m->unit.tasks_current;
 }
 
 static void format_bytes(uint64_t v, char buf[static 16]) {
@@ -106,6 +122,15 @@ static json_object *machine_info_json(const MachineInfo *m) {
                 json_object_object_add(o, "ephemeral", json_object_new_boolean(m->rt.ephemeral));
                 json_object_object_add(o, "cgroup", json_object_new_string(m->rt.cgroup));
                 json_object_object_add(o, "unit", isempty(m->rt.unit) ? NULL : json_object_new_string(m->rt.unit));
+                const UnitStatus *u = &m->unit;
+                json_object_object_add(o, "unit_active_state",
+                                       isempty(u->active_state) ? NULL : json_object_new_string(u->active_state));
+                json_object_object_add(o, "unit_sub_state",
+                                       isempty(u->sub_state) ? NULL : json_object_new_string(u->sub_state));
+                json_object_object_add(o, "unit_active_enter_usec",
+                                       u->active_enter_usec == 0 ? NULL : json_object_new_uint64(u->active_enter_usec));
+                json_object_object_add(o, "cpu_usage_nsec",
+                                       u->cpu_usage_nsec == UINT64_MAX ? NULL : json_object_new_uint64(u->cpu_usage_nsec));
                 json_object *addrs = json_object_new_array();
                 _cleanup_free_ char *copy = xstrdup(m->rt.addresses);
                 char *save = NULL;
@@ -264,8 +289,13 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         printf("     Leader: %d\n", (int) m.rt.init_pid);
                         printf("     Booted: %s%s\n", m.rt.booted ? "yes" : "not yet",
                                m.rt.ephemeral ? " (ephemeral: changes vanish when it stops)" : "");
-                        if (!isempty(m.rt.unit))
-                                printf("       Unit: %s\n", m.rt.unit);
+                        if (!isempty(m.rt.unit) && !isempty(m.unit.active_state)) {
+                                char entered[32];
+                                format_time(m.unit.active_enter_usec, entered);
+                                printf("       Unit: %s (%s (%s) since %s)\n", m.rt.unit, m.unit.active_state,
+                                       m.unit.sub_state, entered);
+                        } else if (!isempty(m.rt.unit))
+                                printf("       Unit: %s (unknown to systemd)\n", m.rt.unit);
                         printf("     CGroup: /%s\n", m.rt.cgroup);
                         if (!isempty(m.rt.addresses))
                                 printf("    Address: %s\n", m.rt.addresses);
@@ -273,6 +303,8 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         printf("     Memory: %s\n", mem);
                         if (m.tasks != UINT64_MAX)
                                 printf("      Tasks: %llu\n", (unsigned long long) m.tasks);
+                        if (m.unit.cpu_usage_nsec != UINT64_MAX)
+                                printf("        CPU: %.3fs\n", (double) m.unit.cpu_usage_nsec / 1e9);
                         printf("    Signals: poweroff %s, reboot %s\n", signal_to_string(m.rt.poweroff_signal, sig1),
                                signal_to_string(m.rt.reboot_signal, sig2));
                 }

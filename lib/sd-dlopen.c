@@ -37,6 +37,9 @@ typedef struct LibSystemd {
         int (*bus_message_open_container)(sd_bus_message *, char, const char *);
         int (*bus_message_close_container)(sd_bus_message *);
         int (*bus_message_readv)(sd_bus_message *, const char *, va_list);
+        int (*bus_message_enter_container)(sd_bus_message *, char, const char *);
+        int (*bus_message_exit_container)(sd_bus_message *);
+        int (*bus_message_skip)(sd_bus_message *, const char *);
         int (*bus_call_methodv)(sd_bus *, const char *, const char *, const char *, const char *, sd_bus_error *,
                                 sd_bus_message **, const char *, va_list);
         int (*bus_match_signal)(sd_bus *, sd_bus_slot **, const char *, const char *, const char *, const char *,
@@ -74,6 +77,9 @@ static const LibSystemd *libsystemd(void) {
                 SYM(bus_message_open_container, "sd_bus_message_open_container"),
                 SYM(bus_message_close_container, "sd_bus_message_close_container"),
                 SYM(bus_message_readv, "sd_bus_message_readv"),
+                SYM(bus_message_enter_container, "sd_bus_message_enter_container"),
+                SYM(bus_message_exit_container, "sd_bus_message_exit_container"),
+                SYM(bus_message_skip, "sd_bus_message_skip"),
                 SYM(bus_call_methodv, "sd_bus_call_methodv"),
                 SYM(bus_match_signal, "sd_bus_match_signal"),
                 SYM(bus_error_free, "sd_bus_error_free"),
@@ -183,6 +189,18 @@ int sd_bus_message_read(sd_bus_message *m, const char *types, ...) {
         int r = l->bus_message_readv(m, types, ap);
         va_end(ap);
         return r;
+}
+
+int sd_bus_message_enter_container(sd_bus_message *m, char type, const char *contents) {
+        CALL_OR(-EOPNOTSUPP, bus_message_enter_container, m, type, contents);
+}
+
+int sd_bus_message_exit_container(sd_bus_message *m) {
+        CALL_OR(-EOPNOTSUPP, bus_message_exit_container, m);
+}
+
+int sd_bus_message_skip(sd_bus_message *m, const char *types) {
+        CALL_OR(-EOPNOTSUPP, bus_message_skip, m, types);
 }
 
 int sd_bus_call_method(sd_bus *bus, const char *destination, const char *path, const char *interface,

@@ -321,3 +321,60 @@ int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, co
                 log_error("Job for %s ended '%s'. See 'journalctl -u %s'.", unit, result, unit);
         return r;
 }
+
+/* The properties of INTERFACE on object PATH that UnitStatus holds. */
+static int read_unit_properties(sd_bus *bus, const char *path, const char *interface, UnitStatus *st) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_call_method(bus, SD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply,
+                                   "s", interface);
+        if (r < 0)
+                return log_debug_errno(r, "GetAll %s on %s: %s", interface, path, error.message ?: strerror(-r));
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key, *s;
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        break;
+                char *text = streq(key, "ActiveState") ? st->active_state
+                             : streq(key, "SubState")  ? st->sub_state
+                                                       : NULL;
+                uint64_t *number = streq(key, "ActiveEnterTimestamp") ? &st->active_enter_usec
+                                   : streq(key, "MemoryCurrent")      ? &st->memory_current
+                                   : streq(key, "TasksCurrent")       ? &st->tasks_current
+                                   : streq(key, "CPUUsageNSec")       ? &st->cpu_usage_nsec
+                                                                      : NULL;
+                if (text) {
+                        r = sd_bus_message_read(reply, "v", "s", &s);
+                        if (r >= 0)
+                                snprintf(text, sizeof st->active_state, "%s", s);
+                } else if (number)
+                        r = sd_bus_message_read(reply, "v", "t", number);
+                else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        return r < 0 ? log_debug_errno(r, "Bad GetAll reply for %s: %m", path) : 0;
+}
+
+int unit_get_status(sd_bus *bus, const char *unit, UnitStatus *ret) {
+        *ret = (UnitStatus) { .memory_current = UINT64_MAX, .tasks_current = UINT64_MAX,
+                              .cpu_usage_nsec = UINT64_MAX };
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnit", &error, &reply, "s", unit);
+        if (r < 0)
+                /* Not loaded: gone (a crash systemd has collected). */
+                return sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit") ? 0 : r;
+        const char *path;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        r = read_unit_properties(bus, path, "org.freedesktop.systemd1.Unit", ret);
+        if (r >= 0)
+                r = read_unit_properties(bus, path, "org.freedesktop.systemd1.Service", ret);
+        return r;
+}

@@ -53,3 +53,16 @@ int unit_enable(sd_bus *bus, const char *name, bool enable);
 
 /* Set the limits in CFG (MemoryMax=, TasksMax=) on a running UNIT. */
 int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg);
+
+/* What systemd says of a machine's unit, for list and status. */
+typedef struct UnitStatus {
+        char active_state[32]; /* "active", "deactivating", ...; "" if systemd does not know the unit */
+        char sub_state[32];    /* "running", ... */
+        uint64_t active_enter_usec; /* CLOCK_REALTIME, 0 if unknown */
+        uint64_t memory_current;    /* bytes; UINT64_MAX where systemd has no figure */
+        uint64_t tasks_current;
+        uint64_t cpu_usage_nsec;
+} UnitStatus;
+
+/* Read UNIT's state and accounting from systemd (two GetAll calls). */
+int unit_get_status(sd_bus *bus, const char *unit, UnitStatus *ret);

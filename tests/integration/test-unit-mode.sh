@@ -51,6 +51,16 @@ check_eq "the supervisor in its supervisor cgroup" "0::/machine.slice/$u/supervi
         "$(th sh -c "grep ^0:: /proc/\$(systemctl show -P MainPID $u)/cgroup")"
 check_eq "TasksMax= is a unit property" "16384" "$(th systemctl show -P TasksMax "$u")"
 check_eq "DevicePolicy=closed" "closed" "$(th systemctl show -P DevicePolicy "$u")"
+# list/status read the unit's state from systemd, not only berth's files.
+check_eq "status --json: systemd's ActiveState" "active" "$(tb status --json ub | jq -r .unit_active_state)"
+check_eq "status --json: systemd's SubState" "$(th systemctl show -P SubState "$u")" \
+        "$(tb status --json ub | jq -r .unit_sub_state)"
+entered=$(th systemctl show -P ActiveEnterTimestamp --timestamp=unix "$u")
+check_eq "status --json: since systemd's ActiveEnterTimestamp" "${entered#@}" \
+        "$(tb status --json ub | jq '.unit_active_enter_usec / 1000000 | floor')"
+check_output_contains "status shows the unit's state" "Unit: $u \\(active \\(running\\) since" tb status ub
+check_eq "list --json carries it too" "active" \
+        "$(tb list --json | jq -r '.[] | select(.name=="ub") | .unit_active_state')"
 # The bridge's dnsmasq is a unit of its own, so it outlives the machine that
 # started it while other machines still need it.
 check "the bridge's dnsmasq runs as a unit" sh -c "'$TESTHOST' run '$THDIR' -- systemctl list-units --no-legend --state=active 'berth-dnsmasq-berth0-*' | grep -q berth-dnsmasq"
