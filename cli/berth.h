@@ -63,6 +63,10 @@ int staging_commit(Context *ctx, const Staging *s, const char *name, const char 
  * modes, times, xattrs, hard links; symlinks copied, never followed), with
  * reflinks where the filesystem has them: a sandboxed /bin/cp. */
 int copy_tree(const char *src, const char *dst);
+/* Templates (verb-create.c): is TEMPLATE one berth has; populate the empty
+ * dir ROOTFS from it (RELEASE may be NULL), the guest named NAME. */
+bool template_is_known(const char *template);
+int template_populate(Context *ctx, const char *template, const char *release, const char *name, const char *rootfs);
 int verb_clone(Context *ctx, int argc, char **argv);
 int verb_snapshot(Context *ctx, int argc, char **argv);
 int verb_snapshots(Context *ctx, int argc, char **argv);
@@ -83,6 +87,12 @@ int verb_run(Context *ctx, int argc, char **argv);
 int verb_gc(Context *ctx, int argc, char **argv);
 /* Remove leftover run machines; returns how many, or -errno. */
 int run_gc(Context *ctx, bool verbose);
+/* What "berth run SOURCE" boots (run-source.c): machine SOURCE, else image
+ * SOURCE, else template SOURCE built into that image now (once, under a
+ * lock; progress on a terminal).  *RET_BASE is the base as a run instance
+ * names it (see store_machine_base()), *RET_DIR_FD the machine's or image's
+ * dir.  Returns 0 or an exit code (logged). */
+int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd);
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);

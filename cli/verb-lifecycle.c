@@ -167,7 +167,7 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 machine_config_done(&cfg);
                 return EXIT_FAIL;
         }
-        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, base ?: name);
+        _cleanup_free_ char *rootfs = store_base_rootfs_path(&ctx->store, base ?: name);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
         r = rootfs_check(rootfs, o->stub_init || !cfg.boot ? NULL : cfg.init, &init_name);

@@ -51,19 +51,21 @@ int run_gc(Context *ctx, bool verbose) {
         return removed;
 }
 
-static int make_instance(Context *ctx, const char *source, const char *name, bool remove) {
+/* Make run instance NAME of BASE, whose dir SRC_FD holds the machine.conf it
+ * starts with.  ID tells this instance from a later one of the same name. */
+static int make_instance(Context *ctx, int src_fd, const char *base, const char *name, bool remove,
+                         const char *id) {
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
         if (mkdirat(ctx->store.machines_fd, staging, 0700) < 0)
                 return log_error_errno(errno, "Failed to create the run machine: %m");
         _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
-        _cleanup_close_ int src = open_dir_nofollow(ctx->store.machines_fd, source);
         _cleanup_free_ char *conf = NULL;
-        int r = sfd < 0 ? sfd : src < 0 ? src : 0;
+        int r = sfd < 0 ? sfd : 0;
         /* The source's configuration, as it is now. */
         if (r >= 0) {
-                r = read_file_at(src, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
+                r = read_file_at(src_fd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
                 if (r == -ENOENT) {
                         conf = xstrdup("");
                         r = 0;
@@ -71,10 +73,11 @@ static int make_instance(Context *ctx, const char *source, const char *name, boo
         }
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        _cleanup_free_ char *base = xasprintf("BASE=%s\nREMOVE=%d\n", source, remove);
+        _cleanup_free_ char *text = xasprintf("BASE=%s\nREMOVE=%d\nID=%s\n", base, remove, id);
         if (r >= 0)
-                r = write_file_atomic_at(sfd, "base", base, strlen(base), 0644);
-        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", source,
+                r = write_file_atomic_at(sfd, "base", text, strlen(text), 0644);
+        const char *what = startswith(base, STORE_IMAGE_PREFIX) ?: base;
+        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", what,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
@@ -88,6 +91,18 @@ static int make_instance(Context *ctx, const char *source, const char *name, boo
                 return log_error_errno(r, "Failed to create the run machine '%s': %m", name);
         }
         return 0;
+}
+
+/* Is machine NAME still the instance this run made?  While its command ran
+ * we held no lock: it may have been stopped, collected by gc and replaced by
+ * another run's instance of the same name, which is not ours to stop. */
+static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        _cleanup_free_ char *text = NULL;
+        if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0)
+                return false;
+        _cleanup_free_ char *line = xasprintf("\nID=%s\n", id);
+        return strstr(text, line) != NULL;
 }
 
 static void remove_instance(Context *ctx, const char *name) {
@@ -158,19 +173,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 return EXIT_EXEC_FAIL;
         (void) run_gc(ctx, false);
 
-        _cleanup_free_ char *source_base = NULL;
-        r = store_machine_exists(&ctx->store, source);
-        if (r > 0)
-                r = store_machine_base(&ctx->store, source, &source_base) < 0 ? -1 : 1;
-        if (r <= 0) {
-                log_error("No machine '%s' to run from. Create one first, e.g. 'berth create %s --template debian'.",
-                          source, source);
-                return EXIT_NO_MACHINE;
-        }
-        if (source_base) {
-                log_error("'%s' is itself a run machine; run from its base '%s'.", source, source_base);
-                return EXIT_USAGE;
-        }
+        _cleanup_free_ char *base = NULL;
+        _cleanup_close_ int src_fd = -EBADF;
+        r = run_source_open(ctx, source, &base, &src_fd);
+        if (r != 0)
+                return r;
 
         /* Without CMD: the machine's own program ([Exec] Command=, an
          * application image), with its environment, directory and user;
@@ -178,6 +185,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *user = NULL;
+        if (!eo.cmd[0] && startswith(base, STORE_IMAGE_PREFIX)) {
+                log_error("No command given; an image built from a template has no [Exec] Command= to run. "
+                          "Give one: 'berth run %s -- CMD...'.", source);
+                return EXIT_USAGE;
+        }
         if (!eo.cmd[0]) {
                 _cleanup_free_ char *err = NULL;
                 if (store_load_config(&ctx->store, source, NULL, &cfg, &err) < 0) {
@@ -210,7 +222,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 log_error("Machine '%s' already exists; choose another --name.", name);
                 return EXIT_EXEC_FAIL;
         }
-        if (make_instance(ctx, source, name, !keep) < 0)
+        uint64_t id_bits[2] = {};
+        (void) getrandom(id_bits, sizeof id_bits, 0);
+        char id[33];
+        snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
+        if (make_instance(ctx, src_fd, base, name, !keep, id) < 0)
                 return EXIT_EXEC_FAIL;
 
         /* The supervisor powers the machine off when this pipe closes: when we
@@ -234,6 +250,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 status = machine_exec(ctx, name, &eo);
 
         lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0 || !instance_is_ours(ctx, name, id)) {
+                /* Not ours any more: collected, perhaps replaced by another run; leave it be. */
+                closep(&life_w);
+                return status;
+        }
         (void) machine_stop(ctx, name, 30, false);
         closep(&life_w);
         if (!keep)

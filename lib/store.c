@@ -179,7 +179,7 @@ int store_machine_base(Store *s, const char *name, char **ret_base) {
         if (!base)
                 abort();
         /* The base is a name like any other: never a path. */
-        if (!machine_name_is_valid(base))
+        if (!machine_name_is_valid(startswith(base, STORE_IMAGE_PREFIX) ?: base))
                 return -EBADMSG;
         *ret_base = TAKE_PTR(base);
         return 0;
@@ -189,4 +189,17 @@ int store_lock_base(Store *s, const char *base, bool shared) {
         _cleanup_free_ char *lock = xasprintf("%s.base", base);
         int fd = lock_file_at(s->locks_fd, lock, !shared, false);
         return fd == -EWOULDBLOCK ? -EBUSY : fd;
+}
+
+char *store_base_rootfs_path(Store *s, const char *base) {
+        const char *image = startswith(base, STORE_IMAGE_PREFIX);
+        if (image)
+                return xasprintf("%s/images/bases/%s/rootfs", s->root, image);
+        return store_rootfs_path(s, base);
+}
+
+int store_open_images(Store *s) {
+        if (mkdirat(s->images_fd, "bases", 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return open_dir_nofollow(s->images_fd, "bases");
 }

@@ -295,7 +295,7 @@ static int run(const Args *a) {
                 if (base_lock < 0)
                         return log_error_errno(base_lock, "Failed to lock the base: %m");
         }
-        _cleanup_free_ char *rootfs = store_rootfs_path(&store, base ?: a->name);
+        _cleanup_free_ char *rootfs = store_base_rootfs_path(&store, base ?: a->name);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
         r = rootfs_check(rootfs, a->stub || !cfg.boot ? NULL : cfg.init, &init_name);
