@@ -107,6 +107,11 @@ int open_machine(Context *ctx, const char *name, int *ret_lock);
 /* Open the store and check machine NAME exists, without taking its lock
  * (read-only verbs).  0, or an exit code (logged). */
 int look_up_machine(Context *ctx, const char *name);
+/* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
+ * left (the caller holds NAME's lock; it does not run), saying so if
+ * VERBOSE.  0, or -errno (logged): then keep the machine, whose
+ * configuration says where they are. */
+int machine_remove_scratch(Context *ctx, const char *name, bool verbose);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
 typedef struct ExecOptions {

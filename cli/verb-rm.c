@@ -47,6 +47,11 @@ int verb_rm(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
 
+        /* ScratchDirectory= layers a killed supervisor left: while the
+         * configuration still says where they are. */
+        if (machine_remove_scratch(ctx, name, false) < 0)
+                return EXIT_FAIL;
+
         /* Rename first so the machine vanishes from "list" at once; if we are
          * killed while deleting, the next create of NAME finishes the job. */
         uint64_t rnd = 0;

@@ -24,20 +24,26 @@
 #include "util.h"
 
 /* Remove the leftovers of earlier runs: instances marked for removal that
- * no longer run, staging and half-removed dirs whose command is gone. */
+ * no longer run and the scratch layers of killed supervisors. */
 int run_gc(Context *ctx, bool verbose) {
         _cleanup_strv_free_ char **names = NULL;
         if (store_list_machines(&ctx->store, &names) < 0)
                 return -EIO;
         int removed = 0;
         for (char **n = names; n && *n; n++) {
+                /* Running machines are skipped before their lock is tried, so
+                 * that a run taking its instance's lock back never waits for us. */
+                if (runtime_is_active(ctx->store.run_fd, *n) != 0)
+                        continue;
+                /* Its lock: a command still working on it holds it. */
+                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
+                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
+                        continue;
+                if (machine_remove_scratch(ctx, *n, verbose) < 0)
+                        continue;
                 _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *n);
                 _cleanup_free_ char *text = NULL;
                 if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0 || !strstr(text, "\nREMOVE=1"))
-                        continue;
-                /* Its lock: a run still working on it holds it. */
-                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
-                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
                         continue;
                 _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
                 if (renameat(ctx->store.machines_fd, *n, ctx->store.machines_fd, tmp) < 0 ||
@@ -106,6 +112,8 @@ static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
 }
 
 static void remove_instance(Context *ctx, const char *name) {
+        if (machine_remove_scratch(ctx, name, false) < 0)
+                return;
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
         if (renameat(ctx->store.machines_fd, name, ctx->store.machines_fd, tmp) >= 0)
                 (void) rm_rf_at(ctx->store.machines_fd, tmp);

@@ -32,6 +32,7 @@
 #include "portproxy.h"
 #include "rootfs.h"
 #include "runtime.h"
+#include "scratch.h"
 #include "store.h"
 #include "userns.h"
 #include "util.h"
@@ -193,35 +194,24 @@ static Outcome classify_exit(const siginfo_t *si, bool stop_requested, char buf[
 /* [Machine] ScratchDirectory=: a fresh DIR/ID for each boot's layers,
  * owned by the machine's root (it makes the layer dirs inside). */
 static int scratch_prepare(const char *dir, const char *id, uid_t uid_base, char **ret_path) {
-        int r = mkdir_p_at(AT_FDCWD, dir, 0711);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create ScratchDirectory=%s: %m", dir);
-        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
-        if (dfd < 0)
-                return log_error_errno(dfd, "Cannot open ScratchDirectory=%s: %m", dir);
+        _cleanup_close_ int dfd = scratch_open_dir(dir, true);
         /* Nobody else may swap what we make here before the machine mounts it. */
-        struct stat st;
-        if (fstat(dfd, &st) < 0)
-                return log_error_errno(errno, "Cannot inspect ScratchDirectory=%s: %m", dir);
-        if (st.st_uid != 0 || (st.st_mode & 0022))
-                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+        if (dfd == -EPERM)
+                return log_error_errno(dfd,
                                        "ScratchDirectory=%s must be owned by root and writable by nobody else "
                                        "(chown root %s; chmod go-w %s).",
                                        dir, dir, dir);
-        r = rm_rf_at(dfd, id); /* a boot before this one, or a crash */
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Cannot clean %s/%s: %m", dir, id);
+        if (dfd < 0)
+                return log_error_errno(dfd, "Cannot create ScratchDirectory=%s: %m", dir);
+        int r = scratch_remove_layers(dir, id, uid_base); /* a boot before this one, or a crash */
+        if (r < 0)
+                return log_error_errno(r, "Cannot clean %s/%s%s: %m", dir, id,
+                                       r == -EPERM ? " (not a directory berth made; remove it yourself)" : "");
         if (mkdirat(dfd, id, 0700) < 0 || (uid_base > 0 && fchownat(dfd, id, uid_base, uid_base, AT_SYMLINK_NOFOLLOW) < 0))
                 return log_error_errno(errno, "Cannot create %s/%s: %m", dir, id);
         if (ret_path && !*ret_path)
                 *ret_path = xasprintf("%s/%s", dir, id);
         return 0;
-}
-
-static void scratch_remove(const char *dir, const char *id) {
-        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
-        if (dfd >= 0)
-                (void) rm_rf_at(dfd, id);
 }
 
 static int attach_network(void *userdata, int netns_fd) {
@@ -252,6 +242,7 @@ static int run(const Args *a) {
         _cleanup_(portproxy_close) PortProxy proxy = PORTPROXY_INIT;
         _cleanup_free_ char *resolv_conf = NULL;
         _cleanup_free_ char *scratch = NULL;
+        uid_t uid_base = 0; /* the machine's root on the host; 0 without a user namespace */
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
         if (r < 0)
@@ -390,7 +381,6 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
 
-        uid_t uid_base = 0;
         if (cfg.private_users) {
                 _cleanup_close_ int mfd = open_dir_nofollow(store.machines_fd, a->name);
                 r = mfd < 0 ? mfd : userns_ensure_range(&store, mfd, &uid_base);
@@ -584,7 +574,7 @@ finish:
                 unregister_machine(a->name);
         network_release(&net);
         if (scratch)
-                scratch_remove(cfg.scratch_directory, cgname);
+                (void) scratch_remove_layers(cfg.scratch_directory, cgname, uid_base);
         (void) cgroup_machine_destroy(&mcg);
         /* Without the state file the machine reads as stopped even before the lock goes. */
         (void) unlinkat(run_fd, "state", 0);
