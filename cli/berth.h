@@ -140,6 +140,7 @@ typedef struct StartOptions {
         bool ephemeral;
         bool stub_init;   /* berth's minimal PID 1 instead of the machine's init */
         int lifeline_fd;  /* >= 0 (direct mode): the machine stops when this pipe closes */
+        pid_t lifeline_pid; /* > 0 (unit mode): ... when this process ends */
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
 } StartOptions;
 

@@ -50,6 +50,8 @@ typedef struct Args {
         bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
         bool stub;      /* PID 1 is berth's stub init, not the machine's own */
         int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
+        pid_t lifeline_pid; /* > 0: ... when this process ends (berth run in unit mode: no pipe) */
+        unsigned long long lifeline_starttime; /* its start time, against pid reuse */
         bool network_gc; /* no machine: clean up after dead supervisors' networks */
         const char *ports; /* --port: forwards added to the configured ones for this run */
 } Args;
@@ -64,6 +66,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "stub-init", no_argument, NULL, 's' },
                 { "lifeline-fd", required_argument, NULL, 'L' },
+                { "lifeline-pid", required_argument, NULL, 'l' },
                 { "network-gc", no_argument, NULL, 'G' },
                 { "port", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
@@ -98,6 +101,19 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
                         break;
+                case 'l': {
+                        /* PID:STARTTIME, field 22 of /proc/PID/stat. */
+                        const char *colon = strchr(optarg, ':');
+                        _cleanup_free_ char *pid = colon ? strndup(optarg, colon - optarg) : NULL;
+                        int v;
+                        uint64_t start;
+                        if (!pid || safe_atoi(pid, &v) < 0 || v <= 0 || safe_atou64(colon + 1, &start) < 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --lifeline-pid '%s': give PID:STARTTIME.", optarg);
+                        a->lifeline_pid = v;
+                        a->lifeline_starttime = start;
+                        break;
+                }
                 case 'G':
                         a->network_gc = true;
                         break;
@@ -106,7 +122,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case 'h':
                         printf("Usage: berth-machined --network-gc\n"
-                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init] NAME\n"
+                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init]\n"
+                               "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] NAME\n"
                                "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
                         exit(EXIT_SUCCESS);
                 default:
@@ -274,6 +291,16 @@ static int run(const Args *a) {
                 if (r < 0)
                         return log_error_errno(r, "%s", cfg_err);
         }
+        /* berth run in unit mode: we are systemd's child, not its, so no pipe
+         * tells us when it is gone; its pidfd does. */
+        _cleanup_close_ int lifeline_pidfd = -EBADF;
+        if (a->lifeline_pid > 0) {
+                lifeline_pidfd = pidfd_open_checked(a->lifeline_pid, a->lifeline_starttime);
+                if (lifeline_pidfd < 0)
+                        return log_error_errno(lifeline_pidfd, "The process that runs machine %s (pid %d) is gone: %m",
+                                               a->name, (int) a->lifeline_pid);
+        }
+        int lifeline = a->lifeline_fd >= 0 ? a->lifeline_fd : lifeline_pidfd;
         _cleanup_close_ int base_lock = -EBADF;
         if (base || !ephemeral) {
                 base_lock = store_lock_base(&store, base ?: a->name, base != NULL);
@@ -479,7 +506,7 @@ static int run(const Args *a) {
                                 { .fd = pidfd, .events = POLLIN },
                                 { .fd = sfd, .events = POLLIN },
                                 { .fd = notify.fd, .events = POLLIN },
-                                { .fd = stop_requested ? -1 : a->lifeline_fd, .events = POLLIN },
+                                { .fd = stop_requested ? -1 : lifeline, .events = POLLIN },
                         };
                         size_t n_console = console_fill_pollfds(&console, p + 4);
                         size_t n_proxy = portproxy_fill_pollfds(&proxy, p + 4 + n_console);
