@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth run SOURCE -- CMD...: a throwaway machine for one job.  The run
  * instance is a machine entry without a rootfs of its own: its "base" file
- * names SOURCE, whose rootfs it boots on a tmpfs overlay (nothing it does
- * reaches SOURCE).  Without --boot, PID 1 is berth's stub init and CMD runs
+ * names its base (machine SOURCE, or the image a template was built into,
+ * see run-source.c), whose rootfs it boots on an overlay (nothing it does
+ * reaches the base), and a random ID that tells it from later instances of
+ * the same name.  Without --boot, PID 1 is berth's stub init and CMD runs
  * at once; with --boot the machine's init boots first.  CMD runs like
  * "berth exec" (stdio, pty, signals); its exit status is berth's.  Then the
  * machine is stopped and, unless --keep, removed.  If berth dies, the
- * supervisor sees its lifeline close and powers the machine off; what is
+ * supervisor sees its lifeline end (a pipe in direct mode, our pidfd in
+ * unit mode) and powers the machine off; what is
  * left is removed by the next run or by "berth gc". */
 
 #include <getopt.h>
