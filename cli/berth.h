@@ -108,9 +108,10 @@ int open_machine(Context *ctx, const char *name, int *ret_lock);
  * (read-only verbs).  0, or an exit code (logged). */
 int look_up_machine(Context *ctx, const char *name);
 /* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
- * left (the caller holds NAME's lock; it does not run), saying so if
- * VERBOSE.  0, or -errno (logged): then keep the machine, whose
- * configuration says where they are. */
+ * left (the caller holds NAME's lock; it does not run).  VERBOSE: say so,
+ * and log failures as errors (else at debug level: the quiet gc every run
+ * does).  0, or -errno: then keep the machine, whose configuration says
+ * where they are. */
 int machine_remove_scratch(Context *ctx, const char *name, bool verbose);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);

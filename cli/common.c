@@ -92,9 +92,11 @@ const char *machined_path(void) {
 
 int machine_remove_scratch(Context *ctx, const char *name, bool verbose) {
         int r = scratch_remove_stale(&ctx->store, name);
-        if (r < 0)
+        if (r < 0 && verbose)
                 return log_error_errno(r, "Cannot remove the scratch layers of machine '%s'%s: %m", name,
                                        r == -EPERM ? " (not a directory berth made; remove it yourself)" : "");
+        if (r < 0)
+                return log_debug_errno(r, "Cannot remove the scratch layers of machine '%s': %m", name);
         if (r > 0 && verbose)
                 printf("Removed the leftover scratch layers of machine %s.\n", name);
         return 0;

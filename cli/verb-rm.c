@@ -49,7 +49,7 @@ int verb_rm(Context *ctx, int argc, char **argv) {
 
         /* ScratchDirectory= layers a killed supervisor left: while the
          * configuration still says where they are. */
-        if (machine_remove_scratch(ctx, name, false) < 0)
+        if (machine_remove_scratch(ctx, name, true) < 0)
                 return EXIT_FAIL;
 
         /* Rename first so the machine vanishes from "list" at once; if we are
