@@ -179,7 +179,8 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 machine_config_done(&cfg);
                 return EXIT_FAIL;
         }
-        _cleanup_free_ char *rootfs = store_base_rootfs_path(&ctx->store, base ?: name);
+        _cleanup_free_ char *base_dir = store_base_path(&ctx->store, base ?: name);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", base_dir);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
         r = rootfs_check(rootfs, o->stub_init || !cfg.boot ? NULL : cfg.init, &init_name);

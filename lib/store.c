@@ -191,11 +191,11 @@ int store_lock_base(Store *s, const char *base, bool shared) {
         return fd == -EWOULDBLOCK ? -EBUSY : fd;
 }
 
-char *store_base_rootfs_path(Store *s, const char *base) {
+char *store_base_path(Store *s, const char *base) {
         const char *image = startswith(base, STORE_IMAGE_PREFIX);
         if (image)
-                return xasprintf("%s/images/bases/%s/rootfs", s->root, image);
-        return store_rootfs_path(s, base);
+                return xasprintf("%s/images/bases/%s", s->root, image);
+        return store_machine_path(s, base);
 }
 
 int store_open_images(Store *s) {

@@ -55,8 +55,8 @@ char *store_cgroup_name(Store *s, const char *name);
  * *ret_base is NULL for an ordinary machine. */
 #define STORE_IMAGE_PREFIX "image:"
 int store_machine_base(Store *s, const char *name, char **ret_base);
-/* The rootfs path of BASE (as above; malloc'ed). */
-char *store_base_rootfs_path(Store *s, const char *base);
+/* The dir of BASE (as above; malloc'ed): machines/NAME or images/bases/NAME. */
+char *store_base_path(Store *s, const char *base);
 /* ROOT/images/bases, made if missing; returns its fd or -errno. */
 int store_open_images(Store *s);
 

@@ -313,7 +313,8 @@ static int run(const Args *a) {
                 if (base_lock < 0)
                         return log_error_errno(base_lock, "Failed to lock the base: %m");
         }
-        _cleanup_free_ char *rootfs = store_base_rootfs_path(&store, base ?: a->name);
+        _cleanup_free_ char *base_dir = store_base_path(&store, base ?: a->name);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", base_dir);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
         r = rootfs_check(rootfs, a->stub || !cfg.boot ? NULL : cfg.init, &init_name);
