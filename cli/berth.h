@@ -63,6 +63,10 @@ int staging_commit(Context *ctx, const Staging *s, const char *name, const char 
  * modes, times, xattrs, hard links; symlinks copied, never followed), with
  * reflinks where the filesystem has them: a sandboxed /bin/cp. */
 int copy_tree(const char *src, const char *dst);
+/* Templates (verb-create.c): is TEMPLATE one berth has; populate the empty
+ * dir ROOTFS from it (RELEASE may be NULL), the guest named NAME. */
+bool template_is_known(const char *template);
+int template_populate(Context *ctx, const char *template, const char *release, const char *name, const char *rootfs);
 int verb_clone(Context *ctx, int argc, char **argv);
 int verb_snapshot(Context *ctx, int argc, char **argv);
 int verb_snapshots(Context *ctx, int argc, char **argv);
@@ -88,6 +92,12 @@ int verb_run(Context *ctx, int argc, char **argv);
 int verb_gc(Context *ctx, int argc, char **argv);
 /* Remove leftover run machines; returns how many, or -errno. */
 int run_gc(Context *ctx, bool verbose);
+/* What "berth run SOURCE" boots (run-source.c): machine SOURCE, else image
+ * SOURCE, else template SOURCE built into that image now (once, under a
+ * lock; progress on a terminal).  *RET_BASE is the base as a run instance
+ * names it (see store_machine_base()), *RET_DIR_FD the machine's or image's
+ * dir.  Returns 0 or an exit code (logged). */
+int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd);
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);
@@ -102,6 +112,12 @@ int open_machine(Context *ctx, const char *name, int *ret_lock);
 /* Open the store and check machine NAME exists, without taking its lock
  * (read-only verbs).  0, or an exit code (logged). */
 int look_up_machine(Context *ctx, const char *name);
+/* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
+ * left (the caller holds NAME's lock; it does not run).  VERBOSE: say so,
+ * and log failures as errors (else at debug level: the quiet gc every run
+ * does).  0, or -errno: then keep the machine, whose configuration says
+ * where they are. */
+int machine_remove_scratch(Context *ctx, const char *name, bool verbose);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
 typedef struct ExecOptions {
@@ -130,6 +146,7 @@ typedef struct StartOptions {
         bool ephemeral;
         bool stub_init;   /* berth's minimal PID 1 instead of the machine's init */
         int lifeline_fd;  /* >= 0 (direct mode): the machine stops when this pipe closes */
+        pid_t lifeline_pid; /* > 0 (unit mode): ... when this process ends */
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
 } StartOptions;
 

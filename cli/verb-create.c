@@ -177,27 +177,36 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
         return EXIT_OK;
 }
 
-static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
-        if (a->template) {
-                _cleanup_free_ char *tpl = xasprintf("%s/%s", template_dir(), a->template);
-                _cleanup_free_ char *cache = xasprintf("%s/images/templates", ctx->store.root);
-                int r = mkdir_p_at(AT_FDCWD, cache, 0700);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to create %s: %m", cache);
-                char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
-                                 (char *) "--cache-dir", cache, NULL, NULL, NULL };
-                if (a->release) {
-                        argv[7] = (char *) "--release";
-                        argv[8] = (char *) a->release;
-                }
-                r = spawn_sandboxed(argv);
-                if (r < 0)
-                        return r;
-                if (r != 0)
-                        return log_error_errno(SYNTHETIC_ERRNO(EIO), "Template '%s' failed (exit status %d).",
-                                               a->template, r);
-                return 0;
+bool template_is_known(const char *template) {
+        for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
+                if (streq(template, known_templates[i]))
+                        return true;
+        return false;
+}
+
+int template_populate(Context *ctx, const char *template, const char *release, const char *name, const char *rootfs) {
+        _cleanup_free_ char *tpl = xasprintf("%s/%s", template_dir(), template);
+        _cleanup_free_ char *cache = xasprintf("%s/images/templates", ctx->store.root);
+        int r = mkdir_p_at(AT_FDCWD, cache, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create %s: %m", cache);
+        char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
+                         (char *) "--cache-dir", cache, NULL, NULL, NULL };
+        if (release) {
+                argv[7] = (char *) "--release";
+                argv[8] = (char *) release;
         }
+        r = spawn_sandboxed(argv);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Template '%s' failed (exit status %d).", template, r);
+        return 0;
+}
+
+static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
+        if (a->template)
+                return template_populate(ctx, a->template, a->release, name, rootfs);
         if (a->from_dir)
                 return copy_tree(a->from_dir, rootfs);
         /* Untrusted archive parsing happens in its own sandboxed process. */
@@ -269,10 +278,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (a.template) {
-                bool known = false;
-                for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
-                        known = known || streq(a.template, known_templates[i]);
-                if (!known) {
+                if (!template_is_known(a.template)) {
                         log_error("Unknown template '%s'. Available: busybox, debian.", a.template);
                         return EXIT_USAGE;
                 }

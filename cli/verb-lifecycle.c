@@ -56,7 +56,7 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         _cleanup_free_ char *unit = unit_name_for(cgname);
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
         const char *path = machined_path();
-        char *args[12];
+        char *args[16];
         size_t k = 0;
         args[k++] = (char *) path;
         args[k++] = (char *) "--unit";
@@ -71,6 +71,18 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         if (o->ports) {
                 args[k++] = (char *) "--port";
                 args[k++] = o->ports;
+        }
+        _cleanup_free_ char *lifeline = NULL;
+        if (o->lifeline_pid > 0) {
+                unsigned long long starttime;
+                if (proc_starttime(o->lifeline_pid, &starttime) < 0) {
+                        log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
+                        machine_config_done(&cfg);
+                        return EXIT_FAIL;
+                }
+                lifeline = xasprintf("%d:%llu", (int) o->lifeline_pid, starttime);
+                args[k++] = (char *) "--lifeline-pid";
+                args[k++] = lifeline;
         }
         args[k++] = (char *) "--";
         args[k++] = (char *) name;
@@ -167,7 +179,7 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 machine_config_done(&cfg);
                 return EXIT_FAIL;
         }
-        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, base ?: name);
+        _cleanup_free_ char *mpath = store_base_path(&ctx->store, base ?: name);
         _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
         r = layers_rootfs_check(&ctx->store, mpath, o->stub_init || !cfg.boot ? NULL : cfg.init, &init_name);

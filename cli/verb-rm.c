@@ -47,6 +47,11 @@ int verb_rm(Context *ctx, int argc, char **argv) {
                 return EXIT_FAIL;
         }
 
+        /* ScratchDirectory= layers a killed supervisor left: while the
+         * configuration still says where they are. */
+        if (machine_remove_scratch(ctx, name, true) < 0)
+                return EXIT_FAIL;
+
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.%016llx", name, (unsigned long long) rnd);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth run SOURCE -- CMD...: a throwaway machine for one job.  The run
  * instance is a machine entry without a rootfs of its own: its "base" file
- * names SOURCE, whose rootfs it boots on a tmpfs overlay (nothing it does
- * reaches SOURCE).  Without --boot, PID 1 is berth's stub init and CMD runs
+ * names its base (machine SOURCE, or the image a template was built into,
+ * see run-source.c), whose rootfs it boots on an overlay (nothing it does
+ * reaches the base), and a random ID that tells it from later instances of
+ * the same name.  Without --boot, PID 1 is berth's stub init and CMD runs
  * at once; with --boot the machine's init boots first.  CMD runs like
  * "berth exec" (stdio, pty, signals); its exit status is berth's.  Then the
  * machine is stopped and, unless --keep, removed.  If berth dies, the
- * supervisor sees its lifeline close and powers the machine off; what is
+ * supervisor sees its lifeline end (a pipe in direct mode, our pidfd in
+ * unit mode) and powers the machine off; what is
  * left is removed by the next run or by "berth gc". */
 
 #include <getopt.h>
@@ -24,20 +27,26 @@
 #include "util.h"
 
 /* Remove the leftovers of earlier runs: instances marked for removal that
- * no longer run, staging and half-removed dirs whose command is gone. */
+ * no longer run and the scratch layers of killed supervisors. */
 int run_gc(Context *ctx, bool verbose) {
         _cleanup_strv_free_ char **names = NULL;
         if (store_list_machines(&ctx->store, &names) < 0)
                 return -EIO;
         int removed = 0;
         for (char **n = names; n && *n; n++) {
+                /* Running machines are skipped before their lock is tried, so
+                 * that a run taking its instance's lock back never waits for us. */
+                if (runtime_is_active(ctx->store.run_fd, *n) != 0)
+                        continue;
+                /* Its lock: a command still working on it holds it. */
+                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
+                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
+                        continue;
+                if (machine_remove_scratch(ctx, *n, verbose) < 0)
+                        continue;
                 _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *n);
                 _cleanup_free_ char *text = NULL;
                 if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0 || !strstr(text, "\nREMOVE=1"))
-                        continue;
-                /* Its lock: a run still working on it holds it. */
-                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
-                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
                         continue;
                 _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
                 if (store_remove_machine(&ctx->store, *n, tmp) < 0)
@@ -50,19 +59,21 @@ int run_gc(Context *ctx, bool verbose) {
         return removed;
 }
 
-static int make_instance(Context *ctx, const char *source, const char *name, bool remove) {
+/* Make run instance NAME of BASE, whose dir SRC_FD holds the machine.conf it
+ * starts with.  ID tells this instance from a later one of the same name. */
+static int make_instance(Context *ctx, int src_fd, const char *base, const char *name, bool remove,
+                         const char *id) {
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
         if (mkdirat(ctx->store.machines_fd, staging, 0700) < 0)
                 return log_error_errno(errno, "Failed to create the run machine: %m");
         _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
-        _cleanup_close_ int src = open_dir_nofollow(ctx->store.machines_fd, source);
         _cleanup_free_ char *conf = NULL;
-        int r = sfd < 0 ? sfd : src < 0 ? src : 0;
+        int r = sfd < 0 ? sfd : 0;
         /* The source's configuration, as it is now. */
         if (r >= 0) {
-                r = read_file_at(src, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
+                r = read_file_at(src_fd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
                 if (r == -ENOENT) {
                         conf = xstrdup("");
                         r = 0;
@@ -70,10 +81,11 @@ static int make_instance(Context *ctx, const char *source, const char *name, boo
         }
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        _cleanup_free_ char *base = xasprintf("BASE=%s\nREMOVE=%d\n", source, remove);
+        _cleanup_free_ char *text = xasprintf("BASE=%s\nREMOVE=%d\nID=%s\n", base, remove, id);
         if (r >= 0)
-                r = write_file_atomic_at(sfd, "base", base, strlen(base), 0644);
-        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", source,
+                r = write_file_atomic_at(sfd, "base", text, strlen(text), 0644);
+        const char *what = startswith(base, STORE_IMAGE_PREFIX) ?: base;
+        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", what,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
@@ -89,7 +101,21 @@ static int make_instance(Context *ctx, const char *source, const char *name, boo
         return 0;
 }
 
+/* Is machine NAME still the instance this run made?  While its command ran
+ * we held no lock: it may have been stopped, collected by gc and replaced by
+ * another run's instance of the same name, which is not ours to stop. */
+static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        _cleanup_free_ char *text = NULL;
+        if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0)
+                return false;
+        _cleanup_free_ char *line = xasprintf("\nID=%s\n", id);
+        return strstr(text, line) != NULL;
+}
+
 static void remove_instance(Context *ctx, const char *name) {
+        if (machine_remove_scratch(ctx, name, false) < 0)
+                return;
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
         (void) store_remove_machine(&ctx->store, name, tmp);
         (void) rm_rf_at(ctx->store.run_fd, name);
@@ -156,19 +182,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 return EXIT_EXEC_FAIL;
         (void) run_gc(ctx, false);
 
-        _cleanup_free_ char *source_base = NULL;
-        r = store_machine_exists(&ctx->store, source);
-        if (r > 0)
-                r = store_machine_base(&ctx->store, source, &source_base) < 0 ? -1 : 1;
-        if (r <= 0) {
-                log_error("No machine '%s' to run from. Create one first, e.g. 'berth create %s --template debian'.",
-                          source, source);
-                return EXIT_NO_MACHINE;
-        }
-        if (source_base) {
-                log_error("'%s' is itself a run machine; run from its base '%s'.", source, source_base);
-                return EXIT_USAGE;
-        }
+        _cleanup_free_ char *base = NULL;
+        _cleanup_close_ int src_fd = -EBADF;
+        r = run_source_open(ctx, source, &base, &src_fd);
+        if (r != 0)
+                return r;
 
         /* Without CMD: the machine's own program ([Exec] Command=, an
          * application image), with its environment, directory and user;
@@ -176,6 +194,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *user = NULL;
+        if (!eo.cmd[0] && startswith(base, STORE_IMAGE_PREFIX)) {
+                log_error("No command given; an image built from a template has no [Exec] Command= to run. "
+                          "Give one: 'berth run %s -- CMD...'.", source);
+                return EXIT_USAGE;
+        }
         if (!eo.cmd[0]) {
                 _cleanup_free_ char *err = NULL;
                 if (store_load_config(&ctx->store, source, NULL, &cfg, &err) < 0) {
@@ -208,7 +231,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 log_error("Machine '%s' already exists; choose another --name.", name);
                 return EXIT_EXEC_FAIL;
         }
-        if (make_instance(ctx, source, name, !keep) < 0)
+        uint64_t id_bits[2] = {};
+        (void) getrandom(id_bits, sizeof id_bits, 0);
+        char id[33];
+        snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
+        if (make_instance(ctx, src_fd, base, name, !keep, id) < 0)
                 return EXIT_EXEC_FAIL;
 
         /* The supervisor powers the machine off when this pipe closes: when we
@@ -220,7 +247,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 return EXIT_EXEC_FAIL;
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
-        StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r };
+        StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
+                           .lifeline_pid = getpid() };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
         /* While the command runs the instance is an ordinary running machine:
@@ -232,6 +260,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 status = machine_exec(ctx, name, &eo);
 
         lock = store_lock_machine(&ctx->store, name, false);
+        if (lock < 0 || !instance_is_ours(ctx, name, id)) {
+                /* Not ours any more: collected, perhaps replaced by another run; leave it be. */
+                closep(&life_w);
+                return status;
+        }
         (void) machine_stop(ctx, name, 30, false);
         closep(&life_w);
         if (!keep)

@@ -275,6 +275,23 @@ int proc_starttime(pid_t pid, unsigned long long *ret) {
         return 0;
 }
 
+int pidfd_open_checked(pid_t pid, unsigned long long starttime) {
+        if (pid <= 0)
+                return -ESRCH;
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -errno;
+        /* Check after opening: if the start time still matches now, the pidfd
+         * refers to the right process even if it dies a moment later. */
+        unsigned long long st;
+        int r = proc_starttime(pid, &st);
+        if (r < 0 || st != starttime) {
+                close(fd);
+                return r < 0 ? r : -ESRCH;
+        }
+        return fd;
+}
+
 int close_all_fds_except(const int *keep, size_t n_keep) {
         /* Without exceptions close_range() does it in one call. */
         if (n_keep == 0)

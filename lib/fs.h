@@ -66,5 +66,9 @@ int lock_file_at(int dirfd, const char *name, bool exclusive, bool blocking);
  * of /proc/PID/stat) equals STARTTIME: guards against pid reuse. */
 int proc_starttime(pid_t pid, unsigned long long *ret);
 
+/* A pidfd for process PID if its start time is STARTTIME (-ESRCH if it is
+ * gone or the pid was reused). */
+int pidfd_open_checked(pid_t pid, unsigned long long starttime);
+
 /* Close every fd >= 3 except those listed. */
 int close_all_fds_except(const int *keep, size_t n_keep);

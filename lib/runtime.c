@@ -127,29 +127,12 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
 }
 
-static int open_pidfd_checked(pid_t pid, unsigned long long starttime) {
-        if (pid <= 0)
-                return -ESRCH;
-        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (fd < 0)
-                return -errno;
-        /* Check after opening: if the start time still matches now, the pidfd
-         * refers to the right process even if it dies a moment later. */
-        unsigned long long st;
-        int r = proc_starttime(pid, &st);
-        if (r < 0 || st != starttime) {
-                close(fd);
-                return r < 0 ? r : -ESRCH;
-        }
-        return fd;
-}
-
 int runtime_open_init_pidfd(const RuntimeState *s) {
-        return open_pidfd_checked(s->init_pid, s->init_starttime);
+        return pidfd_open_checked(s->init_pid, s->init_starttime);
 }
 
 int runtime_open_supervisor_pidfd(const RuntimeState *s) {
-        return open_pidfd_checked(s->supervisor_pid, s->supervisor_starttime);
+        return pidfd_open_checked(s->supervisor_pid, s->supervisor_starttime);
 }
 
 int runtime_clean_stale(int run_fd, const char *name) {

@@ -180,7 +180,7 @@ int store_machine_base(Store *s, const char *name, char **ret_base) {
         if (!base)
                 abort();
         /* The base is a name like any other: never a path. */
-        if (!machine_name_is_valid(base))
+        if (!machine_name_is_valid(startswith(base, STORE_IMAGE_PREFIX) ?: base))
                 return -EBADMSG;
         *ret_base = TAKE_PTR(base);
         return 0;
@@ -207,4 +207,17 @@ int store_remove_machine(Store *s, const char *name, const char *tmp) {
                                           (unsigned) base);
         }
         return 0;
+}
+
+char *store_base_path(Store *s, const char *base) {
+        const char *image = startswith(base, STORE_IMAGE_PREFIX);
+        if (image)
+                return xasprintf("%s/images/bases/%s", s->root, image);
+        return store_machine_path(s, base);
+}
+
+int store_open_images(Store *s) {
+        if (mkdirat(s->images_fd, "bases", 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return open_dir_nofollow(s->images_fd, "bases");
 }

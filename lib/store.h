@@ -48,9 +48,17 @@ int store_load_config(Store *s, const char *name, char *const *cli_set, MachineC
 char *store_cgroup_name(Store *s, const char *name);
 
 /* A run instance ("berth run") has no rootfs of its own: the "base" file in
- * its machine dir names the machine whose rootfs it boots, always
- * ephemeral.  *ret_base is NULL for an ordinary machine. */
+ * its machine dir names the base whose rootfs it boots, always ephemeral:
+ * "NAME", a machine, or "image:NAME", a read-only image in
+ * ROOT/images/bases/NAME/ ({rootfs/,machine.conf,info}, built once from a
+ * template by "berth run").  ':' cannot appear in a machine name.
+ * *ret_base is NULL for an ordinary machine. */
+#define STORE_IMAGE_PREFIX "image:"
 int store_machine_base(Store *s, const char *name, char **ret_base);
+/* The dir of BASE (as above; malloc'ed): machines/NAME or images/bases/NAME. */
+char *store_base_path(Store *s, const char *base);
+/* ROOT/images/bases, made if missing; returns its fd or -errno. */
+int store_open_images(Store *s);
 
 /* Base users hold a shared lock on RUN/locks/BASE.base for as long as they
  * run; whatever would change BASE's rootfs (a persistent start, rm) needs it

@@ -34,6 +34,7 @@
 #include "layers.h"
 #include "rootfs.h"
 #include "runtime.h"
+#include "scratch.h"
 #include "store.h"
 #include "userns.h"
 #include "util.h"
@@ -51,6 +52,8 @@ typedef struct Args {
         bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
         bool stub;      /* PID 1 is berth's stub init, not the machine's own */
         int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
+        pid_t lifeline_pid; /* > 0: ... when this process ends (berth run in unit mode: no pipe) */
+        unsigned long long lifeline_starttime; /* its start time, against pid reuse */
         bool network_gc; /* no machine: clean up after dead supervisors' networks */
         const char *ports; /* --port: forwards added to the configured ones for this run */
 } Args;
@@ -65,6 +68,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "stub-init", no_argument, NULL, 's' },
                 { "lifeline-fd", required_argument, NULL, 'L' },
+                { "lifeline-pid", required_argument, NULL, 'l' },
                 { "network-gc", no_argument, NULL, 'G' },
                 { "port", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
@@ -99,6 +103,19 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
                         break;
+                case 'l': {
+                        /* PID:STARTTIME, field 22 of /proc/PID/stat. */
+                        const char *colon = strchr(optarg, ':');
+                        _cleanup_free_ char *pid = colon ? strndup(optarg, colon - optarg) : NULL;
+                        int v;
+                        uint64_t start;
+                        if (!pid || safe_atoi(pid, &v) < 0 || v <= 0 || safe_atou64(colon + 1, &start) < 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid --lifeline-pid '%s': give PID:STARTTIME.", optarg);
+                        a->lifeline_pid = v;
+                        a->lifeline_starttime = start;
+                        break;
+                }
                 case 'G':
                         a->network_gc = true;
                         break;
@@ -107,7 +124,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case 'h':
                         printf("Usage: berth-machined --network-gc\n"
-                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init] NAME\n"
+                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init]\n"
+                               "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] NAME\n"
                                "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
                         exit(EXIT_SUCCESS);
                 default:
@@ -195,35 +213,24 @@ static Outcome classify_exit(const siginfo_t *si, bool stop_requested, char buf[
 /* [Machine] ScratchDirectory=: a fresh DIR/ID for each boot's layers,
  * owned by the machine's root (it makes the layer dirs inside). */
 static int scratch_prepare(const char *dir, const char *id, uid_t uid_base, char **ret_path) {
-        int r = mkdir_p_at(AT_FDCWD, dir, 0711);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create ScratchDirectory=%s: %m", dir);
-        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
-        if (dfd < 0)
-                return log_error_errno(dfd, "Cannot open ScratchDirectory=%s: %m", dir);
+        _cleanup_close_ int dfd = scratch_open_dir(dir, true);
         /* Nobody else may swap what we make here before the machine mounts it. */
-        struct stat st;
-        if (fstat(dfd, &st) < 0)
-                return log_error_errno(errno, "Cannot inspect ScratchDirectory=%s: %m", dir);
-        if (st.st_uid != 0 || (st.st_mode & 0022))
-                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+        if (dfd == -EPERM)
+                return log_error_errno(dfd,
                                        "ScratchDirectory=%s must be owned by root and writable by nobody else "
                                        "(chown root %s; chmod go-w %s).",
                                        dir, dir, dir);
-        r = rm_rf_at(dfd, id); /* a boot before this one, or a crash */
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "Cannot clean %s/%s: %m", dir, id);
+        if (dfd < 0)
+                return log_error_errno(dfd, "Cannot create ScratchDirectory=%s: %m", dir);
+        int r = scratch_remove_layers(dir, id, uid_base); /* a boot before this one, or a crash */
+        if (r < 0)
+                return log_error_errno(r, "Cannot clean %s/%s%s: %m", dir, id,
+                                       r == -EPERM ? " (not a directory berth made; remove it yourself)" : "");
         if (mkdirat(dfd, id, 0700) < 0 || (uid_base > 0 && fchownat(dfd, id, uid_base, uid_base, AT_SYMLINK_NOFOLLOW) < 0))
                 return log_error_errno(errno, "Cannot create %s/%s: %m", dir, id);
         if (ret_path && !*ret_path)
                 *ret_path = xasprintf("%s/%s", dir, id);
         return 0;
-}
-
-static void scratch_remove(const char *dir, const char *id) {
-        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
-        if (dfd >= 0)
-                (void) rm_rf_at(dfd, id);
 }
 
 static int attach_network(void *userdata, int netns_fd) {
@@ -254,6 +261,7 @@ static int run(const Args *a) {
         _cleanup_(portproxy_close) PortProxy proxy = PORTPROXY_INIT;
         _cleanup_free_ char *resolv_conf = NULL;
         _cleanup_free_ char *scratch = NULL;
+        uid_t uid_base = 0; /* the machine's root on the host; 0 without a user namespace */
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
         if (r < 0)
@@ -285,6 +293,16 @@ static int run(const Args *a) {
                 if (r < 0)
                         return log_error_errno(r, "%s", cfg_err);
         }
+        /* berth run in unit mode: we are systemd's child, not its, so no pipe
+         * tells us when it is gone; its pidfd does. */
+        _cleanup_close_ int lifeline_pidfd = -EBADF;
+        if (a->lifeline_pid > 0) {
+                lifeline_pidfd = pidfd_open_checked(a->lifeline_pid, a->lifeline_starttime);
+                if (lifeline_pidfd < 0)
+                        return log_error_errno(lifeline_pidfd, "The process that runs machine %s (pid %d) is gone: %m",
+                                               a->name, (int) a->lifeline_pid);
+        }
+        int lifeline = a->lifeline_fd >= 0 ? a->lifeline_fd : lifeline_pidfd;
         _cleanup_close_ int base_lock = -EBADF;
         if (base || !ephemeral) {
                 base_lock = store_lock_base(&store, base ?: a->name, base != NULL);
@@ -297,8 +315,9 @@ static int run(const Args *a) {
                 if (base_lock < 0)
                         return log_error_errno(base_lock, "Failed to lock the base: %m");
         }
-        _cleanup_free_ char *rootfs = store_rootfs_path(&store, base ?: a->name);
-        _cleanup_free_ char *machine_dir = store_machine_path(&store, base ?: a->name);
+        /* A machine's dir, or an image's (images/bases/NAME) for a run instance. */
+        _cleanup_free_ char *machine_dir = store_base_path(&store, base ?: a->name);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", machine_dir);
         _cleanup_strv_free_ char **layers = NULL;
         r = layers_prepare_start(&store, machine_dir, &layers);
         if (r < 0)
@@ -397,7 +416,6 @@ static int run(const Args *a) {
         if (r < 0)
                 goto finish;
 
-        uid_t uid_base = 0;
         if (cfg.private_users) {
                 _cleanup_close_ int mfd = open_dir_nofollow(store.machines_fd, a->name);
                 r = mfd < 0 ? mfd : userns_ensure_range(&store, mfd, &uid_base);
@@ -505,7 +523,7 @@ static int run(const Args *a) {
                                 { .fd = pidfd, .events = POLLIN },
                                 { .fd = sfd, .events = POLLIN },
                                 { .fd = notify.fd, .events = POLLIN },
-                                { .fd = stop_requested ? -1 : a->lifeline_fd, .events = POLLIN },
+                                { .fd = stop_requested ? -1 : lifeline, .events = POLLIN },
                         };
                         size_t n_console = console_fill_pollfds(&console, p + 4);
                         size_t n_proxy = portproxy_fill_pollfds(&proxy, p + 4 + n_console);
@@ -600,7 +618,7 @@ finish:
                 unregister_machine(a->name);
         network_release(&net);
         if (scratch)
-                scratch_remove(cfg.scratch_directory, cgname);
+                (void) scratch_remove_layers(cfg.scratch_directory, cgname, uid_base);
         (void) cgroup_machine_destroy(&mcg);
         /* Without the state file the machine reads as stopped even before the lock goes. */
         (void) unlinkat(run_fd, "state", 0);

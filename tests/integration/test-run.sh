@@ -4,6 +4,30 @@
 
 only_base_left() { [ "$(ls "$BERTH_ROOT/machines")" = "base" ]; }
 
+# A template as SOURCE: built once into a read-only image, no machine needed.
+# A wrapper template counts the builds.
+mkdir -p "$TEST_TMP/tpl"
+printf '#!/bin/sh\necho built >> "%s/builds"\nexec "%s/busybox" "$@"\n' "$TEST_TMP" "$BERTH_TEMPLATE_DIR" \
+        > "$TEST_TMP/tpl/busybox"
+chmod +x "$TEST_TMP/tpl/busybox"
+for i in $(seq 10); do
+        ( BERTH_TEMPLATE_DIR=$TEST_TMP/tpl "$BERTH" run busybox -- sh -c "echo tpl-$i; exit $((i % 4))" \
+                > "$TEST_TMP/tpl.$i" 2>&1; echo $? > "$TEST_TMP/tpl.$i.rc" ) &
+done
+wait
+ok_count=0
+for i in $(seq 10); do
+        [ "$(cat "$TEST_TMP/tpl.$i.rc")" = $((i % 4)) ] && [ "$(cat "$TEST_TMP/tpl.$i")" = "tpl-$i" ] && ok_count=$((ok_count + 1))
+done
+check_eq "10 concurrent first runs of the busybox template pass output and status" 10 "$ok_count"
+check_eq "and built its image once" "built" "$(cat "$TEST_TMP/builds")"
+check_eq "the image is in images/bases" "SOURCE=template:busybox" "$(head -1 "$BERTH_ROOT/images/bases/busybox/info")"
+check_eq "no machine is left" "" "$(ls -A "$BERTH_ROOT/machines")"
+check_eq "later runs use the image" "ID=busybox" "$(berth run busybox -- grep ^ID= /etc/os-release)"
+check_eq "with no second build" "built" "$(cat "$TEST_TMP/builds")"
+check_output_contains "an image needs a command" "no \[Exec\] Command=" berth run busybox
+check_status "an unknown source is no machine" 4 berth run nosuch-template -- true
+
 check "create a base machine" berth create base --template busybox
 check_eq "run passes stdout and exit 0" "hi" "$(berth run base -- echo hi)"
 check_status "exit status 3 comes back" 3 berth run base -- sh -c 'exit 3'
@@ -67,7 +91,60 @@ check "berth kill of it" berth kill onscratch
 wait $rpid 2>/dev/null
 check_eq "the scratch directory is empty afterwards" "" "$(ls -A "$TEST_TMP/scratch")"
 check_eq "a run on the scratch directory passes its status" 3 "$(berth run base -- sh -c 'exit 3' >/dev/null 2>&1; echo $?)"
+# A killed supervisor leaves its scratch layers; rm and gc find them.
+supervisor_of() { pgrep -o -f "berth-machined --root $BERTH_ROOT .* -- $1\$"; }
+"$BERTH" run --keep --name scr1 base -- sleep 60 >/dev/null 2>&1 &
+rpid=$!
+wait_for 20 is_running scr1
+kill -9 "$(supervisor_of scr1)"
+wait $rpid 2>/dev/null
+check "a killed supervisor leaves its scratch layers" test -d "$TEST_TMP/scratch/scr1@"*
+# Layer dirs are named like the machine's cgroup: NAME@HASH-OF-THE-ROOT here.
+cgsuffix=$(cd "$TEST_TMP/scratch" && echo scr1@*); cgsuffix=${cgsuffix#scr1}
+check "berth rm removes them with the machine" berth rm scr1
+check_eq "the scratch directory is empty" "" "$(ls -A "$TEST_TMP/scratch")"
+"$BERTH" run --name scr2 base -- sleep 60 >/dev/null 2>&1 &
+rpid=$!
+wait_for 20 is_running scr2
+kill -9 $rpid "$(supervisor_of scr2)"
+wait $rpid 2>/dev/null
+check "berth and the supervisor killed: layers and instance stay" test -d "$TEST_TMP/scratch/scr2@"*
+check_output_contains "berth gc removes the layers" "Removed the leftover scratch layers of machine scr2" berth gc
+check_eq "and the instance" "base" "$(ls "$BERTH_ROOT/machines")"
+check_eq "the scratch directory is empty" "" "$(ls -A "$TEST_TMP/scratch")"
+# Where a machine's layers would be, something berth did not make stays.
+check "a kept, stopped instance" berth run --keep --name scr3 base -- true
+mkdir "$TEST_TMP/scratch/scr3$cgsuffix" && chown 12345 "$TEST_TMP/scratch/scr3$cgsuffix"
+check_output_contains "gc leaves a dir of another owner alone" "not a directory berth made" berth gc
+check "it is still there" test -d "$TEST_TMP/scratch/scr3$cgsuffix"
+check_output_contains "rm refuses to remove the machine" "not a directory berth made" berth rm scr3
+check "which stays" test -d "$BERTH_ROOT/machines/scr3"
+rmdir "$TEST_TMP/scratch/scr3$cgsuffix"
+mkdir "$TEST_TMP/elsewhere" && touch "$TEST_TMP/elsewhere/keep"
+ln -s "$TEST_TMP/elsewhere" "$TEST_TMP/scratch/scr3$cgsuffix"
+check_output_contains "a symlink there is not followed" "not a directory berth made" berth rm scr3
+check "its target is untouched" test -e "$TEST_TMP/elsewhere/keep"
+rm "$TEST_TMP/scratch/scr3$cgsuffix"
+check "rm of the instance" berth rm scr3
 check "berth set ScratchDirectory= back to a tmpfs" berth set base Machine.ScratchDirectory=
+
+# A run stopped while its instance was collected and replaced by another
+# run of the same name: it must not stop or remove the new one.
+"$BERTH" run --name same base -- sleep 60 >/dev/null 2>&1 &
+old_run=$!
+wait_for 20 is_running same
+kill -STOP $old_run
+berth kill same >/dev/null 2>&1
+check "gc collects the stopped instance" berth gc
+"$BERTH" run --name same base -- sh -c 'sleep 5; echo second' > "$TEST_TMP/second" 2>&1 &
+new_run=$!
+wait_for 20 is_running same
+kill -CONT $old_run
+wait $old_run 2>/dev/null
+check "the old run ends, the new instance still runs" is_running same
+wait $new_run
+check_eq "and its command completes" "second" "$(cat "$TEST_TMP/second")"
+check "nothing left" only_base_left
 check_status "a missing source" 4 berth run nosuch -- true
 check_status "no command" 2 berth run base
 check "rm the base" berth rm base

@@ -103,6 +103,26 @@ check_eq "and runs" "ok" "$(tb exec ub -- echo ok)"
 check "machinectl terminate stops it" th machinectl terminate ub
 check "stopped" wait_for 20 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq -r '.[] | select(.name==\"ub\") | .state')\" = stopped ]"
 
+# berth run in unit mode: systemd starts the supervisor, so no lifeline pipe
+# reaches it; it watches berth's pidfd instead.  SIGKILL of berth run powers
+# the instance off and its unit goes away.
+check_eq "berth run works in unit mode" "hi" "$(tb run ub -- echo hi)"
+ur_unit=$(th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_MODE=unit bash -c '
+        "$1" run --name ur ub -- sleep 300 >/dev/null 2>&1 &
+        for i in $(seq 300); do
+                [ "$("$1" status --json ur 2>/dev/null | jq -r .state)" = running ] && break
+                sleep 0.1
+        done
+        "$1" status --json ur | jq -r .unit
+        kill -9 $!' _ "$BERTH")
+check "the run instance is a unit" sh -c "case '$ur_unit' in berth-ur*.service) true;; *) false;; esac"
+check "SIGKILL of berth run powers it off: the unit goes away" \
+        wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ur_unit')\" = inactive ]"
+check_eq "the instance is stopped" "stopped" "$(th_state ur)"
+check "a poweroff, not a failure" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -u '$ur_unit' --no-pager | grep -q 'went away, powering it off' && ! '$TESTHOST' run '$THDIR' -- journalctl -u '$ur_unit' --no-pager | grep -q 'Failed with result'"
+check "berth gc removes the instance" tb gc
+check_eq "it is gone" "" "$(th_state ur)"
+
 # --- Debian with systemd -------------------------------------------------------------------
 check "start it as a unit (waits until the guest has booted)" tb start ud
 ud=$(unit_of ud)
