@@ -152,14 +152,23 @@ char *store_rootfs_path(Store *s, const char *name) {
         return xasprintf("%s/machines/%s/rootfs", s->root, name);
 }
 
-char *store_cgroup_name(Store *s, const char *name) {
-        if (streq(s->root, BERTH_STATE_DIR))
-                return xstrdup(name);
-        /* FNV-1a: stable across runs and builds, and enough to tell roots apart. */
+/* FNV-1a of the root's path: stable across runs and builds, and enough to
+ * tell roots apart. */
+static uint32_t root_hash(const Store *s) {
         uint32_t h = 2166136261u;
         for (const char *p = s->root; *p; p++)
                 h = (h ^ (uint8_t) *p) * 16777619u;
-        return xasprintf("%s@%08x", name, h);
+        return h;
+}
+
+char *store_cgroup_name(Store *s, const char *name) {
+        if (streq(s->root, BERTH_STATE_DIR))
+                return xstrdup(name);
+        return xasprintf("%s@%08x", name, root_hash(s));
+}
+
+char *store_qualified_name(Store *s, const char *name) {
+        return xasprintf("%s.%08x", name, root_hash(s));
 }
 
 int store_machine_base(Store *s, const char *name, char **ret_base) {

@@ -47,6 +47,10 @@ int store_load_config(Store *s, const char *name, char *const *cli_set, MachineC
  * cannot appear in a machine name. */
 char *store_cgroup_name(Store *s, const char *name);
 
+/* NAME.XXXXXXXX (the same hash), for namespaces shared by all roots where the
+ * plain name is taken: machined's machine names. */
+char *store_qualified_name(Store *s, const char *name);
+
 /* A run instance ("berth run") has no rootfs of its own: the "base" file in
  * its machine dir names the base whose rootfs it boots, always ephemeral:
  * "NAME", a machine, or "image:NAME", a read-only image in

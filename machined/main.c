@@ -263,6 +263,8 @@ static int run(const Args *a) {
         _cleanup_free_ char *scratch = NULL;
         uid_t uid_base = 0; /* the machine's root on the host; 0 without a user namespace */
         _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
+        /* The name machined knows this machine by, while registered. */
+        _cleanup_free_ char *alt_name = store_qualified_name(&store, a->name), *registered = NULL;
         r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
         if (r < 0)
                 return log_error_errno(r, "%s", cfg_err ?: "Failed to load the configuration.");
@@ -510,7 +512,8 @@ static int run(const Args *a) {
                 log_info("Machine %s started (init %s, pid %d, boot %u).", a->name,
                          lp.program ? "berth-stub" : cfg.init, (int) pid, st.boots);
                 if (a->unit)
-                        (void) register_machine(a->name, pid, rootfs, &net.host_ifindex, net.host_ifindex > 0);
+                        (void) register_machine(a->name, alt_name, pid, rootfs, &net.host_ifindex,
+                                                net.host_ifindex > 0, &registered);
                 if (!a->wait)
                         notify_ready(&ready_fd);
                 if (!guest_notifies)
@@ -602,7 +605,9 @@ static int run(const Args *a) {
 
                 log_info("Machine %s is rebooting.", a->name);
                 if (a->unit) {
-                        unregister_machine(a->name);
+                        if (registered)
+                                unregister_machine(registered);
+                        free(TAKE_PTR(registered));
                         (void) sd_notify(0, "STATUS=Rebooting.");
                 }
                 /* A fresh payload per boot: the last boot's subtree goes with it; the
@@ -614,8 +619,8 @@ static int run(const Args *a) {
         r = outcome == OUTCOME_FAILED ? -EIO : 0;
 
 finish:
-        if (a->unit)
-                unregister_machine(a->name);
+        if (registered)
+                unregister_machine(registered);
         network_release(&net);
         if (scratch)
                 (void) scratch_remove_layers(cfg.scratch_directory, cgname, uid_base);

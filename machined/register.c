@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
 #include <systemd/sd-bus.h>
 
 #include "log.h"
@@ -9,16 +10,84 @@
 #define MACHINE1_PATH "/org/freedesktop/machine1"
 #define MACHINE1_MANAGER "org.freedesktop.machine1.Manager"
 
-int register_machine(const char *name, pid_t leader, const char *root_directory, const int *ifindices,
-                     size_t n_ifindices) {
+/* What machined has registered as NAME: its root directory and leader.
+ * -ENOENT if nothing. */
+static int registered_machine(sd_bus *bus, const char *name, char **ret_root, pid_t *ret_leader) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "GetMachine", &error, &reply,
+                                   "s", name);
+        if (r < 0)
+                return sd_bus_error_has_name(&error, "org.freedesktop.machine1.NoSuchMachine") ? -ENOENT : r;
+        const char *path;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *opath = xstrdup(path);
+        const char *props[] = { "RootDirectory", "Leader" };
+        for (size_t i = 0; i < ELEMENTSOF(props); i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *v = NULL;
+                r = sd_bus_call_method(bus, MACHINE1_DEST, opath, "org.freedesktop.DBus.Properties", "Get", NULL, &v,
+                                       "ss", "org.freedesktop.machine1.Machine", props[i]);
+                if (r < 0)
+                        return r;
+                if (i == 0) {
+                        const char *root;
+                        r = sd_bus_message_read(v, "v", "s", &root);
+                        if (r >= 0)
+                                *ret_root = xstrdup(root);
+                } else {
+                        uint32_t leader;
+                        r = sd_bus_message_read(v, "v", "u", &leader);
+                        if (r >= 0)
+                                *ret_leader = (pid_t) leader;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Whether NAME may be taken: free, or held by what a crashed supervisor of
+ * this machine (same root directory) or a machine that is gone left. */
+static bool name_available(sd_bus *bus, const char *name, const char *root_directory) {
+        _cleanup_free_ char *root = NULL;
+        pid_t leader = 0;
+        int r = registered_machine(bus, name, &root, &leader);
+        if (r == -ENOENT)
+                return true;
+        if (r < 0)
+                return false;
+        if (streq_ptr(root, root_directory) || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
+                (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine",
+                                          NULL, NULL, "s", name);
+                return true;
+        }
+        return false;
+}
+
+int register_machine(const char *name, const char *alt_name, pid_t leader, const char *root_directory,
+                     const int *ifindices, size_t n_ifindices, char **ret_registered) {
+        *ret_registered = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_warning_errno(r, "Cannot reach the system bus to register with machined: %m");
 
-        /* A registration a crashed supervisor left must not block this one. */
-        (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine", NULL,
-                                  NULL, "s", name);
+        /* machined has one namespace for the whole host; berth one per state
+         * root.  A same-named machine of another root keeps its name, and this
+         * one is known to machined by its qualified name. */
+        const char *use = name;
+        if (!name_available(bus, name, root_directory)) {
+                if (!name_available(bus, alt_name, root_directory))
+                        return log_warning_errno(SYNTHETIC_ERRNO(EEXIST),
+                                                 "machined already knows other machines named %s and %s; not "
+                                                 "registering this one.",
+                                                 name, alt_name);
+                log_notice("machined already knows a machine %s of another state root; registering this one as %s.",
+                           name, alt_name);
+                use = alt_name;
+        }
 
         /* WithNetwork: machinectl status then lists the machine's addresses. */
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -26,7 +95,7 @@ int register_machine(const char *name, pid_t leader, const char *root_directory,
         r = sd_bus_message_new_method_call(bus, &m, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER,
                                            "RegisterMachineWithNetwork");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", name);
+                r = sd_bus_message_append(m, "s", use);
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', NULL, 0); /* no id: machined takes the guest's */
         if (r >= 0)
@@ -36,8 +105,9 @@ int register_machine(const char *name, pid_t leader, const char *root_directory,
         if (r >= 0)
                 r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
-                return log_warning_errno(r, "Failed to register machine %s with machined: %s", name,
+                return log_warning_errno(r, "Failed to register machine %s with machined: %s", use,
                                          error.message ?: strerror(-r));
+        *ret_registered = xstrdup(use);
         return 0;
 }
 

@@ -8,10 +8,13 @@
 
 #include <sys/types.h>
 
-/* Register NAME with LEADER and ROOT_DIRECTORY (best effort: a stale
- * registration of the same name is dropped first). */
-int register_machine(const char *name, pid_t leader, const char *root_directory, const int *ifindices,
-                     size_t n_ifindices);
+/* Register the machine (LEADER, ROOT_DIRECTORY) as NAME, or as ALT_NAME
+ * when a live machine of another root directory (a same-named machine of
+ * another state root) holds NAME.  What a crashed supervisor of this machine
+ * or a machine that is gone left under either name is dropped first.  Best
+ * effort; *RET_REGISTERED gets the name used, for unregister_machine(). */
+int register_machine(const char *name, const char *alt_name, pid_t leader, const char *root_directory,
+                     const int *ifindices, size_t n_ifindices, char **ret_registered);
 
 /* Drop the registration; missing is fine. */
 void unregister_machine(const char *name);

@@ -77,6 +77,20 @@ check "berth set --runtime changes it live only" tb set --runtime ub TasksMax=66
 check_eq "on the unit" "66" "$(th systemctl show -P TasksMax "$u")"
 check "machine.conf unchanged" grep -qx TasksMax=77 "$BERTH_ROOT/machines/ub/machine.conf"
 check "machinectl lists it" sh -c "'$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^ub '"
+# machined has one namespace for all state roots: a same-named machine of
+# another root (the default one here) registers under its qualified name and
+# takes nothing from the first.
+tbd() { th env BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" BERTH_MODE=unit "$BERTH" "$@"; }
+qualified=$(BERTH_ROOT=/var/lib/berth cgroup_name ub | tr @ .)
+check "another root makes a machine 'ub' too" tbd create ub --template busybox
+check "and starts it beside the first" tbd start ub
+check "machined knows it as $qualified" sh -c "'$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^$qualified '"
+check_eq "the first keeps the plain name" "$(tb list --json | jq '.[] | select(.name=="ub") | .leader')" \
+        "$(th machinectl show -p Leader --value ub)"
+check "stopping the other one" tbd stop ub
+check "leaves the first registered" sh -c "'$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^ub '"
+check "and drops its own registration" sh -c "! '$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^$qualified '"
+check "remove the other one" tbd rm ub
 check_eq "berth exec works in unit mode" "ub" "$(tb exec ub -- hostname)"
 check "berth stop stops the unit" tb stop ub
 check_eq "the unit is gone (inactive, collected)" "inactive" "$(th systemctl is-active "$u")"
@@ -151,7 +165,6 @@ check "rm" tb rm ub
 
 # --- autostart: berth@.service --------------------------------------------------------------------
 th sh -c "sed 's|@MACHINED@|$BERTH_MACHINED|' '$BERTH_SRCDIR/systemd-units/berth@.service.in' > /etc/systemd/system/berth@.service && systemctl daemon-reload"
-tbd() { th env BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" BERTH_MODE=unit "$BERTH" "$@"; }
 check "create a machine in the default state root" tbd create auto --template busybox --set TasksMax=99
 check "berth enable" tbd enable auto
 check "it is wanted by machines.target" th test -L /etc/systemd/system/machines.target.wants/berth@auto.service
