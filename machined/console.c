@@ -72,7 +72,8 @@ int console_open(Console *c, int run_dir_fd) {
 }
 
 static void viewer_drop(Console *c, size_t i) {
-        closep(&c->viewers[i].fd);
+        closep(&c->viewers[i]->fd);
+        free(c->viewers[i]);
         c->viewers[i] = c->viewers[--c->n_viewers];
 }
 
@@ -136,17 +137,21 @@ int console_drain(Console *c) {
                         (void) !write(STDOUT_FILENO, buf, (size_t) n);
                 history_add(c, buf, (size_t) n);
                 for (size_t i = 0; i < c->n_viewers; i++)
-                        if (c->viewers[i].greeted)
-                                viewer_send(&c->viewers[i], buf, (size_t) n);
+                        if (c->viewers[i]->greeted)
+                                viewer_send(c->viewers[i], buf, (size_t) n);
         }
 }
 
 size_t console_fill_pollfds(Console *c, struct pollfd *p) {
         size_t n = 0;
-        p[n++] = (struct pollfd) { .fd = c->master, .events = POLLIN };
+        bool pending = false;
+        for (size_t i = 0; i < c->n_viewers; i++)
+                pending = pending || c->viewers[i]->pending_len > 0;
+        p[n++] = (struct pollfd) { .fd = c->master, .events = POLLIN | (pending ? POLLOUT : 0) };
         p[n++] = (struct pollfd) { .fd = c->listen_fd, .events = POLLIN };
         for (size_t i = 0; i < c->n_viewers; i++)
-                p[n++] = (struct pollfd) { .fd = c->viewers[i].fd, .events = POLLIN };
+                p[n++] = (struct pollfd) { .fd = c->viewers[i]->fd,
+                                           .events = c->viewers[i]->pending_len > 0 ? 0 : POLLIN };
         return n;
 }
 
@@ -159,17 +164,30 @@ static void viewer_send_history(Console *c, ConsoleViewer *v) {
                 viewer_send(v, c->history, c->history_len - first);
 }
 
-/* Parse what a viewer sent; false if it must be dropped. */
-static bool viewer_input(Console *c, ConsoleViewer *v) {
-        ssize_t n = recv(v->fd, v->in + v->in_len, sizeof v->in - v->in_len, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-                return false;
-        if (n < 0)
-                return true;
-        v->in_len += (size_t) n;
+/* Write what V has for the guest as far as the pty takes it; the rest
+ * stays pending.  True when nothing is left. */
+static bool viewer_flush(Console *c, ConsoleViewer *v) {
+        while (v->pending_len > 0) {
+                ssize_t w = write(c->master, v->pending, v->pending_len);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                /* EAGAIN: full, wait for POLLOUT; EIO: between boots, kept for
+                 * the next init. */
+                if (w < 0)
+                        return false;
+                memmove(v->pending, v->pending + w, v->pending_len - (size_t) w);
+                v->pending_len -= (size_t) w;
+        }
+        return true;
+}
 
+/* Obey the complete frames a viewer sent, in order, until one's data does
+ * not fit into the guest's pty; false if the viewer must be dropped. */
+static bool viewer_parse(Console *c, ConsoleViewer *v) {
         size_t off = 0;
         if (!v->greeted) {
+                if (v->in_len == 0)
+                        return true;
                 if (v->in[0] != 'W' && v->in[0] != 'R')
                         return false;
                 v->writer = v->in[0] == 'W';
@@ -177,7 +195,7 @@ static bool viewer_input(Console *c, ConsoleViewer *v) {
                 off = 1;
                 viewer_send_history(c, v);
         }
-        while (v->in_len - off >= 3) {
+        while (v->pending_len == 0 && v->in_len - off >= 3) {
                 uint8_t type = v->in[off];
                 size_t len = v->in[off + 1] | (size_t) v->in[off + 2] << 8;
                 if (len > CONSOLE_FRAME_MAX)
@@ -186,9 +204,11 @@ static bool viewer_input(Console *c, ConsoleViewer *v) {
                         break;
                 const uint8_t *payload = v->in + off + 3;
                 /* A read-only viewer's frames are ignored, not obeyed. */
-                if (v->writer && type == 'D')
-                        (void) !write(c->master, payload, len);
-                else if (v->writer && type == 'S' && len == 4) {
+                if (v->writer && type == 'D') {
+                        memcpy(v->pending, payload, len);
+                        v->pending_len = len;
+                        (void) viewer_flush(c, v);
+                } else if (v->writer && type == 'S' && len == 4) {
                         struct winsize ws = { .ws_row = (unsigned short) (payload[0] | payload[1] << 8),
                                               .ws_col = (unsigned short) (payload[2] | payload[3] << 8) };
                         if (ws.ws_row > 0 && ws.ws_col > 0)
@@ -202,26 +222,47 @@ static bool viewer_input(Console *c, ConsoleViewer *v) {
         return true;
 }
 
+/* Read what a viewer sent and obey it; false if it must be dropped. */
+static bool viewer_input(Console *c, ConsoleViewer *v) {
+        ssize_t n = recv(v->fd, v->in + v->in_len, sizeof v->in - v->in_len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                return false;
+        if (n > 0)
+                v->in_len += (size_t) n;
+        return viewer_parse(c, v);
+}
+
 void console_dispatch(Console *c, const struct pollfd *p, size_t n) {
         if (n < 2)
                 return;
-        if (p[0].revents)
+        if (p[0].revents & ~POLLOUT)
                 (void) console_drain(c);
+
         /* Viewers first (their indices match the pollfds), then new ones. */
         for (size_t k = n; k > 2; k--) {
                 size_t i = k - 3;
                 if (i >= c->n_viewers || !p[k - 1].revents)
                         continue;
-                if (!viewer_input(c, &c->viewers[i]))
+                if (!viewer_input(c, c->viewers[i]))
                         viewer_drop(c, i);
         }
+        /* Room in the guest's pty: what viewers had pending, then their next
+         * frames (after the loop above: the pollfds no longer matter). */
+        if (p[0].revents & POLLOUT)
+                for (size_t i = c->n_viewers; i > 0; i--) {
+                        ConsoleViewer *v = c->viewers[i - 1];
+                        if (v->pending_len > 0 && viewer_flush(c, v) && !viewer_parse(c, v))
+                                viewer_drop(c, i - 1);
+                }
         if (p[1].revents & POLLIN) {
                 int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd >= 0 && c->n_viewers < CONSOLE_VIEWERS_MAX) {
                         /* A big send buffer rides out bursts for slow viewers. */
                         int sz = 1 << 20;
                         (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-                        c->viewers[c->n_viewers++] = (ConsoleViewer) { .fd = fd };
+                        ConsoleViewer *v = xmalloc(sizeof *v);
+                        *v = (ConsoleViewer) { .fd = fd };
+                        c->viewers[c->n_viewers++] = v;
                 } else if (fd >= 0) {
                         /* Say so rather than leave the viewer hanging in the backlog. */
                         static const char full[] = "berth: too many viewers on this console, try again later.\r\n";

@@ -31,6 +31,11 @@ typedef struct ConsoleViewer {
         bool greeted;    /* mode byte received */
         size_t in_len;
         uint8_t in[3 + CONSOLE_FRAME_MAX];
+        /* Input for the guest its pty could not take yet (a paste bigger than
+         * the tty's buffer): written when the master is writable again; until
+         * then nothing more is read from this viewer, so its socket pushes back. */
+        size_t pending_len;
+        uint8_t pending[CONSOLE_FRAME_MAX];
 } ConsoleViewer;
 
 typedef struct Console {
@@ -41,7 +46,7 @@ typedef struct Console {
         int log_fd;
         size_t log_size;
         int listen_fd;
-        ConsoleViewer viewers[CONSOLE_VIEWERS_MAX];
+        ConsoleViewer *viewers[CONSOLE_VIEWERS_MAX]; /* allocated while attached: the supervisor stays small */
         size_t n_viewers;
         bool to_stdout;    /* unit mode: also to stdout, which is the journal */
         char *history;     /* ring of CONSOLE_HISTORY bytes */

@@ -8,7 +8,7 @@ command -v tmux >/dev/null || { ok "# SKIP tmux is not installed"; done_testing;
 export TMUX_TMPDIR=$TEST_TMP
 S=berth-test-$$
 tmux kill-server 2>/dev/null
-screen() { tmux capture-pane -p -t "$S" -S -200 2>/dev/null; }
+screen() { tmux capture-pane -p -t "$S" -S - 2>/dev/null; }
 screen_has() { screen | grep -qE -- "$1"; }
 type_keys() { tmux send-keys -t "$S" "$@"; }
 # session CMD: a fresh tmux session (80x24) running CMD in a host shell.
@@ -85,6 +85,18 @@ type_keys root Enter
 check "login as root on the console" wait_for 10 screen_has '[$#] ?$'
 type_keys 'echo console-works' Enter
 check "commands run on the console" wait_for 5 screen_has '^console-works'
+# A paste far bigger than the guest tty's 4 KiB input buffer arrives whole:
+# the supervisor holds back what the pty cannot take yet instead of dropping it.
+for i in $(seq 1 400); do printf 'pasted line %03d .................................................\n' "$i"; done \
+        >"$TEST_TMP/paste"
+type_keys 'cat > /tmp/paste' Enter
+sleep 0.5
+tmux load-buffer -b big "$TEST_TMP/paste"
+tmux paste-buffer -b big -t "$S"
+type_keys C-d
+want=$(wc -c < "$TEST_TMP/paste")
+check "a $want-byte paste reaches the guest whole" wait_for 20 sh -c \
+        "[ \"\$('$BERTH' exec bb -- sh -c 'wc -c < /tmp/paste')\" = $want ]"
 type_keys C-] C-] C-]
 check "Ctrl-] three times detaches" wait_for 5 screen_has 'console-exit=0'
 check "the machine keeps running" is_running bb
