@@ -45,6 +45,24 @@ if command -v tmux >/dev/null; then
         tmux send-keys -t deb C-] C-] C-]
         check "the escape detaches" wait_for 5 sh -c "tmux capture-pane -p -t deb | grep -q console-exit=0"
         check "and the machine keeps running" is_running deb
+
+        # berth shell in a Debian guest, typed into as a person would: bash as a
+        # login shell, the terminal's size, Ctrl-C, the exit status.
+        tmux new-session -d -s dsh -x 90 -y 25 "'$BERTH' shell deb; echo shell-exit=\$?; sleep 600"
+        check "berth shell: a bash prompt of root appears" wait_for 15 sh -c "tmux capture-pane -p -t dsh | grep -qE 'root@deb:~# ?\$'"
+        tmux send-keys -t dsh 'echo "$0 $(tty) $(stty size)"' Enter
+        check "a login bash on the machine's pty, 25x90" wait_for 5 sh -c "tmux capture-pane -p -t dsh | grep -qE '^-bash /dev/pts/[0-9]+ 25 90'"
+        tmux resize-window -t dsh -x 120 -y 35
+        sleep 0.3
+        tmux send-keys -t dsh 'clear; stty size' Enter
+        check "stty size follows a resize" wait_for 5 sh -c "tmux capture-pane -p -t dsh | grep -qx '35 120'"
+        tmux send-keys -t dsh 'sleep 100' Enter
+        sleep 0.5
+        tmux send-keys -t dsh C-c
+        tmux send-keys -t dsh 'echo after-sleep=$?' Enter
+        check "Ctrl-C stops a sleep" wait_for 5 sh -c "tmux capture-pane -p -t dsh | grep -q after-sleep=130"
+        tmux send-keys -t dsh 'exit 7' Enter
+        check "exit 7 comes back as 7" wait_for 10 sh -c "tmux capture-pane -p -t dsh | grep -q shell-exit=7"
         tmux kill-server
 fi
 check_eq "berth shell gives a login shell of root" "/root" "$(berth shell deb -- sh -c 'echo $HOME')"
