@@ -15,8 +15,10 @@
 #include "unit.h"
 #include "util.h"
 
-/* Keys whose change a running machine feels at once. */
-static const uint64_t live_keys = CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_MAX) | CONFIG_KEY_BIT(CONFIG_RESOURCES_TASKS_MAX);
+/* Keys whose change a running machine feels at once: all of [Resources]. */
+static const uint64_t live_keys = CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_MAX) | CONFIG_KEY_BIT(CONFIG_RESOURCES_TASKS_MAX) |
+                                  CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_HIGH) | CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_WEIGHT) |
+                                  CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_QUOTA) | CONFIG_KEY_BIT(CONFIG_RESOURCES_IO_WEIGHT);
 
 static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg) {
         RuntimeState st;
@@ -31,7 +33,7 @@ static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg) 
                 return unit_set_limits(ctx->bus, st.unit, cfg);
         }
         MachineCgroup mcg = { .group = st.cgroup };
-        CgroupLimits l = { .memory_max = cfg->memory_max, .tasks_max = cfg->tasks_max };
+        CgroupLimits l = cgroup_limits_from_config(cfg);
         r = cgroup_machine_set_limits(&mcg, &l);
         if (r < 0)
                 return log_error_errno(r, "Failed to change the limits of '%s': %m", name);
@@ -107,7 +109,8 @@ int verb_set(Context *ctx, int argc, char **argv) {
         uint64_t mask = probe.set_mask;
         machine_config_done(&probe);
         if (runtime && (mask & ~live_keys)) {
-                log_error("--runtime can only change MemoryMax= and TasksMax=; others take effect at the next start.");
+                log_error("--runtime can only change the keys of [Resources] (MemoryMax=, MemoryHigh=, TasksMax=, "
+                          "CPUWeight=, CPUQuota=, IOWeight=); others take effect at the next start.");
                 return EXIT_USAGE;
         }
 

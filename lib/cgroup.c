@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -146,19 +147,6 @@ static void v2_enable_controllers(const char *mount, const char *rel, bool only_
         }
 }
 
-static int write_limit(const char *dir, const char *file, uint64_t v, const char *infinity) {
-        _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
-        char buf[32];
-        if (v == UINT64_MAX)
-                snprintf(buf, sizeof buf, "%s", infinity);
-        else
-                snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
-        int r = write_string_at(AT_FDCWD, path, buf);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write '%s' to %s: %m", buf, path);
-        return 0;
-}
-
 /* The device allow-list of devices.h in a v1 devices cgroup. */
 static int apply_device_policy_v1(const char *dir) {
         _cleanup_free_ char *deny = xasprintf("%s/devices.deny", dir);
@@ -196,25 +184,174 @@ static int apply_device_policy_bpf(const char *dir, bool v1_enforces) {
                                "CONFIG_CGROUP_BPF is needed.", dir);
 }
 
-static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits *l) {
+CgroupLimits cgroup_limits_from_config(const MachineConfig *c) {
+        return (CgroupLimits) {
+                .memory_max = c->memory_max,
+                .tasks_max = c->tasks_max,
+                .memory_high = c->memory_high,
+                .cpu_weight = c->cpu_weight,
+                .cpu_quota_per_sec_usec = c->cpu_quota_per_sec_usec,
+                .io_weight = c->io_weight,
+        };
+}
+
+/* systemd's conversions (src/core/cgroup.c), so that a machine gets the same
+ * share in direct mode as in a unit.  CPUQuota= is enforced per period of
+ * 100 ms (systemd's default), never below 1 ms of CPU time. */
+#define CPU_QUOTA_PERIOD_USEC UINT64_C(100000)
+#define CPU_QUOTA_MIN_USEC UINT64_C(1000)
+#define USEC_PER_SEC UINT64_C(1000000)
+#define CPU_SHARES_DEFAULT UINT64_C(1024)
+#define CPU_SHARES_MIN UINT64_C(2)
+#define CPU_SHARES_MAX UINT64_C(262144)
+#define BLKIO_WEIGHT_DEFAULT UINT64_C(500)
+#define BLKIO_WEIGHT_MIN UINT64_C(10)
+#define BLKIO_WEIGHT_MAX UINT64_C(1000)
+#define BFQ_WEIGHT_DEFAULT UINT64_C(100)
+#define BFQ_WEIGHT_MIN UINT64_C(1)
+#define BFQ_WEIGHT_MAX UINT64_C(1000)
+
+static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi) {
+        return v < lo ? lo : v > hi ? hi : v;
+}
+
+static uint64_t weight_or_default(uint64_t weight) {
+        return weight == UINT64_MAX ? CONFIG_WEIGHT_DEFAULT : weight;
+}
+
+/* v1 cpu.shares for a CPUWeight= (1024 is the default share, as 100 is). */
+static uint64_t cpu_weight_to_shares(uint64_t weight) {
+        return clamp_u64(weight * CPU_SHARES_DEFAULT / CONFIG_WEIGHT_DEFAULT, CPU_SHARES_MIN, CPU_SHARES_MAX);
+}
+
+/* v1 blkio.weight (10..1000, default 500) for an IOWeight=. */
+static uint64_t io_weight_to_blkio(uint64_t weight) {
+        return clamp_u64(weight * BLKIO_WEIGHT_DEFAULT / CONFIG_WEIGHT_DEFAULT, BLKIO_WEIGHT_MIN, BLKIO_WEIGHT_MAX);
+}
+
+/* BFQ's weight (1..1000, default 100) for an IOWeight=: linear on each side
+ * of the default, so 1, 100 and 10000 map to 1, 100 and 1000. */
+static uint64_t io_weight_to_bfq(uint64_t weight) {
+        if (weight <= CONFIG_WEIGHT_DEFAULT)
+                return BFQ_WEIGHT_DEFAULT - (CONFIG_WEIGHT_DEFAULT - weight) * (BFQ_WEIGHT_DEFAULT - BFQ_WEIGHT_MIN) /
+                                                    (CONFIG_WEIGHT_DEFAULT - CONFIG_WEIGHT_MIN);
+        return BFQ_WEIGHT_DEFAULT + (weight - CONFIG_WEIGHT_DEFAULT) * (BFQ_WEIGHT_MAX - BFQ_WEIGHT_DEFAULT) /
+                                            (CONFIG_WEIGHT_MAX - CONFIG_WEIGHT_DEFAULT);
+}
+
+/* The quota per period for CPUQuotaPerSecUSec=, -1 (v1's "none") when unset. */
+static int64_t cpu_quota_per_period(uint64_t per_sec_usec) {
+        if (per_sec_usec == UINT64_MAX)
+                return -1;
+        uint64_t q = per_sec_usec / USEC_PER_SEC * CPU_QUOTA_PERIOD_USEC +
+                     per_sec_usec % USEC_PER_SEC * CPU_QUOTA_PERIOD_USEC / USEC_PER_SEC;
+        return (int64_t) (q < CPU_QUOTA_MIN_USEC ? CPU_QUOTA_MIN_USEC : q);
+}
+
+static int write_value(const char *dir, const char *file, const char *value) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+        int r = write_string_at(AT_FDCWD, path, value);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write '%s' to %s: %m", value, path);
+        return 0;
+}
+
+static int write_limit(const char *dir, const char *file, uint64_t v, const char *infinity) {
+        _cleanup_free_ char *value = v == UINT64_MAX ? xstrdup(infinity) : xasprintf("%" PRIu64, v);
+        return write_value(dir, file, value);
+}
+
+static bool dir_has_file(const char *dir, const char *file) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+        return access(path, F_OK) == 0;
+}
+
+/* KEY= is set, but this v2 hierarchy lacks CONTROLLER.  On a host with v2
+ * alone nothing could enforce it: an error.  On a hybrid host, the v1
+ * hierarchies do. */
+static int v2_controller_missing(const char *key, const char *controller) {
+        if (cgroup_is_unified_only() > 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "%s= is set but the %s controller is not available.", key, controller);
+        return 0;
+}
+
+/* IOWeight= goes to the first file of the two the kernel offers, as systemd
+ * does it: on v2 io.weight (blk-iocost) else BFQ's io.bfq.weight, on v1
+ * BFQ's blkio.bfq.weight else the legacy blkio.weight.  With neither (no
+ * such I/O scheduler) the weight cannot be had: not an error, as for systemd. */
+static int apply_io_weight(const Hierarchy *h, const char *dir, uint64_t weight) {
+        uint64_t w = weight_or_default(weight);
+        const char *files[2] = { h->v2 ? "io.weight" : "blkio.bfq.weight", h->v2 ? "io.bfq.weight" : "blkio.weight" };
+        _cleanup_free_ char *first = h->v2 ? xasprintf("default %" PRIu64, w)
+                                           : xasprintf("%" PRIu64, io_weight_to_bfq(w));
+        _cleanup_free_ char *second = xasprintf("%" PRIu64, h->v2 ? io_weight_to_bfq(w) : io_weight_to_blkio(w));
+
+        if (dir_has_file(dir, files[0]))
+                return write_value(dir, files[0], first);
+        if (dir_has_file(dir, files[1]))
+                return write_value(dir, files[1], second);
+        if (weight != UINT64_MAX)
+                log_debug("IOWeight= is set, but %s has neither %s nor %s (on cgroup v1 it needs the BFQ "
+                          "I/O scheduler), ignoring.", dir, files[0], files[1]);
+        return 0;
+}
+
+/* Write L's limits to DIR in hierarchy H.  MemoryMax= and TasksMax= always;
+ * the others only when set, or when RESET, as the kernel's default. */
+static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits *l, bool reset) {
+        bool want_memory_high = reset || l->memory_high != UINT64_MAX;
+        bool want_cpu = reset || l->cpu_weight != UINT64_MAX || l->cpu_quota_per_sec_usec != UINT64_MAX;
+        bool want_io = reset || l->io_weight != UINT64_MAX;
+        int64_t quota = cpu_quota_per_period(l->cpu_quota_per_sec_usec);
         int r = 0;
+
         if (h->v2) {
-                _cleanup_free_ char *mem = xasprintf("%s/memory.max", dir);
-                if (access(mem, F_OK) == 0)
+                if (dir_has_file(dir, "memory.max")) {
                         r = write_limit(dir, "memory.max", l->memory_max, "max");
-                else if (l->memory_max != UINT64_MAX && cgroup_is_unified_only() > 0)
-                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                               "MemoryMax= is set but the memory controller is not available.");
-                _cleanup_free_ char *pids = xasprintf("%s/pids.max", dir);
-                if (r >= 0 && access(pids, F_OK) == 0)
+                        if (r >= 0 && want_memory_high)
+                                r = write_limit(dir, "memory.high", l->memory_high, "max");
+                } else if (l->memory_max != UINT64_MAX)
+                        r = v2_controller_missing("MemoryMax", "memory");
+                else if (l->memory_high != UINT64_MAX)
+                        r = v2_controller_missing("MemoryHigh", "memory");
+                if (r >= 0 && dir_has_file(dir, "pids.max"))
                         r = write_limit(dir, "pids.max", l->tasks_max, "max");
+                if (r >= 0 && want_cpu && dir_has_file(dir, "cpu.weight")) {
+                        _cleanup_free_ char *max = quota < 0 ? xasprintf("max %" PRIu64, CPU_QUOTA_PERIOD_USEC)
+                                                             : xasprintf("%" PRIi64 " %" PRIu64, quota,
+                                                                         CPU_QUOTA_PERIOD_USEC);
+                        r = write_limit(dir, "cpu.weight", weight_or_default(l->cpu_weight), NULL);
+                        if (r >= 0)
+                                r = write_value(dir, "cpu.max", max);
+                } else if (r >= 0 && l->cpu_weight != UINT64_MAX)
+                        r = v2_controller_missing("CPUWeight", "cpu");
+                else if (r >= 0 && l->cpu_quota_per_sec_usec != UINT64_MAX)
+                        r = v2_controller_missing("CPUQuota", "cpu");
+                if (r >= 0 && want_io)
+                        r = apply_io_weight(h, dir, l->io_weight);
                 return r;
         }
-        if (has_controller(h, "memory"))
+        if (has_controller(h, "memory")) {
                 /* v1 has no "max" keyword; -1 means unlimited. */
                 r = write_limit(dir, "memory.limit_in_bytes", l->memory_max, "-1");
+                if (l->memory_high != UINT64_MAX)
+                        log_debug("MemoryHigh= has no cgroup v1 equivalent (%s), ignoring.", dir);
+        }
         if (r >= 0 && has_controller(h, "pids"))
                 r = write_limit(dir, "pids.max", l->tasks_max, "max");
+        if (r >= 0 && want_cpu && has_controller(h, "cpu")) {
+                /* The period first: the kernel checks a new quota against it. */
+                r = write_limit(dir, "cpu.shares", cpu_weight_to_shares(weight_or_default(l->cpu_weight)), NULL);
+                if (r >= 0)
+                        r = write_limit(dir, "cpu.cfs_period_us", CPU_QUOTA_PERIOD_USEC, NULL);
+                if (r >= 0) {
+                        _cleanup_free_ char *q = xasprintf("%" PRIi64, quota);
+                        r = write_value(dir, "cpu.cfs_quota_us", q);
+                }
+        }
+        if (r >= 0 && want_io && has_controller(h, "blkio"))
+                r = apply_io_weight(h, dir, l->io_weight);
         return r;
 }
 
@@ -262,7 +399,7 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
                 if (r >= 0 && !m->delegated && i->v2)
                         r = apply_device_policy_bpf(dir, v1_devices);
                 if (r >= 0 && !m->delegated)
-                        r = apply_limits(i, dir, limits);
+                        r = apply_limits(i, dir, limits, false);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
                         r = log_error_errno(errno, "Failed to create cgroup %s: %m", payload);
                 if (r < 0) {
@@ -282,7 +419,7 @@ int cgroup_machine_set_limits(const MachineCgroup *m, const CgroupLimits *limits
                 return n;
         for (Hierarchy *i = h; i->mount; i++) {
                 _cleanup_free_ char *dir = group_dir(i, m);
-                int r = dir ? apply_limits(i, dir, limits) : 0;
+                int r = dir ? apply_limits(i, dir, limits, true) : 0;
                 if (r < 0)
                         return r;
         }

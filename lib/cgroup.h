@@ -17,10 +17,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
+
+/* The [Resources] of MachineConfig, with its units and its UINT64_MAX for
+ * "none" or "unset".  memory_high has no cgroup v1 equivalent (as in
+ * systemd); io_weight needs an I/O scheduler with cgroup weights (BFQ on
+ * v1).  Where a host lacks them they are skipped with a debug message. */
 typedef struct CgroupLimits {
-        uint64_t memory_max; /* bytes, UINT64_MAX = none */
-        uint64_t tasks_max;  /* UINT64_MAX = none */
+        uint64_t memory_max;
+        uint64_t tasks_max;
+        uint64_t memory_high;
+        uint64_t cpu_weight;
+        uint64_t cpu_quota_per_sec_usec;
+        uint64_t io_weight;
 } CgroupLimits;
+
+CgroupLimits cgroup_limits_from_config(const MachineConfig *c);
 
 /* Where a machine's cgroup is: GROUP relative to each hierarchy's root
  * (no leading '/').  Direct mode: "berth/CGNAME", ours entirely.  Unit mode
@@ -40,7 +52,9 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits);
 int cgroup_machine_renew_payload(const MachineCgroup *m);
 
 /* Change the limits of a running machine (direct mode; a delegated group's
- * limits are the unit's properties: -EOPNOTSUPP). */
+ * limits are the unit's properties: -EOPNOTSUPP).  Unlike at creation, an
+ * unset limit is written as the kernel's default, so that "berth set
+ * CPUWeight=default" undoes an earlier weight. */
 int cgroup_machine_set_limits(const MachineCgroup *m, const CgroupLimits *limits);
 
 /* Move the calling supervisor out of the way: direct mode, into

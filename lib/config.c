@@ -563,11 +563,13 @@ static char *format_ports(const MachineConfig *c) {
         return s;
 }
 
-static int parse_memory_max(MachineConfig *c, const char *value, const char **ret_reason) {
+/* A size in bytes with an optional K/M/G/T suffix (powers of 1024), or
+ * "infinity" (UINT64_MAX), as systemd takes MemoryMax= and MemoryHigh=. */
+static int parse_bytes(const char *value, uint64_t *ret, const char **ret_reason) {
         uint64_t v;
 
         if (streq(value, "infinity")) {
-                c->memory_max = UINT64_MAX;
+                *ret = UINT64_MAX;
                 return 0;
         }
 
@@ -576,21 +578,20 @@ static int parse_memory_max(MachineConfig *c, const char *value, const char **re
                 return fail(ret_reason, "is too large");
         if (r < 0)
                 return fail(ret_reason, "is not a valid size");
-        /* The kernel would accept 0 and then OOM-kill everything; say so now. */
+        /* The kernel would accept 0 and then OOM-kill (or throttle) everything; say so now. */
         if (v == 0)
                 return fail(ret_reason, "must be greater than 0");
-        c->memory_max = v;
+        *ret = v;
         return 0;
 }
 
-static char *format_memory_max(const MachineConfig *c) {
+static char *format_bytes(uint64_t v) {
         static const struct {
                 char suffix;
                 unsigned shift;
         } units[] = {
                 { 'T', 40 }, { 'G', 30 }, { 'M', 20 }, { 'K', 10 },
         };
-        uint64_t v = c->memory_max;
 
         if (v == UINT64_MAX)
                 return xstrdup("infinity");
@@ -600,6 +601,22 @@ static char *format_memory_max(const MachineConfig *c) {
                 if ((v & ((UINT64_C(1) << units[i].shift) - 1)) == 0)
                         return xasprintf("%" PRIu64 "%c", v >> units[i].shift, units[i].suffix);
         return xasprintf("%" PRIu64, v);
+}
+
+static int parse_memory_max(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_bytes(value, &c->memory_max, ret_reason);
+}
+
+static char *format_memory_max(const MachineConfig *c) {
+        return format_bytes(c->memory_max);
+}
+
+static int parse_memory_high(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_bytes(value, &c->memory_high, ret_reason);
+}
+
+static char *format_memory_high(const MachineConfig *c) {
+        return format_bytes(c->memory_high);
 }
 
 static int parse_tasks_max(MachineConfig *c, const char *value, const char **ret_reason) {
@@ -625,6 +642,96 @@ static char *format_tasks_max(const MachineConfig *c) {
         if (c->tasks_max == UINT64_MAX)
                 return xstrdup("infinity");
         return xasprintf("%" PRIu64, c->tasks_max);
+}
+
+/* A weight of CONFIG_WEIGHT_MIN..MAX, or "default" (UINT64_MAX: unset), as
+ * systemd takes CPUWeight= and IOWeight=. */
+static int parse_weight(const char *value, uint64_t *ret, const char **ret_reason) {
+        uint64_t v;
+
+        if (streq(value, "default")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        int r = safe_atou64(value, &v);
+        if (r < 0 && r != -ERANGE)
+                return fail(ret_reason, "is not a number");
+        if (r < 0 || v < CONFIG_WEIGHT_MIN || v > CONFIG_WEIGHT_MAX)
+                return fail(ret_reason, "is out of range");
+        *ret = v;
+        return 0;
+}
+
+static char *format_weight(uint64_t v) {
+        return v == UINT64_MAX ? xstrdup("default") : xasprintf("%" PRIu64, v);
+}
+
+static int parse_cpu_weight(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_weight(value, &c->cpu_weight, ret_reason);
+}
+
+static char *format_cpu_weight(const MachineConfig *c) {
+        return format_weight(c->cpu_weight);
+}
+
+static int parse_io_weight(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_weight(value, &c->io_weight, ret_reason);
+}
+
+static char *format_io_weight(const MachineConfig *c) {
+        return format_weight(c->io_weight);
+}
+
+/* CPUQuota=: a percentage of one CPU with up to two decimals, above 100% for
+ * more than one CPU, or empty for none: systemd's syntax, whose bound
+ * (INT_MAX hundredths of a percent) we keep too.  Stored as systemd's
+ * CPUQuotaPerSecUSec: 1% is 10 ms of CPU time per second. */
+#define USEC_PER_PERMYRIAD UINT64_C(100)
+
+static int parse_cpu_quota(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value)) {
+                c->cpu_quota_per_sec_usec = UINT64_MAX;
+                return 0;
+        }
+
+        size_t n = strlen(value);
+        if (value[n - 1] != '%')
+                return fail(ret_reason, "is not a percentage");
+        const char *dot = memchr(value, '.', n - 1);
+        size_t int_len = dot ? (size_t) (dot - value) : n - 1;
+        size_t frac_len = dot ? n - 2 - int_len : 0;
+        if (int_len == 0 || (dot && (frac_len == 0 || frac_len > 2)))
+                return fail(ret_reason, "is not a percentage with at most two decimals");
+        /* Nine digits are more than the bound below, and cannot overflow on the way. */
+        if (int_len > 9)
+                return fail(ret_reason, "is too large");
+
+        uint64_t permyriad = 0;
+        for (size_t i = 0; i < n - 1; i++) {
+                if (value + i == dot)
+                        continue;
+                if (value[i] < '0' || value[i] > '9')
+                        return fail(ret_reason, "is not a percentage with at most two decimals");
+                permyriad = permyriad * 10 + (uint64_t) (value[i] - '0');
+        }
+        for (size_t i = frac_len; i < 2; i++)
+                permyriad *= 10;
+
+        if (permyriad == 0)
+                return fail(ret_reason, "must be greater than 0%");
+        if (permyriad > INT32_MAX)
+                return fail(ret_reason, "is too large");
+        c->cpu_quota_per_sec_usec = permyriad * USEC_PER_PERMYRIAD;
+        return 0;
+}
+
+static char *format_cpu_quota(const MachineConfig *c) {
+        if (c->cpu_quota_per_sec_usec == UINT64_MAX)
+                return xstrdup("");
+        uint64_t permyriad = c->cpu_quota_per_sec_usec / USEC_PER_PERMYRIAD;
+        if (permyriad % 100 == 0)
+                return xasprintf("%" PRIu64 "%%", permyriad / 100);
+        return xasprintf("%" PRIu64 ".%02" PRIu64 "%%", permyriad / 100, permyriad % 100);
 }
 
 static int parse_private_users(MachineConfig *c, const char *value, const char **ret_reason) {
@@ -709,8 +816,16 @@ static const ConfigTableEntry config_table[] = {
           "expected space-separated forwards like tcp:8080:80 udp:5353:53" },
         { "Resources", "MemoryMax", CONFIG_RESOURCES_MEMORY_MAX, parse_memory_max, format_memory_max, true,
           "expected a size like 512M or 'infinity'" },
+        { "Resources", "MemoryHigh", CONFIG_RESOURCES_MEMORY_HIGH, parse_memory_high, format_memory_high, true,
+          "expected a size like 384M or 'infinity'" },
         { "Resources", "TasksMax", CONFIG_RESOURCES_TASKS_MAX, parse_tasks_max, format_tasks_max, true,
           "expected a number of at least 1 or 'infinity'" },
+        { "Resources", "CPUWeight", CONFIG_RESOURCES_CPU_WEIGHT, parse_cpu_weight, format_cpu_weight, true,
+          "expected a number from 1 to 10000 (100 is the default share) or 'default'" },
+        { "Resources", "CPUQuota", CONFIG_RESOURCES_CPU_QUOTA, parse_cpu_quota, format_cpu_quota, true,
+          "expected a percentage of one CPU like 50% or 200% (two CPUs), or empty for no quota" },
+        { "Resources", "IOWeight", CONFIG_RESOURCES_IO_WEIGHT, parse_io_weight, format_io_weight, true,
+          "expected a number from 1 to 10000 (100 is the default share) or 'default'" },
         { "Security", "PrivateUsers", CONFIG_SECURITY_PRIVATE_USERS, parse_private_users,
           format_private_users, true, "expected 'yes' or 'no'" },
         { "Security", "PrivateUsersOwnership", CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP, parse_ownership,
@@ -804,6 +919,10 @@ void machine_config_init(MachineConfig *c) {
                 .interface = xstrdup(CONFIG_DEFAULT_INTERFACE),
                 .memory_max = UINT64_MAX,
                 .tasks_max = CONFIG_DEFAULT_TASKS_MAX,
+                .memory_high = UINT64_MAX,
+                .cpu_weight = UINT64_MAX,
+                .cpu_quota_per_sec_usec = UINT64_MAX,
+                .io_weight = UINT64_MAX,
                 .private_users = CONFIG_DEFAULT_PRIVATE_USERS,
                 .ownership = OWNERSHIP_AUTO,
                 .set_mask = 0,
@@ -870,6 +989,8 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                a->n_ports == b->n_ports &&
                (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
                a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&
+               a->memory_high == b->memory_high && a->cpu_weight == b->cpu_weight &&
+               a->cpu_quota_per_sec_usec == b->cpu_quota_per_sec_usec && a->io_weight == b->io_weight &&
                a->private_users == b->private_users && a->ownership == b->ownership && a->boot == b->boot &&
                strv_equal(a->command, b->command) && strv_equal(a->environment, b->environment) &&
                streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user);

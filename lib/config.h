@@ -26,6 +26,12 @@
 #define CONFIG_DEFAULT_INTERFACE "host0"
 #define CONFIG_PORTS_MAX 64
 
+/* CPUWeight= and IOWeight= as systemd takes them; an unset weight acts as
+ * CONFIG_WEIGHT_DEFAULT. */
+#define CONFIG_WEIGHT_MIN UINT64_C(1)
+#define CONFIG_WEIGHT_DEFAULT UINT64_C(100)
+#define CONFIG_WEIGHT_MAX UINT64_C(10000)
+
 /* A config file larger than this is refused outright. */
 #define CONFIG_FILE_MAX (64 * 1024)
 
@@ -79,7 +85,11 @@ typedef enum ConfigKey {
         CONFIG_NETWORK_LINK,
         CONFIG_NETWORK_PORT,
         CONFIG_RESOURCES_MEMORY_MAX,
+        CONFIG_RESOURCES_MEMORY_HIGH,
         CONFIG_RESOURCES_TASKS_MAX,
+        CONFIG_RESOURCES_CPU_WEIGHT,
+        CONFIG_RESOURCES_CPU_QUOTA,
+        CONFIG_RESOURCES_IO_WEIGHT,
         CONFIG_SECURITY_PRIVATE_USERS,
         CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP,
         _CONFIG_KEY_MAX,
@@ -109,9 +119,16 @@ typedef struct MachineConfig {
         char *link;            /* host interface for macvlan/ipvlan; NULL = unset */
         PortForward *ports;    /* Port=, a space-separated list */
         size_t n_ports;
-        /* [Resources] */
+        /* [Resources], with systemd.resource-control(5)'s syntax and ranges.
+         * For the last four UINT64_MAX (the default) means unset: nothing is
+         * asked of systemd, and direct mode leaves the kernel's default. */
         uint64_t memory_max;   /* bytes; UINT64_MAX = no limit (default) */
         uint64_t tasks_max;    /* UINT64_MAX = no limit; default 16384 */
+        uint64_t memory_high;  /* bytes; UINT64_MAX = no throttling ("infinity") */
+        uint64_t cpu_weight;   /* CONFIG_WEIGHT_MIN..MAX; UINT64_MAX = "default" */
+        uint64_t cpu_quota_per_sec_usec; /* CPU time per second of wall time (systemd's
+                                          * CPUQuotaPerSecUSec: N% is N * 10000); UINT64_MAX = none */
+        uint64_t io_weight;    /* CONFIG_WEIGHT_MIN..MAX; UINT64_MAX = "default" */
         /* [Security] */
         bool private_users;    /* default CONFIG_DEFAULT_PRIVATE_USERS; false = privileged machine */
         Ownership ownership;   /* PrivateUsersOwnership=, default OWNERSHIP_AUTO */

@@ -95,11 +95,33 @@ static int job_watch(sd_bus *bus, JobWait *w, sd_bus_slot **ret_slot) {
         return sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", NULL, NULL, NULL);
 }
 
-static int append_limits(sd_bus_message *m, const MachineConfig *cfg) {
-        int r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", cfg->memory_max);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "TasksMax", "t", cfg->tasks_max);
-        return r;
+/* The [Resources] of CFG as unit properties, all "t" in systemd's units
+ * (systemd converts CPUQuota=N% into CPUQuotaPerSecUSec=N*10000 itself).
+ * MemoryMax= and TasksMax= always (TasksMax= left out would be systemd's
+ * DefaultTasksMax=, not ours); the others only when set, so that a machine
+ * without them gets systemd's defaults, or with RESET, as UINT64_MAX, which
+ * systemd takes as "back to the default" (berth set CPUWeight=default). */
+static int append_limits(sd_bus_message *m, const MachineConfig *cfg, bool reset) {
+        const struct {
+                const char *name;
+                uint64_t value;
+                bool always;
+        } props[] = {
+                { "MemoryMax", cfg->memory_max, true },
+                { "TasksMax", cfg->tasks_max, true },
+                { "MemoryHigh", cfg->memory_high, false },
+                { "CPUWeight", cfg->cpu_weight, false },
+                { "CPUQuotaPerSecUSec", cfg->cpu_quota_per_sec_usec, false },
+                { "IOWeight", cfg->io_weight, false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(props); i++) {
+                if (!props[i].always && !reset && props[i].value == UINT64_MAX)
+                        continue;
+                int r = sd_bus_message_append(m, "(sv)", props[i].name, "t", props[i].value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Send StartTransientUnit M for UNIT and wait up to TIMEOUT_SEC for its job
@@ -172,7 +194,7 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
                                           "NotifyAccess", "s", "main", "KillMode", "s", "mixed", "CollectMode",
                                           "s", "inactive-or-failed", "DevicePolicy", "s", "closed");
         if (r >= 0)
-                r = append_limits(m, cfg);
+                r = append_limits(m, cfg, false);
         /* DeviceAllow= a(ss) */
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'r', "sv");
@@ -250,7 +272,7 @@ int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg) {
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r >= 0)
-                r = append_limits(m, cfg);
+                r = append_limits(m, cfg, true);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

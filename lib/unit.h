@@ -51,7 +51,9 @@ void unit_reset_failed(sd_bus *bus, const char *unit);
 /* Enable or disable berth@NAME.service (its [Install] section: machines.target). */
 int unit_enable(sd_bus *bus, const char *name, bool enable);
 
-/* Set the limits in CFG (MemoryMax=, TasksMax=) on a running UNIT. */
+/* Set the limits in CFG ([Resources]: MemoryMax=, MemoryHigh=, TasksMax=,
+ * CPUWeight=, CPUQuota=, IOWeight=) on a running UNIT; unset ones go back
+ * to systemd's defaults. */
 int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg);
 
 /* What systemd says of a machine's unit, for list and status. */

@@ -388,7 +388,7 @@ static int run(const Args *a) {
         r = cgroup_supervisor_enter(&mcg);
         if (r < 0)
                 goto finish;
-        CgroupLimits limits = { .memory_max = cfg.memory_max, .tasks_max = cfg.tasks_max };
+        CgroupLimits limits = cgroup_limits_from_config(&cfg);
         r = cgroup_machine_create(&mcg, &limits);
         if (r < 0)
                 goto finish;

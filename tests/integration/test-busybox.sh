@@ -9,6 +9,10 @@ check "rootfs has an init" test -e "$BERTH_ROOT/machines/bb/rootfs/sbin/init"
 check_fails "create of an existing name is refused" berth create bb --template busybox
 
 # --- start / exec ---------------------------------------------------------
+# Resource limits from machine.conf at the start (checked under "limits"):
+# MemoryHigh= (no v1 equivalent) and IOWeight= (BFQ only on v1) must not stop it.
+check "set resource limits on the stopped machine" \
+        berth set bb CPUWeight=200 CPUQuota=150% MemoryHigh=1G IOWeight=300
 check "start" berth start bb
 check "state is running" is_running bb
 check "start of a running machine is a no-op" berth start bb
@@ -70,6 +74,33 @@ check "berth set changes TasksMax live" berth set bb TasksMax=321
 check_eq "in the machine's cgroup" "321" "$(cat $pids/berth/$(cgroup_name bb)/pids.max 2>/dev/null)"
 check "and in machine.conf" grep -qx TasksMax=321 "$BERTH_ROOT/machines/bb/machine.conf"
 check_status "an unknown key is refused with the usage status" 2 berth set bb Bogus=1
+if [ -d /sys/fs/cgroup/cpu ]; then
+        # v1: systemd's conversions, cpu.shares = weight * 1024 / 100 and a quota
+        # per period of 100 ms.
+        cpu=/sys/fs/cgroup/cpu/berth/$(cgroup_name bb)
+        conf=$BERTH_ROOT/machines/bb/machine.conf
+        cpu_now() { echo "$(cat "$cpu/cpu.shares") $(cat "$cpu/cpu.cfs_quota_us") $(cat "$cpu/cpu.cfs_period_us")"; }
+        check_eq "CPUWeight=200 CPUQuota=150% from the start are cpu.shares and cpu.cfs_quota_us" \
+                "2048 150000 100000" "$(cpu_now)"
+        check "berth set changes CPUWeight= and CPUQuota= live" berth set bb CPUWeight=50 CPUQuota=12.5%
+        check_eq "in the machine's cgroup" "512 12500 100000" "$(cpu_now)"
+        check "and in machine.conf" sh -c "grep -qx CPUWeight=50 '$conf' && grep -qx CPUQuota=12.50% '$conf'"
+        check "berth set --runtime changes them live" berth set --runtime bb CPUWeight=1000 CPUQuota=300%
+        check_eq "in the machine's cgroup" "10240 300000 100000" "$(cpu_now)"
+        check "but not machine.conf" sh -c "grep -qx CPUWeight=50 '$conf' && grep -qx CPUQuota=12.50% '$conf'"
+        check_output_contains "a bad value is refused, saying what and how" \
+                "CPUWeight=0: is out of range; expected a number from 1 to 10000" \
+                berth set bb CPUQuota=20% CPUWeight=0
+        check_status "with the usage status" 2 berth set bb CPUQuota=20% CPUWeight=0
+        check_status "so is a quota without '%'" 2 berth set --runtime bb CPUQuota=20
+        check_eq "nothing changed in the cgroup" "10240 300000 100000" "$(cpu_now)"
+        check "nor in machine.conf" sh -c "grep -qx CPUWeight=50 '$conf' && grep -qx CPUQuota=12.50% '$conf'"
+        check "CPUWeight=default and an empty CPUQuota= undo them" berth set bb CPUWeight=default CPUQuota=
+        check_eq "back to the kernel's defaults" "1024 -1 100000" "$(cpu_now)"
+        check "machine.conf says so" sh -c "grep -qx CPUWeight=default '$conf' && grep -qx CPUQuota= '$conf'"
+else
+        ok "# SKIP no v1 cpu controller: CPUWeight=/CPUQuota= on v2 need a delegated cpu controller"
+fi
 check_status "--runtime on a missing machine says so" 4 berth set --runtime nosuch TasksMax=5
 
 # --- a second machine at once ---------------------------------------------

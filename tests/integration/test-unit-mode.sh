@@ -34,6 +34,8 @@ th() { "$TESTHOST" run "$THDIR" -- "$@"; }
 tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
         BERTH_MODE=unit "$BERTH" "$@"; }
 unit_of() { tb status --json "$1" | jq -r .unit; }
+# The values of properties of a unit, space-separated, in the order asked.
+unit_props() { local u=$1 p out=(); shift; for p; do out+=("$(th systemctl show -P "$p" "$u")"); done; echo "${out[*]}"; }
 th_state() { tb list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
 
 # --- busybox ------------------------------------------------------------------------
@@ -50,6 +52,10 @@ check_eq "the guest's init is in the unit's payload cgroup" "0::/machine.slice/$
 check_eq "the supervisor in its supervisor cgroup" "0::/machine.slice/$u/supervisor" \
         "$(th sh -c "grep ^0:: /proc/\$(systemctl show -P MainPID $u)/cgroup")"
 check_eq "TasksMax= is a unit property" "16384" "$(th systemctl show -P TasksMax "$u")"
+# Unset [Resources] keys are not passed: the unit keeps systemd's defaults.
+check_eq "no CPUWeight=, CPUQuota=, IOWeight=, MemoryHigh= unless configured" \
+        "[not set] infinity [not set] infinity" \
+        "$(unit_props "$u" CPUWeight CPUQuotaPerSecUSec IOWeight MemoryHigh)"
 check_eq "DevicePolicy=closed" "closed" "$(th systemctl show -P DevicePolicy "$u")"
 # list/status read the unit's state from systemd, not only berth's files.
 check_eq "status --json: systemd's ActiveState" "active" "$(tb status --json ub | jq -r .unit_active_state)"
@@ -76,6 +82,16 @@ check "and keeps it in machine.conf" grep -qx TasksMax=77 "$BERTH_ROOT/machines/
 check "berth set --runtime changes it live only" tb set --runtime ub TasksMax=66
 check_eq "on the unit" "66" "$(th systemctl show -P TasksMax "$u")"
 check "machine.conf unchanged" grep -qx TasksMax=77 "$BERTH_ROOT/machines/ub/machine.conf"
+props() { unit_props "$u" CPUWeight CPUQuotaPerSecUSec IOWeight MemoryHigh; }
+check "berth set changes CPUWeight=, CPUQuota=, IOWeight=, MemoryHigh= live" \
+        tb set ub CPUWeight=300 CPUQuota=50% IOWeight=40 MemoryHigh=256M
+check_eq "as unit properties (CPUQuota=50% is 500ms per second)" "300 500ms 40 268435456" "$(props)"
+check "berth set --runtime CPUWeight=default CPUQuota= resets them" tb set --runtime ub CPUWeight=default CPUQuota=
+check_eq "to systemd's defaults, the others kept" "[not set] infinity 40 268435456" "$(props)"
+check "machine.conf keeps the persisted values" \
+        grep -qx CPUQuota=50% "$BERTH_ROOT/machines/ub/machine.conf"
+check_status "a bad value is refused" 2 tb set ub CPUWeight=20000
+check_eq "and changes nothing" "[not set] infinity 40 268435456" "$(props)"
 check "machinectl lists it" sh -c "'$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^ub '"
 # machined has one namespace for all state roots: a same-named machine of
 # another root (the default one here) registers under its qualified name and
@@ -165,7 +181,8 @@ check "rm" tb rm ub
 
 # --- autostart: berth@.service --------------------------------------------------------------------
 th sh -c "sed 's|@MACHINED@|$BERTH_MACHINED|' '$BERTH_SRCDIR/systemd-units/berth@.service.in' > /etc/systemd/system/berth@.service && systemctl daemon-reload"
-check "create a machine in the default state root" tbd create auto --template busybox --set TasksMax=99
+check "create a machine in the default state root" tbd create auto --template busybox --set TasksMax=99 \
+        --set CPUWeight=250 --set CPUQuota=200%
 check "berth enable" tbd enable auto
 check "it is wanted by machines.target" th test -L /etc/systemd/system/machines.target.wants/berth@auto.service
 if th systemctl start berth@auto.service >"$TEST_TMP/start.log" 2>&1; then
@@ -177,11 +194,14 @@ fi
 check_eq "berth sees it running" "running" "$(tbd list --json | jq -r '.[] | select(.name=="auto") | .state')"
 check_eq "in the template's unit" "berth@auto.service" "$(tbd status --json auto | jq -r .unit)"
 check_eq "with the limits of machine.conf" "99" "$(th systemctl show -P TasksMax berth@auto.service)"
+check_eq "CPUWeight= and CPUQuota= too" "250 2s" "$(unit_props berth@auto.service CPUWeight CPUQuotaPerSecUSec)"
 check "berth stop stops the unit" tbd stop auto
 check_eq "inactive" "inactive" "$(th systemctl is-active berth@auto.service)"
 check "berth start in the default state root (a transient unit)" tbd start auto
 check_eq "berth sees it running (runtime state in /run/berth)" "running" \
         "$(tbd list --json | jq -r '.[] | select(.name=="auto") | .state')"
+check_eq "the transient unit has CPUWeight= and CPUQuota= from the start" "250 2s" \
+        "$(unit_props "$(tbd status --json auto | jq -r .unit)" CPUWeight CPUQuotaPerSecUSec)"
 check "and stops it" tbd stop auto
 check "berth disable" tbd disable auto
 check "no longer wanted" sh -c "! '$TESTHOST' run '$THDIR' -- test -e /etc/systemd/system/machines.target.wants/berth@auto.service"

@@ -83,6 +83,9 @@ static void test_defaults(void) {
         TEST_ASSERT(!c.link && c.n_ports == 0, "default Link= and Port= are empty");
         TEST_ASSERT(c.memory_max == UINT64_MAX, "default MemoryMax= is infinity");
         TEST_ASSERT(c.tasks_max == 16384, "default TasksMax= is 16384");
+        TEST_ASSERT(c.memory_high == UINT64_MAX && c.cpu_weight == UINT64_MAX &&
+                            c.cpu_quota_per_sec_usec == UINT64_MAX && c.io_weight == UINT64_MAX,
+                    "MemoryHigh=, CPUWeight=, CPUQuota=, IOWeight= are unset by default");
         TEST_ASSERT(c.private_users == CONFIG_DEFAULT_PRIVATE_USERS && c.private_users,
                     "default PrivateUsers= is CONFIG_DEFAULT_PRIVATE_USERS (true)");
         TEST_ASSERT(c.set_mask == 0, "default set_mask is empty");
@@ -143,7 +146,11 @@ static void test_good_values(void) {
                        "Port=tcp:8080:80 udp:53 2222:22\n"
                        "[Resources]\n"
                        "MemoryMax=512M\n"
+                       "MemoryHigh=384M\n"
                        "TasksMax=100\n"
+                       "CPUWeight=200\n"
+                       "CPUQuota=150%\n"
+                       "IOWeight=10000\n"
                        "[Security]\n"
                        "PrivateUsers=yes\n"
                        "PrivateUsersOwnership=chown\n")) {
@@ -169,6 +176,10 @@ static void test_good_values(void) {
                             "Port= applied");
                 TEST_ASSERT(c.memory_max == UINT64_C(512) << 20, "MemoryMax=512M applied");
                 TEST_ASSERT(c.tasks_max == 100, "TasksMax=100 applied");
+                TEST_ASSERT(c.memory_high == UINT64_C(384) << 20, "MemoryHigh=384M applied");
+                TEST_ASSERT(c.cpu_weight == 200, "CPUWeight=200 applied");
+                TEST_ASSERT(c.cpu_quota_per_sec_usec == 1500000, "CPUQuota=150%% is 1.5 s of CPU per second");
+                TEST_ASSERT(c.io_weight == 10000, "IOWeight=10000 (the maximum) applied");
                 TEST_ASSERT(c.private_users, "PrivateUsers=yes applied");
                 TEST_ASSERT(c.ownership == OWNERSHIP_CHOWN, "PrivateUsersOwnership=chown applied");
                 TEST_ASSERT(c.set_mask == ALL_KEYS, "every key is marked");
@@ -184,17 +195,39 @@ static void test_good_values(void) {
                        "Mode=none\r\n"
                        "[Resources]\r\n"
                        "MemoryMax=infinity\r\n"
+                       "MemoryHigh=infinity\r\n"
                        "TasksMax=infinity\r\n"
+                       "CPUWeight=default\r\n"
+                       "CPUQuota=\r\n"
+                       "IOWeight=1\r\n"
                        "[Security]\r\n"
                        "PrivateUsers=off\r\n")) {
                 TEST_ASSERT_STREQ(c.init, "/bin/sh", "spaces around '=' and an inline comment are dropped");
                 TEST_ASSERT(c.poweroff_signal == 0, "PoweroffSignal=auto is 0");
                 TEST_ASSERT(c.reboot_signal == SIGTERM, "RebootSignal=15 is SIGTERM");
                 TEST_ASSERT(c.network_mode == NETWORK_MODE_NONE, "Mode=none");
-                TEST_ASSERT(c.memory_max == UINT64_MAX && c.tasks_max == UINT64_MAX,
-                            "'infinity' for both limits");
+                TEST_ASSERT(c.memory_max == UINT64_MAX && c.tasks_max == UINT64_MAX && c.memory_high == UINT64_MAX,
+                            "'infinity' for the three limits");
+                TEST_ASSERT(c.cpu_weight == UINT64_MAX && c.cpu_quota_per_sec_usec == UINT64_MAX,
+                            "CPUWeight=default and an empty CPUQuota= are unset");
+                TEST_ASSERT(c.io_weight == 1, "IOWeight=1 (the minimum)");
                 TEST_ASSERT(!c.private_users, "PrivateUsers=off");
         }
+        machine_config_done(&c);
+
+        if (parse_good(&c, "CPUQuota= with decimals, MemoryHigh= in bytes",
+                       "[Resources]\nCPUQuota=12.5%\nMemoryHigh=1000\n")) {
+                TEST_ASSERT(c.cpu_quota_per_sec_usec == 125000, "CPUQuota=12.5%% is 125 ms per second");
+                TEST_ASSERT(c.memory_high == 1000, "MemoryHigh=1000 is 1000 bytes");
+        }
+        machine_config_done(&c);
+
+        if (parse_good(&c, "CPUQuota= at its bounds", "[Resources]\nCPUQuota=21474836.47%\n"))
+                TEST_ASSERT(c.cpu_quota_per_sec_usec == UINT64_C(2147483647) * 100,
+                            "CPUQuota=21474836.47%% (systemd's largest) is kept exactly");
+        machine_config_done(&c);
+        if (parse_good(&c, "the smallest CPUQuota=", "[Resources]\nCPUQuota=0.01%\n"))
+                TEST_ASSERT(c.cpu_quota_per_sec_usec == 100, "CPUQuota=0.01%% is 100 us per second");
         machine_config_done(&c);
 
         if (parse_good(&c, "accepts a UTF-8 byte order mark", "\xef\xbb\xbf[Resources]\nMemoryMax=1G\n"))
@@ -256,6 +289,27 @@ static void test_bad_values(void) {
         parse_bad("TasksMax=0", "[Resources]\nTasksMax=0\n", "at least 1");
         parse_bad("a negative TasksMax=", "[Resources]\nTasksMax=-1\n", "not a number");
         parse_bad("an overflowing TasksMax=", "[Resources]\nTasksMax=99999999999999999999\n", "too large");
+        parse_bad("MemoryHigh=0", "[Resources]\nMemoryHigh=0\n", "MemoryHigh=0: must be greater than 0");
+        parse_bad("a MemoryHigh= percentage", "[Resources]\nMemoryHigh=50%\n", "not a valid size",
+                  "expected a size like 384M or 'infinity'");
+        parse_bad("CPUWeight=0", "[Resources]\nCPUWeight=0\n", "CPUWeight=0: is out of range",
+                  "expected a number from 1 to 10000 (100 is the default share) or 'default'");
+        parse_bad("CPUWeight=10001", "[Resources]\nCPUWeight=10001\n", "out of range");
+        parse_bad("CPUWeight=idle", "[Resources]\nCPUWeight=idle\n", "not a number");
+        parse_bad("an empty CPUWeight=", "[Resources]\nCPUWeight=\n", "not a number");
+        parse_bad("IOWeight=0", "[Resources]\nIOWeight=0\n", "IOWeight=0: is out of range");
+        parse_bad("an overflowing IOWeight=", "[Resources]\nIOWeight=99999999999999999999\n", "out of range");
+        parse_bad("a negative IOWeight=", "[Resources]\nIOWeight=-5\n", "not a number");
+        parse_bad("CPUQuota= without '%'", "[Resources]\nCPUQuota=50\n", "CPUQuota=50: is not a percentage",
+                  "expected a percentage of one CPU like 50% or 200% (two CPUs), or empty for no quota");
+        parse_bad("CPUQuota=0%", "[Resources]\nCPUQuota=0%\n", "must be greater than 0%");
+        parse_bad("CPUQuota=0.00%", "[Resources]\nCPUQuota=0.00%\n", "must be greater than 0%");
+        parse_bad("CPUQuota= with three decimals", "[Resources]\nCPUQuota=1.125%\n", "at most two decimals");
+        parse_bad("CPUQuota= with a bare dot", "[Resources]\nCPUQuota=5.%\n", "at most two decimals");
+        parse_bad("CPUQuota= with a sign", "[Resources]\nCPUQuota=-5%\n", "at most two decimals");
+        parse_bad("CPUQuota=%", "[Resources]\nCPUQuota=%\n", "at most two decimals");
+        parse_bad("CPUQuota= past systemd's bound", "[Resources]\nCPUQuota=21474837%\n", "too large");
+        parse_bad("a huge CPUQuota=", "[Resources]\nCPUQuota=99999999999999999999%\n", "too large");
         parse_bad("an unknown PrivateUsersOwnership=", "[Security]\nPrivateUsersOwnership=shift\n",
                   "not a known ownership mode", "expected 'auto', 'map' or 'chown'");
         parse_bad("a non-boolean PrivateUsers=", "[Security]\nPrivateUsers=maybe\n", "not a boolean",
@@ -545,6 +599,10 @@ static void test_cli(void) {
                 { "Bogus.Init=/x", "--set Bogus.Init=/x: unknown section [Bogus]" },
                 { "Init", "--set Init: expected Key=Value" },
                 { "TasksMax=0", "--set TasksMax=0: must be at least 1" },
+                { "CPUWeight=0", "--set CPUWeight=0: is out of range; expected a number from 1 to 10000" },
+                { "Resources.CPUQuota=fast", "--set Resources.CPUQuota=fast: is not a percentage" },
+                { "IOWeight=heavy", "--set IOWeight=heavy: is not a number" },
+                { "MemoryHigh=1Q", "--set MemoryHigh=1Q: is not a valid size" },
                 { "Init=/sbin/a ;b", "contains whitespace" },
                 { "Init= /sbin/init", "not an absolute path" },
                 { "PrivateUsers=", "is not a boolean" },
@@ -587,6 +645,10 @@ static void test_format(void) {
         c.network_mode = NETWORK_MODE_HOST;
         c.memory_max = UINT64_C(3) << 29; /* 1.5G: written as 1536M */
         c.tasks_max = UINT64_MAX;
+        c.memory_high = UINT64_C(1) << 30;
+        c.cpu_weight = 50;
+        c.cpu_quota_per_sec_usec = 2000000;
+        c.io_weight = 10000;
         c.private_users = true;
         c.boot = false;
         c.command = strv_append(strv_append(NULL, "/bin/sh"), "-c");
@@ -623,7 +685,11 @@ static void test_format(void) {
                           "\n"
                           "[Resources]\n"
                           "MemoryMax=1536M\n"
+                          "MemoryHigh=1G\n"
                           "TasksMax=infinity\n"
+                          "CPUWeight=50\n"
+                          "CPUQuota=200%\n"
+                          "IOWeight=10000\n"
                           "\n"
                           "[Security]\n"
                           "PrivateUsers=yes\n"
@@ -639,6 +705,10 @@ static void test_format(void) {
         /* Odd values: bytes not a multiple of 1K, a plain signal number. */
         c.memory_max = 1000;
         c.tasks_max = 1;
+        c.memory_high = UINT64_MAX;
+        c.cpu_weight = UINT64_MAX;
+        c.cpu_quota_per_sec_usec = 125000;
+        c.io_weight = UINT64_MAX;
         c.poweroff_signal = 0;
         c.reboot_signal = SIGRTMAX;
         c.private_users = false;
@@ -648,6 +718,20 @@ static void test_format(void) {
         machine_config_init(&d);
         TEST_ASSERT(parse(&d, text, CONFIG_SOURCE_MACHINE, true, &error) == 0 && config_equal(&c, &d),
                     "round trip of MemoryMax=1000, TasksMax=1, PoweroffSignal=auto, RebootSignal=SIGRTMAX");
+        machine_config_done(&d);
+        TEST_ASSERT(strstr(text, "\nMemoryHigh=infinity\n") && strstr(text, "\nCPUWeight=default\n") &&
+                            strstr(text, "\nCPUQuota=12.50%\n") && strstr(text, "\nIOWeight=default\n"),
+                    "unset MemoryHigh=, CPUWeight=, IOWeight= and a fractional CPUQuota= are written readably");
+
+        /* An unset CPUQuota= is written empty, and read back as unset. */
+        c.cpu_quota_per_sec_usec = UINT64_MAX;
+        free(text);
+        text = machine_config_format(&c, CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_QUOTA));
+        TEST_ASSERT_STREQ(text, "[Resources]\nCPUQuota=\n", "an unset CPUQuota= is written empty");
+        machine_config_init(&d);
+        TEST_ASSERT(parse(&d, text, CONFIG_SOURCE_MACHINE, true, &error) == 0 &&
+                            d.cpu_quota_per_sec_usec == UINT64_MAX,
+                    "and reads back as unset");
         machine_config_done(&d);
 
         free(text);
@@ -668,11 +752,14 @@ static void test_format(void) {
         machine_config_init(&c);
         (void) machine_config_set_from_cli(&c, "Init=/sbin/x;y", NULL);
         (void) machine_config_set_from_cli(&c, "MemoryMax=1024K", NULL);
+        (void) machine_config_set_from_cli(&c, "CPUQuota=0.5%", NULL);
+        (void) machine_config_set_from_cli(&c, "Resources.CPUWeight=1", NULL);
         free(text);
         text = machine_config_format(&c, c.set_mask);
         machine_config_init(&d);
         TEST_ASSERT(parse(&d, text, CONFIG_SOURCE_MACHINE, true, &error) == 0 && config_equal(&c, &d),
-                    "round trip of --set Init=/sbin/x;y MemoryMax=1024K");
+                    "round trip of --set Init=/sbin/x;y MemoryMax=1024K CPUQuota=0.5%% CPUWeight=1");
+        TEST_ASSERT(c.cpu_quota_per_sec_usec == 5000 && c.cpu_weight == 1, "--set CPUQuota=0.5%% CPUWeight=1");
         machine_config_done(&d);
         machine_config_done(&c);
 }
