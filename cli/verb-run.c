@@ -222,7 +222,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 return EXIT_EXEC_FAIL;
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
-        StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r };
+        StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
+                           .lock_fd = lock };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
         /* While the command runs the instance is an ordinary running machine:

@@ -49,6 +49,7 @@ typedef struct Args {
         bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
         bool stub;      /* PID 1 is berth's stub init, not the machine's own */
         int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
+        int lock_fd;     /* >= 0: berth's lock on the machine, held until our runtime state exists */
         bool network_gc; /* no machine: clean up after dead supervisors' networks */
         const char *ports; /* --port: forwards added to the configured ones for this run */
 } Args;
@@ -63,6 +64,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "stub-init", no_argument, NULL, 's' },
                 { "lifeline-fd", required_argument, NULL, 'L' },
+                { "lock-fd", required_argument, NULL, 'K' },
                 { "network-gc", no_argument, NULL, 'G' },
                 { "port", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
@@ -97,6 +99,10 @@ static int parse_args(int argc, char **argv, Args *a) {
                         if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
                         break;
+                case 'K':
+                        if (safe_atoi(optarg, &a->lock_fd) < 0 || a->lock_fd < 3)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lock-fd '%s'.", optarg);
+                        break;
                 case 'G':
                         a->network_gc = true;
                         break;
@@ -124,6 +130,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 return log_error_errno(errno, "Invalid --ready-fd %d: %m", a->ready_fd);
         if (a->lifeline_fd >= 0 && fcntl(a->lifeline_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return log_error_errno(errno, "Invalid --lifeline-fd %d: %m", a->lifeline_fd);
+        if (a->lock_fd >= 0 && fcntl(a->lock_fd, F_SETFD, FD_CLOEXEC) < 0)
+                return log_error_errno(errno, "Invalid --lock-fd %d: %m", a->lock_fd);
         return 0;
 }
 
@@ -229,6 +237,8 @@ static int attach_network(void *userdata, int netns_fd) {
 }
 
 static int run(const Args *a) {
+        /* Released once our runtime state exists (or when we fail before). */
+        _cleanup_close_ int machine_lock = a->lock_fd;
         const char *reason;
         if (machine_name_validate(a->name, &reason) < 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name: %s.", reason);
@@ -347,6 +357,9 @@ static int run(const Args *a) {
         r = runtime_state_write(run_fd, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
+        /* From here on our supervisor.lock and state tell berth the machine
+         * runs: its lock on the machine is no longer needed. */
+        (void) close(TAKE_FD(machine_lock));
 
         if (a->unit) {
                 /* A unit started from the berth@.service template knows nothing of
@@ -592,7 +605,7 @@ finish:
 }
 
 int main(int argc, char **argv) {
-        Args a = { .ready_fd = -1, .lifeline_fd = -1 };
+        Args a = { .ready_fd = -1, .lifeline_fd = -1, .lock_fd = -1 };
         log_parse_environment();
         log_set_prefix("berth-machined");
         if (parse_args(argc, argv, &a) < 0)
