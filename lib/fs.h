@@ -62,5 +62,9 @@ int lock_file_at(int dirfd, const char *name, bool exclusive, bool blocking);
  * of /proc/PID/stat) equals STARTTIME: guards against pid reuse. */
 int proc_starttime(pid_t pid, unsigned long long *ret);
 
+/* True if the file system holding FD is as good as full (less than 1 MiB or
+ * no inode left for root): what a helper's failure most likely came from. */
+bool fs_is_full(int fd);
+
 /* Close every fd >= 3 except those listed. */
 int close_all_fds_except(const int *keep, size_t n_keep);
