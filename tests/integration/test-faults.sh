@@ -306,4 +306,59 @@ for ((i = 0; i < ${#points[@]}; i += sup_stride)); do
 done
 part supervisor && section_end "supervisor faults"
 
+# --- a full disk ------------------------------------------------------------------
+# A state root of its own on a 24 MiB tmpfs (this test's mount namespace):
+# a machine that must survive, then each way of making one with too little space.
+if part disk; then
+        main_root=$BERTH_ROOT
+        BERTH_ROOT=$TEST_TMP/small
+        mkdir -p "$BERTH_ROOT"
+        mount -t tmpfs -o size=24m,mode=0700 berth-small "$BERTH_ROOT"
+        check "a machine on the small file system" berth create keep --template busybox
+        cp "$BERTH_ROOT/machines/keep/machine.conf" "$TEST_TMP/keep.conf"
+        # fill_to KIB: leave KIB KiB free.
+        fill_to() {
+                rm -f "$BERTH_ROOT/filler"
+                local avail
+                avail=$(df -k --output=avail "$BERTH_ROOT" | tail -1)
+                dd if=/dev/zero of="$BERTH_ROOT/filler" bs=1k count=$((avail - $1)) status=none 2>/dev/null
+                return 0
+        }
+        # disk_full LABEL CMD...: CMD fails for lack of space, clearly, leaving
+        # nothing; with space again, the same CMD succeeds.
+        disk_full() {
+                local label=$1; shift
+                fill_to 512
+                check_output_contains "$label on a full disk: the error says the disk is full, and where" \
+                        "No space left on device.*$BERTH_ROOT|$BERTH_ROOT.*(full|No space left)" berth "$@"
+                check_fails "$label on a full disk: non-zero exit" berth "$@"
+                check_eq "$label on a full disk: nothing half-made" "keep" \
+                        "$(berth list --json | jq -r '.[].name' | tr '\n' ' ' | sed 's/ $//')"
+                check_eq "$label on a full disk: no staging dir" "keep" "$(ls -A "$BERTH_ROOT/machines" | tr '\n' ' ' | sed 's/ $//')"
+                check_eq "$label on a full disk: no lock held" "" "$(held_locks)"
+                rm -f "$BERTH_ROOT/filler"
+                check "$label with space again succeeds" berth "$@"
+                check "rm" berth rm "$2"
+        }
+        disk_full "create --template busybox" create df --template busybox
+        disk_full "create --from-tar" create df --from-tar "$W/rootfs.tar.gz"
+        disk_full "import" import df "$L"
+
+        fill_to 0
+        dd if=/dev/zero of="$BERTH_ROOT/filler2" bs=1k count=64 status=none 2>/dev/null
+        check_output_contains "set on a full disk fails and says so" "No space left on device" \
+                berth set keep Resources.MemoryMax=64M
+        check "set on a full disk keeps machine.conf as it was" cmp "$TEST_TMP/keep.conf" "$BERTH_ROOT/machines/keep/machine.conf"
+        check_eq "set on a full disk leaves no temporary file" "" "$(ls -A "$BERTH_ROOT/machines/keep" | grep '^\.')"
+        rm -f "$BERTH_ROOT/filler" "$BERTH_ROOT/filler2"
+        check "the other machine still starts" berth start keep
+        check "and stops" berth stop keep
+        check "set with space again" berth set keep Resources.MemoryMax=64M
+        berth rm keep >/dev/null
+        berth gc >/dev/null 2>&1
+        umount -l "$BERTH_ROOT"
+        BERTH_ROOT=$main_root
+        section_end "full disk"
+fi
+
 done_testing
