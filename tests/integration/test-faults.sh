@@ -33,8 +33,8 @@ fi
 
 stride=${BERTH_FAULT_STRIDE:-1}
 # The supervisor has some 230 kill points (many alike: one cgroup or device
-# rule after another); CI tests every 8th, BERTH_FAULT_SUPERVISOR_STRIDE=1 all.
-sup_stride=${BERTH_FAULT_SUPERVISOR_STRIDE:-8}
+# rule after another); CI tests every 12th, BERTH_FAULT_SUPERVISOR_STRIDE=1 all.
+sup_stride=${BERTH_FAULT_SUPERVISOR_STRIDE:-12}
 # For working on one part: BERTH_FAULT_PARTS="create start stop supervisor disk cycles".
 parts=" ${BERTH_FAULT_PARTS:-create start stop supervisor disk cycles} "
 part() { [[ $parts == *" $1 "* ]]; }
@@ -305,6 +305,45 @@ for ((i = 0; i < ${#points[@]}; i += sup_stride)); do
         report "supervisor" "$sc#$k"
 done
 part supervisor && section_end "supervisor faults"
+
+# --- many start/stop cycles ---------------------------------------------------------
+# fds_of PID: where each fd of PID leads, one per line.
+# (Inode numbers and pty numbers vary; the host's ptys are shared with everyone.)
+fds_of() { for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null | sed 's/\[[0-9]*\]$//; s|^/dev/pts/[0-9]*$|/dev/pts/N|' | sort; }
+# cycle NAME COUNT: COUNT start/stop cycles of NAME; everything left is compared
+# with the state before, the supervisor's fds with those of the first cycle,
+# and no fd of the machine's init may lead to the host (its console and its
+# own script only).
+cycle() {
+        local name=$1 count=$2 i failed=0 before sup init first="" fds
+        before=$(host_snapshot)
+        local start=$SECONDS
+        for ((i = 1; i <= count; i++)); do
+                if ! run_quiet berth start "$name"; then failed=$((failed + 1)); cmd_failed "start #$i"; continue; fi
+                sup=$(sed -n 's/^SUPERVISOR_PID=//p' "$BERTH_ROOT/run/$name/state")
+                init=$(sed -n 's/^INIT_PID=//p' "$BERTH_ROOT/run/$name/state")
+                fds=$(fds_of "$sup")
+                [ -n "$first" ] || first=$fds
+                [ "$fds" = "$first" ] || problem "cycle $i: the supervisor's fds differ from the first cycle's: $(diff <(echo "$first") <(echo "$fds") | grep '^[<>]' | tr '\n' ' ')"
+                fds=$(fds_of "$init" | grep -v -x -e /dev/console -e /dev/pts/N -e /dev/null -e /sbin/fastinit)
+                [ -z "$fds" ] || problem "cycle $i: the machine's init holds host fds: $(echo "$fds" | tr '\n' ' ')"
+                run_quiet berth stop "$name" || { failed=$((failed + 1)); cmd_failed "stop #$i"; }
+                [ ${#problems[@]} -lt 5 ] || break
+        done
+        echo "# $count cycles of $name took $((SECONDS - start)) s"
+        expect_clean "$before"
+        if [ ${#problems[@]} = 0 ]; then ok "$count start/stop cycles of $name leave nothing behind"
+        else not_ok "$count start/stop cycles of $name"; printf '#   %s\n' "${problems[@]}"; fi
+        problems=()
+}
+if part cycles; then
+        berth clone fs fn >/dev/null && berth set fn Network.Mode=none >/dev/null
+        berth start fn >/dev/null && berth stop fn >/dev/null
+        cycle fn "${BERTH_FAULT_CYCLES:-200}"
+        # Bridge networking costs more per cycle (veth, addresses, rules).
+        cycle fs "${BERTH_FAULT_BRIDGE_CYCLES:-20}"
+        section_end "start/stop cycles"
+fi
 
 # --- a full disk ------------------------------------------------------------------
 # A state root of its own on a 24 MiB tmpfs (this test's mount namespace):
