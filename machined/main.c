@@ -359,7 +359,9 @@ static int run(const Args *a) {
                 return log_error_errno(r, "Failed to write runtime state: %m");
         /* From here on our supervisor.lock and state tell berth the machine
          * runs: its lock on the machine is no longer needed. */
-        (void) close(TAKE_FD(machine_lock));
+        if (machine_lock >= 0)
+                (void) flock(machine_lock, LOCK_UN); /* for every copy of the fd, berth's included */
+        closep(&machine_lock);
 
         if (a->unit) {
                 /* A unit started from the berth@.service template knows nothing of
