@@ -147,6 +147,9 @@ typedef struct StartOptions {
         bool stub_init;   /* berth's minimal PID 1 instead of the machine's init */
         int lifeline_fd;  /* >= 0 (direct mode): the machine stops when this pipe closes */
         pid_t lifeline_pid; /* > 0 (unit mode): ... when this process ends */
+        int lock_fd;      /* >= 0 (direct mode): the machine's lock, which the caller holds; the supervisor
+                           * holds it too until its runtime state exists, so that a berth killed in
+                           * between leaves no moment in which another start sees no supervisor */
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
 } StartOptions;
 

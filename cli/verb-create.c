@@ -84,6 +84,11 @@ int staging_commit(Context *ctx, const Staging *s, const char *name, const char 
         if (r >= 0 && renameat2(ctx->store.machines_fd, s->name, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
                 r = log_error_errno(errno, "Failed to move the new machine into place: %m");
         if (r < 0) {
+                /* Helpers report only that they failed; the file system tells why. */
+                if (fs_is_full(s->fd))
+                        log_error("No space left on device: the file system holding %s/machines is full. Free "
+                                  "space there and run the command again; nothing was created.",
+                                  ctx->store.root);
                 int k = rm_rf_at(ctx->store.machines_fd, s->name);
                 if (k < 0)
                         log_warning_errno(k, "Failed to remove %s, the next create will: %m", s->path);

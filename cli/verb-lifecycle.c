@@ -113,7 +113,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 { "port", required_argument, NULL, 'p' },
                 {},
         };
-        StartOptions o = { .timeout = 90, .lifeline_fd = -1 };
+        StartOptions o = { .timeout = 90, .lifeline_fd = -1, .lock_fd = -1 };
         _cleanup_free_ char *ports = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -153,6 +153,7 @@ int verb_start(Context *ctx, int argc, char **argv) {
         r = open_machine(ctx, name, &lock);
         if (r != 0)
                 return r;
+        o.lock_fd = lock;
         return machine_start(ctx, name, &o);
 }
 
@@ -242,15 +243,22 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                         _exit(127);
                 int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
                 int life = o->lifeline_fd >= 0 ? fcntl(o->lifeline_fd, F_DUPFD, 3) : -1;
-                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0))
+                int lock = o->lock_fd >= 0 ? fcntl(o->lock_fd, F_DUPFD, 3) : -1;
+                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0) || (o->lock_fd >= 0 && lock < 0))
                         _exit(127);
-                int keep[] = { fd, life };
-                (void) close_all_fds_except(keep, life >= 0 ? 2 : 1);
-                char fdbuf[16], lifebuf[16];
+                int keep[3] = { fd };
+                size_t n_keep = 1;
+                if (life >= 0)
+                        keep[n_keep++] = life;
+                if (lock >= 0)
+                        keep[n_keep++] = lock;
+                (void) close_all_fds_except(keep, n_keep);
+                char fdbuf[16], lifebuf[16], lockbuf[16];
                 snprintf(fdbuf, sizeof fdbuf, "%d", fd);
                 snprintf(lifebuf, sizeof lifebuf, "%d", life);
+                snprintf(lockbuf, sizeof lockbuf, "%d", lock);
                 const char *path = machined_path();
-                const char *args[16];
+                const char *args[18];
                 size_t k = 0;
                 args[k++] = path;
                 args[k++] = "--root";
@@ -268,6 +276,10 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 if (life >= 0) {
                         args[k++] = "--lifeline-fd";
                         args[k++] = lifebuf;
+                }
+                if (lock >= 0) {
+                        args[k++] = "--lock-fd";
+                        args[k++] = lockbuf;
                 }
                 if (o->ports) {
                         args[k++] = "--port";

@@ -248,7 +248,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
         StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
-                           .lifeline_pid = getpid() };
+                           .lifeline_pid = getpid(), .lock_fd = lock };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
         /* While the command runs the instance is an ordinary running machine:

@@ -3,6 +3,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 
 #include "fs.h"
@@ -290,6 +291,14 @@ int pidfd_open_checked(pid_t pid, unsigned long long starttime) {
                 return r < 0 ? r : -ESRCH;
         }
         return fd;
+}
+
+bool fs_is_full(int fd) {
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0)
+                return false;
+        /* f_bfree/f_ffree: what root, which berth runs as, can still use. */
+        return (uint64_t) sv.f_bfree * sv.f_frsize < UINT64_C(1) << 20 || (sv.f_files > 0 && sv.f_ffree == 0);
 }
 
 int close_all_fds_except(const int *keep, size_t n_keep) {

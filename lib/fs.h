@@ -70,5 +70,9 @@ int proc_starttime(pid_t pid, unsigned long long *ret);
  * gone or the pid was reused). */
 int pidfd_open_checked(pid_t pid, unsigned long long starttime);
 
+/* True if the file system holding FD is as good as full (less than 1 MiB or
+ * no inode left for root): what a helper's failure most likely came from. */
+bool fs_is_full(int fd);
+
 /* Close every fd >= 3 except those listed. */
 int close_all_fds_except(const int *keep, size_t n_keep);

@@ -27,11 +27,14 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+/* Also called directly to close early: the variable is emptied, so a later
+ * use or the cleanup never touches a number the kernel has handed out again. */
 static inline void closep(int *fd) {
         if (*fd >= 0) {
                 int saved = errno;
                 (void) close(*fd);
                 errno = saved;
+                *fd = -EBADF;
         }
 }
 #define _cleanup_close_ _cleanup_(closep)

@@ -54,6 +54,7 @@ typedef struct Args {
         int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
         pid_t lifeline_pid; /* > 0: ... when this process ends (berth run in unit mode: no pipe) */
         unsigned long long lifeline_starttime; /* its start time, against pid reuse */
+        int lock_fd;     /* >= 0: berth's lock on the machine, held until our runtime state exists */
         bool network_gc; /* no machine: clean up after dead supervisors' networks */
         const char *ports; /* --port: forwards added to the configured ones for this run */
 } Args;
@@ -69,6 +70,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "stub-init", no_argument, NULL, 's' },
                 { "lifeline-fd", required_argument, NULL, 'L' },
                 { "lifeline-pid", required_argument, NULL, 'l' },
+                { "lock-fd", required_argument, NULL, 'K' },
                 { "network-gc", no_argument, NULL, 'G' },
                 { "port", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
@@ -116,6 +118,10 @@ static int parse_args(int argc, char **argv, Args *a) {
                         a->lifeline_starttime = start;
                         break;
                 }
+                case 'K':
+                        if (safe_atoi(optarg, &a->lock_fd) < 0 || a->lock_fd < 3)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lock-fd '%s'.", optarg);
+                        break;
                 case 'G':
                         a->network_gc = true;
                         break;
@@ -144,6 +150,8 @@ static int parse_args(int argc, char **argv, Args *a) {
                 return log_error_errno(errno, "Invalid --ready-fd %d: %m", a->ready_fd);
         if (a->lifeline_fd >= 0 && fcntl(a->lifeline_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return log_error_errno(errno, "Invalid --lifeline-fd %d: %m", a->lifeline_fd);
+        if (a->lock_fd >= 0 && fcntl(a->lock_fd, F_SETFD, FD_CLOEXEC) < 0)
+                return log_error_errno(errno, "Invalid --lock-fd %d: %m", a->lock_fd);
         return 0;
 }
 
@@ -238,6 +246,8 @@ static int attach_network(void *userdata, int netns_fd) {
 }
 
 static int run(const Args *a) {
+        /* Released once our runtime state exists (or when we fail before). */
+        _cleanup_close_ int machine_lock = a->lock_fd;
         const char *reason;
         if (machine_name_validate(a->name, &reason) < 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name: %s.", reason);
@@ -375,6 +385,11 @@ static int run(const Args *a) {
         r = runtime_state_write(run_fd, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
+        /* From here on our supervisor.lock and state tell berth the machine
+         * runs: its lock on the machine is no longer needed. */
+        if (machine_lock >= 0)
+                (void) flock(machine_lock, LOCK_UN); /* for every copy of the fd, berth's included */
+        closep(&machine_lock);
 
         if (a->unit) {
                 /* A unit started from the berth@.service template knows nothing of
@@ -631,7 +646,7 @@ finish:
 }
 
 int main(int argc, char **argv) {
-        Args a = { .ready_fd = -1, .lifeline_fd = -1 };
+        Args a = { .ready_fd = -1, .lifeline_fd = -1, .lock_fd = -1 };
         log_parse_environment();
         log_set_prefix("berth-machined");
         if (parse_args(argc, argv, &a) < 0)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -651,6 +652,9 @@ static void teardown_maybe_background(int nsfd, const char *ns_path, char **dead
         if (pid == 0) {
                 if (fork() == 0) {
                         (void) setsid();
+                        /* A name of its own, so that ps (and a test looking
+                         * for leftover supervisors) tells it apart. */
+                        (void) prctl(PR_SET_NAME, "berth-linger");
                         /* Our copy of NSFD would hold the lock, like the
                          * supervisor's other locks: gone with the rest. */
                         if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
