@@ -374,7 +374,7 @@ int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
         _cleanup_close_ int mfd = overlay_make(lowers, n, upper, work, MOUNT_ATTR_NODEV);
         close_fds(lowers, n);
         if (mfd < 0)
-                return fail(err, errlen, mfd, "Failed to create the overlay of the rootfs (is overlayfs available?): %m");
+                return fail(err, errlen, mfd, "Failed to create the overlay of the rootfs (berth needs overlayfs of Linux 6.8 or later): %m");
         _cleanup_close_ int merged = scratch_dir(rm->scratch, "merged");
         if (merged < 0 || move_mount(mfd, "", merged, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return fail(err, errlen, merged < 0 ? merged : -errno, "Failed to mount the overlay of the rootfs: %m");
