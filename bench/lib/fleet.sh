@@ -48,12 +48,14 @@ fleet_grow() {
         while [ -n "$pending" ] && [ "${EPOCHREALTIME%.*}" -lt $((${start%.*} + limit)) ]; do
                 local -A leader=()
                 # shellcheck disable=SC2086
-                while read -r i pid; do [ -n "$pid" ] && leader[$i]=$pid; done < <(fleet_leaders "$tool" $pending)
+                while read -r i pid; do if [ -n "$pid" ]; then leader[$i]=$pid; fi; done < <(fleet_leaders "$tool" $pending)
                 local still=
                 for i in $pending; do
                         state=
-                        [ -n "${leader[$i]:-}" ] &&
-                                state=$(timeout 10 nsenter -t "${leader[$i]}" -a systemctl is-system-running 2>/dev/null)
+                        if [ -n "${leader[$i]:-}" ]; then
+                                # Not yet running is a status of 1: errexit must not end us.
+                                state=$(timeout 10 nsenter -t "${leader[$i]}" -a systemctl is-system-running 2>/dev/null) || true
+                        fi
                         case $state in
                         running) booted=$((booted + 1)) ;;
                         degraded) booted=$((booted + 1)); degraded=$((degraded + 1)) ;;
@@ -61,7 +63,7 @@ fleet_grow() {
                         esac
                 done
                 pending=$still
-                [ -n "$pending" ] && sleep 0.5
+                if [ -n "$pending" ]; then sleep 0.5; fi
         done
         echo "$booted $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') $degraded"
 }
@@ -82,16 +84,48 @@ fleet_end() {
                 for i in $(seq 1 "$count"); do
                         pid=$(cat "$work/fleet/berth-$i.pid" 2>/dev/null) || continue
                         while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-                        "$BERTH" rm --force "f$i" >/dev/null 2>&1
+                        "$BERTH" rm --force "f$i" >/dev/null 2>&1 || true
                 done
         fi
         rm -f "$work"/fleet/"$tool"-*.pid
 }
 
+# fleet_pss TOOL COUNT: kB of proportional set size of all that makes up
+# TOOL's instances 1..COUNT: every process in their guests' PID namespaces
+# plus what runs for each on the host (berth: supervisor and run client;
+# nspawn: systemd-nspawn; LXC: its monitor).  Unlike MemAvailable, other
+# work on the machine does not move it; tmpfs and kernel memory are not in it.
+fleet_pss() {
+        local tool=$1 count=$2 i pid p ns
+        local -A guest_ns=()
+        local pids=()
+        # shellcheck disable=SC2046
+        while read -r i pid; do
+                [ -n "$pid" ] || continue
+                ns=$(readlink "/proc/$pid/ns/pid") || continue
+                guest_ns[$ns]=1
+                case $tool in
+                berth) pids+=("$(cat "$work/fleet/berth-$i.pid")") ;;
+                nspawn) pids+=("$(cat "$work/fleet/nspawn-$i.pid")") ;;
+                lxc) pids+=("$(ps -o ppid= -p "$pid" | tr -d ' ')") ;;
+                esac
+        done < <(fleet_leaders "$tool" $(seq 1 "$count"))
+        if [ "$tool" = berth ]; then
+                pids+=($("$BERTH" list --json | jq '.[] | select((.name | startswith("f")) and .supervisor > 0) | .supervisor'))
+        fi
+        for p in /proc/[0-9]*; do
+                ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
+                if [ -n "${guest_ns[$ns]:-}" ]; then pids+=("${p#/proc/}"); fi
+        done
+        for pid in "${pids[@]}"; do cat "/proc/$pid/smaps_rollup" 2>/dev/null || true; done |
+                awk '/^Pss:/ {kb += $2} END {print kb + 0}'
+}
+
 # fleet_memory TOOL COUNTS...: boot TOOL's instances up to each count in turn
 # (20, then 30 more for 50, ...) and after each step print one line
-# "TOOL COUNT BOOTED SECONDS_TO_BOOT_ALL_SO_FAR DEGRADED KB_PER_MACHINE":
-# MemAvailable lost since before the first one, divided by COUNT.
+# "TOOL COUNT BOOTED SECONDS_TO_BOOT_ALL_SO_FAR DEGRADED KB_PER_MACHINE
+# PSS_KB_PER_MACHINE": MemAvailable lost since before the first one, and
+# fleet_pss, each divided by COUNT.
 fleet_memory() {
         local tool=$1; shift
         local have=0 total=0 count booted=0 secs degraded deg_total=0 step_booted
@@ -105,8 +139,9 @@ fleet_memory() {
                 have=$count
                 sleep 10  # let the guests settle after their boot
                 local after; after=$(awk '/^MemAvailable/ {print $2}' /proc/meminfo)
-                echo "$tool $count $booted $total $deg_total $(((before - after) / count))"
-                [ "$booted" -lt "$count" ] && break  # the next step would only pile up
+                local pss; pss=$(fleet_pss "$tool" "$count")
+                echo "$tool $count $booted $total $deg_total $(((before - after) / count)) $((pss / count))"
+                if [ "$booted" -lt "$count" ]; then break; fi  # the next step would only pile up
         done
         fleet_end "$tool" "$have"
 }
