@@ -12,11 +12,6 @@ if [ -n "$source" ]; then
 else
         lxc-start -P "$lxcpath" -n "$name" >/dev/null 2>&1 || exit 1
 fi
-while [ $SECONDS -lt 120 ]; do  # bounded: a broken boot must not hang the bench
-        leader=$(lxc-info -P "$lxcpath" -n "$name" -pH 2>/dev/null) || exit 1
-        if [ -n "$leader" ] && [ "$(nsenter -t "$leader" -a systemctl is-system-running 2>/dev/null)" = running ]; then
-                exit 0
-        fi
-        sleep 0.01
-done
-exit 1
+leader() { lxc-info -P "$lxcpath" -n "$name" -pH 2>/dev/null; }
+. "$(dirname "$0")/wait-running.sh"
+wait_running leader

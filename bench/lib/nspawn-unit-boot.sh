@@ -8,12 +8,9 @@ set -u
 root=$1 name=$2
 systemd-run -q --collect --unit="nspawn-$name" -p Delegate=yes -p KillMode=mixed \
         systemd-nspawn -q --keep-unit --console=passive --private-network -D "$root" -M "$name" -b || exit 1
-while [ $SECONDS -lt 120 ]; do  # bounded: a broken boot must not hang the bench
-        systemctl -q is-active "nspawn-$name" || exit 1
-        leader=$(machinectl show --property=Leader --value "$name" 2>/dev/null)
-        if [ -n "$leader" ] && [ "$(nsenter -t "$leader" -a systemctl is-system-running 2>/dev/null)" = running ]; then
-                exit 0
-        fi
-        sleep 0.01
-done
-exit 1
+leader() {
+        systemctl -q is-active "nspawn-$name" || return 1
+        machinectl show --property=Leader --value "$name" 2>/dev/null || true
+}
+. "$(dirname "$0")/wait-running.sh"
+wait_running leader
