@@ -7,6 +7,7 @@
 #   nspawn  systemd-nspawn --volatile=overlay --private-network -b
 #   lxc     lxc-copy -e -t (ephemeral overlay copy, upper layer on a tmpfs)
 # Needs BERTH, work, lxcpath from bench/run.
+# shellcheck disable=SC2154
 
 # fleet_launch TOOL I: start instance I in the background.
 fleet_launch() {
@@ -111,7 +112,10 @@ fleet_pss() {
                 esac
         done < <(fleet_leaders "$tool" $(seq 1 "$count"))
         if [ "$tool" = berth ]; then
-                pids+=($("$BERTH" list --json | jq '.[] | select((.name | startswith("f")) and .supervisor > 0) | .supervisor'))
+                local supervisors
+                mapfile -t supervisors < <("$BERTH" list --json |
+                        jq '.[] | select((.name | startswith("f")) and .supervisor > 0) | .supervisor')
+                pids+=("${supervisors[@]}")
         fi
         for p in /proc/[0-9]*; do
                 ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
