@@ -7,12 +7,9 @@ root=$1 pidfile=$2; shift 2
 setsid systemd-nspawn -q --register=no --keep-unit --console=passive "$@" -D "$root" -b >/dev/null 2>&1 &
 echo $! > "$pidfile"
 pid=$(cat "$pidfile")
-for _ in $(seq 3000); do
-        kill -0 "$pid" 2>/dev/null || exit 1   # nspawn gave up (e.g. the rootfs is in use)
-        leader=$(pgrep -P "$pid" -x systemd | head -1)
-        if [ -n "$leader" ] && [ "$(nsenter -t "$leader" -a systemctl is-system-running 2>/dev/null)" = running ]; then
-                exit 0
-        fi
-        sleep 0.01
-done
-exit 1
+leader() {
+        kill -0 "$pid" 2>/dev/null || return 1   # nspawn gave up (e.g. the rootfs is in use)
+        pgrep -P "$pid" -x systemd | head -1
+}
+. "$(dirname "$0")/wait-running.sh"
+wait_running leader
