@@ -54,10 +54,9 @@ static bool name_available(sd_bus *bus, const char *name, const char *root_direc
         _cleanup_free_ char *root = NULL;
         pid_t leader = 0;
         int r = registered_machine(bus, name, &root, &leader);
-        if (r == -ENOENT)
-                return true;
+        /* Free, or machined cannot tell (not running?): RegisterMachine will say. */
         if (r < 0)
-                return false;
+                return true;
         if (streq_ptr(root, root_directory) || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
                 (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine",
                                           NULL, NULL, "s", name);
