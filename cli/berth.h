@@ -73,6 +73,9 @@ int verb_snapshots(Context *ctx, int argc, char **argv);
 /* berth gc's part for clones and snapshots: leftovers of killed snapshots,
  * layers nothing lists.  Returns how many went, or -errno. */
 int clone_gc(Context *ctx, bool verbose);
+/* Remove the hidden dirs killed creates and rms left (.staging-NAME.*,
+ * .removing-NAME.*) whose NAME nobody holds the lock of.  Returns how many. */
+int staging_gc(Context *ctx, bool verbose);
 /* Remove the layers nothing lists any more (logs, never fails). */
 void prune_layers(Context *ctx);
 int verb_restore(Context *ctx, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fs.h"
 #include "log.h"
+#include "name.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "spawn.h"
@@ -51,6 +52,42 @@ static void clean_staging(Context *ctx, const char *name) {
                         else
                                 log_debug("Removed stale %s from an interrupted create.", de->d_name);
                 }
+}
+
+int staging_gc(Context *ctx, bool verbose) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(ctx->store.machines_fd, &d);
+        if (r < 0)
+                return r;
+        int removed = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                /* .staging-NAME.RANDOM or .removing-NAME.RANDOM: NAME is what is
+                 * between the prefix and the last dot. */
+                const char *rest = startswith(de->d_name, ".staging-") ?: startswith(de->d_name, ".removing-");
+                const char *dot = rest ? strrchr(rest, '.') : NULL;
+                if (!dot || dot == rest)
+                        continue;
+                _cleanup_free_ char *name = strndup(rest, (size_t) (dot - rest));
+                if (!name || !machine_name_is_valid(name))
+                        continue;
+                /* Whoever makes or removes NAME holds its lock: a free lock means
+                 * the command that left this was killed. */
+                _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, true);
+                if (lock < 0)
+                        continue;
+                r = rm_rf_at(ctx->store.machines_fd, de->d_name);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove %s/machines/%s, ignoring: %m", ctx->store.root,
+                                          de->d_name);
+                else {
+                        removed++;
+                        if (verbose)
+                                log_info("Removed %s, left by an interrupted create or rm of '%s'.", de->d_name,
+                                         name);
+                }
+        }
+        return removed;
 }
 
 static int make_staging(Context *ctx, const char *name, char **ret) {

@@ -286,6 +286,11 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error("Failed to list machines.");
                 return EXIT_FAIL;
         }
+        n = staging_gc(ctx, !ctx->quiet);
+        if (n < 0) {
+                log_error_errno(n, "Failed to remove what interrupted creates left: %m");
+                return EXIT_FAIL;
+        }
         n = clone_gc(ctx, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove unused layers and snapshot leftovers: %m");

@@ -139,6 +139,13 @@ wait_for 10 sh -c "ls -A '$BERTH_ROOT/machines' | grep -q '^\.staging-killed'"
 kill -9 $cpid; wait $cpid 2>/dev/null
 check_eq "killed create: list does not show it" "" "$(berth list --json | jq -r '.[] | select(.name=="killed") | .name')"
 check "the copy helper died with it" wait_for 10 sh -c "! pgrep -f '[c]p -a --reflink=auto -- $TEST_TMP/big' >/dev/null"
+check "its staging dir is still there" sh -c "ls -A '$BERTH_ROOT/machines' | grep -q '^\.staging-killed'"
+check "berth gc removes it" berth gc
+check "gone" sh -c "! ls -A '$BERTH_ROOT/machines' | grep -q '^\.staging-killed'"
+"$BERTH" create killed --from-dir "$TEST_TMP/big" >/dev/null 2>&1 &
+cpid=$!
+wait_for 10 sh -c "ls -A '$BERTH_ROOT/machines' | grep -q '^\.staging-killed'"
+kill -9 $cpid; wait $cpid 2>/dev/null
 check "the next create of that name succeeds" berth create killed --template busybox
 check "and cleaned the stale staging dir" sh -c "! ls -A '$BERTH_ROOT/machines' | grep -q '^\.staging-killed'"
 
