@@ -115,6 +115,9 @@ int open_machine(Context *ctx, const char *name, int *ret_lock);
 /* Open the store and check machine NAME exists, without taking its lock
  * (read-only verbs).  0, or an exit code (logged). */
 int look_up_machine(Context *ctx, const char *name);
+/* The options of verbs whose only one is --json (list, status, snapshots):
+ * sets ctx->json; EXIT_USAGE for anything else (getopt said what). */
+int parse_json_option(Context *ctx, int argc, char **argv);
 /* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
  * left (the caller holds NAME's lock; it does not run).  VERBOSE: say so,
  * and log failures as errors (else at debug level: the quiet gc every run

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the verbs. */
 
+#include <getopt.h>
+
 #include "berth.h"
 #include "build-config.h"
 #include "fs.h"
@@ -71,6 +73,17 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
         return 0;
 }
 
+
+int parse_json_option(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c != 'j')
+                        return EXIT_USAGE;
+                ctx->json = true;
+        }
+        return 0;
+}
 
 int look_up_machine(Context *ctx, const char *name) {
         if (context_open_store(ctx) < 0)

@@ -404,16 +404,8 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
 }
 
 int verb_snapshots(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
-        int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        ctx->json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
+        if (parse_json_option(ctx, argc, argv) != 0)
+                return EXIT_USAGE;
         const char *name;
         int r = one_name(argc, argv, "snapshots NAME [--json]", &name);
         if (r == 0)

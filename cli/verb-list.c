@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* list and status: read-only, take no locks, never block on a busy machine. */
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <time.h>
 
@@ -142,16 +141,8 @@ static json_object *machine_info_json(const MachineInfo *m) {
 }
 
 int verb_list(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
-        int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        ctx->json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
+        if (parse_json_option(ctx, argc, argv) != 0)
+                return EXIT_USAGE;
         if (optind != argc) {
                 log_error("Usage: berth list [--json]");
                 return EXIT_USAGE;
@@ -228,16 +219,8 @@ static void print_image(Context *ctx, const char *name) {
 }
 
 int verb_status(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
-        int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        ctx->json = true;
-                        break;
-                default:
-                        return EXIT_USAGE;
-                }
+        if (parse_json_option(ctx, argc, argv) != 0)
+                return EXIT_USAGE;
         const char *name;
         int r = one_name(argc, argv, "status NAME [--json]", &name);
         if (r != 0)
