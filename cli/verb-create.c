@@ -34,27 +34,12 @@ static const char *template_dir(void) {
         return secure_getenv("BERTH_TEMPLATE_DIR") ?: BERTH_TEMPLATE_DIR;
 }
 
-/* Remove leftovers of earlier, killed creates of NAME.  We hold NAME's lock,
- * so no create of NAME is running. */
-static void clean_staging(Context *ctx, const char *name) {
-        _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
-        _cleanup_free_ char *prefix2 = xasprintf(".removing-%s.", name);
-        _cleanup_closedir_ DIR *d = NULL;
-        if (opendir_dup(ctx->store.machines_fd, &d) < 0)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (startswith(de->d_name, prefix) || startswith(de->d_name, prefix2)) {
-                        int r = rm_rf_at(ctx->store.machines_fd, de->d_name);
-                        if (r < 0)
-                                log_warning_errno(r, "Failed to remove stale %s/machines/%s, ignoring: %m",
-                                                  ctx->store.root, de->d_name);
-                        else
-                                log_debug("Removed stale %s from an interrupted create.", de->d_name);
-                }
-}
-
-int staging_gc(Context *ctx, bool verbose) {
+/* Remove the hidden dirs killed creates and rms left: .staging-NAME.RANDOM
+ * and .removing-NAME.RANDOM.  HELD: only those of NAME HELD, whose lock the
+ * caller holds; else those of every NAME whose lock is free (whoever makes
+ * or removes NAME holds it, so a free lock means their command was killed).
+ * Returns how many were removed. */
+static int remove_leftovers(Context *ctx, const char *held, bool verbose) {
         _cleanup_closedir_ DIR *d = NULL;
         int r = opendir_dup(ctx->store.machines_fd, &d);
         if (r < 0)
@@ -62,32 +47,35 @@ int staging_gc(Context *ctx, bool verbose) {
         int removed = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
-                /* .staging-NAME.RANDOM or .removing-NAME.RANDOM: NAME is what is
-                 * between the prefix and the last dot. */
+                /* NAME is what is between the prefix and the last dot. */
                 const char *rest = startswith(de->d_name, ".staging-") ?: startswith(de->d_name, ".removing-");
                 const char *dot = rest ? strrchr(rest, '.') : NULL;
                 if (!dot || dot == rest)
                         continue;
                 _cleanup_free_ char *name = strndup(rest, (size_t) (dot - rest));
-                if (!name || !machine_name_is_valid(name))
+                if (!name || !machine_name_is_valid(name) || (held && !streq(name, held)))
                         continue;
-                /* Whoever makes or removes NAME holds its lock: a free lock means
-                 * the command that left this was killed. */
-                _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, true);
-                if (lock < 0)
+                _cleanup_close_ int lock = held ? -EBADF : store_lock_machine(&ctx->store, name, true);
+                if (!held && lock < 0)
                         continue;
                 r = rm_rf_at(ctx->store.machines_fd, de->d_name);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to remove %s/machines/%s, ignoring: %m", ctx->store.root,
+                        log_warning_errno(r, "Failed to remove stale %s/machines/%s, ignoring: %m", ctx->store.root,
                                           de->d_name);
                 else {
                         removed++;
                         if (verbose)
                                 log_info("Removed %s, left by an interrupted create or rm of '%s'.", de->d_name,
                                          name);
+                        else
+                                log_debug("Removed stale %s from an interrupted create.", de->d_name);
                 }
         }
         return removed;
+}
+
+int staging_gc(Context *ctx, bool verbose) {
+        return remove_leftovers(ctx, NULL, verbose);
 }
 
 static int make_staging(Context *ctx, const char *name, char **ret) {
@@ -177,7 +165,7 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
                 log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
                 return EXIT_FAIL;
         }
-        clean_staging(ctx, name);
+        (void) remove_leftovers(ctx, name, false);
 
         _cleanup_free_ char *staging = NULL;
         r = make_staging(ctx, name, &staging);
