@@ -56,25 +56,22 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
                 m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
                 return;
         }
-        MachineCgroup mcg = { .group = m->rt.cgroup, .delegated = m->rt.delegated };
-        if (isempty(mcg.group) || cgroup_machine_memory_current(&mcg, &m->memory) < 0)
-                m->memory = UINT64_MAX;
-        if (isempty(mcg.group) || cgroup_machine_tasks_current(&mcg, &m->tasks) < 0)
-                m->tasks = UINT64_MAX;
-
-        /* A machine started as a unit: systemd's own view, where it has one
-         * (its figures cover the supervisor too, like the unit's limits). */
+        /* A machine started as a unit: systemd's own view first, where it has
+         * one (its figures cover the supervisor too, like the unit's limits). */
+        m->unit = (UnitStatus) UNIT_STATUS_UNKNOWN;
         RunMode mode;
-        if (isempty(m->rt.unit) || context_run_mode(ctx, &mode) < 0 || mode != RUN_MODE_UNIT ||
-            unit_get_status(ctx->bus, m->rt.unit, &m->unit) < 0) {
-                m->unit = (UnitStatus) { .memory_current = UINT64_MAX, .tasks_current = UINT64_MAX,
-                                         .cpu_usage_nsec = UINT64_MAX };
-                return;
-        }
-        if (m->unit.memory_current != UINT64_MAX)
-                m->memory = m->unit.memory_current;
-        if (m->unit.tasks_current != UINT64_MAX)
-                m->tasks = m->unit.tasks_current;
+        if (!isempty(m->rt.unit) && context_run_mode(ctx, &mode) >= 0 && mode == RUN_MODE_UNIT &&
+            unit_get_status(ctx->bus, m->rt.unit, &m->unit) < 0)
+                m->unit = (UnitStatus) UNIT_STATUS_UNKNOWN;
+        m->memory = m->unit.memory_current;
+        m->tasks = m->unit.tasks_current;
+
+        /* Else the cgroup's own files. */
+        MachineCgroup mcg = { .group = m->rt.cgroup, .delegated = m->rt.delegated };
+        if (m->memory == UINT64_MAX && (isempty(mcg.group) || cgroup_machine_memory_current(&mcg, &m->memory) < 0))
+                m->memory = UINT64_MAX;
+        if (m->tasks == UINT64_MAX && (isempty(mcg.group) || cgroup_machine_tasks_current(&mcg, &m->tasks) < 0))
+                m->tasks = UINT64_MAX;
 }
 
 static void format_bytes(uint64_t v, char buf[static 16]) {

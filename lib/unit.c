@@ -383,8 +383,7 @@ static int read_unit_properties(sd_bus *bus, const char *path, const char *inter
 }
 
 int unit_get_status(sd_bus *bus, const char *unit, UnitStatus *ret) {
-        *ret = (UnitStatus) { .memory_current = UINT64_MAX, .tasks_current = UINT64_MAX,
-                              .cpu_usage_nsec = UINT64_MAX };
+        *ret = (UnitStatus) UNIT_STATUS_UNKNOWN;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnit", &error, &reply, "s", unit);

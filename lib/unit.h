@@ -66,5 +66,9 @@ typedef struct UnitStatus {
         uint64_t cpu_usage_nsec;
 } UnitStatus;
 
-/* Read UNIT's state and accounting from systemd (two GetAll calls). */
+#define UNIT_STATUS_UNKNOWN \
+        { .memory_current = UINT64_MAX, .tasks_current = UINT64_MAX, .cpu_usage_nsec = UINT64_MAX }
+
+/* Read UNIT's state and accounting from systemd (two GetAll calls); a unit
+ * systemd does not know leaves *RET UNIT_STATUS_UNKNOWN. */
 int unit_get_status(sd_bus *bus, const char *unit, UnitStatus *ret);
