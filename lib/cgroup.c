@@ -355,12 +355,15 @@ static int apply_limits(const Hierarchy *h, const char *dir, const CgroupLimits 
         return r;
 }
 
-/* The machine's cgroup dir in hierarchy H, or NULL where it has none (a
- * delegated machine lives in the unified hierarchy only). */
+/* The machine's cgroup dir in hierarchy H, or NULL where it has none: a
+ * delegated group is in the unified hierarchy, and in a v1 hierarchy only
+ * where systemd made it (those of the controllers it manages for the unit on
+ * a hybrid host; not freezer, say). */
 static char *group_dir(const Hierarchy *h, const MachineCgroup *m) {
-        if (m->delegated && !h->v2)
+        _cleanup_free_ char *dir = xasprintf("%s/%s", h->mount, m->group);
+        if (m->delegated && !h->v2 && access(dir, F_OK) < 0)
                 return NULL;
-        return xasprintf("%s/%s", h->mount, m->group);
+        return TAKE_PTR(dir);
 }
 
 int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {

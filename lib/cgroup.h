@@ -37,7 +37,9 @@ CgroupLimits cgroup_limits_from_config(const MachineConfig *c);
 /* Where a machine's cgroup is: GROUP relative to each hierarchy's root
  * (no leading '/').  Direct mode: "berth/CGNAME", ours entirely.  Unit mode
  * (DELEGATED): the unit's own cgroup, which systemd delegated to us in the
- * unified hierarchy; we own only its children "supervisor" and "payload". */
+ * unified hierarchy and, on a hybrid host, in the v1 hierarchies of the
+ * controllers systemd manages for it (same path); we own only its children
+ * "supervisor" and "payload". */
 typedef struct MachineCgroup {
         const char *group;
         bool delegated;
