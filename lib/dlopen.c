@@ -6,7 +6,7 @@
 #include "dlopen.h"
 #include "log.h"
 
-int dlopen_symbols(const char *soname, const DlSymbol *syms, size_t n) {
+int dlopen_symbols(const char *soname, const DlSymbol *syms, size_t n, void **ret_handle) {
         void *dl = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
         if (!dl) {
                 log_debug("Cannot load %s: %s", soname, dlerror());
@@ -23,5 +23,7 @@ int dlopen_symbols(const char *soname, const DlSymbol *syms, size_t n) {
                  * says so without a cast that ISO C does not define. */
                 memcpy(syms[i].slot, &f, sizeof(f));
         }
+        if (ret_handle)
+                *ret_handle = dl;
         return 0;
 }

@@ -12,7 +12,8 @@ typedef struct DlSymbol {
         void *slot; /* address of the function pointer to fill in */
 } DlSymbol;
 
-/* dlopen() SONAME and fill in every slot; the library stays loaded for the
- * life of the process.  All or nothing: -EOPNOTSUPP (and a debug message) if
- * the library or any symbol is missing. */
-int dlopen_symbols(const char *soname, const DlSymbol *syms, size_t n);
+/* dlopen() SONAME and fill in every slot.  With RET_HANDLE NULL the library
+ * stays loaded for the life of the process; else *RET_HANDLE is for the
+ * dlclose() that unloads it (the slots are then dangling).  All or nothing:
+ * -EOPNOTSUPP (and a debug message) if the library or any symbol is missing. */
+int dlopen_symbols(const char *soname, const DlSymbol *syms, size_t n, void **ret_handle);

@@ -87,7 +87,7 @@ static const LibSystemd *libsystemd(void) {
                 SYM(notify, "sd_notify"),
 #undef SYM
         };
-        if (dlopen_symbols("libsystemd.so.0", syms, ELEMENTSOF(syms)) < 0)
+        if (dlopen_symbols("libsystemd.so.0", syms, ELEMENTSOF(syms), NULL) < 0)
                 return NULL;
         loaded = &lib;
         return loaded;
