@@ -135,3 +135,33 @@ done_testing() {
         [ "$_failed" -eq 0 ]
         exit $?
 }
+
+# --- unit mode: a test host (tests/testhost) -------------------------------------
+TESTHOST=${BERTH_SRCDIR:-}/tests/testhost/testhost
+THDIR=$TEST_TMP/testhost
+
+# start_testhost DESCRIPTION [START-OPTION...]: boot a test host with the state
+# root, the source and build trees and the template cache bound in at the
+# same paths (plus START-OPTIONs: more --bind, --cgroup), as one TAP check;
+# it is stopped at exit.  A test host that does not boot ends the test.
+start_testhost() {
+        local desc=$1 build_dir binds
+        shift
+        : "${BERTH_SRCDIR:?}"
+        binds=(--bind "$BERTH_ROOT" --bind "$BERTH_SRCDIR")
+        build_dir=$(cd "$(dirname "$BERTH")/.." && pwd)
+        case "$build_dir" in "$BERTH_SRCDIR"/*) ;; *) binds+=(--bind "$build_dir") ;; esac
+        [ -n "${BERTH_TEST_CACHE:-}" ] && binds+=(--bind "$BERTH_TEST_CACHE")
+        if ! "$TESTHOST" start "$THDIR" "${binds[@]}" "$@" >"$TEST_TMP/th.log" 2>&1; then
+                not_ok "$desc"; sed 's/^/# /' "$TEST_TMP/th.log"; done_testing
+        fi
+        ok "$desc"
+        trap stop_testhost EXIT
+}
+stop_testhost() { "$TESTHOST" stop "$THDIR" >/dev/null 2>&1; cleanup; }
+
+# th CMD...: CMD in the test host.  tb ARGS...: berth in unit mode there.
+th() { "$TESTHOST" run "$THDIR" -- "$@"; }
+tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
+        BERTH_MODE=unit "$BERTH" "$@"; }
+unit_of() { tb status --json "$1" | jq -r .unit; }

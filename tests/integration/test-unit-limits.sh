@@ -7,9 +7,6 @@
 # layout, so that the controllers are there inside it; on a unified host it
 # runs unified and the v2 files are read.
 . "$(dirname "$0")/lib.sh"
-: "${BERTH_SRCDIR:?}"
-TESTHOST=$BERTH_SRCDIR/tests/testhost/testhost
-THDIR=$TEST_TMP/testhost
 
 if grep -q ' - cgroup cgroup .*name=systemd' /proc/self/mountinfo; then layout=hybrid; else layout=unified; fi
 
@@ -20,22 +17,8 @@ else
         sed 's/^/# /' "$TEST_TMP/create.log"
 fi
 
-binds=(--bind "$BERTH_ROOT" --bind "$BERTH_SRCDIR")
-build_dir=$(cd "$(dirname "$BERTH")/.." && pwd)
-case "$build_dir" in "$BERTH_SRCDIR"/*) ;; *) binds+=(--bind "$build_dir") ;; esac
-[ -n "${BERTH_TEST_CACHE:-}" ] && binds+=(--bind "$BERTH_TEST_CACHE")
-if ! "$TESTHOST" start "$THDIR" --cgroup "$layout" "${binds[@]}" >"$TEST_TMP/th.log" 2>&1; then
-        not_ok "the test host boots ($layout cgroups)"; sed 's/^/# /' "$TEST_TMP/th.log"; done_testing
-fi
-ok "the test host boots ($layout cgroups)"
+start_testhost "the test host boots ($layout cgroups)" --cgroup "$layout"
 v1_dirs=$(cut -d' ' -f3 "$THDIR/cgroup-v1" 2>/dev/null)
-stop_testhost() { "$TESTHOST" stop "$THDIR" >/dev/null 2>&1; cleanup; }
-trap stop_testhost EXIT
-
-th() { "$TESTHOST" run "$THDIR" -- "$@"; }
-tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
-        BERTH_MODE=unit "$BERTH" "$@"; }
-unit_of() { tb status --json "$1" | jq -r .unit; }
 leader_of() { tb list --json | jq --arg n "$1" '.[] | select(.name == $n) | .leader'; }
 
 # limit UNIT KIND: a limit as the kernel has it, read in the test host.

@@ -3,10 +3,6 @@
 # unit in machine.slice, registered with machined; the systemd toolbox works
 # on it.  The state root and the source tree are bound into the test host.
 . "$(dirname "$0")/lib.sh"
-: "${BERTH_SRCDIR:?}"
-TESTHOST=$BERTH_SRCDIR/tests/testhost/testhost
-THDIR=$TEST_TMP/testhost
-
 # The test host has a network namespace of its own: create the Debian
 # machine (bootstrapping the template cache if needed) out here first.
 if online "$BERTH" create ud --template debian >"$TEST_TMP/create.log" 2>&1; then
@@ -15,25 +11,10 @@ else
         not_ok "create debian machine (outside the test host, which has no network)"; sed 's/^/# /' "$TEST_TMP/create.log"
 fi
 
-# Whatever berth needs, bound in at the same paths.
 # The default state root (for autostart) must be a real directory too:
 # idmapped mounts do not work on the test host's overlay.
 mkdir -p "$TEST_TMP/default-root"
-binds=(--bind "$BERTH_ROOT" --bind "$BERTH_SRCDIR" --bind "$TEST_TMP/default-root:/var/lib/berth")
-build_dir=$(cd "$(dirname "$BERTH")/.." && pwd)
-case "$build_dir" in "$BERTH_SRCDIR"/*) ;; *) binds+=(--bind "$build_dir") ;; esac
-[ -n "${BERTH_TEST_CACHE:-}" ] && binds+=(--bind "$BERTH_TEST_CACHE")
-if ! "$TESTHOST" start "$THDIR" "${binds[@]}" >"$TEST_TMP/th.log" 2>&1; then
-        not_ok "the test host boots"; sed 's/^/# /' "$TEST_TMP/th.log"; done_testing
-fi
-ok "the test host boots (systemd with machined)"
-stop_testhost() { "$TESTHOST" stop "$THDIR" >/dev/null 2>&1; cleanup; }
-trap stop_testhost EXIT
-
-th() { "$TESTHOST" run "$THDIR" -- "$@"; }
-tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
-        BERTH_MODE=unit "$BERTH" "$@"; }
-unit_of() { tb status --json "$1" | jq -r .unit; }
+start_testhost "the test host boots (systemd with machined)" --bind "$TEST_TMP/default-root:/var/lib/berth"
 # The values of properties of a unit, space-separated, in the order asked.
 unit_props() { local u=$1 p out=(); shift; for p; do out+=("$(th systemctl show -P "$p" "$u")"); done; echo "${out[*]}"; }
 th_state() { tb list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
