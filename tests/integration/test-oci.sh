@@ -148,7 +148,7 @@ check "... starts" berth start app-long
 check "... is running" wait_for 10 is_running app-long
 check_eq "... PID 1 is berth's minimal init" "berth-stub" "$(berth exec app-long -- cat /proc/1/comm)"
 check "... berth stop forwards the signal to the program and the machine stops" \
-        timeout 20 berth stop --timeout 10 app-long
+        timeout 20 "$BERTH" stop --timeout 10 app-long
 check "... stopped" is_stopped app-long
 check_output_contains "... by the program's exit on SIGTERM, not a forced kill" 'exited with status 143|killed by SIGTERM' \
         berth logs app-long
