@@ -165,3 +165,7 @@ th() { "$TESTHOST" run "$THDIR" -- "$@"; }
 tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
         BERTH_MODE=unit "$BERTH" "$@"; }
 unit_of() { tb status --json "$1" | jq -r .unit; }
+# unit_inactive UNIT: UNIT is not active (any more) in the test host.
+unit_inactive() { [ "$(th systemctl is-active "$1")" != active ]; }
+# booted_times NAME N: berth in the test host counts N boots of machine NAME.
+booted_times() { [ "$(tb list --json | jq --arg n "$1" '.[] | select(.name == $n) | .boots')" = "$2" ]; }

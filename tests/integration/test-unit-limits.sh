@@ -105,14 +105,13 @@ check_eq "to the kernel's defaults" "max 80 100 max" "$(limits "$u")"
 check "machine.conf keeps the persisted values" grep -qx CPUQuota=25% "$BERTH_ROOT/machines/ub/machine.conf"
 
 check "berth reboot" tb reboot ub
-check "the machine comes back (boot 2)" wait_for 30 sh -c \
-        "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ub\") | .boots')\" = 2 ]"
+check "the machine comes back (boot 2)" wait_for 30 booted_times ub 2
 check "its new init is in the payload again" in_payload "$(leader_of ub)" "$u"
 
 # Killed hard: the next start makes everything anew, from machine.conf.
 sup=$(tb list --json | jq '.[] | select(.name=="ub") | .supervisor')
 th kill -9 "$sup"
-check "the machine dies with its supervisor" wait_for 20 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$u')\" != active ]"
+check "the machine dies with its supervisor" wait_for 20 unit_inactive "$u"
 check "start again" tb start ub
 check_eq "the persisted limits, in the cgroup files" "209715200 80 50 25000" "$(limits "$u")"
 check "init in the payload" in_payload "$(leader_of ub)" "$u"
@@ -132,7 +131,7 @@ check_eq "systemd-run -M ud --wait -P works" "hi" "$(th systemd-run -M ud --wait
 check "berth set MemoryMax= live" tb set ud MemoryMax=350M
 check_eq "in the cgroup file" "367001600" "$(limit "$ud" memory)"
 check "poweroff from inside" th systemctl -M ud poweroff --no-block
-check "the machine stops" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ud')\" != active ]"
+check "the machine stops" wait_for 30 unit_inactive "$ud"
 
 # The test host's own cgroups (v1 ones included) go with it.
 check "the test host stops" "$TESTHOST" stop "$THDIR"

@@ -99,8 +99,7 @@ check "berth kill" tb kill ub
 check_eq "stopped after kill" "stopped" "$(th_state ub)"
 check "start again" tb start ub
 check "berth reboot" tb reboot ub
-check "the machine comes back in the same unit (boot 2)" wait_for 30 sh -c \
-        "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ub\") | .boots')\" = 2 ]"
+check "the machine comes back in the same unit (boot 2)" wait_for 30 booted_times ub 2
 check_eq "still active" "active" "$(th systemctl is-active "$u")"
 check "machined knows the new leader" sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- machinectl show -p Leader --value ub)\" = \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ub\") | .leader')\" ]"
 
@@ -108,7 +107,7 @@ check "machined knows the new leader" sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- 
 # next start recovers (stale unit, registration and runtime state).
 sup=$(tb list --json | jq '.[] | select(.name=="ub") | .supervisor')
 th kill -9 "$sup"
-check "the machine dies with its supervisor" wait_for 20 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$u')\" != active ]"
+check "the machine dies with its supervisor" wait_for 20 unit_inactive "$u"
 check "the next start recovers" tb start ub
 check_eq "and runs" "ok" "$(tb exec ub -- echo ok)"
 check "machinectl terminate stops it" th machinectl terminate ub
@@ -147,15 +146,14 @@ check_output_contains "machinectl status shows it" "OS: Debian GNU/Linux 12" th 
 check_output_contains "machinectl status shows its address" "Address: 10\.77\.0\.[0-9]+" th machinectl status ud --no-pager
 # --no-block: the machine may go down before it could answer the call.
 check "poweroff from inside" th systemctl -M ud poweroff --no-block
-check "the machine stops" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ud')\" != active ]"
+check "the machine stops" wait_for 30 unit_inactive "$ud"
 check "the unit ended inactive, not failed" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Deactivated successfully' && ! '$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Failed with result'"
 check "start again" tb start ud
 check "machinectl reboot reboots it" th machinectl reboot ud
-check "back up (boot 2)" wait_for 60 sh -c \
-        "[ \"\$('$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' '$BERTH' list --json | jq '.[] | select(.name==\"ud\") | .boots')\" = 2 ]"
+check "back up (boot 2)" wait_for 60 booted_times ud 2
 check "running again" wait_for 60 sh -c "'$TESTHOST' run '$THDIR' -- systemctl -M ud is-system-running --wait 2>/dev/null | grep -qx running"
 check "machinectl poweroff powers it off" th machinectl poweroff ud
-check "stopped" wait_for 30 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- systemctl is-active '$ud')\" != active ]"
+check "stopped" wait_for 30 unit_inactive "$ud"
 check "ended cleanly" sh -c "! '$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Failed with result'"
 check "rm" tb rm ud
 check "rm" tb rm ub
