@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Sourced by the peers' boot scripts.  wait_running LEADER_FN: poll until the
-# guest's systemd says running, asked through nsenter into its init (the same
+# Sourced by the peers' boot scripts, after the guest's READY=1.
+# wait_running LEADER_FN: check that the guest's systemd says running (and
+# poll while it does not yet), asked through nsenter into its init (the same
 # question berth-boot.sh asks through berth exec).  LEADER_FN prints the pid
 # of that init (nothing while there is none yet) and fails when the peer has
 # given up.  Returns 1 on failure and after 120 s.
