@@ -2,16 +2,14 @@
 /* ready-wait SOCKET SECONDS COMMAND [ARG...]: start COMMAND (in a session of
  * its own, NOTIFY_SOCKET=SOCKET in its environment, output to /dev/null),
  * print its pid, and exit 0 as soon as a datagram on SOCKET carries the line
- * READY=1.  Exits 1 after
- * SECONDS, or when COMMAND fails (a COMMAND that exits 0, like lxc-start
- * daemonizing, is waited past).  The bench's way to learn that a guest's
- * systemd has booted without polling it: polling costs every tool CPU time
- * that the booting guest would otherwise get. */
+ * READY=1.  Exits 1 after SECONDS, or when COMMAND fails (a COMMAND that
+ * exits 0, like lxc-start daemonizing, is waited past).  The bench's way to
+ * learn that a guest's systemd has booted without polling it: polling costs
+ * every tool CPU time that the booting guest would otherwise get. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +72,7 @@ int main(int argc, char **argv) {
         int ret = 1;
         for (;;) {
                 int status;
-                pid_t w = pid > 0 ? waitpid(pid, &status, WNOHANG) : 0;
-                if (w == pid) {
+                if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
                         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                                 break;
                         pid = 0; /* daemonized: its guest still reports */
