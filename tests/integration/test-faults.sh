@@ -89,10 +89,16 @@ cgroup_hash() {
 }
 HASH=$(cgroup_hash)
 held_locks() {
-        # Locks held on any file of the state root (/proc/locks is global: match inodes).
-        local inodes
-        inodes=$(find "$BERTH_ROOT" -xdev \( -type f -o -type d \) -printf '%i\n' 2>/dev/null | sort -u)
-        awk '{ split($6, a, ":"); print a[3] }' /proc/locks | sort -u | comm -12 - <(echo "$inodes")
+        # Locks held on any file of the state root.  /proc/locks is global and
+        # names files as MAJOR:MINOR:INODE (hex device numbers): match all three,
+        # or a lock on another file system's inode of the same number would count.
+        local files
+        files=$(find "$BERTH_ROOT" -xdev \( -type f -o -type d \) -printf '%D %i\n' 2>/dev/null | awk '{
+                dev = $1; lo = dev % 4294967296; hi = int(dev / 4294967296)
+                major = int(lo / 256) % 4096 + int(hi / 4096) * 4096
+                minor = lo % 256 + int(lo / 1048576) * 256
+                printf "%02x:%02x:%s\n", major, minor, $2 }' | sort -u)
+        grep -oE '[0-9a-f]+:[0-9a-f]+:[0-9]+ ' /proc/locks | tr -d ' ' | sort -u | comm -12 - <(echo "$files")
 }
 host_snapshot() {
         echo "## mounts"; grep -F "$BERTH_ROOT" /proc/self/mountinfo | awk '{ print $5 }' | sort
