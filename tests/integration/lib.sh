@@ -167,5 +167,15 @@ tb() { th env BERTH_ROOT="$BERTH_ROOT" BERTH_MACHINED="$BERTH_MACHINED" BERTH_TE
 unit_of() { tb status --json "$1" | jq -r .unit; }
 # unit_inactive UNIT: UNIT is not active (any more) in the test host.
 unit_inactive() { [ "$(th systemctl is-active "$1")" != active ]; }
+# poweroff_inside NAME: `systemctl -M NAME poweroff --no-block` in the test
+# host.  Its StartUnit reply can be lost when the guest's manager goes down
+# first ("Connection reset by peer", "Transport endpoint is not connected"):
+# that still is a poweroff on its way; any other failure is not.
+poweroff_inside() {
+        local out
+        out=$(th systemctl -M "$1" poweroff --no-block 2>&1) && return 0
+        echo "$out"
+        grep -qE 'Connection reset by peer|Transport endpoint is not connected' <<<"$out"
+}
 # booted_times NAME N: berth in the test host counts N boots of machine NAME.
 booted_times() { [ "$(tb list --json | jq --arg n "$1" '.[] | select(.name == $n) | .boots')" = "$2" ]; }

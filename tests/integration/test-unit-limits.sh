@@ -130,7 +130,7 @@ check "its services are below the payload" sh -c "'$TESTHOST' run '$THDIR' -- sh
 check_eq "systemd-run -M ud --wait -P works" "hi" "$(th systemd-run -M ud --wait -q -P echo hi)"
 check "berth set MemoryMax= live" tb set ud MemoryMax=350M
 check_eq "in the cgroup file" "367001600" "$(limit "$ud" memory)"
-check "poweroff from inside" th systemctl -M ud poweroff --no-block
+check "poweroff from inside" poweroff_inside ud
 check "the machine stops" wait_for 30 unit_inactive "$ud"
 
 # The test host's own cgroups (v1 ones included) go with it.

@@ -145,7 +145,7 @@ check "journalctl -M ud shows the guest's journal" sh -c "'$TESTHOST' run '$THDI
 check_output_contains "machinectl status shows it" "OS: Debian GNU/Linux 12" th machinectl status ud --no-pager
 check_output_contains "machinectl status shows its address" "Address: 10\.77\.0\.[0-9]+" th machinectl status ud --no-pager
 # --no-block: the machine may go down before it could answer the call.
-check "poweroff from inside" th systemctl -M ud poweroff --no-block
+check "poweroff from inside" poweroff_inside ud
 check "the machine stops" wait_for 30 unit_inactive "$ud"
 check "the unit ended inactive, not failed" sh -c "'$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Deactivated successfully' && ! '$TESTHOST' run '$THDIR' -- journalctl -u '$ud' --no-pager | grep -q 'Failed with result'"
 check "start again" tb start ud
