@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -20,6 +21,7 @@
 #include "fdpass.h"
 #include "fs.h"
 #include "launch.h"
+#include "mount-lock.h"
 #include "notify.h"
 #include "ownership.h"
 #include "stub-init.h"
@@ -150,6 +152,31 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         return 0;
 }
 
+/* In the child: hand the finished tree ROOT to the supervisor, wait until
+ * its locked copy arrived on the stage (mount-lock.h), and return an fd of
+ * that copy, checked to be the same tree. */
+static int receive_locked_tree(int fdsock, int stage_fd, int root) {
+        int r = send_fds(fdsock, &root, 1);
+        if (r < 0)
+                return r;
+        char go;
+        ssize_t n;
+        do
+                n = read(fdsock, &go, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                return n < 0 ? -errno : -EPIPE;
+        int fd = openat(stage_fd, "root", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat a, b;
+        if (fstat(fd, &a) < 0 || fstat(root, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
+}
+
 _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, int fdsock) {
         ChildError e = {};
 
@@ -173,8 +200,9 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                         child_fail(errfd, r, "Failed to receive the rootfs: %m");
                 plan.layer_tree_fds = plan.machine_dir ? layer_fds : NULL;
         }
-        if (fdsock >= 0)
-                close(fdsock);
+        /* Kept for the round trip of the finished tree through the stage. */
+        if (fdsock >= 0 && !plan.stage)
+                closep(&fdsock);
 
         RootMount rm = ROOT_MOUNT_INIT;
         r = mount_attach_root(&plan, &rm, e.message, sizeof e.message);
@@ -185,6 +213,12 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 plan.notify_dir_fd = open(plan.notify_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (plan.notify_dir_fd < 0)
                         child_fail(errfd, errno, "Failed to open %s: %m", plan.notify_dir);
+        }
+        plan.stage_fd = -1;
+        if (plan.stage) {
+                plan.stage_fd = open(plan.stage, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (plan.stage_fd < 0)
+                        child_fail(errfd, errno, "Failed to open the mount stage %s: %m", plan.stage);
         }
 
         /* Become the namespace's root, now that the maps exist; from here on
@@ -214,6 +248,20 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         r = mount_setup_machine(&plan, rm.root, e.message, sizeof e.message);
         if (r < 0)
                 child_fail(errfd, r, "%s", e.message);
+        int newroot = rm.root;
+        if (plan.stage_fd >= 0) {
+                newroot = receive_locked_tree(fdsock, plan.stage_fd, rm.root);
+                if (newroot < 0)
+                        child_fail(errfd, newroot, "Failed to receive the machine's locked mounts: %m");
+                closep(&fdsock);
+        }
+        r = mount_pivot_root(newroot, e.message, sizeof e.message);
+        if (r < 0)
+                child_fail(errfd, r, "%s", e.message);
+        /* The supervisor's copy of the tree goes away after exec: nothing may
+         * propagate between the two any more. */
+        if (plan.stage_fd >= 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                child_fail(errfd, errno, "Failed to make the machine's mounts private: %m");
 
         if (p->resolv_conf)
                 write_resolv_conf(p->resolv_conf);
@@ -276,6 +324,25 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         child_fail(errfd, errno, "Failed to execute init %s: %m", p->init);
 }
 
+/* The supervisor's half of the round trip: the child's finished tree comes
+ * back locked through the stage.  A child that failed before sending it
+ * closed the socket: its own error follows on the error pipe. */
+static int lock_tree(const MountStage *stage, pid_t pid, int fdsock) {
+        int tree = -EBADF;
+        int r = recv_fds(fdsock, &tree, 1);
+        if (r == -EPIPE)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to receive the machine's tree: %m");
+        _cleanup_close_ int t = tree;
+        r = mount_stage_lock(stage, pid, t);
+        if (r < 0)
+                return r;
+        if (write(fdsock, "1", 1) != 1)
+                return log_error_errno(errno, "Failed to hand the machine its locked tree: %m");
+        return 0;
+}
+
 int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         int go[2], err[2];
         if (pipe2(go, O_CLOEXEC) < 0)
@@ -328,6 +395,8 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         if (r >= 0 && write(go_w, "1", 1) != 1)
                 r = log_error_errno(errno, "Failed to release the machine's init: %m");
         closep(&go_w);
+        if (r >= 0 && p->stage)
+                r = lock_tree(p->stage, (pid_t) pid, fdsock_parent);
 
         ChildError e;
         ssize_t n = 0;
@@ -336,6 +405,9 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
                         n = read(err_r, &e, sizeof e);
                 while (n < 0 && errno == EINTR);
         }
+        /* Exec'd or failed: the child no longer needs our copy of its tree. */
+        if (p->stage)
+                mount_stage_release(p->stage);
         if (r < 0 || n != 0) {
                 /* Failed before exec: reap the child so nothing is left behind. */
                 (void) syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);

@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "mount.h"
+#include "mount-lock.h"
 #include "stub-init.h"
 
 typedef struct LaunchParams {
@@ -27,6 +28,8 @@ typedef struct LaunchParams {
         void *network_userdata;
         const char *resolv_conf; /* written to the guest's /etc/resolv.conf unless it is a symlink; may be NULL */
         const StubProgram *program; /* with stub_init: the machine's main program, or NULL */
+        const MountStage *stage; /* with uid_base: the stage the tree is locked through
+                                  * (MOUNT.stage is its path); NULL: no locking */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,

@@ -23,6 +23,7 @@
 #include "console.h"
 #include "fs.h"
 #include "launch.h"
+#include "mount-lock.h"
 #include "log.h"
 #include "name.h"
 #include "register.h"
@@ -269,6 +270,7 @@ static int run(const Args *a) {
         _cleanup_free_ char *cfg_err = NULL;
         _cleanup_(network_done) Network net = NETWORK_INIT;
         _cleanup_(portproxy_close) PortProxy proxy = PORTPROXY_INIT;
+        _cleanup_(mount_stage_close) MountStage stage = MOUNT_STAGE_INIT;
         _cleanup_free_ char *resolv_conf = NULL;
         _cleanup_free_ char *scratch = NULL;
         uid_t uid_base = 0; /* the machine's root on the host; 0 without a user namespace */
@@ -445,6 +447,10 @@ static int run(const Args *a) {
                         r = log_error_errno(errno, "Failed to hand the console to the machine: %m");
                         goto finish;
                 }
+                /* Its root must not undo its mounts: they come back locked. */
+                r = mount_stage_open(&stage, run_fd, run_path);
+                if (r < 0)
+                        goto finish;
         } else {
                 log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
                             "root, this is not a security boundary.",
@@ -477,7 +483,7 @@ static int run(const Args *a) {
                 .init = cfg.init,
                 .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1,
-                           .ephemeral = ephemeral, .userns = uid_base > 0,
+                           .ephemeral = ephemeral, .userns = uid_base > 0, .stage = stage.path, .stage_fd = -1,
                            .machine_dir = layers ? machine_dir : NULL, .layers = layers,
                            .n_layers = strv_length(layers) },
                 /* "berth run" runs its command itself (--stub-init); Boot=no runs Command=. */
@@ -494,6 +500,7 @@ static int run(const Args *a) {
                 .setup_network = attach_network,
                 .network_userdata = &net,
                 .resolv_conf = resolv_conf,
+                .stage = stage.path ? &stage : NULL,
         };
         bool use_scratch = ephemeral && cfg.scratch_directory;
 

@@ -438,6 +438,10 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
                         return fail(err, errlen, r, "Failed to bind the notify socket to /run/host: %m");
         }
 
+        return 0;
+}
+
+int mount_pivot_root(int rootfd, char *err, size_t errlen) {
         /* Swap roots: "pivot_root(".", ".")" stacks the old root on top of the
          * new one, and the lazy unmount then drops every host mount at once. */
         if (fchdir(rootfd) < 0)

@@ -30,6 +30,9 @@ typedef struct MountPlan {
         const char *scratch;    /* ephemeral: a host dir (trusted: ours, owned by the machine's
                                  * root) for the layers instead of a tmpfs; NULL: tmpfs */
         bool userns;            /* the child runs in a user namespace of its own */
+        const char *stage;      /* with a user namespace: the supervisor's mount stage
+                                 * (mount-lock.h), where the finished tree comes back locked */
+        int stage_fd;           /* opened by the child while it can still reach it */
         const char *notify_dir; /* host dir with the notify socket, bound to /run/host */
         int notify_dir_fd;      /* opened by the child while it can still reach it */
 } MountPlan;
@@ -62,6 +65,10 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *errbuf, size_t
  * RM->root.  Nothing to do otherwise. */
 int mount_finish_root(const MountPlan *plan, RootMount *rm, char *errbuf, size_t errlen);
 
-/* Then: every filesystem inside ROOTFD, and pivot_root into it.  On failure
- * writes a message into ERRBUF and returns -errno. */
+/* Then: every filesystem inside ROOTFD.  On failure writes a message into
+ * ERRBUF and returns -errno. */
 int mount_setup_machine(const MountPlan *plan, int rootfd, char *errbuf, size_t errlen);
+
+/* Last: pivot_root into ROOTFD (the tree above, or its locked copy from the
+ * stage, mount-lock.h) and drop the host's mounts. */
+int mount_pivot_root(int rootfd, char *errbuf, size_t errlen);

@@ -52,6 +52,26 @@ fi
 mknod "$BERTH_ROOT/machines/sec/rootfs/planted-mem" c 1 1
 denied "a planted /dev/mem node cannot be read" read /planted-mem
 
+# --- mounts the guest cannot undo ---------------------------------------------------------------------
+# The machine's mounts reach its mount namespace locked (the supervisor's stage,
+# machined/mount-lock.h): its root can neither change their flags nor unmount a
+# mask to reveal what is below.
+locked_mounts() { # locked_mounts WHEN
+        local when=$1 m
+        for m in 'remount,bind,dev /' 'remount,bind,suid /run' 'remount,bind,exec /dev' 'remount,bind,rw /proc/sys' \
+                 'remount,rw /proc/sys' 'remount,bind,rw /sys' 'remount,rw /sys' 'remount,bind,rw /run/host'; do
+                check_fails "$when: mount -o ${m% *} ${m#* } fails" berth exec sec -- mount -o "${m% *}" "${m#* }"
+        done
+        for m in /proc/kallsyms /proc/keys /proc/timer_list /proc/acpi /proc/sys /proc /sys /dev/null /dev /run/host; do
+                [ "$m" = /proc/acpi ] && [ ! -e /proc/acpi ] && continue
+                check_fails "$when: umount $m fails" berth exec sec -- umount "$m"
+                check_fails "$when: umount -l $m fails" berth exec sec -- umount -l "$m"
+        done
+        check_eq "$when: /proc/kallsyms still reads as empty" "0" "$(berth exec sec -- sh -c 'wc -c < /proc/kallsyms' | tr -d ' ')"
+        check_fails "$when: global sysctls stay read-only" berth exec sec -- sh -c 'echo x > /proc/sys/kernel/hostname'
+}
+locked_mounts "at start"
+
 # --- capabilities ------------------------------------------------------------------------------------
 bnd=$(berth exec sec -- sh -c 'grep CapBnd /proc/1/status' | awk '{print $2}')
 for cap in 16:SYS_MODULE 17:SYS_RAWIO 25:SYS_TIME 20:SYS_PACCT 32:MAC_ADMIN 34:SYSLOG 39:BPF 38:PERFMON; do
@@ -77,6 +97,9 @@ check "a guest symlink in /tmp pointing at the host does not reach it" \
 check "reboot() from inside reboots only the machine" sh -c "'$BERTH' exec sec -- reboot -f; true"
 check "the host is still fine and the machine comes back" wait_for 30 sh -c \
         "[ \"\$('$BERTH' list --json | jq '.[] | select(.name==\"sec\") | .boots')\" = 2 ]"
+
+locked_mounts "after a reboot"
+denied "after a reboot, the planted /dev/mem node still cannot be read" read /planted-mem
 
 check "stop" berth stop sec
 done_testing
