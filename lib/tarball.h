@@ -9,7 +9,7 @@
  * refused (libarchive's SECURE_* flags, with the tree as the only root);
  * owners, modes, times, ACLs and xattrs are kept.  Device nodes not on the
  * machine device allow-list (devices.h) are skipped with a warning; FIFOs
- * and sockets are kept.  The unpacked size is capped at MAX_SIZE
+ * are kept.  The unpacked size is capped at MAX_SIZE
  * (UINT64_MAX: no cap) and a free-space reserve is kept, as unpack-limit.h
  * says.  Progress goes to stderr when it is a terminal.  Returns 0 or
  * -errno (logged); on failure the caller throws DIR away. */
