@@ -63,6 +63,10 @@ int staging_commit(Context *ctx, const Staging *s, const char *name, const char 
  * modes, times, xattrs, hard links; symlinks copied, never followed), with
  * reflinks where the filesystem has them: a sandboxed /bin/cp. */
 int copy_tree(const char *src, const char *dst);
+/* The cap on an unpacked image (import, create --from-tar) as the helpers
+ * take it, bytes or "infinity" (malloc'ed): ARG (--max-size) if given, else
+ * berth.conf's [Import] MaxSize=.  Returns an exit code (logged). */
+int import_max_size(Context *ctx, const char *arg, char **ret);
 /* Templates (verb-create.c): is TEMPLATE one berth has; populate the empty
  * dir ROOTFS from it (RELEASE may be NULL), the guest named NAME. */
 bool template_is_known(const char *template);

@@ -25,6 +25,8 @@ typedef struct CreateArgs {
         const char *release;
         const char *from_dir;
         const char *from_tar;
+        const char *max_size;      /* --max-size; NULL: berth.conf's */
+        char *max_size_resolved;   /* what berth-unpack gets */
         char **set; /* --set assignments, persisted in machine.conf */
 } CreateArgs;
 
@@ -241,7 +243,8 @@ static int populate(Context *ctx, const CreateArgs *a, const char *name, const c
                 return copy_tree(a->from_dir, rootfs);
         /* Untrusted archive parsing happens in its own sandboxed process. */
         const char *unpack = secure_getenv("BERTH_UNPACK") ?: BERTH_UNPACK_PATH;
-        char *argv[] = { (char *) unpack, (char *) a->from_tar, (char *) rootfs, NULL };
+        char *argv[] = { (char *) unpack, (char *) "--max-size", a->max_size_resolved, (char *) "--",
+                         (char *) a->from_tar, (char *) rootfs, NULL };
         int r = spawn_sandboxed(argv);
         if (r < 0)
                 return r;
@@ -262,6 +265,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 { "from-dir", required_argument, NULL, 'd' },
                 { "from-tar", required_argument, NULL, 'T' },
                 { "set", required_argument, NULL, 's' },
+                { "max-size", required_argument, NULL, 'm' },
                 {},
         };
         _cleanup_strv_free_ char **set = NULL;
@@ -284,13 +288,16 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 case 's':
                         set = strv_append(set, optarg);
                         break;
+                case 'm':
+                        a.max_size = optarg;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
         a.set = set;
         if (optind != argc - 1) {
                 log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
-                          "--from-tar FILE [--set Key=Value...]");
+                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...]");
                 return EXIT_USAGE;
         }
         const char *name = argv[optind];
@@ -323,6 +330,17 @@ int verb_create(Context *ctx, int argc, char **argv) {
         if (a.from_tar && access(a.from_tar, R_OK) < 0) {
                 log_error_errno(errno, "--from-tar %s: %m", a.from_tar);
                 return EXIT_USAGE;
+        }
+        if (a.max_size && !a.from_tar) {
+                log_error("--max-size only goes with --from-tar.");
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *max_size = NULL;
+        if (a.from_tar) {
+                r = import_max_size(ctx, a.max_size, &max_size);
+                if (r != EXIT_OK)
+                        return r;
+                a.max_size_resolved = max_size;
         }
 
         _cleanup_(machine_config_done) MachineConfig cfg = {};

@@ -8,6 +8,7 @@
  * when everything succeeded. */
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 
 #include "berth.h"
@@ -18,6 +19,7 @@
 #include "rootfs.h"
 #include "runtime.h"
 #include "spawn.h"
+#include "unpack-limit.h"
 #include "userns.h"
 #include "util.h"
 
@@ -40,10 +42,36 @@ static char *image_ports(const char *info) {
         return strndup(p, n);
 }
 
+int import_max_size(Context *ctx, const char *arg, char **ret) {
+        uint64_t v;
+        if (arg) {
+                if (unpack_max_size_parse(arg, &v) < 0) {
+                        log_error("--max-size takes a size with K, M, G or T, like 100G, or 'infinity', not '%s'.",
+                                  arg);
+                        return EXIT_USAGE;
+                }
+        } else {
+                if (context_open_store(ctx) < 0)
+                        return EXIT_FAIL;
+                _cleanup_(machine_config_done) MachineConfig c = {};
+                machine_config_init(&c);
+                _cleanup_free_ char *err = NULL;
+                if (machine_config_parse_file(&c, ctx->store.config_path, CONFIG_SOURCE_GLOBAL, false, true,
+                                              &err) < 0) {
+                        log_error("%s", err ?: "The global configuration is invalid.");
+                        return EXIT_USAGE;
+                }
+                v = c.import_max_size;
+        }
+        *ret = v == UINT64_MAX ? xstrdup("infinity") : xasprintf("%" PRIu64, v);
+        return EXIT_OK;
+}
+
 typedef struct ImportArgs {
         const char *ref;
         const char *platform;
         const char *boot;
+        const char *max_size; /* bytes or "infinity" */
 } ImportArgs;
 
 /* Run the helper; 0, or an exit code (logged). */
@@ -61,6 +89,8 @@ static int run_helper(Context *ctx, const ImportArgs *a, const char *source, con
         }
         argv[n++] = (char *) "--boot";
         argv[n++] = (char *) a->boot;
+        argv[n++] = (char *) "--max-size";
+        argv[n++] = (char *) a->max_size;
         if (!ctx->quiet && isatty(STDERR_FILENO))
                 argv[n++] = (char *) "--progress";
         argv[n++] = (char *) "--";
@@ -86,10 +116,12 @@ int verb_import(Context *ctx, int argc, char **argv) {
                 { "platform", required_argument, NULL, 'p' },
                 { "boot", required_argument, NULL, 'b' },
                 { "set", required_argument, NULL, 's' },
+                { "max-size", required_argument, NULL, 'm' },
                 {},
         };
         _cleanup_strv_free_ char **set = NULL;
         ImportArgs a = { .boot = "auto" };
+        const char *max_size_arg = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -109,12 +141,15 @@ int verb_import(Context *ctx, int argc, char **argv) {
                 case 's':
                         set = strv_append(set, optarg);
                         break;
+                case 'm':
+                        max_size_arg = optarg;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
         if (argc - optind != 2) {
                 log_error("Usage: berth import NAME SOURCE [--ref TAG|DIGEST] [--platform OS/ARCH[/VARIANT]] "
-                          "[--boot auto|yes|no] [--set Key=Value...]");
+                          "[--boot auto|yes|no] [--max-size SIZE] [--set Key=Value...]");
                 return EXIT_USAGE;
         }
         const char *name = argv[optind], *source = argv[optind + 1];
@@ -134,6 +169,11 @@ int verb_import(Context *ctx, int argc, char **argv) {
                 log_error("Cannot import %s: not a directory (OCI layout, bundle) or a file (archive).", source);
                 return EXIT_USAGE;
         }
+        _cleanup_free_ char *max_size = NULL;
+        r = import_max_size(ctx, max_size_arg, &max_size);
+        if (r != EXIT_OK)
+                return r;
+        a.max_size = max_size;
 
         /* --set wins over what the image says: validated and marked first. */
         _cleanup_(machine_config_done) MachineConfig cfg = {};

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "name.h"
+#include "unpack-limit.h"
 #include "util.h"
 
 #define CONFIG_DEFAULT_INIT "/sbin/init"
@@ -746,6 +747,14 @@ static char *format_private_users(const MachineConfig *c) {
         return xstrdup(c->private_users ? "yes" : "no");
 }
 
+static int parse_import_max_size(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_bytes(value, &c->import_max_size, ret_reason);
+}
+
+static char *format_import_max_size(const MachineConfig *c) {
+        return format_bytes(c->import_max_size);
+}
+
 static int parse_ownership(MachineConfig *c, const char *value, const char **ret_reason) {
         Ownership o = ownership_from_string(value);
         if (o < 0)
@@ -772,6 +781,7 @@ typedef struct ConfigTableEntry {
         bool global_ok;    /* may appear in the global berth.conf */
         const char *hint;  /* how a valid value looks */
         ConfigFormatListFunc format_list; /* set for a key that may be repeated: one line per entry */
+        bool global_only;  /* only berth.conf may set it: not a machine's setting */
 } ConfigTableEntry;
 
 static const ConfigTableEntry config_table[] = {
@@ -830,6 +840,9 @@ static const ConfigTableEntry config_table[] = {
           format_private_users, true, "expected 'yes' or 'no'" },
         { "Security", "PrivateUsersOwnership", CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP, parse_ownership,
           format_ownership, true, "expected 'auto', 'map' or 'chown'" },
+        /* How berth import and create --from-tar unpack: decided before any machine exists. */
+        { "Import", "MaxSize", CONFIG_IMPORT_MAX_SIZE, parse_import_max_size, format_import_max_size, true,
+          "expected a size like 100G or 'infinity'", NULL, true },
 };
 
 _Static_assert(ELEMENTSOF(config_table) == _CONFIG_KEY_MAX, "every ConfigKey needs a table entry");
@@ -925,6 +938,7 @@ void machine_config_init(MachineConfig *c) {
                 .io_weight = UINT64_MAX,
                 .private_users = CONFIG_DEFAULT_PRIVATE_USERS,
                 .ownership = OWNERSHIP_AUTO,
+                .import_max_size = UNPACK_MAX_SIZE_DEFAULT,
                 .set_mask = 0,
         };
         const char *reason;
@@ -1239,6 +1253,11 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                 hint = "set it in the machine's machine.conf";
                 goto fail;
         }
+        if (ctx->source == CONFIG_SOURCE_MACHINE && e->global_only) {
+                reason = "only allowed in the global berth.conf";
+                hint = "set it there, or give --max-size to berth import or create";
+                goto fail;
+        }
         if ((ctx->seen_mask & bit) && !e->format_list) {
                 reason = reason_buf = xasprintf("%s= is already set on line %u", e->key,
                                                 ctx->seen_line[e->id]);
@@ -1419,7 +1438,10 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
                 }
         }
 
-        if (e) {
+        if (e && e->global_only) {
+                reason = "not a machine setting";
+                hint = "give --max-size to berth import or create, or set it in berth.conf";
+        } else if (e) {
                 machine_config_copy(&copy, c);
                 /* The command line is the highest layer and always applies;
                  * when a key is given twice, the last one wins. */
@@ -1445,7 +1467,7 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
         for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
                 const ConfigTableEntry *e = config_table + i;
 
-                if (!(mask & CONFIG_KEY_BIT(e->id)))
+                if (!(mask & CONFIG_KEY_BIT(e->id)) || e->global_only)
                         continue;
 
                 _cleanup_strv_free_ char **values = NULL;

@@ -92,6 +92,7 @@ typedef enum ConfigKey {
         CONFIG_RESOURCES_IO_WEIGHT,
         CONFIG_SECURITY_PRIVATE_USERS,
         CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP,
+        CONFIG_IMPORT_MAX_SIZE,
         _CONFIG_KEY_MAX,
 } ConfigKey;
 
@@ -132,6 +133,11 @@ typedef struct MachineConfig {
         /* [Security] */
         bool private_users;    /* default CONFIG_DEFAULT_PRIVATE_USERS; false = privileged machine */
         Ownership ownership;   /* PrivateUsersOwnership=, default OWNERSHIP_AUTO */
+        /* [Import]: not a machine's setting but how machines are made, so only
+         * berth.conf has it; never written to machine.conf, and not compared
+         * by machine_config_equal(). */
+        uint64_t import_max_size; /* cap on an import's unpacked size; default UNPACK_MAX_SIZE_DEFAULT,
+                                   * UINT64_MAX = none */
 
         uint64_t set_mask;     /* CONFIG_KEY_BIT()s set by a higher-precedence layer */
 } MachineConfig;
@@ -176,5 +182,6 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
 int config_words_parse(const char *s, char ***ret);
 char *config_words_format(char *const *words);
 
-/* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf. */
+/* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf.
+ * Keys only berth.conf may set ([Import]) are never written. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);

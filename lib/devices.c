@@ -21,6 +21,14 @@ const DeviceRule *device_rules(size_t *ret_n) {
         return rules;
 }
 
+bool device_is_allowed(char type, unsigned major, unsigned minor) {
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++)
+                if (rules[i].type == type && rules[i].major == major &&
+                    (rules[i].minor == DEVICE_MINOR_ANY || (unsigned) rules[i].minor == minor))
+                        return true;
+        return false;
+}
+
 char *device_rule_v1(const DeviceRule *rule) {
         if (rule->minor == DEVICE_MINOR_ANY)
                 return xasprintf("%c %u:* rwm", rule->type, rule->major);

@@ -9,6 +9,7 @@
  * host disks above all, stays closed even to a privileged machine's root
  * with CAP_MKNOD.  Every entry allows read, write and mknod. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define DEVICE_MINOR_ANY (-1)
@@ -22,6 +23,10 @@ typedef struct DeviceRule {
 
 /* The list, *RET_N entries. */
 const DeviceRule *device_rules(size_t *ret_n);
+
+/* Whether the list allows device TYPE ('c' or 'b') MAJOR:MINOR: the only
+ * nodes an image layer or a rootfs tarball may create. */
+bool device_is_allowed(char type, unsigned major, unsigned minor);
 
 /* A rule as the v1 devices.allow file wants it ("c 1:3 rwm", "c 136:* rwm"). */
 char *device_rule_v1(const DeviceRule *rule);

@@ -323,13 +323,6 @@ static int referenced_layers(Store *s, char ***ret) {
         return 0;
 }
 
-static bool strv_contains(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
 int layers_prune(Store *s) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir == -ENOENT)

@@ -560,7 +560,7 @@ static int check_config_platform(json_object *config, const Platform *want) {
 }
 
 static int import_oci(const Source *s, int rootfd, const ImportOptions *o, const Platform *platform,
-                      json_object **ret_config, char **ret_info) {
+                      UnpackLimit *limit, json_object **ret_config, char **ret_info) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r = source_read_file(s, "index.json", JSON_MAX, &buf, &len);
@@ -643,7 +643,7 @@ static int import_oci(const Source *s, int rootfd, const ImportOptions *o, const
                 LayerSpec spec = {
                         .label = label, .index = (unsigned) i + 1, .count = (unsigned) n, .compression = comp,
                         .digest = ld.digest, .size = ld.size, .diff_id = diff_ids[i], .whiteouts = true,
-                        .progress = o->progress,
+                        .progress = o->progress, .limit = limit,
                 };
                 r = apply_one(s, rootfd, path, &spec);
                 if (r < 0)
@@ -688,7 +688,7 @@ static char *digest_from_name(const char *name) {
 }
 
 static int import_docker(const Source *s, int rootfd, const ImportOptions *o, const Platform *platform,
-                         json_object **ret_config, char **ret_info) {
+                         UnpackLimit *limit, json_object **ret_config, char **ret_info) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r = source_read_file(s, "manifest.json", JSON_MAX, &buf, &len);
@@ -755,7 +755,7 @@ static int import_docker(const Source *s, int rootfd, const ImportOptions *o, co
                 LayerSpec spec = {
                         .label = label, .index = (unsigned) i + 1, .count = (unsigned) n,
                         .compression = LAYER_COMPRESSION_DETECT, .digest = digest, .size = -1,
-                        .diff_id = diff_ids[i], .whiteouts = true, .progress = o->progress,
+                        .diff_id = diff_ids[i], .whiteouts = true, .progress = o->progress, .limit = limit,
                 };
                 r = apply_one(s, rootfd, layers[i], &spec);
                 if (r < 0)
@@ -766,10 +766,10 @@ static int import_docker(const Source *s, int rootfd, const ImportOptions *o, co
         return 0;
 }
 
-static int import_rootfs_tar(const Source *s, int rootfd, const ImportOptions *o) {
+static int import_rootfs_tar(const Source *s, int rootfd, const ImportOptions *o, UnpackLimit *limit) {
         LayerSpec spec = {
                 .label = s->path, .index = 1, .count = 1, .compression = LAYER_COMPRESSION_DETECT, .size = -1,
-                .whiteouts = false, .progress = o->progress,
+                .whiteouts = false, .progress = o->progress, .limit = limit,
         };
         return apply_one(s, rootfd, "", &spec);
 }
@@ -855,16 +855,18 @@ int oci_import(const char *source, const char *rootfs, const char *outdir, const
         _cleanup_free_ char *info = NULL;
         _cleanup_(image_exec_done) ImageExec ie = {};
         bool have_exec = false;
+        /* One budget for all layers: the tree is what reaches the disk. */
+        UnpackLimit limit = UNPACK_LIMIT_INIT(o->max_size, rootfd);
         switch (s.kind) {
         case SOURCE_OCI_LAYOUT:
         case SOURCE_OCI_ARCHIVE:
-                r = import_oci(&s, rootfd, o, &platform, &config, &info);
+                r = import_oci(&s, rootfd, o, &platform, &limit, &config, &info);
                 break;
         case SOURCE_DOCKER_ARCHIVE:
-                r = import_docker(&s, rootfd, o, &platform, &config, &info);
+                r = import_docker(&s, rootfd, o, &platform, &limit, &config, &info);
                 break;
         case SOURCE_ROOTFS_TAR:
-                r = import_rootfs_tar(&s, rootfd, o);
+                r = import_rootfs_tar(&s, rootfd, o, &limit);
                 info = xstrdup("");
                 break;
         case SOURCE_BUNDLE:
@@ -907,7 +909,7 @@ void oci_fuzz_json(const char *text, size_t len, int rootfd) {
         if (json_parse("fuzz", text, len, &o) < 0)
                 return;
 
-        ImportOptions opts = { .ref = "latest" };
+        ImportOptions opts = { .ref = "latest", .max_size = UINT64_MAX };
         _cleanup_(selection_done) Selection sel = { .options = &opts };
         platform_host(&sel.platform);
         (void) select_in_index(&sel, o, 0);

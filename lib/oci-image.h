@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum ImportBoot {
         IMPORT_BOOT_AUTO, /* boot if the command is an init, or there is no command and /sbin/init exists */
@@ -33,6 +34,7 @@ typedef struct ImportOptions {
         const char *platform;  /* "os/arch[/variant]"; NULL: the host's */
         ImportBoot boot;
         bool progress;
+        uint64_t max_size;     /* cap on the unpacked size (unpack-limit.h); UINT64_MAX: none */
 } ImportOptions;
 
 /* Errors that are the caller's input rather than a broken image. */

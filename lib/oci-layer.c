@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
+#include "devices.h"
 #include "digest.h"
 #include "fs.h"
 #include "log.h"
@@ -19,6 +20,8 @@
 #define STREAM_BUFFER_SIZE (256 * 1024)
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
+/* Warnings for skipped device nodes, per layer; then only a count. */
+#define DEVICE_WARNINGS_MAX 10
 
 /* ----- A set of paths: what this layer created (the spec's "upper") ----- */
 
@@ -93,15 +96,6 @@ static void path_set_add_with_parents(PathSet *s, const char *p) {
 
 /* ----- Names ----- */
 
-/* Make a name from the archive fit to print: no control bytes. */
-static char *printable(const char *s) {
-        char *c = xstrdup(s ?: "(none)");
-        for (char *p = c; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        *p = '?';
-        return c;
-}
-
 /* Clean an entry name into "a/b/c": "./" and empty components dropped.
  * Absolute names and ".." are refused, not cleaned: a layer that contains
  * them was made to escape.  "" is the root itself. */
@@ -158,6 +152,8 @@ typedef struct Applier {
         struct timespec *dir_times;
         size_t n_dirs;
         bool xattr_warned;
+        unsigned devices_skipped;
+        PathSet skipped;         /* device nodes not made: hard links to them are skipped too */
         const bool *input_ended; /* the uncompressed stream has reached its end */
 } Applier;
 
@@ -171,6 +167,7 @@ static void applier_forget_dir(Applier *a) {
 static void applier_done(Applier *a) {
         applier_forget_dir(a);
         path_set_done(&a->upper);
+        path_set_done(&a->skipped);
         strv_free(a->dirs);
         free(a->dir_times);
 }
@@ -266,7 +263,7 @@ static int opaque_clear(Applier *a, int dirfd, const char *path) {
 /* ----- Entries ----- */
 
 static int entry_fail(const Applier *a, const char *name, int r, const char *reason) {
-        _cleanup_free_ char *p = printable(name);
+        _cleanup_free_ char *p = strdup_printable(name);
         errno = -r;
         return log_error_errno(r, "%s: entry '%s': %s%s%m.", a->spec->label, p, reason ?: "",
                                reason ? ": " : "");
@@ -298,29 +295,49 @@ static int apply_xattrs(Applier *a, struct archive_entry *e, int fd) {
         return 0;
 }
 
-static int write_data(struct archive *ar, int fd, int64_t size, const bool *input_ended) {
+/* Write the entry's data to FD; every failure is logged here. */
+static int write_data(Applier *a, struct archive *ar, int fd, int64_t size, const char *path) {
         const void *buf;
         size_t len;
         la_int64_t off;
         int64_t pos = 0;
         int ar_r;
         while ((ar_r = archive_read_data_block(ar, &buf, &len, &off)) == ARCHIVE_OK) {
+                if (a->spec->limit) {
+                        int r = unpack_limit_write(a->spec->limit, a->spec->label, path, len);
+                        if (r < 0)
+                                return r;
+                }
                 if (off != pos && lseek(fd, off, SEEK_SET) < 0)
-                        return -errno;
+                        return entry_fail(a, path, -errno, "cannot write the file");
                 int r = write_all(fd, buf, len);
                 if (r < 0)
-                        return r;
+                        return entry_fail(a, path, r, "cannot write the file");
                 pos = off + (int64_t) len;
         }
         /* Some writers (umoci 0.4) end a layer right after the last file's
          * data, without padding or end blocks; Go's reader accepts that. All
          * data is there, and the diff_id covers every byte we did get. */
-        if (ar_r != ARCHIVE_EOF && !(*input_ended && pos >= size))
-                return -EIO;
+        if (ar_r != ARCHIVE_EOF && !(*a->input_ended && pos >= size)) {
+                _cleanup_free_ char *p = strdup_printable(path);
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "%s: entry '%s': cannot read its data: %s",
+                                       a->spec->label, p, archive_error_string(ar) ?: "truncated");
+        }
         /* A sparse tail is a hole, not missing data. */
         if (pos != size && ftruncate(fd, size) < 0)
-                return -errno;
+                return entry_fail(a, path, -errno, "cannot write the file");
         return 0;
+}
+
+/* A device node the allow-list does not have: not made, and said so. */
+static void skip_device(Applier *a, const char *path, const char *raw, char type, unsigned major, unsigned minor) {
+        path_set_add(&a->skipped, path);
+        if (a->devices_skipped++ >= DEVICE_WARNINGS_MAX)
+                return;
+        _cleanup_free_ char *p = strdup_printable(raw);
+        log_warning("%s: skipping device node '%s' (%s %u:%u): not on berth's device allow-list "
+                    "(null, zero, full, random, urandom, tty, ptmx, pts).",
+                    a->spec->label, p, type == 'b' ? "block" : "char", major, minor);
 }
 
 static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) {
@@ -330,6 +347,11 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         int r = clean_name(raw, &path, &reason);
         if (r < 0)
                 return entry_fail(a, raw, r, reason);
+        if (a->spec->limit) {
+                r = unpack_limit_charge(a->spec->limit, a->spec->label, raw, archive_entry_size(e));
+                if (r < 0)
+                        return r;
+        }
         if (!*path)
                 return 0; /* the root directory itself keeps berth's owner and mode */
 
@@ -370,6 +392,14 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
 
         mode_t type = archive_entry_filetype(e);
         const char *hardlink = archive_entry_hardlink(e);
+        if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK)) {
+                char t = type == AE_IFBLK ? 'b' : 'c';
+                unsigned major = (unsigned) archive_entry_rdevmajor(e), minor = (unsigned) archive_entry_rdevminor(e);
+                if (!device_is_allowed(t, major, minor)) {
+                        skip_device(a, path, raw, t, major, minor);
+                        return 0;
+                }
+        }
         struct stat st;
         bool exists = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0;
         if (exists && !(S_ISDIR(st.st_mode) && type == AE_IFDIR && !hardlink)) {
@@ -388,6 +418,11 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
                         return entry_fail(a, raw, r, reason);
                 if (!*target)
                         return entry_fail(a, raw, -EPERM, "hard link to the root directory");
+                if (path_set_contains(&a->skipped, target)) {
+                        _cleanup_free_ char *p = strdup_printable(raw);
+                        log_warning("%s: skipping hard link '%s' to a skipped device node.", a->spec->label, p);
+                        return 0;
+                }
                 const char *tbase;
                 _cleanup_free_ char *tdir = split_path(target, &tbase);
                 if (!tdir)
@@ -418,12 +453,9 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
                                                 0600);
                 if (fd < 0)
                         return entry_fail(a, raw, -errno, "cannot create the file");
-                r = write_data(ar, fd, archive_entry_size(e), a->input_ended);
-                if (r == -EIO)
-                        return log_error_errno(r, "%s: entry '%s': cannot read its data: %s", a->spec->label,
-                                               path, archive_error_string(ar) ?: "truncated");
+                r = write_data(a, ar, fd, archive_entry_size(e), raw);
                 if (r < 0)
-                        return entry_fail(a, raw, r, "cannot write the file");
+                        return r;
                 /* chown before chmod: chown clears set-id bits. */
                 if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
                         return entry_fail(a, raw, -errno, "cannot set owner or mode");
@@ -660,6 +692,8 @@ int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *use
         if (r < 0)
                 return r;
         apply_dir_times(&a);
+        if (a.devices_skipped > DEVICE_WARNINGS_MAX)
+                log_warning("%s: skipped %u more device nodes.", spec->label, a.devices_skipped - DEVICE_WARNINGS_MAX);
 
         /* Whatever follows the tar's end is part of both digests: drain it. */
         for (; !empty;) {

@@ -12,11 +12,17 @@
  * The layer is read in one pass: the blob is hashed as it is read, then
  * decompressed, and the tar stream is hashed again as the tar reader takes
  * it, so the compressed digest and the diff_id are checked without a
- * temporary copy. */
+ * temporary copy.
+ *
+ * Device nodes are made only when the machine device allow-list (devices.h)
+ * has them; any other character or block device is skipped with a warning
+ * naming it.  FIFOs are made as given. */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "unpack-limit.h"
 
 typedef enum LayerCompression {
         LAYER_COMPRESSION_NONE,
@@ -38,6 +44,7 @@ typedef struct LayerSpec {
         const char *diff_id;        /* the uncompressed stream's digest, or NULL */
         bool whiteouts;             /* ".wh." names are whiteouts (image layers, not plain tars) */
         bool progress;              /* show progress on stderr */
+        UnpackLimit *limit;         /* shared by all layers of an import; NULL: no limit */
 } LayerSpec;
 
 /* Apply the layer read through READ to the tree at ROOTFD.  Returns 0, or

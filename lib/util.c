@@ -247,3 +247,18 @@ bool strv_equal(char *const *a, char *const *b) {
                         return false;
         return !(a && *a) && !(b && *b);
 }
+
+bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+char *strdup_printable(const char *s) {
+        char *c = xstrdup(s ?: "(none)");
+        for (char *p = c; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return c;
+}

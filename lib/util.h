@@ -104,6 +104,10 @@ size_t strv_length(char *const *l);
 char **strv_copy(char *const *l);
 /* Same strings in the same order (NULL and empty are equal). */
 bool strv_equal(char *const *a, char *const *b);
+bool strv_contains(char *const *l, const char *s);
+/* A copy of untrusted text fit to print: control bytes become '?'; NULL
+ * gives "(none)". */
+char *strdup_printable(const char *s);
 
 /* Parse a whole decimal number; no sign, no spaces, no trailing garbage. */
 int safe_atou64(const char *s, uint64_t *ret);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth-import [--ref R] [--platform P] [--boot auto|yes|no] [--progress]
- *              SOURCE ROOTFS OUTDIR
+ *              [--max-size SIZE] SOURCE ROOTFS OUTDIR
  * Import an OCI image (layout, oci-archive, docker-archive), a plain rootfs
  * tar or an OCI runtime bundle into the empty ROOTFS, and write what the
  * image asks for into OUTDIR (see oci-image.h).  A program of its own, run
@@ -18,6 +18,7 @@
 #include "caps.h"
 #include "log.h"
 #include "oci-image.h"
+#include "unpack-limit.h"
 #include "util.h"
 
 /* What writing a tree with arbitrary owners, modes, device nodes and file
@@ -49,11 +50,12 @@ int main(int argc, char **argv) {
                 { "platform", required_argument, NULL, 'p' },
                 { "boot", required_argument, NULL, 'b' },
                 { "progress", no_argument, NULL, 'P' },
+                { "max-size", required_argument, NULL, 'm' },
                 {},
         };
         log_parse_environment();
         log_set_prefix("berth");
-        ImportOptions o = {};
+        ImportOptions o = { .max_size = UNPACK_MAX_SIZE_DEFAULT };
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -76,12 +78,18 @@ int main(int argc, char **argv) {
                 case 'P':
                         o.progress = true;
                         break;
+                case 'm':
+                        if (unpack_max_size_parse(optarg, &o.max_size) < 0) {
+                                log_error("--max-size takes a size like 20G or 'infinity', not '%s'.", optarg);
+                                return 2;
+                        }
+                        break;
                 default:
                         return 2;
                 }
         if (argc - optind != 3) {
                 fprintf(stderr, "Usage: berth-import [--ref R] [--platform P] [--boot auto|yes|no] [--progress] "
-                                "SOURCE ROOTFS OUTDIR\n");
+                                "[--max-size SIZE] SOURCE ROOTFS OUTDIR\n");
                 return 2;
         }
         if (confine() < 0)

@@ -9,9 +9,11 @@
  * on the include path and would be picked up by a bare "config.h". */
 #include "lib/config.h"
 #include "tap.h"
+#include "unpack-limit.h"
 #include "util.h"
 
-#define ALL_KEYS (CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1)
+/* Every key a machine.conf can hold ([Import] is berth.conf's alone). */
+#define ALL_KEYS ((CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1) & ~CONFIG_KEY_BIT(CONFIG_IMPORT_MAX_SIZE))
 
 static bool config_equal(const MachineConfig *a, const MachineConfig *b) {
         return machine_config_equal(a, b) && a->set_mask == b->set_mask;
@@ -496,6 +498,28 @@ static void test_global(void) {
                       false, &error);
         TEST_ASSERT(r == 0 && streq(c.init, "/bin/init") && c.private_users && c.set_mask == 0,
                     "the global file sets other keys, unmarked when mark is false");
+        machine_config_done(&c);
+
+        /* [Import] MaxSize=: berth.conf's alone. */
+        TEST_ASSERT(c.import_max_size == UNPACK_MAX_SIZE_DEFAULT, "default [Import] MaxSize= is 64G");
+        machine_config_init(&c);
+        r = parse(&c, "[Import]\nMaxSize=2G\n", CONFIG_SOURCE_GLOBAL, false, &error);
+        TEST_ASSERT(r == 0 && c.import_max_size == UINT64_C(2) << 30, "[Import] MaxSize=2G in the global file");
+        r = parse(&c, "[Import]\nMaxSize=infinity\n", CONFIG_SOURCE_GLOBAL, false, &error);
+        TEST_ASSERT(r == 0 && c.import_max_size == UINT64_MAX, "[Import] MaxSize=infinity: no cap");
+        _cleanup_free_ char *text = machine_config_format(&c, CONFIG_KEY_BIT(CONFIG_IMPORT_MAX_SIZE));
+        TEST_ASSERT_STREQ(text, "", "[Import] is never written to machine.conf");
+        machine_config_done(&c);
+        parse_bad_full("MaxSize=0 in the global file", "[Import]\nMaxSize=0\n", strlen("[Import]\nMaxSize=0\n"),
+                       CONFIG_SOURCE_GLOBAL, "must be greater than 0", "like 100G", NULL);
+        parse_bad("[Import] MaxSize= in machine.conf", "[Import]\nMaxSize=1G\n",
+                  "test.conf:2: MaxSize=1G: only allowed in the global berth.conf", "--max-size");
+        machine_config_init(&c);
+        free(error);
+        error = NULL;
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Import.MaxSize=1G", &error) == -EINVAL && error &&
+                            strstr(error, "not a machine setting") && c.import_max_size == UNPACK_MAX_SIZE_DEFAULT,
+                    "--set Import.MaxSize= is refused");
         machine_config_done(&c);
 }
 
