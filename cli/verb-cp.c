@@ -336,7 +336,7 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
         bool private_users = !shares_user_ns(st.init_pid);
         uid_t base = 0;
         if (private_users) {
-                r = userns_read_range(&ctx->store, req->machine, &base);
+                r = store_machine_uid_base(&ctx->store, req->machine, &base);
                 if (r < 0)
                         return log_error_errno(r, "Failed to read the UID range of '%s': %m", req->machine),
                                EXIT_FAIL;

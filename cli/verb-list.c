@@ -250,7 +250,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 if (store_load_config(&ctx->store, name, NULL, &cfg, &err) >= 0) {
                         if (!cfg.private_users)
                                 printf("      Users: host root (PrivateUsers=no: not a security boundary)\n");
-                        else if (userns_read_range(&ctx->store, name, &base) >= 0)
+                        else if (store_machine_uid_base(&ctx->store, name, &base) >= 0)
                                 printf("      Users: private, root is host UID %u (range %u-%u)\n", (unsigned) base,
                                        (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
                         else

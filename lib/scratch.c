@@ -48,7 +48,7 @@ int scratch_remove_stale(Store *s, const char *name) {
         if (!cfg.scratch_directory)
                 return 0;
         uid_t owner = 0;
-        r = userns_read_range(s, name, &owner);
+        r = store_machine_uid_base(s, name, &owner);
         if (r < 0 && r != -ENOENT)
                 return r;
         _cleanup_free_ char *id = store_cgroup_name(s, name);

@@ -7,7 +7,8 @@
 #include "log.h"
 #include "name.h"
 #include "store.h"
-#include "userns.h"
+#include "idmap.h"
+#include "uid-registry.h"
 
 /* The state and runtime roots are the admin's choice and may be symlinks;
  * what berth creates below them is opened without following any. */
@@ -201,16 +202,23 @@ int store_lock_base(Store *s, const char *base, bool shared) {
         return fd == -EWOULDBLOCK ? -EBUSY : fd;
 }
 
+int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base) {
+        _cleanup_close_ int dfd = open_dir_nofollow(s->machines_fd, name);
+        if (dfd < 0)
+                return dfd;
+        return idmap_read_at(dfd, ret_base);
+}
+
 int store_remove_machine(Store *s, const char *name, const char *tmp) {
         uid_t base;
-        bool ranged = userns_read_range(s, name, &base) >= 0;
+        bool ranged = store_machine_uid_base(s, name, &base) >= 0;
         if (renameat(s->machines_fd, name, s->machines_fd, tmp) < 0)
                 return -errno;
         int r = rm_rf_at(s->machines_fd, tmp);
         if (r < 0)
                 return r;
         if (ranged) {
-                int k = userns_release_range(base);
+                int k = uid_registry_release_base(base);
                 if (k < 0)
                         log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
                                           (unsigned) base);

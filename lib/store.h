@@ -75,6 +75,9 @@ int store_lock_base(Store *s, const char *base, bool shared);
  * NAME), then deleted; its UID range goes back to the host registry. */
 int store_remove_machine(Store *s, const char *name, const char *tmp);
 
+/* Machine NAME's UID range (idmap.h); -ENOENT if it has none yet. */
+int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base);
+
 /* Path of machine NAME's dir / rootfs (malloc'ed). */
 char *store_machine_path(Store *s, const char *name);
 char *store_rootfs_path(Store *s, const char *name);

@@ -5,8 +5,8 @@
 #include "build-config.h"
 #include "fs.h"
 #include "log.h"
+#include "idmap.h"
 #include "uid-registry.h"
-#include "userns.h"
 #include "util.h"
 
 #define ENTRY_MAX 4096
@@ -52,7 +52,7 @@ static int parse_entry_name(const char *name, uid_t *ret) {
         if (strlen(name) != 8 || strspn(name, "0123456789abcdef") != 8)
                 return -EINVAL;
         unsigned long v = strtoul(name, NULL, 16);
-        if (v < USERNS_BASE_MIN || v > USERNS_BASE_MAX || v % USERNS_RANGE_SIZE != 0)
+        if (!idmap_base_valid(v))
                 return -EINVAL;
         *ret = (uid_t) v;
         return 0;
@@ -81,7 +81,7 @@ static int read_entry(int dir_fd, const char *name, char **ret_owner) {
 static bool dir_holds(int parent_fd, const char *name, uid_t base) {
         _cleanup_close_ int dfd = open_dir_nofollow(parent_fd, name);
         uid_t b;
-        return dfd >= 0 && userns_read_range_at(dfd, &b) >= 0 && b == base;
+        return dfd >= 0 && idmap_read_at(dfd, &b) >= 0 && b == base;
 }
 
 /* Which machine dir holds BASE: OWNER itself, else a sibling of OWNER (a
@@ -197,4 +197,12 @@ int uid_registry_release(UidRegistry *reg, uid_t base) {
         if (entry_state(reg, base, NULL, NULL) != ENTRY_STALE)
                 return 0;
         return RET_NERRNO(unlinkat(reg->dir_fd, name, 0));
+}
+
+int uid_registry_release_base(uid_t base) {
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        int r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+        return uid_registry_release(&reg, base);
 }

@@ -44,3 +44,7 @@ int uid_registry_claim(UidRegistry *reg, uid_t base, const char *owner);
 
 /* Drop BASE's entry unless a live owner still holds it. */
 int uid_registry_release(UidRegistry *reg, uid_t base);
+
+/* The same in the host's registry, opened and closed for it (after rm).
+ * Returns 0 or -errno, logs only failures to open the registry. */
+int uid_registry_release_base(uid_t base);

@@ -3,46 +3,12 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "idmap.h"
 #include "idrange.h"
 #include "log.h"
 #include "uid-registry.h"
 #include "userns.h"
 #include "util.h"
-
-static int parse_idmap(const char *text, uid_t *ret) {
-        const char *v = startswith(text, "UID_BASE=");
-        if (!v)
-                return -EBADMSG;
-        char buf[16];
-        size_t n = strcspn(v, "\n");
-        if (n == 0 || n >= sizeof buf)
-                return -EBADMSG;
-        memcpy(buf, v, n);
-        buf[n] = 0;
-        unsigned u;
-        int r = safe_atou(buf, &u);
-        if (r < 0)
-                return r;
-        if (u < USERNS_BASE_MIN || u > USERNS_BASE_MAX || u % USERNS_RANGE_SIZE != 0)
-                return -ERANGE;
-        *ret = (uid_t) u;
-        return 0;
-}
-
-int userns_read_range_at(int machine_dir_fd, uid_t *ret_base) {
-        _cleanup_free_ char *text = NULL;
-        int r = read_file_at(machine_dir_fd, "idmap", 256, &text, NULL);
-        if (r < 0)
-                return r;
-        return parse_idmap(text, ret_base);
-}
-
-int userns_read_range(Store *s, const char *name, uid_t *ret_base) {
-        _cleanup_close_ int dfd = open_dir_nofollow(s->machines_fd, name);
-        if (dfd < 0)
-                return dfd;
-        return userns_read_range_at(dfd, ret_base);
-}
 
 /* The ranges of every machine dir of this state root, staging ones included:
  * machines made before the host-wide registry existed have no entry. */
@@ -59,7 +25,7 @@ static int collect_root_ranges(Store *s, IdIntervals *used) {
                 uid_t b;
                 if (m < 0)
                         continue;
-                int k = userns_read_range_at(m, &b);
+                int k = idmap_read_at(m, &b);
                 if (k == -ENOENT)
                         continue;
                 /* A range we cannot read might be in use: never hand it out twice. */
@@ -106,7 +72,7 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
                 return r;
 
         uid_t base;
-        r = userns_read_range_at(machine_dir_fd, &base);
+        r = idmap_read_at(machine_dir_fd, &base);
         if (r >= 0) {
                 r = uid_registry_claim(&reg, base, owner);
                 if (r != -EADDRINUSE) {
@@ -130,18 +96,10 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
         r = uid_registry_claim(&reg, base, owner);
         if (r < 0)
                 return log_error_errno(r, "Failed to register UID range %u: %m", (unsigned) base);
-        _cleanup_free_ char *text = xasprintf("UID_BASE=%u\nUID_SIZE=%u\n", (unsigned) base, USERNS_RANGE_SIZE);
-        r = write_file_atomic_at(machine_dir_fd, "idmap", text, strlen(text), 0644);
+        r = idmap_write_at(machine_dir_fd, base);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s/idmap: %m", owner);
         *ret_base = base;
         return 0;
 }
 
-int userns_release_range(uid_t base) {
-        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
-        int r = uid_registry_open(NULL, &reg);
-        if (r < 0)
-                return r;
-        return uid_registry_release(&reg, base);
-}

@@ -11,16 +11,9 @@
 
 #include <sys/types.h>
 
+#include "idmap.h"
 #include "store.h"
 
-#define USERNS_RANGE_SIZE 0x10000U
-#define USERNS_BASE_MIN 0x80000U
-#define USERNS_BASE_MAX 0x6FFF0000U
-
-/* Read machine NAME's range; -ENOENT if it has none yet. */
-int userns_read_range(Store *s, const char *name, uid_t *ret_base);
-/* The same for the machine dir MACHINE_DIR_FD. */
-int userns_read_range_at(int machine_dir_fd, uid_t *ret_base);
 
 /* Return the range of the machine whose directory (possibly still a staging
  * dir) is MACHINE_DIR_FD, allocating and persisting one if it has none, and
@@ -28,7 +21,3 @@ int userns_read_range_at(int machine_dir_fd, uid_t *ret_base);
  * machines made before the registry existed) is replaced by a new one.
  * Serialized across the host by the registry's lock.  Logs its errors. */
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
-
-/* Give BASE back to the host once no machine dir holds it any more (after
- * rm).  Returns 0 or -errno, logs only failures to open the registry. */
-int userns_release_range(uid_t base);

@@ -3,9 +3,9 @@
 
 #include "chown-tree.h"
 #include "fs.h"
+#include "idmap.h"
 #include "log.h"
 #include "ownership.h"
-#include "userns.h"
 #include "util.h"
 
 static int read_record(int dfd, uid_t *ret) {
@@ -25,7 +25,7 @@ static int read_record(int dfd, uid_t *ret) {
         r = safe_atou(v, &u);
         if (r < 0)
                 return r;
-        if (u != 0 && (u < USERNS_BASE_MIN || u > USERNS_BASE_MAX || u % USERNS_RANGE_SIZE != 0))
+        if (u != 0 && !idmap_base_valid(u))
                 return -ERANGE;
         *ret = (uid_t) u;
         return 0;

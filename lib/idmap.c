@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "fs.h"
+#include "idmap.h"
+#include "util.h"
+
+bool idmap_base_valid(unsigned long base) {
+        return base >= USERNS_BASE_MIN && base <= USERNS_BASE_MAX && base % USERNS_RANGE_SIZE == 0;
+}
+
+static int parse_idmap(const char *text, uid_t *ret) {
+        const char *v = startswith(text, "UID_BASE=");
+        if (!v)
+                return -EBADMSG;
+        char buf[16];
+        size_t n = strcspn(v, "\n");
+        if (n == 0 || n >= sizeof buf)
+                return -EBADMSG;
+        memcpy(buf, v, n);
+        buf[n] = 0;
+        unsigned u;
+        int r = safe_atou(buf, &u);
+        if (r < 0)
+                return r;
+        if (!idmap_base_valid(u))
+                return -ERANGE;
+        *ret = (uid_t) u;
+        return 0;
+}
+
+int idmap_read_at(int machine_dir_fd, uid_t *ret_base) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(machine_dir_fd, "idmap", 256, &text, NULL);
+        if (r < 0)
+                return r;
+        return parse_idmap(text, ret_base);
+}
+
+int idmap_write_at(int machine_dir_fd, uid_t base) {
+        _cleanup_free_ char *text = xasprintf("UID_BASE=%u\nUID_SIZE=%u\n", (unsigned) base, USERNS_RANGE_SIZE);
+        return write_file_atomic_at(machine_dir_fd, "idmap", text, strlen(text), 0644);
+}
