@@ -12,12 +12,11 @@
 
 #include "util.h"
 
-/* An error invented by the code (no syscall failed), kept distinct so that
- * "%m" still prints something meaningful. */
+/* Marks, for the reader, an error the code chose itself (no system call
+ * failed): it is the plain errno value E, which "%m" prints as usual. */
 #define SYNTHETIC_ERRNO(e) (e)
 
 void log_set_max_level(int level);
-int log_get_max_level(void);
 void log_set_prefix(const char *prefix);
 void log_parse_environment(void);
 /* Also append every message to FD (-1: stop). */
