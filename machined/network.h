@@ -21,7 +21,8 @@
  *   BRIDGE/created    berth made this bridge (and removes it when unused)
  *   BRIDGE/subnets    the bridge's subnets, fixed while it has machines
  *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
- *                     forwards), locked by its supervisor while it lives
+ *                     forwards, AddressFilter=), locked by its supervisor
+ *                     while it lives
  *   BRIDGE/dnsmasq.*  the bridge's DHCP/DNS server: pid, hosts, leases
  * After any change, network_sync() recomputes everything (drops machines
  * whose supervisor is gone, the nftables table, dnsmasq, the bridge) from
