@@ -564,6 +564,18 @@ static char *format_ports(const MachineConfig *c) {
         return s;
 }
 
+static int parse_address_filter(MachineConfig *c, const char *value, const char **ret_reason) {
+        int r = parse_boolean(value);
+        if (r < 0)
+                return fail(ret_reason, "is not a boolean");
+        c->address_filter = r;
+        return 0;
+}
+
+static char *format_address_filter(const MachineConfig *c) {
+        return xstrdup(c->address_filter ? "yes" : "no");
+}
+
 /* A size in bytes with an optional K/M/G/T suffix (powers of 1024), or
  * "infinity" (UINT64_MAX), as systemd takes MemoryMax= and MemoryHigh=. */
 static int parse_bytes(const char *value, uint64_t *ret, const char **ret_reason) {
@@ -824,6 +836,9 @@ static const ConfigTableEntry config_table[] = {
         /* Two machines cannot both own a host port, so there is no global default. */
         { "Network", "Port", CONFIG_NETWORK_PORT, parse_ports, format_ports, false,
           "expected space-separated forwards like tcp:8080:80 udp:5353:53" },
+        { "Network", "AddressFilter", CONFIG_NETWORK_ADDRESS_FILTER, parse_address_filter,
+          format_address_filter, true,
+          "expected 'yes' (send only from the machine's own MAC and addresses) or 'no' (a guest that routes)" },
         { "Resources", "MemoryMax", CONFIG_RESOURCES_MEMORY_MAX, parse_memory_max, format_memory_max, true,
           "expected a size like 512M or 'infinity'" },
         { "Resources", "MemoryHigh", CONFIG_RESOURCES_MEMORY_HIGH, parse_memory_high, format_memory_high, true,
@@ -928,6 +943,7 @@ void machine_config_init(MachineConfig *c) {
                 .reboot_signal = 0,
                 .boot = true,
                 .network_mode = NETWORK_MODE_BRIDGE,
+                .address_filter = true,
                 .bridge = xstrdup(CONFIG_DEFAULT_BRIDGE),
                 .interface = xstrdup(CONFIG_DEFAULT_INTERFACE),
                 .memory_max = UINT64_MAX,
@@ -1002,6 +1018,7 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                streq_ptr(a->interface, b->interface) && streq_ptr(a->link, b->link) &&
                a->n_ports == b->n_ports &&
                (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
+               a->address_filter == b->address_filter &&
                a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&
                a->memory_high == b->memory_high && a->cpu_weight == b->cpu_weight &&
                a->cpu_quota_per_sec_usec == b->cpu_quota_per_sec_usec && a->io_weight == b->io_weight &&

@@ -84,6 +84,7 @@ typedef enum ConfigKey {
         CONFIG_NETWORK_INTERFACE,
         CONFIG_NETWORK_LINK,
         CONFIG_NETWORK_PORT,
+        CONFIG_NETWORK_ADDRESS_FILTER,
         CONFIG_RESOURCES_MEMORY_MAX,
         CONFIG_RESOURCES_MEMORY_HIGH,
         CONFIG_RESOURCES_TASKS_MAX,
@@ -120,6 +121,7 @@ typedef struct MachineConfig {
         char *link;            /* host interface for macvlan/ipvlan; NULL = unset */
         PortForward *ports;    /* Port=, a space-separated list */
         size_t n_ports;
+        bool address_filter;   /* default true: on the bridge, only the machine's own MAC and addresses */
         /* [Resources], with systemd.resource-control(5)'s syntax and ranges.
          * For the last four UINT64_MAX (the default) means unset: nothing is
          * asked of systemd, and direct mode leaves the kernel's default. */

@@ -104,6 +104,14 @@ IPAddr ipnet_host(const IPNet *n, uint32_t i) {
         return a;
 }
 
+IPAddr ipaddr_eui64(const IPAddr *prefix, const uint8_t mac[static 6]) {
+        IPAddr a = { .family = AF_INET6 };
+        memcpy(a.bytes, prefix->bytes, 8);
+        const uint8_t iid[8] = { mac[0] ^ 0x02, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5] };
+        memcpy(a.bytes + 8, iid, 8);
+        return a;
+}
+
 uint32_t ipnet_host_index(const IPNet *n, const IPAddr *a) {
         if (a->family != n->addr.family)
                 return 0;

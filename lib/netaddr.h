@@ -46,6 +46,11 @@ IPAddr ipnet_host(const IPNet *n, uint32_t i);
 /* Host index of A in N, or 0 if A is not a host address of N. */
 uint32_t ipnet_host_index(const IPNet *n, const IPAddr *a);
 bool ipnet_overlaps(const IPNet *a, const IPNet *b);
+/* The IPv6 address made of the first 64 bits of PREFIX and the modified
+ * EUI-64 interface identifier of MAC (RFC 4291, appendix A): what the
+ * kernel gives an interface by default, as its link-local address
+ * (fe80::/64) and by SLAAC in an advertised /64. */
+IPAddr ipaddr_eui64(const IPAddr *prefix, const uint8_t mac[static 6]);
 
 typedef enum PortProtocol {
         PORT_TCP,

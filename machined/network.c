@@ -17,6 +17,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "net-filter.h"
 #include "netlink.h"
 #include "network.h"
 #include "unit.h"
@@ -43,6 +44,7 @@ typedef struct Entry {
         char veth[IFNAMSIZ];          /* the host side of its veth pair */
         PortForward ports[CONFIG_PORTS_MAX];
         size_t n_ports;
+        bool filter;                  /* AddressFilter= (net-filter.h) */
 } Entry;
 
 static uint64_t fnv1a64(const char *s) {
@@ -55,10 +57,10 @@ static uint64_t fnv1a64(const char *s) {
 static char *entry_format(const Entry *e) {
         char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
         char *s = xasprintf("NAME=%s\nPID=%d\nADDRESS=%s\nADDRESS6=%s\n"
-                            "MAC=%02x:%02x:%02x:%02x:%02x:%02x\nVETH=%s\nPORTS=",
+                            "MAC=%02x:%02x:%02x:%02x:%02x:%02x\nVETH=%s\nFILTER=%s\nPORTS=",
                             e->name, (int) e->pid, ipaddr_format(&e->addr, a),
                             ipaddr_format(&e->addr6, a6), e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4],
-                            e->mac[5], e->veth);
+                            e->mac[5], e->veth, e->filter ? "yes" : "no");
         for (size_t i = 0; i < e->n_ports; i++) {
                 char buf[16];
                 strextendf(&s, "%s%s", i ? " " : "", port_forward_format(&e->ports[i], buf));
@@ -69,7 +71,8 @@ static char *entry_format(const Entry *e) {
 
 /* Files here are written by supervisors (root) only; still, parse strictly. */
 static int entry_parse(const char *id, char *text, Entry *ret) {
-        Entry e = {};
+        /* An entry without FILTER= (an older supervisor's) is filtered. */
+        Entry e = { .filter = true };
         if (strlen(id) >= sizeof e.id)
                 return -EBADMSG;
         memcpy(e.id, id, strlen(id) + 1);
@@ -96,6 +99,10 @@ static int entry_parse(const char *id, char *text, Entry *ret) {
                         if (strlen(v) >= sizeof e.veth)
                                 return -EBADMSG;
                         memcpy(e.veth, v, strlen(v) + 1);
+                } else if (streq(k, "FILTER")) {
+                        if (!streq(v, "yes") && !streq(v, "no"))
+                                return -EBADMSG;
+                        e.filter = streq(v, "yes");
                 } else if (streq(k, "PORTS")) {
                         _cleanup_free_ char *copy = xstrdup(v);
                         char *s2 = NULL;
@@ -426,22 +433,51 @@ static int nft_run(const char *cmd) {
         return r != 0 ? -EIO : 0;
 }
 
+/* The filtered ports of all bridges (AddressFilter=yes). */
+static FilterPort *nft_filter_ports(const BridgeView *bridges, size_t n, size_t *ret_n) {
+        FilterPort *ports = NULL;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < bridges[i].n; j++) {
+                        const Entry *e = bridges[i].entries + j;
+                        /* Our own names; the check keeps the rules' syntax whole. */
+                        if (!e->filter || !ifname_is_valid(e->veth))
+                                continue;
+                        ports = realloc(ports, (k + 1) * sizeof *ports);
+                        if (!ports)
+                                abort();
+                        ports[k] = (FilterPort) { .addr = e->addr, .addr6 = e->addr6, .subnet6 = bridges[i].subnet6 };
+                        memcpy(ports[k].ifname, e->veth, sizeof ports[k].ifname);
+                        memcpy(ports[k].mac, e->mac, sizeof ports[k].mac);
+                        k++;
+                }
+        *ret_n = k;
+        return ports;
+}
+
 static int nft_apply(const BridgeView *bridges, size_t n, bool own4, bool own6) {
         if (n == 0) {
-                /* Nothing to do (and no nftables needed) unless our table is there. */
+                /* Nothing to do (and no nftables needed) unless our tables are there. */
                 struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
                 if (!ctx)
                         return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Cannot create an nftables context.");
                 nft_ctx_buffer_output(ctx);
                 nft_ctx_buffer_error(ctx);
-                bool exists = nft_run_cmd_from_buffer(ctx, "list table inet berth") == 0;
+                _cleanup_free_ char *cmd = xstrdup("");
+                if (nft_run_cmd_from_buffer(ctx, "list table inet berth") == 0)
+                        strextendf(&cmd, "delete table inet berth\n");
+                if (nft_run_cmd_from_buffer(ctx, "list table bridge berth") == 0)
+                        strextendf(&cmd, "delete table bridge berth\n");
                 nft_ctx_free(ctx);
-                return exists ? nft_run("delete table inet berth\n") : 0;
+                return *cmd ? nft_run(cmd) : 0;
         }
         /* "add table" first makes the delete valid when there is none: one
          * transaction, so packets never see a half-made table. */
-        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6);
-        _cleanup_free_ char *cmd = xasprintf("add table inet berth\ndelete table inet berth\n%s", rules);
+        size_t n_ports = 0;
+        _cleanup_free_ FilterPort *ports = nft_filter_ports(bridges, n, &n_ports);
+        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6),
+                            *filter = net_filter_ruleset(ports, n_ports);
+        _cleanup_free_ char *cmd = xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
         return nft_run(cmd);
 }
 
@@ -962,6 +998,7 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         snprintf(e.name, sizeof e.name, "%s", name);
         memcpy(e.mac, net->mac, 6);
         memcpy(e.veth, net->host_ifname, sizeof e.veth);
+        e.filter = net->address_filter;
         if (net->n_ports > 0)
                 memcpy(e.ports, net->ports, net->n_ports * sizeof *net->ports);
 
@@ -1031,6 +1068,7 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         net->id = store_cgroup_name(store, name);
         net->bridge = xstrdup(cfg->bridge);
         net->guest_ifname = xstrdup(cfg->interface);
+        net->address_filter = cfg->address_filter;
         net->subnet = cfg->subnet;
         net->subnet6 = cfg->ipv6_subnet;
         if (ipnet_host_max(&net->subnet6) < ipnet_host_max(&net->subnet)) {

@@ -10,7 +10,8 @@
  * route and DNS (/etc/resolv.conf), configured from outside before its init
  * runs, so no network manager is needed inside; a guest that asks for DHCP
  * gets the same address from a dnsmasq bound to the bridge.  Egress NAT,
- * port forwards and forwarding live in the nftables table "inet berth".
+ * port forwards and forwarding live in the nftables table "inet berth",
+ * the ports' anti-spoofing filter in "bridge berth" (net-filter.h).
  *
  * Shared state of one network namespace is in
  * /run/berth-network/COOKIE/ (COOKIE: the namespace's never-reused cookie):
@@ -20,7 +21,8 @@
  *   BRIDGE/created    berth made this bridge (and removes it when unused)
  *   BRIDGE/subnets    the bridge's subnets, fixed while it has machines
  *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
- *                     forwards), locked by its supervisor while it lives
+ *                     forwards, AddressFilter=), locked by its supervisor
+ *                     while it lives
  *   BRIDGE/dnsmasq.*  the bridge's DHCP/DNS server: pid, hosts, leases
  * After any change, network_sync() recomputes everything (drops machines
  * whose supervisor is gone, the nftables table, dnsmasq, the bridge) from
@@ -50,6 +52,7 @@ typedef struct Network {
         uint8_t mac[6];
         PortForward *ports;
         size_t n_ports;
+        bool address_filter;     /* AddressFilter=: only its own MAC and addresses (net-filter.h) */
         char *ns_dir;            /* /run/berth-network/COOKIE */
         bool registered;         /* our machines/ID entry exists … */
         int entry_lock_fd;       /* … and we hold its lock */

@@ -5,14 +5,21 @@
  * bad usage).  The test decides which outcome is safe. */
 
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
 #include <linux/keyctl.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/icmp6.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -24,6 +31,130 @@ static int report(long r) {
                 printf("denied %s\n", strerrorname_np(errno) ?: "?");
         else
                 printf("allowed\n");
+        return 0;
+}
+
+/* The network cases (test-spoof.sh) are what a guest may try on its bridge
+ * with its own CAP_NET_RAW: they print what they did, exit 1 on a local
+ * error; whether it got anywhere is for the test to see on the host. */
+
+static int parse_sockaddr(const char *s, uint16_t port, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        struct sockaddr_in *a = (struct sockaddr_in *) ret;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) ret;
+        memset(ret, 0, sizeof *ret);
+        if (inet_pton(AF_INET, s, &a->sin_addr) == 1) {
+                a->sin_family = AF_INET;
+                a->sin_port = htons(port);
+                *ret_len = sizeof *a;
+                return 0;
+        }
+        if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons(port);
+                *ret_len = sizeof *a6;
+                return 0;
+        }
+        return -1;
+}
+
+/* udp-from SRC DST PORT: one datagram "probe SRC" from address SRC (any:
+ * a transparent socket, as the guest's root may make) to DST:PORT. */
+static int udp_from(const char *src, const char *dst, const char *port) {
+        struct sockaddr_storage s, d;
+        socklen_t sl, dl;
+        if (parse_sockaddr(src, 0, &s, &sl) < 0 || parse_sockaddr(dst, (uint16_t) atoi(port), &d, &dl) < 0 ||
+            s.ss_family != d.ss_family)
+                return 2;
+        int fd = socket(s.ss_family, SOCK_DGRAM, 0), one = 1;
+        if (fd >= 0)
+                (void) (s.ss_family == AF_INET ? setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one)
+                                               : setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one));
+        if (fd < 0 || bind(fd, (struct sockaddr *) &s, sl) < 0) {
+                perror("probe: udp-from");
+                return 1;
+        }
+        char msg[128];
+        snprintf(msg, sizeof msg, "probe %s", src);
+        if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *) &d, dl) < 0) {
+                perror("probe: udp-from: sendto");
+                return 1;
+        }
+        printf("sent\n");
+        return 0;
+}
+
+/* send-na IFNAME TARGET: an unsolicited neighbour advertisement with the
+ * override flag to all nodes, claiming TARGET for IFNAME's MAC. */
+static int send_na(const char *ifname, const char *target) {
+        unsigned ifindex = if_nametoindex(ifname);
+        int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+        if (ifindex == 0 || fd < 0) {
+                perror("probe: send-na");
+                return 1;
+        }
+        struct ifreq ifr = {};
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+        int hops = 255; /* NDP is only believed from the link itself */
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 ||
+            setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) < 0 ||
+            setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) < 0) {
+                perror("probe: send-na: setup");
+                return 1;
+        }
+        struct {
+                struct nd_neighbor_advert na;
+                uint8_t opt[8];
+        } pkt = { .na.nd_na_type = ND_NEIGHBOR_ADVERT, .na.nd_na_flags_reserved = ND_NA_FLAG_OVERRIDE,
+                  .opt = { ND_OPT_TARGET_LINKADDR, 1 } };
+        memcpy(pkt.opt + 2, ifr.ifr_hwaddr.sa_data, 6);
+        struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_scope_id = ifindex };
+        if (inet_pton(AF_INET6, target, &pkt.na.nd_na_target) != 1 || inet_pton(AF_INET6, "ff02::1", &to.sin6_addr) != 1)
+                return 2;
+        if (sendto(fd, &pkt, sizeof pkt, 0, (struct sockaddr *) &to, sizeof to) < 0) {
+                perror("probe: send-na: sendto");
+                return 1;
+        }
+        printf("sent\n");
+        return 0;
+}
+
+/* sniff IFNAME SECONDS MAC: count the frames IFNAME receives for MAC (some
+ * other host's) in SECONDS; prints "frames N". */
+static int sniff(const char *ifname, const char *seconds, const char *mac) {
+        unsigned char want[6];
+        if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &want[0], &want[1], &want[2], &want[3], &want[4],
+                   &want[5]) != 6)
+                return 2;
+        int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+        struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+                                  .sll_ifindex = (int) if_nametoindex(ifname) };
+        if (fd < 0 || ll.sll_ifindex == 0 || bind(fd, (struct sockaddr *) &ll, sizeof ll) < 0) {
+                perror("probe: sniff");
+                return 1;
+        }
+        printf("listening\n");
+        fflush(stdout);
+        struct timespec end, now;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += atoi(seconds);
+        unsigned n = 0;
+        for (;;) {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+                if (ms <= 0)
+                        break;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (poll(&p, 1, (int) ms) <= 0)
+                        continue;
+                unsigned char buf[2048];
+                struct sockaddr_ll from;
+                socklen_t fl = sizeof from;
+                ssize_t k = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *) &from, &fl);
+                /* Incoming only: what the bridge delivered to this port. */
+                if (k >= 6 && from.sll_pkttype != PACKET_OUTGOING && !memcmp(buf, want, 6))
+                        n++;
+        }
+        printf("frames %u\n", n);
         return 0;
 }
 
@@ -143,6 +274,12 @@ int main(int argc, char **argv) {
                                 printf("%d\n", fd);
                 return 0;
         }
+        if (!strcmp(w, "udp-from") && argc == 5)
+                return udp_from(argv[2], argv[3], argv[4]);
+        if (!strcmp(w, "send-na") && argc == 4)
+                return send_na(argv[2], argv[3]);
+        if (!strcmp(w, "sniff") && argc == 5)
+                return sniff(argv[2], argv[3], argv[4]);
         fprintf(stderr, "probe: unknown test '%s'\n", w);
         return 2;
 }

@@ -83,6 +83,7 @@ static void test_defaults(void) {
         TEST_ASSERT_STREQ(c.bridge, "berth0", "default Bridge= is berth0");
         TEST_ASSERT_STREQ(c.interface, "host0", "default Interface= is host0");
         TEST_ASSERT(!c.link && c.n_ports == 0, "default Link= and Port= are empty");
+        TEST_ASSERT(c.address_filter, "default AddressFilter= is yes");
         TEST_ASSERT(c.memory_max == UINT64_MAX, "default MemoryMax= is infinity");
         TEST_ASSERT(c.tasks_max == 16384, "default TasksMax= is 16384");
         TEST_ASSERT(c.memory_high == UINT64_MAX && c.cpu_weight == UINT64_MAX &&
@@ -146,6 +147,7 @@ static void test_good_values(void) {
                        "Interface=eth0\n"
                        "Link=enp1s0\n"
                        "Port=tcp:8080:80 udp:53 2222:22\n"
+                       "AddressFilter=no\n"
                        "[Resources]\n"
                        "MemoryMax=512M\n"
                        "MemoryHigh=384M\n"
@@ -176,6 +178,7 @@ static void test_good_values(void) {
                                     c.ports[1].host_port == 53 && c.ports[1].guest_port == 53 &&
                                     c.ports[2].protocol == PORT_TCP && c.ports[2].guest_port == 22,
                             "Port= applied");
+                TEST_ASSERT(!c.address_filter, "AddressFilter=no applied");
                 TEST_ASSERT(c.memory_max == UINT64_C(512) << 20, "MemoryMax=512M applied");
                 TEST_ASSERT(c.tasks_max == 100, "TasksMax=100 applied");
                 TEST_ASSERT(c.memory_high == UINT64_C(384) << 20, "MemoryHigh=384M applied");
@@ -281,6 +284,8 @@ static void test_bad_values(void) {
         parse_bad("port 65536", "[Network]\nPort=65536\n", "ports from 1 to 65535");
         parse_bad("an unknown protocol", "[Network]\nPort=sctp:1:2\n", "ports from 1 to 65535");
         parse_bad("one host port twice", "[Network]\nPort=8080:80 tcp:8080:81\n", "one host port twice");
+        parse_bad("a non-boolean AddressFilter=", "[Network]\nAddressFilter=maybe\n",
+                  "AddressFilter=maybe: is not a boolean", "expected 'yes'");
         parse_bad("an unknown network mode", "[Network]\nMode=nat\n",
                   "Mode=nat: is not a known network mode", "expected 'bridge', 'none', 'host', 'macvlan' or 'ipvlan'");
         parse_bad("a non-size MemoryMax=", "[Resources]\nMemoryMax=lots\n", "not a valid size",
@@ -706,6 +711,7 @@ static void test_format(void) {
                           "Interface=host0\n"
                           "Link=\n"
                           "Port=\n"
+                          "AddressFilter=yes\n"
                           "\n"
                           "[Resources]\n"
                           "MemoryMax=1536M\n"

@@ -45,6 +45,15 @@ static void test_hosts(void) {
                     "an IPv6 host beyond the indexes berth hands out has no index");
         TEST_ASSERT(ipnet_host_max(&six) == 65534, "IPv6 /64 is capped at 65534 indexes");
 
+        /* The kernel's own: "ip link add x address 52:54:00:12:34:56" gets fe80::5054:ff:fe12:3456. */
+        const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+        IPAddr ll;
+        TEST_ASSERT(ipaddr_parse("fe80::", &ll) == 0, "fe80:: parses");
+        a = ipaddr_eui64(&ll, mac);
+        TEST_ASSERT_STREQ(ipaddr_format(&a, buf), "fe80::5054:ff:fe12:3456", "EUI-64 link-local of a MAC");
+        a = ipaddr_eui64(&six.addr, mac);
+        TEST_ASSERT_STREQ(ipaddr_format(&a, buf), "fd62:6572:7468:0:5054:ff:fe12:3456", "EUI-64 SLAAC address in a /64");
+
         IPNet x = net("10.77.0.0/16");
         TEST_ASSERT(ipnet_overlaps(&n, &x) && ipnet_overlaps(&x, &n), "10.77.0.0/24 overlaps 10.77.0.0/16");
         IPNet y = net("10.77.1.0/24");
