@@ -122,6 +122,12 @@ static void test_printable(void) {
         printable("ESC and newline", "a\x1b[2Jb\nc", "a?[2Jb?c");
         printable("tab, CR, BEL, DEL", "\t\r\a\x7f", "????");
         printable("UTF-8 letters are kept", "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac");
+        /* U+0080..U+009F are C1 controls: "\xc2\x9b" is CSI, which
+         * terminals act on as they do on ESC '['. */
+        printable("a C1 CSI in UTF-8 form", "x\xc2\x9b" "2Jy", "x??2Jy");
+        printable("C1 NEL and the last C1, APC", "\xc2\x85\xc2\x9f", "????");
+        printable("U+00A0 is not C1", "\xc2\xa0", "\xc2\xa0");
+        printable("a lone 0xc2 at the end", "x\xc2", "x\xc2");
 }
 
 static void test_misc(void) {
