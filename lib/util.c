@@ -257,8 +257,12 @@ bool strv_contains(char *const *l, const char *s) {
 
 char *strdup_printable(const char *s) {
         char *c = xstrdup(s ?: "(none)");
-        for (char *p = c; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+        for (unsigned char *p = (unsigned char *) c; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
                         *p = '?';
+                else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        /* A C1 control in UTF-8 form (U+0080..U+009F: CSI is
+                         * U+009B), which terminals act on like ESC sequences. */
+                        p[0] = p[1] = '?';
         return c;
 }

@@ -105,8 +105,8 @@ char **strv_copy(char *const *l);
 /* Same strings in the same order (NULL and empty are equal). */
 bool strv_equal(char *const *a, char *const *b);
 bool strv_contains(char *const *l, const char *s);
-/* A copy of untrusted text fit to print: control bytes become '?'; NULL
- * gives "(none)". */
+/* A copy of untrusted text fit to print: control bytes become '?', and so
+ * do both bytes of a C1 control in UTF-8 form; NULL gives "(none)". */
 char *strdup_printable(const char *s);
 
 /* Parse a whole decimal number; no sign, no spaces, no trailing garbage. */
