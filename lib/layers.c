@@ -281,12 +281,17 @@ int layers_freeze(Store *s, int mfd, char ***ret) {
 }
 
 /* Add the IDs listed in file NAME below DIRFD to *REFS. */
-static void collect_refs(int dirfd, const char *name, char ***refs) {
+/* Add the layers of list NAME below DIRFD (WHERE, for the message) to REFS.
+ * A list that cannot be read may name any layer: then nothing may be pruned. */
+static int collect_refs(int dirfd, const char *where, const char *name, char ***refs) {
         _cleanup_strv_free_ char **l = NULL;
-        if (layers_read(dirfd, name, &l) < 0)
-                return;
+        int r = layers_read(dirfd, name, &l);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the layer list %s/%s: %m. No layer is removed until it is "
+                                       "fixed or its machine removed.", where, name);
         for (char **p = l; p && *p; p++)
                 *refs = strv_append(*refs, *p);
+        return 0;
 }
 
 /* Every layer any machine dir (finished, staging, being removed), pending
@@ -306,8 +311,12 @@ static int referenced_layers(Store *s, char ***ret) {
                         continue;
                 if (mfd < 0)
                         return mfd;
-                collect_refs(mfd, "layers", &refs);
-                collect_refs(mfd, NEXT_LAYERS, &refs);
+                _cleanup_free_ char *where = xasprintf("%s/machines/%s", s->root, de->d_name);
+                r = collect_refs(mfd, where, "layers", &refs);
+                if (r >= 0)
+                        r = collect_refs(mfd, where, NEXT_LAYERS, &refs);
+                if (r < 0)
+                        return r;
                 _cleanup_close_ int sdir = open_dir_nofollow(mfd, "snapshots");
                 _cleanup_closedir_ DIR *sd = NULL;
                 if (sdir < 0 || opendir_dup(sdir, &sd) < 0)
@@ -315,8 +324,12 @@ static int referenced_layers(Store *s, char ***ret) {
                 struct dirent *se;
                 while ((se = readdir(sd))) {
                         _cleanup_close_ int snap = open_dir_nofollow(sdir, se->d_name);
-                        if (snap >= 0 && !streq(se->d_name, "..") && !streq(se->d_name, "."))
-                                collect_refs(snap, "layers", &refs);
+                        if (snap < 0 || streq(se->d_name, "..") || streq(se->d_name, "."))
+                                continue;
+                        _cleanup_free_ char *swhere = xasprintf("%s/snapshots/%s", where, se->d_name);
+                        r = collect_refs(snap, swhere, "layers", &refs);
+                        if (r < 0)
+                                return r;
                 }
         }
         *ret = TAKE_PTR(refs);

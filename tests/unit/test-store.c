@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "layers.h"
 #include "store.h"
 #include "tap.h"
 #include "util.h"
@@ -95,6 +96,44 @@ static void test_names(Store *s, Store *other) {
         TEST_ASSERT_STREQ(m, want, "store_machine_path is ROOT/machines/NAME");
 }
 
+static bool layer_exists(Store *s, const char *id) {
+        _cleanup_free_ char *p = xasprintf("%s/images/layers/%s", s->root, id);
+        return access(p, F_OK) == 0;
+}
+
+static void put_file(int dirfd, const char *name, const char *text) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || write_all(fd, text, strlen(text)) < 0) {
+                tap_diag("cannot write %s", name);
+                exit(EXIT_FAILURE);
+        }
+}
+
+/* gc removes the layers no list names; a list it cannot read might name any
+ * of them, so then it removes none. */
+static void test_prune(Store *s) {
+        static const char *const used = "00000000000000a1", *unused = "00000000000000b2";
+        TEST_ASSERT(mkdirat(s->images_fd, "layers", 0700) == 0, "make images/layers");
+        _cleanup_close_ int ldir = open_dir_nofollow(s->images_fd, "layers");
+        TEST_ASSERT(ldir >= 0 && mkdirat(ldir, used, 0700) == 0 && mkdirat(ldir, unused, 0700) == 0,
+                    "two layers");
+        TEST_ASSERT(mkdirat(s->machines_fd, "good", 0700) == 0 && mkdirat(s->machines_fd, "broken", 0700) == 0,
+                    "two machines");
+        _cleanup_close_ int good = open_dir_nofollow(s->machines_fd, "good");
+        _cleanup_close_ int broken = open_dir_nofollow(s->machines_fd, "broken");
+        put_file(good, "layers", "00000000000000a1\n");
+        put_file(broken, "layers", "../../etc\n");
+
+        int r = layers_prune(s);
+        TEST_ASSERT(r == -EBADMSG, "a malformed layer list makes the prune fail (got %d)", r);
+        TEST_ASSERT(layer_exists(s, used) && layer_exists(s, unused), "and it removed no layer");
+
+        TEST_ASSERT(unlinkat(broken, "layers", 0) == 0, "remove the malformed list");
+        r = layers_prune(s);
+        TEST_ASSERT(r == 1, "then the prune removes one layer (got %d)", r);
+        TEST_ASSERT(layer_exists(s, used) && !layer_exists(s, unused), "the unused one, not the used one");
+}
+
 int main(void) {
         char tmpl[] = "/tmp/test-store.XXXXXX";
         if (!mkdtemp(tmpl))
@@ -105,6 +144,7 @@ int main(void) {
                 return EXIT_FAILURE;
         test_base(&s);
         test_names(&s, &other);
+        test_prune(&other);
         store_close(&s);
         store_close(&other);
         (void) rm_rf_at(AT_FDCWD, tmpl);
