@@ -38,18 +38,23 @@ static bool layer_id_is_valid(const char *id) {
 
 int layers_read(int dirfd, const char *name, char ***ret) {
         _cleanup_free_ char *text = NULL;
-        int r = read_file_at(dirfd, name, (LAYERS_MAX + 1) * (LAYER_ID_LEN + 1), &text, NULL);
+        size_t len;
+        int r = read_file_at(dirfd, name, (LAYERS_MAX + 1) * (LAYER_ID_LEN + 1), &text, &len);
         if (r == -ENOENT) {
                 *ret = NULL;
                 return 0;
         }
         if (r < 0)
                 return r;
+        /* A NUL would end the list early, silently. */
+        if (memchr(text, 0, len))
+                return -EBADMSG;
         _cleanup_strv_free_ char **l = NULL;
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                /* An ID is never a path: a list cannot point outside the store. */
-                if (!layer_id_is_valid(line) || strv_length(l) >= LAYERS_MAX)
+                /* An ID is never a path: a list cannot point outside the store.
+                 * overlayfs refuses a lower dir twice: so does the list. */
+                if (!layer_id_is_valid(line) || strv_length(l) >= LAYERS_MAX || strv_contains(l, line))
                         return -EBADMSG;
                 l = strv_append(l, line);
         }

@@ -32,7 +32,8 @@ int layers_lock(Store *s);
 
 /* The layer list in file NAME below DIRFD ("layers" of a machine dir or
  * snapshot dir), top first, as a NULL-terminated vector; a missing file is
- * an empty list (*ret NULL).  -EBADMSG for a malformed list. */
+ * an empty list (*ret NULL).  -EBADMSG for a malformed list (a bad ID, an ID
+ * twice, a NUL byte, more than LAYERS_MAX). */
 int layers_read(int dirfd, const char *name, char ***ret);
 
 /* Write LAYERS as file NAME below DIRFD (atomically). */

@@ -74,6 +74,8 @@ static void test_read(int dfd) {
         read_bad(dfd, "a comment", "# " ID_A "\n", 19, EBADMSG);
         read_bad(dfd, "non-ASCII", "0123456789abcd\xc3\xa9\n", 17, EBADMSG);
         read_bad(dfd, "a control character", "0123456789abcde\x1b\n", 17, EBADMSG);
+        read_bad(dfd, "an ID twice (overlayfs refuses a lower dir twice)", ID_A "\n" ID_B "\n" ID_A "\n", 51, EBADMSG);
+        read_bad(dfd, "a NUL byte (it would end the list early)", ID_A "\n\0" ID_B "\n", 35, EBADMSG);
 
         _cleanup_free_ char *max = ids(LAYERS_MAX), *over = ids(LAYERS_MAX + 1), *far = ids(LAYERS_MAX + 2);
         put(dfd, max, strlen(max));
