@@ -18,9 +18,10 @@ typedef enum ChaseFlags {
 } ChaseFlags;
 
 /* Open PATH relative to ROOTFD, resolved as if ROOTFD were the root directory
- * (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV is not used:
- * mounts inside a stopped rootfs are not expected).  OPEN_FLAGS get O_CLOEXEC
- * added.  Returns an fd or -errno (-ELOOP for a refused symlink). */
+ * (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, plus RESOLVE_NO_SYMLINKS
+ * with CHASE_NO_SYMLINKS; not RESOLVE_NO_XDEV, as a running machine's tree
+ * has mounts inside).  OPEN_FLAGS get O_CLOEXEC added.  Returns an fd or
+ * -errno (-ELOOP for a refused symlink or magic link). */
 int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode);
 
 /* The path the kernel knows FD by (readlink of /proc/self/fd/FD), malloc'ed
