@@ -46,4 +46,21 @@ mode=stopped cp_checks
 check "start m" berth start m
 mode=running cp_checks
 
+# --- start: options that only apply at start ----------------------------------------
+check_status "start of the running machine: a no-op, status 0" 0 berth start m
+check_status "start --wait of the running machine: status 0" 0 berth start --wait m
+check_status "start --port of the running machine: status 1" 1 berth start --port 18080:80 m
+check_output_contains "... saying why" "already running; --port applies when it starts" \
+        berth start --port 18080:80 m
+check_status "start --ephemeral of a running, not ephemeral machine: status 1" 1 berth start --ephemeral m
+check_output_contains "... saying why" "already running; --ephemeral applies when it starts" \
+        berth start --ephemeral m
+check "... and it still runs, not ephemeral" sh -c "[ \"\$('$BERTH' list --json | jq -r '.[] | select(.name == \"m\") | .ephemeral')\" = false ]"
+check_status "start --port with a bad value is still status 2" 2 berth start --port nope m
+check "stop m" berth stop m
+check "start --ephemeral" berth start --ephemeral m
+check_status "start --ephemeral of the running ephemeral machine: status 0" 0 berth start --ephemeral m
+check "stop m" berth stop m
+check "start m again" berth start m
+
 done_testing
