@@ -187,14 +187,22 @@ int write_file_atomic_at(int dirfd, const char *name, const char *content, size_
 }
 
 int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO in its place must not make us wait for a writer. */
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
+        return read_file_fd(fd, max, ret, ret_len);
+}
+
+int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
+        /* Files of /proc and sysfs say 0: for them only the read below counts. */
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
 
         size_t cap = 4096, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap + 1);

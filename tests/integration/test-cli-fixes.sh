@@ -61,6 +61,55 @@ check "stop m" berth stop m
 check "start --ephemeral" berth start --ephemeral m
 check_status "start --ephemeral of the running ephemeral machine: status 0" 0 berth start --ephemeral m
 check "stop m" berth stop m
+# The exec tests below make the guest's files hostile; on a berth without the
+# fix, a passwd linked to /dev/zero would be read without end: cap the machine.
+check "cap m's memory" berth set m MemoryMax=256M
 check "start m again" berth start m
+
+# --- exec: the guest's account files are the guest's ------------------------------------
+# Made on disk by the host (the tree is not shifted: its root's files are
+# the machine's root's); TIMEOUT bounds a berth that would hang.
+etc=$(rootfs_of m)/etc
+cp -a "$etc/passwd" "$TEST_TMP/passwd.real"
+cp -a "$etc/group" "$TEST_TMP/group.real"
+TIMEOUT=(timeout -k 5 10)
+restore_etc() {
+        rm -f "$etc/passwd" "$etc/group"
+        cp -a "$TEST_TMP/passwd.real" "$etc/passwd" && cp -a "$TEST_TMP/group.real" "$etc/group"
+}
+hostile() { # FILE KIND
+        rm -f "$etc/$1"
+        case $2 in
+        fifo) mkfifo -m 0644 "$etc/$1" ;;
+        huge) cp -a "$TEST_TMP/$1.real" "$etc/$1" && truncate -s 200M "$etc/$1" ;;
+        zero) ln -s /dev/zero "$etc/$1" ;;
+        esac
+}
+for t in "fifo:not a regular file" "huge:larger than 16 MiB" "zero:a symbolic link"; do
+        kind=${t%%:*} why=${t#*:}
+        hostile passwd "$kind"
+        check_status "$kind passwd: exec returns at once (status 0)" 0 "${TIMEOUT[@]}" "$BERTH" exec m -- true
+        check_output_contains "... ignoring the file, saying why" "Ignoring the machine's /etc/passwd: it is $why" \
+                "${TIMEOUT[@]}" "$BERTH" exec m -- true
+        # (Not "id": the guest's own tools may well hang on that passwd.)
+        check_eq "... running as root with HOME=/root" "root /root" \
+                "$("${TIMEOUT[@]}" "$BERTH" exec m -- sh -c 'echo $USER $HOME' 2>/dev/null)"
+        check_status "$kind passwd: exec -t returns at once (status 0)" 0 "${TIMEOUT[@]}" "$BERTH" exec -t m -- true
+        check_status "$kind passwd: exec --user daemon fails (125)" 125 \
+                "${TIMEOUT[@]}" "$BERTH" exec --user daemon m -- true
+        check_output_contains "... saying why" "Cannot look up user 'daemon': .* it is $why" \
+                "${TIMEOUT[@]}" "$BERTH" exec --user daemon m -- true
+        restore_etc
+done
+hostile group fifo
+check_status "fifo group: exec --user daemon returns at once (status 0)" 0 \
+        "${TIMEOUT[@]}" "$BERTH" exec --user daemon m -- true
+check_output_contains "... ignoring the file, saying why" "Ignoring the machine's /etc/group: it is not a regular file" \
+        "${TIMEOUT[@]}" "$BERTH" exec --user daemon m -- true
+check_status "fifo group: exec -t returns at once (status 0)" 0 "${TIMEOUT[@]}" "$BERTH" exec -t m -- true
+restore_etc
+check_eq "with the real files back, --user daemon is daemon again, without a word" 1 \
+        "$(berth exec --user daemon m -- id -u 2>&1)"
+check "stop m" berth stop m
 
 done_testing
