@@ -200,9 +200,6 @@ int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        /* Files of /proc and sysfs say 0: for them only the read below counts. */
-        if ((uint64_t) st.st_size > max)
-                return -EFBIG;
 
         size_t cap = 4096, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap + 1);
