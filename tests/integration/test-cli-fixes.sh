@@ -152,7 +152,9 @@ done
 deb=$BERTH_TEST_CACHE/debian-bookworm-$(dpkg --print-architecture)
 if [ -d "$deb" ]; then
         check_eq "the Debian tree of the template cache says localhost" localhost "$(cat "$deb/etc/hostname")"
-        check "create --from-dir of it" berth create deb --from-dir "$deb"
+        tar -C "$deb" -cf "$TEST_TMP/deb.tar" .
+        check "create --from-tar of it" berth create deb --from-tar "$TEST_TMP/deb.tar"
+        rm -f "$TEST_TMP/deb.tar"
         check "start --wait" berth start --wait deb
         check_eq "systemd boots it with its name as hostname" deb "$(berth exec deb -- hostname)"
         check "stop it" berth stop deb
