@@ -34,7 +34,7 @@ typedef struct CpRequest {
         CpDirection direction;
         char *machine;
         char *guest_path;      /* absolute, no trailing slash (but "/" itself) */
-        bool guest_slash;      /* ... but it was given with one: it names a directory */
+        bool guest_slash;      /* ... but it was given with one (copy-in: it names a directory) */
         const char *guest_arg; /* NAME:PATH as given, for messages */
         const char *host_path;
 } CpRequest;
