@@ -64,7 +64,6 @@ int rootfs_check(const char *rootfs, const char *init, char **ret_init_name) {
         return 0;
 }
 
-
 int rootfs_write_hostname(const char *rootfs, const char *hostname) {
         _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rootfd < 0)
