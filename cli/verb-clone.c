@@ -16,6 +16,7 @@
 #include "layers.h"
 #include "log.h"
 #include "name.h"
+#include "rootfs.h"
 #include "runtime.h"
 #include "store.h"
 #include "userns.h"
@@ -49,36 +50,16 @@ static int open_guest_file(int root, const char *path) {
 }
 
 /* A clone is another machine: an empty etc/machine-id makes systemd give it
- * a new one at boot, and an etc/hostname naming the source names the clone. */
-static void reset_identity(const char *rootfs, const char *old_name, const char *new_name) {
+ * a new one at boot, and its etc/hostname names it (HOSTNAME), whatever the
+ * source's said.  Returns 0 or -errno (logged). */
+static int reset_identity(const char *rootfs, const char *hostname) {
         _cleanup_close_ int root = open_dir_nofollow(AT_FDCWD, rootfs);
         if (root < 0)
-                return;
+                return log_error_errno(root, "Failed to open %s: %m", rootfs);
         _cleanup_close_ int id = open_guest_file(root, "etc/machine-id");
         if (id < 0 && id != -ENOENT)
                 log_warning_errno(id, "Cannot reset the clone's etc/machine-id, it keeps the source's: %m");
-
-        /* O_PATH first: only a regular file is ever opened for reading. */
-        _cleanup_close_ int hpath = chase_in_root(root, "etc/hostname", CHASE_NO_SYMLINKS, O_PATH, 0);
-        struct stat st;
-        char buf[256] = "", proc[64];
-        if (hpath < 0 || fstat(hpath, &st) < 0 || !S_ISREG(st.st_mode))
-                return;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", hpath);
-        _cleanup_close_ int hfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (hfd < 0)
-                return;
-        ssize_t n = read(hfd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return;
-        buf[n] = 0;
-        buf[strcspn(buf, "\n")] = 0;
-        if (!streq(buf, old_name))
-                return;
-        _cleanup_close_ int w = open_guest_file(root, "etc/hostname");
-        _cleanup_free_ char *text = xasprintf("%s\n", new_name);
-        if (w < 0 || write_all(w, text, strlen(text)) < 0)
-                log_warning("Cannot write the clone's etc/hostname.");
+        return rootfs_write_hostname(rootfs, hostname);
 }
 
 static int strcmp_ptr(const void *a, const void *b) {
@@ -223,8 +204,10 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 if (r >= 0)
                         r = copy_tree(src_rootfs, stg.rootfs);
         }
+        /* The source's Hostname= is not the clone's (see above), unless --set gave one. */
+        bool own_hostname = (cfg.set_mask & CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME)) && cfg.hostname;
         if (r >= 0)
-                reset_identity(stg.rootfs, src, dst);
+                r = reset_identity(stg.rootfs, own_hostname ? cfg.hostname : dst);
         /* Only our own mount namespace has it; the rename below wants it gone. */
         if (overlay)
                 (void) umount2(stg.rootfs, MNT_DETACH);

@@ -34,6 +34,7 @@ typedef struct CpRequest {
         CpDirection direction;
         char *machine;
         char *guest_path;      /* absolute, no trailing slash (but "/" itself) */
+        bool guest_slash;      /* ... but it was given with one (copy-in: it names a directory) */
         const char *guest_arg; /* NAME:PATH as given, for messages */
         const char *host_path;
 } CpRequest;
@@ -43,6 +44,7 @@ typedef struct CpRequest {
 typedef struct CpSides {
         int host_dirfd;  /* copy-in: the source's directory; copy-out: the directory to copy into */
         char *host_name; /* one component below host_dirfd */
+        bool host_slash; /* copy-out: host_name does not exist and was named with a trailing '/' */
         IdShift shift;
 } CpSides;
 
@@ -58,6 +60,13 @@ static const char *guest_colon(const char *arg) {
         if (!colon || memchr(arg, '/', (size_t) (colon - arg)))
                 return NULL;
         return colon;
+}
+
+/* "dir/" names a directory, as for cp(1): it must be one, or not exist and
+ * be made by copying a directory there. */
+static bool has_trailing_slash(const char *p) {
+        size_t l = strlen(p);
+        return l > 1 && p[l - 1] == '/';
 }
 
 static void strip_trailing_slashes(char *p) {
@@ -115,6 +124,7 @@ static int parse_request(int argc, char **argv, CpRequest *ret) {
                 return EXIT_USAGE;
         }
         _cleanup_free_ char *guest_path = xstrdup(colon + 1);
+        bool guest_slash = has_trailing_slash(guest_path);
         strip_trailing_slashes(guest_path);
 
         const char *host = ca ? b : a;
@@ -138,6 +148,7 @@ static int parse_request(int argc, char **argv, CpRequest *ret) {
                 .direction = ca ? CP_OUT : CP_IN,
                 .machine = TAKE_PTR(machine),
                 .guest_path = TAKE_PTR(guest_path),
+                .guest_slash = guest_slash,
                 .guest_arg = arg,
                 .host_path = host,
         };
@@ -197,6 +208,12 @@ static int open_host_destination(const char *path, const char *src_name, CpSides
         }
         if (errno != ENOENT && errno != ENOTDIR)
                 return log_error_errno(errno, "Cannot open %s: %m", path);
+        if (has_trailing_slash(path)) {
+                /* Something else than a directory, or a missing directory on the way. */
+                if (errno == ENOTDIR)
+                        return log_error_errno(errno, "Cannot copy to %s: %m", path);
+                sides->host_slash = true;
+        }
 
         _cleanup_free_ char *p = xstrdup(path);
         strip_trailing_slashes(p);
@@ -212,13 +229,27 @@ static int open_host_destination(const char *path, const char *src_name, CpSides
         return 0;
 }
 
+/* A destination named "dir/" that does not exist can only be made by
+ * copying a directory; anything else is "Not a directory", as cp(1) says.
+ * An unreadable source is left to copy_tree_at() to report. */
+static int check_slash_destination(int src_dirfd, const char *src_name, const char *src_display,
+                                   const char *dst_display) {
+        struct stat st;
+        if (fstatat(src_dirfd, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+                return 0;
+        return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR),
+                               "Cannot copy %s to %s: no such directory, and only a directory can be copied "
+                               "to a path ending in '/'.",
+                               src_display, dst_display);
+}
+
 /* The machine's side, below ROOTFD (its rootfs on disk, or its mount
  * namespace's root), and the copy.  Every guest path goes through
  * chase_in_root(); from there on lib/copy.c opens one component at a time. */
 static int copy_guest_side(const CpRequest *req, int rootfd, const CpSides *sides) {
         const char *base;
         _cleanup_free_ char *parent = split_path(req->guest_path, &base);
-        CopyStats stats;
+        CopyStats stats = {};
         int r;
 
         if (req->direction == CP_OUT) {
@@ -226,6 +257,11 @@ static int copy_guest_side(const CpRequest *req, int rootfd, const CpSides *side
                         chase_in_root(rootfd, parent, 0, O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
                 if (src < 0)
                         return log_error_errno(src, "Cannot copy %s: %m", req->guest_arg);
+                if (sides->host_slash) {
+                        r = check_slash_destination(src, base, req->guest_arg, req->host_path);
+                        if (r < 0)
+                                return r;
+                }
                 r = copy_tree_at(src, base, req->guest_arg, sides->host_dirfd, sides->host_name,
                                  &sides->shift, COPY_STRIP_SUID, &stats);
                 if (stats.stripped > 0)
@@ -242,6 +278,15 @@ static int copy_guest_side(const CpRequest *req, int rootfd, const CpSides *side
         if (dst == -ENOENT || dst == -ENOTDIR || dst == -ELOOP) {
                 if (isempty(base) || is_dot_or_dotdot(base))
                         return log_error_errno(dst, "Cannot copy to %s: %m", req->guest_arg);
+                if (req->guest_slash) {
+                        if (dst != -ENOENT)
+                                return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR), "Cannot copy to %s: %m",
+                                                       req->guest_arg);
+                        r = check_slash_destination(sides->host_dirfd, sides->host_name, req->host_path,
+                                                    req->guest_arg);
+                        if (r < 0)
+                                return r;
+                }
                 dst = chase_in_root(rootfd, parent, 0, O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
                 name = base;
         }

@@ -352,6 +352,8 @@ int verb_create(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *info = format_info(&a);
         const char *rootfs = stg.rootfs;
         r = populate(ctx, &a, name, rootfs);
+        if (r >= 0)
+                r = rootfs_write_hostname(rootfs, cfg.hostname ?: name);
         if (r >= 0) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);

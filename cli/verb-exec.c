@@ -118,7 +118,8 @@ _noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int 
                 close(slave);
                 close(master);
         } else if (!o->interactive) {
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                /* The machine's /dev/null: O_NONBLOCK, a FIFO there must not hang us. */
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (null < 0 || dup2(null, STDIN_FILENO) < 0)
                         fail_exit(errno, "Failed to open /dev/null in the machine");
         }
@@ -166,10 +167,11 @@ _noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int 
 /* The child, already in the machine's PID namespace: joins the rest of the
  * machine and becomes the command. */
 _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const ExecOptions *o) {
-        /* Until run_command() gives it a session of its own, a Ctrl-C on the
-         * caller's terminal is for berth, which passes it on. */
-        (void) signal(SIGINT, SIG_IGN);
-        (void) signal(SIGQUIT, SIG_IGN);
+        /* SIGINT and SIGQUIT keep berth's dispositions: until run_command()
+         * gives us a session of our own, a Ctrl-C on the caller's terminal
+         * reaches us too (we are in berth's process group) and ends the exec,
+         * so whatever the guest could make us wait for before the command
+         * runs can be interrupted. */
         /* Die with berth; and once inside the machine's namespaces, nothing in
          * there may ptrace us or open our /proc/self/exe (CVE-2019-5736 class). */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
@@ -195,10 +197,23 @@ _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const Ex
                                         setgroups(0, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
                 fail_exit(errno, "Failed to become root in the machine's user namespace");
 
-        /* The user, from the machine's own files (no NSS in here). */
+        /* The user, from the machine's own files (no NSS in here), which the
+         * guest may have made FIFOs, devices or huge files. */
         PasswdEntry pw;
-        _cleanup_fclose_ FILE *pf = fopen("/etc/passwd", "re");
-        if (!o->user || streq(o->user, "root") || streq(o->user, "0")) {
+        _cleanup_fclose_ FILE *pf = NULL;
+        int pr = passwd_file_open("/etc/passwd", &pf);
+        bool root = !o->user || streq(o->user, "root") || streq(o->user, "0");
+        if (pr < 0 && pr != -ENOENT) {
+                if (!root) {
+                        log_error("Cannot look up user '%s': the machine's /etc/passwd cannot be used, %s.",
+                                  o->user, passwd_file_problem(pr));
+                        _exit(EXIT_EXEC_FAIL);
+                }
+                log_warning("Ignoring the machine's /etc/passwd: %s. Running as root with HOME=/root and "
+                            "SHELL=/bin/sh.",
+                            passwd_file_problem(pr));
+        }
+        if (root) {
                 r = pf ? passwd_lookup(pf, "0", &pw) : -ENOENT;
                 if (r < 0)
                         pw = (PasswdEntry) { .name = xstrdup("root"), .home = xstrdup("/root"),
@@ -210,7 +225,11 @@ _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const Ex
                         _exit(EXIT_EXEC_FAIL);
                 }
         }
-        _cleanup_fclose_ FILE *gf = fopen("/etc/group", "re");
+        _cleanup_fclose_ FILE *gf = NULL;
+        r = passwd_file_open("/etc/group", &gf);
+        if (r < 0 && r != -ENOENT)
+                log_warning("Ignoring the machine's /etc/group: %s. No supplementary groups.",
+                            passwd_file_problem(r));
         _cleanup_free_ gid_t *groups = NULL;
         size_t n_groups = 0;
         (void) group_list_for(gf, pw.name, pw.gid, &groups, &n_groups);

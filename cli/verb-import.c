@@ -228,6 +228,8 @@ int verb_import(Context *ctx, int argc, char **argv) {
                         log_error("%s", err ?: "The image's configuration is invalid.");
                 (void) unlinkat(sfd, "image.conf", 0);
         }
+        if (r >= 0)
+                r = rootfs_write_hostname(rootfs, cfg.hostname ?: name);
         if (r >= 0 && cfg.boot) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);

@@ -162,8 +162,20 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         unsigned timeout = o->timeout;
         int r;
         r = runtime_is_active(ctx->store.run_fd, name);
-        if (r > 0)
-                return EXIT_OK; /* already running: like systemctl start */
+        if (r > 0) {
+                /* Already running: like systemctl start, unless an option asks
+                 * for something only a start can give, which this one would not. */
+                RuntimeState st;
+                bool ephemeral_differs = o->ephemeral && (runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
+                                                          !st.ephemeral);
+                if (o->ports || ephemeral_differs) {
+                        log_error("Machine '%s' is already running; %s applies when it starts. Stop it first "
+                                  "('berth stop %s'), then start it with the option.",
+                                  name, o->ports ? "--port" : "--ephemeral", name);
+                        return EXIT_FAIL;
+                }
+                return EXIT_OK;
+        }
 
         /* Everything the supervisor would refuse, refuse here first, with no
          * process started and nothing changed. */

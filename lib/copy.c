@@ -404,6 +404,9 @@ static int copy_entry(const CopyContext *c, int src_dirfd, const char *name, int
 
 int copy_tree_at(int src_dirfd, const char *src_name, const char *src_display, int dst_dirfd,
                  const char *dst_name, const IdShift *shift, CopyFlags flags, CopyStats *stats) {
+        /* First: the counts are read on every return, the early failures' too. */
+        if (stats)
+                *stats = (CopyStats) {};
         /* One component each: whatever resolution there is, the caller did it. */
         if (isempty(src_name) || strchr(src_name, '/') || streq(src_name, ".") || streq(src_name, "..") ||
             isempty(dst_name) || strchr(dst_name, '/') || streq(dst_name, ".") || streq(dst_name, ".."))
@@ -418,7 +421,5 @@ int copy_tree_at(int src_dirfd, const char *src_name, const char *src_display, i
                 .dev = st.st_dev,
                 .stats = stats,
         };
-        if (stats)
-                *stats = (CopyStats) {};
         return copy_entry(&c, src_dirfd, src_name, dst_dirfd, dst_name, src_display, 0);
 }

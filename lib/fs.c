@@ -187,9 +187,14 @@ int write_file_atomic_at(int dirfd, const char *name, const char *content, size_
 }
 
 int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO in its place must not make us wait for a writer. */
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
+        return read_file_fd(fd, max, ret, ret_len);
+}
+
+int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return -errno;

@@ -52,8 +52,13 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file_atomic_at(int dirfd, const char *name, const char *content, size_t len, mode_t mode);
 
 /* Read a regular file (not following a final symlink) of at most MAX bytes into
- * a NUL-terminated malloc'ed buffer.  -EFBIG if larger, -ENOENT if missing. */
+ * a NUL-terminated malloc'ed buffer.  -EFBIG if larger, -ENOENT if missing,
+ * -EBADFD if not a regular file (opened without blocking: a FIFO never hangs
+ * the caller). */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+/* The same for an open FD, read from its current offset: -EBADFD unless it
+ * is a regular file. */
+int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len);
 
 /* Write a short string to a (sysfs/cgroupfs) file in one write(). */
 int write_string_at(int dirfd, const char *name, const char *s);

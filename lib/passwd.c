@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+
+#include "fs.h"
 #include "passwd.h"
 #include "util.h"
 
@@ -7,6 +10,46 @@ void passwd_entry_done(PasswdEntry *e) {
         free(e->home);
         free(e->shell);
         *e = (PasswdEntry) {};
+}
+
+int passwd_file_open(const char *path, FILE **ret) {
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return -errno;
+        /* No magic links: /proc/self/fd/N there would be one of our own fds,
+         * maybe a host file.  O_NONBLOCK: a FIFO must not make us wait. */
+        _cleanup_close_ int fd = chase_in_root(root, path, CHASE_NOFOLLOW, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        if (fd < 0)
+                return fd;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_file_fd(fd, PASSWD_FILE_MAX, &text, &len);
+        if (r < 0)
+                return r;
+        /* A stream over a copy that fclose() frees (fmemopen wants room for 1 byte at least). */
+        FILE *f = fmemopen(NULL, len + 1, "w+");
+        if (!f)
+                return -errno;
+        if (fwrite(text, 1, len, f) != len || fseek(f, 0, SEEK_SET) < 0) {
+                r = -errno ?: -EIO;
+                fclose(f);
+                return r;
+        }
+        *ret = f;
+        return 0;
+}
+
+const char *passwd_file_problem(int r) {
+        switch (r) {
+        case -ELOOP:
+                return "it is a symbolic link";
+        case -EBADFD:
+                return "it is not a regular file";
+        case -EFBIG:
+                return "it is larger than 16 MiB";
+        default:
+                return strerror(-r);
+        }
 }
 
 /* Split LINE at ':' into at most N fields in place; returns the count. */

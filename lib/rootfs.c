@@ -64,3 +64,51 @@ int rootfs_check(const char *rootfs, const char *init, char **ret_init_name) {
         return 0;
 }
 
+int rootfs_write_hostname(const char *rootfs, const char *hostname) {
+        _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0)
+                return log_error_errno(errno, "Cannot open the machine's rootfs %s: %m", rootfs);
+        _cleanup_close_ int etc = chase_in_root(rootfd, "etc", 0, O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
+        if (etc == -ENOENT || etc == -ENOTDIR)
+                return 0; /* no etc/: an application image, nothing reads a hostname file */
+        if (etc < 0)
+                return log_error_errno(etc, "Cannot open /etc in %s: %m", rootfs);
+
+        _cleanup_free_ char *text = xasprintf("%s\n", hostname);
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        if (fstatat(etc, "hostname", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno != ENOENT)
+                        return log_error_errno(errno, "Cannot inspect /etc/hostname in %s: %m", rootfs);
+        } else if (S_ISREG(st.st_mode)) {
+                /* Checked before opening, and again after: never open a device or FIFO. */
+                fd = openat(etc, "hostname", O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return log_error_errno(errno, "Cannot open /etc/hostname in %s: %m", rootfs);
+                if (!S_ISREG(st.st_mode) || ftruncate(fd, 0) < 0)
+                        return log_error_errno(S_ISREG(st.st_mode) ? errno : EBADFD,
+                                               "Cannot rewrite /etc/hostname in %s: %m", rootfs);
+        } else if (S_ISLNK(st.st_mode)) {
+                /* Removing the link, never writing where it points. */
+                if (unlinkat(etc, "hostname", 0) < 0)
+                        return log_error_errno(errno, "Cannot replace the symlink /etc/hostname in %s: %m", rootfs);
+        } else {
+                log_warning("/etc/hostname in %s is not a regular file; left as it is. The machine's init may "
+                            "not use the hostname %s.",
+                            rootfs, hostname);
+                return 0;
+        }
+        if (fd < 0) {
+                struct stat est;
+                if (fstat(etc, &est) < 0)
+                        return log_error_errno(errno, "Cannot inspect /etc in %s: %m", rootfs);
+                fd = openat(etc, "hostname", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                /* fchmod: whatever our umask, every user in the machine reads it. */
+                if (fd < 0 || fchown(fd, est.st_uid, est.st_gid) < 0 || fchmod(fd, 0644) < 0)
+                        return log_error_errno(errno, "Cannot create /etc/hostname in %s: %m", rootfs);
+        }
+        int r = write_all(fd, text, strlen(text));
+        if (r < 0)
+                return log_error_errno(r, "Cannot write /etc/hostname in %s: %m", rootfs);
+        return 0;
+}

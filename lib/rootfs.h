@@ -9,3 +9,16 @@
  * "busybox", ...), which decides the poweroff and reboot signals.  INIT NULL
  * (berth's stub init runs instead) checks the directories only. */
 int rootfs_check(const char *rootfs, const char *init, char **ret_init_name);
+
+/* Make etc/hostname in ROOTFS say HOSTNAME, as the templates write it: the
+ * guest's init (systemd, busybox's rcS) sets the hostname from that file
+ * after berth-machined has set Hostname=, so a tree from anywhere else (a
+ * tarball, a directory, an image, a clone's source) would boot with what
+ * its own file says ("localhost" in a Debian tree).  Every way of making a
+ * machine calls this.  Nothing in the tree is followed: etc/ is resolved
+ * inside ROOTFS, a regular etc/hostname is rewritten in place (owner and
+ * mode kept), a symlink there is replaced, a missing one created (0644,
+ * owned like etc/).  A tree without etc/, or with something else than a
+ * file there, is left as it is (with a warning for the latter).  Logs;
+ * returns 0 or -errno. */
+int rootfs_write_hostname(const char *rootfs, const char *hostname);

@@ -17,10 +17,11 @@ static int resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, char *
         char *group = strchr(u, ':');
         if (group)
                 *group++ = 0;
-        _cleanup_fclose_ FILE *pf = fopen("/etc/passwd", "re");
+        /* The machine's files: a FIFO or a huge file there must not hang us. */
+        _cleanup_fclose_ FILE *pf = NULL;
         PasswdEntry pw = {};
         int r = -ENOENT;
-        if (pf)
+        if (passwd_file_open("/etc/passwd", &pf) >= 0)
                 r = passwd_lookup(pf, u, &pw);
         else {
                 unsigned n;
@@ -42,7 +43,8 @@ static int resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, char *
                         return 0;
                 }
                 /* A group name, from /etc/group. */
-                _cleanup_fclose_ FILE *gf = fopen("/etc/group", "re");
+                _cleanup_fclose_ FILE *gf = NULL;
+                (void) passwd_file_open("/etc/group", &gf);
                 char *line = NULL;
                 size_t len = 0;
                 r = -ESRCH;

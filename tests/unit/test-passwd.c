@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "passwd.h"
 #include "tap.h"
@@ -22,9 +25,76 @@ static FILE *text(const char *s) {
         return fmemopen((void *) s, strlen(s), "r");
 }
 
+/* passwd_file_open() reads inside the root it runs in: a child chroots into
+ * a tree with one file of each kind and reports what each open returned. */
+static const char *const kinds[] = { "passwd", "fifo", "link", "huge", "missing" };
+
+static void check_file_open(void) {
+        char dir[] = "/tmp/test-passwd.XXXXXX";
+        if (!mkdtemp(dir)) {
+                TEST_ASSERT(false, "mkdtemp: %m");
+                return;
+        }
+        _cleanup_free_ char *etc = xasprintf("%s/etc", dir), *passwd = xasprintf("%s/passwd", etc),
+                            *fifo = xasprintf("%s/fifo", etc), *link = xasprintf("%s/link", etc),
+                            *huge = xasprintf("%s/huge", etc);
+        FILE *w = NULL;
+        bool made = mkdir(etc, 0755) == 0 && (w = fopen(passwd, "we")) && fputs(passwd_text, w) >= 0 &&
+                    fclose(w) == 0 && mkfifo(fifo, 0644) == 0 && symlink("/dev/zero", link) == 0 &&
+                    (w = fopen(huge, "we")) && fclose(w) == 0 && truncate(huge, PASSWD_FILE_MAX + 1) == 0;
+        TEST_ASSERT(made, "a tree with a passwd, a FIFO, a symlink to /dev/zero and a huge file");
+
+        int p[2];
+        if (made && pipe(p) == 0) {
+                pid_t pid = fork();
+                if (pid == 0) {
+                        /* A FIFO that blocked would hang the test: end it. */
+                        alarm(10);
+                        int res[ELEMENTSOF(kinds) + 1] = {};
+                        if (chroot(dir) < 0 || chdir("/") < 0)
+                                res[ELEMENTSOF(kinds)] = -errno;
+                        for (size_t i = 0; i < ELEMENTSOF(kinds) && !res[ELEMENTSOF(kinds)]; i++) {
+                                _cleanup_free_ char *path = xasprintf("/etc/%s", kinds[i]);
+                                FILE *f = NULL;
+                                res[i] = passwd_file_open(path, &f);
+                                PasswdEntry e;
+                                if (res[i] == 0 && (passwd_lookup(f, "alice", &e) < 0 || e.uid != 1000))
+                                        res[i] = -EIO;
+                                if (f)
+                                        fclose(f);
+                        }
+                        _exit(write(p[1], res, sizeof res) == (ssize_t) sizeof res ? 0 : 1);
+                }
+                close(p[1]);
+                int res[ELEMENTSOF(kinds) + 1] = {}, status = 0;
+                bool got = read(p[0], res, sizeof res) == (ssize_t) sizeof res;
+                close(p[0]);
+                (void) waitpid(pid, &status, 0);
+                if (got && res[ELEMENTSOF(kinds)] == -EPERM)
+                        printf("ok %u - # SKIP chroot needs root\n", ++tap_state.run);
+                else {
+                        TEST_ASSERT(got && WIFEXITED(status) && res[ELEMENTSOF(kinds)] == 0,
+                                    "the child ran in the tree and did not hang");
+                        TEST_ASSERT(res[0] == 0, "a regular passwd is read (%d)", res[0]);
+                        TEST_ASSERT(res[1] == -EBADFD, "a FIFO is refused at once (%d)", res[1]);
+                        TEST_ASSERT(res[2] == -ELOOP, "a symlink (to /dev/zero) is refused (%d)", res[2]);
+                        TEST_ASSERT(res[3] == -EFBIG, "a file over PASSWD_FILE_MAX is refused (%d)", res[3]);
+                        TEST_ASSERT(res[4] == -ENOENT, "a missing one is -ENOENT (%d)", res[4]);
+                }
+        }
+        (void) unlink(passwd);
+        (void) unlink(fifo);
+        (void) unlink(link);
+        (void) unlink(huge);
+        (void) rmdir(etc);
+        (void) rmdir(dir);
+}
+
 int main(void) {
         PasswdEntry e;
         FILE *f;
+
+        check_file_open();
 
         f = text(passwd_text);
         TEST_ASSERT(passwd_lookup(f, "alice", &e) == 0 && e.uid == 1000 && e.gid == 1000 &&
