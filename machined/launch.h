@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "id128.h"
 #include "mount.h"
 #include "stub-init.h"
 
@@ -27,6 +28,7 @@ typedef struct LaunchParams {
         void *network_userdata;
         const char *resolv_conf; /* written to the guest's /etc/resolv.conf unless it is a symlink; may be NULL */
         const StubProgram *program; /* with stub_init: the machine's main program, or NULL */
+        Id128 machine_uuid;     /* container_uuid= where the guest has no /etc/machine-id */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,
