@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "id128.h"
+#include "util.h"
 
 int id128_randomize(Id128 *ret) {
         Id128 id;
@@ -22,16 +23,6 @@ int id128_randomize(Id128 *ret) {
         return 0;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int id128_parse(const char *s, Id128 *ret) {
         Id128 id = {};
         bool uuid = strnlen(s, 9) > 8 && s[8] == '-', nonzero = false;
@@ -40,7 +31,7 @@ int id128_parse(const char *s, Id128 *ret) {
                 /* A UUID has dashes before bytes 4, 6, 8 and 10. */
                 if (uuid && (b == 4 || b == 6 || b == 8 || b == 10) && s[i++] != '-')
                         return -EINVAL;
-                int hi = unhex(s[i]), lo = hi < 0 ? -1 : unhex(s[i + 1]);
+                int hi = unhexchar(s[i]), lo = hi < 0 ? -1 : unhexchar(s[i + 1]);
                 if (lo < 0)
                         return -EINVAL;
                 i += 2;
