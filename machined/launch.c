@@ -434,8 +434,9 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
          * CLOEXEC: execve resolves paths (a script's interpreter, an ELF's
          * loader) while they are still open, and /proc/self/fd/N of one of the
          * supervisor's directories (its state root, say) would lead there. */
-        if (close_all_but(errfd) < 0)
-                child_fail(errfd, errno, "close_range failed: %m");
+        r = close_all_but(errfd);
+        if (r < 0)
+                child_fail(errfd, r, "close_range failed: %m");
 
         InitExec x;
         init_resolve(errfd, p->init, &x);
