@@ -153,13 +153,6 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         return 0;
 }
 
-/* Close every fd from 3 up except KEEP. */
-static int close_all_but(int keep) {
-        if (keep > 3 && syscall(SYS_close_range, 3U, (unsigned) keep - 1, 0U) < 0)
-                return -errno;
-        return RET_NERRNO(syscall(SYS_close_range, (unsigned) keep + 1, ~0U, 0U));
-}
-
 /* A "#!" line is read from at most this many bytes, as the kernel does. */
 #define SHEBANG_MAX 256
 /* Interpreters of interpreters followed, as the kernel's limit (4 binfmt levels). */
@@ -434,7 +427,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
          * CLOEXEC: execve resolves paths (a script's interpreter, an ELF's
          * loader) while they are still open, and /proc/self/fd/N of one of the
          * supervisor's directories (its state root, say) would lead there. */
-        r = close_all_but(errfd);
+        r = close_all_fds_except(&errfd, 1);
         if (r < 0)
                 child_fail(errfd, r, "close_range failed: %m");
 
