@@ -252,16 +252,6 @@ static char *format_boot(const MachineConfig *c) {
 
 /* ----- Words (Command=, Environment=) ----- */
 
-static int hexval(char ch) {
-        if (ch >= '0' && ch <= '9')
-                return ch - '0';
-        if (ch >= 'a' && ch <= 'f')
-                return ch - 'a' + 10;
-        if (ch >= 'A' && ch <= 'F')
-                return ch - 'A' + 10;
-        return -1;
-}
-
 int config_words_parse(const char *s, char ***ret) {
         _cleanup_strv_free_ char **words = NULL;
         size_t len = strlen(s);
@@ -296,7 +286,7 @@ int config_words_parse(const char *s, char ***ret) {
                                         *o++ = '\t';
                                         break;
                                 case 'x': {
-                                        int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+                                        int h = unhexchar(p[1]), l = h < 0 ? -1 : unhexchar(p[2]);
                                         /* A NUL cannot be part of an argument. */
                                         if (l < 0 || (h | l) == 0)
                                                 return -EINVAL;

@@ -6,14 +6,19 @@
 #include "util.h"
 
 static const DeviceRule rules[] = {
-        { 'c', 1, 3, "/dev/null" },
-        { 'c', 1, 5, "/dev/zero" },
-        { 'c', 1, 7, "/dev/full" },
-        { 'c', 1, 8, "/dev/random" },
-        { 'c', 1, 9, "/dev/urandom" },
-        { 'c', 5, 0, "/dev/tty" },
-        { 'c', 5, 2, "/dev/ptmx" },
-        { 'c', 136, DEVICE_MINOR_ANY, "char-pts" }, /* the machine's devpts and its console (a pty) */
+        { 'c', 1, 3, "/dev/null", "null" },
+        { 'c', 1, 5, "/dev/zero", "zero" },
+        { 'c', 1, 7, "/dev/full", "full" },
+        { 'c', 1, 8, "/dev/random", "random" },
+        { 'c', 1, 9, "/dev/urandom", "urandom" },
+        { 'c', 5, 0, "/dev/tty", "tty" },
+        /* Both act only on namespaces and mounts the machine's root owns: a
+         * tun device lives in the machine's network namespace, a FUSE mount in
+         * its mount namespace (nspawn gives tun too). */
+        { 'c', 10, 200, "/dev/net/tun", "net/tun" },
+        { 'c', 10, 229, "/dev/fuse", "fuse" },
+        { 'c', 5, 2, "/dev/ptmx", NULL }, /* a symlink to pts/ptmx */
+        { 'c', 136, DEVICE_MINOR_ANY, "char-pts", NULL }, /* the machine's devpts and its console (a pty) */
 };
 
 const DeviceRule *device_rules(size_t *ret_n) {

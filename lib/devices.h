@@ -5,9 +5,9 @@
  * devices controller in direct mode, a BPF_PROG_TYPE_CGROUP_DEVICE program
  * on the unified hierarchy in direct mode (the only device control on hosts
  * with cgroup v2 alone), and systemd's DeviceAllow= in unit mode.  These are
- * the nodes berth binds into /dev, the console and ptys; every other device,
- * host disks above all, stays closed even to a privileged machine's root
- * with CAP_MKNOD.  Every entry allows read, write and mknod. */
+ * the nodes berth binds into /dev (the entries with a NODE), the console and
+ * ptys; every other device, host disks above all, stays closed even to a
+ * privileged machine's root with CAP_MKNOD.  Every entry allows read, write and mknod. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +19,8 @@ typedef struct DeviceRule {
         unsigned major;
         int minor;        /* DEVICE_MINOR_ANY: all minors of MAJOR */
         const char *unit; /* the same device as systemd's DeviceAllow= names it */
+        const char *node; /* bound from the host's /dev/NODE to the machine's, if the host
+                           * has it; NULL: not a host node berth binds */
 } DeviceRule;
 
 /* The list, *RET_N entries. */

@@ -307,24 +307,18 @@ bool fs_is_full(int fd) {
 }
 
 int close_all_fds_except(const int *keep, size_t n_keep) {
-        /* Without exceptions close_range() does it in one call. */
-        if (n_keep == 0)
-                return RET_NERRNO(syscall(SYS_close_range, 3U, ~0U, 0U));
-
-        _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
-        if (!d)
-                return -errno;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                int fd;
-                if (safe_atoi(de->d_name, &fd) < 0 || fd < 3 || fd == dirfd(d))
-                        continue;
-                bool k = false;
+        /* close_range() over the gaps between the fds to keep, lowest first:
+         * no /proc needed (a machine's child calls this after pivot_root). */
+        unsigned from = 3;
+        for (;;) {
+                int next = -1;
                 for (size_t i = 0; i < n_keep; i++)
-                        if (keep[i] == fd)
-                                k = true;
-                if (!k)
-                        (void) close(fd);
+                        if (keep[i] >= (int) from && (next < 0 || keep[i] < next))
+                                next = keep[i];
+                if (next < 0)
+                        return RET_NERRNO(syscall(SYS_close_range, from, ~0U, 0U));
+                if ((unsigned) next > from && syscall(SYS_close_range, from, (unsigned) next - 1, 0U) < 0)
+                        return -errno;
+                from = (unsigned) next + 1;
         }
-        return 0;
 }

@@ -68,6 +68,16 @@ char *xasprintf(const char *fmt, ...) {
         return p;
 }
 
+int unhexchar(char ch) {
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
 bool path_has_dotdot(const char *path) {
         for (const char *p = path;;) {
                 p += strspn(p, "/");

@@ -114,6 +114,9 @@ int safe_atou64(const char *s, uint64_t *ret);
 int safe_atou(const char *s, unsigned *ret);
 int safe_atoi(const char *s, int *ret);
 
+/* The value of hex digit CH (either case), or -1. */
+int unhexchar(char ch) _pure_;
+
 /* True if PATH has a ".." component ("a/../b", "..", "x/.."; not "a..b"). */
 bool path_has_dotdot(const char *path) _pure_;
 

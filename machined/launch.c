@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <elf.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <linux/close_range.h>
@@ -20,6 +22,7 @@
 #include "cgroup.h"
 #include "fdpass.h"
 #include "fs.h"
+#include "id128.h"
 #include "launch.h"
 #include "mount-lock.h"
 #include "notify.h"
@@ -177,6 +180,168 @@ static int receive_locked_tree(int fdsock, int stage_fd, int root) {
         return fd;
 }
 
+/* A "#!" line is read from at most this many bytes, as the kernel does. */
+#define SHEBANG_MAX 256
+/* Interpreters of interpreters followed, as the kernel's limit (4 binfmt levels). */
+#define SHEBANG_DEPTH 4
+
+/* What the child execs: FD, the file the kernel loads, with ARGV. */
+typedef struct InitExec {
+        int fd;
+        char *argv[2 * SHEBANG_DEPTH + 2];
+        char lines[SHEBANG_DEPTH][SHEBANG_MAX + 1];
+} InitExec;
+
+/* Parse the "#!" line in BUF (N bytes, NUL-terminated in place) into the
+ * interpreter and its optional single argument, as binfmt_script does. */
+static int shebang_parse(char *buf, size_t n, char **ret_interp, char **ret_arg) {
+        char *end = memchr(buf, '\n', n);
+        if (end)
+                *end = 0;
+        buf[n] = 0;
+        char *i = buf + 2 + strspn(buf + 2, " \t");
+        size_t len = strcspn(i, " \t");
+        if (len == 0 || (!end && i[len] == 0 && n == SHEBANG_MAX))
+                return -ENOEXEC; /* no interpreter, or cut off */
+        char *a = i + len;
+        if (*a)
+                *a++ = 0;
+        a += strspn(a, " \t");
+        for (size_t k = strlen(a); k > 0 && (a[k - 1] == ' ' || a[k - 1] == '\t'); k--)
+                a[k - 1] = 0;
+        *ret_interp = i;
+        *ret_arg = *a ? a : NULL;
+        return 0;
+}
+
+/* A dynamic ELF names its loader (PT_INTERP), which the kernel looks up by
+ * path while /proc/self/exe is still the supervisor's binary on the host:
+ * make sure that path stays inside the machine, without magic links.  What
+ * is not a native ELF (or not readable) is left to the kernel. */
+static void elf_interp_check(int errfd, int rootfd, int fd, const char *what) {
+        union {
+                unsigned char ident[EI_NIDENT];
+                Elf64_Ehdr e64;
+                Elf32_Ehdr e32;
+        } h;
+        if (pread(fd, &h, sizeof h, 0) != (ssize_t) sizeof h || memcmp(h.ident, ELFMAG, SELFMAG) != 0)
+                return;
+        bool is64 = h.ident[EI_CLASS] == ELFCLASS64;
+        if ((!is64 && h.ident[EI_CLASS] != ELFCLASS32) ||
+            h.ident[EI_DATA] != (__BYTE_ORDER == __LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB))
+                return;
+        uint64_t phoff = is64 ? h.e64.e_phoff : h.e32.e_phoff;
+        unsigned phnum = is64 ? h.e64.e_phnum : h.e32.e_phnum;
+        for (unsigned i = 0; i < phnum && i < 128; i++) {
+                union {
+                        Elf64_Phdr p64;
+                        Elf32_Phdr p32;
+                } ph;
+                size_t size = is64 ? sizeof ph.p64 : sizeof ph.p32;
+                if (pread(fd, &ph, size, (off_t) (phoff + i * size)) != (ssize_t) size)
+                        return;
+                if ((is64 ? ph.p64.p_type : ph.p32.p_type) != PT_INTERP)
+                        continue;
+                uint64_t off = is64 ? ph.p64.p_offset : ph.p32.p_offset;
+                uint64_t len = is64 ? ph.p64.p_filesz : ph.p32.p_filesz;
+                char interp[PATH_MAX];
+                if (len < 2 || len > sizeof interp || pread(fd, interp, len, (off_t) off) != (ssize_t) len ||
+                    interp[len - 1] != 0)
+                        return; /* the kernel refuses it */
+                _cleanup_close_ int ifd = chase_in_root(rootfd, interp, 0, O_PATH, 0);
+                if (ifd == -ELOOP)
+                        child_fail(errfd, ifd,
+                                   "Refusing to run init %s: its ELF interpreter %s resolves through a magic "
+                                   "link of /proc, which leads out of the machine, or loops.",
+                                   what, interp);
+                if (ifd < 0)
+                        child_fail(errfd, ifd, "Cannot open the ELF interpreter %s of init %s inside the machine: %m",
+                                   interp, what);
+                return;
+        }
+}
+
+/* In the child, after pivot_root: open the init for execveat() and build
+ * its argv.  Every path is resolved inside the machine's root and never
+ * through a /proc magic link (/proc/self/fd/N, /proc/self/exe, /proc/1/root),
+ * which would lead out of the machine to a file of the host.  A script's
+ * interpreter is resolved the same way here, not by the kernel (which would
+ * follow magic links, and cannot run a script from a close-on-exec fd):
+ * argv becomes "interpreter [arg] script", as the kernel would make it. */
+static void init_resolve(int errfd, const char *init, InitExec *x) {
+        int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                child_fail(errfd, errno, "Failed to open the machine's root: %m");
+        size_t n_argv = 1;
+        x->argv[0] = (char *) init;
+        x->argv[1] = NULL;
+        const char *path = init;
+        for (unsigned depth = 0;; depth++) {
+                int fd = chase_in_root(rootfd, path, 0, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+                if (fd == -EACCES) /* execute-only: no script then, the kernel loads it */
+                        fd = chase_in_root(rootfd, path, 0, O_PATH, 0);
+                /* Named in messages: the init, or "INIT's interpreter PATH". */
+                char what[PATH_MAX + 64];
+                snprintf(what, sizeof what, "%s%s%s", init, path == init ? "" : "'s interpreter ",
+                         path == init ? "" : path);
+                if (fd == -ELOOP)
+                        child_fail(errfd, fd,
+                                   "Refusing to run init %s: it resolves through a magic link of /proc (such as "
+                                   "/proc/self/fd/N), which leads out of the machine, or loops. Point it at a file "
+                                   "inside the machine.",
+                                   what);
+                if (fd < 0)
+                        child_fail(errfd, fd, "Cannot open init %s inside the machine: %m", what);
+                x->fd = fd;
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        child_fail(errfd, errno, "Cannot inspect init %s: %m", what);
+                if (!S_ISREG(st.st_mode))
+                        child_fail(errfd, EACCES, "Init %s is not a regular file.", what);
+
+                char head[SHEBANG_MAX + 1];
+                ssize_t n = pread(fd, head, SHEBANG_MAX, 0);
+                if (n < 2 || head[0] != '#' || head[1] != '!') {
+                        elf_interp_check(errfd, rootfd, fd, what);
+                        close(rootfd);
+                        return; /* a binary, or unreadable: the kernel decides */
+                }
+                closep(&x->fd);
+                if (depth == SHEBANG_DEPTH)
+                        child_fail(errfd, ELOOP, "Init %s: too many levels of interpreters.", init);
+                char *interp, *arg, *line = memcpy(x->lines[depth], head, (size_t) n);
+                if (shebang_parse(line, (size_t) n, &interp, &arg) < 0)
+                        child_fail(errfd, ENOEXEC, "Init %s: bad \"#!\" line in %s.", init, path);
+                /* argv[0] is PATH: put the interpreter and its argument before it. */
+                size_t add = arg ? 2 : 1;
+                memmove(x->argv + add, x->argv, (n_argv + 1) * sizeof x->argv[0]);
+                x->argv[0] = interp;
+                if (arg)
+                        x->argv[1] = arg;
+                n_argv += add;
+                path = interp;
+        }
+}
+
+/* In the child, after pivot_root: the machine's UUID for container_uuid=,
+ * the same as its /etc/machine-id (read inside the root, never through a
+ * link out of it); FALLBACK where it has none yet, formatted into BUF. */
+static const char *machine_uuid(const Id128 *fallback, char buf[static ID128_UUID_STRING_MAX]) {
+        Id128 id = *fallback;
+        _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = rootfd < 0 ? -EBADF
+                                            : chase_in_root(rootfd, "etc/machine-id", 0,
+                                                            O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        struct stat st;
+        char text[64];
+        ssize_t n = fd >= 0 && fstat(fd, &st) >= 0 && S_ISREG(st.st_mode) ? read(fd, text, sizeof text - 1) : -1;
+        if (n > 0) {
+                text[n] = 0;
+                (void) id128_parse(text, &id);
+        }
+        return id128_to_uuid(&id, buf);
+}
+
 _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, int fdsock) {
         ChildError e = {};
 
@@ -296,11 +461,6 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 (void) signal(sig, SIG_DFL);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
-        /* Whatever fd a library or a future change opened without CLOEXEC, the
-         * init must not inherit it: mark them all (the error pipe already is). */
-        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                child_fail(errfd, errno, "close_range failed: %m");
-
         if (p->stub_init) {
                 /* The error pipe closes as an exec would have closed it; and as
                  * the stub never execs, CLOEXEC alone would keep every fd of the
@@ -311,16 +471,29 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 stub_init_run(p->program);
         }
 
-        char *const argv[] = { (char *) p->init, NULL };
-        char *const envp[] = {
+        /* Close every fd but stdio and the error pipe, not just mark them
+         * CLOEXEC: execve resolves paths (a script's interpreter, an ELF's
+         * loader) while they are still open, and /proc/self/fd/N of one of the
+         * supervisor's directories (its state root, say) would lead there. */
+        r = close_all_fds_except(&errfd, 1);
+        if (r < 0)
+                child_fail(errfd, r, "close_range failed: %m");
+
+        InitExec x;
+        init_resolve(errfd, p->init, &x);
+
+        char uuid_env[sizeof "container_uuid=" + ID128_UUID_STRING_MAX];
+        char uuid[ID128_UUID_STRING_MAX];
+        snprintf(uuid_env, sizeof uuid_env, "container_uuid=%s", machine_uuid(&p->machine_uuid, uuid));
+        char *envp[] = {
                 (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 (char *) "container=berth",
                 (char *) "TERM=vt220",
+                uuid_env,
                 (char *) (p->mount.notify_dir ? "NOTIFY_SOCKET=" NOTIFY_GUEST_SOCKET : NULL),
                 NULL,
         };
-        /* After pivot_root the path resolves inside the machine only. */
-        execve(p->init, argv, envp);
+        syscall(SYS_execveat, x.fd, "", x.argv, envp, AT_EMPTY_PATH);
         child_fail(errfd, errno, "Failed to execute init %s: %m", p->init);
 }
 

@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "id128.h"
 #include "mount.h"
 #include "mount-lock.h"
 #include "stub-init.h"
@@ -30,6 +31,7 @@ typedef struct LaunchParams {
         const StubProgram *program; /* with stub_init: the machine's main program, or NULL */
         const MountStage *stage; /* with uid_base: the stage the tree is locked through
                                   * (MOUNT.stage is its path); NULL: no locking */
+        Id128 machine_uuid;     /* container_uuid= where the guest has no /etc/machine-id */
 } LaunchParams;
 
 /* Start the machine's PID 1: clone3 into new mount, pid, uts, ipc (and net,

@@ -242,6 +242,54 @@ static int scratch_prepare(const char *dir, const char *id, uid_t uid_base, char
         return 0;
 }
 
+/* /run/host as systemd's container interface has it: next to the notify
+ * socket, the host's os-release and the name of the container manager.
+ * Best effort: a guest does without them. */
+static void host_dir_populate(int run_fd) {
+        _cleanup_close_ int dfd = open_dir_nofollow(run_fd, "notify");
+        if (dfd < 0) {
+                log_warning_errno(dfd, "Failed to open the notify directory, ignoring: %m");
+                return;
+        }
+        int r = write_file_atomic_at(dfd, "container-manager", "berth\n", strlen("berth\n"), 0644);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write /run/host/container-manager, ignoring: %m");
+        static const char *const os_release[] = { "/etc/os-release", "/usr/lib/os-release" };
+        for (size_t i = 0; i < ELEMENTSOF(os_release); i++) {
+                /* The host's own files: its symlinks (etc/os-release -> ../usr/lib/...) are followed. */
+                _cleanup_free_ char *path = realpath(os_release[i], NULL), *text = NULL;
+                size_t len;
+                if (!path || read_file_at(AT_FDCWD, path, 64 * 1024, &text, &len) < 0)
+                        continue;
+                r = write_file_atomic_at(dfd, "os-release", text, len, 0644);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to write /run/host/os-release, ignoring: %m");
+                break;
+        }
+}
+
+/* The machine's UUID where its rootfs has no /etc/machine-id (yet): made
+ * at its first start and kept in its directory, so container_uuid= is stable. */
+static int machine_uuid_load(int machines_fd, const char *name, Id128 *ret) {
+        _cleanup_close_ int mfd = open_dir_nofollow(machines_fd, name);
+        if (mfd < 0)
+                return log_error_errno(mfd, "Failed to open the directory of machine %s: %m", name);
+        _cleanup_free_ char *text = NULL;
+        if (read_file_at(mfd, "uuid", 64, &text, NULL) >= 0 && id128_parse(text, ret) >= 0)
+                return 0;
+        Id128 id;
+        int r = id128_randomize(&id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make a UUID for machine %s: %m", name);
+        char buf[ID128_UUID_STRING_MAX];
+        _cleanup_free_ char *line = xasprintf("%s\n", id128_to_uuid(&id, buf));
+        r = write_file_atomic_at(mfd, "uuid", line, strlen(line), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to save the UUID of machine %s: %m", name);
+        *ret = id;
+        return 0;
+}
+
 static int attach_network(void *userdata, int netns_fd) {
         return network_attach(userdata, netns_fd);
 }
@@ -434,6 +482,11 @@ static int run(const Args *a) {
         r = notify_open(&notify, run_fd, run_path);
         if (r < 0)
                 goto finish;
+        host_dir_populate(run_fd);
+        Id128 uuid;
+        r = machine_uuid_load(store.machines_fd, a->name, &uuid);
+        if (r < 0)
+                goto finish;
 
         if (cfg.private_users) {
                 _cleanup_close_ int mfd = open_dir_nofollow(store.machines_fd, a->name);
@@ -501,6 +554,7 @@ static int run(const Args *a) {
                 .network_userdata = &net,
                 .resolv_conf = resolv_conf,
                 .stage = stage.path ? &stage : NULL,
+                .machine_uuid = uuid,
         };
         bool use_scratch = ephemeral && cfg.scratch_directory;
 
@@ -637,6 +691,16 @@ static int run(const Args *a) {
                 r = cgroup_machine_renew_payload(&mcg);
                 if (r < 0)
                         goto finish;
+                /* The guest may have replaced its init while it ran: check it
+                 * again, as at start (the child checks the live view too). */
+                if (!lp.stub_init) {
+                        free(TAKE_PTR(init_name));
+                        r = layers_rootfs_check(&store, machine_dir, cfg.init, &init_name);
+                        if (r < 0)
+                                goto finish;
+                        pick_signals(&cfg, init_name, &st.poweroff_signal, &st.reboot_signal);
+                        guest_notifies = strstr(init_name, "systemd");
+                }
         }
         r = outcome == OUTCOME_FAILED ? -EIO : 0;
 

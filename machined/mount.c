@@ -5,9 +5,12 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
+#include "devices.h"
 #include "fs.h"
+#include "id128.h"
 #include "log.h"
 #include "mount.h"
 #include "util.h"
@@ -153,7 +156,6 @@ static int check_fs_type(int rootfd, const char *path, unsigned long magic) {
         return (unsigned long) sfs.f_type == magic ? 0 : -EXDEV;
 }
 
-static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 static const struct {
         const char *name, *target;
 } dev_links[] = {
@@ -169,16 +171,35 @@ static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) 
                 return fail(err, errlen, r, "Failed to mount tmpfs on /dev: %m");
 
         /* Device nodes are bound from the host rather than created with mknod,
-         * which works the same with and without a user namespace. */
-        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
-                _cleanup_free_ char *host = xasprintf("/dev/%s", dev_nodes[i]);
-                _cleanup_free_ char *guest = xasprintf("dev/%s", dev_nodes[i]);
+         * which works the same with and without a user namespace.  They are the
+         * allow-list's (devices.h): nothing is bound that the machine may not
+         * open.  One the host lacks (tun, fuse where no module provides
+         * them) is left out. */
+        size_t n_rules;
+        const DeviceRule *rules = device_rules(&n_rules);
+        for (size_t i = 0; i < n_rules; i++) {
+                const char *node = rules[i].node;
+                if (!node)
+                        continue;
+                _cleanup_free_ char *host = xasprintf("/dev/%s", node);
+                _cleanup_free_ char *guest = xasprintf("dev/%s", node);
                 _cleanup_close_ int src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (src < 0 && errno == ENOENT)
+                        continue;
                 if (src < 0)
                         return fail(err, errlen, errno, "Failed to open host %s: %m", host);
                 struct stat st;
-                if (fstat(src, &st) < 0 || !S_ISCHR(st.st_mode))
-                        return fail(err, errlen, ENODEV, "Host %s is not a character device", host);
+                if (fstat(src, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != rules[i].major ||
+                    minor(st.st_rdev) != (unsigned) rules[i].minor)
+                        return fail(err, errlen, ENODEV, "Host %s is not the character device %u:%d", host,
+                                    rules[i].major, rules[i].minor);
+                const char *slash = strrchr(node, '/');
+                if (slash) {
+                        /* net/tun: its directory first, in the fresh tmpfs. */
+                        _cleanup_free_ char *dir = xasprintf("dev/%.*s", (int) (slash - node), node);
+                        if (mkdirat(rootfd, dir, 0755) < 0 && errno != EEXIST)
+                                return fail(err, errlen, errno, "Failed to create /%s: %m", dir);
+                }
                 r = bind_fd(src, rootfd, guest, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
                 if (r < 0)
                         return fail(err, errlen, r, "Failed to bind %s into the machine: %m", host);
@@ -208,6 +229,32 @@ static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) 
         if (r < 0)
                 return fail(err, errlen, r, "Failed to bind the console pty to /dev/console: %m");
         return 0;
+}
+
+/* A boot ID of the machine's own, new at every boot (as the kernel's is),
+ * read-only over /proc/sys/kernel/random/boot_id: journald tells boots
+ * apart by it.  The file lives on the machine's fresh /run only until it is
+ * bound. */
+static int setup_boot_id(int rootfd) {
+        Id128 id;
+        char uuid[ID128_UUID_STRING_MAX];
+        int r = id128_randomize(&id);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int run = chase_in_root(rootfd, "run", CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
+        if (run < 0)
+                return run;
+        static const char name[] = ".berth-boot-id";
+        _cleanup_close_ int fd = openat(run, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (fd < 0)
+                return -errno;
+        _cleanup_free_ char *text = xasprintf("%s\n", id128_to_uuid(&id, uuid));
+        r = write_all(fd, text, strlen(text));
+        if (r >= 0)
+                r = bind_fd(fd, rootfd, "proc/sys/kernel/random/boot_id", false,
+                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        (void) unlinkat(run, name, 0);
+        return r;
 }
 
 void root_mount_done(RootMount *rm) {
@@ -402,10 +449,25 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
                 if (r < 0)
                         return fail(err, errlen, r, "Failed to mask /%s: %m", proc_masked[i]);
         }
+        /* The machine's own network namespace is its to tune (forwarding,
+         * systemd-sysctl): /proc/sys/net stays writable in it, taken from the
+         * proc mount before /proc/sys above it becomes read-only.  The kernel
+         * shows and lets write there only the sysctls of that namespace. */
+        _cleanup_close_ int sysnet = -EBADF;
+        if (plan->own_netns) {
+                sysnet = chase_in_root(rootfd, "proc/sys/net", CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
+                if (sysnet < 0)
+                        return fail(err, errlen, sysnet, "Failed to open /proc/sys/net: %m");
+        }
         for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
                 r = remount_ro(rootfd, proc_readonly[i], true);
                 if (r < 0)
                         return fail(err, errlen, r, "Failed to make /%s read-only: %m", proc_readonly[i]);
+        }
+        if (sysnet >= 0) {
+                r = bind_fd(sysnet, rootfd, "proc/sys/net", true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                if (r < 0)
+                        return fail(err, errlen, r, "Failed to make /proc/sys/net writable: %m");
         }
 
         r = mount_fs(rootfd, "sys", "sysfs", none, 0,
@@ -431,6 +493,9 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         r = mount_fs(rootfd, "run", "tmpfs", runopts, ELEMENTSOF(runopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (r < 0)
                 return fail(err, errlen, r, "Failed to mount tmpfs on /run: %m");
+        r = setup_boot_id(rootfd);
+        if (r < 0)
+                return fail(err, errlen, r, "Failed to give the machine a boot ID: %m");
         if (plan->notify_dir_fd >= 0) {
                 r = bind_fd(plan->notify_dir_fd, rootfd, "run/host", true,
                             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
+#include <linux/if_tun.h>
 #include <linux/keyctl.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -258,6 +259,14 @@ int main(int argc, char **argv) {
                 if (fd < 0)
                         return report(-1);
                 return report(write(fd, "1", 1));
+        }
+        if (!strcmp(w, "open") && argc > 2) /* a device node: open it read-write */
+                return report(open(argv[2], O_RDWR | O_CLOEXEC));
+        if (!strcmp(w, "tun")) { /* make a tun interface (it lives as long as the fd) */
+                int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+                struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
+                strcpy(ifr.ifr_name, "probe0");
+                return report(fd < 0 ? -1 : ioctl(fd, TUNSETIFF, &ifr));
         }
         if (!strcmp(w, "read")) {
                 int fd = open(argv[2], O_RDONLY);

@@ -54,7 +54,7 @@ check "no cgroup left" no_cgroups_left v2bb
 # machine's v2 cgroup.  A privileged machine's root keeps CAP_MKNOD and /dev
 # is a tmpfs without nodev, so nothing else stands between it and a host
 # disk (without the program, mknod works and open fails with ENXIO at most,
-# and /dev/net/tun opens).
+# and /dev/loop-control opens).
 check "create a privileged busybox machine" berth create v2priv --template busybox --set PrivateUsers=no
 install -m 0755 "$PROBE" "$BERTH_ROOT/machines/v2priv/rootfs/bin/probe"
 check "start it with a pure cgroup v2 view" v2berth start v2priv
@@ -65,8 +65,9 @@ check_eq "a pty can be opened through /dev/ptmx" ok \
         "$(berth exec v2priv -- sh -c 'test -c /dev/ptmx && exec 3<>/dev/ptmx && echo ok')"
 check_eq "a host block device (b 8:0) cannot: EPERM" "denied EPERM" "$(mknod_open /dev/probe-disk b 8:0)"
 check_eq "nor /dev/mem (c 1:1)" "denied EPERM" "$(mknod_open /dev/probe-mem c 1:1)"
-check_eq "nor /dev/net/tun (c 10:200), which root could open without the program" "denied EPERM" \
-        "$(mknod_open /dev/probe-tun c 10:200)"
+check_eq "nor /dev/loop-control (c 10:237), which root could open without the program" "denied EPERM" \
+        "$(mknod_open /dev/probe-loop c 10:237)"
+check_eq "/dev/net/tun (c 10:200) is on the list" allowed "$(mknod_open /dev/probe-tun c 10:200)"
 check_eq "/dev/null and /dev/zero work" ok \
         "$(berth exec v2priv -- sh -c 'echo x >/dev/null && head -c 1 /dev/zero >/dev/null && echo ok')"
 check "stop" berth stop v2priv

@@ -39,7 +39,7 @@ check "a job that changes /etc and installs files" \
 check "leaves the base unchanged" sh -c "[ ! -e '$BERTH_ROOT/machines/base/rootfs/etc/job' ] && [ ! -e '$BERTH_ROOT/machines/base/rootfs/opt/app' ] && [ -e '$BERTH_ROOT/machines/base/rootfs/etc/inittab' ]"
 check_eq "PID 1 is the stub init" "berth-stub" "$(berth run base -- cat /proc/1/comm)"
 check_eq "the command runs in a user namespace" "0" "$(berth run base -- id -u)"
-check_eq "--boot boots the machine's init first" "init" "$(berth run --boot base -- cat /proc/1/comm)"
+check_eq "--boot boots the machine's init first" "/bin/busybox" "$(berth run --boot base -- readlink /proc/1/exe)"
 check_eq "--name names it" "job1" "$(berth run --name job1 base -- hostname)"
 
 # 20 at once from one base.
