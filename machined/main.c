@@ -422,10 +422,12 @@ static int run(const Args *a) {
                 (void) flock(machine_lock, LOCK_UN); /* for every copy of the fd, berth's included */
         closep(&machine_lock);
 
-        if (a->unit) {
+        _cleanup_free_ char *transient_unit = unit_name_for(cgname);
+        if (a->unit && !streq(st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
-                 * machine.conf: give it the machine's limits (a transient unit
-                 * already has them; setting them again changes nothing). */
+                 * machine.conf: give it the machine's limits.  Not berth start's
+                 * transient unit, which has them: setting them again would only
+                 * write drop-ins. */
                 _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
                 if (sd_bus_open_system(&bus) >= 0)
                         (void) unit_set_limits(bus, st.unit, &cfg);
