@@ -91,7 +91,11 @@ if sv=$(rootfs_tar sysvinit sysvinit-core); then
         hostfifo=$TEST_TMP/hostfifo
         mkfifo "$hostfifo"
         exec 7<>"$hostfifo"
+        # An explicit signal wins over the runlevel request.
+        check "berth set RebootSignal=SIGINT" berth set sv Machine.RebootSignal=SIGINT
         check "start it again" berth start sv
+        check_output_contains "status: reboot by SIGINT, poweroff still through /run/initctl" \
+                'poweroff runlevel 0 on /run/initctl, else SIGPWR, reboot SIGINT$' berth status sv
         check "it boots to runlevel 2" wait_for 60 up sv
         check "the guest links /run/initctl to a host path" \
                 berth exec sv -- ln -sfn "$hostfifo" /run/initctl
