@@ -422,6 +422,19 @@ int verb_stop(Context *ctx, int argc, char **argv) {
         return machine_stop(ctx, name, timeout, false) < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* Send SIG to PIDFD (or report why there is none): WHO of machine NAME. */
+static int signal_pidfd(int pidfd, int sig, const char *who, const char *name) {
+        if (pidfd < 0) {
+                log_error_errno(pidfd, "Cannot find %s of '%s': %m", who, name);
+                return EXIT_FAIL;
+        }
+        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0) {
+                log_error_errno(errno, "Failed to signal %s of '%s': %m", who, name);
+                return EXIT_FAIL;
+        }
+        return EXIT_OK;
+}
+
 /* Send SIG to the running machine's init. */
 static int signal_init(Context *ctx, const char *name, int sig) {
         if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
@@ -431,15 +444,7 @@ static int signal_init(Context *ctx, const char *name, int sig) {
         RuntimeState st;
         int r = runtime_state_read(ctx->store.run_fd, name, &st);
         _cleanup_close_ int init = r < 0 ? r : runtime_open_init_pidfd(&st);
-        if (init < 0) {
-                log_error_errno(init, "Cannot find the init process of '%s': %m", name);
-                return EXIT_FAIL;
-        }
-        if (syscall(SYS_pidfd_send_signal, init, sig, NULL, 0) < 0) {
-                log_error_errno(errno, "Failed to signal machine '%s': %m", name);
-                return EXIT_FAIL;
-        }
-        return EXIT_OK;
+        return signal_pidfd(init, sig, "the init process", name);
 }
 
 int verb_kill(Context *ctx, int argc, char **argv) {
@@ -495,5 +500,9 @@ int verb_reboot(Context *ctx, int argc, char **argv) {
                 log_error("Machine '%s' is not running.", name);
                 return EXIT_NOT_RUNNING;
         }
-        return signal_init(ctx, name, st.reboot_signal);
+        if (!st.reboot_initctl)
+                return signal_init(ctx, name, st.reboot_signal);
+        /* Only the supervisor writes to the guest's /run/initctl: ask it. */
+        _cleanup_close_ int sup = runtime_open_supervisor_pidfd(&st);
+        return signal_pidfd(sup, SIGUSR2, "the supervisor", name);
 }

@@ -285,7 +285,10 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                 printf("      Tasks: %llu\n", (unsigned long long) m.tasks);
                         if (m.unit.cpu_usage_nsec != UINT64_MAX)
                                 printf("        CPU: %.3fs\n", (double) m.unit.cpu_usage_nsec / 1e9);
-                        printf("    Signals: poweroff %s, reboot %s\n", signal_to_string(m.rt.poweroff_signal, sig1),
+                        printf("    Signals: poweroff %s%s, reboot %s%s\n",
+                               m.rt.poweroff_initctl ? "runlevel 0 on /run/initctl, else " : "",
+                               signal_to_string(m.rt.poweroff_signal, sig1),
+                               m.rt.reboot_initctl ? "runlevel 6 on /run/initctl, else " : "",
                                signal_to_string(m.rt.reboot_signal, sig2));
                 }
         }

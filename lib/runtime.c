@@ -96,6 +96,10 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
                         s.poweroff_signal = i;
                 else if (streq(k, "REBOOT_SIGNAL") && safe_atoi(v, &i) >= 0)
                         s.reboot_signal = i;
+                else if (streq(k, "POWEROFF_INITCTL"))
+                        s.poweroff_initctl = streq(v, "1");
+                else if (streq(k, "REBOOT_INITCTL"))
+                        s.reboot_initctl = streq(v, "1");
         }
         if (s.state < 0)
                 return -EBADMSG;
@@ -115,6 +119,8 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "EPHEMERAL=%d\n"
                                               "POWEROFF_SIGNAL=%d\n"
                                               "REBOOT_SIGNAL=%d\n"
+                                              "POWEROFF_INITCTL=%d\n"
+                                              "REBOOT_INITCTL=%d\n"
                                               "CGROUP=%s\n"
                                               "DELEGATED=%d\n"
                                               "UNIT=%s\n"
@@ -122,7 +128,8 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               machine_state_to_string(s->state), (int) s->supervisor_pid,
                                               s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
                                               (unsigned long long) s->started_usec, s->boots, s->booted, s->ephemeral,
-                                              s->poweroff_signal, s->reboot_signal, s->cgroup, s->delegated,
+                                              s->poweroff_signal, s->reboot_signal, s->poweroff_initctl,
+                                              s->reboot_initctl, s->cgroup, s->delegated,
                                               s->unit, s->addresses);
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
 }

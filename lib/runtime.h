@@ -36,6 +36,8 @@ typedef struct RuntimeState {
         bool ephemeral;               /* its changes vanish when it stops */
         int poweroff_signal;          /* the signals the supervisor chose for this init */
         int reboot_signal;
+        bool poweroff_initctl;        /* ... unless the init takes a runlevel request on /run/initctl */
+        bool reboot_initctl;          /* (sysvinit): then berth reboot asks the supervisor (SIGUSR2) */
         char cgroup[512];             /* the machine's cgroup group (MachineCgroup.group) */
         bool delegated;               /* ... delegated by systemd: unit mode */
         char unit[256];               /* unit mode: the unit's name */

@@ -100,19 +100,26 @@ static int job_watch(sd_bus *bus, JobWait *w, sd_bus_slot **ret_slot) {
  * MemoryMax= and TasksMax= always (TasksMax= left out would be systemd's
  * DefaultTasksMax=, not ours); the others only when set, so that a machine
  * without them gets systemd's defaults, or with RESET, as UINT64_MAX, which
- * systemd takes as "back to the default" (berth set CPUWeight=default). */
+ * systemd takes as "back to the default" (berth set CPUWeight=default).
+ *
+ * In the order of the drop-ins SetUnitProperties writes for them
+ * (50-CPUQuota.conf ... 50-TasksMax.conf): systemd (252) lists a unit's
+ * drop-ins in the order it wrote them but finds them on disk sorted, and
+ * any difference reads as NeedDaemonReload=yes, with systemctl warning that
+ * the unit changed on disk.  Always all of them, always sorted, keeps the
+ * two lists equal. */
 static int append_limits(sd_bus_message *m, const MachineConfig *cfg, bool reset) {
         const struct {
                 const char *name;
                 uint64_t value;
                 bool always;
         } props[] = {
+                { "CPUQuotaPerSecUSec", cfg->cpu_quota_per_sec_usec, false }, /* 50-CPUQuota.conf */
+                { "CPUWeight", cfg->cpu_weight, false },
+                { "IOWeight", cfg->io_weight, false },
+                { "MemoryHigh", cfg->memory_high, false },
                 { "MemoryMax", cfg->memory_max, true },
                 { "TasksMax", cfg->tasks_max, true },
-                { "MemoryHigh", cfg->memory_high, false },
-                { "CPUWeight", cfg->cpu_weight, false },
-                { "CPUQuotaPerSecUSec", cfg->cpu_quota_per_sec_usec, false },
-                { "IOWeight", cfg->io_weight, false },
         };
         for (size_t i = 0; i < ELEMENTSOF(props); i++) {
                 if (!props[i].always && !reset && props[i].value == UINT64_MAX)

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "console.h"
 #include "fs.h"
+#include "initctl.h"
 #include "launch.h"
 #include "mount-lock.h"
 #include "log.h"
@@ -156,9 +157,14 @@ static int parse_args(int argc, char **argv, Args *a) {
         return 0;
 }
 
-/* Pick the signals that make this init power off and reboot. */
-static void pick_signals(const MachineConfig *c, const char *init_name, int *ret_poweroff, int *ret_reboot) {
+/* Pick how this init is asked to power off and reboot.  sysvinit (the binary
+ * is named init) ignores the signals others take: it gets telinit's runlevel
+ * request on /run/initctl, with a signal only while it has no FIFO (early in
+ * boot, or an init of that name that is not sysvinit).  An explicit
+ * PoweroffSignal=/RebootSignal= always means that signal. */
+static void pick_shutdown(const MachineConfig *c, const char *init_name, RuntimeState *st) {
         int poweroff, reboot;
+        bool initctl = false;
         if (streq(init_name, "berth-stub")) {
                 poweroff = SIGTERM;
                 reboot = SIGINT;
@@ -169,11 +175,36 @@ static void pick_signals(const MachineConfig *c, const char *init_name, int *ret
                 poweroff = SIGUSR2;
                 reboot = SIGTERM;
         } else {
-                poweroff = SIGPWR;       /* sysvinit and most others */
+                initctl = streq(init_name, "init");
+                poweroff = SIGPWR;       /* most others */
                 reboot = SIGINT;
         }
-        *ret_poweroff = c->poweroff_signal ?: poweroff;
-        *ret_reboot = c->reboot_signal ?: reboot;
+        st->poweroff_signal = c->poweroff_signal ?: poweroff;
+        st->reboot_signal = c->reboot_signal ?: reboot;
+        st->poweroff_initctl = initctl && !c->poweroff_signal;
+        st->reboot_initctl = initctl && !c->reboot_signal;
+}
+
+/* Ask the init (PID, PIDFD) for RUNLEVEL through /run/initctl if it takes
+ * requests there (INITCTL), else (or when that fails) send it SIG.  Says how
+ * in BUF, for the log. */
+static const char *ask_init(bool initctl, char runlevel, int sig, pid_t pid, int pidfd, char buf[static 64]) {
+        if (initctl) {
+                int r = initctl_request(pid, runlevel);
+                if (r >= 0) {
+                        snprintf(buf, 64, "runlevel %c through %s", runlevel, INITCTL_PATH);
+                        return buf;
+                }
+                log_debug_errno(r, "Cannot write to %s in the machine (%m), sending a signal instead.", INITCTL_PATH);
+        }
+        (void) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+        char s[16];
+        snprintf(buf, 64, "%s", signal_to_string(sig, s));
+        return buf;
+}
+
+static const char *ask_poweroff(const RuntimeState *st, pid_t pid, int pidfd, char buf[static 64]) {
+        return ask_init(st->poweroff_initctl, '0', st->poweroff_signal, pid, pidfd, buf);
 }
 
 static void notify_ready(int *ready_fd) {
@@ -431,7 +462,7 @@ static int run(const Args *a) {
                 snprintf(st.unit, sizeof st.unit, "%s", u ? u + 1 : group);
         }
         (void) proc_starttime(st.supervisor_pid, &st.supervisor_starttime);
-        pick_signals(&cfg, init_name, &st.poweroff_signal, &st.reboot_signal);
+        pick_shutdown(&cfg, init_name, &st);
         r = runtime_state_write(run_fd, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
@@ -441,10 +472,12 @@ static int run(const Args *a) {
                 (void) flock(machine_lock, LOCK_UN); /* for every copy of the fd, berth's included */
         closep(&machine_lock);
 
-        if (a->unit) {
+        _cleanup_free_ char *transient_unit = unit_name_for(cgname);
+        if (a->unit && !streq(st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
-                 * machine.conf: give it the machine's limits (a transient unit
-                 * already has them; setting them again changes nothing). */
+                 * machine.conf: give it the machine's limits.  Not berth start's
+                 * transient unit, which has them: setting them again would only
+                 * write drop-ins. */
                 _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
                 if (sd_bus_open_system(&bus) >= 0)
                         (void) unit_set_limits(bus, st.unit, &cfg);
@@ -521,6 +554,7 @@ static int run(const Args *a) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGUSR2);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -606,9 +640,10 @@ static int run(const Args *a) {
                         };
                         size_t n_console = console_fill_pollfds(&console, p + 4);
                         size_t n_proxy = portproxy_fill_pollfds(&proxy, p + 4 + n_console);
-                        /* An init ignores signals until it has installed its handlers, so
-                         * a poweroff sent right after boot can be lost: repeat it while a
-                         * stop is pending (inits treat a repeat as the same request). */
+                        /* An init ignores signals until it has installed its handlers (and
+                         * sysvinit has no FIFO until it made one), so a poweroff sent right
+                         * after boot can be lost: repeat it, the same way, while a stop is
+                         * pending (inits treat a repeat as the same request). */
                         if (poll(p, 4 + n_console + n_proxy, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
                                 if (errno == EINTR)
                                         continue;
@@ -619,11 +654,12 @@ static int run(const Args *a) {
                         portproxy_dispatch(&proxy, p + 4 + n_console, n_proxy);
                         if (p[3].revents && !stop_requested) {
                                 /* Whoever started us for one job is gone: power off. */
-                                log_info("The process that ran machine %s went away, powering it off.", a->name);
                                 stop_requested = true;
                                 st.state = MACHINE_STOPPING;
                                 (void) runtime_state_write(run_fd, &st);
-                                (void) syscall(SYS_pidfd_send_signal, pidfd, st.poweroff_signal, NULL, 0);
+                                char how[64];
+                                log_info("The process that ran machine %s went away, powering it off with %s.", a->name,
+                                         ask_poweroff(&st, pid, pidfd, how));
                                 last_poweroff = now_usec(CLOCK_MONOTONIC);
                         }
                         if ((p[2].revents & POLLIN) && notify_read_ready(&notify, pid)) {
@@ -635,6 +671,16 @@ static int run(const Args *a) {
                                 while (read(sfd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi) {
                                         if (ssi.ssi_signo == SIGCHLD || ssi.ssi_signo == SIGHUP)
                                                 continue;
+                                        char sig[16], how[64];
+                                        if (ssi.ssi_signo == SIGUSR2) {
+                                                /* berth reboot, for an init only we can ask (initctl).
+                                                 * A pending stop wins. */
+                                                if (!stop_requested)
+                                                        log_info("Received SIGUSR2, rebooting the machine with %s.",
+                                                                 ask_init(st.reboot_initctl, '6', st.reboot_signal, pid,
+                                                                          pidfd, how));
+                                                continue;
+                                        }
                                         if (!stop_requested) {
                                                 if (a->unit)
                                                         (void) sd_notify(0, "STOPPING=1");
@@ -642,7 +688,6 @@ static int run(const Args *a) {
                                                 st.state = MACHINE_STOPPING;
                                                 (void) runtime_state_write(run_fd, &st);
                                         }
-                                        char sig[16], sig2[16];
                                         if (ssi.ssi_signo == SIGUSR1) {
                                                 /* berth kill: no shutdown, but still a requested stop. */
                                                 log_info("Received SIGUSR1, killing the machine.");
@@ -652,14 +697,14 @@ static int run(const Args *a) {
                                         /* SIGTERM/SIGINT: a clean poweroff of the guest. */
                                         log_info("Received %s, powering off the machine with %s.",
                                                  signal_to_string((int) ssi.ssi_signo, sig),
-                                                 signal_to_string(st.poweroff_signal, sig2));
-                                        (void) syscall(SYS_pidfd_send_signal, pidfd, st.poweroff_signal, NULL, 0);
+                                                 ask_poweroff(&st, pid, pidfd, how));
                                         last_poweroff = now_usec(CLOCK_MONOTONIC);
                                 }
                         }
                         if (stop_requested && last_poweroff > 0 &&
                             now_usec(CLOCK_MONOTONIC) - last_poweroff >= POWEROFF_REPEAT_MS * 1000) {
-                                (void) syscall(SYS_pidfd_send_signal, pidfd, st.poweroff_signal, NULL, 0);
+                                char how[64];
+                                (void) ask_poweroff(&st, pid, pidfd, how);
                                 last_poweroff = now_usec(CLOCK_MONOTONIC);
                         }
                         if (p[0].revents & POLLIN) {
@@ -698,7 +743,7 @@ static int run(const Args *a) {
                         r = layers_rootfs_check(&store, machine_dir, cfg.init, &init_name);
                         if (r < 0)
                                 goto finish;
-                        pick_signals(&cfg, init_name, &st.poweroff_signal, &st.reboot_signal);
+                        pick_shutdown(&cfg, init_name, &st);
                         guest_notifies = strstr(init_name, "systemd");
                 }
         }

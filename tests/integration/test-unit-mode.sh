@@ -38,6 +38,8 @@ check_eq "no CPUWeight=, CPUQuota=, IOWeight=, MemoryHigh= unless configured" \
         "[not set] infinity [not set] infinity" \
         "$(unit_props "$u" CPUWeight CPUQuotaPerSecUSec IOWeight MemoryHigh)"
 check_eq "DevicePolicy=closed" "closed" "$(th systemctl show -P DevicePolicy "$u")"
+# systemctl status would warn that the unit changed on disk.
+check_eq "no daemon-reload needed after start" "no" "$(th systemctl show -P NeedDaemonReload "$u")"
 # list/status read the unit's state from systemd, not only berth's files.
 check_eq "status --json: systemd's ActiveState" "active" "$(tb status --json ub | jq -r .unit_active_state)"
 check_eq "status --json: systemd's SubState" "$(th systemctl show -P SubState "$u")" \
@@ -69,6 +71,7 @@ check "berth set changes CPUWeight=, CPUQuota=, IOWeight=, MemoryHigh= live" \
 check_eq "as unit properties (CPUQuota=50% is 500ms per second)" "300 500ms 40 268435456" "$(props)"
 check "berth set --runtime CPUWeight=default CPUQuota= resets them" tb set --runtime ub CPUWeight=default CPUQuota=
 check_eq "to systemd's defaults, the others kept" "[not set] infinity 40 268435456" "$(props)"
+check_eq "no daemon-reload needed after berth set" "no" "$(th systemctl show -P NeedDaemonReload "$u")"
 check "machine.conf keeps the persisted values" \
         grep -qx CPUQuota=50% "$BERTH_ROOT/machines/ub/machine.conf"
 check_status "a bad value is refused" 2 tb set ub CPUWeight=20000
@@ -160,6 +163,8 @@ check "rm" tb rm ub
 
 # --- autostart: berth@.service --------------------------------------------------------------------
 th sh -c "sed 's|@MACHINED@|$BERTH_MACHINED|' '$BERTH_SRCDIR/systemd-units/berth@.service.in' > /etc/systemd/system/berth@.service && systemctl daemon-reload"
+check_fails "systemd knows every key of berth@.service" sh -c \
+        "'$TESTHOST' run '$THDIR' -- systemd-analyze verify /etc/systemd/system/berth@.service 2>&1 | grep -E 'Unknown (key|section)'"
 check "create a machine in the default state root" tbd create auto --template busybox --set TasksMax=99 \
         --set CPUWeight=250 --set CPUQuota=200%
 check "berth enable" tbd enable auto
@@ -174,6 +179,10 @@ check_eq "berth sees it running" "running" "$(tbd list --json | jq -r '.[] | sel
 check_eq "in the template's unit" "berth@auto.service" "$(tbd status --json auto | jq -r .unit)"
 check_eq "with the limits of machine.conf" "99" "$(th systemctl show -P TasksMax berth@auto.service)"
 check_eq "CPUWeight= and CPUQuota= too" "250 2s" "$(unit_props berth@auto.service CPUWeight CPUQuotaPerSecUSec)"
+check_eq "no daemon-reload needed after the supervisor set them" "no" \
+        "$(th systemctl show -P NeedDaemonReload berth@auto.service)"
+check "berth set on the template's unit" tbd set auto TasksMax=98
+check_eq "no daemon-reload needed after it" "no" "$(th systemctl show -P NeedDaemonReload berth@auto.service)"
 check "berth stop stops the unit" tbd stop auto
 check_eq "inactive" "inactive" "$(th systemctl is-active berth@auto.service)"
 check "berth start in the default state root (a transient unit)" tbd start auto
