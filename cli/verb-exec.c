@@ -260,7 +260,7 @@ typedef struct Channel {
         bool close_to_at_eof; /* our end of a pipe to the command: EOF passes on */
         bool to_terminal;     /* output shown on a terminal: watch it for queries */
         size_t off, len;      /* input: BUF[OFF..LEN) is still to be written */
-        char buf[16384];
+        char buf[65536];
 } Channel;
 
 static void channel_close_input(Channel *c) {
