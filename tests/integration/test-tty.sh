@@ -100,6 +100,23 @@ type_keys "'$BERTH' exec bb -- sleep 1; read -r y; echo \"typed:\$y:\"" Enter
 type_keys 'typeahead' Enter
 check "what was typed during a plain exec is kept" wait_for 10 screen_has '^typed:typeahead:'
 tmux kill-server 2>/dev/null
-
 check "stop" berth stop bb
+
+# --- unit mode: logs reads the journal, and escapes it the same way ------------------------------
+start_testhost "the test host boots (systemd)"
+start_ub() { tb create ub --template busybox && tb start ub; }
+journal_has() { tb logs ub | grep -q "$1"; }
+no_esc() { ! grep -q $'\e' "$1"; }
+check "create and start a busybox machine as a unit" start_ub
+install -m 0755 "$rootfs/bin/queries" "$BERTH_ROOT/machines/ub/rootfs/bin/queries"
+tb exec ub -- sh -c 'queries >/dev/console'
+check "the journal has the console line" wait_for 10 journal_has queries-sent
+# script(1) gives logs a terminal in the test host.
+th env BERTH_ROOT="$BERTH_ROOT" BERTH_MODE=unit script -qc "'$BERTH' logs ub" /dev/null >"$TEST_TMP/unit-tty"
+check "unit mode, on a terminal: the escape sequences as text" \
+        grep -qF '\x1b]0;guest-title\x07\x1b]52;c;cHduZWQ=\x07\x1b[c\x1b[6n' "$TEST_TMP/unit-tty"
+check "unit mode, on a terminal: no ESC reaches it" no_esc "$TEST_TMP/unit-tty"
+tb logs ub >"$TEST_TMP/unit-pipe"
+check "unit mode, into a file: the bytes, not [blob data]" grep -qF $'\e]0;guest-title\a\e]52;c;' "$TEST_TMP/unit-pipe"
+check "stop the unit" tb stop ub
 done_testing
