@@ -63,10 +63,13 @@ static int follow_signals(sigset_t *ret_old) {
         return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Take the signal off SFD: one left pending would strike when unblocked. */
+/* Take the signals off SFD: one left pending would strike when unblocked. */
 static bool signal_received(int sfd) {
         struct signalfd_siginfo si;
-        return read(sfd, &si, sizeof si) == (ssize_t) sizeof si;
+        bool any = false;
+        while (read(sfd, &si, sizeof si) == (ssize_t) sizeof si)
+                any = true;
+        return any;
 }
 
 /* Print the last N lines of TEXT (all with N == 0). */
