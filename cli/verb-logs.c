@@ -60,7 +60,10 @@ static int follow_signals(sigset_t *ret_old) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, ret_old);
-        return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) /* then they end us as before, at least */
+                sigprocmask(SIG_SETMASK, ret_old, NULL);
+        return sfd;
 }
 
 /* Take the signals off SFD: one left pending would strike when unblocked. */
