@@ -99,8 +99,9 @@ check_eq "logs -f: no answer left for the shell" "logsf-pending:0:" "$(screen | 
 type_keys "'$BERTH' exec bb -- sleep 1; read -r y; echo \"typed:\$y:\"" Enter
 type_keys 'typeahead' Enter
 check "what was typed during a plain exec is kept" wait_for 10 screen_has '^typed:typeahead:'
-tmux kill-server 2>/dev/null
 check "stop" berth stop bb
+check_eq "run: no answer left for the shell" "run-pending:0:" "$(after run "'$BERTH' run bb -- queries")"
+tmux kill-server 2>/dev/null
 
 # --- unit mode: logs reads the journal, and escapes it the same way ------------------------------
 start_testhost "the test host boots (systemd)"
