@@ -96,11 +96,16 @@ check "logs -f ends on Ctrl-C" wait_for 10 screen_has 'logsf-exit=0'
 wait_for 10 screen_has 'logsf-pending:[0-9]+:'
 check_eq "logs -f: no answer left for the shell" "logsf-pending:0:" "$(screen | grep -oE 'logsf-pending:[0-9]+:' | tail -1)"
 # Input typed while a command without queries in its output runs is kept.
-type_keys "'$BERTH' exec bb -- sleep 1; read -r y; echo \"typed:\$y:\"" Enter
+# (Typed once it runs: keys that come while readline has the terminal keep
+# a CR that no cooked read would end a line at.)
+type_keys "'$BERTH' exec bb -- sh -c 'echo started; sleep 1'; read -r y; echo \"typed:\$y:\"" Enter
+wait_for 10 screen_has '^started'
 type_keys 'typeahead' Enter
 check "what was typed during a plain exec is kept" wait_for 10 screen_has '^typed:typeahead:'
 check "stop" berth stop bb
 check_eq "run: no answer left for the shell" "run-pending:0:" "$(after run "'$BERTH' run bb -- queries")"
+# What the terminal showed, should any of the above have failed.
+[ "$_failed" -eq 0 ] || screen | sed 's/^/#   | /'
 tmux kill-server 2>/dev/null
 
 # --- unit mode: logs reads the journal, and escapes it the same way ------------------------------
