@@ -330,7 +330,8 @@ static void channel_close_output(Channel *c, int master) {
  * command never holds one of our fds) until the command is gone; forward
  * signals meant for it.  MASTER >= 0 in pty mode.  *MAY_ANSWER: some of the
  * output went to a terminal and could make it answer. */
-static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw, bool *may_answer) {
+static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw,
+                  bool *may_answer) {
         _cleanup_(term_restorep) TermState ts = TERM_STATE_INIT;
         if (master >= 0) {
                 if (raw)
@@ -348,9 +349,11 @@ static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, in
         _cleanup_free_ char *buf = xmalloc(RELAY_CHUNK);
         for (;;) {
                 struct pollfd p[1 + 4] = { { .fd = sfd, .events = POLLIN } };
-                for (size_t i = 0; i < n_ch; i++)
-                        p[1 + i] = ch[i].off < ch[i].len ? (struct pollfd) { .fd = ch[i].to, .events = POLLOUT }
-                                                         : (struct pollfd) { .fd = ch[i].from, .events = POLLIN };
+                for (size_t i = 0; i < n_ch; i++) {
+                        bool held = ch[i].off < ch[i].len;
+                        p[1 + i] = held ? (struct pollfd) { .fd = ch[i].to, .events = POLLOUT }
+                                        : (struct pollfd) { .fd = ch[i].from, .events = POLLIN };
+                }
                 if (poll(p, 1 + n_ch, -1) < 0) {
                         if (errno == EINTR)
                                 continue;

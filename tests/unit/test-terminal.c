@@ -45,7 +45,8 @@ int main(void) {
         ESC("queries: DA, DSR, DECRQSS, ENQ", "\033[c\033[6n\033P$q\"p\033\\\005",
             "\\x1b[c\\x1b[6n\\x1bP$q\"p\\x1b\\\\x05");
         ESC("DEL and backspace", "a\177b\bc", "a\\x7fb\\x08c");
-        ESC("UTF-8 stays whole", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
+        ESC("UTF-8 stays whole", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80",
+            "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
         ESC("C1 CSI as UTF-8 (U+009B) is shown", "\xc2\x9b" "6n", "\\xc2\\x9b6n");
         ESC("a raw C1 byte is shown", "\x9b" "6n", "\\x9b6n");
         ESC("U+00A0 is text", "\xc2\xa0", "\xc2\xa0");
