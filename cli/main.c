@@ -21,7 +21,7 @@ static const struct {
         { "reboot", verb_reboot, "reboot NAME            reboot a machine" },
         { "list", verb_list, "list [--json]          list machines" },
         { "status", verb_status, "status NAME [--json]   show a machine's state" },
-        { "logs", verb_logs, "logs NAME [-f] [-n N]  console output and supervisor messages" },
+        { "logs", verb_logs, "logs NAME [-f] [-n N] [--raw]  console output and supervisor messages (escaped on a terminal)" },
         { "set", verb_set, "set [--runtime] NAME Key=Value...  change limits live and in machine.conf" },
         { "enable", verb_enable, "enable NAME            start the machine at boot (berth@NAME.service)" },
         { "disable", verb_disable, "disable NAME           do not start it at boot" },

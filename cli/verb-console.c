@@ -116,6 +116,7 @@ int verb_console(Context *ctx, int argc, char **argv) {
                 send_winsize(sock);
         }
 
+        bool to_terminal = isatty(STDOUT_FILENO), may_answer = false;
         unsigned presses = 0;
         uint64_t first = 0;
         bool stdin_open = !read_only;
@@ -140,6 +141,8 @@ int verb_console(Context *ctx, int argc, char **argv) {
                         }
                         /* Console output is data: written as it came, never interpreted. */
                         (void) write_all(STDOUT_FILENO, buf, (size_t) n);
+                        if (to_terminal && !may_answer)
+                                may_answer = term_may_answer(buf, (size_t) n);
                 }
                 if (p[1].revents) {
                         ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
@@ -170,10 +173,8 @@ int verb_console(Context *ctx, int argc, char **argv) {
                 }
         }
         term_restore(&ts);
-        /* Anything the terminal answered to escape sequences from the guest and
-         * nobody read yet must not end up as input to the host's shell. */
-        if (tty)
-                (void) tcflush(STDIN_FILENO, TCIFLUSH);
+        if (may_answer)
+                term_discard_answers();
         if (!ctx->quiet)
                 fprintf(stderr, "\nDisconnected from machine %s: %s.\n", name, why);
         return EXIT_OK;

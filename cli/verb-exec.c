@@ -12,6 +12,7 @@
 
 #include <getopt.h>
 #include <grp.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -250,8 +251,6 @@ _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const Ex
         run_command(o, bounding, master, &pw, groups, n_groups);
 }
 
-/* Relay between our terminal and the pty master until the command is gone;
- * forward signals meant for it. */
 const struct option exec_long_options[] = {
         { "tty", no_argument, NULL, 't' },
         { "interactive", no_argument, NULL, 'i' },
@@ -267,26 +266,91 @@ static bool command_exited(pid_t pid) {
         return waitid(P_PID, (id_t) pid, &info, WEXITED | WNOHANG | WNOWAIT) >= 0 && info.si_pid == pid;
 }
 
-/* One direction of the relay: bytes from FROM are written to TO. */
+#define RELAY_CHUNK (128 * 1024)
+
+/* One direction of the relay: bytes from FROM are written to TO.  Output
+ * (from the command) goes to our stdout or stderr with blocking writes:
+ * whoever reads those is not waiting for the command.  Input (our stdin, to
+ * the command) is held in BUF while the command does not take it, so that
+ * a command busy writing its output is never waited for by us. */
 typedef struct Channel {
         int from, to;
+        bool input;
         bool close_to_at_eof; /* our end of a pipe to the command: EOF passes on */
+        bool to_terminal;     /* output shown on a terminal: watch it for queries */
+        size_t off, len;      /* input: BUF[OFF..LEN) is still to be written */
+        char buf[65536];
 } Channel;
 
-static void drain(Channel *c) {
-        char buf[16384];
-        ssize_t n;
-        if (c->from < 0)
-                return;
-        (void) fcntl(c->from, F_SETFL, fcntl(c->from, F_GETFL) | O_NONBLOCK);
-        while ((n = read(c->from, buf, sizeof buf)) > 0)
-                (void) write_all(c->to, buf, (size_t) n);
+static void channel_close_input(Channel *c) {
+        c->from = -1;
+        c->off = c->len = 0;
+        if (c->close_to_at_eof)
+                closep(&c->to);
+        else
+                c->to = -1;
 }
 
-/* Relay our terminal or stdio to the command (a pty master, or pipes when
- * our stdio is a terminal the command must not hold) until the command is
- * gone; forward signals meant for it.  MASTER >= 0 in pty mode. */
-static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw) {
+/* Move input on: what is held first, then a new read.  TO is non-blocking. */
+static void channel_input(Channel *c) {
+        if (c->off == c->len) {
+                ssize_t n = read(c->from, c->buf, sizeof c->buf);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        return;
+                if (n <= 0) {
+                        channel_close_input(c);
+                        return;
+                }
+                c->off = 0;
+                c->len = (size_t) n;
+        }
+        ssize_t n = write(c->to, c->buf + c->off, c->len - c->off);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n < 0) {
+                /* The command closed its stdin: the rest is not for anyone. */
+                channel_close_input(c);
+                return;
+        }
+        c->off += (size_t) n;
+}
+
+/* Move one chunk of output on.  Returns > 0 if there was some, 0 at EOF,
+ * -EAGAIN if none is there now.  When TO fails (a closed pipe: our reader
+ * is gone) our end of the command's pipe is closed, so that the command
+ * learns it as it would have without us: EPIPE or SIGPIPE.  The pty cannot
+ * say so: its output is then read and dropped. */
+static int channel_output(Channel *c, char *buf, int master, bool *may_answer) {
+        ssize_t n = read(c->from, buf, RELAY_CHUNK);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return -EAGAIN;
+        if (n <= 0)
+                return 0; /* EOF, or EIO on a pty: every holder of the slave is gone */
+        if (c->to < 0)
+                return 1;
+        if (c->to_terminal && !*may_answer)
+                *may_answer = term_may_answer(buf, (size_t) n);
+        if (write_all(c->to, buf, (size_t) n) < 0) {
+                if (c->from == master)
+                        c->to = -1;
+                else
+                        return 0;
+        }
+        return 1;
+}
+
+static void channel_close_output(Channel *c, int master) {
+        if (c->from != master)
+                closep(&c->from);
+        c->from = -1;
+}
+
+/* Relay our terminal or stdio to the command (a pty master, or pipes: the
+ * command never holds one of our fds) until the command is gone; forward
+ * signals meant for it.  MASTER >= 0 in pty mode.  *MAY_ANSWER: some of the
+ * output went to a terminal and could make it answer. */
+static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, int sfd, bool raw,
+                  bool *may_answer) {
         _cleanup_(term_restorep) TermState ts = TERM_STATE_INIT;
         if (master >= 0) {
                 if (raw)
@@ -295,34 +359,37 @@ static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, in
                 if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) >= 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0)
                         (void) ioctl(master, TIOCSWINSZ, &ws);
         }
+        /* Our ends only: our stdio is shared with the shell and stays as it is. */
+        for (size_t i = 0; i < n_ch; i++) {
+                int own = ch[i].input ? ch[i].to : ch[i].from;
+                (void) fcntl(own, F_SETFL, fcntl(own, F_GETFL) | O_NONBLOCK);
+                ch[i].to_terminal = !ch[i].input && isatty(ch[i].to);
+        }
+        _cleanup_free_ char *buf = xmalloc(RELAY_CHUNK);
         for (;;) {
                 struct pollfd p[1 + 4] = { { .fd = sfd, .events = POLLIN } };
-                for (size_t i = 0; i < n_ch; i++)
-                        p[1 + i] = (struct pollfd) { .fd = ch[i].from, .events = POLLIN };
+                for (size_t i = 0; i < n_ch; i++) {
+                        bool held = ch[i].off < ch[i].len;
+                        p[1 + i] = held ? (struct pollfd) { .fd = ch[i].to, .events = POLLOUT }
+                                        : (struct pollfd) { .fd = ch[i].from, .events = POLLIN };
+                }
                 if (poll(p, 1 + n_ch, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return;
                 }
-                char buf[16384];
                 for (size_t i = 0; i < n_ch; i++) {
-                        if (ch[i].from < 0 || !p[1 + i].revents)
+                        if (p[1 + i].fd < 0 || !p[1 + i].revents)
                                 continue;
-                        ssize_t n = read(ch[i].from, buf, sizeof buf);
-                        if (n > 0) {
-                                (void) write_all(ch[i].to, buf, (size_t) n);
+                        if (ch[i].input) {
+                                channel_input(&ch[i]);
                                 continue;
                         }
-                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        if (channel_output(&ch[i], buf, master, may_answer) != 0)
                                 continue;
-                        /* EOF (EIO on a pty: every holder of the slave is gone). */
                         if (ch[i].from == master)
                                 return;
-                        if (ch[i].from > STDERR_FILENO)
-                                close(ch[i].from);
-                        ch[i].from = -1;
-                        if (ch[i].close_to_at_eof)
-                                closep(&ch[i].to);
+                        channel_close_output(&ch[i], master);
                 }
                 if (p[0].revents & POLLIN) {
                         struct signalfd_siginfo si;
@@ -343,10 +410,10 @@ static void relay(pid_t pid, int master, Channel *ch, size_t n_ch, int cmdfd, in
                 /* When the command has ended, take what output is left and leave,
                  * even if something it started in the background still writes. */
                 if (command_exited(pid)) {
-                        /* Output only: our stdin is shared with the shell and stays blocking. */
                         for (size_t i = 0; i < n_ch; i++)
-                                if (ch[i].to == STDOUT_FILENO || ch[i].to == STDERR_FILENO)
-                                        drain(&ch[i]);
+                                if (!ch[i].input && ch[i].from >= 0)
+                                        while (channel_output(&ch[i], buf, master, may_answer) > 0)
+                                                ;
                         return;
                 }
         }
@@ -363,6 +430,20 @@ static void close_pipes(int child_end[3], Channel *ch, size_t n_ch, int keep) {
                 else if (ch[i].from > STDERR_FILENO && ch[i].from != keep)
                         closep(&ch[i].from);
         }
+}
+
+/* Our stdio as the command gets them: fd 0..2 open (else a pipe of ours
+ * could take the number of a closed one), and 1 and 2 the same open file
+ * (2>&1) sharing one pipe, so that their order is kept. */
+static void stdio_prepare(bool *ret_shared_output) {
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+                        int null = open("/dev/null", O_RDWR); /* the lowest free number: FD */
+                        if (null >= 0 && null != fd)
+                                close(null);
+                }
+        pid_t self = getpid();
+        *ret_shared_output = syscall(SYS_kcmp, self, self, KCMP_FILE, STDOUT_FILENO, STDERR_FILENO) == 0;
 }
 
 int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
@@ -393,23 +474,32 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 child_sock = sp[1];
         }
 
-        /* Without a pty, a terminal on our stdio is not handed to the command
-         * (anything it leaves running in the machine could keep reading it):
-         * such fds become pipes that we relay. */
+        /* Without a pty the command gets pipes that we relay, never one of
+         * our fds: not our terminal (anything it leaves running in the machine
+         * could keep reading it), nor a file or pipe (reopened through
+         * /proc/self/fd it would be readable, and writable after we return). */
+        bool shared_output;
+        stdio_prepare(&shared_output);
         int child_end[3] = { -1, -1, -1 };
         Channel ch[4];
         size_t n_ch = 0;
         for (int fd = 0; !o->tty && fd < 3; fd++) {
-                if (!isatty(fd) || (fd == 0 && !o->interactive))
-                        continue;
+                if (fd == 0 && !o->interactive)
+                        continue; /* /dev/null, opened in the machine */
+                if (fd == STDERR_FILENO && shared_output) {
+                        child_end[fd] = fcntl(child_end[STDOUT_FILENO], F_DUPFD_CLOEXEC, 3);
+                        if (child_end[fd] >= 0)
+                                continue;
+                }
                 int pp[2];
                 if (pipe2(pp, O_CLOEXEC) < 0) {
-                        log_error_errno(errno, "pipe2 failed: %m");
+                        log_error_errno(errno, "Failed to create a pipe for the command's stdio: %m");
                         close_pipes(child_end, ch, n_ch, -EBADF);
                         return EXIT_EXEC_FAIL;
                 }
                 child_end[fd] = fd == 0 ? pp[0] : pp[1];
-                ch[n_ch++] = fd == 0 ? (Channel) { .from = STDIN_FILENO, .to = pp[1], .close_to_at_eof = true }
+                ch[n_ch++] = fd == 0 ? (Channel) { .from = STDIN_FILENO, .to = pp[1], .input = true,
+                                                   .close_to_at_eof = true }
                                      : (Channel) { .from = pp[0], .to = fd };
         }
 
@@ -467,21 +557,27 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         _cleanup_close_ int cmdfd = (int) syscall(SYS_pidfd_open, pid, 0);
         int master = -EBADF;
+        bool may_answer = false;
         /* No pty back means the child failed before it opened one (and said why). */
         if (sfd >= 0 && cmdfd >= 0 && (!o->tty || recv_fds(sock, &master, 1) >= 0)) {
                 if (master >= 0) {
                         ch[n_ch++] = (Channel) { .from = master, .to = STDOUT_FILENO };
                         if (o->interactive)
-                                ch[n_ch++] = (Channel) { .from = STDIN_FILENO, .to = master };
+                                ch[n_ch++] = (Channel) { .from = STDIN_FILENO, .to = master, .input = true };
                 }
-                relay(pid, master, ch, n_ch, cmdfd, sfd, o->interactive);
+                /* A reader of our output that is gone is an error to handle, and
+                 * the command's to see (channel_output()), not our death. */
+                void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
+                relay(pid, master, ch, n_ch, cmdfd, sfd, o->interactive, &may_answer);
+                (void) signal(SIGPIPE, old_sigpipe);
         }
         close_pipes(child_end, ch, n_ch, master);
         closep(&master);
         int status = wait_status(pid);
+        if (may_answer)
+                term_discard_answers();
         sigprocmask(SIG_SETMASK, &old, NULL);
         return status;
-
 }
 
 int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv) {
