@@ -11,17 +11,13 @@ static int parse_idmap(const char *text, uid_t *ret) {
         const char *v = startswith(text, "UID_BASE=");
         if (!v)
                 return -EBADMSG;
-        char buf[16];
-        size_t n = strcspn(v, "\n");
-        if (n == 0 || n >= sizeof buf)
+        uint64_t u;
+        int r = safe_atou64_n(v, strcspn(v, "\n"), &u);
+        if (r == -EINVAL)
                 return -EBADMSG;
-        memcpy(buf, v, n);
-        buf[n] = 0;
-        unsigned u;
-        int r = safe_atou(buf, &u);
         if (r < 0)
                 return r;
-        if (!idmap_base_valid(u))
+        if (u > UINT32_MAX || !idmap_base_valid((unsigned long) u))
                 return -ERANGE;
         *ret = (uid_t) u;
         return 0;

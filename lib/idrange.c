@@ -57,13 +57,8 @@ static int line_field_u64(const char *line, unsigned field, uint64_t *ret) {
                         return -EBADMSG;
                 line++;
         }
-        char buf[24];
-        size_t n = strcspn(line, ":");
-        if (n == 0 || n >= sizeof buf)
-                return -EBADMSG;
-        memcpy(buf, line, n);
-        buf[n] = 0;
-        return safe_atou64(buf, ret);
+        int r = safe_atou64_n(line, strcspn(line, ":"), ret);
+        return r == -EINVAL ? -EBADMSG : r;
 }
 
 /* RANGES: "name:start:count" lines; else "name:x:id:..." lines. */

@@ -107,6 +107,15 @@ int safe_atou64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+int safe_atou64_n(const char *s, size_t len, uint64_t *ret) {
+        char buf[21]; /* UINT64_MAX has 20 digits */
+        if (len == 0 || len >= sizeof buf)
+                return -EINVAL;
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        return safe_atou64(buf, ret);
+}
+
 int safe_atou(const char *s, unsigned *ret) {
         uint64_t v;
         int r = safe_atou64(s, &v);
@@ -152,13 +161,8 @@ int parse_size(const char *s, uint64_t *ret) {
                         l--;
                         break;
                 }
-        if (l == 0 || l > 20)
-                return -EINVAL;
-        char digits[21];
-        memcpy(digits, s, l);
-        digits[l] = 0;
         uint64_t v;
-        int r = safe_atou64(digits, &v);
+        int r = safe_atou64_n(s, l, &v);
         if (r < 0)
                 return r;
         if (shift && v > (UINT64_MAX >> shift))

@@ -111,6 +111,9 @@ char *strdup_printable(const char *s);
 
 /* Parse a whole decimal number; no sign, no spaces, no trailing garbage. */
 int safe_atou64(const char *s, uint64_t *ret);
+/* The same for the LEN bytes at S (a field inside a longer text): -EINVAL if
+ * LEN is 0 or longer than any number. */
+int safe_atou64_n(const char *s, size_t len, uint64_t *ret);
 int safe_atou(const char *s, unsigned *ret);
 int safe_atoi(const char *s, int *ret);
 

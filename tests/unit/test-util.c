@@ -108,6 +108,16 @@ static void test_safe_ato(void) {
                     "safe_atoi refuses \"-\", \"--1\", \"-+1\"");
         TEST_ASSERT(safe_atoi("-0", &i) == 0 && i == 0, "safe_atoi takes \"-0\"");
         TEST_ASSERT(safe_atoi(NULL, &i) == -EINVAL, "safe_atoi refuses NULL");
+
+        u64 = SENTINEL;
+        TEST_ASSERT(safe_atou64_n("12:34", 2, &u64) == 0 && u64 == 12, "safe_atou64_n reads a field of a longer text");
+        TEST_ASSERT(safe_atou64_n("18446744073709551615x", 20, &u64) == 0 && u64 == UINT64_MAX,
+                    "safe_atou64_n takes 20 digits (UINT64_MAX)");
+        u64 = SENTINEL;
+        TEST_ASSERT(safe_atou64_n("123456789012345678901", 21, &u64) == -EINVAL && u64 == SENTINEL,
+                    "safe_atou64_n refuses 21 digits without reading past its buffer");
+        TEST_ASSERT(safe_atou64_n("1", 0, &u64) == -EINVAL, "safe_atou64_n refuses an empty field");
+        TEST_ASSERT(safe_atou64_n("1 :", 2, &u64) == -EINVAL, "safe_atou64_n refuses trailing garbage in the field");
 }
 
 static void printable(const char *desc, const char *in, const char *want) {
