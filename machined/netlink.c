@@ -75,10 +75,13 @@ static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int i
         return nlh;
 }
 
-int netlink_bridge_create(Netlink *n, const char *name) {
+int netlink_bridge_create(Netlink *n, const char *name, const uint8_t mac[6]) {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        /* An address given at creation is "set" (addr_assign_type 3): the
+         * kernel then never replaces it with the lowest port's address. */
+        mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
         struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
         mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
         mnl_attr_nest_end(nlh, info);

@@ -29,7 +29,8 @@ int netlink_open(Netlink *n);
 int netlink_open_in(Netlink *n, int netns_fd);
 void netlink_close(Netlink *n);
 
-int netlink_bridge_create(Netlink *n, const char *name);
+/* A bridge NAME with the fixed MAC address MAC. */
+int netlink_bridge_create(Netlink *n, const char *name, const uint8_t mac[6]);
 /* A veth pair HOST_NAME <-> PEER_NAME; the peer is created directly in the
  * namespace PEER_NETNS_FD with the MAC address PEER_MAC. */
 int netlink_veth_create(Netlink *n, const char *host_name, const char *peer_name, const uint8_t peer_mac[6],

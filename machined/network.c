@@ -52,6 +52,14 @@ static uint64_t fnv1a64(const char *s) {
         return h;
 }
 
+/* A stable MAC address for S: unicast, locally administered. */
+static void mac_from_name(const char *s, uint8_t mac[6]) {
+        uint64_t h = fnv1a64(s);
+        for (int i = 0; i < 6; i++)
+                mac[i] = (uint8_t) (h >> (8 * i));
+        mac[0] = (uint8_t) ((mac[0] & 0xfe) | 0x02);
+}
+
 static char *entry_format(const Entry *e) {
         char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
         char *s = xasprintf("NAME=%s\nPID=%d\nADDRESS=%s\nADDRESS6=%s\n"
@@ -783,7 +791,15 @@ static int bridge_ensure(int nsfd, Network *net) {
                 r = write_file_atomic_at(brfd, "created", "", 0, 0644);
                 if (r < 0)
                         return log_error_errno(r, "Cannot record bridge %s: %m", net->bridge);
-                r = netlink_bridge_create(&nl, net->bridge);
+                /* A fixed address: left to the kernel, a bridge takes its
+                 * lowest port's, so it would change as machines come and go
+                 * and the running ones would keep a stale gateway neighbour
+                 * entry for seconds.  Not the machines' hash input (an ID
+                 * may equal a bridge name). */
+                uint8_t mac[6];
+                _cleanup_free_ char *seed = xasprintf("berth-bridge/%s", net->bridge);
+                mac_from_name(seed, mac);
+                r = netlink_bridge_create(&nl, net->bridge, mac);
                 if (r < 0 && r != -EEXIST)
                         return log_error_errno(r, "Cannot create bridge %s: %m", net->bridge);
                 /* The host is the router here: an advertisement from a guest
@@ -1047,10 +1063,7 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
                 memcpy(net->ports, cfg->ports, cfg->n_ports * sizeof *net->ports);
                 net->n_ports = cfg->n_ports;
         }
-        uint64_t h = fnv1a64(net->id);
-        for (int i = 0; i < 6; i++)
-                net->mac[i] = (uint8_t) (h >> (8 * i));
-        net->mac[0] = (uint8_t) ((net->mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+        mac_from_name(net->id, net->mac);
         host_ifname_make(net, name);
 
         _cleanup_close_ int nsfd = ns_dir_lock(&net->ns_dir, true);
