@@ -19,6 +19,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
+#include "portproxy.h"
 #include "unit.h"
 #include "util.h"
 
@@ -959,6 +960,12 @@ static int check_conflicts(int nsfd, const Network *net) {
 /* Under the namespace lock: the bridge, an address, our entry. */
 static int bridge_register(Network *net, Store *store, const char *name, int nsfd) {
         int r = check_conflicts(nsfd, net);
+        if (r < 0)
+                return r;
+        /* Where berth's own forwards are in place (check_conflicts() ruled
+         * out a clash with them), no socket binds their ports: what is
+         * found here is somebody else's. */
+        r = portproxy_check_host_ports(net->ports, net->n_ports);
         if (r < 0)
                 return r;
         r = bridge_ensure(nsfd, net);

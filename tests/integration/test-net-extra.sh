@@ -61,4 +61,41 @@ check_eq "machine a's gateway neighbour entry still is the bridge's MAC" "$MAC" 
 check "stop a" berth stop a
 check "no veth or bridge soon after the last stop" wait_for 20 no_berth_links
 
+# --- a forward never takes over a host service -------------------------------
+check "create f" create_quick f
+mkdir -p "$TEST_TMP/www" && echo host-service >"$TEST_TMP/www/index.html"
+python3 -m http.server --bind 127.0.0.1 --directory "$TEST_TMP/www" 18099 >/dev/null 2>&1 &
+HTTP_PID=$!
+fetch() {
+        python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())' "$1" 2>/dev/null
+}
+host_service_up() { [ "$(fetch http://127.0.0.1:18099/)" = host-service ]; }
+check "a host service listens on 127.0.0.1:18099" wait_for 10 host_service_up
+check_output_contains "a forward of a port a host service listens on is refused, naming the listener" \
+        "Host port tcp/18099 is in use: python3 \(pid $HTTP_PID\) listens on 127\.0\.0\.1:18099" \
+        berth start --port 18099:8000 f
+check_eq "the refused machine is not running" stopped "$(machine_state f)"
+check "no nftables table is left" no_berth_table
+check "no veth or bridge is left" no_berth_links
+check_eq "the host service still answers" host-service "$(fetch http://127.0.0.1:18099/)"
+kill "$HTTP_PID"
+wait "$HTTP_PID" 2>/dev/null
+# UDP: a bound socket on the IPv6 wildcard.
+python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 18098))
+time.sleep(60)' &
+UDP_PID=$!
+check "a host service is bound to udp [::]:18098" wait_for 10 sh -c "grep -q ':46B2 .* 07 ' /proc/net/udp6"
+check_output_contains "a UDP forward of a port in use is refused too" \
+        "Host port udp/18098 is in use: python3 \(pid $UDP_PID\) is bound to \[::\]:18098" \
+        berth start --port udp:18098:53 f
+check_eq "that machine is not running either" stopped "$(machine_state f)"
+kill "$UDP_PID"
+wait "$UDP_PID" 2>/dev/null
+check "with the port free again, the forward is made" berth start --port 18099:8000 --port udp:18098:53 f
+check_output_contains "its rules are in place" 'tcp dport 18099 dnat ip to' nft list table inet berth
+check "stop f" berth stop f
+
 done_testing
