@@ -243,6 +243,25 @@ static int sysctl_write(const char *key, const char *value) {
         return write_string_at(AT_FDCWD, path, value);
 }
 
+/* Writing a family's global forwarding switch (net.ipv4.ip_forward,
+ * net.ipv6.conf.all.forwarding) sets every interface's and the default's
+ * too.  Record (for forwarding_restore(), after the global line) those
+ * that forwarded already, so that switching the family back off does not
+ * turn off forwarding the host had set per interface. */
+static void forwarding_save_interfaces(char **saved, const char *family) {
+        _cleanup_free_ char *dir = xasprintf("/proc/sys/net/%s/conf", family);
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.' || streq(de->d_name, "all") || path_has_dotdot(de->d_name))
+                        continue;
+                _cleanup_free_ char *key = xasprintf("net/%s/conf/%s/forwarding", family, de->d_name);
+                char v[16];
+                if (sysctl_read(key, v, sizeof v) >= 0 && streq(v, "1"))
+                        strextendf(saved, "%s=1\n", key);
+        }
+}
+
 /* Forwarding is on while any berth bridge has machines.  Where berth turned
  * it on, per address family, it remembers the old values (NSDIR/sysctl) to
  * restore them, and the forward chain drops that family's traffic when it
@@ -259,10 +278,13 @@ static int forwarding_enable(int nsfd) {
         bool set4 = !streq(v4, "1"), set6 = have6 && !streq(v6, "1");
 
         _cleanup_free_ char *saved = xstrdup("");
-        if (set4)
+        if (set4) {
                 strextendf(&saved, "net/ipv4/ip_forward=%s\n", v4);
+                forwarding_save_interfaces(&saved, "ipv4");
+        }
         if (set6) {
                 strextendf(&saved, "net/ipv6/conf/all/forwarding=%s\n", v6);
+                forwarding_save_interfaces(&saved, "ipv6");
                 /* An interface stops taking router advertisements once
                  * forwarding is on, unless accept_ra is 2: keep the host's
                  * own SLAAC addresses working.  Never for berth's bridges

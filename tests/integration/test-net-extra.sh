@@ -98,4 +98,33 @@ check "with the port free again, the forward is made" berth start --port 18099:8
 check_output_contains "its rules are in place" 'tcp dport 18099 dnat ip to' nft list table inet berth
 check "stop f" berth stop f
 
+# --- forwarding: berth turns off only what it turned on -----------------------
+fwd4() { cat /proc/sys/net/ipv4/ip_forward; }
+fwd6() { cat /proc/sys/net/ipv6/conf/all/forwarding; }
+teardown_done() { [ ! -e "$STATE" ]; }
+# Off, except on one interface (the global switch would reset it); set
+# once berth's network from the runs above is gone.
+check "the teardown of the machines above completes" wait_for 20 teardown_done
+echo 0 >/proc/sys/net/ipv4/ip_forward
+echo 0 >/proc/sys/net/ipv6/conf/all/forwarding
+echo 1 >/proc/sys/net/ipv4/conf/lo/forwarding
+echo 1 >/proc/sys/net/ipv6/conf/lo/forwarding
+check "start a with forwarding off" berth start a
+check_eq "berth turned IPv4 and IPv6 forwarding on" "1 1" "$(fwd4) $(fwd6)"
+check "stop a" berth stop a
+check "the teardown completes" wait_for 20 teardown_done
+check_eq "berth turned IPv4 and IPv6 forwarding off again" "0 0" "$(fwd4) $(fwd6)"
+check_eq "and left the host's per-interface forwarding on" "1 1" \
+        "$(cat /proc/sys/net/ipv4/conf/lo/forwarding) $(cat /proc/sys/net/ipv6/conf/lo/forwarding)"
+# On already (Docker, a router, another berth): left on.
+echo 1 >/proc/sys/net/ipv4/ip_forward
+echo 1 >/proc/sys/net/ipv6/conf/all/forwarding
+check "start a with forwarding on" berth start a
+check_fails "no drop-all in berth's forward chain" sh -c "nft list chain inet berth forward | grep -q 'meta nfproto'"
+check "stop a" berth stop a
+check "the teardown completes" wait_for 20 teardown_done
+check_eq "IPv4 and IPv6 forwarding are left on" "1 1" "$(fwd4) $(fwd6)"
+echo 0 >/proc/sys/net/ipv4/ip_forward
+echo 0 >/proc/sys/net/ipv6/conf/all/forwarding
+
 done_testing

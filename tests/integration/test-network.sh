@@ -37,6 +37,13 @@ no_dnsmasq_here() {
         return 0
 }
 
+# A known starting point: a new network namespace inherits the host's
+# forwarding settings on kernels with devconf_inherit, so a host that
+# forwards (Docker, a router, a running berth machine) would start this
+# test with forwarding on.  Both starting states are checked below.
+echo 0 >/proc/sys/net/ipv4/ip_forward
+echo 0 >/proc/sys/net/ipv6/conf/all/forwarding
+
 for m in a b c; do
         check "create $m" berth create "$m" --template busybox
 done
