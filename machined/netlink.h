@@ -44,6 +44,8 @@ int netlink_link_up(Netlink *n, int ifindex, int master);
 /* Add A/PREFIXLEN to IFINDEX; NODAD skips IPv6 duplicate detection (berth
  * hands the addresses out, so they are unique, and usable at once). */
 int netlink_addr_add(Netlink *n, int ifindex, const IPAddr *a, unsigned prefixlen, bool nodad);
+/* A route to DST through IFINDEX, via GATEWAY or (NULL) on the link. */
+int netlink_route_add(Netlink *n, int ifindex, const IPNet *dst, const IPAddr *gateway);
 int netlink_route_add_default(Netlink *n, int ifindex, const IPAddr *gateway);
 /* The ifindex of NAME in the socket's namespace, or -ENODEV. */
 int netlink_link_index(Netlink *n, const char *name);

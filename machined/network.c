@@ -599,17 +599,21 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                             *a_pid = xasprintf("--pid-file=%s/pid", dir),
                             *a_if = xasprintf("--interface=%s", b->name),
                             *a_range = xasprintf("--dhcp-range=%s,static,%s", net, mask),
-                            *a_range6 = xasprintf("--dhcp-range=%s,ra-only,%u", net6, b->subnet6.prefixlen),
+                            *a_range6 = xasprintf("--dhcp-range=%s,static,%u", net6, b->subnet6.prefixlen),
                             *a_hosts = xasprintf("--dhcp-hostsfile=%s/hosts", dir),
                             *a_leases = xasprintf("--dhcp-leasefile=%s/leases", dir),
                             *a_router = xasprintf("--dhcp-option=option:router,%s", gw),
                             *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
                             *a_log = xasprintf("--log-facility=%s/log", dir);
-        char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", (char *) "--user=" DNSMASQ_USER, a_group, a_pid, a_if,
+        char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", (char *) "--user=" DNSMASQ_USER,
+                         a_group, a_pid, a_if,
                          (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
                          (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_range,
-                         /* Router advertisements (SLAAC) need a /64. */
-                         b->subnet6.prefixlen == 64 ? a_range6 : NULL, (char *) "--enable-ra", NULL };
+                         /* Stateful DHCPv6 with each machine's own address, and
+                          * router advertisements with the "managed" flag and no
+                          * SLAAC: a guest's DHCPv6 client (networkd's) gets the
+                          * very address berth configured, never another one. */
+                         a_range6, (char *) "--enable-ra", NULL };
 
         /* Under systemd (and in its network namespace) dnsmasq is a unit of
          * its own: forked from a supervisor it would live in that machine's
@@ -660,9 +664,10 @@ static int dnsmasq_update(const char *dir, const BridgeView *b) {
         _cleanup_free_ char *hosts = xstrdup("");
         for (size_t i = 0; i < b->n; i++) {
                 const Entry *e = b->entries + i;
-                char a[INET6_ADDRSTRLEN];
-                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s\n", e->mac[0], e->mac[1], e->mac[2],
-                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a));
+                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+                /* The same addresses as in network_attach(), over DHCPv4 and DHCPv6. */
+                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s,[%s]\n", e->mac[0], e->mac[1], e->mac[2],
+                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a), ipaddr_format(&e->addr6, a6));
         }
         _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
         if (dfd < 0)
@@ -1251,11 +1256,18 @@ int network_attach(Network *net, int netns_fd) {
         int ifindex = netlink_link_index(&guest, net->guest_ifname);
         if (ifindex < 0)
                 return log_error_errno(ifindex, "Cannot find %s in the machine: %m", net->guest_ifname);
+        /* The IPv6 address as a /128 with a route to the subnet: exactly
+         * what the guest's DHCPv6 client gets for it from dnsmasq, so that
+         * a network manager in the guest (systemd-networkd) takes the
+         * address over instead of finding a conflicting /64 it ignores or
+         * drops. */
         r = netlink_addr_add(&guest, ifindex, &net->addr, net->subnet.prefixlen, false);
         if (r >= 0)
-                r = netlink_addr_add(&guest, ifindex, &net->addr6, net->subnet6.prefixlen, true);
+                r = netlink_addr_add(&guest, ifindex, &net->addr6, 128, true);
         if (r >= 0)
                 r = netlink_link_up(&guest, ifindex, 0);
+        if (r >= 0)
+                r = netlink_route_add(&guest, ifindex, &net->subnet6, NULL);
         if (r >= 0)
                 r = netlink_route_add_default(&guest, ifindex, &net->gateway);
         if (r >= 0)

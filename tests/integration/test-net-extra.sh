@@ -137,12 +137,63 @@ check_eq "state files are 0600 root" "" "$(find "$STATE" -type f \( ! -perm 0600
 check_output_contains "there are machine entries to protect" "ADDRESS=" sh -c "cat '$STATE'/berth0/machines/*"
 check_eq "dnsmasq's dir is root's, readable by its group only" "750 root" "$(stat -c '%a %U' "$DNSMASQ_DIR")"
 check_eq "its hosts file is for dnsmasq's group only" "640 root" "$(stat -c '%a %U' "$DNSMASQ_DIR/hosts")"
-check_output_contains "and has b's address" ",$(addr_of b)\$" cat "$DNSMASQ_DIR/hosts"
+check_output_contains "and has b's address" ",$(addr_of b)(,|\$)" cat "$DNSMASQ_DIR/hosts"
 check_output_contains "b asking for DHCP gets its address (dnsmasq could read the new hosts file)" \
         "lease of $(addr_of b) obtained" berth exec b -- udhcpc -i host0 -n -q -f -s /bin/true
 check "stop a" berth stop a
 check "stop b" berth stop b
 check "the teardown completes" wait_for 20 teardown_done
 check "dnsmasq's dir is gone too" test ! -e "$DNSMASQ_DIR"
+
+# --- IPv6 for a guest running systemd-networkd -----------------------------------
+# Debian's 80-container-host0.network asks for DHCP on host0, v4 and v6, and
+# follows router advertisements: the guest must end up with the address
+# berth gave it (and status shows), and no other.
+check "create deb from the Debian template" online "$BERTH" create deb --template debian
+R=$BERTH_ROOT/machines/deb/rootfs
+check "enable systemd-networkd in it" chroot "$R" systemctl enable systemd-networkd
+# A tiny server on port 80: systemd's socket activation, one echo per connection.
+printf '[Socket]\nListenStream=80\nAccept=yes\n[Install]\nWantedBy=sockets.target\n' >"$R/etc/systemd/system/hello.socket"
+printf '[Service]\nExecStart=/bin/echo hello-from-deb\nStandardOutput=socket\n' >"$R/etc/systemd/system/hello@.service"
+check "and a server on port 80" chroot "$R" systemctl enable hello.socket
+check "start deb with a forward" berth start --port tcp:18081:80 deb
+wait_for 60 "$BERTH" exec deb -- test -S /run/systemd/private
+check_eq "systemd is up" running "$(timeout 120 "$BERTH" exec deb -- systemctl is-system-running --wait 2>&1)"
+# The guest's global IPv6 addresses on host0, from /proc/net/if_inet6 (scope
+# 00); with "leased", only those with a lifetime (no IFA_F_PERMANENT, 0x80):
+# berth configures its address permanent, networkd's DHCPv6 client gives
+# it the lease's lifetime when it takes it over.
+guest_addr6() {
+        berth exec deb -- cat /proc/net/if_inet6 |
+                python3 -c 'import ipaddress, sys
+leased = len(sys.argv) > 1
+print(" ".join(sorted(str(ipaddress.IPv6Address(bytes.fromhex(f[0]))) for f in map(str.split, sys.stdin)
+                      if f[5] == "host0" and f[3] == "00" and not (leased and int(f[4], 16) & 0x80))))' "$@"
+}
+ADDR6=$(berth list --json | jq -r '.[] | select(.name == "deb") | .addresses[1]')
+check_output_contains "status shows an IPv6 address" '^fd62:6572:7468::[0-9a-f]+$' echo "$ADDR6"
+leased_is_status() { [ "$(guest_addr6 leased)" = "$ADDR6" ]; }
+check "networkd's DHCPv6 client takes that address over" wait_for 30 leased_is_status
+# Over ::1: the supervisor's relay, to the address status shows.
+fetch_raw() {
+        python3 -c 'import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print(data.decode().strip())' "$@" 2>/dev/null
+}
+check_eq "the guest holds exactly that global IPv6 address (no SLAAC one beside it)" "$ADDR6" "$(guest_addr6)"
+check_eq "the forward answers on ::1" hello-from-deb "$(fetch_raw ::1 18081)"
+check "restart the guest's networkd" berth exec deb -- systemctl restart systemd-networkd
+check "networkd takes the address over again" wait_for 30 leased_is_status
+check_eq "the guest still holds exactly the address status shows" "$ADDR6" "$(guest_addr6)"
+check_eq "status still shows it" "$ADDR6" "$(berth list --json | jq -r '.[] | select(.name == "deb") | .addresses[1]')"
+check_eq "the forward still answers on ::1" hello-from-deb "$(fetch_raw ::1 18081)"
+check_eq "and on 127.0.0.1" hello-from-deb "$(fetch_raw 127.0.0.1 18081)"
+check "stop deb" berth stop deb
 
 done_testing
