@@ -31,8 +31,9 @@ typedef struct PortProxy {
 #define PORTPROXY_INIT ((PortProxy) {})
 
 /* Listen on [::1] for every TCP forward in PORTS to TARGET (the machine's
- * IPv6 address).  A port taken on ::1 already is skipped with a warning:
- * the forward still works on every other address. */
+ * IPv6 address).  A port taken on ::1 already (portproxy_check_host_ports()
+ * refused that before; only a socket bound since gets here) is skipped
+ * with a warning: the forward still works on every other address. */
 void portproxy_open(PortProxy *p, const PortForward *ports, size_t n_ports, const IPAddr *target);
 void portproxy_close(PortProxy *p);
 
