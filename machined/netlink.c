@@ -75,10 +75,13 @@ static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int i
         return nlh;
 }
 
-int netlink_bridge_create(Netlink *n, const char *name) {
+int netlink_bridge_create(Netlink *n, const char *name, const uint8_t mac[6]) {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        /* An address given at creation is "set" (addr_assign_type 3): the
+         * kernel then never replaces it with the lowest port's address. */
+        mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
         struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
         mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
         mnl_attr_nest_end(nlh, info);
@@ -163,21 +166,31 @@ int netlink_addr_add(Netlink *n, int ifindex, const IPAddr *a, unsigned prefixle
         return request(n, nlh, NULL, NULL);
 }
 
-int netlink_route_add_default(Netlink *n, int ifindex, const IPAddr *gateway) {
+int netlink_route_add(Netlink *n, int ifindex, const IPNet *dst, const IPAddr *gateway) {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_NEWROUTE;
         nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
         struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
-        rtm->rtm_family = (uint8_t) gateway->family;
-        rtm->rtm_dst_len = 0;
+        rtm->rtm_family = (uint8_t) dst->addr.family;
+        rtm->rtm_dst_len = (uint8_t) dst->prefixlen;
         rtm->rtm_table = RT_TABLE_MAIN;
         rtm->rtm_protocol = RTPROT_STATIC;
-        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+        /* Without a gateway: on the link. */
+        rtm->rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
         rtm->rtm_type = RTN_UNICAST;
-        mnl_attr_put(nlh, RTA_GATEWAY, gateway->family == AF_INET ? 4 : 16, gateway->bytes);
+        size_t len = dst->addr.family == AF_INET ? 4 : 16;
+        if (dst->prefixlen > 0)
+                mnl_attr_put(nlh, RTA_DST, len, dst->addr.bytes);
+        if (gateway)
+                mnl_attr_put(nlh, RTA_GATEWAY, len, gateway->bytes);
         mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t) ifindex);
         return request(n, nlh, NULL, NULL);
+}
+
+int netlink_route_add_default(Netlink *n, int ifindex, const IPAddr *gateway) {
+        IPNet any = { .addr = { .family = gateway->family } };
+        return netlink_route_add(n, ifindex, &any, gateway);
 }
 
 static int link_index_cb(const struct nlmsghdr *nlh, void *data) {

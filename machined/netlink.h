@@ -29,7 +29,8 @@ int netlink_open(Netlink *n);
 int netlink_open_in(Netlink *n, int netns_fd);
 void netlink_close(Netlink *n);
 
-int netlink_bridge_create(Netlink *n, const char *name);
+/* A bridge NAME with the fixed MAC address MAC. */
+int netlink_bridge_create(Netlink *n, const char *name, const uint8_t mac[6]);
 /* A veth pair HOST_NAME <-> PEER_NAME; the peer is created directly in the
  * namespace PEER_NETNS_FD with the MAC address PEER_MAC. */
 int netlink_veth_create(Netlink *n, const char *host_name, const char *peer_name, const uint8_t peer_mac[6],
@@ -43,6 +44,8 @@ int netlink_link_up(Netlink *n, int ifindex, int master);
 /* Add A/PREFIXLEN to IFINDEX; NODAD skips IPv6 duplicate detection (berth
  * hands the addresses out, so they are unique, and usable at once). */
 int netlink_addr_add(Netlink *n, int ifindex, const IPAddr *a, unsigned prefixlen, bool nodad);
+/* A route to DST through IFINDEX, via GATEWAY or (NULL) on the link. */
+int netlink_route_add(Netlink *n, int ifindex, const IPNet *dst, const IPAddr *gateway);
 int netlink_route_add_default(Netlink *n, int ifindex, const IPAddr *gateway);
 /* The ifindex of NAME in the socket's namespace, or -ENODEV. */
 int netlink_link_index(Netlink *n, const char *name);

@@ -5,6 +5,8 @@
 #include <net/if.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/file.h>
@@ -20,11 +22,15 @@
 #include "net-filter.h"
 #include "netlink.h"
 #include "network.h"
+#include "portproxy.h"
 #include "unit.h"
 #include "util.h"
 
 #define NETWORK_RUN_DIR "/run/berth-network"
 #define DNSMASQ_PATH "/usr/sbin/dnsmasq"
+/* dnsmasq's own state, outside the root-only namespace dirs: see dnsmasq_dir_open(). */
+#define DNSMASQ_RUN_DIR NETWORK_RUN_DIR "/dnsmasq"
+#define DNSMASQ_USER "nobody"
 #define ENTRY_MAX 4096
 #define DNSMASQ_STOP_TIMEOUT_MS 3000
 #define NETWORK_LINGER_SEC 5
@@ -52,6 +58,14 @@ static uint64_t fnv1a64(const char *s) {
         for (; *s; s++)
                 h = (h ^ (uint8_t) *s) * UINT64_C(1099511628211);
         return h;
+}
+
+/* A stable MAC address for S: unicast, locally administered. */
+static void mac_from_name(const char *s, uint8_t mac[6]) {
+        uint64_t h = fnv1a64(s);
+        for (int i = 0; i < 6; i++)
+                mac[i] = (uint8_t) (h >> (8 * i));
+        mac[0] = (uint8_t) ((mac[0] & 0xfe) | 0x02);
 }
 
 static char *entry_format(const Entry *e) {
@@ -187,12 +201,13 @@ static int ns_dir_lock(char **ret_path, bool create) {
         int r = netns_cookie(&cookie);
         if (r < 0)
                 return log_error_errno(r, "Cannot identify the network namespace (SO_NETNS_COOKIE): %m");
-        /* World-readable: dnsmasq reads its hosts file here after dropping root. */
+        /* Searchable: dnsmasq reaches its own dir below (DNSMASQ_RUN_DIR). */
         if (create && mkdir(NETWORK_RUN_DIR, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s: %m", NETWORK_RUN_DIR);
         _cleanup_free_ char *path = xasprintf(NETWORK_RUN_DIR "/%" PRIu64, cookie);
         for (;;) {
-                if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
+                /* Root only: names, addresses, MACs and pids of machines. */
+                if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", path);
                 _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, path);
                 if (fd == -ENOENT && !create)
@@ -212,6 +227,9 @@ static int ns_dir_lock(char **ret_path, bool create) {
                                 return -ENOENT;
                         continue;
                 }
+                /* Made world-readable by berth versions before 0700. */
+                if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+                        return log_error_errno(errno, "Cannot make %s private: %m", path);
                 if (ret_path)
                         *ret_path = TAKE_PTR(path);
                 return TAKE_FD(fd);
@@ -241,6 +259,25 @@ static int sysctl_write(const char *key, const char *value) {
         return write_string_at(AT_FDCWD, path, value);
 }
 
+/* Writing a family's global forwarding switch (net.ipv4.ip_forward,
+ * net.ipv6.conf.all.forwarding) sets every interface's and the default's
+ * too.  Record (for forwarding_restore(), after the global line) those
+ * that forwarded already, so that switching the family back off does not
+ * turn off forwarding the host had set per interface. */
+static void forwarding_save_interfaces(char **saved, const char *family) {
+        _cleanup_free_ char *dir = xasprintf("/proc/sys/net/%s/conf", family);
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.' || streq(de->d_name, "all") || path_has_dotdot(de->d_name))
+                        continue;
+                _cleanup_free_ char *key = xasprintf("net/%s/conf/%s/forwarding", family, de->d_name);
+                char v[16];
+                if (sysctl_read(key, v, sizeof v) >= 0 && streq(v, "1"))
+                        strextendf(saved, "%s=1\n", key);
+        }
+}
+
 /* Forwarding is on while any berth bridge has machines.  Where berth turned
  * it on, per address family, it remembers the old values (NSDIR/sysctl) to
  * restore them, and the forward chain drops that family's traffic when it
@@ -257,10 +294,13 @@ static int forwarding_enable(int nsfd) {
         bool set4 = !streq(v4, "1"), set6 = have6 && !streq(v6, "1");
 
         _cleanup_free_ char *saved = xstrdup("");
-        if (set4)
+        if (set4) {
                 strextendf(&saved, "net/ipv4/ip_forward=%s\n", v4);
+                forwarding_save_interfaces(&saved, "ipv4");
+        }
         if (set6) {
                 strextendf(&saved, "net/ipv6/conf/all/forwarding=%s\n", v6);
+                forwarding_save_interfaces(&saved, "ipv6");
                 /* An interface stops taking router advertisements once
                  * forwarding is on, unless accept_ra is 2: keep the host's
                  * own SLAAC addresses working.  Never for berth's bridges
@@ -279,7 +319,7 @@ static int forwarding_enable(int nsfd) {
                 }
         }
         /* Written even when empty: "decided, nothing of ours to restore". */
-        r = write_file_atomic_at(nsfd, "sysctl", saved, strlen(saved), 0644);
+        r = write_file_atomic_at(nsfd, "sysctl", saved, strlen(saved), 0600);
         if (r < 0)
                 return log_error_errno(r, "Cannot record the forwarding settings: %m");
         if (set4 && (r = sysctl_write("net/ipv4/ip_forward", "1")) < 0)
@@ -483,10 +523,68 @@ static int nft_apply(const BridgeView *bridges, size_t n, bool own4, bool own6) 
 
 /* ----- dnsmasq: DHCP (the same addresses berth assigns) and DNS ----- */
 
-static pid_t dnsmasq_running(int brfd) {
+/* The dir of bridge BRIDGE's dnsmasq in the namespace whose state dir is
+ * NS_PATH: DNSMASQ_RUN_DIR/COOKIE-BRIDGE. */
+static char *dnsmasq_dir_path(const char *ns_path, const char *bridge) {
+        const char *cookie = strrchr(ns_path, '/');
+        return xasprintf(DNSMASQ_RUN_DIR "/%s-%s", cookie ? cookie + 1 : ns_path, bridge);
+}
+
+/* The user dnsmasq drops to, and its group.  Returns 0 or -ENOENT, logged. */
+static int dnsmasq_user(gid_t *ret_gid, char **ret_group) {
+        struct passwd *pw = getpwnam(DNSMASQ_USER);
+        struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
+        if (!gr)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                                       "No user \"" DNSMASQ_USER "\" (or no group of it) on this host: dnsmasq "
+                                       "runs as that user; add it.");
+        if (ret_gid)
+                *ret_gid = gr->gr_gid;
+        if (ret_group)
+                *ret_group = xstrdup(gr->gr_name);
+        return 0;
+}
+
+/* dnsmasq reads its hosts file after dropping root (on every SIGHUP too),
+ * so it cannot live in the root-only namespace dir: it gets a dir of its
+ * own for its pid, hosts, leases and log, owned by root and readable by
+ * dnsmasq's group only (0750; the hosts file 0640), so that it can read
+ * but not write there, and root never works in a dir that an unprivileged
+ * process can change.  With CREATE, made (and its mode fixed) when
+ * missing.  Returns the dir fd, -ENOENT. */
+static int dnsmasq_dir_open(const char *path, bool create) {
+        if (create) {
+                if (mkdir(DNSMASQ_RUN_DIR, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", DNSMASQ_RUN_DIR);
+                if (mkdir(path, 0750) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", path);
+        }
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, path);
+        if (fd < 0) {
+                if (fd == -ENOENT && !create)
+                        return fd;
+                return log_error_errno(fd, "Cannot open %s: %m", path);
+        }
+        if (!create)
+                return TAKE_FD(fd);
+        gid_t gid;
+        int r = dnsmasq_user(&gid, NULL);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Cannot inspect %s: %m", path);
+        if ((st.st_uid != 0 || st.st_gid != gid) && fchown(fd, 0, gid) < 0)
+                return log_error_errno(errno, "Cannot give %s to group %u: %m", path, (unsigned) gid);
+        if ((st.st_mode & 07777) != 0750 && fchmod(fd, 0750) < 0)
+                return log_error_errno(errno, "Cannot set the mode of %s: %m", path);
+        return TAKE_FD(fd);
+}
+
+static pid_t dnsmasq_running(int dfd) {
         _cleanup_free_ char *text = NULL;
         int pid;
-        if (read_file_at(brfd, "dnsmasq.pid", 64, &text, NULL) < 0)
+        if (read_file_at(dfd, "pid", 64, &text, NULL) < 0)
                 return 0;
         text[strcspn(text, "\n")] = 0;
         if (safe_atoi(text, &pid) < 0 || pid <= 1)
@@ -507,8 +605,8 @@ static pid_t dnsmasq_running(int brfd) {
 
 /* Stop the bridge's dnsmasq and wait for it to go, so that a new one can
  * bind the same addresses right away. */
-static void dnsmasq_stop(int brfd) {
-        pid_t pid = dnsmasq_running(brfd);
+static void dnsmasq_stop(int dfd) {
+        pid_t pid = dnsmasq_running(dfd);
         if (pid > 0) {
                 _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
                 (void) kill(pid, SIGTERM);
@@ -516,7 +614,7 @@ static void dnsmasq_stop(int brfd) {
                 if (pidfd >= 0 && poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS) == 0)
                         (void) kill(pid, SIGKILL);
         }
-        (void) unlinkat(brfd, "dnsmasq.pid", 0);
+        (void) unlinkat(dfd, "pid", 0);
 }
 
 static int dnsmasq_start(const char *dir, const BridgeView *b) {
@@ -529,20 +627,29 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
         ipaddr_format(&b->subnet6.addr, net6);
         ipaddr_format(&m, mask);
 
-        _cleanup_free_ char *a_pid = xasprintf("--pid-file=%s/dnsmasq.pid", dir),
+        _cleanup_free_ char *group = NULL;
+        int r = dnsmasq_user(NULL, &group);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *a_group = xasprintf("--group=%s", group),
+                            *a_pid = xasprintf("--pid-file=%s/pid", dir),
                             *a_if = xasprintf("--interface=%s", b->name),
                             *a_range = xasprintf("--dhcp-range=%s,static,%s", net, mask),
-                            *a_range6 = xasprintf("--dhcp-range=%s,ra-only,%u", net6, b->subnet6.prefixlen),
-                            *a_hosts = xasprintf("--dhcp-hostsfile=%s/dnsmasq.hosts", dir),
-                            *a_leases = xasprintf("--dhcp-leasefile=%s/dnsmasq.leases", dir),
+                            *a_range6 = xasprintf("--dhcp-range=%s,static,%u", net6, b->subnet6.prefixlen),
+                            *a_hosts = xasprintf("--dhcp-hostsfile=%s/hosts", dir),
+                            *a_leases = xasprintf("--dhcp-leasefile=%s/leases", dir),
                             *a_router = xasprintf("--dhcp-option=option:router,%s", gw),
                             *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
-                            *a_log = xasprintf("--log-facility=%s/dnsmasq.log", dir);
-        char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", a_pid, a_if,
+                            *a_log = xasprintf("--log-facility=%s/log", dir);
+        char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", (char *) "--user=" DNSMASQ_USER,
+                         a_group, a_pid, a_if,
                          (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
                          (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_range,
-                         /* Router advertisements (SLAAC) need a /64. */
-                         b->subnet6.prefixlen == 64 ? a_range6 : NULL, (char *) "--enable-ra", NULL };
+                         /* Stateful DHCPv6 with each machine's own address, and
+                          * router advertisements with the "managed" flag and no
+                          * SLAAC: a guest's DHCPv6 client (networkd's) gets the
+                          * very address berth configured, never another one. */
+                         a_range6, (char *) "--enable-ra", NULL };
 
         /* Under systemd (and in its network namespace) dnsmasq is a unit of
          * its own: forked from a supervisor it would live in that machine's
@@ -553,7 +660,7 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                 (void) netns_cookie(&cookie);
                 _cleanup_free_ char *unit = xasprintf("berth-dnsmasq-%s-%" PRIu64 ".service", b->name, cookie),
                                     *desc = xasprintf("DHCP and DNS for berth bridge %s", b->name),
-                                    *pidfile = xasprintf("%s/dnsmasq.pid", dir);
+                                    *pidfile = xasprintf("%s/pid", dir);
                 return unit_start_daemon(bus, unit, desc, pidfile, argv);
         }
 
@@ -584,23 +691,33 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                 return log_error_errno(SYNTHETIC_ERRNO(EIO),
                                        WIFEXITED(status) && WEXITSTATUS(status) == 127
                                                ? "Cannot run " DNSMASQ_PATH " (install dnsmasq-base)."
-                                               : "dnsmasq failed to start for bridge %s (see %s/dnsmasq.log).",
+                                               : "dnsmasq failed to start for bridge %s (see %s/log).",
                                        b->name, dir);
         return 0;
 }
 
-static int dnsmasq_update(int brfd, const char *dir, const BridgeView *b) {
+static int dnsmasq_update(const char *dir, const BridgeView *b) {
         _cleanup_free_ char *hosts = xstrdup("");
         for (size_t i = 0; i < b->n; i++) {
                 const Entry *e = b->entries + i;
-                char a[INET6_ADDRSTRLEN];
-                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s\n", e->mac[0], e->mac[1], e->mac[2],
-                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a));
+                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+                /* The same addresses as in network_attach(), over DHCPv4 and DHCPv6. */
+                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s,[%s]\n", e->mac[0], e->mac[1], e->mac[2],
+                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a), ipaddr_format(&e->addr6, a6));
         }
-        int r = write_file_atomic_at(brfd, "dnsmasq.hosts", hosts, strlen(hosts), 0644);
+        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
+        if (dfd < 0)
+                return dfd;
+        /* Group-readable: dnsmasq's group is the dir's (dnsmasq_dir_open()). */
+        int r = write_file_atomic_at(dfd, "hosts", hosts, strlen(hosts), 0640);
+        struct stat st;
+        if (r >= 0)
+                r = RET_NERRNO(fstat(dfd, &st));
+        if (r >= 0)
+                r = RET_NERRNO(fchownat(dfd, "hosts", 0, st.st_gid, AT_SYMLINK_NOFOLLOW));
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s/dnsmasq.hosts: %m", dir);
-        pid_t pid = dnsmasq_running(brfd);
+                return log_error_errno(r, "Cannot write %s/hosts: %m", dir);
+        pid_t pid = dnsmasq_running(dfd);
         if (pid > 0)
                 return RET_NERRNO(kill(pid, SIGHUP)); /* rereads the hosts file */
         return dnsmasq_start(dir, b);
@@ -625,10 +742,15 @@ static int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
 }
 
 /* Remove what berth made for bridge NAME, and its state. */
-static void bridge_teardown(Netlink *nl, int nsfd, const char *name) {
+static void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *name) {
+        _cleanup_free_ char *ddir = dnsmasq_dir_path(ns_path, name);
+        _cleanup_close_ int dfd = dnsmasq_dir_open(ddir, false);
+        if (dfd >= 0) {
+                dnsmasq_stop(dfd);
+                (void) rm_rf_at(AT_FDCWD, ddir);
+        }
         _cleanup_close_ int brfd = open_dir_nofollow(nsfd, name);
         if (brfd >= 0) {
-                dnsmasq_stop(brfd);
                 if (faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
                         int ifindex = netlink_link_index(nl, name);
                         if (ifindex > 0) {
@@ -659,7 +781,7 @@ static void teardown(int nsfd, const char *ns_path, char **dead, bool last, Sync
                 forwarding_restore(nsfd);
         }
         for (char **b = dead; b && *b; b++)
-                bridge_teardown(&nl, nsfd, *b);
+                bridge_teardown(&nl, nsfd, ns_path, *b);
         if (last) {
                 /* Nothing left of berth's network here: no state either (the
                  * dir is its own lock; see ns_dir_lock()).  Fails harmlessly
@@ -740,8 +862,8 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                         free(v.entries);
                         continue;
                 }
-                _cleanup_free_ char *dir = xasprintf("%s/%s", ns_path, v.name);
-                r = dnsmasq_update(brfd, dir, &v);
+                _cleanup_free_ char *dir = dnsmasq_dir_path(ns_path, v.name);
+                r = dnsmasq_update(dir, &v);
                 if (r < 0 && ret == 0)
                         ret = r;
                 views = realloc(views, (n_views + 1) * sizeof *views);
@@ -778,12 +900,12 @@ static int bridge_ensure(int nsfd, Network *net) {
         if (r < 0)
                 return log_error_errno(r, "Cannot open a netlink socket: %m");
 
-        if (mkdirat(nsfd, net->bridge, 0755) < 0 && errno != EEXIST)
+        if (mkdirat(nsfd, net->bridge, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create the state of bridge %s: %m", net->bridge);
         _cleanup_close_ int brfd = open_dir_nofollow(nsfd, net->bridge);
         if (brfd < 0)
                 return log_error_errno(brfd, "Cannot open the state of bridge %s: %m", net->bridge);
-        if (mkdirat(brfd, "machines", 0755) < 0 && errno != EEXIST)
+        if (mkdirat(brfd, "machines", 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create the state of bridge %s: %m", net->bridge);
 
         int ifindex = netlink_link_index(&nl, net->bridge);
@@ -791,7 +913,7 @@ static int bridge_ensure(int nsfd, Network *net) {
         if (ifindex > 0 && !ours) {
                 /* Somebody else's bridge (a LAN bridge, say): plug in, manage nothing. */
                 net->external = true;
-                r = write_file_atomic_at(brfd, "external", "", 0, 0644);
+                r = write_file_atomic_at(brfd, "external", "", 0, 0600);
                 return r < 0 ? log_error_errno(r, "Cannot record bridge %s: %m", net->bridge) : 0;
         }
         (void) unlinkat(brfd, "external", 0);
@@ -809,17 +931,25 @@ static int bridge_ensure(int nsfd, Network *net) {
                                                net->bridge, ipnet_format(&sn, c), ipnet_format(&sn6, e), a, b);
                 }
         } else {
-                r = write_file_atomic_at(brfd, "subnets", want, strlen(want), 0644);
+                r = write_file_atomic_at(brfd, "subnets", want, strlen(want), 0600);
                 if (r < 0)
                         return log_error_errno(r, "Cannot record the subnets of bridge %s: %m", net->bridge);
         }
 
         if (ifindex <= 0) {
                 /* Marked first: a bridge berth made is never left unmarked. */
-                r = write_file_atomic_at(brfd, "created", "", 0, 0644);
+                r = write_file_atomic_at(brfd, "created", "", 0, 0600);
                 if (r < 0)
                         return log_error_errno(r, "Cannot record bridge %s: %m", net->bridge);
-                r = netlink_bridge_create(&nl, net->bridge);
+                /* A fixed address: left to the kernel, a bridge takes its
+                 * lowest port's, so it would change as machines come and go
+                 * and the running ones would keep a stale gateway neighbour
+                 * entry for seconds.  Not the machines' hash input (an ID
+                 * may equal a bridge name). */
+                uint8_t mac[6];
+                _cleanup_free_ char *seed = xasprintf("berth-bridge/%s", net->bridge);
+                mac_from_name(seed, mac);
+                r = netlink_bridge_create(&nl, net->bridge, mac);
                 if (r < 0 && r != -EEXIST)
                         return log_error_errno(r, "Cannot create bridge %s: %m", net->bridge);
                 /* The host is the router here: an advertisement from a guest
@@ -981,6 +1111,12 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         int r = check_conflicts(nsfd, net);
         if (r < 0)
                 return r;
+        /* Where berth's own forwards are in place (check_conflicts() ruled
+         * out a clash with them), no socket binds their ports: what is
+         * found here is somebody else's. */
+        r = portproxy_check_host_ports(net->ports, net->n_ports);
+        if (r < 0)
+                return r;
         r = bridge_ensure(nsfd, net);
         if (r < 0)
                 return r;
@@ -1029,7 +1165,7 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
 
         _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
         _cleanup_free_ char *text = entry_format(&e);
-        r = mfd < 0 ? mfd : write_file_atomic_at(mfd, net->id, text, strlen(text), 0644);
+        r = mfd < 0 ? mfd : write_file_atomic_at(mfd, net->id, text, strlen(text), 0600);
         if (r < 0)
                 return log_error_errno(r, "Cannot register machine %s on bridge %s: %m", name, net->bridge);
         /* Held until we exit: what makes the entry live (entry_alive()). */
@@ -1085,10 +1221,7 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
                 memcpy(net->ports, cfg->ports, cfg->n_ports * sizeof *net->ports);
                 net->n_ports = cfg->n_ports;
         }
-        uint64_t h = fnv1a64(net->id);
-        for (int i = 0; i < 6; i++)
-                net->mac[i] = (uint8_t) (h >> (8 * i));
-        net->mac[0] = (uint8_t) ((net->mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+        mac_from_name(net->id, net->mac);
         host_ifname_make(net, name);
 
         _cleanup_close_ int nsfd = ns_dir_lock(&net->ns_dir, true);
@@ -1161,11 +1294,18 @@ int network_attach(Network *net, int netns_fd) {
         int ifindex = netlink_link_index(&guest, net->guest_ifname);
         if (ifindex < 0)
                 return log_error_errno(ifindex, "Cannot find %s in the machine: %m", net->guest_ifname);
+        /* The IPv6 address as a /128 with a route to the subnet: exactly
+         * what the guest's DHCPv6 client gets for it from dnsmasq, so that
+         * a network manager in the guest (systemd-networkd) takes the
+         * address over instead of finding a conflicting /64 it ignores or
+         * drops. */
         r = netlink_addr_add(&guest, ifindex, &net->addr, net->subnet.prefixlen, false);
         if (r >= 0)
-                r = netlink_addr_add(&guest, ifindex, &net->addr6, net->subnet6.prefixlen, true);
+                r = netlink_addr_add(&guest, ifindex, &net->addr6, 128, true);
         if (r >= 0)
                 r = netlink_link_up(&guest, ifindex, 0);
+        if (r >= 0)
+                r = netlink_route_add(&guest, ifindex, &net->subnet6, NULL);
         if (r >= 0)
                 r = netlink_route_add_default(&guest, ifindex, &net->gateway);
         if (r >= 0)

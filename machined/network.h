@@ -14,7 +14,8 @@
  * the ports' anti-spoofing filter in "bridge berth" (net-filter.h).
  *
  * Shared state of one network namespace is in
- * /run/berth-network/COOKIE/ (COOKIE: the namespace's never-reused cookie):
+ * /run/berth-network/COOKIE/ (COOKIE: the namespace's never-reused cookie;
+ * root only: dirs 0700, files 0600):
  *   (the dir itself)  flock'ed: serializes every change below; removed
  *                     when the last machine is gone
  *   sysctl            forwarding settings berth changed, to restore them
@@ -23,7 +24,9 @@
  *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
  *                     forwards, AddressFilter=), locked by its supervisor
  *                     while it lives
- *   BRIDGE/dnsmasq.*  the bridge's DHCP/DNS server: pid, hosts, leases
+ * and, for the bridge's DHCP/DNS server, which reads its hosts file as an
+ * unprivileged user, /run/berth-network/dnsmasq/COOKIE-BRIDGE/ (root's,
+ * 0750 for dnsmasq's group): pid, hosts, leases, log.
  * After any change, network_sync() recomputes everything (drops machines
  * whose supervisor is gone, the nftables table, dnsmasq, the bridge) from
  * these files: one mechanism for start, stop, crash recovery and gc.

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "fs.h"
 #include "log.h"
 #include "portproxy.h"
 #include "util.h"
@@ -182,4 +188,111 @@ void portproxy_dispatch(PortProxy *p, const struct pollfd *fds, size_t n) {
         for (size_t i = 0; i < p->n_listeners && i < n; i++)
                 if (fds[i].revents & POLLIN)
                         accept_one(p, i);
+}
+
+/* ----- Host ports in use ----- */
+
+/* The first socket of the kind a forward of PROTOCOL/PORT would take over
+ * in /proc/thread-self/net/FILE: a TCP listener, or a bound unconnected UDP
+ * socket (a connected one only gets answers, which conntrack keeps away
+ * from the forward).  Returns 1 with its address and inode, 0 if none. */
+static int proc_net_find(const char *file, bool v6, PortProtocol protocol, uint16_t port, IPAddr *ret_addr,
+                         uint64_t *ret_inode) {
+        _cleanup_free_ char *path = xasprintf("/proc/thread-self/net/%s", file);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno; /* no IPv6 in this kernel */
+        /* TCP_LISTEN; TCP_CLOSE is what an unconnected UDP socket shows. */
+        unsigned want_state = protocol == PORT_TCP ? 0x0A : 0x07;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        for (bool header = true; getline(&line, &size, f) >= 0; header = false) {
+                char addr[33];
+                unsigned lport, state;
+                uint64_t inode;
+                /* "sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode" */
+                if (header || sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*u %*u %" SCNu64, addr,
+                                     &lport, &state, &inode) != 4)
+                        continue;
+                if (lport != port || state != want_state || strlen(addr) != (v6 ? 32 : 8))
+                        continue;
+                /* The kernel prints the address as 32-bit words in host order. */
+                IPAddr a = { .family = v6 ? AF_INET6 : AF_INET };
+                for (size_t w = 0; w < (v6 ? 4 : 1); w++) {
+                        char word[9];
+                        memcpy(word, addr + 8 * w, 8);
+                        word[8] = 0;
+                        uint32_t v = (uint32_t) strtoul(word, NULL, 16);
+                        memcpy(a.bytes + 4 * w, &v, 4);
+                }
+                *ret_addr = a;
+                *ret_inode = inode;
+                return 1;
+        }
+        return 0;
+}
+
+/* The process holding socket INODE: "python3 (pid 42)", or NULL. */
+static char *socket_owner(uint64_t inode) {
+        _cleanup_closedir_ DIR *proc = opendir("/proc");
+        if (!proc)
+                return NULL;
+        char want[64];
+        snprintf(want, sizeof want, "socket:[%" PRIu64 "]", inode);
+        struct dirent *de;
+        while ((de = readdir(proc))) {
+                int pid;
+                if (safe_atoi(de->d_name, &pid) < 0 || pid <= 0)
+                        continue;
+                _cleanup_free_ char *fdpath = xasprintf("/proc/%d/fd", pid);
+                _cleanup_closedir_ DIR *fds = opendir(fdpath);
+                struct dirent *fe;
+                while (fds && (fe = readdir(fds))) {
+                        char target[64];
+                        ssize_t l = readlinkat(dirfd(fds), fe->d_name, target, sizeof target - 1);
+                        if (l <= 0)
+                                continue;
+                        target[l] = 0;
+                        if (!streq(target, want))
+                                continue;
+                        char commpath[64];
+                        snprintf(commpath, sizeof commpath, "/proc/%d/comm", pid);
+                        _cleanup_free_ char *comm = NULL;
+                        if (read_file_at(AT_FDCWD, commpath, 64, &comm, NULL) < 0)
+                                return xasprintf("pid %d", pid);
+                        comm[strcspn(comm, "\n")] = 0;
+                        return xasprintf("%s (pid %d)", comm, pid);
+                }
+        }
+        return NULL;
+}
+
+int portproxy_check_host_ports(const PortForward *ports, size_t n_ports) {
+        for (size_t i = 0; i < n_ports; i++) {
+                const PortForward *p = ports + i;
+                bool tcp = p->protocol == PORT_TCP;
+                IPAddr a;
+                uint64_t inode = 0;
+                int r = proc_net_find(tcp ? "tcp" : "udp", false, p->protocol, p->host_port, &a, &inode);
+                if (r == 0)
+                        r = proc_net_find(tcp ? "tcp6" : "udp6", true, p->protocol, p->host_port, &a, &inode);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot check whether host port %s/%u is in use "
+                                               "(/proc/net/%s): %m",
+                                               port_protocol_to_string(p->protocol), p->host_port,
+                                               tcp ? "tcp" : "udp");
+                if (r == 0)
+                        continue;
+                char buf[INET6_ADDRSTRLEN];
+                _cleanup_free_ char *owner = inode > 0 ? socket_owner(inode) : NULL;
+                return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                       "Host port %s/%u is in use: %s %s %s%s%s:%u on the host, and a forward "
+                                       "would take it over. Stop that service, or forward another host "
+                                       "port (Port=, --port).",
+                                       port_protocol_to_string(p->protocol), p->host_port,
+                                       owner ?: "a process", tcp ? "listens on" : "is bound to",
+                                       a.family == AF_INET6 ? "[" : "", ipaddr_format(&a, buf),
+                                       a.family == AF_INET6 ? "]" : "", p->host_port);
+        }
+        return 0;
 }

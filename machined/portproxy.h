@@ -31,10 +31,18 @@ typedef struct PortProxy {
 #define PORTPROXY_INIT ((PortProxy) {})
 
 /* Listen on [::1] for every TCP forward in PORTS to TARGET (the machine's
- * IPv6 address).  A port taken on ::1 already is skipped with a warning:
- * the forward still works on every other address. */
+ * IPv6 address).  A port taken on ::1 already (portproxy_check_host_ports()
+ * refused that before; only a socket bound since gets here) is skipped
+ * with a warning: the forward still works on every other address. */
 void portproxy_open(PortProxy *p, const PortForward *ports, size_t n_ports, const IPAddr *target);
 void portproxy_close(PortProxy *p);
+
+/* Refuse (-EADDRINUSE, logged with the listener's address and, when it
+ * can be found, its process) a forward whose host port a socket of the
+ * calling thread's network namespace serves already: a TCP listener or a
+ * bound UDP socket on any address, ::1 included.  The forward's NAT would
+ * silently take that service's connections over. */
+int portproxy_check_host_ports(const PortForward *ports, size_t n_ports);
 
 /* Add the fds to poll (at most PORTPROXY_POLLFDS_MAX) and return how many. */
 size_t portproxy_fill_pollfds(PortProxy *p, struct pollfd *fds);

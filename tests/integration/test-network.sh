@@ -37,6 +37,13 @@ no_dnsmasq_here() {
         return 0
 }
 
+# A known starting point: a new network namespace inherits the host's
+# forwarding settings on kernels with devconf_inherit, so a host that
+# forwards (Docker, a router, a running berth machine) would start this
+# test with forwarding on.  Both starting states are checked below.
+echo 0 >/proc/sys/net/ipv4/ip_forward
+echo 0 >/proc/sys/net/ipv6/conf/all/forwarding
+
 for m in a b c; do
         check "create $m" berth create "$m" --template busybox
 done
@@ -55,8 +62,9 @@ check_output_contains "machine b has an address in 10.77.0.0/24" '^10\.77\.0\.[0
 [ "$A" != "$B" ] && ok "concurrent machines get distinct addresses ($A, $B)" || not_ok "both got $A"
 check_output_contains "the guest's interface is host0 with that address" "inet $A/24" berth exec a -- ip addr show host0
 check_output_contains "the guest has a default route via the bridge" 'default via 10\.77\.0\.1' berth exec a -- ip route
-check_output_contains "the guest has an IPv6 ULA address" 'inet6 fd62:6572:7468::[0-9a-f]+/64' \
-        berth exec a -- ip addr show host0
+check_output_contains "the guest has an IPv6 ULA address (a /128, as DHCPv6 gives it)" \
+        'inet6 fd62:6572:7468::[0-9a-f]+/128' berth exec a -- ip addr show host0
+check_output_contains "and a route to the IPv6 subnet" 'fd62:6572:7468::/64 dev host0' berth exec a -- ip -6 route
 check_output_contains "the guest has an IPv6 link-local address" 'inet6 fe80::' berth exec a -- ip addr show host0
 check_output_contains "resolv.conf points at the bridge" '^nameserver 10\.77\.0\.1$' berth exec a -- cat /etc/resolv.conf
 check_output_contains "status shows the addresses" "Address: $A fd62" berth status a
