@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -93,5 +95,37 @@ int enter_drop_privileges(uint64_t bounding, uid_t uid, gid_t gid, const gid_t *
         /* The death signal does not survive a change of credentials. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return log_error_errno(errno, "prctl failed: %m");
+        return 0;
+}
+
+int enter_mount_namespace(int pidfd, const char *machine) {
+        if (setns(pidfd, CLONE_NEWNS) < 0)
+                return log_error_errno(errno, "Failed to enter the mount namespace of machine '%s': %m", machine);
+        (void) close(pidfd);
+        return 0;
+}
+
+int enter_create_files_as(uid_t base) {
+        (void) setfsgid(base);
+        (void) setfsuid(base);
+        if ((uid_t) setfsuid((uid_t) -1) != base || (gid_t) setfsgid((gid_t) -1) != base)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "Failed to take the machine's root as file system user: %m");
+
+        /* Changing the fsuid away from 0 drops the file capabilities from the
+         * effective set; they are still permitted, raise them again. */
+        static const cap_value_t fs_caps[] = {
+                CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+        };
+        cap_t caps = cap_get_proc();
+        if (!caps)
+                return log_error_errno(errno, "Failed to take the machine's root as file system user: %m");
+        int r = 0;
+        if (cap_set_flag(caps, CAP_EFFECTIVE, ELEMENTSOF(fs_caps), fs_caps, CAP_SET) < 0 ||
+            cap_set_proc(caps) < 0)
+                r = -errno;
+        cap_free(caps);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the machine's root as file system user: %m");
         return 0;
 }

@@ -8,6 +8,8 @@
  *
  *   exec: enter_fork() -> child: enter_protect(), enter_namespaces(),
  *         (the caller's own setup in the machine), enter_drop_privileges()
+ *   cp:   fork()       -> child: enter_protect(), enter_mount_namespace(),
+ *         enter_create_files_as() for a machine with its own user namespace
  *
  * Every function but same_namespace() logs its failure, naming MACHINE
  * where it takes one, and returns -errno. */
@@ -44,3 +46,15 @@ int enter_namespaces(pid_t leader, int pidfd, uint64_t *ret_bounding);
 /* Last before exec: take what the machine's own processes have (BOUNDING,
  * its system call filter) and the user UID, GID with GROUPS. */
 int enter_drop_privileges(uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
+
+/* Join the mount namespace of PIDFD's process (closed) only: our root and
+ * cwd become the machine's, and we stay root in the host's user namespace,
+ * which writing on the host's side needs. */
+int enter_mount_namespace(int pidfd, const char *machine);
+
+/* Inside a running machine's mount namespace the kernel refuses to create a
+ * file for an fsuid the machine cannot map (EOVERFLOW, on the idmapped
+ * rootfs and its own tmpfs mounts alike), and host root is such an fsuid.
+ * So create files as the machine's root, BASE on the host, while staying
+ * host root for everything else. */
+int enter_create_files_as(uid_t base);
