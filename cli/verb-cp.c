@@ -2,20 +2,17 @@
 /* berth cp: copy files and trees between the host and a machine, running or
  * stopped.  Paths on the machine's side are resolved inside the machine
  * (openat2 RESOLVE_IN_ROOT), on the rootfs on disk when it is stopped, in its
- * own mount namespace when it runs, so a guest symlink can never lead the
- * copy to a host file.  The copy itself is lib/copy.c. */
+ * own mount namespace when it runs (entered with lib/enter.c), so a guest
+ * symlink can never lead the copy to a host file.  The copy itself is
+ * lib/copy.c. */
 
 #include <getopt.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/capability.h>
-#include <sys/fsuid.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "berth.h"
 #include "copy.h"
+#include "enter.h"
 #include "fs.h"
 #include "layers.h"
 #include "log.h"
@@ -296,68 +293,19 @@ static int copy_guest_side(const CpRequest *req, int rootfd, const CpSides *side
                             &stats);
 }
 
-/* Inside a running machine's mount namespace the kernel refuses to create a
- * file for an fsuid the machine cannot map (EOVERFLOW, on the idmapped rootfs
- * and its own tmpfs mounts alike), and host root is such an fsuid.  So create
- * files as the machine's root, while staying host root for everything else.
- * Changing the fsuid away from 0 drops the file capabilities from the
- * effective set; they are still permitted, raise them again. */
-static int create_files_as(uid_t base) {
-        (void) setfsgid(base);
-        (void) setfsuid(base);
-        if ((uid_t) setfsuid((uid_t) -1) != base || (gid_t) setfsgid((gid_t) -1) != base)
-                return -EPERM;
-
-        static const cap_value_t fs_caps[] = {
-                CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
-        };
-        cap_t caps = cap_get_proc();
-        if (!caps)
-                return -errno;
-        int r = 0;
-        if (cap_set_flag(caps, CAP_EFFECTIVE, ELEMENTSOF(fs_caps), fs_caps, CAP_SET) < 0 ||
-            cap_set_proc(caps) < 0)
-                r = -errno;
-        cap_free(caps);
-        return r;
-}
-
 _noreturn_ static void copy_child(const CpRequest *req, int pidfd, const CpSides *sides, bool private_users,
                                   uid_t base) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0) {
-                log_error_errno(errno, "prctl failed: %m");
+        /* The mount namespace only: the host fds are open already. */
+        if (enter_protect() < 0 || enter_mount_namespace(pidfd, req->machine) < 0)
                 _exit(EXIT_FAIL);
-        }
-        /* The mount namespace only: our root and cwd become the machine's,
-         * and we stay root in the host's user namespace, which writing the
-         * host's side needs.  The host fds are open already. */
-        if (setns(pidfd, CLONE_NEWNS) < 0) {
-                log_error_errno(errno, "Failed to enter the mount namespace of machine '%s': %m",
-                                req->machine);
+        if (req->direction == CP_IN && private_users && enter_create_files_as(base) < 0)
                 _exit(EXIT_FAIL);
-        }
-        (void) close(pidfd);
-        if (req->direction == CP_IN && private_users) {
-                int r = create_files_as(base);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to take the machine's root as file system user: %m");
-                        _exit(EXIT_FAIL);
-                }
-        }
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0) {
                 log_error_errno(errno, "Failed to open the root of machine '%s': %m", req->machine);
                 _exit(EXIT_FAIL);
         }
         _exit(copy_guest_side(req, rootfd, sides) < 0 ? EXIT_FAIL : EXIT_OK);
-}
-
-static bool shares_user_ns(pid_t pid) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/%d/ns/user", (int) pid);
-        struct stat a, b;
-        return stat("/proc/self/ns/user", &a) == 0 && stat(p, &b) == 0 && a.st_ino == b.st_ino &&
-               a.st_dev == b.st_dev;
 }
 
 static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
@@ -378,7 +326,7 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
 
         /* What the running machine really has, not what its configuration
          * may say by now. */
-        bool private_users = !shares_user_ns(st.init_pid);
+        bool private_users = !same_namespace(st.init_pid, "user");
         uid_t base = 0;
         if (private_users) {
                 r = store_machine_uid_base(&ctx->store, req->machine, &base);

@@ -8,30 +8,26 @@
  * and its other namespaces through its pidfd, opens a pty in the machine's
  * own devpts for -t, takes the machine's capability bounding set, its
  * seccomp filter and the
- * requested user.  The command's exit status is berth's. */
+ * requested user.  The command's exit status is berth's.  The entering
+ * itself is lib/enter.c; here are the user, the terminal and the relay. */
 
 #include <getopt.h>
-#include <grp.h>
 #include <linux/kcmp.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "berth.h"
-#include "caps.h"
-#include "cgroup.h"
+#include "enter.h"
 #include "fdpass.h"
 #include "fs.h"
 #include "log.h"
 #include "passwd.h"
 #include "runtime.h"
-#include "syscall-filter.h"
 #include "terminal.h"
 #include "util.h"
 
@@ -46,14 +42,6 @@ static int wait_status(pid_t pid) {
         if (WIFSIGNALED(status))
                 return 128 + WTERMSIG(status);
         return EXIT_EXEC_FAIL;
-}
-
-static bool same_ns(pid_t pid, const char *ns) {
-        char a[64], b[64];
-        snprintf(a, sizeof a, "/proc/self/ns/%s", ns);
-        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int) pid, ns);
-        struct stat sa, sb;
-        return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
 _noreturn_ static void fail_exit(int r, const char *what) {
@@ -125,19 +113,8 @@ _noreturn_ static void run_command(const ExecOptions *o, uint64_t bounding, int 
                         fail_exit(errno, "Failed to open /dev/null in the machine");
         }
 
-        int r = caps_apply_bounding(bounding);
-        if (r < 0)
-                fail_exit(r, "Failed to apply the machine's capability bounding set");
-        /* Before giving up root: installing a filter without no_new_privs needs CAP_SYS_ADMIN. */
-        r = syscall_filter_install();
-        if (r < 0)
-                fail_exit(r, "Failed to install the machine's system call filter");
-        if (setgroups(n_groups, groups) < 0 || setresgid(pw->gid, pw->gid, pw->gid) < 0 ||
-            setresuid(pw->uid, pw->uid, pw->uid) < 0)
-                fail_exit(errno, "Failed to switch to the requested user");
-        /* The death signal does not survive a change of credentials. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                fail_exit(errno, "prctl failed");
+        if (enter_drop_privileges(bounding, pw->uid, pw->gid, groups, n_groups) < 0)
+                _exit(EXIT_EXEC_FAIL);
 
         const char *dir = o->cwd ?: o->login ? pw->home : "/";
         if (chdir(dir) < 0) {
@@ -173,30 +150,9 @@ _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const Ex
          * reaches us too (we are in berth's process group) and ends the exec,
          * so whatever the guest could make us wait for before the command
          * runs can be interrupted. */
-        /* Die with berth; and once inside the machine's namespaces, nothing in
-         * there may ptrace us or open our /proc/self/exe (CVE-2019-5736 class). */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
-                fail_exit(errno, "prctl failed");
         uint64_t bounding;
-        int r = caps_read_bounding(leader, &bounding);
-        if (r < 0)
-                fail_exit(r, "Failed to read the machine's capability bounding set");
-        r = cgroup_attach_like(leader, 0);
-        if (r < 0)
-                fail_exit(r, "Failed to join the machine's cgroup");
-        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-        /* setns() refuses to "enter" the namespaces we are already in. */
-        if (!same_ns(leader, "user"))
-                flags |= CLONE_NEWUSER;
-        if (!same_ns(leader, "net"))
-                flags |= CLONE_NEWNET;
-        if (setns(pidfd, flags) < 0)
-                fail_exit(errno, "Failed to enter the machine's namespaces");
-        close(pidfd);
-        /* In the machine's user namespace we are nobody until we take its root. */
-        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
-                                        setgroups(0, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
-                fail_exit(errno, "Failed to become root in the machine's user namespace");
+        if (enter_protect() < 0 || enter_namespaces(leader, pidfd, &bounding) < 0)
+                _exit(EXIT_EXEC_FAIL);
 
         /* The user, from the machine's own files (no NSS in here), which the
          * guest may have made FIFOs, devices or huge files. */
@@ -214,6 +170,7 @@ _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const Ex
                             "SHELL=/bin/sh.",
                             passwd_file_problem(pr));
         }
+        int r;
         if (root) {
                 r = pf ? passwd_lookup(pf, "0", &pw) : -ENOENT;
                 if (r < 0)
@@ -512,17 +469,9 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         sigset_t old;
         sigprocmask(SIG_BLOCK, &mask, &old);
 
-        /* The only way into a PID namespace is to be born there: our next child
-         * is, then we are back (whatever else berth forks stays on the host). */
-        _cleanup_close_ int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-        if (own_pidns < 0 || setns(pidfd, CLONE_NEWPID) < 0) {
-                log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", name);
-                sigprocmask(SIG_SETMASK, &old, NULL);
-                close_pipes(child_end, ch, n_ch, -EBADF);
-                return EXIT_EXEC_FAIL;
-        }
-        pid_t pid = fork();
-        int fork_errno = errno;
+        /* The child is born in the machine's PID namespace; whatever else
+         * berth forks stays on the host. */
+        pid_t pid = enter_fork(pidfd, name, EXIT_EXEC_FAIL);
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 for (int fd = 0; fd < 3; fd++)
@@ -533,18 +482,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 (void) close_all_fds_except(keep, ELEMENTSOF(keep));
                 enter_and_run(st.init_pid, pidfd, child_sock, o);
         }
-        if (setns(own_pidns, CLONE_NEWPID) < 0) {
-                /* Cannot happen (our own namespace is always allowed); if it did,
-                 * nothing more may be forked from here. */
-                log_error_errno(errno, "Failed to return to our own PID namespace: %m");
-                if (pid > 0) {
-                        (void) kill(pid, SIGKILL);
-                        (void) wait_status(pid);
-                }
-                _exit(EXIT_EXEC_FAIL);
-        }
         if (pid < 0) {
-                log_error_errno(fork_errno, "fork failed: %m");
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 close_pipes(child_end, ch, n_ch, -EBADF);
                 return EXIT_EXEC_FAIL;

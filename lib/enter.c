@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "cgroup.h"
+#include "enter.h"
+#include "fs.h"
+#include "log.h"
+#include "syscall-filter.h"
+#include "util.h"
+
+bool same_namespace(pid_t pid, const char *ns) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "/proc/self/ns/%s", ns);
+        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int) pid, ns);
+        struct stat sa, sb;
+        return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+pid_t enter_fork(int pidfd, const char *machine, int fatal_status) {
+        _cleanup_close_ int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own_pidns < 0 || setns(pidfd, CLONE_NEWPID) < 0)
+                return log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
+        pid_t pid = fork();
+        int fork_errno = errno;
+        if (pid == 0)
+                return 0;
+        if (setns(own_pidns, CLONE_NEWPID) < 0) {
+                log_error_errno(errno, "Failed to return to our own PID namespace: %m");
+                if (pid > 0) {
+                        (void) kill(pid, SIGKILL);
+                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                }
+                _exit(fatal_status);
+        }
+        if (pid < 0)
+                return log_error_errno(fork_errno, "fork failed: %m");
+        return pid;
+}
+
+int enter_protect(void) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
+                return log_error_errno(errno, "prctl failed: %m");
+        return 0;
+}
+
+int enter_namespaces(pid_t leader, int pidfd, uint64_t *ret_bounding) {
+        uint64_t bounding;
+        int r = caps_read_bounding(leader, &bounding);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the machine's capability bounding set: %m");
+        r = cgroup_attach_like(leader, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to join the machine's cgroup: %m");
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+        /* setns() refuses to "enter" the namespaces we are already in. */
+        if (!same_namespace(leader, "user"))
+                flags |= CLONE_NEWUSER;
+        if (!same_namespace(leader, "net"))
+                flags |= CLONE_NEWNET;
+        if (setns(pidfd, flags) < 0)
+                return log_error_errno(errno, "Failed to enter the machine's namespaces: %m");
+        (void) close(pidfd);
+        /* In the machine's user namespace we are nobody until we take its
+         * root; the death signal does not survive the change. */
+        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+                                        setgroups(0, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
+                return log_error_errno(errno, "Failed to become root in the machine's user namespace: %m");
+        *ret_bounding = bounding;
+        return 0;
+}
+
+int enter_drop_privileges(uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        int r = caps_apply_bounding(bounding);
+        if (r < 0)
+                return log_error_errno(r, "Failed to apply the machine's capability bounding set: %m");
+        /* Before giving up root: installing a filter without no_new_privs needs CAP_SYS_ADMIN. */
+        r = syscall_filter_install();
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the machine's system call filter: %m");
+        if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                return log_error_errno(errno, "Failed to switch to the requested user: %m");
+        /* The death signal does not survive a change of credentials. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return log_error_errno(errno, "prctl failed: %m");
+        return 0;
+}
+
+int enter_mount_namespace(int pidfd, const char *machine) {
+        if (setns(pidfd, CLONE_NEWNS) < 0)
+                return log_error_errno(errno, "Failed to enter the mount namespace of machine '%s': %m", machine);
+        (void) close(pidfd);
+        return 0;
+}
+
+int enter_create_files_as(uid_t base) {
+        (void) setfsgid(base);
+        (void) setfsuid(base);
+        if ((uid_t) setfsuid((uid_t) -1) != base || (gid_t) setfsgid((gid_t) -1) != base)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "Failed to take the machine's root as file system user: %m");
+
+        /* Changing the fsuid away from 0 drops the file capabilities from the
+         * effective set; they are still permitted, raise them again. */
+        static const cap_value_t fs_caps[] = {
+                CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
+        };
+        cap_t caps = cap_get_proc();
+        if (!caps)
+                return log_error_errno(errno, "Failed to take the machine's root as file system user: %m");
+        int r = 0;
+        if (cap_set_flag(caps, CAP_EFFECTIVE, ELEMENTSOF(fs_caps), fs_caps, CAP_SET) < 0 ||
+            cap_set_proc(caps) < 0)
+                r = -errno;
+        cap_free(caps);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the machine's root as file system user: %m");
+        return 0;
+}

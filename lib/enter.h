@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Entering a running machine from the host (berth exec, berth cp): its
+ * namespaces through the pidfd of its init, its cgroups, and then what its
+ * own processes are limited to.  The calls are made in a child forked for
+ * the purpose, in this order:
+ *
+ *   exec: enter_fork() -> child: enter_protect(), enter_namespaces(),
+ *         (the caller's own setup in the machine), enter_drop_privileges()
+ *   cp:   fork()       -> child: enter_protect(), enter_mount_namespace(),
+ *         enter_create_files_as() for a machine with its own user namespace
+ *
+ * Every function but same_namespace() logs its failure, naming MACHINE
+ * where it takes one, and returns -errno. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Is process PID in the same NS namespace ("user", "net", "mnt", ...) as
+ * we are?  False also when either cannot be looked at. */
+bool same_namespace(pid_t pid, const char *ns);
+
+/* Fork a child born in the PID namespace of PIDFD's process (being born
+ * there is the only way in), and return to our own: whatever else the
+ * caller forks stays on the host.  Returns the child's pid in the parent,
+ * 0 in the child, -errno if there is no child.  Should we not get back to
+ * our own PID namespace (cannot happen), the child is killed and reaped and
+ * we _exit(FATAL_STATUS): nothing more may be forked from here. */
+pid_t enter_fork(int pidfd, const char *machine, int fatal_status);
+
+/* First thing in the child: die with the parent; and once inside the
+ * machine's namespaces, nothing in there may ptrace it or open its
+ * /proc/self/exe (CVE-2019-5736 class). */
+int enter_protect(void);
+
+/* In a child enter_fork() made: join the cgroups of LEADER, a machine's
+ * init (PIDFD, its pidfd, is closed), and its mount, UTS, IPC and cgroup
+ * namespaces, and its user and network ones unless we share them; become
+ * root in its user namespace.  *RET_BOUNDING is its capability bounding
+ * set, read on the way in, for enter_drop_privileges(). */
+int enter_namespaces(pid_t leader, int pidfd, uint64_t *ret_bounding);
+
+/* Last before exec: take what the machine's own processes have (BOUNDING,
+ * its system call filter) and the user UID, GID with GROUPS. */
+int enter_drop_privileges(uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
+
+/* Join the mount namespace of PIDFD's process (closed) only: our root and
+ * cwd become the machine's, and we stay root in the host's user namespace,
+ * which writing on the host's side needs. */
+int enter_mount_namespace(int pidfd, const char *machine);
+
+/* Inside a running machine's mount namespace the kernel refuses to create a
+ * file for an fsuid the machine cannot map (EOVERFLOW, on the idmapped
+ * rootfs and its own tmpfs mounts alike), and host root is such an fsuid.
+ * So create files as the machine's root, BASE on the host, while staying
+ * host root for everything else. */
+int enter_create_files_as(uid_t base);
