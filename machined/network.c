@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "fs.h"
+#include "hash.h"
 #include "log.h"
 #include "net-filter.h"
 #include "netlink.h"
@@ -52,13 +53,6 @@ typedef struct Entry {
         size_t n_ports;
         bool filter;                  /* AddressFilter= (net-filter.h) */
 } Entry;
-
-static uint64_t fnv1a64(const char *s) {
-        uint64_t h = UINT64_C(14695981039346656037);
-        for (; *s; s++)
-                h = (h ^ (uint8_t) *s) * UINT64_C(1099511628211);
-        return h;
-}
 
 /* A stable MAC address for S: unicast, locally administered. */
 static void mac_from_name(const char *s, uint8_t mac[6]) {
