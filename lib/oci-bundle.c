@@ -27,13 +27,8 @@ static int copy_tree(const char *from, const char *to) {
 }
 
 int import_bundle(const Source *s, const char *rootfs, ImageExec *ret_exec, char **ret_info) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r = source_read_file(s, "config.json", JSON_MAX, &buf, &len);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read config.json: %m", s->path);
         _cleanup_json_ json_object *cfg = NULL;
-        r = json_parse("config.json", buf, len, &cfg);
+        int r = source_read_json(s, "config.json", &cfg);
         if (r < 0)
                 return r;
         const char *root = jstr(jget(cfg, "root", json_type_object), "path") ?: "rootfs";

@@ -75,13 +75,8 @@ int check_config_platform(json_object *config, const Platform *want) {
 
 static int import_oci(const Source *s, int rootfd, const ImportOptions *o, const Platform *platform,
                       UnpackLimit *limit, json_object **ret_config, char **ret_info) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r = source_read_file(s, "index.json", JSON_MAX, &buf, &len);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read index.json: %m", s->path);
         _cleanup_json_ json_object *index = NULL;
-        r = json_parse("index.json", buf, len, &index);
+        int r = source_read_json(s, "index.json", &index);
         if (r < 0)
                 return r;
 

@@ -76,6 +76,7 @@ int jstrv(json_object *o, const char *key, char ***ret);
 int descriptor_parse(json_object *o, const char *what, Descriptor *ret);
 char *blob_path(const char *digest);
 char *short_digest(const char *digest);
+int source_read_json(const Source *s, const char *name, json_object **ret);
 int read_blob_json(const Source *s, const Descriptor *d, const char *what, json_object **ret);
 
 /* oci-platform.c */

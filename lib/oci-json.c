@@ -71,6 +71,17 @@ int jstrv(json_object *o, const char *key, char ***ret) {
         return 0;
 }
 
+/* Read NAME (a small file of the source, not a blob) and parse it as a JSON
+ * object.  Returns 0 or -errno (logged). */
+int source_read_json(const Source *s, const char *name, json_object **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = source_read_file(s, name, JSON_MAX, &buf, &len);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read %s: %m", s->path, name);
+        return json_parse(name, buf, len, ret);
+}
+
 /* ----- Descriptors ----- */
 
 int descriptor_parse(json_object *o, const char *what, Descriptor *ret) {
