@@ -3,9 +3,10 @@
 
 /* FNV-1a (http://www.isthe.com/chongo/tech/comp/fnv/): a small, stable
  * string hash.  Some of its values are persistent: store.c puts the 32-bit
- * hash of the state root into cgroup and unit names, network.c derives MAC
- * addresses and the default subnet from the 64-bit one, so the constants
- * must never change. */
+ * hash of the state root into cgroup and unit names, the network code
+ * (machined/net-addr.c, network.c) derives MAC addresses, where a machine's
+ * address search starts and veth names from the 64-bit one, so the
+ * constants must never change. */
 
 #include <stdint.h>
 

@@ -5,8 +5,8 @@
 #include "tap.h"
 
 /* Published FNV-1a test vectors: a wrong constant changes every one of
- * them, and store.c (cgroup names) and network.c (MAC addresses, subnets)
- * persist these values, so they must not drift. */
+ * them, and store.c (cgroup names) and the network code (MAC addresses,
+ * veth names) persist these values, so they must not drift. */
 static void check64(const char *s, uint64_t want) {
         uint64_t h = fnv1a64(s);
         if (!TEST_ASSERT(h == want, "fnv1a64(\"%s\") = 0x%016" PRIx64, s, want))
