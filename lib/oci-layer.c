@@ -13,6 +13,7 @@
 #include "devices.h"
 #include "digest.h"
 #include "fs.h"
+#include "hash.h"
 #include "log.h"
 #include "oci-layer.h"
 #include "util.h"
@@ -30,13 +31,6 @@ typedef struct PathSet {
         size_t n_slots, n_used;
 } PathSet;
 
-static uint64_t hash_string(const char *s) {
-        uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-        for (; *s; s++)
-                h = (h ^ (unsigned char) *s) * UINT64_C(1099511628211);
-        return h;
-}
-
 static void path_set_done(PathSet *s) {
         for (size_t i = 0; i < s->n_slots; i++)
                 free(s->slots[i]);
@@ -47,7 +41,7 @@ static void path_set_done(PathSet *s) {
 static bool path_set_contains(const PathSet *s, const char *p) {
         if (s->n_slots == 0)
                 return false;
-        for (size_t i = hash_string(p) & (s->n_slots - 1);; i = (i + 1) & (s->n_slots - 1)) {
+        for (size_t i = fnv1a64(p) & (s->n_slots - 1);; i = (i + 1) & (s->n_slots - 1)) {
                 if (!s->slots[i])
                         return false;
                 if (streq(s->slots[i], p))
@@ -64,7 +58,7 @@ static bool path_set_add(PathSet *s, const char *p) {
                 n.slots = xcalloc(n.n_slots, sizeof(char *));
                 for (size_t i = 0; i < s->n_slots; i++)
                         if (s->slots[i]) {
-                                size_t j = hash_string(s->slots[i]) & (n.n_slots - 1);
+                                size_t j = fnv1a64(s->slots[i]) & (n.n_slots - 1);
                                 while (n.slots[j])
                                         j = (j + 1) & (n.n_slots - 1);
                                 n.slots[j] = s->slots[i];
@@ -73,7 +67,7 @@ static bool path_set_add(PathSet *s, const char *p) {
                 free(s->slots);
                 *s = n;
         }
-        size_t i = hash_string(p) & (s->n_slots - 1);
+        size_t i = fnv1a64(p) & (s->n_slots - 1);
         while (s->slots[i])
                 i = (i + 1) & (s->n_slots - 1);
         s->slots[i] = xstrdup(p);

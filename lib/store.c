@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "fs.h"
+#include "hash.h"
 #include "log.h"
 #include "name.h"
 #include "store.h"
@@ -156,10 +157,7 @@ char *store_rootfs_path(Store *s, const char *name) {
 /* FNV-1a of the root's path: stable across runs and builds, and enough to
  * tell roots apart. */
 static uint32_t root_hash(const Store *s) {
-        uint32_t h = 2166136261u;
-        for (const char *p = s->root; *p; p++)
-                h = (h ^ (uint8_t) *p) * 16777619u;
-        return h;
+        return fnv1a32(s->root);
 }
 
 char *store_cgroup_name(Store *s, const char *name) {

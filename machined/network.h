@@ -32,7 +32,11 @@
  * these files: one mechanism for start, stop, crash recovery and gc.
  *
  * Mode=macvlan/ipvlan: a link on the host interface Link=, moved into the
- * machine; addresses come from that network (the guest's own DHCP). */
+ * machine; addresses come from that network (the guest's own DHCP).
+ *
+ * The code: network.c (these calls, network_sync()) and one file per part
+ * (entries, addresses, sysctls, nftables, dnsmasq, bridges), listed in
+ * net-internal.h. */
 
 #include <stdbool.h>
 #include <errno.h>

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+
+#include "fs.h"
+#include "log.h"
+#include "net-internal.h"
+#include "util.h"
+
+/* ----- Bridges ----- */
+
+int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(brfd, "subnets", 256, &text, NULL);
+        if (r < 0)
+                return r;
+        char *sp = strchr(text, ' ');
+        const char *reason;
+        if (!sp)
+                return -EBADMSG;
+        *sp = 0;
+        sp[1 + strcspn(sp + 1, "\n")] = 0;
+        if (ipnet_parse(text, AF_INET, ret, &reason) < 0 || ipnet_parse(sp + 1, AF_INET6, ret6, &reason) < 0)
+                return -EBADMSG;
+        return 0;
+}
+
+/* Remove what berth made for bridge NAME, and its state. */
+void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *name) {
+        _cleanup_free_ char *ddir = dnsmasq_dir_path(ns_path, name);
+        _cleanup_close_ int dfd = dnsmasq_dir_open(ddir, false);
+        if (dfd >= 0) {
+                dnsmasq_stop(dfd);
+                (void) rm_rf_at(AT_FDCWD, ddir);
+        }
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, name);
+        if (brfd >= 0) {
+                if (faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                        int ifindex = netlink_link_index(nl, name);
+                        if (ifindex > 0) {
+                                int r = netlink_link_delete(nl, ifindex);
+                                if (r < 0)
+                                        log_warning_errno(r, "Cannot remove bridge %s: %m", name);
+                        }
+                }
+        }
+        (void) rm_rf_at(nsfd, name);
+}
+
+/* Create bridge NAME with the gateway addresses, or check an existing one. */
+int bridge_ensure(int nsfd, Network *net) {
+        _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
+        int r = netlink_open(&nl);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open a netlink socket: %m");
+
+        if (mkdirat(nsfd, net->bridge, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the state of bridge %s: %m", net->bridge);
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, net->bridge);
+        if (brfd < 0)
+                return log_error_errno(brfd, "Cannot open the state of bridge %s: %m", net->bridge);
+        if (mkdirat(brfd, "machines", 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the state of bridge %s: %m", net->bridge);
+
+        int ifindex = netlink_link_index(&nl, net->bridge);
+        bool ours = faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (ifindex > 0 && !ours) {
+                /* Somebody else's bridge (a LAN bridge, say): plug in, manage nothing. */
+                net->external = true;
+                r = write_file_atomic_at(brfd, "external", "", 0, 0600);
+                return r < 0 ? log_error_errno(r, "Cannot record bridge %s: %m", net->bridge) : 0;
+        }
+        (void) unlinkat(brfd, "external", 0);
+
+        IPNet sn, sn6;
+        char want[2 * IPNET_STRLEN + 2], a[IPNET_STRLEN], b[IPNET_STRLEN];
+        snprintf(want, sizeof want, "%s %s\n", ipnet_format(&net->subnet, a), ipnet_format(&net->subnet6, b));
+        if (bridge_subnets_read(brfd, &sn, &sn6) >= 0) {
+                if (sn.prefixlen != net->subnet.prefixlen || !ipaddr_equal(&sn.addr, &net->subnet.addr) ||
+                    sn6.prefixlen != net->subnet6.prefixlen || !ipaddr_equal(&sn6.addr, &net->subnet6.addr)) {
+                        char c[IPNET_STRLEN], e[IPNET_STRLEN];
+                        return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                               "Bridge %s runs machines on %s and %s, not %s and %s: give "
+                                               "this machine the same Subnet=/IPv6Subnet= or another Bridge=.",
+                                               net->bridge, ipnet_format(&sn, c), ipnet_format(&sn6, e), a, b);
+                }
+        } else {
+                r = write_file_atomic_at(brfd, "subnets", want, strlen(want), 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record the subnets of bridge %s: %m", net->bridge);
+        }
+
+        if (ifindex <= 0) {
+                /* Marked first: a bridge berth made is never left unmarked. */
+                r = write_file_atomic_at(brfd, "created", "", 0, 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record bridge %s: %m", net->bridge);
+                /* A fixed address: left to the kernel, a bridge takes its
+                 * lowest port's, so it would change as machines come and go
+                 * and the running ones would keep a stale gateway neighbour
+                 * entry for seconds.  Not the machines' hash input (an ID
+                 * may equal a bridge name). */
+                uint8_t mac[6];
+                _cleanup_free_ char *seed = xasprintf("berth-bridge/%s", net->bridge);
+                mac_from_name(seed, mac);
+                r = netlink_bridge_create(&nl, net->bridge, mac);
+                if (r < 0 && r != -EEXIST)
+                        return log_error_errno(r, "Cannot create bridge %s: %m", net->bridge);
+                /* The host is the router here: an advertisement from a guest
+                 * must never give it routes or addresses. */
+                _cleanup_free_ char *ra = xasprintf("net/ipv6/conf/%s/accept_ra", net->bridge);
+                r = sysctl_write(ra, "0");
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set %s: %m", ra);
+                ifindex = netlink_link_index(&nl, net->bridge);
+                if (ifindex < 0)
+                        return log_error_errno(ifindex, "Cannot find bridge %s: %m", net->bridge);
+        }
+        r = netlink_addr_add(&nl, ifindex, &net->gateway, net->subnet.prefixlen, false);
+        if (r >= 0)
+                r = netlink_addr_add(&nl, ifindex, &net->gateway6, net->subnet6.prefixlen, true);
+        if (r < 0)
+                return log_error_errno(r, "Cannot give bridge %s its gateway addresses: %m", net->bridge);
+        r = netlink_link_up(&nl, ifindex, 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot bring up bridge %s: %m", net->bridge);
+        /* Lets a port forward used from 127.0.0.1 leave through the bridge
+         * (then masqueraded): nspawn's forwards never worked from loopback. */
+        _cleanup_free_ char *key = xasprintf("net/ipv4/conf/%s/route_localnet", net->bridge);
+        r = sysctl_write(key, "1");
+        if (r < 0)
+                log_warning_errno(r, "Cannot set %s, port forwards will not answer on 127.0.0.1: %m", key);
+        return 0;
+}

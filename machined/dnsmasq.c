@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include "fs.h"
+#include "log.h"
+#include "net-internal.h"
+#include "unit.h"
+#include "util.h"
+
+#define DNSMASQ_PATH "/usr/sbin/dnsmasq"
+/* dnsmasq's own state, outside the root-only namespace dirs: see dnsmasq_dir_open(). */
+#define DNSMASQ_RUN_DIR NETWORK_RUN_DIR "/dnsmasq"
+#define DNSMASQ_USER "nobody"
+#define DNSMASQ_STOP_TIMEOUT_MS 3000
+
+static bool same_netns_as_pid1(void) {
+        struct stat a, b;
+        return stat("/proc/1/ns/net", &a) >= 0 && stat("/proc/self/ns/net", &b) >= 0 && a.st_ino == b.st_ino &&
+               a.st_dev == b.st_dev;
+}
+
+/* ----- dnsmasq: DHCP (the same addresses berth assigns) and DNS ----- */
+
+/* The dir of bridge BRIDGE's dnsmasq in the namespace whose state dir is
+ * NS_PATH: DNSMASQ_RUN_DIR/COOKIE-BRIDGE. */
+char *dnsmasq_dir_path(const char *ns_path, const char *bridge) {
+        const char *cookie = strrchr(ns_path, '/');
+        return xasprintf(DNSMASQ_RUN_DIR "/%s-%s", cookie ? cookie + 1 : ns_path, bridge);
+}
+
+/* The user dnsmasq drops to, and its group.  Returns 0 or -ENOENT, logged. */
+static int dnsmasq_user(gid_t *ret_gid, char **ret_group) {
+        struct passwd *pw = getpwnam(DNSMASQ_USER);
+        struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
+        if (!gr)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                                       "No user \"" DNSMASQ_USER "\" (or no group of it) on this host: dnsmasq "
+                                       "runs as that user; add it.");
+        if (ret_gid)
+                *ret_gid = gr->gr_gid;
+        if (ret_group)
+                *ret_group = xstrdup(gr->gr_name);
+        return 0;
+}
+
+/* dnsmasq reads its hosts file after dropping root (on every SIGHUP too),
+ * so it cannot live in the root-only namespace dir: it gets a dir of its
+ * own for its pid, hosts, leases and log, owned by root and readable by
+ * dnsmasq's group only (0750; the hosts file 0640), so that it can read
+ * but not write there, and root never works in a dir that an unprivileged
+ * process can change.  With CREATE, made (and its mode fixed) when
+ * missing.  Returns the dir fd, -ENOENT. */
+int dnsmasq_dir_open(const char *path, bool create) {
+        if (create) {
+                if (mkdir(DNSMASQ_RUN_DIR, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", DNSMASQ_RUN_DIR);
+                if (mkdir(path, 0750) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", path);
+        }
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, path);
+        if (fd < 0) {
+                if (fd == -ENOENT && !create)
+                        return fd;
+                return log_error_errno(fd, "Cannot open %s: %m", path);
+        }
+        if (!create)
+                return TAKE_FD(fd);
+        gid_t gid;
+        int r = dnsmasq_user(&gid, NULL);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Cannot inspect %s: %m", path);
+        if ((st.st_uid != 0 || st.st_gid != gid) && fchown(fd, 0, gid) < 0)
+                return log_error_errno(errno, "Cannot give %s to group %u: %m", path, (unsigned) gid);
+        if ((st.st_mode & 07777) != 0750 && fchmod(fd, 0750) < 0)
+                return log_error_errno(errno, "Cannot set the mode of %s: %m", path);
+        return TAKE_FD(fd);
+}
+
+static pid_t dnsmasq_running(int dfd) {
+        _cleanup_free_ char *text = NULL;
+        int pid;
+        if (read_file_at(dfd, "pid", 64, &text, NULL) < 0)
+                return 0;
+        text[strcspn(text, "\n")] = 0;
+        if (safe_atoi(text, &pid) < 0 || pid <= 1)
+                return 0;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", pid);
+        _cleanup_free_ char *comm = NULL;
+        if (read_file_at(AT_FDCWD, path, 64, &comm, NULL) < 0 || !startswith(comm, "dnsmasq"))
+                return 0;
+        /* Guests' processes are visible here too, and a guest may well run a
+         * dnsmasq under a recycled pid: ours lives in our network namespace. */
+        struct stat a, b;
+        snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
+        if (stat(path, &a) < 0 || stat("/proc/self/ns/net", &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                return 0;
+        return pid;
+}
+
+/* Stop the bridge's dnsmasq and wait for it to go, so that a new one can
+ * bind the same addresses right away. */
+void dnsmasq_stop(int dfd) {
+        pid_t pid = dnsmasq_running(dfd);
+        if (pid > 0) {
+                _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                (void) kill(pid, SIGTERM);
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                if (pidfd >= 0 && poll(&p, 1, DNSMASQ_STOP_TIMEOUT_MS) == 0)
+                        (void) kill(pid, SIGKILL);
+        }
+        (void) unlinkat(dfd, "pid", 0);
+}
+
+static int dnsmasq_start(const char *dir, const BridgeView *b) {
+        char gw[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN], net6[INET6_ADDRSTRLEN], mask[INET6_ADDRSTRLEN];
+        IPAddr g = ipnet_host(&b->subnet, 1);
+        IPAddr m = { .family = AF_INET };
+        m.v4.s_addr = htonl(b->subnet.prefixlen == 0 ? 0 : ~UINT32_C(0) << (32 - b->subnet.prefixlen));
+        ipaddr_format(&g, gw);
+        ipaddr_format(&b->subnet.addr, net);
+        ipaddr_format(&b->subnet6.addr, net6);
+        ipaddr_format(&m, mask);
+
+        _cleanup_free_ char *group = NULL;
+        int r = dnsmasq_user(NULL, &group);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *a_group = xasprintf("--group=%s", group),
+                            *a_pid = xasprintf("--pid-file=%s/pid", dir),
+                            *a_if = xasprintf("--interface=%s", b->name),
+                            *a_range = xasprintf("--dhcp-range=%s,static,%s", net, mask),
+                            *a_range6 = xasprintf("--dhcp-range=%s,static,%u", net6, b->subnet6.prefixlen),
+                            *a_hosts = xasprintf("--dhcp-hostsfile=%s/hosts", dir),
+                            *a_leases = xasprintf("--dhcp-leasefile=%s/leases", dir),
+                            *a_router = xasprintf("--dhcp-option=option:router,%s", gw),
+                            *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
+                            *a_log = xasprintf("--log-facility=%s/log", dir);
+        char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", (char *) "--user=" DNSMASQ_USER,
+                         a_group, a_pid, a_if,
+                         (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
+                         (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_range,
+                         /* Stateful DHCPv6 with each machine's own address, and
+                          * router advertisements with the "managed" flag and no
+                          * SLAAC: a guest's DHCPv6 client (networkd's) gets the
+                          * very address berth configured, never another one. */
+                         a_range6, (char *) "--enable-ra", NULL };
+
+        /* Under systemd (and in its network namespace) dnsmasq is a unit of
+         * its own: forked from a supervisor it would live in that machine's
+         * unit and die with it, leaving the other machines without DHCP/DNS. */
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        if (same_netns_as_pid1() && sd_booted() > 0 && sd_bus_open_system(&bus) >= 0) {
+                uint64_t cookie = 0;
+                (void) netns_cookie(&cookie);
+                _cleanup_free_ char *unit = xasprintf("berth-dnsmasq-%s-%" PRIu64 ".service", b->name, cookie),
+                                    *desc = xasprintf("DHCP and DNS for berth bridge %s", b->name),
+                                    *pidfile = xasprintf("%s/pid", dir);
+                return unit_start_daemon(bus, unit, desc, pidfile, argv);
+        }
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork failed: %m");
+        if (pid == 0) {
+                /* A clean slate: the supervisor blocks and ignores signals. */
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) signal(SIGPIPE, SIG_DFL);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0)
+                        (void) dup2(null, STDIN_FILENO);
+                int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+                (void) close_all_fds_except(keep, ELEMENTSOF(keep));
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        /* dnsmasq daemonizes: its first process exits once the server runs,
+         * with a status and a message on stderr if it cannot. */
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return log_error_errno(errno, "waitpid failed: %m");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO),
+                                       WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                               ? "Cannot run " DNSMASQ_PATH " (install dnsmasq-base)."
+                                               : "dnsmasq failed to start for bridge %s (see %s/log).",
+                                       b->name, dir);
+        return 0;
+}
+
+int dnsmasq_update(const char *dir, const BridgeView *b) {
+        _cleanup_free_ char *hosts = xstrdup("");
+        for (size_t i = 0; i < b->n; i++) {
+                const Entry *e = b->entries + i;
+                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+                /* The same addresses as in network_attach(), over DHCPv4 and DHCPv6. */
+                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s,[%s]\n", e->mac[0], e->mac[1], e->mac[2],
+                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a), ipaddr_format(&e->addr6, a6));
+        }
+        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
+        if (dfd < 0)
+                return dfd;
+        /* Group-readable: dnsmasq's group is the dir's (dnsmasq_dir_open()). */
+        int r = write_file_atomic_at(dfd, "hosts", hosts, strlen(hosts), 0640);
+        struct stat st;
+        if (r >= 0)
+                r = RET_NERRNO(fstat(dfd, &st));
+        if (r >= 0)
+                r = RET_NERRNO(fchownat(dfd, "hosts", 0, st.st_gid, AT_SYMLINK_NOFOLLOW));
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s/hosts: %m", dir);
+        pid_t pid = dnsmasq_running(dfd);
+        if (pid > 0)
+                return RET_NERRNO(kill(pid, SIGHUP)); /* rereads the hosts file */
+        return dnsmasq_start(dir, b);
+}
