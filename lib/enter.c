@@ -20,14 +20,6 @@
 #include "syscall-filter.h"
 #include "util.h"
 
-bool same_namespace(pid_t pid, const char *ns) {
-        char a[64], b[64];
-        snprintf(a, sizeof a, "/proc/self/ns/%s", ns);
-        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int) pid, ns);
-        struct stat sa, sb;
-        return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
-}
-
 pid_t enter_fork(int pidfd, const char *machine, int fatal_status) {
         _cleanup_close_ int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (own_pidns < 0 || setns(pidfd, CLONE_NEWPID) < 0)

@@ -11,17 +11,13 @@
  *   cp:   fork()       -> child: enter_protect(), enter_mount_namespace(),
  *         enter_create_files_as() for a machine with its own user namespace
  *
- * Every function but same_namespace() logs its failure, naming MACHINE
- * where it takes one, and returns -errno. */
+ * Every function logs its failure, naming MACHINE where it takes one, and
+ * returns -errno.  same_namespace() is in fs.h. */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-/* Is process PID in the same NS namespace ("user", "net", "mnt", ...) as
- * we are?  False also when either cannot be looked at. */
-bool same_namespace(pid_t pid, const char *ns);
 
 /* Fork a child born in the PID namespace of PIDFD's process (being born
  * there is the only way in), and return to our own: whatever else the

@@ -322,3 +322,11 @@ int close_all_fds_except(const int *keep, size_t n_keep) {
                 from = (unsigned) next + 1;
         }
 }
+
+bool same_namespace(pid_t pid, const char *ns) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "/proc/self/ns/%s", ns);
+        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int) pid, ns);
+        struct stat sa, sb;
+        return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}

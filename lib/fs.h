@@ -24,6 +24,10 @@ typedef enum ChaseFlags {
  * -errno (-ELOOP for a refused symlink or magic link). */
 int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode);
 
+/* Is process PID in the same NS namespace ("user", "net", "mnt", ...) as
+ * we are?  False also when either cannot be looked at. */
+bool same_namespace(pid_t pid, const char *ns);
+
 /* The path the kernel knows FD by (readlink of /proc/self/fd/FD), malloc'ed
  * into *RET.  For a directory this is its canonical path. */
 int fd_get_path(int fd, char **ret);

@@ -24,12 +24,6 @@
 #define DNSMASQ_USER "nobody"
 #define DNSMASQ_STOP_TIMEOUT_MS 3000
 
-static bool same_netns_as_pid1(void) {
-        struct stat a, b;
-        return stat("/proc/1/ns/net", &a) >= 0 && stat("/proc/self/ns/net", &b) >= 0 && a.st_ino == b.st_ino &&
-               a.st_dev == b.st_dev;
-}
-
 /* ----- dnsmasq: DHCP (the same addresses berth assigns) and DNS ----- */
 
 /* The dir of bridge BRIDGE's dnsmasq in the namespace whose state dir is
@@ -105,11 +99,7 @@ static pid_t dnsmasq_running(int dfd) {
                 return 0;
         /* Guests' processes are visible here too, and a guest may well run a
          * dnsmasq under a recycled pid: ours lives in our network namespace. */
-        struct stat a, b;
-        snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
-        if (stat(path, &a) < 0 || stat("/proc/self/ns/net", &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
-                return 0;
-        return pid;
+        return same_namespace(pid, "net") ? pid : 0;
 }
 
 /* Stop the bridge's dnsmasq and wait for it to go, so that a new one can
@@ -164,7 +154,7 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
          * its own: forked from a supervisor it would live in that machine's
          * unit and die with it, leaving the other machines without DHCP/DNS. */
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        if (same_netns_as_pid1() && sd_booted() > 0 && sd_bus_open_system(&bus) >= 0) {
+        if (same_namespace(1, "net") && sd_booted() > 0 && sd_bus_open_system(&bus) >= 0) {
                 uint64_t cookie = 0;
                 (void) netns_cookie(&cookie);
                 _cleanup_free_ char *unit = xasprintf("berth-dnsmasq-%s-%" PRIu64 ".service", b->name, cookie),

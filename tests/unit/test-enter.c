@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "enter.h"
+#include "fs.h"
 #include "log.h"
 #include "tap.h"
 #include "util.h"
