@@ -42,8 +42,11 @@ AMAC=$(mac_of a) BMAC=$(mac_of b) PA=$(port_of a) PB=$(port_of b)
 echo "# a: $A $A6 $AMAC on $PA; b: $B $B6 $BMAC on $PB"
 check "a's port is filtered by default" filtered "$PA"
 check_output_contains "a's port may send from a's MAC only" "\"$PA\" \\. $AMAC" nft list set bridge berth port_mac
-check_output_contains "the guest's link-local address is the EUI-64 one berth allows" \
-        "inet6 fe80::$(printf '%x' $((0x${AMAC:0:2} ^ 2)))${AMAC:3:2}:${AMAC:6:2}ff:fe${AMAC:9:2}:${AMAC:12:2}${AMAC:15:2}/64" \
+# EUI-64 from the MAC, in the form ip prints (no leading zeros, zero runs as "::").
+eui64=$(printf 'fe80::%x:%x:%x:%x' $(( (0x${AMAC:0:2} ^ 2) << 8 | 0x${AMAC:3:2} )) $(( 0x${AMAC:6:2} << 8 | 0xff )) \
+        $(( 0xfe << 8 | 0x${AMAC:9:2} )) $(( 0x${AMAC:12:2} << 8 | 0x${AMAC:15:2} )))
+eui64=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.argv[1]))' "$eui64")
+check_output_contains "the guest's link-local address is the EUI-64 one berth allows" "inet6 $eui64/64" \
         berth exec a -- ip -6 addr show host0
 
 # --- what a filtered machine still does ---------------------------------------
@@ -54,6 +57,8 @@ check "a pings the gateway" berth exec a -- ping -c 1 -W 2 "$GW"
 check "a pings the gateway over IPv6" berth exec a -- ping6 -c 1 -W 2 "$GW6"
 check "a pings b" berth exec a -- ping -c 1 -W 2 "$B"
 check "a pings b over IPv6" berth exec a -- ping6 -c 1 -W 2 "$B6"
+# Not before b's link-local address has passed duplicate address detection.
+check "b's link-local address is ready" wait_for 10 sh -c "! '$BERTH' exec b -- ip -6 addr show host0 | grep -q tentative"
 check "a pings b's link-local address" berth exec a -- ping6 -c 1 -W 2 -I host0 "$(berth exec b -- ip -6 addr show host0 | sed -n 's/.*inet6 \(fe80::[^/]*\).*/\1/p')"
 check_output_contains "a gets its lease by DHCP (from 0.0.0.0)" "lease of $A obtained" \
         berth exec a -- udhcpc -i host0 -n -q -f -s /bin/true
