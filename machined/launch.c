@@ -342,6 +342,34 @@ static const char *machine_uuid(const Id128 *fallback, char buf[static ID128_UUI
         return id128_to_uuid(&id, buf);
 }
 
+/* In the child, last: exec the machine's own init (or fail, reporting why). */
+_noreturn_ static void exec_init(const LaunchParams *p, int errfd) {
+        /* Close every fd but stdio and the error pipe, not just mark them
+         * CLOEXEC: execve resolves paths (a script's interpreter, an ELF's
+         * loader) while they are still open, and /proc/self/fd/N of one of the
+         * supervisor's directories (its state root, say) would lead there. */
+        int r = close_all_fds_except(&errfd, 1);
+        if (r < 0)
+                child_fail(errfd, r, "close_range failed: %m");
+
+        InitExec x;
+        init_resolve(errfd, p->init, &x);
+
+        char uuid_env[sizeof "container_uuid=" + ID128_UUID_STRING_MAX];
+        char uuid[ID128_UUID_STRING_MAX];
+        snprintf(uuid_env, sizeof uuid_env, "container_uuid=%s", machine_uuid(&p->machine_uuid, uuid));
+        char *envp[] = {
+                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                (char *) "container=berth",
+                (char *) "TERM=vt220",
+                uuid_env,
+                (char *) (p->mount.notify_dir ? "NOTIFY_SOCKET=" NOTIFY_GUEST_SOCKET : NULL),
+                NULL,
+        };
+        syscall(SYS_execveat, x.fd, "", x.argv, envp, AT_EMPTY_PATH);
+        child_fail(errfd, errno, "Failed to execute init %s: %m", p->init);
+}
+
 _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, int fdsock) {
         ChildError e = {};
 
@@ -471,30 +499,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 stub_init_run(p->program);
         }
 
-        /* Close every fd but stdio and the error pipe, not just mark them
-         * CLOEXEC: execve resolves paths (a script's interpreter, an ELF's
-         * loader) while they are still open, and /proc/self/fd/N of one of the
-         * supervisor's directories (its state root, say) would lead there. */
-        r = close_all_fds_except(&errfd, 1);
-        if (r < 0)
-                child_fail(errfd, r, "close_range failed: %m");
-
-        InitExec x;
-        init_resolve(errfd, p->init, &x);
-
-        char uuid_env[sizeof "container_uuid=" + ID128_UUID_STRING_MAX];
-        char uuid[ID128_UUID_STRING_MAX];
-        snprintf(uuid_env, sizeof uuid_env, "container_uuid=%s", machine_uuid(&p->machine_uuid, uuid));
-        char *envp[] = {
-                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                (char *) "container=berth",
-                (char *) "TERM=vt220",
-                uuid_env,
-                (char *) (p->mount.notify_dir ? "NOTIFY_SOCKET=" NOTIFY_GUEST_SOCKET : NULL),
-                NULL,
-        };
-        syscall(SYS_execveat, x.fd, "", x.argv, envp, AT_EMPTY_PATH);
-        child_fail(errfd, errno, "Failed to execute init %s: %m", p->init);
+        exec_init(p, errfd);
 }
 
 /* The supervisor's half of the round trip: the child's finished tree comes
