@@ -334,6 +334,62 @@ static void skip_device(Applier *a, const char *path, const char *raw, char type
                     a->spec->label, p, type == 'b' ? "block" : "char", major, minor);
 }
 
+/* A whiteout entry BASE in DIR (PFD): an opaque marker clears the directory
+ * of what lower layers put there, any other hides one lower-layer path. */
+static int apply_whiteout(Applier *a, int pfd, const char *dir, const char *base, const char *raw) {
+        int r;
+        if (streq(base, WHITEOUT_OPAQUE)) {
+                _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = dfd < 0 ? -errno : opaque_clear(a, dfd, dir);
+                if (r < 0)
+                        return entry_fail(a, raw, r, "cannot make the directory opaque");
+                applier_forget_dir(a);
+                return 0;
+        }
+        const char *victim = base + strlen(WHITEOUT_PREFIX);
+        if (!*victim || streq(victim, ".") || streq(victim, ".."))
+                return entry_fail(a, raw, -EINVAL, "whiteout without a valid name");
+        _cleanup_free_ char *vpath = *dir ? xasprintf("%s/%s", dir, victim) : xstrdup(victim);
+        /* Whiteouts hide lower layers only, never this layer's files. */
+        if (path_set_contains(&a->upper, vpath))
+                return 0;
+        r = rm_rf_at(pfd, victim);
+        if (r < 0)
+                return entry_fail(a, raw, r, "cannot remove the whited-out path");
+        applier_forget_dir(a);
+        return 0;
+}
+
+/* A hard link BASE in PFD to HARDLINK (the archive's name, untrusted),
+ * which must already be in the tree, reached without symlinks. */
+static int apply_hardlink(Applier *a, int pfd, const char *base, const char *raw, const char *hardlink) {
+        const char *reason = NULL;
+        _cleanup_free_ char *target = NULL;
+        int r = clean_name(hardlink, &target, &reason);
+        if (r < 0)
+                return entry_fail(a, raw, r, reason);
+        if (!*target)
+                return entry_fail(a, raw, -EPERM, "hard link to the root directory");
+        if (path_set_contains(&a->skipped, target)) {
+                _cleanup_free_ char *p = strdup_printable(raw);
+                log_warning("%s: skipping hard link '%s' to a skipped device node.", a->spec->label, p);
+                return 0;
+        }
+        const char *tbase;
+        _cleanup_free_ char *tdir = split_path(target, &tbase);
+        if (!tdir)
+                abort();
+        /* The cache holds one dir; the target's parent gets its own fd. */
+        _cleanup_close_ int tfd = *tdir ? openat2_beneath(a->rootfd, tdir, O_PATH | O_DIRECTORY) : -EBADF;
+        if (*tdir && tfd < 0)
+                return entry_fail(a, raw, tfd,
+                                  tfd == -ELOOP || tfd == -EXDEV ? "hard link target goes through a symlink"
+                                                                 : "hard link target not found");
+        if (linkat(*tdir ? tfd : a->rootfd, tbase, pfd, base, 0) < 0)
+                return entry_fail(a, raw, -errno, "cannot create the hard link");
+        return 0; /* a hard link shares its target's metadata */
+}
+
 static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) {
         const char *raw = archive_entry_pathname(e);
         const char *reason = NULL;
@@ -361,28 +417,8 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         if (pfd < 0)
                 return entry_fail(a, raw, pfd, reason);
 
-        if (whiteout) {
-                if (streq(base, WHITEOUT_OPAQUE)) {
-                        _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        r = dfd < 0 ? -errno : opaque_clear(a, dfd, dir);
-                        if (r < 0)
-                                return entry_fail(a, raw, r, "cannot make the directory opaque");
-                        applier_forget_dir(a);
-                        return 0;
-                }
-                const char *victim = base + strlen(WHITEOUT_PREFIX);
-                if (!*victim || streq(victim, ".") || streq(victim, ".."))
-                        return entry_fail(a, raw, -EINVAL, "whiteout without a valid name");
-                _cleanup_free_ char *vpath = *dir ? xasprintf("%s/%s", dir, victim) : xstrdup(victim);
-                /* Whiteouts hide lower layers only, never this layer's files. */
-                if (path_set_contains(&a->upper, vpath))
-                        return 0;
-                r = rm_rf_at(pfd, victim);
-                if (r < 0)
-                        return entry_fail(a, raw, r, "cannot remove the whited-out path");
-                applier_forget_dir(a);
-                return 0;
-        }
+        if (whiteout)
+                return apply_whiteout(a, pfd, dir, base, raw);
 
         mode_t type = archive_entry_filetype(e);
         const char *hardlink = archive_entry_hardlink(e);
@@ -405,33 +441,8 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         }
         path_set_add_with_parents(&a->upper, path);
 
-        if (hardlink) {
-                _cleanup_free_ char *target = NULL;
-                r = clean_name(hardlink, &target, &reason);
-                if (r < 0)
-                        return entry_fail(a, raw, r, reason);
-                if (!*target)
-                        return entry_fail(a, raw, -EPERM, "hard link to the root directory");
-                if (path_set_contains(&a->skipped, target)) {
-                        _cleanup_free_ char *p = strdup_printable(raw);
-                        log_warning("%s: skipping hard link '%s' to a skipped device node.", a->spec->label, p);
-                        return 0;
-                }
-                const char *tbase;
-                _cleanup_free_ char *tdir = split_path(target, &tbase);
-                if (!tdir)
-                        abort();
-                /* The cache holds one dir; the target's parent gets its own fd. */
-                _cleanup_close_ int tfd = *tdir ? openat2_beneath(a->rootfd, tdir, O_PATH | O_DIRECTORY)
-                                                 : -EBADF;
-                if (*tdir && tfd < 0)
-                        return entry_fail(a, raw, tfd,
-                                          tfd == -ELOOP || tfd == -EXDEV ? "hard link target goes through a symlink"
-                                                                         : "hard link target not found");
-                if (linkat(*tdir ? tfd : a->rootfd, tbase, pfd, base, 0) < 0)
-                        return entry_fail(a, raw, -errno, "cannot create the hard link");
-                return 0; /* a hard link shares its target's metadata */
-        }
+        if (hardlink)
+                return apply_hardlink(a, pfd, base, raw, hardlink);
 
         uid_t uid = (uid_t) archive_entry_uid(e);
         gid_t gid = (gid_t) archive_entry_gid(e);
