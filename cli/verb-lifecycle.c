@@ -15,6 +15,7 @@
 #include "log.h"
 #include "layers.h"
 #include "runtime.h"
+#include "supervisor-args.h"
 #include "util.h"
 
 static int wait_pidfd(int pidfd, int timeout_ms) {
@@ -55,42 +56,28 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
         _cleanup_free_ char *unit = unit_name_for(cgname);
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
-        const char *path = machined_path();
-        char *args[16];
-        size_t k = 0;
-        args[k++] = (char *) path;
-        args[k++] = (char *) "--unit";
-        args[k++] = (char *) "--root";
-        args[k++] = ctx->store.root;
-        args[k++] = (char *) "--config";
-        args[k++] = ctx->store.config_path;
-        if (o->ephemeral)
-                args[k++] = (char *) "--ephemeral";
-        if (o->stub_init)
-                args[k++] = (char *) "--stub-init";
-        if (o->ports) {
-                args[k++] = (char *) "--port";
-                args[k++] = o->ports;
-        }
-        _cleanup_free_ char *lifeline = NULL;
+        SupervisorArgs sa = SUPERVISOR_ARGS_INIT;
+        sa.unit = true;
+        sa.root = ctx->store.root;
+        sa.config = ctx->store.config_path;
+        sa.ephemeral = o->ephemeral;
+        sa.stub = o->stub_init;
+        sa.ports = o->ports;
         if (o->lifeline_pid > 0) {
-                unsigned long long starttime;
-                if (proc_starttime(o->lifeline_pid, &starttime) < 0) {
+                if (proc_starttime(o->lifeline_pid, &sa.lifeline_starttime) < 0) {
                         log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
                         machine_config_done(&cfg);
                         return EXIT_FAIL;
                 }
-                lifeline = xasprintf("%d:%llu", (int) o->lifeline_pid, starttime);
-                args[k++] = (char *) "--lifeline-pid";
-                args[k++] = lifeline;
+                sa.lifeline_pid = o->lifeline_pid;
         }
-        args[k++] = (char *) "--";
-        args[k++] = (char *) name;
-        args[k] = NULL;
+        sa.name = name;
+        SupervisorArgv args;
+        supervisor_args_to_argv(&sa, machined_path(), &args);
         /* A unit a crash left failed must not block this start. */
         unit_reset_failed(ctx->bus, unit);
         _cleanup_free_ char *result = NULL;
-        int r = unit_start_machine(ctx->bus, unit, description, args, &cfg, &result);
+        int r = unit_start_machine(ctx->bus, unit, description, args.argv, &cfg, &result);
         machine_config_done(&cfg);
         if (r < 0) {
                 if (result) {
@@ -265,42 +252,21 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 if (lock >= 0)
                         keep[n_keep++] = lock;
                 (void) close_all_fds_except(keep, n_keep);
-                char fdbuf[16], lifebuf[16], lockbuf[16];
-                snprintf(fdbuf, sizeof fdbuf, "%d", fd);
-                snprintf(lifebuf, sizeof lifebuf, "%d", life);
-                snprintf(lockbuf, sizeof lockbuf, "%d", lock);
+                SupervisorArgs sa = SUPERVISOR_ARGS_INIT;
+                sa.root = ctx->store.root;
+                sa.config = ctx->store.config_path;
+                sa.ready_fd = fd;
+                sa.wait = wait;
+                sa.ephemeral = ephemeral;
+                sa.stub = o->stub_init;
+                sa.lifeline_fd = life;
+                sa.lock_fd = lock;
+                sa.ports = o->ports;
+                sa.name = name;
                 const char *path = machined_path();
-                const char *args[18];
-                size_t k = 0;
-                args[k++] = path;
-                args[k++] = "--root";
-                args[k++] = ctx->store.root;
-                args[k++] = "--config";
-                args[k++] = ctx->store.config_path;
-                args[k++] = "--ready-fd";
-                args[k++] = fdbuf;
-                if (wait)
-                        args[k++] = "--wait";
-                if (ephemeral)
-                        args[k++] = "--ephemeral";
-                if (o->stub_init)
-                        args[k++] = "--stub-init";
-                if (life >= 0) {
-                        args[k++] = "--lifeline-fd";
-                        args[k++] = lifebuf;
-                }
-                if (lock >= 0) {
-                        args[k++] = "--lock-fd";
-                        args[k++] = lockbuf;
-                }
-                if (o->ports) {
-                        args[k++] = "--port";
-                        args[k++] = o->ports;
-                }
-                args[k++] = "--";
-                args[k++] = name;
-                args[k] = NULL;
-                execv(path, (char **) args);
+                SupervisorArgv args;
+                supervisor_args_to_argv(&sa, path, &args);
+                execv(path, args.argv);
                 fprintf(stderr, "berth: failed to execute %s: %m\n", path);
                 _exit(127);
         }

@@ -6,7 +6,6 @@
  * when the guest is gone. */
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -38,115 +37,18 @@
 #include "runtime.h"
 #include "scratch.h"
 #include "store.h"
+#include "supervisor-args.h"
 #include "userns.h"
 #include "util.h"
 
 /* How often a pending poweroff is signalled again. */
 #define POWEROFF_REPEAT_MS 2000
 
-typedef struct Args {
-        const char *name;
-        const char *root;
-        const char *config;
-        int ready_fd;
-        bool wait;   /* signal the ready fd when the guest has booted, not at exec */
-        bool unit;   /* started as a systemd unit: delegated cgroup, sd_notify, machined */
-        bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
-        bool stub;      /* PID 1 is berth's stub init, not the machine's own */
-        int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
-        pid_t lifeline_pid; /* > 0: ... when this process ends (berth run in unit mode: no pipe) */
-        unsigned long long lifeline_starttime; /* its start time, against pid reuse */
-        int lock_fd;     /* >= 0: berth's lock on the machine, held until our runtime state exists */
-        bool network_gc; /* no machine: clean up after dead supervisors' networks */
-        const char *ports; /* --port: forwards added to the configured ones for this run */
-} Args;
-
-static int parse_args(int argc, char **argv, Args *a) {
-        static const struct option opts[] = {
-                { "root", required_argument, NULL, 'r' },
-                { "config", required_argument, NULL, 'c' },
-                { "ready-fd", required_argument, NULL, 'R' },
-                { "wait", no_argument, NULL, 'w' },
-                { "unit", no_argument, NULL, 'u' },
-                { "ephemeral", no_argument, NULL, 'e' },
-                { "stub-init", no_argument, NULL, 's' },
-                { "lifeline-fd", required_argument, NULL, 'L' },
-                { "lifeline-pid", required_argument, NULL, 'l' },
-                { "lock-fd", required_argument, NULL, 'K' },
-                { "network-gc", no_argument, NULL, 'G' },
-                { "port", required_argument, NULL, 'P' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
-                switch (c) {
-                case 'r':
-                        a->root = optarg;
-                        break;
-                case 'c':
-                        a->config = optarg;
-                        break;
-                case 'R':
-                        if (safe_atoi(optarg, &a->ready_fd) < 0 || a->ready_fd < 3)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --ready-fd '%s'.", optarg);
-                        break;
-                case 'w':
-                        a->wait = true;
-                        break;
-                case 'u':
-                        a->unit = true;
-                        break;
-                case 'e':
-                        a->ephemeral = true;
-                        break;
-                case 's':
-                        a->stub = true;
-                        break;
-                case 'L':
-                        if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
-                        break;
-                case 'l': {
-                        /* PID:STARTTIME, field 22 of /proc/PID/stat. */
-                        const char *colon = strchr(optarg, ':');
-                        _cleanup_free_ char *pid = colon ? strndup(optarg, colon - optarg) : NULL;
-                        int v;
-                        uint64_t start;
-                        if (!pid || safe_atoi(pid, &v) < 0 || v <= 0 || safe_atou64(colon + 1, &start) < 0)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                                       "Invalid --lifeline-pid '%s': give PID:STARTTIME.", optarg);
-                        a->lifeline_pid = v;
-                        a->lifeline_starttime = start;
-                        break;
-                }
-                case 'K':
-                        if (safe_atoi(optarg, &a->lock_fd) < 0 || a->lock_fd < 3)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lock-fd '%s'.", optarg);
-                        break;
-                case 'G':
-                        a->network_gc = true;
-                        break;
-                case 'P':
-                        a->ports = optarg;
-                        break;
-                case 'h':
-                        printf("Usage: berth-machined --network-gc\n"
-                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init]\n"
-                               "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] NAME\n"
-                               "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
-                        exit(EXIT_SUCCESS);
-                default:
-                        return -EINVAL;
-                }
-        if (a->network_gc) {
-                if (optind != argc)
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--network-gc takes no machine name.");
-                return 0;
-        }
-        if (optind != argc - 1)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Expected exactly one machine name.");
-        a->name = argv[optind];
+/* The command line (lib/supervisor-args.h), and the fds it passes made ours. */
+static int parse_args(int argc, char **argv, SupervisorArgs *a) {
+        int r = supervisor_args_parse(argc, argv, a);
+        if (r < 0 || a->help || a->network_gc)
+                return r;
         /* Inherited without CLOEXEC from berth start; it must not reach the init. */
         if (a->ready_fd >= 0 && fcntl(a->ready_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return log_error_errno(errno, "Invalid --ready-fd %d: %m", a->ready_fd);
@@ -325,7 +227,7 @@ static int attach_network(void *userdata, int netns_fd) {
         return network_attach(userdata, netns_fd);
 }
 
-static int run(const Args *a) {
+static int run(const SupervisorArgs *a) {
         /* Released once our runtime state exists (or when we fail before). */
         _cleanup_close_ int machine_lock = a->lock_fd;
         const char *reason;
@@ -762,11 +664,15 @@ finish:
 }
 
 int main(int argc, char **argv) {
-        Args a = { .ready_fd = -1, .lifeline_fd = -1, .lock_fd = -1 };
+        SupervisorArgs a = SUPERVISOR_ARGS_INIT;
         log_parse_environment();
         log_set_prefix("berth-machined");
         if (parse_args(argc, argv, &a) < 0)
                 return 2;
+        if (a.help) {
+                fputs(supervisor_args_usage, stdout);
+                return EXIT_SUCCESS;
+        }
         if (a.network_gc)
                 return network_gc() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         return run(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
