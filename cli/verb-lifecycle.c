@@ -92,6 +92,90 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         return EXIT_OK;
 }
 
+/* Direct mode: the supervisor runs detached from us, its output in LOGFD;
+ * it says on a pipe when the init runs (with --wait: when the guest has
+ * booted), or exits. */
+static int start_direct(Context *ctx, const char *name, const StartOptions *o, int logfd, bool privileged) {
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
+        _cleanup_close_ int ready_r = ready[0], ready_w = ready[1];
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error_errno(errno, "fork failed: %m");
+                return EXIT_FAIL;
+        }
+        if (pid == 0) {
+                /* Detach: own session, no terminal, output to the log. */
+                (void) setsid();
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+                        _exit(127);
+                int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
+                int life = o->lifeline_fd >= 0 ? fcntl(o->lifeline_fd, F_DUPFD, 3) : -1;
+                int lock = o->lock_fd >= 0 ? fcntl(o->lock_fd, F_DUPFD, 3) : -1;
+                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0) || (o->lock_fd >= 0 && lock < 0))
+                        _exit(127);
+                int keep[3] = { fd };
+                size_t n_keep = 1;
+                if (life >= 0)
+                        keep[n_keep++] = life;
+                if (lock >= 0)
+                        keep[n_keep++] = lock;
+                (void) close_all_fds_except(keep, n_keep);
+                SupervisorArgs sa = SUPERVISOR_ARGS_INIT;
+                sa.root = ctx->store.root;
+                sa.config = ctx->store.config_path;
+                sa.ready_fd = fd;
+                sa.wait = o->wait;
+                sa.ephemeral = o->ephemeral;
+                sa.stub = o->stub_init;
+                sa.lifeline_fd = life;
+                sa.lock_fd = lock;
+                sa.ports = o->ports;
+                sa.name = name;
+                const char *path = machined_path();
+                SupervisorArgv args;
+                supervisor_args_to_argv(&sa, path, &args);
+                execv(path, args.argv);
+                fprintf(stderr, "berth: failed to execute %s: %m\n", path);
+                _exit(127);
+        }
+        closep(&ready_w);
+
+        /* The supervisor says "1" once the init is running (with --wait: once
+         * the guest has booted), or exits. */
+        char ok = 0;
+        ssize_t n;
+        struct pollfd pf = { .fd = ready_r, .events = POLLIN };
+        int pr;
+        do
+                pr = poll(&pf, 1, o->wait ? (int) o->timeout * 1000 : -1);
+        while (pr < 0 && errno == EINTR);
+        if (pr == 0) {
+                log_error("Machine '%s' started but did not report having booted within %us; it keeps running "
+                          "(see 'berth console %s').",
+                          name, o->timeout, name);
+                return EXIT_FAIL;
+        }
+        do
+                n = read(ready_r, &ok, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && ok == '1') {
+                if (privileged)
+                        warn_privileged(name);
+                return EXIT_OK; /* the supervisor lives on without us */
+        }
+
+        int status;
+        (void) waitpid(pid, &status, 0);
+        print_supervisor_log(ctx, name);
+        log_error("Failed to start machine '%s'.", name);
+        return EXIT_FAIL;
+}
+
+
 int verb_start(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = {
                 { "wait", no_argument, NULL, 'w' },
@@ -145,8 +229,6 @@ int verb_start(Context *ctx, int argc, char **argv) {
 }
 
 int machine_start(Context *ctx, const char *name, const StartOptions *o) {
-        bool wait = o->wait, ephemeral = o->ephemeral;
-        unsigned timeout = o->timeout;
         int r;
         r = runtime_is_active(ctx->store.run_fd, name);
         if (r > 0) {
@@ -224,83 +306,7 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         if (mode == RUN_MODE_UNIT)
                 return start_unit(ctx, name, privileged, o);
 
-        int ready[2];
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
-        _cleanup_close_ int ready_r = ready[0], ready_w = ready[1];
-
-        pid_t pid = fork();
-        if (pid < 0) {
-                log_error_errno(errno, "fork failed: %m");
-                return EXIT_FAIL;
-        }
-        if (pid == 0) {
-                /* Detach: own session, no terminal, output to the log. */
-                (void) setsid();
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-                        _exit(127);
-                int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
-                int life = o->lifeline_fd >= 0 ? fcntl(o->lifeline_fd, F_DUPFD, 3) : -1;
-                int lock = o->lock_fd >= 0 ? fcntl(o->lock_fd, F_DUPFD, 3) : -1;
-                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0) || (o->lock_fd >= 0 && lock < 0))
-                        _exit(127);
-                int keep[3] = { fd };
-                size_t n_keep = 1;
-                if (life >= 0)
-                        keep[n_keep++] = life;
-                if (lock >= 0)
-                        keep[n_keep++] = lock;
-                (void) close_all_fds_except(keep, n_keep);
-                SupervisorArgs sa = SUPERVISOR_ARGS_INIT;
-                sa.root = ctx->store.root;
-                sa.config = ctx->store.config_path;
-                sa.ready_fd = fd;
-                sa.wait = wait;
-                sa.ephemeral = ephemeral;
-                sa.stub = o->stub_init;
-                sa.lifeline_fd = life;
-                sa.lock_fd = lock;
-                sa.ports = o->ports;
-                sa.name = name;
-                const char *path = machined_path();
-                SupervisorArgv args;
-                supervisor_args_to_argv(&sa, path, &args);
-                execv(path, args.argv);
-                fprintf(stderr, "berth: failed to execute %s: %m\n", path);
-                _exit(127);
-        }
-        closep(&ready_w);
-
-        /* The supervisor says "1" once the init is running (with --wait: once
-         * the guest has booted), or exits. */
-        char ok = 0;
-        ssize_t n;
-        struct pollfd pf = { .fd = ready_r, .events = POLLIN };
-        int pr;
-        do
-                pr = poll(&pf, 1, wait ? (int) timeout * 1000 : -1);
-        while (pr < 0 && errno == EINTR);
-        if (pr == 0) {
-                log_error("Machine '%s' started but did not report having booted within %us; it keeps running "
-                          "(see 'berth console %s').",
-                          name, timeout, name);
-                return EXIT_FAIL;
-        }
-        do
-                n = read(ready_r, &ok, 1);
-        while (n < 0 && errno == EINTR);
-        if (n == 1 && ok == '1') {
-                if (privileged)
-                        warn_privileged(name);
-                return EXIT_OK; /* the supervisor lives on without us */
-        }
-
-        int status;
-        (void) waitpid(pid, &status, 0);
-        print_supervisor_log(ctx, name);
-        log_error("Failed to start machine '%s'.", name);
-        return EXIT_FAIL;
+        return start_direct(ctx, name, o, logfd, privileged);
 }
 
 int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool force_kill) {
