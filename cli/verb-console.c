@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth console: attach to a machine's /dev/console through its supervisor
- * (protocol in machined/console.h).  Ctrl-] pressed three times within a
+ * (protocol in lib/console-frame.h).  Ctrl-] pressed three times within a
  * second detaches; the machine keeps running. */
 
 #include <getopt.h>
@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "berth.h"
+#include "console-frame.h"
 #include "fs.h"
 #include "log.h"
 #include "runtime.h"
@@ -21,21 +22,14 @@
 #define ESCAPE_BYTE 0x1d /* Ctrl-] */
 #define ESCAPE_COUNT 3
 #define ESCAPE_WINDOW_USEC 1000000
-#define CONSOLE_CHUNK 4096 /* frame payload limit of the supervisor */
-
-static int send_frame(int fd, char type, const void *data, size_t len) {
-        uint8_t hdr[3] = { (uint8_t) type, (uint8_t) (len & 0xff), (uint8_t) (len >> 8) };
-        int r = write_all(fd, hdr, sizeof hdr);
-        return r < 0 ? r : write_all(fd, data, len);
-}
 
 static void send_winsize(int sock) {
         struct winsize ws;
         if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
                 return;
-        uint8_t b[4] = { (uint8_t) ws.ws_row, (uint8_t) (ws.ws_row >> 8), (uint8_t) ws.ws_col,
-                         (uint8_t) (ws.ws_col >> 8) };
-        (void) send_frame(sock, 'S', b, sizeof b);
+        uint8_t b[CONSOLE_WINSIZE_LEN];
+        console_winsize_encode(b, ws.ws_row, ws.ws_col);
+        (void) console_frame_write(sock, CONSOLE_FRAME_WINSIZE, b, sizeof b);
 }
 
 /* Count Ctrl-] presses; true when the third falls within the window. */
@@ -90,7 +84,7 @@ int verb_console(Context *ctx, int argc, char **argv) {
                 log_error_errno(errno, "Failed to connect to the console of '%s': %m", name);
                 return EXIT_FAIL;
         }
-        char mode = read_only ? 'R' : 'W';
+        char mode = read_only ? CONSOLE_MODE_READ : CONSOLE_MODE_WRITE;
         if (write_all(sock, &mode, 1) < 0) {
                 log_error_errno(errno, "Failed to talk to the console of '%s': %m", name);
                 return EXIT_FAIL;
@@ -151,9 +145,9 @@ int verb_console(Context *ctx, int argc, char **argv) {
                         else {
                                 if (escape_seen(buf, (size_t) n, &presses, &first))
                                         break;
-                                for (ssize_t off = 0; off < n; off += CONSOLE_CHUNK) {
-                                        size_t len = (size_t) (n - off) < CONSOLE_CHUNK ? (size_t) (n - off) : CONSOLE_CHUNK;
-                                        if (send_frame(sock, 'D', buf + off, len) < 0)
+                                for (ssize_t off = 0; off < n; off += CONSOLE_FRAME_MAX) {
+                                        size_t len = (size_t) (n - off) < CONSOLE_FRAME_MAX ? (size_t) (n - off) : CONSOLE_FRAME_MAX;
+                                        if (console_frame_write(sock, CONSOLE_FRAME_DATA, buf + off, len) < 0)
                                                 break;
                                 }
                         }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "layers.h"
 #include "runtime.h"
+#include "supervisor-args.h"
 #include "util.h"
 
 static int wait_pidfd(int pidfd, int timeout_ms) {
@@ -55,42 +56,28 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
         _cleanup_free_ char *unit = unit_name_for(cgname);
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
-        const char *path = machined_path();
-        char *args[16];
-        size_t k = 0;
-        args[k++] = (char *) path;
-        args[k++] = (char *) "--unit";
-        args[k++] = (char *) "--root";
-        args[k++] = ctx->store.root;
-        args[k++] = (char *) "--config";
-        args[k++] = ctx->store.config_path;
-        if (o->ephemeral)
-                args[k++] = (char *) "--ephemeral";
-        if (o->stub_init)
-                args[k++] = (char *) "--stub-init";
-        if (o->ports) {
-                args[k++] = (char *) "--port";
-                args[k++] = o->ports;
-        }
-        _cleanup_free_ char *lifeline = NULL;
+        SupervisorArgs sa = SUPERVISOR_ARGS_INIT;
+        sa.unit = true;
+        sa.root = ctx->store.root;
+        sa.config = ctx->store.config_path;
+        sa.ephemeral = o->ephemeral;
+        sa.stub = o->stub_init;
+        sa.ports = o->ports;
         if (o->lifeline_pid > 0) {
-                unsigned long long starttime;
-                if (proc_starttime(o->lifeline_pid, &starttime) < 0) {
+                if (proc_starttime(o->lifeline_pid, &sa.lifeline_starttime) < 0) {
                         log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
                         machine_config_done(&cfg);
                         return EXIT_FAIL;
                 }
-                lifeline = xasprintf("%d:%llu", (int) o->lifeline_pid, starttime);
-                args[k++] = (char *) "--lifeline-pid";
-                args[k++] = lifeline;
+                sa.lifeline_pid = o->lifeline_pid;
         }
-        args[k++] = (char *) "--";
-        args[k++] = (char *) name;
-        args[k] = NULL;
+        sa.name = name;
+        SupervisorArgv args;
+        supervisor_args_to_argv(&sa, machined_path(), &args);
         /* A unit a crash left failed must not block this start. */
         unit_reset_failed(ctx->bus, unit);
         _cleanup_free_ char *result = NULL;
-        int r = unit_start_machine(ctx->bus, unit, description, args, &cfg, &result);
+        int r = unit_start_machine(ctx->bus, unit, description, args.argv, &cfg, &result);
         machine_config_done(&cfg);
         if (r < 0) {
                 if (result) {
@@ -104,6 +91,90 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
                 warn_privileged(name);
         return EXIT_OK;
 }
+
+/* Direct mode: the supervisor runs detached from us, its output in LOGFD;
+ * it says on a pipe when the init runs (with --wait: when the guest has
+ * booted), or exits. */
+static int start_direct(Context *ctx, const char *name, const StartOptions *o, int logfd, bool privileged) {
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
+        _cleanup_close_ int ready_r = ready[0], ready_w = ready[1];
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error_errno(errno, "fork failed: %m");
+                return EXIT_FAIL;
+        }
+        if (pid == 0) {
+                /* Detach: own session, no terminal, output to the log. */
+                (void) setsid();
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+                        _exit(127);
+                int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
+                int life = o->lifeline_fd >= 0 ? fcntl(o->lifeline_fd, F_DUPFD, 3) : -1;
+                int lock = o->lock_fd >= 0 ? fcntl(o->lock_fd, F_DUPFD, 3) : -1;
+                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0) || (o->lock_fd >= 0 && lock < 0))
+                        _exit(127);
+                int keep[3] = { fd };
+                size_t n_keep = 1;
+                if (life >= 0)
+                        keep[n_keep++] = life;
+                if (lock >= 0)
+                        keep[n_keep++] = lock;
+                (void) close_all_fds_except(keep, n_keep);
+                SupervisorArgs sa = SUPERVISOR_ARGS_INIT;
+                sa.root = ctx->store.root;
+                sa.config = ctx->store.config_path;
+                sa.ready_fd = fd;
+                sa.wait = o->wait;
+                sa.ephemeral = o->ephemeral;
+                sa.stub = o->stub_init;
+                sa.lifeline_fd = life;
+                sa.lock_fd = lock;
+                sa.ports = o->ports;
+                sa.name = name;
+                const char *path = machined_path();
+                SupervisorArgv args;
+                supervisor_args_to_argv(&sa, path, &args);
+                execv(path, args.argv);
+                fprintf(stderr, "berth: failed to execute %s: %m\n", path);
+                _exit(127);
+        }
+        closep(&ready_w);
+
+        /* The supervisor says "1" once the init is running (with --wait: once
+         * the guest has booted), or exits. */
+        char ok = 0;
+        ssize_t n;
+        struct pollfd pf = { .fd = ready_r, .events = POLLIN };
+        int pr;
+        do
+                pr = poll(&pf, 1, o->wait ? (int) o->timeout * 1000 : -1);
+        while (pr < 0 && errno == EINTR);
+        if (pr == 0) {
+                log_error("Machine '%s' started but did not report having booted within %us; it keeps running "
+                          "(see 'berth console %s').",
+                          name, o->timeout, name);
+                return EXIT_FAIL;
+        }
+        do
+                n = read(ready_r, &ok, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && ok == '1') {
+                if (privileged)
+                        warn_privileged(name);
+                return EXIT_OK; /* the supervisor lives on without us */
+        }
+
+        int status;
+        (void) waitpid(pid, &status, 0);
+        print_supervisor_log(ctx, name);
+        log_error("Failed to start machine '%s'.", name);
+        return EXIT_FAIL;
+}
+
 
 int verb_start(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = {
@@ -158,8 +229,6 @@ int verb_start(Context *ctx, int argc, char **argv) {
 }
 
 int machine_start(Context *ctx, const char *name, const StartOptions *o) {
-        bool wait = o->wait, ephemeral = o->ephemeral;
-        unsigned timeout = o->timeout;
         int r;
         r = runtime_is_active(ctx->store.run_fd, name);
         if (r > 0) {
@@ -237,104 +306,7 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         if (mode == RUN_MODE_UNIT)
                 return start_unit(ctx, name, privileged, o);
 
-        int ready[2];
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
-        _cleanup_close_ int ready_r = ready[0], ready_w = ready[1];
-
-        pid_t pid = fork();
-        if (pid < 0) {
-                log_error_errno(errno, "fork failed: %m");
-                return EXIT_FAIL;
-        }
-        if (pid == 0) {
-                /* Detach: own session, no terminal, output to the log. */
-                (void) setsid();
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-                        _exit(127);
-                int fd = fcntl(ready_w, F_DUPFD, 3); /* without CLOEXEC: the supervisor keeps it */
-                int life = o->lifeline_fd >= 0 ? fcntl(o->lifeline_fd, F_DUPFD, 3) : -1;
-                int lock = o->lock_fd >= 0 ? fcntl(o->lock_fd, F_DUPFD, 3) : -1;
-                if (fd < 0 || (o->lifeline_fd >= 0 && life < 0) || (o->lock_fd >= 0 && lock < 0))
-                        _exit(127);
-                int keep[3] = { fd };
-                size_t n_keep = 1;
-                if (life >= 0)
-                        keep[n_keep++] = life;
-                if (lock >= 0)
-                        keep[n_keep++] = lock;
-                (void) close_all_fds_except(keep, n_keep);
-                char fdbuf[16], lifebuf[16], lockbuf[16];
-                snprintf(fdbuf, sizeof fdbuf, "%d", fd);
-                snprintf(lifebuf, sizeof lifebuf, "%d", life);
-                snprintf(lockbuf, sizeof lockbuf, "%d", lock);
-                const char *path = machined_path();
-                const char *args[18];
-                size_t k = 0;
-                args[k++] = path;
-                args[k++] = "--root";
-                args[k++] = ctx->store.root;
-                args[k++] = "--config";
-                args[k++] = ctx->store.config_path;
-                args[k++] = "--ready-fd";
-                args[k++] = fdbuf;
-                if (wait)
-                        args[k++] = "--wait";
-                if (ephemeral)
-                        args[k++] = "--ephemeral";
-                if (o->stub_init)
-                        args[k++] = "--stub-init";
-                if (life >= 0) {
-                        args[k++] = "--lifeline-fd";
-                        args[k++] = lifebuf;
-                }
-                if (lock >= 0) {
-                        args[k++] = "--lock-fd";
-                        args[k++] = lockbuf;
-                }
-                if (o->ports) {
-                        args[k++] = "--port";
-                        args[k++] = o->ports;
-                }
-                args[k++] = "--";
-                args[k++] = name;
-                args[k] = NULL;
-                execv(path, (char **) args);
-                fprintf(stderr, "berth: failed to execute %s: %m\n", path);
-                _exit(127);
-        }
-        closep(&ready_w);
-
-        /* The supervisor says "1" once the init is running (with --wait: once
-         * the guest has booted), or exits. */
-        char ok = 0;
-        ssize_t n;
-        struct pollfd pf = { .fd = ready_r, .events = POLLIN };
-        int pr;
-        do
-                pr = poll(&pf, 1, wait ? (int) timeout * 1000 : -1);
-        while (pr < 0 && errno == EINTR);
-        if (pr == 0) {
-                log_error("Machine '%s' started but did not report having booted within %us; it keeps running "
-                          "(see 'berth console %s').",
-                          name, timeout, name);
-                return EXIT_FAIL;
-        }
-        do
-                n = read(ready_r, &ok, 1);
-        while (n < 0 && errno == EINTR);
-        if (n == 1 && ok == '1') {
-                if (privileged)
-                        warn_privileged(name);
-                return EXIT_OK; /* the supervisor lives on without us */
-        }
-
-        int status;
-        (void) waitpid(pid, &status, 0);
-        print_supervisor_log(ctx, name);
-        log_error("Failed to start machine '%s'.", name);
-        return EXIT_FAIL;
+        return start_direct(ctx, name, o, logfd, privileged);
 }
 
 int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool force_kill) {

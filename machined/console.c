@@ -188,34 +188,33 @@ static bool viewer_parse(Console *c, ConsoleViewer *v) {
         if (!v->greeted) {
                 if (v->in_len == 0)
                         return true;
-                if (v->in[0] != 'W' && v->in[0] != 'R')
+                if (v->in[0] != CONSOLE_MODE_WRITE && v->in[0] != CONSOLE_MODE_READ)
                         return false;
-                v->writer = v->in[0] == 'W';
+                v->writer = v->in[0] == CONSOLE_MODE_WRITE;
                 v->greeted = true;
                 off = 1;
                 viewer_send_history(c, v);
         }
-        while (v->pending_len == 0 && v->in_len - off >= 3) {
-                uint8_t type = v->in[off];
-                size_t len = v->in[off + 1] | (size_t) v->in[off + 2] << 8;
-                if (len > CONSOLE_FRAME_MAX)
-                        return false;
-                if (v->in_len - off - 3 < len)
+        while (v->pending_len == 0) {
+                ConsoleFrame f;
+                int r = console_frame_decode(v->in + off, v->in_len - off, &f);
+                if (r == -EAGAIN)
                         break;
-                const uint8_t *payload = v->in + off + 3;
+                if (r < 0)
+                        return false;
                 /* A read-only viewer's frames are ignored, not obeyed. */
-                if (v->writer && type == 'D') {
-                        memcpy(v->pending, payload, len);
-                        v->pending_len = len;
+                if (v->writer && f.type == CONSOLE_FRAME_DATA) {
+                        memcpy(v->pending, f.payload, f.len);
+                        v->pending_len = f.len;
                         (void) viewer_flush(c, v);
-                } else if (v->writer && type == 'S' && len == 4) {
-                        struct winsize ws = { .ws_row = (unsigned short) (payload[0] | payload[1] << 8),
-                                              .ws_col = (unsigned short) (payload[2] | payload[3] << 8) };
+                } else if (v->writer && f.type == CONSOLE_FRAME_WINSIZE && f.len == CONSOLE_WINSIZE_LEN) {
+                        struct winsize ws = {};
+                        console_winsize_decode(f.payload, &ws.ws_row, &ws.ws_col);
                         if (ws.ws_row > 0 && ws.ws_col > 0)
                                 (void) ioctl(c->master, TIOCSWINSZ, &ws);
-                } else if (type != 'D' && type != 'S')
+                } else if (f.type != CONSOLE_FRAME_DATA && f.type != CONSOLE_FRAME_WINSIZE)
                         return false;
-                off += 3 + len;
+                off += f.size;
         }
         memmove(v->in, v->in + off, v->in_len - off);
         v->in_len -= off;

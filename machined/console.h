@@ -8,29 +8,26 @@
  * last CONSOLE_HISTORY bytes, and to every attached viewer.
  *
  * Viewers ("berth console") connect to RUN/NAME/console.sock (0600, in a
- * 0700 dir: host root only).  The first byte they send is 'W' (read-write)
- * or 'R' (read-only); they get the history, then live output, raw.  After
- * that a read-write viewer sends frames: a type byte, a 16-bit little-endian
- * length and the payload: 'D' input for the guest, 'S' a window size (rows,
- * cols, 16-bit each).  A viewer that cannot keep up loses output, never
- * slows the guest. */
+ * 0700 dir: host root only) and speak the protocol of lib/console-frame.h.
+ * A viewer that cannot keep up loses output, never slows the guest. */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "console-frame.h"
+
 #define CONSOLE_LOG_MAX (1024 * 1024)
 #define CONSOLE_HISTORY (64 * 1024)
 #define CONSOLE_VIEWERS_MAX 16
-#define CONSOLE_FRAME_MAX 4096
 
 typedef struct ConsoleViewer {
         int fd;
         bool writer;
         bool greeted;    /* mode byte received */
         size_t in_len;
-        uint8_t in[3 + CONSOLE_FRAME_MAX];
+        uint8_t in[CONSOLE_FRAME_HEADER + CONSOLE_FRAME_MAX];
         /* Input for the guest its pty could not take yet (a paste bigger than
          * the tty's buffer): written when the master is writable again; until
          * then nothing more is read from this viewer, so its socket pushes back. */

@@ -6,7 +6,6 @@
  * when the guest is gone. */
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -38,115 +37,18 @@
 #include "runtime.h"
 #include "scratch.h"
 #include "store.h"
+#include "supervisor-args.h"
 #include "userns.h"
 #include "util.h"
 
 /* How often a pending poweroff is signalled again. */
 #define POWEROFF_REPEAT_MS 2000
 
-typedef struct Args {
-        const char *name;
-        const char *root;
-        const char *config;
-        int ready_fd;
-        bool wait;   /* signal the ready fd when the guest has booted, not at exec */
-        bool unit;   /* started as a systemd unit: delegated cgroup, sd_notify, machined */
-        bool ephemeral; /* changes to the rootfs go to a tmpfs overlay and vanish */
-        bool stub;      /* PID 1 is berth's stub init, not the machine's own */
-        int lifeline_fd; /* >= 0: power the machine off when this pipe closes (berth run) */
-        pid_t lifeline_pid; /* > 0: ... when this process ends (berth run in unit mode: no pipe) */
-        unsigned long long lifeline_starttime; /* its start time, against pid reuse */
-        int lock_fd;     /* >= 0: berth's lock on the machine, held until our runtime state exists */
-        bool network_gc; /* no machine: clean up after dead supervisors' networks */
-        const char *ports; /* --port: forwards added to the configured ones for this run */
-} Args;
-
-static int parse_args(int argc, char **argv, Args *a) {
-        static const struct option opts[] = {
-                { "root", required_argument, NULL, 'r' },
-                { "config", required_argument, NULL, 'c' },
-                { "ready-fd", required_argument, NULL, 'R' },
-                { "wait", no_argument, NULL, 'w' },
-                { "unit", no_argument, NULL, 'u' },
-                { "ephemeral", no_argument, NULL, 'e' },
-                { "stub-init", no_argument, NULL, 's' },
-                { "lifeline-fd", required_argument, NULL, 'L' },
-                { "lifeline-pid", required_argument, NULL, 'l' },
-                { "lock-fd", required_argument, NULL, 'K' },
-                { "network-gc", no_argument, NULL, 'G' },
-                { "port", required_argument, NULL, 'P' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
-                switch (c) {
-                case 'r':
-                        a->root = optarg;
-                        break;
-                case 'c':
-                        a->config = optarg;
-                        break;
-                case 'R':
-                        if (safe_atoi(optarg, &a->ready_fd) < 0 || a->ready_fd < 3)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --ready-fd '%s'.", optarg);
-                        break;
-                case 'w':
-                        a->wait = true;
-                        break;
-                case 'u':
-                        a->unit = true;
-                        break;
-                case 'e':
-                        a->ephemeral = true;
-                        break;
-                case 's':
-                        a->stub = true;
-                        break;
-                case 'L':
-                        if (safe_atoi(optarg, &a->lifeline_fd) < 0 || a->lifeline_fd < 3)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lifeline-fd '%s'.", optarg);
-                        break;
-                case 'l': {
-                        /* PID:STARTTIME, field 22 of /proc/PID/stat. */
-                        const char *colon = strchr(optarg, ':');
-                        _cleanup_free_ char *pid = colon ? strndup(optarg, colon - optarg) : NULL;
-                        int v;
-                        uint64_t start;
-                        if (!pid || safe_atoi(pid, &v) < 0 || v <= 0 || safe_atou64(colon + 1, &start) < 0)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                                       "Invalid --lifeline-pid '%s': give PID:STARTTIME.", optarg);
-                        a->lifeline_pid = v;
-                        a->lifeline_starttime = start;
-                        break;
-                }
-                case 'K':
-                        if (safe_atoi(optarg, &a->lock_fd) < 0 || a->lock_fd < 3)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --lock-fd '%s'.", optarg);
-                        break;
-                case 'G':
-                        a->network_gc = true;
-                        break;
-                case 'P':
-                        a->ports = optarg;
-                        break;
-                case 'h':
-                        printf("Usage: berth-machined --network-gc\n"
-                               "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init]\n"
-                               "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] NAME\n"
-                               "Boots and supervises machine NAME. Normally started by 'berth start'.\n");
-                        exit(EXIT_SUCCESS);
-                default:
-                        return -EINVAL;
-                }
-        if (a->network_gc) {
-                if (optind != argc)
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--network-gc takes no machine name.");
-                return 0;
-        }
-        if (optind != argc - 1)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Expected exactly one machine name.");
-        a->name = argv[optind];
+/* The command line (lib/supervisor-args.h), and the fds it passes made ours. */
+static int parse_args(int argc, char **argv, SupervisorArgs *a) {
+        int r = supervisor_args_parse(argc, argv, a);
+        if (r < 0 || a->help || a->network_gc)
+                return r;
         /* Inherited without CLOEXEC from berth start; it must not reach the init. */
         if (a->ready_fd >= 0 && fcntl(a->ready_fd, F_SETFD, FD_CLOEXEC) < 0)
                 return log_error_errno(errno, "Invalid --ready-fd %d: %m", a->ready_fd);
@@ -325,228 +227,260 @@ static int attach_network(void *userdata, int netns_fd) {
         return network_attach(userdata, netns_fd);
 }
 
-static int run(const Args *a) {
-        /* Released once our runtime state exists (or when we fail before). */
-        _cleanup_close_ int machine_lock = a->lock_fd;
+/* Everything the supervisor holds for its machine, from start to teardown:
+ * the steps of run() share it and machine_done() releases it, once. */
+typedef struct Machine {
+        const SupervisorArgs *args;
+        int machine_lock; /* berth's lock on the machine: released once our runtime state exists */
+        Store store;
+        MachineConfig cfg;
+        Console console;
+        int sfd;
+        Notify notify;
+        char *run_path;
+        Network net;
+        PortProxy proxy;
+        MountStage stage;
+        char *resolv_conf;
+        char *scratch;
+        uid_t uid_base; /* the machine's root on the host; 0 without a user namespace */
+        char *cgname;
+        char *alt_name;   /* the name machined knows this machine by, while registered */
+        char *registered; /* ... the name it is registered under, if it is */
+        char *base;       /* a run instance's base machine */
+        bool ephemeral;
+        int lifeline_pidfd;
+        int lifeline; /* readable: whoever started us for one job is gone */
+        int base_lock;
+        char *machine_dir, *rootfs;
+        char **layers;
+        char *init_name;
+        int run_fd;  /* RUN/NAME */
+        int lock_fd; /* RUN/NAME/supervisor.lock */
+        int logfd;
+        char *group;
+        MachineCgroup mcg;
+        RuntimeState st;
+        bool owns_runtime; /* cgroups, network and state exist: machine_done() undoes them */
+        StubProgram program;
+        LaunchParams lp;
+        /* Across boots. */
+        int ready_fd;
+        bool stop_requested;
+        bool guest_notifies; /* systemd says READY=1 when it has booted; other inits are "up" at exec */
+} Machine;
+
+/* What was set up is undone in the reverse order it was made. */
+static void machine_done(Machine *m) {
+        if (m->owns_runtime) {
+                if (m->registered)
+                        unregister_machine(m->registered);
+                network_release(&m->net);
+                if (m->scratch)
+                        (void) scratch_remove_layers(m->cfg.scratch_directory, m->cgname, m->uid_base);
+                (void) cgroup_machine_destroy(&m->mcg);
+                /* Without the state file the machine reads as stopped even before the lock goes. */
+                (void) unlinkat(m->run_fd, "state", 0);
+        }
+        free(m->group);
+        closep(&m->logfd);
+        closep(&m->lock_fd);
+        closep(&m->run_fd);
+        free(m->init_name);
+        strv_free(m->layers);
+        free(m->rootfs);
+        free(m->machine_dir);
+        closep(&m->base_lock);
+        closep(&m->lifeline_pidfd);
+        free(m->base);
+        free(m->registered);
+        free(m->alt_name);
+        free(m->cgname);
+        free(m->scratch);
+        free(m->resolv_conf);
+        mount_stage_close(&m->stage);
+        portproxy_close(&m->proxy);
+        network_done(&m->net);
+        free(m->run_path);
+        notify_close(&m->notify);
+        closep(&m->sfd);
+        console_close(&m->console);
+        machine_config_done(&m->cfg);
+        store_close(&m->store);
+        closep(&m->machine_lock);
+}
+
+/* Open the store and read the machine's configuration, with what this
+ * start adds to it (--port) and takes from it (a run instance's ports). */
+static int machine_load(Machine *m) {
+        const SupervisorArgs *a = m->args;
         const char *reason;
         if (machine_name_validate(a->name, &reason) < 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name: %s.", reason);
 
-        _cleanup_(store_close) Store store = STORE_INIT;
-        int r = store_open(&store, a->root, a->config);
+        int r = store_open(&m->store, a->root, a->config);
         if (r < 0)
                 return r;
-
-        if (store_machine_exists(&store, a->name) <= 0)
+        if (store_machine_exists(&m->store, a->name) <= 0)
                 return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "No machine '%s'.", a->name);
 
-        /* Declared before the first "goto finish", so cleanup never sees garbage. */
-        _cleanup_(machine_config_done) MachineConfig cfg = {};
-        _cleanup_(console_close) Console console = CONSOLE_INIT;
-        _cleanup_close_ int sfd = -EBADF;
-        _cleanup_(notify_close) Notify notify = NOTIFY_INIT;
-        _cleanup_free_ char *run_path = NULL;
+        m->cgname = store_cgroup_name(&m->store, a->name);
+        m->alt_name = store_qualified_name(&m->store, a->name);
         _cleanup_free_ char *cfg_err = NULL;
-        _cleanup_(network_done) Network net = NETWORK_INIT;
-        _cleanup_(portproxy_close) PortProxy proxy = PORTPROXY_INIT;
-        _cleanup_(mount_stage_close) MountStage stage = MOUNT_STAGE_INIT;
-        _cleanup_free_ char *resolv_conf = NULL;
-        _cleanup_free_ char *scratch = NULL;
-        uid_t uid_base = 0; /* the machine's root on the host; 0 without a user namespace */
-        _cleanup_free_ char *cgname = store_cgroup_name(&store, a->name);
-        /* The name machined knows this machine by, while registered. */
-        _cleanup_free_ char *alt_name = store_qualified_name(&store, a->name), *registered = NULL;
-        r = store_load_config(&store, a->name, NULL, &cfg, &cfg_err);
+        r = store_load_config(&m->store, a->name, NULL, &m->cfg, &cfg_err);
         if (r < 0)
                 return log_error_errno(r, "%s", cfg_err ?: "Failed to load the configuration.");
 
         /* A run instance boots its base's rootfs, always ephemeral, and keeps the
          * base from changing underneath it; a persistent boot keeps instances away. */
-        _cleanup_free_ char *base = NULL;
-        r = store_machine_base(&store, a->name, &base);
+        r = store_machine_base(&m->store, a->name, &m->base);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the base of '%s': %m", a->name);
-        bool ephemeral = a->ephemeral || base;
-        if (base) {
+        m->ephemeral = a->ephemeral || m->base;
+        if (m->base) {
                 /* Instances copy their base's config, but a host port can have
                  * only one owner: they get only the forwards of their --port. */
-                free(cfg.ports);
-                cfg.ports = NULL;
-                cfg.n_ports = 0;
+                free(m->cfg.ports);
+                m->cfg.ports = NULL;
+                m->cfg.n_ports = 0;
         }
         if (a->ports) {
                 /* The configured forwards and --port's, checked as one Port= line. */
                 _cleanup_free_ char *set = xstrdup("Network.Port=");
-                for (size_t i = 0; i < cfg.n_ports; i++) {
+                for (size_t i = 0; i < m->cfg.n_ports; i++) {
                         char buf[16];
-                        strextendf(&set, "%s ", port_forward_format(&cfg.ports[i], buf));
+                        strextendf(&set, "%s ", port_forward_format(&m->cfg.ports[i], buf));
                 }
                 strextendf(&set, "%s", a->ports);
-                r = machine_config_set_from_cli(&cfg, set, &cfg_err);
+                r = machine_config_set_from_cli(&m->cfg, set, &cfg_err);
                 if (r < 0)
                         return log_error_errno(r, "%s", cfg_err);
         }
         /* berth run in unit mode: we are systemd's child, not its, so no pipe
          * tells us when it is gone; its pidfd does. */
-        _cleanup_close_ int lifeline_pidfd = -EBADF;
         if (a->lifeline_pid > 0) {
-                lifeline_pidfd = pidfd_open_checked(a->lifeline_pid, a->lifeline_starttime);
-                if (lifeline_pidfd < 0)
-                        return log_error_errno(lifeline_pidfd, "The process that runs machine %s (pid %d) is gone: %m",
+                m->lifeline_pidfd = pidfd_open_checked(a->lifeline_pid, a->lifeline_starttime);
+                if (m->lifeline_pidfd < 0)
+                        return log_error_errno(m->lifeline_pidfd, "The process that runs machine %s (pid %d) is gone: %m",
                                                a->name, (int) a->lifeline_pid);
         }
-        int lifeline = a->lifeline_fd >= 0 ? a->lifeline_fd : lifeline_pidfd;
-        _cleanup_close_ int base_lock = -EBADF;
-        if (base || !ephemeral) {
-                base_lock = store_lock_base(&store, base ?: a->name, base != NULL);
-                if (base_lock == -EBUSY)
-                        return log_error_errno(base_lock,
+        m->lifeline = a->lifeline_fd >= 0 ? a->lifeline_fd : m->lifeline_pidfd;
+        return 0;
+}
+
+/* Lock the rootfs and the runtime dir, check the rootfs, and write the
+ * runtime state that tells berth the machine runs. */
+static int machine_claim(Machine *m) {
+        const SupervisorArgs *a = m->args;
+        const char *base = m->base;
+        int r;
+        if (base || !m->ephemeral) {
+                m->base_lock = store_lock_base(&m->store, base ?: a->name, base != NULL);
+                if (m->base_lock == -EBUSY)
+                        return log_error_errno(m->base_lock,
                                                base ? "Machine '%s' runs with changes to its rootfs; it cannot be a base now."
                                                     : "Machine '%s' is the base of running 'berth run' machines; stop "
                                                       "them first (or start it with --ephemeral).",
                                                base ?: a->name);
-                if (base_lock < 0)
-                        return log_error_errno(base_lock, "Failed to lock the base: %m");
+                if (m->base_lock < 0)
+                        return log_error_errno(m->base_lock, "Failed to lock the base: %m");
         }
         /* A machine's dir, or an image's (images/bases/NAME) for a run instance. */
-        _cleanup_free_ char *machine_dir = store_base_path(&store, base ?: a->name);
-        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", machine_dir);
-        _cleanup_strv_free_ char **layers = NULL;
-        r = layers_prepare_start(&store, machine_dir, &layers);
+        m->machine_dir = store_base_path(&m->store, base ?: a->name);
+        m->rootfs = xasprintf("%s/rootfs", m->machine_dir);
+        r = layers_prepare_start(&m->store, m->machine_dir, &m->layers);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the layers of '%s': %m", base ?: a->name);
-        _cleanup_free_ char *init_name = NULL;
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
-        r = layers_rootfs_check(&store, machine_dir, a->stub || !cfg.boot ? NULL : cfg.init, &init_name);
+        r = layers_rootfs_check(&m->store, m->machine_dir, a->stub || !m->cfg.boot ? NULL : m->cfg.init, &m->init_name);
         if (r < 0)
                 return r;
 
-        if (cfg.private_users && cfg.network_mode == NETWORK_MODE_HOST)
+        if (m->cfg.private_users && m->cfg.network_mode == NETWORK_MODE_HOST)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "[Network] Mode=host needs PrivateUsers=no.");
 
-        if (mkdirat(store.run_fd, a->name, 0700) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create %s/%s: %m", store.run, a->name);
-        _cleanup_close_ int run_fd = open_dir_nofollow(store.run_fd, a->name);
-        if (run_fd < 0)
-                return log_error_errno(run_fd, "Failed to open %s/%s: %m", store.run, a->name);
-        _cleanup_close_ int lock_fd = lock_file_at(run_fd, "supervisor.lock", true, false);
-        if (lock_fd == -EWOULDBLOCK)
-                return log_error_errno(lock_fd, "Machine '%s' is already running.", a->name);
-        if (lock_fd < 0)
-                return log_error_errno(lock_fd, "Failed to lock %s/%s/supervisor.lock: %m", store.run, a->name);
+        if (mkdirat(m->store.run_fd, a->name, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s/%s: %m", m->store.run, a->name);
+        m->run_fd = open_dir_nofollow(m->store.run_fd, a->name);
+        if (m->run_fd < 0)
+                return log_error_errno(m->run_fd, "Failed to open %s/%s: %m", m->store.run, a->name);
+        m->lock_fd = lock_file_at(m->run_fd, "supervisor.lock", true, false);
+        if (m->lock_fd == -EWOULDBLOCK)
+                return log_error_errno(m->lock_fd, "Machine '%s' is already running.", a->name);
+        if (m->lock_fd < 0)
+                return log_error_errno(m->lock_fd, "Failed to lock %s/%s/supervisor.lock: %m", m->store.run, a->name);
 
-        _cleanup_close_ int logfd = -EBADF;
         if (a->unit) {
                 /* stderr goes to the journal; berth start reads this file on failure. */
-                logfd = openat(run_fd, "supervisor.log", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (logfd >= 0)
-                        log_set_file(logfd);
+                m->logfd = openat(m->run_fd, "supervisor.log", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (m->logfd >= 0)
+                        log_set_file(m->logfd);
         }
 
         /* Where the machine's cgroups go: ours under berth/, or the unit's own. */
-        MachineCgroup mcg = { .delegated = a->unit };
-        _cleanup_free_ char *group = NULL;
+        m->mcg.delegated = a->unit;
         if (a->unit) {
-                r = cgroup_self_unified(&group);
+                r = cgroup_self_unified(&m->group);
                 if (r < 0)
                         return log_error_errno(r, "Cannot find the unit's cgroup (is it delegated?): %m");
         } else
-                group = xasprintf(CGROUP_TOP "/%s", cgname);
-        mcg.group = group;
+                m->group = xasprintf(CGROUP_TOP "/%s", m->cgname);
+        m->mcg.group = m->group;
 
-        RuntimeState st = { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
-                            .ephemeral = ephemeral };
-        snprintf(st.cgroup, sizeof st.cgroup, "%s", group);
+        m->st = (RuntimeState) { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
+                                 .ephemeral = m->ephemeral };
+        snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group);
         if (a->unit) {
-                const char *u = strrchr(group, '/');
-                snprintf(st.unit, sizeof st.unit, "%s", u ? u + 1 : group);
+                const char *u = strrchr(m->group, '/');
+                snprintf(m->st.unit, sizeof m->st.unit, "%s", u ? u + 1 : m->group);
         }
-        (void) proc_starttime(st.supervisor_pid, &st.supervisor_starttime);
-        pick_shutdown(&cfg, init_name, &st);
-        r = runtime_state_write(run_fd, &st);
+        (void) proc_starttime(m->st.supervisor_pid, &m->st.supervisor_starttime);
+        pick_shutdown(&m->cfg, m->init_name, &m->st);
+        r = runtime_state_write(m->run_fd, &m->st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
         /* From here on our supervisor.lock and state tell berth the machine
          * runs: its lock on the machine is no longer needed. */
-        if (machine_lock >= 0)
-                (void) flock(machine_lock, LOCK_UN); /* for every copy of the fd, berth's included */
-        closep(&machine_lock);
+        if (m->machine_lock >= 0)
+                (void) flock(m->machine_lock, LOCK_UN); /* for every copy of the fd, berth's included */
+        closep(&m->machine_lock);
 
-        _cleanup_free_ char *transient_unit = unit_name_for(cgname);
-        if (a->unit && !streq(st.unit, transient_unit)) {
+        _cleanup_free_ char *transient_unit = unit_name_for(m->cgname);
+        if (a->unit && !streq(m->st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
                  * machine.conf: give it the machine's limits.  Not berth start's
                  * transient unit, which has them: setting them again would only
                  * write drop-ins. */
                 _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
                 if (sd_bus_open_system(&bus) >= 0)
-                        (void) unit_set_limits(bus, st.unit, &cfg);
+                        (void) unit_set_limits(bus, m->st.unit, &m->cfg);
         }
+        return 0;
+}
 
-        r = cgroup_supervisor_enter(&mcg);
-        if (r < 0)
-                goto finish;
-        CgroupLimits limits = cgroup_limits_from_config(&cfg);
-        r = cgroup_machine_create(&mcg, &limits);
-        if (r < 0)
-                goto finish;
-
-        r = network_prepare(&net, &store, a->name, &cfg, a->unit);
-        if (r < 0)
-                goto finish;
-        resolv_conf = network_resolv_conf(&net);
-        if (net.mode == NETWORK_MODE_BRIDGE && !net.external)
-                portproxy_open(&proxy, net.ports, net.n_ports, &net.addr6);
-        {
-                _cleanup_free_ char *addresses = network_addresses(&net);
-                if (addresses) {
-                        snprintf(st.addresses, sizeof st.addresses, "%s", addresses);
-                        (void) runtime_state_write(run_fd, &st);
-                }
-        }
-
-        r = console_open(&console, run_fd);
-        if (r < 0)
-                goto finish;
-        /* In unit mode the console goes to the journal too: journalctl -u shows the boot. */
-        console.to_stdout = a->unit;
-
-        run_path = xasprintf("%s/%s", store.run, a->name);
-        r = notify_open(&notify, run_fd, run_path);
-        if (r < 0)
-                goto finish;
-        host_dir_populate(run_fd);
-        Id128 uuid;
-        r = machine_uuid_load(store.machines_fd, a->name, &uuid);
-        if (r < 0)
-                goto finish;
-
-        if (cfg.private_users) {
-                _cleanup_close_ int mfd = open_dir_nofollow(store.machines_fd, a->name);
-                r = mfd < 0 ? mfd : userns_ensure_range(&store, mfd, &uid_base);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to get the machine's UID range: %m");
-                        goto finish;
-                }
+/* The machine's user namespace range and mount stage; or, without one, its
+ * tree owned by the host's IDs again. */
+static int machine_setup_users(Machine *m) {
+        if (m->cfg.private_users) {
+                _cleanup_close_ int mfd = open_dir_nofollow(m->store.machines_fd, m->args->name);
+                int r = mfd < 0 ? mfd : userns_ensure_range(&m->store, mfd, &m->uid_base);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to get the machine's UID range: %m");
                 /* The console belongs to the machine's root and tty group (GID 5). */
-                if (fchown(console.slave_keep, uid_base, uid_base + 5) < 0) {
-                        r = log_error_errno(errno, "Failed to hand the console to the machine: %m");
-                        goto finish;
-                }
+                if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
+                        return log_error_errno(errno, "Failed to hand the console to the machine: %m");
                 /* Its root must not undo its mounts: they come back locked. */
-                r = mount_stage_open(&stage, run_fd, run_path);
-                if (r < 0)
-                        goto finish;
-        } else {
-                log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
-                            "root, this is not a security boundary.",
-                            a->name);
-                /* Host IDs are the guest's: a tree chowned for an earlier start goes back. */
-                r = ownership_ensure(rootfs, 0);
-                if (r < 0)
-                        goto finish;
+                return mount_stage_open(&m->stage, m->run_fd, m->run_path);
         }
+        log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
+                    "root, this is not a security boundary.",
+                    m->args->name);
+        /* Host IDs are the guest's: a tree chowned for an earlier start goes back. */
+        return ownership_ensure(m->rootfs, 0);
+}
 
+/* The signals berth and systemd send us arrive on a signalfd. */
+static int signals_open(void) {
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
@@ -557,216 +491,314 @@ static int run(const Args *a) {
         sigaddset(&mask, SIGUSR2);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (sfd < 0) {
-                r = log_error_errno(errno, "signalfd failed: %m");
-                goto finish;
-        }
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return log_error_errno(errno, "signalfd failed: %m");
+        return sfd;
+}
 
-        bool own_netns = cfg.network_mode != NETWORK_MODE_HOST;
-        LaunchParams lp = {
-                .cgroup = &mcg,
-                .hostname = cfg.hostname ?: a->name,
-                .init = cfg.init,
-                .mount = { .rootfs = rootfs, .console = console.slave_path, .rootfs_tree_fd = -1,
-                           .own_netns = own_netns, .notify_dir = notify.dir, .notify_dir_fd = -1,
-                           .ephemeral = ephemeral, .userns = uid_base > 0, .stage = stage.path, .stage_fd = -1,
-                           .machine_dir = layers ? machine_dir : NULL, .layers = layers,
-                           .n_layers = strv_length(layers) },
-                /* "berth run" runs its command itself (--stub-init); Boot=no runs Command=. */
-                .stub_init = a->stub || !cfg.boot,
-                .program = a->stub || cfg.boot ? NULL : &(StubProgram) {
-                        .argv = cfg.command, .env = cfg.environment, .cwd = cfg.working_directory,
-                        .user = cfg.user,
-                },
+/* What every boot of this machine is launched with. */
+static void launch_params_init(Machine *m, Id128 uuid) {
+        const SupervisorArgs *a = m->args;
+        const MachineConfig *cfg = &m->cfg;
+        bool own_netns = cfg->network_mode != NETWORK_MODE_HOST;
+        /* "berth run" runs its command itself (--stub-init); Boot=no runs Command=. */
+        bool program = !a->stub && !cfg->boot;
+        m->program = (StubProgram) { .argv = cfg->command, .env = cfg->environment, .cwd = cfg->working_directory,
+                                     .user = cfg->user };
+        m->lp = (LaunchParams) {
+                .cgroup = &m->mcg,
+                .hostname = cfg->hostname ?: a->name,
+                .init = cfg->init,
+                .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .rootfs_tree_fd = -1,
+                           .own_netns = own_netns, .notify_dir = m->notify.dir, .notify_dir_fd = -1,
+                           .ephemeral = m->ephemeral, .userns = m->uid_base > 0, .stage = m->stage.path,
+                           .stage_fd = -1, .machine_dir = m->layers ? m->machine_dir : NULL, .layers = m->layers,
+                           .n_layers = strv_length(m->layers) },
+                .stub_init = a->stub || !cfg->boot,
+                .program = program ? &m->program : NULL,
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
-                .uid_base = uid_base,
-                .ownership = cfg.ownership,
-                .rootfs_shared = base != NULL,
+                .uid_base = m->uid_base,
+                .ownership = cfg->ownership,
+                .rootfs_shared = m->base != NULL,
                 .setup_network = attach_network,
-                .network_userdata = &net,
-                .resolv_conf = resolv_conf,
-                .stage = stage.path ? &stage : NULL,
+                .network_userdata = &m->net,
+                .resolv_conf = m->resolv_conf,
+                .stage = m->stage.path ? &m->stage : NULL,
                 .machine_uuid = uuid,
         };
-        bool use_scratch = ephemeral && cfg.scratch_directory;
+}
 
-        int ready_fd = a->ready_fd;
-        bool stop_requested = false;
+/* Everything a boot needs that outlives it: cgroups, network, console,
+ * notify socket, IDs and signals.  From here on a failure is torn down. */
+static int machine_setup(Machine *m) {
+        const SupervisorArgs *a = m->args;
+        m->owns_runtime = true;
+        int r = cgroup_supervisor_enter(&m->mcg);
+        if (r < 0)
+                return r;
+        CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
+        r = cgroup_machine_create(&m->mcg, &limits);
+        if (r < 0)
+                return r;
+
+        r = network_prepare(&m->net, &m->store, a->name, &m->cfg, a->unit);
+        if (r < 0)
+                return r;
+        m->resolv_conf = network_resolv_conf(&m->net);
+        if (m->net.mode == NETWORK_MODE_BRIDGE && !m->net.external)
+                portproxy_open(&m->proxy, m->net.ports, m->net.n_ports, &m->net.addr6);
+        _cleanup_free_ char *addresses = network_addresses(&m->net);
+        if (addresses) {
+                snprintf(m->st.addresses, sizeof m->st.addresses, "%s", addresses);
+                (void) runtime_state_write(m->run_fd, &m->st);
+        }
+
+        r = console_open(&m->console, m->run_fd);
+        if (r < 0)
+                return r;
+        /* In unit mode the console goes to the journal too: journalctl -u shows the boot. */
+        m->console.to_stdout = a->unit;
+
+        m->run_path = xasprintf("%s/%s", m->store.run, a->name);
+        r = notify_open(&m->notify, m->run_fd, m->run_path);
+        if (r < 0)
+                return r;
+        host_dir_populate(m->run_fd);
+        Id128 uuid;
+        r = machine_uuid_load(m->store.machines_fd, a->name, &uuid);
+        if (r < 0)
+                return r;
+        r = machine_setup_users(m);
+        if (r < 0)
+                return r;
+        m->sfd = signals_open();
+        if (m->sfd < 0)
+                return m->sfd;
+        launch_params_init(m, uuid);
         /* systemd says READY=1 when it has booted; other inits are "up" at exec. */
-        bool guest_notifies = strstr(init_name, "systemd");
-        Outcome outcome = OUTCOME_FAILED;
+        m->guest_notifies = strstr(m->init_name, "systemd");
+        return 0;
+}
+
+/* A stop was asked for: say so in the runtime state. */
+static void mark_stopping(Machine *m) {
+        m->stop_requested = true;
+        m->st.state = MACHINE_STOPPING;
+        (void) runtime_state_write(m->run_fd, &m->st);
+}
+
+/* Obey the signals berth and systemd sent us about the init PID (PIDFD). */
+static void handle_signals(Machine *m, pid_t pid, int pidfd, uint64_t *last_poweroff) {
+        struct signalfd_siginfo ssi;
+        while (read(m->sfd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi) {
+                if (ssi.ssi_signo == SIGCHLD || ssi.ssi_signo == SIGHUP)
+                        continue;
+                char sig[16], how[64];
+                if (ssi.ssi_signo == SIGUSR2) {
+                        /* berth reboot, for an init only we can ask (initctl).
+                         * A pending stop wins. */
+                        if (!m->stop_requested)
+                                log_info("Received SIGUSR2, rebooting the machine with %s.",
+                                         ask_init(m->st.reboot_initctl, '6', m->st.reboot_signal, pid, pidfd, how));
+                        continue;
+                }
+                if (!m->stop_requested) {
+                        if (m->args->unit)
+                                (void) sd_notify(0, "STOPPING=1");
+                        mark_stopping(m);
+                }
+                if (ssi.ssi_signo == SIGUSR1) {
+                        /* berth kill: no shutdown, but still a requested stop. */
+                        log_info("Received SIGUSR1, killing the machine.");
+                        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                        continue;
+                }
+                /* SIGTERM/SIGINT: a clean poweroff of the guest. */
+                log_info("Received %s, powering off the machine with %s.", signal_to_string((int) ssi.ssi_signo, sig),
+                         ask_poweroff(&m->st, pid, pidfd, how));
+                *last_poweroff = now_usec(CLOCK_MONOTONIC);
+        }
+}
+
+/* Serve the running init PID (PIDFD) until it ends, which RET_SI says how:
+ * its console, port forwards, readiness, our signals and the lifeline. */
+static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
+        const char *name = m->args->name;
+        uint64_t last_poweroff = 0;
         for (;;) {
-                pid_t pid;
-                _cleanup_close_ int pidfd = -EBADF;
-                if (use_scratch) {
-                        r = scratch_prepare(cfg.scratch_directory, cgname, uid_base, &scratch);
-                        if (r < 0)
-                                goto finish;
-                        lp.mount.scratch = scratch;
+                struct pollfd p[4 + CONSOLE_POLLFDS_MAX + PORTPROXY_POLLFDS_MAX] = {
+                        { .fd = pidfd, .events = POLLIN },
+                        { .fd = m->sfd, .events = POLLIN },
+                        { .fd = m->notify.fd, .events = POLLIN },
+                        { .fd = m->stop_requested ? -1 : m->lifeline, .events = POLLIN },
+                };
+                size_t n_console = console_fill_pollfds(&m->console, p + 4);
+                size_t n_proxy = portproxy_fill_pollfds(&m->proxy, p + 4 + n_console);
+                /* An init ignores signals until it has installed its handlers (and
+                 * sysvinit has no FIFO until it made one), so a poweroff sent right
+                 * after boot can be lost: repeat it, the same way, while a stop is
+                 * pending (inits treat a repeat as the same request). */
+                if (poll(p, 4 + n_console + n_proxy, m->stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "poll failed: %m");
                 }
-                r = launch_machine(&lp, &pid, &pidfd);
-                if (r < 0)
-                        goto finish;
-
-                st.state = stop_requested ? MACHINE_STOPPING : MACHINE_RUNNING;
-                st.init_pid = pid;
-                (void) proc_starttime(pid, &st.init_starttime);
-                st.started_usec = now_usec(CLOCK_REALTIME);
-                st.boots++;
-                st.booted = false;
-                r = runtime_state_write(run_fd, &st);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
-                log_info("Machine %s started (init %s, pid %d, boot %u).", a->name,
-                         lp.program ? "berth-stub" : cfg.init, (int) pid, st.boots);
-                if (a->unit)
-                        (void) register_machine(a->name, alt_name, pid, rootfs, &net.host_ifindex,
-                                                net.host_ifindex > 0, &registered);
-                if (!a->wait)
-                        notify_ready(&ready_fd);
-                if (!guest_notifies)
-                        machine_booted(&st, run_fd, &ready_fd);
-
-                siginfo_t si = {};
-                uint64_t last_poweroff = 0;
-                for (;;) {
-                        struct pollfd p[4 + CONSOLE_POLLFDS_MAX + PORTPROXY_POLLFDS_MAX] = {
-                                { .fd = pidfd, .events = POLLIN },
-                                { .fd = sfd, .events = POLLIN },
-                                { .fd = notify.fd, .events = POLLIN },
-                                { .fd = stop_requested ? -1 : lifeline, .events = POLLIN },
-                        };
-                        size_t n_console = console_fill_pollfds(&console, p + 4);
-                        size_t n_proxy = portproxy_fill_pollfds(&proxy, p + 4 + n_console);
-                        /* An init ignores signals until it has installed its handlers (and
-                         * sysvinit has no FIFO until it made one), so a poweroff sent right
-                         * after boot can be lost: repeat it, the same way, while a stop is
-                         * pending (inits treat a repeat as the same request). */
-                        if (poll(p, 4 + n_console + n_proxy, stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                r = log_error_errno(errno, "poll failed: %m");
-                                goto finish;
-                        }
-                        console_dispatch(&console, p + 4, n_console);
-                        portproxy_dispatch(&proxy, p + 4 + n_console, n_proxy);
-                        if (p[3].revents && !stop_requested) {
-                                /* Whoever started us for one job is gone: power off. */
-                                stop_requested = true;
-                                st.state = MACHINE_STOPPING;
-                                (void) runtime_state_write(run_fd, &st);
-                                char how[64];
-                                log_info("The process that ran machine %s went away, powering it off with %s.", a->name,
-                                         ask_poweroff(&st, pid, pidfd, how));
-                                last_poweroff = now_usec(CLOCK_MONOTONIC);
-                        }
-                        if ((p[2].revents & POLLIN) && notify_read_ready(&notify, pid)) {
-                                log_info("Machine %s has booted.", a->name);
-                                machine_booted(&st, run_fd, &ready_fd);
-                        }
-                        if (p[1].revents & POLLIN) {
-                                struct signalfd_siginfo ssi;
-                                while (read(sfd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi) {
-                                        if (ssi.ssi_signo == SIGCHLD || ssi.ssi_signo == SIGHUP)
-                                                continue;
-                                        char sig[16], how[64];
-                                        if (ssi.ssi_signo == SIGUSR2) {
-                                                /* berth reboot, for an init only we can ask (initctl).
-                                                 * A pending stop wins. */
-                                                if (!stop_requested)
-                                                        log_info("Received SIGUSR2, rebooting the machine with %s.",
-                                                                 ask_init(st.reboot_initctl, '6', st.reboot_signal, pid,
-                                                                          pidfd, how));
-                                                continue;
-                                        }
-                                        if (!stop_requested) {
-                                                if (a->unit)
-                                                        (void) sd_notify(0, "STOPPING=1");
-                                                stop_requested = true;
-                                                st.state = MACHINE_STOPPING;
-                                                (void) runtime_state_write(run_fd, &st);
-                                        }
-                                        if (ssi.ssi_signo == SIGUSR1) {
-                                                /* berth kill: no shutdown, but still a requested stop. */
-                                                log_info("Received SIGUSR1, killing the machine.");
-                                                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                                                continue;
-                                        }
-                                        /* SIGTERM/SIGINT: a clean poweroff of the guest. */
-                                        log_info("Received %s, powering off the machine with %s.",
-                                                 signal_to_string((int) ssi.ssi_signo, sig),
-                                                 ask_poweroff(&st, pid, pidfd, how));
-                                        last_poweroff = now_usec(CLOCK_MONOTONIC);
-                                }
-                        }
-                        if (stop_requested && last_poweroff > 0 &&
-                            now_usec(CLOCK_MONOTONIC) - last_poweroff >= POWEROFF_REPEAT_MS * 1000) {
-                                char how[64];
-                                (void) ask_poweroff(&st, pid, pidfd, how);
-                                last_poweroff = now_usec(CLOCK_MONOTONIC);
-                        }
-                        if (p[0].revents & POLLIN) {
-                                if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG) < 0) {
-                                        r = log_error_errno(errno, "waitid failed: %m");
-                                        goto finish;
-                                }
-                                if (si.si_pid != 0)
-                                        break;
-                        }
+                console_dispatch(&m->console, p + 4, n_console);
+                portproxy_dispatch(&m->proxy, p + 4 + n_console, n_proxy);
+                if (p[3].revents && !m->stop_requested) {
+                        /* Whoever started us for one job is gone: power off. */
+                        mark_stopping(m);
+                        char how[64];
+                        log_info("The process that ran machine %s went away, powering it off with %s.", name,
+                                 ask_poweroff(&m->st, pid, pidfd, how));
+                        last_poweroff = now_usec(CLOCK_MONOTONIC);
                 }
-                (void) console_drain(&console);
-
-                char how[64];
-                outcome = classify_exit(&si, stop_requested, how);
-                log_info("Machine %s init %s.", a->name, how);
-                if (outcome != OUTCOME_REBOOT)
-                        break;
-
-                log_info("Machine %s is rebooting.", a->name);
-                if (a->unit) {
-                        if (registered)
-                                unregister_machine(registered);
-                        free(TAKE_PTR(registered));
-                        (void) sd_notify(0, "STATUS=Rebooting.");
+                if ((p[2].revents & POLLIN) && notify_read_ready(&m->notify, pid)) {
+                        log_info("Machine %s has booted.", name);
+                        machine_booted(&m->st, m->run_fd, &m->ready_fd);
                 }
-                /* A fresh payload per boot: the last boot's subtree goes with it; the
-                 * machine's group keeps its limits (berth set may have changed them). */
-                r = cgroup_machine_renew_payload(&mcg);
-                if (r < 0)
-                        goto finish;
-                /* The guest may have replaced its init while it ran: check it
-                 * again, as at start (the child checks the live view too). */
-                if (!lp.stub_init) {
-                        free(TAKE_PTR(init_name));
-                        r = layers_rootfs_check(&store, machine_dir, cfg.init, &init_name);
-                        if (r < 0)
-                                goto finish;
-                        pick_shutdown(&cfg, init_name, &st);
-                        guest_notifies = strstr(init_name, "systemd");
+                if (p[1].revents & POLLIN)
+                        handle_signals(m, pid, pidfd, &last_poweroff);
+                if (m->stop_requested && last_poweroff > 0 &&
+                    now_usec(CLOCK_MONOTONIC) - last_poweroff >= POWEROFF_REPEAT_MS * 1000) {
+                        char how[64];
+                        (void) ask_poweroff(&m->st, pid, pidfd, how);
+                        last_poweroff = now_usec(CLOCK_MONOTONIC);
+                }
+                if (p[0].revents & POLLIN) {
+                        if (waitid(P_PIDFD, (id_t) pidfd, ret_si, WEXITED | WNOHANG) < 0)
+                                return log_error_errno(errno, "waitid failed: %m");
+                        if (ret_si->si_pid != 0)
+                                return 0;
                 }
         }
-        r = outcome == OUTCOME_FAILED ? -EIO : 0;
+}
 
-finish:
-        if (registered)
-                unregister_machine(registered);
-        network_release(&net);
-        if (scratch)
-                (void) scratch_remove_layers(cfg.scratch_directory, cgname, uid_base);
-        (void) cgroup_machine_destroy(&mcg);
-        /* Without the state file the machine reads as stopped even before the lock goes. */
-        (void) unlinkat(run_fd, "state", 0);
-        return r;
+/* Start the init once and serve it until it ends; RET says what next. */
+static int boot_once(Machine *m, Outcome *ret) {
+        const SupervisorArgs *a = m->args;
+        pid_t pid;
+        _cleanup_close_ int pidfd = -EBADF;
+        int r;
+        if (m->ephemeral && m->cfg.scratch_directory) {
+                r = scratch_prepare(m->cfg.scratch_directory, m->cgname, m->uid_base, &m->scratch);
+                if (r < 0)
+                        return r;
+                m->lp.mount.scratch = m->scratch;
+        }
+        r = launch_machine(&m->lp, &pid, &pidfd);
+        if (r < 0)
+                return r;
+
+        m->st.state = m->stop_requested ? MACHINE_STOPPING : MACHINE_RUNNING;
+        m->st.init_pid = pid;
+        (void) proc_starttime(pid, &m->st.init_starttime);
+        m->st.started_usec = now_usec(CLOCK_REALTIME);
+        m->st.boots++;
+        m->st.booted = false;
+        r = runtime_state_write(m->run_fd, &m->st);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
+        log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, m->lp.program ? "berth-stub" : m->cfg.init,
+                 (int) pid, m->st.boots);
+        if (a->unit)
+                (void) register_machine(a->name, m->alt_name, pid, m->rootfs, &m->net.host_ifindex,
+                                        m->net.host_ifindex > 0, &m->registered);
+        if (!a->wait)
+                notify_ready(&m->ready_fd);
+        if (!m->guest_notifies)
+                machine_booted(&m->st, m->run_fd, &m->ready_fd);
+
+        siginfo_t si = {};
+        r = serve(m, pid, pidfd, &si);
+        if (r < 0)
+                return r;
+        (void) console_drain(&m->console);
+
+        char how[64];
+        *ret = classify_exit(&si, m->stop_requested, how);
+        log_info("Machine %s init %s.", a->name, how);
+        return 0;
+}
+
+/* The guest rebooted: a fresh cgroup payload and, if it may have changed,
+ * its init checked again, before the next boot. */
+static int prepare_reboot(Machine *m) {
+        const SupervisorArgs *a = m->args;
+        log_info("Machine %s is rebooting.", a->name);
+        if (a->unit) {
+                if (m->registered)
+                        unregister_machine(m->registered);
+                free(TAKE_PTR(m->registered));
+                (void) sd_notify(0, "STATUS=Rebooting.");
+        }
+        /* A fresh payload per boot: the last boot's subtree goes with it; the
+         * machine's group keeps its limits (berth set may have changed them). */
+        int r = cgroup_machine_renew_payload(&m->mcg);
+        if (r < 0)
+                return r;
+        /* The guest may have replaced its init while it ran: check it
+         * again, as at start (the child checks the live view too). */
+        if (!m->lp.stub_init) {
+                free(TAKE_PTR(m->init_name));
+                r = layers_rootfs_check(&m->store, m->machine_dir, m->cfg.init, &m->init_name);
+                if (r < 0)
+                        return r;
+                pick_shutdown(&m->cfg, m->init_name, &m->st);
+                m->guest_notifies = strstr(m->init_name, "systemd");
+        }
+        return 0;
+}
+
+/* Prepare, boot (again after each reboot of the guest), serve, tear down.
+ * 0 when the machine powered off, -EIO when its init failed, -errno. */
+static int run(const SupervisorArgs *a) {
+        _cleanup_(machine_done) Machine m = {
+                .args = a,
+                .machine_lock = a->lock_fd,
+                .store = STORE_INIT,
+                .console = CONSOLE_INIT,
+                .sfd = -EBADF,
+                .notify = NOTIFY_INIT,
+                .net = NETWORK_INIT,
+                .proxy = PORTPROXY_INIT,
+                .stage = MOUNT_STAGE_INIT,
+                .lifeline_pidfd = -EBADF,
+                .base_lock = -EBADF,
+                .run_fd = -EBADF,
+                .lock_fd = -EBADF,
+                .logfd = -EBADF,
+                .ready_fd = a->ready_fd,
+        };
+        int r = machine_load(&m);
+        if (r >= 0)
+                r = machine_claim(&m);
+        if (r >= 0)
+                r = machine_setup(&m);
+        Outcome outcome = OUTCOME_FAILED;
+        while (r >= 0) {
+                r = boot_once(&m, &outcome);
+                if (r < 0 || outcome != OUTCOME_REBOOT)
+                        break;
+                r = prepare_reboot(&m);
+        }
+        if (r < 0)
+                return r;
+        return outcome == OUTCOME_FAILED ? -EIO : 0;
 }
 
 int main(int argc, char **argv) {
-        Args a = { .ready_fd = -1, .lifeline_fd = -1, .lock_fd = -1 };
+        SupervisorArgs a = SUPERVISOR_ARGS_INIT;
         log_parse_environment();
         log_set_prefix("berth-machined");
         if (parse_args(argc, argv, &a) < 0)
                 return 2;
+        if (a.help) {
+                fputs(supervisor_args_usage, stdout);
+                return EXIT_SUCCESS;
+        }
         if (a.network_gc)
                 return network_gc() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         return run(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
