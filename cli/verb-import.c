@@ -14,6 +14,7 @@
 #include "berth.h"
 #include "build-config.h"
 #include "config.h"
+#include "create.h"
 #include "fs.h"
 #include "log.h"
 #include "rootfs.h"
@@ -23,23 +24,17 @@
 #include "userns.h"
 #include "util.h"
 
-#define IMAGE_INFO_MAX 4096
-
 static const char *import_helper(void) {
         return secure_getenv("BERTH_IMPORT") ?: BERTH_IMPORT_PATH;
 }
 
-/* The PORTS= line of the helper's "image" file, if it holds only what a
- * port list can hold (the helper checked; a comment must stay one line). */
-static char *image_ports(const char *info) {
-        const char *p = strstr(info, "PORTS=");
-        if (!p || (p != info && p[-1] != '\n'))
+/* The image's ports, if they hold only what a port list can hold (the
+ * helper checked; a comment must stay one line). */
+static char *image_ports(const ImageInfo *img) {
+        size_t n = img->ports ? strlen(img->ports) : 0;
+        if (n == 0 || n > 120 || strspn(img->ports, "0123456789abcdefghijklmnopqrstuvwxyz/ ") < n)
                 return NULL;
-        p += strlen("PORTS=");
-        size_t n = strcspn(p, "\n");
-        if (n == 0 || n > 120 || strspn(p, "0123456789abcdefghijklmnopqrstuvwxyz/ ") < n)
-                return NULL;
-        return strndup(p, n);
+        return xstrdup(img->ports);
 }
 
 int import_max_size(Context *ctx, const char *arg, char **ret) {
@@ -194,11 +189,13 @@ int verb_import(Context *ctx, int argc, char **argv) {
         }
 
         /* The fragment is untrusted text: the strict parser judges it. */
-        _cleanup_free_ char *fragment = NULL, *info = NULL;
+        _cleanup_free_ char *fragment = NULL;
+        _cleanup_(image_info_done) ImageInfo img = {};
         if (r >= 0) {
                 r = read_file_at(sfd, "image.conf", CONFIG_FILE_MAX, &fragment, NULL);
-                if (r >= 0)
-                        r = read_file_at(sfd, "image", IMAGE_INFO_MAX, &info, NULL);
+                /* Malformed facts only cost the ports comment, as before. */
+                if (r >= 0 && (r = image_info_read_at(sfd, &img)) == -EBADMSG)
+                        r = 0;
                 if (r < 0)
                         log_error_errno(r, "The import helper left no configuration: %m");
         }
@@ -241,7 +238,7 @@ int verb_import(Context *ctx, int argc, char **argv) {
         /* machine.conf: the ports the image exposes (not published) as a
          * comment, then what it asked for. */
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
-        _cleanup_free_ char *ports = r >= 0 ? image_ports(info) : NULL;
+        _cleanup_free_ char *ports = r >= 0 ? image_ports(&img) : NULL;
         _cleanup_free_ char *text = xasprintf("# Imported with 'berth import'; what the image asked for is below.\n"
                                               "%s%s%s%s",
                                               ports ? "# Ports the image exposes (not published): " : "",
