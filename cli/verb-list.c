@@ -9,6 +9,7 @@
 #include "config.h"
 #include "create.h"
 #include "fs.h"
+#include "kv.h"
 #include "log.h"
 #include "runtime.h"
 #include "unit.h"
@@ -33,19 +34,14 @@ static void machine_info_done(MachineInfo *m) {
 
 static void read_info_file(Context *ctx, MachineInfo *m) {
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, m->name);
-        _cleanup_free_ char *text = NULL;
-        if (dfd < 0 || read_file_at(dfd, "info", 4096, &text, NULL) < 0)
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        if (dfd < 0 || key_values_read_at(dfd, "info", 4096, &kv) < 0)
                 return;
-        for (char *line = text, *e; *line; line = e) {
-                e = strchrnul(line, '\n');
-                if (*e)
-                        *e++ = 0;
-                const char *v;
-                if ((v = startswith(line, "SOURCE=")))
-                        m->source = xstrdup(v);
-                else if ((v = startswith(line, "CREATED_USEC=")))
-                        (void) safe_atou64(v, &m->created_usec);
-        }
+        const char *source = key_values_get(&kv, "SOURCE"), *created = key_values_get(&kv, "CREATED_USEC");
+        if (source)
+                m->source = xstrdup(source);
+        if (created)
+                (void) safe_atou64(created, &m->created_usec);
 }
 
 static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {

@@ -19,6 +19,7 @@
 #include "berth.h"
 #include "config.h"
 #include "fs.h"
+#include "kv.h"
 #include "log.h"
 #include "name.h"
 #include "runtime.h"
@@ -45,8 +46,9 @@ int run_gc(Context *ctx, bool verbose) {
                 if (machine_remove_scratch(ctx, *n, verbose) < 0)
                         continue;
                 _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *n);
-                _cleanup_free_ char *text = NULL;
-                if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0 || !strstr(text, "\nREMOVE=1"))
+                _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+                if (dfd < 0 || key_values_read_at(dfd, "base", 256, &kv) < 0 ||
+                    !streq_ptr(key_values_get(&kv, "REMOVE"), "1"))
                         continue;
                 _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
                 if (store_remove_machine(&ctx->store, *n, tmp) < 0)
@@ -106,11 +108,8 @@ static int make_instance(Context *ctx, int src_fd, const char *base, const char 
  * another run's instance of the same name, which is not ours to stop. */
 static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        _cleanup_free_ char *text = NULL;
-        if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0)
-                return false;
-        _cleanup_free_ char *line = xasprintf("\nID=%s\n", id);
-        return strstr(text, line) != NULL;
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        return dfd >= 0 && key_values_read_at(dfd, "base", 256, &kv) >= 0 && streq_ptr(key_values_get(&kv, "ID"), id);
 }
 
 static void remove_instance(Context *ctx, const char *name) {
