@@ -44,7 +44,7 @@ static int build_image(Context *ctx, int images_fd, const char *name) {
                 log_error_errno(r, "Failed to prepare %s/images/bases/%s: %m", ctx->store.root, staging);
         if (r >= 0) {
                 _cleanup_free_ char *rootfs = xasprintf("%s/images/bases/%s/rootfs", ctx->store.root, staging);
-                r = template_populate(ctx, name, NULL, name, rootfs);
+                r = template_populate(&ctx->store, name, NULL, name, rootfs);
         }
         static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
         _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,

@@ -245,7 +245,7 @@ int verb_import(Context *ctx, int argc, char **argv) {
                                               ports ?: "", ports ? "\n" : "", conf);
         _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (staging_commit(ctx, &stg, name, text, meta, r) < 0)
+        if (staging_commit(&ctx->store, &stg, name, text, meta, r) < 0)
                 return status;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");

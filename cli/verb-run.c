@@ -285,7 +285,7 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error("Failed to list machines.");
                 return EXIT_FAIL;
         }
-        n = staging_gc(ctx, !ctx->quiet);
+        n = staging_gc(&ctx->store, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove what interrupted creates left: %m");
                 return EXIT_FAIL;

@@ -3,6 +3,7 @@
 
 /* Making machines: what create, import, clone and run share. */
 
+#include <errno.h>
 #include <stdbool.h>
 
 /* What the import helper recorded about an image in the machine's "image"
@@ -17,3 +18,48 @@ void image_info_done(ImageInfo *i);
 /* Read DIR_FD/image.  0, -EBADMSG if malformed (*RET then empty), or
  * another -errno (it is missing or cannot be read). */
 int image_info_read_at(int dir_fd, ImageInfo *ret);
+
+#include "store.h"
+
+/* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
+ * place when complete, so a killed create leaves nothing that "berth list"
+ * shows, and the next create of that name cleans up. */
+typedef struct Staging {
+        char *name;   /* .staging-NAME.RANDOM, below machines/ */
+        char *path;   /* its host path */
+        char *rootfs; /* PATH/rootfs */
+        int fd;       /* the staging dir */
+        int lock;     /* NAME's lock */
+} Staging;
+#define STAGING_INIT { .fd = -EBADF, .lock = -EBADF }
+void staging_done(Staging *s);
+/* How create, import, clone start: NAME locked and not yet a machine,
+ * leftovers of killed creates of NAME removed, and a fresh staging
+ * directory made with an empty rootfs/ (0755) and the machine's own UID
+ * range.  0, or -errno (logged; -EEXIST: NAME is a machine already); then
+ * nothing was made. */
+int staging_make(Store *store, const char *name, Staging *ret);
+/* And how they end: unless R < 0, write CONF (machine.conf, below a header)
+ * and INFO into the staging dir, sync, and rename it to NAME; on any failure
+ * remove the staging dir.  Returns R or the new -errno (logged). */
+int staging_commit(Store *store, const Staging *s, const char *name, const char *conf, const char *info, int r);
+/* Remove the hidden dirs killed creates and rms left (.staging-NAME.*,
+ * .removing-NAME.*) whose NAME nobody holds the lock of.  VERBOSE: say
+ * which.  Returns how many, or -errno. */
+int staging_gc(Store *store, bool verbose);
+
+/* Copy the tree SRC into the existing directory DST as cp -a does (owners,
+ * modes, times, xattrs, hard links; symlinks copied, never followed), with
+ * reflinks where the filesystem has them: a sandboxed /bin/cp.  0 or -errno
+ * (logged). */
+int copy_tree(const char *src, const char *dst);
+/* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
+ * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
+ * (logged). */
+int unpack_tarball(const char *tar, const char *max_size, const char *rootfs);
+
+/* Templates: is TEMPLATE one berth has; populate the empty dir ROOTFS from
+ * it (RELEASE may be NULL), the guest named NAME, caching downloads under
+ * STORE's images/templates.  0 or -errno (logged). */
+bool template_is_known(const char *template);
+int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs);
