@@ -70,8 +70,6 @@ int verb_set(Context *ctx, int argc, char **argv);
 int verb_logs(Context *ctx, int argc, char **argv);
 int verb_run(Context *ctx, int argc, char **argv);
 int verb_gc(Context *ctx, int argc, char **argv);
-/* Remove leftover run machines; returns how many, or -errno. */
-int run_gc(Context *ctx, bool verbose);
 /* What "berth run SOURCE" boots (run-source.c): machine SOURCE, else image
  * SOURCE, else template SOURCE built into that image now (once, under a
  * lock; progress on a terminal).  *RET_BASE is the base as a run instance
@@ -95,12 +93,6 @@ int look_up_machine(Context *ctx, const char *name);
 /* The options of verbs whose only one is --json (list, status, snapshots):
  * sets ctx->json; EXIT_USAGE for anything else (getopt said what). */
 int parse_json_option(Context *ctx, int argc, char **argv);
-/* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
- * left (the caller holds NAME's lock; it does not run).  VERBOSE: say so,
- * and log failures as errors (else at debug level: the quiet gc every run
- * does).  0, or -errno: then keep the machine, whose configuration says
- * where they are. */
-int machine_remove_scratch(Context *ctx, const char *name, bool verbose);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
 typedef struct ExecOptions {

@@ -4,6 +4,7 @@
 
 #include "berth.h"
 #include "fs.h"
+#include "gc.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -49,7 +50,7 @@ int verb_rm(Context *ctx, int argc, char **argv) {
 
         /* ScratchDirectory= layers a killed supervisor left: while the
          * configuration still says where they are. */
-        if (machine_remove_scratch(ctx, name, true) < 0)
+        if (gc_machine_scratch(&ctx->store, name, stdout) < 0)
                 return EXIT_FAIL;
 
         uint64_t rnd = 0;

@@ -19,6 +19,7 @@
 #include "berth.h"
 #include "config.h"
 #include "fs.h"
+#include "gc.h"
 #include "kv.h"
 #include "log.h"
 #include "name.h"
@@ -26,40 +27,6 @@
 #include "spawn.h"
 #include "userns.h"
 #include "util.h"
-
-/* Remove the leftovers of earlier runs: instances marked for removal that
- * no longer run and the scratch layers of killed supervisors. */
-int run_gc(Context *ctx, bool verbose) {
-        _cleanup_strv_free_ char **names = NULL;
-        if (store_list_machines(&ctx->store, &names) < 0)
-                return -EIO;
-        int removed = 0;
-        for (char **n = names; n && *n; n++) {
-                /* Running machines are skipped before their lock is tried, so
-                 * that a run taking its instance's lock back never waits for us. */
-                if (runtime_is_active(ctx->store.run_fd, *n) != 0)
-                        continue;
-                /* Its lock: a command still working on it holds it. */
-                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
-                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
-                        continue;
-                if (machine_remove_scratch(ctx, *n, verbose) < 0)
-                        continue;
-                _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *n);
-                _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
-                if (dfd < 0 || key_values_read_at(dfd, "base", 256, &kv) < 0 ||
-                    !streq_ptr(key_values_get(&kv, "REMOVE"), "1"))
-                        continue;
-                _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
-                if (store_remove_machine(&ctx->store, *n, tmp) < 0)
-                        continue;
-                (void) rm_rf_at(ctx->store.run_fd, *n);
-                if (verbose)
-                        printf("Removed the leftover run machine %s.\n", *n);
-                removed++;
-        }
-        return removed;
-}
 
 /* Make run instance NAME of BASE, whose dir SRC_FD holds the machine.conf it
  * starts with.  ID tells this instance from a later one of the same name. */
@@ -113,7 +80,7 @@ static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
 }
 
 static void remove_instance(Context *ctx, const char *name) {
-        if (machine_remove_scratch(ctx, name, false) < 0)
+        if (gc_machine_scratch(&ctx->store, name, NULL) < 0)
                 return;
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
         (void) store_remove_machine(&ctx->store, name, tmp);
@@ -179,7 +146,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
 
         if (context_open_store(ctx) < 0)
                 return EXIT_EXEC_FAIL;
-        (void) run_gc(ctx, false);
+        (void) gc_run_instances(&ctx->store, NULL);
 
         _cleanup_free_ char *base = NULL;
         _cleanup_close_ int src_fd = -EBADF;
@@ -280,7 +247,8 @@ int verb_gc(Context *ctx, int argc, char **argv) {
         }
         if (context_open_store(ctx) < 0)
                 return EXIT_FAIL;
-        int n = run_gc(ctx, !ctx->quiet);
+        FILE *report = ctx->quiet ? NULL : stdout;
+        int n = gc_run_instances(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
                 return EXIT_FAIL;
