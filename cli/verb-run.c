@@ -20,72 +20,11 @@
 #include "config.h"
 #include "fs.h"
 #include "gc.h"
-#include "kv.h"
 #include "log.h"
 #include "name.h"
 #include "runtime.h"
 #include "spawn.h"
-#include "userns.h"
 #include "util.h"
-
-/* Make run instance NAME of BASE, whose dir SRC_FD holds the machine.conf it
- * starts with.  ID tells this instance from a later one of the same name. */
-static int make_instance(Context *ctx, int src_fd, const char *base, const char *name, bool remove,
-                         const char *id) {
-        uint64_t rnd = 0;
-        (void) getrandom(&rnd, sizeof rnd, 0);
-        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
-        if (mkdirat(ctx->store.machines_fd, staging, 0700) < 0)
-                return log_error_errno(errno, "Failed to create the run machine: %m");
-        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
-        _cleanup_free_ char *conf = NULL;
-        int r = sfd < 0 ? sfd : 0;
-        /* The source's configuration, as it is now. */
-        if (r >= 0) {
-                r = read_file_at(src_fd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
-                if (r == -ENOENT) {
-                        conf = xstrdup("");
-                        r = 0;
-                }
-        }
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        _cleanup_free_ char *text = xasprintf("BASE=%s\nREMOVE=%d\nID=%s\n", base, remove, id);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "base", text, strlen(text), 0644);
-        const char *what = startswith(base, STORE_IMAGE_PREFIX) ?: base;
-        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", what,
-                                              (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-        uid_t uid;
-        if (r >= 0)
-                r = userns_ensure_range(&ctx->store, sfd, &uid);
-        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) rm_rf_at(ctx->store.machines_fd, staging);
-                return log_error_errno(r, "Failed to create the run machine '%s': %m", name);
-        }
-        return 0;
-}
-
-/* Is machine NAME still the instance this run made?  While its command ran
- * we held no lock: it may have been stopped, collected by gc and replaced by
- * another run's instance of the same name, which is not ours to stop. */
-static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
-        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
-        return dfd >= 0 && key_values_read_at(dfd, "base", 256, &kv) >= 0 && streq_ptr(key_values_get(&kv, "ID"), id);
-}
-
-static void remove_instance(Context *ctx, const char *name) {
-        if (gc_machine_scratch(&ctx->store, name, NULL) < 0)
-                return;
-        _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
-        (void) store_remove_machine(&ctx->store, name, tmp);
-        (void) rm_rf_at(ctx->store.run_fd, name);
-}
 
 int verb_run(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = {
@@ -201,7 +140,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         (void) getrandom(id_bits, sizeof id_bits, 0);
         char id[33];
         snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
-        if (make_instance(ctx, src_fd, base, name, !keep, id) < 0)
+        if (run_instance_make(&ctx->store, src_fd, base, name, !keep, id) < 0)
                 return EXIT_EXEC_FAIL;
 
         /* The supervisor powers the machine off when this pipe closes: when we
@@ -209,7 +148,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         int life[2];
         if (pipe2(life, O_CLOEXEC) < 0) {
                 log_error_errno(errno, "pipe2 failed: %m");
-                remove_instance(ctx, name);
+                run_instance_remove(&ctx->store, name);
                 return EXIT_EXEC_FAIL;
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
@@ -226,7 +165,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 status = machine_exec(ctx, name, &eo);
 
         lock = store_lock_machine(&ctx->store, name, false);
-        if (lock < 0 || !instance_is_ours(ctx, name, id)) {
+        if (lock < 0 || !run_instance_is_ours(&ctx->store, name, id)) {
                 /* Not ours any more: collected, perhaps replaced by another run; leave it be. */
                 closep(&life_w);
                 return status;
@@ -234,7 +173,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         (void) machine_stop(ctx, name, 30, false);
         closep(&life_w);
         if (!keep)
-                remove_instance(ctx, name);
+                run_instance_remove(&ctx->store, name);
         else if (!ctx->quiet)
                 fprintf(stderr, "Kept machine %s (a run of %s); remove it with 'berth rm %s'.\n", name, source, name);
         return status;

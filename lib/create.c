@@ -7,13 +7,16 @@
 #include <errno.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "build-config.h"
 #include "create.h"
 #include "fs.h"
+#include "gc.h"
 #include "kv.h"
 #include "log.h"
 #include "name.h"
+#include "runtime.h"
 #include "spawn.h"
 #include "userns.h"
 #include "util.h"
@@ -248,4 +251,105 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs) {
         if (r < 0)
                 return r;
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Unpacking %s failed.", tar);
+}
+
+/* Remove what killed builds of image NAME left (we hold its build lock). */
+static void clean_image_staging(int images_fd, const char *name) {
+        _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(images_fd, &d) < 0)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, prefix))
+                        (void) rm_rf_at(images_fd, de->d_name);
+}
+
+int image_build_from_template(Store *store, int images_fd, const char *name) {
+        clean_image_staging(images_fd, name);
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+                return log_error_errno(errno, "getrandom failed: %m");
+        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
+        if (mkdirat(images_fd, staging, 0700) < 0)
+                return log_error_errno(errno, "Failed to create %s/images/bases/%s: %m", store->root, staging);
+        _cleanup_close_ int sfd = open_dir_nofollow(images_fd, staging);
+        int r = sfd < 0 ? sfd : RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
+        if (r >= 0)
+                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s/images/bases/%s: %m", store->root, staging);
+        if (r >= 0) {
+                _cleanup_free_ char *rootfs = xasprintf("%s/images/bases/%s/rootfs", store->root, staging);
+                r = template_populate(store, name, NULL, name, rootfs);
+        }
+        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
+        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) rm_rf_at(images_fd, staging);
+                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
+        }
+        return 0;
+}
+
+int run_instance_make(Store *store, int src_fd, const char *base, const char *name, bool remove, const char *id) {
+        uint64_t rnd = 0;
+        (void) getrandom(&rnd, sizeof rnd, 0);
+        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
+        if (mkdirat(store->machines_fd, staging, 0700) < 0)
+                return log_error_errno(errno, "Failed to create the run machine: %m");
+        _cleanup_close_ int sfd = open_dir_nofollow(store->machines_fd, staging);
+        _cleanup_free_ char *conf = NULL;
+        int r = sfd < 0 ? sfd : 0;
+        /* The source's configuration, as it is now. */
+        if (r >= 0) {
+                r = read_file_at(src_fd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
+                if (r == -ENOENT) {
+                        conf = xstrdup("");
+                        r = 0;
+                }
+        }
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+        _cleanup_free_ char *text = xasprintf("BASE=%s\nREMOVE=%d\nID=%s\n", base, remove, id);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "base", text, strlen(text), 0644);
+        const char *what = startswith(base, STORE_IMAGE_PREFIX) ?: base;
+        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", what,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        uid_t uid;
+        if (r >= 0)
+                r = userns_ensure_range(store, sfd, &uid);
+        if (r >= 0 && renameat2(store->machines_fd, staging, store->machines_fd, name, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) rm_rf_at(store->machines_fd, staging);
+                return log_error_errno(r, "Failed to create the run machine '%s': %m", name);
+        }
+        return 0;
+}
+
+bool run_instance_is_ours(Store *store, const char *name, const char *id) {
+        _cleanup_close_ int dfd = open_dir_nofollow(store->machines_fd, name);
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        return dfd >= 0 && key_values_read_at(dfd, "base", 256, &kv) >= 0 && streq_ptr(key_values_get(&kv, "ID"), id);
+}
+
+void run_instance_remove(Store *store, const char *name) {
+        if (gc_machine_scratch(store, name, NULL) < 0)
+                return;
+        _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
+        (void) store_remove_machine(store, name, tmp);
+        (void) rm_rf_at(store->run_fd, name);
 }

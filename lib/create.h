@@ -63,3 +63,22 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs);
  * STORE's images/templates.  0 or -errno (logged). */
 bool template_is_known(const char *template);
 int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs);
+
+/* The read-only image NAME in ROOT/images/bases (IMAGES_FD), built from the
+ * template of that name: in a staging dir renamed into place when complete,
+ * after removing what killed builds left.  The caller holds the image's
+ * build lock and saw no image.  0 or -errno (logged). */
+int image_build_from_template(Store *store, int images_fd, const char *name);
+
+/* Run instances (berth run): machine entries without a rootfs of their own.
+ * Make instance NAME of BASE (a machine, or STORE_IMAGE_PREFIX and an
+ * image), whose dir SRC_FD holds the machine.conf it starts with; REMOVE:
+ * gc removes it once it no longer runs; ID tells this instance from a later
+ * one of the same name.  0 or -errno (logged). */
+int run_instance_make(Store *store, int src_fd, const char *base, const char *name, bool remove, const char *id);
+/* Is machine NAME still the instance ID?  While its command ran the run
+ * held no lock: it may have been stopped, collected by gc and replaced by
+ * another run's instance of the same name, which is not ours to stop. */
+bool run_instance_is_ours(Store *store, const char *name, const char *id);
+/* Remove instance NAME (the caller holds its lock; it does not run), quietly. */
+void run_instance_remove(Store *store, const char *name);
