@@ -353,3 +353,60 @@ void run_instance_remove(Store *store, const char *name) {
         (void) store_remove_machine(store, name, tmp);
         (void) rm_rf_at(store->run_fd, name);
 }
+
+int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
+                      const char *outdir) {
+        char *argv[16];
+        size_t n = 0;
+        argv[n++] = (char *) (secure_getenv("BERTH_IMPORT") ?: BERTH_IMPORT_PATH);
+        if (o->ref) {
+                argv[n++] = (char *) "--ref";
+                argv[n++] = (char *) o->ref;
+        }
+        if (o->platform) {
+                argv[n++] = (char *) "--platform";
+                argv[n++] = (char *) o->platform;
+        }
+        argv[n++] = (char *) "--boot";
+        argv[n++] = (char *) o->boot;
+        argv[n++] = (char *) "--max-size";
+        argv[n++] = (char *) o->max_size;
+        if (progress)
+                argv[n++] = (char *) "--progress";
+        argv[n++] = (char *) "--";
+        argv[n++] = (char *) source;
+        argv[n++] = (char *) rootfs;
+        argv[n++] = (char *) outdir;
+        argv[n] = NULL;
+        int r = spawn_sandboxed(argv);
+        if (r < 0) /* logged; -EINVAL is kept for the helper's refusal */
+                return r == -EINVAL ? -EIO : r;
+        if (r == 2)
+                return -EINVAL; /* the helper said why: not an image, no such ref or platform */
+        if (r != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Importing %s failed; nothing was created.", source);
+        return 0;
+}
+
+int image_config_apply(MachineConfig *cfg, const char *fragment) {
+        const uint64_t image_keys =
+                CONFIG_KEY_BIT(CONFIG_MACHINE_INIT) | CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) |
+                CONFIG_KEY_BIT(CONFIG_MACHINE_POWEROFF_SIGNAL) | CONFIG_KEY_BIT(CONFIG_MACHINE_BOOT) |
+                CONFIG_KEY_BIT(CONFIG_EXEC_COMMAND) | CONFIG_KEY_BIT(CONFIG_EXEC_ENVIRONMENT) |
+                CONFIG_KEY_BIT(CONFIG_EXEC_WORKING_DIRECTORY) | CONFIG_KEY_BIT(CONFIG_EXEC_USER);
+        MachineConfig scratch;
+        machine_config_init(&scratch);
+        int r = machine_config_parse_text(&scratch, fragment, strlen(fragment), "image configuration",
+                                          CONFIG_SOURCE_MACHINE, true, NULL);
+        uint64_t mask = scratch.set_mask;
+        machine_config_done(&scratch);
+        if (r >= 0 && (mask & ~image_keys) != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "The import helper set configuration an image cannot set; refusing it.");
+        _cleanup_free_ char *err = NULL;
+        r = machine_config_parse_text(cfg, fragment, strlen(fragment), "image configuration", CONFIG_SOURCE_MACHINE,
+                                      true, &err);
+        if (r < 0)
+                log_error("%s", err ?: "The image's configuration is invalid.");
+        return r;
+}

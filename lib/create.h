@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <stdbool.h>
 
+#include "config.h"
+#include "store.h"
+
 /* What the import helper recorded about an image in the machine's "image"
  * file (see oci-image.h).  Each value is NULL unless present and made only
  * of characters safe to print (the helper parsed untrusted input). */
@@ -19,7 +22,6 @@ void image_info_done(ImageInfo *i);
  * another -errno (it is missing or cannot be read). */
 int image_info_read_at(int dir_fd, ImageInfo *ret);
 
-#include "store.h"
 
 /* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
  * place when complete, so a killed create leaves nothing that "berth list"
@@ -82,3 +84,23 @@ int run_instance_make(Store *store, int src_fd, const char *base, const char *na
 bool run_instance_is_ours(Store *store, const char *name, const char *id);
 /* Remove instance NAME (the caller holds its lock; it does not run), quietly. */
 void run_instance_remove(Store *store, const char *name);
+
+/* berth-import, the sandboxed helper that parses an untrusted image into
+ * ROOTFS and leaves its findings in OUTDIR ("image.conf", a machine.conf
+ * fragment, and "image", see ImageInfo). */
+typedef struct ImportOptions {
+        const char *ref;      /* --ref, or NULL */
+        const char *platform; /* --platform, or NULL */
+        const char *boot;     /* auto, yes or no */
+        const char *max_size; /* bytes or "infinity" */
+} ImportOptions;
+/* Run it on SOURCE (PROGRESS: it shows progress on stderr).  0, -EINVAL if
+ * it refused the arguments or the source (it said why), or another -errno
+ * (logged). */
+int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
+                      const char *outdir);
+/* Take the helper's machine.conf FRAGMENT into CFG: untrusted text, so the
+ * strict parser judges it, and only the keys an image can set (a helper made
+ * to write Port= or Network.Link= would reach the host's network) are
+ * accepted.  0 or -errno (logged). */
+int image_config_apply(MachineConfig *cfg, const char *fragment);
