@@ -26,6 +26,42 @@
 #include "spawn.h"
 #include "util.h"
 
+/* Without CMD: the machine's own program ([Exec] Command=, an application
+ * image), with its environment, directory and user, loaded into CFG; what
+ * the command line says (EO, SETENV) still wins.  *ENV and *USER hold what
+ * EO then points to besides CFG.  0, or an exit code (logged). */
+static int command_from_config(Context *ctx, const char *source, const char *base, char **setenv,
+                               MachineConfig *cfg, ExecOptions *eo, char ***env, char **user) {
+        if (startswith(base, STORE_IMAGE_PREFIX)) {
+                log_error("No command given; an image built from a template has no [Exec] Command= to run. "
+                          "Give one: 'berth run %s -- CMD...'.", source);
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *err = NULL;
+        if (store_load_config(&ctx->store, source, NULL, cfg, &err) < 0) {
+                log_error("%s", err ?: "Invalid configuration.");
+                return EXIT_USAGE;
+        }
+        if (!cfg->command) {
+                log_error("No command given, and machine '%s' has no [Exec] Command= to run.", source);
+                return EXIT_USAGE;
+        }
+        eo->cmd = cfg->command;
+        if (!eo->cwd)
+                eo->cwd = cfg->working_directory;
+        if (!eo->user && cfg->user) {
+                /* exec takes a user; its primary group comes from the machine's passwd. */
+                *user = strndup(cfg->user, strcspn(cfg->user, ":"));
+                eo->user = *user;
+        }
+        for (char **e = cfg->environment; e && *e; e++)
+                *env = strv_append(*env, *e);
+        for (char **e = setenv; e && *e; e++)
+                *env = strv_append(*env, *e);
+        eo->setenv = *env;
+        return 0;
+}
+
 int verb_run(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = {
                 { "boot", no_argument, NULL, 'b' },
@@ -93,40 +129,14 @@ int verb_run(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        /* Without CMD: the machine's own program ([Exec] Command=, an
-         * application image), with its environment, directory and user;
-         * what the command line says still wins. */
+        /* Without CMD: the machine's own program. */
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *user = NULL;
-        if (!eo.cmd[0] && startswith(base, STORE_IMAGE_PREFIX)) {
-                log_error("No command given; an image built from a template has no [Exec] Command= to run. "
-                          "Give one: 'berth run %s -- CMD...'.", source);
-                return EXIT_USAGE;
-        }
         if (!eo.cmd[0]) {
-                _cleanup_free_ char *err = NULL;
-                if (store_load_config(&ctx->store, source, NULL, &cfg, &err) < 0) {
-                        log_error("%s", err ?: "Invalid configuration.");
-                        return EXIT_USAGE;
-                }
-                if (!cfg.command) {
-                        log_error("No command given, and machine '%s' has no [Exec] Command= to run.", source);
-                        return EXIT_USAGE;
-                }
-                eo.cmd = cfg.command;
-                if (!eo.cwd)
-                        eo.cwd = cfg.working_directory;
-                if (!eo.user && cfg.user) {
-                        /* exec takes a user; its primary group comes from the machine's passwd. */
-                        user = strndup(cfg.user, strcspn(cfg.user, ":"));
-                        eo.user = user;
-                }
-                for (char **e = cfg.environment; e && *e; e++)
-                        env = strv_append(env, *e);
-                for (char **e = setenv; e && *e; e++)
-                        env = strv_append(env, *e);
-                eo.setenv = env;
+                r = command_from_config(ctx, source, base, setenv, &cfg, &eo, &env, &user);
+                if (r != 0)
+                        return r;
         }
 
         _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
