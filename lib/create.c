@@ -410,3 +410,15 @@ int image_config_apply(MachineConfig *cfg, const char *fragment) {
                 log_error("%s", err ?: "The image's configuration is invalid.");
         return r;
 }
+
+int machine_remove(Store *store, const char *name) {
+        uint64_t rnd = 0;
+        (void) getrandom(&rnd, sizeof rnd, 0);
+        _cleanup_free_ char *tmp = xasprintf(".removing-%s.%016llx", name, (unsigned long long) rnd);
+        int r = store_remove_machine(store, name, tmp);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove machine '%s' (%s/machines/%s): %m", name, store->root,
+                                       tmp);
+        (void) rm_rf_at(store->run_fd, name);
+        return 0;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Making machines: what create, import, clone and run share. */
+/* Making and removing machines: what create, import, clone, run and rm
+ * share. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -104,3 +105,9 @@ int import_helper_run(const ImportOptions *o, bool progress, const char *source,
  * to write Port= or Network.Link= would reach the host's network) are
  * accepted.  0 or -errno (logged). */
 int image_config_apply(MachineConfig *cfg, const char *fragment);
+
+/* Remove machine NAME (the caller holds its lock; it does not run): its dir
+ * is renamed to .removing-NAME.RANDOM first, so a killed rm leaves nothing
+ * "berth list" shows (gc removes the rest), then its runtime dir.  0 or
+ * -errno (logged). */
+int machine_remove(Store *store, const char *name);
