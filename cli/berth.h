@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "create.h"
 #include "store.h"
 #include "unit.h"
 
@@ -38,48 +39,20 @@ typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 
 int verb_create(Context *ctx, int argc, char **argv);
 int verb_import(Context *ctx, int argc, char **argv);
-/* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
- * place when complete (verb-create.c).  staging_begin() is how create,
- * import and clone start: every --set validated into CFG, NAME locked and
- * not yet a machine, leftovers of killed creates of NAME removed, and a
- * fresh staging directory made with an empty rootfs/ (0755) and the
- * machine's own UID range.  Returns an exit code; on anything but EXIT_OK
- * nothing was made. */
-typedef struct Staging {
-        char *name;   /* .staging-NAME.RANDOM, below machines/ */
-        char *path;   /* its host path */
-        char *rootfs; /* PATH/rootfs */
-        int fd;       /* the staging dir */
-        int lock;     /* NAME's lock */
-} Staging;
-#define STAGING_INIT { .fd = -EBADF, .lock = -EBADF }
-void staging_done(Staging *s);
+/* How create, import and clone start (verb-create.c): every --set
+ * validated into CFG, then staging_make().  Returns an exit code; on
+ * anything but EXIT_OK nothing was made. */
 int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret);
-/* And how they end: unless R < 0, write CONF (machine.conf, below a header)
- * and INFO into the staging dir, sync, and rename it to NAME; on any failure
- * remove the staging dir.  Returns R or the new -errno. */
-int staging_commit(Context *ctx, const Staging *s, const char *name, const char *conf, const char *info, int r);
-/* Copy the tree SRC into the existing directory DST as cp -a does (owners,
- * modes, times, xattrs, hard links; symlinks copied, never followed), with
- * reflinks where the filesystem has them: a sandboxed /bin/cp. */
-int copy_tree(const char *src, const char *dst);
 /* The cap on an unpacked image (import, create --from-tar) as the helpers
  * take it, bytes or "infinity" (malloc'ed): ARG (--max-size) if given, else
  * berth.conf's [Import] MaxSize=.  Returns an exit code (logged). */
 int import_max_size(Context *ctx, const char *arg, char **ret);
-/* Templates (verb-create.c): is TEMPLATE one berth has; populate the empty
- * dir ROOTFS from it (RELEASE may be NULL), the guest named NAME. */
-bool template_is_known(const char *template);
-int template_populate(Context *ctx, const char *template, const char *release, const char *name, const char *rootfs);
 int verb_clone(Context *ctx, int argc, char **argv);
 int verb_snapshot(Context *ctx, int argc, char **argv);
 int verb_snapshots(Context *ctx, int argc, char **argv);
 /* berth gc's part for clones and snapshots: leftovers of killed snapshots,
  * layers nothing lists.  Returns how many went, or -errno. */
 int clone_gc(Context *ctx, bool verbose);
-/* Remove the hidden dirs killed creates and rms left (.staging-NAME.*,
- * .removing-NAME.*) whose NAME nobody holds the lock of.  Returns how many. */
-int staging_gc(Context *ctx, bool verbose);
 /* Remove the layers nothing lists any more (logs, never fails). */
 void prune_layers(Context *ctx);
 int verb_restore(Context *ctx, int argc, char **argv);
@@ -97,8 +70,6 @@ int verb_set(Context *ctx, int argc, char **argv);
 int verb_logs(Context *ctx, int argc, char **argv);
 int verb_run(Context *ctx, int argc, char **argv);
 int verb_gc(Context *ctx, int argc, char **argv);
-/* Remove leftover run machines; returns how many, or -errno. */
-int run_gc(Context *ctx, bool verbose);
 /* What "berth run SOURCE" boots (run-source.c): machine SOURCE, else image
  * SOURCE, else template SOURCE built into that image now (once, under a
  * lock; progress on a terminal).  *RET_BASE is the base as a run instance
@@ -122,12 +93,6 @@ int look_up_machine(Context *ctx, const char *name);
 /* The options of verbs whose only one is --json (list, status, snapshots):
  * sets ctx->json; EXIT_USAGE for anything else (getopt said what). */
 int parse_json_option(Context *ctx, int argc, char **argv);
-/* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
- * left (the caller holds NAME's lock; it does not run).  VERBOSE: say so,
- * and log failures as errors (else at debug level: the quiet gc every run
- * does).  0, or -errno: then keep the machine, whose configuration says
- * where they are. */
-int machine_remove_scratch(Context *ctx, const char *name, bool verbose);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
 typedef struct ExecOptions {

@@ -9,7 +9,6 @@
 #include "layers.h"
 #include "log.h"
 #include "name.h"
-#include "scratch.h"
 #include "util.h"
 
 int check_name(const char *name) {
@@ -113,16 +112,4 @@ int context_run_mode(Context *ctx, RunMode *ret) {
 
 const char *machined_path(void) {
         return secure_getenv("BERTH_MACHINED") ?: BERTH_MACHINED_PATH;
-}
-
-int machine_remove_scratch(Context *ctx, const char *name, bool verbose) {
-        int r = scratch_remove_stale(&ctx->store, name);
-        if (r < 0 && verbose)
-                return log_error_errno(r, "Cannot remove the scratch layers of machine '%s'%s: %m", name,
-                                       r == -EPERM ? " (not a directory berth made; remove it yourself)" : "");
-        if (r < 0)
-                return log_debug_errno(r, "Cannot remove the scratch layers of machine '%s': %m", name);
-        if (r > 0 && verbose)
-                printf("Removed the leftover scratch layers of machine %s.\n", name);
-        return 0;
 }

@@ -5,64 +5,12 @@
  * staging dir renamed into place when complete, so concurrent first runs
  * wait for one build and a killed build leaves nothing the next one uses. */
 
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "berth.h"
 #include "fs.h"
 #include "log.h"
-#include "runtime.h"
 #include "util.h"
-
-/* Remove what killed builds of image NAME left (we hold its build lock). */
-static void clean_image_staging(int images_fd, const char *name) {
-        _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
-        _cleanup_closedir_ DIR *d = NULL;
-        if (opendir_dup(images_fd, &d) < 0)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (startswith(de->d_name, prefix))
-                        (void) rm_rf_at(images_fd, de->d_name);
-}
-
-/* Build image NAME from the template of that name into IMAGES_FD/NAME.  The
- * caller holds the build lock and saw no image. */
-static int build_image(Context *ctx, int images_fd, const char *name) {
-        uint64_t rnd = 0;
-        if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
-                return log_error_errno(errno, "getrandom failed: %m");
-        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
-        if (mkdirat(images_fd, staging, 0700) < 0)
-                return log_error_errno(errno, "Failed to create %s/images/bases/%s: %m", ctx->store.root, staging);
-        _cleanup_close_ int sfd = open_dir_nofollow(images_fd, staging);
-        int r = sfd < 0 ? sfd : RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
-        if (r >= 0)
-                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
-        if (r < 0)
-                log_error_errno(r, "Failed to prepare %s/images/bases/%s: %m", ctx->store.root, staging);
-        if (r >= 0) {
-                _cleanup_free_ char *rootfs = xasprintf("%s/images/bases/%s/rootfs", ctx->store.root, staging);
-                r = template_populate(ctx, name, NULL, name, rootfs);
-        }
-        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
-        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
-                                              (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) rm_rf_at(images_fd, staging);
-                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
-        }
-        return 0;
-}
 
 static int open_image(Context *ctx, int images_fd, const char *name) {
         int fd = open_dir_nofollow(images_fd, name);
@@ -94,10 +42,9 @@ static int ensure_image(Context *ctx, const char *name) {
         fd = open_image(ctx, images_fd, name);
         if (fd != -ENOENT)
                 return fd;
-        clean_image_staging(images_fd, name);
         if (tty)
                 fprintf(stderr, "Building the image '%s' from its template (once)...\n", name);
-        int r = build_image(ctx, images_fd, name);
+        int r = image_build_from_template(&ctx->store, images_fd, name);
         if (r < 0)
                 return r;
         return open_image(ctx, images_fd, name);

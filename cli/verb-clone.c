@@ -214,7 +214,7 @@ int verb_clone(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (staging_commit(ctx, &stg, dst, conf, info, r) < 0)
+        if (staging_commit(&ctx->store, &stg, dst, conf, info, r) < 0)
                 return EXIT_FAIL;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Cloned %s to %s.\n", src, dst);

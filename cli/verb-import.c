@@ -12,34 +12,22 @@
 #include <sys/stat.h>
 
 #include "berth.h"
-#include "build-config.h"
 #include "config.h"
+#include "create.h"
 #include "fs.h"
 #include "log.h"
 #include "rootfs.h"
 #include "runtime.h"
-#include "spawn.h"
 #include "unpack-limit.h"
-#include "userns.h"
 #include "util.h"
 
-#define IMAGE_INFO_MAX 4096
-
-static const char *import_helper(void) {
-        return secure_getenv("BERTH_IMPORT") ?: BERTH_IMPORT_PATH;
-}
-
-/* The PORTS= line of the helper's "image" file, if it holds only what a
- * port list can hold (the helper checked; a comment must stay one line). */
-static char *image_ports(const char *info) {
-        const char *p = strstr(info, "PORTS=");
-        if (!p || (p != info && p[-1] != '\n'))
+/* The image's ports, if they hold only what a port list can hold (the
+ * helper checked; a comment must stay one line). */
+static char *image_ports(const ImageInfo *img) {
+        size_t n = img->ports ? strlen(img->ports) : 0;
+        if (n == 0 || n > 120 || strspn(img->ports, "0123456789abcdefghijklmnopqrstuvwxyz/ ") < n)
                 return NULL;
-        p += strlen("PORTS=");
-        size_t n = strcspn(p, "\n");
-        if (n == 0 || n > 120 || strspn(p, "0123456789abcdefghijklmnopqrstuvwxyz/ ") < n)
-                return NULL;
-        return strndup(p, n);
+        return xstrdup(img->ports);
 }
 
 int import_max_size(Context *ctx, const char *arg, char **ret) {
@@ -67,47 +55,13 @@ int import_max_size(Context *ctx, const char *arg, char **ret) {
         return EXIT_OK;
 }
 
-typedef struct ImportArgs {
-        const char *ref;
-        const char *platform;
-        const char *boot;
-        const char *max_size; /* bytes or "infinity" */
-} ImportArgs;
-
 /* Run the helper; 0, or an exit code (logged). */
-static int run_helper(Context *ctx, const ImportArgs *a, const char *source, const char *rootfs, const char *outdir) {
-        char *argv[16];
-        size_t n = 0;
-        argv[n++] = (char *) import_helper();
-        if (a->ref) {
-                argv[n++] = (char *) "--ref";
-                argv[n++] = (char *) a->ref;
-        }
-        if (a->platform) {
-                argv[n++] = (char *) "--platform";
-                argv[n++] = (char *) a->platform;
-        }
-        argv[n++] = (char *) "--boot";
-        argv[n++] = (char *) a->boot;
-        argv[n++] = (char *) "--max-size";
-        argv[n++] = (char *) a->max_size;
-        if (!ctx->quiet && isatty(STDERR_FILENO))
-                argv[n++] = (char *) "--progress";
-        argv[n++] = (char *) "--";
-        argv[n++] = (char *) source;
-        argv[n++] = (char *) rootfs;
-        argv[n++] = (char *) outdir;
-        argv[n] = NULL;
-        int r = spawn_sandboxed(argv);
-        if (r < 0)
-                return EXIT_FAIL;
-        if (r == 2)
+static int run_helper(Context *ctx, const ImportOptions *a, const char *source, const char *rootfs,
+                      const char *outdir) {
+        int r = import_helper_run(a, !ctx->quiet && isatty(STDERR_FILENO), source, rootfs, outdir);
+        if (r == -EINVAL)
                 return EXIT_USAGE; /* the helper said why: not an image, no such ref or platform */
-        if (r != 0) {
-                log_error("Importing %s failed; nothing was created.", source);
-                return EXIT_FAIL;
-        }
-        return 0;
+        return r < 0 ? EXIT_FAIL : 0;
 }
 
 int verb_import(Context *ctx, int argc, char **argv) {
@@ -120,7 +74,7 @@ int verb_import(Context *ctx, int argc, char **argv) {
                 {},
         };
         _cleanup_strv_free_ char **set = NULL;
-        ImportArgs a = { .boot = "auto" };
+        ImportOptions a = { .boot = "auto" };
         const char *max_size_arg = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -194,38 +148,18 @@ int verb_import(Context *ctx, int argc, char **argv) {
         }
 
         /* The fragment is untrusted text: the strict parser judges it. */
-        _cleanup_free_ char *fragment = NULL, *info = NULL;
+        _cleanup_free_ char *fragment = NULL;
+        _cleanup_(image_info_done) ImageInfo img = {};
         if (r >= 0) {
                 r = read_file_at(sfd, "image.conf", CONFIG_FILE_MAX, &fragment, NULL);
-                if (r >= 0)
-                        r = read_file_at(sfd, "image", IMAGE_INFO_MAX, &info, NULL);
+                /* Malformed facts only cost the ports comment, as before. */
+                if (r >= 0 && (r = image_info_read_at(sfd, &img)) == -EBADMSG)
+                        r = 0;
                 if (r < 0)
                         log_error_errno(r, "The import helper left no configuration: %m");
         }
         if (r >= 0) {
-                /* Only what an image config can say: a helper that was made to
-                 * write Port= or Network.Link= would reach the host's network. */
-                const uint64_t image_keys =
-                        CONFIG_KEY_BIT(CONFIG_MACHINE_INIT) | CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) |
-                        CONFIG_KEY_BIT(CONFIG_MACHINE_POWEROFF_SIGNAL) | CONFIG_KEY_BIT(CONFIG_MACHINE_BOOT) |
-                        CONFIG_KEY_BIT(CONFIG_EXEC_COMMAND) | CONFIG_KEY_BIT(CONFIG_EXEC_ENVIRONMENT) |
-                        CONFIG_KEY_BIT(CONFIG_EXEC_WORKING_DIRECTORY) | CONFIG_KEY_BIT(CONFIG_EXEC_USER);
-                MachineConfig scratch;
-                machine_config_init(&scratch);
-                if (machine_config_parse_text(&scratch, fragment, strlen(fragment), "image configuration",
-                                              CONFIG_SOURCE_MACHINE, true, NULL) >= 0 &&
-                    (scratch.set_mask & ~image_keys) != 0) {
-                        log_error("The import helper set configuration an image cannot set; refusing it.");
-                        r = -EPERM;
-                }
-                machine_config_done(&scratch);
-        }
-        if (r >= 0) {
-                _cleanup_free_ char *err = NULL;
-                r = machine_config_parse_text(&cfg, fragment, strlen(fragment), "image configuration",
-                                              CONFIG_SOURCE_MACHINE, true, &err);
-                if (r < 0)
-                        log_error("%s", err ?: "The image's configuration is invalid.");
+                r = image_config_apply(&cfg, fragment);
                 (void) unlinkat(sfd, "image.conf", 0);
         }
         if (r >= 0)
@@ -241,14 +175,14 @@ int verb_import(Context *ctx, int argc, char **argv) {
         /* machine.conf: the ports the image exposes (not published) as a
          * comment, then what it asked for. */
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
-        _cleanup_free_ char *ports = r >= 0 ? image_ports(info) : NULL;
+        _cleanup_free_ char *ports = r >= 0 ? image_ports(&img) : NULL;
         _cleanup_free_ char *text = xasprintf("# Imported with 'berth import'; what the image asked for is below.\n"
                                               "%s%s%s%s",
                                               ports ? "# Ports the image exposes (not published): " : "",
                                               ports ?: "", ports ? "\n" : "", conf);
         _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (staging_commit(ctx, &stg, name, text, meta, r) < 0)
+        if (staging_commit(&ctx->store, &stg, name, text, meta, r) < 0)
                 return status;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");

@@ -7,7 +7,9 @@
 #include "berth.h"
 #include "cgroup.h"
 #include "config.h"
+#include "create.h"
 #include "fs.h"
+#include "kv.h"
 #include "log.h"
 #include "runtime.h"
 #include "unit.h"
@@ -32,19 +34,14 @@ static void machine_info_done(MachineInfo *m) {
 
 static void read_info_file(Context *ctx, MachineInfo *m) {
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, m->name);
-        _cleanup_free_ char *text = NULL;
-        if (dfd < 0 || read_file_at(dfd, "info", 4096, &text, NULL) < 0)
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        if (dfd < 0 || key_values_read_at(dfd, "info", 4096, &kv) < 0)
                 return;
-        for (char *line = text, *e; *line; line = e) {
-                e = strchrnul(line, '\n');
-                if (*e)
-                        *e++ = 0;
-                const char *v;
-                if ((v = startswith(line, "SOURCE=")))
-                        m->source = xstrdup(v);
-                else if ((v = startswith(line, "CREATED_USEC=")))
-                        (void) safe_atou64(v, &m->created_usec);
-        }
+        const char *source = key_values_get(&kv, "SOURCE"), *created = key_values_get(&kv, "CREATED_USEC");
+        if (source)
+                m->source = xstrdup(source);
+        if (created)
+                (void) safe_atou64(created, &m->created_usec);
 }
 
 static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
@@ -185,34 +182,18 @@ int verb_list(Context *ctx, int argc, char **argv) {
         return EXIT_OK;
 }
 
-/* VALUE of KEY= in the import helper's "image" file, if made only of
- * characters safe to print (the helper parsed untrusted input). */
-static char *image_value(const char *text, const char *key) {
-        _cleanup_free_ char *k = xasprintf("%s=", key);
-        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-                if (!startswith(p, k))
-                        continue;
-                p += strlen(k);
-                size_t n = strcspn(p, "\n");
-                if (n == 0 || n > 200 ||
-                    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/._- ") < n)
-                        return NULL;
-                return strndup(p, n);
-        }
-        return NULL;
-}
-
 /* What "berth import" recorded about the image, if it made the machine. */
 static void print_image(Context *ctx, const char *name) {
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        _cleanup_free_ char *text = NULL;
-        if (dfd < 0 || read_file_at(dfd, "image", 4096, &text, NULL) < 0)
+        _cleanup_(image_info_done) ImageInfo img = {};
+        if (dfd < 0)
                 return;
-        _cleanup_free_ char *kind = image_value(text, "SOURCE_KIND"), *manifest = image_value(text, "MANIFEST"),
-                            *ports = image_value(text, "PORTS");
-        printf("      Image: %s%s%s\n", kind ?: "?", manifest ? " " : "", manifest ?: "");
-        if (ports)
-                printf("      Ports: %s (exposed by the image, not published)\n", ports);
+        int r = image_info_read_at(dfd, &img);
+        if (r < 0 && r != -EBADMSG)
+                return;
+        printf("      Image: %s%s%s\n", img.source_kind ?: "?", img.manifest ? " " : "", img.manifest ?: "");
+        if (img.ports)
+                printf("      Ports: %s (exposed by the image, not published)\n", img.ports);
 }
 
 int verb_status(Context *ctx, int argc, char **argv) {

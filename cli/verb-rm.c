@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
-#include <sys/random.h>
 
 #include "berth.h"
 #include "fs.h"
+#include "gc.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -49,19 +49,11 @@ int verb_rm(Context *ctx, int argc, char **argv) {
 
         /* ScratchDirectory= layers a killed supervisor left: while the
          * configuration still says where they are. */
-        if (machine_remove_scratch(ctx, name, true) < 0)
+        if (gc_machine_scratch(&ctx->store, name, stdout) < 0)
                 return EXIT_FAIL;
 
-        uint64_t rnd = 0;
-        (void) getrandom(&rnd, sizeof rnd, 0);
-        _cleanup_free_ char *tmp = xasprintf(".removing-%s.%016llx", name, (unsigned long long) rnd);
-        r = store_remove_machine(&ctx->store, name, tmp);
-        if (r < 0) {
-                log_error_errno(r, "Failed to remove machine '%s' (%s/machines/%s): %m", name, ctx->store.root,
-                                tmp);
+        if (machine_remove(&ctx->store, name) < 0)
                 return EXIT_FAIL;
-        }
-        (void) rm_rf_at(ctx->store.run_fd, name);
         /* The last machine or snapshot on a layer takes it along. */
         prune_layers(ctx);
         return EXIT_OK;

@@ -19,106 +19,47 @@
 #include "berth.h"
 #include "config.h"
 #include "fs.h"
+#include "gc.h"
 #include "log.h"
 #include "name.h"
 #include "runtime.h"
 #include "spawn.h"
-#include "userns.h"
 #include "util.h"
 
-/* Remove the leftovers of earlier runs: instances marked for removal that
- * no longer run and the scratch layers of killed supervisors. */
-int run_gc(Context *ctx, bool verbose) {
-        _cleanup_strv_free_ char **names = NULL;
-        if (store_list_machines(&ctx->store, &names) < 0)
-                return -EIO;
-        int removed = 0;
-        for (char **n = names; n && *n; n++) {
-                /* Running machines are skipped before their lock is tried, so
-                 * that a run taking its instance's lock back never waits for us. */
-                if (runtime_is_active(ctx->store.run_fd, *n) != 0)
-                        continue;
-                /* Its lock: a command still working on it holds it. */
-                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
-                if (lock < 0 || runtime_is_active(ctx->store.run_fd, *n) != 0)
-                        continue;
-                if (machine_remove_scratch(ctx, *n, verbose) < 0)
-                        continue;
-                _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *n);
-                _cleanup_free_ char *text = NULL;
-                if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0 || !strstr(text, "\nREMOVE=1"))
-                        continue;
-                _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
-                if (store_remove_machine(&ctx->store, *n, tmp) < 0)
-                        continue;
-                (void) rm_rf_at(ctx->store.run_fd, *n);
-                if (verbose)
-                        printf("Removed the leftover run machine %s.\n", *n);
-                removed++;
+/* Without CMD: the machine's own program ([Exec] Command=, an application
+ * image), with its environment, directory and user, loaded into CFG; what
+ * the command line says (EO, SETENV) still wins.  *ENV and *USER hold what
+ * EO then points to besides CFG.  0, or an exit code (logged). */
+static int command_from_config(Context *ctx, const char *source, const char *base, char **setenv,
+                               MachineConfig *cfg, ExecOptions *eo, char ***env, char **user) {
+        if (startswith(base, STORE_IMAGE_PREFIX)) {
+                log_error("No command given; an image built from a template has no [Exec] Command= to run. "
+                          "Give one: 'berth run %s -- CMD...'.", source);
+                return EXIT_USAGE;
         }
-        return removed;
-}
-
-/* Make run instance NAME of BASE, whose dir SRC_FD holds the machine.conf it
- * starts with.  ID tells this instance from a later one of the same name. */
-static int make_instance(Context *ctx, int src_fd, const char *base, const char *name, bool remove,
-                         const char *id) {
-        uint64_t rnd = 0;
-        (void) getrandom(&rnd, sizeof rnd, 0);
-        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
-        if (mkdirat(ctx->store.machines_fd, staging, 0700) < 0)
-                return log_error_errno(errno, "Failed to create the run machine: %m");
-        _cleanup_close_ int sfd = open_dir_nofollow(ctx->store.machines_fd, staging);
-        _cleanup_free_ char *conf = NULL;
-        int r = sfd < 0 ? sfd : 0;
-        /* The source's configuration, as it is now. */
-        if (r >= 0) {
-                r = read_file_at(src_fd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
-                if (r == -ENOENT) {
-                        conf = xstrdup("");
-                        r = 0;
-                }
+        _cleanup_free_ char *err = NULL;
+        if (store_load_config(&ctx->store, source, NULL, cfg, &err) < 0) {
+                log_error("%s", err ?: "Invalid configuration.");
+                return EXIT_USAGE;
         }
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        _cleanup_free_ char *text = xasprintf("BASE=%s\nREMOVE=%d\nID=%s\n", base, remove, id);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "base", text, strlen(text), 0644);
-        const char *what = startswith(base, STORE_IMAGE_PREFIX) ?: base;
-        _cleanup_free_ char *info = xasprintf("SOURCE=run:%s\nCREATED_USEC=%llu\n", what,
-                                              (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-        uid_t uid;
-        if (r >= 0)
-                r = userns_ensure_range(&ctx->store, sfd, &uid);
-        if (r >= 0 && renameat2(ctx->store.machines_fd, staging, ctx->store.machines_fd, name, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) rm_rf_at(ctx->store.machines_fd, staging);
-                return log_error_errno(r, "Failed to create the run machine '%s': %m", name);
+        if (!cfg->command) {
+                log_error("No command given, and machine '%s' has no [Exec] Command= to run.", source);
+                return EXIT_USAGE;
         }
+        eo->cmd = cfg->command;
+        if (!eo->cwd)
+                eo->cwd = cfg->working_directory;
+        if (!eo->user && cfg->user) {
+                /* exec takes a user; its primary group comes from the machine's passwd. */
+                *user = strndup(cfg->user, strcspn(cfg->user, ":"));
+                eo->user = *user;
+        }
+        for (char **e = cfg->environment; e && *e; e++)
+                *env = strv_append(*env, *e);
+        for (char **e = setenv; e && *e; e++)
+                *env = strv_append(*env, *e);
+        eo->setenv = *env;
         return 0;
-}
-
-/* Is machine NAME still the instance this run made?  While its command ran
- * we held no lock: it may have been stopped, collected by gc and replaced by
- * another run's instance of the same name, which is not ours to stop. */
-static bool instance_is_ours(Context *ctx, const char *name, const char *id) {
-        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        _cleanup_free_ char *text = NULL;
-        if (dfd < 0 || read_file_at(dfd, "base", 256, &text, NULL) < 0)
-                return false;
-        _cleanup_free_ char *line = xasprintf("\nID=%s\n", id);
-        return strstr(text, line) != NULL;
-}
-
-static void remove_instance(Context *ctx, const char *name) {
-        if (machine_remove_scratch(ctx, name, false) < 0)
-                return;
-        _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
-        (void) store_remove_machine(&ctx->store, name, tmp);
-        (void) rm_rf_at(ctx->store.run_fd, name);
 }
 
 int verb_run(Context *ctx, int argc, char **argv) {
@@ -180,7 +121,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
 
         if (context_open_store(ctx) < 0)
                 return EXIT_EXEC_FAIL;
-        (void) run_gc(ctx, false);
+        (void) gc_run_instances(&ctx->store, NULL);
 
         _cleanup_free_ char *base = NULL;
         _cleanup_close_ int src_fd = -EBADF;
@@ -188,40 +129,14 @@ int verb_run(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        /* Without CMD: the machine's own program ([Exec] Command=, an
-         * application image), with its environment, directory and user;
-         * what the command line says still wins. */
+        /* Without CMD: the machine's own program. */
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *user = NULL;
-        if (!eo.cmd[0] && startswith(base, STORE_IMAGE_PREFIX)) {
-                log_error("No command given; an image built from a template has no [Exec] Command= to run. "
-                          "Give one: 'berth run %s -- CMD...'.", source);
-                return EXIT_USAGE;
-        }
         if (!eo.cmd[0]) {
-                _cleanup_free_ char *err = NULL;
-                if (store_load_config(&ctx->store, source, NULL, &cfg, &err) < 0) {
-                        log_error("%s", err ?: "Invalid configuration.");
-                        return EXIT_USAGE;
-                }
-                if (!cfg.command) {
-                        log_error("No command given, and machine '%s' has no [Exec] Command= to run.", source);
-                        return EXIT_USAGE;
-                }
-                eo.cmd = cfg.command;
-                if (!eo.cwd)
-                        eo.cwd = cfg.working_directory;
-                if (!eo.user && cfg.user) {
-                        /* exec takes a user; its primary group comes from the machine's passwd. */
-                        user = strndup(cfg.user, strcspn(cfg.user, ":"));
-                        eo.user = user;
-                }
-                for (char **e = cfg.environment; e && *e; e++)
-                        env = strv_append(env, *e);
-                for (char **e = setenv; e && *e; e++)
-                        env = strv_append(env, *e);
-                eo.setenv = env;
+                r = command_from_config(ctx, source, base, setenv, &cfg, &eo, &env, &user);
+                if (r != 0)
+                        return r;
         }
 
         _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
@@ -235,7 +150,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         (void) getrandom(id_bits, sizeof id_bits, 0);
         char id[33];
         snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
-        if (make_instance(ctx, src_fd, base, name, !keep, id) < 0)
+        if (run_instance_make(&ctx->store, src_fd, base, name, !keep, id) < 0)
                 return EXIT_EXEC_FAIL;
 
         /* The supervisor powers the machine off when this pipe closes: when we
@@ -243,7 +158,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         int life[2];
         if (pipe2(life, O_CLOEXEC) < 0) {
                 log_error_errno(errno, "pipe2 failed: %m");
-                remove_instance(ctx, name);
+                run_instance_remove(&ctx->store, name);
                 return EXIT_EXEC_FAIL;
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
@@ -260,7 +175,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 status = machine_exec(ctx, name, &eo);
 
         lock = store_lock_machine(&ctx->store, name, false);
-        if (lock < 0 || !instance_is_ours(ctx, name, id)) {
+        if (lock < 0 || !run_instance_is_ours(&ctx->store, name, id)) {
                 /* Not ours any more: collected, perhaps replaced by another run; leave it be. */
                 closep(&life_w);
                 return status;
@@ -268,7 +183,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         (void) machine_stop(ctx, name, 30, false);
         closep(&life_w);
         if (!keep)
-                remove_instance(ctx, name);
+                run_instance_remove(&ctx->store, name);
         else if (!ctx->quiet)
                 fprintf(stderr, "Kept machine %s (a run of %s); remove it with 'berth rm %s'.\n", name, source, name);
         return status;
@@ -281,12 +196,13 @@ int verb_gc(Context *ctx, int argc, char **argv) {
         }
         if (context_open_store(ctx) < 0)
                 return EXIT_FAIL;
-        int n = run_gc(ctx, !ctx->quiet);
+        FILE *report = ctx->quiet ? NULL : stdout;
+        int n = gc_run_instances(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
                 return EXIT_FAIL;
         }
-        n = staging_gc(ctx, !ctx->quiet);
+        n = staging_gc(&ctx->store, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove what interrupted creates left: %m");
                 return EXIT_FAIL;

@@ -1,34 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "fs.h"
 #include "idmap.h"
+#include "kv.h"
 #include "util.h"
 
 bool idmap_base_valid(unsigned long base) {
         return base >= USERNS_BASE_MIN && base <= USERNS_BASE_MAX && base % USERNS_RANGE_SIZE == 0;
 }
 
-static int parse_idmap(const char *text, uid_t *ret) {
-        const char *v = startswith(text, "UID_BASE=");
+int idmap_read_at(int machine_dir_fd, uid_t *ret_base) {
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(machine_dir_fd, "idmap", 256, &kv);
+        if (r < 0)
+                return r;
+        const char *v = key_values_get(&kv, "UID_BASE");
         if (!v)
                 return -EBADMSG;
         uint64_t u;
-        int r = safe_atou64_n(v, strcspn(v, "\n"), &u);
+        r = safe_atou64_n(v, strlen(v), &u);
         if (r == -EINVAL)
                 return -EBADMSG;
         if (r < 0)
                 return r;
         if (u > UINT32_MAX || !idmap_base_valid((unsigned long) u))
                 return -ERANGE;
-        *ret = (uid_t) u;
+        *ret_base = (uid_t) u;
         return 0;
-}
-
-int idmap_read_at(int machine_dir_fd, uid_t *ret_base) {
-        _cleanup_free_ char *text = NULL;
-        int r = read_file_at(machine_dir_fd, "idmap", 256, &text, NULL);
-        if (r < 0)
-                return r;
-        return parse_idmap(text, ret_base);
 }
 
 int idmap_write_at(int machine_dir_fd, uid_t base) {

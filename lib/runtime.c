@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "fs.h"
+#include "kv.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -49,21 +50,14 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
         _cleanup_close_ int dfd = open_dir_nofollow(run_fd, name);
         if (dfd < 0)
                 return dfd;
-        _cleanup_free_ char *text = NULL;
-        int r = read_file_at(dfd, "state", 16384, &text, NULL);
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(dfd, "state", 16384, &kv);
         if (r < 0)
                 return r;
 
         RuntimeState s = { .state = MACHINE_STOPPED };
-        for (char *line = text, *e; *line; line = e) {
-                e = strchrnul(line, '\n');
-                if (*e)
-                        *e++ = 0;
-                char *eq = strchr(line, '=');
-                if (!eq)
-                        continue;
-                *eq = 0;
-                const char *k = line, *v = eq + 1;
+        for (size_t j = 0; j < kv.n; j++) {
+                const char *k = kv.keys[j], *v = kv.values[j];
                 uint64_t u = 0;
                 int i = 0;
                 if (streq(k, "STATE"))

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "fs.h"
 #include "hash.h"
+#include "kv.h"
 #include "log.h"
 #include "name.h"
 #include "store.h"
@@ -175,18 +176,16 @@ int store_machine_base(Store *s, const char *name, char **ret_base) {
         _cleanup_close_ int dfd = open_dir_nofollow(s->machines_fd, name);
         if (dfd < 0)
                 return dfd;
-        _cleanup_free_ char *text = NULL;
-        int r = read_file_at(dfd, "base", 256, &text, NULL);
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(dfd, "base", 256, &kv);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        const char *v = startswith(text, "BASE=");
+        const char *v = key_values_get(&kv, "BASE");
         if (!v)
                 return -EBADMSG;
-        _cleanup_free_ char *base = strndup(v, strcspn(v, "\n"));
-        if (!base)
-                abort();
+        _cleanup_free_ char *base = xstrdup(v);
         /* The base is a name like any other: never a path. */
         if (!machine_name_is_valid(startswith(base, STORE_IMAGE_PREFIX) ?: base))
                 return -EBADMSG;

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Making and removing machines: what create, import, clone, run and rm
+ * share. */
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "store.h"
+
+/* What the import helper recorded about an image in the machine's "image"
+ * file (see oci-image.h).  Each value is NULL unless present and made only
+ * of characters safe to print (the helper parsed untrusted input). */
+typedef struct ImageInfo {
+        char *source_kind;
+        char *manifest;
+        char *ports; /* exposed ports, "80/tcp 443/tcp" */
+} ImageInfo;
+void image_info_done(ImageInfo *i);
+/* Read DIR_FD/image.  0, -EBADMSG if malformed (*RET then empty), or
+ * another -errno (it is missing or cannot be read). */
+int image_info_read_at(int dir_fd, ImageInfo *ret);
+
+
+/* A new machine is built in machines/.staging-NAME.RANDOM and renamed into
+ * place when complete, so a killed create leaves nothing that "berth list"
+ * shows, and the next create of that name cleans up. */
+typedef struct Staging {
+        char *name;   /* .staging-NAME.RANDOM, below machines/ */
+        char *path;   /* its host path */
+        char *rootfs; /* PATH/rootfs */
+        int fd;       /* the staging dir */
+        int lock;     /* NAME's lock */
+} Staging;
+#define STAGING_INIT { .fd = -EBADF, .lock = -EBADF }
+void staging_done(Staging *s);
+/* How create, import, clone start: NAME locked and not yet a machine,
+ * leftovers of killed creates of NAME removed, and a fresh staging
+ * directory made with an empty rootfs/ (0755) and the machine's own UID
+ * range.  0, or -errno (logged; -EEXIST: NAME is a machine already); then
+ * nothing was made. */
+int staging_make(Store *store, const char *name, Staging *ret);
+/* And how they end: unless R < 0, write CONF (machine.conf, below a header)
+ * and INFO into the staging dir, sync, and rename it to NAME; on any failure
+ * remove the staging dir.  Returns R or the new -errno (logged). */
+int staging_commit(Store *store, const Staging *s, const char *name, const char *conf, const char *info, int r);
+/* Remove the hidden dirs killed creates and rms left (.staging-NAME.*,
+ * .removing-NAME.*) whose NAME nobody holds the lock of.  VERBOSE: say
+ * which.  Returns how many, or -errno. */
+int staging_gc(Store *store, bool verbose);
+
+/* Copy the tree SRC into the existing directory DST as cp -a does (owners,
+ * modes, times, xattrs, hard links; symlinks copied, never followed), with
+ * reflinks where the filesystem has them: a sandboxed /bin/cp.  0 or -errno
+ * (logged). */
+int copy_tree(const char *src, const char *dst);
+/* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
+ * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
+ * (logged). */
+int unpack_tarball(const char *tar, const char *max_size, const char *rootfs);
+
+/* Templates: is TEMPLATE one berth has; populate the empty dir ROOTFS from
+ * it (RELEASE may be NULL), the guest named NAME, caching downloads under
+ * STORE's images/templates.  0 or -errno (logged). */
+bool template_is_known(const char *template);
+int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs);
+
+/* The read-only image NAME in ROOT/images/bases (IMAGES_FD), built from the
+ * template of that name: in a staging dir renamed into place when complete,
+ * after removing what killed builds left.  The caller holds the image's
+ * build lock and saw no image.  0 or -errno (logged). */
+int image_build_from_template(Store *store, int images_fd, const char *name);
+
+/* Run instances (berth run): machine entries without a rootfs of their own.
+ * Make instance NAME of BASE (a machine, or STORE_IMAGE_PREFIX and an
+ * image), whose dir SRC_FD holds the machine.conf it starts with; REMOVE:
+ * gc removes it once it no longer runs; ID tells this instance from a later
+ * one of the same name.  0 or -errno (logged). */
+int run_instance_make(Store *store, int src_fd, const char *base, const char *name, bool remove, const char *id);
+/* Is machine NAME still the instance ID?  While its command ran the run
+ * held no lock: it may have been stopped, collected by gc and replaced by
+ * another run's instance of the same name, which is not ours to stop. */
+bool run_instance_is_ours(Store *store, const char *name, const char *id);
+/* Remove instance NAME (the caller holds its lock; it does not run), quietly. */
+void run_instance_remove(Store *store, const char *name);
+
+/* berth-import, the sandboxed helper that parses an untrusted image into
+ * ROOTFS and leaves its findings in OUTDIR ("image.conf", a machine.conf
+ * fragment, and "image", see ImageInfo). */
+typedef struct ImportOptions {
+        const char *ref;      /* --ref, or NULL */
+        const char *platform; /* --platform, or NULL */
+        const char *boot;     /* auto, yes or no */
+        const char *max_size; /* bytes or "infinity" */
+} ImportOptions;
+/* Run it on SOURCE (PROGRESS: it shows progress on stderr).  0, -EINVAL if
+ * it refused the arguments or the source (it said why), or another -errno
+ * (logged). */
+int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
+                      const char *outdir);
+/* Take the helper's machine.conf FRAGMENT into CFG: untrusted text, so the
+ * strict parser judges it, and only the keys an image can set (a helper made
+ * to write Port= or Network.Link= would reach the host's network) are
+ * accepted.  0 or -errno (logged). */
+int image_config_apply(MachineConfig *cfg, const char *fragment);
+
+/* Remove machine NAME (the caller holds its lock; it does not run): its dir
+ * is renamed to .removing-NAME.RANDOM first, so a killed rm leaves nothing
+ * "berth list" shows (gc removes the rest), then its runtime dir.  0 or
+ * -errno (logged). */
+int machine_remove(Store *store, const char *name);

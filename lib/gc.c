@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+
+#include "fs.h"
+#include "gc.h"
+#include "kv.h"
+#include "log.h"
+#include "runtime.h"
+#include "scratch.h"
+#include "util.h"
+
+int gc_machine_scratch(Store *store, const char *name, FILE *report) {
+        int r = scratch_remove_stale(store, name);
+        if (r < 0 && report)
+                return log_error_errno(r, "Cannot remove the scratch layers of machine '%s'%s: %m", name,
+                                       r == -EPERM ? " (not a directory berth made; remove it yourself)" : "");
+        if (r < 0)
+                return log_debug_errno(r, "Cannot remove the scratch layers of machine '%s': %m", name);
+        if (r > 0 && report)
+                fprintf(report, "Removed the leftover scratch layers of machine %s.\n", name);
+        return 0;
+}
+
+int gc_run_instances(Store *store, FILE *report) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (store_list_machines(store, &names) < 0)
+                return -EIO;
+        int removed = 0;
+        for (char **n = names; n && *n; n++) {
+                /* Running machines are skipped before their lock is tried, so
+                 * that a run taking its instance's lock back never waits for us. */
+                if (runtime_is_active(store->run_fd, *n) != 0)
+                        continue;
+                /* Its lock: a command still working on it holds it. */
+                _cleanup_close_ int lock = store_lock_machine(store, *n, true);
+                if (lock < 0 || runtime_is_active(store->run_fd, *n) != 0)
+                        continue;
+                if (gc_machine_scratch(store, *n, report) < 0)
+                        continue;
+                _cleanup_close_ int dfd = open_dir_nofollow(store->machines_fd, *n);
+                _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+                if (dfd < 0 || key_values_read_at(dfd, "base", 256, &kv) < 0 ||
+                    !streq_ptr(key_values_get(&kv, "REMOVE"), "1"))
+                        continue;
+                _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
+                if (store_remove_machine(store, *n, tmp) < 0)
+                        continue;
+                (void) rm_rf_at(store->run_fd, *n);
+                if (report)
+                        fprintf(report, "Removed the leftover run machine %s.\n", *n);
+                removed++;
+        }
+        return removed;
+}

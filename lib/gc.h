@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What "berth gc" removes, and every "berth run" quietly first: what killed
+ * commands and supervisors left behind.  REPORT is where to say what went
+ * (berth gc: stdout); NULL: quietly, failures logged at debug level only. */
+
+#include <stdio.h>
+
+#include "store.h"
+
+/* Remove the [Machine] ScratchDirectory= layers a killed supervisor of NAME
+ * left (the caller holds NAME's lock; it does not run).  0, or -errno (logged,
+ * as an error only with REPORT): then keep the machine, whose configuration
+ * says where they are. */
+int gc_machine_scratch(Store *store, const char *name, FILE *report);
+
+/* Remove run instances marked for removal that no longer run, and the
+ * scratch layers of killed supervisors.  Returns how many instances went,
+ * or -EIO if the machines cannot be listed. */
+int gc_run_instances(Store *store, FILE *report);
