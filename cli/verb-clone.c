@@ -6,7 +6,6 @@
  * live in the machine's own directory, machines/NAME/snapshots/SNAP/
  * {rootfs or layers,machine.conf,info}, and go with it. */
 #include <getopt.h>
-#include <sys/mount.h>
 #include <json-c/json.h>
 #include <sys/random.h>
 #include <time.h>
@@ -210,7 +209,7 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 r = reset_identity(stg.rootfs, own_hostname ? cfg.hostname : dst);
         /* Only our own mount namespace has it; the rename below wants it gone. */
         if (overlay)
-                (void) umount2(stg.rootfs, MNT_DETACH);
+                layers_umount_merged(stg.rootfs);
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));

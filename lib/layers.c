@@ -413,6 +413,10 @@ static void close_all(int *fds, size_t n) {
                 closep(&fds[i]);
 }
 
+void layers_umount_merged(const char *rootfs) {
+        (void) umount2(rootfs, MNT_DETACH);
+}
+
 int layers_mount_merged(Store *s, const char *mpath) {
         _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
         if (mfd < 0)

@@ -91,6 +91,10 @@ int layers_prune(Store *s);
  * Nothing to do for a plain rootfs.  0 or -errno. */
 int layers_mount_merged(Store *s, const char *mpath);
 
+/* Drop the merged view layers_mount_merged() put on MPATH/rootfs (before
+ * the directory is renamed or removed).  Nothing to do if there is none. */
+void layers_umount_merged(const char *rootfs);
+
 /* Before a start: the host paths of the layer trees of machine dir MPATH,
  * top first (*ret NULL: a plain rootfs), with overlayfs's work dir made. */
 int layers_prepare_start(Store *s, const char *mpath, char ***ret);
