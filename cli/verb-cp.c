@@ -17,6 +17,7 @@
 #include "layers.h"
 #include "log.h"
 #include "runtime.h"
+#include "spawn.h"
 #include "userns.h"
 #include "util.h"
 
@@ -342,14 +343,13 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
         if (pid == 0)
                 copy_child(req, pidfd, sides, private_users, base);
 
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return log_error_errno(errno, "waitpid failed: %m"), EXIT_FAIL;
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status) == 0 ? EXIT_OK : EXIT_FAIL;
-        log_error("The copy process was killed by signal %d.", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        return EXIT_FAIL;
+        /* The copy process exits 0 or 1; above 128 a signal killed it. */
+        r = wait_child(pid);
+        if (r < 0)
+                return log_error_errno(r, "waitpid failed: %m"), EXIT_FAIL;
+        if (r > 128)
+                log_error("The copy process was killed by signal %d.", r - 128);
+        return r == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
 static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {

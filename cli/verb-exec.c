@@ -28,20 +28,14 @@
 #include "log.h"
 #include "passwd.h"
 #include "runtime.h"
+#include "spawn.h"
 #include "terminal.h"
 #include "util.h"
 
 
 static int wait_status(pid_t pid) {
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return EXIT_EXEC_FAIL;
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return EXIT_EXEC_FAIL;
+        int r = wait_child(pid);
+        return r < 0 ? EXIT_EXEC_FAIL : r;
 }
 
 _noreturn_ static void fail_exit(int r, const char *what) {

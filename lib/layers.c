@@ -12,6 +12,7 @@
 #include "layers.h"
 #include "log.h"
 #include "rootfs.h"
+#include "spawn.h"
 #include "util.h"
 
 /* Names in a machine dir.  ".next-*" and ".rootfs-new" exist only while a
@@ -520,11 +521,10 @@ int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **re
                 if (k > 0)
                         len += (size_t) k;
         buf[len] = 0;
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return log_error_errno(errno, "waitpid failed: %m");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        int r = wait_child(pid);
+        if (r < 0)
+                return log_error_errno(r, "waitpid failed: %m");
+        if (r != 0)
                 return -EINVAL; /* the child said why */
         if (ret_init_name)
                 *ret_init_name = len > 0 ? xstrdup(buf) : NULL;

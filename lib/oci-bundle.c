@@ -6,6 +6,7 @@
 #include "fs.h"
 #include "log.h"
 #include "oci-internal.h"
+#include "spawn.h"
 #include "util.h"
 
 static int copy_tree(const char *from, const char *to) {
@@ -17,11 +18,10 @@ static int copy_tree(const char *from, const char *to) {
                 execl("/bin/cp", "cp", "-a", "--reflink=auto", "--", src, to, (char *) NULL);
                 _exit(127);
         }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        int r = wait_child(pid);
+        if (r < 0)
+                return r;
+        if (r != 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", from);
         return 0;
 }

@@ -12,19 +12,24 @@
 #include "spawn.h"
 #include "util.h"
 
-static int wait_child(pid_t pid, const char *what) {
+int wait_child(pid_t pid) {
         siginfo_t si;
-        for (;;) {
-                if (waitid(P_PID, (id_t) pid, &si, WEXITED) >= 0)
-                        break;
+        while (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
                 if (errno != EINTR)
-                        return log_error_errno(errno, "waitid failed: %m");
+                        return -errno;
+        return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+}
+
+/* wait_child() for a helper program WHAT, saying why it ended if not by exit. */
+static int wait_helper(pid_t pid, const char *what) {
+        int r = wait_child(pid);
+        if (r < 0)
+                return log_error_errno(r, "waitid failed: %m");
+        if (r > 128) {
+                char sig[16];
+                log_error("%s was killed by %s.", what, signal_to_string(r - 128, sig));
         }
-        if (si.si_code == CLD_EXITED)
-                return si.si_status;
-        char sig[16];
-        log_error("%s was killed by %s.", what, signal_to_string(si.si_status, sig));
-        return 128 + si.si_status;
+        return r;
 }
 
 int spawn_sandboxed(char *const argv[]) {
@@ -53,7 +58,7 @@ int spawn_sandboxed(char *const argv[]) {
                 _exit(127);
         }
 
-        return wait_child((pid_t) pid, argv[0]);
+        return wait_helper((pid_t) pid, argv[0]);
 }
 
 int spawn_plain(char *const argv[]) {
@@ -69,5 +74,5 @@ int spawn_plain(char *const argv[]) {
                 fprintf(stderr, "berth: failed to execute %s: %m\n", argv[0]);
                 _exit(127);
         }
-        return wait_child(pid, argv[0]);
+        return wait_helper(pid, argv[0]);
 }

@@ -14,3 +14,7 @@ int spawn_sandboxed(char *const argv[]);
  * host's processes (berth-machined --network-gc checks and signals them):
  * same namespaces as the caller, stdin /dev/null, waited for. */
 int spawn_plain(char *const argv[]);
+
+/* Wait for child PID (retrying on EINTR): its exit status, or 128 + the
+ * signal that killed it (as a shell reports it), or -errno. */
+int wait_child(pid_t pid);

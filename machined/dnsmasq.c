@@ -15,6 +15,7 @@
 #include "fs.h"
 #include "log.h"
 #include "net-internal.h"
+#include "spawn.h"
 #include "unit.h"
 #include "util.h"
 
@@ -182,13 +183,12 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
         }
         /* dnsmasq daemonizes: its first process exits once the server runs,
          * with a status and a message on stderr if it cannot. */
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return log_error_errno(errno, "waitpid failed: %m");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        r = wait_child(pid);
+        if (r < 0)
+                return log_error_errno(r, "waitpid failed: %m");
+        if (r != 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO),
-                                       WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                       r == 127
                                                ? "Cannot run " DNSMASQ_PATH " (install dnsmasq-base)."
                                                : "dnsmasq failed to start for bridge %s (see %s/log).",
                                        b->name, dir);

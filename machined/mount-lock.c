@@ -9,6 +9,7 @@
 #include "fs.h"
 #include "log.h"
 #include "mount-lock.h"
+#include "spawn.h"
 #include "util.h"
 
 #define STAGE_DIR "stage"
@@ -95,12 +96,12 @@ int mount_stage_lock(const MountStage *stage, pid_t pid, int tree_fd) {
                 return log_error_errno(errno, "fork failed: %m");
         if (child == 0)
                 lock_child(pid, tree_fd, target);
-        int status;
-        while (waitpid(child, &status, 0) < 0)
-                if (errno != EINTR)
-                        return log_error_errno(errno, "waitpid failed: %m");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return log_error_errno(WIFEXITED(status) ? WEXITSTATUS(status) : EIO,
+        /* The child's exit status is the errno of what failed. */
+        int r = wait_child(child);
+        if (r < 0)
+                return log_error_errno(r, "waitpid failed: %m");
+        if (r != 0)
+                return log_error_errno(r > 128 ? EIO : r,
                                        "Failed to lock the machine's mounts (a copy through %s): %m", target);
         return 0;
 }
