@@ -72,8 +72,8 @@ int write_string_at(int dirfd, const char *name, const char *s);
  * Returns the fd holding the lock. */
 int lock_file_at(int dirfd, const char *name, bool exclusive, bool blocking);
 
-/* True if the process described by PID is alive and its start time (field 22
- * of /proc/PID/stat) equals STARTTIME: guards against pid reuse. */
+/* The start time of process PID (field 22 of /proc/PID/stat, in clock
+ * ticks since boot), to tell it from a later process of the same pid. */
 int proc_starttime(pid_t pid, unsigned long long *ret);
 
 /* A pidfd for process PID if its start time is STARTTIME (-ESRCH if it is

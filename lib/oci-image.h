@@ -46,7 +46,7 @@ typedef struct ImportOptions {
  * manifest matches the platform. */
 int oci_import(const char *source, const char *rootfs, const char *outdir, const ImportOptions *o);
 
-/* Parse "os/arch[/variant]" (also used for --platform checks in berth). */
+/* Parse "os/arch[/variant]" (--platform). */
 int platform_parse(const char *s, char **ret_os, char **ret_arch, char **ret_variant);
 
 /* The fuzzer's entry (tests/fuzz/fuzz-oci.c): TEXT goes through what an

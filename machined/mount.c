@@ -257,15 +257,6 @@ static int setup_boot_id(int rootfd) {
         return r;
 }
 
-void root_mount_done(RootMount *rm) {
-        closep(&rm->root);
-        closep(&rm->scratch);
-        closep(&rm->lower);
-        for (size_t i = 0; i < rm->n_layers; i++)
-                closep(&rm->layers[i]);
-        rm->n_layers = 0;
-}
-
 static int clone_tree(const char *path) {
         int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
         return fd < 0 ? -errno : fd;

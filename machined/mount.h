@@ -52,7 +52,6 @@ typedef struct RootMount {
 } RootMount;
 
 #define ROOT_MOUNT_INIT { .root = -1, .scratch = -1, .lower = -1 }
-void root_mount_done(RootMount *rm);
 
 /* In the child, first: make all mounts slaves and mount the rootfs clone
  * (or, ephemeral, the scratch tmpfs) over the rootfs path.  Done before

@@ -1,6 +1,7 @@
 #!/bin/bash
 # From inside a machine, as its root, try what the default profile must stop
-# (reference: shared/reference/security.md section 4).  Each case asserts the
+# (the attack catalogue of the project's security study, kept beside the
+# repository, not in it).  Each case asserts the
 # safe outcome.  PROBE is a static helper (tests/helpers/probe.c).
 . "$(dirname "$0")/lib.sh"
 : "${PROBE:?set PROBE to the static probe helper}"
