@@ -17,7 +17,7 @@
 #include "enter.h"
 #include "fs.h"
 #include "log.h"
-#include "syscall-filter.h"
+#include "seccomp-filter.h"
 #include "util.h"
 
 pid_t enter_fork(int pidfd, const char *machine, int fatal_status) {

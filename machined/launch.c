@@ -29,7 +29,7 @@
 #include "ownership.h"
 #include "stub-init.h"
 #include "log.h"
-#include "syscall-filter.h"
+#include "seccomp-filter.h"
 #include "userns.h"
 #include "util.h"
 

@@ -3,7 +3,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 
-#include "syscall-filter.h"
+#include "seccomp-filter.h"
 #include "util.h"
 
 /* Each with why a machine's root must not have it. */
