@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "kv.h"
 #include "log.h"
 #include "net-internal.h"
 #include "util.h"
@@ -34,19 +35,14 @@ char *entry_format(const Entry *e) {
 }
 
 /* Files here are written by supervisors (root) only; still, parse strictly. */
-static int entry_parse(const char *id, char *text, Entry *ret) {
+static int entry_parse(const char *id, const KeyValues *kv, Entry *ret) {
         /* An entry without FILTER= (an older supervisor's) is filtered. */
         Entry e = { .filter = true };
         if (strlen(id) >= sizeof e.id)
                 return -EBADMSG;
         memcpy(e.id, id, strlen(id) + 1);
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-                if (!eq)
-                        return -EBADMSG;
-                *eq = 0;
-                const char *k = line, *v = eq + 1;
+        for (size_t i = 0; i < kv->n; i++) {
+                const char *k = kv->keys[i], *v = kv->values[i];
                 int r = 0;
                 if (streq(k, "NAME"))
                         snprintf(e.name, sizeof e.name, "%s", v);
@@ -114,10 +110,10 @@ int entries_load(int brfd, Entry **ret, size_t *ret_n) {
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')
                         continue; /* ".", "..", and write_file_atomic_at()'s .ID.new */
-                _cleanup_free_ char *text = NULL;
+                _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
                 Entry e;
-                if (!entry_alive(mfd, de->d_name) || read_file_at(mfd, de->d_name, ENTRY_MAX, &text, NULL) < 0 ||
-                    entry_parse(de->d_name, text, &e) < 0) {
+                if (!entry_alive(mfd, de->d_name) || key_values_read_at(mfd, de->d_name, ENTRY_MAX, &kv) < 0 ||
+                    entry_parse(de->d_name, &kv, &e) < 0) {
                         log_debug("Dropping stale network entry %s.", de->d_name);
                         (void) unlinkat(mfd, de->d_name, 0);
                         continue;

@@ -4,23 +4,23 @@
 #include "chown-tree.h"
 #include "fs.h"
 #include "idmap.h"
+#include "kv.h"
 #include "log.h"
 #include "ownership.h"
 #include "util.h"
 
 static int read_record(int dfd, uid_t *ret) {
-        _cleanup_free_ char *text = NULL;
-        int r = read_file_at(dfd, "ownership", 256, &text, NULL);
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(dfd, "ownership", 256, &kv);
         if (r == -ENOENT) {
                 *ret = 0;
                 return 0;
         }
         if (r < 0)
                 return r;
-        const char *v = startswith(text, "CHOWN_BASE=");
+        const char *v = key_values_get(&kv, "CHOWN_BASE");
         if (!v)
                 return -EBADMSG;
-        text[strcspn(text, "\n")] = 0;
         unsigned u;
         r = safe_atou(v, &u);
         if (r < 0)
