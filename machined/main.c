@@ -470,7 +470,7 @@ static int machine_setup_users(Machine *m) {
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
                 /* Its root must not undo its mounts: they come back locked. */
-                return mount_stage_open(&m->stage, m->run_fd, m->run_path);
+                return mount_stage_open(&m->stage, m->run_fd, m->run_path, m->uid_base);
         }
         log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
                     "root, this is not a security boundary.",

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "devices.h"
 #include "fs.h"
 #include "log.h"
 #include "mount-lock.h"
@@ -15,7 +16,43 @@
 #define STAGE_DIR "stage"
 #define STAGE_ROOT "root"
 
-int mount_stage_open(MountStage *stage, int run_fd, const char *run_path) {
+/* The machine's own copies of the host's device nodes, STAGE/dev-NODE ('/'
+ * as '-'), owned by its root (UID_BASE) with the host node's mode, as
+ * nspawn makes them: a host node the machine's root could not open as it
+ * is (tun and fuse are 0600 without udev's rules) is then usable.  Where
+ * we may not make nodes (a unit with DevicePolicy=closed) the child binds
+ * the host's own, as without a stage. */
+static void stage_make_devnodes(int mfd, uid_t uid_base) {
+        size_t n;
+        const DeviceRule *rules = device_rules(&n);
+        for (size_t i = 0; i < n; i++) {
+                if (!rules[i].node)
+                        continue;
+                _cleanup_free_ char *host = xasprintf("/dev/%s", rules[i].node);
+                struct stat st;
+                if (lstat(host, &st) < 0 || !S_ISCHR(st.st_mode))
+                        continue;
+                _cleanup_free_ char *copy = mount_stage_devnode(rules[i].node);
+                if (mknodat(mfd, copy, S_IFCHR | (st.st_mode & 0666), st.st_rdev) < 0) {
+                        log_debug_errno(errno, "Cannot make a copy of %s for the machine (%m), binding the host's.", host);
+                        continue;
+                }
+                if (fchownat(mfd, copy, uid_base, uid_base, AT_SYMLINK_NOFOLLOW) < 0) {
+                        log_debug_errno(errno, "Cannot hand the copy of %s to the machine (%m), binding the host's.", host);
+                        (void) unlinkat(mfd, copy, 0);
+                }
+        }
+}
+
+char *mount_stage_devnode(const char *node) {
+        char *s = xasprintf("dev-%s", node);
+        for (char *p = s; *p; p++)
+                if (*p == '/')
+                        *p = '-';
+        return s;
+}
+
+int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t uid_base) {
         /* Our own namespace: a slave of the host's, so the host's mounts still
          * reach us, while ours (the stage, the trees on it) reach nobody. */
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
@@ -29,18 +66,20 @@ int mount_stage_open(MountStage *stage, int run_fd, const char *run_path) {
         if (at < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", path);
 
-        /* World-searchable: the child looks up "root" as the machine's root,
-         * a host UID that owns nothing here.  Nothing else is ever in it. */
+        /* World-searchable: the child looks up "root" and its device nodes as
+         * the machine's root, a host UID that owns nothing else here.  Not
+         * nodev, for those nodes; nothing else is ever in it. */
         _cleanup_close_ int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
         if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0711", 0) < 0 ||
             fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
             fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return log_error_errno(errno, "Failed to create the mount stage (tmpfs): %m");
-        _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (mfd < 0)
                 return log_error_errno(errno, "Failed to create the mount stage (tmpfs): %m");
         if (mkdirat(mfd, STAGE_ROOT, 0711) < 0)
                 return log_error_errno(errno, "Failed to create the mount stage's root: %m");
+        stage_make_devnodes(mfd, uid_base);
         if (move_mount(mfd, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return log_error_errno(errno, "Failed to mount the mount stage on %s: %m", path);
         stage->path = TAKE_PTR(path);

@@ -28,8 +28,13 @@ typedef struct MountStage {
 #define MOUNT_STAGE_INIT { .path = NULL }
 
 /* Enter a private mount namespace and mount the stage at RUN_PATH/stage
- * (RUN_FD is RUN_PATH, the machine's runtime dir).  Logs its errors. */
-int mount_stage_open(MountStage *stage, int run_fd, const char *run_path);
+ * (RUN_FD is RUN_PATH, the machine's runtime dir), with copies of the
+ * host's device nodes for the machine whose root is host UID UID_BASE.
+ * Logs its errors. */
+int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t uid_base);
+
+/* The name of the stage's copy of /dev/NODE (devices.h), if it has one. */
+char *mount_stage_devnode(const char *node);
 
 /* Detach what arrived on the stage and the stage itself, remove its dir. */
 void mount_stage_close(MountStage *stage);

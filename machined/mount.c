@@ -12,6 +12,7 @@
 #include "fs.h"
 #include "id128.h"
 #include "log.h"
+#include "mount-lock.h"
 #include "mount.h"
 #include "util.h"
 
@@ -164,7 +165,7 @@ static const struct {
         { "dev/ptmx", "pts/ptmx" },
 };
 
-static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) {
+static int setup_dev(int rootfd, const char *console, int stage_fd, char *err, size_t errlen) {
         static const FsOption devopts[] = { { "mode", "0755" }, { "size", "4m" } };
         int r = mount_fs(rootfd, "dev", "tmpfs", devopts, ELEMENTSOF(devopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
@@ -174,7 +175,8 @@ static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) 
          * which works the same with and without a user namespace.  They are the
          * allow-list's (devices.h): nothing is bound that the machine may not
          * open.  One the host lacks (tun, fuse where no module provides
-         * them) is left out. */
+         * them) is left out.  With a user namespace the stage has the
+         * machine's own copies (mount-lock.h), owned by its root: those. */
         size_t n_rules;
         const DeviceRule *rules = device_rules(&n_rules);
         for (size_t i = 0; i < n_rules; i++) {
@@ -183,7 +185,13 @@ static int setup_dev(int rootfd, const char *console, char *err, size_t errlen) 
                         continue;
                 _cleanup_free_ char *host = xasprintf("/dev/%s", node);
                 _cleanup_free_ char *guest = xasprintf("dev/%s", node);
-                _cleanup_close_ int src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int src = -EBADF;
+                if (stage_fd >= 0) {
+                        _cleanup_free_ char *copy = mount_stage_devnode(node);
+                        src = openat(stage_fd, copy, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (src < 0)
+                        src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (src < 0 && errno == ENOENT)
                         continue;
                 if (src < 0)
@@ -476,7 +484,7 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         if (r < 0)
                 return fail(err, errlen, r, "Failed to mount cgroup2 on /sys/fs/cgroup: %m");
 
-        r = setup_dev(rootfd, plan->console, err, errlen);
+        r = setup_dev(rootfd, plan->console, plan->stage_fd, err, errlen);
         if (r < 0)
                 return r;
 

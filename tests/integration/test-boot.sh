@@ -6,9 +6,9 @@
 # namespace, /dev/net/tun and /dev/fuse).
 
 # A mount namespace of the test's own, so that /dev/net/tun and /dev/fuse can
-# be given the mode udev gives them on a usual host (0666) without touching
-# the host's nodes: in a user namespace a 0600 node of the host's root does
-# not open.
+# be given the strict mode 0600 (a host without udev's rules, which make them
+# 0666) without touching the host's nodes: the machine's root must still open
+# them, as its own copies.
 if [ -z "${BOOT_TEST_MNTNS:-}" ]; then
         export BOOT_TEST_MNTNS=1
         exec unshare --mount --propagation private -- bash "$0" "$@"
@@ -18,7 +18,7 @@ fi
 for n in net/tun fuse; do
         [ -c "/dev/$n" ] || continue
         mknod "$TEST_TMP/${n#*/}" c "$((16#$(stat -c %t /dev/$n)))" "$((16#$(stat -c %T /dev/$n)))"
-        chmod 0666 "$TEST_TMP/${n#*/}"
+        chmod 0600 "$TEST_TMP/${n#*/}"
         mount --bind "$TEST_TMP/${n#*/}" "/dev/$n"
 done
 
@@ -116,8 +116,10 @@ check_eq "... and the host's is unchanged" "$host_fwd" "$(cat /proc/sys/net/ipv4
 check_fails "/proc/sys/kernel stays read-only" bx sh -c 'echo x > /proc/sys/kernel/domainname'
 check_fails "/proc/sys/vm stays read-only" bx sh -c 'echo 100 > /proc/sys/vm/swappiness'
 
-# Devices: tun and fuse, bound from the host and on the allow-list.
+# Devices: tun and fuse, the machine's own copies of the host's 0600 nodes, on
+# the allow-list.
 install -m 0755 "$PROBE" "$R/bin/probe"
+check_eq "/dev/null is the machine root's copy" "0:0" "$(bx stat -c %u:%g /dev/null)"
 if [ -c /dev/net/tun ]; then
         check_output_contains "/dev/net/tun makes a tun interface" '^allowed' bx probe tun
 else
