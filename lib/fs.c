@@ -9,6 +9,9 @@
 #include "fs.h"
 #include "util.h"
 
+/* Retries of openat2 on EAGAIN before chase_in_root() gives up with -EAGAIN. */
+#define CHASE_EAGAIN_TRIES 64
+
 int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode) {
         struct open_how how = {
                 .flags = (uint64_t) (open_flags | O_CLOEXEC | ((flags & CHASE_NOFOLLOW) ? O_NOFOLLOW : 0)),
@@ -21,10 +24,14 @@ int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags
         if (isempty(path))
                 path = ".";
 
+        /* EAGAIN: a rename or mount elsewhere raced the ".." check; try again,
+         * but not forever: a guest renaming in a loop must not make a
+         * supervisor spin. */
         long fd;
+        unsigned tries = 0;
         do
                 fd = syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-        while (fd < 0 && errno == EAGAIN);
+        while (fd < 0 && errno == EAGAIN && ++tries < CHASE_EAGAIN_TRIES);
         return fd < 0 ? -errno : (int) fd;
 }
 

@@ -21,7 +21,8 @@ typedef enum ChaseFlags {
  * (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, plus RESOLVE_NO_SYMLINKS
  * with CHASE_NO_SYMLINKS; not RESOLVE_NO_XDEV, as a running machine's tree
  * has mounts inside).  OPEN_FLAGS get O_CLOEXEC added.  Returns an fd or
- * -errno (-ELOOP for a refused symlink or magic link). */
+ * -errno (-ELOOP for a refused symlink or magic link; -EAGAIN if renames
+ * kept racing the lookup). */
 int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int open_flags, mode_t mode);
 
 /* Is process PID in the same NS namespace ("user", "net", "mnt", ...) as
