@@ -51,13 +51,17 @@ static int loopback_up(void) {
         return RET_NERRNO(ioctl(s, SIOCSIFFLAGS, &ifr));
 }
 
-/* In the child, after pivot_root: point the guest at berth's resolver.  A
- * symlink (systemd-resolved's stub, say) means the guest manages DNS itself,
- * and a read-only or odd /etc is the guest's business: both are left alone. */
-static void write_resolv_conf(const char *text) {
-        _cleanup_close_ int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd >= 0)
-                (void) write_all(fd, text, strlen(text));
+/* In the child, after pivot_root: write TEXT to the guest's regular file
+ * PATH (made if missing).  A symlink there (systemd-resolved's stub
+ * resolv.conf, say) means the guest manages the file itself, and a FIFO, a
+ * device, a read-only or odd /etc are the guest's business: all are left
+ * alone, and nothing here can block. */
+static void write_guest_file(const char *path, const char *text) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || ftruncate(fd, 0) < 0)
+                return;
+        (void) write_all(fd, text, strlen(text));
 }
 
 _noreturn_ static void child_fail(int errfd, int r, const char *fmt, ...) _printf_(3, 4);
@@ -457,7 +461,13 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                 child_fail(errfd, errno, "Failed to make the machine's mounts private: %m");
 
         if (p->resolv_conf)
-                write_resolv_conf(p->resolv_conf);
+                write_guest_file("/etc/resolv.conf", p->resolv_conf);
+        /* A configured Hostname= (berth set may have changed it) is the name the
+         * guest's init reads from /etc/hostname, too. */
+        if (p->hostname_configured) {
+                _cleanup_free_ char *text = xasprintf("%s\n", p->hostname);
+                write_guest_file("/etc/hostname", text);
+        }
 
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
                 child_fail(errfd, errno, "Failed to set hostname '%s': %m", p->hostname);

@@ -15,6 +15,7 @@
 typedef struct LaunchParams {
         const MachineCgroup *cgroup;
         const char *hostname;
+        bool hostname_configured; /* Hostname= set: also written to the guest's /etc/hostname */
         const char *init;       /* path inside the rootfs */
         MountPlan mount;
         bool own_netns;

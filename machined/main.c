@@ -509,6 +509,7 @@ static void launch_params_init(Machine *m, Id128 uuid) {
         m->lp = (LaunchParams) {
                 .cgroup = &m->mcg,
                 .hostname = cfg->hostname ?: a->name,
+                .hostname_configured = cfg->hostname != NULL,
                 .init = cfg->init,
                 .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = m->notify.dir, .notify_dir_fd = -1,

@@ -147,6 +147,23 @@ for t in ft:ft fd:fd fh:named.example th:tpl.example im:im cl:cl cl2:cl2.example
         fi
 done
 
+# berth set Machine.Hostname= later: the next boot writes the new name to
+# /etc/hostname as the guest's init reads it.
+wait_getty() { wait_for 10 sh -c "'$BERTH' exec $1 -- ps | grep -q '[g]etty'"; }
+check "berth set ft Machine.Hostname=renamed.example (stopped)" berth set ft Machine.Hostname=renamed.example
+check "start ft" berth start ft
+wait_getty ft
+check_eq "ft boots with the new hostname" renamed.example "$(berth exec ft -- hostname)"
+check_eq "and its /etc/hostname says so" renamed.example "$(berth exec ft -- cat /etc/hostname)"
+berth kill ft >/dev/null 2>&1
+# A guest whose /etc/hostname and /etc/resolv.conf are FIFOs cannot make the
+# start hang: berth writes only regular files there.
+rm -f "$(rootfs_of ft)/etc/hostname" "$(rootfs_of ft)/etc/resolv.conf"
+mkfifo "$(rootfs_of ft)/etc/hostname" "$(rootfs_of ft)/etc/resolv.conf"
+check "a machine with FIFOs as /etc/hostname and /etc/resolv.conf starts (no hang)" timeout 20 berth start ft
+check "they are left FIFOs" test -p "$(rootfs_of ft)/etc/hostname" -a -p "$(rootfs_of ft)/etc/resolv.conf"
+berth kill ft >/dev/null 2>&1
+
 # The field report: a Debian tree says "localhost" and its systemd sets that.
 # The template cache of the debian test has one (skipped without it).
 deb=$BERTH_TEST_CACHE/debian-bookworm-$(dpkg --print-architecture)
