@@ -101,6 +101,9 @@ typedef enum ConfigKey {
 } ConfigKey;
 
 #define CONFIG_KEY_BIT(k) (UINT64_C(1) << (k))
+#define CONFIG_FILES_MASK                                                                         \
+        (CONFIG_KEY_BIT(CONFIG_FILES_BIND) | CONFIG_KEY_BIT(CONFIG_FILES_BIND_READ_ONLY) |        \
+         CONFIG_KEY_BIT(CONFIG_FILES_TEMPORARY_FILE_SYSTEM))
 
 typedef struct MachineConfig {
         /* [Machine] */
