@@ -48,8 +48,8 @@ check_fails "noidmap: the machine's root cannot write a host root's dir" \
 # Read-only.
 check_fails "--bind-ro: writes fail" berth run --bind-ro "$ws":/src busybox -- touch /src/ro
 check_fails "a ro option: writes fail" berth run --bind "$ws":/src:ro busybox -- touch /src/ro
-check_fails "and the machine's root cannot remount it read-write" \
-        berth run --bind-ro "$ws":/src busybox -- mount -o remount,rw /src
+check_fails "and the machine's root cannot remount it read-write (locked)" \
+        berth run --bind-ro "$ws":/src busybox -- mount -o remount,bind,rw /src
 check_fails "nor unmount it to see below" berth run --bind-ro "$ws":/src busybox -- umount /src
 check "nothing was written" test ! -e "$ws/ro"
 
@@ -84,6 +84,14 @@ check "both are there" berth exec m -- test -e /ids/u0 -a -e /src/in
 check_eq "status shows the one of this start too" "3" "$(berth status --json m | jq '.binds | length')"
 check "stop" berth stop m
 check_eq "a stopped machine shows its configured binds" "2" "$(berth status --json m | jq '.binds | length')"
+
+# Without a user namespace the child opens the sources itself.
+check "a privileged machine" berth create p --template busybox --set Security.PrivateUsers=no
+check "starts with --bind and --bind-ro" berth start --bind "$ws":/src --bind-ro "$TEST_TMP/file":/f p
+check_eq "the bind is there, with the host's owners" "1000 hello" "$(berth exec p -- sh -c 'stat -c %u /src/in; cat /src/in' | tr '\n' ' ' | sed 's/ $//')"
+check_fails "the read-only one cannot be written" berth exec p -- sh -c 'echo x > /f'
+check "stop" berth stop p
+check "rm" berth rm p
 
 # Bad input, refused before anything starts.
 check_output_contains "a missing source is refused" "must be an existing host" \
