@@ -93,6 +93,26 @@ check_fails "the read-only one cannot be written" berth exec p -- sh -c 'echo x 
 check "stop" berth stop p
 check "rm" berth rm p
 
+# Debian, where the debian test left its template in the cache (building it
+# takes minutes and the mirror).
+if [ -n "${BERTH_TEST_CACHE:-}" ] && [ -d "$BERTH_TEST_CACHE/debian-bookworm-amd64" ]; then
+        check "a Debian machine with a bind and a read-only bind" \
+                berth create deb --template debian --bind "$ws":/src --bind-ro "$TEST_TMP/file":/etc/f
+        check "run --bind on Debian: a job builds in the workspace" \
+                berth run --bind "$ws":/work deb -- sh -c 'cd /work && cat in > artifact && mkdir -p out/obj'
+        check_eq "its artifacts are the workspace owner's" "1000:1000" \
+                "$(stat -c %u:%g "$ws/artifact" "$ws/out" "$ws/out/obj" | sort -u)"
+        check "the Debian machine boots with them" berth start --wait --timeout 120 deb
+        check_eq "its bind is there" "hello" "$(berth exec deb -- cat /src/in)"
+        check "and writable, as the owner" berth exec deb -- touch /src/from-deb
+        check_eq "owned by the workspace owner" "1000:1000" "$(stat -c %u:%g "$ws/from-deb")"
+        check_fails "its read-only bind is not" berth exec deb -- sh -c 'echo x > /etc/f'
+        check "stop" berth stop deb
+        check "rm" berth rm deb
+else
+        ok "# SKIP no Debian template in the cache (run the debian test first)"
+fi
+
 # Bad input, refused before anything starts.
 check_output_contains "a missing source is refused" "must be an existing host" \
         berth run --bind /nonexistent/berth-src:/src busybox -- true
