@@ -19,6 +19,8 @@ check "run --bind: a job writes into the workspace" berth run --bind "$ws":/src 
 check_eq "and what it made is the workspace owner's on the host" "1000:1000 1000:1000" \
         "$(stat -c %u:%g "$ws/x") $(stat -c %u:%g "$ws/d")"
 check_eq "the owner is root inside (rootidmap, the default)" "0" "$(berth run --bind "$ws":/src busybox -- stat -c %u /src/in)"
+check_eq "run --boot --bind: the bind is there under the machine's init" "hello" \
+        "$(berth run --boot --bind "$ws":/src busybox -- cat /src/in)"
 check_eq "DST defaults to SRC" "hello" "$(berth run --bind "$ws" busybox -- cat "$ws/in")"
 check_eq "a bind is nosuid and nodev" "nosuid,nodev" \
         "$(berth run --bind "$ws":/src busybox -- sh -c 'grep " /src " /proc/self/mountinfo | grep -o "nosuid,nodev" | head -1')"
@@ -90,6 +92,7 @@ check "a privileged machine" berth create p --template busybox --set Security.Pr
 check "starts with --bind and --bind-ro" berth start --bind "$ws":/src --bind-ro "$TEST_TMP/file":/f p
 check_eq "the bind is there, with the host's owners" "1000 hello" "$(berth exec p -- sh -c 'stat -c %u /src/in; cat /src/in' | tr '\n' ' ' | sed 's/ $//')"
 check_fails "the read-only one cannot be written" berth exec p -- sh -c 'echo x > /f'
+check_eq "and the host sees none of its mounts" "" "$(host_mounts | comm -13 "$TEST_TMP/mounts.before" -)"
 check "stop" berth stop p
 check "rm" berth rm p
 
