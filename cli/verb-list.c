@@ -54,24 +54,40 @@ static void read_files(Context *ctx, MachineInfo *m) {
         m->files = cfg;
 }
 
+/* C's binds, Bind= ones first, parsed (those that do not parse, which
+ * machine.conf cannot hold, are left out); *ret_n of them. */
+static BindSpec *binds_parse(const MachineConfig *c, size_t *ret_n) {
+        size_t n_rw = strv_length(c->binds), n = 0;
+        BindSpec *b = xcalloc(n_rw + strv_length(c->binds_ro) + 1, sizeof *b);
+        for (size_t i = 0; i < n_rw + strv_length(c->binds_ro); i++) {
+                const char *reason;
+                if (bind_spec_parse(i < n_rw ? c->binds[i] : c->binds_ro[i - n_rw], i >= n_rw, &b[n], &reason) >= 0)
+                        n++;
+        }
+        *ret_n = n;
+        return b;
+}
+
+static void binds_free(BindSpec *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                bind_spec_done(&b[i]);
+        free(b);
+}
+
 static json_object *binds_json(const MachineConfig *c) {
         json_object *a = json_object_new_array();
-        char *const *lists[2] = { c->binds, c->binds_ro };
-        for (size_t k = 0; k < 2; k++)
-                for (char *const *v = lists[k]; v && *v; v++) {
-                        BindSpec b;
-                        const char *reason;
-                        if (bind_spec_parse(*v, k == 1, &b, &reason) < 0)
-                                continue;
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "source", json_object_new_string(b.source));
-                        json_object_object_add(o, "destination", json_object_new_string(b.destination));
-                        json_object_object_add(o, "read_only", json_object_new_boolean(b.read_only));
-                        json_object_object_add(o, "recursive", json_object_new_boolean(b.recursive));
-                        json_object_object_add(o, "idmap", json_object_new_string(bind_idmap_to_string(b.idmap)));
-                        json_object_array_add(a, o);
-                        bind_spec_done(&b);
-                }
+        size_t n;
+        BindSpec *b = binds_parse(c, &n);
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "source", json_object_new_string(b[i].source));
+                json_object_object_add(o, "destination", json_object_new_string(b[i].destination));
+                json_object_object_add(o, "read_only", json_object_new_boolean(b[i].read_only));
+                json_object_object_add(o, "recursive", json_object_new_boolean(b[i].recursive));
+                json_object_object_add(o, "idmap", json_object_new_string(bind_idmap_to_string(b[i].idmap)));
+                json_object_array_add(a, o);
+        }
+        binds_free(b, n);
         return a;
 }
 
@@ -94,20 +110,13 @@ static json_object *tmpfs_json(const MachineConfig *c) {
 }
 
 static void print_files(const MachineConfig *c) {
-        const char *label = "      Binds:";
-        char *const *lists[2] = { c->binds, c->binds_ro };
-        for (size_t k = 0; k < 2; k++)
-                for (char *const *v = lists[k]; v && *v; v++) {
-                        BindSpec b;
-                        const char *reason;
-                        if (bind_spec_parse(*v, k == 1, &b, &reason) < 0)
-                                continue;
-                        printf("%s %s -> %s (%s, %s, %s)\n", label, b.source, b.destination,
-                               b.read_only ? "ro" : "rw", b.recursive ? "rbind" : "norbind",
-                               bind_idmap_to_string(b.idmap));
-                        label = "            ";
-                        bind_spec_done(&b);
-                }
+        size_t n;
+        BindSpec *b = binds_parse(c, &n);
+        for (size_t i = 0; i < n; i++)
+                printf("%s %s -> %s (%s, %s, %s)\n", i == 0 ? "      Binds:" : "            ", b[i].source,
+                       b[i].destination, b[i].read_only ? "ro" : "rw", b[i].recursive ? "rbind" : "norbind",
+                       bind_idmap_to_string(b[i].idmap));
+        binds_free(b, n);
         for (char *const *v = c->tmpfs; v && *v; v++)
                 printf("      Tmpfs: %s\n", *v);
 }
