@@ -159,4 +159,21 @@ check_eq "the host's /etc is untouched" "$etc_before" "$(etc_sum)"
 check "no file of the workspace landed in /etc" test ! -e /etc/in
 
 check "rm" berth rm m
+
+# Unit mode: the supervisor runs as a systemd unit in the test host; the
+# binds travel the same way, on its command line.
+uws=$TEST_TMP/uws
+mkdir -p "$uws"
+echo unit > "$uws/in"
+chown -R 1000:1000 "$uws"
+start_testhost "the test host boots (systemd with machined)" --bind "$uws"
+check "unit mode: create" tb create ub --template busybox
+check "unit mode: start with --bind and --bind-ro" tb start --bind "$uws":/src --bind-ro "$uws":/ro ub
+check_eq "unit mode: the bind is there" "unit" "$(tb exec ub -- cat /src/in)"
+check "unit mode: a file made in it" tb exec ub -- touch /src/made
+check_eq "unit mode: is the workspace owner's" "1000:1000" "$(stat -c %u:%g "$uws/made")"
+check_fails "unit mode: the read-only bind is read-only" tb exec ub -- touch /ro/x
+check_eq "unit mode: status --json shows both" "2" "$(tb status --json ub | jq '.binds | length')"
+check "unit mode: stop" tb stop ub
+check "unit mode: rm" tb rm ub
 done_testing
