@@ -21,6 +21,10 @@ check_eq "and what it made is the workspace owner's on the host" "1000:1000 1000
 check_eq "the owner is root inside (rootidmap, the default)" "0" "$(berth run --bind "$ws":/src busybox -- stat -c %u /src/in)"
 check_eq "run --boot --bind: the bind is there under the machine's init" "hello" \
         "$(berth run --boot --bind "$ws":/src busybox -- cat /src/in)"
+mkdir -p "$TEST_TMP/up/sub"
+echo secret > "$TEST_TMP/up/secret"
+check_fails "a bind exposes no more than SRC: .. from DST is the machine's" \
+        berth run --bind "$TEST_TMP/up/sub":/src busybox -- cat /src/../secret
 check_eq "DST defaults to SRC" "hello" "$(berth run --bind "$ws" busybox -- cat "$ws/in")"
 check_eq "a bind is nosuid and nodev" "nosuid,nodev" \
         "$(berth run --bind "$ws":/src busybox -- sh -c 'grep " /src " /proc/self/mountinfo | grep -o "nosuid,nodev" | head -1')"
