@@ -64,6 +64,10 @@ echo filedata > "$TEST_TMP/file"
 check_eq "a single file binds, its missing parents made inside" "filedata" \
         "$(berth run --bind "$TEST_TMP/file":/deep/er/f busybox -- cat /deep/er/f)"
 
+check_eq "several --bind, --bind-ro and --tmpfs at once, a bind inside a tmpfs" "hello filedata" \
+        "$(berth run --bind "$ws":/a --bind-ro "$TEST_TMP/file":/b --tmpfs /c --bind "$ws":/c/d busybox -- \
+           sh -c 'cat /a/in /b; test -e /c/d/in' | tr '\n' ' ' | sed 's/ $//')"
+
 # tmpfs.
 check_eq "--tmpfs mounts a tmpfs with its mode" "tmpfs 1777" \
         "$(berth run --tmpfs /scratch:mode=1777,size=1m busybox -- sh -c 'stat -f -c %T /scratch; stat -c %a /scratch' | tr '\n' ' ' | sed 's/ $//')"
