@@ -115,6 +115,30 @@ int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv);
 /* NAME, an optional "--", then the command (at least a word if REQUIRED). */
 int name_and_command(int argc, char **argv, bool command_required, const char **ret_name, char ***ret_cmd);
 
+/* --bind, --bind-ro and --tmpfs of create, start and run: [Files] values
+ * (binds.h), checked, one per line. */
+typedef struct FilesOptions {
+        char *binds, *binds_ro, *tmpfs;
+} FilesOptions;
+
+enum {
+        FILES_OPT_BIND = 0x100,
+        FILES_OPT_BIND_RO,
+        FILES_OPT_TMPFS,
+};
+
+#define FILES_LONG_OPTIONS                                              \
+        { "bind", required_argument, NULL, FILES_OPT_BIND },            \
+        { "bind-ro", required_argument, NULL, FILES_OPT_BIND_RO },      \
+        { "tmpfs", required_argument, NULL, FILES_OPT_TMPFS }
+
+/* Take option C (one of FILES_OPT_*) with ARG into F: 0, or EXIT_USAGE
+ * (logged) for a bad value. */
+int files_option(int c, const char *arg, FilesOptions *f);
+void files_options_done(FilesOptions *f);
+/* F as --set assignments (for create), appended to *SET. */
+void files_options_to_set(const FilesOptions *f, char ***set);
+
 typedef struct StartOptions {
         bool wait;        /* until the guest has booted */
         unsigned timeout; /* for wait, seconds */
@@ -126,6 +150,7 @@ typedef struct StartOptions {
                            * holds it too until its runtime state exists, so that a berth killed in
                            * between leaves no moment in which another start sees no supervisor */
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
+        FilesOptions files; /* --bind, --bind-ro, --tmpfs for this run */
 } StartOptions;
 
 /* The supervisor binary ($BERTH_MACHINED overrides, for tests). */

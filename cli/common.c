@@ -4,6 +4,7 @@
 #include <getopt.h>
 
 #include "berth.h"
+#include "binds.h"
 #include "build-config.h"
 #include "fs.h"
 #include "layers.h"
@@ -112,4 +113,60 @@ int context_run_mode(Context *ctx, RunMode *ret) {
 
 const char *machined_path(void) {
         return secure_getenv("BERTH_MACHINED") ?: BERTH_MACHINED_PATH;
+}
+
+int files_option(int c, const char *arg, FilesOptions *f) {
+        const char *reason = NULL, *name;
+        char **list;
+        int r;
+        if (c == FILES_OPT_TMPFS) {
+                TmpfsSpec t;
+                name = "--tmpfs";
+                list = &f->tmpfs;
+                r = tmpfs_spec_parse(arg, &t, &reason);
+                if (r >= 0)
+                        tmpfs_spec_done(&t);
+        } else {
+                BindSpec b;
+                name = c == FILES_OPT_BIND ? "--bind" : "--bind-ro";
+                list = c == FILES_OPT_BIND ? &f->binds : &f->binds_ro;
+                r = bind_spec_parse(arg, c == FILES_OPT_BIND_RO, &b, &reason);
+                if (r >= 0)
+                        bind_spec_done(&b);
+        }
+        if (r < 0) {
+                _cleanup_free_ char *v = strdup_printable(arg);
+                log_error("Invalid %s '%s': %s. Expected %s.", name, v, reason,
+                          c == FILES_OPT_TMPFS ? "DST[:OPTIONS] with an absolute path, OPTIONS from ro, mode=OCTAL, "
+                                                 "size=SIZE"
+                                               : "SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from ro, rbind, "
+                                                 "norbind, idmap, rootidmap, noidmap");
+                return EXIT_USAGE;
+        }
+        strextendf(list, "%s%s", *list ? "\n" : "", arg);
+        return 0;
+}
+
+void files_options_done(FilesOptions *f) {
+        free(f->binds);
+        free(f->binds_ro);
+        free(f->tmpfs);
+        *f = (FilesOptions) {};
+}
+
+static void lines_to_set(const char *lines, const char *key, char ***set) {
+        if (!lines)
+                return;
+        _cleanup_free_ char *copy = xstrdup(lines);
+        char *save = NULL;
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                _cleanup_free_ char *a = xasprintf("Files.%s=%s", key, l);
+                *set = strv_append(*set, a);
+        }
+}
+
+void files_options_to_set(const FilesOptions *f, char ***set) {
+        lines_to_set(f->binds, "Bind", set);
+        lines_to_set(f->binds_ro, "BindReadOnly", set);
+        lines_to_set(f->tmpfs, "TemporaryFileSystem", set);
 }

@@ -62,9 +62,11 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 { "from-tar", required_argument, NULL, 'T' },
                 { "set", required_argument, NULL, 's' },
                 { "max-size", required_argument, NULL, 'm' },
+                FILES_LONG_OPTIONS,
                 {},
         };
         _cleanup_strv_free_ char **set = NULL;
+        _cleanup_(files_options_done) FilesOptions files = {};
         CreateArgs a = {};
         int c;
         while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0)
@@ -87,13 +89,22 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 case 'm':
                         a.max_size = optarg;
                         break;
+                case FILES_OPT_BIND:
+                case FILES_OPT_BIND_RO:
+                case FILES_OPT_TMPFS:
+                        if (files_option(c, optarg, &files) != 0)
+                                return EXIT_USAGE;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
+        /* Kept in machine.conf, as --set Files.Bind= would be. */
+        files_options_to_set(&files, &set);
         a.set = set;
         if (optind != argc - 1) {
                 log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
-                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...]");
+                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...] [--bind SRC[:DST[:OPTS]]...] "
+                          "[--bind-ro ...] [--tmpfs DST[:OPTS]...]");
                 return EXIT_USAGE;
         }
         const char *name = argv[optind];

@@ -63,6 +63,9 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         sa.ephemeral = o->ephemeral;
         sa.stub = o->stub_init;
         sa.ports = o->ports;
+        sa.binds = o->files.binds;
+        sa.binds_ro = o->files.binds_ro;
+        sa.tmpfs = o->files.tmpfs;
         if (o->lifeline_pid > 0) {
                 if (proc_starttime(o->lifeline_pid, &sa.lifeline_starttime) < 0) {
                         log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
@@ -134,6 +137,9 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 sa.lifeline_fd = life;
                 sa.lock_fd = lock;
                 sa.ports = o->ports;
+                sa.binds = o->files.binds;
+                sa.binds_ro = o->files.binds_ro;
+                sa.tmpfs = o->files.tmpfs;
                 sa.name = name;
                 const char *path = machined_path();
                 SupervisorArgv args;
@@ -176,15 +182,20 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
 }
 
 
+static void start_options_done(StartOptions *o) {
+        files_options_done(&o->files);
+}
+
 int verb_start(Context *ctx, int argc, char **argv) {
         static const struct option opts[] = {
                 { "wait", no_argument, NULL, 'w' },
                 { "timeout", required_argument, NULL, 't' },
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "port", required_argument, NULL, 'p' },
+                FILES_LONG_OPTIONS,
                 {},
         };
-        StartOptions o = { .timeout = 90, .lifeline_fd = -1, .lock_fd = -1 };
+        _cleanup_(start_options_done) StartOptions o = { .timeout = 90, .lifeline_fd = -1, .lock_fd = -1 };
         _cleanup_free_ char *ports = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -212,11 +223,18 @@ int verb_start(Context *ctx, int argc, char **argv) {
                                 return EXIT_USAGE;
                         }
                         break;
+                case FILES_OPT_BIND:
+                case FILES_OPT_BIND_RO:
+                case FILES_OPT_TMPFS:
+                        if (files_option(c, optarg, &o.files) != 0)
+                                return EXIT_USAGE;
+                        break;
                 default:
                         return EXIT_USAGE;
                 }
         const char *name;
-        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... NAME", &name);
+        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... "
+                         "[--bind SRC[:DST[:OPTS]]]... [--bind-ro ...]... [--tmpfs DST[:OPTS]]... NAME", &name);
         if (r != 0)
                 return r;
 
@@ -237,10 +255,12 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 RuntimeState st;
                 bool ephemeral_differs = o->ephemeral && (runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
                                                           !st.ephemeral);
-                if (o->ports || ephemeral_differs) {
+                bool files = o->files.binds || o->files.binds_ro || o->files.tmpfs;
+                if (o->ports || ephemeral_differs || files) {
                         log_error("Machine '%s' is already running; %s applies when it starts. Stop it first "
                                   "('berth stop %s'), then start it with the option.",
-                                  name, o->ports ? "--port" : "--ephemeral", name);
+                                  name, o->ports ? "--port" : files ? "--bind, --bind-ro or --tmpfs" : "--ephemeral",
+                                  name);
                         return EXIT_FAIL;
                 }
                 return EXIT_OK;

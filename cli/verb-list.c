@@ -6,6 +6,7 @@
 
 #include "berth.h"
 #include "cgroup.h"
+#include "binds.h"
 #include "config.h"
 #include "create.h"
 #include "fs.h"
@@ -25,11 +26,99 @@ typedef struct MachineInfo {
         uint64_t memory; /* UINT64_MAX: unknown */
         uint64_t tasks;
         UnitStatus unit; /* unit mode: what systemd says; active_state "" otherwise */
+        MachineConfig files; /* [Files]: of this start if running, else as configured */
 } MachineInfo;
 
 static void machine_info_done(MachineInfo *m) {
         free(m->name);
         free(m->source);
+        machine_config_done(&m->files);
+}
+
+/* A running machine's binds are the ones its supervisor mounted (RUNTIME_FILES),
+ * a stopped one's the configured ones. */
+static void read_files(Context *ctx, MachineInfo *m) {
+        machine_config_init(&m->files);
+        _cleanup_close_ int dfd = m->running ? open_dir_nofollow(ctx->store.run_fd, m->name) : -EBADF;
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t len;
+        if (dfd >= 0 && read_file_at(dfd, RUNTIME_FILES, 65536, &text, &len) >= 0) {
+                (void) machine_config_parse_text(&m->files, text, len, RUNTIME_FILES, CONFIG_SOURCE_MACHINE, false,
+                                                 NULL);
+                return;
+        }
+        MachineConfig cfg;
+        if (store_load_config(&ctx->store, m->name, NULL, &cfg, &err) < 0)
+                return;
+        machine_config_done(&m->files);
+        m->files = cfg;
+}
+
+/* C's binds, Bind= ones first, parsed (those that do not parse, which
+ * machine.conf cannot hold, are left out); *ret_n of them. */
+static BindSpec *binds_parse(const MachineConfig *c, size_t *ret_n) {
+        size_t n_rw = strv_length(c->binds), n = 0;
+        BindSpec *b = xcalloc(n_rw + strv_length(c->binds_ro) + 1, sizeof *b);
+        for (size_t i = 0; i < n_rw + strv_length(c->binds_ro); i++) {
+                const char *reason;
+                if (bind_spec_parse(i < n_rw ? c->binds[i] : c->binds_ro[i - n_rw], i >= n_rw, &b[n], &reason) >= 0)
+                        n++;
+        }
+        *ret_n = n;
+        return b;
+}
+
+static void binds_free(BindSpec *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                bind_spec_done(&b[i]);
+        free(b);
+}
+
+static json_object *binds_json(const MachineConfig *c) {
+        json_object *a = json_object_new_array();
+        size_t n;
+        BindSpec *b = binds_parse(c, &n);
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "source", json_object_new_string(b[i].source));
+                json_object_object_add(o, "destination", json_object_new_string(b[i].destination));
+                json_object_object_add(o, "read_only", json_object_new_boolean(b[i].read_only));
+                json_object_object_add(o, "recursive", json_object_new_boolean(b[i].recursive));
+                json_object_object_add(o, "idmap", json_object_new_string(bind_idmap_to_string(b[i].idmap)));
+                json_object_array_add(a, o);
+        }
+        binds_free(b, n);
+        return a;
+}
+
+static json_object *tmpfs_json(const MachineConfig *c) {
+        json_object *a = json_object_new_array();
+        for (char *const *v = c->tmpfs; v && *v; v++) {
+                TmpfsSpec t;
+                const char *reason;
+                if (tmpfs_spec_parse(*v, &t, &reason) < 0)
+                        continue;
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "destination", json_object_new_string(t.destination));
+                json_object_object_add(o, "read_only", json_object_new_boolean(t.read_only));
+                json_object_object_add(o, "mode", json_object_new_string(t.mode ?: "0755"));
+                json_object_object_add(o, "size", t.size ? json_object_new_string(t.size) : NULL);
+                json_object_array_add(a, o);
+                tmpfs_spec_done(&t);
+        }
+        return a;
+}
+
+static void print_files(const MachineConfig *c) {
+        size_t n;
+        BindSpec *b = binds_parse(c, &n);
+        for (size_t i = 0; i < n; i++)
+                printf("%s %s -> %s (%s, %s, %s)\n", i == 0 ? "      Binds:" : "            ", b[i].source,
+                       b[i].destination, b[i].read_only ? "ro" : "rw", b[i].recursive ? "rbind" : "norbind",
+                       bind_idmap_to_string(b[i].idmap));
+        binds_free(b, n);
+        for (char *const *v = c->tmpfs; v && *v; v++)
+                printf("      Tmpfs: %s\n", *v);
 }
 
 static void read_info_file(Context *ctx, MachineInfo *m) {
@@ -49,6 +138,7 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
         read_info_file(ctx, m);
         m->running = runtime_is_active(ctx->store.run_fd, name) > 0 &&
                      runtime_state_read(ctx->store.run_fd, name, &m->rt) >= 0;
+        read_files(ctx, m);
         if (!m->running) {
                 m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
                 return;
@@ -103,6 +193,8 @@ static json_object *machine_info_json(const MachineInfo *m) {
         json_object_object_add(o, "state", json_object_new_string(machine_state_to_string(m->rt.state)));
         json_object_object_add(o, "source", m->source ? json_object_new_string(m->source) : NULL);
         json_object_object_add(o, "created_usec", json_object_new_uint64(m->created_usec));
+        json_object_object_add(o, "binds", binds_json(&m->files));
+        json_object_object_add(o, "tmpfs", tmpfs_json(&m->files));
         if (m->running) {
                 json_object_object_add(o, "leader", json_object_new_int(m->rt.init_pid));
                 json_object_object_add(o, "supervisor", json_object_new_int(m->rt.supervisor_pid));
@@ -243,6 +335,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         machine_config_done(&cfg);
                 } else
                         printf("     Config: invalid: %s\n", err ?: "?");
+                print_files(&m.files);
                 if (m.running) {
                         format_time(m.rt.started_usec, since);
                         format_bytes(m.memory, mem);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "binds.h"
 #include "config.h"
 #include "name.h"
 #include "unpack-limit.h"
@@ -770,6 +771,58 @@ static char *format_ownership(const MachineConfig *c) {
         return s ? xstrdup(s) : NULL;
 }
 
+/* [Files]: repeatable; an empty value drops what earlier lines (and
+ * layers) listed, as systemd's list settings do. */
+static int parse_file_list(char ***list, const char *value, bool bind, bool ro, const char **ret_reason) {
+        if (isempty(value)) {
+                strv_free(*list);
+                *list = NULL;
+                return 0;
+        }
+        if (bind) {
+                BindSpec b;
+                if (bind_spec_parse(value, ro, &b, ret_reason) < 0)
+                        return -EINVAL;
+                bind_spec_done(&b);
+        } else {
+                TmpfsSpec t;
+                if (tmpfs_spec_parse(value, &t, ret_reason) < 0)
+                        return -EINVAL;
+                tmpfs_spec_done(&t);
+        }
+        *list = strv_append(*list, value);
+        return 0;
+}
+
+static int parse_bind(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_file_list(&c->binds, value, true, false, ret_reason);
+}
+
+static int parse_bind_ro(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_file_list(&c->binds_ro, value, true, true, ret_reason);
+}
+
+static int parse_tmpfs(MachineConfig *c, const char *value, const char **ret_reason) {
+        return parse_file_list(&c->tmpfs, value, false, false, ret_reason);
+}
+
+/* An empty list is written as an empty value, which keeps it set. */
+static char **format_file_list(char *const *l) {
+        return l ? strv_copy(l) : strv_append(NULL, "");
+}
+
+static char **format_bind(const MachineConfig *c) {
+        return format_file_list(c->binds);
+}
+
+static char **format_bind_ro(const MachineConfig *c) {
+        return format_file_list(c->binds_ro);
+}
+
+static char **format_tmpfs(const MachineConfig *c) {
+        return format_file_list(c->tmpfs);
+}
+
 /* ----- The key table -----
  * The one place that knows which keys exist.  Keep each section's keys
  * together: machine_config_format() writes sections in table order. */
@@ -845,6 +898,18 @@ static const ConfigTableEntry config_table[] = {
           format_private_users, true, "expected 'yes' or 'no'" },
         { "Security", "PrivateUsersOwnership", CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP, parse_ownership,
           format_ownership, true, "expected 'auto', 'map' or 'chown'" },
+        { "Files", "Bind", CONFIG_FILES_BIND, parse_bind, NULL, true,
+          "expected SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from ro, rbind, norbind, idmap, "
+          "rootidmap, noidmap; repeat the key for more",
+          format_bind },
+        { "Files", "BindReadOnly", CONFIG_FILES_BIND_READ_ONLY, parse_bind_ro, NULL, true,
+          "expected SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from rbind, norbind, idmap, "
+          "rootidmap, noidmap; repeat the key for more",
+          format_bind_ro },
+        { "Files", "TemporaryFileSystem", CONFIG_FILES_TEMPORARY_FILE_SYSTEM, parse_tmpfs, NULL, true,
+          "expected DST[:OPTIONS] with an absolute path, OPTIONS from ro, mode=OCTAL, size=SIZE; "
+          "repeat the key for more",
+          format_tmpfs },
         /* How berth import and create --from-tar unpack: decided before any machine exists. */
         { "Import", "MaxSize", CONFIG_IMPORT_MAX_SIZE, parse_import_max_size, format_import_max_size, true,
           "expected a size like 100G or 'infinity'", NULL, true },
@@ -977,6 +1042,10 @@ void machine_config_done(MachineConfig *c) {
         c->working_directory = NULL;
         free(c->user);
         c->user = NULL;
+        strv_free(c->binds);
+        strv_free(c->binds_ro);
+        strv_free(c->tmpfs);
+        c->binds = c->binds_ro = c->tmpfs = NULL;
 }
 
 void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
@@ -996,6 +1065,9 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
         dst->environment = strv_copy(src->environment);
         dst->working_directory = src->working_directory ? xstrdup(src->working_directory) : NULL;
         dst->user = src->user ? xstrdup(src->user) : NULL;
+        dst->binds = strv_copy(src->binds);
+        dst->binds_ro = strv_copy(src->binds_ro);
+        dst->tmpfs = strv_copy(src->tmpfs);
 }
 
 bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
@@ -1014,7 +1086,9 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                a->cpu_quota_per_sec_usec == b->cpu_quota_per_sec_usec && a->io_weight == b->io_weight &&
                a->private_users == b->private_users && a->ownership == b->ownership && a->boot == b->boot &&
                strv_equal(a->command, b->command) && strv_equal(a->environment, b->environment) &&
-               streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user);
+               streq_ptr(a->working_directory, b->working_directory) && streq_ptr(a->user, b->user) &&
+               strv_equal(a->binds, b->binds) && strv_equal(a->binds_ro, b->binds_ro) &&
+               strv_equal(a->tmpfs, b->tmpfs);
 }
 
 /* Replace *C by *NEW, leaving *NEW empty. */
@@ -1024,6 +1098,7 @@ static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         new->init = new->hostname = new->bridge = new->interface = new->link = new->scratch_directory = NULL;
         new->working_directory = new->user = NULL;
         new->command = new->environment = NULL;
+        new->binds = new->binds_ro = new->tmpfs = NULL;
         new->ports = NULL;
         new->n_ports = 0;
 }

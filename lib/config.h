@@ -93,11 +93,17 @@ typedef enum ConfigKey {
         CONFIG_RESOURCES_IO_WEIGHT,
         CONFIG_SECURITY_PRIVATE_USERS,
         CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP,
+        CONFIG_FILES_BIND,
+        CONFIG_FILES_BIND_READ_ONLY,
+        CONFIG_FILES_TEMPORARY_FILE_SYSTEM,
         CONFIG_IMPORT_MAX_SIZE,
         _CONFIG_KEY_MAX,
 } ConfigKey;
 
 #define CONFIG_KEY_BIT(k) (UINT64_C(1) << (k))
+#define CONFIG_FILES_MASK                                                                         \
+        (CONFIG_KEY_BIT(CONFIG_FILES_BIND) | CONFIG_KEY_BIT(CONFIG_FILES_BIND_READ_ONLY) |        \
+         CONFIG_KEY_BIT(CONFIG_FILES_TEMPORARY_FILE_SYSTEM))
 
 typedef struct MachineConfig {
         /* [Machine] */
@@ -135,6 +141,11 @@ typedef struct MachineConfig {
         /* [Security] */
         bool private_users;    /* default CONFIG_DEFAULT_PRIVATE_USERS; false = privileged machine */
         Ownership ownership;   /* PrivateUsersOwnership=, default OWNERSHIP_AUTO */
+        /* [Files]: each entry as written, checked by binds.h; the key may be
+         * repeated, an empty value drops the entries before it */
+        char **binds;          /* Bind=SRC[:DST[:OPTIONS]] */
+        char **binds_ro;       /* BindReadOnly=, the same, read-only */
+        char **tmpfs;          /* TemporaryFileSystem=DST[:OPTIONS] */
         /* [Import]: not a machine's setting but how machines are made, so only
          * berth.conf has it; never written to machine.conf, and not compared
          * by machine_config_equal(). */

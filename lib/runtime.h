@@ -5,12 +5,16 @@
  *   supervisor.lock  held (flock) by the supervisor for as long as it lives;
  *                    if nobody holds it, whatever else is in the dir is stale
  *   state            KEY=VALUE lines, replaced atomically
+ *   files            this start's binds and tmpfs mounts, a [Files] section
+ *                    as machine.conf has it (--bind and the like included)
  *   console.log      console output (bounded)
  *   supervisor.log   the supervisor's own messages */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#define RUNTIME_FILES "files"
 
 typedef enum MachineState {
         MACHINE_STOPPED,

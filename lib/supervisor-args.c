@@ -11,7 +11,8 @@
 const char supervisor_args_usage[] =
         "Usage: berth-machined --network-gc\n"
         "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init]\n"
-        "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] NAME\n"
+        "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] [--port LIST]\n"
+        "                      [--bind LINES] [--bind-ro LINES] [--tmpfs LINES] NAME\n"
         "Boots and supervises machine NAME. Normally started by 'berth start'.\n";
 
 void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, SupervisorArgv *ret) {
@@ -65,6 +66,18 @@ void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, Supervis
                 v[k++] = (char *) "--port";
                 v[k++] = (char *) a->ports;
         }
+        if (a->binds) {
+                v[k++] = (char *) "--bind";
+                v[k++] = (char *) a->binds;
+        }
+        if (a->binds_ro) {
+                v[k++] = (char *) "--bind-ro";
+                v[k++] = (char *) a->binds_ro;
+        }
+        if (a->tmpfs) {
+                v[k++] = (char *) "--tmpfs";
+                v[k++] = (char *) a->tmpfs;
+        }
         v[k++] = (char *) "--";
         v[k++] = (char *) a->name;
         v[k] = NULL;
@@ -104,6 +117,9 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                 { "lock-fd", required_argument, NULL, 'K' },
                 { "network-gc", no_argument, NULL, 'G' },
                 { "port", required_argument, NULL, 'P' },
+                { "bind", required_argument, NULL, 'B' },
+                { "bind-ro", required_argument, NULL, 'b' },
+                { "tmpfs", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -154,6 +170,15 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                         break;
                 case 'P':
                         a->ports = optarg;
+                        break;
+                case 'B':
+                        a->binds = optarg;
+                        break;
+                case 'b':
+                        a->binds_ro = optarg;
+                        break;
+                case 'T':
+                        a->tmpfs = optarg;
                         break;
                 case 'h':
                         a->help = true;

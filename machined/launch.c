@@ -156,6 +156,17 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to pass the rootfs to the machine: %m");
         }
+        /* The binds: idmapping them needs host privileges too. */
+        for (size_t i = 0; i < p->mount.n_binds; i++) {
+                char msg[1024];
+                _cleanup_close_ int tree = -EBADF;
+                r = mount_bind_tree(p->mount.binds + i, userns, p->uid_base, &tree, msg, sizeof msg);
+                if (r < 0)
+                        return log_error_errno(r, "%s", msg);
+                r = send_fds(fdsock, &tree, 1);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to pass a bind to the machine: %m");
+        }
         return 0;
 }
 
@@ -397,6 +408,21 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
                         child_fail(errfd, r, "Failed to receive the rootfs: %m");
                 plan.layer_tree_fds = plan.machine_dir ? layer_fds : NULL;
         }
+        /* The binds' sources, each opened once: by the supervisor with a user
+         * namespace (which idmapped them), else here, as host root. */
+        _cleanup_free_ int *bind_fds = plan.n_binds ? xcalloc(plan.n_binds, sizeof *bind_fds) : NULL;
+        for (size_t i = 0; i < plan.n_binds; i++) {
+                if (p->uid_base > 0) {
+                        r = recv_fds(fdsock, &bind_fds[i], 1);
+                        if (r < 0)
+                                child_fail(errfd, r, "Failed to receive a bind: %m");
+                        continue;
+                }
+                r = mount_bind_tree(plan.binds + i, -1, 0, &bind_fds[i], e.message, sizeof e.message);
+                if (r < 0)
+                        child_fail(errfd, r, "%s", e.message);
+        }
+        plan.bind_tree_fds = bind_fds;
         /* Kept for the round trip of the finished tree through the stage. */
         if (fdsock >= 0 && !plan.stage)
                 closep(&fdsock);

@@ -263,6 +263,10 @@ typedef struct Machine {
         RuntimeState st;
         bool owns_runtime; /* cgroups, network and state exist: machine_done() undoes them */
         StubProgram program;
+        BindSpec *binds;  /* [Files] and this start's --bind, --bind-ro, checked */
+        size_t n_binds;
+        TmpfsSpec *tmpfs;
+        size_t n_tmpfs;
         LaunchParams lp;
         /* Across boots. */
         int ready_fd;
@@ -282,6 +286,12 @@ static void machine_done(Machine *m) {
                 /* Without the state file the machine reads as stopped even before the lock goes. */
                 (void) unlinkat(m->run_fd, "state", 0);
         }
+        for (size_t i = 0; i < m->n_binds; i++)
+                bind_spec_done(&m->binds[i]);
+        free(m->binds);
+        for (size_t i = 0; i < m->n_tmpfs; i++)
+                tmpfs_spec_done(&m->tmpfs[i]);
+        free(m->tmpfs);
         free(m->group);
         closep(&m->logfd);
         closep(&m->lock_fd);
@@ -308,6 +318,50 @@ static void machine_done(Machine *m) {
         machine_config_done(&m->cfg);
         store_close(&m->store);
         closep(&m->machine_lock);
+}
+
+/* Add this start's LINES (one value per line) to the [Files] KEY. */
+static int files_add(MachineConfig *cfg, const char *key, const char *lines) {
+        if (!lines)
+                return 0;
+        _cleanup_free_ char *copy = xstrdup(lines);
+        char *save = NULL;
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                _cleanup_free_ char *set = xasprintf("Files.%s=%s", key, l), *err = NULL;
+                int r = machine_config_set_from_cli(cfg, set, &err);
+                if (r < 0)
+                        return log_error_errno(r, "%s", err);
+        }
+        return 0;
+}
+
+/* The binds and tmpfs mounts of this start, from the configuration (which
+ * checked them) and the command line. */
+static int machine_load_files(Machine *m) {
+        const SupervisorArgs *a = m->args;
+        int r = files_add(&m->cfg, "Bind", a->binds);
+        if (r >= 0)
+                r = files_add(&m->cfg, "BindReadOnly", a->binds_ro);
+        if (r >= 0)
+                r = files_add(&m->cfg, "TemporaryFileSystem", a->tmpfs);
+        if (r < 0)
+                return r;
+        size_t n_rw = strv_length(m->cfg.binds), n_ro = strv_length(m->cfg.binds_ro);
+        m->binds = xcalloc(n_rw + n_ro + 1, sizeof *m->binds);
+        m->tmpfs = xcalloc(strv_length(m->cfg.tmpfs) + 1, sizeof *m->tmpfs);
+        const char *reason;
+        for (size_t i = 0; i < n_rw + n_ro; i++) {
+                const char *v = i < n_rw ? m->cfg.binds[i] : m->cfg.binds_ro[i - n_rw];
+                if (bind_spec_parse(v, i >= n_rw, &m->binds[i], &reason) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid bind '%s': %s.", v, reason);
+                m->n_binds++;
+        }
+        for (char **t = m->cfg.tmpfs; t && *t; t++) {
+                if (tmpfs_spec_parse(*t, &m->tmpfs[m->n_tmpfs], &reason) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid tmpfs '%s': %s.", *t, reason);
+                m->n_tmpfs++;
+        }
+        return 0;
 }
 
 /* Open the store and read the machine's configuration, with what this
@@ -356,6 +410,9 @@ static int machine_load(Machine *m) {
                 if (r < 0)
                         return log_error_errno(r, "%s", cfg_err);
         }
+        r = machine_load_files(m);
+        if (r < 0)
+                return r;
         /* berth run in unit mode: we are systemd's child, not its, so no pipe
          * tells us when it is gone; its pidfd does. */
         if (a->lifeline_pid > 0) {
@@ -436,6 +493,12 @@ static int machine_claim(Machine *m) {
         }
         (void) proc_starttime(m->st.supervisor_pid, &m->st.supervisor_starttime);
         pick_shutdown(&m->cfg, m->init_name, &m->st);
+        /* This start's binds and tmpfs mounts (--bind and the like included),
+         * as a [Files] section, for status and list. */
+        _cleanup_free_ char *files = machine_config_format(&m->cfg, CONFIG_FILES_MASK);
+        r = write_file_atomic_at(m->run_fd, RUNTIME_FILES, files, strlen(files), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s/%s/" RUNTIME_FILES ": %m", m->store.run, a->name);
         r = runtime_state_write(m->run_fd, &m->st);
         if (r < 0)
                 return log_error_errno(r, "Failed to write runtime state: %m");
@@ -515,7 +578,8 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                            .own_netns = own_netns, .notify_dir = m->notify.dir, .notify_dir_fd = -1,
                            .ephemeral = m->ephemeral, .userns = m->uid_base > 0, .stage = m->stage.path,
                            .stage_fd = -1, .machine_dir = m->layers ? m->machine_dir : NULL, .layers = m->layers,
-                           .n_layers = strv_length(m->layers) },
+                           .n_layers = strv_length(m->layers), .binds = m->binds, .n_binds = m->n_binds,
+                           .tmpfs = m->tmpfs, .n_tmpfs = m->n_tmpfs },
                 .stub_init = a->stub || !cfg->boot,
                 .program = program ? &m->program : NULL,
                 .own_netns = own_netns,

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "devices.h"
 #include "fs.h"
@@ -430,6 +433,149 @@ int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
         return 0;
 }
 
+/* A user namespace in which OWNER and GROUP are the machine's root (host
+ * UID_BASE) and nothing else is mapped: an idmapped mount through it shows
+ * the files of OWNER as root's inside, as "rootidmap" asks.  A process of
+ * ours holds it just long enough to open it. */
+static int userns_owner_as_root(uid_t owner, gid_t group, uid_t uid_base) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        _cleanup_close_ int rd = p[0], wr = p[1];
+        struct clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char c;
+                close(wr);
+                (void) !read(rd, &c, 1); /* until the parent closes its end */
+                _exit(EXIT_SUCCESS);
+        }
+        closep(&rd);
+        char path[64], line[64];
+        snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+        snprintf(line, sizeof line, "%u %u 1\n", (unsigned) owner, (unsigned) uid_base);
+        int r = write_string_at(AT_FDCWD, path, line);
+        if (r >= 0) {
+                snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+                snprintf(line, sizeof line, "%u %u 1\n", (unsigned) group, (unsigned) uid_base);
+                r = write_string_at(AT_FDCWD, path, line);
+        }
+        int fd = -EBADF;
+        if (r >= 0) {
+                snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+        }
+        closep(&wr);
+        (void) waitpid((pid_t) pid, NULL, 0);
+        return r < 0 ? r : fd;
+}
+
+int mount_bind_tree(const BindSpec *b, int userns, uid_t uid_base, int *ret, char *err, size_t errlen) {
+        unsigned rec = b->recursive ? AT_RECURSIVE : 0;
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, b->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+        if (tree < 0)
+                return fail(err, errlen, errno, "Cannot bind %s into the machine: %m. A bind's source must be an "
+                            "existing host file or directory.", b->source);
+        struct stat st;
+        if (fstat(tree, &st) < 0)
+                return fail(err, errlen, errno, "Cannot inspect the bind source %s: %m", b->source);
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+                return fail(err, errlen, EINVAL, "Cannot bind %s into the machine: it is a device node, and binds "
+                            "are mounted nodev. Devices are given with [Devices].", b->source);
+        /* Never a setuid binary or device node that the machine's root put
+         * there, for the host to trip over. */
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                            (b->read_only ? MOUNT_ATTR_RDONLY : 0) };
+        _cleanup_close_ int own = -EBADF;
+        bool idmap = uid_base > 0 && b->idmap != BIND_IDMAP_NONE;
+        if (idmap) {
+                if (b->idmap == BIND_IDMAP_ROOT) {
+                        own = userns_owner_as_root(st.st_uid, st.st_gid, uid_base);
+                        if (own < 0)
+                                return fail(err, errlen, own, "Failed to make the ID mapping of the bind %s: %m",
+                                            b->source);
+                }
+                a.attr_set |= MOUNT_ATTR_IDMAP;
+                a.userns_fd = (uint64_t) (b->idmap == BIND_IDMAP_ROOT ? own : userns);
+        }
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0) {
+                if (idmap && (errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM))
+                        return fail(err, errlen, errno, "Cannot idmap the bind %s (%m): its filesystem, or one "
+                                    "mounted below it, does not support idmapped mounts. Give the bind the "
+                                    "noidmap option (its files then show as nobody inside), or norbind.",
+                                    b->source);
+                return fail(err, errlen, errno, "Failed to set up the bind %s: %m", b->source);
+        }
+        *ret = TAKE_FD(tree);
+        return 0;
+}
+
+/* PATH (absolute, inside the machine) as its components joined by single
+ * slashes, without the leading one: what open_target() splits. */
+static char *target_path(const char *path) {
+        char *s = xstrdup(path + strspn(path, "/")), *w = s;
+        for (const char *r = s; *r; r++)
+                if (*r != '/' || (r[1] && r[1] != '/'))
+                        *w++ = *r;
+        *w = 0;
+        return s;
+}
+
+/* Create the missing directories above TARGET, each inside the root and
+ * never through a symlink. */
+static int make_parents(int rootfd, const char *target) {
+        _cleanup_free_ char *p = xstrdup(target);
+        for (char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = 0;
+                _cleanup_close_ int fd = open_target(rootfd, p, true, 0755);
+                *slash = '/';
+                if (fd < 0)
+                        return fd;
+        }
+        return 0;
+}
+
+static int files_fail(char *err, size_t errlen, int r, const char *what, const char *src, const char *dst) {
+        if (r == -ELOOP)
+                return fail(err, errlen, r, "Cannot mount %s%s on %s in the machine: the path is, or goes through, a "
+                            "symlink in the machine's tree, and berth never follows the machine's symlinks for "
+                            "a mount. Name the real directory.", what, src, dst);
+        return fail(err, errlen, r, "Cannot mount %s%s on %s in the machine: %m", what, src, dst);
+}
+
+/* [Files]: tmpfs first, so that a bind may go inside one. */
+static int setup_files(const MountPlan *plan, int rootfd, char *err, size_t errlen) {
+        for (size_t i = 0; i < plan->n_tmpfs; i++) {
+                const TmpfsSpec *t = plan->tmpfs + i;
+                _cleanup_free_ char *target = target_path(t->destination);
+                FsOption o[2] = { { "mode", t->mode ?: "0755" } };
+                size_t n = 1;
+                if (t->size)
+                        o[n++] = (FsOption) { "size", t->size };
+                int r = make_parents(rootfd, target);
+                if (r >= 0)
+                        r = mount_fs(rootfd, target, "tmpfs", o, n,
+                                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (t->read_only ? MOUNT_ATTR_RDONLY : 0));
+                if (r < 0)
+                        return files_fail(err, errlen, r, "a tmpfs", "", t->destination);
+        }
+        for (size_t i = 0; i < plan->n_binds; i++) {
+                const BindSpec *b = plan->binds + i;
+                _cleanup_free_ char *target = target_path(b->destination);
+                struct stat st;
+                int r = fstat(plan->bind_tree_fds[i], &st) < 0 ? -errno : make_parents(rootfd, target);
+                if (r >= 0)
+                        r = attach(plan->bind_tree_fds[i], rootfd, target, S_ISDIR(st.st_mode));
+                if (r < 0)
+                        return files_fail(err, errlen, r, "", b->source, b->destination);
+        }
+        return 0;
+}
+
 int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t errlen) {
         static const FsOption none[] = {};
         int r = mount_fs(rootfd, "proc", "proc", none, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
@@ -502,7 +648,7 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
                         return fail(err, errlen, r, "Failed to bind the notify socket to /run/host: %m");
         }
 
-        return 0;
+        return setup_files(plan, rootfd, err, errlen);
 }
 
 int mount_pivot_root(int rootfd, char *err, size_t errlen) {

@@ -8,6 +8,7 @@
 /* Spelled with its directory: the build's generated config.h sits earlier
  * on the include path and would be picked up by a bare "config.h". */
 #include "lib/config.h"
+#include "binds.h"
 #include "tap.h"
 #include "unpack-limit.h"
 #include "util.h"
@@ -157,7 +158,11 @@ static void test_good_values(void) {
                        "IOWeight=10000\n"
                        "[Security]\n"
                        "PrivateUsers=yes\n"
-                       "PrivateUsersOwnership=chown\n")) {
+                       "PrivateUsersOwnership=chown\n"
+                       "[Files]\n"
+                       "Bind=/srv/data\n"
+                       "BindReadOnly=/etc/ssl:/etc/ssl\n"
+                       "TemporaryFileSystem=/scratch\n")) {
                 TEST_ASSERT(!c.boot, "Boot=no applied");
                 TEST_ASSERT(strv_length(c.command) == 3 && streq(c.command[2], "exit 7"), "Command= split into words");
                 TEST_ASSERT(strv_length(c.environment) == 2 && streq(c.environment[1], "B=two words"),
@@ -723,7 +728,12 @@ static void test_format(void) {
                           "\n"
                           "[Security]\n"
                           "PrivateUsers=yes\n"
-                          "PrivateUsersOwnership=auto\n",
+                          "PrivateUsersOwnership=auto\n"
+                          "\n"
+                          "[Files]\n"
+                          "Bind=\n"
+                          "BindReadOnly=\n"
+                          "TemporaryFileSystem=\n",
                           "machine_config_format() writes every key in table order");
 
         machine_config_init(&d);
@@ -860,6 +870,77 @@ static void test_file(void) {
         (void) rmdir(dir);
 }
 
+/* [Files]: Bind=, BindReadOnly=, TemporaryFileSystem= (binds.h). */
+static void test_files(void) {
+        MachineConfig c;
+        if (parse_good(&c, "[Files] keys parse",
+                       "[Files]\n"
+                       "Bind=/srv/db\n"
+                       "Bind=/home/ci/work:/src:idmap,norbind\n"
+                       "Bind=/var/cache/apt::ro\n"
+                       "BindReadOnly=/etc/ssl/certs:/etc/ssl/certs:noidmap\n"
+                       "TemporaryFileSystem=/scratch:mode=1777,size=64m\n"
+                       "TemporaryFileSystem=/var/tmp\n")) {
+                TEST_ASSERT(strv_length(c.binds) == 3 && streq(c.binds[1], "/home/ci/work:/src:idmap,norbind"),
+                            "Bind= repeated appends, kept as written");
+                TEST_ASSERT(strv_length(c.binds_ro) == 1, "BindReadOnly= applied");
+                TEST_ASSERT(strv_length(c.tmpfs) == 2, "TemporaryFileSystem= repeated appends");
+                _cleanup_free_ char *text = machine_config_format(&c, c.set_mask);
+                MachineConfig back;
+                if (parse_good(&back, "[Files] formatted text parses back", text)) {
+                        TEST_ASSERT(machine_config_equal(&c, &back), "[Files] survives format and parse");
+                        machine_config_done(&back);
+                }
+                machine_config_done(&c);
+        }
+        if (parse_good(&c, "an empty Bind= drops the earlier ones", "[Files]\nBind=/a\nBind=\nBind=/b:/c\n")) {
+                TEST_ASSERT(strv_length(c.binds) == 1 && streq(c.binds[0], "/b:/c"), "only the last Bind= kept");
+                machine_config_done(&c);
+        }
+
+        BindSpec b;
+        const char *reason;
+        TEST_ASSERT(bind_spec_parse("/x", false, &b, &reason) == 0 && streq(b.destination, "/x") && b.recursive &&
+                            !b.read_only && b.idmap == BIND_IDMAP_ROOT,
+                    "DST defaults to SRC; rbind and rootidmap by default");
+        bind_spec_done(&b);
+        TEST_ASSERT(bind_spec_parse("/x:/y:rw", true, &b, &reason) == 0 && b.read_only,
+                    "BindReadOnly= stays read-only whatever the options say");
+        bind_spec_done(&b);
+        TEST_ASSERT(bind_spec_parse("/x:/y:idmap", false, &b, &reason) == 0 && b.idmap == BIND_IDMAP_ID,
+                    "idmap option");
+        bind_spec_done(&b);
+
+        parse_bad("a relative Bind= source", "[Files]\nBind=src:/src\n", "test.conf:2: Bind=src:/src:",
+                  "not absolute", "expected SRC[:DST[:OPTIONS]]");
+        parse_bad("a relative Bind= destination", "[Files]\nBind=/src:src\n", "not absolute");
+        parse_bad("a Bind= with ..", "[Files]\nBind=/src:/a/../proc\n", "'..' component");
+        parse_bad("a Bind= over /proc", "[Files]\nBind=/src:/proc\n", "/proc, /sys, /dev");
+        parse_bad("a Bind= below /sys", "[Files]\nBind=/src://sys/kernel\n", "/proc, /sys, /dev");
+        parse_bad("a Bind= below /dev", "[Files]\nBindReadOnly=/dev/sda:/dev/sda\n", "/proc, /sys, /dev");
+        parse_bad("a Bind= over /run/host", "[Files]\nBind=/src:/run/host/x\n", "/run/host");
+        parse_bad("a Bind= over /", "[Files]\nBind=/src:/\n", "root directory");
+        parse_bad("a Bind= with an unknown option", "[Files]\nBind=/src:/src:bogus\n", "unknown option");
+        parse_bad("a Bind= with two idmap options", "[Files]\nBind=/a:/b:idmap,noidmap\n", "two options of one kind");
+        parse_bad("a Bind= with empty options", "[Files]\nBind=/a:/b:\n", "empty list of options");
+        parse_bad("a Bind= with a fourth field", "[Files]\nBind=/a:/b:ro:x\n", "more than SRC:DST:OPTIONS");
+        parse_bad("a TemporaryFileSystem= over /dev", "[Files]\nTemporaryFileSystem=/dev/shm\n", "/proc, /sys, /dev");
+        parse_bad("a TemporaryFileSystem= with a bad mode", "[Files]\nTemporaryFileSystem=/t:mode=999\n",
+                  "unknown or malformed option");
+        parse_bad("a TemporaryFileSystem= with a bad size", "[Files]\nTemporaryFileSystem=/t:size=1x\n",
+                  "unknown or malformed option");
+
+        char *err = NULL;
+        machine_config_init(&c);
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Files.Bind=/a:/b:noidmap", &err) == 0 &&
+                            strv_length(c.binds) == 1,
+                    "--set Files.Bind= works");
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Bind=/a:/proc/x", &err) < 0 && err && strstr(err, "/proc"),
+                    "--set Bind= over /proc refused");
+        free(err);
+        machine_config_done(&c);
+}
+
 int main(void) {
         test_defaults();
         test_network_mode_strings();
@@ -875,6 +956,7 @@ int main(void) {
         test_cli();
         test_format();
         test_file();
+        test_files();
 
         return tap_finish();
 }
