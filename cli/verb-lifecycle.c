@@ -274,6 +274,18 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 machine_config_done(&cfg);
                 return EXIT_USAGE;
         }
+        if (r >= 0) {
+                /* A configured device the host lacks, or one that is not what
+                 * its safe name stands for: refused before anything starts. */
+                DeviceList devices;
+                _cleanup_free_ char *derr = NULL;
+                if (device_list_build(cfg.devices, cfg.n_devices, &devices, &derr) < 0) {
+                        log_error("Machine '%s': %s.", name, derr);
+                        machine_config_done(&cfg);
+                        return EXIT_USAGE;
+                }
+                device_list_done(&devices);
+        }
         machine_config_done(&cfg);
         if (r < 0)
                 return EXIT_FAIL;

@@ -97,6 +97,27 @@ static void format_time(uint64_t usec, char buf[static 32]) {
         strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* [Devices] Allow= of machine NAME as JSON: [{"device", "access", "privileged"}], or null
+ * when its configuration cannot be read. */
+static json_object *devices_json(Context *ctx, const char *name) {
+        MachineConfig cfg;
+        _cleanup_free_ char *err = NULL;
+        if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0)
+                return NULL;
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < cfg.n_devices; i++) {
+                char acc[4];
+                json_object *d = json_object_new_object();
+                json_object_object_add(d, "device", json_object_new_string(cfg.devices[i].name));
+                json_object_object_add(d, "access",
+                                       json_object_new_string(device_access_format(cfg.devices[i].access, acc)));
+                json_object_object_add(d, "privileged", json_object_new_boolean(cfg.devices[i].privileged));
+                json_object_array_add(arr, d);
+        }
+        machine_config_done(&cfg);
+        return arr;
+}
+
 static json_object *machine_info_json(const MachineInfo *m) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(m->name));
@@ -157,8 +178,11 @@ int verb_list(Context *ctx, int argc, char **argv) {
         for (char **i = names; i && *i; i++) {
                 MachineInfo m;
                 machine_info_load(ctx, *i, &m);
-                if (arr)
-                        json_object_array_add(arr, machine_info_json(&m));
+                if (arr) {
+                        json_object *o = machine_info_json(&m);
+                        json_object_object_add(o, "devices", devices_json(ctx, *i));
+                        json_object_array_add(arr, o);
+                }
                 else {
                         char mem[16], since[32], pid[16];
                         format_bytes(m.memory, mem);
@@ -213,6 +237,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 json_object *o = machine_info_json(&m);
                 _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
                 json_object_object_add(o, "rootfs", json_object_new_string(rootfs));
+                json_object_object_add(o, "devices", devices_json(ctx, name));
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
                 json_object_put(o);
         } else {
@@ -239,6 +264,13 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         if (!cfg.boot && cfg.command) {
                                 _cleanup_free_ char *cmd = config_words_format(cfg.command);
                                 printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);
+                        }
+                        for (size_t i = 0; i < cfg.n_devices; i++) {
+                                char acc[4];
+                                printf("%s %s (%s)%s\n", i == 0 ? "    Devices:" : "            ",
+                                       cfg.devices[i].name, device_access_format(cfg.devices[i].access, acc),
+                                       cfg.devices[i].privileged ? " PRIVILEGED: may reach the host's disks or memory"
+                                                                 : "");
                         }
                         machine_config_done(&cfg);
                 } else

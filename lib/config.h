@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devices.h"
 #include "netaddr.h"
 
 /* inih (Debian's r55) cuts lines at INI_MAX_LINE (200) bytes and parses the
@@ -94,6 +95,7 @@ typedef enum ConfigKey {
         CONFIG_SECURITY_PRIVATE_USERS,
         CONFIG_SECURITY_PRIVATE_USERS_OWNERSHIP,
         CONFIG_IMPORT_MAX_SIZE,
+        CONFIG_DEVICES_ALLOW,
         _CONFIG_KEY_MAX,
 } ConfigKey;
 
@@ -141,6 +143,10 @@ typedef struct MachineConfig {
         uint64_t import_max_size; /* cap on an import's unpacked size; default UNPACK_MAX_SIZE_DEFAULT,
                                    * UINT64_MAX = none */
 
+        /* [Devices] */
+        DeviceAllow *devices;  /* Allow=, repeated: added to the built-in list (devices.h) */
+        size_t n_devices;
+
         uint64_t set_mask;     /* CONFIG_KEY_BIT()s set by a higher-precedence layer */
 } MachineConfig;
 
@@ -153,6 +159,8 @@ typedef enum ConfigSource {
 /* Fill with built-in defaults. set_mask = 0. */
 void machine_config_init(MachineConfig *c);
 void machine_config_done(MachineConfig *c);
+/* Empty [Devices] Allow=. */
+void machine_config_clear_devices(MachineConfig *c);
 /* A deep copy of SRC into DST (which holds nothing). */
 void machine_config_copy(MachineConfig *dst, const MachineConfig *src);
 /* Same values (set_mask is not compared). */

@@ -215,6 +215,14 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         const DeviceRule *rules = device_rules(&n_rules);
         for (size_t i = 0; r >= 0 && i < n_rules; i++)
                 r = sd_bus_message_append(m, "(ss)", rules[i].unit, "rwm");
+        /* The configured ones as the user named them: systemd resolves a
+         * class itself.  The supervisor refuses a node that is not what
+         * its name stands for before the guest sees /dev. */
+        for (size_t i = 0; r >= 0 && i < cfg->n_devices; i++) {
+                char acc[4];
+                r = sd_bus_message_append(m, "(ss)", cfg->devices[i].name,
+                                          device_access_format(cfg->devices[i].access, acc));
+        }
         for (int k = 0; r >= 0 && k < 3; k++)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)

@@ -234,6 +234,7 @@ typedef struct Machine {
         int machine_lock; /* berth's lock on the machine: released once our runtime state exists */
         Store store;
         MachineConfig cfg;
+        DeviceList devices; /* the built-in list and cfg's [Devices], resolved on this host */
         Console console;
         int sfd;
         Notify notify;
@@ -305,6 +306,7 @@ static void machine_done(Machine *m) {
         notify_close(&m->notify);
         closep(&m->sfd);
         console_close(&m->console);
+        device_list_done(&m->devices);
         machine_config_done(&m->cfg);
         store_close(&m->store);
         closep(&m->machine_lock);
@@ -356,6 +358,9 @@ static int machine_load(Machine *m) {
                 if (r < 0)
                         return log_error_errno(r, "%s", cfg_err);
         }
+        r = device_list_build(m->cfg.devices, m->cfg.n_devices, &m->devices, &cfg_err);
+        if (r < 0)
+                return log_error_errno(r, "%s", cfg_err);
         /* berth run in unit mode: we are systemd's child, not its, so no pipe
          * tells us when it is gone; its pidfd does. */
         if (a->lifeline_pid > 0) {
@@ -470,7 +475,7 @@ static int machine_setup_users(Machine *m) {
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
                 /* Its root must not undo its mounts: they come back locked. */
-                return mount_stage_open(&m->stage, m->run_fd, m->run_path, m->uid_base);
+                return mount_stage_open(&m->stage, m->run_fd, m->run_path, m->uid_base, &m->devices);
         }
         log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
                     "root, this is not a security boundary.",
@@ -510,7 +515,7 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                 .cgroup = &m->mcg,
                 .hostname = cfg->hostname ?: a->name,
                 .init = cfg->init,
-                .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .rootfs_tree_fd = -1,
+                .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .devices = &m->devices, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = m->notify.dir, .notify_dir_fd = -1,
                            .ephemeral = m->ephemeral, .userns = m->uid_base > 0, .stage = m->stage.path,
                            .stage_fd = -1, .machine_dir = m->layers ? m->machine_dir : NULL, .layers = m->layers,
@@ -539,7 +544,7 @@ static int machine_setup(Machine *m) {
         if (r < 0)
                 return r;
         CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
-        r = cgroup_machine_create(&m->mcg, &limits);
+        r = cgroup_machine_create(&m->mcg, &limits, &m->devices);
         if (r < 0)
                 return r;
 

@@ -1,0 +1,123 @@
+#!/bin/bash
+# [Devices] Allow=: a configured host device is in the machine's /dev and on
+# its allow-list (v1 devices cgroup or BPF program), with the access the line
+# gives; a device outside the safe list needs 'privileged' and is named in
+# status; nothing else opens, even where a privileged machine plants a node.
+# PROBE is a static helper (tests/helpers/probe.c).
+. "$(dirname "$0")/lib.sh"
+: "${PROBE:?set PROBE to the static probe helper}"
+
+probe_in() { # probe_in MACHINE ARGS...: the probe's verdict ("allowed" or "denied ERRNO")
+        local m=$1; shift
+        berth exec "$m" -- probe "$@" 2>&1
+}
+conf() { echo "$BERTH_ROOT/machines/$1/machine.conf"; }
+
+# --- parsing: clear errors, nothing created -----------------------------------------------
+check_output_contains "a device outside the safe list is refused without 'privileged'" \
+        "privileged device.*add the word 'privileged'" \
+        berth create bad --template busybox --set "Devices.Allow=/dev/loop-control rw"
+check_fails "... and no machine was created" test -d "$BERTH_ROOT/machines/bad"
+check_output_contains "a path outside /dev is refused" "below /dev/" \
+        berth create bad --template busybox --set "Devices.Allow=/etc/passwd"
+check_output_contains "a '..' in the path is refused" "'\.\.' component" \
+        berth create bad --template busybox --set "Devices.Allow=/dev/../etc/passwd privileged"
+check_output_contains "an unknown access letter is refused" "neither an access" \
+        berth create bad --template busybox --set "Devices.Allow=/dev/kvm rx"
+
+# --- a safe device by path: /dev/kvm (this host has KVM) -------------------------------------
+if [ -c /dev/kvm ]; then
+        check "create a machine with Allow=/dev/kvm rw" \
+                berth create kvm --template busybox --set "Devices.Allow=/dev/kvm rw"
+        check_output_contains "machine.conf has the line" '^Allow=/dev/kvm rw$' cat "$(conf kvm)"
+        install -m 0755 "$PROBE" "$BERTH_ROOT/machines/kvm/rootfs/bin/probe"
+        check "start it (user namespace)" berth start kvm
+        check_eq "/dev/kvm opens read-write inside" "allowed" "$(probe_in kvm open /dev/kvm)"
+        check_eq "/dev/kvm inside is the host's 10:232" "10,232" \
+                "$(berth exec kvm -- stat -c '%t,%T' /dev/kvm | awk -F, '{ printf "%d,%d", "0x"$1, "0x"$2 }')"
+        check_output_contains "status names the device" '^ +Devices: /dev/kvm \(rw\)$' berth status kvm
+        check_eq "list --json shows it" '/dev/kvm rw false' \
+                "$(berth list --json | jq -r '.[] | select(.name == "kvm") | .devices[] | "\(.device) \(.access) \(.privileged)"')"
+        check_eq "status --json shows it" '/dev/kvm' "$(berth status --json kvm | jq -r '.devices[0].device')"
+        check "stop it" berth stop kvm
+else
+        ok "# SKIP no /dev/kvm on this host"
+fi
+
+# --- a privileged machine: the allow-list is what stops a planted node ----------------------------
+check "create a privileged machine without devices" berth create priv --template busybox --set Security.PrivateUsers=no
+install -m 0755 "$PROBE" "$BERTH_ROOT/machines/priv/rootfs/bin/probe"
+check "start it" berth start priv
+check_output_contains "no /dev/kvm node without Allow=" '^denied ENOENT' probe_in priv open /dev/kvm
+check_output_contains "a planted kvm node (10:232) does not open" '^denied EPERM' \
+        probe_in priv mknod-open /dev/planted c 10:232
+check_output_contains "a planted loop-control node (10:237) does not open" '^denied EPERM' \
+        probe_in priv mknod-open /dev/planted c 10:237
+check "stop it" berth stop priv
+
+if [ -c /dev/kvm ]; then
+        printf '[Devices]\nAllow=/dev/kvm r\n' >> "$(conf priv)"
+        check "restart it with Allow=/dev/kvm r (read only, no mknod)" berth start priv
+        check_output_contains "/dev/kvm does not open read-write" '^denied EPERM' probe_in priv open /dev/kvm
+        check_eq "/dev/kvm opens read-only" "allowed" \
+                "$(berth exec priv -- sh -c 'probe mknod-open /dev/x c 1:3 >/dev/null; exec 3</dev/kvm && echo allowed')"
+        check_output_contains "mknod of kvm is refused (no 'm')" '^denied EPERM' \
+                probe_in priv mknod-open /dev/planted c 10:232
+        check "stop it" berth stop priv
+fi
+
+# --- privileged devices: acknowledged, named in status ------------------------------------------
+wait_for 10 no_supervisor_left priv
+printf '[Devices]\nAllow=/dev/loop-control rw\n' > "$(conf priv)"
+printf '[Security]\nPrivateUsers=no\n' >> "$(conf priv)"
+check_output_contains "start refuses an unacknowledged privileged device in machine.conf" \
+        "Allow=/dev/loop-control rw: is a privileged device" berth start priv
+check_eq "... and nothing started" "stopped" "$(machine_state priv)"
+check "... and no supervisor" no_supervisor_left priv
+
+printf '[Devices]\nAllow=/dev/ttyUSB77\n[Security]\nPrivateUsers=no\n' > "$(conf priv)"
+check_output_contains "start refuses a configured device the host lacks" \
+        "Allow=/dev/ttyUSB77: no such device on the host" berth start priv
+check_eq "... and nothing started" "stopped" "$(machine_state priv)"
+
+printf '[Devices]\nAllow=/dev/loop-control rw privileged\nAllow=/dev/loop0 rw privileged\nAllow=block-loop rm privileged\n' > "$(conf priv)"
+printf '[Security]\nPrivateUsers=no\n' >> "$(conf priv)"
+check "start with acknowledged privileged devices" berth start priv
+check_eq "/dev/loop-control (by path) opens inside" "allowed" "$(probe_in priv open /dev/loop-control)"
+check_eq "/dev/loop0 (a block device) opens inside" "allowed" "$(probe_in priv open /dev/loop0)"
+check_eq "a loop node made inside opens (block-loop rm)" "allowed" "$(probe_in priv mknod-open /dev/l1 b 7:1)"
+check_output_contains "kvm still does not (not configured)" '^denied EPERM' probe_in priv mknod-open /dev/planted c 10:232
+check_output_contains "status marks them privileged" '^ +Devices: /dev/loop-control \(rw\) PRIVILEGED' berth status priv
+check_output_contains "status lists every line" '^ +block-loop \(rm\) PRIVILEGED' berth status priv
+check_eq "list --json marks them privileged" 'true true true' \
+        "$(berth list --json | jq -r '[.[] | select(.name == "priv") | .devices[].privileged] | map(tostring) | join(" ")')"
+check "stop it" berth stop priv
+
+# --- the BPF program (a host with cgroup v2 alone, as test-cgroup2.sh makes it) -----------------
+v2=$(findmnt -no TARGET -t cgroup2 | head -1)
+v2berth() {
+        unshare -m --propagation slave sh -c "
+                mount --bind '$v2' /mnt 2>/dev/null || exit 90
+                umount -R /sys/fs/cgroup && mount --move /mnt /sys/fs/cgroup || exit 91
+                exec '$BERTH' \"\$@\"" berth "$@"
+}
+if [ -n "$v2" ] && [ -c /dev/kvm ]; then
+        printf '[Devices]\nAllow=/dev/kvm r\nAllow=/dev/loop-control rw privileged\nAllow=block-loop rm privileged\n' > "$(conf priv)"
+        printf '[Security]\nPrivateUsers=no\n' >> "$(conf priv)"
+        check "start the privileged machine with a pure cgroup v2 view" v2berth start priv
+        check_output_contains "/dev/kvm r: no read-write open" '^denied EPERM' probe_in priv open /dev/kvm
+        check_eq "/dev/kvm r: a read-only open" "allowed" "$(berth exec priv -- sh -c 'exec 3</dev/kvm && echo allowed')"
+        check_output_contains "/dev/kvm r: no mknod" '^denied EPERM' probe_in priv mknod-open /dev/planted c 10:232
+        check_eq "/dev/loop-control rw opens" "allowed" "$(probe_in priv open /dev/loop-control)"
+        check_eq "block-loop rm: a loop node made inside opens read-only" "allowed" \
+                "$(probe_in priv mknod-open /dev/l1 b 7:1)"
+        check_output_contains "block-loop rm: but not for writing" '^denied EPERM' \
+                berth exec priv -- sh -c 'mknod /dev/l2 b 7 1 && { (exec 3>/dev/l2) 2>/dev/null && echo allowed || echo denied EPERM; }'
+        check_output_contains "an unlisted device stays closed" '^denied EPERM' \
+                probe_in priv mknod-open /dev/planted c 10:238
+        check "stop it" berth stop priv
+else
+        ok "# SKIP no cgroup2 hierarchy or no /dev/kvm on this host"
+fi
+
+done_testing
