@@ -53,6 +53,12 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
                 log_error("%s", err ?: "Invalid configuration.");
                 return EXIT_USAGE;
         }
+        /* systemd enforces the --device ones too (DeviceAllow=). */
+        if (o->devices && machine_config_add_devices(&cfg, o->devices, &err) < 0) {
+                log_error("%s", err);
+                machine_config_done(&cfg);
+                return EXIT_USAGE;
+        }
         _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
         _cleanup_free_ char *unit = unit_name_for(cgname);
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
@@ -63,6 +69,7 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         sa.ephemeral = o->ephemeral;
         sa.stub = o->stub_init;
         sa.ports = o->ports;
+        sa.devices = o->devices;
         if (o->lifeline_pid > 0) {
                 if (proc_starttime(o->lifeline_pid, &sa.lifeline_starttime) < 0) {
                         log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
@@ -134,6 +141,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 sa.lifeline_fd = life;
                 sa.lock_fd = lock;
                 sa.ports = o->ports;
+                sa.devices = o->devices;
                 sa.name = name;
                 const char *path = machined_path();
                 SupervisorArgv args;
@@ -182,10 +190,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 { "timeout", required_argument, NULL, 't' },
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "port", required_argument, NULL, 'p' },
+                { "device", required_argument, NULL, 'D' },
                 {},
         };
         StartOptions o = { .timeout = 90, .lifeline_fd = -1, .lock_fd = -1 };
-        _cleanup_free_ char *ports = NULL;
+        _cleanup_free_ char *ports = NULL, *devices = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -206,6 +215,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                         o.ports = ports;
                         break;
                 }
+                case 'D':
+                        if (device_option_add(&devices, optarg) < 0)
+                                return EXIT_USAGE;
+                        o.devices = devices;
+                        break;
                 case 't':
                         if (safe_atou(optarg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
                                 log_error("Invalid --timeout '%s': give seconds, 1-86400.", optarg);
@@ -216,7 +230,8 @@ int verb_start(Context *ctx, int argc, char **argv) {
                         return EXIT_USAGE;
                 }
         const char *name;
-        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... NAME", &name);
+        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... "
+                         "[--device PATH[:rwm][:privileged]]... NAME", &name);
         if (r != 0)
                 return r;
 
@@ -237,10 +252,10 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 RuntimeState st;
                 bool ephemeral_differs = o->ephemeral && (runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
                                                           !st.ephemeral);
-                if (o->ports || ephemeral_differs) {
+                if (o->ports || o->devices || ephemeral_differs) {
                         log_error("Machine '%s' is already running; %s applies when it starts. Stop it first "
                                   "('berth stop %s'), then start it with the option.",
-                                  name, o->ports ? "--port" : "--ephemeral", name);
+                                  name, o->ports ? "--port" : o->devices ? "--device" : "--ephemeral", name);
                         return EXIT_FAIL;
                 }
                 return EXIT_OK;
@@ -271,6 +286,11 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                  * network namespace; the host's belongs to the host. */
                 log_error("[Network] Mode=host needs PrivateUsers=no (a privileged machine): a machine in its own "
                           "user namespace cannot share the host's network namespace.");
+                machine_config_done(&cfg);
+                return EXIT_USAGE;
+        }
+        if (r >= 0 && o->devices && machine_config_add_devices(&cfg, o->devices, &err) < 0) {
+                log_error("%s", err);
                 machine_config_done(&cfg);
                 return EXIT_USAGE;
         }

@@ -72,8 +72,10 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 { "user", required_argument, NULL, 'u' },
                 { "cwd", required_argument, NULL, 'w' },
                 { "setenv", required_argument, NULL, 'E' },
+                { "device", required_argument, NULL, 'D' },
                 {},
         };
+        _cleanup_free_ char *devices = NULL;
         bool boot = false, keep = false;
         const char *name = NULL;
         _cleanup_strv_free_ char **setenv = NULL;
@@ -93,6 +95,10 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 case 'n':
                         name = optarg;
                         break;
+                case 'D':
+                        if (device_option_add(&devices, optarg) < 0)
+                                return EXIT_USAGE;
+                        break;
                 default:
                         /* -t, --user, --cwd, --setenv: as for exec. */
                         r = exec_option(c, optarg, &eo, &setenv);
@@ -102,7 +108,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         const char *source;
         r = name_and_command(argc, argv, false, &source, &eo.cmd);
         if (r != 0) {
-                log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] SOURCE [--] [CMD...]");
+                log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] [--device PATH[:rwm][:privileged]]... "
+                          "SOURCE [--] [CMD...]");
                 return r;
         }
         /* With a terminal on both ends, like an interactive exec. */
@@ -163,7 +170,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
         StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
-                           .lifeline_pid = getpid(), .lock_fd = lock };
+                           .lifeline_pid = getpid(), .lock_fd = lock, .devices = devices };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
         /* While the command runs the instance is an ordinary running machine:

@@ -796,6 +796,19 @@ static int parse_device_allow(MachineConfig *c, const char *value, const char **
         return 0;
 }
 
+int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_error) {
+        _cleanup_free_ char *copy = xstrdup(list);
+        char *save = NULL;
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                _cleanup_free_ char *value = device_allow_from_option(w);
+                _cleanup_free_ char *assignment = xasprintf("Devices.Allow=%s", value);
+                int r = machine_config_set_from_cli(c, assignment, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static char **format_device_allow(const MachineConfig *c) {
         char **l = NULL;
         for (size_t i = 0; i < c->n_devices; i++) {

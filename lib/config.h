@@ -192,6 +192,11 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
 int config_words_parse(const char *s, char ***ret);
 char *config_words_format(char *const *words);
 
+/* Add the --device options of a start, LIST (","-separated, each
+ * "PATH|CLASS[:ACCESS][:privileged]"), to C's [Devices] Allow= lines, as
+ * the command line sets keys.  Returns 0 or -EINVAL with *ret_error set. */
+int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_error);
+
 /* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf.
  * Keys only berth.conf may set ([Import]) are never written. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);

@@ -65,6 +65,10 @@ void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, Supervis
                 v[k++] = (char *) "--port";
                 v[k++] = (char *) a->ports;
         }
+        if (a->devices) {
+                v[k++] = (char *) "--device";
+                v[k++] = (char *) a->devices;
+        }
         v[k++] = (char *) "--";
         v[k++] = (char *) a->name;
         v[k] = NULL;
@@ -104,6 +108,7 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                 { "lock-fd", required_argument, NULL, 'K' },
                 { "network-gc", no_argument, NULL, 'G' },
                 { "port", required_argument, NULL, 'P' },
+                { "device", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -154,6 +159,9 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                         break;
                 case 'P':
                         a->ports = optarg;
+                        break;
+                case 'D':
+                        a->devices = optarg;
                         break;
                 case 'h':
                         a->help = true;

@@ -25,13 +25,15 @@ typedef struct SupervisorArgs {
         int lock_fd;        /* >= 3: berth's lock on the machine, held until the runtime state exists */
         bool network_gc;    /* no machine: clean up after dead supervisors' networks */
         const char *ports;  /* --port: forwards added to the configured ones for this run */
+        const char *devices; /* --device: [Devices] Allow= added for this run, ","-separated
+                              * "PATH|CLASS[:ACCESS][:privileged]" */
         bool help;          /* --help: print the usage, nothing else */
 } SupervisorArgs;
 
 #define SUPERVISOR_ARGS_INIT { .ready_fd = -1, .lifeline_fd = -1, .lock_fd = -1 }
 
 /* Room for every option with its value, the program, "--", the name and NULL. */
-#define SUPERVISOR_ARGV_MAX 24
+#define SUPERVISOR_ARGV_MAX 26
 
 /* An argv built without allocating (berth builds it in a forked child):
  * the numbers it holds as text live here too. */

@@ -358,6 +358,11 @@ static int machine_load(Machine *m) {
                 if (r < 0)
                         return log_error_errno(r, "%s", cfg_err);
         }
+        if (a->devices) {
+                r = machine_config_add_devices(&m->cfg, a->devices, &cfg_err);
+                if (r < 0)
+                        return log_error_errno(r, "%s", cfg_err);
+        }
         r = device_list_build(m->cfg.devices, m->cfg.n_devices, &m->devices, &cfg_err);
         if (r < 0)
                 return log_error_errno(r, "%s", cfg_err);

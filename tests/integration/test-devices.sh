@@ -44,6 +44,29 @@ else
         ok "# SKIP no /dev/kvm on this host"
 fi
 
+# --- --device on create, start and run ---------------------------------------------------------
+if [ -c /dev/kvm ]; then
+        check "create --device /dev/kvm:rw" berth create kvm2 --template busybox --device /dev/kvm:rw
+        check_output_contains "... writes Allow= to machine.conf" '^Allow=/dev/kvm rw$' cat "$(conf kvm2)"
+        check "create a machine without devices" berth create plain --template busybox
+        install -m 0755 "$PROBE" "$BERTH_ROOT/machines/plain/rootfs/bin/probe"
+        check_output_contains "start --device refuses a privileged device without ':privileged'" \
+                "Invalid --device '/dev/loop-control:rw': is a privileged device" \
+                berth start plain --device /dev/loop-control:rw
+        check_eq "... and nothing started" "stopped" "$(machine_state plain)"
+        check "start --device /dev/kvm:rw" berth start plain --device /dev/kvm:rw
+        check_eq "/dev/kvm opens inside" "allowed" "$(probe_in plain open /dev/kvm)"
+        check_fails "machine.conf keeps no trace of it" grep -q Allow= "$(conf plain)"
+        check_output_contains "a running machine refuses a start with --device" "applies when it starts" \
+                berth start plain --device /dev/kvm
+        check "stop it" berth stop plain
+        check "start it again without --device" berth start plain
+        check_output_contains "/dev/kvm is gone" '^denied ENOENT' probe_in plain open /dev/kvm
+        check "stop it" berth stop plain
+        check_eq "run --device /dev/kvm:rw" "allowed" "$(berth run --device /dev/kvm:rw plain -- probe open /dev/kvm)"
+        check_output_contains "run without it: no /dev/kvm" '^denied ENOENT' berth run plain -- probe open /dev/kvm
+fi
+
 # --- a privileged machine: the allow-list is what stops a planted node ----------------------------
 check "create a privileged machine without devices" berth create priv --template busybox --set Security.PrivateUsers=no
 install -m 0755 "$PROBE" "$BERTH_ROOT/machines/priv/rootfs/bin/probe"

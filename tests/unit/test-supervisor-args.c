@@ -25,6 +25,7 @@ static bool args_equal(const SupervisorArgs *a, const SupervisorArgs *b) {
                a->ephemeral == b->ephemeral && a->stub == b->stub && a->lifeline_fd == b->lifeline_fd &&
                a->lifeline_pid == b->lifeline_pid && a->lifeline_starttime == b->lifeline_starttime &&
                a->lock_fd == b->lock_fd && a->network_gc == b->network_gc && streq_null(a->ports, b->ports) &&
+               streq_null(a->devices, b->devices) &&
                a->help == b->help;
 }
 
@@ -61,7 +62,7 @@ int main(void) {
         a = (SupervisorArgs) {
                 .name = "web-1", .root = "/var/lib/berth", .config = "/etc/berth/berth.conf",
                 .ready_fd = 3, .wait = true, .ephemeral = true, .stub = true, .lifeline_fd = 4,
-                .lock_fd = 5, .ports = "tcp:8080:80 udp:53",
+                .lock_fd = 5, .ports = "tcp:8080:80 udp:53", .devices = "/dev/kvm:rw,/dev/sda:r:privileged",
         };
         test_round_trip("every direct-mode option", &a);
 
@@ -69,7 +70,7 @@ int main(void) {
         a = (SupervisorArgs) {
                 .name = "web-2", .root = "/srv/b", .config = "/srv/b.conf", .unit = true, .ready_fd = -1,
                 .lifeline_fd = -1, .lock_fd = -1, .lifeline_pid = 4242,
-                .lifeline_starttime = 18446744073709551615ULL, .ports = "8080",
+                .lifeline_starttime = 18446744073709551615ULL, .ports = "8080", .devices = "char-drm",
         };
         test_round_trip("every unit-mode option", &a);
 
