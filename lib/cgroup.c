@@ -182,6 +182,28 @@ static int apply_device_policy_bpf(const char *dir, const DeviceList *list, bool
                                "CONFIG_CGROUP_BPF is needed.", dir);
 }
 
+/* In a unit, systemd's DeviceAllow= gives every configured node "m" too
+ * (unit.c): the supervisor, beside the payload, makes the machine's copy of
+ * it with mknod.  Whether some node was widened so. */
+static bool devices_need_narrowing(const DeviceList *list) {
+        for (size_t i = 0; i < list->n; i++)
+                if (list->rules[i].node && !(list->rules[i].access & DEVICE_ACCESS_MKNOD))
+                        return true;
+        return false;
+}
+
+/* Our program on the payload: the kernel allows what both systemd's and
+ * ours allow, so the machine gets the access its lines give, no "m". */
+static int narrow_payload_devices(const char *payload, const DeviceList *list) {
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, payload);
+        int r = fd < 0 ? fd : device_bpf_attach(fd, list);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the device allow-list (a BPF_PROG_TYPE_CGROUP_DEVICE "
+                                       "program) to %s: %m. Give the device 'm' access in [Devices] Allow= to do "
+                                       "without it.", payload);
+        return 0;
+}
+
 CgroupLimits cgroup_limits_from_config(const MachineConfig *c) {
         return (CgroupLimits) {
                 .memory_max = c->memory_max,
@@ -403,6 +425,8 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits, co
                         r = apply_limits(i, dir, limits, false);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
                         r = log_error_errno(errno, "Failed to create cgroup %s: %m", payload);
+                if (r >= 0 && m->delegated && i->v2 && devices_need_narrowing(devices))
+                        r = narrow_payload_devices(payload, devices);
                 if (r < 0) {
                         (void) cgroup_machine_destroy(m);
                         return r;

@@ -243,11 +243,17 @@ static int resolve_class(const DeviceAllow *a, DeviceList *l, char **ret_error) 
         return 0;
 }
 
+bool device_is_builtin_node(const char *path) {
+        const char *node = startswith(path, "/dev/");
+        for (size_t i = 0; node && i < ELEMENTSOF(rules); i++)
+                if (rules[i].node && streq(node, rules[i].node))
+                        return true;
+        return false;
+}
+
 static int resolve_node(const DeviceAllow *a, DeviceList *l, char **ret_error) {
-        /* A built-in node is in every machine already, with every access. */
-        for (size_t i = 0; i < ELEMENTSOF(rules); i++)
-                if (rules[i].node && streq(a->name + strlen("/dev/"), rules[i].node))
-                        return 0;
+        if (device_is_builtin_node(a->name))
+                return 0;
         struct stat st;
         if (lstat(a->name, &st) < 0) {
                 int r = -errno;

@@ -54,6 +54,10 @@ char *device_allow_format(const DeviceAllow *a);
 /* "rwm", "rw", ... for ACCESS (into BUF, at least 4 bytes). */
 const char *device_access_format(unsigned access, char *buf);
 
+/* Whether PATH ("/dev/net/tun") is a node of the built-in list, in every
+ * machine with every access already: an Allow= of it adds nothing. */
+bool device_is_builtin_node(const char *path);
+
 /* Whether NAME is in the safe list: devices that act only on what the
  * machine owns or that give no reach over the host's storage or memory:
  * /dev/kvm, /dev/net/tun, /dev/fuse, /dev/vhost-net, /dev/dri/<any>,

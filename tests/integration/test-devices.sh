@@ -143,4 +143,44 @@ else
         ok "# SKIP no cgroup2 hierarchy or no /dev/kvm on this host"
 fi
 
+# --- unit mode: DeviceAllow= on the machine's unit (the test host) -----------------------------
+if [ -c /dev/kvm ]; then
+        check "create a machine with --device /dev/kvm:rw for unit mode" \
+                berth create ukvm --template busybox --device /dev/kvm:rw
+        install -m 0755 "$PROBE" "$BERTH_ROOT/machines/ukvm/rootfs/bin/probe"
+        start_testhost "the test host boots"
+        check "the test host gets a /dev/kvm (10:232)" th mknod -m 600 /dev/kvm c 10 232
+        check "start it as a unit" tb start ukvm
+        u=$(unit_of ukvm)
+        # "m" too: the supervisor copies the node with mknod inside the unit;
+        # its program on the payload takes "m" from the machine again.
+        check_output_contains "DeviceAllow= has /dev/kvm (rwm, for the supervisor's copy)" '/dev/kvm rwm' \
+                th systemctl show -P DeviceAllow "$u"
+        check_eq "/dev/kvm opens inside" "allowed" "$(tb exec ukvm -- probe open /dev/kvm 2>&1)"
+        check_output_contains "a planted loop-control node does not open" '^denied' \
+                tb exec ukvm -- probe mknod-open /dev/planted c 10:237
+        check "stop it" tb stop ukvm
+        check "start it with --device /dev/fuse:r char-hidraw:r:privileged on top" \
+                tb start ukvm --device /dev/fuse:r --device char-hidraw:r:privileged
+        th systemctl show -P DeviceAllow "$(unit_of ukvm)" > "$TEST_TMP/allow"
+        check_output_contains "DeviceAllow= has char-hidraw r" '^char-hidraw r$' cat "$TEST_TMP/allow"
+        check_output_contains "/dev/fuse keeps its built-in rwm (not narrowed by a later entry)" \
+                '^/dev/fuse rwm$' cat "$TEST_TMP/allow"
+        check "stop it" tb stop ukvm
+
+        check "create a privileged machine with --device /dev/kvm:r for unit mode" \
+                berth create upriv --template busybox --set Security.PrivateUsers=no --device /dev/kvm:r
+        install -m 0755 "$PROBE" "$BERTH_ROOT/machines/upriv/rootfs/bin/probe"
+        check "start it as a unit" tb start upriv
+        check_eq "/dev/kvm opens read-only" "allowed" \
+                "$(tb exec upriv -- sh -c 'exec 3</dev/kvm && echo allowed' 2>&1)"
+        check_output_contains "/dev/kvm does not open read-write" '^denied EPERM' \
+                tb exec upriv -- probe open /dev/kvm
+        check_output_contains "the machine may not mknod kvm (the unit's 'm' is the supervisor's)" '^denied EPERM' \
+                tb exec upriv -- probe mknod-open /dev/planted c 10:232
+        check_eq "it may mknod a built-in device (null)" "allowed" \
+                "$(tb exec upriv -- probe mknod-open /dev/n2 c 1:3 2>&1)"
+        check "stop it" tb stop upriv
+fi
+
 done_testing
