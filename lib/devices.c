@@ -313,8 +313,8 @@ static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off,
 /* The program sees struct bpf_cgroup_dev_ctx: access_type (the device type
  * in the low 16 bits, the access in the high ones), major, minor.  It
  * returns 1 (allow) at the first rule that matches type, major, minor and
- * access, else 0.  At most 5 + 8 instructions per rule + 2. */
-#define PROGRAM_MAX(n) (5 + (n) * 8 + 2)
+ * access, else 0.  At most 6 + 8 instructions per rule + 2. */
+#define PROGRAM_MAX(n) (6 + (n) * 8 + 2)
 
 static size_t build_program(const DeviceList *list, struct bpf_insn *p) {
         size_t n = 0;

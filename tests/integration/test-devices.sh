@@ -35,6 +35,8 @@ if [ -c /dev/kvm ]; then
         check_eq "/dev/kvm opens read-write inside" "allowed" "$(probe_in kvm open /dev/kvm)"
         check_eq "/dev/kvm inside is the host's 10:232" "10,232" \
                 "$(berth exec kvm -- stat -c '%t,%T' /dev/kvm | awk -F, '{ printf "%d,%d", "0x"$1, "0x"$2 }')"
+        check_eq "the built-in /dev/net/tun makes a tun interface beside it" "allowed" "$(probe_in kvm tun)"
+        [ -c /dev/fuse ] && check_eq "the built-in /dev/fuse opens beside it" "allowed" "$(probe_in kvm open /dev/fuse)"
         check_output_contains "status names the device" '^ +Devices: /dev/kvm \(rw\)$' berth status kvm
         check_eq "list --json shows it" '/dev/kvm rw false' \
                 "$(berth list --json | jq -r '.[] | select(.name == "kvm") | .devices[] | "\(.device) \(.access) \(.privileged)"')"
