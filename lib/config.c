@@ -770,6 +770,14 @@ static char *format_ownership(const MachineConfig *c) {
         return s ? xstrdup(s) : NULL;
 }
 
+void machine_config_append_device(MachineConfig *c, DeviceAllow a) {
+        DeviceAllow *n = realloc(c->devices, (c->n_devices + 1) * sizeof *n);
+        if (!n)
+                abort();
+        c->devices = n;
+        c->devices[c->n_devices++] = a;
+}
+
 /* [Devices] Allow=: one device a line, appended; an empty value clears
  * the list (of this layer and those below it). */
 static int parse_device_allow(MachineConfig *c, const char *value, const char **ret_reason) {
@@ -788,11 +796,7 @@ static int parse_device_allow(MachineConfig *c, const char *value, const char **
                         free(a.name);
                         return fail(ret_reason, "names a device an earlier Allow= line already allows");
                 }
-        DeviceAllow *n = realloc(c->devices, (c->n_devices + 1) * sizeof *n);
-        if (!n)
-                abort();
-        c->devices = n;
-        c->devices[c->n_devices++] = a;
+        machine_config_append_device(c, a);
         return 0;
 }
 

@@ -161,6 +161,8 @@ void machine_config_init(MachineConfig *c);
 void machine_config_done(MachineConfig *c);
 /* Empty [Devices] Allow=. */
 void machine_config_clear_devices(MachineConfig *c);
+/* Append A (its name then belongs to C) to [Devices] Allow=, unchecked. */
+void machine_config_append_device(MachineConfig *c, DeviceAllow a);
 /* A deep copy of SRC into DST (which holds nothing). */
 void machine_config_copy(MachineConfig *dst, const MachineConfig *src);
 /* Same values (set_mask is not compared). */

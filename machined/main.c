@@ -440,6 +440,18 @@ static int machine_claim(Machine *m) {
         m->st = (RuntimeState) { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
                                  .ephemeral = m->ephemeral };
         snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group);
+        /* What status shows: the devices of this run, --device's too.  The
+         * config caps them at 64 lines of under 200 bytes, which can outgrow
+         * the field: then the last ones are left out, and "..." says so. */
+        size_t used = 0;
+        for (size_t i = 0; i < m->cfg.n_devices; i++) {
+                _cleanup_free_ char *one = device_allow_format(&m->cfg.devices[i]);
+                if (used + strlen(one) + 5 >= sizeof m->st.devices) {
+                        strcpy(m->st.devices + used, i ? ",..." : "...");
+                        break;
+                }
+                used += (size_t) sprintf(m->st.devices + used, "%s%s", i ? "," : "", one);
+        }
         if (a->unit) {
                 const char *u = strrchr(m->group, '/');
                 snprintf(m->st.unit, sizeof m->st.unit, "%s", u ? u + 1 : m->group);

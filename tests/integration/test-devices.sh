@@ -56,14 +56,21 @@ if [ -c /dev/kvm ]; then
                 "Invalid --device '/dev/loop-control:rw': is a privileged device" \
                 berth start plain --device /dev/loop-control:rw
         check_eq "... and nothing started" "stopped" "$(machine_state plain)"
-        check "start --device /dev/kvm:rw" berth start plain --device /dev/kvm:rw
+        check "start --device /dev/kvm:rw --device /dev/loop-control:rw:privileged" \
+                berth start plain --device /dev/kvm:rw --device /dev/loop-control:rw:privileged
         check_eq "/dev/kvm opens inside" "allowed" "$(probe_in plain open /dev/kvm)"
-        check_fails "machine.conf keeps no trace of it" grep -q Allow= "$(conf plain)"
+        check_fails "machine.conf keeps no trace of them" grep -q Allow= "$(conf plain)"
+        check_output_contains "status shows the run's devices" '^ +Devices: /dev/kvm \(rw\)$' berth status plain
+        check_output_contains "... the privileged one marked" '^ +/dev/loop-control \(rw\) PRIVILEGED' berth status plain
+        check_eq "list --json shows them" '/dev/kvm:false /dev/loop-control:true' \
+                "$(berth list --json | jq -r '[.[] | select(.name == "plain") | .devices[] | "\(.device):\(.privileged)"] | join(" ")')"
         check_output_contains "a running machine refuses a start with --device" "applies when it starts" \
                 berth start plain --device /dev/kvm
         check "stop it" berth stop plain
+        check_fails "a stopped machine's status has no devices (none configured)" sh -c "'$BERTH' status plain | grep -q Devices:"
         check "start it again without --device" berth start plain
         check_output_contains "/dev/kvm is gone" '^denied ENOENT' probe_in plain open /dev/kvm
+        check_eq "list --json: no devices" '0' "$(berth list --json | jq '.[] | select(.name == "plain") | .devices | length')"
         check "stop it" berth stop plain
         check_eq "run --device /dev/kvm:rw" "allowed" "$(berth run --device /dev/kvm:rw plain -- probe open /dev/kvm)"
         check_output_contains "run without it: no /dev/kvm" '^denied ENOENT' berth run plain -- probe open /dev/kvm
