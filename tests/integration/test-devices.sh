@@ -74,6 +74,14 @@ if [ -c /dev/kvm ]; then
         check "stop it" berth stop plain
         check_eq "run --device /dev/kvm:rw" "allowed" "$(berth run --device /dev/kvm:rw plain -- probe open /dev/kvm)"
         check_output_contains "run without it: no /dev/kvm" '^denied ENOENT' berth run plain -- probe open /dev/kvm
+        printf '[Devices]\nAllow=/dev/kvm r\n' > "$BERTH_ROOT/berth.conf"
+        check_eq "berth.conf's Allow=/dev/kvm r reaches every machine" "allowed" \
+                "$(berth run plain -- sh -c 'exec 3</dev/kvm && echo allowed')"
+        check_output_contains "... with its access (no write)" '^denied EPERM' berth run plain -- probe open /dev/kvm
+        install -m 0755 "$PROBE" "$BERTH_ROOT/machines/kvm2/rootfs/bin/probe"
+        check_eq "a machine's own Allow=/dev/kvm rw replaces berth.conf's" "allowed" \
+                "$(berth run kvm2 -- probe open /dev/kvm)"
+        rm -f "$BERTH_ROOT/berth.conf"
 fi
 
 # --- a privileged machine: the allow-list is what stops a planted node ----------------------------
