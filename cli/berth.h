@@ -151,7 +151,13 @@ typedef struct StartOptions {
                            * between leaves no moment in which another start sees no supervisor */
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
         FilesOptions files; /* --bind, --bind-ro, --tmpfs for this run */
+        char *devices;    /* --device for this run, ","-separated (checked); NULL: none */
 } StartOptions;
+
+/* Check a --device PATH|CLASS[:ACCESS][:privileged] (OPTION) and append it
+ * to *LIST (","-separated, as the supervisor takes it).  Logs and returns
+ * -EINVAL when it is bad. */
+int device_option_add(char **list, const char *option);
 
 /* The supervisor binary ($BERTH_MACHINED overrides, for tests). */
 const char *machined_path(void);

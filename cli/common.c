@@ -170,3 +170,18 @@ void files_options_to_set(const FilesOptions *f, char ***set) {
         lines_to_set(f->binds_ro, "BindReadOnly", set);
         lines_to_set(f->tmpfs, "TemporaryFileSystem", set);
 }
+
+int device_option_add(char **list, const char *option) {
+        _cleanup_free_ char *value = device_allow_from_option(option);
+        DeviceAllow a;
+        const char *reason;
+        if (strchr(option, ',') || device_allow_parse(value, &a, &reason) < 0) {
+                log_error("Invalid --device '%s': %s. Give PATH or CLASS[:ACCESS][:privileged], like "
+                          "/dev/kvm:rw or /dev/sda:r:privileged (see berth.machine(5), [Devices]).",
+                          option, strchr(option, ',') ? "one device per --device" : reason);
+                return -EINVAL;
+        }
+        free(a.name);
+        strextendf(list, "%s%s", *list ? "," : "", option);
+        return 0;
+}

@@ -61,6 +61,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 { "from-dir", required_argument, NULL, 'd' },
                 { "from-tar", required_argument, NULL, 'T' },
                 { "set", required_argument, NULL, 's' },
+                { "device", required_argument, NULL, 'D' },
                 { "max-size", required_argument, NULL, 'm' },
                 FILES_LONG_OPTIONS,
                 {},
@@ -86,6 +87,16 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 case 's':
                         set = strv_append(set, optarg);
                         break;
+                case 'D': {
+                        /* As --set Devices.Allow=: kept in machine.conf. */
+                        _cleanup_free_ char *one = NULL;
+                        if (device_option_add(&one, optarg) < 0)
+                                return EXIT_USAGE;
+                        _cleanup_free_ char *value = device_allow_from_option(optarg);
+                        _cleanup_free_ char *assignment = xasprintf("Devices.Allow=%s", value);
+                        set = strv_append(set, assignment);
+                        break;
+                }
                 case 'm':
                         a.max_size = optarg;
                         break;
@@ -104,7 +115,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
         if (optind != argc - 1) {
                 log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
                           "--from-tar FILE [--max-size SIZE] [--set Key=Value...] [--bind SRC[:DST[:OPTS]]...] "
-                          "[--bind-ro ...] [--tmpfs DST[:OPTS]...]");
+                          "[--bind-ro ...] [--tmpfs DST[:OPTS]...] [--device PATH[:rwm][:privileged]...]");
                 return EXIT_USAGE;
         }
         const char *name = argv[optind];

@@ -53,6 +53,12 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
                 log_error("%s", err ?: "Invalid configuration.");
                 return EXIT_USAGE;
         }
+        /* systemd enforces the --device ones too (DeviceAllow=). */
+        if (o->devices && machine_config_add_devices(&cfg, o->devices, &err) < 0) {
+                log_error("%s", err);
+                machine_config_done(&cfg);
+                return EXIT_USAGE;
+        }
         _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
         _cleanup_free_ char *unit = unit_name_for(cgname);
         _cleanup_free_ char *description = xasprintf("berth machine %s", name);
@@ -66,6 +72,7 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         sa.binds = o->files.binds;
         sa.binds_ro = o->files.binds_ro;
         sa.tmpfs = o->files.tmpfs;
+        sa.devices = o->devices;
         if (o->lifeline_pid > 0) {
                 if (proc_starttime(o->lifeline_pid, &sa.lifeline_starttime) < 0) {
                         log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
@@ -140,6 +147,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 sa.binds = o->files.binds;
                 sa.binds_ro = o->files.binds_ro;
                 sa.tmpfs = o->files.tmpfs;
+                sa.devices = o->devices;
                 sa.name = name;
                 const char *path = machined_path();
                 SupervisorArgv args;
@@ -193,10 +201,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 { "ephemeral", no_argument, NULL, 'e' },
                 { "port", required_argument, NULL, 'p' },
                 FILES_LONG_OPTIONS,
+                { "device", required_argument, NULL, 'D' },
                 {},
         };
         _cleanup_(start_options_done) StartOptions o = { .timeout = 90, .lifeline_fd = -1, .lock_fd = -1 };
-        _cleanup_free_ char *ports = NULL;
+        _cleanup_free_ char *ports = NULL, *devices = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -217,6 +226,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                         o.ports = ports;
                         break;
                 }
+                case 'D':
+                        if (device_option_add(&devices, optarg) < 0)
+                                return EXIT_USAGE;
+                        o.devices = devices;
+                        break;
                 case 't':
                         if (safe_atou(optarg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
                                 log_error("Invalid --timeout '%s': give seconds, 1-86400.", optarg);
@@ -234,7 +248,8 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 }
         const char *name;
         int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... "
-                         "[--bind SRC[:DST[:OPTS]]]... [--bind-ro ...]... [--tmpfs DST[:OPTS]]... NAME", &name);
+                         "[--bind SRC[:DST[:OPTS]]]... [--bind-ro ...]... [--tmpfs DST[:OPTS]]... "
+                         "[--device PATH[:rwm][:privileged]]... NAME", &name);
         if (r != 0)
                 return r;
 
@@ -256,10 +271,10 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 bool ephemeral_differs = o->ephemeral && (runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
                                                           !st.ephemeral);
                 bool files = o->files.binds || o->files.binds_ro || o->files.tmpfs;
-                if (o->ports || ephemeral_differs || files) {
+                if (o->ports || o->devices || ephemeral_differs || files) {
                         log_error("Machine '%s' is already running; %s applies when it starts. Stop it first "
                                   "('berth stop %s'), then start it with the option.",
-                                  name, o->ports ? "--port" : files ? "--bind, --bind-ro or --tmpfs" : "--ephemeral",
+                                  name, o->ports ? "--port" : o->devices ? "--device" : files ? "--bind, --bind-ro or --tmpfs" : "--ephemeral",
                                   name);
                         return EXIT_FAIL;
                 }
@@ -293,6 +308,23 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                           "user namespace cannot share the host's network namespace.");
                 machine_config_done(&cfg);
                 return EXIT_USAGE;
+        }
+        if (r >= 0 && o->devices && machine_config_add_devices(&cfg, o->devices, &err) < 0) {
+                log_error("%s", err);
+                machine_config_done(&cfg);
+                return EXIT_USAGE;
+        }
+        if (r >= 0) {
+                /* A configured device the host lacks, or one that is not what
+                 * its safe name stands for: refused before anything starts. */
+                DeviceList devices;
+                _cleanup_free_ char *derr = NULL;
+                if (device_list_build(cfg.devices, cfg.n_devices, &devices, &derr) < 0) {
+                        log_error("Machine '%s': %s.", name, derr);
+                        machine_config_done(&cfg);
+                        return EXIT_USAGE;
+                }
+                device_list_done(&devices);
         }
         machine_config_done(&cfg);
         if (r < 0)

@@ -187,6 +187,46 @@ static void format_time(uint64_t usec, char buf[static 32]) {
         strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* The [Devices] Allow= lines of machine M, in C: a running machine's from its
+ * runtime state (with its --device ones), else its configuration's.  -errno
+ * when the configuration cannot be read. */
+static int devices_load(Context *ctx, const MachineInfo *m, MachineConfig *c) {
+        _cleanup_free_ char *err = NULL;
+        if (!m->running || !m->rt.devices_known)
+                return store_load_config(&ctx->store, m->name, NULL, c, &err);
+        machine_config_init(c);
+        _cleanup_free_ char *copy = xstrdup(m->rt.devices);
+        char *save = NULL;
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                DeviceAllow a;
+                const char *reason;
+                if (streq(w, "...") || device_allow_parse(w, &a, &reason) < 0)
+                        a = (DeviceAllow) { .name = xstrdup(w) }; /* shown as it is */
+                machine_config_append_device(c, a);
+        }
+        return 0;
+}
+
+/* M's devices as JSON: [{"device", "access", "privileged"}], or null when
+ * its configuration cannot be read. */
+static json_object *devices_json(Context *ctx, const MachineInfo *m) {
+        MachineConfig cfg;
+        if (devices_load(ctx, m, &cfg) < 0)
+                return NULL;
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < cfg.n_devices; i++) {
+                char acc[4];
+                json_object *d = json_object_new_object();
+                json_object_object_add(d, "device", json_object_new_string(cfg.devices[i].name));
+                json_object_object_add(d, "access",
+                                       json_object_new_string(device_access_format(cfg.devices[i].access, acc)));
+                json_object_object_add(d, "privileged", json_object_new_boolean(cfg.devices[i].privileged));
+                json_object_array_add(arr, d);
+        }
+        machine_config_done(&cfg);
+        return arr;
+}
+
 static json_object *machine_info_json(const MachineInfo *m) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(m->name));
@@ -249,8 +289,11 @@ int verb_list(Context *ctx, int argc, char **argv) {
         for (char **i = names; i && *i; i++) {
                 MachineInfo m;
                 machine_info_load(ctx, *i, &m);
-                if (arr)
-                        json_object_array_add(arr, machine_info_json(&m));
+                if (arr) {
+                        json_object *o = machine_info_json(&m);
+                        json_object_object_add(o, "devices", devices_json(ctx, &m));
+                        json_object_array_add(arr, o);
+                }
                 else {
                         char mem[16], since[32], pid[16];
                         format_bytes(m.memory, mem);
@@ -288,6 +331,20 @@ static void print_image(Context *ctx, const char *name) {
                 printf("      Ports: %s (exposed by the image, not published)\n", img.ports);
 }
 
+/* "Devices:", a line for each. */
+static void print_devices(Context *ctx, const MachineInfo *m) {
+        MachineConfig cfg;
+        if (devices_load(ctx, m, &cfg) < 0)
+                return;
+        for (size_t i = 0; i < cfg.n_devices; i++) {
+                char acc[4];
+                printf("%s %s (%s)%s\n", i == 0 ? "    Devices:" : "            ", cfg.devices[i].name,
+                       device_access_format(cfg.devices[i].access, acc),
+                       cfg.devices[i].privileged ? " PRIVILEGED: may reach the host's disks or memory" : "");
+        }
+        machine_config_done(&cfg);
+}
+
 int verb_status(Context *ctx, int argc, char **argv) {
         if (parse_json_option(ctx, argc, argv) != 0)
                 return EXIT_USAGE;
@@ -305,6 +362,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 json_object *o = machine_info_json(&m);
                 _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
                 json_object_object_add(o, "rootfs", json_object_new_string(rootfs));
+                json_object_object_add(o, "devices", devices_json(ctx, &m));
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
                 json_object_put(o);
         } else {
@@ -333,6 +391,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                 printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);
                         }
                         machine_config_done(&cfg);
+                        print_devices(ctx, &m);
                 } else
                         printf("     Config: invalid: %s\n", err ?: "?");
                 print_files(&m.files);

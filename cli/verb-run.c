@@ -73,9 +73,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 { "cwd", required_argument, NULL, 'w' },
                 { "setenv", required_argument, NULL, 'E' },
                 FILES_LONG_OPTIONS,
+                { "device", required_argument, NULL, 'D' },
                 {},
         };
         _cleanup_(files_options_done) FilesOptions files = {};
+        _cleanup_free_ char *devices = NULL;
         bool boot = false, keep = false;
         const char *name = NULL;
         _cleanup_strv_free_ char **setenv = NULL;
@@ -101,6 +103,10 @@ int verb_run(Context *ctx, int argc, char **argv) {
                         if (files_option(c, optarg, &files) != 0)
                                 return EXIT_USAGE;
                         break;
+                case 'D':
+                        if (device_option_add(&devices, optarg) < 0)
+                                return EXIT_USAGE;
+                        break;
                 default:
                         /* -t, --user, --cwd, --setenv: as for exec. */
                         r = exec_option(c, optarg, &eo, &setenv);
@@ -111,7 +117,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         r = name_and_command(argc, argv, false, &source, &eo.cmd);
         if (r != 0) {
                 log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] [--bind SRC[:DST[:OPTS]]]... "
-                          "[--bind-ro ...]... [--tmpfs DST[:OPTS]]... SOURCE [--] [CMD...]");
+                          "[--bind-ro ...]... [--tmpfs DST[:OPTS]]... [--device PATH[:rwm][:privileged]]... "
+                          "SOURCE [--] [CMD...]");
                 return r;
         }
         /* With a terminal on both ends, like an interactive exec. */
@@ -172,7 +179,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
         StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
-                           .lifeline_pid = getpid(), .lock_fd = lock, .files = files };
+                           .lifeline_pid = getpid(), .lock_fd = lock, .files = files, .devices = devices };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
         /* While the command runs the instance is an ordinary running machine:

@@ -147,17 +147,15 @@ static void v2_enable_controllers(const char *mount, const char *rel, bool only_
         }
 }
 
-/* The device allow-list of devices.h in a v1 devices cgroup. */
-static int apply_device_policy_v1(const char *dir) {
+/* The machine's device allow-list (devices.h) in a v1 devices cgroup. */
+static int apply_device_policy_v1(const char *dir, const DeviceList *list) {
         _cleanup_free_ char *deny = xasprintf("%s/devices.deny", dir);
         _cleanup_free_ char *allow = xasprintf("%s/devices.allow", dir);
         int r = write_string_at(AT_FDCWD, deny, "a");
         if (r < 0)
                 return log_error_errno(r, "Failed to close device access in %s: %m", dir);
-        size_t n;
-        const DeviceRule *rules = device_rules(&n);
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *rule = device_rule_v1(&rules[i]);
+        for (size_t i = 0; i < list->n; i++) {
+                _cleanup_free_ char *rule = device_rule_v1(&list->rules[i]);
                 r = write_string_at(AT_FDCWD, allow, rule);
                 if (r < 0)
                         return log_error_errno(r, "Failed to allow '%s' in %s: %m", rule, dir);
@@ -169,9 +167,9 @@ static int apply_device_policy_v1(const char *dir) {
  * devices controller enforces it too (hybrid hosts; the kernel asks both),
  * a kernel without cgroup BPF costs nothing; on a host with cgroup v2 alone
  * it is the only device control, and the start fails without it. */
-static int apply_device_policy_bpf(const char *dir, bool v1_enforces) {
+static int apply_device_policy_bpf(const char *dir, const DeviceList *list, bool v1_enforces) {
         _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, dir);
-        int r = fd < 0 ? fd : device_bpf_attach(fd);
+        int r = fd < 0 ? fd : device_bpf_attach(fd, list);
         if (r >= 0)
                 return 0;
         if (v1_enforces) {
@@ -182,6 +180,28 @@ static int apply_device_policy_bpf(const char *dir, bool v1_enforces) {
         return log_error_errno(r, "Failed to attach the device allow-list (a BPF_PROG_TYPE_CGROUP_DEVICE program) "
                                "to %s: %m. This host has no v1 devices controller either; a kernel with "
                                "CONFIG_CGROUP_BPF is needed.", dir);
+}
+
+/* In a unit, systemd's DeviceAllow= gives every configured node "m" too
+ * (unit.c): the supervisor, beside the payload, makes the machine's copy of
+ * it with mknod.  Whether some node was widened so. */
+static bool devices_need_narrowing(const DeviceList *list) {
+        for (size_t i = 0; i < list->n; i++)
+                if (list->rules[i].node && !(list->rules[i].access & DEVICE_ACCESS_MKNOD))
+                        return true;
+        return false;
+}
+
+/* Our program on the payload: the kernel allows what both systemd's and
+ * ours allow, so the machine gets the access its lines give, no "m". */
+static int narrow_payload_devices(const char *payload, const DeviceList *list) {
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, payload);
+        int r = fd < 0 ? fd : device_bpf_attach(fd, list);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the device allow-list (a BPF_PROG_TYPE_CGROUP_DEVICE "
+                                       "program) to %s: %m. Give the device 'm' access in [Devices] Allow= to do "
+                                       "without it.", payload);
+        return 0;
 }
 
 CgroupLimits cgroup_limits_from_config(const MachineConfig *c) {
@@ -366,7 +386,7 @@ static char *group_dir(const Hierarchy *h, const MachineCgroup *m) {
         return TAKE_PTR(dir);
 }
 
-int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
+int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits, const DeviceList *devices) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
@@ -398,13 +418,15 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits) {
                 if (r >= 0 && i->v2)
                         v2_enable_controllers(i->mount, m->group, m->delegated);
                 if (r >= 0 && !m->delegated && !i->v2 && has_controller(i, "devices"))
-                        r = apply_device_policy_v1(dir);
+                        r = apply_device_policy_v1(dir, devices);
                 if (r >= 0 && !m->delegated && i->v2)
-                        r = apply_device_policy_bpf(dir, v1_devices);
+                        r = apply_device_policy_bpf(dir, devices, v1_devices);
                 if (r >= 0 && !m->delegated)
                         r = apply_limits(i, dir, limits, false);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
                         r = log_error_errno(errno, "Failed to create cgroup %s: %m", payload);
+                if (r >= 0 && m->delegated && i->v2 && devices_need_narrowing(devices))
+                        r = narrow_payload_devices(payload, devices);
                 if (r < 0) {
                         (void) cgroup_machine_destroy(m);
                         return r;

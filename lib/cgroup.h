@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "devices.h"
 
 /* The [Resources] of MachineConfig, with its units and its UINT64_MAX for
  * "none" or "unset".  memory_high has no cgroup v1 equivalent (as in
@@ -47,7 +48,7 @@ typedef struct MachineCgroup {
 
 /* Create GROUP/payload everywhere (and GROUP itself with LIMITS in direct
  * mode).  On failure nothing is left behind. */
-int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits);
+int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits, const DeviceList *devices);
 
 /* A fresh GROUP/payload for the next boot of a rebooting machine; the group
  * itself, with the limits "berth set" may have changed, stays. */

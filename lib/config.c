@@ -823,6 +823,58 @@ static char **format_tmpfs(const MachineConfig *c) {
         return format_file_list(c->tmpfs);
 }
 
+void machine_config_append_device(MachineConfig *c, DeviceAllow a) {
+        DeviceAllow *n = realloc(c->devices, (c->n_devices + 1) * sizeof *n);
+        if (!n)
+                abort();
+        c->devices = n;
+        c->devices[c->n_devices++] = a;
+}
+
+/* [Devices] Allow=: one device a line, appended; an empty value clears
+ * the list (of this layer and those below it). */
+static int parse_device_allow(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value)) {
+                machine_config_clear_devices(c);
+                return 0;
+        }
+        if (c->n_devices >= DEVICE_ALLOW_MAX)
+                return fail(ret_reason, "is one device too many (at most 64 Allow= lines)");
+        DeviceAllow a;
+        int r = device_allow_parse(value, &a, ret_reason);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_devices; i++)
+                if (streq(c->devices[i].name, a.name)) {
+                        free(a.name);
+                        return fail(ret_reason, "names a device an earlier Allow= line already allows");
+                }
+        machine_config_append_device(c, a);
+        return 0;
+}
+
+int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_error) {
+        _cleanup_free_ char *copy = xstrdup(list);
+        char *save = NULL;
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                _cleanup_free_ char *value = device_allow_from_option(w);
+                _cleanup_free_ char *assignment = xasprintf("Devices.Allow=%s", value);
+                int r = machine_config_set_from_cli(c, assignment, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static char **format_device_allow(const MachineConfig *c) {
+        char **l = NULL;
+        for (size_t i = 0; i < c->n_devices; i++) {
+                _cleanup_free_ char *s = device_allow_format(&c->devices[i]);
+                l = strv_append(l, s);
+        }
+        return l;
+}
+
 /* ----- The key table -----
  * The one place that knows which keys exist.  Keep each section's keys
  * together: machine_config_format() writes sections in table order. */
@@ -913,6 +965,10 @@ static const ConfigTableEntry config_table[] = {
         /* How berth import and create --from-tar unpack: decided before any machine exists. */
         { "Import", "MaxSize", CONFIG_IMPORT_MAX_SIZE, parse_import_max_size, format_import_max_size, true,
           "expected a size like 100G or 'infinity'", NULL, true },
+        { "Devices", "Allow", CONFIG_DEVICES_ALLOW, parse_device_allow, NULL, true,
+          "expected a device path below /dev or a class like char-drm, then optionally an access like rw, "
+          "and 'privileged' for a device outside the safe list (berth.machine(5)); repeat the key for more",
+          format_device_allow },
 };
 
 _Static_assert(ELEMENTSOF(config_table) == _CONFIG_KEY_MAX, "every ConfigKey needs a table entry");
@@ -1018,6 +1074,14 @@ void machine_config_init(MachineConfig *c) {
                 abort(); /* the built-in defaults are constants */
 }
 
+void machine_config_clear_devices(MachineConfig *c) {
+        for (size_t i = 0; i < c->n_devices; i++)
+                free(c->devices[i].name);
+        free(c->devices);
+        c->devices = NULL;
+        c->n_devices = 0;
+}
+
 void machine_config_done(MachineConfig *c) {
         free(c->init);
         c->init = NULL;
@@ -1034,6 +1098,7 @@ void machine_config_done(MachineConfig *c) {
         free(c->ports);
         c->ports = NULL;
         c->n_ports = 0;
+        machine_config_clear_devices(c);
         strv_free(c->command);
         c->command = NULL;
         strv_free(c->environment);
@@ -1061,6 +1126,14 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
                 dst->ports = xcalloc(src->n_ports, sizeof *dst->ports);
                 memcpy(dst->ports, src->ports, src->n_ports * sizeof *dst->ports);
         }
+        dst->devices = NULL;
+        if (src->n_devices > 0) {
+                dst->devices = xcalloc(src->n_devices, sizeof *dst->devices);
+                for (size_t i = 0; i < src->n_devices; i++) {
+                        dst->devices[i] = src->devices[i];
+                        dst->devices[i].name = xstrdup(src->devices[i].name);
+                }
+        }
         dst->command = strv_copy(src->command);
         dst->environment = strv_copy(src->environment);
         dst->working_directory = src->working_directory ? xstrdup(src->working_directory) : NULL;
@@ -1070,8 +1143,18 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
         dst->tmpfs = strv_copy(src->tmpfs);
 }
 
+static bool devices_equal(const MachineConfig *a, const MachineConfig *b) {
+        if (a->n_devices != b->n_devices)
+                return false;
+        for (size_t i = 0; i < a->n_devices; i++)
+                if (!streq(a->devices[i].name, b->devices[i].name) || a->devices[i].access != b->devices[i].access ||
+                    a->devices[i].privileged != b->devices[i].privileged)
+                        return false;
+        return true;
+}
+
 bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
-        return streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
+        return devices_equal(a, b) && streq_ptr(a->init, b->init) && streq_ptr(a->hostname, b->hostname) &&
                streq_ptr(a->scratch_directory, b->scratch_directory) && a->poweroff_signal == b->poweroff_signal && a->reboot_signal == b->reboot_signal &&
                a->network_mode == b->network_mode && streq_ptr(a->bridge, b->bridge) &&
                a->subnet.prefixlen == b->subnet.prefixlen && ipaddr_equal(&a->subnet.addr, &b->subnet.addr) &&
@@ -1101,6 +1184,8 @@ static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         new->binds = new->binds_ro = new->tmpfs = NULL;
         new->ports = NULL;
         new->n_ports = 0;
+        new->devices = NULL;
+        new->n_devices = 0;
 }
 
 /* Validate VALUE for E; store it in C only when APPLY, as a key a

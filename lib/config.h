@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devices.h"
 #include "netaddr.h"
 
 /* inih (Debian's r55) cuts lines at INI_MAX_LINE (200) bytes and parses the
@@ -97,6 +98,7 @@ typedef enum ConfigKey {
         CONFIG_FILES_BIND_READ_ONLY,
         CONFIG_FILES_TEMPORARY_FILE_SYSTEM,
         CONFIG_IMPORT_MAX_SIZE,
+        CONFIG_DEVICES_ALLOW,
         _CONFIG_KEY_MAX,
 } ConfigKey;
 
@@ -152,6 +154,10 @@ typedef struct MachineConfig {
         uint64_t import_max_size; /* cap on an import's unpacked size; default UNPACK_MAX_SIZE_DEFAULT,
                                    * UINT64_MAX = none */
 
+        /* [Devices] */
+        DeviceAllow *devices;  /* Allow=, repeated: added to the built-in list (devices.h) */
+        size_t n_devices;
+
         uint64_t set_mask;     /* CONFIG_KEY_BIT()s set by a higher-precedence layer */
 } MachineConfig;
 
@@ -164,6 +170,10 @@ typedef enum ConfigSource {
 /* Fill with built-in defaults. set_mask = 0. */
 void machine_config_init(MachineConfig *c);
 void machine_config_done(MachineConfig *c);
+/* Empty [Devices] Allow=. */
+void machine_config_clear_devices(MachineConfig *c);
+/* Append A (its name then belongs to C) to [Devices] Allow=, unchecked. */
+void machine_config_append_device(MachineConfig *c, DeviceAllow a);
 /* A deep copy of SRC into DST (which holds nothing). */
 void machine_config_copy(MachineConfig *dst, const MachineConfig *src);
 /* Same values (set_mask is not compared). */
@@ -194,6 +204,11 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
  * escapes ';' and '#' so a value never looks like a comment. */
 int config_words_parse(const char *s, char ***ret);
 char *config_words_format(char *const *words);
+
+/* Add the --device options of a start, LIST (","-separated, each
+ * "PATH|CLASS[:ACCESS][:privileged]"), to C's [Devices] Allow= lines, as
+ * the command line sets keys.  Returns 0 or -EINVAL with *ret_error set. */
+int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_error);
 
 /* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf.
  * Keys only berth.conf may set ([Import]) are never written. */

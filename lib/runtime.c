@@ -80,6 +80,10 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
                         strcpy(s.unit, v);
                 else if (streq(k, "ADDRESSES") && strlen(v) < sizeof s.addresses)
                         strcpy(s.addresses, v);
+                else if (streq(k, "DEVICES") && strlen(v) < sizeof s.devices) {
+                        strcpy(s.devices, v);
+                        s.devices_known = true;
+                }
                 else if (streq(k, "DELEGATED"))
                         s.delegated = streq(v, "1");
                 else if (streq(k, "EPHEMERAL"))
@@ -118,13 +122,14 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "CGROUP=%s\n"
                                               "DELEGATED=%d\n"
                                               "UNIT=%s\n"
-                                              "ADDRESSES=%s\n",
+                                              "ADDRESSES=%s\n"
+                                              "DEVICES=%s\n",
                                               machine_state_to_string(s->state), (int) s->supervisor_pid,
                                               s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
                                               (unsigned long long) s->started_usec, s->boots, s->booted, s->ephemeral,
                                               s->poweroff_signal, s->reboot_signal, s->poweroff_initctl,
                                               s->reboot_initctl, s->cgroup, s->delegated,
-                                              s->unit, s->addresses);
+                                              s->unit, s->addresses, s->devices);
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
 }
 

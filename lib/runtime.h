@@ -46,6 +46,9 @@ typedef struct RuntimeState {
         bool delegated;               /* ... delegated by systemd: unit mode */
         char unit[256];               /* unit mode: the unit's name */
         char addresses[128];          /* "IPv4 IPv6" berth gave the machine; empty if none */
+        char devices[4096];           /* the [Devices] Allow= it runs with (machine.conf's and
+                                       * --device's), ","-separated Allow= values */
+        bool devices_known;           /* DEVICES= was in the file (a supervisor that writes it) */
 } RuntimeState;
 
 /* Is a supervisor alive for NAME?  1 yes, 0 no (the dir may hold stale state). */

@@ -78,6 +78,10 @@ void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, Supervis
                 v[k++] = (char *) "--tmpfs";
                 v[k++] = (char *) a->tmpfs;
         }
+        if (a->devices) {
+                v[k++] = (char *) "--device";
+                v[k++] = (char *) a->devices;
+        }
         v[k++] = (char *) "--";
         v[k++] = (char *) a->name;
         v[k] = NULL;
@@ -120,6 +124,7 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                 { "bind", required_argument, NULL, 'B' },
                 { "bind-ro", required_argument, NULL, 'b' },
                 { "tmpfs", required_argument, NULL, 'T' },
+                { "device", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -179,6 +184,9 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                         break;
                 case 'T':
                         a->tmpfs = optarg;
+                        break;
+                case 'D':
+                        a->devices = optarg;
                         break;
                 case 'h':
                         a->help = true;

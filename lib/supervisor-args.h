@@ -28,13 +28,15 @@ typedef struct SupervisorArgs {
         const char *binds;    /* --bind: Bind= values added for this run, one per line */
         const char *binds_ro; /* --bind-ro: BindReadOnly= values, one per line */
         const char *tmpfs;    /* --tmpfs: TemporaryFileSystem= values, one per line */
+        const char *devices; /* --device: [Devices] Allow= added for this run, ","-separated
+                              * "PATH|CLASS[:ACCESS][:privileged]" */
         bool help;          /* --help: print the usage, nothing else */
 } SupervisorArgs;
 
 #define SUPERVISOR_ARGS_INIT { .ready_fd = -1, .lifeline_fd = -1, .lock_fd = -1 }
 
 /* Room for every option with its value, the program, "--", the name and NULL. */
-#define SUPERVISOR_ARGV_MAX 30
+#define SUPERVISOR_ARGV_MAX 32
 
 /* An argv built without allocating (berth builds it in a forked child):
  * the numbers it holds as text live here too. */

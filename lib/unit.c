@@ -215,6 +215,23 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         const DeviceRule *rules = device_rules(&n_rules);
         for (size_t i = 0; r >= 0 && i < n_rules; i++)
                 r = sd_bus_message_append(m, "(ss)", rules[i].unit, "rwm");
+        /* The configured ones as the user named them: systemd resolves a
+         * class itself.  The supervisor refuses a node that is not what
+         * its name stands for before the guest sees /dev.  A node gets "m"
+         * here, for the supervisor's copy of it (mount-lock.c); its own
+         * program on the payload takes "m" from the machine again
+         * (cgroup.c). */
+        for (size_t i = 0; r >= 0 && i < cfg->n_devices; i++) {
+                char acc[4];
+                unsigned access = cfg->devices[i].access;
+                /* systemd keeps the last entry of a path: the built-in one's
+                 * full access must stay. */
+                if (device_is_builtin_node(cfg->devices[i].name))
+                        continue;
+                if (startswith(cfg->devices[i].name, "/dev/"))
+                        access |= DEVICE_ACCESS_MKNOD;
+                r = sd_bus_message_append(m, "(ss)", cfg->devices[i].name, device_access_format(access, acc));
+        }
         for (int k = 0; r >= 0 && k < 3; k++)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)

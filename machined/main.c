@@ -234,6 +234,7 @@ typedef struct Machine {
         int machine_lock; /* berth's lock on the machine: released once our runtime state exists */
         Store store;
         MachineConfig cfg;
+        DeviceList devices; /* the built-in list and cfg's [Devices], resolved on this host */
         Console console;
         int sfd;
         Notify notify;
@@ -315,6 +316,7 @@ static void machine_done(Machine *m) {
         notify_close(&m->notify);
         closep(&m->sfd);
         console_close(&m->console);
+        device_list_done(&m->devices);
         machine_config_done(&m->cfg);
         store_close(&m->store);
         closep(&m->machine_lock);
@@ -413,6 +415,14 @@ static int machine_load(Machine *m) {
         r = machine_load_files(m);
         if (r < 0)
                 return r;
+        if (a->devices) {
+                r = machine_config_add_devices(&m->cfg, a->devices, &cfg_err);
+                if (r < 0)
+                        return log_error_errno(r, "%s", cfg_err);
+        }
+        r = device_list_build(m->cfg.devices, m->cfg.n_devices, &m->devices, &cfg_err);
+        if (r < 0)
+                return log_error_errno(r, "%s", cfg_err);
         /* berth run in unit mode: we are systemd's child, not its, so no pipe
          * tells us when it is gone; its pidfd does. */
         if (a->lifeline_pid > 0) {
@@ -487,6 +497,18 @@ static int machine_claim(Machine *m) {
         m->st = (RuntimeState) { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
                                  .ephemeral = m->ephemeral };
         snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group);
+        /* What status shows: the devices of this run, --device's too.  The
+         * config caps them at 64 lines of under 200 bytes, which can outgrow
+         * the field: then the last ones are left out, and "..." says so. */
+        size_t used = 0;
+        for (size_t i = 0; i < m->cfg.n_devices; i++) {
+                _cleanup_free_ char *one = device_allow_format(&m->cfg.devices[i]);
+                if (used + strlen(one) + 5 >= sizeof m->st.devices) {
+                        strcpy(m->st.devices + used, i ? ",..." : "...");
+                        break;
+                }
+                used += (size_t) sprintf(m->st.devices + used, "%s%s", i ? "," : "", one);
+        }
         if (a->unit) {
                 const char *u = strrchr(m->group, '/');
                 snprintf(m->st.unit, sizeof m->st.unit, "%s", u ? u + 1 : m->group);
@@ -533,7 +555,7 @@ static int machine_setup_users(Machine *m) {
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
                 /* Its root must not undo its mounts: they come back locked. */
-                return mount_stage_open(&m->stage, m->run_fd, m->run_path, m->uid_base);
+                return mount_stage_open(&m->stage, m->run_fd, m->run_path, m->uid_base, &m->devices);
         }
         log_warning("Machine %s runs without a user namespace (PrivateUsers=no): its root is the host's "
                     "root, this is not a security boundary.",
@@ -574,7 +596,7 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                 .hostname = cfg->hostname ?: a->name,
                 .hostname_configured = cfg->hostname != NULL,
                 .init = cfg->init,
-                .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .rootfs_tree_fd = -1,
+                .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .devices = &m->devices, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = m->notify.dir, .notify_dir_fd = -1,
                            .ephemeral = m->ephemeral, .userns = m->uid_base > 0, .stage = m->stage.path,
                            .stage_fd = -1, .machine_dir = m->layers ? m->machine_dir : NULL, .layers = m->layers,
@@ -604,7 +626,7 @@ static int machine_setup(Machine *m) {
         if (r < 0)
                 return r;
         CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
-        r = cgroup_machine_create(&m->mcg, &limits);
+        r = cgroup_machine_create(&m->mcg, &limits, &m->devices);
         if (r < 0)
                 return r;
 

@@ -22,18 +22,18 @@
  * is (tun and fuse are 0600 without udev's rules) is then usable.  Where
  * we may not make nodes (a unit with DevicePolicy=closed) the child binds
  * the host's own, as without a stage. */
-static void stage_make_devnodes(int mfd, uid_t uid_base) {
-        size_t n;
-        const DeviceRule *rules = device_rules(&n);
-        for (size_t i = 0; i < n; i++) {
-                if (!rules[i].node)
+static void stage_make_devnodes(int mfd, uid_t uid_base, const DeviceList *devices) {
+        for (size_t i = 0; i < devices->n; i++) {
+                const DeviceRule *d = &devices->rules[i];
+                if (!d->node)
                         continue;
-                _cleanup_free_ char *host = xasprintf("/dev/%s", rules[i].node);
+                _cleanup_free_ char *host = xasprintf("/dev/%s", d->node);
                 struct stat st;
-                if (lstat(host, &st) < 0 || !S_ISCHR(st.st_mode))
+                mode_t type = d->type == 'b' ? S_IFBLK : S_IFCHR;
+                if (lstat(host, &st) < 0 || (st.st_mode & S_IFMT) != type)
                         continue;
-                _cleanup_free_ char *copy = mount_stage_devnode(rules[i].node);
-                if (mknodat(mfd, copy, S_IFCHR | (st.st_mode & 0666), st.st_rdev) < 0) {
+                _cleanup_free_ char *copy = mount_stage_devnode(d->node);
+                if (mknodat(mfd, copy, type | (st.st_mode & 0666), st.st_rdev) < 0) {
                         log_debug_errno(errno, "Cannot make a copy of %s for the machine (%m), binding the host's.", host);
                         continue;
                 }
@@ -52,7 +52,7 @@ char *mount_stage_devnode(const char *node) {
         return s;
 }
 
-int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t uid_base) {
+int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t uid_base, const DeviceList *devices) {
         /* Our own namespace: a slave of the host's, so the host's mounts still
          * reach us, while ours (the stage, the trees on it) reach nobody. */
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
@@ -79,7 +79,7 @@ int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t 
                 return log_error_errno(errno, "Failed to create the mount stage (tmpfs): %m");
         if (mkdirat(mfd, STAGE_ROOT, 0711) < 0)
                 return log_error_errno(errno, "Failed to create the mount stage's root: %m");
-        stage_make_devnodes(mfd, uid_base);
+        stage_make_devnodes(mfd, uid_base, devices);
         if (move_mount(mfd, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return log_error_errno(errno, "Failed to mount the mount stage on %s: %m", path);
         stage->path = TAKE_PTR(path);

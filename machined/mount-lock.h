@@ -21,6 +21,8 @@
 
 #include <sys/types.h>
 
+#include "devices.h"
+
 typedef struct MountStage {
         char *path; /* host path of the stage tmpfs; NULL: none */
 } MountStage;
@@ -31,7 +33,7 @@ typedef struct MountStage {
  * (RUN_FD is RUN_PATH, the machine's runtime dir), with copies of the
  * host's device nodes for the machine whose root is host UID UID_BASE.
  * Logs its errors. */
-int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t uid_base);
+int mount_stage_open(MountStage *stage, int run_fd, const char *run_path, uid_t uid_base, const DeviceList *devices);
 
 /* The name of the stage's copy of /dev/NODE (devices.h), if it has one. */
 char *mount_stage_devnode(const char *node);

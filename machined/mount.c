@@ -168,7 +168,8 @@ static const struct {
         { "dev/ptmx", "pts/ptmx" },
 };
 
-static int setup_dev(int rootfd, const char *console, int stage_fd, char *err, size_t errlen) {
+static int setup_dev(int rootfd, const char *console, const DeviceList *devices, int stage_fd, char *err,
+                     size_t errlen) {
         static const FsOption devopts[] = { { "mode", "0755" }, { "size", "4m" } };
         int r = mount_fs(rootfd, "dev", "tmpfs", devopts, ELEMENTSOF(devopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
@@ -180,9 +181,8 @@ static int setup_dev(int rootfd, const char *console, int stage_fd, char *err, s
          * open.  One the host lacks (tun, fuse where no module provides
          * them) is left out.  With a user namespace the stage has the
          * machine's own copies (mount-lock.h), owned by its root: those. */
-        size_t n_rules;
-        const DeviceRule *rules = device_rules(&n_rules);
-        for (size_t i = 0; i < n_rules; i++) {
+        const DeviceRule *rules = devices->rules;
+        for (size_t i = 0; i < devices->n; i++) {
                 const char *node = rules[i].node;
                 if (!node)
                         continue;
@@ -200,13 +200,14 @@ static int setup_dev(int rootfd, const char *console, int stage_fd, char *err, s
                 if (src < 0)
                         return fail(err, errlen, errno, "Failed to open host %s: %m", host);
                 struct stat st;
-                if (fstat(src, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != rules[i].major ||
+                mode_t type = rules[i].type == 'b' ? S_IFBLK : S_IFCHR;
+                if (fstat(src, &st) < 0 || (st.st_mode & S_IFMT) != type || major(st.st_rdev) != rules[i].major ||
                     minor(st.st_rdev) != (unsigned) rules[i].minor)
-                        return fail(err, errlen, ENODEV, "Host %s is not the character device %u:%d", host,
-                                    rules[i].major, rules[i].minor);
-                const char *slash = strrchr(node, '/');
-                if (slash) {
-                        /* net/tun: its directory first, in the fresh tmpfs. */
+                        return fail(err, errlen, ENODEV, "Host %s is not the %s device %u:%d", host,
+                                    type == S_IFBLK ? "block" : "character", rules[i].major, rules[i].minor);
+                /* net/tun, dri/renderD128: their directories first, in the fresh
+                 * tmpfs (ours: no guest symlink can be in it yet). */
+                for (const char *slash = strchr(node, '/'); slash; slash = strchr(slash + 1, '/')) {
                         _cleanup_free_ char *dir = xasprintf("dev/%.*s", (int) (slash - node), node);
                         if (mkdirat(rootfd, dir, 0755) < 0 && errno != EEXIST)
                                 return fail(err, errlen, errno, "Failed to create /%s: %m", dir);
@@ -630,7 +631,7 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         if (r < 0)
                 return fail(err, errlen, r, "Failed to mount cgroup2 on /sys/fs/cgroup: %m");
 
-        r = setup_dev(rootfd, plan->console, plan->stage_fd, err, errlen);
+        r = setup_dev(rootfd, plan->console, plan->devices, plan->stage_fd, err, errlen);
         if (r < 0)
                 return r;
 

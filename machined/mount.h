@@ -12,11 +12,13 @@
 #include <sys/types.h>
 
 #include "binds.h"
+#include "devices.h"
 #include "layers.h"
 
 typedef struct MountPlan {
         const char *rootfs;     /* host path of the machine's rootfs dir (trusted: ours) */
         const char *console;    /* host path of the pty slave for /dev/console */
+        const DeviceList *devices; /* the machine's allow-list: its nodes go into /dev */
         int rootfs_tree_fd;     /* >= 0: a detached (idmapped) clone of the rootfs (layered:
                                  * of MACHINE_DIR) prepared by the supervisor; else the child
                                  * clones it itself */

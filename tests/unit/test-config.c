@@ -162,7 +162,10 @@ static void test_good_values(void) {
                        "[Files]\n"
                        "Bind=/srv/data\n"
                        "BindReadOnly=/etc/ssl:/etc/ssl\n"
-                       "TemporaryFileSystem=/scratch\n")) {
+                       "TemporaryFileSystem=/scratch\n"
+                       "[Devices]\n"
+                       "Allow=/dev/kvm rw\n"
+                       "Allow=/dev/mem r privileged\n")) {
                 TEST_ASSERT(!c.boot, "Boot=no applied");
                 TEST_ASSERT(strv_length(c.command) == 3 && streq(c.command[2], "exit 7"), "Command= split into words");
                 TEST_ASSERT(strv_length(c.environment) == 2 && streq(c.environment[1], "B=two words"),
@@ -192,6 +195,11 @@ static void test_good_values(void) {
                 TEST_ASSERT(c.io_weight == 10000, "IOWeight=10000 (the maximum) applied");
                 TEST_ASSERT(c.private_users, "PrivateUsers=yes applied");
                 TEST_ASSERT(c.ownership == OWNERSHIP_CHOWN, "PrivateUsersOwnership=chown applied");
+                TEST_ASSERT(c.n_devices == 2 && streq(c.devices[0].name, "/dev/kvm") &&
+                                    c.devices[0].access == (DEVICE_ACCESS_READ | DEVICE_ACCESS_WRITE) &&
+                                    !c.devices[0].privileged && streq(c.devices[1].name, "/dev/mem") &&
+                                    c.devices[1].access == DEVICE_ACCESS_READ && c.devices[1].privileged,
+                            "Allow= repeated appends, with access and acknowledgement");
                 TEST_ASSERT(c.set_mask == ALL_KEYS, "every key is marked");
         }
         machine_config_done(&c);
@@ -690,6 +698,9 @@ static void test_format(void) {
         c.environment = strv_append(strv_append(NULL, "PATH=/bin"), "X=a b");
         c.working_directory = xstrdup("/srv");
         c.user = xstrdup("1000:1000");
+        c.devices = xcalloc(2, sizeof *c.devices);
+        c.devices[c.n_devices++] = (DeviceAllow) { xstrdup("/dev/dri/renderD128"), DEVICE_ACCESS_ALL, false };
+        c.devices[c.n_devices++] = (DeviceAllow) { xstrdup("block-loop"), DEVICE_ACCESS_READ, true };
 
         _cleanup_free_ char *text = machine_config_format(&c, ALL_KEYS);
         TEST_ASSERT_STREQ(text,
@@ -733,7 +744,11 @@ static void test_format(void) {
                           "[Files]\n"
                           "Bind=\n"
                           "BindReadOnly=\n"
-                          "TemporaryFileSystem=\n",
+                          "TemporaryFileSystem=\n"
+                          "\n"
+                          "[Devices]\n"
+                          "Allow=/dev/dri/renderD128 rwm\n"
+                          "Allow=block-loop r privileged\n",
                           "machine_config_format() writes every key in table order");
 
         machine_config_init(&d);
@@ -941,6 +956,113 @@ static void test_files(void) {
         machine_config_done(&c);
 }
 
+/* [Devices] Allow=: the safe list, the acknowledgement, strict words. */
+static void test_devices(void) {
+        static const struct {
+                const char *value;
+                const char *name;
+                unsigned access;
+                bool privileged;
+        } good[] = {
+                { "/dev/kvm", "/dev/kvm", DEVICE_ACCESS_ALL, false },
+                { "/dev/net/tun rw", "/dev/net/tun", DEVICE_ACCESS_READ | DEVICE_ACCESS_WRITE, false },
+                { "/dev/dri/renderD128 r", "/dev/dri/renderD128", DEVICE_ACCESS_READ, false },
+                { "/dev/ttyUSB0 wr", "/dev/ttyUSB0", DEVICE_ACCESS_READ | DEVICE_ACCESS_WRITE, false },
+                { "/dev/ttyACM12 m", "/dev/ttyACM12", DEVICE_ACCESS_MKNOD, false },
+                { "/dev/snd/pcmC0D0p", "/dev/snd/pcmC0D0p", DEVICE_ACCESS_ALL, false },
+                { "char-drm rw", "char-drm", DEVICE_ACCESS_READ | DEVICE_ACCESS_WRITE, false },
+                { "/dev/sda rw privileged", "/dev/sda", DEVICE_ACCESS_READ | DEVICE_ACCESS_WRITE, true },
+                { "/dev/mem privileged r", "/dev/mem", DEVICE_ACCESS_READ, true },
+                { "block-loop privileged", "block-loop", DEVICE_ACCESS_ALL, true },
+                { "/dev/kvm  rw   privileged", "/dev/kvm", DEVICE_ACCESS_READ | DEVICE_ACCESS_WRITE, true },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                DeviceAllow a = {};
+                const char *reason = NULL;
+                int r = device_allow_parse(good[i].value, &a, &reason);
+                TEST_ASSERT(r == 0 && streq_ptr(a.name, good[i].name) && a.access == good[i].access &&
+                                    a.privileged == good[i].privileged,
+                            "Allow=%s parses", good[i].value);
+                if (r < 0)
+                        tap_diag("%s", reason);
+                free(a.name);
+        }
+
+        static const struct {
+                const char *value, *reason;
+        } bad[] = {
+                { "", "names no device" },
+                { "/dev/sda", "privileged device" },
+                { "/dev/sda rw", "add the word 'privileged'" },
+                { "/dev/mem r", "privileged device" },
+                { "/dev/kvm2", "privileged device" },
+                { "/dev/ttyUSB", "privileged device" },
+                { "/dev/ttyUSBx", "privileged device" },
+                { "/dev/dri/by-path/x", "privileged device" },
+                { "char-misc", "privileged device" },
+                { "block-sd rw", "privileged device" },
+                { "/etc/passwd privileged", "below /dev/" },
+                { "/dev/", "below /dev/" },
+                { "dev/kvm", "below /dev/" },
+                { "/dev/../etc/shadow privileged", "'..' component" },
+                { "/dev/./kvm", "'.' or '..' component" },
+                { "/dev//kvm", "empty" },
+                { "/dev/kvm/", "empty" },
+                { "/dev/kv$m privileged", "not allowed in a device path" },
+                { "/dev/pts/0 privileged", "berth makes in every machine" },
+                { "/dev/console privileged", "berth makes in every machine" },
+                { "/dev/shm/x privileged", "berth makes in every machine" },
+                { "char- privileged", "not a device class" },
+                { "char-a/b privileged", "not a device class" },
+                { "/dev/kvm rx", "neither an access" },
+                { "/dev/kvm rr", "repeats a letter" },
+                { "/dev/kvm r w", "more than one access word" },
+                { "/dev/sda privileged privileged", "twice" },
+                { "/dev/kvm:rw", "not allowed in a device path" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                DeviceAllow a = {};
+                const char *reason = NULL;
+                int r = device_allow_parse(bad[i].value, &a, &reason);
+                if (!TEST_ASSERT(r == -EINVAL && reason && strstr(reason, bad[i].reason) && !a.name,
+                                 "Allow=%s is refused: %s", bad[i].value, bad[i].reason))
+                        tap_diag("r=%d reason=%s", r, reason ?: "(null)");
+                free(a.name);
+        }
+
+        MachineConfig c;
+        if (parse_good(&c, "an empty Allow= clears the lines above it",
+                       "[Devices]\nAllow=/dev/kvm\nAllow=\nAllow=/dev/fuse rw\n"))
+                TEST_ASSERT(c.n_devices == 1 && streq(c.devices[0].name, "/dev/fuse"), "only /dev/fuse is left");
+        machine_config_done(&c);
+        parse_bad_full("a device allowed twice", "[Devices]\nAllow=/dev/kvm\nAllow=/dev/kvm r\n",
+                       strlen("[Devices]\nAllow=/dev/kvm\nAllow=/dev/kvm r\n"), CONFIG_SOURCE_MACHINE,
+                       "test.conf:3:", "already allows", NULL);
+        parse_bad_full("a privileged device without acknowledgement",
+                       "[Devices]\nAllow=/dev/sda rw\n", strlen("[Devices]\nAllow=/dev/sda rw\n"),
+                       CONFIG_SOURCE_MACHINE, "test.conf:2: Allow=/dev/sda rw: is a privileged device",
+                       "berth.machine(5)", NULL);
+
+        /* berth.conf may allow a device for every machine; a machine's own
+         * Allow= lines replace those (a higher layer). */
+        machine_config_init(&c);
+        _cleanup_free_ char *error = NULL;
+        TEST_ASSERT(parse(&c, "[Devices]\nAllow=/dev/fuse\n", CONFIG_SOURCE_MACHINE, true, &error) == 0 &&
+                            parse(&c, "[Devices]\nAllow=/dev/kvm\n", CONFIG_SOURCE_GLOBAL, false, &error) == 0 &&
+                            c.n_devices == 1 && streq(c.devices[0].name, "/dev/fuse"),
+                    "machine.conf's Allow= lines win over berth.conf's");
+        machine_config_done(&c);
+
+        machine_config_init(&c);
+        TEST_ASSERT(machine_config_set_from_cli(&c, "Devices.Allow=/dev/kvm rw", &error) == 0 &&
+                            machine_config_set_from_cli(&c, "Allow=/dev/net/tun", &error) == 0 && c.n_devices == 2,
+                    "--set Devices.Allow= and Allow= append");
+        machine_config_done(&c);
+
+        _cleanup_free_ char *opt = device_allow_from_option("/dev/sda:rw:privileged");
+        TEST_ASSERT_STREQ(opt, "/dev/sda rw privileged", "--device PATH:ACCESS:privileged is an Allow= value");
+}
+
 int main(void) {
         test_defaults();
         test_network_mode_strings();
@@ -957,6 +1079,7 @@ int main(void) {
         test_format();
         test_file();
         test_files();
+        test_devices();
 
         return tap_finish();
 }

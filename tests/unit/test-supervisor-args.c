@@ -26,7 +26,7 @@ static bool args_equal(const SupervisorArgs *a, const SupervisorArgs *b) {
                a->lifeline_pid == b->lifeline_pid && a->lifeline_starttime == b->lifeline_starttime &&
                a->lock_fd == b->lock_fd && a->network_gc == b->network_gc && streq_null(a->ports, b->ports) &&
                streq_null(a->binds, b->binds) && streq_null(a->binds_ro, b->binds_ro) &&
-               streq_null(a->tmpfs, b->tmpfs) && a->help == b->help;
+               streq_null(a->tmpfs, b->tmpfs) && streq_null(a->devices, b->devices) && a->help == b->help;
 }
 
 /* Build IN's argv, parse it back, expect IN again. */
@@ -64,7 +64,7 @@ int main(void) {
                 .ready_fd = 3, .wait = true, .ephemeral = true, .stub = true, .lifeline_fd = 4,
                 .lock_fd = 5, .ports = "tcp:8080:80 udp:53",
                 .binds = "/home/ci/work:/src\n/srv/my data:/data:idmap", .binds_ro = "/etc/ssl",
-                .tmpfs = "/scratch:size=1g",
+                .tmpfs = "/scratch:size=1g", .devices = "/dev/kvm:rw,/dev/sda:r:privileged",
         };
         test_round_trip("every direct-mode option", &a);
 
@@ -73,7 +73,7 @@ int main(void) {
                 .name = "web-2", .root = "/srv/b", .config = "/srv/b.conf", .unit = true, .ready_fd = -1,
                 .lifeline_fd = -1, .lock_fd = -1, .lifeline_pid = 4242,
                 .lifeline_starttime = 18446744073709551615ULL, .ports = "8080",
-                .binds = "/a", .binds_ro = "/b:/c:norbind", .tmpfs = "/t",
+                .binds = "/a", .binds_ro = "/b:/c:norbind", .tmpfs = "/t", .devices = "char-drm",
         };
         test_round_trip("every unit-mode option", &a);
 
