@@ -385,6 +385,39 @@ _noreturn_ static void exec_init(const LaunchParams *p, int errfd) {
         child_fail(errfd, errno, "Failed to execute init %s: %m", p->init);
 }
 
+/* In the child: the detached trees to mount.  With a user namespace the
+ * supervisor made them (idmapping needs host privileges) and sends the
+ * rootfs, the layers into LAYER_FDS, and the binds' sources, each opened
+ * once; without one, the binds are opened here, as host root.  Returns the
+ * binds' fds (PLAN points at them and at LAYER_FDS). */
+static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdsock, int errfd,
+                                int layer_fds[static LAYERS_MAX]) {
+        int r;
+        if (p->uid_base > 0) {
+                r = recv_fds(fdsock, &plan->rootfs_tree_fd, 1);
+                for (size_t i = 0; r >= 0 && plan->machine_dir && i < plan->n_layers; i++)
+                        r = recv_fds(fdsock, &layer_fds[i], 1);
+                if (r < 0)
+                        child_fail(errfd, r, "Failed to receive the rootfs: %m");
+                plan->layer_tree_fds = plan->machine_dir ? layer_fds : NULL;
+        }
+        int *bind_fds = plan->n_binds ? xcalloc(plan->n_binds, sizeof *bind_fds) : NULL;
+        for (size_t i = 0; i < plan->n_binds; i++) {
+                if (p->uid_base > 0) {
+                        r = recv_fds(fdsock, &bind_fds[i], 1);
+                        if (r < 0)
+                                child_fail(errfd, r, "Failed to receive a bind: %m");
+                        continue;
+                }
+                char message[1024];
+                r = mount_bind_tree(plan->binds + i, -1, 0, &bind_fds[i], message, sizeof message);
+                if (r < 0)
+                        child_fail(errfd, r, "%s", message);
+        }
+        plan->bind_tree_fds = bind_fds;
+        return bind_fds;
+}
+
 _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, int fdsock) {
         ChildError e = {};
 
@@ -400,29 +433,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         MountPlan plan = p->mount;
         int r;
         int layer_fds[LAYERS_MAX];
-        if (p->uid_base > 0) {
-                r = recv_fds(fdsock, &plan.rootfs_tree_fd, 1);
-                for (size_t i = 0; r >= 0 && plan.machine_dir && i < plan.n_layers; i++)
-                        r = recv_fds(fdsock, &layer_fds[i], 1);
-                if (r < 0)
-                        child_fail(errfd, r, "Failed to receive the rootfs: %m");
-                plan.layer_tree_fds = plan.machine_dir ? layer_fds : NULL;
-        }
-        /* The binds' sources, each opened once: by the supervisor with a user
-         * namespace (which idmapped them), else here, as host root. */
-        _cleanup_free_ int *bind_fds = plan.n_binds ? xcalloc(plan.n_binds, sizeof *bind_fds) : NULL;
-        for (size_t i = 0; i < plan.n_binds; i++) {
-                if (p->uid_base > 0) {
-                        r = recv_fds(fdsock, &bind_fds[i], 1);
-                        if (r < 0)
-                                child_fail(errfd, r, "Failed to receive a bind: %m");
-                        continue;
-                }
-                r = mount_bind_tree(plan.binds + i, -1, 0, &bind_fds[i], e.message, sizeof e.message);
-                if (r < 0)
-                        child_fail(errfd, r, "%s", e.message);
-        }
-        plan.bind_tree_fds = bind_fds;
+        _cleanup_free_ int *bind_fds = child_receive_trees(p, &plan, fdsock, errfd, layer_fds);
         /* Kept for the round trip of the finished tree through the stage. */
         if (fdsock >= 0 && !plan.stage)
                 closep(&fdsock);
