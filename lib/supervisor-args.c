@@ -62,26 +62,19 @@ void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, Supervis
                 v[k++] = (char *) "--lock-fd";
                 v[k++] = ret->lock_fd;
         }
-        if (a->ports) {
-                v[k++] = (char *) "--port";
-                v[k++] = (char *) a->ports;
-        }
-        if (a->binds) {
-                v[k++] = (char *) "--bind";
-                v[k++] = (char *) a->binds;
-        }
-        if (a->binds_ro) {
-                v[k++] = (char *) "--bind-ro";
-                v[k++] = (char *) a->binds_ro;
-        }
-        if (a->tmpfs) {
-                v[k++] = (char *) "--tmpfs";
-                v[k++] = (char *) a->tmpfs;
-        }
-        if (a->devices) {
-                v[k++] = (char *) "--device";
-                v[k++] = (char *) a->devices;
-        }
+        /* The options that carry a value as given, when there is one. */
+        const struct {
+                const char *option;
+                const char *value;
+        } strings[] = {
+                { "--port", a->ports },     { "--bind", a->binds },     { "--bind-ro", a->binds_ro },
+                { "--tmpfs", a->tmpfs },    { "--device", a->devices },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (strings[i].value) {
+                        v[k++] = (char *) strings[i].option;
+                        v[k++] = (char *) strings[i].value;
+                }
         v[k++] = (char *) "--";
         v[k++] = (char *) a->name;
         v[k] = NULL;
