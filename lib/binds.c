@@ -30,6 +30,9 @@ static int check_path(const char *p, size_t n, const char *what_missing, const c
                 return fail(ret_reason, what_missing);
         if (p[0] != '/')
                 return fail(ret_reason, "has a path that is not absolute");
+        /* A configuration file's line loses its trailing blanks. */
+        if (isspace((unsigned char) p[n - 1]))
+                return fail(ret_reason, "has a path ending in a blank, which machine.conf cannot keep");
         for (size_t i = 0; i < n; i++)
                 if (iscntrl((unsigned char) p[i]))
                         return fail(ret_reason, "has a control character in a path");

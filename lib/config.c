@@ -889,6 +889,7 @@ typedef struct ConfigTableEntry {
         const char *hint;  /* how a valid value looks */
         ConfigFormatListFunc format_list; /* set for a key that may be repeated: one line per entry */
         bool global_only;  /* only berth.conf may set it: not a machine's setting */
+        bool empty_clears; /* repeatable, and "KEY=" clears the list (of a lower layer too) */
 } ConfigTableEntry;
 
 static const ConfigTableEntry config_table[] = {
@@ -953,22 +954,22 @@ static const ConfigTableEntry config_table[] = {
         { "Files", "Bind", CONFIG_FILES_BIND, parse_bind, NULL, true,
           "expected SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from ro, rbind, norbind, idmap, "
           "rootidmap, noidmap; repeat the key for more",
-          format_bind },
+          format_bind, false, true },
         { "Files", "BindReadOnly", CONFIG_FILES_BIND_READ_ONLY, parse_bind_ro, NULL, true,
           "expected SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from rbind, norbind, idmap, "
           "rootidmap, noidmap; repeat the key for more",
-          format_bind_ro },
+          format_bind_ro, false, true },
         { "Files", "TemporaryFileSystem", CONFIG_FILES_TEMPORARY_FILE_SYSTEM, parse_tmpfs, NULL, true,
           "expected DST[:OPTIONS] with an absolute path, OPTIONS from ro, mode=OCTAL, size=SIZE; "
           "repeat the key for more",
-          format_tmpfs },
+          format_tmpfs, false, true },
         /* How berth import and create --from-tar unpack: decided before any machine exists. */
         { "Import", "MaxSize", CONFIG_IMPORT_MAX_SIZE, parse_import_max_size, format_import_max_size, true,
           "expected a size like 100G or 'infinity'", NULL, true },
         { "Devices", "Allow", CONFIG_DEVICES_ALLOW, parse_device_allow, NULL, true,
           "expected a device path below /dev or a class like char-drm, then optionally an access like rw, "
           "and 'privileged' for a device outside the safe list (berth.machine(5)); repeat the key for more",
-          format_device_allow },
+          format_device_allow, false, true },
 };
 
 _Static_assert(ELEMENTSOF(config_table) == _CONFIG_KEY_MAX, "every ConfigKey needs a table entry");
@@ -1646,6 +1647,10 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
                                 values = strv_append(NULL, v);
                         free(v);
                 }
+                /* A repeatable key set to nothing is an explicit "KEY=": it clears
+                 * the list of a lower layer (berth.conf's), and must stay set. */
+                if (!values && e->empty_clears && (c->set_mask & CONFIG_KEY_BIT(e->id)))
+                        values = strv_append(NULL, "");
                 if (!values)
                         continue;
 
