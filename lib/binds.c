@@ -33,9 +33,13 @@ static int check_path(const char *p, size_t n, const char *what_missing, const c
         /* A configuration file's line loses its trailing blanks. */
         if (isspace((unsigned char) p[n - 1]))
                 return fail(ret_reason, "has a path ending in a blank, which machine.conf cannot keep");
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (iscntrl((unsigned char) p[i]))
                         return fail(ret_reason, "has a control character in a path");
+                /* ...and reads a ';' after a blank as the start of a comment. */
+                if (p[i] == ';' && i > 0 && isspace((unsigned char) p[i - 1]))
+                        return fail(ret_reason, "has ' ;' in a path, which machine.conf would read as a comment");
+        }
         for (size_t i = 0; i < n;) {
                 while (i < n && p[i] == '/')
                         i++;

@@ -978,13 +978,16 @@ static void test_list_round_trips(void) {
                 machine_config_done(&back);
         }
         static const char *const blanks[] = { "Files.Bind=/srv/a ", "Files.Bind=/srv/a:/b\t",
-                                              "Files.TemporaryFileSystem=/scratch " };
+                                              "Files.TemporaryFileSystem=/scratch ",
+                                              /* inih reads " ;" as the start of a comment */
+                                              "Files.Bind=/~/Bind=/~/Hnamep ;H/H", "Files.BindReadOnly=/a:/b ;c",
+                                              "Files.TemporaryFileSystem=/a ;b" };
         for (size_t i = 0; i < ELEMENTSOF(blanks); i++) {
                 MachineConfig c;
                 machine_config_init(&c);
                 _cleanup_free_ char *error = NULL;
                 TEST_ASSERT(machine_config_set_from_cli(&c, blanks[i], &error) == -EINVAL && error,
-                            "a path ending in a blank is refused (%zu)", i);
+                            "a path ending in a blank or holding ' ;' is refused (%zu)", i);
                 machine_config_done(&c);
         }
 }
