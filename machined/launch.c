@@ -25,6 +25,7 @@
 #include "id128.h"
 #include "launch.h"
 #include "mount-lock.h"
+#include "mount-tree.h"
 #include "notify.h"
 #include "ownership.h"
 #include "stub-init.h"
@@ -160,7 +161,7 @@ static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
         for (size_t i = 0; i < p->mount.n_binds; i++) {
                 char msg[1024];
                 _cleanup_close_ int tree = -EBADF;
-                r = mount_bind_tree(p->mount.binds + i, userns, p->uid_base, &tree, msg, sizeof msg);
+                r = bind_tree_make(p->mount.binds + i, userns, p->uid_base, &tree, msg, sizeof msg);
                 if (r < 0)
                         return log_error_errno(r, "%s", msg);
                 r = send_fds(fdsock, &tree, 1);
@@ -410,7 +411,7 @@ static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdso
                         continue;
                 }
                 char message[1024];
-                r = mount_bind_tree(plan->binds + i, -1, 0, &bind_fds[i], message, sizeof message);
+                r = bind_tree_make(plan->binds + i, -1, 0, &bind_fds[i], message, sizeof message);
                 if (r < 0)
                         child_fail(errfd, r, "%s", message);
         }

@@ -1,78 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <linux/sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/sysmacros.h>
 
 #include "devices.h"
 #include "fs.h"
 #include "id128.h"
 #include "log.h"
 #include "mount-lock.h"
+#include "mount-tree.h"
 #include "mount.h"
 #include "util.h"
-
-_printf_(4, 5) static int fail(char *buf, size_t len, int r, const char *fmt, ...) {
-        int e = r < 0 ? -r : r;
-        va_list ap;
-        va_start(ap, fmt);
-        int saved = errno;
-        errno = e;
-        vsnprintf(buf, len, fmt, ap);
-        errno = saved;
-        va_end(ap);
-        return -e;
-}
-
-/* Open (creating if missing) a directory or file mount target below DIRFD,
- * never through a symlink. */
-static int open_target(int dirfd, const char *path, bool dir, mode_t mode) {
-        int fd = chase_in_root(dirfd, path, CHASE_NO_SYMLINKS, O_PATH | (dir ? O_DIRECTORY : 0), 0);
-        if (fd != -ENOENT)
-                return fd;
-        /* Create the last component in the (symlink-free) parent. */
-        _cleanup_free_ char *parent = xstrdup(path);
-        char *slash = strrchr(parent, '/');
-        const char *leaf = path;
-        _cleanup_close_ int pfd = -EBADF;
-        if (slash) {
-                *slash = 0;
-                leaf = slash + 1;
-                pfd = chase_in_root(dirfd, parent, CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
-                if (pfd < 0)
-                        return pfd;
-        } else {
-                pfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-                if (pfd < 0)
-                        return -errno;
-        }
-        if (dir) {
-                if (mkdirat(pfd, leaf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-        } else {
-                int f = openat(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-                if (f < 0 && errno != EEXIST)
-                        return -errno;
-                if (f >= 0)
-                        close(f);
-        }
-        return chase_in_root(pfd, leaf, CHASE_NO_SYMLINKS, O_PATH | (dir ? O_DIRECTORY : 0), 0);
-}
-
-/* Attach a detached mount MFD onto TARGET below ROOTFD. */
-static int attach(int mfd, int rootfd, const char *target, bool dir) {
-        _cleanup_close_ int tfd = open_target(rootfd, target, dir, dir ? 0755 : 0644);
-        if (tfd < 0)
-                return tfd;
-        return RET_NERRNO(move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
-}
 
 typedef struct FsOption {
         const char *key;
@@ -96,7 +38,7 @@ static int mount_fs(int rootfd, const char *target, const char *type, const FsOp
         _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
         if (mfd < 0)
                 return -errno;
-        return attach(mfd, rootfd, target, true);
+        return mount_attach(mfd, rootfd, target, true);
 }
 
 /* Bind SRCFD (anything: a host device node, a guest dir) onto TARGET. */
@@ -109,7 +51,7 @@ static int bind_fd(int srcfd, int rootfd, const char *target, bool dir, unsigned
                 if (mount_setattr(mfd, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
                         return -errno;
         }
-        return attach(mfd, rootfd, target, dir);
+        return mount_attach(mfd, rootfd, target, dir);
 }
 
 /* Make a path inside the new root read-only by binding it onto itself. */
@@ -173,7 +115,7 @@ static int setup_dev(int rootfd, const char *console, const DeviceList *devices,
         static const FsOption devopts[] = { { "mode", "0755" }, { "size", "4m" } };
         int r = mount_fs(rootfd, "dev", "tmpfs", devopts, ELEMENTSOF(devopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount tmpfs on /dev: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount tmpfs on /dev: %m");
 
         /* Device nodes are bound from the host rather than created with mknod,
          * which works the same with and without a user namespace.  They are the
@@ -198,48 +140,48 @@ static int setup_dev(int rootfd, const char *console, const DeviceList *devices,
                 if (src < 0 && errno == ENOENT)
                         continue;
                 if (src < 0)
-                        return fail(err, errlen, errno, "Failed to open host %s: %m", host);
+                        return errbuf_printf(err, errlen, errno, "Failed to open host %s: %m", host);
                 struct stat st;
                 mode_t type = rules[i].type == 'b' ? S_IFBLK : S_IFCHR;
                 if (fstat(src, &st) < 0 || (st.st_mode & S_IFMT) != type || major(st.st_rdev) != rules[i].major ||
                     minor(st.st_rdev) != (unsigned) rules[i].minor)
-                        return fail(err, errlen, ENODEV, "Host %s is not the %s device %u:%d", host,
+                        return errbuf_printf(err, errlen, ENODEV, "Host %s is not the %s device %u:%d", host,
                                     type == S_IFBLK ? "block" : "character", rules[i].major, rules[i].minor);
                 /* net/tun, dri/renderD128: their directories first, in the fresh
                  * tmpfs (ours: no guest symlink can be in it yet). */
                 for (const char *slash = strchr(node, '/'); slash; slash = strchr(slash + 1, '/')) {
                         _cleanup_free_ char *dir = xasprintf("dev/%.*s", (int) (slash - node), node);
                         if (mkdirat(rootfd, dir, 0755) < 0 && errno != EEXIST)
-                                return fail(err, errlen, errno, "Failed to create /%s: %m", dir);
+                                return errbuf_printf(err, errlen, errno, "Failed to create /%s: %m", dir);
                 }
                 r = bind_fd(src, rootfd, guest, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
                 if (r < 0)
-                        return fail(err, errlen, r, "Failed to bind %s into the machine: %m", host);
+                        return errbuf_printf(err, errlen, r, "Failed to bind %s into the machine: %m", host);
         }
 
         static const FsOption ptsopts[] = { { "newinstance", NULL }, { "ptmxmode", "0666" },
                                             { "mode", "0620" },      { "gid", "5" } };
         r = mount_fs(rootfd, "dev/pts", "devpts", ptsopts, ELEMENTSOF(ptsopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount devpts on /dev/pts: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount devpts on /dev/pts: %m");
 
         static const FsOption shmopts[] = { { "mode", "1777" } };
         r = mount_fs(rootfd, "dev/shm", "tmpfs", shmopts, ELEMENTSOF(shmopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount tmpfs on /dev/shm: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount tmpfs on /dev/shm: %m");
 
         for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
                 if (symlinkat(dev_links[i].target, rootfd, dev_links[i].name) < 0)
-                        return fail(err, errlen, errno, "Failed to create /%s: %m", dev_links[i].name);
+                        return errbuf_printf(err, errlen, errno, "Failed to create /%s: %m", dev_links[i].name);
 
         /* The console is the supervisor's pty, opened by its host path before
          * pivot_root; the guest never names a host path. */
         _cleanup_close_ int con = open(console, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (con < 0)
-                return fail(err, errlen, errno, "Failed to open console pty %s: %m", console);
+                return errbuf_printf(err, errlen, errno, "Failed to open console pty %s: %m", console);
         r = bind_fd(con, rootfd, "dev/console", false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to bind the console pty to /dev/console: %m");
+                return errbuf_printf(err, errlen, r, "Failed to bind the console pty to /dev/console: %m");
         return 0;
 }
 
@@ -277,7 +219,7 @@ static int clone_tree(const char *path) {
 int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t errlen) {
         /* Nothing we mount may propagate back to the host. */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-                return fail(err, errlen, errno, "Failed to make mounts private: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to make mounts private: %m");
 
         /* A private clone of the rootfs dir becomes the new root mount (or the
          * overlay's lower layer; layered: of the dir with the upper).  With a
@@ -288,19 +230,19 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
         if (tree < 0)
                 tree = clone_tree(tree_path);
         if (tree < 0)
-                return fail(err, errlen, tree, "Failed to clone the rootfs mount %s: %m", tree_path);
+                return errbuf_printf(err, errlen, tree, "Failed to clone the rootfs mount %s: %m", tree_path);
         /* Device nodes in a rootfs (from a tarball, an image) never open: the
          * machine's devices are the ones bound into its /dev. */
         struct mount_attr nodev = { .attr_set = MOUNT_ATTR_NODEV };
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
-                return fail(err, errlen, errno, "Failed to mount the rootfs nodev: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to mount the rootfs nodev: %m");
         for (size_t i = 0; plan->machine_dir && i < plan->n_layers; i++) {
                 int fd = plan->layer_tree_fds ? plan->layer_tree_fds[i] : clone_tree(plan->layers[i]);
                 if (fd < 0)
-                        return fail(err, errlen, fd, "Failed to clone the layer %s: %m", plan->layers[i]);
+                        return errbuf_printf(err, errlen, fd, "Failed to clone the layer %s: %m", plan->layers[i]);
                 rm->layers[rm->n_layers++] = fd;
                 if (mount_setattr(fd, "", AT_EMPTY_PATH, &nodev, sizeof nodev) < 0)
-                        return fail(err, errlen, errno, "Failed to mount the layer %s nodev: %m", plan->layers[i]);
+                        return errbuf_printf(err, errlen, errno, "Failed to mount the layer %s nodev: %m", plan->layers[i]);
         }
 
         if (plan->ephemeral && plan->scratch) {
@@ -311,10 +253,10 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
                 struct mount_attr a = { .attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID };
                 if (sfd < 0 || mount_setattr(sfd, "", AT_EMPTY_PATH, &a, sizeof a) < 0 ||
                     move_mount(sfd, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                        return fail(err, errlen, errno, "Failed to mount the scratch directory %s: %m", plan->scratch);
+                        return errbuf_printf(err, errlen, errno, "Failed to mount the scratch directory %s: %m", plan->scratch);
                 rm->scratch = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (rm->scratch < 0)
-                        return fail(err, errlen, errno, "Failed to open the ephemeral layer: %m");
+                        return errbuf_printf(err, errlen, errno, "Failed to open the ephemeral layer: %m");
                 rm->lower = TAKE_FD(tree);
                 return 0;
         }
@@ -326,22 +268,22 @@ int mount_attach_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
                     fsconfig(fsfd, FSCONFIG_SET_STRING, "uid", "0", 0) < 0 ||
                     fsconfig(fsfd, FSCONFIG_SET_STRING, "gid", "0", 0) < 0 ||
                     fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                        return fail(err, errlen, errno, "Failed to create the ephemeral layer (tmpfs): %m");
+                        return errbuf_printf(err, errlen, errno, "Failed to create the ephemeral layer (tmpfs): %m");
                 _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
                 if (mfd < 0 || move_mount(mfd, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                        return fail(err, errlen, errno, "Failed to mount the ephemeral layer: %m");
+                        return errbuf_printf(err, errlen, errno, "Failed to mount the ephemeral layer: %m");
                 rm->scratch = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (rm->scratch < 0)
-                        return fail(err, errlen, errno, "Failed to open the ephemeral layer: %m");
+                        return errbuf_printf(err, errlen, errno, "Failed to open the ephemeral layer: %m");
                 rm->lower = TAKE_FD(tree);
                 return 0;
         }
 
         if (move_mount(tree, "", AT_FDCWD, plan->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                return fail(err, errlen, errno, "Failed to mount the rootfs %s: %m", plan->rootfs);
+                return errbuf_printf(err, errlen, errno, "Failed to mount the rootfs %s: %m", plan->rootfs);
         rm->root = open(plan->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rm->root < 0)
-                return fail(err, errlen, errno, "Failed to open the new root: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to open the new root: %m");
         return 0;
 }
 
@@ -388,11 +330,11 @@ int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
         if (plan->machine_dir) {
                 _cleanup_close_ int mdir = place_tree(rm->scratch, "machine", &rm->lower, "");
                 if (mdir < 0)
-                        return fail(err, errlen, mdir, "Failed to mount the machine's upper layer: %m");
+                        return errbuf_printf(err, errlen, mdir, "Failed to mount the machine's upper layer: %m");
                 upper = openat(mdir, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 work = openat(mdir, OVERLAY_WORK, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (upper < 0 || work < 0)
-                        return fail(err, errlen, errno, "Failed to open the machine's upper layer: %m");
+                        return errbuf_printf(err, errlen, errno, "Failed to open the machine's upper layer: %m");
                 if (plan->ephemeral)
                         lowers[n++] = TAKE_FD(upper);
                 for (size_t i = 0; i < rm->n_layers && r >= 0; i++) {
@@ -404,12 +346,12 @@ int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
                 }
                 if (r < 0) {
                         close_fds(lowers, n);
-                        return fail(err, errlen, r, "Failed to mount the machine's layers: %m");
+                        return errbuf_printf(err, errlen, r, "Failed to mount the machine's layers: %m");
                 }
         } else {
                 r = place_tree(rm->scratch, "lower", &rm->lower, "");
                 if (r < 0)
-                        return fail(err, errlen, r, "Failed to mount the rootfs as the lower layer: %m");
+                        return errbuf_printf(err, errlen, r, "Failed to mount the rootfs as the lower layer: %m");
                 lowers[n++] = r;
         }
         if (plan->ephemeral) {
@@ -418,146 +360,40 @@ int mount_finish_root(const MountPlan *plan, RootMount *rm, char *err, size_t er
                 work = upper < 0 ? upper : scratch_dir(rm->scratch, "work");
                 if (work < 0) {
                         close_fds(lowers, n);
-                        return fail(err, errlen, work, "Failed to create the ephemeral upper layer: %m");
+                        return errbuf_printf(err, errlen, work, "Failed to create the ephemeral upper layer: %m");
                 }
         }
         _cleanup_close_ int mfd = overlay_make(lowers, n, upper, work, MOUNT_ATTR_NODEV);
         close_fds(lowers, n);
         if (mfd < 0)
-                return fail(err, errlen, mfd, "Failed to create the overlay of the rootfs (berth needs overlayfs of Linux 6.8 or later): %m");
+                return errbuf_printf(err, errlen, mfd, "Failed to create the overlay of the rootfs (berth needs overlayfs of Linux 6.8 or later): %m");
         _cleanup_close_ int merged = scratch_dir(rm->scratch, "merged");
         if (merged < 0 || move_mount(mfd, "", merged, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return fail(err, errlen, merged < 0 ? merged : -errno, "Failed to mount the overlay of the rootfs: %m");
+                return errbuf_printf(err, errlen, merged < 0 ? merged : -errno, "Failed to mount the overlay of the rootfs: %m");
         rm->root = openat(rm->scratch, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rm->root < 0)
-                return fail(err, errlen, errno, "Failed to open the overlay root: %m");
-        return 0;
-}
-
-/* A user namespace in which OWNER and GROUP are the machine's root (host
- * UID_BASE) and nothing else is mapped: an idmapped mount through it shows
- * the files of OWNER as root's inside, as "rootidmap" asks.  A process of
- * ours holds it just long enough to open it. */
-static int userns_owner_as_root(uid_t owner, gid_t group, uid_t uid_base) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        _cleanup_close_ int rd = p[0], wr = p[1];
-        struct clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
-        long pid = syscall(SYS_clone3, &args, sizeof args);
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                char c;
-                close(wr);
-                (void) !read(rd, &c, 1); /* until the parent closes its end */
-                _exit(EXIT_SUCCESS);
-        }
-        closep(&rd);
-        char path[64], line[64];
-        snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
-        snprintf(line, sizeof line, "%u %u 1\n", (unsigned) owner, (unsigned) uid_base);
-        int r = write_string_at(AT_FDCWD, path, line);
-        if (r >= 0) {
-                snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
-                snprintf(line, sizeof line, "%u %u 1\n", (unsigned) group, (unsigned) uid_base);
-                r = write_string_at(AT_FDCWD, path, line);
-        }
-        int fd = -EBADF;
-        if (r >= 0) {
-                snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        r = -errno;
-        }
-        closep(&wr);
-        (void) waitpid((pid_t) pid, NULL, 0);
-        return r < 0 ? r : fd;
-}
-
-int mount_bind_tree(const BindSpec *b, int userns, uid_t uid_base, int *ret, char *err, size_t errlen) {
-        unsigned rec = b->recursive ? AT_RECURSIVE : 0;
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, b->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
-        if (tree < 0)
-                return fail(err, errlen, errno, "Cannot bind %s into the machine: %m. A bind's source must be an "
-                            "existing host file or directory.", b->source);
-        struct stat st;
-        if (fstat(tree, &st) < 0)
-                return fail(err, errlen, errno, "Cannot inspect the bind source %s: %m", b->source);
-        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-                return fail(err, errlen, EINVAL, "Cannot bind %s into the machine: it is a device node, and binds "
-                            "are mounted nodev. Devices are given with [Devices].", b->source);
-        /* Never a setuid binary or device node that the machine's root put
-         * there, for the host to trip over. */
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                            (b->read_only ? MOUNT_ATTR_RDONLY : 0) };
-        _cleanup_close_ int own = -EBADF;
-        bool idmap = uid_base > 0 && b->idmap != BIND_IDMAP_NONE;
-        if (idmap) {
-                if (b->idmap == BIND_IDMAP_ROOT) {
-                        own = userns_owner_as_root(st.st_uid, st.st_gid, uid_base);
-                        if (own < 0)
-                                return fail(err, errlen, own, "Failed to make the ID mapping of the bind %s: %m",
-                                            b->source);
-                }
-                a.attr_set |= MOUNT_ATTR_IDMAP;
-                a.userns_fd = (uint64_t) (b->idmap == BIND_IDMAP_ROOT ? own : userns);
-        }
-        if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0) {
-                if (idmap && (errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM))
-                        return fail(err, errlen, errno, "Cannot idmap the bind %s (%m): its filesystem, or one "
-                                    "mounted below it, does not support idmapped mounts. Give the bind the "
-                                    "noidmap option (its files then show as nobody inside), or norbind.",
-                                    b->source);
-                return fail(err, errlen, errno, "Failed to set up the bind %s: %m", b->source);
-        }
-        *ret = TAKE_FD(tree);
-        return 0;
-}
-
-/* PATH (absolute, inside the machine) as its components joined by single
- * slashes, without the leading one: what open_target() splits. */
-static char *target_path(const char *path) {
-        char *s = xstrdup(path + strspn(path, "/")), *w = s;
-        for (const char *r = s; *r; r++)
-                if (*r != '/' || (r[1] && r[1] != '/'))
-                        *w++ = *r;
-        *w = 0;
-        return s;
-}
-
-/* Create the missing directories above TARGET, each inside the root and
- * never through a symlink. */
-static int make_parents(int rootfd, const char *target) {
-        _cleanup_free_ char *p = xstrdup(target);
-        for (char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = 0;
-                _cleanup_close_ int fd = open_target(rootfd, p, true, 0755);
-                *slash = '/';
-                if (fd < 0)
-                        return fd;
-        }
+                return errbuf_printf(err, errlen, errno, "Failed to open the overlay root: %m");
         return 0;
 }
 
 static int files_fail(char *err, size_t errlen, int r, const char *what, const char *src, const char *dst) {
         if (r == -ELOOP)
-                return fail(err, errlen, r, "Cannot mount %s%s on %s in the machine: the path is, or goes through, a "
+                return errbuf_printf(err, errlen, r, "Cannot mount %s%s on %s in the machine: the path is, or goes through, a "
                             "symlink in the machine's tree, and berth never follows the machine's symlinks for "
                             "a mount. Name the real directory.", what, src, dst);
-        return fail(err, errlen, r, "Cannot mount %s%s on %s in the machine: %m", what, src, dst);
+        return errbuf_printf(err, errlen, r, "Cannot mount %s%s on %s in the machine: %m", what, src, dst);
 }
 
 /* [Files]: tmpfs first, so that a bind may go inside one. */
 static int setup_files(const MountPlan *plan, int rootfd, char *err, size_t errlen) {
         for (size_t i = 0; i < plan->n_tmpfs; i++) {
                 const TmpfsSpec *t = plan->tmpfs + i;
-                _cleanup_free_ char *target = target_path(t->destination);
+                _cleanup_free_ char *target = mount_target_path(t->destination);
                 FsOption o[2] = { { "mode", t->mode ?: "0755" } };
                 size_t n = 1;
                 if (t->size)
                         o[n++] = (FsOption) { "size", t->size };
-                int r = make_parents(rootfd, target);
+                int r = mount_make_parents(rootfd, target);
                 if (r >= 0)
                         r = mount_fs(rootfd, target, "tmpfs", o, n,
                                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (t->read_only ? MOUNT_ATTR_RDONLY : 0));
@@ -566,11 +402,11 @@ static int setup_files(const MountPlan *plan, int rootfd, char *err, size_t errl
         }
         for (size_t i = 0; i < plan->n_binds; i++) {
                 const BindSpec *b = plan->binds + i;
-                _cleanup_free_ char *target = target_path(b->destination);
+                _cleanup_free_ char *target = mount_target_path(b->destination);
                 struct stat st;
-                int r = fstat(plan->bind_tree_fds[i], &st) < 0 ? -errno : make_parents(rootfd, target);
+                int r = fstat(plan->bind_tree_fds[i], &st) < 0 ? -errno : mount_make_parents(rootfd, target);
                 if (r >= 0)
-                        r = attach(plan->bind_tree_fds[i], rootfd, target, S_ISDIR(st.st_mode));
+                        r = mount_attach(plan->bind_tree_fds[i], rootfd, target, S_ISDIR(st.st_mode));
                 if (r < 0)
                         return files_fail(err, errlen, r, "", b->source, b->destination);
         }
@@ -581,19 +417,19 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         static const FsOption none[] = {};
         int r = mount_fs(rootfd, "proc", "proc", none, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount /proc: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount /proc: %m");
         if (check_fs_type(rootfd, "proc", PROC_SUPER_MAGIC) < 0)
-                return fail(err, errlen, EXDEV, "/proc of the machine is not procfs after mounting");
+                return errbuf_printf(err, errlen, EXDEV, "/proc of the machine is not procfs after mounting");
 
         _cleanup_close_ int nullfd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (nullfd < 0)
-                return fail(err, errlen, errno, "Failed to open /dev/null: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to open /dev/null: %m");
         /* A failed mask aborts the start: a silently unmasked /proc is worse
          * than a machine that does not boot. */
         for (size_t i = 0; i < ELEMENTSOF(proc_masked); i++) {
                 r = mask_path(rootfd, nullfd, proc_masked[i]);
                 if (r < 0)
-                        return fail(err, errlen, r, "Failed to mask /%s: %m", proc_masked[i]);
+                        return errbuf_printf(err, errlen, r, "Failed to mask /%s: %m", proc_masked[i]);
         }
         /* The machine's own network namespace is its to tune (forwarding,
          * systemd-sysctl): /proc/sys/net stays writable in it, taken from the
@@ -603,23 +439,23 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         if (plan->own_netns) {
                 sysnet = chase_in_root(rootfd, "proc/sys/net", CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
                 if (sysnet < 0)
-                        return fail(err, errlen, sysnet, "Failed to open /proc/sys/net: %m");
+                        return errbuf_printf(err, errlen, sysnet, "Failed to open /proc/sys/net: %m");
         }
         for (size_t i = 0; i < ELEMENTSOF(proc_readonly); i++) {
                 r = remount_ro(rootfd, proc_readonly[i], true);
                 if (r < 0)
-                        return fail(err, errlen, r, "Failed to make /%s read-only: %m", proc_readonly[i]);
+                        return errbuf_printf(err, errlen, r, "Failed to make /%s read-only: %m", proc_readonly[i]);
         }
         if (sysnet >= 0) {
                 r = bind_fd(sysnet, rootfd, "proc/sys/net", true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
                 if (r < 0)
-                        return fail(err, errlen, r, "Failed to make /proc/sys/net writable: %m");
+                        return errbuf_printf(err, errlen, r, "Failed to make /proc/sys/net writable: %m");
         }
 
         r = mount_fs(rootfd, "sys", "sysfs", none, 0,
                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount /sys: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount /sys: %m");
         /* The guest's cgroup namespace: its own subtree, writable by it. */
         static const FsOption cgopts[] = { { "nsdelegate", NULL } };
         r = mount_fs(rootfd, "sys/fs/cgroup", "cgroup2", cgopts, ELEMENTSOF(cgopts),
@@ -629,7 +465,7 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
                 r = mount_fs(rootfd, "sys/fs/cgroup", "cgroup2", none, 0,
                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount cgroup2 on /sys/fs/cgroup: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount cgroup2 on /sys/fs/cgroup: %m");
 
         r = setup_dev(rootfd, plan->console, plan->devices, plan->stage_fd, err, errlen);
         if (r < 0)
@@ -638,15 +474,15 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         static const FsOption runopts[] = { { "mode", "0755" }, { "size", "20%" } };
         r = mount_fs(rootfd, "run", "tmpfs", runopts, ELEMENTSOF(runopts), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to mount tmpfs on /run: %m");
+                return errbuf_printf(err, errlen, r, "Failed to mount tmpfs on /run: %m");
         r = setup_boot_id(rootfd);
         if (r < 0)
-                return fail(err, errlen, r, "Failed to give the machine a boot ID: %m");
+                return errbuf_printf(err, errlen, r, "Failed to give the machine a boot ID: %m");
         if (plan->notify_dir_fd >= 0) {
                 r = bind_fd(plan->notify_dir_fd, rootfd, "run/host", true,
                             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
                 if (r < 0)
-                        return fail(err, errlen, r, "Failed to bind the notify socket to /run/host: %m");
+                        return errbuf_printf(err, errlen, r, "Failed to bind the notify socket to /run/host: %m");
         }
 
         return setup_files(plan, rootfd, err, errlen);
@@ -656,12 +492,12 @@ int mount_pivot_root(int rootfd, char *err, size_t errlen) {
         /* Swap roots: "pivot_root(".", ".")" stacks the old root on top of the
          * new one, and the lazy unmount then drops every host mount at once. */
         if (fchdir(rootfd) < 0)
-                return fail(err, errlen, errno, "Failed to enter the new root: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to enter the new root: %m");
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return fail(err, errlen, errno, "pivot_root failed: %m");
+                return errbuf_printf(err, errlen, errno, "pivot_root failed: %m");
         if (umount2(".", MNT_DETACH) < 0)
-                return fail(err, errlen, errno, "Failed to detach the host's root: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to detach the host's root: %m");
         if (chdir("/") < 0)
-                return fail(err, errlen, errno, "Failed to chdir to /: %m");
+                return errbuf_printf(err, errlen, errno, "Failed to chdir to /: %m");
         return 0;
 }

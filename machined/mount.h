@@ -41,7 +41,7 @@ typedef struct MountPlan {
         const BindSpec *binds;  /* [Files] Bind=, BindReadOnly=, --bind, --bind-ro */
         size_t n_binds;
         int *bind_tree_fds;     /* N_BINDS detached clones of their sources, made read-only and
-                                 * idmapped as asked, opened once (mount_bind_tree()) */
+                                 * idmapped as asked, opened once (bind_tree_make()) */
         const TmpfsSpec *tmpfs; /* [Files] TemporaryFileSystem=, --tmpfs */
         size_t n_tmpfs;
 } MountPlan;
@@ -76,13 +76,6 @@ int mount_finish_root(const MountPlan *plan, RootMount *rm, char *errbuf, size_t
 /* Then: every filesystem inside ROOTFD.  On failure writes a message into
  * ERRBUF and returns -errno. */
 int mount_setup_machine(const MountPlan *plan, int rootfd, char *errbuf, size_t errlen);
-
-/* A detached clone of bind B's source, opened once by its host path (the
- * host's own: symlinks in it are the admin's), nosuid and nodev, read-only
- * if asked, and idmapped through USERNS (-1: not) or one made for
- * "rootidmap" from UID_BASE (0: no user namespace, no idmapping).  Called
- * with host privileges.  -errno with a message in ERRBUF. */
-int mount_bind_tree(const BindSpec *b, int userns, uid_t uid_base, int *ret, char *errbuf, size_t errlen);
 
 /* Last: pivot_root into ROOTFD (the tree above, or its locked copy from the
  * stage, mount-lock.h) and drop the host's mounts. */

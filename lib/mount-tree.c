@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "mount-tree.h"
+
+int errbuf_printf(char *buf, size_t len, int r, const char *fmt, ...) {
+        int e = r < 0 ? -r : r;
+        va_list ap;
+        va_start(ap, fmt);
+        int saved = errno;
+        errno = e;
+        vsnprintf(buf, len, fmt, ap);
+        errno = saved;
+        va_end(ap);
+        return -e;
+}
+
+char *mount_target_path(const char *path) {
+        char *s = xstrdup(path + strspn(path, "/")), *w = s;
+        for (const char *r = s; *r; r++)
+                if (*r != '/' || (r[1] && r[1] != '/'))
+                        *w++ = *r;
+        *w = 0;
+        return s;
+}
+
+int mount_open_target(int dirfd, const char *path, bool dir, mode_t mode) {
+        int fd = chase_in_root(dirfd, path, CHASE_NO_SYMLINKS, O_PATH | (dir ? O_DIRECTORY : 0), 0);
+        if (fd != -ENOENT)
+                return fd;
+        /* Create the last component in the (symlink-free) parent. */
+        _cleanup_free_ char *parent = xstrdup(path);
+        char *slash = strrchr(parent, '/');
+        const char *leaf = path;
+        _cleanup_close_ int pfd = -EBADF;
+        if (slash) {
+                *slash = 0;
+                leaf = slash + 1;
+                pfd = chase_in_root(dirfd, parent, CHASE_NO_SYMLINKS, O_PATH | O_DIRECTORY, 0);
+                if (pfd < 0)
+                        return pfd;
+        } else {
+                pfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+                if (pfd < 0)
+                        return -errno;
+        }
+        if (dir) {
+                if (mkdirat(pfd, leaf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+        } else {
+                int f = openat(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+                if (f < 0 && errno != EEXIST)
+                        return -errno;
+                if (f >= 0)
+                        close(f);
+        }
+        return chase_in_root(pfd, leaf, CHASE_NO_SYMLINKS, O_PATH | (dir ? O_DIRECTORY : 0), 0);
+}
+
+int mount_attach(int mfd, int rootfd, const char *target, bool dir) {
+        _cleanup_close_ int tfd = mount_open_target(rootfd, target, dir, dir ? 0755 : 0644);
+        if (tfd < 0)
+                return tfd;
+        return RET_NERRNO(move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int mount_make_parents(int rootfd, const char *target) {
+        _cleanup_free_ char *p = xstrdup(target);
+        for (char *slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = 0;
+                _cleanup_close_ int fd = mount_open_target(rootfd, p, true, 0755);
+                *slash = '/';
+                if (fd < 0)
+                        return fd;
+        }
+        return 0;
+}
+
+/* A user namespace in which OWNER and GROUP are the machine's root (host
+ * UID_BASE) and nothing else is mapped: an idmapped mount through it shows
+ * the files of OWNER as root's inside, as "rootidmap" asks.  A process of
+ * ours holds it just long enough to open it. */
+static int userns_owner_as_root(uid_t owner, gid_t group, uid_t uid_base) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        _cleanup_close_ int rd = p[0], wr = p[1];
+        struct clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char c;
+                close(wr);
+                (void) !read(rd, &c, 1); /* until the parent closes its end */
+                _exit(EXIT_SUCCESS);
+        }
+        closep(&rd);
+        char path[64], line[64];
+        snprintf(path, sizeof path, "/proc/%ld/uid_map", pid);
+        snprintf(line, sizeof line, "%u %u 1\n", (unsigned) owner, (unsigned) uid_base);
+        int r = write_string_at(AT_FDCWD, path, line);
+        if (r >= 0) {
+                snprintf(path, sizeof path, "/proc/%ld/gid_map", pid);
+                snprintf(line, sizeof line, "%u %u 1\n", (unsigned) group, (unsigned) uid_base);
+                r = write_string_at(AT_FDCWD, path, line);
+        }
+        int fd = -EBADF;
+        if (r >= 0) {
+                snprintf(path, sizeof path, "/proc/%ld/ns/user", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+        }
+        closep(&wr);
+        (void) waitpid((pid_t) pid, NULL, 0);
+        return r < 0 ? r : fd;
+}
+
+int bind_tree_make(const BindSpec *b, int userns, uid_t uid_base, int *ret, char *err, size_t errlen) {
+        unsigned rec = b->recursive ? AT_RECURSIVE : 0;
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, b->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+        if (tree < 0)
+                return errbuf_printf(err, errlen, errno, "Cannot bind %s into the machine: %m. A bind's source must be an "
+                            "existing host file or directory.", b->source);
+        struct stat st;
+        if (fstat(tree, &st) < 0)
+                return errbuf_printf(err, errlen, errno, "Cannot inspect the bind source %s: %m", b->source);
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+                return errbuf_printf(err, errlen, EINVAL, "Cannot bind %s into the machine: it is a device node, and binds "
+                            "are mounted nodev. Devices are given with [Devices].", b->source);
+        /* Never a setuid binary or device node that the machine's root put
+         * there, for the host to trip over. */
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                            (b->read_only ? MOUNT_ATTR_RDONLY : 0) };
+        _cleanup_close_ int own = -EBADF;
+        bool idmap = uid_base > 0 && b->idmap != BIND_IDMAP_NONE;
+        if (idmap) {
+                if (b->idmap == BIND_IDMAP_ROOT) {
+                        own = userns_owner_as_root(st.st_uid, st.st_gid, uid_base);
+                        if (own < 0)
+                                return errbuf_printf(err, errlen, own, "Failed to make the ID mapping of the bind %s: %m",
+                                            b->source);
+                }
+                a.attr_set |= MOUNT_ATTR_IDMAP;
+                a.userns_fd = (uint64_t) (b->idmap == BIND_IDMAP_ROOT ? own : userns);
+        }
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0) {
+                if (idmap && (errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM))
+                        return errbuf_printf(err, errlen, errno, "Cannot idmap the bind %s (%m): its filesystem, or one "
+                                    "mounted below it, does not support idmapped mounts. Give the bind the "
+                                    "noidmap option (its files then show as nobody inside), or norbind.",
+                                    b->source);
+                return errbuf_printf(err, errlen, errno, "Failed to set up the bind %s: %m", b->source);
+        }
+        *ret = TAKE_FD(tree);
+        return 0;
+}
