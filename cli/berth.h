@@ -79,6 +79,8 @@ int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);
+int verb_bind(Context *ctx, int argc, char **argv);
+int verb_unbind(Context *ctx, int argc, char **argv);
 
 /* Validate NAME at the CLI edge; logs and returns EXIT_USAGE or 0. */
 int check_name(const char *name);

@@ -35,6 +35,8 @@ static const struct {
         { "exec", verb_exec, "exec [-t] [-i] NAME -- CMD...  run a command in a running machine" },
         { "cp", verb_cp, "cp SRC DST             copy files in or out (NAME:PATH is a machine's path)" },
         { "shell", verb_shell, "shell [--user U] NAME  a login shell (or CMD) in a running machine" },
+        { "bind", verb_bind, "bind [--read-only] [--mkdir] [--options OPTS] NAME SRC [DST]  a host path into a running machine" },
+        { "unbind", verb_unbind, "unbind NAME DST        unmount a live bind" },
         { "console", verb_console, "console NAME [--read-only]  attach to the machine's console" },
 };
 

@@ -93,6 +93,11 @@ static int check_destination(const char *dst, const char **ret_reason) {
         return 0;
 }
 
+int bind_destination_check(const char *dst, const char **ret_reason) {
+        int r = check_path(dst, strlen(dst), "has no destination path", ret_reason);
+        return r < 0 ? r : check_destination(dst, ret_reason);
+}
+
 void bind_spec_done(BindSpec *b) {
         free(b->source);
         free(b->destination);

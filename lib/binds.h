@@ -41,6 +41,11 @@ typedef struct TmpfsSpec {
 int bind_spec_parse(const char *s, bool read_only, BindSpec *ret, const char **ret_reason);
 void bind_spec_done(BindSpec *b);
 
+/* Whether DST may be a bind's destination in a machine: absolute, without
+ * "." or "..", not over the machine's API filesystems.  0 or -EINVAL with a
+ * static *ret_reason. */
+int bind_destination_check(const char *dst, const char **ret_reason);
+
 /* DST[:OPTIONS], OPTIONS comma-separated from ro, rw, mode=OCTAL, size=SIZE. */
 int tmpfs_spec_parse(const char *s, TmpfsSpec *ret, const char **ret_reason);
 void tmpfs_spec_done(TmpfsSpec *t);

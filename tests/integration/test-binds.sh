@@ -182,6 +182,10 @@ check "unit mode: a file made in it" tb exec ub -- touch /src/made
 check_eq "unit mode: is the workspace owner's" "1000:1000" "$(stat -c %u:%g "$uws/made")"
 check_fails "unit mode: the read-only bind is read-only" tb exec ub -- touch /ro/x
 check_eq "unit mode: status --json shows both" "2" "$(tb status --json ub | jq '.binds | length')"
+check "unit mode: a live bind into the running unit" tb bind --mkdir ub "$uws" /live
+check_eq "unit mode: its files read inside" "unit" "$(tb exec ub -- cat /live/in)"
+check "unit mode: unbind" tb unbind ub /live
+check_fails "unit mode: and it is gone" tb exec ub -- test -e /live/in
 check "unit mode: stop" tb stop ub
 check "unit mode: rm" tb rm ub
 done_testing
