@@ -2,6 +2,7 @@
 /* Helpers shared by the verbs. */
 
 #include <getopt.h>
+#include <unistd.h>
 
 #include "berth.h"
 #include "binds.h"
@@ -116,6 +117,7 @@ const char *machined_path(void) {
 }
 
 int files_option(int c, const char *arg, FilesOptions *f) {
+        _cleanup_free_ char *absolute = NULL;
         const char *reason = NULL, *name;
         char **list;
         int r;
@@ -127,6 +129,15 @@ int files_option(int c, const char *arg, FilesOptions *f) {
                 if (r >= 0)
                         tmpfs_spec_done(&t);
         } else {
+                /* A relative SRC is the caller's, as mount and cp take it;
+                 * machine.conf keeps it absolute. */
+                if (arg[0] != '/' && arg[0] != ':' && arg[0]) {
+                        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                        if (!cwd)
+                                return log_error_errno(errno, "Cannot resolve '%s': %m", arg), EXIT_FAIL;
+                        absolute = xasprintf("%s%s%s", cwd, streq(cwd, "/") ? "" : "/", arg);
+                        arg = absolute;
+                }
                 BindSpec b;
                 name = c == FILES_OPT_BIND ? "--bind" : "--bind-ro";
                 list = c == FILES_OPT_BIND ? &f->binds : &f->binds_ro;
@@ -139,7 +150,8 @@ int files_option(int c, const char *arg, FilesOptions *f) {
                 log_error("Invalid %s '%s': %s. Expected %s.", name, v, reason,
                           c == FILES_OPT_TMPFS ? "DST[:OPTIONS] with an absolute path, OPTIONS from ro, mode=OCTAL, "
                                                  "size=SIZE"
-                                               : "SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from ro, rbind, "
+                                               : "SRC[:DST[:OPTIONS]] with absolute paths (a relative SRC is taken from the "
+                                                 "current directory), OPTIONS from ro, rbind, "
                                                  "norbind, idmap, rootidmap, noidmap");
                 return EXIT_USAGE;
         }

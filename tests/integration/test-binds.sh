@@ -127,7 +127,10 @@ fi
 # Bad input, refused before anything starts.
 check_output_contains "a missing source is refused" "must be an existing host" \
         berth run --bind /nonexistent/berth-src:/src busybox -- true
-check_output_contains "a relative source is refused" "not absolute" berth run --bind src:/src busybox -- true
+check_eq "a relative source is the caller's, from its current directory" "hello" \
+        "$(cd "$TEST_TMP" && "$BERTH" run --bind ws:/src busybox -- cat /src/in)"
+check_output_contains "a relative destination is refused" "not absolute" berth run --bind "$ws":src busybox -- true
+check_output_contains "a relative source in machine.conf is refused" "not absolute" berth create rel --template busybox --set Bind=src:/src
 check_output_contains "over /proc is refused" "/proc, /sys, /dev" berth run --bind "$ws":/proc/x busybox -- true
 check_output_contains "over /sys is refused" "/proc, /sys, /dev" berth run --bind "$ws":/sys busybox -- true
 check_output_contains "over /dev is refused" "/proc, /sys, /dev" berth run --tmpfs /dev/x busybox -- true
