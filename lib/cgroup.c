@@ -8,6 +8,7 @@
 #include "devices.h"
 #include "fs.h"
 #include "log.h"
+#include "mount-table.h"
 #include "util.h"
 
 typedef struct Hierarchy {
@@ -61,46 +62,42 @@ static char *v1_controllers(const char *opts) {
         return out;
 }
 
-/* Find every cgroup hierarchy we can manage, from /proc/self/mountinfo.  Only
- * mounts that show the hierarchy's root ("/") are usable. */
-static int hierarchies_get(Hierarchy **ret) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
+typedef struct HierarchyList {
+        Hierarchy *h; /* ends with an entry whose mount is NULL */
+        size_t n;
+} HierarchyList;
 
-        size_t n = 0;
-        Hierarchy *h = xcalloc(1, sizeof(Hierarchy));
-        _cleanup_free_ char *line = NULL;
-        size_t sz = 0;
-        while (getline(&line, &sz, f) > 0) {
-                char root[512], mnt[512], fstype[64], opts[512];
-                /* id parent major:minor root mount-point opts [optional...] - fstype source super-opts */
-                char *dash = strstr(line, " - ");
-                if (!dash)
-                        continue;
-                if (sscanf(line, "%*d %*d %*s %511s %511s", root, mnt) != 2)
-                        continue;
-                if (sscanf(dash + 3, "%63s %*s %511s", fstype, opts) != 2)
-                        continue;
-                bool v2 = streq(fstype, "cgroup2");
-                if (!v2 && !streq(fstype, "cgroup"))
-                        continue;
-                if (!streq(root, "/"))
-                        continue;
-                Hierarchy x = { .mount = xstrdup(mnt), .controllers = v2 ? xstrdup("") : v1_controllers(opts), .v2 = v2 };
-                if (has_controller(&x, "cpuset")) {
-                        free(x.mount);
-                        free(x.controllers);
-                        continue;
-                }
-                h = realloc(h, sizeof(Hierarchy) * (n + 2));
-                if (!h)
-                        abort();
-                h[n++] = x;
-                h[n] = (Hierarchy) {};
+static int hierarchy_add(const MountEntry *e, void *userdata) {
+        HierarchyList *l = userdata;
+        bool v2 = streq(e->fstype, "cgroup2");
+        /* Only mounts that show the hierarchy's root ("/") are usable. */
+        if ((!v2 && !streq(e->fstype, "cgroup")) || !streq(e->root, "/"))
+                return 0;
+        Hierarchy x = { .mount = xstrdup(e->target),
+                        .controllers = v2 ? xstrdup("") : v1_controllers(e->fs_options ?: ""), .v2 = v2 };
+        if (has_controller(&x, "cpuset")) {
+                free(x.mount);
+                free(x.controllers);
+                return 0;
         }
-        *ret = h;
-        return (int) n;
+        l->h = realloc(l->h, sizeof(Hierarchy) * (l->n + 2));
+        if (!l->h)
+                abort();
+        l->h[l->n++] = x;
+        l->h[l->n] = (Hierarchy) {};
+        return 0;
+}
+
+/* Find every cgroup hierarchy we can manage in the mount table. */
+static int hierarchies_get(Hierarchy **ret) {
+        HierarchyList l = { .h = xcalloc(1, sizeof(Hierarchy)) };
+        int r = mount_table_foreach(hierarchy_add, &l);
+        if (r < 0) {
+                hierarchies_free(l.h);
+                return r;
+        }
+        *ret = l.h;
+        return (int) l.n;
 }
 
 int cgroup_is_unified_only(void) {
