@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdio.h>
@@ -207,6 +208,62 @@ static void list_append(DeviceList *l, DeviceRule rule) {
         l->rules[l->n++] = rule;
 }
 
+static bool list_has_node(const DeviceList *l, const char *node) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->rules[i].node && streq(l->rules[i].node, node))
+                        return true;
+        return false;
+}
+
+/* Whether the class rules RULES[FIRST..N) cover TYPE MAJOR. */
+static bool class_has(const DeviceList *l, size_t first, char type, unsigned major) {
+        for (size_t i = first; i < l->n; i++)
+                if (l->rules[i].type == type && l->rules[i].major == major && !l->rules[i].node)
+                        return true;
+        return false;
+}
+
+/* The host's nodes of a class, in /dev and up to two directories below
+ * (/dev/dri/card0, /dev/snd/pcmC0D0p, /dev/bus/usb/001/002 is three),
+ * without following symlinks: each gets a rule with its name, so that it is
+ * bound into the machine's /dev as a named node is. */
+static void scan_class_nodes(const DeviceAllow *a, DeviceList *l, size_t first, const char *rel, unsigned depth,
+                             size_t *count) {
+        _cleanup_free_ char *path = xasprintf("/dev%s%s", *rel ? "/" : "", rel);
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d)) && *count < DEVICE_CLASS_NODES_MAX;) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *node = xasprintf("%s%s%s", rel, *rel ? "/" : "", de->d_name);
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        /* Not the pty and shm filesystems berth mounts itself. */
+                        if (depth < 3 && !streq(node, "pts") && !streq(node, "shm"))
+                                scan_class_nodes(a, l, first, node, depth + 1, count);
+                        continue;
+                }
+                char type = S_ISCHR(st.st_mode) ? 'c' : S_ISBLK(st.st_mode) ? 'b' : 0;
+                if (!type || !class_has(l, first, type, major(st.st_rdev)))
+                        continue;
+                _cleanup_free_ char *full = xasprintf("/dev/%s", node);
+                if (device_is_builtin_node(full) || list_has_node(l, node))
+                        continue;
+                l->nodes = strv_append(l->nodes, node);
+                list_append(l, (DeviceRule) { type, major(st.st_rdev), (int) minor(st.st_rdev), a->name,
+                                              l->nodes[strv_length(l->nodes) - 1], a->access });
+                (*count)++;
+        }
+}
+
+static void add_class_nodes(const DeviceAllow *a, DeviceList *l, size_t first) {
+        size_t count = 0;
+        scan_class_nodes(a, l, first, "", 1, &count);
+}
+
 /* Add every major /proc/devices lists for CLASS ("char-NAME", "block-NAME"). */
 static int resolve_class(const DeviceAllow *a, DeviceList *l, char **ret_error) {
         bool block = startswith(a->name, "block-") != NULL;
@@ -218,6 +275,7 @@ static int resolve_class(const DeviceAllow *a, DeviceList *l, char **ret_error) 
                 return r;
         }
         bool in_section = false, found = false;
+        size_t first = l->n;
         for (char *line = text, *next; line && *line; line = next) {
                 next = strchr(line, '\n');
                 if (next)
@@ -233,6 +291,8 @@ static int resolve_class(const DeviceAllow *a, DeviceList *l, char **ret_error) 
                 list_append(l, (DeviceRule) { block ? 'b' : 'c', major, DEVICE_MINOR_ANY, a->name, NULL, a->access });
                 found = true;
         }
+        if (found)
+                add_class_nodes(a, l, first);
         if (!found) {
                 *ret_error = xasprintf("[Devices] Allow=%s: /proc/devices has no %s device class '%s'; is its driver "
                                        "loaded? (see /proc/devices for the names)",
@@ -301,8 +361,8 @@ int device_list_build(const DeviceAllow *allow, size_t n_allow, DeviceList *ret,
 
 void device_list_done(DeviceList *l) {
         free(l->rules);
-        l->rules = NULL;
-        l->n = 0;
+        strv_free(l->nodes);
+        *l = (DeviceList) {};
 }
 
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {

@@ -24,6 +24,8 @@
 
 /* At most this many Allow= lines per machine. */
 #define DEVICE_ALLOW_MAX 64
+/* At most this many host nodes of one class go into a machine's /dev. */
+#define DEVICE_CLASS_NODES_MAX 256
 
 typedef struct DeviceRule {
         char type;        /* 'c' (character) or 'b' (block) */
@@ -68,11 +70,13 @@ bool device_name_is_safe(const char *name);
 
 /* The list for one machine: the built-in rules, then the configured ones
  * resolved on this host (a path to the node's own number, a class to its
- * majors in /proc/devices).  The rules borrow ALLOW's names: ALLOW must
+ * majors in /proc/devices, and the host's nodes of those majors in /dev, up
+ * to DEVICE_CLASS_NODES_MAX, so that they are in the machine's /dev too).  The rules borrow ALLOW's names: ALLOW must
  * outlive the list. */
 typedef struct DeviceList {
         DeviceRule *rules;
         size_t n;
+        char **nodes; /* the node names of the host nodes a class brought (owned) */
 } DeviceList;
 
 /* Build RET from ALLOW.  A configured node that is missing, not a device, a

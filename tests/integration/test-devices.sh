@@ -126,6 +126,13 @@ check "start with acknowledged privileged devices" berth start priv
 check_eq "/dev/loop-control (by path) opens inside" "allowed" "$(probe_in priv open /dev/loop-control)"
 check_eq "/dev/loop0 (a block device) opens inside" "allowed" "$(probe_in priv open /dev/loop0)"
 check_eq "a loop node made inside opens (block-loop rm)" "allowed" "$(probe_in priv mknod-open /dev/l1 b 7:1)"
+if [ -b /dev/loop1 ]; then
+        check_eq "a class brings the host's nodes of its majors into /dev: /dev/loop1 is the host's 7:1" "7,1" \
+                "$(berth exec priv -- stat -c '%t,%T' /dev/loop1 | awk -F, '{ printf "%d,%d", "0x"$1, "0x"$2 }')"
+        check_eq "and opens read-only (block-loop r)" "allowed" \
+                "$(berth exec priv -- sh -c 'exec 3</dev/loop1 && echo allowed')"
+        check_output_contains "but not for writing (no w in the line)" '^denied EPERM' probe_in priv open /dev/loop1
+fi
 check_output_contains "kvm still does not (not configured)" '^denied EPERM' probe_in priv mknod-open /dev/planted c 10:232
 check_output_contains "status marks them privileged" '^ +Devices: /dev/loop-control \(rw\) PRIVILEGED' berth status priv
 check_output_contains "status lists every line" '^ +block-loop \(rm\) PRIVILEGED' berth status priv
