@@ -135,7 +135,8 @@ int files_option(int c, const char *arg, FilesOptions *f) {
                         _cleanup_free_ char *cwd = getcwd(NULL, 0);
                         if (!cwd)
                                 return log_error_errno(errno, "Cannot resolve '%s': %m", arg), EXIT_FAIL;
-                        absolute = xasprintf("%s%s%s", cwd, streq(cwd, "/") ? "" : "/", arg);
+                        _cleanup_free_ char *e = bind_path_escape(cwd);
+                        absolute = xasprintf("%s%s%s", e, streq(cwd, "/") ? "" : "/", arg);
                         arg = absolute;
                 }
                 BindSpec b;

@@ -87,8 +87,9 @@ int verb_bind(Context *ctx, int argc, char **argv) {
                 src = xasprintf("%s%s%s", cwd, streq(cwd, "/") ? "" : "/", arg_src);
         } else
                 src = xstrdup(arg_src);
-        const char *dst = argv[optind + 2] ?: src;
-        _cleanup_free_ char *spec_text = xasprintf("%s:%s%s%s", src, dst, options ? ":" : "", options ?: "");
+        /* Plain paths here: a ':' in them is a ':' of the path. */
+        _cleanup_free_ char *esrc = bind_path_escape(src), *edst = bind_path_escape(argv[optind + 2] ?: src);
+        _cleanup_free_ char *spec_text = xasprintf("%s:%s%s%s", esrc, edst, options ? ":" : "", options ?: "");
         _cleanup_(bind_spec_done) BindSpec spec = {};
         const char *reason;
         if (bind_spec_parse(spec_text, read_only, &spec, &reason) < 0) {

@@ -104,39 +104,75 @@ void bind_spec_done(BindSpec *b) {
         *b = (BindSpec) {};
 }
 
-int bind_spec_parse(const char *s, bool read_only, BindSpec *ret, const char **ret_reason) {
-        const char *c1 = strchr(s, ':');
-        const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (c2 && strchr(c2 + 1, ':'))
-                return fail(ret_reason, "has more than SRC:DST:OPTIONS (paths with ':' cannot be bound)");
-        size_t slen = c1 ? (size_t) (c1 - s) : strlen(s);
-        int r = check_path(s, slen, "has no source path", ret_reason);
-        if (r < 0)
-                return r;
-        const char *d = c1 ? c1 + 1 : s;
-        size_t dlen = c1 ? (c2 ? (size_t) (c2 - d) : strlen(d)) : slen;
-        if (dlen == 0) {
-                d = s; /* "SRC::OPTIONS": DST defaults to SRC */
-                dlen = slen;
+/* Split S at each ':' that is not escaped into at most MAX fields (each
+ * malloc'ed), unescaped: "\:" is a ':' of a path and "\\" a backslash, as
+ * nspawn takes them.  Returns how many, or -E2BIG if there are more. */
+static int split_fields(const char *s, char **fields, size_t max) {
+        size_t n = 0;
+        _cleanup_free_ char *buf = xmalloc(strlen(s) + 1);
+        char *o = buf;
+        for (const char *p = s;; p++) {
+                if (*p == '\\' && (p[1] == ':' || p[1] == '\\')) {
+                        *o++ = *++p;
+                        continue;
+                }
+                if (*p && *p != ':') {
+                        *o++ = *p;
+                        continue;
+                }
+                if (n == max) {
+                        for (size_t i = 0; i < n; i++)
+                                free(fields[i]);
+                        return -E2BIG;
+                }
+                fields[n] = strndup(buf, (size_t) (o - buf));
+                if (!fields[n++])
+                        abort();
+                o = buf;
+                if (!*p)
+                        return (int) n;
         }
-        r = check_path(d, dlen, "has no destination path", ret_reason);
+}
+
+char *bind_path_escape(const char *path) {
+        char *e = xmalloc(strlen(path) * 2 + 1), *o = e;
+        for (const char *p = path; *p; p++) {
+                if (*p == ':' || *p == '\\')
+                        *o++ = '\\';
+                *o++ = *p;
+        }
+        *o = 0;
+        return e;
+}
+
+int bind_spec_parse(const char *s, bool read_only, BindSpec *ret, const char **ret_reason) {
+        char *f[3] = {};
+        int n = split_fields(s, f, ELEMENTSOF(f));
+        if (n < 0)
+                return fail(ret_reason, "has more than SRC:DST:OPTIONS (write a ':' in a path as \\:)");
+        _cleanup_free_ char *src = f[0], *dst = f[1], *options = f[2];
+        int r = check_path(src, strlen(src), "has no source path", ret_reason);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *src = strndup(s, slen), *dst = strndup(d, dlen);
-        if (!src || !dst)
-                abort();
+        if (isempty(dst)) {
+                /* "SRC" or "SRC::OPTIONS": DST defaults to SRC */
+                free(dst);
+                dst = xstrdup(src);
+        }
+        r = check_path(dst, strlen(dst), "has no destination path", ret_reason);
+        if (r < 0)
+                return r;
         r = check_destination(dst, ret_reason);
         if (r < 0)
                 return r;
 
         BindSpec b = { .read_only = read_only, .recursive = true, .idmap = BIND_IDMAP_ROOT };
         bool seen_ro = false, seen_rec = false, seen_idmap = false;
-        if (c2) {
-                if (!c2[1])
+        if (options) {
+                if (!*options)
                         return fail(ret_reason, "has an empty list of options after ':'");
-                _cleanup_free_ char *opts = xstrdup(c2 + 1);
                 char *save = NULL;
-                for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+                for (char *o = strtok_r(options, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
                         bool *seen;
                         if (streq(o, "ro") || streq(o, "rw")) {
                                 seen = &seen_ro;
@@ -190,22 +226,22 @@ static bool size_valid(const char *s) {
 }
 
 int tmpfs_spec_parse(const char *s, TmpfsSpec *ret, const char **ret_reason) {
-        const char *colon = strchr(s, ':');
-        size_t dlen = colon ? (size_t) (colon - s) : strlen(s);
-        int r = check_path(s, dlen, "has no destination path", ret_reason);
+        char *f[2] = {};
+        int n = split_fields(s, f, ELEMENTSOF(f));
+        if (n < 0)
+                return fail(ret_reason, "has more than DST:OPTIONS (write a ':' in a path as \\:)");
+        _cleanup_free_ char *dst = f[0], *opts = f[1];
+        int r = check_path(dst, strlen(dst), "has no destination path", ret_reason);
         if (r < 0)
                 return r;
         _cleanup_(tmpfs_spec_done) TmpfsSpec t = {};
-        t.destination = strndup(s, dlen);
-        if (!t.destination)
-                abort();
+        t.destination = TAKE_PTR(dst);
         r = check_destination(t.destination, ret_reason);
         if (r < 0)
                 return r;
-        if (colon) {
-                if (!colon[1])
+        if (opts) {
+                if (!*opts)
                         return fail(ret_reason, "has an empty list of options after ':'");
-                _cleanup_free_ char *opts = xstrdup(colon + 1);
                 char *save = NULL;
                 for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
                         if (streq(o, "ro") || streq(o, "rw"))

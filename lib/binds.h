@@ -34,7 +34,12 @@ typedef struct TmpfsSpec {
         char *size; /* as tmpfs takes it (bytes, k, m, g or %), NULL: the kernel's default */
 } TmpfsSpec;
 
-/* SRC[:DST[:OPTIONS]], OPTIONS comma-separated from ro, rw, rbind,
+/* PATH with each ':' and '\' escaped by a '\', as a field of a Bind= or
+ * TemporaryFileSystem= value (malloc'ed). */
+char *bind_path_escape(const char *path);
+
+/* SRC[:DST[:OPTIONS]] ("\:" is a ':' of a path, "\\" a backslash, as
+ * nspawn takes them), OPTIONS comma-separated from ro, rw, rbind,
  * norbind, idmap, rootidmap, noidmap.  READ_ONLY (BindReadOnly=, --bind-ro)
  * makes it read-only whatever OPTIONS say.  Returns 0 or -EINVAL with a
  * static *ret_reason. */

@@ -130,6 +130,10 @@ check_output_contains "a missing source is refused" "must be an existing host" \
 check_eq "a relative source is the caller's, from its current directory" "hello" \
         "$(cd "$TEST_TMP" && "$BERTH" run --bind ws:/src busybox -- cat /src/in)"
 check_output_contains "a relative destination is refused" "not absolute" berth run --bind "$ws":src busybox -- true
+mkdir -p "$TEST_TMP/a:b"
+echo colon > "$TEST_TMP/a:b/f"
+check_eq "a ':' in a path is written \\: (as nspawn takes it)" "colon" \
+        "$(berth run --bind "$TEST_TMP/a\\:b:/x\\:y" busybox -- cat /x:y/f)"
 check_output_contains "a relative source in machine.conf is refused" "not absolute" berth create rel --template busybox --set Bind=src:/src
 check_output_contains "over /proc is refused" "/proc, /sys, /dev" berth run --bind "$ws":/proc/x busybox -- true
 check_output_contains "over /sys is refused" "/proc, /sys, /dev" berth run --bind "$ws":/sys busybox -- true

@@ -54,6 +54,12 @@ check_eq "host UID 1000 is 1000 inside" "1000" "$(berth exec m -- stat -c %u /id
 check "a relative SRC is the caller's" sh -c "cd '$TEST_TMP' && '$BERTH' bind --mkdir m ids /rel"
 check "and it is the same tree" berth exec m -- test -e /rel/u1000
 
+mkdir -p "$TEST_TMP/with:colon"
+echo colon > "$TEST_TMP/with:colon/f"
+check "a path with ':' binds (live binds take plain paths)" berth bind --mkdir m "$TEST_TMP/with:colon" /co:lon
+check_eq "and reads inside" "colon" "$(berth exec m -- cat /co:lon/f)"
+check "and unbinds" berth unbind m /co:lon
+
 # Hostile and bad input.
 berth exec m -- sh -c 'mkdir -p /real && ln -s /etc /link && ln -s /real /reldir'
 check_fails "a destination through a guest symlink is refused" berth bind m "$ws" /link/x --mkdir

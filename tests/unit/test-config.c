@@ -925,6 +925,22 @@ static void test_files(void) {
         TEST_ASSERT(bind_spec_parse("/x:/y:idmap", false, &b, &reason) == 0 && b.idmap == BIND_IDMAP_ID,
                     "idmap option");
         bind_spec_done(&b);
+        TEST_ASSERT(bind_spec_parse("/a\\:b:/c\\\\d:ro", false, &b, &reason) == 0 && streq(b.source, "/a:b") &&
+                            streq(b.destination, "/c\\d") && b.read_only,
+                    "\\: is a ':' of a path and \\\\ a backslash (as nspawn takes them)");
+        bind_spec_done(&b);
+        TEST_ASSERT(bind_spec_parse("/a\\:b", false, &b, &reason) == 0 && streq(b.destination, "/a:b"),
+                    "an escaped ':' in SRC, DST defaulting to it");
+        bind_spec_done(&b);
+        TEST_ASSERT(bind_spec_parse("/a:/b:ro:x", false, &b, &reason) == -EINVAL && strstr(reason, "\\:"),
+                    "a fourth field is refused, saying how to write a ':'");
+        _cleanup_free_ char *esc = bind_path_escape("/a:b\\c");
+        TEST_ASSERT(streq(esc, "/a\\:b\\\\c"), "bind_path_escape() escapes ':' and '\\' (got %s)", esc);
+        TmpfsSpec t;
+        TEST_ASSERT(tmpfs_spec_parse("/t\\:1:mode=0700", &t, &reason) == 0 && streq(t.destination, "/t:1") &&
+                            streq(t.mode, "0700"),
+                    "an escaped ':' in a tmpfs destination");
+        tmpfs_spec_done(&t);
 
         parse_bad("a relative Bind= source", "[Files]\nBind=src:/src\n", "test.conf:2: Bind=src:/src:",
                   "not absolute", "expected SRC[:DST[:OPTIONS]]");
