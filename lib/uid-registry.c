@@ -4,6 +4,7 @@
 
 #include "build-config.h"
 #include "fs.h"
+#include "kv.h"
 #include "log.h"
 #include "idmap.h"
 #include "uid-registry.h"
@@ -58,23 +59,18 @@ static int parse_entry_name(const char *name, uid_t *ret) {
         return 0;
 }
 
-/* The owner path of an entry; -EBADMSG unless it is "OWNER=/abs/path\n"
- * with no ".." that could walk the check elsewhere. */
+/* The owner path of an entry; -EBADMSG unless it is "OWNER=/abs/path" and
+ * nothing else, with no ".." that could walk the check elsewhere. */
 static int read_entry(int dir_fd, const char *name, char **ret_owner) {
-        _cleanup_free_ char *text = NULL;
-        int r = read_file_at(dir_fd, name, ENTRY_MAX, &text, NULL);
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(dir_fd, name, ENTRY_MAX, &kv);
         if (r < 0)
                 return r;
-        const char *v = startswith(text, "OWNER=");
-        size_t n = v ? strcspn(v, "\n") : 0;
-        if (!v || n < 2 || v[0] != '/' || !streq(v + n, "\n"))
+        const char *v = key_values_get(&kv, "OWNER");
+        size_t n = v ? strlen(v) : 0;
+        if (kv.n != 1 || n < 2 || v[0] != '/' || v[n - 1] == '/' || path_has_dotdot(v))
                 return -EBADMSG;
-        _cleanup_free_ char *owner = strndup(v, n);
-        if (!owner)
-                abort();
-        if (path_has_dotdot(owner) || owner[n - 1] == '/')
-                return -EBADMSG;
-        *ret_owner = TAKE_PTR(owner);
+        *ret_owner = xstrdup(v);
         return 0;
 }
 
