@@ -9,39 +9,53 @@
 
 /* ----- nftables: the whole "inet berth" table from the live entries ----- */
 
-static void nft_port_rules(char **s, const BridgeView *b) {
-        for (size_t i = 0; i < b->n; i++) {
-                const Entry *e = b->entries + i;
-                for (size_t k = 0; k < e->n_ports; k++) {
-                        const PortForward *p = e->ports + k;
-                        const char *proto = port_protocol_to_string(p->protocol);
-                        char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
-                        strextendf(s,
-                                   "    fib daddr type local meta nfproto ipv4 %s dport %u dnat ip to %s:%u\n"
-                                   /* Not ::1: Linux never routes it off the host; portproxy.h relays it. */
-                                   "    ip6 daddr != ::1 fib daddr type local %s dport %u dnat ip6 to [%s]:%u\n",
-                                   proto, p->host_port, ipaddr_format(&e->addr, a), p->guest_port, proto,
-                                   p->host_port, ipaddr_format(&e->addr6, a6), p->guest_port);
+/* The port forwards of every bridge as two maps, "PROTO . HOST_PORT" to the
+ * machine's "ADDRESS . PORT": one lookup per packet, however many machines
+ * and forwards there are (a rule per forward was a linear walk). */
+static void nft_forward_maps(char **s, const BridgeView *bridges, size_t n) {
+        _cleanup_free_ char *e4 = xstrdup(""), *e6 = xstrdup("");
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < bridges[i].n; j++) {
+                        const Entry *e = bridges[i].entries + j;
+                        for (size_t k = 0; k < e->n_ports; k++) {
+                                const PortForward *p = e->ports + k;
+                                const char *proto = port_protocol_to_string(p->protocol);
+                                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+                                strextendf(&e4, "%s%s . %u : %s . %u", *e4 ? ", " : "", proto, p->host_port,
+                                           ipaddr_format(&e->addr, a), p->guest_port);
+                                strextendf(&e6, "%s%s . %u : %s . %u", *e6 ? ", " : "", proto, p->host_port,
+                                           ipaddr_format(&e->addr6, a6), p->guest_port);
+                        }
                 }
-        }
+        strextendf(s, "  map forward4 {\n    type inet_proto . inet_service : ipv4_addr . inet_service\n");
+        if (*e4)
+                strextendf(s, "    elements = { %s }\n", e4);
+        strextendf(s, "  }\n  map forward6 {\n    type inet_proto . inet_service : ipv6_addr . inet_service\n");
+        if (*e6)
+                strextendf(s, "    elements = { %s }\n", e6);
+        strextendf(s, "  }\n");
 }
+
+/* Port forwards: from anywhere to any local address (other hosts, machines
+ * on the bridge), and from the host itself (output).  Not to ::1: Linux
+ * never routes it off the host; portproxy.h relays it. */
+static const char nft_forward_rules[] =
+        "    fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @forward4\n"
+        "    ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @forward6\n";
 
 static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool own6) {
         char *s = xstrdup("table inet berth {\n");
+        nft_forward_maps(&s, bridges, n);
         /* route_localnet (see bridge_ensure()) would also let a guest send to
          * the host's 127.0.0.1 services: nothing from a bridge may be
          * addressed there.  Before conntrack, so no NAT can dress it up. */
         strextendf(&s, "  chain raw-prerouting {\n    type filter hook prerouting priority raw; policy accept;\n");
         for (size_t i = 0; i < n; i++)
                 strextendf(&s, "    iifname \"%s\" ip daddr 127.0.0.0/8 drop\n", bridges[i].name);
-        /* Port forwards: from anywhere to any local address (other hosts,
-         * machines on the bridge), and from the host itself (output). */
-        strextendf(&s, "  }\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n");
-        for (size_t i = 0; i < n; i++)
-                nft_port_rules(&s, bridges + i);
-        strextendf(&s, "  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n");
-        for (size_t i = 0; i < n; i++)
-                nft_port_rules(&s, bridges + i);
+        strextendf(&s, "  }\n  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n%s",
+                   nft_forward_rules);
+        strextendf(&s, "  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n%s",
+                   nft_forward_rules);
         strextendf(&s, "  }\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
         for (size_t i = 0; i < n; i++) {
                 const BridgeView *b = bridges + i;

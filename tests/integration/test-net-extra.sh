@@ -97,7 +97,7 @@ check_eq "that machine is not running either" stopped "$(machine_state f)"
 kill "$UDP_PID"
 wait "$UDP_PID" 2>/dev/null
 check "with the port free again, the forward is made" berth start --port 18099:8000 --port udp:18098:53 f
-check_output_contains "its rules are in place" 'tcp dport 18099 dnat ip to' nft list table inet berth
+check_output_contains "its rules are in place" 'tcp . 18099 : 10\.77\.0\.[0-9]+ \. ' nft list table inet berth
 check "stop f" berth stop f
 
 # --- forwarding: berth turns off only what it turned on -----------------------

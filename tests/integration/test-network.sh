@@ -119,7 +119,7 @@ ip link del bt-peer$$ 2>/dev/null
 check "udp forward in machine.conf" sh -c "printf '[Network]\nPort=udp:5353:53 tcp:2222:22\n' >> '$BERTH_ROOT/machines/b/machine.conf'"
 check "stop b" berth stop b
 check "start b with its forwards" berth start b
-check_output_contains "the udp forward is in the ruleset" 'udp dport 5353 dnat ip to 10\.77\.0\.[0-9]+:53' nft list table inet berth
+check_output_contains "the udp forward is in the ruleset" 'udp \. 5353 : 10\.77\.0\.[0-9]+ \. 53' nft list table inet berth
 check "create d" berth create d --template busybox
 check_output_contains "a second machine cannot take a forwarded host port" "forwarded to machine c" \
         berth start --port 8080 d
