@@ -140,11 +140,14 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                             *a_leases = xasprintf("--dhcp-leasefile=%s/leases", dir),
                             *a_router = xasprintf("--dhcp-option=option:router,%s", gw),
                             *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
-                            *a_log = xasprintf("--log-facility=%s/log", dir);
+                            *a_log = xasprintf("--log-facility=%s/log", dir),
+                            /* dnsmasq's own default is 1000 leases: a fleet on a
+                             * large subnet would get no address past that. */
+                            *a_leasemax = xasprintf("--dhcp-lease-max=%u", ipnet_host_max(&b->subnet));
         char *argv[] = { (char *) DNSMASQ_PATH, (char *) "--conf-file=/dev/null", (char *) "--user=" DNSMASQ_USER,
                          a_group, a_pid, a_if,
                          (char *) "--bind-interfaces", (char *) "--except-interface=lo", a_hosts, a_leases, a_router, a_dns, (char *) "--dhcp-authoritative",
-                         (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_range,
+                         (char *) "--quiet-dhcp", (char *) "--quiet-ra", a_log, a_leasemax, a_range,
                          /* Stateful DHCPv6 with each machine's own address, and
                           * router advertisements with the "managed" flag and no
                           * SLAAC: a guest's DHCPv6 client (networkd's) gets the
