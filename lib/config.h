@@ -22,7 +22,9 @@
  * ASCII (62 65 72 74 68): set one of your own (fdXX:XXXX:XXXX::/64 with
  * random X) where several hosts' machines must not overlap. */
 #define CONFIG_DEFAULT_BRIDGE "berth0"
-#define CONFIG_DEFAULT_SUBNET "10.77.0.0/24"
+/* 65534 addresses: a fleet of a thousand machines and more fits without
+ * configuration (one Linux bridge takes 1023 of them, see Bridge=). */
+#define CONFIG_DEFAULT_SUBNET "10.77.0.0/16"
 #define CONFIG_DEFAULT_IPV6_SUBNET "fd62:6572:7468::/64"
 #define CONFIG_DEFAULT_INTERFACE "host0"
 #define CONFIG_PORTS_MAX 64

@@ -46,6 +46,31 @@ void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *nam
         (void) rm_rf_at(nsfd, name);
 }
 
+/* A subnet the host already reaches elsewhere (a LAN, a VPN, another
+ * tool's bridge) would take those addresses away from it: refused before
+ * the bridge is made, naming the route. */
+static int check_host_routes(Netlink *nl, const Network *net) {
+        const IPNet *nets[] = { &net->subnet, &net->subnet6 };
+        for (size_t i = 0; i < ELEMENTSOF(nets); i++) {
+                IPNet route;
+                int oif = 0;
+                int r = netlink_route_overlap(nl, nets[i], 0, &route, &oif);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read the host's routes: %m");
+                if (r == 0)
+                        continue;
+                char a[IPNET_STRLEN], b[IPNET_STRLEN], ifname[IF_NAMESIZE] = "?";
+                (void) if_indextoname((unsigned) oif, ifname);
+                return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                       "Subnet %s of bridge %s overlaps the host's route to %s on %s: set "
+                                       "another %s in [Network] of /etc/berth/berth.conf (for every machine) "
+                                       "or of the machine's machine.conf.", ipnet_format(nets[i], a),
+                                       net->bridge, ipnet_format(&route, b), ifname,
+                                       i ? "IPv6Subnet=" : "Subnet=");
+        }
+        return 0;
+}
+
 /* Create bridge NAME with the gateway addresses, or check an existing one. */
 int bridge_ensure(int nsfd, Network *net) {
         _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
@@ -90,6 +115,9 @@ int bridge_ensure(int nsfd, Network *net) {
         }
 
         if (ifindex <= 0) {
+                r = check_host_routes(&nl, net);
+                if (r < 0)
+                        return r;
                 /* Marked first: a bridge berth made is never left unmarked. */
                 r = write_file_atomic_at(brfd, "created", "", 0, 0600);
                 if (r < 0)

@@ -28,7 +28,7 @@ static uint32_t reservation_read(int mfd, const IPNet *subnet) {
 }
 
 /* Pick the machine's host index: its old one if still free, else the first
- * free one from a place derived from its ID.  "Free" means neither running
+ * free one from a place derived from its ID (see below).  "Free" means neither running
  * on this bridge nor reserved by another machine of this state root. */
 int address_allocate(Network *net, Store *store, const char *name, const Entry *live, size_t n_live,
                             uint32_t *ret) {
@@ -60,7 +60,10 @@ int address_allocate(Network *net, Store *store, const char *name, const Entry *
                 *ret = mine;
                 return 0;
         }
-        uint32_t span = max - 1, start = (uint32_t) (fnv1a64(net->id) % span);
+        /* From a place derived from the ID within the first 253 addresses
+         * (a /24's worth: machines that share a bridge from two state roots
+         * rarely meet), then upwards: a small fleet stays in x.y.0.*. */
+        uint32_t span = max - 1, start = (uint32_t) (fnv1a64(net->id) % (span < 253 ? span : 253));
         for (uint32_t i = 0; i < span; i++) {
                 uint32_t k = 2 + (start + i) % span;
                 if (!used[k]) {

@@ -25,6 +25,8 @@
 #include "store.h"
 
 #define NETWORK_RUN_DIR "/run/berth-network"
+/* A Linux bridge numbers its ports 1..1023 (BR_MAX_PORTS less port 0). */
+#define BRIDGE_PORTS_MAX 1023
 
 /* One running machine on a bridge: BRIDGE/machines/ID */
 typedef struct Entry {

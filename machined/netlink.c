@@ -209,3 +209,60 @@ int netlink_link_index(Netlink *n, const char *name) {
                 return r;
         return ifindex > 0 ? ifindex : -ENODEV;
 }
+
+typedef struct RouteOverlap {
+        const IPNet *net;
+        int except_ifindex;
+        IPNet *ret_route;
+        int *ret_ifindex;
+        bool found;
+} RouteOverlap;
+
+static int route_overlap_cb(const struct nlmsghdr *nlh, void *data) {
+        RouteOverlap *o = data;
+        const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+        /* The default route overlaps everything and says nothing. */
+        if (o->found || rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST || rtm->rtm_dst_len == 0 ||
+            rtm->rtm_family != o->net->addr.family)
+                return MNL_CB_OK;
+        IPNet dst = { .addr = { .family = rtm->rtm_family }, .prefixlen = rtm->rtm_dst_len };
+        int oif = 0;
+        const struct nlattr *attr;
+        size_t len = rtm->rtm_family == AF_INET ? 4 : 16;
+        mnl_attr_for_each(attr, nlh, sizeof *rtm) {
+                if (mnl_attr_get_type(attr) == RTA_DST && mnl_attr_get_payload_len(attr) == len)
+                        memcpy(dst.addr.bytes, mnl_attr_get_payload(attr), len);
+                else if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_get_payload_len(attr) == 4)
+                        oif = (int) mnl_attr_get_u32(attr);
+        }
+        if (oif == o->except_ifindex || !ipnet_overlaps(&dst, o->net))
+                return MNL_CB_OK;
+        o->found = true;
+        *o->ret_route = dst;
+        *o->ret_ifindex = oif;
+        return MNL_CB_OK;
+}
+
+int netlink_route_overlap(Netlink *n, const IPNet *net, int except_ifindex, IPNet *ret_route, int *ret_ifindex) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETROUTE;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = ++n->seq;
+        struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
+        rtm->rtm_family = (uint8_t) net->addr.family;
+        if (mnl_socket_sendto(n->sock, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        RouteOverlap o = { .net = net, .except_ifindex = except_ifindex, .ret_route = ret_route,
+                           .ret_ifindex = ret_ifindex };
+        for (;;) {
+                ssize_t len = mnl_socket_recvfrom(n->sock, buf, sizeof buf);
+                if (len < 0)
+                        return -errno;
+                int r = mnl_cb_run(buf, (size_t) len, n->seq, n->portid, route_overlap_cb, &o);
+                if (r < 0)
+                        return -errno;
+                if (r == MNL_CB_STOP)
+                        return o.found;
+        }
+}

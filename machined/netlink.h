@@ -49,3 +49,9 @@ int netlink_route_add(Netlink *n, int ifindex, const IPNet *dst, const IPAddr *g
 int netlink_route_add_default(Netlink *n, int ifindex, const IPAddr *gateway);
 /* The ifindex of NAME in the socket's namespace, or -ENODEV. */
 int netlink_link_index(Netlink *n, const char *name);
+
+/* Whether the main routing table has a route (not the default one) to a
+ * network that overlaps NET, other than through EXCEPT_IFINDEX (0: none):
+ * 1 with the first in *RET_ROUTE and its interface in *RET_IFINDEX, 0 if
+ * not. */
+int netlink_route_overlap(Netlink *n, const IPNet *net, int except_ifindex, IPNet *ret_route, int *ret_ifindex);

@@ -253,6 +253,14 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         r = entries_load(brfd, &live, &n_live);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the machines of bridge %s: %m", net->bridge);
+        size_t others = 0;
+        for (size_t i = 0; i < n_live; i++)
+                others += !streq(live[i].id, net->id);
+        if (others >= BRIDGE_PORTS_MAX)
+                return log_error_errno(SYNTHETIC_ERRNO(EXFULL),
+                                       "Bridge %s has %zu machines, the most one Linux bridge takes: start this "
+                                       "one on another bridge (Network.Bridge=, with its own Subnet= and "
+                                       "IPv6Subnet=).", net->bridge, others);
 
         if (!net->external) {
                 uint32_t k = 0;

@@ -38,6 +38,19 @@ for m in a b c d e; do
         check "create $m" create_quick "$m"
 done
 
+# --- a subnet the host reaches elsewhere is refused -----------------------------
+ip link add hostlan type veth peer name hostlan-p
+ip addr add 10.77.200.1/24 dev hostlan
+ip link set hostlan up
+check_output_contains "a default subnet that overlaps a host route is refused, naming both" \
+        "Subnet 10.77.0.0/16 of bridge berth0 overlaps the host's route to 10.77.200.0/24 on hostlan: set another Subnet=" \
+        berth start a
+check_eq "and nothing runs" stopped "$(machine_state a)"
+check "no bridge was made" no_berth_links
+ip link del hostlan
+check "with the host route gone, the machine starts" berth start a
+check "stop a" berth stop a
+
 # --- the bridge's MAC address stays put ---------------------------------------
 check "start a" berth start a
 MAC=$(bridge_mac)

@@ -722,7 +722,7 @@ static void test_format(void) {
                           "[Network]\n"
                           "Mode=host\n"
                           "Bridge=berth0\n"
-                          "Subnet=10.77.0.0/24\n"
+                          "Subnet=10.77.0.0/16\n"
                           "IPv6Subnet=fd62:6572:7468::/64\n"
                           "Interface=host0\n"
                           "Link=\n"
