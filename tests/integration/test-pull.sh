@@ -195,9 +195,10 @@ auth:
     realm: berth-test
     path: $W/htpasswd"
 check "push to it" push --dest-creds tester:s3cret-pw "oci:$L:bb" "docker://$TREG/secure/bb:1"
-authfile() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$TREG" "$(printf '%s' "$1" | base64 -w0)" >"$2"; }
-authfile tester:s3cret-pw "$W/auth.json"
-authfile tester:wrong-pw "$W/bad-auth.json"
+# authfile REGISTRY USER:PASSWORD FILE
+authfile() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"; }
+authfile $TREG tester:s3cret-pw "$W/auth.json"
+authfile $TREG tester:wrong-pw "$W/bad-auth.json"
 
 state=$(store_state)
 check_status "an unknown CA: exit 1" 1 berth pull --authfile "$W/auth.json" $TREG/secure/bb:1
@@ -216,6 +217,32 @@ check "pull over TLS with --ca-file and the auth file" \
         berth pull --ca-file "$W/ca.crt" --authfile "$W/auth.json" $TREG/secure/bb:1
 check "the default auth file (\$REGISTRY_AUTH_FILE) is read too" \
         env REGISTRY_AUTH_FILE="$W/auth.json" "$BERTH" pull --ca-file "$W/ca.crt" $TREG/secure/bb:1
+
+# --- bearer tokens, a redirect to another origin, a broken transfer ----------
+PROXY=127.0.0.1:5080
+start_proxy() {
+        python3 "$(dirname "$0")/registry-proxy.py" 5080 "http://$REG" tokenuser:token-pw "$W/proxy.log" \
+                >"$W/proxy.out" 2>&1 &
+        REGPIDS+=($!)
+        wait_for 20 curl -s -o /dev/null "http://$PROXY/v2/"
+}
+check "start a token-auth front of the plain registry on $PROXY" start_proxy
+authfile $PROXY tokenuser:token-pw "$W/proxy-auth.json"
+authfile $PROXY tokenuser:nope "$W/proxy-bad.json"
+check_status "a token service that refuses the credentials: exit 1" 1 \
+        berth pull --authfile "$W/proxy-bad.json" $PROXY/sized:1
+check_output_contains "... says so" "token service refused our credentials" \
+        berth pull --authfile "$W/proxy-bad.json" $PROXY/sized:1
+: >"$W/proxy.log"
+check "pull with a bearer token, blobs redirected, a layer cut off half way" \
+        berth pull --authfile "$W/proxy-auth.json" $PROXY/sized:1
+check "the token was asked for with the credentials" grep -q "^token creds=yes" "$W/proxy.log"
+check "blobs were fetched from the other origin" grep -q "^blob auth=" "$W/proxy.log"
+check_fails "... without the credentials or the token" grep -q "^blob auth=yes" "$W/proxy.log"
+check "a layer download was cut off" grep -q "^cut sha256:" "$W/proxy.log"
+check "... and resumed with a range request" grep -qE "^range bytes=[1-9][0-9]*-$" "$W/proxy.log"
+check "every stored blob has its digest (after the resume)" verify_blobs
+check "rmi it" berth rmi $PROXY/sized:1
 
 # --- a machine from a pulled image ------------------------------------------
 check "pull REF NAME makes a machine" berth pull $REG/bb:1 m1
