@@ -1443,7 +1443,9 @@ static int config_handler(void *userdata, const char *section, const char *key, 
         }
         if (ctx->source == CONFIG_SOURCE_MACHINE && e->global_only) {
                 reason = "only allowed in the global berth.conf";
-                hint = "set it there, or give --max-size to berth import or create";
+                hint = e->id == CONFIG_IMPORT_DEFAULT_REGISTRY
+                               ? "set it there, or write the registry into the image reference"
+                               : "set it there, or give --max-size to berth import or create";
                 goto fail;
         }
         if ((ctx->seen_mask & bit) && !e->format_list) {
@@ -1628,7 +1630,9 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
 
         if (e && e->global_only) {
                 reason = "not a machine setting";
-                hint = "give --max-size to berth import or create, or set it in berth.conf";
+                hint = e->id == CONFIG_IMPORT_DEFAULT_REGISTRY
+                               ? "write the registry into the image reference, or set it in berth.conf"
+                               : "give --max-size to berth import or create, or set it in berth.conf";
         } else if (e) {
                 machine_config_copy(&copy, c);
                 /* The command line is the highest layer and always applies;
