@@ -241,6 +241,11 @@ static int pull(const char *store, const char *refname, const PullOptions *o) {
         r = image_store_prepare(store_fd);
         if (r < 0)
                 return r;
+        /* Blobs linked by a pull killed before it wrote index.json belong to
+         * nothing: the lock is ours, so they go now. */
+        r = image_store_gc(store_fd, NULL);
+        if (r < 0)
+                return r;
 
         RegistryOptions ro = { .ca_file = o->ca_file, .insecure = o->insecure, .username = user,
                                .password = password, .progress = o->progress };

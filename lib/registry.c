@@ -241,7 +241,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         if (s->fd >= 0) {
                 int r = write_all(s->fd, ptr, n);
                 if (r < 0) {
-                        s->error = r;
+                        s->error = log_error_errno(r, "Failed to write to the image store: %m");
                         return 0;
                 }
         } else {
@@ -493,8 +493,9 @@ static int authenticate(Registry *r, const Response *resp, bool retried) {
 /* ----- Requests with redirects and authentication ----- */
 
 /* GET PATH (below /v2/) from the registry.  0 with RESP (a final status:
- * 2xx or an error the caller judges), or -errno (logged unless transport
- * trouble the caller may retry: -EIO, -EAGAIN). */
+ * 2xx or an error the caller judges), or -errno: logged, but for transport
+ * trouble the caller may retry (-EIO, curl's words in r->curl_error) and
+ * the sink's verdicts (-EFBIG, -EPROTO). */
 static int get(Registry *r, const char *path, const char *accept, Sink *sink, Response *resp) {
         bool authed = false;
         unsigned redirects = 0;
@@ -525,11 +526,12 @@ static int get(Registry *r, const char *path, const char *accept, Sink *sink, Re
                                                r->ref.registry, r->curl_error);
                 if (k == -EFBIG || k == -EPROTO || (k < 0 && k != -EIO && k != -EPROTONOSUPPORT))
                         return k; /* the sink's verdict: the caller says what */
+                if (k == -EPROTONOSUPPORT && !r->plain_http_ok)
+                        return log_error_errno(SYNTHETIC_ERRNO(EPROTO), "%s: %s (a registry without TLS needs --insecure).",
+                                               r->ref.registry, r->curl_error);
                 if (k < 0) {
-                        log_error("%s: %s%s", r->ref.registry, r->curl_error[0] ? r->curl_error : "transfer failed",
-                                  k == -EPROTONOSUPPORT && !r->plain_http_ok
-                                          ? " (a registry without TLS needs --insecure)"
-                                          : "");
+                        if (!r->curl_error[0])
+                                snprintf(r->curl_error, sizeof r->curl_error, "transfer failed");
                         return -EIO;
                 }
                 r->scheme_known = true;
@@ -597,6 +599,10 @@ int registry_get_manifest(Registry *r, const char *reference, const char *expect
         if (k == -EFBIG)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: %s is larger than %s.", r->ref.registry, what,
                                        expect_size >= 0 ? "its descriptor says" : "a manifest may be (4 MiB)");
+        if (k == -EIO)
+                return log_error_errno(k, "%s: cannot fetch %s: %s", r->ref.registry, what, r->curl_error);
+        if (k == -EPROTO)
+                return log_error_errno(k, "%s: %s: a broken answer.", r->ref.registry, what);
         if (k < 0)
                 return k;
         if (resp.status != 200)
@@ -638,6 +644,7 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
         _cleanup_(digest_freep) Digest *d = digest_new(alg);
         Sink sink = { .fd = fd, .digest = d, .alg = alg, .expect = size, .label = r->o.progress ? label : NULL };
         int k = 0;
+        char why[CURL_ERROR_SIZE + 64] = "";
         for (unsigned attempt = 0;; attempt++) {
                 _cleanup_(response_done) Response resp = {};
                 k = get(r, path, NULL, &sink, &resp);
@@ -646,15 +653,18 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
                         if (sink.received == size)
                                 break;
                         k = -EIO; /* the body ended early: resume */
+                        snprintf(why, sizeof why, "the body ended early");
                 } else if (k == 0) {
                         k = status_error(r, &resp, label);
                         if (k != -EAGAIN)
                                 break;
-                }
-                if (k == -EFBIG)
-                        break;
-                if (k != -EIO && k != -EAGAIN && k != -EPROTO)
-                        break;
+                        snprintf(why, sizeof why, "HTTP %ld", resp.status);
+                } else if (k == -EIO)
+                        snprintf(why, sizeof why, "%s", r->curl_error);
+                else if (k == -EPROTO)
+                        snprintf(why, sizeof why, "a broken partial answer");
+                else
+                        break; /* logged, or the size check's verdict */
                 if (attempt + 1 >= REGISTRY_RETRIES) {
                         k = -EIO;
                         break;
@@ -662,13 +672,13 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
                 if (k == -EPROTO) {
                         /* A bad partial answer: start over rather than trust it. */
                         if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-                                return -errno;
+                                return log_error_errno(errno, "%s: cannot start over: %m", label);
                         digest_free(sink.digest);
                         sink.digest = d = digest_new(alg);
                         sink.received = 0;
                 }
-                log_info("%s: interrupted after %" PRIu64 " of %" PRIu64 " bytes; %s.", label, sink.received, size,
-                         sink.received > 0 ? "resuming" : "trying again");
+                log_info("%s: interrupted after %" PRIu64 " of %" PRIu64 " bytes (%s); %s.", label, sink.received,
+                         size, why, sink.received > 0 ? "resuming" : "trying again");
                 sleep(1u << attempt);
         }
         if (sink.label && sink.received > 0)
@@ -677,8 +687,11 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
                                        "%s %s: the registry sent more than the %" PRIu64 " bytes its descriptor says.",
                                        label, digest, size);
+        if (k == -EIO)
+                return log_error_errno(k, "%s %s: download failed after %u attempts: %s", label, digest,
+                                       REGISTRY_RETRIES, why);
         if (k < 0)
-                return log_error_errno(k, "%s %s: download failed: %m", label, digest);
+                return k; /* logged */
         char got[DIGEST_STRING_MAX];
         digest_finish(d, got);
         if (!streq(got, digest))

@@ -137,7 +137,10 @@ check "pull --platform linux/s390x takes the other" berth pull --platform linux/
 check_eq "... recorded as s390x" "linux/s390x" \
         "$(berth images --json | jq -r --arg r "$REG/bb:multi" '.[] | select(.reference == $r) | .platform')"
 check "pull by digest" berth pull "$REG/bb@$digest"
+orphan=$STORE/blobs/sha256/$(printf 'left by a killed pull' | sha256sum | cut -d' ' -f1)
+printf 'left by a killed pull' >"$orphan"
 check_output_contains "a second pull of the same image is fine" "$REG/bb:1 $digest" berth pull $REG/bb:1
+check_fails "a blob no image needs (a killed pull's) goes with the next pull" test -e "$orphan"
 
 # --- refusals: nothing stored, no machine -----------------------------------
 state=$(store_state)
@@ -270,5 +273,8 @@ check "rmi all the rest" berth rmi $(berth images --json | jq -r '.[].reference'
 check_eq "no blob is left" 0 "$(blob_count)"
 check_eq "no image is listed" "[]" "$(berth images --json | jq -c .)"
 check_eq "machines made from them stay" "m-v2s2 m-zstd m1" "$(berth list --json | jq -r '.[].name' | sort | xargs)"
+progress() { script -qec "$BERTH pull $REG/bb:1" /dev/null; }
+check_output_contains "on a terminal, progress per layer" "Pulling layer 1/1 sha256:[0-9a-f]{12}: [0-9.]+ of [0-9.]+ MiB" progress
+check_fails "not into a pipe" bash -c "berth pull $REG/team/bb2 2>&1 | grep -q Pulling"
 
 done_testing
