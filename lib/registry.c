@@ -46,6 +46,7 @@ typedef struct Sink {
         DigestAlgorithm alg;
         uint64_t received;    /* accepted bytes, over all attempts */
         uint64_t expect;      /* the declared size; UINT64_MAX: unknown */
+        uint64_t announced;   /* a Content-Length that disagreed with it */
         int error;            /* why the write callback stopped the transfer */
         bool started;         /* the body of this attempt began */
         const char *label;    /* progress */
@@ -185,6 +186,14 @@ static void show_progress(Sink *s, bool done) {
 static int sink_begin(Request *q, long status) {
         Sink *s = q->sink;
         s->started = true;
+        /* A length announced is checked before the first byte is taken. */
+        curl_off_t cl = -1;
+        if (s->expect != UINT64_MAX &&
+            curl_easy_getinfo(q->r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0 &&
+            (uint64_t) cl != s->expect - (status == 206 ? s->received : 0)) {
+                s->announced = (uint64_t) cl;
+                return -EMSGSIZE;
+        }
         if (status == 206) {
                 uint64_t from;
                 const char *cr = q->resp->content_range, *p;
@@ -524,7 +533,7 @@ static int get(Registry *r, const char *path, const char *accept, Sink *sink, Re
                         return log_error_errno(k, "%s: TLS certificate verification failed: %s (--ca-file names a CA "
                                                "to trust).",
                                                r->ref.registry, r->curl_error);
-                if (k == -EFBIG || k == -EPROTO || (k < 0 && k != -EIO && k != -EPROTONOSUPPORT))
+                if (k == -EFBIG || k == -EMSGSIZE || k == -EPROTO || (k < 0 && k != -EIO && k != -EPROTONOSUPPORT))
                         return k; /* the sink's verdict: the caller says what */
                 if (k == -EPROTONOSUPPORT && !r->plain_http_ok)
                         return log_error_errno(SYNTHETIC_ERRNO(EPROTO), "%s: %s (a registry without TLS needs --insecure).",
@@ -599,6 +608,11 @@ int registry_get_manifest(Registry *r, const char *reference, const char *expect
         if (k == -EFBIG)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: %s is larger than %s.", r->ref.registry, what,
                                        expect_size >= 0 ? "its descriptor says" : "a manifest may be (4 MiB)");
+        if (k == -EMSGSIZE)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                       "%s: %s: size mismatch: its descriptor says %" PRIi64
+                                       " bytes, the registry announces %" PRIu64 ".",
+                                       r->ref.registry, what, expect_size, sink.announced);
         if (k == -EIO)
                 return log_error_errno(k, "%s: cannot fetch %s: %s", r->ref.registry, what, r->curl_error);
         if (k == -EPROTO)
@@ -687,6 +701,11 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
                                        "%s %s: the registry sent more than the %" PRIu64 " bytes its descriptor says.",
                                        label, digest, size);
+        if (k == -EMSGSIZE)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                       "%s %s: size mismatch: its descriptor says %" PRIu64
+                                       " bytes, the registry announces %" PRIu64 ".",
+                                       label, digest, size, sink.announced);
         if (k == -EIO)
                 return log_error_errno(k, "%s %s: download failed after %u attempts: %s", label, digest,
                                        REGISTRY_RETRIES, why);

@@ -8,7 +8,8 @@ in front of a real docker-registry (UPSTREAM), doing what that one does not:
   - blob storage elsewhere: a blob GET is redirected (307) to another
     origin (127.0.0.2, same port), as registries do with object storage;
   - a broken transfer: the first download of each blob stops half way
-    (connection closed), later ones honour Range, so a client must resume.
+    (connection closed), later ones honour Range, so a client must resume;
+  - blobs of repositories below chunked/ come chunked, without a length.
 
   registry-proxy.py PORT UPSTREAM USER:PASSWORD LOG
 
@@ -102,6 +103,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status, h, body = upstream(path, {"Range": rng} if rng else {})
         keep = {k: v for k, v in h.items() if k.lower() in ("content-type", "content-range")}
         digest = path.rsplit("/", 1)[1]
+        if path.startswith("/v2/chunked/"):
+            return self.chunked(status, keep, body)
         with LOCK:
             first = status == 200 and digest not in CUT and len(body) > 1024
             if first:
@@ -117,6 +120,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body[: len(body) // 2])
         self.wfile.flush()
         self.close_connection = True
+
+
+    def chunked(self, status, headers, body):
+        """No Content-Length: the client learns the size only as it reads."""
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(body), 8192):
+            part = body[i:i + 8192]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        self.wfile.write(b"0\r\n\r\n")
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

@@ -88,6 +88,7 @@ check "push an image with zstd layers" bash -c "skopeo copy -q --dest-compress -
 check "push a multi-platform index" push --all "oci:$W/multi:bb" "docker://$REG/bb:multi"
 check "push the image to be tampered with" push "oci:$L:tamper" "docker://$REG/tamper:1"
 check "push an image to get a wrong size" push "oci:$L:sized" "docker://$REG/sized:1"
+check "... also where the front sends blobs chunked" push "oci:$L:sized" "docker://$REG/chunked/sized:1"
 
 # What the store holds: every file below it, with its checksum.
 store_state() { (cd "$STORE" 2>/dev/null && find . -path ./templates -prune -o -type f -print0 |
@@ -171,7 +172,8 @@ wrong_size() {
 }
 check "push a manifest with a wrong size of a new layer" wrong_size sized '.layers[-1].size'
 check_status "a wrong declared size: exit 1" 1 berth pull $REG/sized:wrong m-wrong
-check_output_contains "... says the registry sent more" "more than the [0-9]+ bytes" berth pull $REG/sized:wrong
+check_output_contains "... refused on the announced length, before a byte is stored" \
+        "size mismatch: its descriptor says [0-9]+ bytes, the registry announces [0-9]+" berth pull $REG/sized:wrong
 check "... and no machine" no_machines
 check "push a manifest with a wrong size of a stored layer" wrong_size bb '.layers[0].size'
 check_status "a wrong declared size of a stored blob: exit 1" 1 berth pull $REG/bb:wrong
@@ -246,6 +248,12 @@ check "a layer download was cut off" grep -q "^cut sha256:" "$W/proxy.log"
 check "... and resumed with a range request" grep -qE "^range bytes=[1-9][0-9]*-$" "$W/proxy.log"
 check "every stored blob has its digest (after the resume)" verify_blobs
 check "rmi it" berth rmi $PROXY/sized:1
+check "push a manifest with a wrong layer size where blobs come chunked" wrong_size chunked/sized '.layers[-1].size'
+check_status "a wrong declared size, no length announced: exit 1" 1 \
+        berth pull --authfile "$W/proxy-auth.json" $PROXY/chunked/sized:wrong
+check_output_contains "... stopped while it streamed" "sent more than the [0-9]+ bytes its descriptor says" \
+        berth pull --authfile "$W/proxy-auth.json" $PROXY/chunked/sized:wrong
+check_fails "... and not stored" bash -c "berth images | grep -q chunked"
 
 # --- a machine from a pulled image ------------------------------------------
 check "pull REF NAME makes a machine" berth pull $REG/bb:1 m1
