@@ -9,12 +9,13 @@ in front of a real docker-registry (UPSTREAM), doing what that one does not:
     origin (127.0.0.2, same port), as registries do with object storage;
   - a broken transfer: the first download of each blob stops half way
     (connection closed), later ones honour Range, so a client must resume;
-  - blobs of repositories below chunked/ come chunked, without a length.
+  - blobs of repositories below chunked/ come chunked, without a length,
+    those below slow/ at 1 KiB every half second.
 
   registry-proxy.py PORT UPSTREAM USER:PASSWORD LOG
 
 LOG gets one line per event: "token creds=yes|no", "blob auth=yes|no",
-"range bytes=N-", "cut DIGEST".
+"range bytes=N-", "cut DIGEST", "slow DIGEST".
 """
 import base64
 import http.server
@@ -23,6 +24,7 @@ import secrets
 import socketserver
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -105,6 +107,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         digest = path.rsplit("/", 1)[1]
         if path.startswith("/v2/chunked/"):
             return self.chunked(status, keep, body)
+        if path.startswith("/v2/slow/") and len(body) > 1024:
+            return self.slow(status, keep, body)
         with LOCK:
             first = status == 200 and digest not in CUT and len(body) > 1024
             if first:
@@ -133,6 +137,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             part = body[i:i + 8192]
             self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
         self.wfile.write(b"0\r\n\r\n")
+
+
+    def slow(self, status, headers, body):
+        """A trickle (1 KiB every half second), to be killed in the middle of."""
+        log("slow %s" % self.path.rsplit("/", 1)[1])
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for i in range(0, len(body), 1024):
+            self.wfile.write(body[i:i + 1024])
+            self.wfile.flush()
+            time.sleep(0.5)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

@@ -89,6 +89,7 @@ check "push a multi-platform index" push --all "oci:$W/multi:bb" "docker://$REG/
 check "push the image to be tampered with" push "oci:$L:tamper" "docker://$REG/tamper:1"
 check "push an image to get a wrong size" push "oci:$L:sized" "docker://$REG/sized:1"
 check "... also where the front sends blobs chunked" push "oci:$L:sized" "docker://$REG/chunked/sized:1"
+check "... and where it sends them slowly" push "oci:$L:sized" "docker://$REG/slow/sized:1"
 
 # What the store holds: every file below it, with its checksum.
 store_state() { (cd "$STORE" 2>/dev/null && find . -path ./templates -prune -o -type f -print0 |
@@ -254,6 +255,21 @@ check_status "a wrong declared size, no length announced: exit 1" 1 \
 check_output_contains "... stopped while it streamed" "sent more than the [0-9]+ bytes its descriptor says" \
         berth pull --authfile "$W/proxy-auth.json" $PROXY/chunked/sized:wrong
 check_fails "... and not stored" bash -c "berth images | grep -q chunked"
+
+# A pull killed in the middle of a layer: nothing of it stays, the lock is free.
+state=$(store_state)
+no_pull_left() { ! pgrep -f "berth-pull .*$STORE" >/dev/null; }
+kill_mid_blob() {
+        "$BERTH" pull --authfile "$W/proxy-auth.json" $PROXY/slow/sized:1 >/dev/null 2>&1 &
+        local pid=$!
+        wait_for 30 grep -q "^slow " "$W/proxy.log" || return 1
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        wait_for 10 no_pull_left || { echo "berth-pull outlived berth"; return 1; }
+}
+check "kill berth -9 while a layer streams" kill_mid_blob
+check_eq "... nothing of it is stored" "$state" "$(store_state)"
+check "... and the next pull gets the store's lock" timeout 60 "$BERTH" pull $REG/bb:1
 
 # --- a machine from a pulled image ------------------------------------------
 check "pull REF NAME makes a machine" berth pull $REG/bb:1 m1
