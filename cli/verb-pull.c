@@ -106,7 +106,8 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         int nargs = argc - optind;
         if (nargs < 1 || nargs > 2) {
                 log_error("Usage: berth pull REF [NAME] [--platform OS/ARCH[/VARIANT]] [--authfile FILE] "
-                          "[--ca-file FILE] [--insecure] [--boot auto|yes|no] [--max-size SIZE] [--set Key=Value...]");
+                          "[--ca-file FILE] [--insecure] [--boot auto|yes|no] [--max-size SIZE] "
+                          "[--set Key=Value...]");
                 return EXIT_USAGE;
         }
         const char *name = nargs == 2 ? argv[optind + 1] : NULL;

@@ -196,7 +196,8 @@ static int choose_from_index(const char *body, size_t len, const Platform *platf
                 if (descriptor_parse(json_object_array_get_idx(m, i), "index entry", &d) < 0 ||
                     !streq(d.digest, sel.manifest_digest))
                         continue;
-                *ret_platform = (Platform) { strdup_or_null(d.os), strdup_or_null(d.arch), strdup_or_null(d.variant) };
+                *ret_platform = (Platform) { strdup_or_null(d.os), strdup_or_null(d.arch),
+                                             strdup_or_null(d.variant) };
                 break;
         }
         *ret_digest = xstrdup(sel.manifest_digest);
@@ -270,7 +271,8 @@ static int pull(const char *store, const char *refname, const PullOptions *o) {
          * and they must not disagree. */
         const char *body_mt = jstr(top, "mediaType");
         if (body_mt && mt && !streq(body_mt, mt) && (is_index_type(mt) || is_manifest_type(mt)))
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: the manifest says it is '%.80s', the registry '%s'.",
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                       "%s: the manifest says it is '%.80s', the registry '%s'.",
                                        full, body_mt, mt);
         if (body_mt) {
                 free(mt);

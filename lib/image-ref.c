@@ -171,8 +171,8 @@ int image_ref_parse(const char *s, const char *default_registry, ImageRef *ret, 
         if (at) {
                 *at = '\0';
                 if (!image_digest_valid(at + 1))
-                        return fail(ret_reason, "the digest after '@' must be sha256: and 64 lowercase hex digits (or sha512: "
-                                 "and 128)");
+                        return fail(ret_reason, "the digest after '@' must be sha256: and 64 lowercase hex "
+                                                "digits (or sha512: and 128)");
                 digest = xstrdup(at + 1);
         }
         char *name = copy;
@@ -192,13 +192,13 @@ int image_ref_parse(const char *s, const char *default_registry, ImageRef *ret, 
         if (colon) {
                 *colon = '\0';
                 if (!tag_valid(colon + 1))
-                        return fail(ret_reason, "the tag must be letters, digits, '_', '.' and '-', not starting with '.' or '-', "
-                                 "at most 128");
+                        return fail(ret_reason, "the tag must be letters, digits, '_', '.' and '-', not "
+                                                "starting with '.' or '-', at most 128");
                 tag = xstrdup(colon + 1);
         }
         if (!repository_valid(name))
-                return fail(ret_reason, "the repository must be lowercase letters and digits, separated by '.', '_', '__', "
-                         "'-' or '/', at most 255 characters");
+                return fail(ret_reason, "the repository must be lowercase letters and digits, separated by "
+                                        "'.', '_', '__', '-' or '/', at most 255 characters");
         if (streq(registry, "docker.io") && !strchr(name, '/'))
                 repository = xasprintf("library/%s", name);
         else

@@ -103,14 +103,16 @@ static int read_index(int images_fd, json_object **ret) {
         if (r < 0 || !jget(*ret, "manifests", json_type_array)) {
                 if (r >= 0)
                         json_object_put(*ret);
-                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EBADMSG), "Cannot read the image store's index.json: %s",
+                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EBADMSG),
+                                       "Cannot read the image store's index.json: %s",
                                        r == -EBADMSG || r >= 0 ? "not an image index" : strerror(-r));
         }
         return 0;
 }
 
 static int write_index(int images_fd, json_object *index) {
-        const char *text = json_object_to_json_string_ext(index, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *text = json_object_to_json_string_ext(index,
+                                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         _cleanup_free_ char *t = xasprintf("%s\n", text);
         int r = write_file_atomic_at(images_fd, "index.json", t, strlen(t), 0644);
         if (r < 0)

@@ -225,7 +225,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         if (status < 200 || status >= 300 || !s) {
                 /* An error's (or a redirect's) body: kept, bounded, for the message. */
                 Response *p = q->resp;
-                size_t take = p->error_len < ERROR_BODY_MAX ? (n < ERROR_BODY_MAX - p->error_len ? n : ERROR_BODY_MAX - p->error_len) : 0;
+                size_t room = p->error_len < ERROR_BODY_MAX ? ERROR_BODY_MAX - p->error_len : 0;
+                size_t take = n < room ? n : room;
                 if (take > 0) {
                         p->error_body = realloc(p->error_body, p->error_len + take + 1);
                         if (!p->error_body)
@@ -474,7 +475,9 @@ static int authenticate(Registry *r, const Response *resp, bool retried) {
                 _cleanup_free_ char *h = strdup_printable(resp->www_authenticate);
                 return log_error_errno(SYNTHETIC_ERRNO(EACCES),
                                        "%s: authentication required, but the challenge '%.200s' is %s.",
-                                       r->ref.registry, h, k == -EOPNOTSUPP ? "of a scheme berth does not speak (Basic and Bearer)" : "malformed");
+                                       r->ref.registry, h,
+                                       k == -EOPNOTSUPP ? "of a scheme berth does not speak (Basic and Bearer)"
+                                                        : "malformed");
         }
         if (retried)
                 return log_error_errno(SYNTHETIC_ERRNO(EACCES),
@@ -536,7 +539,8 @@ static int get(Registry *r, const char *path, const char *accept, Sink *sink, Re
                 if (k == -EFBIG || k == -EMSGSIZE || k == -EPROTO || (k < 0 && k != -EIO && k != -EPROTONOSUPPORT))
                         return k; /* the sink's verdict: the caller says what */
                 if (k == -EPROTONOSUPPORT && !r->plain_http_ok)
-                        return log_error_errno(SYNTHETIC_ERRNO(EPROTO), "%s: %s (a registry without TLS needs --insecure).",
+                        return log_error_errno(SYNTHETIC_ERRNO(EPROTO),
+                                               "%s: %s (a registry without TLS needs --insecure).",
                                                r->ref.registry, r->curl_error);
                 if (k < 0) {
                         if (!r->curl_error[0])
@@ -586,8 +590,8 @@ static int status_error(Registry *r, const Response *resp, const char *what) {
                 : resp->status == 429 || resp->status >= 500 ? EAGAIN
                                                              : EIO;
         if (e == ENOENT)
-                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "%s/%s: %s not found (HTTP 404%s%s).", r->ref.registry,
-                                       r->ref.repository, what, text ? ": " : "", text ?: "");
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "%s/%s: %s not found (HTTP 404%s%s).",
+                                       r->ref.registry, r->ref.repository, what, text ? ": " : "", text ?: "");
         return log_error_errno(SYNTHETIC_ERRNO(e), "%s/%s: %s: HTTP %ld%s%s.", r->ref.registry, r->ref.repository,
                                what, resp->status, text ? ": " : "", text ?: "");
 }
@@ -699,7 +703,8 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
                 show_progress(&sink, true);
         if (k == -EFBIG)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
-                                       "%s %s: the registry sent more than the %" PRIu64 " bytes its descriptor says.",
+                                       "%s %s: the registry sent more than the %" PRIu64
+                                       " bytes its descriptor says.",
                                        label, digest, size);
         if (k == -EMSGSIZE)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
@@ -714,7 +719,7 @@ int registry_get_blob(Registry *r, const char *digest, uint64_t size, int fd, co
         char got[DIGEST_STRING_MAX];
         digest_finish(d, got);
         if (!streq(got, digest))
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s %s: digest mismatch: the registry sent %s.", label,
-                                       digest, got);
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s %s: digest mismatch: the registry sent %s.",
+                                       label, digest, got);
         return 0;
 }
