@@ -203,6 +203,10 @@ int image_ref_parse(const char *s, const char *default_registry, ImageRef *ret, 
                 repository = xasprintf("library/%s", name);
         else
                 repository = xstrdup(name);
+        /* The limit is on the repository as the registry sees it. */
+        if (strlen(repository) > REPOSITORY_MAX)
+                return fail(ret_reason, "the repository must be lowercase letters and digits, separated by "
+                                        "'.', '_', '__', '-' or '/', at most 255 characters");
         if (!tag && !digest)
                 tag = xstrdup("latest");
         *ret = (ImageRef) {

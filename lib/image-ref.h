@@ -14,7 +14,9 @@
 
 #include <stdbool.h>
 
-#define IMAGE_REF_MAX 512
+/* Longer than any valid reference (registry 255, repository 255, tag 128,
+ * digest 135 and separators), so a formatted one always parses again. */
+#define IMAGE_REF_MAX 1024
 #define IMAGE_REF_DEFAULT_REGISTRY "docker.io"
 
 typedef struct ImageRef {

@@ -85,6 +85,14 @@ int main(void) {
         memset(longref, 'a', sizeof longref - 1);
         longref[sizeof longref - 1] = '\0';
         bad(longref, "too long");
+        /* 250 characters are a fine repository, but not below library/. */
+        char repo250[251];
+        memset(repo250, 'a', 250);
+        repo250[250] = '\0';
+        bad(repo250, "at most 255");
+        _cleanup_free_ char *with_registry = xasprintf("quay.io/%s", repo250);
+        _cleanup_free_ char *with_tag = xasprintf("%s:latest", with_registry);
+        good(with_registry, NULL, with_tag);
 
         TEST_ASSERT(image_ref_registry_is_loopback("127.0.0.1:5000"), "127.0.0.1:5000 is loopback");
         TEST_ASSERT(image_ref_registry_is_loopback("localhost"), "localhost is loopback");
