@@ -72,6 +72,14 @@ static void pull_done(Pull *p) {
         free(p->pending);
 }
 
+/* Credentials do not outlive their use in memory either. */
+static void wipe_freep(char **s) {
+        if (*s) {
+                explicit_bzero(*s, strlen(*s));
+                free(*s);
+        }
+}
+
 /* What taking blobs off the network and linking them into the store
  * needs: linkat(AT_EMPTY_PATH) wants CAP_DAC_READ_SEARCH. */
 static int confine(void) {
@@ -228,7 +236,7 @@ static int pull(const char *store, const char *refname, const PullOptions *o) {
                 platform_host(&platform);
         _cleanup_(platform_done) Platform want = platform;
 
-        _cleanup_free_ char *user = NULL, *password = NULL;
+        _cleanup_(wipe_freep) char *user = NULL, *password = NULL;
         int r = auth_file_lookup(o->authfile, ref.registry, &user, &password);
         if (r < 0 && r != -ENOENT)
                 return r;

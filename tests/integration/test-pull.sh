@@ -99,6 +99,11 @@ blob_count() { find "$STORE/blobs" -type f | wc -l; }
 no_machines() { [ "$(berth list --json | jq length)" = 0 ]; }
 
 # --- pulls ------------------------------------------------------------------
+links_curl() { ldd "$1" | grep -q libcurl; }
+check "berth-pull links libcurl" links_curl "$BERTH_PULL"
+check_fails "berth does not" links_curl "$BERTH"
+check_fails "nor does berth-machined" links_curl "$BERTH_MACHINED"
+
 check "pull an OCI image from a loopback registry (plain HTTP)" berth pull $REG/bb:1
 check_eq "index.json names it with the full reference" "$REG/bb:1" "$(refs)"
 check "the store is an OCI layout" test -f "$STORE/oci-layout"
