@@ -47,6 +47,16 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
  * take it, bytes or "infinity" (malloc'ed): ARG (--max-size) if given, else
  * berth.conf's [Import] MaxSize=.  Returns an exit code (logged). */
 int import_max_size(Context *ctx, const char *arg, char **ret);
+/* Make machine NAME from image SOURCE (checked by the caller) through
+ * berth-import, as berth import does; LABEL is the SOURCE= of its info
+ * ("import:PATH", "pull:REF").  Returns an exit code (logged). */
+int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a,
+                   char *const *set, const char *max_size_arg);
+int verb_pull(Context *ctx, int argc, char **argv);
+int verb_images(Context *ctx, int argc, char **argv);
+int verb_rmi(Context *ctx, int argc, char **argv);
+/* The global configuration (berth.conf) alone; EXIT_OK or an exit code (logged). */
+int load_global_config(Context *ctx, MachineConfig *ret);
 int verb_clone(Context *ctx, int argc, char **argv);
 int verb_snapshot(Context *ctx, int argc, char **argv);
 int verb_snapshots(Context *ctx, int argc, char **argv);

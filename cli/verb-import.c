@@ -30,6 +30,18 @@ static char *image_ports(const ImageInfo *img) {
         return xstrdup(img->ports);
 }
 
+int load_global_config(Context *ctx, MachineConfig *ret) {
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        machine_config_init(ret);
+        _cleanup_free_ char *err = NULL;
+        if (machine_config_parse_file(ret, ctx->store.config_path, CONFIG_SOURCE_GLOBAL, false, true, &err) < 0) {
+                log_error("%s", err ?: "The global configuration is invalid.");
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
 int import_max_size(Context *ctx, const char *arg, char **ret) {
         uint64_t v;
         if (arg) {
@@ -39,16 +51,10 @@ int import_max_size(Context *ctx, const char *arg, char **ret) {
                         return EXIT_USAGE;
                 }
         } else {
-                if (context_open_store(ctx) < 0)
-                        return EXIT_FAIL;
                 _cleanup_(machine_config_done) MachineConfig c = {};
-                machine_config_init(&c);
-                _cleanup_free_ char *err = NULL;
-                if (machine_config_parse_file(&c, ctx->store.config_path, CONFIG_SOURCE_GLOBAL, false, true,
-                                              &err) < 0) {
-                        log_error("%s", err ?: "The global configuration is invalid.");
-                        return EXIT_USAGE;
-                }
+                int r = load_global_config(ctx, &c);
+                if (r != EXIT_OK)
+                        return r;
                 v = c.import_max_size;
         }
         *ret = v == UINT64_MAX ? xstrdup("infinity") : xasprintf("%" PRIu64, v);
@@ -123,8 +129,15 @@ int verb_import(Context *ctx, int argc, char **argv) {
                 log_error("Cannot import %s: not a directory (OCI layout, bundle) or a file (archive).", source);
                 return EXIT_USAGE;
         }
+        _cleanup_free_ char *label = xasprintf("import:%s", source);
+        return import_machine(ctx, name, source, label, &a, set, max_size_arg);
+}
+
+int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a_in,
+                   char *const *set, const char *max_size_arg) {
+        ImportOptions a = *a_in;
         _cleanup_free_ char *max_size = NULL;
-        r = import_max_size(ctx, max_size_arg, &max_size);
+        int r = import_max_size(ctx, max_size_arg, &max_size);
         if (r != EXIT_OK)
                 return r;
         a.max_size = max_size;
@@ -180,7 +193,7 @@ int verb_import(Context *ctx, int argc, char **argv) {
                                               "%s%s%s%s",
                                               ports ? "# Ports the image exposes (not published): " : "",
                                               ports ?: "", ports ? "\n" : "", conf);
-        _cleanup_free_ char *meta = xasprintf("SOURCE=import:%s\nCREATED_USEC=%llu\n", source,
+        _cleanup_free_ char *meta = xasprintf("SOURCE=%s\nCREATED_USEC=%llu\n", label,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
         if (staging_commit(&ctx->store, &stg, name, text, meta, r) < 0)
                 return status;

@@ -11,6 +11,7 @@
 
 #include "binds.h"
 #include "config.h"
+#include "image-ref.h"
 #include "name.h"
 #include "unpack-limit.h"
 #include "util.h"
@@ -758,6 +759,18 @@ static char *format_import_max_size(const MachineConfig *c) {
         return format_bytes(c->import_max_size);
 }
 
+static int parse_import_default_registry(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (image_ref_registry_valid(value) < 0)
+                return fail(ret_reason, "is not a registry");
+        free(c->import_default_registry);
+        c->import_default_registry = xstrdup(value);
+        return 0;
+}
+
+static char *format_import_default_registry(const MachineConfig *c) {
+        return xstrdup(c->import_default_registry ?: IMAGE_REF_DEFAULT_REGISTRY);
+}
+
 static int parse_ownership(MachineConfig *c, const char *value, const char **ret_reason) {
         Ownership o = ownership_from_string(value);
         if (o < 0)
@@ -966,6 +979,10 @@ static const ConfigTableEntry config_table[] = {
         /* How berth import and create --from-tar unpack: decided before any machine exists. */
         { "Import", "MaxSize", CONFIG_IMPORT_MAX_SIZE, parse_import_max_size, format_import_max_size, true,
           "expected a size like 100G or 'infinity'", NULL, true },
+        /* Where berth pull looks for a reference that names no registry. */
+        { "Import", "DefaultRegistry", CONFIG_IMPORT_DEFAULT_REGISTRY, parse_import_default_registry,
+          format_import_default_registry, true, "expected a host name or address with an optional :PORT, like "
+          "docker.io or registry.example:5000", NULL, true },
         { "Devices", "Allow", CONFIG_DEVICES_ALLOW, parse_device_allow, NULL, true,
           "expected a device path below /dev or a class like char-drm, then optionally an access like rw, "
           "and 'privileged' for a device outside the safe list (berth.machine(5)); repeat the key for more",
@@ -1108,6 +1125,8 @@ void machine_config_done(MachineConfig *c) {
         c->working_directory = NULL;
         free(c->user);
         c->user = NULL;
+        free(c->import_default_registry);
+        c->import_default_registry = NULL;
         strv_free(c->binds);
         strv_free(c->binds_ro);
         strv_free(c->tmpfs);
@@ -1139,6 +1158,7 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
         dst->environment = strv_copy(src->environment);
         dst->working_directory = src->working_directory ? xstrdup(src->working_directory) : NULL;
         dst->user = src->user ? xstrdup(src->user) : NULL;
+        dst->import_default_registry = src->import_default_registry ? xstrdup(src->import_default_registry) : NULL;
         dst->binds = strv_copy(src->binds);
         dst->binds_ro = strv_copy(src->binds_ro);
         dst->tmpfs = strv_copy(src->tmpfs);
@@ -1180,7 +1200,7 @@ static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         machine_config_done(c);
         *c = *new;
         new->init = new->hostname = new->bridge = new->interface = new->link = new->scratch_directory = NULL;
-        new->working_directory = new->user = NULL;
+        new->working_directory = new->user = new->import_default_registry = NULL;
         new->command = new->environment = NULL;
         new->binds = new->binds_ro = new->tmpfs = NULL;
         new->ports = NULL;
@@ -1423,7 +1443,9 @@ static int config_handler(void *userdata, const char *section, const char *key, 
         }
         if (ctx->source == CONFIG_SOURCE_MACHINE && e->global_only) {
                 reason = "only allowed in the global berth.conf";
-                hint = "set it there, or give --max-size to berth import or create";
+                hint = e->id == CONFIG_IMPORT_DEFAULT_REGISTRY
+                               ? "set it there, or write the registry into the image reference"
+                               : "set it there, or give --max-size to berth import or create";
                 goto fail;
         }
         if ((ctx->seen_mask & bit) && !e->format_list) {
@@ -1608,7 +1630,9 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
 
         if (e && e->global_only) {
                 reason = "not a machine setting";
-                hint = "give --max-size to berth import or create, or set it in berth.conf";
+                hint = e->id == CONFIG_IMPORT_DEFAULT_REGISTRY
+                               ? "write the registry into the image reference, or set it in berth.conf"
+                               : "give --max-size to berth import or create, or set it in berth.conf";
         } else if (e) {
                 machine_config_copy(&copy, c);
                 /* The command line is the highest layer and always applies;

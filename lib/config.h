@@ -100,6 +100,7 @@ typedef enum ConfigKey {
         CONFIG_FILES_BIND_READ_ONLY,
         CONFIG_FILES_TEMPORARY_FILE_SYSTEM,
         CONFIG_IMPORT_MAX_SIZE,
+        CONFIG_IMPORT_DEFAULT_REGISTRY,
         CONFIG_DEVICES_ALLOW,
         _CONFIG_KEY_MAX,
 } ConfigKey;
@@ -155,6 +156,7 @@ typedef struct MachineConfig {
          * by machine_config_equal(). */
         uint64_t import_max_size; /* cap on an import's unpacked size; default UNPACK_MAX_SIZE_DEFAULT,
                                    * UINT64_MAX = none */
+        char *import_default_registry; /* registry of a reference without one (berth pull); NULL: docker.io */
 
         /* [Devices] */
         DeviceAllow *devices;  /* Allow=, repeated: added to the built-in list (devices.h) */

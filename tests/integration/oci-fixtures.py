@@ -11,6 +11,8 @@ thing deliberately wrong.
   oci-fixtures.py odd-layers DST               empty layers, zeros after the gzip data
   oci-fixtures.py sha512 DST                   a layer named and verified by sha512
   oci-fixtures.py nest SRC DST TAG             DST: SRC's image TAG behind a nested, multi-platform index
+  oci-fixtures.py multi-arch SRC DST TAG       DST: SRC's image TAG in an index beside an s390x twin
+                                               (test-pull.sh pushes it with skopeo --all)
 """
 import gzip
 import hashlib
@@ -210,6 +212,35 @@ def nest(src, dst, tag):
         json.dump(top, f)
 
 
+def multi_arch(src, dst, tag):
+    """SRC's image TAG and an s390x copy of it (same layers, its own config)
+    in one image index named TAG: what a registry serves for a
+    multi-platform image."""
+    shutil.copytree(src, dst, symlinks=True)
+    with open(os.path.join(dst, "index.json")) as f:
+        index = json.load(f)
+    desc = next(d for d in index["manifests"]
+                if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+    manifest = json.loads(read_blob(dst, desc["digest"]))
+    config = json.loads(read_blob(dst, manifest["config"]["digest"]))
+    config["architecture"] = "s390x"
+    cb = json.dumps(config).encode()
+    other = dict(manifest, config=dict(manifest["config"], digest=put_blob(dst, cb), size=len(cb)))
+    ob = json.dumps(other).encode()
+    mt = "application/vnd.oci.image.manifest.v1+json"
+    inner = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [
+                            {"mediaType": mt, "digest": put_blob(dst, ob), "size": len(ob),
+                             "platform": {"os": "linux", "architecture": "s390x"}},
+                            {"mediaType": mt, "digest": desc["digest"], "size": desc["size"],
+                             "platform": {"os": "linux", "architecture": host_arch()}}]}).encode()
+    index["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                           "digest": put_blob(dst, inner), "size": len(inner),
+                           "annotations": {"org.opencontainers.image.ref.name": tag}}]
+    with open(os.path.join(dst, "index.json"), "w") as f:
+        json.dump(index, f)
+
+
 def odd_layers(dst):
     """Valid but unusual: an empty tar, an empty stream, zeros after the gzip member."""
     base = tar_bytes([ti("bin", tarfile.DIRTYPE, mode=0o755), ti("bin/prog", data=b"#!/bin/sh\n", mode=0o755)])
@@ -244,6 +275,8 @@ def main():
         odd_layers(sys.argv[2])
     elif cmd == "nest":
         nest(*sys.argv[2:5])
+    elif cmd == "multi-arch":
+        multi_arch(*sys.argv[2:5])
     elif cmd == "hostile":
         hostile(*sys.argv[2:5])
     else:

@@ -14,7 +14,9 @@
 #include "util.h"
 
 /* Every key a machine.conf can hold ([Import] is berth.conf's alone). */
-#define ALL_KEYS ((CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1) & ~CONFIG_KEY_BIT(CONFIG_IMPORT_MAX_SIZE))
+#define ALL_KEYS                                                                                    \
+        ((CONFIG_KEY_BIT(_CONFIG_KEY_MAX) - 1) & ~CONFIG_KEY_BIT(CONFIG_IMPORT_MAX_SIZE) &          \
+         ~CONFIG_KEY_BIT(CONFIG_IMPORT_DEFAULT_REGISTRY))
 
 static bool config_equal(const MachineConfig *a, const MachineConfig *b) {
         return machine_config_equal(a, b) && a->set_mask == b->set_mask;
@@ -539,6 +541,26 @@ static void test_global(void) {
                             strstr(error, "not a machine setting") && c.import_max_size == UNPACK_MAX_SIZE_DEFAULT,
                     "--set Import.MaxSize= is refused");
         machine_config_done(&c);
+
+        /* [Import] DefaultRegistry=: berth.conf's alone, a registry. */
+        free(error);
+        error = NULL;
+        machine_config_init(&c);
+        TEST_ASSERT(c.import_default_registry == NULL, "no [Import] DefaultRegistry= by default (docker.io)");
+        r = parse(&c, "[Import]\nDefaultRegistry=registry.example:5000\n", CONFIG_SOURCE_GLOBAL, false, &error);
+        TEST_ASSERT(r == 0 && streq_ptr(c.import_default_registry, "registry.example:5000"),
+                    "[Import] DefaultRegistry= in the global file");
+        MachineConfig copy;
+        machine_config_copy(&copy, &c);
+        TEST_ASSERT(streq_ptr(copy.import_default_registry, "registry.example:5000"), "it is copied");
+        machine_config_done(&copy);
+        machine_config_done(&c);
+        parse_bad_full("DefaultRegistry= with a path", "[Import]\nDefaultRegistry=a.example/x\n",
+                       strlen("[Import]\nDefaultRegistry=a.example/x\n"), CONFIG_SOURCE_GLOBAL, "is not a registry",
+                       "like docker.io", NULL);
+        parse_bad("[Import] DefaultRegistry= in machine.conf", "[Import]\nDefaultRegistry=a.example\n",
+                  "test.conf:2: DefaultRegistry=a.example: only allowed in the global berth.conf",
+                  "image reference");
 }
 
 static void test_precedence(void) {

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth pull REF [NAME], berth images, berth rmi REF...: images from
+ * registries, kept in ROOT/images as an OCI layout (image-store.h).  The
+ * network and the registry's answers are berth-pull's business, a helper
+ * of its own (the only one that links libcurl); a machine is made from the
+ * store by the import path, as berth import makes one from any OCI layout. */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <time.h>
+
+#include "berth.h"
+#include "build-config.h"
+#include "config.h"
+#include "image-ref.h"
+#include "image-store.h"
+#include "log.h"
+#include "spawn.h"
+#include "util.h"
+
+/* REF as the store names it: full, with berth.conf's default registry. */
+static int normalize_ref(Context *ctx, const char *ref, char **ret) {
+        _cleanup_(machine_config_done) MachineConfig c = {};
+        int r = load_global_config(ctx, &c);
+        if (r != EXIT_OK)
+                return r;
+        _cleanup_(image_ref_done) ImageRef ir = {};
+        const char *reason = NULL;
+        if (image_ref_parse(ref, c.import_default_registry, &ir, &reason) < 0) {
+                _cleanup_free_ char *p = strdup_printable(ref);
+                log_error("Bad image reference '%s': %s (like debian:12, registry.example:5000/team/app:1.0 or "
+                          "app@sha256:<64 hex digits>).",
+                          p, reason);
+                return EXIT_USAGE;
+        }
+        *ret = image_ref_format(&ir);
+        return EXIT_OK;
+}
+
+static const char *pull_path(void) {
+        return secure_getenv("BERTH_PULL") ?: BERTH_PULL_PATH;
+}
+
+/* The digest the store now has for REF (for the message). */
+static char *stored_digest(Context *ctx, const char *ref) {
+        ImageEntry *e = NULL;
+        size_t n = 0;
+        char *d = NULL;
+        if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < n && !d; i++)
+                if (streq(e[i].ref, ref))
+                        d = xstrdup(e[i].digest);
+        image_entries_free(e, n);
+        return d;
+}
+
+int verb_pull(Context *ctx, int argc, char **argv) {
+        enum { OPT_AUTHFILE = 0x100, OPT_CA_FILE, OPT_INSECURE };
+        static const struct option opts[] = {
+                { "platform", required_argument, NULL, 'p' },
+                { "authfile", required_argument, NULL, OPT_AUTHFILE },
+                { "ca-file", required_argument, NULL, OPT_CA_FILE },
+                { "insecure", no_argument, NULL, OPT_INSECURE },
+                { "boot", required_argument, NULL, 'b' },
+                { "set", required_argument, NULL, 's' },
+                { "max-size", required_argument, NULL, 'm' },
+                {},
+        };
+        _cleanup_strv_free_ char **set = NULL;
+        ImportOptions a = { .boot = "auto" };
+        const char *authfile = NULL, *ca_file = NULL, *max_size_arg = NULL;
+        bool insecure = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'p':
+                        a.platform = optarg;
+                        break;
+                case OPT_AUTHFILE:
+                        authfile = optarg;
+                        break;
+                case OPT_CA_FILE:
+                        ca_file = optarg;
+                        break;
+                case OPT_INSECURE:
+                        insecure = true;
+                        break;
+                case 'b':
+                        if (!streq(optarg, "auto") && !streq(optarg, "yes") && !streq(optarg, "no")) {
+                                log_error("--boot takes auto, yes or no, not '%s'.", optarg);
+                                return EXIT_USAGE;
+                        }
+                        a.boot = optarg;
+                        break;
+                case 's':
+                        set = strv_append(set, optarg);
+                        break;
+                case 'm':
+                        max_size_arg = optarg;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        int nargs = argc - optind;
+        if (nargs < 1 || nargs > 2) {
+                log_error("Usage: berth pull REF [NAME] [--platform OS/ARCH[/VARIANT]] [--authfile FILE] "
+                          "[--ca-file FILE] [--insecure] [--boot auto|yes|no] [--max-size SIZE] "
+                          "[--set Key=Value...]");
+                return EXIT_USAGE;
+        }
+        const char *name = nargs == 2 ? argv[optind + 1] : NULL;
+        if (!name && (set || !streq(a.boot, "auto"))) {
+                log_error("--boot and --set are for the machine: give a NAME.");
+                return EXIT_USAGE;
+        }
+        int r;
+        if (name && (r = check_name(name)) != 0)
+                return r;
+        if (authfile && access(authfile, R_OK) < 0) {
+                log_error_errno(errno, "Cannot read %s: %m", authfile);
+                return EXIT_USAGE;
+        }
+        if (ca_file && access(ca_file, R_OK) < 0) {
+                log_error_errno(errno, "Cannot read %s: %m", ca_file);
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *ref = NULL;
+        r = normalize_ref(ctx, argv[optind], &ref);
+        if (r != EXIT_OK)
+                return r;
+        _cleanup_free_ char *max_size = NULL;
+        r = import_max_size(ctx, max_size_arg, &max_size);
+        if (r != EXIT_OK)
+                return r;
+        if (name && store_machine_exists(&ctx->store, name) > 0) {
+                log_error("Machine '%s' already exists.", name);
+                return EXIT_USAGE;
+        }
+
+        _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
+        char *args[20];
+        size_t n = 0;
+        args[n++] = (char *) pull_path();
+        if (a.platform) {
+                args[n++] = (char *) "--platform";
+                args[n++] = (char *) a.platform;
+        }
+        if (authfile) {
+                args[n++] = (char *) "--authfile";
+                args[n++] = (char *) authfile;
+        }
+        if (ca_file) {
+                args[n++] = (char *) "--ca-file";
+                args[n++] = (char *) ca_file;
+        }
+        if (insecure)
+                args[n++] = (char *) "--insecure";
+        if (!ctx->quiet && isatty(STDERR_FILENO))
+                args[n++] = (char *) "--progress";
+        args[n++] = (char *) "--max-size";
+        args[n++] = max_size;
+        args[n++] = (char *) "--";
+        args[n++] = store;
+        args[n++] = ref;
+        args[n] = NULL;
+        r = spawn_sandboxed(args);
+        if (r == 2)
+                return EXIT_USAGE; /* the helper said why: no such image or platform */
+        if (r != 0) {
+                if (r > 0)
+                        log_error("Pulling %s failed; nothing was stored.", ref);
+                return EXIT_FAIL;
+        }
+        _cleanup_free_ char *digest = stored_digest(ctx, ref);
+        if (!name) {
+                if (!ctx->quiet)
+                        printf("%s %s\n", ref, digest ?: "");
+                return EXIT_OK;
+        }
+
+        /* The machine: the import path on the store, which stays as it is
+         * (a shared lock keeps rmi out) until the layers are unpacked. */
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+        if (lock < 0)
+                return EXIT_FAIL;
+        a.ref = ref;
+        _cleanup_free_ char *label = xasprintf("pull:%s", ref);
+        return import_machine(ctx, name, store, label, &a, set, max_size_arg);
+}
+
+/* "2024-05-01T10:00:00Z" (or with fractions, an offset) as "3 days ago". */
+static char *age_of(const char *created) {
+        if (!created)
+                return xstrdup("-");
+        struct tm tm = {};
+        const char *end = strptime(created, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!end)
+                return xstrdup("-");
+        time_t t = timegm(&tm), now = time(NULL);
+        if (t == (time_t) -1 || t > now)
+                return xstrdup("-");
+        uint64_t s = (uint64_t) (now - t);
+        static const struct {
+                uint64_t sec;
+                const char *unit;
+        } units[] = { { 365 * 86400, "year" }, { 30 * 86400, "month" }, { 7 * 86400, "week" },
+                      { 86400, "day" },        { 3600, "hour" },        { 60, "minute" } };
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (s >= units[i].sec) {
+                        uint64_t k = s / units[i].sec;
+                        return xasprintf("%" PRIu64 " %s%s ago", k, units[i].unit, k == 1 ? "" : "s");
+                }
+        return xstrdup("just now");
+}
+
+static char *human_size(uint64_t b) {
+        if (b < 1024)
+                return xasprintf("%" PRIu64 " B", b);
+        if (b < (UINT64_C(1) << 20))
+                return xasprintf("%.1f KiB", (double) b / 1024);
+        if (b < (UINT64_C(1) << 30))
+                return xasprintf("%.1f MiB", (double) b / (1 << 20));
+        return xasprintf("%.1f GiB", (double) b / (1 << 30));
+}
+
+int verb_images(Context *ctx, int argc, char **argv) {
+        int r = parse_json_option(ctx, argc, argv);
+        if (r != EXIT_OK)
+                return r;
+        if (optind != argc) {
+                log_error("Usage: berth images [--json]");
+                return EXIT_USAGE;
+        }
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        ImageEntry *e = NULL;
+        size_t n = 0;
+        if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
+                return EXIT_FAIL;
+        if (ctx->json) {
+                json_object *a = json_object_new_array();
+                for (size_t i = 0; i < n; i++) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "reference", json_object_new_string(e[i].ref));
+                        json_object_object_add(o, "digest", json_object_new_string(e[i].digest));
+                        json_object_object_add(o, "size", json_object_new_int64((int64_t) e[i].total));
+                        json_object_object_add(o, "created",
+                                               e[i].created ? json_object_new_string(e[i].created) : NULL);
+                        _cleanup_free_ char *plat = e[i].os && e[i].arch
+                                                            ? xasprintf("%s/%s%s%s", e[i].os, e[i].arch,
+                                                                        e[i].variant ? "/" : "", e[i].variant ?: "")
+                                                            : NULL;
+                        json_object_object_add(o, "platform", plat ? json_object_new_string(plat) : NULL);
+                        json_object_array_add(a, o);
+                }
+                printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(a);
+        } else {
+                if (n > 0 || isatty(STDOUT_FILENO))
+                        printf("%-50s %-19s %10s  %s\n", "REFERENCE", "DIGEST", "SIZE", "CREATED");
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *ref = strdup_printable(e[i].ref), *age = age_of(e[i].created),
+                                            *size = human_size(e[i].total);
+                        const char *hex = strchr(e[i].digest, ':') + 1;
+                        printf("%-50s %.6s:%.12s %10s  %s\n", ref, e[i].digest, hex, size, age);
+                }
+        }
+        image_entries_free(e, n);
+        return EXIT_OK;
+}
+
+int verb_rmi(Context *ctx, int argc, char **argv) {
+        if (getopt_long(argc, argv, "", (const struct option[]) { {} }, NULL) >= 0)
+                return EXIT_USAGE;
+        if (optind >= argc) {
+                log_error("Usage: berth rmi REF...");
+                return EXIT_USAGE;
+        }
+        _cleanup_strv_free_ char **refs = NULL;
+        for (int i = optind; i < argc; i++) {
+                _cleanup_free_ char *ref = NULL;
+                int r = normalize_ref(ctx, argv[i], &ref);
+                if (r != EXIT_OK)
+                        return r;
+                refs = strv_append(refs, ref);
+        }
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        if (lock < 0)
+                return EXIT_FAIL;
+        /* All of them exist, or nothing is removed. */
+        ImageEntry *e = NULL;
+        size_t n = 0;
+        if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
+                return EXIT_FAIL;
+        int status = EXIT_OK;
+        for (char **r = refs; *r; r++) {
+                bool found = false;
+                for (size_t i = 0; i < n && !found; i++)
+                        found = streq(e[i].ref, *r);
+                if (!found) {
+                        log_error("No image %s in the store (see berth images); nothing was removed.", *r);
+                        status = EXIT_FAIL;
+                }
+        }
+        image_entries_free(e, n);
+        if (status != EXIT_OK)
+                return status;
+        for (char **r = refs; *r; r++) {
+                int k = image_store_remove(ctx->store.images_fd, *r);
+                if (k < 0) {
+                        log_error_errno(k, "Failed to remove %s: %m", *r);
+                        return EXIT_FAIL;
+                }
+                if (!ctx->quiet && isatty(STDOUT_FILENO))
+                        printf("Removed %s\n", *r);
+        }
+        uint64_t freed = 0;
+        if (image_store_gc(ctx->store.images_fd, &freed) < 0)
+                return EXIT_FAIL;
+        if (!ctx->quiet && isatty(STDOUT_FILENO) && freed > 0) {
+                _cleanup_free_ char *s = human_size(freed);
+                printf("Freed %s.\n", s);
+        }
+        return EXIT_OK;
+}

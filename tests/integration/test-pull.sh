@@ -1,0 +1,309 @@
+#!/bin/bash
+# berth pull, images, rmi against real registries (Debian's docker-registry,
+# distribution 2.8) on loopback in this test's own network namespace: one
+# plain HTTP, one with TLS (a CA made here) and htpasswd Basic auth.  Images
+# built with umoci from the busybox template, pushed with skopeo: OCI and
+# Docker schema 2 manifests, a multi-platform index, gzip and zstd layers,
+# two images sharing a layer.  Broken answers (a tampered blob, an unknown
+# tag, a wrong password, a wrong declared size) are refused with nothing
+# stored and no machine made.
+. "$(dirname "$0")/lib.sh"
+
+FIX="$(dirname "$0")/oci-fixtures.py"
+W=$TEST_TMP/pull
+mkdir -p "$W"
+
+for tool in docker-registry skopeo umoci htpasswd openssl curl python3; do
+        if ! command -v $tool >/dev/null; then
+                ok "# SKIP $tool is not installed (tests/run installs it)"
+                done_testing
+        fi
+done
+# Nothing here may leave the namespace; a proxy from the environment would.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+STORE=$BERTH_ROOT/images
+REG=127.0.0.1:5000
+TREG=127.0.0.1:5443
+REGPIDS=()
+stop_registries() {
+        local p
+        for p in "${REGPIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+trap 'stop_registries; cleanup' EXIT
+
+# start_registry NAME ADDR [EXTRA-YAML]: a registry storing in $W/NAME.
+start_registry() {
+        local name=$1 addr=$2 extra=${3:-}
+        mkdir -p "$W/$name"
+        cat >"$W/$name.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $W/$name
+  delete:
+    enabled: true
+http:
+  addr: $addr
+$extra
+EOF
+        docker-registry serve "$W/$name.yml" >"$W/$name.log" 2>&1 &
+        REGPIDS+=($!)
+        wait_for 20 curl -sk -o /dev/null "http${extra:+s}://$addr/v2/"
+}
+
+# --- images -----------------------------------------------------------------
+tree=$W/tree
+mkdir -p "$tree" "$W/cache"
+"$BERTH_TEMPLATE_DIR/busybox" --rootfs "$tree" --name img --cache-dir "$W/cache" >/dev/null
+L=$W/layout
+build_images() {
+        umoci init --layout "$L" &&
+                umoci new --image "$L:empty" &&
+                umoci insert --image "$L:empty" --tag bb "$tree" / &&
+                umoci config --image "$L:bb" --config.cmd /sbin/init &&
+                mkdir -p "$W/extra/etc" && echo second >"$W/extra/etc/second" &&
+                umoci insert --image "$L:bb" --tag bb2 "$W/extra" / &&
+                mkdir -p "$W/lonely/etc" && head -c 4096 /dev/urandom >"$W/lonely/etc/noise" &&
+                umoci insert --image "$L:bb" --tag tamper "$W/lonely" / &&
+                mkdir -p "$W/lonely2/etc" && head -c 4096 /dev/urandom >"$W/lonely2/etc/noise" &&
+                umoci insert --image "$L:bb" --tag sized "$W/lonely2" / &&
+                python3 "$FIX" multi-arch "$L" "$W/multi" bb
+}
+check "build the images with umoci (busybox; one more layer on it twice)" build_images
+
+check "start a plain HTTP registry on $REG" start_registry plain $REG
+push() { skopeo copy -q --dest-tls-verify=false "$@"; }
+check "push an OCI image" push "oci:$L:bb" "docker://$REG/bb:1"
+check "push an image sharing its first layer" push "oci:$L:bb2" "docker://$REG/team/bb2:latest"
+check "push a Docker schema 2 image" push --format v2s2 "oci:$L:bb" "docker://$REG/bb:v2s2"
+# Recompressed locally first: pushed straight, skopeo would reuse the gzip
+# layer the registry has.
+check "push an image with zstd layers" bash -c "skopeo copy -q --dest-compress --dest-compress-format zstd \
+        oci:$L:bb oci:$W/zstd:bb && skopeo copy -q --dest-tls-verify=false oci:$W/zstd:bb docker://$REG/bb:zstd"
+check "push a multi-platform index" push --all "oci:$W/multi:bb" "docker://$REG/bb:multi"
+check "push the image to be tampered with" push "oci:$L:tamper" "docker://$REG/tamper:1"
+check "push an image to get a wrong size" push "oci:$L:sized" "docker://$REG/sized:1"
+check "... also where the front sends blobs chunked" push "oci:$L:sized" "docker://$REG/chunked/sized:1"
+check "... and where it sends them slowly" push "oci:$L:sized" "docker://$REG/slow/sized:1"
+
+# What the store holds: every file below it, with its checksum.
+store_state() { (cd "$STORE" 2>/dev/null && find . -path ./templates -prune -o -type f -print0 |
+        LC_ALL=C sort -z | xargs -0 -r sha256sum); }
+refs() { jq -r '.manifests[].annotations."org.opencontainers.image.ref.name"' "$STORE/index.json" | sort; }
+blob_count() { find "$STORE/blobs" -type f | wc -l; }
+no_machines() { [ "$(berth list --json | jq length)" = 0 ]; }
+
+# --- pulls ------------------------------------------------------------------
+links_curl() { ldd "$1" | grep -q libcurl; }
+check "berth-pull links libcurl" links_curl "$BERTH_PULL"
+check_fails "berth does not" links_curl "$BERTH"
+check_fails "nor does berth-machined" links_curl "$BERTH_MACHINED"
+
+check "pull an OCI image from a loopback registry (plain HTTP)" berth pull $REG/bb:1
+check_eq "index.json names it with the full reference" "$REG/bb:1" "$(refs)"
+check "the store is an OCI layout" test -f "$STORE/oci-layout"
+digest=$(jq -r '.manifests[0].digest' "$STORE/index.json")
+check_eq "the stored manifest is the registry's" \
+        "$(skopeo inspect --raw --tls-verify=false docker://$REG/bb:1 | sha256sum | cut -d' ' -f1)" "${digest#sha256:}"
+verify_blobs() {
+        local f
+        for f in "$STORE"/blobs/sha256/*; do
+                [ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$(basename "$f")" ] || return 1
+        done
+}
+check "every stored blob has its digest" verify_blobs
+check_output_contains "berth images lists it" "^$REG/bb:1 +sha256:[0-9a-f]{12} " berth images
+check_eq "berth images --json: reference and digest" "$REG/bb:1 $digest" \
+        "$(berth images --json | jq -r '.[0] | "\(.reference) \(.digest)"')"
+check "berth images --json: size and created" \
+        bash -c "berth images --json | jq -e '.[0].size > 100000 and (.[0].created | test(\"^[0-9]{4}-\"))'"
+
+before=$(blob_count)
+check "pull the second image" berth pull $REG/team/bb2
+after=$(blob_count)
+check_eq "the shared layer is stored once (3 new blobs: manifest, config, layer)" $((before + 3)) "$after"
+check "pull a Docker schema 2 image" berth pull $REG/bb:v2s2
+check_eq "it is stored as a Docker manifest" "application/vnd.docker.distribution.manifest.v2+json" \
+        "$(jq -r --arg r "$REG/bb:v2s2" '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == $r) | .mediaType' "$STORE/index.json")"
+check "pull an image with zstd layers" berth pull $REG/bb:zstd
+zstd_manifest=$(jq -r --arg r "$REG/bb:zstd" \
+        '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == $r) | .digest' "$STORE/index.json")
+check_output_contains "its layer is zstd" "zstd" jq -r '.layers[].mediaType' "$STORE/blobs/sha256/${zstd_manifest#sha256:}"
+check "pull from a multi-platform index" berth pull $REG/bb:multi
+host_arch=$(python3 -c 'import os; m=os.uname().machine; print({"x86_64":"amd64","aarch64":"arm64"}.get(m,m))')
+check_eq "the host's platform was chosen" "$host_arch" \
+        "$(berth images --json | jq -r --arg r "$REG/bb:multi" '.[] | select(.reference == $r) | .platform' | cut -d/ -f2)"
+check_eq "the host's manifest is the single-platform image's" "$digest" \
+        "$(berth images --json | jq -r --arg r "$REG/bb:multi" '.[] | select(.reference == $r) | .digest')"
+check "pull --platform linux/s390x takes the other" berth pull --platform linux/s390x $REG/bb:multi
+check_eq "... recorded as s390x" "linux/s390x" \
+        "$(berth images --json | jq -r --arg r "$REG/bb:multi" '.[] | select(.reference == $r) | .platform')"
+check "pull by digest" berth pull "$REG/bb@$digest"
+orphan=$STORE/blobs/sha256/$(printf 'left by a killed pull' | sha256sum | cut -d' ' -f1)
+printf 'left by a killed pull' >"$orphan"
+check_output_contains "a second pull of the same image is fine" "$REG/bb:1 $digest" berth pull $REG/bb:1
+check_fails "a blob no image needs (a killed pull's) goes with the next pull" test -e "$orphan"
+
+# --- refusals: nothing stored, no machine -----------------------------------
+state=$(store_state)
+check_status "an unknown tag: exit 2" 2 berth pull $REG/bb:nope
+check_output_contains "... says it was not found" "not found.*MANIFEST_UNKNOWN" berth pull $REG/bb:nope
+check_status "an unknown tag with NAME: exit 2" 2 berth pull $REG/bb:nope m-nope
+check "... and no machine" no_machines
+check_status "a bad reference: exit 2" 2 berth pull "$REG/BB:1"
+check_output_contains "... says what is wrong" "lowercase" berth pull "$REG/BB:1"
+check_status "a bad digest: exit 2" 2 berth pull "$REG/bb@sha256:1234"
+check_status "pull --platform with no such platform: exit 2" 2 berth pull --platform linux/mips64 $REG/bb:multi
+
+# A byte of the layer flipped in the registry's storage: the same size, another digest.
+layer=$(skopeo inspect --raw --tls-verify=false docker://$REG/tamper:1 | jq -r '.layers[-1].digest' | cut -d: -f2)
+data=$W/plain/docker/registry/v2/blobs/sha256/${layer:0:2}/$layer/data
+python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100); b=f.read(1); f.seek(100); f.write(bytes([b[0]^1]))' "$data"
+check_status "a tampered layer: exit 1" 1 berth pull $REG/tamper:1 m-tamper
+check_output_contains "... digest mismatch named" "digest mismatch" berth pull $REG/tamper:1
+check "... and no machine" no_machines
+
+# Manifests that declare a layer smaller than it is: one to be downloaded,
+# one already in the store (a digest fixes the size).
+wrong_size() {
+        skopeo inspect --raw --tls-verify=false "docker://$REG/$1:1" |
+                jq -c "$2 -= 1000" >"$W/wrong.json" &&
+                curl -sf -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
+                        --data-binary @"$W/wrong.json" "http://$REG/v2/$1/manifests/wrong"
+}
+check "push a manifest with a wrong size of a new layer" wrong_size sized '.layers[-1].size'
+check_status "a wrong declared size: exit 1" 1 berth pull $REG/sized:wrong m-wrong
+check_output_contains "... refused on the announced length, before a byte is stored" \
+        "size mismatch: its descriptor says [0-9]+ bytes, the registry announces [0-9]+" berth pull $REG/sized:wrong
+check "... and no machine" no_machines
+check "push a manifest with a wrong size of a stored layer" wrong_size bb '.layers[0].size'
+check_status "a wrong declared size of a stored blob: exit 1" 1 berth pull $REG/bb:wrong
+check_output_contains "... says so" "size mismatch.*already stored" berth pull $REG/bb:wrong
+check_eq "after all refusals the store is as it was" "$state" "$(store_state)"
+
+# --- TLS and Basic auth -----------------------------------------------------
+make_tls() {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=berth-test-ca \
+                -keyout "$W/ca.key" -out "$W/ca.crt" &&
+                openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+                        -keyout "$W/server.key" -out "$W/server.csr" &&
+                printf 'subjectAltName=IP:127.0.0.1\n' >"$W/san.ext" &&
+                openssl x509 -req -in "$W/server.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial \
+                        -days 2 -extfile "$W/san.ext" -out "$W/server.crt" &&
+                htpasswd -Bbn tester 's3cret-pw' >"$W/htpasswd"
+}
+check "make a CA, a server certificate and an htpasswd file" make_tls
+check "start a TLS registry with Basic auth on $TREG" start_registry secure $TREG "  tls:
+    certificate: $W/server.crt
+    key: $W/server.key
+auth:
+  htpasswd:
+    realm: berth-test
+    path: $W/htpasswd"
+check "push to it" push --dest-creds tester:s3cret-pw "oci:$L:bb" "docker://$TREG/secure/bb:1"
+# authfile REGISTRY USER:PASSWORD FILE
+authfile() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"; }
+authfile $TREG tester:s3cret-pw "$W/auth.json"
+authfile $TREG tester:wrong-pw "$W/bad-auth.json"
+
+state=$(store_state)
+check_status "an unknown CA: exit 1" 1 berth pull --authfile "$W/auth.json" $TREG/secure/bb:1
+check_output_contains "... says the certificate failed" "certificate verification failed" \
+        berth pull --authfile "$W/auth.json" $TREG/secure/bb:1
+check_output_contains "no credentials: the registry wants some" "wants a user name and password" \
+        berth pull --ca-file "$W/ca.crt" $TREG/secure/bb:1
+check_status "a wrong password (401): exit 1" 1 berth pull --ca-file "$W/ca.crt" --authfile "$W/bad-auth.json" \
+        $TREG/secure/bb:1 m-denied
+check_output_contains "... says access was denied" "denied with our credentials" \
+        berth pull --ca-file "$W/ca.crt" --authfile "$W/bad-auth.json" $TREG/secure/bb:1
+check "... and no machine" no_machines
+check_fails "the password is never printed" grep -r "wrong-pw\|s3cret" "$TEST_TMP/out"
+check_eq "the store is as it was" "$state" "$(store_state)"
+check "pull over TLS with --ca-file and the auth file" \
+        berth pull --ca-file "$W/ca.crt" --authfile "$W/auth.json" $TREG/secure/bb:1
+check "the default auth file (\$REGISTRY_AUTH_FILE) is read too" \
+        env REGISTRY_AUTH_FILE="$W/auth.json" "$BERTH" pull --ca-file "$W/ca.crt" $TREG/secure/bb:1
+
+# --- bearer tokens, a redirect to another origin, a broken transfer ----------
+PROXY=127.0.0.1:5080
+start_proxy() {
+        python3 "$(dirname "$0")/registry-proxy.py" 5080 "http://$REG" tokenuser:token-pw "$W/proxy.log" \
+                >"$W/proxy.out" 2>&1 &
+        REGPIDS+=($!)
+        wait_for 20 curl -s -o /dev/null "http://$PROXY/v2/"
+}
+check "start a token-auth front of the plain registry on $PROXY" start_proxy
+authfile $PROXY tokenuser:token-pw "$W/proxy-auth.json"
+authfile $PROXY tokenuser:nope "$W/proxy-bad.json"
+check_status "a token service that refuses the credentials: exit 1" 1 \
+        berth pull --authfile "$W/proxy-bad.json" $PROXY/sized:1
+check_output_contains "... says so" "token service refused our credentials" \
+        berth pull --authfile "$W/proxy-bad.json" $PROXY/sized:1
+: >"$W/proxy.log"
+check "pull with a bearer token, blobs redirected, a layer cut off half way" \
+        berth pull --authfile "$W/proxy-auth.json" $PROXY/sized:1
+check "the token was asked for with the credentials" grep -q "^token creds=yes" "$W/proxy.log"
+check "blobs were fetched from the other origin" grep -q "^blob auth=" "$W/proxy.log"
+check_fails "... without the credentials or the token" grep -q "^blob auth=yes" "$W/proxy.log"
+check "a layer download was cut off" grep -q "^cut sha256:" "$W/proxy.log"
+check "... and resumed with a range request" grep -qE "^range bytes=[1-9][0-9]*-$" "$W/proxy.log"
+check "every stored blob has its digest (after the resume)" verify_blobs
+check "rmi it" berth rmi $PROXY/sized:1
+check "push a manifest with a wrong layer size where blobs come chunked" wrong_size chunked/sized '.layers[-1].size'
+check_status "a wrong declared size, no length announced: exit 1" 1 \
+        berth pull --authfile "$W/proxy-auth.json" $PROXY/chunked/sized:wrong
+check_output_contains "... stopped while it streamed" "sent more than the [0-9]+ bytes its descriptor says" \
+        berth pull --authfile "$W/proxy-auth.json" $PROXY/chunked/sized:wrong
+check_fails "... and not stored" bash -c "berth images | grep -q chunked"
+
+# A pull killed in the middle of a layer: nothing of it stays, the lock is free.
+state=$(store_state)
+no_pull_left() { ! pgrep -f "berth-pull .*$STORE" >/dev/null; }
+kill_mid_blob() {
+        "$BERTH" pull --authfile "$W/proxy-auth.json" $PROXY/slow/sized:1 >/dev/null 2>&1 &
+        local pid=$!
+        wait_for 30 grep -q "^slow " "$W/proxy.log" || return 1
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        wait_for 10 no_pull_left || { echo "berth-pull outlived berth"; return 1; }
+}
+check "kill berth -9 while a layer streams" kill_mid_blob
+check_eq "... nothing of it is stored" "$state" "$(store_state)"
+check "... and the next pull gets the store's lock" timeout 60 "$BERTH" pull $REG/bb:1
+
+# --- a machine from a pulled image ------------------------------------------
+check "pull REF NAME makes a machine" berth pull $REG/bb:1 m1
+check_eq "its source is the reference" "pull:$REG/bb:1" "$(grep -h '^SOURCE=' "$BERTH_ROOT/machines/m1/info" 2>/dev/null | cut -d= -f2-)"
+check "start it" berth start m1
+check_eq "exec in it" "hello from m1" "$(berth exec m1 -- echo hello from m1 2>&1)"
+check "stop it" berth stop m1
+check "pull REF NAME of zstd layers" berth pull $REG/bb:zstd m-zstd
+check "pull NAME of a Docker schema 2 image" berth pull $REG/bb:v2s2 m-v2s2
+check_eq "its tree is the OCI image's" "$(cd "$BERTH_ROOT/machines/m1/rootfs" && find . | sort | sha256sum)" \
+        "$(cd "$BERTH_ROOT/machines/m-v2s2/rootfs" && find . | sort | sha256sum)"
+check_status "pull REF NAME of an existing machine: exit 2" 2 berth pull $REG/bb:1 m1
+
+# --- rmi --------------------------------------------------------------------
+base_layer=$(jq -r '.layers[0].digest' "$STORE/blobs/sha256/${digest#sha256:}" | cut -d: -f2)
+bb2_digest=$(berth images --json | jq -r --arg r "$REG/team/bb2:latest" '.[] | select(.reference == $r) | .digest')
+bb2_layer=$(jq -r '.layers[-1].digest' "$STORE/blobs/sha256/${bb2_digest#sha256:}" | cut -d: -f2)
+check_status "rmi of an unknown image: exit 1" 1 berth rmi $REG/team/bb2 $REG/nope
+check "... removes nothing" test -f "$STORE/blobs/sha256/$bb2_layer"
+check "rmi the second image (short form of the reference)" berth rmi $REG/team/bb2
+check_fails "its own layer is gone" test -e "$STORE/blobs/sha256/$bb2_layer"
+check "the shared layer stays" test -f "$STORE/blobs/sha256/$base_layer"
+check_fails "it is no longer listed" bash -c "berth images | grep -q team/bb2"
+check "rmi all the rest" berth rmi $(berth images --json | jq -r '.[].reference')
+check_eq "no blob is left" 0 "$(blob_count)"
+check_eq "no image is listed" "[]" "$(berth images --json | jq -c .)"
+check_eq "machines made from them stay" "m-v2s2 m-zstd m1" "$(berth list --json | jq -r '.[].name' | sort | xargs)"
+progress() { script -qec "$BERTH pull $REG/bb:1" /dev/null; }
+check_output_contains "on a terminal, progress per layer" "Pulling layer 1/1 sha256:[0-9a-f]{12}: [0-9.]+ of [0-9.]+ MiB" progress
+check_fails "not into a pipe" bash -c "berth pull $REG/team/bb2 2>&1 | grep -q Pulling"
+
+done_testing
