@@ -1776,3 +1776,30 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
 
         return s;
 }
+
+int machine_config_network_option(const char *arg, char ***set, char **ret_error) {
+        const char *cni = startswith(arg, "cni:");
+        if (cni) {
+                if (!cni_network_name_is_valid(cni)) {
+                        _cleanup_free_ char *shown = echo_escape(cni, ECHO_VALUE_MAX);
+                        return errorf(ret_error, -EINVAL,
+                                      "--network cni:%s: not a valid CNI network name (up to 128 letters, digits, '.', "
+                                      "'_', '-')",
+                                      shown);
+                }
+                _cleanup_free_ char *a = xasprintf("Network.CNINetwork=%s", cni);
+                *set = strv_append(*set, "Network.Mode=cni");
+                *set = strv_append(*set, a);
+                return 0;
+        }
+        NetworkMode m = network_mode_from_string(arg);
+        if (m < 0 || m == NETWORK_MODE_CNI) {
+                _cleanup_free_ char *shown = echo_escape(arg, ECHO_VALUE_MAX);
+                return errorf(ret_error, -EINVAL,
+                              "--network %s: expected bridge, none, host, macvlan, ipvlan or cni:NAME (a CNI network)",
+                              shown);
+        }
+        _cleanup_free_ char *a = xasprintf("Network.Mode=%s", network_mode_to_string(m));
+        *set = strv_append(*set, a);
+        return 0;
+}

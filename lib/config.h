@@ -226,3 +226,9 @@ int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_er
 /* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf.
  * Keys only berth.conf may set ([Import]) are never written. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);
+
+/* The command line's --network MODE (a Mode= value) or cni:NAME, as the
+ * "Section.Key=value" assignments it stands for (Network.Mode=, and for
+ * cni:NAME Network.CNINetwork=), appended to *SET.  Returns 0 or -EINVAL
+ * with *ret_error set. */
+int machine_config_network_option(const char *arg, char ***set, char **ret_error);

@@ -88,9 +88,12 @@ print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip())' "
 }
 
 for m in a b; do
-        check "create $m on network cnitest" berth create "$m" --template busybox \
-                --set Network.Mode=cni --set Network.CNINetwork=cnitest
+        check "create $m on network cnitest (--network cni:cnitest)" berth create "$m" --template busybox \
+                --network cni:cnitest
 done
+check_output_contains "machine.conf says so" '^CNINetwork=cnitest$' cat "$BERTH_ROOT/machines/a/machine.conf"
+check_output_contains "--network with a bad name is refused" 'not a valid CNI network name' \
+        berth create bad --template busybox --network 'cni:a/b'
 
 # --- bridge + host-local + portmap --------------------------------------------
 check "start a with a port forward through portmap" berth start a --port 8080:80
@@ -120,6 +123,15 @@ check "flush c's host0 addresses inside" berth exec c -- ip addr flush dev host0
 check_fails "status --check notices" berth status --check c
 check_output_contains "and names the plugin" 'plugin bridge .*CHECK failed' berth status --check c
 check "stop c" berth stop c
+
+# --- a reboot: DEL of the old namespace's attachment, ADD for the new one ------
+check "reboot b" berth reboot b
+b_booted_twice() { [ "$(boots b)" = 2 ] && is_running b; }
+check "b comes back" wait_for 30 b_booted_twice
+B=$(addr_of b)
+check_output_contains "b has an address again" '^10\.99\.0\.[0-9]+$' echo "$B"
+check_eq "host-local holds two leases (a's and b's), not three" 2 "$(leases cnitest | wc -l)"
+check "machine a pings machine b after its reboot" berth exec a -- ping -c 1 -W 2 "$B"
 
 # --- DEL at stop ----------------------------------------------------------------
 check "stop a" berth stop a
