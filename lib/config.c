@@ -531,7 +531,7 @@ static int parse_cni_timeout(MachineConfig *c, const char *value, const char **r
 }
 
 static char *format_cni_timeout(const MachineConfig *c) {
-        return xasprintf("%u", c->cni_timeout_sec ?: CNI_DEFAULT_TIMEOUT_SEC);
+        return c->cni_timeout_sec ? xasprintf("%u", c->cni_timeout_sec) : NULL;
 }
 
 static int parse_ifname(char **field, const char *value, bool allow_empty, const char **ret_reason) {
