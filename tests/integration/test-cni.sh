@@ -162,6 +162,18 @@ check_eq "one lease, the new one's" "$(addr_of a)" "$(leases cnitest)"
 check "stop a" berth stop a
 check "no lease left" no_leases cnitest
 
+# --- and at rm ------------------------------------------------------------------
+check "start b" berth start b
+pid=$(supervisor_pid b)
+kill -9 "$pid"
+wait_for 10 is_stopped b
+check "rm b after its supervisor was killed" berth rm b
+check "rm gave its address back" no_leases cnitest
+check "create b again" berth create b --template busybox --network cni:cnitest
+check "start b" berth start b
+check "rm --force of the running b" berth rm --force b
+check "gives its address back too" no_leases cnitest
+
 # --- macvlan, a 0.4.0 .conf ----------------------------------------------------
 check "create m on the macvlan network" berth create m --template busybox --set Network.Mode=cni --set Network.CNINetwork=mv
 check "start m" berth start m
