@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cni.h"
+#include "config.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -250,6 +251,54 @@ int cni_network_find(const char *dir, const char *name, CniNetwork *ret, char **
                                "[Network] CNINetwork= to one of those",
                                name, dir, seen ? "networks found: " : "no network found", seen ?: "");
         return -ENOENT;
+}
+
+int cni_network_for_machine(const MachineConfig *cfg, const char *machine, bool ports, CniNetwork *ret,
+                            char ***ret_plugin_dirs, char **ret_error) {
+        const char *dir = cfg->cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR;
+        if (!cfg->cni_network) {
+                *ret_error = xasprintf("[Network] Mode=cni needs CNINetwork= (the \"name\" of a network list in %s); "
+                                       "set it with 'berth set %s Network.CNINetwork=NAME'",
+                                       dir, machine);
+                return -EINVAL;
+        }
+        _cleanup_strv_free_ char **dirs = NULL;
+        const char *pdirs = cfg->cni_plugin_dirs ?: CNI_DEFAULT_PLUGIN_DIRS;
+        if (cni_plugin_dirs_parse(pdirs, &dirs) < 0) {
+                *ret_error = xasprintf("invalid [Network] CNIPluginDirectory=%s", pdirs);
+                return -EINVAL;
+        }
+        CniNetwork net = CNI_NETWORK_INIT;
+        int r = cni_network_find(dir, cfg->cni_network, &net, ret_error);
+        if (r < 0)
+                return r;
+        /* A plugin that is not there fails now, before anything is made. */
+        for (size_t i = 0; i < net.n_plugins; i++) {
+                const char *type = cni_plugin_type(&net, i);
+                _cleanup_free_ char *path = NULL;
+                if (cni_plugin_find(dirs, type, &path) < 0) {
+                        *ret_error = xasprintf("CNI network %s (%s): plugin %s is not an executable file in %s; "
+                                               "install it (Debian: containernetworking-plugins) or set [Network] "
+                                               "CNIPluginDirectory=",
+                                               net.name, net.path, type, pdirs);
+                        cni_network_done(&net);
+                        return -ENOENT;
+                }
+        }
+        if (ports && !net.port_mappings) {
+                *ret_error = xasprintf("port forwards (Port=, --port) on CNI network %s need a plugin with "
+                                       "\"capabilities\": {\"portMappings\": true} (portmap) in its list %s",
+                                       net.name, net.path);
+                cni_network_done(&net);
+                return -EINVAL;
+        }
+        if (ret)
+                *ret = net;
+        else
+                cni_network_done(&net);
+        if (ret_plugin_dirs)
+                *ret_plugin_dirs = TAKE_PTR(dirs);
+        return 0;
 }
 
 /* ----- What a plugin gets ----- */

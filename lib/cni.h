@@ -73,6 +73,16 @@ int cni_json_parse(const char *text, size_t len, json_object **ret, char **ret_e
  * broken. */
 int cni_network_find(const char *dir, const char *name, CniNetwork *ret, char **ret_error);
 
+/* Everything a start on CFG's CNI network (Mode=cni) needs checked before
+ * anything is made: CNINetwork= set, the list found and valid, CNIPluginDirectory=,
+ * every plugin present, and a plugin with the portMappings capability if
+ * the machine has port forwards (PORTS).  Returns 0 (and the network and
+ * plugin dirs; either may be NULL when not wanted) or -errno with
+ * *ret_error set: what is wrong, where, how to fix it. */
+struct MachineConfig;
+int cni_network_for_machine(const struct MachineConfig *cfg, const char *machine, bool ports, CniNetwork *ret,
+                            char ***ret_plugin_dirs, char **ret_error);
+
 /* ----- What a plugin gets ----- */
 
 typedef enum CniCommand {

@@ -22,11 +22,6 @@ static char *container_id(Store *store, const char *name) {
 int cni_attachment_prepare(CniAttachment *a, Store *store, const char *name, const MachineConfig *cfg) {
         *a = CNI_ATTACHMENT_INIT;
         a->machine = xstrdup(name);
-        if (!cfg->cni_network)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "[Network] Mode=cni needs CNINetwork= (the \"name\" of a network list in %s); "
-                                       "set it with 'berth set %s Network.CNINetwork=NAME'.",
-                                       cfg->cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR, name);
         a->dir_fd = open_dir_nofollow(store->run_fd, name);
         if (a->dir_fd < 0)
                 return log_error_errno(a->dir_fd, "Cannot open the runtime dir of machine %s: %m", name);
@@ -34,33 +29,9 @@ int cni_attachment_prepare(CniAttachment *a, Store *store, const char *name, con
         (void) cni_cache_cleanup(a->dir_fd, name);
 
         _cleanup_free_ char *err = NULL;
-        const char *dir = cfg->cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR;
-        int r = cni_network_find(dir, cfg->cni_network, &a->net, &err);
+        int r = cni_network_for_machine(cfg, name, cfg->n_ports > 0, &a->net, &a->rt.plugin_dirs, &err);
         if (r < 0)
                 return log_error_errno(r, "Machine %s: %s.", name, err);
-        r = cni_plugin_dirs_parse(cfg->cni_plugin_dirs ?: CNI_DEFAULT_PLUGIN_DIRS, &a->rt.plugin_dirs);
-        if (r < 0)
-                return log_error_errno(r, "Invalid CNIPluginDirectory=%s.", cfg->cni_plugin_dirs);
-        /* A plugin that is not there fails now, before anything is made. */
-        for (size_t i = 0; i < a->net.n_plugins; i++) {
-                const char *type = cni_plugin_type(&a->net, i);
-                _cleanup_free_ char *path = NULL;
-                if (cni_plugin_find(a->rt.plugin_dirs, type, &path) < 0) {
-                        _cleanup_free_ char *dirs = NULL;
-                        for (char **d = a->rt.plugin_dirs; *d; d++)
-                                strextendf(&dirs, "%s%s", dirs ? ", " : "", *d);
-                        return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
-                                               "CNI network %s (%s): plugin %s is not an executable file in %s; "
-                                               "install it (Debian: containernetworking-plugins) or set [Network] "
-                                               "CNIPluginDirectory=.",
-                                               a->net.name, a->net.path, type, dirs);
-                }
-        }
-        if (cfg->n_ports > 0 && !a->net.port_mappings)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "Port forwards (Port=, --port) on CNI network %s need a plugin with "
-                                       "\"capabilities\": {\"portMappings\": true} (portmap) in its list %s.",
-                                       a->net.name, a->net.path);
         a->rt.container_id = container_id(store, name);
         a->rt.ifname = xstrdup(cfg->interface);
         a->rt.timeout_sec = cfg->cni_timeout_sec ?: CNI_DEFAULT_TIMEOUT_SEC;

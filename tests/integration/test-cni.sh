@@ -193,6 +193,7 @@ try() {
 }
 check "create x" berth create x --template busybox --set Network.Mode=cni --set Network.CNINetwork=nope
 check_output_contains "a missing network is named, with the dir" "no CNI network named nope in $CNI/net.d" berth start x
+check_status "as a configuration error (exit status 2)" 2 berth start x
 check_eq "x stays stopped" stopped "$(machine_state x)"
 
 try x failing
@@ -214,6 +215,7 @@ check "nothing is left" no_leases hanging
 
 try x missing
 check_output_contains "a missing plugin is named" 'plugin nosuch is not an executable file' berth start x
+check_status "exit status 2: nothing was started" 2 berth start x
 check_eq "x stays stopped" stopped "$(machine_state x)"
 
 try x escaping

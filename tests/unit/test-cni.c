@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cni.h"
+#include "config.h"
 #include "fs.h"
 #include "tap.h"
 #include "util.h"
@@ -108,6 +109,42 @@ static void test_find(const char *tmp) {
         free(TAKE_PTR(err));
         r = cni_network_find(dir, "empty", &n, &err);
         TEST_ASSERT(r == -EINVAL && err && strstr(err, "1 to 32 plugins"), "an empty plugin list is refused");
+        /* What a start checks first. */
+        _cleanup_free_ char *bin = xasprintf("%s/findbin", tmp);
+        if (mkdir(bin, 0755) < 0)
+                abort();
+        write_file(bin, "bridge", "#!/bin/sh\n", 0755);
+        MachineConfig cfg;
+        machine_config_init(&cfg);
+        cfg.network_mode = NETWORK_MODE_CNI;
+        cfg.cni_config_dir = xstrdup(dir);
+        cfg.cni_plugin_dirs = xstrdup(bin);
+        free(TAKE_PTR(err));
+        r = cni_network_for_machine(&cfg, "web", false, NULL, NULL, &err);
+        TEST_ASSERT(r == -EINVAL && err && strstr(err, "Mode=cni needs CNINetwork=") &&
+                            strstr(err, "berth set web Network.CNINetwork=NAME"),
+                    "a start without CNINetwork= says how to set it (%s)", err ?: "");
+        cfg.cni_network = xstrdup("a");
+        free(TAKE_PTR(err));
+        r = cni_network_for_machine(&cfg, "web", false, NULL, NULL, &err);
+        TEST_ASSERT(r == -ENOENT && err && strstr(err, "plugin portmap is not an executable file in"),
+                    "a start with a plugin missing names it (%s)", err ?: "");
+        write_file(bin, "portmap", "#!/bin/sh\n", 0755);
+        free(TAKE_PTR(err));
+        char **dirs = NULL;
+        r = cni_network_for_machine(&cfg, "web", true, &n, &dirs, &err);
+        TEST_ASSERT(r == 0 && n.n_plugins == 2 && strv_length(dirs) == 1, "with every plugin there it passes");
+        cni_network_done(&n);
+        strv_free(dirs);
+        free(cfg.cni_network);
+        cfg.cni_network = xstrdup("single");
+        write_file(bin, "macvlan", "#!/bin/sh\n", 0755);
+        free(TAKE_PTR(err));
+        r = cni_network_for_machine(&cfg, "web", true, NULL, NULL, &err);
+        TEST_ASSERT(r == -EINVAL && err && strstr(err, "portMappings"),
+                    "port forwards need a plugin with the portMappings capability (%s)", err ?: "");
+        machine_config_done(&cfg);
+
         free(TAKE_PTR(err));
         _cleanup_free_ char *none = xasprintf("%s/none", tmp);
         r = cni_network_find(none, "a", &n, &err);
