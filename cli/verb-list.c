@@ -455,6 +455,9 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                        (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
                         else
                                 printf("      Users: private (range allocated at first start)\n");
+                        if (cfg.network_mode == NETWORK_MODE_CNI)
+                                printf("    Network: CNI network %s (%s)\n", cfg.cni_network ?: "(CNINetwork= unset)",
+                                       cfg.cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR);
                         if (!cfg.boot && cfg.command) {
                                 _cleanup_free_ char *cmd = config_words_format(cfg.command);
                                 printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);

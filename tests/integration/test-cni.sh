@@ -108,6 +108,7 @@ check_output_contains "the default route from the result" 'default via 10\.99\.0
 check_output_contains "resolv.conf from the result's DNS" '^nameserver 10\.99\.0\.1$' berth exec a -- cat /etc/resolv.conf
 check_output_contains "and its search domains" '^search cni\.test$' berth exec a -- cat /etc/resolv.conf
 check_output_contains "status shows the address" "Address: $A" berth status a
+check_output_contains "and the network" "Network: CNI network cnitest \\($CNI/net.d\\)" berth status a
 check_output_contains "list shows it" "^a .* $A" berth list
 check "host pings machine a" busybox ping -c 1 -W 2 "$A"
 check "machine a pings machine b" berth exec a -- ping -c 1 -W 2 "$B"
