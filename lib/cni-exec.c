@@ -135,6 +135,11 @@ static int plugin_run(const char *path, char **env, const char *input, unsigned 
         (void) fcntl(out_r, F_SETFL, O_NONBLOCK);
         (void) fcntl(err_r, F_SETFL, O_NONBLOCK);
 
+        /* A plugin that exits without reading its stdin must not kill us
+         * with SIGPIPE (berth itself does not ignore it): EPIPE will do. */
+        struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
+        (void) sigaction(SIGPIPE, &ign, &old_pipe);
+
         PluginOutput o = {};
         size_t in_len = strlen(input), in_off = 0;
         if (in_len == 0)
@@ -188,6 +193,7 @@ static int plugin_run(const char *path, char **env, const char *input, unsigned 
                 if (err_r >= 0)
                         (void) drain(err_r, &o.err, &o.err_len, CNI_STDERR_MAX);
         }
+        (void) sigaction(SIGPIPE, &old_pipe, NULL);
         siginfo_t si = {};
         while (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) < 0 && errno == EINTR)
                 ;

@@ -327,6 +327,8 @@ static void test_exec(const char *tmp) {
         plugin(bin, log, "stderr", "[ $CNI_COMMAND = ADD ] || exit 0\necho 'panic: oops' >&2\nexit 2");
         plugin(bin, log, "hangs", "[ $CNI_COMMAND = ADD ] || exit 0\nexec sleep 60");
         write_file(bin, "notexec", "#!/bin/sh\nexit 0\n", 0644);
+        /* Exits before reading its stdin: our write gets EPIPE, not SIGPIPE. */
+        write_file(bin, "noread", "#!/bin/sh\n[ $CNI_COMMAND = ADD ] && exit 3\nexit 0\n", 0755);
         const char *lists[][2] = {
                 { "good", "\"first\"},{\"type\":\"second\"" },
                 { "failing", "\"first\"},{\"type\":\"fails\"" },
@@ -335,6 +337,7 @@ static void test_exec(const char *tmp) {
                 { "hanging", "\"first\"},{\"type\":\"hangs\"" },
                 { "missing", "\"first\"},{\"type\":\"nosuch\"" },
                 { "notexec", "\"first\"},{\"type\":\"notexec\"" },
+                { "noread", "\"first\"},{\"type\":\"noread\"" },
         };
         for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
                 _cleanup_free_ char *text = xasprintf("{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"plugins\":[{\"type\":%s}]}",
@@ -368,6 +371,7 @@ static void test_exec(const char *tmp) {
                 { "crashing", "ADD failed: exit status 2: panic: oops", -EIO },
                 { "missing", "plugin nosuch: no executable nosuch in", -ENOENT },
                 { "notexec", "plugin notexec: no executable", -ENOENT },
+                { "noread", "ADD failed: exit status 3 without an error message", -EIO },
         };
         for (size_t i = 0; i < ELEMENTSOF(fails); i++) {
                 free(TAKE_PTR(err));
