@@ -72,15 +72,37 @@ bad_list garbled garbler
 bad_list hanging hanger
 bad_list missing nosuch
 bad_list escaping ../../bin/true
-printf '#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] || exit 0\necho '"'"'{"cniVersion":"1.0.0","code":100,"msg":"failer says no"}'"'"'\nexit 1\n' >"$CNI/bin/failer"
-printf '#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] || exit 0\necho "this is not JSON"\n' >"$CNI/bin/garbler"
-printf '#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] || exit 0\necho $$ >'"$CNI"'/hanger.pid\nexec sleep 600\n' >"$CNI/bin/hanger"
+# Plugins that go wrong at ADD (and DEL nothing).
+cat >"$CNI/bin/failer" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+[ "$CNI_COMMAND" = ADD ] || exit 0
+echo '{"cniVersion":"1.0.0","code":100,"msg":"failer says no"}'
+exit 1
+EOF
+cat >"$CNI/bin/garbler" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+[ "$CNI_COMMAND" = ADD ] || exit 0
+echo "this is not JSON"
+EOF
+cat >"$CNI/bin/hanger" <<EOF
+#!/bin/sh
+cat >/dev/null
+[ "\$CNI_COMMAND" = ADD ] || exit 0
+echo \$\$ >"$CNI/hanger.pid"
+exec sleep 600
+EOF
 chmod +x "$CNI/bin/"*
 
 addr_of() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .addresses[0] // empty'; }
-leases() { ls "$CNI/ipam/$1" 2>/dev/null | grep -E '^[0-9]+\.' ; }
+# host-local's reservations: one file per address in its dataDir.
+leases() {
+        local f
+        for f in "$CNI/ipam/$1"/[0-9]*; do [ -e "$f" ] && echo "${f##*/}"; done
+}
 no_leases() { [ -z "$(leases "$1")" ]; }
-no_veths() { [ -z "$(ip -o link show type veth | grep -v cniparent)" ]; }
+no_veths() { ! ip -o link show type veth | grep -qv cniparent; }
 supervisor_pid() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .supervisor'; }
 fetch() {
         python3 -c 'import sys, urllib.request
@@ -101,7 +123,7 @@ check "start b" berth start b
 A=$(addr_of a) B=$(addr_of b)
 check_output_contains "a has an address from the range" '^10\.99\.0\.[0-9]+$' echo "$A"
 check_output_contains "b has another" '^10\.99\.0\.[0-9]+$' echo "$B"
-[ -n "$A" ] && [ "$A" != "$B" ] && ok "distinct addresses ($A, $B)" || not_ok "a: $A, b: $B"
+if [ -n "$A" ] && [ "$A" != "$B" ]; then ok "distinct addresses ($A, $B)"; else not_ok "a: $A, b: $B"; fi
 check_output_contains "host-local reserved a's address" "^$A\$" leases cnitest
 check_output_contains "the guest's host0 has it" "inet $A/24" berth exec a -- ip addr show host0
 check_output_contains "the default route from the result" 'default via 10\.99\.0\.1' berth exec a -- ip route
