@@ -250,4 +250,54 @@ check_output_contains "a bad CNINetwork= value is refused" 'not a valid CNI netw
         berth set x 'Network.CNINetwork=a/b'
 check "no veth is left" no_veths
 
+# --- interop: a podman container and a machine on one network -----------------
+# podman (with its CNI backend, as Debian 12 has it) makes the network list;
+# berth's machine and podman's container share it, addresses included. runc:
+# Debian's crun refuses hosts with a hybrid cgroup layout. Everything podman
+# keeps is under the test's dirs; the container's rootfs is a static busybox.
+if command -v podman >/dev/null && command -v runc >/dev/null && command -v busybox >/dev/null; then
+        PM=$TEST_TMP/podman
+        mkdir -p "$PM/net.d" "$PM/rootfs/bin"
+        cp "$(command -v busybox)" "$PM/rootfs/bin/busybox"
+        for c in sh ping ip; do ln -s busybox "$PM/rootfs/bin/$c"; done
+        cat >"$PM/containers.conf" <<EOF
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["$PLUGINS"]
+network_config_dir = "$PM/net.d"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+EOF
+        pm() {
+                CONTAINERS_CONF=$PM/containers.conf podman --root "$PM/root" --runroot "$PM/runroot" \
+                        --storage-driver vfs "$@"
+        }
+        check "podman network create pnet" pm network create --subnet 10.95.0.0/24 pnet
+        # host-local's reservations in the test's dir, for podman and berth alike.
+        f=$(ls "$PM"/net.d/*.conflist)
+        jq --arg d "$CNI/ipam" '(.plugins[] | select(.ipam) | .ipam.dataDir) = $d' "$f" >"$f.new" && mv "$f.new" "$f"
+        check "create machine p on podman's network" berth create p --template busybox --network cni:pnet \
+                --set Network.CNIConfigDirectory="$PM/net.d"
+        check "start p" berth start p
+        P=$(addr_of p)
+        check_output_contains "p has an address from podman's subnet" '^10\.95\.0\.[0-9]+$' echo "$P"
+        # --ulimit: podman's defaults exceed what a test may set here.
+        out=$(pm run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network pnet \
+                --rootfs "$PM/rootfs" /bin/sh -c "ip -o -4 addr show eth0; ping -c 1 -W 2 $P" 2>&1)
+        check_output_contains "a podman container on pnet reaches the machine" '1 packets received' echo "$out"
+        C=$(grep -o 'inet 10\.95\.0\.[0-9]*' <<<"$out" | cut -d' ' -f2)
+        if [ -n "$C" ] && [ "$C" != "$P" ]; then
+                ok "the container has an address of its own ($C) from the same reservations"
+        else
+                not_ok "container: '$C', machine: '$P'"
+        fi
+        check "stop p" berth stop p
+        check "no lease left on pnet" no_leases pnet
+        check "podman network rm pnet" pm network rm pnet
+else
+        ok "podman interop # SKIP podman, runc or busybox is not installed"
+fi
+
 done_testing
