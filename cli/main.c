@@ -23,7 +23,7 @@ static const struct {
         { "kill", verb_kill, "kill NAME [--signal S] kill a machine (or send its init a signal)" },
         { "reboot", verb_reboot, "reboot NAME            reboot a machine" },
         { "list", verb_list, "list [--json]          list machines" },
-        { "status", verb_status, "status NAME [--json]   show a machine's state" },
+        { "status", verb_status, "status NAME [--json] [--check]  show a machine's state; --check: CNI CHECK" },
         { "logs", verb_logs, "logs NAME [-f] [-n N] [--raw]  console output and supervisor messages (escaped on a terminal)" },
         { "set", verb_set, "set [--runtime] NAME Key=Value...  change limits live and in machine.conf" },
         { "enable", verb_enable, "enable NAME            start the machine at boot (berth@NAME.service)" },

@@ -63,6 +63,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 { "set", required_argument, NULL, 's' },
                 { "device", required_argument, NULL, 'D' },
                 { "max-size", required_argument, NULL, 'm' },
+                { "network", required_argument, NULL, 'N' },
                 FILES_LONG_OPTIONS,
                 {},
         };
@@ -100,6 +101,15 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 case 'm':
                         a.max_size = optarg;
                         break;
+                case 'N': {
+                        /* As --set Network.Mode= (and CNINetwork=): kept in machine.conf. */
+                        _cleanup_free_ char *err = NULL;
+                        if (machine_config_network_option(optarg, &set, &err) < 0) {
+                                log_error("%s.", err);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                }
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
@@ -114,7 +124,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
         a.set = set;
         if (optind != argc - 1) {
                 log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
-                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...] [--bind SRC[:DST[:OPTS]]...] "
+                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...] [--network MODE|cni:NAME] [--bind SRC[:DST[:OPTS]]...] "
                           "[--bind-ro ...] [--tmpfs DST[:OPTS]...] [--device PATH[:rwm][:privileged]...]");
                 return EXIT_USAGE;
         }

@@ -11,6 +11,7 @@
 #include "netaddr.h"
 #include "build-config.h"
 #include "cgroup.h"
+#include "cni.h"
 #include "fs.h"
 #include "log.h"
 #include "layers.h"
@@ -325,6 +326,15 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                         return EXIT_USAGE;
                 }
                 device_list_done(&devices);
+        }
+        if (r >= 0 && cfg.network_mode == NETWORK_MODE_CNI) {
+                /* A missing network or plugin is the configuration's fault. */
+                _cleanup_free_ char *cerr = NULL;
+                if (cni_network_for_machine(&cfg, name, cfg.n_ports > 0 || o->ports, NULL, NULL, &cerr) < 0) {
+                        log_error("Machine '%s': %s.", name, cerr);
+                        machine_config_done(&cfg);
+                        return EXIT_USAGE;
+                }
         }
         machine_config_done(&cfg);
         if (r < 0)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* list and status: read-only, take no locks, never block on a busy machine. */
 
+#include <getopt.h>
 #include <json-c/json.h>
 #include <time.h>
 
 #include "berth.h"
 #include "cgroup.h"
+#include "cni.h"
 #include "binds.h"
 #include "config.h"
 #include "create.h"
@@ -345,16 +347,83 @@ static void print_devices(Context *ctx, const MachineInfo *m) {
         machine_config_done(&cfg);
 }
 
-int verb_status(Context *ctx, int argc, char **argv) {
-        if (parse_json_option(ctx, argc, argv) != 0)
+/* status --check: the plugins' CHECK of a running machine's CNI network,
+ * with what its supervisor's ADD returned (RUN/NAME/cni.json). */
+static int status_check(Context *ctx, const char *name) {
+        RuntimeState st;
+        if (runtime_is_active(ctx->store.run_fd, name) <= 0 || runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
+            st.init_pid <= 0) {
+                log_error("Machine '%s' is not running.", name);
+                return EXIT_NOT_RUNNING;
+        }
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
+        _cleanup_(cni_network_done) CniNetwork net = CNI_NETWORK_INIT;
+        _cleanup_(cni_runtime_done) CniRuntime rt = {};
+        _cleanup_json_ json_object *result = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = dfd < 0 ? dfd : cni_cache_read(dfd, &net, &rt, &result, &err);
+        if (r == -ENOENT) {
+                log_error("Machine '%s' is not on a CNI network ([Network] Mode=cni): there is nothing to check.",
+                          name);
                 return EXIT_USAGE;
+        }
+        if (r < 0 || !result) {
+                log_error("Cannot read the CNI state of machine '%s': %s.", name, err ?: "no result of ADD yet");
+                return EXIT_FAIL;
+        }
+        /* The machine, checked to be the same process. */
+        _cleanup_close_ int pidfd = runtime_open_init_pidfd(&st);
+        if (pidfd < 0) {
+                log_error("Machine '%s' is not running.", name);
+                return EXIT_NOT_RUNNING;
+        }
+        /* The path ADD got (the supervisor's fd of the namespace): plugins
+         * compare it with their result's "sandbox". */
+        _cleanup_free_ char *prefix = xasprintf("/proc/%d/fd/", (int) st.supervisor_pid);
+        if (!rt.netns || !startswith(rt.netns, prefix)) {
+                log_error("Machine '%s' has no CNI attachment of its running supervisor.", name);
+                return EXIT_FAIL;
+        }
+        if (net.disable_check) {
+                printf("CNI network %s of machine %s: CHECK is disabled (\"disableCheck\": true).\n", net.name, name);
+                return EXIT_OK;
+        }
+        free(TAKE_PTR(err));
+        r = cni_check(&net, &rt, result, &err);
+        if (r < 0) {
+                log_error("Machine '%s': %s.", name, err);
+                return EXIT_FAIL;
+        }
+        printf("CNI network %s of machine %s: CHECK passed (%zu plugin%s).\n", net.name, name, net.n_plugins,
+               net.n_plugins == 1 ? "" : "s");
+        return EXIT_OK;
+}
+
+int verb_status(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+                                              { "check", no_argument, NULL, 'c' }, {} };
+        bool check = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                case 'c':
+                        check = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
         const char *name;
-        int r = one_name(argc, argv, "status NAME [--json]", &name);
+        int r = one_name(argc, argv, "status NAME [--json] [--check]", &name);
         if (r != 0)
                 return r;
         r = look_up_machine(ctx, name);
         if (r != 0)
                 return r;
+        if (check)
+                return status_check(ctx, name);
 
         MachineInfo m;
         machine_info_load(ctx, name, &m);
@@ -386,6 +455,9 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                        (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
                         else
                                 printf("      Users: private (range allocated at first start)\n");
+                        if (cfg.network_mode == NETWORK_MODE_CNI)
+                                printf("    Network: CNI network %s (%s)\n", cfg.cni_network ?: "(CNINetwork= unset)",
+                                       cfg.cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR);
                         if (!cfg.boot && cfg.command) {
                                 _cleanup_free_ char *cmd = config_words_format(cfg.command);
                                 printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);

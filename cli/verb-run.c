@@ -213,7 +213,13 @@ int verb_gc(Context *ctx, int argc, char **argv) {
         if (context_open_store(ctx) < 0)
                 return EXIT_FAIL;
         FILE *report = ctx->quiet ? NULL : stdout;
-        int n = gc_run_instances(&ctx->store, report);
+        /* First, while the run instances' runtime dirs still say what to DEL. */
+        int n = gc_cni(&ctx->store, report);
+        if (n < 0) {
+                log_error("Failed to list machines.");
+                return EXIT_FAIL;
+        }
+        n = gc_run_instances(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
                 return EXIT_FAIL;

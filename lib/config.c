@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "binds.h"
+#include "cni.h"
 #include "config.h"
 #include "image-ref.h"
 #include "name.h"
@@ -36,6 +37,7 @@ static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
         [NETWORK_MODE_BRIDGE] = "bridge",
         [NETWORK_MODE_MACVLAN] = "macvlan",
         [NETWORK_MODE_IPVLAN] = "ipvlan",
+        [NETWORK_MODE_CNI] = "cni",
 };
 
 const char *network_mode_to_string(NetworkMode m) {
@@ -463,6 +465,73 @@ static int parse_network_mode(MachineConfig *c, const char *value, const char **
 static char *format_network_mode(const MachineConfig *c) {
         const char *s = network_mode_to_string(c->network_mode);
         return s ? xstrdup(s) : NULL;
+}
+
+static int parse_cni_network(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value)) {
+                free(c->cni_network);
+                c->cni_network = NULL;
+                return 0;
+        }
+        if (!cni_network_name_is_valid(value))
+                return fail(ret_reason, "is not a valid CNI network name");
+        free(c->cni_network);
+        c->cni_network = xstrdup(value);
+        return 0;
+}
+
+static char *format_cni_network(const MachineConfig *c) {
+        return xstrdup(c->cni_network ?: "");
+}
+
+static int parse_cni_config_dir(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value)) {
+                free(c->cni_config_dir);
+                c->cni_config_dir = NULL;
+                return 0;
+        }
+        if (check_abs_path(value, ret_reason) < 0)
+                return -EINVAL;
+        free(c->cni_config_dir);
+        c->cni_config_dir = xstrdup(value);
+        return 0;
+}
+
+static char *format_cni_config_dir(const MachineConfig *c) {
+        return xstrdup(c->cni_config_dir ?: "");
+}
+
+static int parse_cni_plugin_dirs(MachineConfig *c, const char *value, const char **ret_reason) {
+        if (isempty(value)) {
+                free(c->cni_plugin_dirs);
+                c->cni_plugin_dirs = NULL;
+                return 0;
+        }
+        _cleanup_strv_free_ char **dirs = NULL;
+        if (cni_plugin_dirs_parse(value, &dirs) < 0)
+                return fail(ret_reason, "is not a ':'-separated list of up to 16 absolute paths");
+        for (char **d = dirs; *d; d++)
+                if (check_abs_path(*d, ret_reason) < 0)
+                        return -EINVAL;
+        free(c->cni_plugin_dirs);
+        c->cni_plugin_dirs = xstrdup(value);
+        return 0;
+}
+
+static char *format_cni_plugin_dirs(const MachineConfig *c) {
+        return xstrdup(c->cni_plugin_dirs ?: "");
+}
+
+static int parse_cni_timeout(MachineConfig *c, const char *value, const char **ret_reason) {
+        unsigned t;
+        if (safe_atou(value, &t) < 0 || t < 1 || t > 3600)
+                return fail(ret_reason, "is not a number of seconds from 1 to 3600");
+        c->cni_timeout_sec = t;
+        return 0;
+}
+
+static char *format_cni_timeout(const MachineConfig *c) {
+        return c->cni_timeout_sec ? xasprintf("%u", c->cni_timeout_sec) : NULL;
 }
 
 static int parse_ifname(char **field, const char *value, bool allow_empty, const char **ret_reason) {
@@ -931,7 +1000,7 @@ static const ConfigTableEntry config_table[] = {
         { "Exec", "User", CONFIG_EXEC_USER, parse_user, format_user, false,
           "expected a user name or number, optionally with :group" },
         { "Network", "Mode", CONFIG_NETWORK_MODE, parse_network_mode, format_network_mode, true,
-          "expected 'bridge', 'none', 'host', 'macvlan' or 'ipvlan'" },
+          "expected 'bridge', 'none', 'host', 'macvlan', 'ipvlan' or 'cni' (with CNINetwork=)" },
         { "Network", "Bridge", CONFIG_NETWORK_BRIDGE, parse_bridge, format_bridge, true,
           "expected an interface name of 1 to 15 characters, like berth0" },
         { "Network", "Subnet", CONFIG_NETWORK_SUBNET, parse_subnet, format_subnet, true,
@@ -948,6 +1017,15 @@ static const ConfigTableEntry config_table[] = {
         { "Network", "AddressFilter", CONFIG_NETWORK_ADDRESS_FILTER, parse_address_filter,
           format_address_filter, true,
           "expected 'yes' (send only from the machine's own MAC and addresses) or 'no' (a guest that routes)" },
+        { "Network", "CNINetwork", CONFIG_NETWORK_CNI_NETWORK, parse_cni_network, format_cni_network, true,
+          "expected the \"name\" of a CNI network list, like podman, or empty" },
+        { "Network", "CNIConfigDirectory", CONFIG_NETWORK_CNI_CONFIG_DIRECTORY, parse_cni_config_dir,
+          format_cni_config_dir, true, "expected an absolute path like /etc/cni/net.d, or empty (that default)" },
+        { "Network", "CNIPluginDirectory", CONFIG_NETWORK_CNI_PLUGIN_DIRECTORY, parse_cni_plugin_dirs,
+          format_cni_plugin_dirs, true,
+          "expected absolute paths separated by ':', like /usr/lib/cni:/opt/cni/bin, or empty (that default)" },
+        { "Network", "CNITimeoutSec", CONFIG_NETWORK_CNI_TIMEOUT_SEC, parse_cni_timeout, format_cni_timeout, true,
+          "expected the seconds a CNI plugin may take, 1 to 3600 (default 30)" },
         { "Resources", "MemoryMax", CONFIG_RESOURCES_MEMORY_MAX, parse_memory_max, format_memory_max, true,
           "expected a size like 512M or 'infinity'" },
         { "Resources", "MemoryHigh", CONFIG_RESOURCES_MEMORY_HIGH, parse_memory_high, format_memory_high, true,
@@ -1113,6 +1191,10 @@ void machine_config_done(MachineConfig *c) {
         c->interface = NULL;
         free(c->link);
         c->link = NULL;
+        free(c->cni_network);
+        free(c->cni_config_dir);
+        free(c->cni_plugin_dirs);
+        c->cni_network = c->cni_config_dir = c->cni_plugin_dirs = NULL;
         free(c->ports);
         c->ports = NULL;
         c->n_ports = 0;
@@ -1141,6 +1223,9 @@ void machine_config_copy(MachineConfig *dst, const MachineConfig *src) {
         dst->bridge = src->bridge ? xstrdup(src->bridge) : NULL;
         dst->interface = src->interface ? xstrdup(src->interface) : NULL;
         dst->link = src->link ? xstrdup(src->link) : NULL;
+        dst->cni_network = src->cni_network ? xstrdup(src->cni_network) : NULL;
+        dst->cni_config_dir = src->cni_config_dir ? xstrdup(src->cni_config_dir) : NULL;
+        dst->cni_plugin_dirs = src->cni_plugin_dirs ? xstrdup(src->cni_plugin_dirs) : NULL;
         dst->ports = NULL;
         if (src->n_ports > 0) {
                 dst->ports = xcalloc(src->n_ports, sizeof *dst->ports);
@@ -1184,7 +1269,9 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                streq_ptr(a->interface, b->interface) && streq_ptr(a->link, b->link) &&
                a->n_ports == b->n_ports &&
                (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
-               a->address_filter == b->address_filter &&
+               a->address_filter == b->address_filter && streq_ptr(a->cni_network, b->cni_network) &&
+               streq_ptr(a->cni_config_dir, b->cni_config_dir) && streq_ptr(a->cni_plugin_dirs, b->cni_plugin_dirs) &&
+               a->cni_timeout_sec == b->cni_timeout_sec &&
                a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&
                a->memory_high == b->memory_high && a->cpu_weight == b->cpu_weight &&
                a->cpu_quota_per_sec_usec == b->cpu_quota_per_sec_usec && a->io_weight == b->io_weight &&
@@ -1200,6 +1287,7 @@ static void machine_config_replace(MachineConfig *c, MachineConfig *new) {
         machine_config_done(c);
         *c = *new;
         new->init = new->hostname = new->bridge = new->interface = new->link = new->scratch_directory = NULL;
+        new->cni_network = new->cni_config_dir = new->cni_plugin_dirs = NULL;
         new->working_directory = new->user = new->import_default_registry = NULL;
         new->command = new->environment = NULL;
         new->binds = new->binds_ro = new->tmpfs = NULL;
@@ -1687,4 +1775,31 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
         }
 
         return s;
+}
+
+int machine_config_network_option(const char *arg, char ***set, char **ret_error) {
+        const char *cni = startswith(arg, "cni:");
+        if (cni) {
+                if (!cni_network_name_is_valid(cni)) {
+                        _cleanup_free_ char *shown = echo_escape(cni, ECHO_VALUE_MAX);
+                        return errorf(ret_error, -EINVAL,
+                                      "--network cni:%s: not a valid CNI network name (up to 128 letters, digits, '.', "
+                                      "'_', '-')",
+                                      shown);
+                }
+                _cleanup_free_ char *a = xasprintf("Network.CNINetwork=%s", cni);
+                *set = strv_append(*set, "Network.Mode=cni");
+                *set = strv_append(*set, a);
+                return 0;
+        }
+        NetworkMode m = network_mode_from_string(arg);
+        if (m < 0 || m == NETWORK_MODE_CNI) {
+                _cleanup_free_ char *shown = echo_escape(arg, ECHO_VALUE_MAX);
+                return errorf(ret_error, -EINVAL,
+                              "--network %s: expected bridge, none, host, macvlan, ipvlan or cni:NAME (a CNI network)",
+                              shown);
+        }
+        _cleanup_free_ char *a = xasprintf("Network.Mode=%s", network_mode_to_string(m));
+        *set = strv_append(*set, a);
+        return 0;
 }

@@ -48,6 +48,7 @@ typedef enum NetworkMode {
         NETWORK_MODE_BRIDGE,  /* a veth pair on a berth bridge, with address, NAT and DHCP */
         NETWORK_MODE_MACVLAN, /* a macvlan on a host interface (Link=); the LAN configures it */
         NETWORK_MODE_IPVLAN,  /* an ipvlan (L2) on a host interface (Link=) */
+        NETWORK_MODE_CNI,     /* a CNI network (CNINetwork=), made by CNI plugins (cni.h) */
         _NETWORK_MODE_MAX,
         _NETWORK_MODE_INVALID = -22, /* -EINVAL */
 } NetworkMode;
@@ -88,6 +89,10 @@ typedef enum ConfigKey {
         CONFIG_NETWORK_LINK,
         CONFIG_NETWORK_PORT,
         CONFIG_NETWORK_ADDRESS_FILTER,
+        CONFIG_NETWORK_CNI_NETWORK,
+        CONFIG_NETWORK_CNI_CONFIG_DIRECTORY,
+        CONFIG_NETWORK_CNI_PLUGIN_DIRECTORY,
+        CONFIG_NETWORK_CNI_TIMEOUT_SEC,
         CONFIG_RESOURCES_MEMORY_MAX,
         CONFIG_RESOURCES_MEMORY_HIGH,
         CONFIG_RESOURCES_TASKS_MAX,
@@ -133,6 +138,10 @@ typedef struct MachineConfig {
         PortForward *ports;    /* Port=, a space-separated list */
         size_t n_ports;
         bool address_filter;   /* default true: on the bridge, only the machine's own MAC and addresses */
+        char *cni_network;     /* CNINetwork=: the network list's "name"; NULL = unset */
+        char *cni_config_dir;  /* CNIConfigDirectory=; NULL: CNI_DEFAULT_CONFIG_DIR */
+        char *cni_plugin_dirs; /* CNIPluginDirectory=, ':'-separated; NULL: CNI_DEFAULT_PLUGIN_DIRS */
+        unsigned cni_timeout_sec; /* CNITimeoutSec=, per plugin run; 0: CNI_DEFAULT_TIMEOUT_SEC */
         /* [Resources], with systemd.resource-control(5)'s syntax and ranges.
          * For the last four UINT64_MAX (the default) means unset: nothing is
          * asked of systemd, and direct mode leaves the kernel's default. */
@@ -217,3 +226,9 @@ int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_er
 /* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf.
  * Keys only berth.conf may set ([Import]) are never written. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);
+
+/* The command line's --network MODE (a Mode= value) or cni:NAME, as the
+ * "Section.Key=value" assignments it stands for (Network.Mode=, and for
+ * cni:NAME Network.CNINetwork=), appended to *SET.  Returns 0 or -EINVAL
+ * with *ret_error set. */
+int machine_config_network_option(const char *arg, char ***set, char **ret_error);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "build-config.h"
+#include "cni.h"
 #include "create.h"
 #include "fs.h"
 #include "gc.h"
@@ -346,12 +347,21 @@ bool run_instance_is_ours(Store *store, const char *name, const char *id) {
         return dfd >= 0 && key_values_read_at(dfd, "base", 256, &kv) >= 0 && streq_ptr(key_values_get(&kv, "ID"), id);
 }
 
+/* The runtime dir of a machine that is gone, with the CNI attachment of a
+ * killed supervisor it may still record (its DEL first). */
+static void runtime_dir_remove(Store *store, const char *name) {
+        _cleanup_close_ int dfd = open_dir_nofollow(store->run_fd, name);
+        if (dfd >= 0)
+                (void) cni_cache_cleanup(dfd, name);
+        (void) rm_rf_at(store->run_fd, name);
+}
+
 void run_instance_remove(Store *store, const char *name) {
         if (gc_machine_scratch(store, name, NULL) < 0)
                 return;
         _cleanup_free_ char *tmp = xasprintf(".removing-%s.run", name);
         (void) store_remove_machine(store, name, tmp);
-        (void) rm_rf_at(store->run_fd, name);
+        runtime_dir_remove(store, name);
 }
 
 int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
@@ -419,6 +429,6 @@ int machine_remove(Store *store, const char *name) {
         if (r < 0)
                 return log_error_errno(r, "Failed to remove machine '%s' (%s/machines/%s): %m", name, store->root,
                                        tmp);
-        (void) rm_rf_at(store->run_fd, name);
+        runtime_dir_remove(store, name);
         return 0;
 }

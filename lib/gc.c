@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
+#include "cni.h"
 #include "fs.h"
 #include "gc.h"
 #include "kv.h"
@@ -45,10 +46,37 @@ int gc_run_instances(Store *store, FILE *report) {
                 _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
                 if (store_remove_machine(store, *n, tmp) < 0)
                         continue;
+                _cleanup_close_ int rfd = open_dir_nofollow(store->run_fd, *n);
+                if (rfd >= 0)
+                        (void) cni_cache_cleanup(rfd, *n);
                 (void) rm_rf_at(store->run_fd, *n);
                 if (report)
                         fprintf(report, "Removed the leftover run machine %s.\n", *n);
                 removed++;
+        }
+        return removed;
+}
+
+int gc_cni(Store *store, FILE *report) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (store_list_machines(store, &names) < 0)
+                return -EIO;
+        int removed = 0;
+        for (char **n = names; n && *n; n++) {
+                if (runtime_is_active(store->run_fd, *n) != 0)
+                        continue;
+                _cleanup_close_ int lock = store_lock_machine(store, *n, true);
+                if (lock < 0 || runtime_is_active(store->run_fd, *n) != 0)
+                        continue;
+                _cleanup_close_ int dfd = open_dir_nofollow(store->run_fd, *n);
+                if (dfd < 0)
+                        continue;
+                int r = cni_cache_cleanup(dfd, *n);
+                if (r != 0 && report)
+                        fprintf(report, "Removed the CNI attachment of machine %s%s.\n", *n,
+                                r < 0 ? " (a plugin's DEL failed, see above)" : "");
+                if (r != 0)
+                        removed++;
         }
         return removed;
 }

@@ -19,3 +19,7 @@ int gc_machine_scratch(Store *store, const char *name, FILE *report);
  * scratch layers of killed supervisors.  Returns how many instances went,
  * or -EIO if the machines cannot be listed. */
 int gc_run_instances(Store *store, FILE *report);
+
+/* DEL the CNI attachments (lib/cni.h) of machines whose supervisor was
+ * killed.  Returns how many, or -EIO if the machines cannot be listed. */
+int gc_cni(Store *store, FILE *report);

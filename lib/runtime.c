@@ -3,6 +3,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "cni.h"
 #include "fs.h"
 #include "kv.h"
 #include "log.h"
@@ -145,5 +146,10 @@ int runtime_clean_stale(int run_fd, const char *name) {
         int r = runtime_is_active(run_fd, name);
         if (r != 0)
                 return r < 0 ? r : -EBUSY;
+        /* A killed supervisor's CNI attachment: its cache is the only record
+         * of what the plugins must DEL (an address lease, port rules). */
+        _cleanup_close_ int dfd = open_dir_nofollow(run_fd, name);
+        if (dfd >= 0)
+                (void) cni_cache_cleanup(dfd, name);
         return rm_rf_at(run_fd, name);
 }

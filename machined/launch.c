@@ -57,6 +57,22 @@ static int loopback_up(void) {
  * resolv.conf, say) means the guest manages the file itself, and a FIFO, a
  * device, a read-only or odd /etc are the guest's business: all are left
  * alone, and nothing here can block. */
+/* The longest resolv.conf the supervisor hands the child after the network's
+ * setup: far below a pipe's buffer. */
+#define LAUNCH_RESOLV_CONF_MAX 16384
+
+static int read_exact(int fd, void *buf, size_t len) {
+        for (size_t done = 0; done < len;) {
+                ssize_t n = read(fd, (char *) buf + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EPIPE;
+                done += (size_t) n;
+        }
+        return 0;
+}
+
 static void write_guest_file(const char *path, const char *text) {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
         struct stat st;
@@ -429,6 +445,19 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         char go;
         if (read(gofd, &go, 1) != 1)
                 _exit(EXIT_FAILURE); /* the supervisor gave up on us */
+        /* '2': the network's resolv.conf follows, known only now (CNI). */
+        const char *resolv_conf = p->resolv_conf;
+        _cleanup_free_ char *network_resolv = NULL;
+        if (go == '2') {
+                uint32_t len;
+                if (read_exact(gofd, &len, sizeof len) < 0 || len > LAUNCH_RESOLV_CONF_MAX)
+                        _exit(EXIT_FAILURE);
+                network_resolv = xmalloc(len + 1);
+                if (read_exact(gofd, network_resolv, len) < 0)
+                        _exit(EXIT_FAILURE);
+                network_resolv[len] = 0;
+                resolv_conf = network_resolv;
+        }
         close(gofd);
 
         MountPlan plan = p->mount;
@@ -498,8 +527,8 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         if (plan.stage_fd >= 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 child_fail(errfd, errno, "Failed to make the machine's mounts private: %m");
 
-        if (p->resolv_conf)
-                write_guest_file("/etc/resolv.conf", p->resolv_conf);
+        if (resolv_conf)
+                write_guest_file("/etc/resolv.conf", resolv_conf);
         /* A configured Hostname= (berth set may have changed it) is the name the
          * guest's init reads from /etc/hostname, too. */
         if (p->hostname_configured) {
@@ -608,6 +637,7 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         closep(&err_w);
         closep(&fdsock_child);
 
+        _cleanup_free_ char *resolv_conf = NULL;
         int r = cgroup_machine_attach(p->cgroup, (pid_t) pid);
         if (r >= 0 && p->uid_base > 0)
                 r = setup_userns(p, (pid_t) pid, fdsock_parent);
@@ -616,10 +646,19 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
                 snprintf(path, sizeof path, "/proc/%d/ns/net", (int) pid);
                 _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
                 r = netns < 0 ? log_error_errno(errno, "Failed to open the machine's network namespace: %m")
-                              : p->setup_network(p->network_userdata, netns);
+                              : p->setup_network(p->network_userdata, netns, &resolv_conf);
         }
-        if (r >= 0 && write(go_w, "1", 1) != 1)
+        if (r >= 0 && resolv_conf && strlen(resolv_conf) > LAUNCH_RESOLV_CONF_MAX)
+                r = log_error_errno(SYNTHETIC_ERRNO(E2BIG), "The machine's resolv.conf is too long.");
+        if (r >= 0 && !resolv_conf && write(go_w, "1", 1) != 1)
                 r = log_error_errno(errno, "Failed to release the machine's init: %m");
+        if (r >= 0 && resolv_conf) {
+                /* Small enough for the pipe's buffer: no write blocks. */
+                uint32_t len = (uint32_t) strlen(resolv_conf);
+                if (write_all(go_w, "2", 1) < 0 || write_all(go_w, &len, sizeof len) < 0 ||
+                    write_all(go_w, resolv_conf, len) < 0)
+                        r = log_error_errno(errno, "Failed to release the machine's init: %m");
+        }
         closep(&go_w);
         if (r >= 0 && p->stage)
                 r = lock_tree(p->stage, (pid_t) pid, fdsock_parent);

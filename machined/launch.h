@@ -25,8 +25,9 @@ typedef struct LaunchParams {
         bool rootfs_shared;     /* the rootfs is another machine's (berth run): never chowned */
         bool stub_init;         /* PID 1 is berth's stub init (stub-init.h), not INIT */
         /* Called in the supervisor with the new network namespace, before the
-         * child may go on: gives the machine its interfaces.  May be NULL. */
-        int (*setup_network)(void *userdata, int netns_fd);
+         * child may go on: gives the machine its interfaces, and may return a
+         * resolv.conf (malloc'ed) that replaces RESOLV_CONF.  May be NULL. */
+        int (*setup_network)(void *userdata, int netns_fd, char **ret_resolv_conf);
         void *network_userdata;
         const char *resolv_conf; /* written to the guest's /etc/resolv.conf unless it is a symlink; may be NULL */
         const StubProgram *program; /* with stub_init: the machine's main program, or NULL */

@@ -223,8 +223,8 @@ static int machine_uuid_load(int machines_fd, const char *name, Id128 *ret) {
         return 0;
 }
 
-static int attach_network(void *userdata, int netns_fd) {
-        return network_attach(userdata, netns_fd);
+static int attach_network(void *userdata, int netns_fd, char **ret_resolv_conf) {
+        return network_attach(userdata, netns_fd, ret_resolv_conf);
 }
 
 /* Everything the supervisor holds for its machine, from start to teardown:
@@ -778,6 +778,11 @@ static int boot_once(Machine *m, Outcome *ret) {
         r = launch_machine(&m->lp, &pid, &pidfd);
         if (r < 0)
                 return r;
+        if (m->net.mode == NETWORK_MODE_CNI) {
+                /* What the plugins assigned to this boot, for status and list. */
+                _cleanup_free_ char *addresses = network_addresses(&m->net);
+                snprintf(m->st.addresses, sizeof m->st.addresses, "%s", addresses ?: "");
+        }
 
         m->st.state = m->stop_requested ? MACHINE_STOPPING : MACHINE_RUNNING;
         m->st.init_pid = pid;

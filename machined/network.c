@@ -299,10 +299,14 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
 }
 
 int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg, bool unit) {
-        *net = (Network) { .mode = cfg->network_mode, .entry_lock_fd = -EBADF, .unit = unit };
+        *net = (Network) { .mode = cfg->network_mode, .entry_lock_fd = -EBADF, .unit = unit,
+                           .cni = CNI_ATTACHMENT_INIT };
+        if (cfg->network_mode == NETWORK_MODE_CNI)
+                return cni_attachment_prepare(&net->cni, store, name, cfg);
         if (cfg->n_ports > 0 && cfg->network_mode != NETWORK_MODE_BRIDGE)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "Port forwards (Port=, --port) need [Network] Mode=bridge, not Mode=%s.",
+                                       "Port forwards (Port=, --port) need [Network] Mode=bridge or Mode=cni, not "
+                                       "Mode=%s.",
                                        network_mode_to_string(cfg->network_mode));
         if (cfg->network_mode == NETWORK_MODE_MACVLAN || cfg->network_mode == NETWORK_MODE_IPVLAN) {
                 if (!cfg->link)
@@ -356,7 +360,10 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         return r < 0 ? r : k;
 }
 
-int network_attach(Network *net, int netns_fd) {
+int network_attach(Network *net, int netns_fd, char **ret_resolv_conf) {
+        *ret_resolv_conf = NULL;
+        if (net->mode == NETWORK_MODE_CNI)
+                return cni_attachment_add(&net->cni, netns_fd, ret_resolv_conf);
         if (net->mode != NETWORK_MODE_BRIDGE && net->mode != NETWORK_MODE_MACVLAN && net->mode != NETWORK_MODE_IPVLAN)
                 return 0;
         _cleanup_(netlink_close) Netlink nl = NETLINK_INIT, guest = NETLINK_INIT;
@@ -443,6 +450,8 @@ char *network_resolv_conf(const Network *net) {
 }
 
 char *network_addresses(const Network *net) {
+        if (net->mode == NETWORK_MODE_CNI)
+                return net->cni.addresses ? xstrdup(net->cni.addresses) : NULL;
         if (net->mode != NETWORK_MODE_BRIDGE || net->external || !net->registered)
                 return NULL;
         char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
@@ -450,6 +459,7 @@ char *network_addresses(const Network *net) {
 }
 
 void network_release(Network *net) {
+        cni_attachment_del(&net->cni);
         /* The veth goes with the machine's network namespace (the kernel
          * deletes both ends); deleting it here would only wait for that. */
         net->host_ifindex = 0;
@@ -475,6 +485,7 @@ void network_done(Network *net) {
         free(net->ports);
         free(net->ns_dir);
         closep(&net->entry_lock_fd);
+        cni_attachment_done(&net->cni);
         *net = NETWORK_INIT;
 }
 

@@ -34,6 +34,8 @@
  * Mode=macvlan/ipvlan: a link on the host interface Link=, moved into the
  * machine; addresses come from that network (the guest's own DHCP).
  *
+ * Mode=cni: the plugins of a CNI network list do it all (net-cni.h).
+ *
  * The code: network.c (these calls, network_sync()) and one file per part
  * (entries, addresses, sysctls, nftables, dnsmasq, bridges), listed in
  * net-internal.h. */
@@ -43,6 +45,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "net-cni.h"
 #include "netaddr.h"
 #include "store.h"
 
@@ -65,20 +68,23 @@ typedef struct Network {
         int entry_lock_fd;       /* … and we hold its lock */
         int host_ifindex;        /* of the last attach, for machined */
         bool unit;               /* the supervisor runs as a systemd unit */
+        CniAttachment cni;       /* Mode=cni */
 } Network;
 
-#define NETWORK_INIT ((Network) { .entry_lock_fd = -EBADF })
+#define NETWORK_INIT ((Network) { .entry_lock_fd = -EBADF, .cni = CNI_ATTACHMENT_INIT })
 
 /* Reserve what the machine needs (address, bridge, DHCP, NAT) before its
  * first boot.  Mode=none/host: nothing to do. */
 int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg, bool unit);
 /* Give the machine whose network namespace is NETNS_FD its interface, fully
- * configured.  Called for every boot (a reboot makes a new namespace). */
-int network_attach(Network *net, int netns_fd);
+ * configured.  Called for every boot (a reboot makes a new namespace).
+ * *RET_RESOLV_CONF: the guest's resolv.conf where it is only known now
+ * (Mode=cni), else NULL. */
+int network_attach(Network *net, int netns_fd, char **ret_resolv_conf);
 /* The guest's /etc/resolv.conf text (malloc'ed), or NULL when berth does
  * not configure the machine's DNS. */
 char *network_resolv_conf(const Network *net);
-/* "10.77.0.2 fd62:6572:7468::2" or NULL. */
+/* "10.77.0.2 fd62:6572:7468::2" or NULL (Mode=cni: after an attach). */
 char *network_addresses(const Network *net);
 /* Undo network_prepare() (and the last attach); never fails. */
 void network_release(Network *net);

@@ -150,6 +150,10 @@ static void test_good_values(void) {
                        "Interface=eth0\n"
                        "Link=enp1s0\n"
                        "Port=tcp:8080:80 udp:53 2222:22\n"
+                       "CNINetwork=podman\n"
+                       "CNIConfigDirectory=/etc/cni/net.d\n"
+                       "CNIPluginDirectory=/usr/lib/cni:/opt/cni/bin\n"
+                       "CNITimeoutSec=10\n"
                        "AddressFilter=no\n"
                        "[Resources]\n"
                        "MemoryMax=512M\n"
@@ -189,6 +193,10 @@ static void test_good_values(void) {
                                     c.ports[2].protocol == PORT_TCP && c.ports[2].guest_port == 22,
                             "Port= applied");
                 TEST_ASSERT(!c.address_filter, "AddressFilter=no applied");
+                TEST_ASSERT(streq_ptr(c.cni_network, "podman") && streq_ptr(c.cni_config_dir, "/etc/cni/net.d") &&
+                                    streq_ptr(c.cni_plugin_dirs, "/usr/lib/cni:/opt/cni/bin") &&
+                                    c.cni_timeout_sec == 10,
+                            "CNINetwork=, CNIConfigDirectory=, CNIPluginDirectory=, CNITimeoutSec= applied");
                 TEST_ASSERT(c.memory_max == UINT64_C(512) << 20, "MemoryMax=512M applied");
                 TEST_ASSERT(c.tasks_max == 100, "TasksMax=100 applied");
                 TEST_ASSERT(c.memory_high == UINT64_C(384) << 20, "MemoryHigh=384M applied");
@@ -301,8 +309,18 @@ static void test_bad_values(void) {
         parse_bad("one host port twice", "[Network]\nPort=8080:80 tcp:8080:81\n", "one host port twice");
         parse_bad("a non-boolean AddressFilter=", "[Network]\nAddressFilter=maybe\n",
                   "AddressFilter=maybe: is not a boolean", "expected 'yes'");
+        parse_bad("a CNI network name with a '/'", "[Network]\nCNINetwork=a/b\n",
+                  "CNINetwork=a/b: is not a valid CNI network name");
+        parse_bad("a CNI network name starting with '.'", "[Network]\nCNINetwork=.x\n", "not a valid CNI network name");
+        parse_bad("a relative CNIConfigDirectory=", "[Network]\nCNIConfigDirectory=net.d\n", "not an absolute path");
+        parse_bad("a relative CNIPluginDirectory= entry", "[Network]\nCNIPluginDirectory=/usr/lib/cni:bin\n",
+                  "':'-separated list");
+        parse_bad("a CNIPluginDirectory= with '..'", "[Network]\nCNIPluginDirectory=/usr/lib/../../tmp\n",
+                  "':'-separated list");
+        parse_bad("CNITimeoutSec=0", "[Network]\nCNITimeoutSec=0\n", "from 1 to 3600");
         parse_bad("an unknown network mode", "[Network]\nMode=nat\n",
-                  "Mode=nat: is not a known network mode", "expected 'bridge', 'none', 'host', 'macvlan' or 'ipvlan'");
+                  "Mode=nat: is not a known network mode",
+                  "expected 'bridge', 'none', 'host', 'macvlan', 'ipvlan' or 'cni' (with CNINetwork=)");
         parse_bad("a non-size MemoryMax=", "[Resources]\nMemoryMax=lots\n", "not a valid size",
                   "expected a size like 512M or 'infinity'");
         parse_bad("a lower-case size suffix", "[Resources]\nMemoryMax=512m\n", "not a valid size");
@@ -707,6 +725,9 @@ static void test_format(void) {
         c.poweroff_signal = SIGRTMIN + 4;
         c.reboot_signal = SIGINT;
         c.network_mode = NETWORK_MODE_HOST;
+        c.cni_network = xstrdup("podman");
+        c.cni_plugin_dirs = xstrdup("/usr/lib/cni:/opt/cni/bin");
+        c.cni_timeout_sec = 5;
         c.memory_max = UINT64_C(3) << 29; /* 1.5G: written as 1536M */
         c.tasks_max = UINT64_MAX;
         c.memory_high = UINT64_C(1) << 30;
@@ -750,6 +771,10 @@ static void test_format(void) {
                           "Link=\n"
                           "Port=\n"
                           "AddressFilter=yes\n"
+                          "CNINetwork=podman\n"
+                          "CNIConfigDirectory=\n"
+                          "CNIPluginDirectory=/usr/lib/cni:/opt/cni/bin\n"
+                          "CNITimeoutSec=5\n"
                           "\n"
                           "[Resources]\n"
                           "MemoryMax=1536M\n"
@@ -1136,6 +1161,49 @@ static void test_devices(void) {
         TEST_ASSERT_STREQ(opt, "/dev/sda rw privileged", "--device PATH:ACCESS:privileged is an Allow= value");
 }
 
+/* --network MODE|cni:NAME: the --set assignments it stands for. */
+static void test_network_option(void) {
+        static const struct {
+                const char *arg;
+                const char *want; /* the assignments, joined by ' ', or NULL: refused */
+        } cases[] = {
+                { "cni:podman", "Network.Mode=cni Network.CNINetwork=podman" },
+                { "bridge", "Network.Mode=bridge" },
+                { "none", "Network.Mode=none" },
+                { "macvlan", "Network.Mode=macvlan" },
+                { "cni", NULL },        /* Mode=cni needs a network */
+                { "cni:", NULL },
+                { "cni:a/b", NULL },
+                { "cni:../x", NULL },
+                { "nat", NULL },
+                { "", NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_strv_free_ char **set = NULL;
+                _cleanup_free_ char *error = NULL, *joined = NULL;
+                int r = machine_config_network_option(cases[i].arg, &set, &error);
+                for (char **a = set; a && *a; a++)
+                        strextendf(&joined, "%s%s", joined ? " " : "", *a);
+                if (cases[i].want)
+                        TEST_ASSERT(r == 0 && streq_ptr(joined, cases[i].want), "--network %s is %s", cases[i].arg,
+                                    cases[i].want);
+                else
+                        TEST_ASSERT(r == -EINVAL && error && strstr(error, "--network") && !set,
+                                    "--network '%s' is refused (%s)", cases[i].arg, error ?: "no message");
+        }
+        /* What it gives is what --set takes. */
+        _cleanup_strv_free_ char **set = NULL;
+        _cleanup_free_ char *error = NULL;
+        MachineConfig c;
+        machine_config_init(&c);
+        bool ok = machine_config_network_option("cni:podman", &set, &error) == 0;
+        for (char **a = set; ok && a && *a; a++)
+                ok = machine_config_set_from_cli(&c, *a, &error) == 0;
+        TEST_ASSERT(ok && c.network_mode == NETWORK_MODE_CNI && streq_ptr(c.cni_network, "podman"),
+                    "--network cni:podman sets Mode=cni and CNINetwork=podman");
+        machine_config_done(&c);
+}
+
 int main(void) {
         test_defaults();
         test_network_mode_strings();
@@ -1154,6 +1222,7 @@ int main(void) {
         test_files();
         test_devices();
         test_list_round_trips();
+        test_network_option();
 
         return tap_finish();
 }
