@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the verbs. */
 
-#include <getopt.h>
-
 #include "berth.h"
 #include "binds.h"
 #include "build-config.h"
@@ -12,13 +10,15 @@
 #include "name.h"
 #include "util.h"
 
+const OptionSpec no_options[] = { {} };
+
 int check_name(const char *name) {
         const char *reason;
         if (machine_name_validate(name, &reason) < 0) {
                 log_error("Invalid machine name: %s. Names are 1-%d ASCII letters, digits and '-', "
                           "in labels separated by single dots.",
                           reason, MACHINE_NAME_MAX);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         return 0;
 }
@@ -30,26 +30,33 @@ int context_open_store(Context *ctx) {
         return store_open(&ctx->store, ctx->root, ctx->config);
 }
 
-/* Parse "NAME" as the only positional argument, after options. */
-int one_name(int argc, char **argv, const char *usage, const char **ret) {
-        if (optind != argc - 1) {
-                log_error("Usage: berth %s", usage);
-                return EXIT_USAGE;
-        }
-        int r = check_name(argv[optind]);
+int one_name(const OptionParser *p, const char **ret) {
+        int r = expect_args(p, 1, 1);
         if (r != 0)
                 return r;
-        *ret = argv[optind];
+        r = check_name(p->args[0]);
+        if (r != 0)
+                return r;
+        *ret = p->args[0];
         return 0;
+}
+
+int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret) {
+        OptionParser p;
+        option_parser_init(&p, verb, argc, argv);
+        int c = option_next(&p);
+        if (c != 0)
+                return c < 0 ? c : ERR_USAGE;
+        return one_name(&p, ret);
 }
 
 /* Open the store, take the machine's lock, check it exists. */
 int open_machine(Context *ctx, const char *name, int *ret_lock) {
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         int lock = store_lock_machine(&ctx->store, name, false);
         if (lock < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         int r = store_machine_exists(&ctx->store, name);
         if (r <= 0) {
                 close(lock);
@@ -57,7 +64,7 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
                         log_error_errno(r, "Failed to look up machine '%s': %m", name);
                 else
                         log_error("No machine '%s'. See 'berth list'.", name);
-                return r < 0 ? EXIT_FAIL : EXIT_NO_MACHINE;
+                return r < 0 ? ERR_FAILED : ERR_NO_MACHINE;
         }
         /* A clone, snapshot or restore killed while it replaced the rootfs:
          * finish or undo it before anyone looks at the machine. */
@@ -67,35 +74,34 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
                 close(lock);
                 log_error_errno(r, "Failed to recover machine '%s' from an interrupted change of its rootfs: %m",
                                 name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         *ret_lock = lock;
         return 0;
 }
 
 
-int parse_json_option(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+int parse_json_option(Context *ctx, OptionParser *p) {
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+        while ((c = option_next(p)) > 0) {
                 if (c != 'j')
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 ctx->json = true;
         }
-        return 0;
+        return c;
 }
 
 int look_up_machine(Context *ctx, const char *name) {
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         int r = store_machine_exists(&ctx->store, name);
         if (r < 0) {
                 log_error_errno(r, "Failed to look up machine '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (r == 0) {
                 log_error("No machine '%s'. See 'berth list'.", name);
-                return EXIT_NO_MACHINE;
+                return ERR_NO_MACHINE;
         }
         return 0;
 }
@@ -141,7 +147,7 @@ int files_option(int c, const char *arg, FilesOptions *f) {
                                                  "size=SIZE"
                                                : "SRC[:DST[:OPTIONS]] with absolute paths, OPTIONS from ro, rbind, "
                                                  "norbind, idmap, rootidmap, noidmap");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         strextendf(list, "%s%s", *list ? "\n" : "", arg);
         return 0;

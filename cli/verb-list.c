@@ -266,20 +266,33 @@ static json_object *machine_info_json(const MachineInfo *m) {
         return o;
 }
 
+static const OptionSpec json_options[] = { JSON_OPTION, {} };
+
+const VerbSpec list_verb = {
+        .name = "list",
+        .func = verb_list,
+        .args = "",
+        .summary = "List the machines: state, leader, since, memory, address, source",
+        .example = "list --json",
+        .options = json_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_list(Context *ctx, int argc, char **argv) {
-        if (parse_json_option(ctx, argc, argv) != 0)
-                return EXIT_USAGE;
-        if (optind != argc) {
-                log_error("Usage: berth list [--json]");
-                return EXIT_USAGE;
-        }
+        OptionParser p;
+        option_parser_init(&p, &list_verb, argc, argv);
+        int r = parse_json_option(ctx, &p);
+        if (r == 0)
+                r = expect_args(&p, 0, 0);
+        if (r != 0)
+                return r;
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         _cleanup_strv_free_ char **names = NULL;
         int n = store_list_machines(&ctx->store, &names);
         if (n < 0) {
                 log_error_errno(n, "Failed to list machines: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
 
         json_object *arr = ctx->json ? json_object_new_array() : NULL;
@@ -314,7 +327,7 @@ int verb_list(Context *ctx, int argc, char **argv) {
                 json_object_put(arr);
         } else if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("\n%d machine%s listed.\n", n, n == 1 ? "" : "s");
-        return EXIT_OK;
+        return 0;
 }
 
 /* What "berth import" recorded about the image, if it made the machine. */
@@ -345,11 +358,24 @@ static void print_devices(Context *ctx, const MachineInfo *m) {
         machine_config_done(&cfg);
 }
 
+const VerbSpec status_verb = {
+        .name = "status",
+        .func = verb_status,
+        .args = "NAME",
+        .summary = "Show a machine's state, leader, cgroup, unit, memory, addresses, source and devices",
+        .example = "status web\nstatus --json web",
+        .options = json_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 int verb_status(Context *ctx, int argc, char **argv) {
-        if (parse_json_option(ctx, argc, argv) != 0)
-                return EXIT_USAGE;
+        OptionParser p;
+        option_parser_init(&p, &status_verb, argc, argv);
+        int r = parse_json_option(ctx, &p);
+        if (r != 0)
+                return r;
         const char *name;
-        int r = one_name(argc, argv, "status NAME [--json]", &name);
+        r = one_name(&p, &name);
         if (r != 0)
                 return r;
         r = look_up_machine(ctx, name);
@@ -427,5 +453,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
         }
         bool running = m.running;
         machine_info_done(&m);
-        return running ? EXIT_OK : EXIT_NOT_RUNNING;
+        /* Like systemctl status: 3 says "not running" to a script; JSON
+         * says it in the output, which is what was asked for. */
+        return running || ctx->json ? 0 : ERR_NOT_RUNNING;
 }
