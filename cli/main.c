@@ -88,7 +88,7 @@ static int help_verb(int argc, char **argv) {
 /* berth __complete WHAT: words for the shell completion, one a line.
  * Not a verb: it needs no root and prints nothing but words.
  *   verbs             every verb
- *   options VERB      VERB's options (long, then short)
+ *   options VERB      VERB's options (long, then short); "=" ends those taking an argument
  *   args VERB         what VERB's positional arguments are (a CompleteKind name)
  *   runs-command VERB "yes" if VERB's arguments end in a command */
 static int complete_helper(int argc, char **argv) {
@@ -113,7 +113,7 @@ static int complete_helper(int argc, char **argv) {
                 puts("--help");
                 for (const OptionSpec *o = v->options; o->name; o++)
                         if (o->short_name)
-                                printf("-%c\n", o->short_name);
+                                printf("-%c%s\n", o->short_name, o->arg ? "=" : "");
                 return EXIT_OK;
         }
         if (streq(argv[1], "args")) {
