@@ -160,7 +160,7 @@ berth kill ft >/dev/null 2>&1
 # start hang: berth writes only regular files there.
 rm -f "$(rootfs_of ft)/etc/hostname" "$(rootfs_of ft)/etc/resolv.conf"
 mkfifo "$(rootfs_of ft)/etc/hostname" "$(rootfs_of ft)/etc/resolv.conf"
-check "a machine with FIFOs as /etc/hostname and /etc/resolv.conf starts (no hang)" timeout 20 berth start ft
+check "a machine with FIFOs as /etc/hostname and /etc/resolv.conf starts (no hang)" timeout 20 "$BERTH" start ft
 check "they are left FIFOs" test -p "$(rootfs_of ft)/etc/hostname" -a -p "$(rootfs_of ft)/etc/resolv.conf"
 berth kill ft >/dev/null 2>&1
 
