@@ -178,8 +178,12 @@ int main(int argc, char **argv) {
         int r = options_check(verb, p.n_args, p.args);
         if (r < 0)
                 return exit_code_of(r, false);
+        /* From here every message says which verb it is about. */
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "berth %s", verb->name);
+        log_set_prefix(prefix);
         if (geteuid() != 0) {
-                log_error("berth %s needs root.", name);
+                log_error("This verb needs root: run it as root, e.g. with sudo.");
                 return EXIT_FAIL;
         }
         r = verb->func(&ctx, p.n_args, p.args);
