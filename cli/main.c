@@ -46,7 +46,7 @@ static void main_help(void) {
                "Manage system containers (machines) booted with their own init.\n\nVerbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 printf("  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
-        printf("  %-10s %s\n", "help", "Show this help, or a verb's (berth help VERB)");
+        printf("  %-10s %s\n", "help", "Show this help, a verb's (help VERB), or every verb's (help --all)");
         printf("\nOptions:\n");
         options_print(main_options, false, stdout);
         printf("\nEvery verb's options, with an example: 'berth help VERB' or 'berth VERB --help'. "
@@ -68,14 +68,23 @@ static int unknown_verb(const char *verb) {
         return EXIT_USAGE;
 }
 
-/* berth help [VERB] */
+/* berth help [VERB | --all] */
 static int help_verb(int argc, char **argv) {
         if (argc < 2) {
                 main_help();
                 return EXIT_OK;
         }
-        if (argc > 2) {
-                fprintf(stderr, "berth help: one verb at a time.\nUsage: berth help [VERB]\n");
+        if (argc == 2 && streq(argv[1], "--all")) {
+                /* The whole reference: berth's own options, then every verb's help. */
+                main_help();
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                        printf("\n");
+                        verb_help(verbs[i], stdout);
+                }
+                return EXIT_OK;
+        }
+        if (argc > 2 || argv[1][0] == '-') {
+                fprintf(stderr, "berth help: give one verb, or --all.\nUsage: berth help [VERB | --all]\n");
                 return EXIT_USAGE;
         }
         const VerbSpec *v = find_verb(argv[1]);

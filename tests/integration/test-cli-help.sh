@@ -27,6 +27,7 @@ for v in "${verbs[@]}"; do
         check_output_contains "berth --help lists $v" "^  $v " berth --help
 done
 check_status "berth help: exit 0" 0 berth help
+check_eq "help --all has every verb's help" "$((${#verbs[@]}))" "$(berth help --all | grep -c '^Usage: berth [a-z]')"
 check_output_contains "... lists the verbs" "^  exec " berth help
 check_status "--help after a machine name, too" 0 berth start nosuch --help
 check_status "help of an unknown verb: 2" 2 berth help nosuch
@@ -98,6 +99,13 @@ check_status "run SOURCE CMD: the command's status" 3 berth run m sh -c 'exit 3'
 check_status "run of no such source: 4" 4 berth run nosuch-source -- true
 
 # --- bash completion, typed into a terminal ----------------------------------------------------
+# The completions call "berth": this one, first in PATH.  Machine m is
+# stopped, machine up runs.
+bindir=$TEST_TMP/bin
+mkdir -p "$bindir"
+ln -s "$BERTH" "$bindir/berth"
+check "create a second machine, to be started" berth create up --template busybox
+check "start it" berth start up
 comp=$BERTH_SRCDIR/completions/berth.bash
 if ! command -v tmux >/dev/null; then
         ok "# SKIP tmux is not installed"
@@ -109,11 +117,6 @@ else
         screen() { tmux capture-pane -p -t "$S" 2>/dev/null; }
         screen_has() { screen | grep -qE -- "$1"; }
         type_keys() { tmux send-keys -t "$S" "$@"; }
-        bindir=$TEST_TMP/bin
-        mkdir -p "$bindir"
-        ln -s "$BERTH" "$bindir/berth"
-        check "create a second machine, to be started" berth create up --template busybox
-        check "start it" berth start up
         tmux new-session -d -s "$S" -x 120 -y 30 \
                 "env -i HOME=$TEST_TMP TERM=xterm PATH=$bindir:/usr/sbin:/usr/bin:/sbin:/bin BERTH_ROOT=$BERTH_ROOT \
                  BERTH_MODE=direct PS1='prompt> ' bash --norc --noprofile -i"
@@ -139,6 +142,24 @@ else
                 screen_has 'prompt> berth stop --timeout 5 up ?$'
         type_keys C-u 'clear' Enter
         tmux kill-session -t "$S" 2>/dev/null
+fi
+
+# --- fish completion, asked with complete -C ----------------------------------------------
+fishcomp=$BERTH_SRCDIR/completions/berth.fish
+if ! command -v fish >/dev/null; then
+        ok "# SKIP fish is not installed"
+else
+        fish_complete() {
+                env -i HOME="$TEST_TMP" PATH="$bindir:/usr/sbin:/usr/bin:/sbin:/bin" BERTH_ROOT="$BERTH_ROOT" \
+                        BERTH_MODE=direct fish --no-config -c "source '$fishcomp'; complete -C '$1'" | cut -f1 | sort | xargs
+        }
+        check_eq "fish: berth sta<TAB>" "start status" "$(fish_complete 'berth sta')"
+        check_eq "fish: berth start --wa<TAB>" "--wait" "$(fish_complete 'berth start --wa')"
+        check_eq "fish: berth start <TAB>: the stopped machine" "m" "$(fish_complete 'berth start ')"
+        check_eq "fish: berth exec <TAB>: the running machine" "up" "$(fish_complete 'berth exec ')"
+        check_eq "fish: berth stop --timeout 5 <TAB>" "up" "$(fish_complete 'berth stop --timeout 5 ')"
+        check_eq "fish: nothing after the machine of exec but options" "" "$(fish_complete 'berth exec up ls ')"
+        check_eq "fish: berth help ex<TAB>" "exec" "$(fish_complete 'berth help ex')"
 fi
 
 done_testing
