@@ -101,9 +101,14 @@ static int next_short(OptionParser *p) {
         char c = *p->short_rest++;
         const OptionSpec *o = find_short(p->verb, c);
         if (!o) {
-                if (c >= 0x20 && c < 0x7f)
+                /* "-force" for "--force": say so rather than "no -o". */
+                if (strlen(p->word) > 2 && find_long(p->verb, p->word + 1, strlen(p->word + 1))) {
+                        _cleanup_free_ char *shown = strdup_printable(p->word);
+                        return usage_error(p->verb, "unknown option '%s'; did you mean '-%s'?", shown, shown);
+                }
+                if (c > 0x20 && c < 0x7f)
                         return usage_error(p->verb, "unknown option '-%c'.", c);
-                return usage_error(p->verb, "unknown option in '%s'.", "-?");
+                return usage_error(p->verb, "unknown option: '-' and a byte that is not a letter.");
         }
         if (o->arg) {
                 const char *rest = *p->short_rest ? p->short_rest : NULL;
@@ -138,6 +143,7 @@ int option_next(OptionParser *p) {
                         p->only_args = true;
                         continue;
                 }
+                p->word = w;
                 if (w[1] != '-') {
                         p->short_rest = w + 1;
                         return next_short(p);

@@ -58,6 +58,7 @@ typedef struct OptionParser {
         int argc;
         char **argv;
         int next;          /* the next word */
+        const char *word;  /* the option word being read */
         const char *short_rest; /* inside "-abc": what follows the last short option taken */
         bool only_args;    /* after "--", or in a command: no more options */
         int n_args;

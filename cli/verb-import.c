@@ -54,7 +54,7 @@ int import_max_size(Context *ctx, const char *arg, char **ret) {
         return 0;
 }
 
-/* Run the helper; 0, or an exit code (logged). */
+/* Run the helper; 0, or a verb error (logged). */
 static int run_helper(Context *ctx, const ImportOptions *a, const char *source, const char *rootfs,
                       const char *outdir) {
         int r = import_helper_run(a, !ctx->quiet && isatty(STDERR_FILENO), source, rootfs, outdir);

@@ -28,7 +28,7 @@
 /* Without CMD: the machine's own program ([Exec] Command=, an application
  * image), with its environment, directory and user, loaded into CFG; what
  * the command line says (EO, SETENV) still wins.  *ENV and *USER hold what
- * EO then points to besides CFG.  0, or an exit code (logged). */
+ * EO then points to besides CFG.  0, or a verb error (logged). */
 static int command_from_config(Context *ctx, const char *source, const char *base, char **setenv,
                                MachineConfig *cfg, ExecOptions *eo, char ***env, char **user) {
         if (startswith(base, STORE_IMAGE_PREFIX)) {

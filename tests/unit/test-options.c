@@ -85,6 +85,7 @@ int main(void) {
         test_parse(&plain, "-x web", "error -10002");
         test_parse(&plain, "web --timeout", "error -10002");
         test_parse(&plain, "web", "| web");
+        test_parse(&plain, "-force web", "error -10002");
 
         test_parse(&command, "web -t 1 -- true", "t=1 | web true");
         test_parse(&command, "web ls -l", "| web ls -l");
