@@ -11,7 +11,7 @@
 #include "options.h"
 #include "util.h"
 
-/* Every verb takes these, though no table lists them. */
+/* Every verb takes this, though no table lists it. */
 static const OptionSpec help_option = { "help", 'h', 'h', NULL, "show this help" };
 
 void option_parser_init(OptionParser *p, const VerbSpec *verb, int argc, char **argv) {
@@ -39,8 +39,10 @@ int usage_error(const VerbSpec *verb, const char *fmt, ...) {
 int expect_args(const OptionParser *p, int min, int max) {
         if (p->n_args < min)
                 return usage_error(p->verb, "missing argument%s.", min - p->n_args > 1 ? "s" : "");
-        if (max >= 0 && p->n_args > max)
-                return usage_error(p->verb, "unexpected argument '%s'.", p->args[max]);
+        if (max >= 0 && p->n_args > max) {
+                _cleanup_free_ char *shown = strdup_printable(p->args[max]);
+                return usage_error(p->verb, "unexpected argument '%s'.", shown);
+        }
         return 0;
 }
 
