@@ -96,6 +96,7 @@ static int help_verb(int argc, char **argv) {
 
 /* berth __complete WHAT: words for the shell completion, one a line.
  * Not a verb: it needs no root and prints nothing but words.
+ *   check             every verb's table is well-formed (for the tests)
  *   verbs             every verb
  *   options VERB      VERB's options (long, then short); "=" ends those taking an argument
  *   args VERB         what VERB's positional arguments are (a CompleteKind name)
@@ -107,6 +108,18 @@ static int complete_helper(int argc, char **argv) {
                 [COMPLETE_SOURCE] = "source",       [COMPLETE_MACHINE_SNAPSHOT] = "machine-snapshot",
                 [COMPLETE_FILE] = "file",
         };
+        if (argc == 2 && streq(argv[1], "check")) {
+                /* For the tests: every verb's table is well-formed. */
+                int r = EXIT_OK;
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                        const char *reason;
+                        if (verb_spec_validate(verbs[i], &reason) < 0) {
+                                fprintf(stderr, "berth %s: %s.\n", verbs[i]->name, reason);
+                                r = EXIT_FAIL;
+                        }
+                }
+                return r;
+        }
         if (argc == 2 && streq(argv[1], "verbs")) {
                 for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                         puts(verbs[i]->name);

@@ -165,6 +165,26 @@ int option_next(OptionParser *p) {
         }
 }
 
+int verb_spec_validate(const VerbSpec *verb, const char **ret_reason) {
+        const char *reason = NULL;
+        if (isempty(verb->summary) || isempty(verb->example) || !verb->func || !verb->options)
+                reason = "a verb needs a function, a summary, an example and an option table";
+        for (const OptionSpec *o = verb->options; !reason && o && o->name; o++) {
+                if (isempty(o->help) || o->id <= 0)
+                        reason = "an option needs a line of help and an id above 0";
+                else if (streq(o->name, help_option.name) || o->short_name == help_option.short_name ||
+                         o->id == help_option.id)
+                        reason = "--help and -h are every verb's";
+                for (const OptionSpec *q = verb->options; !reason && q != o; q++)
+                        if (streq(q->name, o->name) || (o->short_name && q->short_name == o->short_name) ||
+                            q->id == o->id)
+                                reason = "two options share a name, a short name or an id";
+        }
+        if (reason && ret_reason)
+                *ret_reason = reason;
+        return reason ? -EINVAL : 0;
+}
+
 int options_check(const VerbSpec *verb, int argc, char *const *argv) {
         /* On a copy: the parse moves the positionals. */
         _cleanup_free_ char **copy = xcalloc((size_t) argc + 1, sizeof(char *));

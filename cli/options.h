@@ -75,6 +75,10 @@ int option_next(OptionParser *p);
  * changed): 0, ERR_USAGE or ERR_HELP_SHOWN, as option_next(). */
 int options_check(const VerbSpec *verb, int argc, char *const *argv);
 
+/* VERB's table is well-formed: every option with help and an id, no two
+ * alike, none taking -h/--help.  0, or -EINVAL with *RET_REASON. */
+int verb_spec_validate(const VerbSpec *verb, const char **ret_reason);
+
 /* "berth VERB: " MESSAGE, the usage line and where the help is, on stderr;
  * returns ERR_USAGE. */
 int usage_error(const VerbSpec *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # --- help -------------------------------------------------------------------------------
+check "every verb's option table is well-formed" berth __complete check
 mapfile -t verbs < <(berth __complete verbs | grep -vx help)
 check "berth __complete verbs lists the verbs" test "${#verbs[@]}" -ge 20
 for v in "${verbs[@]}"; do

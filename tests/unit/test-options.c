@@ -24,6 +24,10 @@ static const VerbSpec command = {
         .options = test_options, .runs_command = true, .n_before_command = 1,
 };
 
+static int dummy_verb(struct Context *ctx, int argc, char **argv) {
+        return 0;
+}
+
 /* Parse the words of LINE (space-separated) with VERB; the options as
  * "id[=arg]" words and the positionals after a "|", or the error. */
 static char *parse(const VerbSpec *verb, const char *line) {
@@ -109,6 +113,27 @@ int main(void) {
                             strstr(text, "Usage: berth start [OPTIONS] NAME"),
                     "the help has the usage line, every option, --help and the example");
         free(text);
+
+        static const OptionSpec dup_short[] = {
+                { "wait", 'w', 'w', NULL, "wait" }, { "wipe", 'w', 'W', NULL, "wipe" }, {},
+        };
+        static const OptionSpec takes_help[] = { { "help", 0, 'H', NULL, "help" }, {} };
+        static const OptionSpec no_help_text[] = { { "wait", 0, 'w', NULL, NULL }, {} };
+        const char *reason = NULL;
+        VerbSpec v = plain;
+        v.func = dummy_verb;
+        TEST_ASSERT(verb_spec_validate(&v, &reason) == 0, "a good table passes");
+        v.options = dup_short;
+        TEST_ASSERT(verb_spec_validate(&v, &reason) == -EINVAL && strstr(reason, "share"),
+                    "two options with -w are refused");
+        v.options = takes_help;
+        TEST_ASSERT(verb_spec_validate(&v, &reason) == -EINVAL && strstr(reason, "--help"),
+                    "a verb's own --help is refused");
+        v.options = no_help_text;
+        TEST_ASSERT(verb_spec_validate(&v, &reason) == -EINVAL, "an option without help text is refused");
+        v.options = test_options;
+        v.example = NULL;
+        TEST_ASSERT(verb_spec_validate(&v, &reason) == -EINVAL, "a verb without an example is refused");
 
         TEST_ASSERT(exit_code_of(0, false) == 0, "0: success");
         TEST_ASSERT(exit_code_of(-ENOENT, false) == 1, "-errno: 1");
