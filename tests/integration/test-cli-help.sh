@@ -101,7 +101,7 @@ check "it is stopped" is_stopped m
 check_status "run SOURCE CMD: the command's status" 3 berth run m sh -c 'exit 3'
 check_status "run of no such source: 4" 4 berth run nosuch-source -- true
 
-# --- bash completion, typed into a terminal ----------------------------------------------------
+# --- bash and zsh completion, typed into a terminal ----------------------------------------------
 # The completions call "berth": this one, first in PATH.  Machine m is
 # stopped, machine up runs.
 bindir=$TEST_TMP/bin
@@ -109,42 +109,54 @@ mkdir -p "$bindir"
 ln -s "$BERTH" "$bindir/berth"
 check "create a second machine, to be started" berth create up --template busybox
 check "start it" berth start up
-comp=$BERTH_SRCDIR/completions/berth.bash
-if ! command -v tmux >/dev/null; then
-        ok "# SKIP tmux is not installed"
-elif [ ! -f "$comp" ]; then
-        not_ok "no completion script $comp"
-else
-        export TMUX_TMPDIR=$TEST_TMP
-        S=berth-cli-$$
-        screen() { tmux capture-pane -p -t "$S" 2>/dev/null; }
-        screen_has() { screen | grep -qE -- "$1"; }
-        type_keys() { tmux send-keys -t "$S" "$@"; }
+export TMUX_TMPDIR=$TEST_TMP
+S=berth-cli-$$
+screen() { tmux capture-pane -p -t "$S" 2>/dev/null; }
+screen_has() { screen | grep -qE -- "$1"; }
+type_keys() { tmux send-keys -t "$S" "$@"; }
+# typed_completion SHELL COMMAND SETUP: COMMAND (an interactive shell) in a
+# tmux session, SETUP typed into it, then the keys a person would press.
+typed_completion() {
+        local sh=$1 cmd=$2 setup=$3
         tmux new-session -d -s "$S" -x 120 -y 30 \
                 "env -i HOME=$TEST_TMP TERM=xterm PATH=$bindir:/usr/sbin:/usr/bin:/sbin:/bin BERTH_ROOT=$BERTH_ROOT \
-                 BERTH_MODE=direct PS1='prompt> ' bash --norc --noprofile -i"
-        check "a shell prompt" wait_for 10 screen_has 'prompt> ?$'
-        type_keys "source '$comp'" Enter
+                 BERTH_MODE=direct $cmd"
+        type_keys "PS1='prompt> '" Enter
+        type_keys "$setup" Enter
+        type_keys 'clear' Enter
+        check "$sh: a shell prompt" wait_for 10 screen_has '^prompt> ?$'
         type_keys 'berth star' Tab
-        check "berth star<TAB> completes 'start'" wait_for 5 screen_has 'prompt> berth start ?$'
+        check "$sh: berth star<TAB> completes 'start'" wait_for 5 screen_has 'prompt> berth start ?$'
         type_keys C-u 'berth sta' Tab Tab
-        check "berth sta<TAB><TAB> offers start and status" wait_for 5 \
+        check "$sh: berth sta<TAB><TAB> offers start and status" wait_for 5 \
                 sh -c "tmux capture-pane -p -t '$S' | grep -q 'start' && tmux capture-pane -p -t '$S' | grep -q 'status'"
-        type_keys C-c 'clear' Enter
+        type_keys C-u C-c 'clear' Enter
         type_keys 'berth start --wa' Tab
-        check "berth start --wa<TAB> completes '--wait'" wait_for 5 screen_has 'prompt> berth start --wait ?$'
+        check "$sh: berth start --wa<TAB> completes '--wait'" wait_for 5 screen_has 'prompt> berth start --wait ?$'
         type_keys C-u 'clear' Enter
         type_keys 'berth start ' Tab
-        check "berth start <TAB> offers the stopped machine 'm'" wait_for 5 screen_has 'prompt> berth start m ?$'
+        check "$sh: berth start <TAB> offers the stopped machine 'm'" wait_for 5 screen_has 'prompt> berth start m ?$'
         type_keys C-u 'clear' Enter
         type_keys 'berth exec ' Tab
-        check "berth exec <TAB> offers the running machine 'up'" wait_for 5 screen_has 'prompt> berth exec up ?$'
+        check "$sh: berth exec <TAB> offers the running machine 'up'" wait_for 5 \
+                screen_has 'prompt> berth exec up ?$'
         type_keys C-u 'clear' Enter
         type_keys 'berth stop --timeout 5 ' Tab
-        check "an option's argument does not count as the machine" wait_for 5 \
+        check "$sh: an option's argument does not count as the machine" wait_for 5 \
                 screen_has 'prompt> berth stop --timeout 5 up ?$'
         type_keys C-u 'clear' Enter
         tmux kill-session -t "$S" 2>/dev/null
+}
+if ! command -v tmux >/dev/null; then
+        ok "# SKIP tmux is not installed"
+else
+        typed_completion bash "bash --norc --noprofile -i" "source '$BERTH_SRCDIR/completions/berth.bash'"
+        if command -v zsh >/dev/null; then
+                typed_completion zsh "zsh -f -i" \
+                        "fpath=('$BERTH_SRCDIR/completions' \$fpath); autoload -Uz compinit; compinit -u -D"
+        else
+                ok "# SKIP zsh is not installed"
+        fi
 fi
 
 # --- fish completion, asked with complete -C ----------------------------------------------
