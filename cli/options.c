@@ -37,8 +37,20 @@ int usage_error(const VerbSpec *verb, const char *fmt, ...) {
 }
 
 int expect_args(const OptionParser *p, int min, int max) {
-        if (p->n_args < min)
-                return usage_error(p->verb, "missing argument%s.", min - p->n_args > 1 ? "s" : "");
+        if (p->n_args < min) {
+                /* Name the first one missing, as the usage line does. */
+                const char *w = p->verb->args ?: "";
+                for (int i = 0; i < p->n_args && *w; i++) {
+                        w += strcspn(w, " ");
+                        w += strspn(w, " ");
+                }
+                if (*w == '\0' || *w == '[')
+                        return usage_error(p->verb, "missing argument.");
+                size_t len = strcspn(w, " ");
+                while (len > 0 && w[len - 1] == '.') /* "KEY=VALUE..." */
+                        len--;
+                return usage_error(p->verb, "missing %.*s.", (int) len, w);
+        }
         if (max >= 0 && p->n_args > max) {
                 _cleanup_free_ char *shown = strdup_printable(p->args[max]);
                 return usage_error(p->verb, "unexpected argument '%s'.", shown);

@@ -537,7 +537,8 @@ int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv) {
 
 int name_and_command(const OptionParser *p, bool command_required, const char **ret_name, char ***ret_cmd) {
         if (p->n_args < 1)
-                return usage_error(p->verb, "missing %s.", p->verb == &run_verb ? "SOURCE" : "NAME");
+                /* The name of the first argument, as the usage line has it. */
+                return usage_error(p->verb, "missing %.*s.", (int) strcspn(p->verb->args, " "), p->verb->args);
         if (command_required && p->n_args < 2)
                 return usage_error(p->verb, "no command given.");
         const char *name = p->args[0];

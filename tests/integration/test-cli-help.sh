@@ -57,7 +57,7 @@ check_output_contains "... did you mean '--wait'" "^berth start: unknown option 
 check_output_contains "... and the usage and where help is" "See 'berth start --help'" berth start --wiat m
 check_output_contains "a long option with one dash: did you mean" "unknown option '-force'; did you mean '--force'\?" \
         berth rm -force m
-check_output_contains "a missing argument says so, prefixed" "^berth stop: missing argument" berth stop
+check_output_contains "a missing argument says so, prefixed" "^berth stop: missing NAME\." berth stop
 check_output_contains "an option without its value" "option '--timeout' needs an argument" berth stop m --timeout
 check_output_contains "a value for a flag" "option '--wait' takes no value" berth start --wait=yes m
 check_status "a mistyped option of exec: 2" 2 berth exec --usre x m -- true
