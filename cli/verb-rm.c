@@ -19,7 +19,7 @@ const VerbSpec rm_verb = {
         .summary = "Remove a machine (a running one only with --force)",
         .example = "rm web",
         .options = rm_options,
-        .complete = COMPLETE_STOPPED,
+        .complete = COMPLETE_MACHINE,
 };
 
 int verb_rm(Context *ctx, int argc, char **argv) {
