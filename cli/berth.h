@@ -3,23 +3,13 @@
 
 /* Shared by the verbs of the berth command. */
 
-#include <getopt.h>
 #include <stdbool.h>
 
 #include "create.h"
+#include "exit-codes.h"
+#include "options.h"
 #include "store.h"
 #include "unit.h"
-
-/* Exit codes (documented in berth(1)). exec passes its command's status
- * through and uses 125 for its own failures, like other container tools. */
-enum {
-        EXIT_OK = 0,
-        EXIT_FAIL = 1,       /* the operation failed */
-        EXIT_USAGE = 2,      /* bad arguments, name or configuration: nothing was changed */
-        EXIT_NOT_RUNNING = 3, /* status: the machine exists but is not running */
-        EXIT_NO_MACHINE = 4, /* no machine by that name */
-        EXIT_EXEC_FAIL = 125,
-};
 
 typedef struct Context {
         Store store;
@@ -37,25 +27,35 @@ int context_run_mode(Context *ctx, RunMode *ret);
 
 typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 
+/* The verbs, each beside its function: name, options, help (options.h).
+ * Verb functions return 0, -errno or a typed error (exit-codes.h). */
+extern const VerbSpec create_verb, import_verb, start_verb, stop_verb, kill_verb, reboot_verb, list_verb,
+        status_verb, logs_verb, set_verb, enable_verb, disable_verb, run_verb, clone_verb, snapshot_verb,
+        snapshots_verb, restore_verb, gc_verb, rm_verb, exec_verb, cp_verb, shell_verb, console_verb, pull_verb,
+        images_verb, rmi_verb, bind_verb, unbind_verb;
+
+/* The table of a verb with no options but --help. */
+extern const OptionSpec no_options[];
+
 int verb_create(Context *ctx, int argc, char **argv);
 int verb_import(Context *ctx, int argc, char **argv);
 /* How create, import and clone start (verb-create.c): every --set
- * validated into CFG, then staging_make().  Returns an exit code; on
- * anything but EXIT_OK nothing was made. */
+ * validated into CFG, then staging_make().  Returns 0 or a verb error;
+ * on an error nothing was made. */
 int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret);
 /* The cap on an unpacked image (import, create --from-tar) as the helpers
  * take it, bytes or "infinity" (malloc'ed): ARG (--max-size) if given, else
- * berth.conf's [Import] MaxSize=.  Returns an exit code (logged). */
+ * berth.conf's [Import] MaxSize=.  Returns 0 or a verb error (logged). */
 int import_max_size(Context *ctx, const char *arg, char **ret);
 /* Make machine NAME from image SOURCE (checked by the caller) through
  * berth-import, as berth import does; LABEL is the SOURCE= of its info
- * ("import:PATH", "pull:REF").  Returns an exit code (logged). */
+ * ("import:PATH", "pull:REF").  Returns 0 or a verb error (logged). */
 int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a,
                    char *const *set, const char *max_size_arg);
 int verb_pull(Context *ctx, int argc, char **argv);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);
-/* The global configuration (berth.conf) alone; EXIT_OK or an exit code (logged). */
+/* The global configuration (berth.conf) alone; 0 or a verb error (logged). */
 int load_global_config(Context *ctx, MachineConfig *ret);
 int verb_clone(Context *ctx, int argc, char **argv);
 int verb_snapshot(Context *ctx, int argc, char **argv);
@@ -84,7 +84,7 @@ int verb_gc(Context *ctx, int argc, char **argv);
  * SOURCE, else template SOURCE built into that image now (once, under a
  * lock; progress on a terminal).  *RET_BASE is the base as a run instance
  * names it (see store_machine_base()), *RET_DIR_FD the machine's or image's
- * dir.  Returns 0 or an exit code (logged). */
+ * dir.  Returns 0 or a verb error (logged). */
 int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd);
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
@@ -92,19 +92,23 @@ int verb_console(Context *ctx, int argc, char **argv);
 int verb_bind(Context *ctx, int argc, char **argv);
 int verb_unbind(Context *ctx, int argc, char **argv);
 
-/* Validate NAME at the CLI edge; logs and returns EXIT_USAGE or 0. */
+/* Validate NAME at the CLI edge; logs and returns ERR_USAGE or 0. */
 int check_name(const char *name);
-/* Take NAME as the only positional argument after options (getopt's optind). */
-int one_name(int argc, char **argv, const char *usage, const char **ret);
+/* Parse a verb whose only argument is NAME and which has no options but
+ * --help; 0 with *RET, or a verb error. */
+int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret);
+/* After P's options: NAME as the only positional argument. */
+int one_name(const OptionParser *p, const char **ret);
 /* Open the store, take the machine's lock, check the machine exists.
- * Returns 0 with the lock fd, or an exit code (logged). */
+ * Returns 0 with the lock fd, or a verb error (logged). */
 int open_machine(Context *ctx, const char *name, int *ret_lock);
 /* Open the store and check machine NAME exists, without taking its lock
- * (read-only verbs).  0, or an exit code (logged). */
+ * (read-only verbs).  0, or a verb error (logged). */
 int look_up_machine(Context *ctx, const char *name);
 /* The options of verbs whose only one is --json (list, status, snapshots):
- * sets ctx->json; EXIT_USAGE for anything else (getopt said what). */
-int parse_json_option(Context *ctx, int argc, char **argv);
+ * sets ctx->json, leaves the positionals in P; ERR_USAGE for anything else. */
+#define JSON_OPTION { "json", 'j', 'j', NULL, "print JSON" }
+int parse_json_option(Context *ctx, OptionParser *p);
 /* Open the store; logs. */
 int context_open_store(Context *ctx);
 typedef struct ExecOptions {
@@ -117,15 +121,21 @@ typedef struct ExecOptions {
         char **cmd;        /* may be empty with login */
 } ExecOptions;
 
-/* Run O->cmd in running machine NAME; returns its exit status (125 for our
- * own failures). */
+/* Run O->cmd in running machine NAME; returns its exit status, or a verb
+ * error (exit_code_of() with RUNS_COMMAND makes that 125). */
 int machine_exec(Context *ctx, const char *name, const ExecOptions *o);
 /* The options of exec (-t -i --user --cwd --setenv), which shell and run
- * share: the table, and one option's handling (EXIT_USAGE if bad). */
-extern const struct option exec_long_options[];
+ * share: their table entries, and one option's handling (ERR_USAGE if bad). */
+#define EXEC_OPTION_TTY { "tty", 't', 't', NULL, "give the command a terminal (a pty of the machine's own)" }
+#define EXEC_OPTION_INTERACTIVE { "interactive", 'i', 'i', NULL, "pass stdin to the command (else /dev/null)" }
+#define EXEC_OPTIONS_USER                                                                               \
+        { "user", 'u', 'u', "USER", "run as USER of the machine (name or UID; default root)" },         \
+        { "cwd", 'w', 'w', "DIR", "run in DIR, an absolute path in the machine" },                       \
+        { "setenv", 'E', 'E', "NAME=VALUE", "set an environment variable (repeatable)" }
 int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv);
-/* NAME, an optional "--", then the command (at least a word if REQUIRED). */
-int name_and_command(int argc, char **argv, bool command_required, const char **ret_name, char ***ret_cmd);
+/* After P's options: NAME (or SOURCE), then the command (at least a word if
+ * REQUIRED). */
+int name_and_command(const OptionParser *p, bool command_required, const char **ret_name, char ***ret_cmd);
 
 /* --bind, --bind-ro and --tmpfs of create, start and run: [Files] values
  * (binds.h), checked, one per line. */
@@ -139,12 +149,14 @@ enum {
         FILES_OPT_TMPFS,
 };
 
-#define FILES_LONG_OPTIONS                                              \
-        { "bind", required_argument, NULL, FILES_OPT_BIND },            \
-        { "bind-ro", required_argument, NULL, FILES_OPT_BIND_RO },      \
-        { "tmpfs", required_argument, NULL, FILES_OPT_TMPFS }
+#define FILES_OPTIONS                                                                                  \
+        { "bind", 0, FILES_OPT_BIND, "SRC[:DST[:OPTS]]", "bind-mount a host path into the machine (repeatable)" }, \
+        { "bind-ro", 0, FILES_OPT_BIND_RO, "SRC[:DST[:OPTS]]", "the same, read-only (repeatable)" },   \
+        { "tmpfs", 0, FILES_OPT_TMPFS, "DST[:OPTS]", "mount a fresh tmpfs on DST (repeatable)" }
+#define DEVICE_OPTION(what)                                                                             \
+        { "device", 0, 'D', "PATH[:rwm][:privileged]", "give the machine a host device " what " (repeatable)" }
 
-/* Take option C (one of FILES_OPT_*) with ARG into F: 0, or EXIT_USAGE
+/* Take option C (one of FILES_OPT_*) with ARG into F: 0, or ERR_USAGE
  * (logged) for a bad value. */
 int files_option(int c, const char *arg, FilesOptions *f);
 void files_options_done(FilesOptions *f);
@@ -174,7 +186,7 @@ int device_option_add(char **list, const char *option);
 /* The supervisor binary ($BERTH_MACHINED overrides, for tests). */
 const char *machined_path(void);
 
-/* Start machine NAME (caller holds its lock).  Returns an exit code. */
+/* Start machine NAME (caller holds its lock).  Returns 0 or a verb error. */
 int machine_start(Context *ctx, const char *name, const StartOptions *o);
 
 /* Stop a running machine (poweroff signal, then SIGKILL after TIMEOUT_SEC).

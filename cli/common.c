@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the verbs. */
 
-#include <getopt.h>
 #include <unistd.h>
 
 #include "berth.h"
@@ -13,13 +12,15 @@
 #include "name.h"
 #include "util.h"
 
+const OptionSpec no_options[] = { {} };
+
 int check_name(const char *name) {
         const char *reason;
         if (machine_name_validate(name, &reason) < 0) {
                 log_error("Invalid machine name: %s. Names are 1-%d ASCII letters, digits and '-', "
                           "in labels separated by single dots.",
                           reason, MACHINE_NAME_MAX);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         return 0;
 }
@@ -31,26 +32,33 @@ int context_open_store(Context *ctx) {
         return store_open(&ctx->store, ctx->root, ctx->config);
 }
 
-/* Parse "NAME" as the only positional argument, after options. */
-int one_name(int argc, char **argv, const char *usage, const char **ret) {
-        if (optind != argc - 1) {
-                log_error("Usage: berth %s", usage);
-                return EXIT_USAGE;
-        }
-        int r = check_name(argv[optind]);
+int one_name(const OptionParser *p, const char **ret) {
+        int r = expect_args(p, 1, 1);
         if (r != 0)
                 return r;
-        *ret = argv[optind];
+        r = check_name(p->args[0]);
+        if (r != 0)
+                return r;
+        *ret = p->args[0];
         return 0;
+}
+
+int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret) {
+        OptionParser p;
+        option_parser_init(&p, verb, argc, argv);
+        int c = option_next(&p);
+        if (c != 0)
+                return c < 0 ? c : ERR_USAGE;
+        return one_name(&p, ret);
 }
 
 /* Open the store, take the machine's lock, check it exists. */
 int open_machine(Context *ctx, const char *name, int *ret_lock) {
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         int lock = store_lock_machine(&ctx->store, name, false);
         if (lock < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         int r = store_machine_exists(&ctx->store, name);
         if (r <= 0) {
                 close(lock);
@@ -58,7 +66,7 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
                         log_error_errno(r, "Failed to look up machine '%s': %m", name);
                 else
                         log_error("No machine '%s'. See 'berth list'.", name);
-                return r < 0 ? EXIT_FAIL : EXIT_NO_MACHINE;
+                return r < 0 ? ERR_FAILED : ERR_NO_MACHINE;
         }
         /* A clone, snapshot or restore killed while it replaced the rootfs:
          * finish or undo it before anyone looks at the machine. */
@@ -68,35 +76,34 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
                 close(lock);
                 log_error_errno(r, "Failed to recover machine '%s' from an interrupted change of its rootfs: %m",
                                 name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         *ret_lock = lock;
         return 0;
 }
 
 
-int parse_json_option(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+int parse_json_option(Context *ctx, OptionParser *p) {
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+        while ((c = option_next(p)) > 0) {
                 if (c != 'j')
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 ctx->json = true;
         }
-        return 0;
+        return c;
 }
 
 int look_up_machine(Context *ctx, const char *name) {
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         int r = store_machine_exists(&ctx->store, name);
         if (r < 0) {
                 log_error_errno(r, "Failed to look up machine '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (r == 0) {
                 log_error("No machine '%s'. See 'berth list'.", name);
-                return EXIT_NO_MACHINE;
+                return ERR_NO_MACHINE;
         }
         return 0;
 }
@@ -134,7 +141,7 @@ int files_option(int c, const char *arg, FilesOptions *f) {
                 if (arg[0] != '/' && arg[0] != ':' && arg[0]) {
                         _cleanup_free_ char *cwd = getcwd(NULL, 0);
                         if (!cwd)
-                                return log_error_errno(errno, "Cannot resolve '%s': %m", arg), EXIT_FAIL;
+                                return log_error_errno(errno, "Cannot resolve '%s': %m", arg);
                         _cleanup_free_ char *e = bind_path_escape(cwd);
                         absolute = xasprintf("%s%s%s", e, streq(cwd, "/") ? "" : "/", arg);
                         arg = absolute;
@@ -154,7 +161,7 @@ int files_option(int c, const char *arg, FilesOptions *f) {
                                                : "SRC[:DST[:OPTIONS]] with absolute paths (a relative SRC is taken from the "
                                                  "current directory), OPTIONS from ro, rbind, "
                                                  "norbind, idmap, rootidmap, noidmap");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         strextendf(list, "%s%s", *list ? "\n" : "", arg);
         return 0;

@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
-
 #include "berth.h"
 #include "build-config.h"
 #include "config.h"
@@ -8,79 +6,163 @@
 #include "name.h"
 #include "util.h"
 
-static const struct {
-        const char *name;
-        VerbFunc func;
-        const char *summary;
-} verbs[] = {
-        { "create", verb_create, "create NAME --template T | --from-dir DIR | --from-tar FILE" },
-        { "import", verb_import, "import NAME SOURCE [--ref R] [--platform OS/ARCH] [--boot auto|yes|no]  an OCI image" },
-        { "pull", verb_pull, "pull REF [NAME]        fetch an image from a registry (and make machine NAME of it)" },
-        { "images", verb_images, "images [--json]        list pulled images" },
-        { "rmi", verb_rmi, "rmi REF...             remove pulled images (and blobs no image needs)" },
-        { "start", verb_start, "start NAME             boot a machine" },
-        { "stop", verb_stop, "stop NAME [--timeout S] power a machine off" },
-        { "kill", verb_kill, "kill NAME [--signal S] kill a machine (or send its init a signal)" },
-        { "reboot", verb_reboot, "reboot NAME            reboot a machine" },
-        { "list", verb_list, "list [--json]          list machines" },
-        { "status", verb_status, "status NAME [--json] [--check]  show a machine's state; --check: CNI CHECK" },
-        { "logs", verb_logs, "logs NAME [-f] [-n N] [--raw]  console output and supervisor messages (escaped on a terminal)" },
-        { "set", verb_set, "set [--runtime] NAME Key=Value...  change limits live and in machine.conf" },
-        { "enable", verb_enable, "enable NAME            start the machine at boot (berth@NAME.service)" },
-        { "disable", verb_disable, "disable NAME           do not start it at boot" },
-        { "run", verb_run, "run [--boot] [--keep] SOURCE -- CMD...  a throwaway machine for one command" },
-        { "clone", verb_clone, "clone [--set K=V] SRC DST  copy a stopped machine (own identity, address)" },
-        { "snapshot", verb_snapshot, "snapshot [--rm] NAME [SNAP]  save (or remove) a stopped machine's state" },
-        { "snapshots", verb_snapshots, "snapshots NAME [--json]  list a machine's snapshots" },
-        { "restore", verb_restore, "restore NAME SNAP      put a stopped machine back to a snapshot" },
-        { "gc", verb_gc, "gc                     remove what interrupted runs and creates left" },
-        { "rm", verb_rm, "rm NAME [--force]      remove a machine" },
-        { "exec", verb_exec, "exec [-t] [-i] NAME -- CMD...  run a command in a running machine" },
-        { "cp", verb_cp, "cp SRC DST             copy files in or out (NAME:PATH is a machine's path)" },
-        { "shell", verb_shell, "shell [--user U] NAME  a login shell (or CMD) in a running machine" },
-        { "bind", verb_bind, "bind [--read-only] [--mkdir] [--options OPTS] NAME SRC [DST]  a host path into a running machine" },
-        { "unbind", verb_unbind, "unbind NAME DST        unmount a live bind" },
-        { "console", verb_console, "console NAME [--read-only]  attach to the machine's console" },
+/* The verbs in the order the help lists them.  A new verb is one VerbSpec
+ * beside its function (options, usage, example) and one line here. */
+static const VerbSpec *const verbs[] = {
+        &create_verb, &import_verb, &pull_verb, &images_verb, &rmi_verb, &start_verb, &stop_verb, &kill_verb,
+        &reboot_verb, &list_verb, &status_verb, &logs_verb, &set_verb, &enable_verb, &disable_verb, &run_verb,
+        &clone_verb, &snapshot_verb, &snapshots_verb, &restore_verb, &gc_verb, &rm_verb, &exec_verb, &cp_verb,
+        &shell_verb, &bind_verb, &unbind_verb, &console_verb,
 };
 
-static void help(void) {
-        printf("Usage: berth [OPTIONS] VERB [ARGS...]\n\n"
-               "Manage system containers (machines) booted with their own init.\n\n"
-               "Verbs:\n");
+static const OptionSpec main_options[] = {
+        { "root", 0, 'r', "DIR", "keep all state below DIR (also $BERTH_ROOT)" },
+        { "config", 0, 'c', "FILE", "global configuration (also $BERTH_CONFIG)" },
+        { "json", 0, 'j', NULL, "machine-readable output (list, status, snapshots)" },
+        { "quiet", 'q', 'q', NULL, "print less" },
+        { "help", 'h', 'h', NULL, "show this help (berth help VERB: a verb's)" },
+        { "version", 0, 'V', NULL, "print the version" },
+        {},
+};
+
+/* berth's own options stop at the verb: "a command" of no positionals. */
+static const VerbSpec main_verb = {
+        .name = "",
+        .args = "VERB [ARGS...]",
+        .options = main_options,
+        .runs_command = true,
+        .n_before_command = 0,
+};
+
+static const VerbSpec *find_verb(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %s\n", verbs[i].summary);
-        printf("\nOptions:\n"
-               "  --root DIR     keep all state below DIR (also $BERTH_ROOT)\n"
-               "  --config FILE  global configuration (also $BERTH_CONFIG)\n"
-               "  --json         machine-readable output (list, status)\n"
-               "  -q, --quiet    print less\n"
-               "  -h, --help     this help\n"
-               "  --version      print the version\n\n"
+                if (streq(verbs[i]->name, name))
+                        return verbs[i];
+        return NULL;
+}
+
+static void main_help(void) {
+        printf("Usage: berth [OPTIONS] VERB [ARGS...]\n\n"
+               "Manage system containers (machines) booted with their own init.\n\nVerbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+        printf("  %-10s %s\n", "help", "Show this help, a verb's (help VERB), or every verb's (help --all)");
+        printf("\nOptions:\n");
+        options_print(main_options, false, stdout);
+        printf("\nEvery verb's options, with an example: 'berth help VERB' or 'berth VERB --help'. "
                "See berth(1).\n");
 }
 
-int main(int argc, char **argv) {
-        static const struct option opts[] = {
-                { "root", required_argument, NULL, 'r' },
-                { "config", required_argument, NULL, 'c' },
-                { "json", no_argument, NULL, 'j' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {},
+static int unknown_verb(const char *verb) {
+        const char *names[ELEMENTSOF(verbs) + 1];
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                names[i] = verbs[i]->name;
+        names[ELEMENTSOF(verbs)] = "help";
+        const char *best = closest_word(verb, names, ELEMENTSOF(names));
+        _cleanup_free_ char *shown = strdup_printable(verb);
+        if (best)
+                fprintf(stderr, "berth: unknown verb '%s'; did you mean '%s'?\n", shown, best);
+        else
+                fprintf(stderr, "berth: unknown verb '%s'.\n", shown);
+        fprintf(stderr, "See 'berth --help' for the list of verbs.\n");
+        return EXIT_USAGE;
+}
+
+/* berth help [VERB | --all] */
+static int help_verb(int argc, char **argv) {
+        if (argc < 2) {
+                main_help();
+                return EXIT_OK;
+        }
+        if (argc == 2 && streq(argv[1], "--all")) {
+                /* The whole reference: berth's own options, then every verb's help. */
+                main_help();
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                        printf("\n");
+                        verb_help(verbs[i], stdout);
+                }
+                return EXIT_OK;
+        }
+        if (argc > 2 || argv[1][0] == '-') {
+                fprintf(stderr, "berth help: give one verb, or --all.\nUsage: berth help [VERB | --all]\n");
+                return EXIT_USAGE;
+        }
+        const VerbSpec *v = find_verb(argv[1]);
+        if (!v)
+                return unknown_verb(argv[1]);
+        verb_help(v, stdout);
+        return EXIT_OK;
+}
+
+/* berth __complete WHAT: words for the shell completion, one a line.
+ * Not a verb: it needs no root and prints nothing but words.
+ *   check             every verb's table is well-formed (for the tests)
+ *   verbs             every verb
+ *   options VERB      VERB's options (long, then short); "=" ends those taking an argument
+ *   args VERB         what VERB's positional arguments are (a CompleteKind name)
+ *   runs-command VERB "yes" if VERB's arguments end in a command */
+static int complete_helper(int argc, char **argv) {
+        static const char *const kinds[] = {
+                [COMPLETE_NONE] = "none",           [COMPLETE_MACHINE] = "machine",
+                [COMPLETE_RUNNING] = "running",     [COMPLETE_STOPPED] = "stopped",
+                [COMPLETE_SOURCE] = "source",       [COMPLETE_MACHINE_SNAPSHOT] = "machine-snapshot",
+                [COMPLETE_FILE] = "file",
         };
+        if (argc == 2 && streq(argv[1], "check")) {
+                /* For the tests: every verb's table is well-formed. */
+                int r = EXIT_OK;
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                        const char *reason;
+                        if (verb_spec_validate(verbs[i], &reason) < 0) {
+                                fprintf(stderr, "berth %s: %s.\n", verbs[i]->name, reason);
+                                r = EXIT_FAIL;
+                        }
+                }
+                return r;
+        }
+        if (argc == 2 && streq(argv[1], "verbs")) {
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                        puts(verbs[i]->name);
+                puts("help");
+                return EXIT_OK;
+        }
+        const VerbSpec *v = argc == 3 ? find_verb(argv[2]) : NULL;
+        if (!v)
+                return EXIT_USAGE;
+        if (streq(argv[1], "options")) {
+                for (const OptionSpec *o = v->options; o->name; o++)
+                        printf("--%s%s\n", o->name, o->arg ? "=" : "");
+                puts("--help");
+                for (const OptionSpec *o = v->options; o->name; o++)
+                        if (o->short_name)
+                                printf("-%c%s\n", o->short_name, o->arg ? "=" : "");
+                return EXIT_OK;
+        }
+        if (streq(argv[1], "args")) {
+                puts(kinds[v->complete]);
+                return EXIT_OK;
+        }
+        if (streq(argv[1], "runs-command")) {
+                printf("%s\n", v->runs_command ? "yes" : "no");
+                return EXIT_OK;
+        }
+        return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
         Context ctx = { .store = STORE_INIT };
 
         log_parse_environment();
-        /* "+" stops at the verb: each verb parses its own options. */
+        OptionParser p;
+        option_parser_init(&p, &main_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'r':
-                        ctx.root = optarg;
+                        ctx.root = p.arg;
                         break;
                 case 'c':
-                        ctx.config = optarg;
+                        ctx.config = p.arg;
                         break;
                 case 'j':
                         ctx.json = true;
@@ -89,7 +171,7 @@ int main(int argc, char **argv) {
                         ctx.quiet = true;
                         break;
                 case 'h':
-                        help();
+                        main_help();
                         return EXIT_OK;
                 case 'V':
                         printf("berth %s\n", BERTH_VERSION);
@@ -97,27 +179,38 @@ int main(int argc, char **argv) {
                 default:
                         return EXIT_USAGE;
                 }
+        if (c < 0)
+                return exit_code_of(c, false);
 
-        if (optind >= argc) {
-                help();
+        if (p.n_args == 0) {
+                main_help();
                 return EXIT_USAGE;
         }
-        const char *verb = argv[optind];
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verbs[i].name, verb)) {
-                        if (geteuid() != 0) {
-                                log_error("berth %s needs root.", verb);
-                                return EXIT_FAIL;
-                        }
-                        int sub_argc = argc - optind;
-                        char **sub_argv = argv + optind;
-                        optind = 0; /* reset getopt for the verb */
-                        int r = verbs[i].func(&ctx, sub_argc, sub_argv);
-                        store_close(&ctx.store);
-                        if (ctx.bus)
-                                sd_bus_flush_close_unref(ctx.bus);
-                        return r;
-                }
-        log_error("Unknown verb '%s'. See 'berth --help'.", verb);
-        return EXIT_USAGE;
+        const char *name = p.args[0];
+        if (streq(name, "help"))
+                return help_verb(p.n_args, p.args);
+        if (streq(name, "__complete"))
+                return complete_helper(p.n_args, p.args);
+        const VerbSpec *verb = find_verb(name);
+        if (!verb)
+                return unknown_verb(name);
+
+        /* The whole command line first: --help and every mistake in it
+         * answered before anything (even the check for root) happens. */
+        int r = options_check(verb, p.n_args, p.args);
+        if (r < 0)
+                return exit_code_of(r, false);
+        /* From here every message says which verb it is about. */
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "berth %s", verb->name);
+        log_set_prefix(prefix);
+        if (geteuid() != 0) {
+                log_error("This verb needs root: run it as root, e.g. with sudo.");
+                return EXIT_FAIL;
+        }
+        r = verb->func(&ctx, p.n_args, p.args);
+        store_close(&ctx.store);
+        if (ctx.bus)
+                sd_bus_flush_close_unref(ctx.bus);
+        return exit_code_of(r, verb->runs_command);
 }

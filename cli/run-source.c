@@ -54,23 +54,23 @@ int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_
         int r = store_machine_exists(&ctx->store, source);
         if (r < 0) {
                 log_error_errno(r, "Failed to look up machine '%s': %m", source);
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         }
         if (r > 0) {
                 _cleanup_free_ char *source_base = NULL;
                 r = store_machine_base(&ctx->store, source, &source_base);
                 if (r < 0) {
                         log_error_errno(r, "Failed to read the base of '%s': %m", source);
-                        return EXIT_EXEC_FAIL;
+                        return ERR_FAILED;
                 }
                 if (source_base) {
                         log_error("'%s' is itself a run machine; run from its base '%s'.", source, source_base);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
                 int fd = open_dir_nofollow(ctx->store.machines_fd, source);
                 if (fd < 0) {
                         log_error_errno(fd, "Failed to open machine '%s': %m", source);
-                        return EXIT_EXEC_FAIL;
+                        return ERR_FAILED;
                 }
                 *ret_base = xstrdup(source);
                 *ret_dir_fd = fd;
@@ -81,10 +81,10 @@ int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_
                 log_error("No machine, image or template '%s' to run from. Templates: busybox, debian; or create "
                           "a machine first, e.g. 'berth create %s --template debian'.",
                           source, source);
-                return EXIT_NO_MACHINE;
+                return ERR_NO_MACHINE;
         }
         if (fd < 0)
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         *ret_base = xasprintf(STORE_IMAGE_PREFIX "%s", source);
         *ret_dir_fd = fd;
         return 0;

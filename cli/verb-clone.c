@@ -5,7 +5,6 @@
  * copy is overlay-backed (layers.h); --copy and --overlay choose.  Snapshots
  * live in the machine's own directory, machines/NAME/snapshots/SNAP/
  * {rootfs or layers,machine.conf,info}, and go with it. */
-#include <getopt.h>
 #include <json-c/json.h>
 #include <sys/random.h>
 #include <time.h>
@@ -25,9 +24,9 @@
 static int require_stopped(Context *ctx, const char *name, const char *what) {
         if (runtime_is_active(ctx->store.run_fd, name) > 0) {
                 log_error("Machine '%s' is running; stop it first to %s it ('berth stop %s').", name, what, name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
-        return EXIT_OK;
+        return 0;
 }
 
 /* Open the guest's regular file PATH in ROOT for writing (truncated):
@@ -72,7 +71,9 @@ typedef enum CopyMode {
         COPY_OVERLAY,
 } CopyMode;
 
-#define COPY_MODE_OPTIONS { "copy", no_argument, NULL, 'C' }, { "overlay", no_argument, NULL, 'O' }
+#define COPY_MODE_OPTIONS                                                                                \
+        { "copy", 0, 'C', NULL, "a full copy (reflinks where the file system has them)" },                \
+        { "overlay", 0, 'O', NULL, "an overlay-backed copy: the source frozen into a shared layer" }
 
 /* --copy or --overlay: true when C was one of them. */
 static bool copy_mode_option(int c, CopyMode *mode) {
@@ -128,22 +129,40 @@ static int mount_merged(Context *ctx, const char *name) {
         return r;
 }
 
+static const OptionSpec clone_options[] = {
+        COPY_MODE_OPTIONS,
+        { "set", 0, 's', "SECTION.KEY=VALUE", "a machine.conf setting of the copy (repeatable)" },
+        {},
+};
+
+const VerbSpec clone_verb = {
+        .name = "clone",
+        .func = verb_clone,
+        .args = "SRC DST",
+        .summary = "Copy a stopped machine: own machine-id, hostname, UID range and address",
+        .example = "clone --overlay web web2",
+        .options = clone_options,
+        .complete = COMPLETE_STOPPED,
+};
+
 int verb_clone(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "set", required_argument, NULL, 's' }, COPY_MODE_OPTIONS, {} };
         _cleanup_strv_free_ char **set = NULL;
         CopyMode mode = COPY_AUTO;
+        OptionParser p;
+        option_parser_init(&p, &clone_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 if (c == 's')
-                        set = strv_append(set, optarg);
+                        set = strv_append(set, p.arg);
                 else if (!copy_mode_option(c, &mode))
-                        return EXIT_USAGE;
-        if (argc - optind != 2) {
-                log_error("Usage: berth clone [--copy|--overlay] [--set Section.Key=Value]... SRC DST");
-                return EXIT_USAGE;
-        }
-        const char *src = argv[optind], *dst = argv[optind + 1];
-        int r = check_name(src);
+                        return ERR_USAGE;
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 2, 2);
+        if (r != 0)
+                return r;
+        const char *src = p.args[0], *dst = p.args[1];
+        r = check_name(src);
         if (r == 0)
                 r = check_name(dst);
         if (r != 0)
@@ -155,23 +174,23 @@ int verb_clone(Context *ctx, int argc, char **argv) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
         r = staging_begin(ctx, dst, set, &cfg, &stg);
-        if (r != EXIT_OK)
+        if (r != 0)
                 return r;
         /* SRC must not start (or change) while we copy it. */
         _cleanup_close_ int src_lock = store_lock_machine(&ctx->store, src, true);
-        int status = EXIT_FAIL;
+        int status = ERR_FAILED;
         if (src_lock < 0)
                 log_error("Machine '%s' is busy (another berth command holds it); try again.", src);
         else
                 status = require_stopped(ctx, src, "clone");
-        _cleanup_close_ int src_fd = status == EXIT_OK ? open_dir_nofollow(ctx->store.machines_fd, src) : -EBADF;
-        if (status == EXIT_OK && (src_fd < 0 || rootfs_switch_recover(&ctx->store, src_fd) < 0)) {
+        _cleanup_close_ int src_fd = status == 0 ? open_dir_nofollow(ctx->store.machines_fd, src) : -EBADF;
+        if (status == 0 && (src_fd < 0 || rootfs_switch_recover(&ctx->store, src_fd) < 0)) {
                 log_error("Cannot recover machine '%s' from an interrupted change of its rootfs.", src);
-                status = EXIT_FAIL;
+                status = ERR_FAILED;
         }
 
         _cleanup_free_ char *src_rootfs = store_rootfs_path(&ctx->store, src);
-        r = status == EXIT_OK ? 0 : -EPERM;
+        r = status == 0 ? 0 : -EPERM;
         if (r >= 0) {
                 /* The source's configuration below --set, but not what belongs
                  * to one machine only: its hostname and its host ports. */
@@ -214,10 +233,10 @@ int verb_clone(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
         if (staging_commit(&ctx->store, &stg, dst, conf, info, r) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Cloned %s to %s.\n", src, dst);
-        return EXIT_OK;
+        return 0;
 }
 
 /* ----- snapshots ----- */
@@ -259,9 +278,9 @@ static int check_snapshot_name(const char *snap) {
         const char *reason;
         if (machine_name_validate(snap, &reason) < 0) {
                 log_error("Invalid snapshot name '%s': %s.", snap, reason);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
-        return EXIT_OK;
+        return 0;
 }
 
 /* NAME's lock, NAME stopped: what every snapshot verb that writes needs. */
@@ -272,31 +291,51 @@ static int open_stopped(Context *ctx, const char *name, const char *what, int *r
         return require_stopped(ctx, name, what);
 }
 
+static const OptionSpec snapshot_options[] = {
+        COPY_MODE_OPTIONS,
+        { "rm", 0, 'r', NULL, "remove snapshot SNAP instead" },
+        {},
+};
+
+const VerbSpec snapshot_verb = {
+        .name = "snapshot",
+        .func = verb_snapshot,
+        .args = "NAME [SNAP]",
+        .summary = "Save a stopped machine's state as SNAP (default: the time), or remove one with --rm",
+        .example = "snapshot web before-upgrade\nsnapshot --rm web before-upgrade",
+        .options = snapshot_options,
+        .complete = COMPLETE_MACHINE_SNAPSHOT,
+};
+
 int verb_snapshot(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "rm", no_argument, NULL, 'r' }, COPY_MODE_OPTIONS, {} };
         bool rm = false;
         CopyMode mode = COPY_AUTO;
+        OptionParser p;
+        option_parser_init(&p, &snapshot_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 if (c == 'r')
                         rm = true;
                 else if (!copy_mode_option(c, &mode))
-                        return EXIT_USAGE;
-        int n = argc - optind;
-        if (n < 1 || n > 2 || (rm && n != 2)) {
-                log_error("Usage: berth snapshot [--copy|--overlay] NAME [SNAP], berth snapshot --rm NAME SNAP");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind];
+                        return ERR_USAGE;
+        if (c < 0)
+                return c;
+        int n = p.n_args;
+        if (rm && n != 2)
+                return usage_error(&snapshot_verb, "--rm needs NAME and SNAP.");
+        int r = expect_args(&p, 1, 2);
+        if (r != 0)
+                return r;
+        const char *name = p.args[0];
         char stamp[32];
-        const char *snap = n == 2 ? argv[optind + 1] : NULL;
+        const char *snap = n == 2 ? p.args[1] : NULL;
         if (!snap) {
                 time_t t = time(NULL);
                 struct tm tm;
                 strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime_r(&t, &tm));
                 snap = stamp;
         }
-        int r = check_name(name);
+        r = check_name(name);
         if (r == 0)
                 r = check_snapshot_name(snap);
         if (r != 0)
@@ -310,15 +349,15 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
                 _cleanup_close_ int sdir = snapshots_dir(ctx, name, false);
                 if (sdir < 0 || faccessat(sdir, snap, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
                         log_error("Machine '%s' has no snapshot '%s'. See 'berth snapshots %s'.", name, snap, name);
-                        return EXIT_NO_MACHINE;
+                        return ERR_NO_MACHINE;
                 }
                 r = rm_rf_at(sdir, snap);
                 if (r < 0) {
                         log_error_errno(r, "Failed to remove snapshot '%s': %m", snap);
-                        return EXIT_FAIL;
+                        return ERR_FAILED;
                 }
                 prune_layers(ctx);
-                return EXIT_OK;
+                return 0;
         }
 
         r = open_stopped(ctx, name, "snapshot", &lock);
@@ -327,12 +366,12 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         _cleanup_close_ int sdir = snapshots_dir(ctx, name, true);
         if (sdir < 0) {
                 log_error_errno(sdir, "Failed to open the snapshots of '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (faccessat(sdir, snap, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
                 log_error("Machine '%s' has a snapshot '%s' already; remove it with 'berth snapshot --rm %s %s'.",
                           name, snap, name, snap);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         /* Built under a hidden name, renamed when complete: a killed snapshot
          * leaves no half copy that restore could take, and its leftover goes
@@ -378,18 +417,33 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         if (r < 0) {
                 log_error_errno(r, "Failed to snapshot '%s': %m", name);
                 (void) rm_rf_at(sdir, tmp);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (!ctx->quiet)
                 printf("%s\n", snap);
-        return EXIT_OK;
+        return 0;
 }
 
+static const OptionSpec snapshots_options[] = { JSON_OPTION, {} };
+
+const VerbSpec snapshots_verb = {
+        .name = "snapshots",
+        .func = verb_snapshots,
+        .args = "NAME",
+        .summary = "List a machine's snapshots",
+        .example = "snapshots --json web",
+        .options = snapshots_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 int verb_snapshots(Context *ctx, int argc, char **argv) {
-        if (parse_json_option(ctx, argc, argv) != 0)
-                return EXIT_USAGE;
+        OptionParser p;
+        option_parser_init(&p, &snapshots_verb, argc, argv);
+        int r = parse_json_option(ctx, &p);
+        if (r != 0)
+                return r;
         const char *name;
-        int r = one_name(argc, argv, "snapshots NAME [--json]", &name);
+        r = one_name(&p, &name);
         if (r == 0)
                 r = look_up_machine(ctx, name);
         if (r != 0)
@@ -435,16 +489,29 @@ int verb_snapshots(Context *ctx, int argc, char **argv) {
                 puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
                 json_object_put(arr);
         }
-        return EXIT_OK;
+        return 0;
 }
 
+const VerbSpec restore_verb = {
+        .name = "restore",
+        .func = verb_restore,
+        .args = "NAME SNAP",
+        .summary = "Put a stopped machine back to a snapshot",
+        .example = "restore web before-upgrade",
+        .options = no_options,
+        .complete = COMPLETE_MACHINE_SNAPSHOT,
+};
+
 int verb_restore(Context *ctx, int argc, char **argv) {
-        if (argc != 3) {
-                log_error("Usage: berth restore NAME SNAP");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[1], *snap = argv[2];
-        int r = check_name(name);
+        OptionParser p;
+        option_parser_init(&p, &restore_verb, argc, argv);
+        int r = option_next(&p);
+        if (r == 0)
+                r = expect_args(&p, 2, 2);
+        if (r != 0)
+                return r < 0 ? r : ERR_USAGE;
+        const char *name = p.args[0], *snap = p.args[1];
+        r = check_name(name);
         if (r == 0)
                 r = check_snapshot_name(snap);
         if (r != 0)
@@ -457,13 +524,13 @@ int verb_restore(Context *ctx, int argc, char **argv) {
         _cleanup_close_ int base_lock = store_lock_base(&ctx->store, name, false);
         if (base_lock < 0) {
                 log_error("Machine '%s' is the base of running 'berth run' machines; stop them first.", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_close_ int sdir = snapshots_dir(ctx, name, false);
         _cleanup_close_ int snapfd = sdir < 0 ? sdir : open_dir_nofollow(sdir, snap);
         if (snapfd < 0) {
                 log_error("Machine '%s' has no snapshot '%s'. See 'berth snapshots %s'.", name, snap, name);
-                return EXIT_NO_MACHINE;
+                return ERR_NO_MACHINE;
         }
 
         /* One rootfs_switch(): the rootfs, its layers and machine.conf change
@@ -475,7 +542,7 @@ int verb_restore(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *npath = xasprintf("%s/" ROOTFS_NEW, mpath);
         if (mfd < 0) {
                 log_error_errno(mfd, "Failed to open machine '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_free_ char *conf = NULL;
         r = read_file_at(snapfd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL);
@@ -498,14 +565,14 @@ int verb_restore(Context *ctx, int argc, char **argv) {
         if (r < 0) {
                 (void) rootfs_switch_recover(&ctx->store, mfd);
                 log_error_errno(r, "Failed to restore '%s' to '%s': %m", name, snap);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         closep(&lock_layers);
         /* The layers only the old rootfs had. */
         prune_layers(ctx);
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Restored %s to %s.\n", name, snap);
-        return EXIT_OK;
+        return 0;
 }
 
 int clone_gc(Context *ctx, bool verbose) {

@@ -3,7 +3,6 @@
  * (protocol in lib/console-frame.h).  Ctrl-] pressed three times within a
  * second detaches; the machine keeps running. */
 
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -48,20 +47,38 @@ static bool escape_seen(const char *buf, size_t n, unsigned *count, uint64_t *fi
         return false;
 }
 
+static const OptionSpec console_options[] = {
+        { "read-only", 0, 'r', NULL, "watch only: nothing typed reaches the console" },
+        {},
+};
+
+const VerbSpec console_verb = {
+        .name = "console",
+        .func = verb_console,
+        .args = "NAME",
+        .summary = "Attach to a running machine's console (last 64 KiB, then live; Ctrl-] three times detaches)",
+        .example = "console --read-only web",
+        .options = console_options,
+        .complete = COMPLETE_RUNNING,
+};
+
 int verb_console(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "read-only", no_argument, NULL, 'r' }, {} };
         bool read_only = false;
+        OptionParser op;
+        option_parser_init(&op, &console_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&op)) > 0)
                 switch (c) {
                 case 'r':
                         read_only = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "console NAME [--read-only]", &name);
+        int r = one_name(&op, &name);
         if (r != 0)
                 return r;
         r = look_up_machine(ctx, name);
@@ -69,25 +86,25 @@ int verb_console(Context *ctx, int argc, char **argv) {
                 return r;
         if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
                 log_error("Machine '%s' is not running.", name);
-                return EXIT_NOT_RUNNING;
+                return ERR_NOT_RUNNING;
         }
 
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
         _cleanup_close_ int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (dfd < 0 || sock < 0) {
                 log_error_errno(dfd < 0 ? dfd : errno, "Failed to prepare the console connection: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/console.sock", dfd);
         if (connect(sock, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 log_error_errno(errno, "Failed to connect to the console of '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         char mode = read_only ? CONSOLE_MODE_READ : CONSOLE_MODE_WRITE;
         if (write_all(sock, &mode, 1) < 0) {
                 log_error_errno(errno, "Failed to talk to the console of '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
 
         sigset_t mask;
@@ -171,5 +188,5 @@ int verb_console(Context *ctx, int argc, char **argv) {
                 term_discard_answers();
         if (!ctx->quiet)
                 fprintf(stderr, "\nDisconnected from machine %s: %s.\n", name, why);
-        return EXIT_OK;
+        return 0;
 }

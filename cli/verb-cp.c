@@ -6,7 +6,6 @@
  * symlink can never lead the copy to a host file.  The copy itself is
  * lib/copy.c. */
 
-#include <getopt.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -94,12 +93,11 @@ static bool is_dot_or_dotdot(const char *s) {
         return streq(s, ".") || streq(s, "..");
 }
 
-static int parse_request(int argc, char **argv, CpRequest *ret) {
-        if (argc - optind != 2) {
-                log_error(CP_USAGE);
-                return EXIT_USAGE;
-        }
-        const char *a = argv[optind], *b = argv[optind + 1];
+static int parse_request(const OptionParser *p, CpRequest *ret) {
+        int r = expect_args(p, 2, 2);
+        if (r != 0)
+                return r;
+        const char *a = p->args[0], *b = p->args[1];
         const char *ca = guest_colon(a), *cb = guest_colon(b);
         if (!!ca == !!cb) {
                 if (ca)
@@ -107,19 +105,19 @@ static int parse_request(int argc, char **argv, CpRequest *ret) {
                                   CP_USAGE);
                 else
                         log_error("Neither path names a machine (NAME:PATH). %s", CP_USAGE);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
 
         const char *arg = ca ? a : b, *colon = ca ?: cb;
         _cleanup_free_ char *machine = strndup(arg, (size_t) (colon - arg));
         if (!machine)
                 abort();
-        int r = check_name(machine);
+        r = check_name(machine);
         if (r != 0)
                 return r;
         if (colon[1] != '/') {
                 log_error("The path in the machine must be absolute: '%s'.", arg);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *guest_path = xstrdup(colon + 1);
         bool guest_slash = has_trailing_slash(guest_path);
@@ -128,7 +126,7 @@ static int parse_request(int argc, char **argv, CpRequest *ret) {
         const char *host = ca ? b : a;
         if (isempty(host)) {
                 log_error("Empty host path. %s", CP_USAGE);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (ca) {
                 /* The source is named by its last component; resolving "." or
@@ -138,7 +136,7 @@ static int parse_request(int argc, char **argv, CpRequest *ret) {
                 _cleanup_free_ char *parent = split_path(guest_path, &base);
                 if (isempty(base) || is_dot_or_dotdot(base)) {
                         log_error("Name a file or directory in the machine to copy, not '%s'.", colon + 1);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         }
 
@@ -314,16 +312,16 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
         int r = runtime_state_read(ctx->store.run_fd, req->machine, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the runtime state of '%s': %m", req->machine),
-                       EXIT_FAIL;
+                       ERR_FAILED;
         if (st.init_pid <= 0) {
                 log_error("Machine '%s' is %s, try again when it runs.", req->machine,
                           machine_state_to_string(st.state));
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_close_ int pidfd = runtime_open_init_pidfd(&st);
         if (pidfd < 0)
                 return log_error_errno(pidfd, "Cannot find the init of machine '%s': %m", req->machine),
-                       EXIT_FAIL;
+                       ERR_FAILED;
 
         /* What the running machine really has, not what its configuration
          * may say by now. */
@@ -333,23 +331,23 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
                 r = store_machine_uid_base(&ctx->store, req->machine, &base);
                 if (r < 0)
                         return log_error_errno(r, "Failed to read the UID range of '%s': %m", req->machine),
-                               EXIT_FAIL;
+                               ERR_FAILED;
         }
         sides->shift = make_shift(req->direction, private_users, true, base);
 
         pid_t pid = fork();
         if (pid < 0)
-                return log_error_errno(errno, "fork failed: %m"), EXIT_FAIL;
+                return log_error_errno(errno, "fork failed: %m");
         if (pid == 0)
                 copy_child(req, pidfd, sides, private_users, base);
 
         /* The copy process exits 0 or 1; above 128 a signal killed it. */
         r = wait_child(pid);
         if (r < 0)
-                return log_error_errno(r, "waitpid failed: %m"), EXIT_FAIL;
+                return log_error_errno(r, "waitpid failed: %m");
         if (r > 128)
                 log_error("The copy process was killed by signal %d.", r - 128);
-        return r == 0 ? EXIT_OK : EXIT_FAIL;
+        return r == 0 ? 0 : ERR_FAILED;
 }
 
 static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
@@ -357,7 +355,7 @@ static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
         _cleanup_free_ char *err = NULL;
         if (store_load_config(&ctx->store, req->machine, NULL, &cfg, &err) < 0) {
                 log_error("%s", err ?: "Invalid configuration.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         bool private_users = cfg.private_users;
         machine_config_done(&cfg);
@@ -367,22 +365,33 @@ static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
         _cleanup_free_ char *mpath = store_machine_path(&ctx->store, req->machine);
         int r = layers_mount_merged(&ctx->store, mpath);
         if (r < 0)
-                return log_error_errno(r, "Failed to mount the layers of '%s': %m", req->machine), EXIT_FAIL;
+                return log_error_errno(r, "Failed to mount the layers of '%s': %m", req->machine);
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, req->machine);
         _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rootfd < 0)
-                return log_error_errno(errno, "Failed to open %s: %m", rootfs), EXIT_FAIL;
-        return copy_guest_side(req, rootfd, sides) < 0 ? EXIT_FAIL : EXIT_OK;
+                return log_error_errno(errno, "Failed to open %s: %m", rootfs);
+        return copy_guest_side(req, rootfd, sides) < 0 ? ERR_FAILED : 0;
 }
 
+const VerbSpec cp_verb = {
+        .name = "cp",
+        .func = verb_cp,
+        .args = "SRC DST",
+        .summary = "Copy files and trees into or out of a machine, running or not (NAME:PATH is a machine's path)",
+        .example = "cp ./site.conf web:/etc/nginx/conf.d/\ncp web:/var/log ./web-logs",
+        .options = no_options,
+        .complete = COMPLETE_FILE,
+};
+
 int verb_cp(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { {} };
-        int c;
-        while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0)
-                return EXIT_USAGE;
+        OptionParser p;
+        option_parser_init(&p, &cp_verb, argc, argv);
+        int r = option_next(&p);
+        if (r != 0)
+                return r < 0 ? r : ERR_USAGE;
 
         CpRequest req;
-        int r = parse_request(argc, argv, &req);
+        r = parse_request(&p, &req);
         if (r != 0)
                 return r;
         _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
@@ -403,7 +412,7 @@ int verb_cp(Context *ctx, int argc, char **argv) {
                 r = open_host_destination(req.host_path, base, &sides);
         }
         if (r < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
 
         if (runtime_is_active(ctx->store.run_fd, req.machine) > 0)
                 return copy_running(ctx, &req, &sides);

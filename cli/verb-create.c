@@ -2,7 +2,6 @@
 /* berth create: check the arguments, then build the machine in a staging
  * dir (lib/create.h) from a template, a directory or a tarball. */
 
-#include <getopt.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -31,12 +30,12 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
                 _cleanup_free_ char *err = NULL;
                 if (machine_config_set_from_cli(cfg, *s, &err) < 0) {
                         log_error("%s", err ?: "Invalid --set.");
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         }
         if (context_open_store(ctx) < 0 || staging_make(&ctx->store, name, ret) < 0)
-                return EXIT_FAIL;
-        return EXIT_OK;
+                return ERR_FAILED;
+        return 0;
 }
 
 static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
@@ -54,119 +53,131 @@ static char *format_info(const CreateArgs *a) {
                          a->release ?: "", (unsigned long long) now_usec(CLOCK_REALTIME));
 }
 
+static const OptionSpec create_options[] = {
+        { "template", 't', 't', "TEMPLATE", "build from a template: busybox or debian" },
+        { "release", 0, 'R', "RELEASE", "with --template debian: the release (bookworm)" },
+        { "from-dir", 0, 'd', "DIR", "copy a root file system from DIR" },
+        { "from-tar", 0, 'T', "FILE", "unpack a root file system tarball (gzip, xz, zstd)" },
+        { "max-size", 0, 'm', "SIZE", "with --from-tar: refuse to unpack more than SIZE" },
+        { "set", 0, 's', "SECTION.KEY=VALUE", "a machine.conf setting (repeatable; see berth.machine(5))" },
+        { "network", 0, 'N', "MODE|cni:NAME", "the network mode (bridge, none, host, macvlan, ipvlan) or a CNI network" },
+        FILES_OPTIONS,
+        DEVICE_OPTION("(kept in machine.conf)"),
+        {},
+};
+
+const VerbSpec create_verb = {
+        .name = "create",
+        .func = verb_create,
+        .args = "NAME",
+        .summary = "Build a machine from a template, a directory or a rootfs tarball",
+        .example = "create web --template debian --release bookworm\ncreate box --from-tar rootfs.tar.zst --set Resources.MemoryMax=1G",
+        .options = create_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_create(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "template", required_argument, NULL, 't' },
-                { "release", required_argument, NULL, 'R' },
-                { "from-dir", required_argument, NULL, 'd' },
-                { "from-tar", required_argument, NULL, 'T' },
-                { "set", required_argument, NULL, 's' },
-                { "device", required_argument, NULL, 'D' },
-                { "max-size", required_argument, NULL, 'm' },
-                { "network", required_argument, NULL, 'N' },
-                FILES_LONG_OPTIONS,
-                {},
-        };
         _cleanup_strv_free_ char **set = NULL;
         _cleanup_(files_options_done) FilesOptions files = {};
         CreateArgs a = {};
+        OptionParser p;
+        option_parser_init(&p, &create_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 't':
-                        a.template = optarg;
+                        a.template = p.arg;
                         break;
                 case 'R':
-                        a.release = optarg;
+                        a.release = p.arg;
                         break;
                 case 'd':
-                        a.from_dir = optarg;
+                        a.from_dir = p.arg;
                         break;
                 case 'T':
-                        a.from_tar = optarg;
+                        a.from_tar = p.arg;
                         break;
                 case 's':
-                        set = strv_append(set, optarg);
+                        set = strv_append(set, p.arg);
                         break;
                 case 'D': {
                         /* As --set Devices.Allow=: kept in machine.conf. */
                         _cleanup_free_ char *one = NULL;
-                        if (device_option_add(&one, optarg) < 0)
-                                return EXIT_USAGE;
-                        _cleanup_free_ char *value = device_allow_from_option(optarg);
+                        if (device_option_add(&one, p.arg) < 0)
+                                return ERR_USAGE;
+                        _cleanup_free_ char *value = device_allow_from_option(p.arg);
                         _cleanup_free_ char *assignment = xasprintf("Devices.Allow=%s", value);
                         set = strv_append(set, assignment);
                         break;
                 }
                 case 'm':
-                        a.max_size = optarg;
+                        a.max_size = p.arg;
                         break;
                 case 'N': {
                         /* As --set Network.Mode= (and CNINetwork=): kept in machine.conf. */
                         _cleanup_free_ char *err = NULL;
-                        if (machine_config_network_option(optarg, &set, &err) < 0) {
+                        if (machine_config_network_option(p.arg, &set, &err) < 0) {
                                 log_error("%s.", err);
-                                return EXIT_USAGE;
+                                return ERR_USAGE;
                         }
                         break;
                 }
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
-                        if (files_option(c, optarg, &files) != 0)
-                                return EXIT_USAGE;
+                        if (files_option(c, p.arg, &files) != 0)
+                                return ERR_USAGE;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         /* Kept in machine.conf, as --set Files.Bind= would be. */
         files_options_to_set(&files, &set);
         a.set = set;
-        if (optind != argc - 1) {
-                log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
-                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...] [--network MODE|cni:NAME] [--bind SRC[:DST[:OPTS]]...] "
-                          "[--bind-ro ...] [--tmpfs DST[:OPTS]...] [--device PATH[:rwm][:privileged]...]");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind];
-        int r = check_name(name);
+        int r = expect_args(&p, 1, 1);
+        if (r != 0)
+                return r;
+        const char *name = p.args[0];
+        r = check_name(name);
         if (r != 0)
                 return r;
 
         int sources = !!a.template + !!a.from_dir + !!a.from_tar;
         if (sources != 1) {
                 log_error("Give exactly one of --template, --from-dir or --from-tar.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (a.release && !a.template) {
                 log_error("--release only goes with --template.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (a.template) {
                 if (!template_is_known(a.template)) {
                         log_error("Unknown template '%s'. Available: busybox, debian.", a.template);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         }
         if (a.from_dir) {
                 struct stat st;
                 if (stat(a.from_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
                         log_error("--from-dir %s: not a directory.", a.from_dir);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         }
         if (a.from_tar && access(a.from_tar, R_OK) < 0) {
                 log_error_errno(errno, "--from-tar %s: %m", a.from_tar);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (a.max_size && !a.from_tar) {
                 log_error("--max-size only goes with --from-tar.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *max_size = NULL;
         if (a.from_tar) {
                 r = import_max_size(ctx, a.max_size, &max_size);
-                if (r != EXIT_OK)
+                if (r != 0)
                         return r;
                 a.max_size_resolved = max_size;
         }
@@ -174,7 +185,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
         r = staging_begin(ctx, name, set, &cfg, &stg);
-        if (r != EXIT_OK)
+        if (r != 0)
                 return r;
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = format_info(&a);
@@ -191,8 +202,8 @@ int verb_create(Context *ctx, int argc, char **argv) {
                         log_warning("Machine '%s' will not boot as it is (see above).", name);
         }
         if (staging_commit(&ctx->store, &stg, name, conf, info, r) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Created machine %s.\n", name);
-        return EXIT_OK;
+        return 0;
 }

@@ -3,7 +3,6 @@
  * installed berth@.service template (machines.target).  Unit mode and the
  * default state root only: the template knows no other root. */
 
-#include <getopt.h>
 
 #include "berth.h"
 #include "build-config.h"
@@ -11,13 +10,29 @@
 #include "unit.h"
 #include "util.h"
 
+const VerbSpec enable_verb = {
+        .name = "enable",
+        .func = verb_enable,
+        .args = "NAME",
+        .summary = "Start the machine at boot through berth@NAME.service (unit mode, default state root)",
+        .example = "enable web",
+        .options = no_options,
+        .complete = COMPLETE_MACHINE,
+};
+
+const VerbSpec disable_verb = {
+        .name = "disable",
+        .func = verb_disable,
+        .args = "NAME",
+        .summary = "Do not start the machine at boot any more",
+        .example = "disable web",
+        .options = no_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 static int enable_disable(Context *ctx, int argc, char **argv, bool enable) {
-        static const struct option opts[] = { {} };
-        int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                return EXIT_USAGE;
         const char *name;
-        int r = one_name(argc, argv, enable ? "enable NAME" : "disable NAME", &name);
+        int r = only_name(enable ? &enable_verb : &disable_verb, argc, argv, &name);
         if (r != 0)
                 return r;
         _cleanup_close_ int lock = -EBADF;
@@ -26,16 +41,16 @@ static int enable_disable(Context *ctx, int argc, char **argv, bool enable) {
                 return r;
         if (!streq(ctx->store.root, BERTH_STATE_DIR)) {
                 log_error("Autostart works only for machines in the default state root %s.", BERTH_STATE_DIR);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         RunMode mode;
         if (context_run_mode(ctx, &mode) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (mode != RUN_MODE_UNIT) {
                 log_error("Autostart needs systemd as the host's init.");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
-        return unit_enable(ctx->bus, name, enable) < 0 ? EXIT_FAIL : EXIT_OK;
+        return unit_enable(ctx->bus, name, enable) < 0 ? ERR_FAILED : 0;
 }
 
 int verb_enable(Context *ctx, int argc, char **argv) {

@@ -11,7 +11,6 @@
  * requested user.  The command's exit status is berth's.  The entering
  * itself is lib/enter.c; here are the user, the terminal and the relay. */
 
-#include <getopt.h>
 #include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,7 +34,7 @@
 
 static int wait_status(pid_t pid) {
         int r = wait_child(pid);
-        return r < 0 ? EXIT_EXEC_FAIL : r;
+        return r < 0 ? ERR_FAILED : r;
 }
 
 _noreturn_ static void fail_exit(int r, const char *what) {
@@ -201,15 +200,6 @@ _noreturn_ static void enter_and_run(pid_t leader, int pidfd, int sock, const Ex
         close(sock);
         run_command(o, bounding, master, &pw, groups, n_groups);
 }
-
-const struct option exec_long_options[] = {
-        { "tty", no_argument, NULL, 't' },
-        { "interactive", no_argument, NULL, 'i' },
-        { "user", required_argument, NULL, 'u' },
-        { "cwd", required_argument, NULL, 'w' },
-        { "setenv", required_argument, NULL, 'E' },
-        {},
-};
 
 static bool command_exited(pid_t pid) {
         siginfo_t info = {};
@@ -398,19 +388,21 @@ static void stdio_prepare(bool *ret_shared_output) {
 }
 
 int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
-        /* exec's own failures are all 125: its command's status owns the rest. */
-        if (look_up_machine(ctx, name) != 0)
-                return EXIT_EXEC_FAIL;
+        /* exec's own failures are 125 (exit_code_of()), but for no such
+         * machine and not running: those have codes of their own. */
+        int r = look_up_machine(ctx, name);
+        if (r != 0)
+                return r;
         RuntimeState st;
         if (runtime_is_active(ctx->store.run_fd, name) <= 0 ||
             runtime_state_read(ctx->store.run_fd, name, &st) < 0) {
                 log_error("Machine '%s' is not running. Start it with 'berth start %s'.", name, name);
-                return EXIT_EXEC_FAIL;
+                return ERR_NOT_RUNNING;
         }
         _cleanup_close_ int pidfd = runtime_open_init_pidfd(&st);
         if (pidfd < 0) {
                 log_error_errno(pidfd, "Cannot find the init of machine '%s': %m", name);
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         }
 
         /* For -t the child hands back the pty master it opened in the machine. */
@@ -419,7 +411,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 int sp[2];
                 if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
                         log_error_errno(errno, "socketpair failed: %m");
-                        return EXIT_EXEC_FAIL;
+                        return ERR_FAILED;
                 }
                 sock = sp[0];
                 child_sock = sp[1];
@@ -446,7 +438,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 if (pipe2(pp, O_CLOEXEC) < 0) {
                         log_error_errno(errno, "Failed to create a pipe for the command's stdio: %m");
                         close_pipes(child_end, ch, n_ch, -EBADF);
-                        return EXIT_EXEC_FAIL;
+                        return ERR_FAILED;
                 }
                 child_end[fd] = fd == 0 ? pp[0] : pp[1];
                 ch[n_ch++] = fd == 0 ? (Channel) { .from = STDIN_FILENO, .to = pp[1], .input = true,
@@ -479,7 +471,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
         if (pid < 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 close_pipes(child_end, ch, n_ch, -EBADF);
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         }
         closep(&pidfd);
         closep(&child_sock);
@@ -526,84 +518,112 @@ int exec_option(int c, const char *arg, ExecOptions *o, char ***setenv) {
         case 'w':
                 if (arg[0] != '/') {
                         log_error("--cwd needs an absolute path inside the machine.");
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
                 o->cwd = arg;
                 return 0;
         case 'E':
                 if (!strchr(arg, '=') || arg[0] == '=') {
                         log_error("--setenv wants NAME=VALUE, got '%s'.", arg);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
                 *setenv = strv_append(*setenv, arg);
                 o->setenv = *setenv;
                 return 0;
         default:
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
 }
 
-int name_and_command(int argc, char **argv, bool command_required, const char **ret_name, char ***ret_cmd) {
-        if (argc - optind < (command_required ? 2 : 1))
-                return EXIT_USAGE;
-        const char *name = argv[optind];
+int name_and_command(const OptionParser *p, bool command_required, const char **ret_name, char ***ret_cmd) {
+        if (p->n_args < 1)
+                /* The name of the first argument, as the usage line has it. */
+                return usage_error(p->verb, "missing %.*s.", (int) strcspn(p->verb->args, " "), p->verb->args);
+        if (command_required && p->n_args < 2)
+                return usage_error(p->verb, "no command given.");
+        const char *name = p->args[0];
         int r = check_name(name);
         if (r != 0)
                 return r;
-        char **cmd = argv + optind + 1;
-        if (cmd[0] && streq(cmd[0], "--"))
-                cmd++;
-        if (command_required && !cmd[0]) {
-                log_error("No command given.");
-                return EXIT_USAGE;
-        }
         *ret_name = name;
-        *ret_cmd = cmd;
+        *ret_cmd = p->args + 1;
         return 0;
 }
 
-static int parse_exec_options(int argc, char **argv, ExecOptions *o, char ***setenv, bool shell) {
+static int parse_exec_options(OptionParser *p, ExecOptions *o, char ***setenv) {
         int c;
-        /* "+": options end at the machine name. */
-        while ((c = getopt_long(argc, argv, shell ? "+u:E:w:" : "+tiu:E:w:", exec_long_options, NULL)) >= 0) {
-                if (shell && (c == 't' || c == 'i')) {
-                        log_error("berth shell decides about the terminal itself; -t and -i are for berth exec.");
-                        return EXIT_USAGE;
-                }
-                int r = exec_option(c, optarg, o, setenv);
+        while ((c = option_next(p)) > 0) {
+                int r = exec_option(c, p->arg, o, setenv);
                 if (r != 0)
                         return r;
         }
-        return 0;
+        return c;
 }
+
+static const OptionSpec exec_options[] = {
+        EXEC_OPTION_TTY,
+        EXEC_OPTION_INTERACTIVE,
+        EXEC_OPTIONS_USER,
+        {},
+};
+
+const VerbSpec exec_verb = {
+        .name = "exec",
+        .func = verb_exec,
+        .args = "NAME [--] COMMAND [ARGS...]",
+        .summary = "Run a command in a running machine; its exit status is berth's",
+        .example = "exec web -- systemctl is-system-running\nexec -t --user alice web bash",
+        .options = exec_options,
+        .runs_command = true,
+        .n_before_command = 1,
+        .complete = COMPLETE_RUNNING,
+};
 
 int verb_exec(Context *ctx, int argc, char **argv) {
         _cleanup_strv_free_ char **setenv = NULL;
         ExecOptions o = {};
-        int r = parse_exec_options(argc, argv, &o, &setenv, false);
+        OptionParser p;
+        option_parser_init(&p, &exec_verb, argc, argv);
+        int r = parse_exec_options(&p, &o, &setenv);
         if (r != 0)
                 return r;
         const char *name;
-        r = name_and_command(argc, argv, true, &name, &o.cmd);
-        if (r != 0) {
-                log_error("Usage: berth exec [-t] [-i] [--user U] [--cwd DIR] [--setenv K=V] NAME [--] COMMAND [ARGS...]");
+        r = name_and_command(&p, true, &name, &o.cmd);
+        if (r != 0)
                 return r;
-        }
         return machine_exec(ctx, name, &o);
 }
+
+/* No -t or -i: berth shell decides about the terminal itself. */
+static const OptionSpec shell_options[] = {
+        EXEC_OPTIONS_USER,
+        {},
+};
+
+const VerbSpec shell_verb = {
+        .name = "shell",
+        .func = verb_shell,
+        .args = "NAME [COMMAND...]",
+        .summary = "A login shell (or COMMAND) in a running machine, on a pty when on a terminal",
+        .example = "shell web\nshell --user alice web",
+        .options = shell_options,
+        .runs_command = true,
+        .n_before_command = 1,
+        .complete = COMPLETE_RUNNING,
+};
 
 int verb_shell(Context *ctx, int argc, char **argv) {
         _cleanup_strv_free_ char **setenv = NULL;
         ExecOptions o = { .login = true, .interactive = true };
-        int r = parse_exec_options(argc, argv, &o, &setenv, true);
+        OptionParser p;
+        option_parser_init(&p, &shell_verb, argc, argv);
+        int r = parse_exec_options(&p, &o, &setenv);
         if (r != 0)
                 return r;
         const char *name;
-        r = name_and_command(argc, argv, false, &name, &o.cmd);
-        if (r != 0) {
-                log_error("Usage: berth shell [--user U] [--cwd DIR] [--setenv K=V] NAME [COMMAND...]");
+        r = name_and_command(&p, false, &name, &o.cmd);
+        if (r != 0)
                 return r;
-        }
         /* Like a login: a terminal when we have one, plain pipes otherwise. */
         o.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
         return machine_exec(ctx, name, &o);

@@ -7,7 +7,6 @@
  * through its own strict parser, and renames the machine into place only
  * when everything succeeded. */
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 
@@ -32,14 +31,14 @@ static char *image_ports(const ImageInfo *img) {
 
 int load_global_config(Context *ctx, MachineConfig *ret) {
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         machine_config_init(ret);
         _cleanup_free_ char *err = NULL;
         if (machine_config_parse_file(ret, ctx->store.config_path, CONFIG_SOURCE_GLOBAL, false, true, &err) < 0) {
                 log_error("%s", err ?: "The global configuration is invalid.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
-        return EXIT_OK;
+        return 0;
 }
 
 int import_max_size(Context *ctx, const char *arg, char **ret) {
@@ -48,86 +47,99 @@ int import_max_size(Context *ctx, const char *arg, char **ret) {
                 if (unpack_max_size_parse(arg, &v) < 0) {
                         log_error("--max-size takes a size with K, M, G or T, like 100G, or 'infinity', not '%s'.",
                                   arg);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         } else {
                 _cleanup_(machine_config_done) MachineConfig c = {};
                 int r = load_global_config(ctx, &c);
-                if (r != EXIT_OK)
+                if (r != 0)
                         return r;
                 v = c.import_max_size;
         }
         *ret = v == UINT64_MAX ? xstrdup("infinity") : xasprintf("%" PRIu64, v);
-        return EXIT_OK;
+        return 0;
 }
 
-/* Run the helper; 0, or an exit code (logged). */
+/* Run the helper; 0, or a verb error (logged). */
 static int run_helper(Context *ctx, const ImportOptions *a, const char *source, const char *rootfs,
                       const char *outdir) {
         int r = import_helper_run(a, !ctx->quiet && isatty(STDERR_FILENO), source, rootfs, outdir);
         if (r == -EINVAL)
-                return EXIT_USAGE; /* the helper said why: not an image, no such ref or platform */
-        return r < 0 ? EXIT_FAIL : 0;
+                return ERR_USAGE; /* the helper said why: not an image, no such ref or platform */
+        return r < 0 ? ERR_FAILED : 0;
 }
 
+static const OptionSpec import_options[] = {
+        { "ref", 0, 'r', "TAG|DIGEST", "the image to take from a layout or archive holding several" },
+        { "platform", 0, 'p', "OS/ARCH[/VARIANT]", "the platform to take from a multi-platform image" },
+        { "boot", 0, 'b', "auto|yes|no", "boot the image's own init (yes), or run its entrypoint under a minimal init (no)" },
+        { "max-size", 0, 'm', "SIZE", "refuse to unpack more than SIZE" },
+        { "set", 0, 's', "SECTION.KEY=VALUE", "a machine.conf setting (repeatable; see berth.machine(5))" },
+        {},
+};
+
+const VerbSpec import_verb = {
+        .name = "import",
+        .func = verb_import,
+        .args = "NAME SOURCE",
+        .summary = "Make a machine of an OCI image (layout, oci-archive, docker-archive), a rootfs tar or a bundle",
+        .example = "import web ./nginx-oci.tar --platform linux/amd64",
+        .options = import_options,
+        .complete = COMPLETE_FILE,
+};
+
 int verb_import(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "ref", required_argument, NULL, 'r' },
-                { "platform", required_argument, NULL, 'p' },
-                { "boot", required_argument, NULL, 'b' },
-                { "set", required_argument, NULL, 's' },
-                { "max-size", required_argument, NULL, 'm' },
-                {},
-        };
         _cleanup_strv_free_ char **set = NULL;
         ImportOptions a = { .boot = "auto" };
         const char *max_size_arg = NULL;
+        OptionParser p;
+        option_parser_init(&p, &import_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'r':
-                        a.ref = optarg;
+                        a.ref = p.arg;
                         break;
                 case 'p':
-                        a.platform = optarg;
+                        a.platform = p.arg;
                         break;
                 case 'b':
-                        if (!streq(optarg, "auto") && !streq(optarg, "yes") && !streq(optarg, "no")) {
-                                log_error("--boot takes auto, yes or no, not '%s'.", optarg);
-                                return EXIT_USAGE;
+                        if (!streq(p.arg, "auto") && !streq(p.arg, "yes") && !streq(p.arg, "no")) {
+                                log_error("--boot takes auto, yes or no, not '%s'.", p.arg);
+                                return ERR_USAGE;
                         }
-                        a.boot = optarg;
+                        a.boot = p.arg;
                         break;
                 case 's':
-                        set = strv_append(set, optarg);
+                        set = strv_append(set, p.arg);
                         break;
                 case 'm':
-                        max_size_arg = optarg;
+                        max_size_arg = p.arg;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
-        if (argc - optind != 2) {
-                log_error("Usage: berth import NAME SOURCE [--ref TAG|DIGEST] [--platform OS/ARCH[/VARIANT]] "
-                          "[--boot auto|yes|no] [--max-size SIZE] [--set Key=Value...]");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind], *source = argv[optind + 1];
-        int r = check_name(name);
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 2, 2);
+        if (r != 0)
+                return r;
+        const char *name = p.args[0], *source = p.args[1];
+        r = check_name(name);
         if (r != 0)
                 return r;
         if (isempty(a.ref) && a.ref) {
                 log_error("--ref must not be empty.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         struct stat st;
         if (stat(source, &st) < 0) {
                 log_error_errno(errno, "Cannot import %s: %m", source);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
                 log_error("Cannot import %s: not a directory (OCI layout, bundle) or a file (archive).", source);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *label = xasprintf("import:%s", source);
         return import_machine(ctx, name, source, label, &a, set, max_size_arg);
@@ -138,7 +150,7 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         ImportOptions a = *a_in;
         _cleanup_free_ char *max_size = NULL;
         int r = import_max_size(ctx, max_size_arg, &max_size);
-        if (r != EXIT_OK)
+        if (r != 0)
                 return r;
         a.max_size = max_size;
 
@@ -146,11 +158,11 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
         r = staging_begin(ctx, name, set, &cfg, &stg);
-        if (r != EXIT_OK)
+        if (r != 0)
                 return r;
         const char *rootfs = stg.rootfs, *staging_path = stg.path;
         int sfd = stg.fd;
-        int status = EXIT_FAIL;
+        int status = ERR_FAILED;
         r = 0;
         if (r >= 0) {
                 int k = run_helper(ctx, &a, source, rootfs, staging_path);
@@ -199,5 +211,5 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                 return status;
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");
-        return EXIT_OK;
+        return 0;
 }

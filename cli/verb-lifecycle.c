@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* start, stop, kill, reboot. */
 
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -52,13 +51,13 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         _cleanup_free_ char *err = NULL;
         if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
                 log_error("%s", err ?: "Invalid configuration.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         /* systemd enforces the --device ones too (DeviceAllow=). */
         if (o->devices && machine_config_add_devices(&cfg, o->devices, &err) < 0) {
                 log_error("%s", err);
                 machine_config_done(&cfg);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *cgname = store_cgroup_name(&ctx->store, name);
         _cleanup_free_ char *unit = unit_name_for(cgname);
@@ -78,7 +77,7 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
                 if (proc_starttime(o->lifeline_pid, &sa.lifeline_starttime) < 0) {
                         log_error("Cannot read the start time of process %d.", (int) o->lifeline_pid);
                         machine_config_done(&cfg);
-                        return EXIT_FAIL;
+                        return ERR_FAILED;
                 }
                 sa.lifeline_pid = o->lifeline_pid;
         }
@@ -96,11 +95,11 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
                         log_error("Failed to start machine '%s': job for %s ended '%s'. See 'journalctl -u %s'.",
                                   name, unit, result, unit);
                 }
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (privileged)
                 warn_privileged(name);
-        return EXIT_OK;
+        return 0;
 }
 
 /* Direct mode: the supervisor runs detached from us, its output in LOGFD;
@@ -109,13 +108,13 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
 static int start_direct(Context *ctx, const char *name, const StartOptions *o, int logfd, bool privileged) {
         int ready[2];
         if (pipe2(ready, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "pipe2 failed: %m"), EXIT_FAIL;
+                return log_error_errno(errno, "pipe2 failed: %m");
         _cleanup_close_ int ready_r = ready[0], ready_w = ready[1];
 
         pid_t pid = fork();
         if (pid < 0) {
                 log_error_errno(errno, "fork failed: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (pid == 0) {
                 /* Detach: own session, no terminal, output to the log. */
@@ -172,7 +171,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 log_error("Machine '%s' started but did not report having booted within %us; it keeps running "
                           "(see 'berth console %s').",
                           name, o->timeout, name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         do
                 n = read(ready_r, &ok, 1);
@@ -180,14 +179,14 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
         if (n == 1 && ok == '1') {
                 if (privileged)
                         warn_privileged(name);
-                return EXIT_OK; /* the supervisor lives on without us */
+                return 0; /* the supervisor lives on without us */
         }
 
         int status;
         (void) waitpid(pid, &status, 0);
         print_supervisor_log(ctx, name);
         log_error("Failed to start machine '%s'.", name);
-        return EXIT_FAIL;
+        return ERR_FAILED;
 }
 
 
@@ -195,20 +194,33 @@ static void start_options_done(StartOptions *o) {
         files_options_done(&o->files);
 }
 
+static const OptionSpec start_options[] = {
+        { "wait", 0, 'w', NULL, "return when the guest has booted (its init says so), not when it runs" },
+        { "timeout", 0, 't', "SECONDS", "with --wait: give up after SECONDS (90)" },
+        { "ephemeral", 0, 'e', NULL, "run on a throwaway copy: changes vanish at stop" },
+        { "port", 0, 'p', "[PROTO:]HOST[:GUEST]", "forward a host port for this run (repeatable)" },
+        FILES_OPTIONS,
+        DEVICE_OPTION("for this run"),
+        {},
+};
+
+const VerbSpec start_verb = {
+        .name = "start",
+        .func = verb_start,
+        .args = "NAME",
+        .summary = "Boot a machine",
+        .example = "start --wait --port 8080:80 web",
+        .options = start_options,
+        .complete = COMPLETE_STOPPED,
+};
+
 int verb_start(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "wait", no_argument, NULL, 'w' },
-                { "timeout", required_argument, NULL, 't' },
-                { "ephemeral", no_argument, NULL, 'e' },
-                { "port", required_argument, NULL, 'p' },
-                FILES_LONG_OPTIONS,
-                { "device", required_argument, NULL, 'D' },
-                {},
-        };
         _cleanup_(start_options_done) StartOptions o = { .timeout = 90, .lifeline_fd = -1, .lock_fd = -1 };
         _cleanup_free_ char *ports = NULL, *devices = NULL;
+        OptionParser p;
+        option_parser_init(&p, &start_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'w':
                         o.wait = true;
@@ -219,38 +231,38 @@ int verb_start(Context *ctx, int argc, char **argv) {
                 case 'p': {
                         PortForward pf;
                         const char *reason;
-                        if (port_forward_parse(optarg, &pf, &reason) < 0) {
-                                log_error("Invalid --port '%s': %s.", optarg, reason);
-                                return EXIT_USAGE;
+                        if (port_forward_parse(p.arg, &pf, &reason) < 0) {
+                                log_error("Invalid --port '%s': %s.", p.arg, reason);
+                                return ERR_USAGE;
                         }
-                        strextendf(&ports, "%s%s", ports ? " " : "", optarg);
+                        strextendf(&ports, "%s%s", ports ? " " : "", p.arg);
                         o.ports = ports;
                         break;
                 }
                 case 'D':
-                        if (device_option_add(&devices, optarg) < 0)
-                                return EXIT_USAGE;
+                        if (device_option_add(&devices, p.arg) < 0)
+                                return ERR_USAGE;
                         o.devices = devices;
                         break;
                 case 't':
-                        if (safe_atou(optarg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
-                                log_error("Invalid --timeout '%s': give seconds, 1-86400.", optarg);
-                                return EXIT_USAGE;
+                        if (safe_atou(p.arg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
+                                log_error("Invalid --timeout '%s': give seconds, 1-86400.", p.arg);
+                                return ERR_USAGE;
                         }
                         break;
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
-                        if (files_option(c, optarg, &o.files) != 0)
-                                return EXIT_USAGE;
+                        if (files_option(c, p.arg, &o.files) != 0)
+                                return ERR_USAGE;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "start [--wait] [--timeout S] [--ephemeral] [--port [PROTO:]HOST[:MACHINE]]... "
-                         "[--bind SRC[:DST[:OPTS]]]... [--bind-ro ...]... [--tmpfs DST[:OPTS]]... "
-                         "[--device PATH[:rwm][:privileged]]... NAME", &name);
+        int r = one_name(&p, &name);
         if (r != 0)
                 return r;
 
@@ -277,9 +289,9 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                                   "('berth stop %s'), then start it with the option.",
                                   name, o->ports ? "--port" : o->devices ? "--device" : files ? "--bind, --bind-ro or --tmpfs" : "--ephemeral",
                                   name);
-                        return EXIT_FAIL;
+                        return ERR_FAILED;
                 }
-                return EXIT_OK;
+                return 0;
         }
 
         /* Everything the supervisor would refuse, refuse here first, with no
@@ -288,14 +300,14 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         _cleanup_free_ char *err = NULL;
         if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
                 log_error("%s", err ?: "Invalid configuration.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *base = NULL;
         r = store_machine_base(&ctx->store, name, &base);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the base of '%s': %m", name);
                 machine_config_done(&cfg);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_free_ char *mpath = store_base_path(&ctx->store, base ?: name);
         _cleanup_free_ char *init_name = NULL;
@@ -308,12 +320,12 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 log_error("[Network] Mode=host needs PrivateUsers=no (a privileged machine): a machine in its own "
                           "user namespace cannot share the host's network namespace.");
                 machine_config_done(&cfg);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (r >= 0 && o->devices && machine_config_add_devices(&cfg, o->devices, &err) < 0) {
                 log_error("%s", err);
                 machine_config_done(&cfg);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (r >= 0) {
                 /* A configured device the host lacks, or one that is not what
@@ -323,7 +335,7 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 if (device_list_build(cfg.devices, cfg.n_devices, &devices, &derr) < 0) {
                         log_error("Machine '%s': %s.", name, derr);
                         machine_config_done(&cfg);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
                 device_list_done(&devices);
         }
@@ -333,38 +345,38 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 if (cni_network_for_machine(&cfg, name, cfg.n_ports > 0 || o->ports, NULL, NULL, &cerr) < 0) {
                         log_error("Machine '%s': %s.", name, cerr);
                         machine_config_done(&cfg);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         }
         machine_config_done(&cfg);
         if (r < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
 
         /* Stale state of a supervisor that was killed: nobody holds its lock. */
         r = runtime_clean_stale(ctx->store.run_fd, name);
         if (r < 0) {
                 log_error_errno(r, "Failed to clean up stale runtime state of '%s': %m", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (mkdirat(ctx->store.run_fd, name, 0700) < 0 && errno != EEXIST) {
                 log_error_errno(errno, "Failed to create %s/%s: %m", ctx->store.run, name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_close_ int run_fd = open_dir_nofollow(ctx->store.run_fd, name);
         if (run_fd < 0) {
                 log_error_errno(run_fd, "Failed to open %s/%s: %m", ctx->store.run, name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_close_ int logfd = openat(run_fd, "supervisor.log",
                                            O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (logfd < 0) {
                 log_error_errno(errno, "Failed to create the supervisor log: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
 
         RunMode mode;
         if (context_run_mode(ctx, &mode) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (mode == RUN_MODE_UNIT)
                 return start_unit(ctx, name, privileged, o);
 
@@ -430,50 +442,68 @@ int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool forc
         return 0;
 }
 
+static const OptionSpec stop_options[] = {
+        { "timeout", 't', 't', "SECONDS", "kill the machine if it has not powered off after SECONDS (30)" },
+        {},
+};
+
+const VerbSpec stop_verb = {
+        .name = "stop",
+        .func = verb_stop,
+        .args = "NAME",
+        .summary = "Power a machine off: its init's own poweroff, SIGKILL after a timeout",
+        .example = "stop --timeout 10 web",
+        .options = stop_options,
+        .complete = COMPLETE_RUNNING,
+};
+
 int verb_stop(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
         unsigned timeout = 30;
+        OptionParser p;
+        option_parser_init(&p, &stop_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 't':
-                        if (safe_atou(optarg, &timeout) < 0 || timeout > 86400) {
-                                log_error("Invalid --timeout '%s': give seconds, 0-86400.", optarg);
-                                return EXIT_USAGE;
+                        if (safe_atou(p.arg, &timeout) < 0 || timeout > 86400) {
+                                log_error("Invalid --timeout '%s': give seconds, 0-86400.", p.arg);
+                                return ERR_USAGE;
                         }
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "stop NAME [--timeout SECONDS]", &name);
+        int r = one_name(&p, &name);
         if (r != 0)
                 return r;
         _cleanup_close_ int lock = -EBADF;
         r = open_machine(ctx, name, &lock);
         if (r != 0)
                 return r;
-        return machine_stop(ctx, name, timeout, false) < 0 ? EXIT_FAIL : EXIT_OK;
+        return machine_stop(ctx, name, timeout, false);
 }
 
 /* Send SIG to PIDFD (or report why there is none): WHO of machine NAME. */
 static int signal_pidfd(int pidfd, int sig, const char *who, const char *name) {
         if (pidfd < 0) {
                 log_error_errno(pidfd, "Cannot find %s of '%s': %m", who, name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0) {
                 log_error_errno(errno, "Failed to signal %s of '%s': %m", who, name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
-        return EXIT_OK;
+        return 0;
 }
 
 /* Send SIG to the running machine's init. */
 static int signal_init(Context *ctx, const char *name, int sig) {
         if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
                 log_error("Machine '%s' is not running.", name);
-                return EXIT_NOT_RUNNING;
+                return ERR_NOT_RUNNING;
         }
         RuntimeState st;
         int r = runtime_state_read(ctx->store.run_fd, name, &st);
@@ -481,24 +511,42 @@ static int signal_init(Context *ctx, const char *name, int sig) {
         return signal_pidfd(init, sig, "the init process", name);
 }
 
+static const OptionSpec kill_options[] = {
+        { "signal", 's', 's', "SIGNAL", "send the init SIGNAL (TERM, RTMIN+4, a number) instead of killing the machine" },
+        {},
+};
+
+const VerbSpec kill_verb = {
+        .name = "kill",
+        .func = verb_kill,
+        .args = "NAME",
+        .summary = "Kill a machine now, or send its init a signal",
+        .example = "kill --signal RTMIN+4 web",
+        .options = kill_options,
+        .complete = COMPLETE_RUNNING,
+};
+
 int verb_kill(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "signal", required_argument, NULL, 's' }, {} };
         int sig = SIGKILL;
+        OptionParser p;
+        option_parser_init(&p, &kill_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "s:", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 's':
-                        sig = signal_from_string(optarg);
+                        sig = signal_from_string(p.arg);
                         if (sig < 0) {
-                                log_error("Unknown signal '%s'. Use a name like TERM or RTMIN+4, or a number.", optarg);
-                                return EXIT_USAGE;
+                                log_error("Unknown signal '%s'. Use a name like TERM or RTMIN+4, or a number.", p.arg);
+                                return ERR_USAGE;
                         }
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "kill NAME [--signal SIGNAL]", &name);
+        int r = one_name(&p, &name);
         if (r != 0)
                 return r;
         _cleanup_close_ int lock = -EBADF;
@@ -508,20 +556,26 @@ int verb_kill(Context *ctx, int argc, char **argv) {
         if (sig == SIGKILL) {
                 if (runtime_is_active(ctx->store.run_fd, name) <= 0) {
                         log_error("Machine '%s' is not running.", name);
-                        return EXIT_NOT_RUNNING;
+                        return ERR_NOT_RUNNING;
                 }
-                return machine_stop(ctx, name, 0, true) < 0 ? EXIT_FAIL : EXIT_OK;
+                return machine_stop(ctx, name, 0, true);
         }
         return signal_init(ctx, name, sig);
 }
 
+const VerbSpec reboot_verb = {
+        .name = "reboot",
+        .func = verb_reboot,
+        .args = "NAME",
+        .summary = "Reboot a machine through its init's own reboot; it comes back",
+        .example = "reboot web",
+        .options = no_options,
+        .complete = COMPLETE_RUNNING,
+};
+
 int verb_reboot(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { {} };
-        int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                return EXIT_USAGE;
         const char *name;
-        int r = one_name(argc, argv, "reboot NAME", &name);
+        int r = only_name(&reboot_verb, argc, argv, &name);
         if (r != 0)
                 return r;
         _cleanup_close_ int lock = -EBADF;
@@ -532,7 +586,7 @@ int verb_reboot(Context *ctx, int argc, char **argv) {
         if (runtime_is_active(ctx->store.run_fd, name) <= 0 ||
             runtime_state_read(ctx->store.run_fd, name, &st) < 0) {
                 log_error("Machine '%s' is not running.", name);
-                return EXIT_NOT_RUNNING;
+                return ERR_NOT_RUNNING;
         }
         if (!st.reboot_initctl)
                 return signal_init(ctx, name, st.reboot_signal);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* list and status: read-only, take no locks, never block on a busy machine. */
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <time.h>
 
@@ -268,20 +267,33 @@ static json_object *machine_info_json(const MachineInfo *m) {
         return o;
 }
 
+static const OptionSpec json_options[] = { JSON_OPTION, {} };
+
+const VerbSpec list_verb = {
+        .name = "list",
+        .func = verb_list,
+        .args = "",
+        .summary = "List the machines: state, leader, since, memory, address, source",
+        .example = "list --json",
+        .options = json_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_list(Context *ctx, int argc, char **argv) {
-        if (parse_json_option(ctx, argc, argv) != 0)
-                return EXIT_USAGE;
-        if (optind != argc) {
-                log_error("Usage: berth list [--json]");
-                return EXIT_USAGE;
-        }
+        OptionParser p;
+        option_parser_init(&p, &list_verb, argc, argv);
+        int r = parse_json_option(ctx, &p);
+        if (r == 0)
+                r = expect_args(&p, 0, 0);
+        if (r != 0)
+                return r;
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         _cleanup_strv_free_ char **names = NULL;
         int n = store_list_machines(&ctx->store, &names);
         if (n < 0) {
                 log_error_errno(n, "Failed to list machines: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
 
         json_object *arr = ctx->json ? json_object_new_array() : NULL;
@@ -316,7 +328,7 @@ int verb_list(Context *ctx, int argc, char **argv) {
                 json_object_put(arr);
         } else if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("\n%d machine%s listed.\n", n, n == 1 ? "" : "s");
-        return EXIT_OK;
+        return 0;
 }
 
 /* What "berth import" recorded about the image, if it made the machine. */
@@ -354,7 +366,7 @@ static int status_check(Context *ctx, const char *name) {
         if (runtime_is_active(ctx->store.run_fd, name) <= 0 || runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
             st.init_pid <= 0) {
                 log_error("Machine '%s' is not running.", name);
-                return EXIT_NOT_RUNNING;
+                return ERR_NOT_RUNNING;
         }
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
         _cleanup_(cni_network_done) CniNetwork net = CNI_NETWORK_INIT;
@@ -365,46 +377,62 @@ static int status_check(Context *ctx, const char *name) {
         if (r == -ENOENT) {
                 log_error("Machine '%s' is not on a CNI network ([Network] Mode=cni): there is nothing to check.",
                           name);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (r < 0 || !result) {
                 log_error("Cannot read the CNI state of machine '%s': %s.", name, err ?: "no result of ADD yet");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         /* The machine, checked to be the same process. */
         _cleanup_close_ int pidfd = runtime_open_init_pidfd(&st);
         if (pidfd < 0) {
                 log_error("Machine '%s' is not running.", name);
-                return EXIT_NOT_RUNNING;
+                return ERR_NOT_RUNNING;
         }
         /* The path ADD got (the supervisor's fd of the namespace): plugins
          * compare it with their result's "sandbox". */
         _cleanup_free_ char *prefix = xasprintf("/proc/%d/fd/", (int) st.supervisor_pid);
         if (!rt.netns || !startswith(rt.netns, prefix)) {
                 log_error("Machine '%s' has no CNI attachment of its running supervisor.", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         if (net.disable_check) {
                 printf("CNI network %s of machine %s: CHECK is disabled (\"disableCheck\": true).\n", net.name, name);
-                return EXIT_OK;
+                return 0;
         }
         free(TAKE_PTR(err));
         r = cni_check(&net, &rt, result, &err);
         if (r < 0) {
                 log_error("Machine '%s': %s.", name, err);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         printf("CNI network %s of machine %s: CHECK passed (%zu plugin%s).\n", net.name, name, net.n_plugins,
                net.n_plugins == 1 ? "" : "s");
-        return EXIT_OK;
+        return 0;
 }
 
+static const OptionSpec status_options[] = {
+        JSON_OPTION,
+        { "check", 0, 'c', NULL, "run the CHECK of the machine's CNI network plugins (Mode=cni)" },
+        {},
+};
+
+const VerbSpec status_verb = {
+        .name = "status",
+        .func = verb_status,
+        .args = "NAME",
+        .summary = "Show a machine's state, leader, cgroup, unit, memory, addresses, source and devices",
+        .example = "status web\nstatus --json web\nstatus --check web",
+        .options = status_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 int verb_status(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
-                                              { "check", no_argument, NULL, 'c' }, {} };
         bool check = false;
+        OptionParser p;
+        option_parser_init(&p, &status_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'j':
                         ctx->json = true;
@@ -413,10 +441,12 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         check = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "status NAME [--json] [--check]", &name);
+        int r = one_name(&p, &name);
         if (r != 0)
                 return r;
         r = look_up_machine(ctx, name);
@@ -499,5 +529,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
         }
         bool running = m.running;
         machine_info_done(&m);
-        return running ? EXIT_OK : EXIT_NOT_RUNNING;
+        /* Like systemctl status: 3 says "not running" to a script; JSON
+         * says it in the output, which is what was asked for. */
+        return running || ctx->json ? 0 : ERR_NOT_RUNNING;
 }

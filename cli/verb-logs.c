@@ -6,7 +6,6 @@
  * none of it is taken for a command by the terminal (a title, the
  * clipboard, a query whose answer would end up as the shell's input). */
 
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -94,7 +93,7 @@ static int logs_from_files(Context *ctx, const char *name, bool follow, unsigned
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
         if (dfd < 0) {
                 log_error("Machine '%s' has no logs yet (it never ran since the host booted).", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_free_ char *sup = NULL, *old = NULL, *con = NULL;
         if (read_file_at(dfd, "supervisor.log", 1 << 20, &sup, NULL) >= 0 && !isempty(sup)) {
@@ -109,7 +108,7 @@ static int logs_from_files(Context *ctx, const char *name, bool follow, unsigned
                 print_tail(o, con, lines);
         if (!follow) {
                 output_done(o);
-                return EXIT_OK;
+                return 0;
         }
         (void) fflush(stdout);
 
@@ -139,7 +138,7 @@ static int logs_from_files(Context *ctx, const char *name, bool follow, unsigned
         }
         output_done(o);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
-        return EXIT_OK;
+        return 0;
 }
 
 /* journalctl ARGS, its output passed through O (so it is escaped like the
@@ -190,40 +189,55 @@ static int logs_from_journal(char **args, LogsOutput *o) {
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
         /* Ended by our SIGTERM or the terminal's Ctrl-C: that is how -f stops. */
         bool ok = (WIFEXITED(status) && WEXITSTATUS(status) == 0) || WIFSIGNALED(status);
-        return ok ? EXIT_OK : EXIT_FAIL;
+        return ok ? 0 : ERR_FAILED;
 }
 
+static const OptionSpec logs_options[] = {
+        { "follow", 'f', 'f', NULL, "keep printing what comes" },
+        { "lines", 'n', 'n', "N", "only the last N lines" },
+        { "raw", 0, 'r', NULL, "print the guest's bytes as they are, also on a terminal (else escaped)" },
+        {},
+};
+
+const VerbSpec logs_verb = {
+        .name = "logs",
+        .func = verb_logs,
+        .args = "NAME",
+        .summary = "Console output and supervisor messages of a machine (escaped on a terminal)",
+        .example = "logs -f -n 50 web",
+        .options = logs_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 int verb_logs(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "follow", no_argument, NULL, 'f' },
-                { "lines", required_argument, NULL, 'n' },
-                { "raw", no_argument, NULL, 'r' },
-                {},
-        };
         bool follow = false, raw = false;
         unsigned lines = 0;
         const char *lines_arg = NULL;
+        OptionParser p;
+        option_parser_init(&p, &logs_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "fn:", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'f':
                         follow = true;
                         break;
                 case 'n':
-                        if (safe_atou(optarg, &lines) < 0) {
-                                log_error("Invalid --lines '%s': give a number.", optarg);
-                                return EXIT_USAGE;
+                        if (safe_atou(p.arg, &lines) < 0) {
+                                log_error("Invalid --lines '%s': give a number.", p.arg);
+                                return ERR_USAGE;
                         }
-                        lines_arg = optarg;
+                        lines_arg = p.arg;
                         break;
                 case 'r':
                         raw = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "logs NAME [-f] [-n LINES] [--raw]", &name);
+        int r = one_name(&p, &name);
         if (r != 0)
                 return r;
         r = look_up_machine(ctx, name);
@@ -231,7 +245,7 @@ int verb_logs(Context *ctx, int argc, char **argv) {
                 return r;
         RunMode mode;
         if (context_run_mode(ctx, &mode) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         /* Escaped for a terminal; into a pipe or file, or with --raw, as written. */
         LogsOutput out = { .to_terminal = isatty(STDOUT_FILENO) };
         out.escape = out.to_terminal && !raw;

@@ -5,8 +5,8 @@
  * of its own (the only one that links libcurl); a machine is made from the
  * store by the import path, as berth import makes one from any OCI layout. */
 
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <time.h>
 
@@ -23,7 +23,7 @@
 static int normalize_ref(Context *ctx, const char *ref, char **ret) {
         _cleanup_(machine_config_done) MachineConfig c = {};
         int r = load_global_config(ctx, &c);
-        if (r != EXIT_OK)
+        if (r != 0)
                 return r;
         _cleanup_(image_ref_done) ImageRef ir = {};
         const char *reason = NULL;
@@ -32,10 +32,10 @@ static int normalize_ref(Context *ctx, const char *ref, char **ret) {
                 log_error("Bad image reference '%s': %s (like debian:12, registry.example:5000/team/app:1.0 or "
                           "app@sha256:<64 hex digits>).",
                           p, reason);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         *ret = image_ref_format(&ir);
-        return EXIT_OK;
+        return 0;
 }
 
 static const char *pull_path(void) {
@@ -56,87 +56,98 @@ static char *stored_digest(Context *ctx, const char *ref) {
         return d;
 }
 
+enum { OPT_AUTHFILE = 0x100, OPT_CA_FILE, OPT_INSECURE };
+
+static const OptionSpec pull_options[] = {
+        { "platform", 0, 'p', "OS/ARCH[/VARIANT]", "the platform to take from a multi-platform image" },
+        { "authfile", 0, OPT_AUTHFILE, "FILE", "credentials in podman's/docker's auth.json format" },
+        { "ca-file", 0, OPT_CA_FILE, "FILE", "trust the registry's certificate from this CA (PEM)" },
+        { "insecure", 0, OPT_INSECURE, NULL, "plain HTTP and no certificate check (a loopback registry needs none)" },
+        { "boot", 0, 'b', "auto|yes|no", "with NAME: boot the image's init, or run its entrypoint (as import)" },
+        { "set", 0, 's', "SECTION.KEY=VALUE", "with NAME: a machine.conf setting (repeatable)" },
+        { "max-size", 0, 'm', "SIZE", "refuse to store or unpack more than SIZE" },
+        {},
+};
+
+const VerbSpec pull_verb = {
+        .name = "pull",
+        .func = verb_pull,
+        .args = "REF [NAME]",
+        .summary = "Fetch an image from a registry into the store (and make machine NAME of it)",
+        .example = "pull debian:12\npull registry.example:5000/team/app:1.0 app --ca-file ca.pem",
+        .options = pull_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_pull(Context *ctx, int argc, char **argv) {
-        enum { OPT_AUTHFILE = 0x100, OPT_CA_FILE, OPT_INSECURE };
-        static const struct option opts[] = {
-                { "platform", required_argument, NULL, 'p' },
-                { "authfile", required_argument, NULL, OPT_AUTHFILE },
-                { "ca-file", required_argument, NULL, OPT_CA_FILE },
-                { "insecure", no_argument, NULL, OPT_INSECURE },
-                { "boot", required_argument, NULL, 'b' },
-                { "set", required_argument, NULL, 's' },
-                { "max-size", required_argument, NULL, 'm' },
-                {},
-        };
         _cleanup_strv_free_ char **set = NULL;
         ImportOptions a = { .boot = "auto" };
         const char *authfile = NULL, *ca_file = NULL, *max_size_arg = NULL;
         bool insecure = false;
+        OptionParser p;
+        option_parser_init(&p, &pull_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'p':
-                        a.platform = optarg;
+                        a.platform = p.arg;
                         break;
                 case OPT_AUTHFILE:
-                        authfile = optarg;
+                        authfile = p.arg;
                         break;
                 case OPT_CA_FILE:
-                        ca_file = optarg;
+                        ca_file = p.arg;
                         break;
                 case OPT_INSECURE:
                         insecure = true;
                         break;
                 case 'b':
-                        if (!streq(optarg, "auto") && !streq(optarg, "yes") && !streq(optarg, "no")) {
-                                log_error("--boot takes auto, yes or no, not '%s'.", optarg);
-                                return EXIT_USAGE;
+                        if (!streq(p.arg, "auto") && !streq(p.arg, "yes") && !streq(p.arg, "no")) {
+                                log_error("--boot takes auto, yes or no, not '%s'.", p.arg);
+                                return ERR_USAGE;
                         }
-                        a.boot = optarg;
+                        a.boot = p.arg;
                         break;
                 case 's':
-                        set = strv_append(set, optarg);
+                        set = strv_append(set, p.arg);
                         break;
                 case 'm':
-                        max_size_arg = optarg;
+                        max_size_arg = p.arg;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
-        int nargs = argc - optind;
-        if (nargs < 1 || nargs > 2) {
-                log_error("Usage: berth pull REF [NAME] [--platform OS/ARCH[/VARIANT]] [--authfile FILE] "
-                          "[--ca-file FILE] [--insecure] [--boot auto|yes|no] [--max-size SIZE] "
-                          "[--set Key=Value...]");
-                return EXIT_USAGE;
-        }
-        const char *name = nargs == 2 ? argv[optind + 1] : NULL;
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 1, 2);
+        if (r != 0)
+                return r;
+        const char *name = p.n_args == 2 ? p.args[1] : NULL;
         if (!name && (set || !streq(a.boot, "auto"))) {
                 log_error("--boot and --set are for the machine: give a NAME.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
-        int r;
         if (name && (r = check_name(name)) != 0)
                 return r;
         if (authfile && access(authfile, R_OK) < 0) {
                 log_error_errno(errno, "Cannot read %s: %m", authfile);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (ca_file && access(ca_file, R_OK) < 0) {
                 log_error_errno(errno, "Cannot read %s: %m", ca_file);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *ref = NULL;
-        r = normalize_ref(ctx, argv[optind], &ref);
-        if (r != EXIT_OK)
+        r = normalize_ref(ctx, p.args[0], &ref);
+        if (r != 0)
                 return r;
         _cleanup_free_ char *max_size = NULL;
         r = import_max_size(ctx, max_size_arg, &max_size);
-        if (r != EXIT_OK)
+        if (r != 0)
                 return r;
         if (name && store_machine_exists(&ctx->store, name) > 0) {
                 log_error("Machine '%s' already exists.", name);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
 
         _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
@@ -167,24 +178,24 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         args[n] = NULL;
         r = spawn_sandboxed(args);
         if (r == 2)
-                return EXIT_USAGE; /* the helper said why: no such image or platform */
+                return ERR_USAGE; /* the helper said why: no such image or platform */
         if (r != 0) {
                 if (r > 0)
                         log_error("Pulling %s failed; nothing was stored.", ref);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_free_ char *digest = stored_digest(ctx, ref);
         if (!name) {
                 if (!ctx->quiet)
                         printf("%s %s\n", ref, digest ?: "");
-                return EXIT_OK;
+                return 0;
         }
 
         /* The machine: the import path on the store, which stays as it is
          * (a shared lock keeps rmi out) until the layers are unpacked. */
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
         if (lock < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         a.ref = ref;
         _cleanup_free_ char *label = xasprintf("pull:%s", ref);
         return import_machine(ctx, name, store, label, &a, set, max_size_arg);
@@ -225,20 +236,32 @@ static char *human_size(uint64_t b) {
         return xasprintf("%.1f GiB", (double) b / (1 << 30));
 }
 
+static const OptionSpec images_options[] = { JSON_OPTION, {} };
+
+const VerbSpec images_verb = {
+        .name = "images",
+        .func = verb_images,
+        .args = "",
+        .summary = "List the pulled images: reference, digest, size, age",
+        .example = "images\nimages --json",
+        .options = images_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_images(Context *ctx, int argc, char **argv) {
-        int r = parse_json_option(ctx, argc, argv);
-        if (r != EXIT_OK)
+        OptionParser p;
+        option_parser_init(&p, &images_verb, argc, argv);
+        int r = parse_json_option(ctx, &p);
+        if (r == 0)
+                r = expect_args(&p, 0, 0);
+        if (r != 0)
                 return r;
-        if (optind != argc) {
-                log_error("Usage: berth images [--json]");
-                return EXIT_USAGE;
-        }
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         ImageEntry *e = NULL;
         size_t n = 0;
         if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (ctx->json) {
                 json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++) {
@@ -269,62 +292,74 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 }
         }
         image_entries_free(e, n);
-        return EXIT_OK;
+        return 0;
 }
 
+const VerbSpec rmi_verb = {
+        .name = "rmi",
+        .func = verb_rmi,
+        .args = "REF...",
+        .summary = "Remove pulled images, and the blobs no image needs any more",
+        .example = "rmi debian:12",
+        .options = no_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_rmi(Context *ctx, int argc, char **argv) {
-        if (getopt_long(argc, argv, "", (const struct option[]) { {} }, NULL) >= 0)
-                return EXIT_USAGE;
-        if (optind >= argc) {
-                log_error("Usage: berth rmi REF...");
-                return EXIT_USAGE;
-        }
+        OptionParser p;
+        option_parser_init(&p, &rmi_verb, argc, argv);
+        int c = option_next(&p);
+        if (c != 0)
+                return c < 0 ? c : ERR_USAGE;
+        int r = expect_args(&p, 1, INT_MAX);
+        if (r != 0)
+                return r;
         _cleanup_strv_free_ char **refs = NULL;
-        for (int i = optind; i < argc; i++) {
+        for (int i = 0; i < p.n_args; i++) {
                 _cleanup_free_ char *ref = NULL;
-                int r = normalize_ref(ctx, argv[i], &ref);
-                if (r != EXIT_OK)
+                r = normalize_ref(ctx, p.args[i], &ref);
+                if (r != 0)
                         return r;
                 refs = strv_append(refs, ref);
         }
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
         if (lock < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         /* All of them exist, or nothing is removed. */
         ImageEntry *e = NULL;
         size_t n = 0;
         if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
-                return EXIT_FAIL;
-        int status = EXIT_OK;
-        for (char **r = refs; *r; r++) {
+                return ERR_FAILED;
+        int status = 0;
+        for (char **ref = refs; *ref; ref++) {
                 bool found = false;
                 for (size_t i = 0; i < n && !found; i++)
-                        found = streq(e[i].ref, *r);
+                        found = streq(e[i].ref, *ref);
                 if (!found) {
-                        log_error("No image %s in the store (see berth images); nothing was removed.", *r);
-                        status = EXIT_FAIL;
+                        log_error("No image %s in the store (see berth images); nothing was removed.", *ref);
+                        status = ERR_FAILED;
                 }
         }
         image_entries_free(e, n);
-        if (status != EXIT_OK)
+        if (status != 0)
                 return status;
-        for (char **r = refs; *r; r++) {
-                int k = image_store_remove(ctx->store.images_fd, *r);
+        for (char **ref = refs; *ref; ref++) {
+                int k = image_store_remove(ctx->store.images_fd, *ref);
                 if (k < 0) {
-                        log_error_errno(k, "Failed to remove %s: %m", *r);
-                        return EXIT_FAIL;
+                        log_error_errno(k, "Failed to remove %s: %m", *ref);
+                        return ERR_FAILED;
                 }
                 if (!ctx->quiet && isatty(STDOUT_FILENO))
-                        printf("Removed %s\n", *r);
+                        printf("Removed %s\n", *ref);
         }
         uint64_t freed = 0;
         if (image_store_gc(ctx->store.images_fd, &freed) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (!ctx->quiet && isatty(STDOUT_FILENO) && freed > 0) {
                 _cleanup_free_ char *s = human_size(freed);
                 printf("Freed %s.\n", s);
         }
-        return EXIT_OK;
+        return 0;
 }

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <getopt.h>
 
 #include "berth.h"
 #include "fs.h"
@@ -8,20 +7,38 @@
 #include "runtime.h"
 #include "util.h"
 
+static const OptionSpec rm_options[] = {
+        { "force", 'f', 'f', NULL, "also a running machine: kill it first" },
+        {},
+};
+
+const VerbSpec rm_verb = {
+        .name = "rm",
+        .func = verb_rm,
+        .args = "NAME",
+        .summary = "Remove a machine (a running one only with --force)",
+        .example = "rm web",
+        .options = rm_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 int verb_rm(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, {} };
         bool force = false;
+        OptionParser p;
+        option_parser_init(&p, &rm_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "f", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'f':
                         force = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
+        if (c < 0)
+                return c;
         const char *name;
-        int r = one_name(argc, argv, "rm NAME [--force]", &name);
+        int r = one_name(&p, &name);
         if (r != 0)
                 return r;
         _cleanup_close_ int lock = -EBADF;
@@ -33,10 +50,10 @@ int verb_rm(Context *ctx, int argc, char **argv) {
                 if (!force) {
                         log_error("Machine '%s' is running. Stop it first ('berth stop %s') or use --force.", name,
                                   name);
-                        return EXIT_FAIL;
+                        return ERR_FAILED;
                 }
                 if (machine_stop(ctx, name, 0, true) < 0)
-                        return EXIT_FAIL;
+                        return ERR_FAILED;
         }
 
         /* A base in use by running "berth run" machines stays (its own persistent
@@ -44,17 +61,17 @@ int verb_rm(Context *ctx, int argc, char **argv) {
         _cleanup_close_ int base_lock = store_lock_base(&ctx->store, name, false);
         if (base_lock == -EBUSY) {
                 log_error("Machine '%s' is the base of running 'berth run' machines; they must end first.", name);
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
 
         /* ScratchDirectory= layers a killed supervisor left: while the
          * configuration still says where they are. */
         if (gc_machine_scratch(&ctx->store, name, stdout) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
 
         if (machine_remove(&ctx->store, name) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         /* The last machine or snapshot on a layer takes it along. */
         prune_layers(ctx);
-        return EXIT_OK;
+        return 0;
 }

@@ -12,7 +12,6 @@
  * unit mode) and powers the machine off; what is
  * left is removed by the next run or by "berth gc". */
 
-#include <getopt.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -29,22 +28,22 @@
 /* Without CMD: the machine's own program ([Exec] Command=, an application
  * image), with its environment, directory and user, loaded into CFG; what
  * the command line says (EO, SETENV) still wins.  *ENV and *USER hold what
- * EO then points to besides CFG.  0, or an exit code (logged). */
+ * EO then points to besides CFG.  0, or a verb error (logged). */
 static int command_from_config(Context *ctx, const char *source, const char *base, char **setenv,
                                MachineConfig *cfg, ExecOptions *eo, char ***env, char **user) {
         if (startswith(base, STORE_IMAGE_PREFIX)) {
                 log_error("No command given; an image built from a template has no [Exec] Command= to run. "
                           "Give one: 'berth run %s -- CMD...'.", source);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         _cleanup_free_ char *err = NULL;
         if (store_load_config(&ctx->store, source, NULL, cfg, &err) < 0) {
                 log_error("%s", err ?: "Invalid configuration.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         if (!cfg->command) {
                 log_error("No command given, and machine '%s' has no [Exec] Command= to run.", source);
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
         eo->cmd = cfg->command;
         if (!eo->cwd)
@@ -62,28 +61,43 @@ static int command_from_config(Context *ctx, const char *source, const char *bas
         return 0;
 }
 
+static const OptionSpec run_options[] = {
+        { "boot", 'b', 'b', NULL, "boot the machine's init first (until it has booted), then run COMMAND" },
+        { "keep", 0, 'k', NULL, "keep the instance as a machine afterwards" },
+        { "rm", 0, 'R', NULL, "remove the instance afterwards (the default)" },
+        { "name", 'n', 'n', "NAME", "name the instance (default: SOURCE-run-RANDOM)" },
+        EXEC_OPTION_TTY,
+        EXEC_OPTIONS_USER,
+        FILES_OPTIONS,
+        DEVICE_OPTION("for this run"),
+        {},
+};
+
+const VerbSpec run_verb = {
+        .name = "run",
+        .func = verb_run,
+        .args = "SOURCE [--] [COMMAND...]",
+        .summary = "COMMAND (or an app image's entrypoint) in a throwaway copy of a machine or template; "
+                   "its exit status is berth's",
+        .example = "run debian -- cat /etc/os-release\nrun --boot --keep --name test1 web",
+        .options = run_options,
+        .runs_command = true,
+        .n_before_command = 1,
+        .complete = COMPLETE_SOURCE,
+};
+
 int verb_run(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "boot", no_argument, NULL, 'b' },
-                { "keep", no_argument, NULL, 'k' },
-                { "rm", no_argument, NULL, 'R' },
-                { "name", required_argument, NULL, 'n' },
-                { "tty", no_argument, NULL, 't' },
-                { "user", required_argument, NULL, 'u' },
-                { "cwd", required_argument, NULL, 'w' },
-                { "setenv", required_argument, NULL, 'E' },
-                FILES_LONG_OPTIONS,
-                { "device", required_argument, NULL, 'D' },
-                {},
-        };
         _cleanup_(files_options_done) FilesOptions files = {};
         _cleanup_free_ char *devices = NULL;
         bool boot = false, keep = false;
         const char *name = NULL;
         _cleanup_strv_free_ char **setenv = NULL;
         ExecOptions eo = { .interactive = true };
-        int c, r;
-        while ((c = getopt_long(argc, argv, "+btu:w:E:n:", opts, NULL)) >= 0)
+        int r;
+        OptionParser p;
+        option_parser_init(&p, &run_verb, argc, argv);
+        int c;
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'b':
                         boot = true;
@@ -95,32 +109,30 @@ int verb_run(Context *ctx, int argc, char **argv) {
                         keep = false; /* the default, accepted for clarity */
                         break;
                 case 'n':
-                        name = optarg;
+                        name = p.arg;
                         break;
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
-                        if (files_option(c, optarg, &files) != 0)
-                                return EXIT_USAGE;
+                        if (files_option(c, p.arg, &files) != 0)
+                                return ERR_USAGE;
                         break;
                 case 'D':
-                        if (device_option_add(&devices, optarg) < 0)
-                                return EXIT_USAGE;
+                        if (device_option_add(&devices, p.arg) < 0)
+                                return ERR_USAGE;
                         break;
                 default:
                         /* -t, --user, --cwd, --setenv: as for exec. */
-                        r = exec_option(c, optarg, &eo, &setenv);
+                        r = exec_option(c, p.arg, &eo, &setenv);
                         if (r != 0)
                                 return r;
                 }
+        if (c < 0)
+                return c;
         const char *source;
-        r = name_and_command(argc, argv, false, &source, &eo.cmd);
-        if (r != 0) {
-                log_error("Usage: berth run [--boot] [--keep] [--name N] [-t] [--user U] [--bind SRC[:DST[:OPTS]]]... "
-                          "[--bind-ro ...]... [--tmpfs DST[:OPTS]]... [--device PATH[:rwm][:privileged]]... "
-                          "SOURCE [--] [CMD...]");
+        r = name_and_command(&p, false, &source, &eo.cmd);
+        if (r != 0)
                 return r;
-        }
         /* With a terminal on both ends, like an interactive exec. */
         if (!eo.tty)
                 eo.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
@@ -136,7 +148,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 return r;
 
         if (context_open_store(ctx) < 0)
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         (void) gc_run_instances(&ctx->store, NULL);
 
         _cleanup_free_ char *base = NULL;
@@ -157,17 +169,17 @@ int verb_run(Context *ctx, int argc, char **argv) {
 
         _cleanup_close_ int lock = store_lock_machine(&ctx->store, name, false);
         if (lock < 0)
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         if (store_machine_exists(&ctx->store, name) > 0) {
                 log_error("Machine '%s' already exists; choose another --name.", name);
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         }
         uint64_t id_bits[2] = {};
         (void) getrandom(id_bits, sizeof id_bits, 0);
         char id[33];
         snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
         if (run_instance_make(&ctx->store, src_fd, base, name, !keep, id) < 0)
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
 
         /* The supervisor powers the machine off when this pipe closes: when we
          * are done, or killed. */
@@ -175,7 +187,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         if (pipe2(life, O_CLOEXEC) < 0) {
                 log_error_errno(errno, "pipe2 failed: %m");
                 run_instance_remove(&ctx->store, name);
-                return EXIT_EXEC_FAIL;
+                return ERR_FAILED;
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
         StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
@@ -186,8 +198,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
          * berth stop or kill of it must not wait for us (gc leaves running
          * machines alone).  Taken again to stop and remove it. */
         closep(&lock);
-        int status = EXIT_EXEC_FAIL;
-        if (r == EXIT_OK)
+        int status = ERR_FAILED;
+        if (r == 0)
                 status = machine_exec(ctx, name, &eo);
 
         lock = store_lock_machine(&ctx->store, name, false);
@@ -205,42 +217,55 @@ int verb_run(Context *ctx, int argc, char **argv) {
         return status;
 }
 
+const VerbSpec gc_verb = {
+        .name = "gc",
+        .func = verb_gc,
+        .args = "",
+        .summary = "Remove what killed runs, creates, snapshots and supervisors left behind",
+        .example = "gc",
+        .options = no_options,
+        .complete = COMPLETE_NONE,
+};
+
 int verb_gc(Context *ctx, int argc, char **argv) {
-        if (argc > 1) {
-                log_error("Usage: berth gc");
-                return EXIT_USAGE;
-        }
+        OptionParser p;
+        option_parser_init(&p, &gc_verb, argc, argv);
+        int r = option_next(&p);
+        if (r == 0)
+                r = expect_args(&p, 0, 0);
+        if (r != 0)
+                return r < 0 ? r : ERR_USAGE;
         if (context_open_store(ctx) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         FILE *report = ctx->quiet ? NULL : stdout;
         /* First, while the run instances' runtime dirs still say what to DEL. */
         int n = gc_cni(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         n = gc_run_instances(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         n = staging_gc(&ctx->store, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove what interrupted creates left: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         n = clone_gc(ctx, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove unused layers and snapshot leftovers: %m");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
         /* Veths, bridges, rules and DHCP entries of machines whose supervisor
          * died; the supervisor binary owns that code (and its libraries). */
         char *argv_gc[] = { (char *) machined_path(), (char *) "--network-gc", NULL };
-        int r = spawn_plain(argv_gc);
+        r = spawn_plain(argv_gc);
         if (r != 0) {
                 log_error("Failed to clean up the network of dead machines%s.", r < 0 ? "" : " (see above)");
-                return EXIT_FAIL;
+                return ERR_FAILED;
         }
-        return EXIT_OK;
+        return 0;
 }

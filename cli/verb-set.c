@@ -4,7 +4,6 @@
  * in its cgroup in direct mode), and everything is kept in machine.conf
  * unless --runtime. */
 
-#include <getopt.h>
 
 #include "berth.h"
 #include "cgroup.h"
@@ -73,27 +72,44 @@ static int persist(Context *ctx, const char *name, char **assignments) {
         return 0;
 }
 
+static const OptionSpec set_options[] = {
+        { "runtime", 0, 'r', NULL, "change the running machine only ([Resources] keys), not machine.conf" },
+        {},
+};
+
+const VerbSpec set_verb = {
+        .name = "set",
+        .func = verb_set,
+        .args = "NAME KEY=VALUE...",
+        .summary = "Change machine.conf; the [Resources] limits also live on a running machine",
+        .example = "set web MemoryMax=1G CPUWeight=50\nset web --runtime MemoryMax=300M",
+        .options = set_options,
+        .complete = COMPLETE_MACHINE,
+};
+
 int verb_set(Context *ctx, int argc, char **argv) {
-        static const struct option opts[] = { { "runtime", no_argument, NULL, 'r' }, {} };
         bool runtime = false;
+        OptionParser p;
+        option_parser_init(&p, &set_verb, argc, argv);
         int c;
-        while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0)
+        while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'r':
                         runtime = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
-        if (argc - optind < 2) {
-                log_error("Usage: berth set [--runtime] NAME Key=Value...");
-                return EXIT_USAGE;
-        }
-        const char *name = argv[optind];
-        int r = check_name(name);
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 2, -1);
         if (r != 0)
                 return r;
-        char **assignments = argv + optind + 1;
+        const char *name = p.args[0];
+        r = check_name(name);
+        if (r != 0)
+                return r;
+        char **assignments = p.args + 1;
 
         /* Validate all first: a bad one changes nothing. */
         MachineConfig probe;
@@ -103,7 +119,7 @@ int verb_set(Context *ctx, int argc, char **argv) {
                 if (machine_config_set_from_cli(&probe, *a, &err) < 0) {
                         log_error("%s", err ?: "Invalid assignment.");
                         machine_config_done(&probe);
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
         }
         uint64_t mask = probe.set_mask;
@@ -111,7 +127,7 @@ int verb_set(Context *ctx, int argc, char **argv) {
         if (runtime && (mask & ~live_keys)) {
                 log_error("--runtime can only change the keys of [Resources] (MemoryMax=, MemoryHigh=, TasksMax=, "
                           "CPUWeight=, CPUQuota=, IOWeight=); others take effect at the next start.");
-                return EXIT_USAGE;
+                return ERR_USAGE;
         }
 
         _cleanup_close_ int lock = -EBADF;
@@ -121,7 +137,7 @@ int verb_set(Context *ctx, int argc, char **argv) {
         bool running = runtime_is_active(ctx->store.run_fd, name) > 0;
         if (runtime && !running) {
                 log_error("Machine '%s' is not running: --runtime has nothing to change.", name);
-                return EXIT_NOT_RUNNING;
+                return ERR_NOT_RUNNING;
         }
 
         if (running && (mask & live_keys)) {
@@ -130,16 +146,16 @@ int verb_set(Context *ctx, int argc, char **argv) {
                 _cleanup_free_ char *err = NULL;
                 if (store_load_config(&ctx->store, name, assignments, &cfg, &err) < 0) {
                         log_error("%s", err ?: "Invalid configuration.");
-                        return EXIT_USAGE;
+                        return ERR_USAGE;
                 }
                 r = apply_live(ctx, name, &cfg);
                 machine_config_done(&cfg);
                 if (r < 0)
-                        return EXIT_FAIL;
+                        return ERR_FAILED;
         }
         if (!runtime && persist(ctx, name, assignments) < 0)
-                return EXIT_FAIL;
+                return ERR_FAILED;
         if (running && (mask & ~live_keys) && !ctx->quiet)
                 log_notice("Some of these take effect at the machine's next start.");
-        return EXIT_OK;
+        return 0;
 }
