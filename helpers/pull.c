@@ -221,6 +221,123 @@ static char *created_of(json_object *config) {
         return xstrdup(c);
 }
 
+/* The image manifest REF names, through an index if it names one (the
+ * platform WANT chosen from it into *CHOSEN): its body, media type and
+ * digest, parsed into *TOP. */
+static int fetch_image_manifest(Registry *reg, const ImageRef *ref, const char *full, const Platform *want,
+                                char **ret_body, size_t *ret_len, char **ret_mt, char **ret_digest,
+                                json_object **ret_top, Platform *chosen) {
+        _cleanup_free_ char *body = NULL, *mt = NULL, *digest = NULL;
+        _cleanup_json_ json_object *top = NULL;
+        size_t len = 0;
+        _cleanup_(platform_done) Platform chosen_cleanup = {};
+        int r = registry_get_manifest(reg, ref->digest ?: ref->tag, ref->digest, -1, &body, &len, &mt, &digest);
+        if (r == -ENOENT)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        r = json_parse("the manifest", body, len, &top);
+        if (r < 0)
+                return r;
+        /* The body's own mediaType wins over Content-Type when both exist,
+         * and they must not disagree. */
+        const char *body_mt = jstr(top, "mediaType");
+        if (body_mt && mt && !streq(body_mt, mt) && (is_index_type(mt) || is_manifest_type(mt)))
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                       "%s: the manifest says it is '%.80s', the registry '%s'.",
+                                       full, body_mt, mt);
+        if (body_mt) {
+                free(mt);
+                mt = xstrdup(body_mt);
+        } else if (!is_index_type(mt) && !is_manifest_type(mt)) {
+                free(mt);
+                mt = xstrdup(jget(top, "manifests", json_type_array) ? MT_OCI_INDEX : MT_OCI_MANIFEST);
+        }
+
+        if (is_index_type(mt)) {
+                _cleanup_free_ char *mdigest = NULL, *mmt = NULL;
+                int64_t msize = 0;
+                r = choose_from_index(body, len, want, full, &mdigest, &mmt, &msize, &chosen_cleanup);
+                if (r < 0)
+                        return r;
+                free(body);
+                free(mt);
+                free(digest);
+                body = mt = digest = NULL;
+                json_object_put(TAKE_PTR(top));
+                _cleanup_free_ char *ct = NULL;
+                r = registry_get_manifest(reg, mdigest, mdigest, msize, &body, &len, &ct, &digest);
+                if (r < 0)
+                        return r;
+                r = json_parse("the manifest", body, len, &top);
+                if (r < 0)
+                        return r;
+                const char *inner = jstr(top, "mediaType");
+                if (inner && !streq(inner, mmt))
+                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                               "%s: manifest %s says it is '%.80s', its descriptor '%s'.", full,
+                                               mdigest, inner, mmt);
+                mt = TAKE_PTR(mmt);
+        }
+        if (!is_manifest_type(mt))
+                return log_error_errno(SYNTHETIC_ERRNO(EMEDIUMTYPE), "%s is a '%.80s', not a container image.", full,
+                                       mt);
+        *chosen = chosen_cleanup;
+        chosen_cleanup = (Platform) {};
+        *ret_len = len;
+        *ret_body = TAKE_PTR(body);
+        *ret_mt = TAKE_PTR(mt);
+        *ret_digest = TAKE_PTR(digest);
+        *ret_top = TAKE_PTR(top);
+        return 0;
+}
+
+/* The manifest's config and layers, their sizes judged before any
+ * download: *CD the config, *RET_N the layers, *RET_TOTAL the bytes of all
+ * (LEN: the manifest's). */
+static int judge_manifest(json_object *top, const char *full, const char *digest, size_t len, uint64_t max_size,
+                          Descriptor *cd, json_object **ret_layers, size_t *ret_n, uint64_t *ret_total) {
+        int r;
+        /* The manifest: config and layers, sizes judged before any download. */
+        json_object *cj = jget(top, "config", json_type_object);
+        json_object *layers = jget(top, "layers", json_type_array);
+        if (!cj || !layers)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: manifest %s has no config or no layers.", full,
+                                       digest);
+        r = descriptor_parse(cj, "manifest config", cd);
+        if (r < 0)
+                return r;
+        if (!streq_ptr(cd->media_type, MT_OCI_CONFIG) && !streq_ptr(cd->media_type, MT_DOCKER_CONFIG))
+                return log_error_errno(SYNTHETIC_ERRNO(EMEDIUMTYPE),
+                                       "%s is not a container image (config media type '%.80s').", full,
+                                       cd->media_type ?: "none");
+        if (cd->size > (int64_t) JSON_MAX)
+                return log_error_errno(SYNTHETIC_ERRNO(EFBIG), "%s: the config is %" PRIi64 " bytes, more than %u.",
+                                       full, cd->size, JSON_MAX);
+        size_t n = json_object_array_length(layers);
+        if (n > LAYERS_MAX)
+                return log_error_errno(SYNTHETIC_ERRNO(EFBIG), "%s has %zu layers, more than %u.", full, n,
+                                       LAYERS_MAX);
+        uint64_t total = len + (uint64_t) cd->size;
+        for (size_t i = 0; i < n; i++) {
+                Descriptor ld;
+                _cleanup_free_ char *what = xasprintf("%s: layer %zu/%zu", full, i + 1, n);
+                r = descriptor_parse(json_object_array_get_idx(layers, i), what, &ld);
+                if (r < 0)
+                        return r;
+                if ((uint64_t) ld.size > max_size)
+                        return log_error_errno(SYNTHETIC_ERRNO(EFBIG),
+                                               "%s is %" PRIi64 " bytes, more than the import limit of %" PRIu64
+                                               " (--max-size, berth.conf [Import] MaxSize=).",
+                                               what, ld.size, max_size);
+                total += (uint64_t) ld.size;
+        }
+        *ret_layers = layers;
+        *ret_n = n;
+        *ret_total = total;
+        return 0;
+}
+
 static int pull(const char *store, const char *refname, const PullOptions *o) {
         _cleanup_(image_ref_done) ImageRef ref = {};
         const char *reason = NULL;
@@ -265,98 +382,22 @@ static int pull(const char *store, const char *refname, const PullOptions *o) {
 
         /* The reference's manifest: an index or an image manifest. */
         _cleanup_free_ char *body = NULL, *mt = NULL, *digest = NULL;
-        size_t len;
-        r = registry_get_manifest(reg, ref.digest ?: ref.tag, ref.digest, -1, &body, &len, &mt, &digest);
-        if (r == -ENOENT)
-                return -ESRCH;
-        if (r < 0)
-                return r;
         _cleanup_json_ json_object *top = NULL;
-        r = json_parse("the manifest", body, len, &top);
-        if (r < 0)
-                return r;
-        /* The body's own mediaType wins over Content-Type when both exist,
-         * and they must not disagree. */
-        const char *body_mt = jstr(top, "mediaType");
-        if (body_mt && mt && !streq(body_mt, mt) && (is_index_type(mt) || is_manifest_type(mt)))
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
-                                       "%s: the manifest says it is '%.80s', the registry '%s'.",
-                                       full, body_mt, mt);
-        if (body_mt) {
-                free(mt);
-                mt = xstrdup(body_mt);
-        } else if (!is_index_type(mt) && !is_manifest_type(mt)) {
-                free(mt);
-                mt = xstrdup(jget(top, "manifests", json_type_array) ? MT_OCI_INDEX : MT_OCI_MANIFEST);
-        }
-
+        size_t len = 0;
         Platform chosen = {};
         _cleanup_(platform_done) Platform chosen_cleanup = {};
-        if (is_index_type(mt)) {
-                _cleanup_free_ char *mdigest = NULL, *mmt = NULL;
-                int64_t msize = 0;
-                r = choose_from_index(body, len, &want, full, &mdigest, &mmt, &msize, &chosen_cleanup);
-                if (r < 0)
-                        return r;
-                chosen = chosen_cleanup;
-                free(body);
-                free(mt);
-                free(digest);
-                body = mt = digest = NULL;
-                json_object_put(TAKE_PTR(top));
-                _cleanup_free_ char *ct = NULL;
-                r = registry_get_manifest(reg, mdigest, mdigest, msize, &body, &len, &ct, &digest);
-                if (r < 0)
-                        return r;
-                r = json_parse("the manifest", body, len, &top);
-                if (r < 0)
-                        return r;
-                const char *inner = jstr(top, "mediaType");
-                if (inner && !streq(inner, mmt))
-                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
-                                               "%s: manifest %s says it is '%.80s', its descriptor '%s'.", full,
-                                               mdigest, inner, mmt);
-                mt = TAKE_PTR(mmt);
-        }
-        if (!is_manifest_type(mt))
-                return log_error_errno(SYNTHETIC_ERRNO(EMEDIUMTYPE), "%s is a '%.80s', not a container image.", full,
-                                       mt);
-
-        /* The manifest: config and layers, sizes judged before any download. */
-        json_object *cj = jget(top, "config", json_type_object);
-        json_object *layers = jget(top, "layers", json_type_array);
-        if (!cj || !layers)
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: manifest %s has no config or no layers.", full,
-                                       digest);
-        Descriptor cd;
-        r = descriptor_parse(cj, "manifest config", &cd);
+        r = fetch_image_manifest(reg, &ref, full, &want, &body, &len, &mt, &digest, &top, &chosen_cleanup);
         if (r < 0)
                 return r;
-        if (!streq_ptr(cd.media_type, MT_OCI_CONFIG) && !streq_ptr(cd.media_type, MT_DOCKER_CONFIG))
-                return log_error_errno(SYNTHETIC_ERRNO(EMEDIUMTYPE),
-                                       "%s is not a container image (config media type '%.80s').", full,
-                                       cd.media_type ?: "none");
-        if (cd.size > (int64_t) JSON_MAX)
-                return log_error_errno(SYNTHETIC_ERRNO(EFBIG), "%s: the config is %" PRIi64 " bytes, more than %u.",
-                                       full, cd.size, JSON_MAX);
-        size_t n = json_object_array_length(layers);
-        if (n > LAYERS_MAX)
-                return log_error_errno(SYNTHETIC_ERRNO(EFBIG), "%s has %zu layers, more than %u.", full, n,
-                                       LAYERS_MAX);
-        uint64_t total = len + (uint64_t) cd.size;
-        for (size_t i = 0; i < n; i++) {
-                Descriptor ld;
-                _cleanup_free_ char *what = xasprintf("%s: layer %zu/%zu", full, i + 1, n);
-                r = descriptor_parse(json_object_array_get_idx(layers, i), what, &ld);
-                if (r < 0)
-                        return r;
-                if ((uint64_t) ld.size > o->max_size)
-                        return log_error_errno(SYNTHETIC_ERRNO(EFBIG),
-                                               "%s is %" PRIi64 " bytes, more than the import limit of %" PRIu64
-                                               " (--max-size, berth.conf [Import] MaxSize=).",
-                                               what, ld.size, o->max_size);
-                total += (uint64_t) ld.size;
-        }
+        chosen = chosen_cleanup;
+
+        Descriptor cd;
+        json_object *layers = NULL;
+        size_t n = 0;
+        uint64_t total = 0;
+        r = judge_manifest(top, full, digest, len, o->max_size, &cd, &layers, &n, &total);
+        if (r < 0)
+                return r;
 
         _cleanup_(pull_done) Pull p = { .store_fd = store_fd };
         r = fetch_blob(&p, reg, &cd, "config");
