@@ -52,6 +52,8 @@ int import_max_size(Context *ctx, const char *arg, char **ret);
  * ("import:PATH", "pull:REF").  Returns 0 or a verb error (logged). */
 int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a,
                    char *const *set, const char *max_size_arg);
+/* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
+int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);

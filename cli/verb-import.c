@@ -60,6 +60,15 @@ int import_max_size(Context *ctx, const char *arg, char **ret) {
         return 0;
 }
 
+int boot_option(const char *arg, ImportOptions *a) {
+        if (!streq(arg, "auto") && !streq(arg, "yes") && !streq(arg, "no")) {
+                log_error("--boot takes auto, yes or no, not '%s'.", arg);
+                return -EINVAL;
+        }
+        a->boot = arg;
+        return 0;
+}
+
 /* Run the helper; 0, or a verb error (logged). */
 static int run_helper(Context *ctx, const ImportOptions *a, const char *source, const char *rootfs,
                       const char *outdir) {
@@ -104,11 +113,8 @@ int verb_import(Context *ctx, int argc, char **argv) {
                         a.platform = p.arg;
                         break;
                 case 'b':
-                        if (!streq(p.arg, "auto") && !streq(p.arg, "yes") && !streq(p.arg, "no")) {
-                                log_error("--boot takes auto, yes or no, not '%s'.", p.arg);
+                        if (boot_option(p.arg, &a) < 0)
                                 return ERR_USAGE;
-                        }
-                        a.boot = p.arg;
                         break;
                 case 's':
                         set = strv_append(set, p.arg);

@@ -102,11 +102,8 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                         insecure = true;
                         break;
                 case 'b':
-                        if (!streq(p.arg, "auto") && !streq(p.arg, "yes") && !streq(p.arg, "no")) {
-                                log_error("--boot takes auto, yes or no, not '%s'.", p.arg);
+                        if (boot_option(p.arg, &a) < 0)
                                 return ERR_USAGE;
-                        }
-                        a.boot = p.arg;
                         break;
                 case 's':
                         set = strv_append(set, p.arg);
