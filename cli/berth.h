@@ -74,6 +74,7 @@ int verb_list(Context *ctx, int argc, char **argv);
 int verb_status(Context *ctx, int argc, char **argv);
 int verb_rm(Context *ctx, int argc, char **argv);
 int verb_rename(Context *ctx, int argc, char **argv);
+int verb_export(Context *ctx, int argc, char **argv);
 int verb_exec(Context *ctx, int argc, char **argv);
 int verb_cp(Context *ctx, int argc, char **argv);
 int verb_shell(Context *ctx, int argc, char **argv);

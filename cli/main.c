@@ -34,6 +34,7 @@ static const struct {
         { "snapshots", verb_snapshots, "snapshots NAME [--json]  list a machine's snapshots" },
         { "restore", verb_restore, "restore NAME SNAP      put a stopped machine back to a snapshot" },
         { "gc", verb_gc, "gc                     remove what interrupted runs and creates left" },
+        { "export", verb_export, "export NAME FILE [--format F]  write a stopped machine's files to an archive" },
         { "rename", verb_rename, "rename OLD NEW         rename a stopped machine" },
         { "rm", verb_rm, "rm NAME [--force]      remove a machine" },
         { "exec", verb_exec, "exec [-t] [-i] NAME -- CMD...  run a command in a running machine" },
