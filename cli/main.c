@@ -16,7 +16,7 @@ static const struct {
         { "create", verb_create, "create NAME --template T | --from-dir DIR | --from-tar FILE" },
         { "import", verb_import, "import NAME SOURCE [--ref R] [--platform OS/ARCH] [--boot auto|yes|no]  an OCI image" },
         { "pull", verb_pull, "pull REF [NAME]        fetch an image from a registry (and make machine NAME of it)" },
-        { "images", verb_images, "images [--json]        list pulled images" },
+        { "images", verb_images, "images [--json] | images prune [--all]  list pulled images (and machines made from them); prune the store" },
         { "rmi", verb_rmi, "rmi REF...             remove pulled images (and blobs no image needs)" },
         { "start", verb_start, "start NAME             boot a machine" },
         { "stop", verb_stop, "stop NAME [--timeout S] power a machine off" },

@@ -13,8 +13,10 @@
 #include "berth.h"
 #include "build-config.h"
 #include "config.h"
+#include "fs.h"
 #include "image-ref.h"
 #include "image-store.h"
+#include "layers.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -225,7 +227,121 @@ static char *human_size(uint64_t b) {
         return xasprintf("%.1f GiB", (double) b / (1 << 30));
 }
 
+/* The machines made from each image: those whose "image" file (written by
+ * the import path, for pull NAME as for import) names its manifest.  Clones
+ * and machines made before the file existed are not counted. */
+typedef struct ImageUser {
+        char *machine;
+        char *manifest;
+} ImageUser;
+
+static void image_users_free(ImageUser *u, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(u[i].machine);
+                free(u[i].manifest);
+        }
+        free(u);
+}
+
+static int image_users_read(Context *ctx, ImageUser **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r = store_list_machines(&ctx->store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the machines: %m");
+        ImageUser *u = NULL;
+        size_t n = 0;
+        for (char **m = names; m && *m; m++) {
+                _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *m);
+                _cleanup_(image_info_done) ImageInfo info = {};
+                if (dfd < 0 || image_info_read_at(dfd, &info) < 0 || !info.manifest)
+                        continue;
+                u = realloc(u, (n + 1) * sizeof(ImageUser));
+                if (!u)
+                        abort();
+                u[n++] = (ImageUser) { xstrdup(*m), xstrdup(info.manifest) };
+        }
+        *ret = u;
+        *ret_n = n;
+        return 0;
+}
+
+/* The machines made from manifest DIGEST, as a vector (NULL: none). */
+static char **image_users_of(const ImageUser *u, size_t n, const char *digest) {
+        char **l = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (streq(u[i].manifest, digest))
+                        l = strv_append(l, u[i].machine);
+        return l;
+}
+
+/* berth images prune [--all]: see berth(1). */
+static int images_prune(Context *ctx, int argc, char **argv) {
+        static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, {} };
+        bool all = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                if (c == 'a')
+                        all = true;
+                else
+                        return EXIT_USAGE;
+        if (optind != argc) {
+                log_error("Usage: berth images prune [--all]");
+                return EXIT_USAGE;
+        }
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        if (lock < 0)
+                return EXIT_FAIL;
+        unsigned removed = 0;
+        if (all) {
+                ImageEntry *e = NULL;
+                size_t n = 0;
+                ImageUser *u = NULL;
+                size_t nu = 0;
+                if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
+                        return EXIT_FAIL;
+                int r = image_users_read(ctx, &u, &nu);
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        _cleanup_strv_free_ char **users = image_users_of(u, nu, e[i].digest);
+                        if (users)
+                                continue;
+                        r = image_store_remove(ctx->store.images_fd, e[i].ref);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to remove %s: %m", e[i].ref);
+                                break;
+                        }
+                        removed++;
+                        if (!ctx->quiet) {
+                                _cleanup_free_ char *p = strdup_printable(e[i].ref);
+                                printf("Removed %s\n", p);
+                        }
+                }
+                image_entries_free(e, n);
+                image_users_free(u, nu);
+                if (r < 0)
+                        return EXIT_FAIL;
+        }
+        uint64_t freed = 0;
+        if (image_store_gc(ctx->store.images_fd, &freed) < 0)
+                return EXIT_FAIL;
+        _cleanup_close_ int layers = layers_lock(&ctx->store);
+        int k = layers < 0 ? layers : layers_prune(&ctx->store);
+        if (k < 0) {
+                log_error_errno(k, "Failed to remove the unused layers of %s/images/layers: %m", ctx->store.root);
+                return EXIT_FAIL;
+        }
+        if (!ctx->quiet) {
+                _cleanup_free_ char *size = human_size(freed);
+                printf("%u image%s removed, %s of blobs freed, %d unused layer%s removed.\n", removed,
+                       removed == 1 ? "" : "s", size, k, k == 1 ? "" : "s");
+        }
+        return EXIT_OK;
+}
+
 int verb_images(Context *ctx, int argc, char **argv) {
+        if (argc > 1 && streq(argv[1], "prune"))
+                return images_prune(ctx, argc - 1, argv + 1);
         int r = parse_json_option(ctx, argc, argv);
         if (r != EXIT_OK)
                 return r;
@@ -239,6 +355,12 @@ int verb_images(Context *ctx, int argc, char **argv) {
         size_t n = 0;
         if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
                 return EXIT_FAIL;
+        ImageUser *u = NULL;
+        size_t nu = 0;
+        if (image_users_read(ctx, &u, &nu) < 0) {
+                image_entries_free(e, n);
+                return EXIT_FAIL;
+        }
         if (ctx->json) {
                 json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++) {
@@ -253,6 +375,11 @@ int verb_images(Context *ctx, int argc, char **argv) {
                                                                         e[i].variant ? "/" : "", e[i].variant ?: "")
                                                             : NULL;
                         json_object_object_add(o, "platform", plat ? json_object_new_string(plat) : NULL);
+                        _cleanup_strv_free_ char **users = image_users_of(u, nu, e[i].digest);
+                        json_object *ma = json_object_new_array();
+                        for (char **m = users; m && *m; m++)
+                                json_object_array_add(ma, json_object_new_string(*m));
+                        json_object_object_add(o, "machines", ma);
                         json_object_array_add(a, o);
                 }
                 printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
@@ -260,15 +387,20 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 json_object_put(a);
         } else {
                 if (n > 0 || isatty(STDOUT_FILENO))
-                        printf("%-50s %-19s %10s  %s\n", "REFERENCE", "DIGEST", "SIZE", "CREATED");
+                        printf("%-50s %-19s %10s  %-14s %s\n", "REFERENCE", "DIGEST", "SIZE", "CREATED", "MACHINES");
                 for (size_t i = 0; i < n; i++) {
                         _cleanup_free_ char *ref = strdup_printable(e[i].ref), *age = age_of(e[i].created),
                                             *size = human_size(e[i].total);
                         const char *hex = strchr(e[i].digest, ':') + 1;
-                        printf("%-50s %.6s:%.12s %10s  %s\n", ref, e[i].digest, hex, size, age);
+                        _cleanup_strv_free_ char **users = image_users_of(u, nu, e[i].digest);
+                        _cleanup_free_ char *list = NULL;
+                        for (char **m = users; m && *m; m++)
+                                strextendf(&list, "%s%s", list ? "," : "", *m);
+                        printf("%-50s %.6s:%.12s %10s  %-14s %s\n", ref, e[i].digest, hex, size, age, list ?: "-");
                 }
         }
         image_entries_free(e, n);
+        image_users_free(u, nu);
         return EXIT_OK;
 }
 
