@@ -53,6 +53,11 @@ int import_max_size(Context *ctx, const char *arg, char **ret);
 int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a,
                    char *const *set, const char *max_size_arg);
 int verb_pull(Context *ctx, int argc, char **argv);
+/* create --image REF NAME: machine NAME from the pulled image REF, layered
+ * over its layers in the layer store (each unpacked once), or a flat copy
+ * with COPY.  Returns an exit code (logged). */
+int create_from_image(Context *ctx, const char *name, const char *ref, bool copy, char *const *set,
+                      const char *max_size_arg);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);
 /* The global configuration (berth.conf) alone; EXIT_OK or an exit code (logged). */

@@ -63,12 +63,16 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 { "set", required_argument, NULL, 's' },
                 { "device", required_argument, NULL, 'D' },
                 { "max-size", required_argument, NULL, 'm' },
+                { "image", required_argument, NULL, 'I' },
+                { "copy", no_argument, NULL, 'C' },
                 FILES_LONG_OPTIONS,
                 {},
         };
         _cleanup_strv_free_ char **set = NULL;
         _cleanup_(files_options_done) FilesOptions files = {};
         CreateArgs a = {};
+        const char *image = NULL;
+        bool copy = false;
         int c;
         while ((c = getopt_long(argc, argv, "t:", opts, NULL)) >= 0)
                 switch (c) {
@@ -100,6 +104,12 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 case 'm':
                         a.max_size = optarg;
                         break;
+                case 'I':
+                        image = optarg;
+                        break;
+                case 'C':
+                        copy = true;
+                        break;
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
@@ -114,7 +124,8 @@ int verb_create(Context *ctx, int argc, char **argv) {
         a.set = set;
         if (optind != argc - 1) {
                 log_error("Usage: berth create NAME --template busybox|debian [--release R] | --from-dir DIR | "
-                          "--from-tar FILE [--max-size SIZE] [--set Key=Value...] [--bind SRC[:DST[:OPTS]]...] "
+                          "--from-tar FILE | --image REF [--copy] [--max-size SIZE] [--set Key=Value...] "
+                          "[--bind SRC[:DST[:OPTS]]...] "
                           "[--bind-ro ...] [--tmpfs DST[:OPTS]...] [--device PATH[:rwm][:privileged]...]");
                 return EXIT_USAGE;
         }
@@ -123,11 +134,17 @@ int verb_create(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        int sources = !!a.template + !!a.from_dir + !!a.from_tar;
+        int sources = !!a.template + !!a.from_dir + !!a.from_tar + !!image;
         if (sources != 1) {
-                log_error("Give exactly one of --template, --from-dir or --from-tar.");
+                log_error("Give exactly one of --template, --from-dir, --from-tar or --image.");
                 return EXIT_USAGE;
         }
+        if (copy && !image) {
+                log_error("--copy only goes with --image.");
+                return EXIT_USAGE;
+        }
+        if (image)
+                return create_from_image(ctx, name, image, copy, set, a.max_size);
         if (a.release && !a.template) {
                 log_error("--release only goes with --template.");
                 return EXIT_USAGE;

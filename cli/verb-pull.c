@@ -192,6 +192,30 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         return import_machine(ctx, name, store, label, &a, set, max_size_arg);
 }
 
+int create_from_image(Context *ctx, const char *name, const char *ref_arg, bool copy, char *const *set,
+                      const char *max_size_arg) {
+        _cleanup_free_ char *ref = NULL;
+        int r = normalize_ref(ctx, ref_arg, &ref);
+        if (r != EXIT_OK)
+                return r;
+        if (context_open_store(ctx) < 0)
+                return EXIT_FAIL;
+        /* The store stays as it is (rmi waits) until the machine is made. */
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+        if (lock < 0)
+                return EXIT_FAIL;
+        _cleanup_free_ char *digest = stored_digest(ctx, ref);
+        if (!digest) {
+                _cleanup_free_ char *p = strdup_printable(ref);
+                log_error("No image %s in the store; 'berth pull %s' first (see 'berth images').", p, p);
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
+        _cleanup_free_ char *label = xasprintf("image:%s", ref);
+        ImportOptions a = { .ref = ref, .boot = "auto", .layered = !copy };
+        return import_machine(ctx, name, store, label, &a, set, max_size_arg);
+}
+
 /* "2024-05-01T10:00:00Z" (or with fractions, an offset) as "3 days ago". */
 static char *age_of(const char *created) {
         if (!created)
