@@ -13,7 +13,7 @@ static const struct {
         VerbFunc func;
         const char *summary;
 } verbs[] = {
-        { "create", verb_create, "create NAME --template T | --from-dir DIR | --from-tar FILE" },
+        { "create", verb_create, "create NAME --template T | --from-dir DIR | --from-tar FILE | --image REF [--copy]" },
         { "import", verb_import, "import NAME SOURCE [--ref R] [--platform OS/ARCH] [--boot auto|yes|no]  an OCI image" },
         { "pull", verb_pull, "pull REF [NAME]        fetch an image from a registry (and make machine NAME of it)" },
         { "images", verb_images, "images [--json] | images prune [--all]  list pulled images (and machines made from them); prune the store" },
