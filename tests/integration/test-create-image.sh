@@ -110,4 +110,21 @@ for m in l1 l2 t2 l3; do
 done
 check_eq "the last machine on them took the layers along" 0 "$(layer_count)"
 
+# Killed while it unpacks: the helper at the rename of its first layer, then
+# berth itself at the rename of the machine.  Nothing is listed, gc removes
+# what is left, and the next create works.
+check "store stack:one again" skopeo copy -q "oci:$TEST_TMP/stack:one" "oci:$S:docker.io/library/stack:one"
+strace -f -o /dev/null -e inject=renameat2:signal=KILL:when=1 "$BERTH" create --image stack:one k \
+        --set Network.Mode=none >/dev/null 2>&1
+check_status "killed in the helper: no machine" 4 berth status k
+strace -o /dev/null -e inject=renameat2:signal=KILL:when=1 "$BERTH" create --image stack:one k \
+        --set Network.Mode=none >/dev/null 2>&1
+check_status "killed at the commit: no machine" 4 berth status k
+check "gc" berth gc
+check_eq "gc left no layer" 0 "$(layer_count)"
+check "the next create works" berth create --image stack:one k --set Network.Mode=none
+check_eq "l1's tree again" "$(flat_listing f1)" "$(merged_listing k)"
+check "it boots" berth start k
+check "stop k" berth stop k
+
 done_testing
