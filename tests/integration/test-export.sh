@@ -53,12 +53,13 @@ for f in a.tar a.tar.gz a.tar.zst a.tar.xz; do
         check "import it" berth import "i-${f//./-}" "$OUT/$f" --set Network.Mode=none
         check_eq "$f gives the same tree" "$want" "$(listing_of "i-${f//./-}")"
 done
-check_eq "the suffix said the compression" "$(file -b "$OUT/a.tar.zst" | cut -d' ' -f1)" "Zstandard"
+magic() { head -c4 "$1" | od -An -tx1 | tr -d ' \n'; }
+check_eq "the suffix said the compression (zstd's magic)" 28b52ffd "$(magic "$OUT/a.tar.zst")"
 check_eq "the socket was left out" "" "$(tar tf "$OUT/a.tar" | grep run/sock)"
 check_eq "owners are numbers only, no host names" "" "$(tar tvf "$OUT/a.tar" | awk '$2 !~ /^[0-9]+\/[0-9]+$/')"
 check_eq "hard links stay hard links" 3 "$(stat -c %h "$(rootfs_of i-a-tar)/etc/one")"
 check "--format over the suffix" berth export --format tar.gz a "$OUT/plain.img"
-check_eq "it is gzip" gzip "$(file -b "$OUT/plain.img" | cut -d' ' -f1)"
+check_eq "it is gzip" 1f8b "$(magic "$OUT/plain.img" | cut -c1-4)"
 check "export replaces an existing file" berth export a "$OUT/a.tar"
 check_eq "no hidden leftovers" "" "$(ls -A "$OUT" | grep '^\.')"
 
