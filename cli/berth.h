@@ -32,7 +32,7 @@ typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 extern const VerbSpec create_verb, import_verb, start_verb, stop_verb, kill_verb, reboot_verb, list_verb,
         status_verb, logs_verb, set_verb, enable_verb, disable_verb, run_verb, clone_verb, snapshot_verb,
         snapshots_verb, restore_verb, gc_verb, rm_verb, exec_verb, cp_verb, shell_verb, console_verb, pull_verb,
-        images_verb, rmi_verb, bind_verb, unbind_verb;
+        images_verb, rmi_verb, bind_verb, unbind_verb, export_verb, rename_verb;
 
 /* The table of a verb with no options but --help. */
 extern const OptionSpec no_options[];
@@ -55,6 +55,11 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
 /* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
 int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);
+/* create --image REF NAME: machine NAME from the pulled image REF, layered
+ * over its layers in the layer store (each unpacked once), or a flat copy
+ * with COPY.  Returns an exit code (logged). */
+int create_from_image(Context *ctx, const char *name, const char *ref, bool copy, char *const *set,
+                      const char *max_size_arg);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);
 /* The global configuration (berth.conf) alone; 0 or a verb error (logged). */
@@ -75,6 +80,8 @@ int verb_reboot(Context *ctx, int argc, char **argv);
 int verb_list(Context *ctx, int argc, char **argv);
 int verb_status(Context *ctx, int argc, char **argv);
 int verb_rm(Context *ctx, int argc, char **argv);
+int verb_rename(Context *ctx, int argc, char **argv);
+int verb_export(Context *ctx, int argc, char **argv);
 int verb_exec(Context *ctx, int argc, char **argv);
 int verb_cp(Context *ctx, int argc, char **argv);
 int verb_shell(Context *ctx, int argc, char **argv);

@@ -60,6 +60,8 @@ static const OptionSpec create_options[] = {
         { "from-tar", 0, 'T', "FILE", "unpack a root file system tarball (gzip, xz, zstd)" },
         { "max-size", 0, 'm', "SIZE", "with --from-tar: refuse to unpack more than SIZE" },
         { "set", 0, 's', "SECTION.KEY=VALUE", "a machine.conf setting (repeatable; see berth.machine(5))" },
+        { "image", 0, 'I', "REF", "a pulled image (berth pull), as a machine over its shared layers" },
+        { "copy", 0, 'C', NULL, "with --image: a flat copy of the image instead of layers" },
         { "network", 0, 'N', "MODE|cni:NAME", "the network mode (bridge, none, host, macvlan, ipvlan) or a CNI network" },
         FILES_OPTIONS,
         DEVICE_OPTION("(kept in machine.conf)"),
@@ -80,6 +82,8 @@ int verb_create(Context *ctx, int argc, char **argv) {
         _cleanup_strv_free_ char **set = NULL;
         _cleanup_(files_options_done) FilesOptions files = {};
         CreateArgs a = {};
+        const char *image = NULL;
+        bool copy = false;
         OptionParser p;
         option_parser_init(&p, &create_verb, argc, argv);
         int c;
@@ -122,6 +126,12 @@ int verb_create(Context *ctx, int argc, char **argv) {
                         }
                         break;
                 }
+                case 'I':
+                        image = p.arg;
+                        break;
+                case 'C':
+                        copy = true;
+                        break;
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
@@ -144,11 +154,17 @@ int verb_create(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        int sources = !!a.template + !!a.from_dir + !!a.from_tar;
+        int sources = !!a.template + !!a.from_dir + !!a.from_tar + !!image;
         if (sources != 1) {
-                log_error("Give exactly one of --template, --from-dir or --from-tar.");
+                log_error("Give exactly one of --template, --from-dir, --from-tar or --image.");
                 return ERR_USAGE;
         }
+        if (copy && !image) {
+                log_error("--copy only goes with --image.");
+                return ERR_USAGE;
+        }
+        if (image)
+                return create_from_image(ctx, name, image, copy, set, a.max_size);
         if (a.release && !a.template) {
                 log_error("--release only goes with --template.");
                 return ERR_USAGE;

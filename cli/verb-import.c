@@ -14,6 +14,7 @@
 #include "config.h"
 #include "create.h"
 #include "fs.h"
+#include "layers.h"
 #include "log.h"
 #include "rootfs.h"
 #include "runtime.h"
@@ -76,6 +77,53 @@ static int run_helper(Context *ctx, const ImportOptions *a, const char *source, 
         if (r == -EINVAL)
                 return ERR_USAGE; /* the helper said why: not an image, no such ref or platform */
         return r < 0 ? ERR_FAILED : 0;
+}
+
+/* The first run of create --image: the layers the store lacks unpacked into
+ * it, the machine's layer list written, its rootfs an empty upper with the
+ * merged view mounted on it (in our own mount namespace), for the second
+ * run (--configure-only) and the hostname.  *RET_LOCK gets the layers'
+ * lock.  0, or -errno with *RET_STATUS set (logged). */
+static int layered_layers(Context *ctx, ImportOptions *a, const char *source, const Staging *stg, int *ret_lock,
+                          int *ret_status) {
+        *ret_lock = layers_lock(&ctx->store);
+        if (*ret_lock < 0)
+                return log_error_errno(*ret_lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        if (mkdirat(ctx->store.images_fd, "layers", 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s/images/layers: %m", ctx->store.root);
+        _cleanup_free_ char *layers_dir = xasprintf("%s/images/layers", ctx->store.root);
+        a->layers_dir = layers_dir;
+        int k = run_helper(ctx, a, source, stg->rootfs, stg->path);
+        a->layers_dir = NULL;
+        if (k != 0) {
+                *ret_status = k;
+                return -EIO;
+        }
+        _cleanup_strv_free_ char **layers = NULL;
+        int r = layers_read(stg->fd, "image-layers", &layers);
+        if (r >= 0 && !layers)
+                r = -ENODATA;
+        (void) unlinkat(stg->fd, "image-layers", 0);
+        if (r < 0)
+                return log_error_errno(r, "The import helper left no valid layer list%s: %m",
+                                       r == -ENODATA ? " (an image without layers)" : "");
+        /* Image layers only (they have a chain file): never a machine's
+         * frozen rootfs, whatever the helper, which parsed the image, says. */
+        for (char **l = layers; *l; l++) {
+                _cleanup_free_ char *chain = xasprintf("layers/%s/" LAYER_CHAIN_FILE, *l);
+                if (faccessat(ctx->store.images_fd, chain, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                               "The import helper listed layer %s, which is no image layer.", *l);
+        }
+        r = layers_write(stg->fd, "layers", layers);
+        if (r >= 0)
+                r = layers_init_upper(&ctx->store, stg->fd, "rootfs", layers);
+        if (r >= 0)
+                r = layers_mount_merged(&ctx->store, stg->path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the layers of the new machine: %m");
+        a->configure_only = true;
+        return 0;
 }
 
 static const OptionSpec import_options[] = {
@@ -170,6 +218,15 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         int sfd = stg.fd;
         int status = ERR_FAILED;
         r = 0;
+        /* Held until the machine lists its layers: the ones the helper adds
+         * are referenced by nothing before, and gc, rm and prune would take
+         * them. */
+        _cleanup_close_ int layers_lock_fd = -EBADF;
+        bool merged = false;
+        if (a.layered) {
+                r = layered_layers(ctx, &a, source, &stg, &layers_lock_fd, &status);
+                merged = r >= 0;
+        }
         if (r >= 0) {
                 int k = run_helper(ctx, &a, source, rootfs, staging_path);
                 if (k != 0) {
@@ -203,6 +260,9 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                                     "application, import it with --boot=no.",
                                     name);
         }
+        /* Only our own mount namespace has it; the rename below wants it gone. */
+        if (merged)
+                layers_umount_merged(rootfs);
         /* machine.conf: the ports the image exposes (not published) as a
          * comment, then what it asked for. */
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);

@@ -13,8 +13,10 @@
 #include "berth.h"
 #include "build-config.h"
 #include "config.h"
+#include "fs.h"
 #include "image-ref.h"
 #include "image-store.h"
+#include "layers.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -198,6 +200,30 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         return import_machine(ctx, name, store, label, &a, set, max_size_arg);
 }
 
+int create_from_image(Context *ctx, const char *name, const char *ref_arg, bool copy, char *const *set,
+                      const char *max_size_arg) {
+        _cleanup_free_ char *ref = NULL;
+        int r = normalize_ref(ctx, ref_arg, &ref);
+        if (r != 0)
+                return r;
+        if (context_open_store(ctx) < 0)
+                return ERR_FAILED;
+        /* The store stays as it is (rmi waits) until the machine is made. */
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+        if (lock < 0)
+                return ERR_FAILED;
+        _cleanup_free_ char *digest = stored_digest(ctx, ref);
+        if (!digest) {
+                _cleanup_free_ char *p = strdup_printable(ref);
+                log_error("No image %s in the store; 'berth pull %s' first (see 'berth images').", p, p);
+                return ERR_USAGE;
+        }
+        _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
+        _cleanup_free_ char *label = xasprintf("image:%s", ref);
+        ImportOptions a = { .ref = ref, .boot = "auto", .layered = !copy };
+        return import_machine(ctx, name, store, label, &a, set, max_size_arg);
+}
+
 /* "2024-05-01T10:00:00Z" (or with fractions, an offset) as "3 days ago". */
 static char *age_of(const char *created) {
         if (!created)
@@ -233,32 +259,164 @@ static char *human_size(uint64_t b) {
         return xasprintf("%.1f GiB", (double) b / (1 << 30));
 }
 
-static const OptionSpec images_options[] = { JSON_OPTION, {} };
+/* The machines made from each image: those whose "image" file (written by
+ * the import path, for pull NAME as for import) names its manifest.  Clones
+ * and machines made before the file existed are not counted. */
+typedef struct ImageUser {
+        char *machine;
+        char *manifest;
+} ImageUser;
+
+static void image_users_free(ImageUser *u, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(u[i].machine);
+                free(u[i].manifest);
+        }
+        free(u);
+}
+
+static int image_users_read(Context *ctx, ImageUser **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r = store_list_machines(&ctx->store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the machines: %m");
+        ImageUser *u = NULL;
+        size_t n = 0;
+        for (char **m = names; m && *m; m++) {
+                _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, *m);
+                _cleanup_(image_info_done) ImageInfo info = {};
+                if (dfd < 0 || image_info_read_at(dfd, &info) < 0 || !info.manifest)
+                        continue;
+                u = realloc(u, (n + 1) * sizeof(ImageUser));
+                if (!u)
+                        abort();
+                u[n++] = (ImageUser) { xstrdup(*m), xstrdup(info.manifest) };
+        }
+        *ret = u;
+        *ret_n = n;
+        return 0;
+}
+
+/* The machines made from manifest DIGEST, as a vector (NULL: none). */
+static char **image_users_of(const ImageUser *u, size_t n, const char *digest) {
+        char **l = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (streq(u[i].manifest, digest))
+                        l = strv_append(l, u[i].machine);
+        return l;
+}
+
+/* berth images prune [--all]: see berth(1). */
+static int images_prune(Context *ctx, bool all) {
+        if (context_open_store(ctx) < 0)
+                return ERR_FAILED;
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        if (lock < 0)
+                return ERR_FAILED;
+        unsigned removed = 0;
+        if (all) {
+                ImageEntry *e = NULL;
+                size_t n = 0;
+                ImageUser *u = NULL;
+                size_t nu = 0;
+                if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
+                        return ERR_FAILED;
+                int r = image_users_read(ctx, &u, &nu);
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        _cleanup_strv_free_ char **users = image_users_of(u, nu, e[i].digest);
+                        if (users)
+                                continue;
+                        r = image_store_remove(ctx->store.images_fd, e[i].ref);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to remove %s: %m", e[i].ref);
+                                break;
+                        }
+                        removed++;
+                        if (!ctx->quiet) {
+                                _cleanup_free_ char *printable = strdup_printable(e[i].ref);
+                                printf("Removed %s\n", printable);
+                        }
+                }
+                image_entries_free(e, n);
+                image_users_free(u, nu);
+                if (r < 0)
+                        return ERR_FAILED;
+        }
+        uint64_t freed = 0;
+        if (image_store_gc(ctx->store.images_fd, &freed) < 0)
+                return ERR_FAILED;
+        _cleanup_close_ int layers = layers_lock(&ctx->store);
+        int k = layers < 0 ? layers : layers_prune(&ctx->store);
+        if (k < 0) {
+                log_error_errno(k, "Failed to remove the unused layers of %s/images/layers: %m", ctx->store.root);
+                return ERR_FAILED;
+        }
+        if (!ctx->quiet) {
+                _cleanup_free_ char *size = human_size(freed);
+                printf("%u image%s removed, %s of blobs freed, %d unused layer%s removed.\n", removed,
+                       removed == 1 ? "" : "s", size, k, k == 1 ? "" : "s");
+        }
+        return 0;
+}
+
+static const OptionSpec images_options[] = {
+        JSON_OPTION,
+        { "all", 0, 'a', NULL, "with prune: also the images no machine was made from" },
+        {},
+};
 
 const VerbSpec images_verb = {
         .name = "images",
         .func = verb_images,
-        .args = "",
-        .summary = "List the pulled images: reference, digest, size, age",
-        .example = "images\nimages --json",
+        .args = "[prune]",
+        .summary = "List the pulled images and the machines made of them; prune: remove what nothing uses",
+        .example = "images\nimages --json\nimages prune --all",
         .options = images_options,
         .complete = COMPLETE_NONE,
 };
 
 int verb_images(Context *ctx, int argc, char **argv) {
+        bool all = false;
         OptionParser p;
         option_parser_init(&p, &images_verb, argc, argv);
-        int r = parse_json_option(ctx, &p);
-        if (r == 0)
-                r = expect_args(&p, 0, 0);
+        int c;
+        while ((c = option_next(&p)) > 0)
+                switch (c) {
+                case 'j':
+                        ctx->json = true;
+                        break;
+                case 'a':
+                        all = true;
+                        break;
+                default:
+                        return ERR_USAGE;
+                }
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 0, 1);
         if (r != 0)
                 return r;
+        if (p.n_args == 1) {
+                if (!streq(p.args[0], "prune")) {
+                        _cleanup_free_ char *w = strdup_printable(p.args[0]);
+                        return usage_error(&images_verb, "unknown subcommand '%s' (prune is the one there is).", w);
+                }
+                return images_prune(ctx, all);
+        }
+        if (all)
+                return usage_error(&images_verb, "--all goes with prune.");
         if (context_open_store(ctx) < 0)
                 return ERR_FAILED;
         ImageEntry *e = NULL;
         size_t n = 0;
         if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
                 return ERR_FAILED;
+        ImageUser *u = NULL;
+        size_t nu = 0;
+        if (image_users_read(ctx, &u, &nu) < 0) {
+                image_entries_free(e, n);
+                return ERR_FAILED;
+        }
         if (ctx->json) {
                 json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++) {
@@ -273,6 +431,11 @@ int verb_images(Context *ctx, int argc, char **argv) {
                                                                         e[i].variant ? "/" : "", e[i].variant ?: "")
                                                             : NULL;
                         json_object_object_add(o, "platform", plat ? json_object_new_string(plat) : NULL);
+                        _cleanup_strv_free_ char **users = image_users_of(u, nu, e[i].digest);
+                        json_object *ma = json_object_new_array();
+                        for (char **m = users; m && *m; m++)
+                                json_object_array_add(ma, json_object_new_string(*m));
+                        json_object_object_add(o, "machines", ma);
                         json_object_array_add(a, o);
                 }
                 printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
@@ -280,15 +443,20 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 json_object_put(a);
         } else {
                 if (n > 0 || isatty(STDOUT_FILENO))
-                        printf("%-50s %-19s %10s  %s\n", "REFERENCE", "DIGEST", "SIZE", "CREATED");
+                        printf("%-50s %-19s %10s  %-14s %s\n", "REFERENCE", "DIGEST", "SIZE", "CREATED", "MACHINES");
                 for (size_t i = 0; i < n; i++) {
                         _cleanup_free_ char *ref = strdup_printable(e[i].ref), *age = age_of(e[i].created),
                                             *size = human_size(e[i].total);
                         const char *hex = strchr(e[i].digest, ':') + 1;
-                        printf("%-50s %.6s:%.12s %10s  %s\n", ref, e[i].digest, hex, size, age);
+                        _cleanup_strv_free_ char **users = image_users_of(u, nu, e[i].digest);
+                        _cleanup_free_ char *list = NULL;
+                        for (char **m = users; m && *m; m++)
+                                strextendf(&list, "%s%s", list ? "," : "", *m);
+                        printf("%-50s %.6s:%.12s %10s  %-14s %s\n", ref, e[i].digest, hex, size, age, list ?: "-");
                 }
         }
         image_entries_free(e, n);
+        image_users_free(u, nu);
         return 0;
 }
 

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth-import [--ref R] [--platform P] [--boot auto|yes|no] [--progress]
- *              [--max-size SIZE] SOURCE ROOTFS OUTDIR
+ *              [--max-size SIZE] [--layers DIR | --configure-only] SOURCE ROOTFS OUTDIR
  * Import an OCI image (layout, oci-archive, docker-archive), a plain rootfs
  * tar or an OCI runtime bundle into the empty ROOTFS, and write what the
  * image asks for into OUTDIR (see oci-image.h).  A program of its own, run
  * by berth through spawn_sandboxed(), so that untrusted JSON, tar and
  * compressed streams are parsed in a separate process, and so that berth
- * itself links neither libarchive nor OpenSSL.
+ * itself links neither libarchive nor OpenSSL.  --layers and
+ * --configure-only are the two runs of create --image (oci-image.h).
  * Exit status: 0 done, 1 failed, 2 the input is wrong (not an image, no
  * such --ref, no such platform). */
 
@@ -51,6 +52,8 @@ int main(int argc, char **argv) {
                 { "boot", required_argument, NULL, 'b' },
                 { "progress", no_argument, NULL, 'P' },
                 { "max-size", required_argument, NULL, 'm' },
+                { "layers", required_argument, NULL, 'L' },
+                { "configure-only", no_argument, NULL, 'C' },
                 {},
         };
         log_parse_environment();
@@ -78,6 +81,12 @@ int main(int argc, char **argv) {
                 case 'P':
                         o.progress = true;
                         break;
+                case 'L':
+                        o.layers_dir = optarg;
+                        break;
+                case 'C':
+                        o.configure_only = true;
+                        break;
                 case 'm':
                         if (unpack_max_size_parse(optarg, &o.max_size) < 0) {
                                 log_error("--max-size takes a size like 20G or 'infinity', not '%s'.", optarg);
@@ -87,9 +96,9 @@ int main(int argc, char **argv) {
                 default:
                         return 2;
                 }
-        if (argc - optind != 3) {
+        if (argc - optind != 3 || (o.layers_dir && o.configure_only)) {
                 fprintf(stderr, "Usage: berth-import [--ref R] [--platform P] [--boot auto|yes|no] [--progress] "
-                                "[--max-size SIZE] SOURCE ROOTFS OUTDIR\n");
+                                "[--max-size SIZE] [--layers DIR | --configure-only] SOURCE ROOTFS OUTDIR\n");
                 return 2;
         }
         if (confine() < 0)

@@ -366,7 +366,7 @@ void run_instance_remove(Store *store, const char *name) {
 
 int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
                       const char *outdir) {
-        char *argv[16];
+        char *argv[20];
         size_t n = 0;
         argv[n++] = (char *) (secure_getenv("BERTH_IMPORT") ?: BERTH_IMPORT_PATH);
         if (o->ref) {
@@ -383,6 +383,12 @@ int import_helper_run(const ImportOptions *o, bool progress, const char *source,
         argv[n++] = (char *) o->max_size;
         if (progress)
                 argv[n++] = (char *) "--progress";
+        if (o->layers_dir) {
+                argv[n++] = (char *) "--layers";
+                argv[n++] = (char *) o->layers_dir;
+        }
+        if (o->configure_only)
+                argv[n++] = (char *) "--configure-only";
         argv[n++] = (char *) "--";
         argv[n++] = (char *) source;
         argv[n++] = (char *) rootfs;

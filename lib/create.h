@@ -94,6 +94,9 @@ typedef struct ImportOptions {
         const char *platform; /* --platform, or NULL */
         const char *boot;     /* auto, yes or no */
         const char *max_size; /* bytes or "infinity" */
+        bool layered;         /* create --image: a layered machine over the layer store */
+        const char *layers_dir; /* the helper's --layers (set by import_machine) */
+        bool configure_only;  /* the helper's --configure-only (set by import_machine) */
 } ImportOptions;
 /* Run it on SOURCE (PROGRESS: it shows progress on stderr).  0, -EINVAL if
  * it refused the arguments or the source (it said why), or another -errno

@@ -27,6 +27,11 @@
  * 500 lower layers; an ephemeral start adds the machine's own upper. */
 #define LAYERS_MAX 64
 
+/* Image layers (create --image, oci-layered.c) are layers too, named by the
+ * OCI ChainID of their stack; this file of the layer's dir holds it in full.
+ * A frozen machine's layer has none. */
+#define LAYER_CHAIN_FILE "chain"
+
 /* The store-wide lock on layers (blocking).  Returns the lock fd. */
 int layers_lock(Store *s);
 

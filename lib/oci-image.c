@@ -74,7 +74,7 @@ int check_config_platform(json_object *config, const Platform *want) {
 }
 
 static int import_oci(const Source *s, int rootfd, const ImportOptions *o, const Platform *platform,
-                      UnpackLimit *limit, json_object **ret_config, char **ret_info) {
+                      UnpackLimit *limit, Layered *layered, json_object **ret_config, char **ret_info) {
         _cleanup_json_ json_object *index = NULL;
         int r = source_read_json(s, "index.json", &index);
         if (r < 0)
@@ -154,7 +154,9 @@ static int import_oci(const Source *s, int rootfd, const ImportOptions *o, const
                         .digest = ld.digest, .size = ld.size, .diff_id = diff_ids[i], .whiteouts = true,
                         .progress = o->progress, .limit = limit,
                 };
-                r = apply_one(s, rootfd, path, &spec);
+                if (o->configure_only)
+                        continue; /* the layers are in place: checked when they were unpacked */
+                r = layered ? layered_add(layered, s, path, &spec) : apply_one(s, rootfd, path, &spec);
                 if (r < 0)
                         return r;
         }
@@ -197,10 +199,23 @@ int oci_import(const char *source, const char *rootfs, const char *outdir, const
         bool have_exec = false;
         /* One budget for all layers: the tree is what reaches the disk. */
         UnpackLimit limit = UNPACK_LIMIT_INIT(o->max_size, rootfd);
+        bool layered_mode = o->layers_dir || o->configure_only;
+        if (layered_mode && s.kind != SOURCE_OCI_LAYOUT && s.kind != SOURCE_OCI_ARCHIVE) {
+                platform_done(&platform);
+                return log_error_errno(SYNTHETIC_ERRNO(EMEDIUMTYPE), "A layered machine is made of OCI images only.");
+        }
+        _cleanup_(layered_done) Layered layered = LAYERED_INIT;
+        if (o->layers_dir) {
+                r = layered_open(o->layers_dir, &layered);
+                if (r < 0) {
+                        platform_done(&platform);
+                        return r;
+                }
+        }
         switch (s.kind) {
         case SOURCE_OCI_LAYOUT:
         case SOURCE_OCI_ARCHIVE:
-                r = import_oci(&s, rootfd, o, &platform, &limit, &config, &info);
+                r = import_oci(&s, rootfd, o, &platform, &limit, o->layers_dir ? &layered : NULL, &config, &info);
                 break;
         case SOURCE_DOCKER_ARCHIVE:
                 r = import_docker(&s, rootfd, o, &platform, &limit, &config, &info);
@@ -220,6 +235,8 @@ int oci_import(const char *source, const char *rootfs, const char *outdir, const
         platform_done(&platform);
         if (r < 0)
                 return r;
+        if (o->layers_dir)
+                return layered_write_list(&layered, outdir);
         if (config) {
                 r = image_exec_from_config(config, &ie);
                 if (r < 0)

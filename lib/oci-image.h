@@ -35,6 +35,14 @@ typedef struct ImportOptions {
         ImportBoot boot;
         bool progress;
         uint64_t max_size;     /* cap on the unpacked size (unpack-limit.h); UINT64_MAX: none */
+        /* create --image, in two runs.  LAYERS_DIR: unpack the layers the
+         * layer store (that directory) lacks, see oci-layered.c, and list the
+         * image's in OUTDIR/image-layers; ROOTFS stays empty and nothing else
+         * is written.  CONFIGURE_ONLY: ROOTFS holds the image's files already
+         * (berth mounted the layers there): check the image as usual, apply
+         * no layer, and write OUTDIR's image.conf and image.  OCI images only. */
+        const char *layers_dir;
+        bool configure_only;
 } ImportOptions;
 
 /* Errors that are the caller's input rather than a broken image. */

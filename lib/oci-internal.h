@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "digest.h"
 #include "oci-image.h"
 #include "oci-layer.h"
 #include "oci-source.h"
@@ -100,6 +101,24 @@ int import_docker(const Source *s, int rootfd, const ImportOptions *o, const Pla
 
 /* oci-bundle.c */
 int import_bundle(const Source *s, const char *rootfs, ImageExec *ret_exec, char **ret_info);
+
+/* oci-layered.c: layers unpacked once into the layer store (create --image). */
+typedef struct Layered {
+        int layers_fd;   /* ROOT/images/layers */
+        char chain[DIGEST_STRING_MAX]; /* the ChainID of the layers so far */
+        char **ids;      /* their layer IDs, bottom first */
+        int *trees;      /* their trees, bottom first */
+        size_t n;
+} Layered;
+#define LAYERED_INIT { .layers_fd = -EBADF }
+/* The file of OUTDIR that lists the image's layer IDs, top first. */
+#define LAYERED_LIST "image-layers"
+int layered_open(const char *layers_dir, Layered *ret);
+void layered_done(Layered *l);
+/* The layer of SPEC (blob BLOB of S) over the ones added before: reused if
+ * the store has it, else unpacked as an overlayfs diff into a new one. */
+int layered_add(Layered *l, const Source *s, const char *blob, LayerSpec *spec);
+int layered_write_list(const Layered *l, const char *outdir);
 
 /* oci-image.c */
 LayerCompression layer_compression(const char *mt);

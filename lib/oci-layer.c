@@ -166,6 +166,89 @@ static void applier_done(Applier *a) {
         free(a->dir_times);
 }
 
+/* ----- Overlay diffs: what the lower layers have ----- */
+
+typedef enum LowerKind {
+        LOWER_ABSENT,
+        LOWER_DIR,
+        LOWER_OTHER,
+} LowerKind;
+
+static bool is_whiteout(const struct stat *st) {
+        return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static bool is_opaque(int dirfd) {
+        char v[2];
+        ssize_t n = fgetxattr(dirfd, OVERLAY_OPAQUE_XATTR, v, sizeof v);
+        return n == 1 && v[0] == 'y';
+}
+
+/* What the merged view of the lower layers has at PATH (clean, relative,
+ * not empty), as overlayfs merges them: the topmost layer that has the path
+ * or hides it decides.  A whiteout hides, an opaque directory hides what
+ * lies below it in lower layers, and a directory hides a lower layer's
+ * non-directory of the same name.  *ret_st gets a directory's attributes. */
+static LowerKind lower_lookup(const LayerSpec *spec, const char *path, struct stat *ret_st) {
+        _cleanup_free_ char *copy = xstrdup(path);
+        _cleanup_strv_free_ char **comps = NULL;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
+                comps = strv_append(comps, c);
+        size_t n = strv_length(comps), dir_depth = 0; /* components a higher layer has as directories */
+        for (size_t l = 0; l < spec->n_lowers; l++) {
+                _cleanup_close_ int cur = openat(spec->lowers[l], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cur < 0)
+                        return LOWER_ABSENT;
+                for (size_t i = 0; i < n; i++) {
+                        struct stat st;
+                        if (fstatat(cur, comps[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                /* Not in this layer; below an opaque dir, in none. */
+                                if (i > 0 && is_opaque(cur))
+                                        return LOWER_ABSENT;
+                                break;
+                        }
+                        if (is_whiteout(&st))
+                                return LOWER_ABSENT;
+                        if (!S_ISDIR(st.st_mode))
+                                return i < dir_depth ? LOWER_ABSENT : LOWER_OTHER;
+                        if (i + 1 == n) {
+                                *ret_st = st;
+                                return LOWER_DIR;
+                        }
+                        if (i + 1 > dir_depth)
+                                dir_depth = i + 1;
+                        int next = openat(cur, comps[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (next < 0)
+                                return LOWER_ABSENT;
+                        closep(&cur);
+                        cur = next;
+                }
+        }
+        return LOWER_ABSENT;
+}
+
+/* Make directory NAME below AT (at PATH in the tree): in an overlay diff
+ * with the attributes the lower layers give it, else 0755 and root. */
+static int make_parent(const LayerSpec *spec, int at, const char *name, const char *path, const char **ret_reason) {
+        struct stat st;
+        LowerKind k = spec->overlay_diff ? lower_lookup(spec, path, &st) : LOWER_ABSENT;
+        if (k == LOWER_OTHER)
+                return *ret_reason = "a parent is not a directory in a lower layer", -ENOTDIR;
+        if (mkdirat(at, name, 0755) < 0) {
+                if (errno == EEXIST)
+                        return 0;
+                return *ret_reason = "cannot create a parent directory", -errno;
+        }
+        if (k != LOWER_DIR)
+                return 0;
+        /* Just made by us, so not a symlink. */
+        if (fchownat(at, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fchmodat(at, name, st.st_mode & 07777, 0) < 0)
+                return *ret_reason = "cannot set a parent directory's owner or mode", -errno;
+        return 0;
+}
+
 /* Open directory DIR ("" for the root) below the rootfs, creating missing
  * components (0755, root) when CREATE.  Returns an fd the applier owns
  * (don't close it) or -errno with *ret_reason. */
@@ -180,12 +263,14 @@ static int open_parent(Applier *a, const char *dir, bool create, const char **re
         if (fd == -ENOENT && create) {
                 /* Component by component, making what is missing. */
                 _cleanup_close_ int cur = -EBADF;
-                _cleanup_free_ char *copy = xstrdup(dir);
+                _cleanup_free_ char *copy = xstrdup(dir), *sofar = NULL;
                 char *save = NULL;
                 for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                         int at = cur >= 0 ? cur : a->rootfd;
-                        if (mkdirat(at, c, 0755) < 0 && errno != EEXIST)
-                                return *ret_reason = "cannot create a parent directory", -errno;
+                        strextendf(&sofar, "%s%s", sofar ? "/" : "", c);
+                        int k = make_parent(a->spec, at, c, sofar, ret_reason);
+                        if (k < 0)
+                                return k;
                         int n = openat2_beneath(at, c, O_PATH | O_DIRECTORY);
                         if (n < 0) {
                                 fd = n;
@@ -334,9 +419,32 @@ static void skip_device(Applier *a, const char *path, const char *raw, char type
                     a->spec->label, p, type == 'b' ? "block" : "char", major, minor);
 }
 
+/* The same in an overlay diff: an opaque marker marks DIR (PFD) opaque, any
+ * other becomes an overlayfs whiteout, where a lower layer has the path. */
+static int apply_whiteout_diff(Applier *a, int pfd, const char *dir, const char *base, const char *raw) {
+        if (streq(base, WHITEOUT_OPAQUE)) {
+                _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0 || fsetxattr(dfd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
+                        return entry_fail(a, raw, -errno, "cannot make the directory opaque");
+                return 0;
+        }
+        const char *victim = base + strlen(WHITEOUT_PREFIX);
+        if (!*victim || streq(victim, ".") || streq(victim, ".."))
+                return entry_fail(a, raw, -EINVAL, "whiteout without a valid name");
+        _cleanup_free_ char *vpath = *dir ? xasprintf("%s/%s", dir, victim) : xstrdup(victim);
+        struct stat st;
+        if (path_set_contains(&a->upper, vpath) || fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                return 0; /* this layer's own path: whiteouts hide lower layers only */
+        if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
+                return entry_fail(a, raw, -errno, "cannot create the whiteout");
+        return 0;
+}
+
 /* A whiteout entry BASE in DIR (PFD): an opaque marker clears the directory
  * of what lower layers put there, any other hides one lower-layer path. */
 static int apply_whiteout(Applier *a, int pfd, const char *dir, const char *base, const char *raw) {
+        if (a->spec->overlay_diff)
+                return apply_whiteout_diff(a, pfd, dir, base, raw);
         int r;
         if (streq(base, WHITEOUT_OPAQUE)) {
                 _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -384,9 +492,16 @@ static int apply_hardlink(Applier *a, int pfd, const char *base, const char *raw
         if (*tdir && tfd < 0)
                 return entry_fail(a, raw, tfd,
                                   tfd == -ELOOP || tfd == -EXDEV ? "hard link target goes through a symlink"
+                                  : a->spec->overlay_diff        ? "hard link to a file of a lower layer, which a "
+                                                                   "layered machine cannot have (make a flat one "
+                                                                   "with --copy)"
                                                                  : "hard link target not found");
         if (linkat(*tdir ? tfd : a->rootfd, tbase, pfd, base, 0) < 0)
-                return entry_fail(a, raw, -errno, "cannot create the hard link");
+                return entry_fail(a, raw, -errno,
+                                  a->spec->overlay_diff && errno == ENOENT
+                                          ? "hard link to a file of a lower layer, which a layered machine cannot "
+                                            "have (make a flat one with --copy)"
+                                          : "cannot create the hard link");
         return 0; /* a hard link shares its target's metadata */
 }
 
@@ -411,7 +526,24 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
                 abort();
 
         bool whiteout = a->spec->whiteouts && startswith(base, WHITEOUT_PREFIX);
-        int pfd = open_parent(a, dir, !whiteout, &reason);
+        if (whiteout && a->spec->overlay_diff) {
+                /* What it hides must be somewhere: this layer (an opaque
+                 * marker's own directory) or a lower one.  Else nothing is
+                 * made, not even its directory. */
+                bool opaque = streq(base, WHITEOUT_OPAQUE);
+                const char *victim = base + strlen(WHITEOUT_PREFIX);
+                bool valid = opaque || (*victim && !streq(victim, ".") && !streq(victim, ".."));
+                _cleanup_free_ char *target = opaque ? xstrdup(dir)
+                                              : *dir ? xasprintf("%s/%s", dir, base + strlen(WHITEOUT_PREFIX))
+                                                     : xstrdup(base + strlen(WHITEOUT_PREFIX));
+                struct stat lst;
+                if (valid && *target && !path_set_contains(&a->upper, target) &&
+                    lower_lookup(a->spec, target, &lst) == LOWER_ABSENT)
+                        return 0;
+        }
+        /* In an overlay diff a whiteout's directory may be a lower layer's
+         * only: it is made here, as overlayfs would copy it up. */
+        int pfd = open_parent(a, dir, !whiteout || a->spec->overlay_diff, &reason);
         if (pfd == -ENOENT && whiteout)
                 return 0; /* hiding what does not exist */
         if (pfd < 0)

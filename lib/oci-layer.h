@@ -45,7 +45,22 @@ typedef struct LayerSpec {
         bool whiteouts;             /* ".wh." names are whiteouts (image layers, not plain tars) */
         bool progress;              /* show progress on stderr */
         UnpackLimit *limit;         /* shared by all layers of an import; NULL: no limit */
+        /* An overlayfs diff (create --image): the layer goes into an empty tree
+         * of its own, which overlayfs stacks over LOWERS (the trees of the
+         * layers below, top first).  Whiteouts become overlayfs whiteouts
+         * (character device 0:0) where a lower layer has the path, opaque
+         * markers the "user.overlay.opaque" xattr (berth mounts with
+         * userxattr); a parent directory the layer does not list is made with
+         * the owner and mode the lower layers give it, and refused where they
+         * have something else than a directory.  A hard link to a file of a
+         * lower layer cannot be made and is refused. */
+        bool overlay_diff;
+        const int *lowers;
+        size_t n_lowers;
 } LayerSpec;
+
+/* The overlayfs opaque marker of a layer tree (userxattr mounts). */
+#define OVERLAY_OPAQUE_XATTR "user.overlay.opaque"
 
 /* Apply the layer read through READ to the tree at ROOTFD.  Returns 0, or
  * -errno after logging why.  On failure the tree is left half-written: the

@@ -333,6 +333,22 @@ int unit_enable(sd_bus *bus, const char *name, bool enable) {
         return 0;
 }
 
+int unit_is_enabled(sd_bus *bus, const char *name) {
+        _cleanup_free_ char *unit = xasprintf("berth@%s.service", name);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnitFileState", &error, &reply, "s",
+                                   unit);
+        if (r < 0)
+                /* No such unit file: berth@.service is not installed, so nothing is enabled. */
+                return sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.FileNotFound") ? 0 : r;
+        const char *state;
+        r = sd_bus_message_read(reply, "s", &state);
+        if (r < 0)
+                return r;
+        return streq(state, "enabled") || streq(state, "enabled-runtime");
+}
+
 int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, const char *pid_file,
                       char *const *argv) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;

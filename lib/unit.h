@@ -50,6 +50,9 @@ void unit_reset_failed(sd_bus *bus, const char *unit);
 
 /* Enable or disable berth@NAME.service (its [Install] section: machines.target). */
 int unit_enable(sd_bus *bus, const char *name, bool enable);
+/* Whether berth@NAME.service is enabled: 1, 0 (also when the template is
+ * not installed), or -errno. */
+int unit_is_enabled(sd_bus *bus, const char *name);
 
 /* Set the limits in CFG ([Resources]: MemoryMax=, MemoryHigh=, TasksMax=,
  * CPUWeight=, CPUQuota=, IOWeight=) on a running UNIT; unset ones go back

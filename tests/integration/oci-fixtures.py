@@ -13,6 +13,10 @@ thing deliberately wrong.
   oci-fixtures.py nest SRC DST TAG             DST: SRC's image TAG behind a nested, multi-platform index
   oci-fixtures.py multi-arch SRC DST TAG       DST: SRC's image TAG in an index beside an s390x twin
                                                (test-pull.sh pushes it with skopeo --all)
+  oci-fixtures.py stack BASE.tar DST           DST: images over the base layer BASE.tar (test-create-image.sh):
+                                               "one" (whiteouts, an opaque dir, parents left to the base),
+                                               "two" (another layer on the same base), "lower-link" (a
+                                               hard link into the base)
 """
 import gzip
 import hashlib
@@ -263,6 +267,57 @@ def sha512_image(dst):
                                      "digest": d, "size": len(gz)}])
 
 
+def stack(base_tar, dst):
+    """Several images in one layout, sharing the base layer (and "one" and
+    "three" their second layer).  The base must have etc/gone,
+    etc/app.d/old, usr/share/gone-dir/f, srv/ (0750, 5:5) and bin/busybox."""
+    with open(base_tar, "rb") as f:
+        base = f.read()
+    one = tar_bytes([
+        ti("srv/added", data=b"in a dir the layer does not list\n"),
+        ti("etc/.wh.gone"),
+        ti("usr/share/.wh.gone-dir"),
+        ti("etc/app.d", tarfile.DIRTYPE, mode=0o755),
+        ti("etc/app.d/.wh..wh..opq"),
+        ti("etc/app.d/new", data=b"new\n"),
+        ti("nothere/.wh.x"),
+        ti("etc/one", data=b"one\n", uid=1000, gid=1000),
+        ti("etc/one-link", tarfile.LNKTYPE, link="etc/one"),
+        ti("etc/motd", tarfile.DIRTYPE, mode=0o700),
+    ])
+    three = tar_bytes([
+        ti("etc/.wh.one"),
+        ti("etc/three", data=b"three\n"),
+        ti("srv/.wh..wh..opq"),
+    ])
+    two = tar_bytes([ti("etc/two", data=b"two\n")])
+    lower_link = tar_bytes([ti("bin/busybox-link", tarfile.LNKTYPE, link="bin/busybox")])
+    os.makedirs(dst, exist_ok=True)
+    with open(os.path.join(dst, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    manifests = []
+    for tag, raws in (("one", [base, one]), ("two", [base, two]), ("three", [base, one, three]),
+                      ("lower-link", [base, lower_link])):
+        layers = []
+        for raw in raws:
+            gz = gzip.compress(raw, mtime=0)
+            layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                           "digest": put_blob(dst, gz), "size": len(gz)})
+        config = {"architecture": host_arch(), "os": "linux", "config": {},
+                  "rootfs": {"type": "layers", "diff_ids": [sha256(r) for r in raws]}}
+        cb = json.dumps(config).encode()
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                               "digest": put_blob(dst, cb), "size": len(cb)},
+                    "layers": layers}
+        mb = json.dumps(manifest).encode()
+        manifests.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "digest": put_blob(dst, mb), "size": len(mb),
+                          "annotations": {"org.opencontainers.image.ref.name": tag}})
+    with open(os.path.join(dst, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": manifests}, f)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "layer-extra":
@@ -277,6 +332,8 @@ def main():
         nest(*sys.argv[2:5])
     elif cmd == "multi-arch":
         multi_arch(*sys.argv[2:5])
+    elif cmd == "stack":
+        stack(*sys.argv[2:4])
     elif cmd == "hostile":
         hostile(*sys.argv[2:5])
     else:

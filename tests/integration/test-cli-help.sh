@@ -174,7 +174,7 @@ else
         check_eq "fish: berth exec <TAB>: the running machine" "up" "$(fish_complete 'berth exec ')"
         check_eq "fish: berth stop --timeout 5 <TAB>" "up" "$(fish_complete 'berth stop --timeout 5 ')"
         check_eq "fish: nothing after the machine of exec but options" "" "$(fish_complete 'berth exec up ls ')"
-        check_eq "fish: berth help ex<TAB>" "exec" "$(fish_complete 'berth help ex')"
+        check_eq "fish: berth help exe<TAB>" "exec" "$(fish_complete 'berth help exe')"
 fi
 
 done_testing

@@ -287,6 +287,8 @@ check "pull NAME of a Docker schema 2 image" berth pull $REG/bb:v2s2 m-v2s2
 check_eq "its tree is the OCI image's" "$(cd "$BERTH_ROOT/machines/m1/rootfs" && find . | sort | sha256sum)" \
         "$(cd "$BERTH_ROOT/machines/m-v2s2/rootfs" && find . | sort | sha256sum)"
 check_status "pull REF NAME of an existing machine: exit 2" 2 berth pull $REG/bb:1 m1
+check_eq "berth images names the machine made from it" '["m1"]' \
+        "$(berth images --json | jq -c --arg r "$REG/bb:1" '.[] | select(.reference == $r) | .machines')"
 
 # --- rmi --------------------------------------------------------------------
 base_layer=$(jq -r '.layers[0].digest' "$STORE/blobs/sha256/${digest#sha256:}" | cut -d: -f2)

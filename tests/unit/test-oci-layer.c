@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #include "fs.h"
 #include "log.h"
@@ -200,6 +202,87 @@ static void test_cleaned(const char *tmp, int logfd) {
         TEST_ASSERT(outside_untouched(tmp), "nothing outside the rootfs changed");
 }
 
+/* An overlayfs diff over a lower layer made here (TMP/lower): whiteouts and
+ * opaque markers as overlayfs has them, parents with the lower layer's
+ * attributes, nothing made for what hides nothing, and refusals for paths
+ * through a lower layer's symlink and hard links into it.  Needs root
+ * (mknod of the whiteouts, other owners). */
+static int apply_diff(const char *tmp, int logfd, int lowerfd, const Entry *entries, size_t n) {
+        _cleanup_close_ int tfd = open_dir_nofollow(AT_FDCWD, tmp);
+        if (tfd < 0 || rm_rf_at(tfd, "root") < 0 || mkdirat(tfd, "root", 0755) < 0)
+                abort();
+        _cleanup_close_ int rootfd = open_dir_nofollow(tfd, "root");
+        if (rootfd < 0 || ftruncate(logfd, 0) < 0 || lseek(logfd, 0, SEEK_SET) < 0)
+                abort();
+        Blob b = make_tar(entries, n);
+        const LayerSpec spec = { .label = "test layer", .index = 1, .count = 1,
+                                 .compression = LAYER_COMPRESSION_NONE, .size = -1, .whiteouts = true,
+                                 .overlay_diff = true, .lowers = &lowerfd, .n_lowers = 1 };
+        log_set_file(logfd);
+        int r = layer_apply(rootfd, &spec, blob_read, &b);
+        log_set_file(-1);
+        free(b.buf);
+        return r;
+}
+
+static void test_overlay_diff(const char *tmp, int logfd) {
+        if (geteuid() != 0) {
+                printf("ok %u - overlay diffs # SKIP not root\n", ++tap_state.run);
+                return;
+        }
+        _cleanup_close_ int tfd = open_dir_nofollow(AT_FDCWD, tmp);
+        if (mkdirat(tfd, "lower", 0755) < 0)
+                abort();
+        _cleanup_close_ int lfd = open_dir_nofollow(tfd, "lower");
+        if (lfd < 0 || mkdirat(lfd, "srv", 0750) < 0 || fchownat(lfd, "srv", 5, 6, 0) < 0 ||
+            fchmodat(lfd, "srv", 0750, 0) < 0 || mkdirat(lfd, "etc", 0755) < 0 ||
+            mknodat(lfd, "etc/gone", S_IFREG | 0644, 0) < 0 || mkdirat(lfd, "etc/app.d", 0755) < 0 ||
+            mknodat(lfd, "etc/app.d/old", S_IFREG | 0644, 0) < 0 || symlinkat("/", lfd, "etc/sym") < 0 ||
+            mkdirat(lfd, "opq", 0755) < 0)
+                abort();
+        const Entry diff[] = {
+                { "srv/added", 'f', NULL },
+                { "etc/.wh.gone", 'f', NULL },
+                { "etc/.wh.none", 'f', NULL },
+                { "nothere/.wh.x", 'f', NULL },
+                { "etc/app.d/.wh..wh..opq", 'f', NULL },
+                { "etc/app.d/new", 'f', NULL },
+                { "own", 'f', NULL },
+                { ".wh.own", 'f', NULL },
+        };
+        int r = apply_diff(tmp, logfd, lfd, diff, ELEMENTSOF(diff));
+        TEST_ASSERT(r == 0, "an overlay diff applies (r=%d)", r);
+        _cleanup_free_ char *root = xasprintf("%s/root", tmp);
+        _cleanup_close_ int rfd = open_dir_nofollow(AT_FDCWD, root);
+        struct stat st;
+        TEST_ASSERT(fstatat(rfd, "srv", &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & 07777) == 0750 &&
+                            st.st_uid == 5 && st.st_gid == 6,
+                    "a parent the diff does not list gets the lower layer's mode and owner");
+        TEST_ASSERT(fstatat(rfd, "etc/gone", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+                            st.st_rdev == makedev(0, 0),
+                    "a whiteout of a lower file is a character device 0:0");
+        TEST_ASSERT(faccessat(rfd, "etc/none", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+                            faccessat(rfd, "nothere", F_OK, AT_SYMLINK_NOFOLLOW) < 0,
+                    "a whiteout of nothing makes nothing, not even its directory");
+        _cleanup_close_ int app = openat(rfd, "etc/app.d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char v[2] = {};
+        TEST_ASSERT(app >= 0 && fgetxattr(app, OVERLAY_OPAQUE_XATTR, v, sizeof v) == 1 && v[0] == 'y' &&
+                            faccessat(app, "new", F_OK, AT_SYMLINK_NOFOLLOW) == 0,
+                    "an opaque marker is the user.overlay.opaque xattr");
+        TEST_ASSERT(fstatat(rfd, "own", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode),
+                    "a whiteout never hides the diff's own file");
+
+        const Entry through[] = { { "etc/sym/x", 'f', NULL } };
+        r = apply_diff(tmp, logfd, lfd, through, ELEMENTSOF(through));
+        TEST_ASSERT(r == -ENOTDIR && logged(logfd, "not a directory in a lower layer"),
+                    "a path through a lower layer's symlink is refused (r=%d)", r);
+        const Entry link[] = { { "h", 'h', "etc/gone" } };
+        r = apply_diff(tmp, logfd, lfd, link, ELEMENTSOF(link));
+        TEST_ASSERT(r == -ENOENT && logged(logfd, "lower layer") && logged(logfd, "--copy"),
+                    "a hard link into a lower layer is refused, naming --copy (r=%d)", r);
+        (void) rm_rf_at(tfd, "lower");
+}
+
 int main(void) {
         char tmp[] = "/tmp/test-oci-layer.XXXXXX";
         if (!mkdtemp(tmp))
@@ -213,6 +296,7 @@ int main(void) {
         /* Refusals are logged on stderr too; TAP reads stdout only. */
         test_refused(tmp, logfd);
         test_cleaned(tmp, logfd);
+        test_overlay_diff(tmp, logfd);
         (void) rm_rf_at(AT_FDCWD, tmp);
         return tap_finish();
 }

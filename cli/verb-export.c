@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth export NAME FILE: a stopped machine's files as an archive, written
+ * by the berth-export helper (export.h says what goes in).  The archive is
+ * written to a hidden file beside FILE and renamed over FILE when complete,
+ * so FILE is never half-written. */
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "berth.h"
+#include "build-config.h"
+#include "fs.h"
+#include "kv.h"
+#include "layers.h"
+#include "log.h"
+#include "runtime.h"
+#include "spawn.h"
+#include "util.h"
+
+/* The formats as --format takes them (export.h, which berth does not link). */
+static const char *const formats[] = { "tar", "tar.gz", "tar.zst", "tar.xz", "oci-archive" };
+
+static bool endswith(const char *s, const char *suffix) {
+        size_t n = strlen(s), m = strlen(suffix);
+        return n > m && streq(s + n - m, suffix);
+}
+
+/* The format FILE's name says, or NULL. */
+static const char *format_from_path(const char *file) {
+        static const char *const map[][2] = {
+                { ".tar", "tar" },         { ".tar.gz", "tar.gz" }, { ".tgz", "tar.gz" }, { ".tar.zst", "tar.zst" },
+                { ".tzst", "tar.zst" },    { ".tar.xz", "tar.xz" }, { ".txz", "tar.xz" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (endswith(file, map[i][0]))
+                        return map[i][1];
+        return NULL;
+}
+
+/* The base the rootfs's owners are shifted to on disk (PrivateUsersOwnership=
+ * chown): the "ownership" record next to it, absent meaning 0. */
+static int ownership_shift(int mfd, unsigned *ret) {
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(mfd, "ownership", 256, &kv);
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        const char *v = key_values_get(&kv, "CHOWN_BASE");
+        return v ? safe_atou(v, ret) : -EBADMSG;
+}
+
+/* An annotation other tools read back as an image name: the characters of
+ * references (image-ref.h has the full grammar; this only keeps the JSON
+ * and the listings plain). */
+static bool ref_is_valid(const char *ref) {
+        size_t n = strlen(ref);
+        return n > 0 && n <= 255 &&
+               strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@+") == n;
+}
+
+static const OptionSpec export_options[] = {
+        { "format", 0, 'f', "FORMAT", "tar, tar.gz, tar.zst, tar.xz or oci-archive (default: from FILE's suffix)" },
+        { "ref", 0, 'r', "REF", "with oci-archive: the image name recorded in it" },
+        {},
+};
+
+const VerbSpec export_verb = {
+        .name = "export",
+        .func = verb_export,
+        .args = "NAME FILE",
+        .summary = "Write a stopped machine's files to an archive (owners as seen inside)",
+        .example = "export web web.tar.zst\nexport --format oci-archive --ref web:1 web web.oci.tar",
+        .options = export_options,
+        .complete = COMPLETE_STOPPED,
+};
+
+int verb_export(Context *ctx, int argc, char **argv) {
+        const char *format = NULL, *ref = NULL;
+        OptionParser p;
+        option_parser_init(&p, &export_verb, argc, argv);
+        int c;
+        while ((c = option_next(&p)) > 0)
+                switch (c) {
+                case 'f':
+                        format = p.arg;
+                        break;
+                case 'r':
+                        ref = p.arg;
+                        break;
+                default:
+                        return ERR_USAGE;
+                }
+        if (c < 0)
+                return c;
+        if (expect_args(&p, 2, 2) != 0)
+                return ERR_USAGE;
+        const char *name = p.args[0], *file = p.args[1];
+        int r = check_name(name);
+        if (r != 0)
+                return r;
+        if (format) {
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(formats); i++)
+                        known = known || streq(format, formats[i]);
+                if (!known) {
+                        log_error("Unknown --format '%s': tar, tar.gz, tar.zst, tar.xz or oci-archive.", format);
+                        return ERR_USAGE;
+                }
+        } else if (!(format = format_from_path(file))) {
+                log_error("Cannot tell the format from the name '%s': end it in .tar, .tar.gz, .tar.zst or .tar.xz, "
+                          "or say --format (oci-archive for an OCI image).",
+                          file);
+                return ERR_USAGE;
+        }
+        if (ref && !ref_is_valid(ref)) {
+                log_error("--ref takes an image reference like 'localhost/web:1.0', not '%s'.", ref);
+                return ERR_USAGE;
+        }
+        if (ref && !streq(format, "oci-archive")) {
+                log_error("--ref names the image of an oci-archive; a %s has none.", format);
+                return ERR_USAGE;
+        }
+        /* Where FILE goes: its directory must exist; FILE itself, if it
+         * exists, must be a regular file (it is replaced). */
+        _cleanup_free_ char *abs = file[0] == '/' ? xstrdup(file) : NULL;
+        if (!abs) {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                if (!cwd) {
+                        log_error_errno(errno, "Failed to get the working directory: %m");
+                        return ERR_FAILED;
+                }
+                abs = xasprintf("%s/%s", cwd, file);
+        }
+        const char *slash = strrchr(abs, '/');
+        if (isempty(slash + 1)) {
+                log_error("'%s' names a directory; give the archive's file name.", file);
+                return ERR_USAGE;
+        }
+        struct stat st;
+        if (stat(abs, &st) == 0 && !S_ISREG(st.st_mode)) {
+                log_error("'%s' exists and is not a regular file; give another name.", file);
+                return ERR_USAGE;
+        }
+
+        _cleanup_close_ int lock = -EBADF;
+        r = open_machine(ctx, name, &lock);
+        if (r != 0)
+                return r;
+        if (runtime_is_active(ctx->store.run_fd, name) > 0) {
+                log_error("Machine '%s' is running; stop it first to export it ('berth stop %s').", name, name);
+                return ERR_FAILED;
+        }
+        _cleanup_free_ char *base = NULL;
+        if (store_machine_base(&ctx->store, name, &base) >= 0 && base) {
+                log_error("'%s' is a 'berth run' instance of '%s' with no files of its own; export '%s'.", name,
+                          base, startswith(base, STORE_IMAGE_PREFIX) ?: base);
+                return ERR_FAILED;
+        }
+        _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        unsigned shift = 0;
+        r = mfd < 0 ? mfd : ownership_shift(mfd, &shift);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read %s/machines/%s/ownership: %m", ctx->store.root, name);
+                return ERR_FAILED;
+        }
+        /* A layered machine's files are its upper over its layers: the merged
+         * view, in our own mount namespace, which the helper inherits. */
+        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
+        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
+        r = layers_mount_merged(&ctx->store, mpath);
+        if (r < 0) {
+                log_error_errno(r, "Failed to mount the layers of '%s': %m", name);
+                return ERR_FAILED;
+        }
+
+        uint64_t rnd = 0;
+        (void) getrandom(&rnd, sizeof rnd, 0);
+        _cleanup_free_ char *dir = strndup(abs, (size_t) (slash - abs));
+        if (!dir)
+                abort();
+        _cleanup_free_ char *tmp = xasprintf("%s/.%s.berth-export-%016llx", dir, slash + 1, (unsigned long long) rnd);
+        _cleanup_close_ int tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (tfd < 0) {
+                log_error_errno(errno, "Failed to create %s: %m", tmp);
+                return ERR_FAILED;
+        }
+        char shift_arg[16];
+        snprintf(shift_arg, sizeof shift_arg, "%u", shift);
+        const char *helper = secure_getenv("BERTH_EXPORT") ?: BERTH_EXPORT_PATH;
+        char *args[] = { (char *) helper, (char *) "--format", (char *) format, (char *) "--shift", shift_arg,
+                         NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+        size_t n = 5;
+        _cleanup_free_ char *default_ref = xasprintf("localhost/%s:latest", name);
+        if (streq(format, "oci-archive")) {
+                args[n++] = (char *) "--ref";
+                args[n++] = (char *) (ref ?: default_ref);
+        }
+        args[n++] = (char *) "--";
+        args[n++] = rootfs;
+        args[n++] = tmp;
+        r = spawn_sandboxed(args);
+        layers_umount_merged(rootfs);
+        if (r == 0 && fsync(tfd) < 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, abs) < 0)
+                r = -errno;
+        if (r != 0) {
+                if (r < 0)
+                        log_error_errno(r, "Failed to export '%s' to %s: %m", name, file);
+                else
+                        log_error("Failed to export '%s' to %s (berth-export said why).", name, file);
+                (void) unlink(tmp);
+                return ERR_FAILED;
+        }
+        if (!ctx->quiet && isatty(STDOUT_FILENO))
+                printf("Exported %s to %s (%s).\n", name, file, format);
+        return 0;
+}
