@@ -67,11 +67,6 @@ int load_global_config(Context *ctx, MachineConfig *ret);
 int verb_clone(Context *ctx, int argc, char **argv);
 int verb_snapshot(Context *ctx, int argc, char **argv);
 int verb_snapshots(Context *ctx, int argc, char **argv);
-/* berth gc's part for clones and snapshots: leftovers of killed snapshots,
- * layers nothing lists.  Returns how many went, or -errno. */
-int clone_gc(Context *ctx, bool verbose);
-/* Remove the layers nothing lists any more (logs, never fails). */
-void prune_layers(Context *ctx);
 int verb_restore(Context *ctx, int argc, char **argv);
 int verb_start(Context *ctx, int argc, char **argv);
 int verb_stop(Context *ctx, int argc, char **argv);

@@ -11,6 +11,7 @@
 
 #include "berth.h"
 #include "fs.h"
+#include "gc.h"
 #include "layers.h"
 #include "log.h"
 #include "name.h"
@@ -241,29 +242,6 @@ int verb_clone(Context *ctx, int argc, char **argv) {
 
 /* ----- snapshots ----- */
 
-/* Remove the layers nothing lists any more (after an rm or a restore);
- * a failure only leaves them to the next rm or gc. */
-void prune_layers(Context *ctx) {
-        _cleanup_close_ int lock = layers_lock(&ctx->store);
-        int r = lock < 0 ? lock : layers_prune(&ctx->store);
-        if (r < 0)
-                log_warning_errno(r, "Failed to remove unused layers, ignoring (berth gc will): %m");
-}
-
-/* Leftovers of killed snapshots in the snapshots dir SDIR (the machine's
- * lock held).  Returns how many went. */
-static int clean_snapshot_staging(int sdir) {
-        _cleanup_closedir_ DIR *d = NULL;
-        if (opendir_dup(sdir, &d) < 0)
-                return 0;
-        int n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (startswith(de->d_name, ".staging-") && rm_rf_at(sdir, de->d_name) >= 0)
-                        n++;
-        return n;
-}
-
 /* machines/NAME/snapshots, created when CREATE. */
 static int snapshots_dir(Context *ctx, const char *name, bool create) {
         _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
@@ -356,7 +334,7 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
                         log_error_errno(r, "Failed to remove snapshot '%s': %m", snap);
                         return ERR_FAILED;
                 }
-                prune_layers(ctx);
+                layers_prune_or_warn(&ctx->store);
                 return 0;
         }
 
@@ -376,7 +354,7 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         /* Built under a hidden name, renamed when complete: a killed snapshot
          * leaves no half copy that restore could take, and its leftover goes
          * now (we hold the machine's lock: no other snapshot of it runs). */
-        clean_snapshot_staging(sdir);
+        gc_snapshot_staging(sdir);
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", snap, (unsigned long long) rnd);
@@ -569,31 +547,8 @@ int verb_restore(Context *ctx, int argc, char **argv) {
         }
         closep(&lock_layers);
         /* The layers only the old rootfs had. */
-        prune_layers(ctx);
+        layers_prune_or_warn(&ctx->store);
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Restored %s to %s.\n", name, snap);
         return 0;
-}
-
-int clone_gc(Context *ctx, bool verbose) {
-        _cleanup_strv_free_ char **names = NULL;
-        if (store_list_machines(&ctx->store, &names) < 0)
-                return -EIO;
-        int removed = 0;
-        for (char **n = names; n && *n; n++) {
-                /* A snapshot being made holds the machine's lock. */
-                _cleanup_close_ int lock = store_lock_machine(&ctx->store, *n, true);
-                _cleanup_close_ int sdir = lock < 0 ? -EBADF : snapshots_dir(ctx, *n, false);
-                int k = sdir < 0 ? 0 : clean_snapshot_staging(sdir);
-                if (k > 0 && verbose)
-                        printf("Removed %d unfinished snapshot%s of %s.\n", k, k == 1 ? "" : "s", *n);
-                removed += k;
-        }
-        _cleanup_close_ int lock = layers_lock(&ctx->store);
-        int r = lock < 0 ? lock : layers_prune(&ctx->store);
-        if (r < 0)
-                return r;
-        if (r > 0 && verbose)
-                printf("Removed %d unused layer%s.\n", r, r == 1 ? "" : "s");
-        return removed + r;
 }

@@ -3,6 +3,7 @@
 #include "berth.h"
 #include "fs.h"
 #include "gc.h"
+#include "layers.h"
 #include "log.h"
 #include "runtime.h"
 #include "util.h"
@@ -72,6 +73,6 @@ int verb_rm(Context *ctx, int argc, char **argv) {
         if (machine_remove(&ctx->store, name) < 0)
                 return ERR_FAILED;
         /* The last machine or snapshot on a layer takes it along. */
-        prune_layers(ctx);
+        layers_prune_or_warn(&ctx->store);
         return 0;
 }

@@ -4,6 +4,7 @@
 #include "cni.h"
 #include "fs.h"
 #include "gc.h"
+#include "layers.h"
 #include "kv.h"
 #include "log.h"
 #include "runtime.h"
@@ -79,4 +80,40 @@ int gc_cni(Store *store, FILE *report) {
                         removed++;
         }
         return removed;
+}
+
+int gc_snapshot_staging(int sdir) {
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(sdir, &d) < 0)
+                return 0;
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, ".staging-") && rm_rf_at(sdir, de->d_name) >= 0)
+                        n++;
+        return n;
+}
+
+int gc_snapshots_and_layers(Store *store, FILE *report) {
+        _cleanup_strv_free_ char **names = NULL;
+        if (store_list_machines(store, &names) < 0)
+                return -EIO;
+        int removed = 0;
+        for (char **n = names; n && *n; n++) {
+                /* A snapshot being made holds the machine's lock. */
+                _cleanup_close_ int lock = store_lock_machine(store, *n, true);
+                _cleanup_close_ int mfd = lock < 0 ? -EBADF : open_dir_nofollow(store->machines_fd, *n);
+                _cleanup_close_ int sdir = mfd < 0 ? -EBADF : open_dir_nofollow(mfd, "snapshots");
+                int k = sdir < 0 ? 0 : gc_snapshot_staging(sdir);
+                if (k > 0 && report)
+                        fprintf(report, "Removed %d unfinished snapshot%s of %s.\n", k, k == 1 ? "" : "s", *n);
+                removed += k;
+        }
+        _cleanup_close_ int lock = layers_lock(store);
+        int r = lock < 0 ? lock : layers_prune(store);
+        if (r < 0)
+                return r;
+        if (r > 0 && report)
+                fprintf(report, "Removed %d unused layer%s.\n", r, r == 1 ? "" : "s");
+        return removed + r;
 }

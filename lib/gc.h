@@ -23,3 +23,11 @@ int gc_run_instances(Store *store, FILE *report);
 /* DEL the CNI attachments (lib/cni.h) of machines whose supervisor was
  * killed.  Returns how many, or -EIO if the machines cannot be listed. */
 int gc_cni(Store *store, FILE *report);
+
+/* Leftovers of killed snapshots in the snapshots dir SDIR (the machine's
+ * lock held).  Returns how many went. */
+int gc_snapshot_staging(int sdir);
+
+/* Remove what killed snapshots left in machines' snapshot dirs and the
+ * layers nothing lists.  Returns how many went, or -errno. */
+int gc_snapshots_and_layers(Store *store, FILE *report);

@@ -530,3 +530,10 @@ int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **re
                 *ret_init_name = len > 0 ? xstrdup(buf) : NULL;
         return 0;
 }
+
+void layers_prune_or_warn(Store *s) {
+        _cleanup_close_ int lock = layers_lock(s);
+        int r = lock < 0 ? lock : layers_prune(s);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove unused layers, ignoring (berth gc will): %m");
+}

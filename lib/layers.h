@@ -89,6 +89,9 @@ int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers);
 /* Remove every layer that no machine, snapshot or unfinished create lists.
  * Caller holds layers_lock().  Returns how many, or -errno. */
 int layers_prune(Store *s);
+/* The same under layers_lock(), after an rm or a restore: a failure only
+ * leaves them to the next rm or gc (logged as a warning). */
+void layers_prune_or_warn(Store *s);
 
 /* Mount the merged view of the stopped machine in dir MPATH (its rootfs
  * over its layers) on MPATH/rootfs, in this process's own mount namespace
