@@ -123,7 +123,7 @@ int rootfs_prepare(RootfsContext *c, char *err, size_t errlen);
 int rootfs_open_pty(RootfsContext *c, int *ret_master, int *ret_slave, char *name, size_t name_len, char *err,
                     size_t errlen);
 int rootfs_pivot(RootfsContext *c, char *err, size_t errlen);
-/* After the pivot: hostname, sysctls. */
+/* After the pivot: hostname, sysctls, then the masked and read-only paths. */
 int rootfs_finish(RootfsContext *c, char *err, size_t errlen);
 
 /* process.c */

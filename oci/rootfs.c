@@ -304,10 +304,7 @@ int rootfs_prepare(RootfsContext *c, char *err, size_t errlen) {
                 if (r < 0)
                         return r;
         }
-        int r = make_devices(c, err, errlen);
-        if (r < 0)
-                return r;
-        return mask_paths(c, err, errlen);
+        return make_devices(c, err, errlen);
 }
 
 int rootfs_open_pty(RootfsContext *c, int *ret_master, int *ret_slave, char *name, size_t name_len, char *err,
@@ -363,5 +360,12 @@ int rootfs_finish(RootfsContext *c, char *err, size_t errlen) {
                 if (r < 0)
                         return errbuf_printf(err, errlen, r, "Cannot set sysctl %s: %m", s->sysctl[i]);
         }
-        return 0;
+        /* Last, as runc: the sysctls above write to /proc/sys, which is
+         * usually among the read-only paths.  The root is now "/". */
+        c->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (c->rootfd < 0)
+                return errbuf_printf(err, errlen, errno, "Cannot open the root: %m");
+        int r = mask_paths(c, err, errlen);
+        closep(&c->rootfd);
+        return r;
 }
