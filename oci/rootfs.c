@@ -149,10 +149,11 @@ static int fs_mount(const RootfsContext *c, const OciMount *m, const MountOpts *
         _cleanup_close_ int mfd = -EBADF;
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) >= 0)
                 mfd = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned) o->attr_set);
-        if (mfd < 0 && streq(type, "sysfs") && (errno == EPERM || errno == EBUSY)) {
-                /* Without a network namespace of its own the container cannot
-                 * have a sysfs of its own: the host's, read-only (as runc). */
-                mfd = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        const char *host = streq(type, "sysfs") ? "/sys" : streq(type, "cgroup2") ? "/sys/fs/cgroup" : NULL;
+        if (mfd < 0 && host && (errno == EPERM || errno == EBUSY)) {
+                /* A user namespace without a network (sysfs) or cgroup namespace
+                 * of its own may not mount these: the host's, read-only (as runc). */
+                mfd = open_tree(AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
                 struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                                     MOUNT_ATTR_NOEXEC };
                 if (mfd >= 0 && mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
