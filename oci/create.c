@@ -97,8 +97,6 @@ _noreturn_ static void run_init(Launch *l, int sync) {
                 sync_fail(sync, errno, "Cannot change to the working directory %s: %m", s->process.cwd);
         if (process_find_program(&s->process, &prog) < 0)
                 sync_fail(sync, ENOENT, "exec: \"%s\": executable file not found in $PATH", s->process.args[0]);
-        if ((r = process_set_oom_score(&s->process)) < 0)
-                sync_fail(sync, r, "Cannot set process.oomScoreAdj: %m");
         if (setsid() < 0)
                 sync_fail(sync, errno, "setsid failed: %m");
         if (slave >= 0) {
@@ -262,6 +260,12 @@ static int launch_run(Launch *l, OciState *st) {
                         st->pid = init;
                         if ((r = proc_starttime(init, &st->starttime)) < 0) {
                                 log_error_errno(r, "The container's init is gone: %m");
+                                break;
+                        }
+                        /* From here, as host root: in a user namespace the init may
+                         * not write its own /proc file. */
+                        if ((r = process_set_oom_score(init, &s->process)) < 0) {
+                                log_error_errno(r, "Cannot set process.oomScoreAdj: %m");
                                 break;
                         }
                 } else if (m.type == SYNC_PTY) {

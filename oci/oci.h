@@ -134,7 +134,8 @@ int rootfs_finish(RootfsContext *c, char *err, size_t errlen);
 int process_exec(const OciProcess *p, const OciSeccomp *seccomp, unsigned preserve_fds, char *err, size_t errlen);
 /* Whether P's program can be found in the current root (for an early error). */
 int process_find_program(const OciProcess *p, char **ret_path);
-int process_set_oom_score(const OciProcess *p);
+/* Write P's oomScoreAdj (if any) for process PID. */
+int process_set_oom_score(pid_t pid, const OciProcess *p);
 
 /* verbs */
 int verb_create(const OciOptions *o, const char *id);

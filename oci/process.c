@@ -49,12 +49,13 @@ int process_find_program(const OciProcess *p, char **ret_path) {
         return -ENOENT;
 }
 
-int process_set_oom_score(const OciProcess *p) {
+int process_set_oom_score(pid_t pid, const OciProcess *p) {
         if (!p->has_oom_score_adj)
                 return 0;
-        char buf[16];
+        char buf[16], path[64];
         snprintf(buf, sizeof buf, "%d", p->oom_score_adj);
-        return write_string_at(AT_FDCWD, "/proc/self/oom_score_adj", buf);
+        snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int) pid);
+        return write_string_at(AT_FDCWD, path, buf);
 }
 
 static int seccomp_install(const OciSeccomp *sc, char *err, size_t errlen) {
