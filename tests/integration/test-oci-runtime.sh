@@ -120,6 +120,25 @@ check_status "delete without --force refuses a running container" 1 oci delete b
 printf '{"args":["sh","-c","echo exec:$(hostname); exit 4"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$TEST_TMP/p.json"
 check_status "exec in b2 returns the process's status" 4 oci exec --process "$TEST_TMP/p.json" b2
 check_output_contains "exec runs inside b2" '^exec:ocibox$' oci exec --process "$TEST_TMP/p.json" b2
+# A CRI app container joins the pod sandbox's network, IPC and UTS namespaces by path.
+B=$TEST_TMP/b3
+P2=$(oci state b2 | jq -r .pid)
+make_bundle "$B" '["sh", "-c", "hostname; sleep 30"]' \
+        "del(.hostname) | .linux.namespaces = [{\"type\":\"pid\"},{\"type\":\"mount\"},
+         {\"type\":\"network\",\"path\":\"/proc/$P2/ns/net\"},{\"type\":\"ipc\",\"path\":\"/proc/$P2/ns/ipc\"},
+         {\"type\":\"uts\",\"path\":\"/proc/$P2/ns/uts\"}] | .annotations = {\"io.kubernetes.cri.container-type\":\"container\"}"
+oci create --bundle "$B" --pid-file "$TEST_TMP/b3.pid" b3 >"$TEST_TMP/b3.out" 2>&1 && oci start b3
+check "create and start b3 in b2's namespaces" test $? = 0
+P3=$(cat "$TEST_TMP/b3.pid")
+check_eq "b3 is in b2's network namespace" "$(readlink /proc/$P2/ns/net)" "$(readlink /proc/$P3/ns/net)"
+check_eq "b3 has a PID namespace of its own" false \
+        "$([ "$(readlink /proc/$P2/ns/pid)" = "$(readlink /proc/$P3/ns/pid)" ] && echo true || echo false)"
+wait_for 10 grep -q . "$TEST_TMP/b3.out"
+check_output_contains "b3 has b2's hostname" '^ocibox$' cat "$TEST_TMP/b3.out"
+check "kill --all b3" oci kill --all b3 9
+wait_for 10 has_status b3 stopped
+check "b3 is stopped after kill --all" has_status b3 stopped
+check "delete b3" oci delete b3
 check "kill b2 with a signal name" oci kill b2 KILL
 wait_for 10 has_status b2 stopped
 check_output_contains "kill of a stopped container: not running" 'container not running' oci kill b2 9
