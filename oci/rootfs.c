@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "fs.h"
 #include "mount-tree.h"
 #include "oci.h"
@@ -20,6 +21,7 @@
 typedef struct MountOpts {
         uint64_t attr_set, attr_clr;
         bool bind, rbind;
+        bool tmpcopyup;
         char **data;
 } MountOpts;
 
@@ -46,7 +48,7 @@ static const struct {
  * only meant something to mount(2) or are always on. */
 static const char *const ignored_options[] = {
         "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable",
-        "tmpcopyup", "notmpcopyup", "nocopyup", "copy-symlink", "z", "Z", "defaults", "async", "newinstance",
+        "notmpcopyup", "nocopyup", "copy-symlink", "z", "Z", "defaults", "async", "newinstance",
         "sync", "dirsync", "mand", "nomand", "atime", "diratime", "norelatime", "nostrictatime", "U",
 };
 
@@ -71,6 +73,8 @@ static int mount_opts_parse(char **options, MountOpts *ret) {
                         continue;
                 if (streq(opt, "bind"))
                         o.bind = true;
+                else if (streq(opt, "tmpcopyup"))
+                        o.tmpcopyup = true;
                 else if (streq(opt, "rbind"))
                         o.bind = o.rbind = true;
                 else if (streq(opt, "idmap") || streq(opt, "ridmap")) {
@@ -123,6 +127,28 @@ static int bind_mount(const RootfsContext *c, const OciMount *m, const MountOpts
         return 0;
 }
 
+/* podman's "tmpcopyup": the new tmpfs (MFD, still detached) starts with
+ * what the image has at PATH.  Entries are opened relative to their
+ * parents without following symlinks (copy.c). */
+static int copy_up(int rootfd, const char *path, int mfd) {
+        _cleanup_free_ char *rel = mount_target_path(path);
+        _cleanup_close_ int src = chase_in_root(rootfd, rel, 0, O_RDONLY | O_DIRECTORY, 0);
+        if (src == -ENOENT || src == -ENOTDIR)
+                return 0;
+        if (src < 0)
+                return src;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(src, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    (r = copy_tree_at(src, de->d_name, de->d_name, mfd, de->d_name, NULL, 0, NULL)) < 0)
+                        return r;
+        return 0;
+}
+
 static int fs_mount(const RootfsContext *c, const OciMount *m, const MountOpts *o, char *err, size_t errlen) {
         /* A "cgroup" mount is the container's view of its own cgroup: with a
          * cgroup namespace, a cgroup2 mount shows it from its root. */
@@ -161,7 +187,11 @@ static int fs_mount(const RootfsContext *c, const OciMount *m, const MountOpts *
         }
         if (mfd < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot mount %s (%s): %m", m->destination, m->type);
-        int r = attach(mfd, c->rootfd, m->destination, true);
+        int r;
+        if (o->tmpcopyup && streq(type, "tmpfs") && (r = copy_up(c->rootfd, m->destination, mfd)) < 0)
+                return errbuf_printf(err, errlen, r, "Cannot copy the contents of %s into its tmpfs: %m",
+                                     m->destination);
+        r = attach(mfd, c->rootfd, m->destination, true);
         if (r < 0)
                 return errbuf_printf(err, errlen, r, "Cannot mount %s (%s): %m", m->destination, m->type);
         return 0;

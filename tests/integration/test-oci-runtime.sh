@@ -60,7 +60,7 @@ make_bundle() {
     "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
     "resources": {"devices": [{"allow": false, "access": "rwm"}], "memory": {"limit": 134217728}, "pids": {"limit": 64}},
     "sysctl": {"net.ipv4.ping_group_range": "0 0"},
-    "maskedPaths": ["/proc/kcore", "/proc/keys", "/sys/firmware", "/proc/scsi"],
+    "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware", "/proc/scsi"],
     "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
     "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
                 "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
@@ -85,7 +85,9 @@ no_trace_left() {
 check_output_contains "--version names the spec" '^spec: 1\.' "$BERTH_OCI" --version
 
 B=$TEST_TMP/b1
-make_bundle "$B" '["sh", "-c", "echo out:$(hostname):$(cat /proc/self/oom_score_adj); cat /proc/sys/net/ipv4/ping_group_range; touch /proc/sys/x 2>&1; hostname evil 2>&1; cat /proc/kcore | wc -c; exit 3"]'
+# /bin a tmpfs with podman's tmpcopyup: sh must still be there.
+make_bundle "$B" '["sh", "-c", "echo out:$(hostname):$(cat /proc/self/oom_score_adj); echo bin:$(grep \" /bin \" /proc/mounts | cut -d\" \" -f3); cat /proc/sys/net/ipv4/ping_group_range; echo 0 0 2>&1 >/proc/sys/net/ipv4/ping_group_range; hostname evil 2>&1; echo timer:$(cat /proc/timer_list | wc -c); echo fw:$(ls /sys/firmware | wc -l); exit 3"]' \
+        '.mounts += [{"destination":"/bin","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","mode=755"]}]'
 # The container's stdio is create's own.
 oci --log "$TEST_TMP/b1.log" --log-format json create --bundle "$B" --pid-file "$TEST_TMP/b1.pid" b1 >"$TEST_TMP/b1.out" 2>&1
 check "create b1" test $? = 0
@@ -99,6 +101,10 @@ check_output_contains "ps --format json lists the init" "^\[$PID\]$" oci ps --fo
 check "start b1" oci start b1
 wait_for 10 has_status b1 stopped
 check_output_contains "b1 ran, with its hostname and oomScoreAdj" '^out:ocibox:100$' cat "$TEST_TMP/b1.out" /dev/null
+check_output_contains "tmpcopyup: /bin is a tmpfs with the image's files" '^bin:tmpfs$' cat "$TEST_TMP/b1.out"
+check_output_contains "b1's /proc/timer_list is masked (a file)" '^timer:0$' cat "$TEST_TMP/b1.out"
+check_output_contains "b1's /sys/firmware is masked (a directory)" '^fw:0$' cat "$TEST_TMP/b1.out"
+check_output_contains "b1's /proc/sys is read-only" 'Read-only file system' cat "$TEST_TMP/b1.out"
 check_fails "start of a stopped container fails" oci start b1
 check "delete b1" oci delete b1
 check_output_contains "the poststop hook ran" '^poststop$' cat "$B/hooks.log"
