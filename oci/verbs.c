@@ -6,6 +6,8 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -188,8 +190,15 @@ _noreturn_ static void exec_process(const ExecContext *e, int sync) {
                 sync_fail(sync, errno, "setsid failed: %m");
         if (e->terminal) {
                 /* The container's own devpts: we are in its mount namespace and root. */
-                _cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+                _cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
                 int n, unlock = 0;
+                struct stat sb;
+                /* Only the pty multiplexer will do, whatever the container put there. */
+                if (master >= 0 && (fstat(master, &sb) < 0 || !S_ISCHR(sb.st_mode) || major(sb.st_rdev) != 5 ||
+                                    minor(sb.st_rdev) != 2 || fcntl(master, F_SETFL, 0) < 0)) {
+                        closep(&master);
+                        errno = ENODEV;
+                }
                 if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
                         sync_fail(sync, errno, "Cannot open a pty in the container: %m");
                 _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -205,34 +214,22 @@ _noreturn_ static void exec_process(const ExecContext *e, int sync) {
         sync_fail(sync, r, "%s", err);
 }
 
-_noreturn_ static void exec_child(const ExecContext *e, int sync) {
+_noreturn_ static void exec_child(const ExecContext *e, int pidfd, int sync) {
         pid_t leader = e->st->pid;
         if (cgroup_attach_like(leader, 0) < 0)
                 sync_fail(sync, EIO, "Cannot join the container's cgroup.");
-        /* Open them all first: after the mount namespace, /proc is the container's. */
-        static const struct {
-                const char *name;
-                int flag;
-        } order[] = {
-                { "user", CLONE_NEWUSER }, { "ipc", CLONE_NEWIPC },       { "uts", CLONE_NEWUTS },
-                { "net", CLONE_NEWNET },   { "cgroup", CLONE_NEWCGROUP }, { "pid", CLONE_NEWPID },
-                { "mnt", CLONE_NEWNS },
-        };
-        int fds[ELEMENTSOF(order)];
-        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
-                char path[64];
-                snprintf(path, sizeof path, "/proc/%d/ns/%s", (int) leader, order[i].name);
-                fds[i] = same_namespace(leader, order[i].name) ? -EBADF : open(path, O_RDONLY | O_CLOEXEC);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
-                if (fds[i] < 0)
-                        continue;
-                if (setns(fds[i], order[i].flag) < 0)
-                        sync_fail(sync, errno, "Cannot join the container's %s namespace: %m", order[i].name);
-                close(fds[i]);
-                if (order[i].flag == CLONE_NEWUSER && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-                        sync_fail(sync, errno, "Cannot become root in the container's user namespace: %m");
-        }
+        /* All at once through the init's pidfd: no pid to be reused on the way. */
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWPID;
+        /* setns() refuses to "enter" the user namespace we are in already. */
+        if (!same_namespace(leader, "user"))
+                flags |= CLONE_NEWUSER;
+        if (!same_namespace(leader, "net"))
+                flags |= CLONE_NEWNET;
+        if (setns(pidfd, flags) < 0)
+                sync_fail(sync, errno, "Cannot join the container's namespaces: %m");
+        close(pidfd);
+        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+                sync_fail(sync, errno, "Cannot become root in the container's user namespace: %m");
         pid_t pid = fork();
         if (pid < 0)
                 sync_fail(sync, errno, "fork failed: %m");
@@ -268,6 +265,9 @@ int verb_exec(const OciOptions *o, const char *id) {
         if (e.terminal && !o->console_socket)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "A terminal needs --console-socket.");
         closep(&dfd);
+        _cleanup_close_ int pidfd = pidfd_open_checked(st.pid, st.starttime);
+        if (pidfd < 0)
+                return log_error_errno(pidfd, "cannot exec in a stopped container");
 
         /* In the foreground the process must come back to us when the
          * middle child exits; detached, to the engine (its subreaper). */
@@ -282,13 +282,14 @@ int verb_exec(const OciOptions *o, const char *id) {
                 return log_error_errno(errno, "fork failed: %m");
         if (child == 0) {
                 closep(&sync);
-                int keep[1 + 1024];
+                int keep[2 + 1024];
                 size_t nk = 0;
                 keep[nk++] = peer;
                 for (unsigned i = 0; i < o->preserve_fds && nk < ELEMENTSOF(keep); i++)
                         keep[nk++] = 3 + (int) i;
+                keep[nk++] = pidfd;
                 (void) close_all_fds_except(keep, nk);
-                exec_child(&e, peer);
+                exec_child(&e, pidfd, peer);
         }
         closep(&peer);
         pid_t pid = 0;
