@@ -98,11 +98,18 @@ static int seccomp_install(const OciSeccomp *sc, char *err, size_t errlen) {
         return r;
 }
 
-static int apply_caps(const OciCaps *c) {
+/* Dropping from the bounding set needs CAP_SETPCAP in the effective set,
+ * which a change of user clears: before it. */
+static int apply_bounding(const OciCaps *c) {
         for (unsigned long cap = 0; cap <= CAP_LAST_CAP; cap++)
                 if (!(c->bounding & (UINT64_C(1) << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
                     errno != EINVAL)
                         return -errno;
+        return 0;
+}
+
+/* After the change of user (PR_SET_KEEPCAPS kept the permitted set). */
+static int apply_caps(const OciCaps *c) {
         cap_t caps = cap_init();
         if (!caps)
                 return -ENOMEM;
@@ -148,6 +155,8 @@ int process_exec(const OciProcess *p, const OciSeccomp *seccomp, unsigned preser
         int r;
         if (seccomp && !p->no_new_privileges && (r = seccomp_install(seccomp, err, errlen)) < 0)
                 return r;
+        if (p->has_caps && (r = apply_bounding(&p->caps)) < 0)
+                return errbuf_printf(err, errlen, r, "Failed to set the capability bounding set: %m");
         if (p->has_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return errbuf_printf(err, errlen, errno, "prctl(PR_SET_KEEPCAPS) failed: %m");
         if (setgroups(p->n_groups, p->groups) < 0 && !(errno == EPERM && p->n_groups == 0))

@@ -122,6 +122,11 @@ check_output_contains "the seccomp rule makes sethostname fail" '^hn:.*(not perm
 check_output_contains "b2's bounding set is the spec's" '^CapBnd:[[:space:]]*00000000000004e1' cat "$TEST_TMP/b2.out"
 check_output_contains "b2's /dev has the default nodes" '^urandom$' cat "$TEST_TMP/b2.out"
 check "b2 is running" has_status b2 running
+# The limits sit on the container's group, its processes one below (payload).
+mem_limit() { cat /sys/fs/cgroup/memory/berth-oci/b2/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/berth-oci/b2/memory.max; }
+pids_limit() { cat /sys/fs/cgroup/pids/berth-oci/b2/pids.max 2>/dev/null || cat /sys/fs/cgroup/berth-oci/b2/pids.max; }
+check_eq "b2's memory limit is the spec's" 134217728 "$(mem_limit)"
+check_eq "b2's pids limit is the spec's" 64 "$(pids_limit)"
 check_status "delete without --force refuses a running container" 1 oci delete b2
 printf '{"args":["sh","-c","echo exec:$(hostname); exit 4"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$TEST_TMP/p.json"
 check_status "exec in b2 returns the process's status" 4 oci exec --process "$TEST_TMP/p.json" b2
@@ -207,6 +212,10 @@ EOF
         out=$(timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs run --rm -t ${RUN[*]} sh -c 'tty; exit 7'" /dev/null)
         check_eq "podman run -t: the exit code through the tty" 7 $?
         check_output_contains "podman run -t gives a tty" '/dev/pts/0' echo "$out"
+        check_output_contains "podman --user --cap-drop all: no capability left" '^CapEff:[[:space:]]+0+$' \
+                pm run --rm --user 1000:1000 --cap-drop all "${RUN[@]}" sh -c 'id; grep CapEff /proc/self/status'
+        check_output_contains "podman --read-only: a read-only root" 'Read-only file system' \
+                pm run --rm --read-only "${RUN[@]}" touch /x
         ID=$(pm run -d --name pc "${RUN[@]}" sleep 1000)
         check "podman run -d" test -n "$ID"
         check_output_contains "podman sees it running" '^running$' pm inspect -f '{{.State.Status}}' pc
