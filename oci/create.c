@@ -41,6 +41,7 @@ typedef struct Launch {
         int statefd;
         MachineCgroup cg;
         bool new_userns;
+        char **cgroup_names, **cgroup_dirs; /* see RootfsContext */
 } Launch;
 
 static int write_maps(pid_t pid, const OciSpec *s) {
@@ -71,7 +72,8 @@ _noreturn_ static void run_init(Launch *l, int sync) {
         const OciSpec *s = l->spec;
         char err[2048] = "";
         RootfsContext rc = { .spec = s, .rootfs = l->rootfs, .bundle = l->bundle, .new_userns = l->new_userns,
-                             .no_pivot = l->o->no_pivot, .rootfd = -EBADF };
+                             .no_pivot = l->o->no_pivot, .cgroup_names = l->cgroup_names,
+                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF };
         int r = rootfs_prepare(&rc, err, sizeof err);
         if (r < 0)
                 sync_fail(sync, r, "%s", err);
@@ -401,7 +403,16 @@ int verb_create(const OciOptions *o, const char *id) {
                 return r;
         }
 
-        r = launch_run(&l, &st);
+        RootfsContext views = {};
+        r = rootfs_cgroup_views(&views, group);
+        if (r < 0)
+                log_error_errno(r, "Cannot read the mount table: %m");
+        else {
+                l.cgroup_names = views.cgroup_names;
+                l.cgroup_dirs = views.cgroup_dirs;
+                r = launch_run(&l, &st);
+        }
+        rootfs_context_done(&views);
         if (r >= 0) {
                 r = oci_state_write(statefd, &st);
                 if (r < 0)

@@ -116,8 +116,17 @@ typedef struct RootfsContext {
         const char *bundle;   /* absolute: relative bind sources are below it */
         bool new_userns;
         bool no_pivot;
+        /* A host with v1 hierarchies: a "cgroup" mount is, as runc makes it, a
+         * tmpfs with the container's own cgroup of each hierarchy bound in,
+         * NAMES[i] ("memory", "unified") showing DIRS[i] (host paths).  NULL
+         * on a cgroup2-only host: a cgroup2 mount. */
+        char **cgroup_names, **cgroup_dirs;
         int rootfd;           /* set by rootfs_prepare() */
 } RootfsContext;
+/* Fill C's cgroup_names and cgroup_dirs for the container's GROUP (in the
+ * runtime, before the fork: it reads the mount table). */
+int rootfs_cgroup_views(RootfsContext *c, const char *group);
+void rootfs_context_done(RootfsContext *c);
 int rootfs_prepare(RootfsContext *c, char *err, size_t errlen);
 /* A pty from the container's own devpts: master, slave, and its name there. */
 int rootfs_open_pty(RootfsContext *c, int *ret_master, int *ret_slave, char *name, size_t name_len, char *err,

@@ -12,6 +12,7 @@
 
 #include "copy.h"
 #include "fs.h"
+#include "mount-table.h"
 #include "mount-tree.h"
 #include "oci.h"
 #include "util.h"
@@ -149,7 +150,80 @@ static int copy_up(int rootfd, const char *path, int mfd) {
         return 0;
 }
 
+typedef struct ViewsCollect {
+        const char *group;
+        char **names, **dirs;
+        bool unified_only;
+} ViewsCollect;
+
+static int view_add(const MountEntry *e, void *userdata) {
+        ViewsCollect *v = userdata;
+        bool v2 = streq(e->fstype, "cgroup2");
+        if ((!v2 && !streq(e->fstype, "cgroup")) || !streq(e->root, "/"))
+                return 0;
+        if (v2 && streq(e->target, "/sys/fs/cgroup"))
+                v->unified_only = true;
+        const char *name = startswith(e->target, "/sys/fs/cgroup/");
+        if (!name || !*name || strchr(name, '/'))
+                return 0;
+        _cleanup_free_ char *dir = xasprintf("%s/%s/payload", e->target, v->group);
+        /* cpuset: berth makes no group there (it needs per-group setup). */
+        if (access(dir, F_OK) < 0)
+                return 0;
+        v->names = strv_append(v->names, name);
+        v->dirs = strv_append(v->dirs, dir);
+        return 0;
+}
+
+int rootfs_cgroup_views(RootfsContext *c, const char *group) {
+        ViewsCollect v = { .group = group };
+        int r = mount_table_foreach(view_add, &v);
+        if (r >= 0 && !v.unified_only) {
+                c->cgroup_names = TAKE_PTR(v.names);
+                c->cgroup_dirs = TAKE_PTR(v.dirs);
+        }
+        strv_free(v.names);
+        strv_free(v.dirs);
+        return r;
+}
+
+void rootfs_context_done(RootfsContext *c) {
+        strv_free(c->cgroup_names);
+        strv_free(c->cgroup_dirs);
+        c->cgroup_names = c->cgroup_dirs = NULL;
+}
+
+/* The "cgroup" mount on a host with v1 hierarchies (see RootfsContext). */
+static int cgroup_v1_mount(const RootfsContext *c, const OciMount *m, const MountOpts *o, char *err, size_t errlen) {
+        _cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mfd = -EBADF;
+        if (fs >= 0 && fsconfig(fs, FSCONFIG_SET_STRING, "mode", "755", 0) >= 0 &&
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) >= 0)
+                mfd = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned) (o->attr_set & ~MOUNT_ATTR_RDONLY));
+        int r = mfd < 0 ? -errno : attach(mfd, c->rootfd, m->destination, true);
+        if (r < 0)
+                return errbuf_printf(err, errlen, r, "Cannot mount a tmpfs on %s: %m", m->destination);
+        for (size_t i = 0; c->cgroup_names[i]; i++) {
+                _cleanup_free_ char *target = xasprintf("%s/%s", m->destination, c->cgroup_names[i]);
+                _cleanup_close_ int tree = open_tree(AT_FDCWD, c->cgroup_dirs[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                struct mount_attr a = { .attr_set = o->attr_set, .attr_clr = o->attr_clr };
+                if (tree < 0 || ((a.attr_set || a.attr_clr) && mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0))
+                        return errbuf_printf(err, errlen, errno, "Cannot bind %s: %m", c->cgroup_dirs[i]);
+                if ((r = attach(tree, c->rootfd, target, true)) < 0)
+                        return errbuf_printf(err, errlen, r, "Cannot bind %s on %s: %m", c->cgroup_dirs[i], target);
+        }
+        if (o->attr_set & MOUNT_ATTR_RDONLY) {
+                _cleanup_close_ int fd = open_target(c->rootfd, m->destination, true);
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+                if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
+                        return errbuf_printf(err, errlen, fd < 0 ? fd : errno, "Cannot make %s read-only: %m",
+                                             m->destination);
+        }
+        return 0;
+}
+
 static int fs_mount(const RootfsContext *c, const OciMount *m, const MountOpts *o, char *err, size_t errlen) {
+        if (streq(m->type, "cgroup") && c->cgroup_names)
+                return cgroup_v1_mount(c, m, o, err, errlen);
         /* A "cgroup" mount is the container's view of its own cgroup: with a
          * cgroup namespace, a cgroup2 mount shows it from its root. */
         const char *type = streq(m->type, "cgroup") ? "cgroup2" : m->type;

@@ -216,6 +216,10 @@ EOF
                 pm run --rm --user 1000:1000 --cap-drop all "${RUN[@]}" sh -c 'id; grep CapEff /proc/self/status'
         check_output_contains "podman --read-only: a read-only root" 'Read-only file system' \
                 pm run --rm --read-only "${RUN[@]}" touch /x
+        # --systemd=always: tmpfs with tmpcopyup, and on a v1 host a bind of the host's
+        # systemd hierarchy onto the container's cgroup view.
+        check_output_contains "podman --systemd=always: its mounts are made" '^tmpfs /run/lock ' \
+                pm run --rm --systemd=always "${RUN[@]}" cat /proc/mounts
         ID=$(pm run -d --name pc "${RUN[@]}" sleep 1000)
         check "podman run -d" test -n "$ID"
         check_output_contains "podman sees it running" '^running$' pm inspect -f '{{.State.Status}}' pc
