@@ -156,6 +156,24 @@ check_output_contains "kill of a stopped container: not running" 'container not 
 check "delete b2" oci delete b2
 check "nothing of b2 is left" no_trace_left "$OCI_ROOT" b2 berth-oci/b2
 
+# fds passed on (--preserve-fds), additional groups, rlimits, a systemd-style cgroupsPath
+# (a slice of the test's own, removed after).
+SLICE=berthocitest$$.slice
+B=$TEST_TMP/b4
+make_bundle "$B" '["sh", "-c", "echo via-fd3 >&3; id -G; ulimit -n; cat /proc/self/cgroup"]' \
+        '.process.user.additionalGids = [10, 20] | .process.rlimits = [{"type":"RLIMIT_NOFILE","soft":321,"hard":321}] |
+         .linux.cgroupsPath = "'"$SLICE"':berth:b4" | .linux.namespaces -= [{"type":"cgroup"}]'
+oci create --bundle "$B" --preserve-fds 1 b4 3>"$TEST_TMP/fd3" >"$TEST_TMP/b4.out" 2>&1 && oci start b4
+check "create and start b4 with --preserve-fds 1" test $? = 0
+wait_for 10 has_status b4 stopped
+check_output_contains "fd 3 was passed on" '^via-fd3$' cat "$TEST_TMP/fd3"
+check_output_contains "additionalGids" '^0 10 20$' cat "$TEST_TMP/b4.out"
+check_output_contains "rlimits" '^321$' cat "$TEST_TMP/b4.out"
+check_output_contains "slice:prefix:name is slice/prefix-name.scope" ":/$SLICE/berth-b4\\.scope/payload\$" cat "$TEST_TMP/b4.out"
+check "delete b4" oci delete b4
+check "nothing of b4 is left" no_trace_left "$OCI_ROOT" b4 "$SLICE/berth-b4.scope"
+rmdir /sys/fs/cgroup/*/"$SLICE" /sys/fs/cgroup/"$SLICE" 2>/dev/null
+
 # Bad input: a clear error that names the field, in the JSON log too; nothing made.
 B=$TEST_TMP/bad
 make_bundle "$B" '["sh"]' '.mounts[0].destination = "proc"'
@@ -225,7 +243,7 @@ EOF
         check_output_contains "podman sees it running" '^running$' pm inspect -f '{{.State.Status}}' pc
         check_status "podman exec without a tty: its status" 5 pm exec pc sh -c 'exit 5'
         check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1000$' pm exec pc ps
-        check_output_contains "podman exec -t gives a tty" '^/dev/pts/' \
+        check_output_contains "podman exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs exec -t pc tty" /dev/null
         check "podman stop" pm stop -t 2 pc
         check_output_contains "podman sees it exited" '^exited$' pm inspect -f '{{.State.Status}}' pc
@@ -276,7 +294,7 @@ EOF
         check "ctr run -d" ctrc run -d "${RUN[@]}" cs sleep 1000
         check_output_contains "ctr task ls: running" '^cs +[0-9]+ +RUNNING' ctrc task ls
         check_status "ctr task exec without a tty: its status" 4 ctrc task exec --exec-id e1 cs sh -c 'exit 4'
-        check_output_contains "ctr task exec -t gives a tty" '^/dev/pts/' \
+        check_output_contains "ctr task exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "ctr --address $CD/containerd.sock task exec -t --exec-id e2 cs tty" /dev/null
         check "ctr task kill" ctrc task kill -s SIGKILL cs
         wait_for 10 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^cs .*STOPPED'"
