@@ -163,6 +163,11 @@ static int view_add(const MountEntry *e, void *userdata) {
                 return 0;
         if (v2 && streq(e->target, "/sys/fs/cgroup"))
                 v->unified_only = true;
+        /* As runc: the v1 hierarchies only.  A unified view next to them
+         * would make a systemd inside (which sees its cgroup's full path
+         * without a cgroup namespace) try to manage a read-only one. */
+        if (v2)
+                return 0;
         const char *name = startswith(e->target, "/sys/fs/cgroup/");
         if (!name || !*name || strchr(name, '/'))
                 return 0;
