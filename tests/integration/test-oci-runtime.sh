@@ -255,6 +255,28 @@ EOF
         check "podman kill" pm kill "$ID"
         check "podman rm after kill" pm rm "$ID"
         check "podman kill + rm: nothing left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+
+        # A system container: Debian with systemd (berth's template) boots to
+        # "running" under podman --systemd=always and powers off on podman stop.
+        if online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; then
+                ok "a Debian rootfs from berth's template"
+                DRUN=(--network none --log-driver k8s-file --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+                      --rootfs "$BERTH_ROOT/machines/deb/rootfs")
+                ID=$(pm run -d --systemd=always "${DRUN[@]}" /sbin/init)
+                check "podman run --systemd=always /sbin/init" test -n "$ID"
+                sd_state() { pm exec "$ID" systemctl is-system-running 2>/dev/null; }
+                sd_settled() { case "$(sd_state)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
+                wait_for 90 sd_settled
+                check_eq "systemd reaches running (not degraded)" running "$(sd_state)"
+                check_output_contains "systemd is PID 1" '^systemd$' pm exec "$ID" cat /proc/1/comm
+                check "podman stop: systemd powers off (SIGRTMIN+3)" pm stop -t 30 "$ID"
+                check_eq "and exits 0" 0 "$(pm inspect -f '{{.State.ExitCode}}' "$ID")"
+                check "podman rm the system container" pm rm "$ID"
+                check "nothing of the system container is left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+        else
+                not_ok "a Debian rootfs from berth's template"
+                sed 's/^/# /' "$TEST_TMP/deb.log"
+        fi
 else
         ok "podman # SKIP podman or conmon is not installed"
 fi
