@@ -748,3 +748,53 @@ int cgroup_machine_renew_payload(const MachineCgroup *m) {
         }
         return 0;
 }
+
+/* The pids in DFD's cgroup.procs and below, appended to *PIDS. */
+static void collect_pids(int dfd, pid_t **pids, size_t *n) {
+        _cleanup_free_ char *procs = NULL;
+        if (read_file_at(dfd, "cgroup.procs", 1 << 20, &procs, NULL) >= 0)
+                for (char *p = procs, *e; *p; p = e) {
+                        e = strchrnul(p, '\n');
+                        if (*e)
+                                *e++ = 0;
+                        int pid;
+                        if (safe_atoi(p, &pid) < 0 || pid <= 0)
+                                continue;
+                        *pids = realloc(*pids, sizeof(pid_t) * (*n + 1));
+                        if (!*pids)
+                                abort();
+                        (*pids)[(*n)++] = pid;
+                }
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(dfd, &d) < 0)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        _cleanup_close_ int sub = open_dir_nofollow(dirfd(d), de->d_name);
+                        if (sub >= 0)
+                                collect_pids(sub, pids, n);
+                }
+}
+
+int cgroup_machine_pids(const MachineCgroup *m, pid_t **ret, size_t *ret_n) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        /* Every process is in every hierarchy: one that has the group will do. */
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *gdir = group_dir(i, m);
+                _cleanup_free_ char *dir = gdir ? xasprintf("%s/payload", gdir) : NULL;
+                _cleanup_close_ int fd = dir ? open_dir_nofollow(AT_FDCWD, dir) : -EBADF;
+                if (fd < 0)
+                        continue;
+                pid_t *pids = NULL;
+                size_t k = 0;
+                collect_pids(fd, &pids, &k);
+                *ret = pids;
+                *ret_n = k;
+                return 0;
+        }
+        return -ENOENT;
+}

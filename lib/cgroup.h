@@ -77,6 +77,10 @@ int cgroup_machine_chown(const MachineCgroup *m, uid_t uid, gid_t gid);
  * itself in direct mode, GROUP/payload when delegated).  Missing is fine. */
 int cgroup_machine_destroy(const MachineCgroup *m);
 
+/* The processes in the machine's payload cgroup and below (malloc'ed
+ * array), from the first hierarchy that has it; -ENOENT if none has. */
+int cgroup_machine_pids(const MachineCgroup *m, pid_t **ret, size_t *ret_n);
+
 /* Move PID into the cgroups TARGET is in (every hierarchy we manage). */
 int cgroup_attach_like(pid_t target, pid_t pid);
 

@@ -2,12 +2,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
 static int max_level = LOG_INFO;
 static const char *log_prefix = "berth";
 static int log_file = -1;
+static bool log_file_json = false;
+
+void log_set_file_json(bool json) {
+        log_file_json = json;
+}
+
+static const char *level_name(int level) {
+        if (level <= LOG_ERR)
+                return "error";
+        if (level == LOG_WARNING)
+                return "warning";
+        if (level <= LOG_INFO)
+                return "info";
+        return "debug";
+}
+
+/* MSG as a JSON string body: quotes, backslashes and control bytes escaped. */
+static void json_escape(const char *msg, char *out, size_t size) {
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *) msg; *p && o + 7 < size; p++) {
+                if (*p == '"' || *p == '\\') {
+                        out[o++] = '\\';
+                        out[o++] = (char) *p;
+                } else if (*p < 0x20 || *p == 0x7f)
+                        o += (size_t) snprintf(out + o, size - o, "\\u%04x", *p);
+                else
+                        out[o++] = (char) *p;
+        }
+        out[o] = 0;
+}
+
+static void log_write_json(int level, const char *msg) {
+        char esc[2048 * 6 + 8], stamp[64];
+        json_escape(msg, esc, sizeof esc);
+        struct timespec ts;
+        struct tm tm;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        if (!gmtime_r(&ts.tv_sec, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                stamp[0] = 0;
+        dprintf(log_file, "{\"level\":\"%s\",\"msg\":\"%s\",\"time\":\"%s\"}\n", level_name(level), esc, stamp);
+}
 
 void log_set_file(int fd) {
         log_file = fd;
@@ -57,7 +99,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 fprintf(stderr, "%s: %s (%s:%d %s)\n", log_prefix, msg, file, line, func);
         else
                 fprintf(stderr, "%s: %s\n", log_prefix, msg);
-        if (log_file >= 0)
+        if (log_file >= 0 && log_file_json)
+                log_write_json(level, msg);
+        else if (log_file >= 0)
                 dprintf(log_file, "%s: %s\n", log_prefix, msg);
 
         errno = saved;

@@ -21,6 +21,9 @@ void log_set_prefix(const char *prefix);
 void log_parse_environment(void);
 /* Also append every message to FD (-1: stop). */
 void log_set_file(int fd);
+/* Write the lines for that fd as JSON objects, {"level":"error","msg":...,"time":...},
+ * as OCI engines read a runtime's --log (berth-oci). */
+void log_set_file_json(bool json);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
         _printf_(6, 7);

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* berth-oci, a runc-compatible OCI runtime on lib/.  What its parts share:
+ *   main.c     options and verbs
+ *   state.c    the state directory ROOT/ID: state.json, the exec fifo, status
+ *   create.c   create: the runtime's side of the launch
+ *   rootfs.c   the container init's side: mounts, devices, pivot_root
+ *   process.c  what every container process gets before exec: user, caps,
+ *              rlimits, seccomp (create's init and exec alike)
+ *   sync.c     the messages between the runtime and its children
+ *   hooks.c    OCI hooks
+ *   verbs.c    start, state, kill, delete, ps, exec */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "oci-spec.h"
+#include "util.h"
+
+#define OCI_DEFAULT_ROOT "/run/berth-oci"
+#define OCI_VERSION "1.1.0"
+
+typedef struct OciOptions {
+        const char *root;
+        bool systemd_cgroup;
+        /* create and exec */
+        const char *bundle;
+        const char *pid_file;
+        const char *console_socket;
+        const char *process;
+        bool no_pivot;
+        bool detach;
+        bool tty;
+        unsigned preserve_fds;
+        /* kill and delete */
+        bool all;
+        bool force;
+        const char *format;
+} OciOptions;
+
+typedef enum OciStatus {
+        OCI_STATUS_CREATING,
+        OCI_STATUS_CREATED,
+        OCI_STATUS_RUNNING,
+        OCI_STATUS_STOPPED,
+} OciStatus;
+
+/* What ROOT/ID/state.json keeps. */
+typedef struct OciState {
+        char *id;
+        pid_t pid;
+        unsigned long long starttime;
+        char *bundle;
+        char *rootfs;
+        char *created;
+        char *cgroup; /* MachineCgroup group, relative to each hierarchy */
+} OciState;
+
+/* state.c */
+int oci_id_validate(const char *id);
+int oci_state_dir_open(const char *root, const char *id, int *ret);
+int oci_state_write(int dirfd, const OciState *s);
+int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *ret);
+void oci_state_done(OciState *s);
+OciStatus oci_state_status(int dirfd, const OciState *s);
+const char *oci_status_name(OciStatus st);
+/* The state JSON the spec defines (also a hook's stdin), malloc'ed. */
+char *oci_state_json(const OciState *s, OciStatus st, const char *annotations_from);
+/* The container's cgroup for the spec's cgroupsPath (or ID's default). */
+char *oci_cgroup_group(const char *cgroups_path, const char *id);
+/* Load ROOT/ID/config.json, the copy create keeps. */
+int oci_state_spec(int dirfd, OciSpec *ret);
+/* Write PID to PATH (the caller's --pid-file) atomically. */
+int oci_write_pid_file(const char *path, pid_t pid);
+
+/* hooks.c: run the hooks of KIND with STATE_JSON on their stdin.  With
+ * FATAL false a failing hook is logged and ignored (poststart, poststop). */
+int oci_hooks_run(const OciSpec *spec, OciHookKind kind, const char *state_json, bool fatal);
+
+/* sync.c: fixed-size messages over a SOCK_SEQPACKET socketpair. */
+typedef enum SyncType {
+        SYNC_GO = 1,      /* runtime -> child: carry on */
+        SYNC_USERNS,      /* child: my user namespace waits for its maps */
+        SYNC_PID,         /* child: the container process is VALUE */
+        SYNC_HOOKS,       /* init: mounts are done; run prestart/createRuntime */
+        SYNC_PTY,         /* child: the pty master comes with this message; TEXT its name */
+        SYNC_READY,       /* init: set up, waiting for start */
+        SYNC_ERROR,       /* child: failed; VALUE is -errno, TEXT the message */
+} SyncType;
+
+typedef struct SyncMsg {
+        int type;
+        int value;
+        char text[2048];
+} SyncMsg;
+
+int sync_send(int sock, SyncType type, int value, const char *text);
+/* A message with an fd (SYNC_PTY). */
+int sync_send_fd(int sock, SyncType type, const char *text, int fd);
+/* Receive one message (and its fd, if RET_FD); -EPIPE at EOF. */
+int sync_recv(int sock, SyncMsg *ret, int *ret_fd);
+/* Report an error to the runtime and die: the last thing a child does. */
+_noreturn_ void sync_fail(int sock, int r, const char *fmt, ...) _printf_(3, 4);
+/* Hand the pty master to the engine's console socket at PATH. */
+int console_socket_send(const char *path, int master, const char *name);
+
+/* rootfs.c: in the container init, in its new mount namespace: build the
+ * tree on the bundle's rootfs (every target resolved inside it), then make
+ * it the root.  Each step returns -errno with a message in ERR. */
+typedef struct RootfsContext {
+        const OciSpec *spec;
+        const char *rootfs;   /* absolute host path */
+        const char *bundle;   /* absolute: relative bind sources are below it */
+        bool new_userns;
+        bool no_pivot;
+        /* A host with v1 hierarchies: a "cgroup" mount is, as runc makes it, a
+         * tmpfs with the container's own cgroup of each hierarchy bound in,
+         * NAMES[i] ("memory", "unified") showing DIRS[i] (host paths).  NULL
+         * on a cgroup2-only host: a cgroup2 mount. */
+        char **cgroup_names, **cgroup_dirs;
+        int rootfd;           /* set by rootfs_prepare() */
+} RootfsContext;
+/* Fill C's cgroup_names and cgroup_dirs for the container's GROUP (in the
+ * runtime, before the fork: it reads the mount table). */
+int rootfs_cgroup_views(RootfsContext *c, const char *group);
+void rootfs_context_done(RootfsContext *c);
+int rootfs_prepare(RootfsContext *c, char *err, size_t errlen);
+/* A pty from the container's own devpts: master, slave, and its name there. */
+int rootfs_open_pty(RootfsContext *c, int *ret_master, int *ret_slave, char *name, size_t name_len, char *err,
+                    size_t errlen);
+int rootfs_pivot(RootfsContext *c, char *err, size_t errlen);
+/* After the pivot: hostname, sysctls, then the masked and read-only paths. */
+int rootfs_finish(RootfsContext *c, char *err, size_t errlen);
+
+/* process.c */
+/* Apply P in the calling child (after the fifo or the namespaces): rlimits,
+ * user, capabilities, no_new_privs, the seccomp filter SECCOMP (NULL: none).
+ * Then find the program (in P's PATH) and exec it; only returns on error,
+ * with a message in ERR. */
+int process_exec(const OciProcess *p, const OciSeccomp *seccomp, unsigned preserve_fds, char *err, size_t errlen);
+/* Whether P's program can be found in the current root (for an early error). */
+int process_find_program(const OciProcess *p, char **ret_path);
+/* Write P's oomScoreAdj (if any) for process PID. */
+int process_set_oom_score(pid_t pid, const OciProcess *p);
+
+/* verbs */
+int verb_create(const OciOptions *o, const char *id);
+int verb_start(const OciOptions *o, const char *id);
+int verb_state(const OciOptions *o, const char *id);
+int verb_kill(const OciOptions *o, const char *id, const char *signal);
+int verb_delete(const OciOptions *o, const char *id);
+int verb_exec(const OciOptions *o, const char *id);
+int verb_ps(const OciOptions *o, const char *id);

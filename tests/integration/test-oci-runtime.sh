@@ -1,0 +1,334 @@
+#!/bin/bash
+# berth-oci, the OCI runtime: its own verbs on a bundle, then the real
+# engines from Debian driving it: podman 4.3 (conmon) and containerd 1.6
+# (its runc shim, through ctr).  Everything local: a static busybox rootfs,
+# no image pull, no network.  The engines' state lives in the test's dirs;
+# berth-oci's own state is under a --root of the test's where the engine
+# lets us pass one (ctr --runc-root), else in the default /run/berth-oci,
+# where container IDs are the engines' unique ones.
+. "$(dirname "$0")/lib.sh"
+: "${BERTH_OCI:?set BERTH_OCI to the berth-oci binary}"
+
+OCI_ROOT=$TEST_TMP/oci-state
+oci() { "$BERTH_OCI" --root "$OCI_ROOT" "$@"; }
+# has_status ID STATUS: berth-oci state says so.
+has_status() { [ "$(oci state "$1" | jq -r .status)" = "$2" ]; }
+
+# A rootfs of a static busybox, as the busybox template makes it.
+ROOTFS=$TEST_TMP/rootfs
+mkdir -p "$ROOTFS"/{bin,proc,dev,sys,tmp,etc}
+cp "$(command -v busybox)" "$ROOTFS/bin/busybox"
+for c in sh sleep cat echo id ls ps hostname true tty touch; do ln -s busybox "$ROOTFS/bin/$c"; done
+
+# make_bundle DIR ARGS-JSON [JQ-FILTER]: a bundle whose config is what
+# podman and containerd write, trimmed, with ARGS as process.args.
+make_bundle() {
+        local dir=$1 args=$2 filter=${3:-.}
+        mkdir -p "$dir"
+        ln -sfn "$ROOTFS" "$dir/rootfs"
+        jq --argjson args "$args" "(.process.args = \$args) | $filter" >"$dir/config.json" <<EOF
+{
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+    "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID"],
+      "effective": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID"],
+      "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID"]
+    },
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+    "noNewPrivileges": true, "oomScoreAdj": 100
+  },
+  "root": {"path": "rootfs", "readonly": false},
+  "hostname": "ocibox",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+    {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "nosuid", "nodev"]}
+  ],
+  "hooks": {
+    "prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >> $dir/hooks.log; echo >> $dir/hooks.log"]}],
+    "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", "echo poststop >> $dir/hooks.log"]}]
+  },
+  "linux": {
+    "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+    "resources": {"devices": [{"allow": false, "access": "rwm"}], "memory": {"limit": 134217728}, "pids": {"limit": 64}},
+    "sysctl": {"net.ipv4.ping_group_range": "0 0"},
+    "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware", "/proc/scsi"],
+    "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+    "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
+                "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+  }
+}
+EOF
+}
+
+# No trace of container ID under berth-oci's root ROOT and in no cgroup
+# hierarchy under GROUP (its cgroup, relative to the hierarchies).
+no_trace_left() {
+        local root=$1 id=$2 group=$3 d
+        [ -e "$root/$id" ] && { echo "state $root/$id is left"; return 1; }
+        for d in /sys/fs/cgroup/*/"$group" /sys/fs/cgroup/"$group"; do
+                [ -e "$d" ] && { echo "cgroup $d is left"; return 1; }
+        done
+        grep -q "$id" /proc/self/mountinfo && { echo "a mount of $id is left"; return 1; }
+        return 0
+}
+
+# --- berth-oci on its own ------------------------------------------------------
+check_output_contains "--version names the spec" '^spec: 1\.' "$BERTH_OCI" --version
+
+B=$TEST_TMP/b1
+# /bin a tmpfs with podman's tmpcopyup: sh must still be there.
+make_bundle "$B" '["sh", "-c", "echo out:$(hostname):$(cat /proc/self/oom_score_adj); echo bin:$(grep \" /bin \" /proc/mounts | cut -d\" \" -f3); cat /proc/sys/net/ipv4/ping_group_range; echo 0 0 2>&1 >/proc/sys/net/ipv4/ping_group_range; hostname evil 2>&1; echo timer:$(cat /proc/timer_list | wc -c); echo fw:$(ls /sys/firmware | wc -l); exit 3"]' \
+        '.mounts += [{"destination":"/bin","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","mode=755"]}]'
+# The container's stdio is create's own.
+oci --log "$TEST_TMP/b1.log" --log-format json create --bundle "$B" --pid-file "$TEST_TMP/b1.pid" b1 >"$TEST_TMP/b1.out" 2>&1
+check "create b1" test $? = 0
+PID=$(cat "$TEST_TMP/b1.pid")
+check "b1 is created" has_status b1 created
+check_eq "b1's pid is the one in the pid file" "$PID" "$(oci state b1 | jq -r .pid)"
+check "the pid is in new PID and mount namespaces" \
+        sh -c "[ \$(readlink /proc/$PID/ns/pid) != \$(readlink /proc/self/ns/pid) ] && [ \$(readlink /proc/$PID/ns/mnt) != \$(readlink /proc/self/ns/mnt) ]"
+check_output_contains "the prestart hook got the state on stdin" '"id":"b1"' tr -d ' \n' <"$B/hooks.log"
+check_output_contains "ps --format json lists the init" "^\[$PID\]$" oci ps --format json b1
+check "start b1" oci start b1
+wait_for 10 has_status b1 stopped
+check_output_contains "b1 ran, with its hostname and oomScoreAdj" '^out:ocibox:100$' cat "$TEST_TMP/b1.out" /dev/null
+check_output_contains "tmpcopyup: /bin is a tmpfs with the image's files" '^bin:tmpfs$' cat "$TEST_TMP/b1.out"
+check_output_contains "b1's /proc/timer_list is masked (a file)" '^timer:0$' cat "$TEST_TMP/b1.out"
+check_output_contains "b1's /sys/firmware is masked (a directory)" '^fw:0$' cat "$TEST_TMP/b1.out"
+check_output_contains "b1's /proc/sys is read-only" 'Read-only file system' cat "$TEST_TMP/b1.out"
+check_fails "start of a stopped container fails" oci start b1
+check "delete b1" oci delete b1
+check_output_contains "the poststop hook ran" '^poststop$' cat "$B/hooks.log"
+check "nothing of b1 is left" no_trace_left "$OCI_ROOT" b1 berth-oci/b1
+check_output_contains "delete of a missing container says it does not exist" 'does not exist' oci delete b1
+
+B=$TEST_TMP/b2
+make_bundle "$B" '["sh", "-c", "cat /proc/self/status | grep -E \"^(CapBnd|NoNewPrivs|Seccomp):\"; sethostname=$(hostname x 2>&1); echo \"hn:$sethostname\"; ls /dev; echo; sleep 30"]'
+oci create --bundle "$B" --pid-file "$TEST_TMP/b2.pid" b2 >"$TEST_TMP/b2.out" 2>&1
+check "create b2" test $? = 0
+check "start b2" oci start b2
+wait_for 10 grep -q '^hn:' "$TEST_TMP/b2.out"
+check_output_contains "b2 has no new privileges and a seccomp filter" '^Seccomp:.*2' cat "$TEST_TMP/b2.out"
+check_output_contains "the seccomp rule makes sethostname fail" '^hn:.*(not permitted|denied)' cat "$TEST_TMP/b2.out"
+check_output_contains "b2's bounding set is the spec's" '^CapBnd:[[:space:]]*00000000000004e1' cat "$TEST_TMP/b2.out"
+check_output_contains "b2's /dev has the default nodes" '^urandom$' cat "$TEST_TMP/b2.out"
+check "b2 is running" has_status b2 running
+# The limits sit on the container's group, its processes one below (payload).
+mem_limit() { cat /sys/fs/cgroup/memory/berth-oci/b2/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/berth-oci/b2/memory.max; }
+pids_limit() { cat /sys/fs/cgroup/pids/berth-oci/b2/pids.max 2>/dev/null || cat /sys/fs/cgroup/berth-oci/b2/pids.max; }
+check_eq "b2's memory limit is the spec's" 134217728 "$(mem_limit)"
+check_eq "b2's pids limit is the spec's" 64 "$(pids_limit)"
+check_status "delete without --force refuses a running container" 1 oci delete b2
+printf '{"args":["sh","-c","echo exec:$(hostname); exit 4"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$TEST_TMP/p.json"
+check_status "exec in b2 returns the process's status" 4 oci exec --process "$TEST_TMP/p.json" b2
+check_output_contains "exec runs inside b2" '^exec:ocibox$' oci exec --process "$TEST_TMP/p.json" b2
+# A CRI app container joins the pod sandbox's network, IPC and UTS namespaces by path.
+B=$TEST_TMP/b3
+P2=$(oci state b2 | jq -r .pid)
+make_bundle "$B" '["sh", "-c", "hostname; sleep 30"]' \
+        "del(.hostname) | .linux.namespaces = [{\"type\":\"pid\"},{\"type\":\"mount\"},
+         {\"type\":\"network\",\"path\":\"/proc/$P2/ns/net\"},{\"type\":\"ipc\",\"path\":\"/proc/$P2/ns/ipc\"},
+         {\"type\":\"uts\",\"path\":\"/proc/$P2/ns/uts\"}] | .annotations = {\"io.kubernetes.cri.container-type\":\"container\"}"
+oci create --bundle "$B" --pid-file "$TEST_TMP/b3.pid" b3 >"$TEST_TMP/b3.out" 2>&1 && oci start b3
+check "create and start b3 in b2's namespaces" test $? = 0
+P3=$(cat "$TEST_TMP/b3.pid")
+check_eq "b3 is in b2's network namespace" "$(readlink /proc/$P2/ns/net)" "$(readlink /proc/$P3/ns/net)"
+check_eq "b3 has a PID namespace of its own" false \
+        "$([ "$(readlink /proc/$P2/ns/pid)" = "$(readlink /proc/$P3/ns/pid)" ] && echo true || echo false)"
+wait_for 10 grep -q . "$TEST_TMP/b3.out"
+check_output_contains "b3 has b2's hostname" '^ocibox$' cat "$TEST_TMP/b3.out"
+check "kill --all b3" oci kill --all b3 9
+wait_for 10 has_status b3 stopped
+check "b3 is stopped after kill --all" has_status b3 stopped
+check "delete b3" oci delete b3
+check "kill b2 with a signal name" oci kill b2 KILL
+wait_for 10 has_status b2 stopped
+check_output_contains "kill of a stopped container: not running" 'container not running' oci kill b2 9
+check "delete b2" oci delete b2
+check "nothing of b2 is left" no_trace_left "$OCI_ROOT" b2 berth-oci/b2
+
+# fds passed on (--preserve-fds), additional groups, rlimits, a systemd-style cgroupsPath
+# (a slice of the test's own, removed after).
+SLICE=berthocitest$$.slice
+B=$TEST_TMP/b4
+make_bundle "$B" '["sh", "-c", "echo via-fd3 >&3; id -G; ulimit -n; cat /proc/self/cgroup"]' \
+        '.process.user.additionalGids = [10, 20] | .process.rlimits = [{"type":"RLIMIT_NOFILE","soft":321,"hard":321}] |
+         .linux.cgroupsPath = "'"$SLICE"':berth:b4" | .linux.namespaces -= [{"type":"cgroup"}]'
+oci create --bundle "$B" --preserve-fds 1 b4 3>"$TEST_TMP/fd3" >"$TEST_TMP/b4.out" 2>&1 && oci start b4
+check "create and start b4 with --preserve-fds 1" test $? = 0
+wait_for 10 has_status b4 stopped
+check_output_contains "fd 3 was passed on" '^via-fd3$' cat "$TEST_TMP/fd3"
+check_output_contains "additionalGids" '^0 10 20$' cat "$TEST_TMP/b4.out"
+check_output_contains "rlimits" '^321$' cat "$TEST_TMP/b4.out"
+check_output_contains "slice:prefix:name is slice/prefix-name.scope" ":/$SLICE/berth-b4\\.scope/payload\$" cat "$TEST_TMP/b4.out"
+check "delete b4" oci delete b4
+check "nothing of b4 is left" no_trace_left "$OCI_ROOT" b4 "$SLICE/berth-b4.scope"
+rmdir /sys/fs/cgroup/*/"$SLICE" /sys/fs/cgroup/"$SLICE" 2>/dev/null
+
+# Bad input: a clear error that names the field, in the JSON log too; nothing made.
+B=$TEST_TMP/bad
+make_bundle "$B" '["sh"]' '.mounts[0].destination = "proc"'
+check_status "a relative mount destination is refused" 1 \
+        oci --log "$TEST_TMP/bad.log" --log-format json create --bundle "$B" bad
+check_output_contains "the JSON log names the field" '^\{"level":"error","msg":".*mounts\[0\]\.destination' cat "$TEST_TMP/bad.log"
+check "no state is left by the refused create" test ! -e "$OCI_ROOT/bad"
+make_bundle "$B" '["no-such-program"]'
+check_output_contains "a missing program fails create, not start" 'executable file not found' oci create --bundle "$B" bad
+check "no state or cgroup is left by the failed create" no_trace_left "$OCI_ROOT" bad berth-oci/bad
+
+# A user namespace from the spec's mappings: the rootfs belongs to its root,
+# who must be able to reach it.
+chmod 0711 "$TEST_TMP"
+UROOT=$TEST_TMP/urootfs
+cp -a "$ROOTFS" "$UROOT"
+chown -R -h 1900000000:1900000000 "$UROOT"
+B=$TEST_TMP/bu
+make_bundle "$B" '["sh", "-c", "cat /proc/self/uid_map; id -u; touch /tmp/ok && echo wrote"]' \
+        '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings = [{"containerID":0,"hostID":1900000000,"size":65536}] |
+         .linux.gidMappings = .linux.uidMappings | (.mounts[] | select(.type == "devpts") | .options) -= ["gid=5"] |
+         .mounts += [{"destination":"/tmp","type":"tmpfs","source":"tmpfs"}]'
+ln -sfn "$UROOT" "$B/rootfs"
+oci create --bundle "$B" bu >"$TEST_TMP/bu.out" 2>&1 && oci start bu
+check "create and start bu (user namespace)" test $? = 0
+wait_for 10 has_status bu stopped
+check_output_contains "bu's root is host UID 1900000000" '^ +0 +1900000000 +65536$' cat "$TEST_TMP/bu.out"
+check_output_contains "bu writes as its root" '^wrote$' cat "$TEST_TMP/bu.out"
+check "delete bu" oci delete bu
+rm -rf "$UROOT"
+
+# --- podman 4.3 (conmon 2.1) ---------------------------------------------------
+if command -v podman >/dev/null && command -v conmon >/dev/null; then
+        PM=$TEST_TMP/podman
+        mkdir -p "$PM"
+        # runtime_supports_json: conmon passes --log-format json (our JSON log).
+        cat >"$PM/containers.conf" <<EOF
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "berth"
+runtime_supports_json = ["berth"]
+[engine.runtimes]
+berth = ["$BERTH_OCI"]
+EOF
+        pm() {
+                CONTAINERS_CONF=$PM/containers.conf podman --root "$PM/root" --runroot "$PM/runroot" \
+                        --storage-driver vfs "$@"
+        }
+        # --ulimit: podman's defaults exceed what a test may set here.
+        RUN=(--network none --log-driver k8s-file --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs "$ROOTFS")
+        check_status "podman: an app's exit code comes back (3)" 3 pm run --rm "${RUN[@]}" sh -c 'exit 3'
+        check_status "podman: an app's exit code comes back (7)" 7 pm run --rm "${RUN[@]}" sh -c 'exit 7'
+        out=$(timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs run --rm -t ${RUN[*]} sh -c 'tty; exit 7'" /dev/null)
+        check_eq "podman run -t: the exit code through the tty" 7 $?
+        check_output_contains "podman run -t gives a tty" '/dev/pts/0' echo "$out"
+        check_output_contains "podman --user --cap-drop all: no capability left" '^CapEff:[[:space:]]+0+$' \
+                pm run --rm --user 1000:1000 --cap-drop all "${RUN[@]}" sh -c 'id; grep CapEff /proc/self/status'
+        check_output_contains "podman --read-only: a read-only root" 'Read-only file system' \
+                pm run --rm --read-only "${RUN[@]}" touch /x
+        # --systemd=always: tmpfs with tmpcopyup, and on a v1 host a bind of the host's
+        # systemd hierarchy onto the container's cgroup view.
+        check_output_contains "podman --systemd=always: its mounts are made" '^tmpfs /run/lock ' \
+                pm run --rm --systemd=always "${RUN[@]}" cat /proc/mounts
+        ID=$(pm run -d --name pc "${RUN[@]}" sleep 1000)
+        check "podman run -d" test -n "$ID"
+        check_output_contains "podman sees it running" '^running$' pm inspect -f '{{.State.Status}}' pc
+        check_status "podman exec without a tty: its status" 5 pm exec pc sh -c 'exit 5'
+        check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1000$' pm exec pc ps
+        check_output_contains "podman exec -t gives a tty" '/dev/pts/[0-9]' \
+                timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs exec -t pc tty" /dev/null
+        check "podman stop" pm stop -t 2 pc
+        check_output_contains "podman sees it exited" '^exited$' pm inspect -f '{{.State.Status}}' pc
+        check "podman rm" pm rm pc
+        check "podman: nothing of the container is left (state, cgroup, mounts)" \
+                no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+        check "podman: no process of it is left" sh -c "! pgrep -f '^sleep 1000$'"
+        ID=$(pm run -d "${RUN[@]}" sleep 1000)
+        check "podman kill" pm kill "$ID"
+        check "podman rm after kill" pm rm "$ID"
+        check "podman kill + rm: nothing left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+
+        # A system container: Debian with systemd (berth's template) boots to
+        # "running" under podman --systemd=always and powers off on podman stop.
+        if online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; then
+                ok "a Debian rootfs from berth's template"
+                DRUN=(--network none --log-driver k8s-file --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+                      --rootfs "$BERTH_ROOT/machines/deb/rootfs")
+                ID=$(pm run -d --systemd=always "${DRUN[@]}" /sbin/init)
+                check "podman run --systemd=always /sbin/init" test -n "$ID"
+                sd_state() { pm exec "$ID" systemctl is-system-running 2>/dev/null; }
+                sd_settled() { case "$(sd_state)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
+                wait_for 90 sd_settled
+                check_eq "systemd reaches running (not degraded)" running "$(sd_state)"
+                check_output_contains "systemd is PID 1" '^systemd$' pm exec "$ID" cat /proc/1/comm
+                check "podman stop: systemd powers off (SIGRTMIN+3)" pm stop -t 30 "$ID"
+                check_eq "and exits 0" 0 "$(pm inspect -f '{{.State.ExitCode}}' "$ID")"
+                check "podman rm the system container" pm rm "$ID"
+                check "nothing of the system container is left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+        else
+                not_ok "a Debian rootfs from berth's template"
+                sed 's/^/# /' "$TEST_TMP/deb.log"
+        fi
+else
+        ok "podman # SKIP podman or conmon is not installed"
+fi
+
+# --- containerd 1.6 (containerd-shim-runc-v2, ctr) -------------------------------
+if command -v containerd >/dev/null && command -v ctr >/dev/null; then
+        CD=$TEST_TMP/containerd
+        mkdir -p "$CD"
+        cat >"$CD/config.toml" <<EOF
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+                    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+                    "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[grpc]
+  address = "$CD/containerd.sock"
+[ttrpc]
+  address = "$CD/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOF
+        containerd --config "$CD/config.toml" >"$CD/log" 2>&1 &
+        CD_PID=$!
+        trap 'kill $CD_PID 2>/dev/null; wait $CD_PID 2>/dev/null; cleanup' EXIT
+        wait_for 30 test -S "$CD/containerd.sock"
+        ctrc() { ctr --address "$CD/containerd.sock" "$@"; }
+        check "containerd serves its own socket" ctrc version
+        CR=$CD/runc
+        RUN=(--runc-binary "$BERTH_OCI" --runc-root "$CR" --rootfs "$ROOTFS")
+        check_status "ctr run: an app's exit code comes back (3)" 3 ctrc run --rm "${RUN[@]}" c3 sh -c 'exit 3'
+        out=$(timeout 60 script -qec "ctr --address $CD/containerd.sock run --rm -t ${RUN[*]} c7 sh -c 'tty; exit 7'" /dev/null)
+        check_eq "ctr run -t: an app's exit code comes back (7)" 7 $?
+        check_output_contains "ctr run -t gives a tty" '/dev/pts/0' echo "$out"
+        check "ctr run -d" ctrc run -d "${RUN[@]}" cs sleep 1000
+        check_output_contains "ctr task ls: running" '^cs +[0-9]+ +RUNNING' ctrc task ls
+        check_status "ctr task exec without a tty: its status" 4 ctrc task exec --exec-id e1 cs sh -c 'exit 4'
+        check_output_contains "ctr task exec -t gives a tty" '/dev/pts/[0-9]' \
+                timeout 60 script -qec "ctr --address $CD/containerd.sock task exec -t --exec-id e2 cs tty" /dev/null
+        check "ctr task kill" ctrc task kill -s SIGKILL cs
+        wait_for 10 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^cs .*STOPPED'"
+        check_output_contains "ctr task ls: stopped" '^cs +[0-9]+ +STOPPED' ctrc task ls
+        check "ctr task delete" ctrc task delete cs
+        check "ctr container rm" ctrc container rm cs
+        check "containerd: nothing of the container is left" no_trace_left "$CR" cs default/cs
+        check "containerd: no process of it is left" sh -c "! pgrep -f '^sleep 1000$'"
+        kill "$CD_PID"
+        wait "$CD_PID" 2>/dev/null
+else
+        ok "containerd # SKIP containerd or ctr is not installed"
+fi
+
+done_testing
