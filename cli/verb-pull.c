@@ -191,11 +191,13 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         }
 
         /* The machine: the import path on the store, which stays as it is
-         * (a shared lock keeps rmi out) until the layers are unpacked. */
+         * (a shared lock keeps rmi out) until the layers are unpacked; as
+         * create --image makes it, over the image's shared layers. */
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
         if (lock < 0)
                 return ERR_FAILED;
         a.ref = ref;
+        a.layered = true;
         _cleanup_free_ char *label = xasprintf("pull:%s", ref);
         return import_machine(ctx, name, store, label, &a, set, max_size_arg);
 }

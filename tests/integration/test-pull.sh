@@ -284,8 +284,16 @@ check_eq "exec in it" "hello from m1" "$(berth exec m1 -- echo hello from m1 2>&
 check "stop it" berth stop m1
 check "pull REF NAME of zstd layers" berth pull $REG/bb:zstd m-zstd
 check "pull NAME of a Docker schema 2 image" berth pull $REG/bb:v2s2 m-v2s2
-check_eq "its tree is the OCI image's" "$(cd "$BERTH_ROOT/machines/m1/rootfs" && find . | sort | sha256sum)" \
-        "$(cd "$BERTH_ROOT/machines/m-v2s2/rootfs" && find . | sort | sha256sum)"
+# Machines of pulled images are layered (as create --image makes them):
+# their files are the upper over the image's layers.
+merged_names() {
+        local m="$BERTH_ROOT/machines/$1" lower
+        lower="$m/rootfs$(sed "s|^|:$BERTH_ROOT/images/layers/|; s|\$|/tree|" "$m/layers" | tr -d '\n')"
+        unshare -m bash -c 'mount --make-rslave / && mount -t overlay o -o "ro,userxattr,lowerdir=$1" "$2" &&
+                cd "$2" && find . | grep -v "^./etc/hostname$" | LC_ALL=C sort' _ "$lower" "$m/rootfs"
+}
+check "a machine of a pulled image is layered over its layers" test -s "$BERTH_ROOT/machines/m-v2s2/layers"
+check_eq "its tree is the OCI image's" "$(merged_names m-zstd | sha256sum)" "$(merged_names m-v2s2 | sha256sum)"
 check_status "pull REF NAME of an existing machine: exit 2" 2 berth pull $REG/bb:1 m1
 check_eq "berth images names the machine made from it" '["m1"]' \
         "$(berth images --json | jq -c --arg r "$REG/bb:1" '.[] | select(.reference == $r) | .machines')"
