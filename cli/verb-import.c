@@ -79,6 +79,21 @@ static int run_helper(Context *ctx, const ImportOptions *a, const char *source, 
         return r < 0 ? ERR_FAILED : 0;
 }
 
+/* A layered machine NAME's layers remember the image they came from (its
+ * MANIFEST digest), so that they outlive its last machine while the store
+ * has the image (layers.h).  Still under the layers' lock.  Failing costs
+ * only that: a warning. */
+static void mark_layers(Context *ctx, const char *name, const char *manifest) {
+        _cleanup_strv_free_ char **layers = NULL;
+        _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        int r = mfd < 0 ? mfd : layers_read(mfd, "layers", &layers);
+        if (r >= 0)
+                r = layers_mark_image(&ctx->store, layers, manifest);
+        if (r < 0)
+                log_warning_errno(r, "Cannot note the image in the layers of '%s' (the next machine of it may "
+                                  "unpack them again): %m", name);
+}
+
 /* The first run of create --image: the layers the store lacks unpacked into
  * it, the machine's layer list written, its rootfs an empty upper with the
  * merged view mounted on it (in our own mount namespace), for the second
@@ -275,6 +290,8 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
         if (staging_commit(&ctx->store, &stg, name, text, meta, r) < 0)
                 return status;
+        if (a.layered && img.manifest)
+                mark_layers(ctx, name, img.manifest);
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Imported machine %s (%s).\n", name, cfg.boot ? "boots its init" : "runs its command");
         return 0;

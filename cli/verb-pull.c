@@ -524,6 +524,8 @@ int verb_rmi(Context *ctx, int argc, char **argv) {
         uint64_t freed = 0;
         if (image_store_gc(ctx->store.images_fd, &freed) < 0)
                 return ERR_FAILED;
+        /* The layers no machine uses of the images that went (layers.h). */
+        layers_prune_or_warn(&ctx->store);
         if (!ctx->quiet && isatty(STDOUT_FILENO) && freed > 0) {
                 _cleanup_free_ char *s = human_size(freed);
                 printf("Freed %s.\n", s);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "fs.h"
+#include "image-ref.h"
 #include "layers.h"
 #include "log.h"
 #include "rootfs.h"
@@ -342,6 +343,53 @@ static int referenced_layers(Store *s, char ***ret) {
         return 0;
 }
 
+/* Whether layer NAME (below LDIR) belongs to an image the store still has:
+ * one whose manifest, listed in the layer's LAYER_IMAGES_FILE, is a blob of
+ * ROOT/images.  Such a layer outlives its last machine, so that the next
+ * machine of the image takes no unpack; rmi (which removes the blob) and
+ * images prune let it go. */
+static bool layer_image_stored(Store *s, int ldir, const char *name) {
+        _cleanup_free_ char *path = xasprintf("%s/" LAYER_IMAGES_FILE, name), *text = NULL;
+        if (read_file_at(ldir, path, 64 * 1024, &text, NULL) < 0)
+                return false;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (!image_digest_valid(line))
+                        continue;
+                char *colon = strchr(line, ':');
+                _cleanup_free_ char *blob = xasprintf("blobs/%.*s/%s", (int) (colon - line), line, colon + 1);
+                if (faccessat(s->images_fd, blob, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                        return true;
+        }
+        return false;
+}
+
+int layers_mark_image(Store *s, char *const *layers, const char *manifest) {
+        if (!image_digest_valid(manifest))
+                return -EINVAL;
+        _cleanup_close_ int ldir = layers_dir(s, false);
+        if (ldir < 0)
+                return ldir;
+        for (char *const *l = layers; l && *l; l++) {
+                _cleanup_free_ char *path = xasprintf("%s/" LAYER_IMAGES_FILE, *l), *text = NULL;
+                int r = read_file_at(ldir, path, 64 * 1024, &text, NULL);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                /* Each image once. */
+                _cleanup_free_ char *line = xasprintf("%s\n", manifest), *inner = xasprintf("\n%s", line);
+                if (text && (startswith(text, line) || strstr(text, inner)))
+                        continue;
+                _cleanup_free_ char *new_text = xasprintf("%s%s", text ?: "", line);
+                _cleanup_close_ int lfd = open_dir_nofollow(ldir, *l);
+                r = lfd < 0 ? lfd : write_file_atomic_at(lfd, LAYER_IMAGES_FILE, new_text, strlen(new_text), 0644);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int layers_prune(Store *s) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir == -ENOENT)
@@ -359,7 +407,8 @@ int layers_prune(Store *s) {
         int removed = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, "..") || strv_contains(refs, de->d_name))
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || strv_contains(refs, de->d_name) ||
+                    layer_image_stored(s, ldir, de->d_name))
                         continue;
                 r = rm_rf_at(ldir, de->d_name);
                 if (r < 0)

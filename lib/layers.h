@@ -89,6 +89,13 @@ int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers);
 /* Remove every layer that no machine, snapshot or unfinished create lists.
  * Caller holds layers_lock().  Returns how many, or -errno. */
 int layers_prune(Store *s);
+/* The images a layer of the store came from: their manifest digests, one a
+ * line.  A layer an image of ROOT/images still has is kept by
+ * layers_prune() after its last machine is gone. */
+#define LAYER_IMAGES_FILE "images"
+/* Record MANIFEST (a digest) in each of LAYERS.  Caller holds layers_lock().
+ * 0 or -errno (-EINVAL for a malformed digest). */
+int layers_mark_image(Store *s, char *const *layers, const char *manifest);
 /* The same under layers_lock(), after an rm or a restore: a failure only
  * leaves them to the next rm or gc (logged as a warning). */
 void layers_prune_or_warn(Store *s);

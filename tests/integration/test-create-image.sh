@@ -127,4 +127,18 @@ check_eq "l1's tree again" "$(flat_listing f1)" "$(merged_listing k)"
 check "it boots" berth start k
 check "stop k" berth stop k
 
+# The layers of an image the store still has outlive its last machine: the
+# next machine of it unpacks nothing.  rmi lets them go.
+n=$(layer_count)
+check "rm k, the last machine of stack:one" berth rm k
+check_eq "its layers stay while the store has the image" "$n" "$(layer_count)"
+check "gc" berth gc
+check_eq "gc keeps them too" "$n" "$(layer_count)"
+check "a new machine of it" berth create --image stack:one k2 --set Network.Mode=none
+check_eq "takes the same layers, unpacking none" "$n $(cat "$BERTH_ROOT/machines/k2/layers" | wc -l)" \
+        "$(layer_count) $(cat "$BERTH_ROOT/machines/k2/layers" | wc -l)"
+check "rm k2" berth rm k2
+check "rmi stack:one" berth rmi stack:one
+check_eq "without the image, its unused layers go" 0 "$(layer_count)"
+
 done_testing
