@@ -23,63 +23,67 @@ int gc_machine_scratch(Store *store, const char *name, FILE *report) {
         return 0;
 }
 
-int gc_run_instances(Store *store, FILE *report) {
+/* Call FN for each machine that does not run, under its lock, taken without
+ * waiting: a machine a command is still working on is skipped.  Running
+ * machines are skipped before their lock is tried, so that a run taking its
+ * instance's lock back never waits for us.  Returns the sum of FN's
+ * results, or -EIO if the machines cannot be listed. */
+static int for_each_stopped(Store *store, FILE *report, int (*fn)(Store *store, const char *name, FILE *report)) {
         _cleanup_strv_free_ char **names = NULL;
         if (store_list_machines(store, &names) < 0)
                 return -EIO;
-        int removed = 0;
-        for (char **n = names; n && *n; n++) {
-                /* Running machines are skipped before their lock is tried, so
-                 * that a run taking its instance's lock back never waits for us. */
-                if (runtime_is_active(store->run_fd, *n) != 0)
+        int n = 0;
+        for (char **name = names; name && *name; name++) {
+                if (runtime_is_active(store->run_fd, *name) != 0)
                         continue;
-                /* Its lock: a command still working on it holds it. */
-                _cleanup_close_ int lock = store_lock_machine(store, *n, true);
-                if (lock < 0 || runtime_is_active(store->run_fd, *n) != 0)
+                _cleanup_close_ int lock = store_lock_machine(store, *name, true);
+                if (lock < 0 || runtime_is_active(store->run_fd, *name) != 0)
                         continue;
-                if (gc_machine_scratch(store, *n, report) < 0)
-                        continue;
-                _cleanup_close_ int dfd = open_dir_nofollow(store->machines_fd, *n);
-                _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
-                if (dfd < 0 || key_values_read_at(dfd, "base", 256, &kv) < 0 ||
-                    !streq_ptr(key_values_get(&kv, "REMOVE"), "1"))
-                        continue;
-                _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", *n);
-                if (store_remove_machine(store, *n, tmp) < 0)
-                        continue;
-                _cleanup_close_ int rfd = open_dir_nofollow(store->run_fd, *n);
-                if (rfd >= 0)
-                        (void) cni_cache_cleanup(rfd, *n);
-                (void) rm_rf_at(store->run_fd, *n);
-                if (report)
-                        fprintf(report, "Removed the leftover run machine %s.\n", *n);
-                removed++;
+                n += fn(store, *name, report);
         }
-        return removed;
+        return n;
+}
+
+/* A run instance marked for removal: its scratch layers, CNI attachment,
+ * machine and runtime dir.  1 if it went. */
+static int run_instance_gc(Store *store, const char *name, FILE *report) {
+        if (gc_machine_scratch(store, name, report) < 0)
+                return 0;
+        _cleanup_close_ int dfd = open_dir_nofollow(store->machines_fd, name);
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        if (dfd < 0 || key_values_read_at(dfd, "base", 256, &kv) < 0 ||
+            !streq_ptr(key_values_get(&kv, "REMOVE"), "1"))
+                return 0;
+        _cleanup_free_ char *tmp = xasprintf(".removing-%s.gc", name);
+        if (store_remove_machine(store, name, tmp) < 0)
+                return 0;
+        _cleanup_close_ int rfd = open_dir_nofollow(store->run_fd, name);
+        if (rfd >= 0)
+                (void) cni_cache_cleanup(rfd, name);
+        (void) rm_rf_at(store->run_fd, name);
+        if (report)
+                fprintf(report, "Removed the leftover run machine %s.\n", name);
+        return 1;
+}
+
+int gc_run_instances(Store *store, FILE *report) {
+        return for_each_stopped(store, report, run_instance_gc);
+}
+
+/* The CNI attachment a killed supervisor of NAME left: DEL'd.  1 if there was one. */
+static int cni_gc(Store *store, const char *name, FILE *report) {
+        _cleanup_close_ int dfd = open_dir_nofollow(store->run_fd, name);
+        if (dfd < 0)
+                return 0;
+        int r = cni_cache_cleanup(dfd, name);
+        if (r != 0 && report)
+                fprintf(report, "Removed the CNI attachment of machine %s%s.\n", name,
+                        r < 0 ? " (a plugin's DEL failed, see above)" : "");
+        return r != 0;
 }
 
 int gc_cni(Store *store, FILE *report) {
-        _cleanup_strv_free_ char **names = NULL;
-        if (store_list_machines(store, &names) < 0)
-                return -EIO;
-        int removed = 0;
-        for (char **n = names; n && *n; n++) {
-                if (runtime_is_active(store->run_fd, *n) != 0)
-                        continue;
-                _cleanup_close_ int lock = store_lock_machine(store, *n, true);
-                if (lock < 0 || runtime_is_active(store->run_fd, *n) != 0)
-                        continue;
-                _cleanup_close_ int dfd = open_dir_nofollow(store->run_fd, *n);
-                if (dfd < 0)
-                        continue;
-                int r = cni_cache_cleanup(dfd, *n);
-                if (r != 0 && report)
-                        fprintf(report, "Removed the CNI attachment of machine %s%s.\n", *n,
-                                r < 0 ? " (a plugin's DEL failed, see above)" : "");
-                if (r != 0)
-                        removed++;
-        }
-        return removed;
+        return for_each_stopped(store, report, cni_gc);
 }
 
 int gc_snapshot_staging(int sdir) {
