@@ -101,6 +101,9 @@ int check_name(const char *name);
 /* Parse a verb whose only argument is NAME and which has no options but
  * --help; 0 with *RET, or a verb error. */
 int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret);
+/* Parse a verb that has no options but --help and MIN to MAX positional
+ * arguments, left in P; 0, or a verb error. */
+int only_args(const VerbSpec *verb, int argc, char **argv, int min, int max, OptionParser *p);
 /* After P's options: NAME as the only positional argument. */
 int one_name(const OptionParser *p, const char **ret);
 /* Open the store, take the machine's lock, check the machine exists.

@@ -43,13 +43,18 @@ int one_name(const OptionParser *p, const char **ret) {
         return 0;
 }
 
-int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret) {
-        OptionParser p;
-        option_parser_init(&p, verb, argc, argv);
-        int c = option_next(&p);
+int only_args(const VerbSpec *verb, int argc, char **argv, int min, int max, OptionParser *p) {
+        option_parser_init(p, verb, argc, argv);
+        int c = option_next(p);
         if (c != 0)
                 return c < 0 ? c : ERR_USAGE;
-        return one_name(&p, ret);
+        return expect_args(p, min, max);
+}
+
+int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret) {
+        OptionParser p;
+        int r = only_args(verb, argc, argv, 1, 1, &p);
+        return r != 0 ? r : one_name(&p, ret);
 }
 
 /* Open the store, take the machine's lock, check it exists. */

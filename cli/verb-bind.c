@@ -135,11 +135,7 @@ const VerbSpec unbind_verb = {
 
 int verb_unbind(Context *ctx, int argc, char **argv) {
         OptionParser p;
-        option_parser_init(&p, &unbind_verb, argc, argv);
-        int c = option_next(&p);
-        if (c != 0)
-                return c < 0 ? c : ERR_USAGE;
-        int r = expect_args(&p, 2, 2);
+        int r = only_args(&unbind_verb, argc, argv, 2, 2, &p);
         if (r != 0)
                 return r;
         const char *name = p.args[0], *dst = p.args[1];

@@ -474,11 +474,7 @@ const VerbSpec rmi_verb = {
 
 int verb_rmi(Context *ctx, int argc, char **argv) {
         OptionParser p;
-        option_parser_init(&p, &rmi_verb, argc, argv);
-        int c = option_next(&p);
-        if (c != 0)
-                return c < 0 ? c : ERR_USAGE;
-        int r = expect_args(&p, 1, INT_MAX);
+        int r = only_args(&rmi_verb, argc, argv, 1, INT_MAX, &p);
         if (r != 0)
                 return r;
         _cleanup_strv_free_ char **refs = NULL;

@@ -102,11 +102,7 @@ const VerbSpec rename_verb = {
 
 int verb_rename(Context *ctx, int argc, char **argv) {
         OptionParser p;
-        option_parser_init(&p, &rename_verb, argc, argv);
-        int c = option_next(&p);
-        if (c != 0)
-                return c < 0 ? c : ERR_USAGE;
-        int r = expect_args(&p, 2, 2);
+        int r = only_args(&rename_verb, argc, argv, 2, 2, &p);
         if (r != 0)
                 return r;
         const char *old = p.args[0], *new = p.args[1];
