@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "name.h"
+#include "remote.h"
 #include "util.h"
 
 /* The verbs in the order the help lists them.  A new verb is one VerbSpec
@@ -16,6 +17,7 @@ static const VerbSpec *const verbs[] = {
 };
 
 static const OptionSpec main_options[] = {
+        { "host", 'H', 'H', "[USER@]HOST[:PORT]", "run the verb on HOST over ssh (also $BERTH_HOST)" },
         { "root", 0, 'r', "DIR", "keep all state below DIR (also $BERTH_ROOT)" },
         { "config", 0, 'c', "FILE", "global configuration (also $BERTH_CONFIG)" },
         { "json", 0, 'j', NULL, "machine-readable output (list, status, snapshots)" },
@@ -151,6 +153,7 @@ static int complete_helper(int argc, char **argv) {
 
 int main(int argc, char **argv) {
         Context ctx = { .store = STORE_INIT };
+        const char *host = getenv("BERTH_HOST");
 
         log_parse_environment();
         OptionParser p;
@@ -158,6 +161,9 @@ int main(int argc, char **argv) {
         int c;
         while ((c = option_next(&p)) > 0)
                 switch (c) {
+                case 'H':
+                        host = p.arg;
+                        break;
                 case 'r':
                         ctx.root = p.arg;
                         break;
@@ -200,6 +206,10 @@ int main(int argc, char **argv) {
         int r = options_check(verb, p.n_args, p.args);
         if (r < 0)
                 return exit_code_of(r, false);
+        /* On another host: there, the root check and everything after. */
+        if (!isempty(host))
+                return remote_main(&ctx, host, verb, p.n_args, p.args);
+
         /* From here every message says which verb it is about. */
         char prefix[64];
         snprintf(prefix, sizeof prefix, "berth %s", verb->name);

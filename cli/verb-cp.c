@@ -4,23 +4,29 @@
  * (openat2 RESOLVE_IN_ROOT), on the rootfs on disk when it is stopped, in its
  * own mount namespace when it runs (entered with lib/enter.c), so a guest
  * symlink can never lead the copy to a host file.  The copy itself is
- * lib/copy.c. */
+ * lib/copy.c.
+ *
+ * "-" as the host path is a tar archive of one entry on stdin (copy-in) or
+ * stdout (copy-out), the form berth -H HOST cp streams through ssh
+ * (cp-stream.h). */
 
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "berth.h"
 #include "copy.h"
+#include "cp-stream.h"
 #include "enter.h"
 #include "fs.h"
 #include "layers.h"
 #include "log.h"
+#include "remote.h"
 #include "runtime.h"
 #include "spawn.h"
 #include "userns.h"
 #include "util.h"
 
-#define CP_USAGE "Usage: berth cp NAME:PATH HOSTPATH, or berth cp HOSTPATH NAME:PATH"
+#define CP_USAGE "Usage: berth cp NAME:PATH HOSTPATH, or berth cp HOSTPATH NAME:PATH (HOSTPATH '-': a tar archive on stdout or stdin)"
 
 typedef enum CpDirection {
         CP_OUT, /* from the machine to the host */
@@ -378,10 +384,32 @@ const VerbSpec cp_verb = {
         .func = verb_cp,
         .args = "SRC DST",
         .summary = "Copy files and trees into or out of a machine, running or not (NAME:PATH is a machine's path)",
-        .example = "cp ./site.conf web:/etc/nginx/conf.d/\ncp web:/var/log ./web-logs",
+        .example = "cp ./site.conf web:/etc/nginx/conf.d/\ncp web:/var/log ./web-logs\n"
+                   "cp web:/etc - | tar -t",
         .options = no_options,
         .complete = COMPLETE_FILE,
 };
+
+/* "-": the entry of a tar archive on stdin, unpacked into STREAM, is the
+ * source; its path there is returned in *RET_PATH. */
+static int stream_in(StreamDir *stream, char **ret_path) {
+        if (isatty(STDIN_FILENO)) {
+                log_error("'-' reads a tar archive from stdin, which is a terminal. %s", CP_USAGE);
+                return ERR_USAGE;
+        }
+        int r = stream_dir_make(stream);
+        if (r < 0)
+                return ERR_FAILED;
+        pid_t pid;
+        r = stream_tar_unpack(stream->path, STDIN_FILENO, &pid);
+        if (r < 0 || stream_tar_wait(pid) < 0)
+                return ERR_FAILED;
+        _cleanup_free_ char *entry = NULL;
+        if (stream_dir_single_entry(stream, &entry) < 0)
+                return ERR_FAILED;
+        *ret_path = xasprintf("%s/%s", stream->path, entry);
+        return 0;
+}
 
 int verb_cp(Context *ctx, int argc, char **argv) {
         OptionParser p;
@@ -395,6 +423,11 @@ int verb_cp(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
         _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
+        bool streaming = streq(req.host_path, "-");
+        if (streaming && req.direction == CP_OUT && isatty(STDOUT_FILENO)) {
+                log_error("'-' writes a tar archive to stdout, which is a terminal. %s", CP_USAGE);
+                return ERR_USAGE;
+        }
 
         /* The lock keeps the machine from being started, stopped or removed
          * under the copy. */
@@ -402,6 +435,15 @@ int verb_cp(Context *ctx, int argc, char **argv) {
         r = open_machine(ctx, req.machine, &lock);
         if (r != 0)
                 return r;
+
+        _cleanup_(stream_dir_done) StreamDir stream = STREAM_DIR_INIT;
+        _cleanup_free_ char *staged = NULL;
+        if (streaming) {
+                r = req.direction == CP_IN ? stream_in(&stream, &staged) : stream_dir_make(&stream);
+                if (r != 0)
+                        return r < 0 ? ERR_FAILED : r;
+                req.host_path = req.direction == CP_IN ? staged : stream.path;
+        }
 
         _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
         if (req.direction == CP_IN)
@@ -415,6 +457,113 @@ int verb_cp(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
 
         if (runtime_is_active(ctx->store.run_fd, req.machine) > 0)
-                return copy_running(ctx, &req, &sides);
-        return copy_stopped(ctx, &req, &sides);
+                r = copy_running(ctx, &req, &sides);
+        else
+                r = copy_stopped(ctx, &req, &sides);
+        if (r != 0 || !streaming || req.direction == CP_IN)
+                return r;
+
+        /* Copied out into the staging directory: now the archive. */
+        pid_t pid;
+        if (stream_tar_pack(stream.path, sides.host_name, STDOUT_FILENO, &pid) < 0 || stream_tar_wait(pid) < 0)
+                return ERR_FAILED;
+        return 0;
+}
+
+static void safe_close_pair(int *fds) {
+        closep(&fds[0]);
+        closep(&fds[1]);
+}
+
+/* Both ends of the pipe closed, and both processes waited for. */
+static int wait_pair(const Remote *rm, pid_t ssh, pid_t tar, int *pipefd) {
+        safe_close_pair(pipefd);
+        int code = remote_wait(rm, ssh, false);
+        int r = stream_tar_wait(tar);
+        return code != 0 ? code : r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+int remote_cp(const Remote *rm, int argc, char **argv) {
+        _cleanup_strv_free_ char **args = strv_copy(argv);
+        OptionParser p;
+        option_parser_init(&p, &cp_verb, argc, args);
+        int r = option_next(&p);
+        if (r != 0)
+                return exit_code_of(r < 0 ? r : ERR_USAGE, false);
+        CpRequest req;
+        r = parse_request(&p, &req);
+        if (r != 0)
+                return exit_code_of(r, false);
+        _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
+
+        if (streq(req.host_path, "-")) {
+                /* The archive is the caller's: stdin or stdout pass through. */
+                pid_t pid;
+                if (remote_spawn(rm, false, argv, -1, -1, &pid) < 0)
+                        return EXIT_FAIL;
+                return remote_wait(rm, pid, false);
+        }
+
+        /* The local side is checked before anything travels. */
+        _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
+        const char *base;
+        _cleanup_free_ char *parent = split_path(req.guest_path, &base);
+        r = req.direction == CP_IN ? open_host_source(req.host_path, &sides)
+                                   : open_host_destination(req.host_path, base, &sides);
+        if (r < 0)
+                return EXIT_FAIL;
+
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "Failed to make a pipe: %m"), EXIT_FAIL;
+        pid_t ssh, tar;
+
+        if (req.direction == CP_IN) {
+                _cleanup_free_ char *dir = NULL;
+                r = fd_get_path(sides.host_dirfd, &dir);
+                if (r < 0) {
+                        safe_close_pair(pipefd);
+                        return log_error_errno(r, "Cannot find the directory of %s: %m", req.host_path), EXIT_FAIL;
+                }
+                char *words[] = { (char *) "cp", (char *) "-", (char *) req.guest_arg, NULL };
+                if (stream_tar_pack(dir, sides.host_name, pipefd[1], &tar) < 0) {
+                        safe_close_pair(pipefd);
+                        return EXIT_FAIL;
+                }
+                if (remote_spawn(rm, false, words, pipefd[0], -1, &ssh) < 0) {
+                        safe_close_pair(pipefd);
+                        (void) stream_tar_wait(tar);
+                        return EXIT_FAIL;
+                }
+                return wait_pair(rm, ssh, tar, pipefd);
+        }
+
+        _cleanup_(stream_dir_done) StreamDir stream = STREAM_DIR_INIT;
+        if (stream_dir_make(&stream) < 0) {
+                safe_close_pair(pipefd);
+                return EXIT_FAIL;
+        }
+        char *words[] = { (char *) "cp", (char *) req.guest_arg, (char *) "-", NULL };
+        if (remote_spawn(rm, false, words, -1, pipefd[1], &ssh) < 0) {
+                safe_close_pair(pipefd);
+                return EXIT_FAIL;
+        }
+        if (stream_tar_unpack(stream.path, pipefd[0], &tar) < 0) {
+                safe_close_pair(pipefd);
+                return remote_wait(rm, ssh, false), EXIT_FAIL;
+        }
+        int code = wait_pair(rm, ssh, tar, pipefd);
+        if (code != 0)
+                return code;
+
+        _cleanup_free_ char *entry = NULL;
+        if (stream_dir_single_entry(&stream, &entry) < 0)
+                return EXIT_FAIL;
+        if (sides.host_slash && check_slash_destination(stream.fd, entry, req.guest_arg, req.host_path) < 0)
+                return EXIT_FAIL;
+        CopyStats stats = {};
+        /* The owners arrived as the machine's; setuid bits were dropped there. */
+        r = copy_tree_at(stream.fd, entry, req.guest_arg, sides.host_dirfd, sides.host_name, &(IdShift) {},
+                         COPY_STRIP_SUID, &stats);
+        return r < 0 ? EXIT_FAIL : EXIT_OK;
 }

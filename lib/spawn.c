@@ -76,3 +76,24 @@ int spawn_plain(char *const argv[]) {
         }
         return wait_helper(pid, argv[0]);
 }
+
+int spawn_piped(char *const argv[], int in_fd, int out_fd, pid_t *ret_pid) {
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to start %s: %m", argv[0]);
+        if (pid == 0) {
+                /* The caller may ignore ^C while it waits; the child must not. */
+                (void) signal(SIGINT, SIG_DFL);
+                (void) signal(SIGQUIT, SIG_DFL);
+                if ((in_fd >= 0 && dup2(in_fd, STDIN_FILENO) < 0) ||
+                    (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)) {
+                        fprintf(stderr, "berth: failed to set up the pipes of %s: %m\n", argv[0]);
+                        _exit(127);
+                }
+                execvp(argv[0], argv);
+                fprintf(stderr, "berth: failed to run %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        *ret_pid = pid;
+        return 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "remote.h"
+#include "spawn.h"
+#include "util.h"
+
+/* The verbs that want a terminal on the remote side when we have one:
+ * without it ssh hands them pipes, their programs see no terminal, and ^C
+ * ends only the local ssh (see berth(1), REMOTE HOSTS). */
+static bool wants_pty(const VerbSpec *verb, int argc, char **argv) {
+        bool local_tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        if (streq(verb->name, "shell") || streq(verb->name, "console"))
+                return local_tty;
+        if (!streq(verb->name, "exec") && !streq(verb->name, "run"))
+                return false;
+
+        /* exec -t, run -t (run also takes a terminal when it has one).  The
+         * parser moves words around, so it reads a copy. */
+        _cleanup_strv_free_ char **copy = strv_copy(argv);
+        OptionParser p;
+        option_parser_init(&p, verb, argc, copy);
+        int c;
+        while ((c = option_next(&p)) > 0)
+                if (c == 't')
+                        return true;
+        return streq(verb->name, "run") && local_tty;
+}
+
+int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int out_fd, pid_t *ret_pid) {
+        const Context *ctx = r->ctx;
+        _cleanup_strv_free_ char **remote = NULL;
+        if (ctx->root)
+                remote = strv_append(remote, "--root"), remote = strv_append(remote, ctx->root);
+        if (ctx->config)
+                remote = strv_append(remote, "--config"), remote = strv_append(remote, ctx->config);
+        if (ctx->json)
+                remote = strv_append(remote, "--json");
+        if (ctx->quiet)
+                remote = strv_append(remote, "--quiet");
+        for (size_t i = 0; words[i]; i++)
+                remote = strv_append(remote, words[i]);
+
+        /* The remote command is the admin's own shell text; only the
+         * arguments are quoted. */
+        const char *command = getenv("BERTH_REMOTE_COMMAND");
+        _cleanup_free_ char *args = shell_join(remote);
+        _cleanup_free_ char *line = xasprintf("%s %s", isempty(command) ? "berth" : command, args);
+
+        const char *ssh = getenv("BERTH_SSH");
+        _cleanup_strv_free_ char **argv = strv_append(NULL, isempty(ssh) ? "ssh" : ssh);
+        char port[8];
+        if (r->host.port) {
+                snprintf(port, sizeof port, "%u", r->host.port);
+                argv = strv_append(argv, "-p");
+                argv = strv_append(argv, port);
+        }
+        /* -T too: ssh's default for a command is no pty anyway, but a
+         * RequestTTY in its configuration must not give us one. */
+        argv = strv_append(argv, pty ? "-t" : "-T");
+        argv = strv_append(argv, "--");
+        argv = strv_append(argv, r->host.destination);
+        argv = strv_append(argv, line);
+        log_debug("Running on %s: %s", r->host.destination, line);
+        return spawn_piped(argv, in_fd, out_fd, ret_pid);
+}
+
+int remote_wait(const Remote *r, pid_t pid, bool runs_command) {
+        siginfo_t si;
+        while (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0)
+                if (errno != EINTR) {
+                        log_error_errno(errno, "Failed to wait for ssh: %m");
+                        return runs_command ? EXIT_EXEC_FAIL : EXIT_FAIL;
+                }
+        if (si.si_code != CLD_EXITED) {
+                char sig[16];
+                log_error("ssh was killed by %s.", signal_to_string(si.si_status, sig));
+                return 128 + si.si_status;
+        }
+        if (si.si_status == 255) {
+                char port[8];
+                snprintf(port, sizeof port, "%u", r->host.port);
+                /* ssh's own failure.  A remote command that exits 255 or is
+                 * killed by a signal looks the same to ssh's caller. */
+                log_error("ssh to '%s' failed (status 255): the host could not be reached or did not let us in "
+                          "(see ssh's message above), or the remote command was killed. Check the host, port "
+                          "and keys with 'ssh%s%s %s true'.",
+                          r->arg, r->host.port ? " -p " : "", r->host.port ? port : "", r->host.destination);
+                return runs_command ? EXIT_EXEC_FAIL : EXIT_FAIL;
+        }
+        return si.si_status;
+}
+
+int remote_main(const Context *ctx, const char *host_arg, const VerbSpec *verb, int argc, char **argv) {
+        _cleanup_free_ char *shown = strdup_printable(host_arg);
+        const char *reason;
+        Remote r = { .ctx = ctx, .arg = host_arg };
+        if (remote_host_parse(host_arg, &r.host, &reason) < 0) {
+                log_set_prefix("berth");
+                log_error("Invalid host '%s' (-H or $BERTH_HOST): %s. Give [USER@]HOST[:PORT].", shown, reason);
+                return EXIT_USAGE;
+        }
+        _cleanup_free_ char *prefix = xasprintf("berth -H %s %s", shown, verb->name);
+        log_set_prefix(prefix);
+
+        int code;
+        if (verb == &cp_verb)
+                code = remote_cp(&r, argc, argv);
+        else {
+                /* While ssh runs, ^C and ^\ are for it (and through a pty, for
+                 * the remote command), not for us: we wait for its status. */
+                struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+                sigaction(SIGINT, &ign, &old_int);
+                sigaction(SIGQUIT, &ign, &old_quit);
+                pid_t pid;
+                if (remote_spawn(&r, wants_pty(verb, argc, argv), argv, -1, -1, &pid) < 0)
+                        code = verb->runs_command ? EXIT_EXEC_FAIL : EXIT_FAIL;
+                else
+                        code = remote_wait(&r, pid, verb->runs_command);
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGQUIT, &old_quit, NULL);
+        }
+        remote_host_done(&r.host);
+        log_set_prefix("berth");
+        return code;
+}
