@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,8 +22,8 @@ static bool wants_pty(const VerbSpec *verb, int argc, char **argv) {
                 return false;
 
         /* exec -t, run -t (run also takes a terminal when it has one).  The
-         * parser moves words around, so it reads a copy. */
-        _cleanup_strv_free_ char **copy = strv_copy(argv);
+         * parser moves words around, so it reads a copy of the array. */
+        _cleanup_free_ char **copy = argv_dup(argc, argv);
         OptionParser p;
         option_parser_init(&p, verb, argc, copy);
         int c;
@@ -30,6 +31,12 @@ static bool wants_pty(const VerbSpec *verb, int argc, char **argv) {
                 if (c == 't')
                         return true;
         return streq(verb->name, "run") && local_tty;
+}
+
+char **argv_dup(int argc, char **argv) {
+        char **copy = xcalloc((size_t) argc + 1, sizeof(char *));
+        memcpy(copy, argv, (size_t) argc * sizeof(char *));
+        return copy;
 }
 
 int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int out_fd, pid_t *ret_pid) {

@@ -35,6 +35,10 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
  * exit_code_of() would for a berth failure). */
 int remote_wait(const Remote *r, pid_t pid, bool runs_command);
 
+/* A copy of the array ARGV (not of its strings), for an OptionParser to
+ * reorder while ARGV stays as it was. */
+char **argv_dup(int argc, char **argv);
+
 /* berth -H HOST cp ... (verb-cp.c): the local side of a copy that streams a
  * tar archive through ssh to `berth cp - NAME:PATH` or from
  * `berth cp NAME:PATH -`.  Returns an exit code. */

@@ -484,7 +484,7 @@ static int wait_pair(const Remote *rm, pid_t ssh, pid_t tar, int *pipefd) {
 }
 
 int remote_cp(const Remote *rm, int argc, char **argv) {
-        _cleanup_strv_free_ char **args = strv_copy(argv);
+        _cleanup_free_ char **args = argv_dup(argc, argv);
         OptionParser p;
         option_parser_init(&p, &cp_verb, argc, args);
         int r = option_next(&p);
