@@ -153,7 +153,7 @@ static int complete_helper(int argc, char **argv) {
 
 int main(int argc, char **argv) {
         Context ctx = { .store = STORE_INIT };
-        const char *host = getenv("BERTH_HOST");
+        const char *host = secure_getenv("BERTH_HOST");
 
         log_parse_environment();
         OptionParser p;

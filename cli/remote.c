@@ -55,11 +55,11 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
 
         /* The remote command is the admin's own shell text; only the
          * arguments are quoted. */
-        const char *command = getenv("BERTH_REMOTE_COMMAND");
+        const char *command = secure_getenv("BERTH_REMOTE_COMMAND");
         _cleanup_free_ char *args = shell_join(remote);
         _cleanup_free_ char *line = xasprintf("%s %s", isempty(command) ? "berth" : command, args);
 
-        const char *ssh = getenv("BERTH_SSH");
+        const char *ssh = secure_getenv("BERTH_SSH");
         _cleanup_strv_free_ char **argv = strv_append(NULL, isempty(ssh) ? "ssh" : ssh);
         char port[8];
         if (r->host.port) {
