@@ -13,16 +13,17 @@ _berth_machines() { # [running|stopped]: the machines, or those in that state
 _berth() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
         local i w verb="" vi=0
-        # berth itself, with --root/--config as given, to ask about machines.
+        # berth itself, with --root/--config/-H as given, to ask about machines
+        # (with -H, the remote host's).
         _berth_cmd=("${COMP_WORDS[0]}")
         for ((i = 1; i < COMP_CWORD; i++)); do
                 w=${COMP_WORDS[i]}
                 case $w in
-                --root | --config)
+                --root | --config | --host | -H)
                         _berth_cmd+=("$w" "${COMP_WORDS[i + 1]}")
                         ((i++))
                         ;;
-                --root=* | --config=*) _berth_cmd+=("$w") ;;
+                --root=* | --config=* | --host=* | -H?*) _berth_cmd+=("$w") ;;
                 -*) ;;
                 *)
                         verb=$w vi=$i
@@ -35,9 +36,18 @@ _berth() {
                 case $prev in
                 --root) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
                 --config) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+                --host | -H)
+                        # bash-completion's hosts (ssh config, known_hosts) when loaded.
+                        if declare -F _known_hosts_real >/dev/null; then
+                                _known_hosts_real -- "$cur"
+                        else
+                                mapfile -t COMPREPLY < <(compgen -A hostname -- "$cur")
+                        fi
+                        return
+                        ;;
                 esac
                 if [[ $cur == -* ]]; then
-                        mapfile -t COMPREPLY < <(compgen -W "--root --config --json --quiet --help --version" -- "$cur")
+                        mapfile -t COMPREPLY < <(compgen -W "--host --root --config --json --quiet --help --version" -- "$cur")
                 else
                         mapfile -t COMPREPLY < <(compgen -W "$("${COMP_WORDS[0]}" __complete verbs 2>/dev/null)" -- "$cur")
                 fi

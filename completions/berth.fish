@@ -3,17 +3,18 @@
 # tables as its help), machine names and states from "berth list", snapshots
 # from "berth snapshots".
 
-# berth with the --root and --config of the command line being completed.
+# berth with the --root, --config and -H of the command line being completed
+# (with -H, the remote host's machines).
 function __berth_run
     set -l words (commandline -opc)
     set -l global
     set -l i 2
     while test $i -le (count $words)
         switch $words[$i]
-            case --root --config
+            case --root --config --host -H
                 set -a global $words[$i] $words[(math $i + 1)]
                 set i (math $i + 1)
-            case '--root=*' '--config=*'
+            case '--root=*' '--config=*' '--host=*' '-H?*'
                 set -a global $words[$i]
             case '-*'
             case '*'
@@ -30,7 +31,7 @@ function __berth_verb_and_words
     set -e words[1]
     while set -q words[1]
         switch $words[1]
-            case --root --config
+            case --root --config --host -H
                 set -e words[1]
             case '-*'
             case '*'
@@ -113,6 +114,7 @@ function __berth_positional
 end
 
 complete -c berth -f
+complete -c berth -n __berth_needs_verb -s H -l host -r -a '(__fish_print_hostnames)' -d 'run the verb on HOST over ssh'
 complete -c berth -n __berth_needs_verb -l root -r -a '(__fish_complete_directories)' -d 'state root'
 complete -c berth -n __berth_needs_verb -l config -r -F -d 'global configuration'
 complete -c berth -n __berth_needs_verb -l json -d 'machine-readable output'

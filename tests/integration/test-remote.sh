@@ -113,6 +113,12 @@ check "sshd listens in the remote namespace" wait_for 10 "$R/ssh" -p "$PORT" "ro
 # --- verbs ------------------------------------------------------------------------
 check_eq "list on the remote host: its empty root" "[]" "$(berth -H "$HOST" --json list 2>&1)"
 check "create --template busybox remotely" berth -H "$HOST" create --template busybox rm1
+# The completion asks the remote berth (through -H) for machine names.
+complete_words() { bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _berth; echo "${COMPREPLY[*]}"' \
+        _ "$BERTH_SRCDIR/completions/berth.bash" "$@"; }
+check_eq "bash completion: berth --ho<TAB>" "--host" "$(complete_words "$BERTH" --ho)"
+check_eq "bash completion: berth -H HOST start <TAB>: the remote stopped machine" "rm1" \
+        "$(complete_words "$BERTH" -H "$HOST" start '')"
 check "start it remotely" berth -H "$HOST" start rm1
 check_eq "the remote list shows it running" "running" \
         "$(berth -H "$HOST" list --json | jq -r '.[] | select(.name == "rm1") | .state')"
