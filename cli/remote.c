@@ -89,6 +89,16 @@ int remote_wait(const Remote *r, pid_t pid, bool runs_command) {
                 log_error("ssh was killed by %s.", signal_to_string(si.si_status, sig));
                 return 128 + si.si_status;
         }
+        /* ^C or ^\ on our terminal while ssh ran without a pty: it reached
+         * ssh (and us, blocked), never the remote command. */
+        sigset_t pending;
+        if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGQUIT))) {
+                log_error("Interrupted: ssh ended. Without a pty the remote command gets no signal and may still "
+                          "run on '%s' until it reads or writes its closed connection (-t, shell and console "
+                          "pass ^C on).",
+                          r->arg);
+                return 128 + (sigismember(&pending, SIGINT) ? SIGINT : SIGQUIT);
+        }
         if (si.si_status == 255) {
                 char port[8];
                 snprintf(port, sizeof port, "%u", r->host.port);
@@ -120,17 +130,23 @@ int remote_main(const Context *ctx, const char *host_arg, const VerbSpec *verb, 
                 code = remote_cp(&r, argc, argv);
         else {
                 /* While ssh runs, ^C and ^\ are for it (and through a pty, for
-                 * the remote command), not for us: we wait for its status. */
-                struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
-                sigaction(SIGINT, &ign, &old_int);
-                sigaction(SIGQUIT, &ign, &old_quit);
+                 * the remote command), not for us: blocked, we wait for its
+                 * status, then see whether one came (remote_wait()). */
+                sigset_t block, old;
+                sigemptyset(&block);
+                sigaddset(&block, SIGINT);
+                sigaddset(&block, SIGQUIT);
+                sigprocmask(SIG_BLOCK, &block, &old);
                 pid_t pid;
                 if (remote_spawn(&r, wants_pty(verb, argc, argv), argv, -1, -1, &pid) < 0)
                         code = verb->runs_command ? EXIT_EXEC_FAIL : EXIT_FAIL;
                 else
                         code = remote_wait(&r, pid, verb->runs_command);
-                sigaction(SIGINT, &old_int, NULL);
-                sigaction(SIGQUIT, &old_quit, NULL);
+                /* Taken here: the status says it; unblocked it would kill us. */
+                static const struct timespec now = {};
+                while (sigtimedwait(&block, NULL, &now) > 0)
+                        ;
+                sigprocmask(SIG_SETMASK, &old, NULL);
         }
         remote_host_done(&r.host);
         log_set_prefix("berth");

@@ -82,7 +82,11 @@ int spawn_piped(char *const argv[], int in_fd, int out_fd, pid_t *ret_pid) {
         if (pid < 0)
                 return log_error_errno(errno, "Failed to start %s: %m", argv[0]);
         if (pid == 0) {
-                /* The caller may ignore ^C while it waits; the child must not. */
+                /* The caller may ignore or block ^C while it waits; the child
+                 * must not. */
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
                 (void) signal(SIGINT, SIG_DFL);
                 (void) signal(SIGQUIT, SIG_DFL);
                 if ((in_fd >= 0 && dup2(in_fd, STDIN_FILENO) < 0) ||

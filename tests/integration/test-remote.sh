@@ -196,6 +196,15 @@ type_keys "'$BERTH' -H '$HOST' exec -t rm1 -- sleep 60; echo sleep-exit=\$?" Ent
 wait_for 10 sh -c "'$BERTH' -H '$HOST' exec rm1 -- pidof sleep"
 type_keys C-c
 check "^C reaches the remote command through the pty (130)" wait_for 15 screen_has 'sleep-exit=130'
+# Without a pty ^C ends the local ssh only: berth says so, exits 130, and
+# the remote command goes on (it is not sent a signal).
+type_keys "'$BERTH' -H '$HOST' exec rm1 -- sleep 300; echo nopty-exit=\$?" Enter
+wait_for 10 sh -c "'$BERTH' -H '$HOST' exec rm1 -- pidof sleep"
+type_keys C-c
+check "^C without a pty: 130" wait_for 15 screen_has 'nopty-exit=130'
+check "... with a message that says what happened" screen_has 'Interrupted: ssh ended'
+check "... and the remote command still runs" berth -H "$HOST" exec rm1 -- pidof sleep
+berth -H "$HOST" exec rm1 -- killall sleep >/dev/null 2>&1
 [ "$_failed" -eq 0 ] || screen | sed 's/^/#   | /'
 tmux kill-server 2>/dev/null
 
