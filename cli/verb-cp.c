@@ -479,8 +479,13 @@ static void safe_close_pair(int *fds) {
 static int wait_pair(const Remote *rm, pid_t ssh, pid_t tar, int *pipefd) {
         safe_close_pair(pipefd);
         int code = remote_wait(rm, ssh, false);
-        int r = stream_tar_wait(tar);
-        return code != 0 ? code : r < 0 ? EXIT_FAIL : EXIT_OK;
+        if (code != 0) {
+                /* The remote side said what went wrong; tar's own complaint
+                 * (a cut archive) is only its echo. */
+                (void) wait_child(tar);
+                return code;
+        }
+        return stream_tar_wait(tar) < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 int remote_cp(const Remote *rm, int argc, char **argv) {
