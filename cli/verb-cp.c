@@ -383,7 +383,8 @@ const VerbSpec cp_verb = {
         .name = "cp",
         .func = verb_cp,
         .args = "SRC DST",
-        .summary = "Copy files and trees into or out of a machine, running or not (NAME:PATH is a machine's path)",
+        .summary = "Copy files and trees into or out of a machine, running or not (NAME:PATH is a machine's path, "
+                   "- a tar on stdin or stdout)",
         .example = "cp ./site.conf web:/etc/nginx/conf.d/\ncp web:/var/log ./web-logs\n"
                    "cp web:/etc - | tar -t",
         .options = no_options,

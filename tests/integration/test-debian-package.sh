@@ -59,12 +59,14 @@ fi
 var_before=$(test -d /var/lib/berth && echo present || echo absent)
 installed=
 package_cleanup() {
-        [ -n "$installed" ] && dpkg --purge berth >/dev/null 2>&1
+        [ -n "$installed" ] && apt_get purge berth >/dev/null 2>&1
         cleanup
 }
 trap package_cleanup EXIT
 
-check "dpkg -i installs it" dpkg -i "$deb"
+# apt waits for the dpkg lock (another apt run on the host) instead of failing.
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300 "$@"; }
+check "apt-get install ./berth_*.deb installs it" apt_get install --no-install-recommends "$deb"
 installed=1
 check_eq "dpkg says it is installed" "install ok installed" "$(dpkg-query -W -f='${Status}' berth)"
 check_eq "berth --version from /usr/bin" "berth $(dpkg-deb -f "$deb" Version)" "$(/usr/bin/berth --version)"
@@ -82,7 +84,7 @@ check_eq "... whose supervisor is the installed one" "/usr/libexec/berth/berth-m
 check "... stops it" ib stop pk1
 check "... removes it" ib rm pk1
 
-check "dpkg --purge removes it" dpkg --purge berth
+check "apt-get purge removes it" apt_get purge berth
 installed=
 check_fails "dpkg knows no file of it any more" dpkg -L berth
 for p in /usr/bin/berth /usr/libexec/berth /etc/berth /usr/share/man/man1/berth.1.gz \
