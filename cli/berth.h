@@ -52,6 +52,12 @@ int import_max_size(Context *ctx, const char *arg, char **ret);
  * ("import:PATH", "pull:REF").  Returns 0 or a verb error (logged). */
 int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a,
                    char *const *set, const char *max_size_arg);
+/* The layers of image REF of the store (manifest MANIFEST, for PLATFORM or
+ * the host's) unpacked into the layer store, those it lacks, and noted as
+ * the image's (layers.h), so that its first machine unpacks nothing.  The
+ * caller holds the image store's lock.  Returns 0 or a verb error
+ * (logged). */
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest);
 /* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
 int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);

@@ -58,6 +58,39 @@ static char *stored_digest(Context *ctx, const char *ref) {
         return d;
 }
 
+/* After berth-pull REF: the image's layers unpacked now (from verified
+ * blobs only: berth-pull checked each as it streamed, berth-import checks
+ * the diff_ids), so that create --image only mounts them.  An image whose
+ * layers cannot be unpacked is dropped again: a refusal leaves nothing. */
+static int pull_unpack(Context *ctx, const char *ref, const char *platform) {
+        int r;
+        {
+                /* Shared: rmi waits, create --image of other images goes on. */
+                _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+                if (lock < 0)
+                        return ERR_FAILED;
+                _cleanup_free_ char *digest = stored_digest(ctx, ref);
+                if (!digest) {
+                        log_error("Image %s went from the store while it was pulled (a concurrent rmi?).", ref);
+                        return ERR_FAILED;
+                }
+                r = image_layers_unpack(ctx, ref, platform, digest);
+                if (r == 0)
+                        return 0;
+        }
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        uint64_t freed;
+        if (lock < 0 || image_store_remove(ctx->store.images_fd, ref) < 0 ||
+            image_store_gc(ctx->store.images_fd, &freed) < 0) {
+                log_error("Image %s stays in the store with its layers not unpacked: 'berth rmi %s' removes it.",
+                          ref, ref);
+                return r;
+        }
+        layers_prune_or_warn(&ctx->store);
+        log_error("The layers of %s cannot be unpacked; the image was not stored.", ref);
+        return r;
+}
+
 enum { OPT_AUTHFILE = 0x100, OPT_CA_FILE, OPT_INSECURE };
 
 static const OptionSpec pull_options[] = {
@@ -183,10 +216,13 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                         log_error("Pulling %s failed; nothing was stored.", ref);
                 return ERR_FAILED;
         }
-        _cleanup_free_ char *digest = stored_digest(ctx, ref);
         if (!name) {
+                r = pull_unpack(ctx, ref, a.platform);
+                if (r != 0)
+                        return r;
+                _cleanup_free_ char *now = stored_digest(ctx, ref);
                 if (!ctx->quiet)
-                        printf("%s %s\n", ref, digest ?: "");
+                        printf("%s %s\n", ref, now ?: "");
                 return 0;
         }
 

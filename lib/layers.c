@@ -418,6 +418,24 @@ int layers_prune(Store *s) {
         return removed;
 }
 
+int layers_clean_stale(Store *s) {
+        _cleanup_close_ int ldir = layers_dir(s, false);
+        if (ldir == -ENOENT)
+                return 0;
+        if (ldir < 0)
+                return ldir;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(ldir, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && !streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    (r = rm_rf_at(ldir, de->d_name)) < 0)
+                        return r;
+        return 0;
+}
+
 /* The kernel explains a refused filesystem configuration on the fs fd. */
 static int fs_error(int fsfd) {
         int e = errno;

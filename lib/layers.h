@@ -89,6 +89,10 @@ int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers);
 /* Remove every layer that no machine, snapshot or unfinished create lists.
  * Caller holds layers_lock().  Returns how many, or -errno. */
 int layers_prune(Store *s);
+/* Remove what a killed unpack left in the layer store: its hidden
+ * entries (.staging-* of a layer not finished, .unpack-* of a pull), which
+ * exist only while someone holds layers_lock().  Caller holds it. */
+int layers_clean_stale(Store *s);
 /* The images a layer of the store came from: their manifest digests, one a
  * line.  A layer an image of ROOT/images still has is kept by
  * layers_prune() after its last machine is gone. */
