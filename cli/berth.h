@@ -66,6 +66,19 @@ int verb_pull(Context *ctx, int argc, char **argv);
  * with COPY.  Returns an exit code (logged). */
 int create_from_image(Context *ctx, const char *name, const char *ref, bool copy, char *const *set,
                       const char *max_size_arg);
+/* After a store gained image REF (pull, a template build): its layers
+ * unpacked (image_layers_unpack()), or, if they cannot be, the image dropped
+ * again.  Returns 0 or a verb error (logged). */
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform);
+/* Template images (template-image.c): TEMPLATE's tree as the store's image
+ * localhost/berth/template/TEMPLATE:RELEASE ("latest" without RELEASE). */
+char *template_image_ref(const char *template, const char *release);
+/* Build it (again: a new digest; machines of the old one keep its layer),
+ * its layer unpacked.  *RET_REF (may be NULL) gets its reference.  Returns
+ * 0 or a verb error (logged). */
+int template_image_build(Context *ctx, const char *template, const char *release, char **ret_ref);
+/* Whether the store has it: 1, 0, or -errno (logged). */
+int template_image_exists(Context *ctx, const char *template, const char *release);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);
 /* The global configuration (berth.conf) alone; 0 or a verb error (logged). */

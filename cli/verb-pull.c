@@ -62,7 +62,7 @@ static char *stored_digest(Context *ctx, const char *ref) {
  * blobs only: berth-pull checked each as it streamed, berth-import checks
  * the diff_ids), so that create --image only mounts them.  An image whose
  * layers cannot be unpacked is dropped again: a refusal leaves nothing. */
-static int pull_unpack(Context *ctx, const char *ref, const char *platform) {
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform) {
         int r;
         {
                 /* Shared: rmi waits, create --image of other images goes on. */
@@ -217,7 +217,7 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         }
         if (!name) {
-                r = pull_unpack(ctx, ref, a.platform);
+                r = image_unpack_or_drop(ctx, ref, a.platform);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *now = stored_digest(ctx, ref);
@@ -400,21 +400,24 @@ static int images_prune(Context *ctx, bool all) {
 static const OptionSpec images_options[] = {
         JSON_OPTION,
         { "all", 0, 'a', NULL, "with prune: also the images no machine was made from" },
+        { "release", 0, 'R', "RELEASE", "with build: the template's release (debian: bookworm)" },
         {},
 };
 
 const VerbSpec images_verb = {
         .name = "images",
         .func = verb_images,
-        .args = "[prune]",
-        .summary = "List the pulled images and the machines made of them; prune: remove what nothing uses",
-        .example = "images\nimages --json\nimages prune --all",
+        .args = "[prune | build TEMPLATE]",
+        .summary = "List the images and the machines made of them; prune: remove what nothing uses; build: "
+                   "(re)build a template's image",
+        .example = "images\nimages --json\nimages prune --all\nimages build debian --release bookworm",
         .options = images_options,
         .complete = COMPLETE_NONE,
 };
 
 int verb_images(Context *ctx, int argc, char **argv) {
         bool all = false;
+        const char *release = NULL;
         OptionParser p;
         option_parser_init(&p, &images_verb, argc, argv);
         int c;
@@ -426,23 +429,44 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 case 'a':
                         all = true;
                         break;
+                case 'R':
+                        release = p.arg;
+                        break;
                 default:
                         return ERR_USAGE;
                 }
         if (c < 0)
                 return c;
-        int r = expect_args(&p, 0, 1);
+        int r = expect_args(&p, 0, 2);
         if (r != 0)
                 return r;
-        if (p.n_args == 1) {
-                if (!streq(p.args[0], "prune")) {
+        if (p.n_args >= 1) {
+                bool prune = streq(p.args[0], "prune"), build = streq(p.args[0], "build");
+                if (!prune && !build) {
                         _cleanup_free_ char *w = strdup_printable(p.args[0]);
-                        return usage_error(&images_verb, "unknown subcommand '%s' (prune is the one there is).", w);
+                        return usage_error(&images_verb, "unknown subcommand '%s' (prune or build).", w);
                 }
-                return images_prune(ctx, all);
+                if (prune && p.n_args != 1)
+                        return usage_error(&images_verb, "prune takes no argument.");
+                if (build && p.n_args != 2)
+                        return usage_error(&images_verb, "build takes the template to build (busybox or debian).");
+                if (prune && release)
+                        return usage_error(&images_verb, "--release goes with build.");
+                if (build && all)
+                        return usage_error(&images_verb, "--all goes with prune.");
+                if (prune)
+                        return images_prune(ctx, all);
+                _cleanup_free_ char *ref = NULL;
+                r = template_image_build(ctx, p.args[1], release, &ref);
+                if (r != 0)
+                        return r;
+                _cleanup_free_ char *digest = stored_digest(ctx, ref);
+                if (!ctx->quiet)
+                        printf("%s %s\n", ref, digest ?: "");
+                return 0;
         }
-        if (all)
-                return usage_error(&images_verb, "--all goes with prune.");
+        if (all || release)
+                return usage_error(&images_verb, "%s goes with %s.", all ? "--all" : "--release", all ? "prune" : "build");
         if (context_open_store(ctx) < 0)
                 return ERR_FAILED;
         ImageEntry *e = NULL;
@@ -498,19 +522,37 @@ int verb_images(Context *ctx, int argc, char **argv) {
         return 0;
 }
 
+static const OptionSpec rmi_options[] = {
+        { "force", 'f', 'f', NULL, "also an image machines were made from (they keep its layers)" },
+        {},
+};
+
 const VerbSpec rmi_verb = {
         .name = "rmi",
         .func = verb_rmi,
         .args = "REF...",
-        .summary = "Remove pulled images, and the blobs no image needs any more",
-        .example = "rmi debian:12",
-        .options = no_options,
+        .summary = "Remove images (pulled, or built from templates), and the blobs no image needs any more",
+        .example = "rmi debian:12\nrmi localhost/berth/template/debian:latest",
+        .options = rmi_options,
         .complete = COMPLETE_NONE,
 };
 
 int verb_rmi(Context *ctx, int argc, char **argv) {
+        bool force = false;
         OptionParser p;
-        int r = only_args(&rmi_verb, argc, argv, 1, INT_MAX, &p);
+        option_parser_init(&p, &rmi_verb, argc, argv);
+        int c;
+        while ((c = option_next(&p)) > 0)
+                switch (c) {
+                case 'f':
+                        force = true;
+                        break;
+                default:
+                        return ERR_USAGE;
+                }
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 1, INT_MAX);
         if (r != 0)
                 return r;
         _cleanup_strv_free_ char **refs = NULL;
@@ -526,22 +568,43 @@ int verb_rmi(Context *ctx, int argc, char **argv) {
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
         if (lock < 0)
                 return ERR_FAILED;
-        /* All of them exist, or nothing is removed. */
+        /* All of them exist and are unused (or --force), or nothing is removed. */
         ImageEntry *e = NULL;
         size_t n = 0;
         if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
                 return ERR_FAILED;
+        ImageUser *u = NULL;
+        size_t nu = 0;
+        if (!force && image_users_read(ctx, &u, &nu) < 0) {
+                image_entries_free(e, n);
+                return ERR_FAILED;
+        }
         int status = 0;
         for (char **ref = refs; *ref; ref++) {
-                bool found = false;
+                const ImageEntry *found = NULL;
                 for (size_t i = 0; i < n && !found; i++)
-                        found = streq(e[i].ref, *ref);
+                        if (streq(e[i].ref, *ref))
+                                found = &e[i];
+                _cleanup_free_ char *printable = strdup_printable(*ref);
                 if (!found) {
-                        log_error("No image %s in the store (see berth images); nothing was removed.", *ref);
+                        log_error("No image %s in the store (see berth images); nothing was removed.", printable);
+                        status = ERR_FAILED;
+                        continue;
+                }
+                _cleanup_strv_free_ char **users = image_users_of(u, nu, found->digest);
+                if (users) {
+                        _cleanup_free_ char *list = NULL;
+                        for (char **m = users; *m; m++)
+                                strextendf(&list, "%s%s", list ? ", " : "", *m);
+                        log_error("Image %s is in use by %s; remove %s first, or give --force (%s keep%s its "
+                                  "layers); nothing was removed.",
+                                  printable, list, users[1] ? "them" : "it", users[1] ? "they" : "it",
+                                  users[1] ? "" : "s");
                         status = ERR_FAILED;
                 }
         }
         image_entries_free(e, n);
+        image_users_free(u, nu);
         if (status != 0)
                 return status;
         for (char **ref = refs; *ref; ref++) {

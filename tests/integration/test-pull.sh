@@ -365,7 +365,8 @@ check_eq "its own unpacked layer went with it, the shared one stays" "$(layers_o
 check_fails "its own layer is gone" test -e "$STORE/blobs/sha256/$bb2_layer"
 check "the shared layer stays" test -f "$STORE/blobs/sha256/$base_layer"
 check_fails "it is no longer listed" bash -c "berth images | grep -q team/bb2"
-check "rmi all the rest" berth rmi $(berth images --json | jq -r '.[].reference')
+check_status "rmi of images machines were made from: refused (1)" 1 berth rmi $REG/bb:1
+check "rmi --force all the rest" berth rmi --force $(berth images --json | jq -r '.[].reference')
 check_eq "no blob is left" 0 "$(blob_count)"
 check_eq "no image is listed" "[]" "$(berth images --json | jq -c .)"
 check_eq "machines made from them stay" "m-v2s2 m-zstd m1" "$(berth list --json | jq -r '.[].name' | sort | xargs)"
