@@ -54,10 +54,12 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                    char *const *set, const char *max_size_arg);
 /* The layers of image REF of the store (manifest MANIFEST, for PLATFORM or
  * the host's) unpacked into the layer store, those it lacks, and noted as
- * the image's (layers.h), so that its first machine unpacks nothing.  The
+ * the image's (layers.h), so that its first machine unpacks nothing.
+ * *RET_LAYERS (may be NULL) gets their list, top first.  The
  * caller holds the image store's lock.  Returns 0 or a verb error
  * (logged). */
-int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest);
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest,
+                        char ***ret_layers);
 /* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
 int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);
@@ -79,6 +81,11 @@ char *template_image_ref(const char *template, const char *release);
 int template_image_build(Context *ctx, const char *template, const char *release, char **ret_ref);
 /* Whether the store has it: 1, 0, or -errno (logged). */
 int template_image_exists(Context *ctx, const char *template, const char *release);
+/* The read-only image TEMPLATE of berth run (ROOT/images/bases, BASES_FD)
+ * over the layer of the template's store image (built if the store lacks
+ * it).  The caller holds the run image's build lock and saw none.  0 or
+ * -errno (logged). */
+int template_run_base_build(Context *ctx, int bases_fd, const char *template);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);
 /* The global configuration (berth.conf) alone; 0 or a verb error (logged). */

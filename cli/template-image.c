@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "berth.h"
+#include "create.h"
 #include "build-config.h"
 #include "fs.h"
 #include "image-store.h"
@@ -120,18 +121,63 @@ int template_image_build(Context *ctx, const char *template, const char *release
         return 0;
 }
 
-int template_image_exists(Context *ctx, const char *template, const char *release) {
-        if (context_open_store(ctx) < 0)
-                return -EIO;
-        _cleanup_free_ char *ref = template_image_ref(template, release);
+/* The manifest digest of image REF of the store (*RET NULL: none). */
+static int ref_digest(Context *ctx, const char *ref, char **ret) {
         ImageEntry *e = NULL;
         size_t n = 0;
         int r = image_store_read(ctx->store.images_fd, &e, &n);
         if (r < 0)
                 return r;
-        bool found = false;
-        for (size_t i = 0; i < n && !found; i++)
-                found = streq(e[i].ref, ref);
+        *ret = NULL;
+        for (size_t i = 0; i < n && !*ret; i++)
+                if (streq(e[i].ref, ref))
+                        *ret = xstrdup(e[i].digest);
         image_entries_free(e, n);
-        return found;
+        return 0;
+}
+
+int template_image_exists(Context *ctx, const char *template, const char *release) {
+        if (context_open_store(ctx) < 0)
+                return -EIO;
+        _cleanup_free_ char *ref = template_image_ref(template, release), *digest = NULL;
+        int r = ref_digest(ctx, ref, &digest);
+        return r < 0 ? r : !!digest;
+}
+
+int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
+        _cleanup_free_ char *ref = template_image_ref(template, NULL), *digest = NULL;
+        int r = template_image_exists(ctx, template, NULL);
+        if (r < 0)
+                return r;
+        if (r == 0 && template_image_build(ctx, template, NULL, NULL) != 0)
+                return -EIO;
+        _cleanup_strv_free_ char **layers = NULL;
+        {
+                /* Shared: no rmi between reading the digest and the layers. */
+                _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+                if (lock < 0)
+                        return lock;
+                r = ref_digest(ctx, ref, &digest);
+                if (r < 0)
+                        return r;
+                if (!digest)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Image %s went from the store while it was "
+                                               "used (a concurrent rmi?); run again.", ref);
+                /* Unpacked already: this only reads the list (and finishes
+                 * what a killed build left). */
+                if (image_layers_unpack(ctx, ref, NULL, digest, &layers) != 0)
+                        return -EIO;
+        }
+        /* Under the layers' lock, nothing prunes them between the check and
+         * the moment the run image's "layers" file keeps them. */
+        _cleanup_close_ int llock = layers_lock(&ctx->store);
+        if (llock < 0)
+                return log_error_errno(llock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        for (char **l = layers; *l; l++) {
+                _cleanup_free_ char *chain = xasprintf("layers/%s/" LAYER_CHAIN_FILE, *l);
+                if (faccessat(ctx->store.images_fd, chain, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Layer %s of %s went away (a concurrent "
+                                               "rmi or prune?); run again.", *l, ref);
+        }
+        return image_build_layered(&ctx->store, bases_fd, template, layers, digest);
 }

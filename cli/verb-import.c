@@ -140,7 +140,8 @@ static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, con
         return 0;
 }
 
-int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest) {
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest,
+                        char ***ret_layers) {
         _cleanup_free_ char *max_size = NULL;
         int r = import_max_size(ctx, NULL, &max_size);
         if (r != 0)
@@ -182,6 +183,8 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
                 log_error_errno(r, "Cannot note image %s in its layers: %m", ref);
                 return ERR_FAILED;
         }
+        if (ret_layers)
+                *ret_layers = TAKE_PTR(layers);
         return 0;
 }
 

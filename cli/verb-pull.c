@@ -74,7 +74,7 @@ int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform) {
                         log_error("Image %s went from the store while it was pulled (a concurrent rmi?).", ref);
                         return ERR_FAILED;
                 }
-                r = image_layers_unpack(ctx, ref, platform, digest);
+                r = image_layers_unpack(ctx, ref, platform, digest, NULL);
                 if (r == 0)
                         return 0;
         }

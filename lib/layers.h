@@ -14,8 +14,8 @@
  * so that the same upper works inside a user namespace and from the host.
  * Layers and uppers keep the guest's own IDs, like a plain rootfs.
  *
- * Layers are referenced by the layer lists of machines, snapshots and
- * unfinished creates; one that nothing references is removed by
+ * Layers are referenced by the layer lists of machines, snapshots,
+ * unfinished creates and the run images of ROOT/images/bases; one that nothing references is removed by
  * layers_prune() (rm, gc).  Creating and referencing a layer, and pruning,
  * happen under one store-wide lock. */
 

@@ -116,4 +116,15 @@ check_eq "... gone from the store" "" "$(refs)"
 check "t3 keeps its layer and starts" berth start t3
 check "stop t3" berth stop t3
 
+# berth run's image of a template (ROOT/images/bases) stands on the layer of
+# the template's store image, which it keeps after the image goes.
+check_eq "run busybox" "hi" "$(berth run busybox -- echo hi 2>&1)"
+check_eq "... built the template image for it" "$TREF" "$(refs)"
+base_layers=$(cat "$BERTH_ROOT/images/bases/busybox/layers")
+check_eq "the run image stands on the template image's layer" "$(layers_of "$(digest_of $TREF)")" "$base_layers"
+check "rmi the template image" berth rmi $TREF
+check "images prune" berth images prune
+check "the run image keeps its layer" test -d "$S/layers/$base_layers/tree"
+check_eq "and still runs" "hi again" "$(berth run busybox -- echo hi again 2>&1)"
+
 done_testing
