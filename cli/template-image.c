@@ -121,26 +121,11 @@ int template_image_build(Context *ctx, const char *template, const char *release
         return 0;
 }
 
-/* The manifest digest of image REF of the store (*RET NULL: none). */
-static int ref_digest(Context *ctx, const char *ref, char **ret) {
-        ImageEntry *e = NULL;
-        size_t n = 0;
-        int r = image_store_read(ctx->store.images_fd, &e, &n);
-        if (r < 0)
-                return r;
-        *ret = NULL;
-        for (size_t i = 0; i < n && !*ret; i++)
-                if (streq(e[i].ref, ref))
-                        *ret = xstrdup(e[i].digest);
-        image_entries_free(e, n);
-        return 0;
-}
-
 int template_image_exists(Context *ctx, const char *template, const char *release) {
         if (context_open_store(ctx) < 0)
                 return -EIO;
         _cleanup_free_ char *ref = template_image_ref(template, release), *digest = NULL;
-        int r = ref_digest(ctx, ref, &digest);
+        int r = image_store_find(ctx->store.images_fd, ref, &digest);
         return r < 0 ? r : !!digest;
 }
 
@@ -157,7 +142,7 @@ int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
                 _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
                 if (lock < 0)
                         return lock;
-                r = ref_digest(ctx, ref, &digest);
+                r = image_store_find(ctx->store.images_fd, ref, &digest);
                 if (r < 0)
                         return r;
                 if (!digest)

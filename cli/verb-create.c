@@ -187,6 +187,21 @@ int verb_create(Context *ctx, int argc, char **argv) {
                         return ERR_USAGE;
                 }
         }
+        if (a.from_dir) {
+                struct stat st;
+                if (stat(a.from_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        log_error("--from-dir %s: not a directory.", a.from_dir);
+                        return ERR_USAGE;
+                }
+        }
+        if (a.from_tar && access(a.from_tar, R_OK) < 0) {
+                log_error_errno(errno, "--from-tar %s: %m", a.from_tar);
+                return ERR_USAGE;
+        }
+        if (a.max_size && !a.from_tar) {
+                log_error("--max-size only goes with --from-tar.");
+                return ERR_USAGE;
+        }
         if (layered || refresh) {
                 /* Over the template's image, as create --image makes a machine:
                  * built when the store lacks it or --refresh asks. */
@@ -203,21 +218,6 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 if (!have && (r = template_image_build(ctx, a.template, a.release, NULL)) != 0)
                         return r;
                 return create_from_image(ctx, name, ref, false, set, NULL);
-        }
-        if (a.from_dir) {
-                struct stat st;
-                if (stat(a.from_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                        log_error("--from-dir %s: not a directory.", a.from_dir);
-                        return ERR_USAGE;
-                }
-        }
-        if (a.from_tar && access(a.from_tar, R_OK) < 0) {
-                log_error_errno(errno, "--from-tar %s: %m", a.from_tar);
-                return ERR_USAGE;
-        }
-        if (a.max_size && !a.from_tar) {
-                log_error("--max-size only goes with --from-tar.");
-                return ERR_USAGE;
         }
         _cleanup_free_ char *max_size = NULL;
         if (a.from_tar) {

@@ -44,18 +44,11 @@ static const char *pull_path(void) {
         return secure_getenv("BERTH_PULL") ?: BERTH_PULL_PATH;
 }
 
-/* The digest the store now has for REF (for the message). */
+/* The digest the store now has for REF, or NULL (none, or an index berth
+ * cannot read: logged). */
 static char *stored_digest(Context *ctx, const char *ref) {
-        ImageEntry *e = NULL;
-        size_t n = 0;
         char *d = NULL;
-        if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
-                return NULL;
-        for (size_t i = 0; i < n && !d; i++)
-                if (streq(e[i].ref, ref))
-                        d = xstrdup(e[i].digest);
-        image_entries_free(e, n);
-        return d;
+        return image_store_find(ctx->store.images_fd, ref, &d) < 0 ? NULL : d;
 }
 
 /* After berth-pull REF: the image's layers unpacked now (from verified
