@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <json-c/json.h>
 #include <time.h>
 
@@ -306,6 +307,8 @@ static void image_users_free(ImageUser *u, size_t n) {
         free(u);
 }
 
+#define RUN_USER_PREFIX "run:"
+
 static int image_users_read(Context *ctx, ImageUser **ret, size_t *ret_n) {
         _cleanup_strv_free_ char **names = NULL;
         int r = store_list_machines(&ctx->store, &names);
@@ -323,6 +326,25 @@ static int image_users_read(Context *ctx, ImageUser **ret, size_t *ret_n) {
                         abort();
                 u[n++] = (ImageUser) { xstrdup(*m), xstrdup(info.manifest) };
         }
+        /* The run images (images/bases) built over a template image, as
+         * "run:NAME": they stand on its layer too. */
+        _cleanup_close_ int bases = open_dir_nofollow(ctx->store.images_fd, "bases");
+        _cleanup_closedir_ DIR *d = NULL;
+        if (bases >= 0 && opendir_dup(bases, &d) >= 0) {
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        _cleanup_close_ int dfd = open_dir_nofollow(bases, de->d_name);
+                        _cleanup_(image_info_done) ImageInfo info = {};
+                        if (dfd < 0 || image_info_read_at(dfd, &info) < 0 || !info.manifest)
+                                continue;
+                        u = realloc(u, (n + 1) * sizeof(ImageUser));
+                        if (!u)
+                                abort();
+                        u[n++] = (ImageUser) { xasprintf(RUN_USER_PREFIX "%s", de->d_name), xstrdup(info.manifest) };
+                }
+        }
         *ret = u;
         *ret_n = n;
         return 0;
@@ -337,6 +359,56 @@ static char **image_users_of(const ImageUser *u, size_t n, const char *digest) {
         return l;
 }
 
+/* The read-only images of berth run (images/bases) that nothing uses: no
+ * instance runs on one (it would hold the base's lock), none kept lists it
+ * as its base, no run is building it.  Each is renamed to a staging name
+ * of its own first, which the next build of it removes should we be
+ * killed.  Returns how many went, or -errno (logged). */
+static int prune_run_images(Context *ctx) {
+        _cleanup_close_ int bases = open_dir_nofollow(ctx->store.images_fd, "bases");
+        if (bases == -ENOENT)
+                return 0;
+        if (bases < 0)
+                return log_error_errno(bases, "Cannot open %s/images/bases: %m", ctx->store.root);
+        _cleanup_strv_free_ char **names = NULL, **used = NULL;
+        int r = store_list_machines(&ctx->store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the machines: %m");
+        for (char **m = names; m && *m; m++) {
+                _cleanup_free_ char *base = NULL;
+                if (store_machine_base(&ctx->store, *m, &base) >= 0 && base)
+                        used = strv_append(used, base);
+        }
+        _cleanup_closedir_ DIR *d = NULL;
+        r = opendir_dup(bases, &d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s/images/bases: %m", ctx->store.root);
+        int removed = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *base = xasprintf(STORE_IMAGE_PREFIX "%s", de->d_name),
+                                    *build = xasprintf("%s.build", base);
+                if (strv_contains(used, base))
+                        continue;
+                _cleanup_close_ int build_lock = lock_file_at(ctx->store.locks_fd, build, true, false);
+                _cleanup_close_ int base_lock = build_lock < 0 ? -EBADF : store_lock_base(&ctx->store, base, false);
+                if (base_lock < 0)
+                        continue; /* being built or run */
+                uint64_t rnd = 0;
+                (void) getrandom(&rnd, sizeof rnd, 0);
+                _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", de->d_name, (unsigned long long) rnd);
+                if (renameat(bases, de->d_name, bases, tmp) < 0 || (r = rm_rf_at(bases, tmp)) < 0)
+                        return log_error_errno(r < 0 ? r : -errno, "Failed to remove the run image %s/images/bases/%s: %m",
+                                               ctx->store.root, de->d_name);
+                removed++;
+                if (!ctx->quiet)
+                        printf("Removed run image %s\n", de->d_name);
+        }
+        return removed;
+}
+
 /* berth images prune [--all]: see berth(1). */
 static int images_prune(Context *ctx, bool all) {
         if (context_open_store(ctx) < 0)
@@ -346,6 +418,9 @@ static int images_prune(Context *ctx, bool all) {
                 return ERR_FAILED;
         unsigned removed = 0;
         if (all) {
+                /* First what berth run keeps, which may use template images. */
+                if (prune_run_images(ctx) < 0)
+                        return ERR_FAILED;
                 ImageEntry *e = NULL;
                 size_t n = 0;
                 ImageUser *u = NULL;

@@ -122,9 +122,21 @@ check_eq "run busybox" "hi" "$(berth run busybox -- echo hi 2>&1)"
 check_eq "... built the template image for it" "$TREF" "$(refs)"
 base_layers=$(cat "$BERTH_ROOT/images/bases/busybox/layers")
 check_eq "the run image stands on the template image's layer" "$(layers_of "$(digest_of $TREF)")" "$base_layers"
-check "rmi the template image" berth rmi $TREF
+check_eq "images names it as the template image's user" '["run:busybox"]' "$(machines_of $TREF)"
+check_status "rmi of the template image it uses: refused (1)" 1 berth rmi $TREF
+check "rmi --force the template image" berth rmi --force $TREF
 check "images prune" berth images prune
 check "the run image keeps its layer" test -d "$S/layers/$base_layers/tree"
 check_eq "and still runs" "hi again" "$(berth run busybox -- echo hi again 2>&1)"
+check "run --keep leaves an instance of it" berth run --keep --name kept busybox -- true
+check_fails "images prune --all keeps a run image a kept instance stands on" \
+        bash -c "berth images prune --all | grep -q 'Removed run image'"
+check "rm the instance" berth rm kept
+check_output_contains "images prune --all removes the run image nothing uses" "Removed run image busybox" \
+        berth images prune --all
+check "... its directory" test ! -e "$BERTH_ROOT/images/bases/busybox"
+check "... and its layer" test ! -e "$S/layers/$base_layers"
+check_eq "the next run builds both again" "hi" "$(berth run busybox -- echo hi 2>&1)"
+check_eq "... the template image too" "$TREF" "$(refs)"
 
 done_testing
