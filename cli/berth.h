@@ -54,12 +54,13 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                    char *const *set, const char *max_size_arg);
 /* The layers of image REF of the store (manifest MANIFEST, for PLATFORM or
  * the host's) unpacked into the layer store, those it lacks, and noted as
- * the image's (layers.h), so that its first machine unpacks nothing.
- * *RET_LAYERS (may be NULL) gets their list, top first.  The
+ * the image's (layers.h), so that its first machine unpacks nothing, at
+ * most MAX_SIZE_ARG (--max-size as given; NULL: berth.conf's).  *RET_LAYERS
+ * (may be NULL) gets their list, top first.  The
  * caller holds the image store's lock.  Returns 0 or a verb error
  * (logged). */
-int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest,
-                        char ***ret_layers);
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                        const char *manifest, char ***ret_layers);
 /* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
 int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);
@@ -71,7 +72,7 @@ int create_from_image(Context *ctx, const char *name, const char *ref, bool copy
 /* After a store gained image REF (pull, a template build): its layers
  * unpacked (image_layers_unpack()), or, if they cannot be, the image dropped
  * again.  Returns 0 or a verb error (logged). */
-int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform);
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg);
 /* Template images (template-image.c): TEMPLATE's tree as the store's image
  * localhost/berth/template/TEMPLATE:RELEASE ("latest" without RELEASE). */
 char *template_image_ref(const char *template, const char *release);

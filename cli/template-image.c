@@ -112,7 +112,7 @@ int template_image_build(Context *ctx, const char *template, const char *release
         if (r < 0 || status != 0)
                 return status;
         /* Its one layer unpacked now, as a pull does: machines only mount it. */
-        status = image_unpack_or_drop(ctx, ref, NULL);
+        status = image_unpack_or_drop(ctx, ref, NULL, NULL);
         if (status != 0)
                 return status;
         layers_prune_or_warn(&ctx->store);
@@ -150,7 +150,7 @@ int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
                                                "used (a concurrent rmi?); run again.", ref);
                 /* Unpacked already: this only reads the list (and finishes
                  * what a killed build left). */
-                if (image_layers_unpack(ctx, ref, NULL, digest, &layers) != 0)
+                if (image_layers_unpack(ctx, ref, NULL, NULL, digest, &layers) != 0)
                         return -EIO;
         }
         /* Under the layers' lock, nothing prunes them between the check and

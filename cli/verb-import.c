@@ -140,10 +140,10 @@ static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, con
         return 0;
 }
 
-int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *manifest,
-                        char ***ret_layers) {
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                        const char *manifest, char ***ret_layers) {
         _cleanup_free_ char *max_size = NULL;
-        int r = import_max_size(ctx, NULL, &max_size);
+        int r = import_max_size(ctx, max_size_arg, &max_size);
         if (r != 0)
                 return r;
         ImportOptions a = { .ref = ref, .platform = platform, .boot = "auto", .max_size = max_size };

@@ -56,7 +56,7 @@ static char *stored_digest(Context *ctx, const char *ref) {
  * blobs only: berth-pull checked each as it streamed, berth-import checks
  * the diff_ids), so that create --image only mounts them.  An image whose
  * layers cannot be unpacked is dropped again: a refusal leaves nothing. */
-int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform) {
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg) {
         int r;
         {
                 /* Shared: rmi waits, create --image of other images goes on. */
@@ -68,7 +68,7 @@ int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform) {
                         log_error("Image %s went from the store while it was pulled (a concurrent rmi?).", ref);
                         return ERR_FAILED;
                 }
-                r = image_layers_unpack(ctx, ref, platform, digest, NULL);
+                r = image_layers_unpack(ctx, ref, platform, max_size_arg, digest, NULL);
                 if (r == 0)
                         return 0;
         }
@@ -211,7 +211,7 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         }
         if (!name) {
-                r = image_unpack_or_drop(ctx, ref, a.platform);
+                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *now = stored_digest(ctx, ref);
@@ -467,7 +467,7 @@ static int images_prune(Context *ctx, bool all) {
 
 static const OptionSpec images_options[] = {
         JSON_OPTION,
-        { "all", 0, 'a', NULL, "with prune: also the images no machine was made from" },
+        { "all", 0, 'a', NULL, "with prune: also idle run images and the images nothing was made from" },
         { "release", 0, 'R', "RELEASE", "with build: the template's release (debian: bookworm)" },
         {},
 };

@@ -370,6 +370,20 @@ check "rmi --force all the rest" berth rmi --force $(berth images --json | jq -r
 check_eq "no blob is left" 0 "$(blob_count)"
 check_eq "no image is listed" "[]" "$(berth images --json | jq -c .)"
 check_eq "machines made from them stay" "m-v2s2 m-zstd m1" "$(berth list --json | jq -r '.[].name' | sort | xargs)"
+# A layer that fits --max-size as a blob but not unpacked (4 MiB of zeros):
+# refused at the unpack, and the image dropped again.
+mkdir -p "$W/zeros/srv" && head -c 4M /dev/zero >"$W/zeros/srv/zeros"
+check "push an image with a layer that unpacks to much more than its blob" \
+        bash -c "umoci insert --image $L:bb --tag zeros $W/zeros / >/dev/null &&
+                skopeo copy -q --dest-tls-verify=false oci:$L:zeros docker://$REG/zeros:1"
+blob_k=$(( $(skopeo inspect --raw --tls-verify=false docker://$REG/zeros:1 | jq '[.layers[].size] | max') / 1024 + 1 ))
+layers_before=$(visible_layers)
+check_status "pull with a --max-size the unpacked layer exceeds: exit 1" 1 \
+        berth pull --max-size ${blob_k}K $REG/zeros:1
+check_output_contains "... says the image was not stored" "not stored" berth pull --max-size ${blob_k}K $REG/zeros:1
+check_eq "... and it is not" "[]" "$(berth images --json | jq -c .)"
+check_eq "... no blob is left" 0 "$(blob_count)"
+check_eq "... no layer of it stays" "$layers_before" "$(visible_layers)"
 progress() { script -qec "$BERTH pull $REG/bb:1" /dev/null; }
 check_output_contains "on a terminal, progress per layer" "Pulling layer 1/1 sha256:[0-9a-f]{12}: [0-9.]+ of [0-9.]+ MiB" progress
 check_fails "not into a pipe" bash -c "berth pull $REG/team/bb2 2>&1 | grep -q Pulling"
