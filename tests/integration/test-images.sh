@@ -139,4 +139,26 @@ check "... and its layer" test ! -e "$S/layers/$base_layers"
 check_eq "the next run builds both again" "hi" "$(berth run busybox -- echo hi 2>&1)"
 check_eq "... the template image too" "$TREF" "$(refs)"
 
+# A build killed while its template runs: nothing listed, the next build
+# removes its directory.  The wrapper template stops after the tree is made.
+mkdir -p "$TEST_TMP/slowtpl"
+printf '#!/bin/sh\n"%s/busybox" "$@" && touch "%s/tree-made" && sleep 60\n' "$BERTH_TEMPLATE_DIR" "$TEST_TMP" \
+        >"$TEST_TMP/slowtpl/busybox"
+chmod +x "$TEST_TMP/slowtpl/busybox"
+check "rmi the template image" berth rmi --force $TREF
+kill_build() {
+        BERTH_TEMPLATE_DIR=$TEST_TMP/slowtpl "$BERTH" images build busybox >/dev/null 2>&1 &
+        local pid=$!
+        wait_for 30 test -e "$TEST_TMP/tree-made" || return 1
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        wait_for 10 bash -c "! pgrep -f '$TEST_TMP/[s]lowtpl'" || { echo "the template outlived berth"; return 1; }
+}
+check "kill berth -9 while images build runs the template" kill_build
+check_eq "... no image is listed" "" "$(refs)"
+check "... its build directory is left" compgen -G "$S/.template-build.*"
+check "the next build succeeds" berth images build busybox
+check_fails "... and removed it" compgen -G "$S/.template-build.*"
+check_eq "... one image" "$TREF" "$(refs)"
+
 done_testing
