@@ -52,6 +52,15 @@ int import_max_size(Context *ctx, const char *arg, char **ret);
  * ("import:PATH", "pull:REF").  Returns 0 or a verb error (logged). */
 int import_machine(Context *ctx, const char *name, const char *source, const char *label, ImportOptions *a,
                    char *const *set, const char *max_size_arg);
+/* The layers of image REF of the store (manifest MANIFEST, for PLATFORM or
+ * the host's) unpacked into the layer store, those it lacks, and noted as
+ * the image's (layers.h), so that its first machine unpacks nothing, at
+ * most MAX_SIZE_ARG (--max-size as given; NULL: berth.conf's).  *RET_LAYERS
+ * (may be NULL) gets their list, top first.  The
+ * caller holds the image store's lock.  Returns 0 or a verb error
+ * (logged). */
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                        const char *manifest, char ***ret_layers);
 /* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
 int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);
@@ -60,6 +69,24 @@ int verb_pull(Context *ctx, int argc, char **argv);
  * with COPY.  Returns an exit code (logged). */
 int create_from_image(Context *ctx, const char *name, const char *ref, bool copy, char *const *set,
                       const char *max_size_arg);
+/* After a store gained image REF (pull, a template build): its layers
+ * unpacked (image_layers_unpack()), or, if they cannot be, the image dropped
+ * again.  Returns 0 or a verb error (logged). */
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg);
+/* Template images (template-image.c): TEMPLATE's tree as the store's image
+ * localhost/berth/template/TEMPLATE:RELEASE ("latest" without RELEASE). */
+char *template_image_ref(const char *template, const char *release);
+/* Build it (again: a new digest; machines of the old one keep its layer),
+ * its layer unpacked.  *RET_REF (may be NULL) gets its reference.  Returns
+ * 0 or a verb error (logged). */
+int template_image_build(Context *ctx, const char *template, const char *release, char **ret_ref);
+/* Whether the store has it: 1, 0, or -errno (logged). */
+int template_image_exists(Context *ctx, const char *template, const char *release);
+/* The read-only image TEMPLATE of berth run (ROOT/images/bases, BASES_FD)
+ * over the layer of the template's store image (built if the store lacks
+ * it).  The caller holds the run image's build lock and saw none.  0 or
+ * -errno (logged). */
+int template_run_base_build(Context *ctx, int bases_fd, const char *template);
 int verb_images(Context *ctx, int argc, char **argv);
 int verb_rmi(Context *ctx, int argc, char **argv);
 /* The global configuration (berth.conf) alone; 0 or a verb error (logged). */

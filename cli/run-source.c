@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What "berth run SOURCE" boots: machine SOURCE if there is one, else the
  * read-only image SOURCE in ROOT/images/bases, else template SOURCE, built
- * into that image on first use.  The image is built once: under a lock, in a
+ * into that image on first use: over the layer of the template's image in
+ * the store (template-image.c), built too if the store lacks it.  The image is built once: under a lock, in a
  * staging dir renamed into place when complete, so concurrent first runs
  * wait for one build and a killed build leaves nothing the next one uses. */
 
@@ -44,7 +45,7 @@ static int ensure_image(Context *ctx, const char *name) {
                 return fd;
         if (tty)
                 fprintf(stderr, "Building the image '%s' from its template (once)...\n", name);
-        int r = image_build_from_template(&ctx->store, images_fd, name);
+        int r = template_run_base_build(ctx, images_fd, name);
         if (r < 0)
                 return r;
         return open_image(ctx, images_fd, name);

@@ -62,6 +62,8 @@ static const OptionSpec create_options[] = {
         { "set", 0, 's', "SECTION.KEY=VALUE", "a machine.conf setting (repeatable; see berth.machine(5))" },
         { "image", 0, 'I', "REF", "a pulled image (berth pull), as a machine over its shared layers" },
         { "copy", 0, 'C', NULL, "with --image: a flat copy of the image instead of layers" },
+        { "layered", 0, 'L', NULL, "with --template: over the template's image (built once, kept in the store)" },
+        { "refresh", 0, 'F', NULL, "with --template: rebuild the template's image first (implies --layered)" },
         { "network", 0, 'N', "MODE|cni:NAME", "the network mode (bridge, none, host, macvlan, ipvlan) or a CNI network" },
         FILES_OPTIONS,
         DEVICE_OPTION("(kept in machine.conf)"),
@@ -83,7 +85,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
         _cleanup_(files_options_done) FilesOptions files = {};
         CreateArgs a = {};
         const char *image = NULL;
-        bool copy = false;
+        bool copy = false, layered = false, refresh = false;
         OptionParser p;
         option_parser_init(&p, &create_verb, argc, argv);
         int c;
@@ -132,6 +134,12 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 case 'C':
                         copy = true;
                         break;
+                case 'L':
+                        layered = true;
+                        break;
+                case 'F':
+                        refresh = true;
+                        break;
                 case FILES_OPT_BIND:
                 case FILES_OPT_BIND_RO:
                 case FILES_OPT_TMPFS:
@@ -169,6 +177,10 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 log_error("--release only goes with --template.");
                 return ERR_USAGE;
         }
+        if ((layered || refresh) && !a.template) {
+                log_error("--%s only goes with --template.", refresh ? "refresh" : "layered");
+                return ERR_USAGE;
+        }
         if (a.template) {
                 if (!template_is_known(a.template)) {
                         log_error("Unknown template '%s'. Available: busybox, debian.", a.template);
@@ -189,6 +201,23 @@ int verb_create(Context *ctx, int argc, char **argv) {
         if (a.max_size && !a.from_tar) {
                 log_error("--max-size only goes with --from-tar.");
                 return ERR_USAGE;
+        }
+        if (layered || refresh) {
+                /* Over the template's image, as create --image makes a machine:
+                 * built when the store lacks it or --refresh asks. */
+                if (context_open_store(ctx) < 0)
+                        return ERR_FAILED;
+                if (store_machine_exists(&ctx->store, name) > 0) {
+                        log_error("Machine '%s' already exists. Remove it first with 'berth rm %s'.", name, name);
+                        return ERR_USAGE;
+                }
+                _cleanup_free_ char *ref = template_image_ref(a.template, a.release);
+                int have = refresh ? 0 : template_image_exists(ctx, a.template, a.release);
+                if (have < 0)
+                        return ERR_FAILED;
+                if (!have && (r = template_image_build(ctx, a.template, a.release, NULL)) != 0)
+                        return r;
+                return create_from_image(ctx, name, ref, false, set, NULL);
         }
         _cleanup_free_ char *max_size = NULL;
         if (a.from_tar) {

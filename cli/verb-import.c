@@ -94,31 +94,37 @@ static void mark_layers(Context *ctx, const char *name, const char *manifest) {
                                   "unpack them again): %m", name);
 }
 
-/* The first run of create --image: the layers the store lacks unpacked into
- * it, the machine's layer list written, its rootfs an empty upper with the
- * merged view mounted on it (in our own mount namespace), for the second
- * run (--configure-only) and the hostname.  *RET_LOCK gets the layers'
- * lock.  0, or -errno with *RET_STATUS set (logged). */
-static int layered_layers(Context *ctx, ImportOptions *a, const char *source, const Staging *stg, int *ret_lock,
-                          int *ret_status) {
-        *ret_lock = layers_lock(&ctx->store);
-        if (*ret_lock < 0)
-                return log_error_errno(*ret_lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+/* Whatever a killed pull or create left half unpacked in the layer store
+ * (caller holds layers_lock()). */
+static void clean_stale_layers(Context *ctx) {
+        int r = layers_clean_stale(&ctx->store);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove what a killed unpack left in %s/images/layers, ignoring: %m",
+                                  ctx->store.root);
+}
+
+/* The layers of image SOURCE (A->ref) that the layer store lacks unpacked
+ * into it by the helper (--layers), which leaves the image's layer list,
+ * top first, in OUTDIR (fd OUTDIR_FD); ROOTFS is a directory it does not
+ * fill.  Caller holds layers_lock().  *RET_LAYERS gets the list.  0, or
+ * -errno with *RET_STATUS set (logged). */
+static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, const char *rootfs, int outdir_fd,
+                         const char *outdir, char ***ret_layers, int *ret_status) {
         if (mkdirat(ctx->store.images_fd, "layers", 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s/images/layers: %m", ctx->store.root);
         _cleanup_free_ char *layers_dir = xasprintf("%s/images/layers", ctx->store.root);
         a->layers_dir = layers_dir;
-        int k = run_helper(ctx, a, source, stg->rootfs, stg->path);
+        int k = run_helper(ctx, a, source, rootfs, outdir);
         a->layers_dir = NULL;
         if (k != 0) {
                 *ret_status = k;
                 return -EIO;
         }
         _cleanup_strv_free_ char **layers = NULL;
-        int r = layers_read(stg->fd, "image-layers", &layers);
+        int r = layers_read(outdir_fd, "image-layers", &layers);
         if (r >= 0 && !layers)
                 r = -ENODATA;
-        (void) unlinkat(stg->fd, "image-layers", 0);
+        (void) unlinkat(outdir_fd, "image-layers", 0);
         if (r < 0)
                 return log_error_errno(r, "The import helper left no valid layer list%s: %m",
                                        r == -ENODATA ? " (an image without layers)" : "");
@@ -130,6 +136,73 @@ static int layered_layers(Context *ctx, ImportOptions *a, const char *source, co
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
                                                "The import helper listed layer %s, which is no image layer.", *l);
         }
+        *ret_layers = TAKE_PTR(layers);
+        return 0;
+}
+
+int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                        const char *manifest, char ***ret_layers) {
+        _cleanup_free_ char *max_size = NULL;
+        int r = import_max_size(ctx, max_size_arg, &max_size);
+        if (r != 0)
+                return r;
+        ImportOptions a = { .ref = ref, .platform = platform, .boot = "auto", .max_size = max_size };
+        _cleanup_close_ int lock = layers_lock(&ctx->store);
+        if (lock < 0) {
+                log_error_errno(lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+                return ERR_FAILED;
+        }
+        if (mkdirat(ctx->store.images_fd, "layers", 0700) < 0 && errno != EEXIST) {
+                log_error_errno(errno, "Failed to create %s/images/layers: %m", ctx->store.root);
+                return ERR_FAILED;
+        }
+        clean_stale_layers(ctx);
+        /* The helper's scratch: inside the layer store, hidden, so that a
+         * killed pull's is removed with the rest (layers_clean_stale()). */
+        _cleanup_free_ char *tmp = xasprintf("%s/images/layers/.unpack-XXXXXX", ctx->store.root);
+        if (!mkdtemp(tmp)) {
+                log_error_errno(errno, "Failed to create a directory in %s/images/layers: %m", ctx->store.root);
+                return ERR_FAILED;
+        }
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", tmp);
+        _cleanup_close_ int tfd = open_dir_nofollow(AT_FDCWD, tmp);
+        r = tfd < 0 ? tfd : RET_NERRNO(mkdirat(tfd, "rootfs", 0700));
+        int status = ERR_FAILED;
+        _cleanup_strv_free_ char **layers = NULL;
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s: %m", tmp);
+        else {
+                _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
+                r = unpack_layers(ctx, &a, store, rootfs, tfd, tmp, &layers, &status);
+        }
+        (void) rm_rf_at(AT_FDCWD, tmp);
+        if (r < 0)
+                return status;
+        r = layers_mark_image(&ctx->store, layers, manifest);
+        if (r < 0) {
+                log_error_errno(r, "Cannot note image %s in its layers: %m", ref);
+                return ERR_FAILED;
+        }
+        if (ret_layers)
+                *ret_layers = TAKE_PTR(layers);
+        return 0;
+}
+
+/* The first run of create --image: the layers the store lacks unpacked into
+ * it, the machine's layer list written, its rootfs an empty upper with the
+ * merged view mounted on it (in our own mount namespace), for the second
+ * run (--configure-only) and the hostname.  *RET_LOCK gets the layers'
+ * lock.  0, or -errno with *RET_STATUS set (logged). */
+static int layered_layers(Context *ctx, ImportOptions *a, const char *source, const Staging *stg, int *ret_lock,
+                          int *ret_status) {
+        *ret_lock = layers_lock(&ctx->store);
+        if (*ret_lock < 0)
+                return log_error_errno(*ret_lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        clean_stale_layers(ctx);
+        _cleanup_strv_free_ char **layers = NULL;
+        int r = unpack_layers(ctx, a, source, stg->rootfs, stg->fd, stg->path, &layers, ret_status);
+        if (r < 0)
+                return r;
         r = layers_write(stg->fd, "layers", layers);
         if (r >= 0)
                 r = layers_init_upper(&ctx->store, stg->fd, "rootfs", layers);

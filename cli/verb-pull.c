@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <json-c/json.h>
 #include <time.h>
 
@@ -44,18 +45,44 @@ static const char *pull_path(void) {
         return secure_getenv("BERTH_PULL") ?: BERTH_PULL_PATH;
 }
 
-/* The digest the store now has for REF (for the message). */
+/* The digest the store now has for REF, or NULL (none, or an index berth
+ * cannot read: logged). */
 static char *stored_digest(Context *ctx, const char *ref) {
-        ImageEntry *e = NULL;
-        size_t n = 0;
         char *d = NULL;
-        if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
-                return NULL;
-        for (size_t i = 0; i < n && !d; i++)
-                if (streq(e[i].ref, ref))
-                        d = xstrdup(e[i].digest);
-        image_entries_free(e, n);
-        return d;
+        return image_store_find(ctx->store.images_fd, ref, &d) < 0 ? NULL : d;
+}
+
+/* After berth-pull REF: the image's layers unpacked now (from verified
+ * blobs only: berth-pull checked each as it streamed, berth-import checks
+ * the diff_ids), so that create --image only mounts them.  An image whose
+ * layers cannot be unpacked is dropped again: a refusal leaves nothing. */
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg) {
+        int r;
+        {
+                /* Shared: rmi waits, create --image of other images goes on. */
+                _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+                if (lock < 0)
+                        return ERR_FAILED;
+                _cleanup_free_ char *digest = stored_digest(ctx, ref);
+                if (!digest) {
+                        log_error("Image %s went from the store while it was pulled (a concurrent rmi?).", ref);
+                        return ERR_FAILED;
+                }
+                r = image_layers_unpack(ctx, ref, platform, max_size_arg, digest, NULL);
+                if (r == 0)
+                        return 0;
+        }
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        uint64_t freed;
+        if (lock < 0 || image_store_remove(ctx->store.images_fd, ref) < 0 ||
+            image_store_gc(ctx->store.images_fd, &freed) < 0) {
+                log_error("Image %s stays in the store with its layers not unpacked: 'berth rmi %s' removes it.",
+                          ref, ref);
+                return r;
+        }
+        layers_prune_or_warn(&ctx->store);
+        log_error("The layers of %s cannot be unpacked; the image was not stored.", ref);
+        return r;
 }
 
 enum { OPT_AUTHFILE = 0x100, OPT_CA_FILE, OPT_INSECURE };
@@ -183,10 +210,13 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                         log_error("Pulling %s failed; nothing was stored.", ref);
                 return ERR_FAILED;
         }
-        _cleanup_free_ char *digest = stored_digest(ctx, ref);
         if (!name) {
+                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg);
+                if (r != 0)
+                        return r;
+                _cleanup_free_ char *now = stored_digest(ctx, ref);
                 if (!ctx->quiet)
-                        printf("%s %s\n", ref, digest ?: "");
+                        printf("%s %s\n", ref, now ?: "");
                 return 0;
         }
 
@@ -277,6 +307,8 @@ static void image_users_free(ImageUser *u, size_t n) {
         free(u);
 }
 
+#define RUN_USER_PREFIX "run:"
+
 static int image_users_read(Context *ctx, ImageUser **ret, size_t *ret_n) {
         _cleanup_strv_free_ char **names = NULL;
         int r = store_list_machines(&ctx->store, &names);
@@ -294,6 +326,25 @@ static int image_users_read(Context *ctx, ImageUser **ret, size_t *ret_n) {
                         abort();
                 u[n++] = (ImageUser) { xstrdup(*m), xstrdup(info.manifest) };
         }
+        /* The run images (images/bases) built over a template image, as
+         * "run:NAME": they stand on its layer too. */
+        _cleanup_close_ int bases = open_dir_nofollow(ctx->store.images_fd, "bases");
+        _cleanup_closedir_ DIR *d = NULL;
+        if (bases >= 0 && opendir_dup(bases, &d) >= 0) {
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        _cleanup_close_ int dfd = open_dir_nofollow(bases, de->d_name);
+                        _cleanup_(image_info_done) ImageInfo info = {};
+                        if (dfd < 0 || image_info_read_at(dfd, &info) < 0 || !info.manifest)
+                                continue;
+                        u = realloc(u, (n + 1) * sizeof(ImageUser));
+                        if (!u)
+                                abort();
+                        u[n++] = (ImageUser) { xasprintf(RUN_USER_PREFIX "%s", de->d_name), xstrdup(info.manifest) };
+                }
+        }
         *ret = u;
         *ret_n = n;
         return 0;
@@ -308,6 +359,56 @@ static char **image_users_of(const ImageUser *u, size_t n, const char *digest) {
         return l;
 }
 
+/* The read-only images of berth run (images/bases) that nothing uses: no
+ * instance runs on one (it would hold the base's lock), none kept lists it
+ * as its base, no run is building it.  Each is renamed to a staging name
+ * of its own first, which the next build of it removes should we be
+ * killed.  Returns how many went, or -errno (logged). */
+static int prune_run_images(Context *ctx) {
+        _cleanup_close_ int bases = open_dir_nofollow(ctx->store.images_fd, "bases");
+        if (bases == -ENOENT)
+                return 0;
+        if (bases < 0)
+                return log_error_errno(bases, "Cannot open %s/images/bases: %m", ctx->store.root);
+        _cleanup_strv_free_ char **names = NULL, **used = NULL;
+        int r = store_list_machines(&ctx->store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the machines: %m");
+        for (char **m = names; m && *m; m++) {
+                _cleanup_free_ char *base = NULL;
+                if (store_machine_base(&ctx->store, *m, &base) >= 0 && base)
+                        used = strv_append(used, base);
+        }
+        _cleanup_closedir_ DIR *d = NULL;
+        r = opendir_dup(bases, &d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s/images/bases: %m", ctx->store.root);
+        int removed = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *base = xasprintf(STORE_IMAGE_PREFIX "%s", de->d_name),
+                                    *build = xasprintf("%s.build", base);
+                if (strv_contains(used, base))
+                        continue;
+                _cleanup_close_ int build_lock = lock_file_at(ctx->store.locks_fd, build, true, false);
+                _cleanup_close_ int base_lock = build_lock < 0 ? -EBADF : store_lock_base(&ctx->store, base, false);
+                if (base_lock < 0)
+                        continue; /* being built or run */
+                uint64_t rnd = 0;
+                (void) getrandom(&rnd, sizeof rnd, 0);
+                _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", de->d_name, (unsigned long long) rnd);
+                if (renameat(bases, de->d_name, bases, tmp) < 0 || (r = rm_rf_at(bases, tmp)) < 0)
+                        return log_error_errno(r < 0 ? r : -errno, "Failed to remove the run image %s/images/bases/%s: %m",
+                                               ctx->store.root, de->d_name);
+                removed++;
+                if (!ctx->quiet)
+                        printf("Removed run image %s\n", de->d_name);
+        }
+        return removed;
+}
+
 /* berth images prune [--all]: see berth(1). */
 static int images_prune(Context *ctx, bool all) {
         if (context_open_store(ctx) < 0)
@@ -317,6 +418,9 @@ static int images_prune(Context *ctx, bool all) {
                 return ERR_FAILED;
         unsigned removed = 0;
         if (all) {
+                /* First what berth run keeps, which may use template images. */
+                if (prune_run_images(ctx) < 0)
+                        return ERR_FAILED;
                 ImageEntry *e = NULL;
                 size_t n = 0;
                 ImageUser *u = NULL;
@@ -363,22 +467,25 @@ static int images_prune(Context *ctx, bool all) {
 
 static const OptionSpec images_options[] = {
         JSON_OPTION,
-        { "all", 0, 'a', NULL, "with prune: also the images no machine was made from" },
+        { "all", 0, 'a', NULL, "with prune: also idle run images and the images nothing was made from" },
+        { "release", 0, 'R', "RELEASE", "with build: the template's release (debian: bookworm)" },
         {},
 };
 
 const VerbSpec images_verb = {
         .name = "images",
         .func = verb_images,
-        .args = "[prune]",
-        .summary = "List the pulled images and the machines made of them; prune: remove what nothing uses",
-        .example = "images\nimages --json\nimages prune --all",
+        .args = "[prune | build TEMPLATE]",
+        .summary = "List the images and the machines made of them; prune: remove what nothing uses; build: "
+                   "(re)build a template's image",
+        .example = "images\nimages --json\nimages prune --all\nimages build debian --release bookworm",
         .options = images_options,
         .complete = COMPLETE_NONE,
 };
 
 int verb_images(Context *ctx, int argc, char **argv) {
         bool all = false;
+        const char *release = NULL;
         OptionParser p;
         option_parser_init(&p, &images_verb, argc, argv);
         int c;
@@ -390,23 +497,44 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 case 'a':
                         all = true;
                         break;
+                case 'R':
+                        release = p.arg;
+                        break;
                 default:
                         return ERR_USAGE;
                 }
         if (c < 0)
                 return c;
-        int r = expect_args(&p, 0, 1);
+        int r = expect_args(&p, 0, 2);
         if (r != 0)
                 return r;
-        if (p.n_args == 1) {
-                if (!streq(p.args[0], "prune")) {
+        if (p.n_args >= 1) {
+                bool prune = streq(p.args[0], "prune"), build = streq(p.args[0], "build");
+                if (!prune && !build) {
                         _cleanup_free_ char *w = strdup_printable(p.args[0]);
-                        return usage_error(&images_verb, "unknown subcommand '%s' (prune is the one there is).", w);
+                        return usage_error(&images_verb, "unknown subcommand '%s' (prune or build).", w);
                 }
-                return images_prune(ctx, all);
+                if (prune && p.n_args != 1)
+                        return usage_error(&images_verb, "prune takes no argument.");
+                if (build && p.n_args != 2)
+                        return usage_error(&images_verb, "build takes the template to build (busybox or debian).");
+                if (prune && release)
+                        return usage_error(&images_verb, "--release goes with build.");
+                if (build && all)
+                        return usage_error(&images_verb, "--all goes with prune.");
+                if (prune)
+                        return images_prune(ctx, all);
+                _cleanup_free_ char *ref = NULL;
+                r = template_image_build(ctx, p.args[1], release, &ref);
+                if (r != 0)
+                        return r;
+                _cleanup_free_ char *digest = stored_digest(ctx, ref);
+                if (!ctx->quiet)
+                        printf("%s %s\n", ref, digest ?: "");
+                return 0;
         }
-        if (all)
-                return usage_error(&images_verb, "--all goes with prune.");
+        if (all || release)
+                return usage_error(&images_verb, "%s goes with %s.", all ? "--all" : "--release", all ? "prune" : "build");
         if (context_open_store(ctx) < 0)
                 return ERR_FAILED;
         ImageEntry *e = NULL;
@@ -462,19 +590,37 @@ int verb_images(Context *ctx, int argc, char **argv) {
         return 0;
 }
 
+static const OptionSpec rmi_options[] = {
+        { "force", 'f', 'f', NULL, "also an image machines were made from (they keep its layers)" },
+        {},
+};
+
 const VerbSpec rmi_verb = {
         .name = "rmi",
         .func = verb_rmi,
         .args = "REF...",
-        .summary = "Remove pulled images, and the blobs no image needs any more",
-        .example = "rmi debian:12",
-        .options = no_options,
+        .summary = "Remove images (pulled, or built from templates), and the blobs no image needs any more",
+        .example = "rmi debian:12\nrmi localhost/berth/template/debian:latest",
+        .options = rmi_options,
         .complete = COMPLETE_NONE,
 };
 
 int verb_rmi(Context *ctx, int argc, char **argv) {
+        bool force = false;
         OptionParser p;
-        int r = only_args(&rmi_verb, argc, argv, 1, INT_MAX, &p);
+        option_parser_init(&p, &rmi_verb, argc, argv);
+        int c;
+        while ((c = option_next(&p)) > 0)
+                switch (c) {
+                case 'f':
+                        force = true;
+                        break;
+                default:
+                        return ERR_USAGE;
+                }
+        if (c < 0)
+                return c;
+        int r = expect_args(&p, 1, INT_MAX);
         if (r != 0)
                 return r;
         _cleanup_strv_free_ char **refs = NULL;
@@ -490,22 +636,43 @@ int verb_rmi(Context *ctx, int argc, char **argv) {
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
         if (lock < 0)
                 return ERR_FAILED;
-        /* All of them exist, or nothing is removed. */
+        /* All of them exist and are unused (or --force), or nothing is removed. */
         ImageEntry *e = NULL;
         size_t n = 0;
         if (image_store_read(ctx->store.images_fd, &e, &n) < 0)
                 return ERR_FAILED;
+        ImageUser *u = NULL;
+        size_t nu = 0;
+        if (!force && image_users_read(ctx, &u, &nu) < 0) {
+                image_entries_free(e, n);
+                return ERR_FAILED;
+        }
         int status = 0;
         for (char **ref = refs; *ref; ref++) {
-                bool found = false;
+                const ImageEntry *found = NULL;
                 for (size_t i = 0; i < n && !found; i++)
-                        found = streq(e[i].ref, *ref);
+                        if (streq(e[i].ref, *ref))
+                                found = &e[i];
+                _cleanup_free_ char *printable = strdup_printable(*ref);
                 if (!found) {
-                        log_error("No image %s in the store (see berth images); nothing was removed.", *ref);
+                        log_error("No image %s in the store (see berth images); nothing was removed.", printable);
+                        status = ERR_FAILED;
+                        continue;
+                }
+                _cleanup_strv_free_ char **users = image_users_of(u, nu, found->digest);
+                if (users) {
+                        _cleanup_free_ char *list = NULL;
+                        for (char **m = users; *m; m++)
+                                strextendf(&list, "%s%s", list ? ", " : "", *m);
+                        log_error("Image %s is in use by %s; remove %s first, or give --force (%s keep%s its "
+                                  "layers); nothing was removed.",
+                                  printable, list, users[1] ? "them" : "it", users[1] ? "they" : "it",
+                                  users[1] ? "" : "s");
                         status = ERR_FAILED;
                 }
         }
         image_entries_free(e, n);
+        image_users_free(u, nu);
         if (status != 0)
                 return status;
         for (char **ref = refs; *ref; ref++) {

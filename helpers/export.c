@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth-export --format FORMAT [--shift BASE] [--ref REF] TREE FILE: write
  * the tree TREE (a stopped machine's rootfs, its merged view for a layered
- * one) into FILE, an empty regular file berth made.  A program of its own so
+ * one) into FILE, an empty regular file berth made.  With --format
+ * oci-store, FILE is berth's image store (ROOT/images, its lock held by
+ * berth) and the tree becomes image REF there (a template image).  A program of its own so
  * that berth itself never loads libarchive, and so that the walk of a
  * guest's tree happens in a separate, sandboxed process (spawn_sandboxed()). */
 
@@ -11,6 +13,7 @@
 #include "export.h"
 #include "fs.h"
 #include "idmap.h"
+#include "image-store.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,7 +26,7 @@ int main(int argc, char **argv) {
         };
         log_parse_environment();
         log_set_prefix("berth");
-        ExportOptions o = { .format = _EXPORT_FORMAT_INVALID, .scratch_dir_fd = -EBADF };
+        ExportOptions o = { .format = _EXPORT_FORMAT_INVALID, .scratch_dir_fd = -EBADF, .store_fd = -EBADF };
         unsigned shift;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -57,6 +60,28 @@ int main(int argc, char **argv) {
         if (root < 0) {
                 log_error_errno(root, "Failed to open %s: %m", tree);
                 return EXIT_FAILURE;
+        }
+        if (o.format == EXPORT_OCI_STORE) {
+                if (!o.ref) {
+                        log_error("--format oci-store needs --ref.");
+                        return 2;
+                }
+                _cleanup_close_ int store = open_dir_nofollow(AT_FDCWD, file);
+                if (store < 0) {
+                        log_error_errno(store, "Failed to open %s: %m", file);
+                        return EXIT_FAILURE;
+                }
+                if (image_store_prepare(store) < 0)
+                        return EXIT_FAILURE;
+                /* The layer waits among the blobs: linked in once complete. */
+                _cleanup_close_ int blobs = open_dir_nofollow(store, "blobs/sha256");
+                if (blobs < 0) {
+                        log_error_errno(blobs, "Failed to open %s/blobs/sha256: %m", file);
+                        return EXIT_FAILURE;
+                }
+                o.store_fd = store;
+                o.scratch_dir_fd = blobs;
+                return export_rootfs(root, -EBADF, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
         _cleanup_close_ int out = open(file, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         if (out < 0) {

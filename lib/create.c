@@ -15,6 +15,7 @@
 #include "fs.h"
 #include "gc.h"
 #include "kv.h"
+#include "layers.h"
 #include "log.h"
 #include "name.h"
 #include "runtime.h"
@@ -266,7 +267,7 @@ static void clean_image_staging(int images_fd, const char *name) {
                         (void) rm_rf_at(images_fd, de->d_name);
 }
 
-int image_build_from_template(Store *store, int images_fd, const char *name) {
+int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest) {
         clean_image_staging(images_fd, name);
         uint64_t rnd = 0;
         if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
@@ -275,22 +276,24 @@ int image_build_from_template(Store *store, int images_fd, const char *name) {
         if (mkdirat(images_fd, staging, 0700) < 0)
                 return log_error_errno(errno, "Failed to create %s/images/bases/%s: %m", store->root, staging);
         _cleanup_close_ int sfd = open_dir_nofollow(images_fd, staging);
+        /* The rootfs is the run image's (empty) upper over LAYERS; the
+         * guest's "/" gets its attributes from the top layer. */
         int r = sfd < 0 ? sfd : RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
         if (r >= 0)
-                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
-        if (r < 0)
-                log_error_errno(r, "Failed to prepare %s/images/bases/%s: %m", store->root, staging);
-        if (r >= 0) {
-                _cleanup_free_ char *rootfs = xasprintf("%s/images/bases/%s/rootfs", store->root, staging);
-                r = template_populate(store, name, NULL, name, rootfs);
-        }
+                r = layers_write(sfd, "layers", layers);
+        if (r >= 0)
+                r = layers_init_upper(store, sfd, "rootfs", layers);
         static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
         _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
+        /* As a machine of an image records it (image_info_read_at()). */
+        _cleanup_free_ char *image = xasprintf("MANIFEST=%s\n", manifest);
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "image", image, strlen(image), 0644);
         if (r >= 0 && syncfs(sfd) < 0)
                 r = -errno;
         if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)

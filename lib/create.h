@@ -67,11 +67,14 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs);
 bool template_is_known(const char *template);
 int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs);
 
-/* The read-only image NAME in ROOT/images/bases (IMAGES_FD), built from the
- * template of that name: in a staging dir renamed into place when complete,
+/* The read-only image NAME of berth run in ROOT/images/bases (IMAGES_FD),
+ * over LAYERS (top first) of the layer store: the layer of the template's
+ * store image MANIFEST (berth images build), which the run image's "layers"
+ * file then keeps.  Made in a staging dir renamed into place when complete,
  * after removing what killed builds left.  The caller holds the image's
- * build lock and saw no image.  0 or -errno (logged). */
-int image_build_from_template(Store *store, int images_fd, const char *name);
+ * build lock and layers_lock(), saw no image and saw LAYERS in place.  0 or
+ * -errno (logged). */
+int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest);
 
 /* Run instances (berth run): machine entries without a rootfs of their own.
  * Make instance NAME of BASE (a machine, or STORE_IMAGE_PREFIX and an

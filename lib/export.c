@@ -9,7 +9,9 @@
 
 #include "digest.h"
 #include "export.h"
+#include "fs.h"
 #include "idmap.h"
+#include "image-store.h"
 #include "log.h"
 #include "oci-internal.h"
 #include "util.h"
@@ -27,6 +29,7 @@ static const char *const format_names[_EXPORT_FORMAT_MAX] = {
         [EXPORT_TAR_ZST] = "tar.zst",
         [EXPORT_TAR_XZ] = "tar.xz",
         [EXPORT_OCI_ARCHIVE] = "oci-archive",
+        [EXPORT_OCI_STORE] = "oci-store",
 };
 
 ExportFormat export_format_from_string(const char *s) {
@@ -343,6 +346,45 @@ static int layout_layer(struct archive *out, int fd, const char *digest, uint64_
         return 0;
 }
 
+/* The image (manifest, config, the layer in LAYER_FD) into the store as
+ * O->ref: the blobs linked in first, then the index entry. */
+static int store_image(const ExportOptions *o, const char *manifest_digest, const char *manifest_text,
+                       const char *config_digest, const char *config_text, int layer_fd, const char *layer_digest,
+                       uint64_t layer_size, const char *created) {
+        /* Blobs by their hex names in blobs/sha256 (all three are sha256). */
+        _cleanup_close_ int blobs = open_dir_nofollow(o->store_fd, "blobs/sha256");
+        int r = blobs < 0 ? blobs : 0;
+        if (r >= 0 && !image_store_has_blob(o->store_fd, layer_digest)) {
+                /* By its /proc path: AT_EMPTY_PATH would want CAP_DAC_READ_SEARCH. */
+                char proc[64];
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", layer_fd);
+                if (fsync(layer_fd) < 0 ||
+                    linkat(AT_FDCWD, proc, blobs, strchr(layer_digest, ':') + 1, AT_SYMLINK_FOLLOW) < 0)
+                        r = -errno;
+        }
+        if (r >= 0)
+                r = write_file_atomic_at(blobs, strchr(config_digest, ':') + 1, config_text, strlen(config_text), 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(blobs, strchr(manifest_digest, ':') + 1, manifest_text,
+                                         strlen(manifest_text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to store the image's blobs: %m");
+        Platform p = {};
+        platform_host(&p);
+        ImageEntry e = { .ref = (char *) o->ref, .digest = (char *) manifest_digest,
+                         .media_type = (char *) MEDIA_MANIFEST, .size = (int64_t) strlen(manifest_text),
+                         .os = p.os, .arch = p.arch, .variant = p.variant, .created = (char *) created,
+                         .total = strlen(manifest_text) + strlen(config_text) + layer_size };
+        r = image_store_set(o->store_fd, &e);
+        platform_done(&p);
+        if (r < 0) {
+                /* Linked but not listed: take them away again. */
+                (void) image_store_gc(o->store_fd, NULL);
+                return log_error_errno(r, "Failed to add %s to the image store: %m", o->ref);
+        }
+        return 0;
+}
+
 static int export_oci(int root_fd, int out_fd, const ExportOptions *o) {
         /* The layer first, into an unnamed file: its digest names it. */
         _cleanup_close_ int tmp = openat(o->scratch_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -418,6 +460,9 @@ static int export_oci(int root_fd, int out_fd, const ExportOptions *o) {
         json_object_array_add(manifests, md);
         json_object_object_add(index, "manifests", manifests);
         _cleanup_free_ char *index_text = json_text(index);
+        if (o->format == EXPORT_OCI_STORE)
+                return store_image(o, manifest_digest, manifest_text, config_digest, config_text, tmp, layer_digest,
+                                   layer.size, created);
 
         Sink sink = { .fd = out_fd };
         _cleanup_(archive_write_freep) struct archive *out = tar_writer(&sink, EXPORT_TAR);
@@ -443,7 +488,7 @@ static int export_oci(int root_fd, int out_fd, const ExportOptions *o) {
 }
 
 int export_rootfs(int root_fd, int out_fd, const ExportOptions *o) {
-        if (o->format == EXPORT_OCI_ARCHIVE)
+        if (o->format == EXPORT_OCI_ARCHIVE || o->format == EXPORT_OCI_STORE)
                 return export_oci(root_fd, out_fd, o);
         Sink sink = { .fd = out_fd };
         _cleanup_(archive_write_freep) struct archive *out = tar_writer(&sink, o->format);

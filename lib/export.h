@@ -22,11 +22,12 @@ typedef enum ExportFormat {
         EXPORT_TAR_ZST,
         EXPORT_TAR_XZ,
         EXPORT_OCI_ARCHIVE, /* an OCI image layout in a tar: one image of one (uncompressed) layer */
+        EXPORT_OCI_STORE,   /* the same image added to berth's image store (image-store.h) as REF */
         _EXPORT_FORMAT_MAX,
         _EXPORT_FORMAT_INVALID = -EINVAL,
 } ExportFormat;
 
-/* "tar", "tar.gz", "tar.zst", "tar.xz", "oci-archive". */
+/* "tar", "tar.gz", "tar.zst", "tar.xz", "oci-archive", "oci-store". */
 ExportFormat export_format_from_string(const char *s);
 const char *export_format_to_string(ExportFormat f);
 /* The format FILE's name says: ".tar", ".tar.gz"/".tgz", ".tar.zst"/".tzst",
@@ -39,6 +40,8 @@ typedef struct ExportOptions {
         uid_t shift;      /* 0: the tree holds the guest's own IDs */
         const char *ref;  /* oci-archive: org.opencontainers.image.ref.name of the image */
         int scratch_dir_fd; /* oci-archive: where the layer waits (an unnamed O_TMPFILE) until its digest is known */
+        int store_fd;       /* oci-store: ROOT/images, prepared, its lock held by the caller; the
+                             * scratch dir must be on its file system */
 } ExportOptions;
 
 /* Archive the tree at ROOT_FD into the file OUT_FD (empty, writable, seekable

@@ -177,6 +177,21 @@ static size_t drop_ref(json_object *index, const char *ref) {
         return dropped;
 }
 
+int image_store_find(int images_fd, const char *ref, char **ret_digest) {
+        ImageEntry *e = NULL;
+        size_t n = 0;
+        int r = image_store_read(images_fd, &e, &n);
+        if (r < 0)
+                return r;
+        char *d = NULL;
+        for (size_t i = 0; i < n && !d; i++)
+                if (streq(e[i].ref, ref))
+                        d = xstrdup(e[i].digest);
+        image_entries_free(e, n);
+        *ret_digest = d;
+        return 0;
+}
+
 int image_store_set(int images_fd, const ImageEntry *e) {
         json_object *index;
         int r = read_index(images_fd, &index);

@@ -52,6 +52,10 @@ char *image_store_blob_path(const char *digest);
  * (logged) for an index berth cannot read. */
 int image_store_read(int images_fd, ImageEntry **ret, size_t *ret_n);
 
+/* The manifest digest index.json has for reference REF: *RET_DIGEST
+ * (malloc'ed), NULL if it has none.  0 or -errno as image_store_read(). */
+int image_store_find(int images_fd, const char *ref, char **ret_digest);
+
 /* Add E, replacing an entry of the same reference.  Caller holds the lock. */
 int image_store_set(int images_fd, const ImageEntry *e);
 

@@ -301,8 +301,37 @@ static int collect_refs(int dirfd, const char *where, const char *name, char ***
         return 0;
 }
 
+/* The layers the read-only images of berth run (ROOT/images/bases/NAME,
+ * finished or staging) stand on: those built over a template's image. */
+static int base_refs(Store *s, char ***refs) {
+        _cleanup_close_ int bdir = open_dir_nofollow(s->images_fd, "bases");
+        if (bdir == -ENOENT)
+                return 0;
+        if (bdir < 0)
+                return bdir;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(bdir, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                _cleanup_close_ int fd = open_dir_nofollow(bdir, de->d_name);
+                if (fd == -ENOTDIR || fd == -ENOENT || fd == -ELOOP)
+                        continue;
+                if (fd < 0)
+                        return fd;
+                _cleanup_free_ char *where = xasprintf("%s/images/bases/%s", s->root, de->d_name);
+                r = collect_refs(fd, where, "layers", refs);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Every layer any machine dir (finished, staging, being removed), pending
- * switch or snapshot (finished or staging) names. */
+ * switch or snapshot (finished or staging), or run image names. */
 static int referenced_layers(Store *s, char ***ret) {
         _cleanup_closedir_ DIR *d = NULL;
         int r = opendir_dup(s->machines_fd, &d);
@@ -339,6 +368,9 @@ static int referenced_layers(Store *s, char ***ret) {
                                 return r;
                 }
         }
+        r = base_refs(s, &refs);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(refs);
         return 0;
 }
@@ -416,6 +448,24 @@ int layers_prune(Store *s) {
                 removed++;
         }
         return removed;
+}
+
+int layers_clean_stale(Store *s) {
+        _cleanup_close_ int ldir = layers_dir(s, false);
+        if (ldir == -ENOENT)
+                return 0;
+        if (ldir < 0)
+                return ldir;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(ldir, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && !streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    (r = rm_rf_at(ldir, de->d_name)) < 0)
+                        return r;
+        return 0;
 }
 
 /* The kernel explains a refused filesystem configuration on the fs fd. */

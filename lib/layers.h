@@ -14,8 +14,8 @@
  * so that the same upper works inside a user namespace and from the host.
  * Layers and uppers keep the guest's own IDs, like a plain rootfs.
  *
- * Layers are referenced by the layer lists of machines, snapshots and
- * unfinished creates; one that nothing references is removed by
+ * Layers are referenced by the layer lists of machines, snapshots,
+ * unfinished creates and the run images of ROOT/images/bases; one that nothing references is removed by
  * layers_prune() (rm, gc).  Creating and referencing a layer, and pruning,
  * happen under one store-wide lock. */
 
@@ -89,6 +89,10 @@ int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers);
 /* Remove every layer that no machine, snapshot or unfinished create lists.
  * Caller holds layers_lock().  Returns how many, or -errno. */
 int layers_prune(Store *s);
+/* Remove what a killed unpack left in the layer store: its hidden
+ * entries (.staging-* of a layer not finished, .unpack-* of a pull), which
+ * exist only while someone holds layers_lock().  Caller holds it. */
+int layers_clean_stale(Store *s);
 /* The images a layer of the store came from: their manifest digests, one a
  * line.  A layer an image of ROOT/images still has is kept by
  * layers_prune() after its last machine is gone. */

@@ -100,7 +100,12 @@ check_eq "berth images names the machines" '["f1","l1","l2"]' \
 check "gc" berth gc
 check "images prune --all" berth images prune --all
 check_eq "the layers in use stay" 4 "$(layer_count)"
-check "rmi all images" berth rmi stack:one stack:two stack:three stack:lower-link
+check_status "rmi of images machines were made from: refused (1)" 1 \
+        berth rmi stack:one stack:two stack:three stack:lower-link
+check_output_contains "... naming the machines and --force" "stack:one is in use by f1, l1, l2.*--force" \
+        berth rmi stack:one stack:two stack:three stack:lower-link
+check_eq "... and removing none" 4 "$(berth images --json | jq length)"
+check "rmi --force all images" berth rmi --force stack:one stack:two stack:three stack:lower-link
 check "images prune" berth images prune
 check_eq "the layers in use still stay" 4 "$(layer_count)"
 check "l1 still boots without its image" berth start l1
@@ -138,7 +143,8 @@ check "a new machine of it" berth create --image stack:one k2 --set Network.Mode
 check_eq "takes the same layers, unpacking none" "$n $(cat "$BERTH_ROOT/machines/k2/layers" | wc -l)" \
         "$(layer_count) $(cat "$BERTH_ROOT/machines/k2/layers" | wc -l)"
 check "rm k2" berth rm k2
-check "rmi stack:one" berth rmi stack:one
+# f1, a flat copy of stack:one, still counts as made from it.
+check "rmi --force stack:one" berth rmi --force stack:one
 check_eq "without the image, its unused layers go" 0 "$(layer_count)"
 
 done_testing

@@ -66,4 +66,99 @@ check_eq "no blob left" "" "$(blobs)"
 check "c still starts over its layers" berth start c
 check "stop c" berth stop c
 
+# --- template images ----------------------------------------------------------
+# A template's tree kept as an image of one layer, unpacked once: listed,
+# removable, rebuilt with a new digest while machines of the old one go on.
+TREF=localhost/berth/template/busybox:latest
+digest_of() { berth images --json | jq -r --arg r "$1" '.[] | select(.reference == $r) | .digest'; }
+layers_of() { (cd "$S/layers" && grep -lx "$1" */images 2>/dev/null | cut -d/ -f1 | xargs); }
+check_status "images build without a template: status 2" 2 berth images build
+check_status "images build of an unknown template: status 2" 2 berth images build nosuch
+check_status "--layered without --template: status 2" 2 berth create x --layered --from-dir "$TEST_TMP"
+check_status "--release with images prune: status 2" 2 berth images prune --release bookworm
+check_output_contains "images build busybox" "^$TREF sha256:[0-9a-f]{64}$" berth images build busybox
+check_eq "images --json lists the template image" "$TREF" "$(refs)"
+check "... with its size" bash -c "berth images --json | jq -e '.[0].size > 100000 and .[0].created != null'"
+old=$(digest_of $TREF)
+old_layer=$(layers_of "$old")
+check_eq "its one layer is unpacked in the layer store" 1 "$(wc -w <<<"$old_layer")"
+check "create --template busybox --layered t1" berth create --template busybox --layered t1 --set Network.Mode=none
+check_eq "t1 stands on the template image's layer" "$old_layer" "$(cat "$BERTH_ROOT/machines/t1/layers")"
+check_eq "t1's own rootfs is an empty upper" "" "$(ls -A "$BERTH_ROOT/machines/t1/rootfs" | grep -v '^etc$')"
+check_eq "images names t1 as the template's machine" '["t1"]' "$(machines_of $TREF)"
+check "start t1" berth start t1
+check_eq "exec in t1" "t1" "$(berth exec t1 -- cat /etc/hostname 2>&1)"
+check "stop t1" berth stop t1
+check_status "rmi of the template image in use: refused (1)" 1 berth rmi $TREF
+check_output_contains "... says by whom and how to go on" "in use by t1.*--force" berth rmi $TREF
+check_eq "... and keeps it" "$TREF" "$(refs)"
+check "create --template busybox --refresh t2" berth create --template busybox --refresh t2 --set Network.Mode=none
+new=$(digest_of $TREF)
+check "the rebuilt image has a new digest" test -n "$new" -a "$new" != "$old"
+check_eq "... and one image of the name is listed" "$TREF" "$(refs)"
+check_eq "t2 stands on the new layer" "$(layers_of "$new")" "$(cat "$BERTH_ROOT/machines/t2/layers")"
+check "t1's old layer stays while t1 uses it" test -d "$S/layers/$old_layer/tree"
+check "t1 (made from the old image) still starts" berth start t1
+check_eq "exec in t1 again" "t1" "$(berth exec t1 -- cat /etc/hostname 2>&1)"
+check "stop t1" berth stop t1
+check "rm t2" berth rm t2
+check_output_contains "images prune --all removes the unused template image" "Removed $TREF" \
+        berth images prune --all
+check_eq "no image left" "" "$(refs)"
+check "t1 still starts over its layer" berth start t1
+check "stop t1" berth stop t1
+check "rm t1" berth rm t1
+check_fails "the old layer went with its last machine" test -e "$S/layers/$old_layer"
+check "create --template busybox --layered t3 builds the image again" \
+        berth create --template busybox --layered t3 --set Network.Mode=none
+check "rmi --force removes a template image in use" berth rmi --force $TREF
+check_eq "... gone from the store" "" "$(refs)"
+check "t3 keeps its layer and starts" berth start t3
+check "stop t3" berth stop t3
+
+# berth run's image of a template (ROOT/images/bases) stands on the layer of
+# the template's store image, which it keeps after the image goes.
+check_eq "run busybox" "hi" "$(berth run busybox -- echo hi 2>&1)"
+check_eq "... built the template image for it" "$TREF" "$(refs)"
+base_layers=$(cat "$BERTH_ROOT/images/bases/busybox/layers")
+check_eq "the run image stands on the template image's layer" "$(layers_of "$(digest_of $TREF)")" "$base_layers"
+check_eq "images names it as the template image's user" '["run:busybox"]' "$(machines_of $TREF)"
+check_status "rmi of the template image it uses: refused (1)" 1 berth rmi $TREF
+check "rmi --force the template image" berth rmi --force $TREF
+check "images prune" berth images prune
+check "the run image keeps its layer" test -d "$S/layers/$base_layers/tree"
+check_eq "and still runs" "hi again" "$(berth run busybox -- echo hi again 2>&1)"
+check "run --keep leaves an instance of it" berth run --keep --name kept busybox -- true
+check_fails "images prune --all keeps a run image a kept instance stands on" \
+        bash -c "berth images prune --all | grep -q 'Removed run image'"
+check "rm the instance" berth rm kept
+check_output_contains "images prune --all removes the run image nothing uses" "Removed run image busybox" \
+        berth images prune --all
+check "... its directory" test ! -e "$BERTH_ROOT/images/bases/busybox"
+check "... and its layer" test ! -e "$S/layers/$base_layers"
+check_eq "the next run builds both again" "hi" "$(berth run busybox -- echo hi 2>&1)"
+check_eq "... the template image too" "$TREF" "$(refs)"
+
+# A build killed while its template runs: nothing listed, the next build
+# removes its directory.  The wrapper template stops after the tree is made.
+mkdir -p "$TEST_TMP/slowtpl"
+printf '#!/bin/sh\n"%s/busybox" "$@" && touch "%s/tree-made" && sleep 60\n' "$BERTH_TEMPLATE_DIR" "$TEST_TMP" \
+        >"$TEST_TMP/slowtpl/busybox"
+chmod +x "$TEST_TMP/slowtpl/busybox"
+check "rmi the template image" berth rmi --force $TREF
+kill_build() {
+        BERTH_TEMPLATE_DIR=$TEST_TMP/slowtpl "$BERTH" images build busybox >/dev/null 2>&1 &
+        local pid=$!
+        wait_for 30 test -e "$TEST_TMP/tree-made" || return 1
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        wait_for 10 bash -c "! pgrep -f '$TEST_TMP/[s]lowtpl'" || { echo "the template outlived berth"; return 1; }
+}
+check "kill berth -9 while images build runs the template" kill_build
+check_eq "... no image is listed" "" "$(refs)"
+check "... its build directory is left" compgen -G "$S/.template-build.*"
+check "the next build succeeds" berth images build busybox
+check_fails "... and removed it" compgen -G "$S/.template-build.*"
+check_eq "... one image" "$TREF" "$(refs)"
+
 done_testing

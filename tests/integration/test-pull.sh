@@ -123,6 +123,24 @@ check_eq "berth images --json: reference and digest" "$REG/bb:1 $digest" \
 check "berth images --json: size and created" \
         bash -c "berth images --json | jq -e '.[0].size > 100000 and (.[0].created | test(\"^[0-9]{4}-\"))'"
 
+# The layers are unpacked at pull, each into a layer dir of its ChainID
+# that notes the image, so that its first machine only mounts them.
+LAYERS=$STORE/layers
+layer_dirs() { (cd "$LAYERS" 2>/dev/null && find . -mindepth 1 -maxdepth 1 -printf '%P %i\n' | LC_ALL=C sort); }
+layers_of() { (cd "$LAYERS" && grep -lx "$1" */images 2>/dev/null | cut -d/ -f1 | LC_ALL=C sort | xargs); }
+check_eq "pull unpacked the image's layer" 1 "$(wc -w <<<"$(layers_of "$digest")")"
+check "... a whole layer: its tree and its chain" test -d "$LAYERS/$(layers_of "$digest")/tree" -a \
+        -s "$LAYERS/$(layers_of "$digest")/chain"
+check_eq "... and nothing half made beside it" "" "$(ls -A "$LAYERS" | grep '^\.')"
+before_create=$(layer_dirs)
+check "create --image right after the pull" berth create --image $REG/bb:1 first --set Network.Mode=none
+check_eq "... unpacked nothing: the same layer dirs, the same inodes" "$before_create" "$(layer_dirs)"
+check_eq "... and stands on the pulled layer" "$(layers_of "$digest")" "$(cat "$BERTH_ROOT/machines/first/layers")"
+check "start it" berth start first
+check_eq "exec in it" "hello from first" "$(berth exec first -- echo hello from first 2>&1)"
+check "stop and remove it" bash -c "$BERTH stop first && $BERTH rm first"
+check_eq "the layer stays with the image" "$before_create" "$(layer_dirs)"
+
 before=$(blob_count)
 check "pull the second image" berth pull $REG/team/bb2
 after=$(blob_count)
@@ -276,6 +294,41 @@ check "kill berth -9 while a layer streams" kill_mid_blob
 check_eq "... nothing of it is stored" "$state" "$(store_state)"
 check "... and the next pull gets the store's lock" timeout 60 "$BERTH" pull $REG/bb:1
 
+# A pull killed while it unpacks: the layer being made stays hidden (a
+# staging dir), no layer dir is half a layer, and the next pull or create
+# removes the leftovers and unpacks it whole.
+mkdir -p "$W/big/srv" && head -c 48M /dev/urandom >"$W/big/srv/big.bin"
+check "push an image with a 48 MiB layer" bash -c "umoci insert --image $L:bb --tag big $W/big / >/dev/null &&
+        skopeo copy -q --dest-tls-verify=false oci:$L:big docker://$REG/big:1"
+whole_layers() { # every layer dir in place has its tree and chain
+        local d
+        for d in "$LAYERS"/*/; do [ -d "$d/tree" ] && [ -s "$d/chain" ] || return 1; done
+}
+visible_layers() { ls "$LAYERS" | LC_ALL=C sort | xargs; }
+before_kill=$(visible_layers)
+no_import_left() { ! pgrep -f "berth-import .*$STORE" >/dev/null; }
+kill_mid_unpack() {
+        "$BERTH" pull $REG/big:1 >/dev/null 2>&1 &
+        local pid=$! end=$((SECONDS + 60))
+        # Busy: a 48 MiB layer unpacks in a fraction of a second.
+        until compgen -G "$LAYERS/.staging-*" >/dev/null; do
+                [ $SECONDS -lt $end ] && kill -0 $pid 2>/dev/null || { echo "no unpack seen"; return 1; }
+        done
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        wait_for 10 no_import_left || { echo "berth-import outlived berth"; return 1; }
+}
+check "kill berth -9 while pull unpacks a layer" kill_mid_unpack
+check "... every layer dir in place is a whole layer" whole_layers
+check_eq "... no new layer is in place" "$before_kill" "$(visible_layers)"
+check "the next pull of it succeeds" berth pull $REG/big:1
+check_eq "... it removed what the killed one left" "" "$(ls -A "$LAYERS" | grep '^\.')"
+big_digest=$(berth images --json | jq -r --arg r "$REG/big:1" '.[] | select(.reference == $r) | .digest')
+check_eq "... and unpacked both layers of the image" 2 "$(wc -w <<<"$(layers_of "$big_digest")")"
+check "... whole" whole_layers
+check "rmi it" berth rmi $REG/big:1
+check_eq "its own layer went with it" "$before_kill" "$(visible_layers)"
+
 # --- a machine from a pulled image ------------------------------------------
 check "pull REF NAME makes a machine" berth pull $REG/bb:1 m1
 check_eq "its source is the reference" "pull:$REG/bb:1" "$(grep -h '^SOURCE=' "$BERTH_ROOT/machines/m1/info" 2>/dev/null | cut -d= -f2-)"
@@ -304,14 +357,33 @@ bb2_digest=$(berth images --json | jq -r --arg r "$REG/team/bb2:latest" '.[] | s
 bb2_layer=$(jq -r '.layers[-1].digest' "$STORE/blobs/sha256/${bb2_digest#sha256:}" | cut -d: -f2)
 check_status "rmi of an unknown image: exit 1" 1 berth rmi $REG/team/bb2 $REG/nope
 check "... removes nothing" test -f "$STORE/blobs/sha256/$bb2_layer"
+bb2_layers=$(layers_of "$bb2_digest")
+check_eq "bb2 has its own layer over the shared one" 2 "$(wc -w <<<"$bb2_layers")"
 check "rmi the second image (short form of the reference)" berth rmi $REG/team/bb2
+check_eq "its own unpacked layer went with it, the shared one stays" "$(layers_of "$digest")" \
+        "$(for l in $bb2_layers; do [ -d "$LAYERS/$l" ] && echo "$l"; done | xargs)"
 check_fails "its own layer is gone" test -e "$STORE/blobs/sha256/$bb2_layer"
 check "the shared layer stays" test -f "$STORE/blobs/sha256/$base_layer"
 check_fails "it is no longer listed" bash -c "berth images | grep -q team/bb2"
-check "rmi all the rest" berth rmi $(berth images --json | jq -r '.[].reference')
+check_status "rmi of images machines were made from: refused (1)" 1 berth rmi $REG/bb:1
+check "rmi --force all the rest" berth rmi --force $(berth images --json | jq -r '.[].reference')
 check_eq "no blob is left" 0 "$(blob_count)"
 check_eq "no image is listed" "[]" "$(berth images --json | jq -c .)"
 check_eq "machines made from them stay" "m-v2s2 m-zstd m1" "$(berth list --json | jq -r '.[].name' | sort | xargs)"
+# A layer that fits --max-size as a blob but not unpacked (4 MiB of zeros):
+# refused at the unpack, and the image dropped again.
+mkdir -p "$W/zeros/srv" && head -c 4M /dev/zero >"$W/zeros/srv/zeros"
+check "push an image with a layer that unpacks to much more than its blob" \
+        bash -c "umoci insert --image $L:bb --tag zeros $W/zeros / >/dev/null &&
+                skopeo copy -q --dest-tls-verify=false oci:$L:zeros docker://$REG/zeros:1"
+blob_k=$(( $(skopeo inspect --raw --tls-verify=false docker://$REG/zeros:1 | jq '[.layers[].size] | max') / 1024 + 1 ))
+layers_before=$(visible_layers)
+check_status "pull with a --max-size the unpacked layer exceeds: exit 1" 1 \
+        berth pull --max-size ${blob_k}K $REG/zeros:1
+check_output_contains "... says the image was not stored" "not stored" berth pull --max-size ${blob_k}K $REG/zeros:1
+check_eq "... and it is not" "[]" "$(berth images --json | jq -c .)"
+check_eq "... no blob is left" 0 "$(blob_count)"
+check_eq "... no layer of it stays" "$layers_before" "$(visible_layers)"
 progress() { script -qec "$BERTH pull $REG/bb:1" /dev/null; }
 check_output_contains "on a terminal, progress per layer" "Pulling layer 1/1 sha256:[0-9a-f]{12}: [0-9.]+ of [0-9.]+ MiB" progress
 check_fails "not into a pipe" bash -c "berth pull $REG/team/bb2 2>&1 | grep -q Pulling"

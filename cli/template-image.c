@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Template images: what a template builds, kept in the image store as an
+ * image of one layer (ROOT/images, image-store.h), named
+ * localhost/berth/template/TEMPLATE:RELEASE (RELEASE "latest" when none is
+ * asked for).  berth images lists it like a pulled image, rmi and images
+ * prune remove it, create --template T --layered makes machines over its
+ * layer as create --image does, and a rebuild (images build, create
+ * --refresh) replaces it while the machines of the old one keep its layer
+ * (their layer lists reference it). */
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "berth.h"
+#include "create.h"
+#include "build-config.h"
+#include "fs.h"
+#include "image-store.h"
+#include "layers.h"
+#include "log.h"
+#include "spawn.h"
+#include "util.h"
+
+#define TEMPLATE_REF_PREFIX "localhost/berth/template/"
+/* Where a template's tree is built, below ROOT/images; only while the
+ * build lock is held, so whatever the lock finds is a killed build's. */
+#define BUILD_PREFIX ".template-build."
+
+char *template_image_ref(const char *template, const char *release) {
+        return xasprintf(TEMPLATE_REF_PREFIX "%s:%s", template, release ?: "latest");
+}
+
+/* Remove the build dirs of killed builds (we hold the build lock). */
+static void clean_stale_builds(Context *ctx) {
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(ctx->store.images_fd, &d) < 0)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, BUILD_PREFIX)) {
+                        int r = rm_rf_at(ctx->store.images_fd, de->d_name);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot remove %s/images/%s, left by a killed build, "
+                                                  "ignoring: %m", ctx->store.root, de->d_name);
+                }
+}
+
+/* The tree at ROOTFS as image REF of the store, by berth-export (which
+ * walks the tree and hashes the layer in a sandboxed process). */
+static int store_tree(Context *ctx, const char *rootfs, const char *ref) {
+        _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        if (lock < 0)
+                return ERR_FAILED;
+        _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
+        char *args[] = { (char *) (secure_getenv("BERTH_EXPORT") ?: BERTH_EXPORT_PATH),
+                         (char *) "--format",
+                         (char *) "oci-store",
+                         (char *) "--ref",
+                         (char *) ref,
+                         (char *) "--",
+                         (char *) rootfs,
+                         store,
+                         NULL };
+        int r = spawn_sandboxed(args);
+        if (r != 0) {
+                if (r < 0)
+                        log_error_errno(r, "Failed to store the template's tree as %s: %m", ref);
+                else
+                        log_error("Failed to store the template's tree as %s (berth-export said why).", ref);
+                return ERR_FAILED;
+        }
+        /* A rebuild leaves the old manifest to nobody: its blobs go, and its
+         * layers with them unless machines stand on them. */
+        uint64_t freed;
+        if (image_store_gc(ctx->store.images_fd, &freed) < 0)
+                log_warning("The blobs of the image %s replaced stay until 'berth images prune'.", ref);
+        return 0;
+}
+
+int template_image_build(Context *ctx, const char *template, const char *release, char **ret_ref) {
+        if (!template_is_known(template)) {
+                log_error("Unknown template '%s'. Available: busybox, debian.", template);
+                return ERR_USAGE;
+        }
+        if (context_open_store(ctx) < 0)
+                return ERR_FAILED;
+        _cleanup_free_ char *ref = template_image_ref(template, release);
+        /* One build at a time: a template may take a minute (debootstrap). */
+        _cleanup_close_ int lock = lock_file_at(ctx->store.locks_fd, ".template-build", true, true);
+        if (lock < 0) {
+                log_error_errno(lock, "Failed to lock the template builds of %s: %m", ctx->store.root);
+                return ERR_FAILED;
+        }
+        clean_stale_builds(ctx);
+        _cleanup_free_ char *dir = xasprintf("%s/images/" BUILD_PREFIX "XXXXXX", ctx->store.root);
+        if (!mkdtemp(dir)) {
+                log_error_errno(errno, "Failed to create a directory in %s/images: %m", ctx->store.root);
+                return ERR_FAILED;
+        }
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir);
+        int status = ERR_FAILED;
+        /* The guest's "/": 0755 like any root directory. */
+        int r = RET_NERRNO(mkdir(rootfs, 0755));
+        if (r >= 0)
+                r = RET_NERRNO(chmod(rootfs, 0755));
+        if (r < 0)
+                log_error_errno(r, "Failed to create %s: %m", rootfs);
+        else if (template_populate(&ctx->store, template, release, template, rootfs) >= 0)
+                status = store_tree(ctx, rootfs, ref);
+        (void) rm_rf_at(AT_FDCWD, dir);
+        if (r < 0 || status != 0)
+                return status;
+        /* Its one layer unpacked now, as a pull does: machines only mount it. */
+        status = image_unpack_or_drop(ctx, ref, NULL, NULL);
+        if (status != 0)
+                return status;
+        layers_prune_or_warn(&ctx->store);
+        if (ret_ref)
+                *ret_ref = TAKE_PTR(ref);
+        return 0;
+}
+
+int template_image_exists(Context *ctx, const char *template, const char *release) {
+        if (context_open_store(ctx) < 0)
+                return -EIO;
+        _cleanup_free_ char *ref = template_image_ref(template, release), *digest = NULL;
+        int r = image_store_find(ctx->store.images_fd, ref, &digest);
+        return r < 0 ? r : !!digest;
+}
+
+int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
+        _cleanup_free_ char *ref = template_image_ref(template, NULL), *digest = NULL;
+        int r = template_image_exists(ctx, template, NULL);
+        if (r < 0)
+                return r;
+        if (r == 0 && template_image_build(ctx, template, NULL, NULL) != 0)
+                return -EIO;
+        _cleanup_strv_free_ char **layers = NULL;
+        {
+                /* Shared: no rmi between reading the digest and the layers. */
+                _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
+                if (lock < 0)
+                        return lock;
+                r = image_store_find(ctx->store.images_fd, ref, &digest);
+                if (r < 0)
+                        return r;
+                if (!digest)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Image %s went from the store while it was "
+                                               "used (a concurrent rmi?); run again.", ref);
+                /* Unpacked already: this only reads the list (and finishes
+                 * what a killed build left). */
+                if (image_layers_unpack(ctx, ref, NULL, NULL, digest, &layers) != 0)
+                        return -EIO;
+        }
+        /* Under the layers' lock, nothing prunes them between the check and
+         * the moment the run image's "layers" file keeps them. */
+        _cleanup_close_ int llock = layers_lock(&ctx->store);
+        if (llock < 0)
+                return log_error_errno(llock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        for (char **l = layers; *l; l++) {
+                _cleanup_free_ char *chain = xasprintf("layers/%s/" LAYER_CHAIN_FILE, *l);
+                if (faccessat(ctx->store.images_fd, chain, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Layer %s of %s went away (a concurrent "
+                                               "rmi or prune?); run again.", *l, ref);
+        }
+        return image_build_layered(&ctx->store, bases_fd, template, layers, digest);
+}
