@@ -393,10 +393,7 @@ int verb_create(const OciOptions *o, const char *id) {
         }
         _cleanup_(device_list_done) DeviceList devices = {};
         device_list_from_spec(&spec, &devices);
-        CgroupLimits limits = { .memory_max = spec.memory_limit,
-                                .tasks_max = spec.pids_limit > 0 ? (uint64_t) spec.pids_limit : UINT64_MAX,
-                                .memory_high = UINT64_MAX, .cpu_weight = UINT64_MAX,
-                                .cpu_quota_per_sec_usec = UINT64_MAX, .io_weight = UINT64_MAX };
+        CgroupLimits limits = oci_resources_limits(&spec.resources);
         r = cgroup_machine_create(&l.cg, &limits, &devices);
         if (r < 0) {
                 (void) rm_rf_at(rfd, id);

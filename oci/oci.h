@@ -10,7 +10,8 @@
  *              rlimits, seccomp (create's init and exec alike)
  *   sync.c     the messages between the runtime and its children
  *   hooks.c    OCI hooks
- *   verbs.c    start, state, kill, delete, ps, exec */
+ *   verbs.c    start, state, kill, delete, ps, exec
+ *   resources.c  pause, resume, update: the cgroup of a running container */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,12 +40,15 @@ typedef struct OciOptions {
         bool all;
         bool force;
         const char *format;
+        /* update */
+        const char *resources;
 } OciOptions;
 
 typedef enum OciStatus {
         OCI_STATUS_CREATING,
         OCI_STATUS_CREATED,
         OCI_STATUS_RUNNING,
+        OCI_STATUS_PAUSED,
         OCI_STATUS_STOPPED,
 } OciStatus;
 
@@ -146,6 +150,13 @@ int process_find_program(const OciProcess *p, char **ret_path);
 /* Write P's oomScoreAdj (if any) for process PID. */
 int process_set_oom_score(pid_t pid, const OciProcess *p);
 
+/* verbs.c: the state of container ID (the messages engines look for on error). */
+int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret);
+int oci_load_spec(int dirfd, const char *id, OciSpec *ret);
+
+/* resources.c: the cgroup limits of R (unset: none). */
+CgroupLimits oci_resources_limits(const OciResources *r);
+
 /* verbs */
 int verb_create(const OciOptions *o, const char *id);
 int verb_start(const OciOptions *o, const char *id);
@@ -154,3 +165,6 @@ int verb_kill(const OciOptions *o, const char *id, const char *signal);
 int verb_delete(const OciOptions *o, const char *id);
 int verb_exec(const OciOptions *o, const char *id);
 int verb_ps(const OciOptions *o, const char *id);
+int verb_pause(const OciOptions *o, const char *id);
+int verb_resume(const OciOptions *o, const char *id);
+int verb_update(const OciOptions *o, const char *id);

@@ -120,11 +120,14 @@ OciStatus oci_state_status(int dirfd, const OciState *s) {
                 return OCI_STATUS_STOPPED;
         if (faccessat(dirfd, "exec.fifo", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return OCI_STATUS_CREATED;
+        MachineCgroup cg = { .group = s->cgroup };
+        if (cgroup_machine_is_frozen(&cg) > 0)
+                return OCI_STATUS_PAUSED;
         return OCI_STATUS_RUNNING;
 }
 
 const char *oci_status_name(OciStatus st) {
-        static const char *const names[] = { "creating", "created", "running", "stopped" };
+        static const char *const names[] = { "creating", "created", "running", "paused", "stopped" };
         return names[st];
 }
 

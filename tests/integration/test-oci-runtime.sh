@@ -128,9 +128,50 @@ pids_limit() { cat /sys/fs/cgroup/pids/berth-oci/b2/pids.max 2>/dev/null || cat 
 check_eq "b2's memory limit is the spec's" 134217728 "$(mem_limit)"
 check_eq "b2's pids limit is the spec's" 64 "$(pids_limit)"
 check_status "delete without --force refuses a running container" 1 oci delete b2
+
 printf '{"args":["sh","-c","echo exec:$(hostname); exit 4"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$TEST_TMP/p.json"
 check_status "exec in b2 returns the process's status" 4 oci exec --process "$TEST_TMP/p.json" b2
 check_output_contains "exec runs inside b2" '^exec:ocibox$' oci exec --process "$TEST_TMP/p.json" b2
+
+# pause/resume: the cgroup freezer.  A counter the container bumps every
+# 50 ms stands still while it is paused.
+B=$TEST_TMP/bp
+make_bundle "$B" '["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/bp.count; sleep 0.05; done"]'
+rm -f "$ROOTFS/tmp/bp.count"
+oci create --bundle "$B" bp >/dev/null 2>&1 && oci start bp
+check "create and start bp" test $? = 0
+count() { cat "$ROOTFS/tmp/bp.count" 2>/dev/null; }
+wait_for 10 test -s "$ROOTFS/tmp/bp.count"
+check "pause bp" oci pause bp
+check "bp is paused" has_status bp paused
+c1=$(count); sleep 0.5; c2=$(count)
+check_eq "a paused container does not run" "$c1" "$c2"
+check_fails "pause of a paused container fails" oci pause bp
+check_output_contains "exec in a paused container is refused" 'paused' oci exec --process "$TEST_TMP/p.json" bp
+check_status "delete without --force refuses a paused container" 1 oci delete bp
+check "resume bp" oci resume bp
+check "bp is running again" has_status bp running
+sleep 0.3
+check "a resumed container runs" test "$(count)" -gt "$c2"
+check_fails "resume of a running container fails" oci resume bp
+check "pause bp again" oci pause bp
+check "delete --force of a paused container" oci delete --force bp
+check "nothing of bp is left" no_trace_left "$OCI_ROOT" bp berth-oci/bp
+
+# update: LinuxResources from a file or stdin, only what it names changes.
+echo '{"memory":{"limit":268435456},"cpu":{"shares":512,"quota":50000,"period":100000}}' >"$TEST_TMP/res.json"
+check "update --resources FILE" oci update --resources "$TEST_TMP/res.json" b2
+check_eq "update: the new memory limit" 268435456 "$(mem_limit)"
+check_eq "update: the pids limit it did not name stays" 64 "$(pids_limit)"
+cpu_quota() { cat /sys/fs/cgroup/cpu/berth-oci/b2/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/berth-oci/b2/cpu.max; }
+check_eq "update: the CPU quota (50000 per 100000 us)" 50000 "$(cpu_quota)"
+check "update --resources - (stdin): pids unlimited" sh -c "echo '{\"pids\":{\"limit\":-1}}' | $BERTH_OCI --root $OCI_ROOT update -r - b2"
+check_eq "update: pids unlimited" max "$(pids_limit)"
+check_eq "update: the memory limit of the first update stays" 268435456 "$(mem_limit)"
+check_output_contains "update: a bad file names the field, changes nothing" 'memory\.limit: must be an integer' \
+        sh -c "echo '{\"memory\":{\"limit\":\"1g\"}}' | $BERTH_OCI --root $OCI_ROOT update -r - b2"
+check_eq "update: the refused file changed nothing" 268435456 "$(mem_limit)"
+check_output_contains "update without --resources says what it needs" 'needs --resources' oci update b2
 # A CRI app container joins the pod sandbox's network, IPC and UTS namespaces by path.
 B=$TEST_TMP/b3
 P2=$(oci state b2 | jq -r .pid)
@@ -245,6 +286,15 @@ EOF
         check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1000$' pm exec pc ps
         check_output_contains "podman exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs exec -t pc tty" /dev/null
+        check "podman pause" pm pause pc
+        check_output_contains "podman sees it paused" '^paused$' pm inspect -f '{{.State.Status}}' pc
+        check "podman unpause" pm unpause pc
+        check_output_contains "podman sees it running again" '^running$' pm inspect -f '{{.State.Status}}' pc
+        # podman update hands the runtime "update --resources -".
+        pc_mem() { cat /sys/fs/cgroup/memory/libpod_parent/libpod-$ID/memory.limit_in_bytes 2>/dev/null ||
+                   cat /sys/fs/cgroup/libpod_parent/libpod-$ID/memory.max; }
+        check "podman update --memory 256m --pids-limit 99" pm update --memory 256m --pids-limit 99 pc
+        check_eq "podman update: the new memory limit" 268435456 "$(pc_mem)"
         check "podman stop" pm stop -t 2 pc
         check_output_contains "podman sees it exited" '^exited$' pm inspect -f '{{.State.Status}}' pc
         check "podman rm" pm rm pc
@@ -318,6 +368,10 @@ EOF
         check_status "ctr task exec without a tty: its status" 4 ctrc task exec --exec-id e1 cs sh -c 'exit 4'
         check_output_contains "ctr task exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "ctr --address $CD/containerd.sock task exec -t --exec-id e2 cs tty" /dev/null
+        check "ctr task pause" ctrc task pause cs
+        check_output_contains "ctr task ls: paused" '^cs +[0-9]+ +PAUSED' ctrc task ls
+        check "ctr task resume" ctrc task resume cs
+        check_output_contains "ctr task ls: running again" '^cs +[0-9]+ +RUNNING' ctrc task ls
         check "ctr task kill" ctrc task kill -s SIGKILL cs
         wait_for 10 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^cs .*STOPPED'"
         check_output_contains "ctr task ls: stopped" '^cs +[0-9]+ +STOPPED' ctrc task ls
