@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,9 +13,12 @@
 #include "cgroup.h"
 #include "devices.h"
 #include "fs.h"
+#include "idmap.h"
 #include "log.h"
 #include "mount-tree.h"
 #include "oci.h"
+#include "uid-registry.h"
+#include "userns.h"
 #include "util.h"
 
 /* The launch, as three processes:
@@ -41,6 +45,9 @@ typedef struct Launch {
         int statefd;
         MachineCgroup cg;
         bool new_userns;
+        bool idmap_root;   /* the machine profile: the rootfs through an idmapped mount */
+        int root_tree;     /* the child's and init's: that mount, detached */
+        uid_t uid_base;    /* the machine profile's range, released on failure */
         char **cgroup_names, **cgroup_dirs; /* see RootfsContext */
 } Launch;
 
@@ -73,7 +80,7 @@ _noreturn_ static void run_init(Launch *l, int sync) {
         char err[2048] = "";
         RootfsContext rc = { .spec = s, .rootfs = l->rootfs, .bundle = l->bundle, .new_userns = l->new_userns,
                              .no_pivot = l->o->no_pivot, .cgroup_names = l->cgroup_names,
-                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF };
+                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF, .root_tree = l->root_tree };
         int r = rootfs_prepare(&rc, err, sizeof err);
         if (r < 0)
                 sync_fail(sync, r, "%s", err);
@@ -143,8 +150,11 @@ _noreturn_ static void run_child(Launch *l, int sync) {
         if (l->new_userns) {
                 if (unshare(CLONE_NEWUSER) < 0)
                         sync_fail(sync, errno, "Cannot create a user namespace: %m");
-                if (sync_send(sync, SYNC_USERNS, 0, NULL) < 0 || sync_recv(sync, &m, NULL) < 0 || m.type != SYNC_GO)
+                /* The GO may carry the idmapped rootfs (the machine profile). */
+                int tree = -EBADF;
+                if (sync_send(sync, SYNC_USERNS, 0, NULL) < 0 || sync_recv(sync, &m, &tree) < 0 || m.type != SYNC_GO)
                         _exit(EXIT_FAILURE);
+                l->root_tree = tree;
                 if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                         sync_fail(sync, errno, "Cannot become root in the user namespace: %m");
         }
@@ -193,13 +203,43 @@ static void device_list_from_spec(const OciSpec *s, DeviceList *ret) {
         *ret = l;
 }
 
+/* The state dir, and the ID range it held (its owner gone, the registry's
+ * entry is stale: released). */
+static void state_remove(int rfd, const char *id, uid_t uid_base) {
+        if (rfd >= 0)
+                (void) rm_rf_at(rfd, id);
+        if (uid_base > 0)
+                (void) uid_registry_release_base(uid_base);
+}
+
 static void launch_undo(Launch *l, pid_t init) {
         if (init > 0)
                 (void) kill(init, SIGKILL);
         (void) cgroup_machine_destroy(&l->cg);
         _cleanup_close_ int rfd = open_dir_nofollow(AT_FDCWD, l->o->root);
-        if (rfd >= 0)
-                (void) rm_rf_at(rfd, l->id);
+        state_remove(rfd, l->id, l->uid_base);
+}
+
+/* The machine profile's rootfs: a recursive clone of it, idmapped into the
+ * container's user namespace (of the child CHILD), so the engine's files,
+ * owned by host root, belong to the container's root without a chown.
+ * Host privileges make it; the init attaches it (rootfs_prepare()). */
+static int idmapped_root(const Launch *l, pid_t child, int *ret) {
+        _cleanup_free_ char *ns = xasprintf("/proc/%d/ns/user", (int) child);
+        _cleanup_close_ int userns = open(ns, O_RDONLY | O_CLOEXEC);
+        if (userns < 0)
+                return log_error_errno(errno, "Cannot open the container's user namespace: %m");
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, l->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0)
+                return log_error_errno(errno, "Cannot clone the root %s: %m", l->rootfs);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
+                return log_error_errno(errno,
+                                       "Cannot idmap the root %s (%m): the machine profile needs a filesystem with "
+                                       "idmapped mounts there. Annotation %s=none runs the container without it.",
+                                       l->rootfs, OCI_PROFILE_ANNOTATION);
+        *ret = TAKE_FD(tree);
+        return 0;
 }
 
 static int launch_run(Launch *l, OciState *st) {
@@ -254,7 +294,13 @@ static int launch_run(Launch *l, OciState *st) {
                         r = write_maps(child, s);
                         if (r < 0)
                                 break;
-                        (void) sync_send(sync, SYNC_GO, 0, NULL);
+                        _cleanup_close_ int tree = -EBADF;
+                        if (l->idmap_root && (r = idmapped_root(l, child, &tree)) < 0)
+                                break;
+                        if (tree >= 0)
+                                (void) sync_send_fd(sync, SYNC_GO, NULL, tree);
+                        else
+                                (void) sync_send(sync, SYNC_GO, 0, NULL);
                 } else if (m.type == SYNC_PID) {
                         init = (pid_t) m.value;
                         (void) waitpid(child, NULL, 0);
@@ -347,6 +393,9 @@ int verb_create(const OciOptions *o, const char *id) {
         if (isempty(group) || streq(group, "berth-oci"))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "linux.cgroupsPath \"%s\" is no cgroup of its own.",
                                        spec.cgroups_path);
+        OciProfile profile;
+        if ((r = profile_detect(&spec, rootfs, &profile)) < 0)
+                return r;
 
         if ((r = mkdir_p_at(AT_FDCWD, o->root, 0711)) < 0)
                 return log_error_errno(r, "Cannot create the state directory %s: %m", o->root);
@@ -356,12 +405,26 @@ int verb_create(const OciOptions *o, const char *id) {
         if (mkdirat(rfd, id, 0711) < 0)
                 return log_error_errno(errno, errno == EEXIST ? "container with id exists: %s" :
                                                                 "Cannot create the state of %s: %m", id);
-        Launch l = { .o = o, .spec = &spec, .id = id, .bundle = bundle, .rootfs = rootfs,
-                     .cg = { .group = group }, .new_userns = spec.ns[OCI_NS_USER].wanted && !spec.ns[OCI_NS_USER].path };
         _cleanup_close_ int statefd = open_dir_nofollow(rfd, id);
+        uid_t base = 0;
+        if (statefd >= 0 && profile == OCI_PROFILE_MACHINE) {
+                /* The state dir owns the range: its "idmap" file is the registry's truth. */
+                r = userns_ensure_range_at(rfd, o->root, statefd, &base);
+                if (r < 0) {
+                        state_remove(rfd, id, 0);
+                        return r;
+                }
+                profile_apply(&spec, base);
+                log_debug("%s: the machine profile, IDs %u-%u.", id, (unsigned) base,
+                          (unsigned) (base + USERNS_RANGE_SIZE - 1));
+        }
+        Launch l = { .o = o, .spec = &spec, .id = id, .bundle = bundle, .rootfs = rootfs,
+                     .cg = { .group = group }, .new_userns = spec.ns[OCI_NS_USER].wanted && !spec.ns[OCI_NS_USER].path,
+                     .idmap_root = profile == OCI_PROFILE_MACHINE, .root_tree = -EBADF, .uid_base = base };
         l.statefd = statefd;
         _cleanup_free_ char *created = now_rfc3339();
-        OciState st = { .id = (char *) id, .bundle = bundle, .rootfs = rootfs, .created = created, .cgroup = group };
+        OciState st = { .id = (char *) id, .bundle = bundle, .rootfs = rootfs, .created = created, .cgroup = group,
+                        .profile = profile, .uid_base = base };
         _cleanup_free_ char *cfg = NULL, *cfgpath = xasprintf("%s/config.json", bundle);
         size_t cfglen;
         if (statefd < 0)
@@ -378,7 +441,7 @@ int verb_create(const OciOptions *o, const char *id) {
         else if ((r = oci_state_write(statefd, &st)) < 0)
                 log_error_errno(r, "Cannot write the state: %m");
         if (r < 0) {
-                (void) rm_rf_at(rfd, id);
+                state_remove(rfd, id, base);
                 return r;
         }
 
@@ -387,7 +450,7 @@ int verb_create(const OciOptions *o, const char *id) {
         _cleanup_free_ char *cg_v1 = xasprintf("/sys/fs/cgroup/pids/%s", group);
         _cleanup_free_ char *cg_v2 = xasprintf("/sys/fs/cgroup/%s", group);
         if (access(cg_v1, F_OK) == 0 || access(cg_v2, F_OK) == 0) {
-                (void) rm_rf_at(rfd, id);
+                state_remove(rfd, id, base);
                 return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
                                        "The cgroup %s exists already: another container uses this cgroupsPath.", group);
         }
@@ -395,8 +458,11 @@ int verb_create(const OciOptions *o, const char *id) {
         device_list_from_spec(&spec, &devices);
         CgroupLimits limits = oci_resources_limits(&spec.resources);
         r = cgroup_machine_create(&l.cg, &limits, &devices);
+        /* The machine profile's init manages its own subtree (payload), as its root. */
+        if (r >= 0 && base > 0 && (r = cgroup_machine_chown(&l.cg, base, base)) < 0)
+                (void) cgroup_machine_destroy(&l.cg);
         if (r < 0) {
-                (void) rm_rf_at(rfd, id);
+                state_remove(rfd, id, base);
                 return r;
         }
 

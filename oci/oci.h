@@ -11,7 +11,8 @@
  *   sync.c     the messages between the runtime and its children
  *   hooks.c    OCI hooks
  *   verbs.c    start, state, kill, delete, ps, exec
- *   resources.c  pause, resume, update: the cgroup of a running container */
+ *   resources.c  pause, resume, update: the cgroup of a running container
+ *   profile.c  the machine profile of an init container */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,6 +53,13 @@ typedef enum OciStatus {
         OCI_STATUS_STOPPED,
 } OciStatus;
 
+typedef enum OciProfile {
+        OCI_PROFILE_NONE,
+        OCI_PROFILE_MACHINE,
+} OciProfile;
+
+#define OCI_PROFILE_ANNOTATION "org.berth.profile"
+
 /* What ROOT/ID/state.json keeps. */
 typedef struct OciState {
         char *id;
@@ -61,6 +69,8 @@ typedef struct OciState {
         char *rootfs;
         char *created;
         char *cgroup; /* MachineCgroup group, relative to each hierarchy */
+        OciProfile profile;
+        uid_t uid_base; /* the machine profile's ID range (0: none) */
 } OciState;
 
 /* state.c */
@@ -125,6 +135,7 @@ typedef struct RootfsContext {
          * NAMES[i] ("memory", "unified") showing DIRS[i] (host paths).  NULL
          * on a cgroup2-only host: a cgroup2 mount. */
         char **cgroup_names, **cgroup_dirs;
+        int root_tree;        /* the root as a detached (idmapped) mount to attach, or -EBADF */
         int rootfd;           /* set by rootfs_prepare() */
 } RootfsContext;
 /* Fill C's cgroup_names and cgroup_dirs for the container's GROUP (in the
@@ -149,6 +160,14 @@ int process_exec(const OciProcess *p, const OciSeccomp *seccomp, unsigned preser
 int process_find_program(const OciProcess *p, char **ret_path);
 /* Write P's oomScoreAdj (if any) for process PID. */
 int process_set_oom_score(pid_t pid, const OciProcess *p);
+
+/* profile.c: which profile SPEC (with its root at ROOTFS) gets: the
+ * annotation's, else the machine profile for an init that resolves to
+ * systemd inside the root, in a new PID namespace, with no ID maps of the
+ * spec's own.  Logs its errors. */
+int profile_detect(const OciSpec *s, const char *rootfs, OciProfile *ret);
+/* Give S the machine profile with the ID range at BASE. */
+void profile_apply(OciSpec *s, uid_t base);
 
 /* verbs.c: the state of container ID (the messages engines look for on error). */
 int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret);

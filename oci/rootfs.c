@@ -391,7 +391,11 @@ int rootfs_prepare(RootfsContext *c, char *err, size_t errlen) {
         /* Nothing we mount may reach the host; the host's unmounts still reach us. */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot make the mount tree private: %m");
-        if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        if (c->root_tree >= 0) {
+                if (move_mount(c->root_tree, "", AT_FDCWD, c->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return errbuf_printf(err, errlen, errno, "Cannot attach the idmapped root on %s: %m", c->rootfs);
+                closep(&c->root_tree);
+        } else if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot bind the root %s: %m", c->rootfs);
         c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (c->rootfd < 0)

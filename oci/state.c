@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "idmap.h"
 #include "log.h"
 #include "oci.h"
 #include "util.h"
@@ -46,6 +47,10 @@ int oci_state_write(int dirfd, const OciState *s) {
         add_str(o, "rootfs", s->rootfs);
         add_str(o, "created", s->created);
         add_str(o, "cgroup", s->cgroup);
+        if (s->profile == OCI_PROFILE_MACHINE) {
+                add_str(o, "profile", "machine");
+                json_object_object_add(o, "uidBase", json_object_new_int64(s->uid_base));
+        }
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         int r = write_file_atomic_at(dirfd, "state.json", text, strlen(text), 0600);
         json_object_put(o);
@@ -81,6 +86,10 @@ int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *r
                 s.pid = json_object_get_int(v);
         if (json_object_object_get_ex(o, "starttime", &v))
                 s.starttime = json_object_get_uint64(v);
+        if (json_object_object_get_ex(o, "profile", &v) && streq_ptr(json_object_get_string(v), "machine"))
+                s.profile = OCI_PROFILE_MACHINE;
+        if (json_object_object_get_ex(o, "uidBase", &v) && idmap_base_valid((unsigned long) json_object_get_int64(v)))
+                s.uid_base = (uid_t) json_object_get_int64(v);
         json_object_put(o);
         if (!s.id || !s.cgroup) {
                 oci_state_done(&s);

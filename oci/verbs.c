@@ -17,6 +17,7 @@
 #include "log.h"
 #include "oci.h"
 #include "spawn.h"
+#include "uid-registry.h"
 #include "util.h"
 
 /* Load ID's state; a missing container gets the words engines look for. */
@@ -111,6 +112,10 @@ int verb_kill(const OciOptions *o, const char *id, const char *signal) {
                         return log_error_errno(r, "Cannot list the processes of %s: %m", id);
                 return 0;
         }
+        /* Engines stop with SIGTERM; systemd as PID 1 takes SIGRTMIN+3 as "power off"
+         * (SIGTERM would make it re-execute itself). */
+        if (st.profile == OCI_PROFILE_MACHINE && sig == SIGTERM)
+                sig = SIGRTMIN + 3;
         _cleanup_close_ int pidfd = pidfd_open_checked(st.pid, st.starttime);
         if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
                 return log_error_errno(pidfd < 0 ? pidfd : -errno, "container not running");
@@ -149,6 +154,9 @@ int verb_delete(const OciOptions *o, const char *id) {
         r = rfd < 0 ? rfd : rm_rf_at(rfd, id);
         if (r < 0)
                 return log_error_errno(r, "Cannot remove the state of %s: %m", id);
+        /* The state dir owned the machine profile's ID range: now it is free. */
+        if (st.uid_base > 0 && (r = uid_registry_release_base(st.uid_base)) < 0)
+                log_warning_errno(r, "Cannot release the UID range %u of %s, ignoring: %m", (unsigned) st.uid_base, id);
         return 0;
 }
 

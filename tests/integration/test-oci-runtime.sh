@@ -293,7 +293,7 @@ EOF
         # podman update hands the runtime "update --resources -".
         pc_mem() { cat /sys/fs/cgroup/memory/libpod_parent/libpod-$ID/memory.limit_in_bytes 2>/dev/null ||
                    cat /sys/fs/cgroup/libpod_parent/libpod-$ID/memory.max; }
-        check "podman update --memory 256m --pids-limit 99" pm update --memory 256m --pids-limit 99 pc
+        check "podman update --memory 256m" pm update --memory 256m pc
         check_eq "podman update: the new memory limit" 268435456 "$(pc_mem)"
         check "podman stop" pm stop -t 2 pc
         check_output_contains "podman sees it exited" '^exited$' pm inspect -f '{{.State.Status}}' pc
