@@ -47,6 +47,8 @@ typedef struct Launch {
         bool new_userns;
         bool idmap_root;   /* the machine profile: the rootfs through an idmapped mount */
         int root_tree;     /* the child's and init's: that mount, detached */
+        int *bind_trees;   /* the machine profile: the binds, made by the runtime (rootfs_bind_trees()) */
+        char *root_mountpoint; /* the machine profile: where the init attaches the root */
         uid_t uid_base;    /* the machine profile's range, released on failure */
         char **cgroup_names, **cgroup_dirs; /* see RootfsContext */
 } Launch;
@@ -80,7 +82,8 @@ _noreturn_ static void run_init(Launch *l, int sync) {
         char err[2048] = "";
         RootfsContext rc = { .spec = s, .rootfs = l->rootfs, .bundle = l->bundle, .new_userns = l->new_userns,
                              .no_pivot = l->o->no_pivot, .cgroup_names = l->cgroup_names,
-                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF, .root_tree = l->root_tree };
+                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF, .root_tree = l->root_tree,
+                             .bind_trees = l->bind_trees, .root_mountpoint = l->root_mountpoint };
         int r = rootfs_prepare(&rc, err, sizeof err);
         if (r < 0)
                 sync_fail(sync, r, "%s", err);
@@ -256,13 +259,17 @@ static int launch_run(Launch *l, OciState *st) {
                 closep(&sync);
                 /* Only the container's stdio, the fds the engine asked to pass
                  * on, and ours: no pipe of the engine's stays open in here. */
-                int keep[3 + 1024];
+                int *keep = xcalloc(3 + 1024 + s->n_mounts, sizeof(int));
                 size_t nk = 0;
                 keep[nk++] = peer;
                 keep[nk++] = l->statefd;
-                for (unsigned i = 0; i < l->o->preserve_fds && nk < ELEMENTSOF(keep); i++)
+                for (size_t i = 0; l->bind_trees && i < s->n_mounts; i++)
+                        if (l->bind_trees[i] >= 0)
+                                keep[nk++] = l->bind_trees[i];
+                for (unsigned i = 0; i < l->o->preserve_fds; i++)
                         keep[nk++] = 3 + (int) i;
                 (void) close_all_fds_except(keep, nk);
+                free(keep);
                 run_child(l, peer);
         }
         closep(&peer);
@@ -418,7 +425,17 @@ int verb_create(const OciOptions *o, const char *id) {
                 log_debug("%s: the machine profile, IDs %u-%u.", id, (unsigned) base,
                           (unsigned) (base + USERNS_RANGE_SIZE - 1));
         }
+        _cleanup_free_ char *root_mountpoint = NULL;
+        if (base > 0) {
+                root_mountpoint = xasprintf("%s/%s/rootfs", o->root, id);
+                if (mkdirat(statefd, "rootfs", 0755) < 0) {
+                        r = log_error_errno(errno, "Cannot create %s: %m", root_mountpoint);
+                        state_remove(rfd, id, base);
+                        return r;
+                }
+        }
         Launch l = { .o = o, .spec = &spec, .id = id, .bundle = bundle, .rootfs = rootfs,
+                     .root_mountpoint = root_mountpoint,
                      .cg = { .group = group }, .new_userns = spec.ns[OCI_NS_USER].wanted && !spec.ns[OCI_NS_USER].path,
                      .idmap_root = profile == OCI_PROFILE_MACHINE, .root_tree = -EBADF, .uid_base = base };
         l.statefd = statefd;
@@ -467,15 +484,19 @@ int verb_create(const OciOptions *o, const char *id) {
         }
 
         RootfsContext views = {};
+        char err[2048] = "";
         r = rootfs_cgroup_views(&views, group);
         if (r < 0)
                 log_error_errno(r, "Cannot read the mount table: %m");
+        else if (l.idmap_root && (r = rootfs_bind_trees(&spec, bundle, &l.bind_trees, err, sizeof err)) < 0)
+                log_error_errno(r, "%s", err);
         else {
                 l.cgroup_names = views.cgroup_names;
                 l.cgroup_dirs = views.cgroup_dirs;
                 r = launch_run(&l, &st);
         }
         rootfs_context_done(&views);
+        rootfs_bind_trees_free(l.bind_trees, spec.n_mounts);
         if (r >= 0) {
                 r = oci_state_write(statefd, &st);
                 if (r < 0)

@@ -136,12 +136,20 @@ typedef struct RootfsContext {
          * on a cgroup2-only host: a cgroup2 mount. */
         char **cgroup_names, **cgroup_dirs;
         int root_tree;        /* the root as a detached (idmapped) mount to attach, or -EBADF */
+        const char *root_mountpoint; /* where to attach it: ROOT/ID/rootfs */
+        const int *bind_trees; /* per mount: its bind made by the runtime (-EBADF: none), or NULL */
         int rootfd;           /* set by rootfs_prepare() */
 } RootfsContext;
 /* Fill C's cgroup_names and cgroup_dirs for the container's GROUP (in the
  * runtime, before the fork: it reads the mount table). */
 int rootfs_cgroup_views(RootfsContext *c, const char *group);
 void rootfs_context_done(RootfsContext *c);
+/* In the runtime, for a container whose root cannot reach the engine's
+ * files (the machine profile: they stay host root's): every bind of S as
+ * a detached mount with its options, by mount index (-EBADF for the other
+ * mounts), for the init to attach.  Each fd must reach the init. */
+int rootfs_bind_trees(const OciSpec *s, const char *bundle, int **ret, char *err, size_t errlen);
+void rootfs_bind_trees_free(int *trees, size_t n);
 int rootfs_prepare(RootfsContext *c, char *err, size_t errlen);
 /* A pty from the container's own devpts: master, slave, and its name there. */
 int rootfs_open_pty(RootfsContext *c, int *ret_master, int *ret_slave, char *name, size_t name_len, char *err,

@@ -246,6 +246,78 @@ check_output_contains "bu writes as its root" '^wrote$' cat "$TEST_TMP/bu.out"
 check "delete bu" oci delete bu
 rm -rf "$UROOT"
 
+# The machine profile.  An init that resolves to systemd inside the root
+# (here a script of that name stands in for it) gets its own 65536-ID range
+# from the host-wide registry, the root through an idmapped mount (no
+# chown), tmpfs /run and /tmp, container=berth, and SIGTERM as SIGRTMIN+3.
+REG=/var/lib/berth/uid-ranges
+MROOT=$TEST_TMP/mrootfs
+cp -a "$ROOTFS" "$MROOT"
+mkdir -p "$MROOT/lib/systemd" "$MROOT/sbin"
+cat >"$MROOT/lib/systemd/systemd" <<'INIT'
+#!/bin/sh
+trap 'echo got:rtmin3; exit 0' 37
+trap 'echo got:term; exit 0' TERM
+cat /proc/self/uid_map
+echo owner:$(busybox stat -c %u /bin/busybox)
+echo env:$container
+busybox grep -E ' /(run|tmp|run/lock) ' /proc/mounts | busybox cut -d' ' -f2,3
+touch /etc/ok && echo wrote
+while :; do sleep 0.1; done
+INIT
+chmod 755 "$MROOT/lib/systemd/systemd"
+ln -s /lib/systemd/systemd "$MROOT/sbin/init"
+B=$TEST_TMP/bm
+make_bundle "$B" '["/sbin/init"]' 'del(.hooks)'
+ln -sfn "$MROOT" "$B/rootfs"
+oci create --bundle "$B" m1 >"$TEST_TMP/m1.out" 2>&1 && oci start m1
+check "create and start m1 (/sbin/init -> systemd)" test $? = 0
+wait_for 10 grep -q '^wrote$' "$TEST_TMP/m1.out"
+check_output_contains "m1 gets the machine profile" '"profile":"machine"' cat "$OCI_ROOT/m1/state.json"
+check_output_contains "m1 has its own ID range (not identity)" '^ +0 +[1-9][0-9]* +65536$' cat "$TEST_TMP/m1.out"
+BASE=$(awk '$1 == 0 && $3 == 65536 {print $2}' "$TEST_TMP/m1.out")
+check "the range is in the host-wide registry, owned by m1's state" \
+        grep -qx "OWNER=$OCI_ROOT/m1" "$REG/$(printf %08x "${BASE:-0}")"
+check_output_contains "m1's files are its root's (idmapped root)" '^owner:0$' cat "$TEST_TMP/m1.out"
+check_eq "what m1's root writes is host root's on disk: nothing chowned" 0 "$(stat -c %u "$MROOT/etc/ok")"
+check_eq "the rootfs was not chowned" 0 "$(stat -c %u "$MROOT/bin/busybox")"
+check_output_contains "m1 has container=berth" '^env:berth$' cat "$TEST_TMP/m1.out"
+check_output_contains "m1 gets a tmpfs /run" '^/run tmpfs$' cat "$TEST_TMP/m1.out"
+check_output_contains "m1 gets a tmpfs /run/lock" '^/run/lock tmpfs$' cat "$TEST_TMP/m1.out"
+check_output_contains "m1 gets a tmpfs /tmp" '^/tmp tmpfs$' cat "$TEST_TMP/m1.out"
+check "kill m1 (SIGTERM)" oci kill m1
+wait_for 10 has_status m1 stopped
+check_output_contains "SIGTERM reached m1's init as SIGRTMIN+3" '^got:rtmin3$' cat "$TEST_TMP/m1.out"
+check "delete m1" oci delete m1
+check "m1's range is gone from the registry" test ! -e "$REG/$(printf %08x "${BASE:-0}")"
+check "nothing of m1 is left" no_trace_left "$OCI_ROOT" m1 berth-oci/m1
+# The annotation decides: none is a plain container (identity map, SIGTERM as it is).
+jq '.annotations = {"org.berth.profile": "none"}' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+oci create --bundle "$B" m2 >"$TEST_TMP/m2.out" 2>&1 && oci start m2
+check "create and start m2 (org.berth.profile=none)" test $? = 0
+wait_for 10 grep -q '^wrote$' "$TEST_TMP/m2.out"
+check_output_contains "m2 has no user namespace" '^ +0 +0 +4294967295$' cat "$TEST_TMP/m2.out"
+oci kill m2 && wait_for 10 has_status m2 stopped
+check_output_contains "m2's init got SIGTERM" '^got:term$' cat "$TEST_TMP/m2.out"
+check "delete m2" oci delete m2
+jq '.annotations = {"org.berth.profile": "vm"}' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+check_output_contains "a bad profile annotation is refused, naming it" 'org.berth.profile="vm"' oci create --bundle "$B" m3
+check "the refused create left nothing" no_trace_left "$OCI_ROOT" m3 berth-oci/m3
+# A guest symlink is resolved inside the root, never on the host (which has
+# a systemd where it leads): no profile, and the program is not found.
+rm -f "$MROOT/sbin/init" "$MROOT/lib/systemd/systemd"
+ln -s ../../../../../usr/lib/systemd/systemd "$MROOT/sbin/init"
+jq 'del(.annotations)' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+check_output_contains "an init symlink that leads out of the root finds nothing" 'executable file not found' \
+        oci create --bundle "$B" m4
+check "and claims no ID range" sh -c "! grep -rqs 'OWNER=$OCI_ROOT/' $REG"
+check "and leaves nothing" no_trace_left "$OCI_ROOT" m4 berth-oci/m4
+rm -rf "$MROOT"
+
+# A Debian rootfs with systemd, from berth's template (its cache is shared).
+DEB=$BERTH_ROOT/machines/deb/rootfs
+deb_rootfs() { [ -d "$DEB" ] || online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; }
+
 # --- podman 4.3 (conmon 2.1) ---------------------------------------------------
 if command -v podman >/dev/null && command -v conmon >/dev/null; then
         PM=$TEST_TMP/podman
@@ -279,11 +351,11 @@ EOF
         # systemd hierarchy onto the container's cgroup view.
         check_output_contains "podman --systemd=always: its mounts are made" '^tmpfs /run/lock ' \
                 pm run --rm --systemd=always "${RUN[@]}" cat /proc/mounts
-        ID=$(pm run -d --name pc "${RUN[@]}" sleep 1000)
+        ID=$(pm run -d --name pc "${RUN[@]}" sleep 1013)
         check "podman run -d" test -n "$ID"
         check_output_contains "podman sees it running" '^running$' pm inspect -f '{{.State.Status}}' pc
         check_status "podman exec without a tty: its status" 5 pm exec pc sh -c 'exit 5'
-        check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1000$' pm exec pc ps
+        check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1013$' pm exec pc ps
         check_output_contains "podman exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs exec -t pc tty" /dev/null
         check "podman pause" pm pause pc
@@ -300,18 +372,20 @@ EOF
         check "podman rm" pm rm pc
         check "podman: nothing of the container is left (state, cgroup, mounts)" \
                 no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
-        check "podman: no process of it is left" sh -c "! pgrep -f '^sleep 1000$'"
-        ID=$(pm run -d "${RUN[@]}" sleep 1000)
+        # A sleep of its own length: other tests on the host run "sleep 1000".
+        check "podman: no process of it is left" sh -c "! pgrep -f '^sleep 1013$'"
+        ID=$(pm run -d "${RUN[@]}" sleep 1013)
         check "podman kill" pm kill "$ID"
         check "podman rm after kill" pm rm "$ID"
         check "podman kill + rm: nothing left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
 
         # A system container: Debian with systemd (berth's template) boots to
-        # "running" under podman --systemd=always and powers off on podman stop.
-        if online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; then
+        # "running" under podman --systemd=always with the machine profile and
+        # powers off on podman stop.
+        if deb_rootfs; then
                 ok "a Debian rootfs from berth's template"
                 DRUN=(--network none --log-driver k8s-file --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
-                      --rootfs "$BERTH_ROOT/machines/deb/rootfs")
+                      --rootfs "$DEB")
                 ID=$(pm run -d --systemd=always "${DRUN[@]}" /sbin/init)
                 check "podman run --systemd=always /sbin/init" test -n "$ID"
                 sd_state() { pm exec "$ID" systemctl is-system-running 2>/dev/null; }
@@ -319,10 +393,16 @@ EOF
                 wait_for 90 sd_settled
                 check_eq "systemd reaches running (not degraded)" running "$(sd_state)"
                 check_output_contains "systemd is PID 1" '^systemd$' pm exec "$ID" cat /proc/1/comm
+                check_output_contains "the machine profile: its own ID range" '^ +0 +[1-9][0-9]* +65536$' \
+                        pm exec "$ID" cat /proc/self/uid_map
+                DBASE=$(pm exec "$ID" cat /proc/self/uid_map | awk '{print $2}')
+                check_output_contains "the machine profile: container=berth for systemd" '^container=berth$' \
+                        pm exec "$ID" sh -c 'tr "\0" "\n" </proc/1/environ'
                 check "podman stop: systemd powers off (SIGRTMIN+3)" pm stop -t 30 "$ID"
                 check_eq "and exits 0" 0 "$(pm inspect -f '{{.State.ExitCode}}' "$ID")"
                 check "podman rm the system container" pm rm "$ID"
                 check "nothing of the system container is left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+                check "its ID range is gone from the registry" test ! -e "$REG/$(printf %08x "${DBASE:-0}")"
         else
                 not_ok "a Debian rootfs from berth's template"
                 sed 's/^/# /' "$TEST_TMP/deb.log"
@@ -363,7 +443,7 @@ EOF
         out=$(timeout 60 script -qec "ctr --address $CD/containerd.sock run --rm -t ${RUN[*]} c7 sh -c 'tty; exit 7'" /dev/null)
         check_eq "ctr run -t: an app's exit code comes back (7)" 7 $?
         check_output_contains "ctr run -t gives a tty" '/dev/pts/0' echo "$out"
-        check "ctr run -d" ctrc run -d "${RUN[@]}" cs sleep 1000
+        check "ctr run -d" ctrc run -d "${RUN[@]}" cs sleep 1017
         check_output_contains "ctr task ls: running" '^cs +[0-9]+ +RUNNING' ctrc task ls
         check_status "ctr task exec without a tty: its status" 4 ctrc task exec --exec-id e1 cs sh -c 'exit 4'
         check_output_contains "ctr task exec -t gives a tty" '/dev/pts/[0-9]' \
@@ -378,7 +458,32 @@ EOF
         check "ctr task delete" ctrc task delete cs
         check "ctr container rm" ctrc container rm cs
         check "containerd: nothing of the container is left" no_trace_left "$CR" cs default/cs
-        check "containerd: no process of it is left" sh -c "! pgrep -f '^sleep 1000$'"
+        check "containerd: no process of it is left" sh -c "! pgrep -f '^sleep 1017$'"
+
+        # Debian with systemd under ctr: the machine profile, "running", and
+        # ctr task kill (SIGTERM) powers it off.
+        if deb_rootfs; then
+                ctrc run -d --runc-binary "$BERTH_OCI" --runc-root "$CR" --rootfs "$DEB" sd /sbin/init >/dev/null 2>&1
+                check "ctr run -d Debian with /sbin/init" test $? = 0
+                n=0
+                sd_state() { n=$((n + 1)); ctrc task exec --exec-id "s$n" sd systemctl is-system-running 2>/dev/null; }
+                sd_settled() { case "$(sd_state)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
+                wait_for 90 sd_settled
+                check_eq "ctr: systemd reaches running (not degraded)" running "$(sd_state)"
+                check_output_contains "ctr: the machine profile, its own ID range" '^ +0 +[1-9][0-9]* +65536$' \
+                        ctrc task exec --exec-id u1 sd cat /proc/self/uid_map
+                DBASE=$(ctrc task exec --exec-id u2 sd cat /proc/self/uid_map | awk '{print $2}')
+                check "ctr task kill (SIGTERM)" ctrc task kill sd
+                wait_for 30 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^sd .*STOPPED'"
+                check_output_contains "ctr: systemd powered off" '^sd +[0-9]+ +STOPPED' ctrc task ls
+                check "ctr task delete sd" ctrc task delete sd
+                check "ctr container rm sd" ctrc container rm sd
+                check "ctr: nothing of the system container is left" no_trace_left "$CR" sd default/sd
+                check "ctr: its ID range is gone from the registry" test ! -e "$REG/$(printf %08x "${DBASE:-0}")"
+        else
+                not_ok "a Debian rootfs from berth's template"
+                sed 's/^/# /' "$TEST_TMP/deb.log"
+        fi
         kill "$CD_PID"
         wait "$CD_PID" 2>/dev/null
 else
