@@ -425,6 +425,19 @@ int verb_create(const OciOptions *o, const char *id) {
                 log_debug("%s: the machine profile, IDs %u-%u.", id, (unsigned) base,
                           (unsigned) (base + USERNS_RANGE_SIZE - 1));
         }
+        /* The engine waits for READY=1: only where the container's root is
+         * known to us (no ID maps, or ours), else nobody could send it. */
+        const char *notify = notify_socket_from_env();
+        if (notify && statefd >= 0 && (base > 0 || !spec.ns[OCI_NS_USER].wanted)) {
+                _cleanup_free_ char *state_dir = xasprintf("%s/%s", o->root, id);
+                r = notify_prepare(&spec, statefd, base, base, state_dir);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot make the notify socket's directory in %s: %m", state_dir);
+                        state_remove(rfd, id, base);
+                        return r;
+                }
+        } else
+                notify = NULL;
         _cleanup_free_ char *root_mountpoint = NULL;
         if (base > 0) {
                 root_mountpoint = xasprintf("%s/%s/rootfs", o->root, id);
@@ -441,7 +454,7 @@ int verb_create(const OciOptions *o, const char *id) {
         l.statefd = statefd;
         _cleanup_free_ char *created = now_rfc3339();
         OciState st = { .id = (char *) id, .bundle = bundle, .rootfs = rootfs, .created = created, .cgroup = group,
-                        .profile = profile, .uid_base = base };
+                        .profile = profile, .uid_base = base, .notify_socket = (char *) notify };
         _cleanup_free_ char *cfg = NULL, *cfgpath = xasprintf("%s/config.json", bundle);
         size_t cfglen;
         if (statefd < 0)

@@ -12,7 +12,8 @@
  *   hooks.c    OCI hooks
  *   verbs.c    start, state, kill, delete, ps, exec
  *   resources.c  pause, resume, update: the cgroup of a running container
- *   profile.c  the machine profile of an init container */
+ *   profile.c  the machine profile of an init container
+ *   notify.c   READY=1 from the container to the engine's NOTIFY_SOCKET */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,6 +72,7 @@ typedef struct OciState {
         char *cgroup; /* MachineCgroup group, relative to each hierarchy */
         OciProfile profile;
         uid_t uid_base; /* the machine profile's ID range (0: none) */
+        char *notify_socket; /* the engine's NOTIFY_SOCKET at create, or NULL */
 } OciState;
 
 /* state.c */
@@ -176,6 +178,20 @@ int process_set_oom_score(pid_t pid, const OciProcess *p);
 int profile_detect(const OciSpec *s, const char *rootfs, OciProfile *ret);
 /* Give S the machine profile with the ID range at BASE. */
 void profile_apply(OciSpec *s, uid_t base);
+/* Set NAME=VALUE in P's environment, replacing an earlier NAME if REPLACE. */
+void oci_env_set(OciProcess *p, const char *name, const char *value, bool replace);
+
+/* notify.c: the engine's NOTIFY_SOCKET (an absolute path), or NULL. */
+const char *notify_socket_from_env(void);
+/* In create: make STATEFD's "notify" dir (owned by UID:GID, the container's
+ * root on the host), bind it into S and point S's NOTIFY_SOCKET at it;
+ * STATE_DIR is STATEFD's path. */
+int notify_prepare(OciSpec *s, int statefd, uid_t uid, gid_t gid, const char *state_dir);
+/* In start, before the process runs: bind the container's socket. */
+int notify_listen(int statefd, uid_t uid, gid_t gid, int *ret);
+/* Wait for READY=1 on SOCK and pass it (with MAINPID=PID) on to
+ * ENGINE_SOCKET; -ECHILD if the init (PIDFD) exits first. */
+int notify_wait_ready(int sock, const char *engine_socket, pid_t pid, int pidfd);
 
 /* verbs.c: the state of container ID (the messages engines look for on error). */
 int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret);

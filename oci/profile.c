@@ -103,9 +103,7 @@ static void add_tmpfs(OciSpec *s, const char *dest, const char *mode) {
                                      .source = xstrdup("tmpfs"), .options = opts };
 }
 
-/* Set NAME=VALUE in the process's environment, replacing an earlier NAME
- * if REPLACE. */
-static void env_set(OciProcess *p, const char *name, const char *value, bool replace) {
+void oci_env_set(OciProcess *p, const char *name, const char *value, bool replace) {
         size_t l = strlen(name);
         for (char **e = p->env; e && *e; e++)
                 if (strncmp(*e, name, l) == 0 && (*e)[l] == '=') {
@@ -166,10 +164,10 @@ void profile_apply(OciSpec *s, uid_t base) {
         add_tmpfs(s, "/run", "mode=755");
         add_tmpfs(s, "/run/lock", "mode=1777");
         add_tmpfs(s, "/tmp", "mode=1777");
-        env_set(&s->process, "container", "berth", true);
+        oci_env_set(&s->process, "container", "berth", true);
         /* The engine's own ID for it if it gave one (podman does). */
         Id128 id;
         char uuid[ID128_UUID_STRING_MAX];
         if (id128_randomize(&id) >= 0)
-                env_set(&s->process, "container_uuid", id128_to_uuid(&id, uuid), false);
+                oci_env_set(&s->process, "container_uuid", id128_to_uuid(&id, uuid), false);
 }

@@ -47,6 +47,8 @@ int oci_state_write(int dirfd, const OciState *s) {
         add_str(o, "rootfs", s->rootfs);
         add_str(o, "created", s->created);
         add_str(o, "cgroup", s->cgroup);
+        if (s->notify_socket)
+                add_str(o, "notifySocket", s->notify_socket);
         if (s->profile == OCI_PROFILE_MACHINE) {
                 add_str(o, "profile", "machine");
                 json_object_object_add(o, "uidBase", json_object_new_int64(s->uid_base));
@@ -81,7 +83,8 @@ int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *r
                 return -EBADMSG;
         }
         OciState s = { .id = jdup(o, "id"), .bundle = jdup(o, "bundle"), .rootfs = jdup(o, "rootfs"),
-                       .created = jdup(o, "created"), .cgroup = jdup(o, "cgroup") };
+                       .created = jdup(o, "created"), .cgroup = jdup(o, "cgroup"),
+                       .notify_socket = jdup(o, "notifySocket") };
         if (json_object_object_get_ex(o, "pid", &v))
                 s.pid = json_object_get_int(v);
         if (json_object_object_get_ex(o, "starttime", &v))
@@ -106,6 +109,7 @@ void oci_state_done(OciState *s) {
         free(s->rootfs);
         free(s->created);
         free(s->cgroup);
+        free(s->notify_socket);
         memset(s, 0, sizeof *s);
 }
 

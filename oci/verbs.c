@@ -59,6 +59,10 @@ int verb_start(const OciOptions *o, const char *id) {
         if (status != OCI_STATUS_CREATED)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot start a container that is %s",
                                        oci_status_name(status));
+        /* Bound before the process runs, so no READY=1 is lost. */
+        _cleanup_close_ int notify = -EBADF;
+        if (st.notify_socket && (r = notify_listen(dfd, st.uid_base, st.uid_base, &notify)) < 0)
+                return log_error_errno(r, "Cannot make the notify socket of %s: %m", id);
         /* Opening the fifo's read end releases the init's open of the write end. */
         _cleanup_close_ int fifo = openat(dfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0)
@@ -79,6 +83,14 @@ int verb_start(const OciOptions *o, const char *id) {
                 _cleanup_free_ char *cfg = xasprintf("%s/%s/config.json", o->root, id);
                 _cleanup_free_ char *json = oci_state_json(&st, OCI_STATUS_RUNNING, cfg);
                 (void) oci_hooks_run(&spec, OCI_HOOK_POSTSTART, json, false);
+        }
+        if (notify >= 0) {
+                /* As runc: start returns once the container is ready. */
+                _cleanup_close_ int pidfd = pidfd_open_checked(st.pid, st.starttime);
+                r = notify_wait_ready(notify, st.notify_socket, st.pid, pidfd);
+                if (r < 0)
+                        return log_error_errno(r, r == -ECHILD ? "The container exited before it said READY=1." :
+                                                                 "Cannot pass READY=1 on to %s: %m", st.notify_socket);
         }
         return 0;
 }

@@ -318,6 +318,38 @@ rm -rf "$MROOT"
 DEB=$BERTH_ROOT/machines/deb/rootfs
 deb_rootfs() { [ -d "$DEB" ] || online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; }
 
+# READY=1: called with NOTIFY_SOCKET (as podman --sdnotify=container calls
+# it), start returns once systemd inside says it has booted, and the
+# caller's socket gets READY=1 and the init's pid.
+if deb_rootfs; then
+        B=$TEST_TMP/bn
+        CAPS='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_NET_BIND_SERVICE",
+               "CAP_SETFCAP","CAP_SETGID","CAP_SETPCAP","CAP_SETUID","CAP_SYS_CHROOT"]'
+        make_bundle "$B" '["/sbin/init"]' "del(.hooks) | del(.linux.seccomp) | .process.noNewPrivileges = false |
+                .process.capabilities = {bounding: $CAPS, effective: $CAPS, permitted: $CAPS}"
+        ln -sfn "$DEB" "$B/rootfs"
+        timeout 120 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2], "wb").write(s.recv(4096))' "$TEST_TMP/notify.sock" "$TEST_TMP/notify.out" &
+        LISTENER=$!
+        wait_for 10 test -S "$TEST_TMP/notify.sock"
+        NOTIFY_SOCKET=$TEST_TMP/notify.sock oci create --bundle "$B" n1 >"$TEST_TMP/n1.out" 2>&1 &&
+                NOTIFY_SOCKET=$TEST_TMP/notify.sock timeout 90 "$BERTH_OCI" --root "$OCI_ROOT" start n1
+        check "create and start n1 (Debian) with NOTIFY_SOCKET" test $? = 0
+        wait "$LISTENER"
+        check_output_contains "the caller's socket got READY=1" '^READY=1$' cat "$TEST_TMP/notify.out"
+        check_eq "and the init's pid" "MAINPID=$(oci state n1 | jq -r .pid)" "$(grep MAINPID "$TEST_TMP/notify.out")"
+        printf '{"args":["systemctl","is-system-running"],"env":["PATH=/usr/bin:/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' \
+                >"$TEST_TMP/sd.json"
+        check_output_contains "systemd has booted when start returns" '^running$' oci exec --process "$TEST_TMP/sd.json" n1
+        check "kill n1: systemd powers off" oci kill n1
+        wait_for 30 has_status n1 stopped
+        check "n1 stopped" has_status n1 stopped
+        check "delete n1" oci delete n1
+        check "nothing of n1 is left" no_trace_left "$OCI_ROOT" n1 berth-oci/n1
+fi
+
 # --- podman 4.3 (conmon 2.1) ---------------------------------------------------
 if command -v podman >/dev/null && command -v conmon >/dev/null; then
         PM=$TEST_TMP/podman
