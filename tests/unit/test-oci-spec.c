@@ -105,6 +105,10 @@ static void test_bad(void) {
         bad("a config that is no JSON", "{\"ociVersion\":", "not a JSON object");
         bad("a JSON array", "[1]", "not a JSON object");
         bad("trailing garbage", HEAD PROC "} x", "not a JSON object");
+        bad("an annotation that is no string", HEAD PROC ",\"annotations\":{\"org.berth.profile\":1}}",
+            "annotations.org.berth.profile: must be a string");
+        bad("a CPU shares of 1", HEAD PROC ",\"linux\":{\"resources\":{\"cpu\":{\"shares\":1}}}}",
+            "linux.resources.cpu.shares: 1 is below");
         bad("a missing ociVersion", "{" PROC ",\"root\":{\"path\":\"r\"}}", "ociVersion");
         bad("a missing process", HEAD "\"hostname\":\"x\"}", "process: missing");
         bad("empty args", HEAD "\"process\":{\"args\":[]}}", "process.args");
