@@ -583,11 +583,80 @@ static void kill_all(int dfd, bool v2) {
                         nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
 }
 
+/* The file that freezes M: cgroup v2's cgroup.freeze, else v1's freezer.state. */
+static int freezer_file(const MachineCgroup *m, char **ret, bool *ret_v2) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        for (int pass = 0; pass < 2; pass++)
+                for (Hierarchy *i = h; i->mount; i++) {
+                        if (pass == 0 ? !i->v2 : !has_controller(i, "freezer"))
+                                continue;
+                        _cleanup_free_ char *dir = group_dir(i, m);
+                        if (!dir)
+                                continue;
+                        _cleanup_free_ char *p = xasprintf("%s/%s", dir, i->v2 ? "cgroup.freeze" : "freezer.state");
+                        if (access(p, F_OK) < 0)
+                                continue;
+                        *ret = TAKE_PTR(p);
+                        *ret_v2 = i->v2;
+                        return 0;
+                }
+        return -EOPNOTSUPP;
+}
+
+/* Whether the freezer FILE says it is done: v2's cgroup.events "frozen 1"
+ * (or 0 when thawing), v1's freezer.state "FROZEN" (it says "FREEZING" on the way). */
+static bool freezer_settled(const char *file, bool v2, bool freeze) {
+        _cleanup_free_ char *events = v2 ? xstrdup(file) : NULL, *buf = NULL;
+        if (v2)
+                strcpy(strrchr(events, '/') + 1, "cgroup.events");
+        if (read_file_at(AT_FDCWD, v2 ? events : file, 4096, &buf, NULL) < 0)
+                return false;
+        if (v2)
+                return strstr(buf, freeze ? "frozen 1" : "frozen 0") != NULL;
+        return startswith(buf, freeze ? "FROZEN" : "THAWED");
+}
+
+int cgroup_machine_freeze(const MachineCgroup *m, bool freeze) {
+        _cleanup_free_ char *file = NULL;
+        bool v2;
+        int r = freezer_file(m, &file, &v2);
+        if (r < 0)
+                return r;
+        r = write_string_at(AT_FDCWD, file, v2 ? (freeze ? "1" : "0") : (freeze ? "FROZEN" : "THAWED"));
+        if (r < 0)
+                return r;
+        /* A task in uninterruptible sleep freezes when it wakes: give it 10 s. */
+        for (int tries = 0; tries < 1000; tries++) {
+                if (freezer_settled(file, v2, freeze))
+                        return 0;
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        return -ETIMEDOUT;
+}
+
+int cgroup_machine_is_frozen(const MachineCgroup *m) {
+        _cleanup_free_ char *file = NULL, *buf = NULL;
+        bool v2;
+        int r = freezer_file(m, &file, &v2);
+        if (r < 0)
+                return r;
+        r = read_file_at(AT_FDCWD, file, 4096, &buf, NULL);
+        if (r < 0)
+                return r;
+        return v2 ? !!startswith(buf, "1") : !startswith(buf, "THAWED");
+}
+
 int cgroup_machine_destroy(const MachineCgroup *m) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
         if (n < 0)
                 return n;
+        /* A task frozen by v1's freezer does not die until thawed. */
+        if (cgroup_machine_is_frozen(m) > 0)
+                (void) cgroup_machine_freeze(m, false);
         int ret = 0;
         for (Hierarchy *i = h; i->mount; i++) {
                 _cleanup_free_ char *gdir = group_dir(i, m);

@@ -81,6 +81,15 @@ int cgroup_machine_destroy(const MachineCgroup *m);
  * array), from the first hierarchy that has it; -ENOENT if none has. */
 int cgroup_machine_pids(const MachineCgroup *m, pid_t **ret, size_t *ret_n);
 
+/* Freeze (FREEZE) or thaw every process of the machine, and wait until the
+ * kernel says it is done: cgroup v2's cgroup.freeze where the group has one
+ * (every v2 hierarchy has it, with or without controllers), else the v1
+ * freezer.  -EOPNOTSUPP when the host has neither. */
+int cgroup_machine_freeze(const MachineCgroup *m, bool freeze);
+
+/* 1 if the machine is frozen (or being frozen), 0 if not, -errno. */
+int cgroup_machine_is_frozen(const MachineCgroup *m);
+
 /* Move PID into the cgroups TARGET is in (every hierarchy we manage). */
 int cgroup_attach_like(pid_t target, pid_t pid);
 

@@ -207,7 +207,10 @@ int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
+        return read_stream_fd(fd, max, ret, ret_len);
+}
 
+int read_stream_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         size_t cap = 4096, len = 0;
         _cleanup_free_ char *buf = xmalloc(cap + 1);
         for (;;) {

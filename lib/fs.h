@@ -64,6 +64,8 @@ int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *re
 /* The same for an open FD, read from its current offset: -EBADFD unless it
  * is a regular file. */
 int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len);
+/* The same for any FD (a pipe, standard input) until EOF. */
+int read_stream_fd(int fd, size_t max, char **ret, size_t *ret_len);
 
 /* Write a short string to a (sysfs/cgroupfs) file in one write(). */
 int write_string_at(int dirfd, const char *name, const char *s);

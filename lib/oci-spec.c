@@ -584,6 +584,45 @@ static int parse_seccomp(Ctx *c, json_object *o, OciSeccomp *sc) {
         return 0;
 }
 
+/* LinuxResources: memory.limit, pids.limit, cpu.{shares,quota,period}.
+ * Zero is "unchanged" (runc's update), -1 "unlimited". */
+static int parse_resources(Ctx *c, json_object *res, const char *field, OciResources *ret) {
+        OciResources x = {};
+        json_object *mem, *pids, *cpu;
+        _cleanup_free_ char *fm = xasprintf("%s%smemory", field, *field ? "." : "");
+        _cleanup_free_ char *fp = xasprintf("%s%spids", field, *field ? "." : "");
+        _cleanup_free_ char *fc = xasprintf("%s%scpu", field, *field ? "." : "");
+        int64_t memory = 0, pid_limit = 0, shares = 0, quota = 0, period = 0;
+        int r;
+        if ((r = member(c, res, field, "memory", json_type_object, &mem)) < 0 ||
+            (r = member(c, res, field, "pids", json_type_object, &pids)) < 0 ||
+            (r = member(c, res, field, "cpu", json_type_object, &cpu)) < 0 ||
+            (r = get_int(c, mem, fm, "limit", -1, INT64_MAX, NULL, &memory)) < 0 ||
+            (r = get_int(c, pids, fp, "limit", -1, INT64_MAX, NULL, &pid_limit)) < 0 ||
+            (r = get_int(c, cpu, fc, "shares", 0, 262144, NULL, &shares)) < 0 ||
+            (r = get_int(c, cpu, fc, "quota", -1, INT64_MAX, NULL, &quota)) < 0 ||
+            (r = get_int(c, cpu, fc, "period", 0, 1000000, NULL, &period)) < 0)
+                return r;
+        if (shares == 1)
+                return fail(c, "%s.shares: 1 is below the kernel's minimum of 2.", fc);
+        if (period > 0 && period < 1000)
+                return fail(c, "%s.period: %" PRId64 " is below the kernel's minimum of 1000.", fc, period);
+        if (quota > 0 && quota < 1000)
+                return fail(c, "%s.quota: %" PRId64 " is below the kernel's minimum of 1000.", fc, quota);
+        x.has_memory = memory != 0;
+        x.memory_limit = memory < 0 ? UINT64_MAX : (uint64_t) memory;
+        x.has_pids = pid_limit != 0;
+        x.pids_limit = pid_limit < 0 ? UINT64_MAX : (uint64_t) pid_limit;
+        x.has_cpu_shares = shares != 0;
+        x.cpu_shares = (uint64_t) shares;
+        x.has_cpu_quota = quota != 0;
+        x.cpu_quota = quota;
+        x.has_cpu_period = period != 0;
+        x.cpu_period = (uint64_t) period;
+        *ret = x;
+        return 0;
+}
+
 static int parse_linux(Ctx *c, json_object *linux_, OciSpec *s) {
         int r;
         if ((r = parse_namespaces(c, linux_, s)) < 0 ||
@@ -610,16 +649,13 @@ static int parse_linux(Ctx *c, json_object *linux_, OciSpec *s) {
         if (s->cgroups_path && (path_has_dotdot(s->cgroups_path) || strlen(s->cgroups_path) > 4096))
                 return fail(c, "linux.cgroupsPath: \"%s\" contains \"..\" or is too long.", s->cgroups_path);
 
-        json_object *res, *mem, *pids, *sysctl, *seccomp;
+        json_object *res, *sysctl, *seccomp;
         if ((r = member(c, linux_, "linux", "resources", json_type_object, &res)) < 0 ||
-            (r = member(c, res, "linux.resources", "memory", json_type_object, &mem)) < 0 ||
-            (r = member(c, res, "linux.resources", "pids", json_type_object, &pids)) < 0)
+            (r = parse_resources(c, res, "linux.resources", &s->resources)) < 0)
                 return r;
-        int64_t limit = -1;
-        if ((r = get_int(c, mem, "linux.resources.memory", "limit", -1, INT64_MAX, NULL, &limit)) < 0 ||
-            (r = get_int(c, pids, "linux.resources.pids", "limit", -1, INT64_MAX, NULL, &s->pids_limit)) < 0)
-                return r;
-        s->memory_limit = limit <= 0 ? UINT64_MAX : (uint64_t) limit;
+        s->memory_limit = s->resources.has_memory ? s->resources.memory_limit : UINT64_MAX;
+        s->pids_limit = !s->resources.has_pids ? 0 : s->resources.pids_limit == UINT64_MAX ? -1
+                                                                                          : (int64_t) s->resources.pids_limit;
         if ((r = parse_devices(c, linux_, res, s)) < 0)
                 return r;
 
@@ -746,7 +782,7 @@ int oci_spec_parse(const char *buf, size_t len, OciSpec *ret, char **ret_error) 
         _cleanup_(json_putp) json_object *o = NULL;
         _cleanup_free_ char *err = NULL;
         Ctx c = { .err = &err };
-        json_object *process, *root, *mounts, *linux_, *hooks;
+        json_object *process, *root, *mounts, *linux_, *hooks, *annotations;
         int r = parse_document(&c, buf, len, &o);
         if (r >= 0 && (r = get_string(&c, o, "", "ociVersion", &s.oci_version)) >= 0 && !s.oci_version)
                 r = fail(&c, "ociVersion: missing; this is not an OCI runtime config.");
@@ -767,6 +803,21 @@ int oci_spec_parse(const char *buf, size_t len, OciSpec *ret, char **ret_error) 
                 r = parse_linux(&c, linux_, &s);
         if (r >= 0 && (r = member(&c, o, "", "hooks", json_type_object, &hooks)) >= 0)
                 r = parse_hooks(&c, hooks, &s);
+        if (r >= 0 && (r = member(&c, o, "", "annotations", json_type_object, &annotations)) >= 0 && annotations) {
+                size_t n = 0;
+                json_object_object_foreach(annotations, key, val) {
+                        if (++n > OCI_SPEC_MAX_ARRAY) {
+                                r = fail(&c, "annotations: more than %u entries.", OCI_SPEC_MAX_ARRAY);
+                                break;
+                        }
+                        if (!json_object_is_type(val, json_type_string)) {
+                                r = fail(&c, "annotations.%s: must be a string.", key);
+                                break;
+                        }
+                        _cleanup_free_ char *kv = xasprintf("%s=%s", key, json_object_get_string(val));
+                        s.annotations = strv_append(s.annotations, kv);
+                }
+        }
         if (r < 0) {
                 *ret_error = TAKE_PTR(err);
                 return r;
@@ -791,6 +842,26 @@ int oci_process_parse(const char *buf, size_t len, OciProcess *ret, char **ret_e
         *ret = p;
         memset(&p, 0, sizeof p);
         return 0;
+}
+
+int oci_resources_parse(const char *buf, size_t len, OciResources *ret, char **ret_error) {
+        _cleanup_(json_putp) json_object *o = NULL;
+        _cleanup_free_ char *err = NULL;
+        Ctx c = { .err = &err };
+        int r = parse_document(&c, buf, len, &o);
+        if (r >= 0)
+                r = parse_resources(&c, o, "", ret);
+        if (r < 0)
+                *ret_error = TAKE_PTR(err);
+        return r;
+}
+
+const char *oci_spec_annotation(const OciSpec *s, const char *key) {
+        size_t l = strlen(key);
+        for (char **a = s->annotations; a && *a; a++)
+                if (strncmp(*a, key, l) == 0 && (*a)[l] == '=')
+                        return *a + l + 1;
+        return NULL;
 }
 
 void oci_process_done(OciProcess *p) {
@@ -835,6 +906,7 @@ void oci_spec_done(OciSpec *s) {
                 free(s->seccomp);
         }
         strv_free(s->sysctl);
+        strv_free(s->annotations);
         for (OciHookKind k = 0; k < _OCI_HOOK_MAX; k++) {
                 for (size_t i = 0; i < s->n_hooks[k]; i++) {
                         free(s->hooks[k][i].path);

@@ -112,6 +112,18 @@ typedef struct OciCaps {
         uint64_t bounding, effective, inheritable, permitted, ambient;
 } OciCaps;
 
+/* linux.resources, the limits berth-oci writes to the container's cgroup;
+ * also the whole of an "update --resources" file.  As for runc, an absent
+ * or zero value leaves a limit as it is; -1 lifts a memory or pids limit. */
+typedef struct OciResources {
+        bool has_memory, has_pids, has_cpu_shares, has_cpu_quota, has_cpu_period;
+        uint64_t memory_limit; /* bytes; UINT64_MAX: unlimited */
+        uint64_t pids_limit;   /* UINT64_MAX: unlimited */
+        uint64_t cpu_shares;   /* v1 shares, 2..262144 */
+        int64_t cpu_quota;     /* microseconds per period; -1: none */
+        uint64_t cpu_period;   /* microseconds */
+} OciResources;
+
 /* "process", also the whole of an exec's --process file. */
 typedef struct OciProcess {
         bool terminal;
@@ -151,6 +163,8 @@ typedef struct OciSpec {
         char *cgroups_path;
         uint64_t memory_limit; /* bytes; UINT64_MAX: unset or unlimited */
         int64_t pids_limit;    /* 0: unset; -1: unlimited */
+        OciResources resources; /* the same and the CPU's, as update takes them */
+        char **annotations;    /* "key=value" pairs */
         OciSeccomp *seccomp;   /* NULL: none */
         char **sysctl;         /* "key=value" pairs */
         OciHook *hooks[_OCI_HOOK_MAX];
@@ -164,6 +178,12 @@ int oci_spec_parse(const char *buf, size_t len, OciSpec *ret, char **ret_error);
 
 /* The same for the "process" object alone (exec --process FILE). */
 int oci_process_parse(const char *buf, size_t len, OciProcess *ret, char **ret_error);
+
+/* The same for an "update --resources" file: LinuxResources alone. */
+int oci_resources_parse(const char *buf, size_t len, OciResources *ret, char **ret_error);
+
+/* The value of annotation KEY of S, NULL if it has none. */
+const char *oci_spec_annotation(const OciSpec *s, const char *key);
 
 void oci_spec_done(OciSpec *s);
 void oci_process_done(OciProcess *p);

@@ -12,9 +12,9 @@
 
 /* The ranges of every machine dir of this state root, staging ones included:
  * machines made before the host-wide registry existed have no entry. */
-static int collect_root_ranges(Store *s, IdIntervals *used) {
+static int collect_root_ranges(int machines_fd, const char *machines_path, IdIntervals *used) {
         _cleanup_closedir_ DIR *d = NULL;
-        int r = opendir_dup(s->machines_fd, &d);
+        int r = opendir_dup(machines_fd, &d);
         if (r < 0)
                 return r;
         struct dirent *de;
@@ -30,14 +30,14 @@ static int collect_root_ranges(Store *s, IdIntervals *used) {
                         continue;
                 /* A range we cannot read might be in use: never hand it out twice. */
                 if (k < 0)
-                        return log_error_errno(k, "Cannot read the UID range of %s (%s/machines/%s/idmap): %m. "
-                                               "Fix or remove that file.", de->d_name, s->root, de->d_name);
+                        return log_error_errno(k, "Cannot read the UID range of %s (%s/%s/idmap): %m. "
+                                               "Fix or remove that file.", de->d_name, machines_path, de->d_name);
                 id_intervals_add(used, b, USERNS_RANGE_SIZE);
         }
         return 0;
 }
 
-static int allocate_range(Store *s, UidRegistry *reg, uid_t *ret) {
+static int allocate_range(int machines_fd, const char *machines_path, UidRegistry *reg, uid_t *ret) {
         _cleanup_(id_intervals_done) IdIntervals used = {};
         _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
         if (etc < 0)
@@ -48,7 +48,7 @@ static int allocate_range(Store *s, UidRegistry *reg, uid_t *ret) {
         r = uid_registry_collect(reg, &used);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the UID range registry %s: %m", reg->path);
-        r = collect_root_ranges(s, &used);
+        r = collect_root_ranges(machines_fd, machines_path, &used);
         if (r < 0)
                 return r;
         uint64_t base;
@@ -60,6 +60,11 @@ static int allocate_range(Store *s, UidRegistry *reg, uid_t *ret) {
 }
 
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        return userns_ensure_range_at(s->machines_fd, machines, machine_dir_fd, ret_base);
+}
+
+int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {
         _cleanup_free_ char *owner = NULL;
         int r = fd_get_path(machine_dir_fd, &owner);
         if (r < 0)
@@ -89,7 +94,7 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
         } else if (r != -ENOENT)
                 return log_error_errno(r, "Cannot read %s/idmap: %m. Fix or remove that file.", owner);
 
-        r = allocate_range(s, &reg, &base);
+        r = allocate_range(machines_fd, machines_path, &reg, &base);
         if (r < 0)
                 return r;
         /* The claim first: killed before the idmap is written, the entry is stale. */

@@ -21,3 +21,8 @@
  * machines made before the registry existed) is replaced by a new one.
  * Serialized across the host by the registry's lock.  Logs its errors. */
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
+
+/* The same for a machine dir that is no store's (berth-oci's state dir of a
+ * container): MACHINES_FD is the dir that holds it and its siblings, whose
+ * idmap files count as taken too; MACHINES_PATH names it in messages. */
+int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base);

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,9 +13,12 @@
 #include "cgroup.h"
 #include "devices.h"
 #include "fs.h"
+#include "idmap.h"
 #include "log.h"
 #include "mount-tree.h"
 #include "oci.h"
+#include "uid-registry.h"
+#include "userns.h"
 #include "util.h"
 
 /* The launch, as three processes:
@@ -41,6 +45,11 @@ typedef struct Launch {
         int statefd;
         MachineCgroup cg;
         bool new_userns;
+        bool idmap_root;   /* the machine profile: the rootfs through an idmapped mount */
+        int root_tree;     /* the child's and init's: that mount, detached */
+        int *bind_trees;   /* the machine profile: the binds, made by the runtime (rootfs_bind_trees()) */
+        char *root_mountpoint; /* the machine profile: where the init attaches the root */
+        uid_t uid_base;    /* the machine profile's range, released on failure */
         char **cgroup_names, **cgroup_dirs; /* see RootfsContext */
 } Launch;
 
@@ -73,7 +82,8 @@ _noreturn_ static void run_init(Launch *l, int sync) {
         char err[2048] = "";
         RootfsContext rc = { .spec = s, .rootfs = l->rootfs, .bundle = l->bundle, .new_userns = l->new_userns,
                              .no_pivot = l->o->no_pivot, .cgroup_names = l->cgroup_names,
-                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF };
+                             .cgroup_dirs = l->cgroup_dirs, .rootfd = -EBADF, .root_tree = l->root_tree,
+                             .bind_trees = l->bind_trees, .root_mountpoint = l->root_mountpoint };
         int r = rootfs_prepare(&rc, err, sizeof err);
         if (r < 0)
                 sync_fail(sync, r, "%s", err);
@@ -143,8 +153,11 @@ _noreturn_ static void run_child(Launch *l, int sync) {
         if (l->new_userns) {
                 if (unshare(CLONE_NEWUSER) < 0)
                         sync_fail(sync, errno, "Cannot create a user namespace: %m");
-                if (sync_send(sync, SYNC_USERNS, 0, NULL) < 0 || sync_recv(sync, &m, NULL) < 0 || m.type != SYNC_GO)
+                /* The GO may carry the idmapped rootfs (the machine profile). */
+                int tree = -EBADF;
+                if (sync_send(sync, SYNC_USERNS, 0, NULL) < 0 || sync_recv(sync, &m, &tree) < 0 || m.type != SYNC_GO)
                         _exit(EXIT_FAILURE);
+                l->root_tree = tree;
                 if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                         sync_fail(sync, errno, "Cannot become root in the user namespace: %m");
         }
@@ -193,13 +206,43 @@ static void device_list_from_spec(const OciSpec *s, DeviceList *ret) {
         *ret = l;
 }
 
+/* The state dir, and the ID range it held (its owner gone, the registry's
+ * entry is stale: released). */
+static void state_remove(int rfd, const char *id, uid_t uid_base) {
+        if (rfd >= 0)
+                (void) rm_rf_at(rfd, id);
+        if (uid_base > 0)
+                (void) uid_registry_release_base(uid_base);
+}
+
 static void launch_undo(Launch *l, pid_t init) {
         if (init > 0)
                 (void) kill(init, SIGKILL);
         (void) cgroup_machine_destroy(&l->cg);
         _cleanup_close_ int rfd = open_dir_nofollow(AT_FDCWD, l->o->root);
-        if (rfd >= 0)
-                (void) rm_rf_at(rfd, l->id);
+        state_remove(rfd, l->id, l->uid_base);
+}
+
+/* The machine profile's rootfs: a recursive clone of it, idmapped into the
+ * container's user namespace (of the child CHILD), so the engine's files,
+ * owned by host root, belong to the container's root without a chown.
+ * Host privileges make it; the init attaches it (rootfs_prepare()). */
+static int idmapped_root(const Launch *l, pid_t child, int *ret) {
+        _cleanup_free_ char *ns = xasprintf("/proc/%d/ns/user", (int) child);
+        _cleanup_close_ int userns = open(ns, O_RDONLY | O_CLOEXEC);
+        if (userns < 0)
+                return log_error_errno(errno, "Cannot open the container's user namespace: %m");
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, l->rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0)
+                return log_error_errno(errno, "Cannot clone the root %s: %m", l->rootfs);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
+                return log_error_errno(errno,
+                                       "Cannot idmap the root %s (%m): the machine profile needs a filesystem with "
+                                       "idmapped mounts there. Annotation %s=none runs the container without it.",
+                                       l->rootfs, OCI_PROFILE_ANNOTATION);
+        *ret = TAKE_FD(tree);
+        return 0;
 }
 
 static int launch_run(Launch *l, OciState *st) {
@@ -216,13 +259,17 @@ static int launch_run(Launch *l, OciState *st) {
                 closep(&sync);
                 /* Only the container's stdio, the fds the engine asked to pass
                  * on, and ours: no pipe of the engine's stays open in here. */
-                int keep[3 + 1024];
+                int *keep = xcalloc(3 + 1024 + s->n_mounts, sizeof(int));
                 size_t nk = 0;
                 keep[nk++] = peer;
                 keep[nk++] = l->statefd;
-                for (unsigned i = 0; i < l->o->preserve_fds && nk < ELEMENTSOF(keep); i++)
+                for (size_t i = 0; l->bind_trees && i < s->n_mounts; i++)
+                        if (l->bind_trees[i] >= 0)
+                                keep[nk++] = l->bind_trees[i];
+                for (unsigned i = 0; i < l->o->preserve_fds; i++)
                         keep[nk++] = 3 + (int) i;
                 (void) close_all_fds_except(keep, nk);
+                free(keep);
                 run_child(l, peer);
         }
         closep(&peer);
@@ -254,7 +301,13 @@ static int launch_run(Launch *l, OciState *st) {
                         r = write_maps(child, s);
                         if (r < 0)
                                 break;
-                        (void) sync_send(sync, SYNC_GO, 0, NULL);
+                        _cleanup_close_ int tree = -EBADF;
+                        if (l->idmap_root && (r = idmapped_root(l, child, &tree)) < 0)
+                                break;
+                        if (tree >= 0)
+                                (void) sync_send_fd(sync, SYNC_GO, NULL, tree);
+                        else
+                                (void) sync_send(sync, SYNC_GO, 0, NULL);
                 } else if (m.type == SYNC_PID) {
                         init = (pid_t) m.value;
                         (void) waitpid(child, NULL, 0);
@@ -347,6 +400,9 @@ int verb_create(const OciOptions *o, const char *id) {
         if (isempty(group) || streq(group, "berth-oci"))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "linux.cgroupsPath \"%s\" is no cgroup of its own.",
                                        spec.cgroups_path);
+        OciProfile profile;
+        if ((r = profile_detect(&spec, rootfs, &profile)) < 0)
+                return r;
 
         if ((r = mkdir_p_at(AT_FDCWD, o->root, 0711)) < 0)
                 return log_error_errno(r, "Cannot create the state directory %s: %m", o->root);
@@ -356,12 +412,49 @@ int verb_create(const OciOptions *o, const char *id) {
         if (mkdirat(rfd, id, 0711) < 0)
                 return log_error_errno(errno, errno == EEXIST ? "container with id exists: %s" :
                                                                 "Cannot create the state of %s: %m", id);
-        Launch l = { .o = o, .spec = &spec, .id = id, .bundle = bundle, .rootfs = rootfs,
-                     .cg = { .group = group }, .new_userns = spec.ns[OCI_NS_USER].wanted && !spec.ns[OCI_NS_USER].path };
         _cleanup_close_ int statefd = open_dir_nofollow(rfd, id);
+        uid_t base = 0;
+        if (statefd >= 0 && profile == OCI_PROFILE_MACHINE) {
+                /* The state dir owns the range: its "idmap" file is the registry's truth. */
+                r = userns_ensure_range_at(rfd, o->root, statefd, &base);
+                if (r < 0) {
+                        state_remove(rfd, id, 0);
+                        return r;
+                }
+                profile_apply(&spec, base);
+                log_debug("%s: the machine profile, IDs %u-%u.", id, (unsigned) base,
+                          (unsigned) (base + USERNS_RANGE_SIZE - 1));
+        }
+        /* The engine waits for READY=1: only where the container's root is
+         * known to us (no ID maps, or ours), else nobody could send it. */
+        const char *notify = notify_socket_from_env();
+        if (notify && statefd >= 0 && (base > 0 || !spec.ns[OCI_NS_USER].wanted)) {
+                _cleanup_free_ char *state_dir = xasprintf("%s/%s", o->root, id);
+                r = notify_prepare(&spec, statefd, base, base, state_dir);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot make the notify socket's directory in %s: %m", state_dir);
+                        state_remove(rfd, id, base);
+                        return r;
+                }
+        } else
+                notify = NULL;
+        _cleanup_free_ char *root_mountpoint = NULL;
+        if (base > 0) {
+                root_mountpoint = xasprintf("%s/%s/rootfs", o->root, id);
+                if (mkdirat(statefd, "rootfs", 0755) < 0) {
+                        r = log_error_errno(errno, "Cannot create %s: %m", root_mountpoint);
+                        state_remove(rfd, id, base);
+                        return r;
+                }
+        }
+        Launch l = { .o = o, .spec = &spec, .id = id, .bundle = bundle, .rootfs = rootfs,
+                     .root_mountpoint = root_mountpoint,
+                     .cg = { .group = group }, .new_userns = spec.ns[OCI_NS_USER].wanted && !spec.ns[OCI_NS_USER].path,
+                     .idmap_root = profile == OCI_PROFILE_MACHINE, .root_tree = -EBADF, .uid_base = base };
         l.statefd = statefd;
         _cleanup_free_ char *created = now_rfc3339();
-        OciState st = { .id = (char *) id, .bundle = bundle, .rootfs = rootfs, .created = created, .cgroup = group };
+        OciState st = { .id = (char *) id, .bundle = bundle, .rootfs = rootfs, .created = created, .cgroup = group,
+                        .profile = profile, .uid_base = base, .notify_socket = (char *) notify };
         _cleanup_free_ char *cfg = NULL, *cfgpath = xasprintf("%s/config.json", bundle);
         size_t cfglen;
         if (statefd < 0)
@@ -378,7 +471,7 @@ int verb_create(const OciOptions *o, const char *id) {
         else if ((r = oci_state_write(statefd, &st)) < 0)
                 log_error_errno(r, "Cannot write the state: %m");
         if (r < 0) {
-                (void) rm_rf_at(rfd, id);
+                state_remove(rfd, id, base);
                 return r;
         }
 
@@ -387,32 +480,36 @@ int verb_create(const OciOptions *o, const char *id) {
         _cleanup_free_ char *cg_v1 = xasprintf("/sys/fs/cgroup/pids/%s", group);
         _cleanup_free_ char *cg_v2 = xasprintf("/sys/fs/cgroup/%s", group);
         if (access(cg_v1, F_OK) == 0 || access(cg_v2, F_OK) == 0) {
-                (void) rm_rf_at(rfd, id);
+                state_remove(rfd, id, base);
                 return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
                                        "The cgroup %s exists already: another container uses this cgroupsPath.", group);
         }
         _cleanup_(device_list_done) DeviceList devices = {};
         device_list_from_spec(&spec, &devices);
-        CgroupLimits limits = { .memory_max = spec.memory_limit,
-                                .tasks_max = spec.pids_limit > 0 ? (uint64_t) spec.pids_limit : UINT64_MAX,
-                                .memory_high = UINT64_MAX, .cpu_weight = UINT64_MAX,
-                                .cpu_quota_per_sec_usec = UINT64_MAX, .io_weight = UINT64_MAX };
+        CgroupLimits limits = oci_resources_limits(&spec.resources);
         r = cgroup_machine_create(&l.cg, &limits, &devices);
+        /* The machine profile's init manages its own subtree (payload), as its root. */
+        if (r >= 0 && base > 0 && (r = cgroup_machine_chown(&l.cg, base, base)) < 0)
+                (void) cgroup_machine_destroy(&l.cg);
         if (r < 0) {
-                (void) rm_rf_at(rfd, id);
+                state_remove(rfd, id, base);
                 return r;
         }
 
         RootfsContext views = {};
+        char err[2048] = "";
         r = rootfs_cgroup_views(&views, group);
         if (r < 0)
                 log_error_errno(r, "Cannot read the mount table: %m");
+        else if (l.idmap_root && (r = rootfs_bind_trees(&spec, bundle, &l.bind_trees, err, sizeof err)) < 0)
+                log_error_errno(r, "%s", err);
         else {
                 l.cgroup_names = views.cgroup_names;
                 l.cgroup_dirs = views.cgroup_dirs;
                 r = launch_run(&l, &st);
         }
         rootfs_context_done(&views);
+        rootfs_bind_trees_free(l.bind_trees, spec.n_mounts);
         if (r >= 0) {
                 r = oci_state_write(statefd, &st);
                 if (r < 0)

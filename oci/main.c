@@ -36,6 +36,9 @@ static void usage(void) {
                "  delete [--force] ID\n"
                "  exec --process FILE [--detach] [--pid-file FILE] [--tty --console-socket SOCK] ID\n"
                "  ps [--format json|table] ID\n"
+               "  pause ID\n"
+               "  resume ID\n"
+               "  update --resources FILE|- ID\n"
                "\n"
                "A runc-compatible OCI runtime built on berth's runtime library.  See berth-oci(8).\n");
 }
@@ -58,6 +61,7 @@ static int parse_verb_options(const char *verb, int argc, char **argv, OciOption
                 { "all", no_argument, NULL, 'a' },
                 { "force", no_argument, NULL, 'f' },
                 { "format", required_argument, NULL, 'F' },
+                { "resources", required_argument, NULL, 'r' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -65,7 +69,7 @@ static int parse_verb_options(const char *verb, int argc, char **argv, OciOption
         int c;
         /* "ps -f json" is the format; "delete -f" is --force. */
         bool ps = streq(verb, "ps");
-        while ((c = getopt_long(argc, argv, ps ? "+f:h" : "+b:p:dtafh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ps ? "+f:h" : "+b:p:r:dtafh", options, NULL)) >= 0)
                 switch (c) {
                 case 'b': o->bundle = optarg; break;
                 case OPT_PID_FILE: o->pid_file = optarg; break;
@@ -89,6 +93,7 @@ static int parse_verb_options(const char *verb, int argc, char **argv, OciOption
                                 o->force = true;
                         break;
                 case 'F': o->format = optarg; break;
+                case 'r': o->resources = optarg; break;
                 case 'h': usage(); return 1;
                 default:
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s: unknown option; see berth-oci --help.",
@@ -170,6 +175,12 @@ static int run(int argc, char **argv) {
                 return verb_exec(&o, id);
         if (streq(verb, "ps"))
                 return verb_ps(&o, id);
+        if (streq(verb, "pause"))
+                return verb_pause(&o, id);
+        if (streq(verb, "resume"))
+                return verb_resume(&o, id);
+        if (streq(verb, "update"))
+                return verb_update(&o, id);
         return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Unknown or unsupported verb \"%s\".", verb);
 }
 

@@ -10,7 +10,10 @@
  *              rlimits, seccomp (create's init and exec alike)
  *   sync.c     the messages between the runtime and its children
  *   hooks.c    OCI hooks
- *   verbs.c    start, state, kill, delete, ps, exec */
+ *   verbs.c    start, state, kill, delete, ps, exec
+ *   resources.c  pause, resume, update: the cgroup of a running container
+ *   profile.c  the machine profile of an init container
+ *   notify.c   READY=1 from the container to the engine's NOTIFY_SOCKET */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,14 +42,24 @@ typedef struct OciOptions {
         bool all;
         bool force;
         const char *format;
+        /* update */
+        const char *resources;
 } OciOptions;
 
 typedef enum OciStatus {
         OCI_STATUS_CREATING,
         OCI_STATUS_CREATED,
         OCI_STATUS_RUNNING,
+        OCI_STATUS_PAUSED,
         OCI_STATUS_STOPPED,
 } OciStatus;
+
+typedef enum OciProfile {
+        OCI_PROFILE_NONE,
+        OCI_PROFILE_MACHINE,
+} OciProfile;
+
+#define OCI_PROFILE_ANNOTATION "org.berth.profile"
 
 /* What ROOT/ID/state.json keeps. */
 typedef struct OciState {
@@ -57,6 +70,9 @@ typedef struct OciState {
         char *rootfs;
         char *created;
         char *cgroup; /* MachineCgroup group, relative to each hierarchy */
+        OciProfile profile;
+        uid_t uid_base; /* the machine profile's ID range (0: none) */
+        char *notify_socket; /* the engine's NOTIFY_SOCKET at create, or NULL */
 } OciState;
 
 /* state.c */
@@ -121,12 +137,21 @@ typedef struct RootfsContext {
          * NAMES[i] ("memory", "unified") showing DIRS[i] (host paths).  NULL
          * on a cgroup2-only host: a cgroup2 mount. */
         char **cgroup_names, **cgroup_dirs;
+        int root_tree;        /* the root as a detached (idmapped) mount to attach, or -EBADF */
+        const char *root_mountpoint; /* where to attach it: ROOT/ID/rootfs */
+        const int *bind_trees; /* per mount: its bind made by the runtime (-EBADF: none), or NULL */
         int rootfd;           /* set by rootfs_prepare() */
 } RootfsContext;
 /* Fill C's cgroup_names and cgroup_dirs for the container's GROUP (in the
  * runtime, before the fork: it reads the mount table). */
 int rootfs_cgroup_views(RootfsContext *c, const char *group);
 void rootfs_context_done(RootfsContext *c);
+/* In the runtime, for a container whose root cannot reach the engine's
+ * files (the machine profile: they stay host root's): every bind of S as
+ * a detached mount with its options, by mount index (-EBADF for the other
+ * mounts), for the init to attach.  Each fd must reach the init. */
+int rootfs_bind_trees(const OciSpec *s, const char *bundle, int **ret, char *err, size_t errlen);
+void rootfs_bind_trees_free(int *trees, size_t n);
 int rootfs_prepare(RootfsContext *c, char *err, size_t errlen);
 /* A pty from the container's own devpts: master, slave, and its name there. */
 int rootfs_open_pty(RootfsContext *c, int *ret_master, int *ret_slave, char *name, size_t name_len, char *err,
@@ -146,6 +171,35 @@ int process_find_program(const OciProcess *p, char **ret_path);
 /* Write P's oomScoreAdj (if any) for process PID. */
 int process_set_oom_score(pid_t pid, const OciProcess *p);
 
+/* profile.c: which profile SPEC (with its root at ROOTFS) gets: the
+ * annotation's, else the machine profile for an init that resolves to
+ * systemd inside the root, in a new PID namespace, with no ID maps of the
+ * spec's own.  Logs its errors. */
+int profile_detect(const OciSpec *s, const char *rootfs, OciProfile *ret);
+/* Give S the machine profile with the ID range at BASE. */
+void profile_apply(OciSpec *s, uid_t base);
+/* Set NAME=VALUE in P's environment, replacing an earlier NAME if REPLACE. */
+void oci_env_set(OciProcess *p, const char *name, const char *value, bool replace);
+
+/* notify.c: the engine's NOTIFY_SOCKET (an absolute path), or NULL. */
+const char *notify_socket_from_env(void);
+/* In create: make STATEFD's "notify" dir (owned by UID:GID, the container's
+ * root on the host), bind it into S and point S's NOTIFY_SOCKET at it;
+ * STATE_DIR is STATEFD's path. */
+int notify_prepare(OciSpec *s, int statefd, uid_t uid, gid_t gid, const char *state_dir);
+/* In start, before the process runs: bind the container's socket. */
+int notify_listen(int statefd, uid_t uid, gid_t gid, int *ret);
+/* Wait for READY=1 on SOCK and pass it (with MAINPID=PID) on to
+ * ENGINE_SOCKET; -ECHILD if the init (PIDFD) exits first. */
+int notify_wait_ready(int sock, const char *engine_socket, pid_t pid, int pidfd);
+
+/* verbs.c: the state of container ID (the messages engines look for on error). */
+int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret);
+int oci_load_spec(int dirfd, const char *id, OciSpec *ret);
+
+/* resources.c: the cgroup limits of R (unset: none). */
+CgroupLimits oci_resources_limits(const OciResources *r);
+
 /* verbs */
 int verb_create(const OciOptions *o, const char *id);
 int verb_start(const OciOptions *o, const char *id);
@@ -154,3 +208,6 @@ int verb_kill(const OciOptions *o, const char *id, const char *signal);
 int verb_delete(const OciOptions *o, const char *id);
 int verb_exec(const OciOptions *o, const char *id);
 int verb_ps(const OciOptions *o, const char *id);
+int verb_pause(const OciOptions *o, const char *id);
+int verb_resume(const OciOptions *o, const char *id);
+int verb_update(const OciOptions *o, const char *id);

@@ -108,10 +108,11 @@ static int attach(int mfd, int rootfd, const char *path, bool dir) {
         return RET_NERRNO(move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
 }
 
-static int bind_mount(const RootfsContext *c, const OciMount *m, const MountOpts *o, char *err, size_t errlen) {
+/* A bind's source as a detached mount with its options applied. */
+static int bind_tree(const char *bundle, const OciMount *m, const MountOpts *o, int *ret, char *err, size_t errlen) {
         if (!m->source)
                 return errbuf_printf(err, errlen, EINVAL, "The bind mount on %s has no source.", m->destination);
-        _cleanup_free_ char *src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", c->bundle, m->source);
+        _cleanup_free_ char *src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
         unsigned rec = o->rbind ? AT_RECURSIVE : 0;
         _cleanup_close_ int tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
         if (tree < 0)
@@ -119,6 +120,48 @@ static int bind_mount(const RootfsContext *c, const OciMount *m, const MountOpts
         struct mount_attr a = { .attr_set = o->attr_set, .attr_clr = o->attr_clr };
         if ((a.attr_set || a.attr_clr) && mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot set the options of the bind %s: %m", src);
+        *ret = TAKE_FD(tree);
+        return 0;
+}
+
+int rootfs_bind_trees(const OciSpec *s, const char *bundle, int **ret, char *err, size_t errlen) {
+        int *trees = xcalloc(s->n_mounts + 1, sizeof(int));
+        for (size_t i = 0; i < s->n_mounts; i++)
+                trees[i] = -EBADF;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const OciMount *m = &s->mounts[i];
+                _cleanup_(mount_opts_done) MountOpts o = {};
+                int r = mount_opts_parse(m->options, &o);
+                if (r >= 0 && (o.bind || streq_ptr(m->type, "bind")))
+                        r = bind_tree(bundle, m, &o, &trees[i], err, errlen);
+                if (r < 0) {
+                        rootfs_bind_trees_free(trees, s->n_mounts);
+                        return r == -EOPNOTSUPP ? errbuf_printf(err, errlen, r, "mounts[%zu] (%s): idmapped mounts "
+                                                                "are not supported.", i, m->destination) : r;
+                }
+        }
+        *ret = trees;
+        return 0;
+}
+
+void rootfs_bind_trees_free(int *trees, size_t n) {
+        for (size_t i = 0; trees && i < n; i++)
+                if (trees[i] >= 0)
+                        close(trees[i]);
+        free(trees);
+}
+
+static int bind_mount(const RootfsContext *c, size_t idx, const OciMount *m, const MountOpts *o, char *err,
+                      size_t errlen) {
+        _cleanup_close_ int tree = -EBADF;
+        if (c->bind_trees && c->bind_trees[idx] >= 0)
+                tree = c->bind_trees[idx]; /* the init's own copy of the runtime's fd: ours to close */
+        else {
+                int r = bind_tree(c->bundle, m, o, &tree, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        const char *src = m->source;
         struct stat st;
         if (fstat(tree, &st) < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot inspect %s: %m", src);
@@ -391,9 +434,17 @@ int rootfs_prepare(RootfsContext *c, char *err, size_t errlen) {
         /* Nothing we mount may reach the host; the host's unmounts still reach us. */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot make the mount tree private: %m");
-        if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        const char *root = c->rootfs;
+        if (c->root_tree >= 0) {
+                /* Attached in the state dir, not on the rootfs path: the container's
+                 * root may not search the engine's directories above it. */
+                root = c->root_mountpoint;
+                if (move_mount(c->root_tree, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return errbuf_printf(err, errlen, errno, "Cannot attach the idmapped root on %s: %m", root);
+                closep(&c->root_tree);
+        } else if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot bind the root %s: %m", c->rootfs);
-        c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        c->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (c->rootfd < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot open the root %s: %m", c->rootfs);
 
@@ -405,7 +456,7 @@ int rootfs_prepare(RootfsContext *c, char *err, size_t errlen) {
                         return errbuf_printf(err, errlen, r, "mounts[%zu] (%s): idmapped mounts are not supported.",
                                              i, m->destination);
                 if (o.bind || streq_ptr(m->type, "bind"))
-                        r = bind_mount(c, m, &o, err, errlen);
+                        r = bind_mount(c, i, m, &o, err, errlen);
                 else if (m->type)
                         r = fs_mount(c, m, &o, err, errlen);
                 else

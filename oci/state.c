@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "idmap.h"
 #include "log.h"
 #include "oci.h"
 #include "util.h"
@@ -46,6 +47,12 @@ int oci_state_write(int dirfd, const OciState *s) {
         add_str(o, "rootfs", s->rootfs);
         add_str(o, "created", s->created);
         add_str(o, "cgroup", s->cgroup);
+        if (s->notify_socket)
+                add_str(o, "notifySocket", s->notify_socket);
+        if (s->profile == OCI_PROFILE_MACHINE) {
+                add_str(o, "profile", "machine");
+                json_object_object_add(o, "uidBase", json_object_new_int64(s->uid_base));
+        }
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         int r = write_file_atomic_at(dirfd, "state.json", text, strlen(text), 0600);
         json_object_put(o);
@@ -76,11 +83,16 @@ int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *r
                 return -EBADMSG;
         }
         OciState s = { .id = jdup(o, "id"), .bundle = jdup(o, "bundle"), .rootfs = jdup(o, "rootfs"),
-                       .created = jdup(o, "created"), .cgroup = jdup(o, "cgroup") };
+                       .created = jdup(o, "created"), .cgroup = jdup(o, "cgroup"),
+                       .notify_socket = jdup(o, "notifySocket") };
         if (json_object_object_get_ex(o, "pid", &v))
                 s.pid = json_object_get_int(v);
         if (json_object_object_get_ex(o, "starttime", &v))
                 s.starttime = json_object_get_uint64(v);
+        if (json_object_object_get_ex(o, "profile", &v) && streq_ptr(json_object_get_string(v), "machine"))
+                s.profile = OCI_PROFILE_MACHINE;
+        if (json_object_object_get_ex(o, "uidBase", &v) && idmap_base_valid((unsigned long) json_object_get_int64(v)))
+                s.uid_base = (uid_t) json_object_get_int64(v);
         json_object_put(o);
         if (!s.id || !s.cgroup) {
                 oci_state_done(&s);
@@ -97,6 +109,7 @@ void oci_state_done(OciState *s) {
         free(s->rootfs);
         free(s->created);
         free(s->cgroup);
+        free(s->notify_socket);
         memset(s, 0, sizeof *s);
 }
 
@@ -120,11 +133,14 @@ OciStatus oci_state_status(int dirfd, const OciState *s) {
                 return OCI_STATUS_STOPPED;
         if (faccessat(dirfd, "exec.fifo", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return OCI_STATUS_CREATED;
+        MachineCgroup cg = { .group = s->cgroup };
+        if (cgroup_machine_is_frozen(&cg) > 0)
+                return OCI_STATUS_PAUSED;
         return OCI_STATUS_RUNNING;
 }
 
 const char *oci_status_name(OciStatus st) {
-        static const char *const names[] = { "creating", "created", "running", "stopped" };
+        static const char *const names[] = { "creating", "created", "running", "paused", "stopped" };
         return names[st];
 }
 

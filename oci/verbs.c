@@ -17,10 +17,11 @@
 #include "log.h"
 #include "oci.h"
 #include "spawn.h"
+#include "uid-registry.h"
 #include "util.h"
 
 /* Load ID's state; a missing container gets the words engines look for. */
-static int load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret) {
+int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret) {
         int r = oci_state_load(o->root, id, ret_dirfd, ret);
         if (r == -ENOENT)
                 return log_error_errno(r, "container \"%s\" does not exist", id);
@@ -29,7 +30,7 @@ static int load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *r
         return 0;
 }
 
-static int load_spec(int dirfd, const char *id, OciSpec *ret) {
+int oci_load_spec(int dirfd, const char *id, OciSpec *ret) {
         int r = oci_state_spec(dirfd, ret);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the saved config of container \"%s\": %m", id);
@@ -39,7 +40,7 @@ static int load_spec(int dirfd, const char *id, OciSpec *ret) {
 int verb_state(const OciOptions *o, const char *id) {
         _cleanup_(oci_state_done) OciState st = {};
         _cleanup_close_ int dfd = -EBADF;
-        int r = load(o, id, &dfd, &st);
+        int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
         _cleanup_free_ char *cfg = xasprintf("%s/%s/config.json", o->root, id);
@@ -51,13 +52,17 @@ int verb_state(const OciOptions *o, const char *id) {
 int verb_start(const OciOptions *o, const char *id) {
         _cleanup_(oci_state_done) OciState st = {};
         _cleanup_close_ int dfd = -EBADF;
-        int r = load(o, id, &dfd, &st);
+        int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
         OciStatus status = oci_state_status(dfd, &st);
         if (status != OCI_STATUS_CREATED)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot start a container that is %s",
                                        oci_status_name(status));
+        /* Bound before the process runs, so no READY=1 is lost. */
+        _cleanup_close_ int notify = -EBADF;
+        if (st.notify_socket && (r = notify_listen(dfd, st.uid_base, st.uid_base, &notify)) < 0)
+                return log_error_errno(r, "Cannot make the notify socket of %s: %m", id);
         /* Opening the fifo's read end releases the init's open of the write end. */
         _cleanup_close_ int fifo = openat(dfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0)
@@ -74,10 +79,18 @@ int verb_start(const OciOptions *o, const char *id) {
         if (c != '0')
                 return log_error_errno(SYNTHETIC_ERRNO(ECHILD), "The container's init did not start.");
         _cleanup_(oci_spec_done) OciSpec spec = {};
-        if (load_spec(dfd, id, &spec) >= 0 && spec.n_hooks[OCI_HOOK_POSTSTART] > 0) {
+        if (oci_load_spec(dfd, id, &spec) >= 0 && spec.n_hooks[OCI_HOOK_POSTSTART] > 0) {
                 _cleanup_free_ char *cfg = xasprintf("%s/%s/config.json", o->root, id);
                 _cleanup_free_ char *json = oci_state_json(&st, OCI_STATUS_RUNNING, cfg);
                 (void) oci_hooks_run(&spec, OCI_HOOK_POSTSTART, json, false);
+        }
+        if (notify >= 0) {
+                /* As runc: start returns once the container is ready. */
+                _cleanup_close_ int pidfd = pidfd_open_checked(st.pid, st.starttime);
+                r = notify_wait_ready(notify, st.notify_socket, st.pid, pidfd);
+                if (r < 0)
+                        return log_error_errno(r, r == -ECHILD ? "The container exited before it said READY=1." :
+                                                                 "Cannot pass READY=1 on to %s: %m", st.notify_socket);
         }
         return 0;
 }
@@ -100,7 +113,7 @@ int verb_kill(const OciOptions *o, const char *id, const char *signal) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown signal \"%s\".", signal);
         _cleanup_(oci_state_done) OciState st = {};
         _cleanup_close_ int dfd = -EBADF;
-        int r = load(o, id, &dfd, &st);
+        int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
         if (oci_state_status(dfd, &st) == OCI_STATUS_STOPPED)
@@ -111,6 +124,10 @@ int verb_kill(const OciOptions *o, const char *id, const char *signal) {
                         return log_error_errno(r, "Cannot list the processes of %s: %m", id);
                 return 0;
         }
+        /* Engines stop with SIGTERM; systemd as PID 1 takes SIGRTMIN+3 as "power off"
+         * (SIGTERM would make it re-execute itself). */
+        if (st.profile == OCI_PROFILE_MACHINE && sig == SIGTERM)
+                sig = SIGRTMIN + 3;
         _cleanup_close_ int pidfd = pidfd_open_checked(st.pid, st.starttime);
         if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
                 return log_error_errno(pidfd < 0 ? pidfd : -errno, "container not running");
@@ -120,13 +137,13 @@ int verb_kill(const OciOptions *o, const char *id, const char *signal) {
 int verb_delete(const OciOptions *o, const char *id) {
         _cleanup_(oci_state_done) OciState st = {};
         _cleanup_close_ int dfd = -EBADF;
-        int r = load(o, id, &dfd, &st);
+        int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
         OciStatus status = oci_state_status(dfd, &st);
-        if (status == OCI_STATUS_RUNNING && !o->force)
-                return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
-                                       "cannot delete container %s that is not stopped: running", id);
+        if ((status == OCI_STATUS_RUNNING || status == OCI_STATUS_PAUSED) && !o->force)
+                return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "cannot delete container %s that is not stopped: %s",
+                                       id, oci_status_name(status));
         if (status != OCI_STATUS_STOPPED) {
                 _cleanup_close_ int pidfd = pidfd_open_checked(st.pid, st.starttime);
                 if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) >= 0) {
@@ -140,7 +157,7 @@ int verb_delete(const OciOptions *o, const char *id) {
         if (r < 0)
                 log_warning_errno(r, "Cannot remove the cgroup %s, ignoring: %m", st.cgroup);
         _cleanup_(oci_spec_done) OciSpec spec = {};
-        if (load_spec(dfd, id, &spec) >= 0 && spec.n_hooks[OCI_HOOK_POSTSTOP] > 0) {
+        if (oci_load_spec(dfd, id, &spec) >= 0 && spec.n_hooks[OCI_HOOK_POSTSTOP] > 0) {
                 _cleanup_free_ char *cfg = xasprintf("%s/%s/config.json", o->root, id);
                 _cleanup_free_ char *json = oci_state_json(&st, OCI_STATUS_STOPPED, cfg);
                 (void) oci_hooks_run(&spec, OCI_HOOK_POSTSTOP, json, false);
@@ -149,13 +166,16 @@ int verb_delete(const OciOptions *o, const char *id) {
         r = rfd < 0 ? rfd : rm_rf_at(rfd, id);
         if (r < 0)
                 return log_error_errno(r, "Cannot remove the state of %s: %m", id);
+        /* The state dir owned the machine profile's ID range: now it is free. */
+        if (st.uid_base > 0 && (r = uid_registry_release_base(st.uid_base)) < 0)
+                log_warning_errno(r, "Cannot release the UID range %u of %s, ignoring: %m", (unsigned) st.uid_base, id);
         return 0;
 }
 
 int verb_ps(const OciOptions *o, const char *id) {
         _cleanup_(oci_state_done) OciState st = {};
         _cleanup_close_ int dfd = -EBADF;
-        int r = load(o, id, &dfd, &st);
+        int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
         MachineCgroup cg = { .group = st.cgroup };
@@ -244,11 +264,12 @@ int verb_exec(const OciOptions *o, const char *id) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "exec needs --process FILE.");
         _cleanup_(oci_state_done) OciState st = {};
         _cleanup_close_ int dfd = -EBADF;
-        int r = load(o, id, &dfd, &st);
+        int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
-        if (oci_state_status(dfd, &st) == OCI_STATUS_STOPPED)
-                return log_error_errno(SYNTHETIC_ERRNO(ESRCH), "cannot exec in a stopped container");
+        OciStatus status = oci_state_status(dfd, &st);
+        if (status == OCI_STATUS_STOPPED || status == OCI_STATUS_PAUSED)
+                return log_error_errno(SYNTHETIC_ERRNO(ESRCH), "cannot exec in a %s container", oci_status_name(status));
         _cleanup_free_ char *buf = NULL, *err = NULL;
         size_t len;
         r = read_file_at(AT_FDCWD, o->process, OCI_SPEC_MAX_SIZE, &buf, &len);
@@ -259,7 +280,7 @@ int verb_exec(const OciOptions *o, const char *id) {
         if (r < 0)
                 return log_error_errno(r, "%s: %s", o->process, err);
         _cleanup_(oci_spec_done) OciSpec spec = {};
-        if ((r = load_spec(dfd, id, &spec)) < 0)
+        if ((r = oci_load_spec(dfd, id, &spec)) < 0)
                 return r;
         ExecContext e = { .o = o, .st = &st, .p = &p, .seccomp = spec.seccomp, .terminal = p.terminal || o->tty };
         if (e.terminal && !o->console_socket)

@@ -128,9 +128,50 @@ pids_limit() { cat /sys/fs/cgroup/pids/berth-oci/b2/pids.max 2>/dev/null || cat 
 check_eq "b2's memory limit is the spec's" 134217728 "$(mem_limit)"
 check_eq "b2's pids limit is the spec's" 64 "$(pids_limit)"
 check_status "delete without --force refuses a running container" 1 oci delete b2
+
 printf '{"args":["sh","-c","echo exec:$(hostname); exit 4"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' >"$TEST_TMP/p.json"
 check_status "exec in b2 returns the process's status" 4 oci exec --process "$TEST_TMP/p.json" b2
 check_output_contains "exec runs inside b2" '^exec:ocibox$' oci exec --process "$TEST_TMP/p.json" b2
+
+# pause/resume: the cgroup freezer.  A counter the container bumps every
+# 50 ms stands still while it is paused.
+B=$TEST_TMP/bp
+make_bundle "$B" '["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/bp.count; sleep 0.05; done"]'
+rm -f "$ROOTFS/tmp/bp.count"
+oci create --bundle "$B" bp >/dev/null 2>&1 && oci start bp
+check "create and start bp" test $? = 0
+count() { cat "$ROOTFS/tmp/bp.count" 2>/dev/null; }
+wait_for 10 test -s "$ROOTFS/tmp/bp.count"
+check "pause bp" oci pause bp
+check "bp is paused" has_status bp paused
+c1=$(count); sleep 0.5; c2=$(count)
+check_eq "a paused container does not run" "$c1" "$c2"
+check_fails "pause of a paused container fails" oci pause bp
+check_output_contains "exec in a paused container is refused" 'paused' oci exec --process "$TEST_TMP/p.json" bp
+check_status "delete without --force refuses a paused container" 1 oci delete bp
+check "resume bp" oci resume bp
+check "bp is running again" has_status bp running
+sleep 0.3
+check "a resumed container runs" test "$(count)" -gt "$c2"
+check_fails "resume of a running container fails" oci resume bp
+check "pause bp again" oci pause bp
+check "delete --force of a paused container" oci delete --force bp
+check "nothing of bp is left" no_trace_left "$OCI_ROOT" bp berth-oci/bp
+
+# update: LinuxResources from a file or stdin, only what it names changes.
+echo '{"memory":{"limit":268435456},"cpu":{"shares":512,"quota":50000,"period":100000}}' >"$TEST_TMP/res.json"
+check "update --resources FILE" oci update --resources "$TEST_TMP/res.json" b2
+check_eq "update: the new memory limit" 268435456 "$(mem_limit)"
+check_eq "update: the pids limit it did not name stays" 64 "$(pids_limit)"
+cpu_quota() { cat /sys/fs/cgroup/cpu/berth-oci/b2/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/berth-oci/b2/cpu.max; }
+check_eq "update: the CPU quota (50000 per 100000 us)" 50000 "$(cpu_quota)"
+check "update --resources - (stdin): pids unlimited" sh -c "echo '{\"pids\":{\"limit\":-1}}' | $BERTH_OCI --root $OCI_ROOT update -r - b2"
+check_eq "update: pids unlimited" max "$(pids_limit)"
+check_eq "update: the memory limit of the first update stays" 268435456 "$(mem_limit)"
+check_output_contains "update: a bad file names the field, changes nothing" 'memory\.limit: must be an integer' \
+        sh -c "echo '{\"memory\":{\"limit\":\"1g\"}}' | $BERTH_OCI --root $OCI_ROOT update -r - b2"
+check_eq "update: the refused file changed nothing" 268435456 "$(mem_limit)"
+check_output_contains "update without --resources says what it needs" 'needs --resources' oci update b2
 # A CRI app container joins the pod sandbox's network, IPC and UTS namespaces by path.
 B=$TEST_TMP/b3
 P2=$(oci state b2 | jq -r .pid)
@@ -205,6 +246,110 @@ check_output_contains "bu writes as its root" '^wrote$' cat "$TEST_TMP/bu.out"
 check "delete bu" oci delete bu
 rm -rf "$UROOT"
 
+# The machine profile.  An init that resolves to systemd inside the root
+# (here a script of that name stands in for it) gets its own 65536-ID range
+# from the host-wide registry, the root through an idmapped mount (no
+# chown), tmpfs /run and /tmp, container=berth, and SIGTERM as SIGRTMIN+3.
+REG=/var/lib/berth/uid-ranges
+MROOT=$TEST_TMP/mrootfs
+cp -a "$ROOTFS" "$MROOT"
+mkdir -p "$MROOT/lib/systemd" "$MROOT/sbin"
+cat >"$MROOT/lib/systemd/systemd" <<'INIT'
+#!/bin/sh
+trap 'echo got:rtmin3; exit 0' 37
+trap 'echo got:term; exit 0' TERM
+cat /proc/self/uid_map
+echo owner:$(busybox stat -c %u /bin/busybox)
+echo env:$container
+busybox grep -E ' /(run|tmp|run/lock) ' /proc/mounts | busybox cut -d' ' -f2,3
+touch /etc/ok && echo wrote
+while :; do sleep 0.1; done
+INIT
+chmod 755 "$MROOT/lib/systemd/systemd"
+ln -s /lib/systemd/systemd "$MROOT/sbin/init"
+B=$TEST_TMP/bm
+make_bundle "$B" '["/sbin/init"]' 'del(.hooks)'
+ln -sfn "$MROOT" "$B/rootfs"
+oci create --bundle "$B" m1 >"$TEST_TMP/m1.out" 2>&1 && oci start m1
+check "create and start m1 (/sbin/init -> systemd)" test $? = 0
+wait_for 10 grep -q '^wrote$' "$TEST_TMP/m1.out"
+check_output_contains "m1 gets the machine profile" '"profile":"machine"' cat "$OCI_ROOT/m1/state.json"
+check_output_contains "m1 has its own ID range (not identity)" '^ +0 +[1-9][0-9]* +65536$' cat "$TEST_TMP/m1.out"
+BASE=$(awk '$1 == 0 && $3 == 65536 {print $2}' "$TEST_TMP/m1.out")
+check "the range is in the host-wide registry, owned by m1's state" \
+        grep -qx "OWNER=$OCI_ROOT/m1" "$REG/$(printf %08x "${BASE:-0}")"
+check_output_contains "m1's files are its root's (idmapped root)" '^owner:0$' cat "$TEST_TMP/m1.out"
+check_eq "what m1's root writes is host root's on disk: nothing chowned" 0 "$(stat -c %u "$MROOT/etc/ok")"
+check_eq "the rootfs was not chowned" 0 "$(stat -c %u "$MROOT/bin/busybox")"
+check_output_contains "m1 has container=berth" '^env:berth$' cat "$TEST_TMP/m1.out"
+check_output_contains "m1 gets a tmpfs /run" '^/run tmpfs$' cat "$TEST_TMP/m1.out"
+check_output_contains "m1 gets a tmpfs /run/lock" '^/run/lock tmpfs$' cat "$TEST_TMP/m1.out"
+check_output_contains "m1 gets a tmpfs /tmp" '^/tmp tmpfs$' cat "$TEST_TMP/m1.out"
+check "kill m1 (SIGTERM)" oci kill m1
+wait_for 10 has_status m1 stopped
+check_output_contains "SIGTERM reached m1's init as SIGRTMIN+3" '^got:rtmin3$' cat "$TEST_TMP/m1.out"
+check "delete m1" oci delete m1
+check "m1's range is gone from the registry" test ! -e "$REG/$(printf %08x "${BASE:-0}")"
+check "nothing of m1 is left" no_trace_left "$OCI_ROOT" m1 berth-oci/m1
+# The annotation decides: none is a plain container (identity map, SIGTERM as it is).
+jq '.annotations = {"org.berth.profile": "none"}' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+oci create --bundle "$B" m2 >"$TEST_TMP/m2.out" 2>&1 && oci start m2
+check "create and start m2 (org.berth.profile=none)" test $? = 0
+wait_for 10 grep -q '^wrote$' "$TEST_TMP/m2.out"
+check_output_contains "m2 has no user namespace" '^ +0 +0 +4294967295$' cat "$TEST_TMP/m2.out"
+oci kill m2 && wait_for 10 has_status m2 stopped
+check_output_contains "m2's init got SIGTERM" '^got:term$' cat "$TEST_TMP/m2.out"
+check "delete m2" oci delete m2
+jq '.annotations = {"org.berth.profile": "vm"}' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+check_output_contains "a bad profile annotation is refused, naming it" 'org.berth.profile="vm"' oci create --bundle "$B" m3
+check "the refused create left nothing" no_trace_left "$OCI_ROOT" m3 berth-oci/m3
+# A guest symlink is resolved inside the root, never on the host (which has
+# a systemd where it leads): no profile, and the program is not found.
+rm -f "$MROOT/sbin/init" "$MROOT/lib/systemd/systemd"
+ln -s ../../../../../usr/lib/systemd/systemd "$MROOT/sbin/init"
+jq 'del(.annotations)' "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
+check_output_contains "an init symlink that leads out of the root finds nothing" 'executable file not found' \
+        oci create --bundle "$B" m4
+check "and claims no ID range" sh -c "! grep -rqs 'OWNER=$OCI_ROOT/' $REG"
+check "and leaves nothing" no_trace_left "$OCI_ROOT" m4 berth-oci/m4
+rm -rf "$MROOT"
+
+# A Debian rootfs with systemd, from berth's template (its cache is shared).
+DEB=$BERTH_ROOT/machines/deb/rootfs
+deb_rootfs() { [ -d "$DEB" ] || online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; }
+
+# READY=1: called with NOTIFY_SOCKET (as podman --sdnotify=container calls
+# it), start returns once systemd inside says it has booted, and the
+# caller's socket gets READY=1 and the init's pid.
+if deb_rootfs; then
+        B=$TEST_TMP/bn
+        CAPS='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_NET_BIND_SERVICE",
+               "CAP_SETFCAP","CAP_SETGID","CAP_SETPCAP","CAP_SETUID","CAP_SYS_CHROOT"]'
+        make_bundle "$B" '["/sbin/init"]' "del(.hooks) | del(.linux.seccomp) | .process.noNewPrivileges = false |
+                .process.capabilities = {bounding: $CAPS, effective: $CAPS, permitted: $CAPS}"
+        ln -sfn "$DEB" "$B/rootfs"
+        timeout 120 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2], "wb").write(s.recv(4096))' "$TEST_TMP/notify.sock" "$TEST_TMP/notify.out" &
+        LISTENER=$!
+        wait_for 10 test -S "$TEST_TMP/notify.sock"
+        NOTIFY_SOCKET=$TEST_TMP/notify.sock oci create --bundle "$B" n1 >"$TEST_TMP/n1.out" 2>&1 &&
+                NOTIFY_SOCKET=$TEST_TMP/notify.sock timeout 90 "$BERTH_OCI" --root "$OCI_ROOT" start n1
+        check "create and start n1 (Debian) with NOTIFY_SOCKET" test $? = 0
+        wait "$LISTENER"
+        check_output_contains "the caller's socket got READY=1" '^READY=1$' cat "$TEST_TMP/notify.out"
+        check_eq "and the init's pid" "MAINPID=$(oci state n1 | jq -r .pid)" "$(grep MAINPID "$TEST_TMP/notify.out")"
+        printf '{"args":["systemctl","is-system-running"],"env":["PATH=/usr/bin:/bin"],"cwd":"/","user":{"uid":0,"gid":0}}' \
+                >"$TEST_TMP/sd.json"
+        check_output_contains "systemd has booted when start returns" '^running$' oci exec --process "$TEST_TMP/sd.json" n1
+        check "kill n1: systemd powers off" oci kill n1
+        wait_for 30 has_status n1 stopped
+        check "n1 stopped" has_status n1 stopped
+        check "delete n1" oci delete n1
+        check "nothing of n1 is left" no_trace_left "$OCI_ROOT" n1 berth-oci/n1
+fi
+
 # --- podman 4.3 (conmon 2.1) ---------------------------------------------------
 if command -v podman >/dev/null && command -v conmon >/dev/null; then
         PM=$TEST_TMP/podman
@@ -238,30 +383,41 @@ EOF
         # systemd hierarchy onto the container's cgroup view.
         check_output_contains "podman --systemd=always: its mounts are made" '^tmpfs /run/lock ' \
                 pm run --rm --systemd=always "${RUN[@]}" cat /proc/mounts
-        ID=$(pm run -d --name pc "${RUN[@]}" sleep 1000)
+        ID=$(pm run -d --name pc "${RUN[@]}" sleep 1013)
         check "podman run -d" test -n "$ID"
         check_output_contains "podman sees it running" '^running$' pm inspect -f '{{.State.Status}}' pc
         check_status "podman exec without a tty: its status" 5 pm exec pc sh -c 'exit 5'
-        check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1000$' pm exec pc ps
+        check_output_contains "podman exec without a tty: its output" '^ +1 +0 +sleep 1013$' pm exec pc ps
         check_output_contains "podman exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "CONTAINERS_CONF=$PM/containers.conf podman --root $PM/root --runroot $PM/runroot --storage-driver vfs exec -t pc tty" /dev/null
+        check "podman pause" pm pause pc
+        check_output_contains "podman sees it paused" '^paused$' pm inspect -f '{{.State.Status}}' pc
+        check "podman unpause" pm unpause pc
+        check_output_contains "podman sees it running again" '^running$' pm inspect -f '{{.State.Status}}' pc
+        # podman update hands the runtime "update --resources -".
+        pc_mem() { cat /sys/fs/cgroup/memory/libpod_parent/libpod-$ID/memory.limit_in_bytes 2>/dev/null ||
+                   cat /sys/fs/cgroup/libpod_parent/libpod-$ID/memory.max; }
+        check "podman update --memory 256m" pm update --memory 256m pc
+        check_eq "podman update: the new memory limit" 268435456 "$(pc_mem)"
         check "podman stop" pm stop -t 2 pc
         check_output_contains "podman sees it exited" '^exited$' pm inspect -f '{{.State.Status}}' pc
         check "podman rm" pm rm pc
         check "podman: nothing of the container is left (state, cgroup, mounts)" \
                 no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
-        check "podman: no process of it is left" sh -c "! pgrep -f '^sleep 1000$'"
-        ID=$(pm run -d "${RUN[@]}" sleep 1000)
+        # A sleep of its own length: other tests on the host run "sleep 1000".
+        check "podman: no process of it is left" sh -c "! pgrep -f '^sleep 1013$'"
+        ID=$(pm run -d "${RUN[@]}" sleep 1013)
         check "podman kill" pm kill "$ID"
         check "podman rm after kill" pm rm "$ID"
         check "podman kill + rm: nothing left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
 
         # A system container: Debian with systemd (berth's template) boots to
-        # "running" under podman --systemd=always and powers off on podman stop.
-        if online "$BERTH" create deb --template debian >"$TEST_TMP/deb.log" 2>&1; then
+        # "running" under podman --systemd=always with the machine profile and
+        # powers off on podman stop.
+        if deb_rootfs; then
                 ok "a Debian rootfs from berth's template"
                 DRUN=(--network none --log-driver k8s-file --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
-                      --rootfs "$BERTH_ROOT/machines/deb/rootfs")
+                      --rootfs "$DEB")
                 ID=$(pm run -d --systemd=always "${DRUN[@]}" /sbin/init)
                 check "podman run --systemd=always /sbin/init" test -n "$ID"
                 sd_state() { pm exec "$ID" systemctl is-system-running 2>/dev/null; }
@@ -269,10 +425,16 @@ EOF
                 wait_for 90 sd_settled
                 check_eq "systemd reaches running (not degraded)" running "$(sd_state)"
                 check_output_contains "systemd is PID 1" '^systemd$' pm exec "$ID" cat /proc/1/comm
+                check_output_contains "the machine profile: its own ID range" '^ +0 +[1-9][0-9]* +65536$' \
+                        pm exec "$ID" cat /proc/self/uid_map
+                DBASE=$(pm exec "$ID" cat /proc/self/uid_map | awk '{print $2}')
+                check_output_contains "the machine profile: container=berth for systemd" '^container=berth$' \
+                        pm exec "$ID" sh -c 'tr "\0" "\n" </proc/1/environ'
                 check "podman stop: systemd powers off (SIGRTMIN+3)" pm stop -t 30 "$ID"
                 check_eq "and exits 0" 0 "$(pm inspect -f '{{.State.ExitCode}}' "$ID")"
                 check "podman rm the system container" pm rm "$ID"
                 check "nothing of the system container is left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
+                check "its ID range is gone from the registry" test ! -e "$REG/$(printf %08x "${DBASE:-0}")"
         else
                 not_ok "a Debian rootfs from berth's template"
                 sed 's/^/# /' "$TEST_TMP/deb.log"
@@ -313,18 +475,47 @@ EOF
         out=$(timeout 60 script -qec "ctr --address $CD/containerd.sock run --rm -t ${RUN[*]} c7 sh -c 'tty; exit 7'" /dev/null)
         check_eq "ctr run -t: an app's exit code comes back (7)" 7 $?
         check_output_contains "ctr run -t gives a tty" '/dev/pts/0' echo "$out"
-        check "ctr run -d" ctrc run -d "${RUN[@]}" cs sleep 1000
+        check "ctr run -d" ctrc run -d "${RUN[@]}" cs sleep 1017
         check_output_contains "ctr task ls: running" '^cs +[0-9]+ +RUNNING' ctrc task ls
         check_status "ctr task exec without a tty: its status" 4 ctrc task exec --exec-id e1 cs sh -c 'exit 4'
         check_output_contains "ctr task exec -t gives a tty" '/dev/pts/[0-9]' \
                 timeout 60 script -qec "ctr --address $CD/containerd.sock task exec -t --exec-id e2 cs tty" /dev/null
+        check "ctr task pause" ctrc task pause cs
+        check_output_contains "ctr task ls: paused" '^cs +[0-9]+ +PAUSED' ctrc task ls
+        check "ctr task resume" ctrc task resume cs
+        check_output_contains "ctr task ls: running again" '^cs +[0-9]+ +RUNNING' ctrc task ls
         check "ctr task kill" ctrc task kill -s SIGKILL cs
         wait_for 10 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^cs .*STOPPED'"
         check_output_contains "ctr task ls: stopped" '^cs +[0-9]+ +STOPPED' ctrc task ls
         check "ctr task delete" ctrc task delete cs
         check "ctr container rm" ctrc container rm cs
         check "containerd: nothing of the container is left" no_trace_left "$CR" cs default/cs
-        check "containerd: no process of it is left" sh -c "! pgrep -f '^sleep 1000$'"
+        check "containerd: no process of it is left" sh -c "! pgrep -f '^sleep 1017$'"
+
+        # Debian with systemd under ctr: the machine profile, "running", and
+        # ctr task kill (SIGTERM) powers it off.
+        if deb_rootfs; then
+                ctrc run -d --runc-binary "$BERTH_OCI" --runc-root "$CR" --rootfs "$DEB" sd /sbin/init >/dev/null 2>&1
+                check "ctr run -d Debian with /sbin/init" test $? = 0
+                n=0
+                sd_state() { n=$((n + 1)); ctrc task exec --exec-id "s$n" sd systemctl is-system-running 2>/dev/null; }
+                sd_settled() { case "$(sd_state)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
+                wait_for 90 sd_settled
+                check_eq "ctr: systemd reaches running (not degraded)" running "$(sd_state)"
+                check_output_contains "ctr: the machine profile, its own ID range" '^ +0 +[1-9][0-9]* +65536$' \
+                        ctrc task exec --exec-id u1 sd cat /proc/self/uid_map
+                DBASE=$(ctrc task exec --exec-id u2 sd cat /proc/self/uid_map | awk '{print $2}')
+                check "ctr task kill (SIGTERM)" ctrc task kill sd
+                wait_for 30 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^sd .*STOPPED'"
+                check_output_contains "ctr: systemd powered off" '^sd +[0-9]+ +STOPPED' ctrc task ls
+                check "ctr task delete sd" ctrc task delete sd
+                check "ctr container rm sd" ctrc container rm sd
+                check "ctr: nothing of the system container is left" no_trace_left "$CR" sd default/sd
+                check "ctr: its ID range is gone from the registry" test ! -e "$REG/$(printf %08x "${DBASE:-0}")"
+        else
+                not_ok "a Debian rootfs from berth's template"
+                sed 's/^/# /' "$TEST_TMP/deb.log"
+        fi
         kill "$CD_PID"
         wait "$CD_PID" 2>/dev/null
 else

@@ -73,6 +73,10 @@ static void test_good(void) {
         TEST_ASSERT(s.n_device_rules == 2 && !s.device_rules[0].allow && s.device_rules[0].type == 'a' &&
                             s.device_rules[1].minor == 229, "device rules");
         TEST_ASSERT(s.memory_limit == 64u << 20 && s.pids_limit == 100, "memory and pids limits");
+        TEST_ASSERT(s.resources.has_memory && s.resources.has_pids && !s.resources.has_cpu_shares,
+                    "resources: what is set and what is not");
+        TEST_ASSERT_STREQ(oci_spec_annotation(&s, "io.kubernetes.cri.container-type"), "sandbox", "annotations");
+        TEST_ASSERT(!oci_spec_annotation(&s, "io.kubernetes"), "an annotation is found by its whole key");
         TEST_ASSERT_STREQ(s.cgroups_path, "system.slice:libpod:abc", "cgroupsPath");
         TEST_ASSERT(strv_length(s.sysctl) == 1 && streq(s.sysctl[0], "net.ipv4.ping_group_range=0 0"), "sysctl");
         TEST_ASSERT(s.seccomp && s.seccomp->default_action == SCMP_ACT_ERRNO(38) && s.seccomp->n_arches == 1 &&
@@ -101,6 +105,10 @@ static void test_bad(void) {
         bad("a config that is no JSON", "{\"ociVersion\":", "not a JSON object");
         bad("a JSON array", "[1]", "not a JSON object");
         bad("trailing garbage", HEAD PROC "} x", "not a JSON object");
+        bad("an annotation that is no string", HEAD PROC ",\"annotations\":{\"org.berth.profile\":1}}",
+            "annotations.org.berth.profile: must be a string");
+        bad("a CPU shares of 1", HEAD PROC ",\"linux\":{\"resources\":{\"cpu\":{\"shares\":1}}}}",
+            "linux.resources.cpu.shares: 1 is below");
         bad("a missing ociVersion", "{" PROC ",\"root\":{\"path\":\"r\"}}", "ociVersion");
         bad("a missing process", HEAD "\"hostname\":\"x\"}", "process: missing");
         bad("empty args", HEAD "\"process\":{\"args\":[]}}", "process.args");
@@ -195,6 +203,31 @@ static void test_process(void) {
         free(err);
 }
 
+/* update --resources: runc's LinuxResources, 0 "unchanged", -1 "unlimited". */
+static void test_resources(void) {
+        static const char u[] = "{\"memory\":{\"limit\":-1},\"pids\":{\"limit\":0},"
+                                "\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000}}";
+        OciResources r = {};
+        char *err = NULL;
+        int k = oci_resources_parse(u, strlen(u), &r, &err);
+        TEST_ASSERT(k == 0 && r.has_memory && r.memory_limit == UINT64_MAX && !r.has_pids, "memory -1, pids 0");
+        TEST_ASSERT(r.has_cpu_shares && r.cpu_shares == 512 && r.cpu_quota == 50000 && r.cpu_period == 100000, "cpu");
+        static const char *const bad_ones[][2] = {
+                { "{\"memory\":{\"limit\":\"1g\"}}", "memory.limit: must be an integer" },
+                { "{\"cpu\":{\"shares\":1}}", "cpu.shares: 1 is below" },
+                { "{\"cpu\":{\"period\":10}}", "cpu.period: 10 is below" },
+                { "{\"pids\":{\"limit\":-2}}", "pids.limit: -2 is out of range" },
+                { "[1]", "not a JSON object" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_ones); i++) {
+                err = NULL;
+                k = oci_resources_parse(bad_ones[i][0], strlen(bad_ones[i][0]), &r, &err);
+                TEST_ASSERT(k < 0 && err && strstr(err, bad_ones[i][1]), "update refuses %s (%s)", bad_ones[i][0],
+                            err ?: "no error");
+                free(err);
+        }
+}
+
 static void test_names(void) {
         TEST_ASSERT(oci_ns_flag(OCI_NS_NET) == CLONE_NEWNET && streq(oci_ns_name(OCI_NS_NET), "network"),
                     "namespace names and flags");
@@ -206,6 +239,7 @@ int main(void) {
         test_bad();
         test_huge();
         test_process();
+        test_resources();
         test_names();
         return tap_finish();
 }
