@@ -85,7 +85,10 @@ int runtime_state_read(int run_fd, const char *name, RuntimeState *ret) {
                         strcpy(s.devices, v);
                         s.devices_known = true;
                 }
-                else if (streq(k, "DELEGATED"))
+                else if (streq(k, "PORTS") && strlen(v) < sizeof s.ports) {
+                        strcpy(s.ports, v);
+                        s.ports_known = true;
+                } else if (streq(k, "DELEGATED"))
                         s.delegated = streq(v, "1");
                 else if (streq(k, "EPHEMERAL"))
                         s.ephemeral = streq(v, "1");
@@ -124,13 +127,14 @@ int runtime_state_write(int machine_run_fd, const RuntimeState *s) {
                                               "DELEGATED=%d\n"
                                               "UNIT=%s\n"
                                               "ADDRESSES=%s\n"
-                                              "DEVICES=%s\n",
+                                              "DEVICES=%s\n"
+                                              "PORTS=%s\n",
                                               machine_state_to_string(s->state), (int) s->supervisor_pid,
                                               s->supervisor_starttime, (int) s->init_pid, s->init_starttime,
                                               (unsigned long long) s->started_usec, s->boots, s->booted, s->ephemeral,
                                               s->poweroff_signal, s->reboot_signal, s->poweroff_initctl,
                                               s->reboot_initctl, s->cgroup, s->delegated,
-                                              s->unit, s->addresses, s->devices);
+                                              s->unit, s->addresses, s->devices, s->ports);
         return write_file_atomic_at(machine_run_fd, "state", text, strlen(text), 0644);
 }
 

@@ -22,6 +22,7 @@
 #include "console.h"
 #include "fs.h"
 #include "initctl.h"
+#include "last-exit.h"
 #include "launch.h"
 #include "mount-lock.h"
 #include "log.h"
@@ -509,6 +510,14 @@ static int machine_claim(Machine *m) {
                 }
                 used += (size_t) sprintf(m->st.devices + used, "%s%s", i ? "," : "", one);
         }
+        /* This start's port forwards (--port's too), for status. */
+        m->st.ports_known = true;
+        used = 0;
+        for (size_t i = 0; i < m->cfg.n_ports && used < sizeof m->st.ports; i++) {
+                char buf[16];
+                used += (size_t) snprintf(m->st.ports + used, sizeof m->st.ports - used, "%s%s", i ? " " : "",
+                                          port_forward_format(&m->cfg.ports[i], buf));
+        }
         if (a->unit) {
                 const char *u = strrchr(m->group, '/');
                 snprintf(m->st.unit, sizeof m->st.unit, "%s", u ? u + 1 : m->group);
@@ -763,6 +772,15 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
         }
 }
 
+/* Why this boot ended, in the machine's dir for berth status (last-exit.h);
+ * a machine without a dir of its own (gone meanwhile) has nowhere to keep it. */
+static void record_last_exit(Machine *m, const LastExit *e) {
+        _cleanup_close_ int dfd = open_dir_nofollow(m->store.machines_fd, m->args->name);
+        int r = dfd < 0 ? dfd : last_exit_write(dfd, e);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to record why machine %s stopped, ignoring: %m", m->args->name);
+}
+
 /* Start the init once and serve it until it ends; RET says what next. */
 static int boot_once(Machine *m, Outcome *ret) {
         const SupervisorArgs *a = m->args;
@@ -812,6 +830,9 @@ static int boot_once(Machine *m, Outcome *ret) {
         char how[64];
         *ret = classify_exit(&si, m->stop_requested, how);
         log_info("Machine %s init %s.", a->name, how);
+        LastExit e;
+        last_exit_from_siginfo(&si, m->stop_requested, &e);
+        record_last_exit(m, &e);
         return 0;
 }
 
@@ -875,6 +896,15 @@ static int run(const SupervisorArgs *a) {
                 if (r < 0 || outcome != OUTCOME_REBOOT)
                         break;
                 r = prepare_reboot(&m);
+        }
+        /* A start that failed: said in status, if this supervisor was the
+         * machine's (it held the machine's locks; a second start of a running
+         * machine must not overwrite the running one's record). */
+        if (r < 0 && (m.owns_runtime || m.base_lock >= 0)) {
+                LastExit e = { .reason = LAST_EXIT_START_FAILED, .status = -1, .usec = now_usec(CLOCK_REALTIME) };
+                snprintf(e.detail, sizeof e.detail, "%s%s (berth logs NAME shows why)",
+                         m.st.boots > 0 ? "reboot failed: " : "", strerror(-r));
+                record_last_exit(&m, &e);
         }
         if (r < 0)
                 return r;
