@@ -407,7 +407,8 @@ int disk_usage_at(int dirfd, const char *path, uint64_t *ret) {
         DiskUsage du = { .dev = st.st_dev, .bytes = (uint64_t) st.st_blocks * 512 };
         int r = disk_usage_dir(&du, TAKE_FD(fd), 0);
         if (r >= 0) {
-                qsort(du.linked, du.n, sizeof *du.linked, cmp_linked);
+                if (du.n > 0)
+                        qsort(du.linked, du.n, sizeof *du.linked, cmp_linked);
                 for (size_t i = 0; i < du.n; i++)
                         if (i == 0 || du.linked[i].ino != du.linked[i - 1].ino)
                                 du.bytes += du.linked[i].size;
