@@ -32,7 +32,7 @@ typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 extern const VerbSpec create_verb, import_verb, start_verb, stop_verb, kill_verb, reboot_verb, list_verb,
         status_verb, logs_verb, set_verb, enable_verb, disable_verb, run_verb, clone_verb, snapshot_verb,
         snapshots_verb, restore_verb, gc_verb, rm_verb, exec_verb, cp_verb, shell_verb, console_verb, pull_verb,
-        images_verb, rmi_verb, bind_verb, unbind_verb, export_verb, rename_verb;
+        images_verb, rmi_verb, bind_verb, unbind_verb, export_verb, rename_verb, edit_verb;
 
 /* The table of a verb with no options but --help. */
 extern const OptionSpec no_options[];
@@ -81,6 +81,7 @@ int verb_exec(Context *ctx, int argc, char **argv);
 int verb_cp(Context *ctx, int argc, char **argv);
 int verb_shell(Context *ctx, int argc, char **argv);
 int verb_set(Context *ctx, int argc, char **argv);
+int verb_edit(Context *ctx, int argc, char **argv);
 int verb_logs(Context *ctx, int argc, char **argv);
 int verb_run(Context *ctx, int argc, char **argv);
 int verb_gc(Context *ctx, int argc, char **argv);

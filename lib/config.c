@@ -1137,7 +1137,7 @@ static char *assignment_error(const char *where, const char *key, const char *va
                               const char *hint) {
         _cleanup_free_ char *k = echo_escape(key, ECHO_KEY_MAX), *v = echo_escape(value, ECHO_VALUE_MAX);
 
-        return xasprintf("%s %s=%s: %s%s%s", where, k, v, reason, hint ? "; " : "", hint ?: "");
+        return xasprintf("%s%s%s=%s: %s%s%s", where, *where ? " " : "", k, v, reason, hint ? "; " : "", hint ?: "");
 }
 
 /* ----- MachineConfig life cycle ----- */
@@ -1720,7 +1720,8 @@ int machine_config_assign(MachineConfig *c, const char *assignment, const char *
         const char *eq = strchr(assignment, '=');
         if (!eq) {
                 _cleanup_free_ char *a = echo_escape(assignment, ECHO_VALUE_MAX);
-                return errorf(ret_error, -EINVAL, "%s %s: expected Key=Value or Section.Key=Value", where, a);
+                return errorf(ret_error, -EINVAL, "%s%s%s: expected Key=Value or Section.Key=Value", where,
+                              *where ? " " : "", a);
         }
         name = strndup(assignment, (size_t) (eq - assignment));
         if (!name)
@@ -1759,11 +1760,11 @@ int machine_config_key_from_name(const char *name, const char *where, ConfigKey 
         const ConfigTableEntry *e = key_lookup(name, &reason, &hint);
         _cleanup_free_ char *shown = echo_escape(name, ECHO_KEY_MAX);
         if (e && e->global_only)
-                return errorf(ret_error, -EINVAL, "%s %s: not a machine setting; %s", where, shown,
-                              global_only_hint(e));
+                return errorf(ret_error, -EINVAL, "%s%s%s: not a machine setting; %s", where, *where ? " " : "",
+                              shown, global_only_hint(e));
         if (!e)
-                return errorf(ret_error, -EINVAL, "%s %s: %s%s%s", where, shown, reason, hint ? "; " : "",
-                              hint ?: "");
+                return errorf(ret_error, -EINVAL, "%s%s%s: %s%s%s", where, *where ? " " : "", shown, reason,
+                              hint ? "; " : "", hint ?: "");
         *ret = e->id;
         return 0;
 }

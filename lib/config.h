@@ -210,11 +210,11 @@ int machine_config_parse_file(MachineConfig *c, const char *path, ConfigSource s
 /* Set one key from the command line ("Section.Key=value" or "Key=value" when
  * unambiguous), marking it so files cannot override it. */
 int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error);
-/* The same, with WHERE (e.g. "berth set:") starting the error message
- * instead of "--set". */
+/* The same, with WHERE starting the error message instead of "--set" (""
+ * for none: the caller's log prefix says where). */
 int machine_config_assign(MachineConfig *c, const char *assignment, const char *where, char **ret_error);
 /* The key NAME ("Key" when unambiguous, or "Section.Key") names: 0, or
- * -EINVAL with *ret_error ("WHERE NAME: reason; hint"). */
+ * -EINVAL with *ret_error ("WHERE NAME: reason; hint", WHERE as above). */
 int machine_config_key_from_name(const char *name, const char *where, ConfigKey *ret, char **ret_error);
 /* Key K's value in C as machine.conf would write it (a repeatable key's
  * entries joined by spaces), malloc'ed; NULL when it has none (unset). */
