@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "cni.h"
 #include "fs.h"
+#include "last-exit.h"
 #include "log.h"
 #include "layers.h"
 #include "runtime.h"
@@ -67,6 +68,7 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         sa.root = ctx->store.root;
         sa.config = ctx->store.config_path;
         sa.ephemeral = o->ephemeral;
+        sa.wait = o->wait; /* the job waits for READY=1 anyway; this adds the grace for inits without it */
         sa.stub = o->stub_init;
         sa.ports = o->ports;
         sa.binds = o->files.binds;
@@ -157,6 +159,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 _exit(127);
         }
         closep(&ready_w);
+        uint64_t start_usec = now_usec(CLOCK_REALTIME);
 
         /* The supervisor says "1" once the init is running (with --wait: once
          * the guest has booted), or exits. */
@@ -185,7 +188,13 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
         int status;
         (void) waitpid(pid, &status, 0);
         print_supervisor_log(ctx, name);
-        log_error("Failed to start machine '%s'.", name);
+        LastExit e;
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        if (dfd >= 0 && last_exit_read(dfd, &e) >= 0 && e.reason != LAST_EXIT_START_FAILED &&
+            e.usec >= start_usec)
+                log_error("Failed to start machine '%s': its %s before it booted.", name, e.detail);
+        else
+                log_error("Failed to start machine '%s'.", name);
         return ERR_FAILED;
 }
 

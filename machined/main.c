@@ -42,6 +42,10 @@
 #include "userns.h"
 #include "util.h"
 
+/* start --wait: how long an init that does not notify must live to count
+ * as booted. */
+#define WAIT_NO_NOTIFY_MS 1000
+
 /* How often a pending poweroff is signalled again. */
 #define POWEROFF_REPEAT_MS 2000
 
@@ -274,6 +278,8 @@ typedef struct Machine {
         int ready_fd;
         bool stop_requested;
         bool guest_notifies; /* systemd says READY=1 when it has booted; other inits are "up" at exec */
+        uint64_t booted_after; /* start --wait of an init that does not notify: up once it has lived
+                                * until then (CLOCK_MONOTONIC usec); 0: not waiting */
 } Machine;
 
 /* What was set up is undone in the reverse order it was made. */
@@ -736,7 +742,13 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
                  * sysvinit has no FIFO until it made one), so a poweroff sent right
                  * after boot can be lost: repeat it, the same way, while a stop is
                  * pending (inits treat a repeat as the same request). */
-                if (poll(p, 4 + n_console + n_proxy, m->stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                int timeout = m->stop_requested ? POWEROFF_REPEAT_MS : -1;
+                if (m->booted_after > 0) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        int left = now >= m->booted_after ? 0 : (int) ((m->booted_after - now + 999) / 1000);
+                        timeout = timeout < 0 || left < timeout ? left : timeout;
+                }
+                if (poll(p, 4 + n_console + n_proxy, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return log_error_errno(errno, "poll failed: %m");
@@ -753,6 +765,13 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
                 }
                 if ((p[2].revents & POLLIN) && notify_read_ready(&m->notify, pid)) {
                         log_info("Machine %s has booted.", name);
+                        machine_booted(&m->st, m->run_fd, &m->ready_fd);
+                }
+                if (m->booted_after > 0 && !(p[0].revents & POLLIN) &&
+                    now_usec(CLOCK_MONOTONIC) >= m->booted_after) {
+                        m->booted_after = 0;
+                        log_info("Machine %s has booted (its init still runs after %d ms).", name,
+                                 WAIT_NO_NOTIFY_MS);
                         machine_booted(&m->st, m->run_fd, &m->ready_fd);
                 }
                 if (p[1].revents & POLLIN)
@@ -818,7 +837,11 @@ static int boot_once(Machine *m, Outcome *ret) {
                                         m->net.host_ifindex > 0, &m->registered);
         if (!a->wait)
                 notify_ready(&m->ready_fd);
-        if (!m->guest_notifies)
+        /* start --wait of an init that never says READY=1: booted once it
+         * has not died at once (a missing library, a bad command line). */
+        if (!m->guest_notifies && a->wait && !m->st.booted)
+                m->booted_after = now_usec(CLOCK_MONOTONIC) + WAIT_NO_NOTIFY_MS * 1000;
+        else if (!m->guest_notifies)
                 machine_booted(&m->st, m->run_fd, &m->ready_fd);
 
         siginfo_t si = {};
