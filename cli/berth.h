@@ -135,7 +135,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o);
 /* The options of exec (-t -i --user --cwd --setenv), which shell and run
  * share: their table entries, and one option's handling (ERR_USAGE if bad). */
 #define EXEC_OPTION_TTY { "tty", 't', 't', NULL, "give the command a terminal (a pty of the machine's own)" }
-#define EXEC_OPTION_INTERACTIVE { "interactive", 'i', 'i', NULL, "pass stdin to the command (else /dev/null)" }
+#define EXEC_OPTION_INTERACTIVE { "interactive", 'i', 'i', NULL, "pass stdin to the command (else /dev/null, with a warning if data waits in it)" }
 #define EXEC_OPTIONS_USER                                                                               \
         { "user", 'u', 'u', "USER", "run as USER of the machine (name or UID; default root)" },         \
         { "cwd", 'w', 'w', "DIR", "run in DIR, an absolute path in the machine" },                       \
