@@ -36,7 +36,17 @@ static void print_supervisor_log(Context *ctx, const char *name) {
                 log_error("The supervisor of '%s' failed without a message.", name);
                 return;
         }
-        fputs(text, stderr);
+        /* Its lines without their times (berth logs -o short-iso shows them). */
+        for (char *line = text, *e; *line; line = e) {
+                e = strchrnul(line, '\n');
+                if (*e)
+                        e++;
+                uint64_t usec;
+                const char *start = (size_t) (e - line) > LOG_STAMP_LEN && log_stamp_parse(line, &usec) >= 0
+                                            ? line + LOG_STAMP_LEN
+                                            : line;
+                fwrite(start, 1, (size_t) (e - start), stderr);
+        }
 }
 
 static void warn_privileged(const char *name) {

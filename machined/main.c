@@ -946,5 +946,7 @@ int main(int argc, char **argv) {
         }
         if (a.network_gc)
                 return network_gc() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        /* Direct mode: stderr is supervisor.log, which has no times of its own. */
+        log_set_stamps(!a.unit);
         return run(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
