@@ -184,7 +184,16 @@ typedef struct StartOptions {
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
         FilesOptions files; /* --bind, --bind-ro, --tmpfs for this run */
         char *devices;    /* --device for this run, ","-separated (checked); NULL: none */
+        const char *network; /* --network for this run (MODE or cni:NAME, checked); NULL: as configured */
 } StartOptions;
+
+/* --network of start and run: this run's network, as create's --network
+ * takes it, never written to machine.conf. */
+#define NETWORK_OPTION                                                                                  \
+        { "network", 0, 'N', "MODE|cni:NAME", "this run's network (bridge, none, host, macvlan, ipvlan, "  \
+          "cni:NAME), not kept in machine.conf" }
+/* Check a --network value (logs and returns ERR_USAGE if bad). */
+int network_option_check(const char *arg);
 
 /* Check a --device PATH|CLASS[:ACCESS][:privileged] (OPTION) and append it
  * to *LIST (","-separated, as the supervisor takes it).  Logs and returns

@@ -79,6 +79,7 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         sa.config = ctx->store.config_path;
         sa.ephemeral = o->ephemeral;
         sa.wait = o->wait; /* the job waits for READY=1 anyway; this adds the grace for inits without it */
+        sa.network = o->network;
         sa.stub = o->stub_init;
         sa.ports = o->ports;
         sa.binds = o->files.binds;
@@ -160,6 +161,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 sa.binds_ro = o->files.binds_ro;
                 sa.tmpfs = o->files.tmpfs;
                 sa.devices = o->devices;
+                sa.network = o->network;
                 sa.name = name;
                 const char *path = machined_path();
                 SupervisorArgv args;
@@ -220,6 +222,7 @@ static const OptionSpec start_options[] = {
         { "port", 0, 'p', "[PROTO:]HOST[:GUEST]", "forward a host port for this run (repeatable)" },
         FILES_OPTIONS,
         DEVICE_OPTION("for this run"),
+        NETWORK_OPTION,
         {},
 };
 
@@ -263,6 +266,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                                 return ERR_USAGE;
                         o.devices = devices;
                         break;
+                case 'N':
+                        if (network_option_check(p.arg) != 0)
+                                return ERR_USAGE;
+                        o.network = p.arg;
+                        break;
                 case 't':
                         if (safe_atou(p.arg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
                                 log_error("Invalid --timeout '%s': give seconds, 1-86400.", p.arg);
@@ -303,10 +311,11 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 bool ephemeral_differs = o->ephemeral && (runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
                                                           !st.ephemeral);
                 bool files = o->files.binds || o->files.binds_ro || o->files.tmpfs;
-                if (o->ports || o->devices || ephemeral_differs || files) {
+                if (o->ports || o->devices || ephemeral_differs || files || o->network) {
                         log_error("Machine '%s' is already running; %s applies when it starts. Stop it first "
                                   "('berth stop %s'), then start it with the option.",
-                                  name, o->ports ? "--port" : o->devices ? "--device" : files ? "--bind, --bind-ro or --tmpfs" : "--ephemeral",
+                                  name, o->ports ? "--port" : o->devices ? "--device" : files ? "--bind, --bind-ro or --tmpfs"
+                                        : o->network ? "--network" : "--ephemeral",
                                   name);
                         return ERR_FAILED;
                 }
@@ -320,6 +329,20 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
                 log_error("%s", err ?: "Invalid configuration.");
                 return ERR_USAGE;
+        }
+        if (o->network) {
+                /* This run's network over the configured one, checked as the supervisor will. */
+                _cleanup_strv_free_ char **set = NULL;
+                r = machine_config_network_option(o->network, &set, &err);
+                for (char **s = set; r >= 0 && s && *s; s++) {
+                        free(TAKE_PTR(err));
+                        r = machine_config_set_from_cli(&cfg, *s, &err);
+                }
+                if (r < 0) {
+                        log_error("%s", err ?: "Invalid --network.");
+                        machine_config_done(&cfg);
+                        return ERR_USAGE;
+                }
         }
         _cleanup_free_ char *base = NULL;
         r = store_machine_base(&ctx->store, name, &base);

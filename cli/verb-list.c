@@ -42,6 +42,8 @@ typedef struct MachineInfo {
         int autostart;       /* berth enable: 1, 0, or -1 where it cannot be (direct mode, other roots) */
         uint64_t disk_bytes; /* the machine's own tree (its upper dir when layered); UINT64_MAX: unknown */
         bool layered;
+        const char *network_mode; /* this start's (start --network) if running, else configured */
+        const char *network_name; /* NULL for none and host */
         LastExit last;       /* why the last boot ended */
         bool has_last;
 } MachineInfo;
@@ -202,6 +204,12 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
         m->memory_max = m->cfg.memory_max;
         m->tasks_max = m->cfg.tasks_max;
         m->ports = m->running && m->rt.ports_known ? xstrdup(m->rt.ports) : ports_format(&m->cfg);
+        m->network_mode = network_mode_to_string(m->cfg.network_mode);
+        m->network_name = machine_config_network_name(&m->cfg);
+        if (m->running && m->rt.network_known) {
+                m->network_mode = m->rt.network_mode;
+                m->network_name = isempty(m->rt.network_name) ? NULL : m->rt.network_name;
+        }
         if (!m->running) {
                 m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
                 return;
@@ -299,22 +307,6 @@ static json_object *devices_json(Context *ctx, const MachineInfo *m) {
         return arr;
 }
 
-/* What the machine's network is called: the bridge, the CNI network, the
- * host link of a macvlan/ipvlan; NULL for none and host. */
-static const char *network_name(const MachineConfig *c) {
-        switch (c->network_mode) {
-        case NETWORK_MODE_BRIDGE:
-                return c->bridge;
-        case NETWORK_MODE_CNI:
-                return c->cni_network;
-        case NETWORK_MODE_MACVLAN:
-        case NETWORK_MODE_IPVLAN:
-                return c->link;
-        default:
-                return NULL;
-        }
-}
-
 static json_object *u64_or_null(uint64_t v) {
         return v == UINT64_MAX ? NULL : json_object_new_uint64(v);
 }
@@ -356,10 +348,8 @@ static json_object *machine_info_json(const MachineInfo *m) {
         json_object_object_add(o, "state", json_object_new_string(machine_info_state(m)));
         json_object_object_add(o, "config_error", m->cfg_error ? json_object_new_string(m->cfg_error) : NULL);
         json_object_object_add(o, "ephemeral", json_object_new_boolean(m->running && m->rt.ephemeral));
-        json_object_object_add(o, "network_mode",
-                               json_object_new_string(network_mode_to_string(m->cfg.network_mode)));
-        const char *net = network_name(&m->cfg);
-        json_object_object_add(o, "network_name", net ? json_object_new_string(net) : NULL);
+        json_object_object_add(o, "network_mode", json_object_new_string(m->network_mode));
+        json_object_object_add(o, "network_name", m->network_name ? json_object_new_string(m->network_name) : NULL);
         json_object_object_add(o, "ports", words_json(m->ports));
         json_object_object_add(o, "memory_max_bytes", u64_or_null(m->memory_max));
         json_object_object_add(o, "tasks_max", u64_or_null(m->tasks_max));
@@ -689,12 +679,12 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                        (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
                         else
                                 printf("      Users: private (range allocated at first start)\n");
-                        if (cfg.network_mode == NETWORK_MODE_CNI)
-                                printf("    Network: CNI network %s (%s)\n", cfg.cni_network ?: "(CNINetwork= unset)",
+                        if (streq(m.network_mode, "cni"))
+                                printf("    Network: CNI network %s (%s)\n", m.network_name ?: "(CNINetwork= unset)",
                                        cfg.cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR);
                         else
-                                printf("    Network: %s%s%s\n", network_mode_to_string(cfg.network_mode),
-                                       network_name(&cfg) ? " " : "", network_name(&cfg) ?: "");
+                                printf("    Network: %s%s%s\n", m.network_mode, m.network_name ? " " : "",
+                                       m.network_name ?: "");
                         if (!cfg.boot && cfg.command) {
                                 _cleanup_free_ char *cmd = config_words_format(cfg.command);
                                 printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);

@@ -1824,6 +1824,20 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
         return s;
 }
 
+const char *machine_config_network_name(const MachineConfig *c) {
+        switch (c->network_mode) {
+        case NETWORK_MODE_BRIDGE:
+                return c->bridge;
+        case NETWORK_MODE_CNI:
+                return c->cni_network;
+        case NETWORK_MODE_MACVLAN:
+        case NETWORK_MODE_IPVLAN:
+                return c->link;
+        default:
+                return NULL;
+        }
+}
+
 int machine_config_network_option(const char *arg, char ***set, char **ret_error) {
         const char *cni = startswith(arg, "cni:");
         if (cni) {

@@ -236,6 +236,10 @@ int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_er
  * Keys only berth.conf may set ([Import]) are never written. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);
 
+/* What C's network is called: its bridge (Mode=bridge), CNI network
+ * (Mode=cni), host link (macvlan, ipvlan); NULL for none and host. */
+const char *machine_config_network_name(const MachineConfig *c);
+
 /* The command line's --network MODE (a Mode= value) or cni:NAME, as the
  * "Section.Key=value" assignments it stands for (Network.Mode=, and for
  * cni:NAME Network.CNINetwork=), appended to *SET.  Returns 0 or -EINVAL

@@ -407,6 +407,17 @@ static int machine_load(Machine *m) {
                 m->cfg.ports = NULL;
                 m->cfg.n_ports = 0;
         }
+        if (a->network) {
+                /* This start's network over the configured one (not kept). */
+                _cleanup_strv_free_ char **set = NULL;
+                r = machine_config_network_option(a->network, &set, &cfg_err);
+                for (char **s = set; r >= 0 && s && *s; s++) {
+                        free(TAKE_PTR(cfg_err));
+                        r = machine_config_set_from_cli(&m->cfg, *s, &cfg_err);
+                }
+                if (r < 0)
+                        return log_error_errno(r, "%s", cfg_err ?: "Invalid --network.");
+        }
         if (a->ports) {
                 /* The configured forwards and --port's, checked as one Port= line. */
                 _cleanup_free_ char *set = xstrdup("Network.Port=");
@@ -516,6 +527,10 @@ static int machine_claim(Machine *m) {
                 }
                 used += (size_t) sprintf(m->st.devices + used, "%s%s", i ? "," : "", one);
         }
+        /* This start's network (--network's), for status. */
+        m->st.network_known = true;
+        snprintf(m->st.network_mode, sizeof m->st.network_mode, "%s", network_mode_to_string(m->cfg.network_mode));
+        snprintf(m->st.network_name, sizeof m->st.network_name, "%s", machine_config_network_name(&m->cfg) ?: "");
         /* This start's port forwards (--port's too), for status. */
         m->st.ports_known = true;
         used = 0;
