@@ -534,7 +534,7 @@ static void print_usage(const MachineInfo *m) {
  * its limits too (a running one shows them beside their usage). */
 static void print_more(const MachineInfo *m) {
         if (!m->cfg_error || m->running)
-                printf("      Ports: %s\n", isempty(m->ports) ? "none" : m->ports);
+                printf("   Forwards: %s\n", isempty(m->ports) ? "none" : m->ports);
         printf("  Autostart: %s\n", m->autostart < 0 ? "n/a (berth enable needs unit mode and the default state root)"
                                    : m->autostart ? "enabled" : "disabled");
         char disk[16];

@@ -6,7 +6,7 @@
 
 _berth_machines() { # [running|stopped]: the machines, or those in that state
         "${_berth_cmd[@]}" list 2>/dev/null | awk -v want="${1:-}" 'NR > 1 {
-                if (want == "" || (want == "running" && $2 == "running") || (want == "stopped" && $2 != "running"))
+                if (want == "" || (want == "running" && $2 ~ /^running/) || (want == "stopped" && $2 !~ /^running/))
                         print $1 }'
 }
 
