@@ -123,8 +123,9 @@ check_status "edit with a bad value: refused, status 2" 2 env EDITOR="$TEST_TMP/
 check_eq "machine.conf unchanged" "$before" "$(cat "$conf")"
 check_output_contains "the error says what is wrong" "machine.conf:[0-9]+: MemoryMax=bogus: " \
         env EDITOR="$TEST_TMP/bad-editor" "$BERTH" edit plain
-kept=$(sed -n 's/.*kept in \([^ ]*\) .*/\1/p' "$TEST_TMP/out" | head -1)
-check_output_contains "... and where the copy is kept" "kept in /var/tmp/berth-edit-plain\." cat "$TEST_TMP/out"
+cp "$TEST_TMP/out" "$TEST_TMP/edit.out"
+kept=$(sed -n 's/.*kept in \([^ ]*\) .*/\1/p' "$TEST_TMP/edit.out" | head -1)
+check_output_contains "... and where the copy is kept" "kept in /var/tmp/berth-edit-plain\." cat "$TEST_TMP/edit.out"
 check "the copy is kept" test -f "$kept"
 check_output_contains "... with the edit" "MemoryMax=bogus" cat "$kept"
 rm -f /var/tmp/berth-edit-plain.*.conf
