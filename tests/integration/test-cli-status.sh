@@ -140,9 +140,12 @@ check_fails "no copies left behind" sh -c 'ls /var/tmp/berth-edit-plain.*.conf 2
 
 # --- exec and stdin -------------------------------------------------------------------------------------
 check "start plain" berth start plain
-echo hi | berth exec plain -- cat >"$TEST_TMP/exec.out" 2>"$TEST_TMP/exec.err"
+# A file, not a pipe: its data is there for certain when exec looks.
+echo hi >"$TEST_TMP/in"
+berth exec plain -- cat <"$TEST_TMP/in" >"$TEST_TMP/exec.out" 2>"$TEST_TMP/exec.err"
 check_eq "exec without -i: stdin not passed" "" "$(cat "$TEST_TMP/exec.out")"
 check_output_contains "... with a warning" "stdin has data.*-i" cat "$TEST_TMP/exec.err"
+check_eq "exec -i passes a file" hi "$(berth exec -i plain -- cat <"$TEST_TMP/in" 2>&1)"
 check_eq "exec -i passes it" hi "$(echo hi | berth exec -i plain -- cat)"
 check_eq "no warning for /dev/null" "" "$(berth exec plain -- true 2>&1 </dev/null)"
 
@@ -168,7 +171,7 @@ check_status "--since tomorrow: nothing, status 0" 0 berth logs --since tomorrow
 check_fails "... nothing" sh -c "'$BERTH' logs --since tomorrow plain | grep -q mark"
 check_status "a bad --since: 2" 2 berth logs --since soonish plain
 check_status "a bad -o: 2" 2 berth logs -o verbose plain
-timeout 3 "$BERTH" logs -f -o short-iso plain >"$TEST_TMP/follow" 2>&1 &
+timeout 5 "$BERTH" logs -f -o short-iso plain >"$TEST_TMP/follow" 2>&1 &
 sleep 1
 berth exec plain -- sh -c 'printf "\nfollowed-line\n" >/dev/console'
 wait
