@@ -190,4 +190,22 @@ check_eq "stopped: the configured network again" bridge "$(js plain .network_mod
 check_status "a bad --network: 2" 2 berth start --network nonsense plain
 check_eq "run --network none: only lo" lo "$(berth run --network none plain -- ls /sys/class/net)"
 
+# --- unit mode (a test host): systemd's figures, the journal's times --------------------------------
+check "create u (MemoryMax=200M)" berth create u --template busybox --set MemoryMax=200M
+start_testhost "the test host boots"
+check "start u as a unit" tb start u
+check_eq "status --json: a unit" "false" "$(tb status --json u | jq '.unit == null')"
+check "... CPU time from systemd" test "$(tb status --json u | jq .cpu_usage_nsec)" -gt 0
+check_eq "... the memory limit in force" 209715200 "$(tb status --json u | jq .memory_max_bytes)"
+check_eq "... autostart n/a in a test root" null "$(tb status --json u | jq .autostart)"
+check_output_contains "logs -o short-iso: the journal's ISO times" \
+        '^[0-9-]{10}T[0-9:]{8}[+-][0-9]{4} .*berth-machined.*started' tb logs -o short-iso u
+check_fails "logs --since tomorrow: nothing of today" sh -c \
+        "'$TESTHOST' run '$THDIR' -- env BERTH_ROOT='$BERTH_ROOT' BERTH_MODE=unit '$BERTH' logs --since tomorrow u | grep -q started"
+check "stop u" tb stop u
+check_eq "last_exit: poweroff" poweroff "$(tb status --json u | jq -r .last_exit.reason)"
+check "Init=/bin/false" tb set u Init=/bin/false
+check_status "start --wait of a dying init fails in unit mode" 1 tb start --wait u
+check_eq "u is not running" stopped "$(tb list --json | jq -r '.[] | select(.name == "u") | .state')"
+
 done_testing
