@@ -499,7 +499,7 @@ static void print_devices(Context *ctx, const MachineInfo *m) {
         machine_config_done(&cfg);
 }
 
-/* "N (max: M)", like systemctl status; without a limit "N". */
+/* "N (max: M)", like systemctl status; "none" for no limit. */
 static void print_with_max(const char *what, const char *now, uint64_t max, bool bytes) {
         char buf[32];
         if (max == UINT64_MAX)
