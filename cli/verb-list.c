@@ -177,6 +177,16 @@ static void machine_info_load_more(Context *ctx, MachineInfo *m) {
         _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, m->name);
         if (dfd >= 0 && last_exit_read(dfd, &m->last) >= 0)
                 m->has_last = true;
+        /* A state file without a live supervisor: it was killed before it
+         * could say how the boot ended (its record, if any, is older). */
+        RuntimeState stale;
+        if (!m->running && runtime_state_read(ctx->store.run_fd, m->name, &stale) >= 0 && stale.started_usec > 0 &&
+            (!m->has_last || m->last.usec < stale.started_usec)) {
+                m->last = (LastExit) { .reason = LAST_EXIT_KILLED, .status = -1 };
+                snprintf(m->last.detail, sizeof m->last.detail,
+                         "its supervisor was killed: how the init ended is not known");
+                m->has_last = true;
+        }
         _cleanup_strv_free_ char **layers = NULL;
         m->layered = dfd >= 0 && layers_read(dfd, "layers", &layers) >= 0 && layers;
         if (dfd < 0 || disk_usage_at(dfd, "rootfs", &m->disk_bytes) < 0)

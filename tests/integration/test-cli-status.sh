@@ -61,6 +61,15 @@ check "start $LONG" berth start "$LONG"
 check "kill $LONG (SIGKILL)" berth kill "$LONG"
 wait_for 10 test "$(machine_state "$LONG")" = stopped
 check_eq "a kill is 'killed'" "killed SIGKILL" "$(js "$LONG" '"\(.last_exit.reason) \(.last_exit.signal)"')"
+check "start $LONG" berth start "$LONG"
+sup=$(js "$LONG" .supervisor)
+check "SIGKILL its supervisor ($sup)" kill -KILL "$sup"
+wait_for 10 test "$(machine_state "$LONG")" = stopped
+check_output_contains "a killed supervisor: said, with no made-up detail" \
+        '^killed its supervisor was killed' js "$LONG" '"\(.last_exit.reason) \(.last_exit.detail)"'
+check "the next start cleans up after it" berth start "$LONG"
+check "stop $LONG" berth stop "$LONG"
+check_eq "and records its own end" poweroff "$(js "$LONG" .last_exit.reason)"
 
 # --- start --wait of an init that dies ----------------------------------------------------------------
 printf '#!/bin/sh\nsleep 0.3\nexit 3\n' >"$TEST_TMP/die"
