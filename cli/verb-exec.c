@@ -614,7 +614,7 @@ int verb_exec(Context *ctx, int argc, char **argv) {
          * piped in without -i would vanish unnoticed: say so. */
         if (!o.interactive && stdin_has_data())
                 log_warning("stdin has data, which is not passed to the command without -i (--interactive); "
-                            "add -i to pass it.");
+                            "add -i to pass it, or </dev/null if it is not for the command.");
         return machine_exec(ctx, name, &o);
 }
 
