@@ -114,11 +114,12 @@ const VerbSpec set_verb = {
         .complete = COMPLETE_MACHINE,
 };
 
-/* KEY (of --unset, or of a KEY= assignment) into CH->unset; ERR_USAGE (logged) if it is no key. */
-static int add_unset(SetChange *ch, const char *key) {
+/* KEY (of --unset, or of a KEY= assignment: WHERE says which) into
+ * CH->unset; ERR_USAGE (logged) if it is no key. */
+static int add_unset(SetChange *ch, const char *key, const char *where) {
         ConfigKey k;
         _cleanup_free_ char *err = NULL;
-        if (machine_config_key_from_name(key, "--unset", &k, &err) < 0) {
+        if (machine_config_key_from_name(key, where, &k, &err) < 0) {
                 log_error("%s", err);
                 return ERR_USAGE;
         }
@@ -160,7 +161,7 @@ int verb_set(Context *ctx, int argc, char **argv) {
          * an unset, like --unset KEY. */
         _cleanup_strv_free_ char **assignments = NULL;
         for (char **k = unset; k && *k; k++)
-                if ((r = add_unset(&ch, *k)) != 0)
+                if ((r = add_unset(&ch, *k, "--unset")) != 0)
                         return r;
         MachineConfig probe;
         machine_config_init(&probe);
@@ -170,7 +171,7 @@ int verb_set(Context *ctx, int argc, char **argv) {
                         _cleanup_free_ char *key = strndup(*a, (size_t) (eq - *a));
                         if (!key)
                                 abort();
-                        r = add_unset(&ch, key);
+                        r = add_unset(&ch, key, "");
                         if (r != 0) {
                                 machine_config_done(&probe);
                                 return r;
