@@ -32,7 +32,7 @@ typedef int (*VerbFunc)(Context *ctx, int argc, char **argv);
 extern const VerbSpec create_verb, import_verb, start_verb, stop_verb, kill_verb, reboot_verb, list_verb,
         status_verb, logs_verb, set_verb, enable_verb, disable_verb, run_verb, clone_verb, snapshot_verb,
         snapshots_verb, restore_verb, gc_verb, rm_verb, exec_verb, cp_verb, shell_verb, console_verb, pull_verb,
-        images_verb, rmi_verb, bind_verb, unbind_verb, export_verb, rename_verb;
+        images_verb, rmi_verb, bind_verb, unbind_verb, export_verb, rename_verb, edit_verb;
 
 /* The table of a verb with no options but --help. */
 extern const OptionSpec no_options[];
@@ -108,6 +108,7 @@ int verb_exec(Context *ctx, int argc, char **argv);
 int verb_cp(Context *ctx, int argc, char **argv);
 int verb_shell(Context *ctx, int argc, char **argv);
 int verb_set(Context *ctx, int argc, char **argv);
+int verb_edit(Context *ctx, int argc, char **argv);
 int verb_logs(Context *ctx, int argc, char **argv);
 int verb_run(Context *ctx, int argc, char **argv);
 int verb_gc(Context *ctx, int argc, char **argv);
@@ -161,7 +162,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o);
 /* The options of exec (-t -i --user --cwd --setenv), which shell and run
  * share: their table entries, and one option's handling (ERR_USAGE if bad). */
 #define EXEC_OPTION_TTY { "tty", 't', 't', NULL, "give the command a terminal (a pty of the machine's own)" }
-#define EXEC_OPTION_INTERACTIVE { "interactive", 'i', 'i', NULL, "pass stdin to the command (else /dev/null)" }
+#define EXEC_OPTION_INTERACTIVE { "interactive", 'i', 'i', NULL, "pass stdin to the command (else /dev/null, with a warning if data waits in it)" }
 #define EXEC_OPTIONS_USER                                                                               \
         { "user", 'u', 'u', "USER", "run as USER of the machine (name or UID; default root)" },         \
         { "cwd", 'w', 'w', "DIR", "run in DIR, an absolute path in the machine" },                       \
@@ -210,7 +211,16 @@ typedef struct StartOptions {
         char *ports;      /* --port forwards for this run, space-separated (checked); NULL: none */
         FilesOptions files; /* --bind, --bind-ro, --tmpfs for this run */
         char *devices;    /* --device for this run, ","-separated (checked); NULL: none */
+        const char *network; /* --network for this run (MODE or cni:NAME, checked); NULL: as configured */
 } StartOptions;
+
+/* --network of start and run: this run's network, as create's --network
+ * takes it, never written to machine.conf. */
+#define NETWORK_OPTION                                                                                  \
+        { "network", 0, 'N', "MODE|cni:NAME", "this run's network (bridge, none, host, macvlan, ipvlan, "  \
+          "cni:NAME), not kept in machine.conf" }
+/* Check a --network value (logs and returns ERR_USAGE if bad). */
+int network_option_check(const char *arg);
 
 /* Check a --device PATH|CLASS[:ACCESS][:privileged] (OPTION) and append it
  * to *LIST (","-separated, as the supervisor takes it).  Logs and returns

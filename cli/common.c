@@ -57,6 +57,16 @@ int only_name(const VerbSpec *verb, int argc, char **argv, const char **ret) {
         return r != 0 ? r : one_name(&p, ret);
 }
 
+int network_option_check(const char *arg) {
+        _cleanup_strv_free_ char **set = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (machine_config_network_option(arg, &set, &err) < 0) {
+                log_error("%s.", err);
+                return ERR_USAGE;
+        }
+        return 0;
+}
+
 /* Open the store, take the machine's lock, check it exists. */
 int open_machine(Context *ctx, const char *name, int *ret_lock) {
         if (context_open_store(ctx) < 0)

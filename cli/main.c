@@ -11,7 +11,7 @@
  * beside its function (options, usage, example) and one line here. */
 static const VerbSpec *const verbs[] = {
         &create_verb, &import_verb, &pull_verb, &images_verb, &rmi_verb, &start_verb, &stop_verb, &kill_verb,
-        &reboot_verb, &list_verb, &status_verb, &logs_verb, &set_verb, &enable_verb, &disable_verb, &run_verb,
+        &reboot_verb, &list_verb, &status_verb, &logs_verb, &set_verb, &edit_verb, &enable_verb, &disable_verb, &run_verb,
         &clone_verb, &snapshot_verb, &snapshots_verb, &restore_verb, &gc_verb, &export_verb, &rename_verb,
         &rm_verb, &exec_verb, &cp_verb, &shell_verb, &bind_verb, &unbind_verb, &console_verb,
 };

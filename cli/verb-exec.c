@@ -579,6 +579,23 @@ const VerbSpec exec_verb = {
         .complete = COMPLETE_RUNNING,
 };
 
+/* Our stdin is a pipe or a file with data waiting in it (not a terminal,
+ * not /dev/null): input someone meant for the command, probably.  A pipe's
+ * writer may not have written yet: best effort, it only decides a warning. */
+static bool stdin_has_data(void) {
+        struct stat st;
+        if (fstat(STDIN_FILENO, &st) < 0)
+                return false;
+        if (S_ISREG(st.st_mode)) {
+                off_t pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
+                return pos >= 0 && pos < st.st_size;
+        }
+        if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+                return false;
+        struct pollfd pf = { .fd = STDIN_FILENO, .events = POLLIN };
+        return poll(&pf, 1, 0) > 0 && (pf.revents & POLLIN);
+}
+
 int verb_exec(Context *ctx, int argc, char **argv) {
         _cleanup_strv_free_ char **setenv = NULL;
         ExecOptions o = {};
@@ -591,6 +608,13 @@ int verb_exec(Context *ctx, int argc, char **argv) {
         r = name_and_command(&p, true, &name, &o.cmd);
         if (r != 0)
                 return r;
+        /* As podman exec: stdin goes to the command only with -i, so that a
+         * script's loop over its own stdin is not eaten by the first exec
+         * (ssh's -n problem); shell, a session, always passes it.  Data
+         * piped in without -i would vanish unnoticed: say so. */
+        if (!o.interactive && stdin_has_data())
+                log_warning("stdin has data, which is not passed to the command without -i (--interactive); "
+                            "add -i to pass it, or </dev/null if it is not for the command.");
         return machine_exec(ctx, name, &o);
 }
 

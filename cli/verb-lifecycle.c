@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "cni.h"
 #include "fs.h"
+#include "last-exit.h"
 #include "log.h"
 #include "layers.h"
 #include "runtime.h"
@@ -35,7 +36,17 @@ static void print_supervisor_log(Context *ctx, const char *name) {
                 log_error("The supervisor of '%s' failed without a message.", name);
                 return;
         }
-        fputs(text, stderr);
+        /* Its lines without their times (berth logs -o short-iso shows them). */
+        for (char *line = text, *e; *line; line = e) {
+                e = strchrnul(line, '\n');
+                if (*e)
+                        e++;
+                uint64_t usec;
+                const char *start = (size_t) (e - line) > LOG_STAMP_LEN && log_stamp_parse(line, &usec) >= 0
+                                            ? line + LOG_STAMP_LEN
+                                            : line;
+                fwrite(start, 1, (size_t) (e - start), stderr);
+        }
 }
 
 static void warn_privileged(const char *name) {
@@ -67,6 +78,8 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         sa.root = ctx->store.root;
         sa.config = ctx->store.config_path;
         sa.ephemeral = o->ephemeral;
+        sa.wait = o->wait; /* the job waits for READY=1 anyway; this adds the grace for inits without it */
+        sa.network = o->network;
         sa.stub = o->stub_init;
         sa.ports = o->ports;
         sa.binds = o->files.binds;
@@ -148,6 +161,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 sa.binds_ro = o->files.binds_ro;
                 sa.tmpfs = o->files.tmpfs;
                 sa.devices = o->devices;
+                sa.network = o->network;
                 sa.name = name;
                 const char *path = machined_path();
                 SupervisorArgv args;
@@ -157,6 +171,7 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
                 _exit(127);
         }
         closep(&ready_w);
+        uint64_t start_usec = now_usec(CLOCK_REALTIME);
 
         /* The supervisor says "1" once the init is running (with --wait: once
          * the guest has booted), or exits. */
@@ -185,7 +200,13 @@ static int start_direct(Context *ctx, const char *name, const StartOptions *o, i
         int status;
         (void) waitpid(pid, &status, 0);
         print_supervisor_log(ctx, name);
-        log_error("Failed to start machine '%s'.", name);
+        LastExit e;
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        if (dfd >= 0 && last_exit_read(dfd, &e) >= 0 && e.reason != LAST_EXIT_START_FAILED &&
+            e.usec >= start_usec)
+                log_error("Failed to start machine '%s': its %s before it booted.", name, e.detail);
+        else
+                log_error("Failed to start machine '%s'.", name);
         return ERR_FAILED;
 }
 
@@ -201,6 +222,7 @@ static const OptionSpec start_options[] = {
         { "port", 0, 'p', "[PROTO:]HOST[:GUEST]", "forward a host port for this run (repeatable)" },
         FILES_OPTIONS,
         DEVICE_OPTION("for this run"),
+        NETWORK_OPTION,
         {},
 };
 
@@ -244,6 +266,11 @@ int verb_start(Context *ctx, int argc, char **argv) {
                                 return ERR_USAGE;
                         o.devices = devices;
                         break;
+                case 'N':
+                        if (network_option_check(p.arg) != 0)
+                                return ERR_USAGE;
+                        o.network = p.arg;
+                        break;
                 case 't':
                         if (safe_atou(p.arg, &o.timeout) < 0 || o.timeout == 0 || o.timeout > 86400) {
                                 log_error("Invalid --timeout '%s': give seconds, 1-86400.", p.arg);
@@ -284,10 +311,11 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 bool ephemeral_differs = o->ephemeral && (runtime_state_read(ctx->store.run_fd, name, &st) < 0 ||
                                                           !st.ephemeral);
                 bool files = o->files.binds || o->files.binds_ro || o->files.tmpfs;
-                if (o->ports || o->devices || ephemeral_differs || files) {
+                if (o->ports || o->devices || ephemeral_differs || files || o->network) {
                         log_error("Machine '%s' is already running; %s applies when it starts. Stop it first "
                                   "('berth stop %s'), then start it with the option.",
-                                  name, o->ports ? "--port" : o->devices ? "--device" : files ? "--bind, --bind-ro or --tmpfs" : "--ephemeral",
+                                  name, o->ports ? "--port" : o->devices ? "--device" : files ? "--bind, --bind-ro or --tmpfs"
+                                        : o->network ? "--network" : "--ephemeral",
                                   name);
                         return ERR_FAILED;
                 }
@@ -301,6 +329,20 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         if (store_load_config(&ctx->store, name, NULL, &cfg, &err) < 0) {
                 log_error("%s", err ?: "Invalid configuration.");
                 return ERR_USAGE;
+        }
+        if (o->network) {
+                /* This run's network over the configured one, checked as the supervisor will. */
+                _cleanup_strv_free_ char **set = NULL;
+                r = machine_config_network_option(o->network, &set, &err);
+                for (char **s = set; r >= 0 && s && *s; s++) {
+                        free(TAKE_PTR(err));
+                        r = machine_config_set_from_cli(&cfg, *s, &err);
+                }
+                if (r < 0) {
+                        log_error("%s", err ?: "Invalid --network.");
+                        machine_config_done(&cfg);
+                        return ERR_USAGE;
+                }
         }
         _cleanup_free_ char *base = NULL;
         r = store_machine_base(&ctx->store, name, &base);

@@ -11,8 +11,12 @@
 #include "config.h"
 #include "create.h"
 #include "fs.h"
+#include "build-config.h"
 #include "kv.h"
+#include "last-exit.h"
+#include "layers.h"
 #include "log.h"
+#include "netaddr.h"
 #include "runtime.h"
 #include "unit.h"
 #include "userns.h"
@@ -28,12 +32,36 @@ typedef struct MachineInfo {
         uint64_t tasks;
         UnitStatus unit; /* unit mode: what systemd says; active_state "" otherwise */
         MachineConfig files; /* [Files]: of this start if running, else as configured */
+        MachineConfig cfg;   /* berth.conf and machine.conf; defaults when broken */
+        char *cfg_error;     /* why machine.conf is invalid: the machine is "broken" */
+        uint64_t memory_max; /* in force: the cgroup's (berth set --runtime) if running, else configured;
+                              * UINT64_MAX: none */
+        uint64_t tasks_max;
+        uint64_t cpu_nsec;   /* CPU time of this boot; UINT64_MAX: unknown */
+        char *ports;         /* forwards, space-separated "tcp:8080:80": this start's if running */
+        int autostart;       /* berth enable: 1, 0, or -1 where it cannot be (direct mode, other roots) */
+        uint64_t disk_bytes; /* the machine's own tree (its upper dir when layered); UINT64_MAX: unknown */
+        bool layered;
+        const char *network_mode; /* this start's (start --network) if running, else configured */
+        const char *network_name; /* NULL for none and host */
+        LastExit last;       /* why the last boot ended */
+        bool has_last;
 } MachineInfo;
 
 static void machine_info_done(MachineInfo *m) {
         free(m->name);
         free(m->source);
         machine_config_done(&m->files);
+        machine_config_done(&m->cfg);
+        free(m->cfg_error);
+        free(m->ports);
+}
+
+/* What list and status show of a machine: the broken and state words. */
+static const char *machine_info_state(const MachineInfo *m) {
+        if (!m->running && m->cfg_error)
+                return "broken";
+        return machine_state_to_string(m->rt.state);
 }
 
 /* A running machine's binds are the ones its supervisor mounted (RUNTIME_FILES),
@@ -134,12 +162,64 @@ static void read_info_file(Context *ctx, MachineInfo *m) {
                 (void) safe_atou64(created, &m->created_usec);
 }
 
+static char *ports_format(const MachineConfig *c) {
+        char *s = xstrdup("");
+        for (size_t i = 0; i < c->n_ports; i++) {
+                char buf[16];
+                strextendf(&s, "%s%s", i ? " " : "", port_forward_format(&c->ports[i], buf));
+        }
+        return s;
+}
+
+/* The facts status adds to list's, which cost more than reading a few
+ * files: autostart asks systemd, the disk usage walks the tree. */
+static void machine_info_load_more(Context *ctx, MachineInfo *m) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, m->name);
+        if (dfd >= 0 && last_exit_read(dfd, &m->last) >= 0)
+                m->has_last = true;
+        /* A state file without a live supervisor: it was killed before it
+         * could say how the boot ended (its record, if any, is older). */
+        RuntimeState stale;
+        if (!m->running && runtime_state_read(ctx->store.run_fd, m->name, &stale) >= 0 && stale.started_usec > 0 &&
+            (!m->has_last || m->last.usec < stale.started_usec)) {
+                m->last = (LastExit) { .reason = LAST_EXIT_KILLED, .status = -1 };
+                snprintf(m->last.detail, sizeof m->last.detail,
+                         "its supervisor was killed: how the init ended is not known");
+                m->has_last = true;
+        }
+        _cleanup_strv_free_ char **layers = NULL;
+        m->layered = dfd >= 0 && layers_read(dfd, "layers", &layers) >= 0 && layers;
+        if (dfd < 0 || disk_usage_at(dfd, "rootfs", &m->disk_bytes) < 0)
+                m->disk_bytes = UINT64_MAX;
+        m->autostart = -1;
+        RunMode mode;
+        if (streq(ctx->store.root, BERTH_STATE_DIR) && context_run_mode(ctx, &mode) >= 0 && mode == RUN_MODE_UNIT) {
+                int r = unit_is_enabled(ctx->bus, m->name);
+                m->autostart = r < 0 ? -1 : r;
+        }
+}
+
 static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
-        *m = (MachineInfo) { .name = xstrdup(name), .memory = UINT64_MAX, .tasks = UINT64_MAX };
+        *m = (MachineInfo) { .name = xstrdup(name), .memory = UINT64_MAX, .tasks = UINT64_MAX,
+                             .cpu_nsec = UINT64_MAX, .disk_bytes = UINT64_MAX, .autostart = -1 };
         read_info_file(ctx, m);
         m->running = runtime_is_active(ctx->store.run_fd, name) > 0 &&
                      runtime_state_read(ctx->store.run_fd, name, &m->rt) >= 0;
         read_files(ctx, m);
+        if (store_load_config(&ctx->store, name, NULL, &m->cfg, &m->cfg_error) < 0) {
+                if (!m->cfg_error)
+                        m->cfg_error = xstrdup("cannot read machine.conf");
+                machine_config_init(&m->cfg);
+        }
+        m->memory_max = m->cfg.memory_max;
+        m->tasks_max = m->cfg.tasks_max;
+        m->ports = m->running && m->rt.ports_known ? xstrdup(m->rt.ports) : ports_format(&m->cfg);
+        m->network_mode = network_mode_to_string(m->cfg.network_mode);
+        m->network_name = machine_config_network_name(&m->cfg);
+        if (m->running && m->rt.network_known) {
+                m->network_mode = m->rt.network_mode;
+                m->network_name = isempty(m->rt.network_name) ? NULL : m->rt.network_name;
+        }
         if (!m->running) {
                 m->rt = (RuntimeState) { .state = MACHINE_STOPPED };
                 return;
@@ -160,6 +240,15 @@ static void machine_info_load(Context *ctx, const char *name, MachineInfo *m) {
                 m->memory = UINT64_MAX;
         if (m->tasks == UINT64_MAX && (isempty(mcg.group) || cgroup_machine_tasks_current(&mcg, &m->tasks) < 0))
                 m->tasks = UINT64_MAX;
+        m->cpu_nsec = m->unit.cpu_usage_nsec;
+        if (m->cpu_nsec == UINT64_MAX && (isempty(mcg.group) || cgroup_machine_cpu_usage_nsec(&mcg, &m->cpu_nsec) < 0))
+                m->cpu_nsec = UINT64_MAX;
+        /* The limits in force: berth set --runtime changes them, not the file. */
+        uint64_t v;
+        if (!isempty(mcg.group) && cgroup_machine_memory_max(&mcg, &v) >= 0)
+                m->memory_max = v;
+        if (!isempty(mcg.group) && cgroup_machine_tasks_max(&mcg, &v) >= 0)
+                m->tasks_max = v;
 }
 
 static void format_bytes(uint64_t v, char buf[static 16]) {
@@ -228,10 +317,55 @@ static json_object *devices_json(Context *ctx, const MachineInfo *m) {
         return arr;
 }
 
+static json_object *u64_or_null(uint64_t v) {
+        return v == UINT64_MAX ? NULL : json_object_new_uint64(v);
+}
+
+static json_object *words_json(const char *s) {
+        json_object *a = json_object_new_array();
+        _cleanup_free_ char *copy = xstrdup(s ?: "");
+        char *save = NULL;
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+                json_object_array_add(a, json_object_new_string(w));
+        return a;
+}
+
+static json_object *last_exit_json(const MachineInfo *m) {
+        if (!m->has_last)
+                return NULL;
+        char sig[16];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "reason", json_object_new_string(last_exit_reason_to_string(m->last.reason)));
+        json_object_object_add(o, "status", m->last.status >= 0 ? json_object_new_int(m->last.status) : NULL);
+        json_object_object_add(o, "signal",
+                               m->last.signal > 0 ? json_object_new_string(signal_to_string(m->last.signal, sig)) : NULL);
+        json_object_object_add(o, "usec", json_object_new_uint64(m->last.usec));
+        json_object_object_add(o, "detail", json_object_new_string(m->last.detail));
+        return o;
+}
+
+/* The fields of status --json beyond list's (berth(1), JSON OUTPUT). */
+static void machine_info_json_more(const MachineInfo *m, json_object *o) {
+        json_object_object_add(o, "autostart", m->autostart < 0 ? NULL : json_object_new_boolean(m->autostart));
+        json_object_object_add(o, "disk_bytes", u64_or_null(m->disk_bytes));
+        json_object_object_add(o, "layered", json_object_new_boolean(m->layered));
+        json_object_object_add(o, "last_exit", last_exit_json(m));
+}
+
 static json_object *machine_info_json(const MachineInfo *m) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(m->name));
-        json_object_object_add(o, "state", json_object_new_string(machine_state_to_string(m->rt.state)));
+        json_object_object_add(o, "state", json_object_new_string(machine_info_state(m)));
+        json_object_object_add(o, "config_error", m->cfg_error ? json_object_new_string(m->cfg_error) : NULL);
+        json_object_object_add(o, "ephemeral", json_object_new_boolean(m->running && m->rt.ephemeral));
+        json_object_object_add(o, "network_mode", json_object_new_string(m->network_mode));
+        json_object_object_add(o, "network_name", m->network_name ? json_object_new_string(m->network_name) : NULL);
+        json_object_object_add(o, "ports", words_json(m->ports));
+        json_object_object_add(o, "memory_max_bytes", u64_or_null(m->memory_max));
+        json_object_object_add(o, "tasks_max", u64_or_null(m->tasks_max));
+        _cleanup_free_ char *quota = machine_config_format_key(&m->cfg, CONFIG_RESOURCES_CPU_QUOTA);
+        json_object_object_add(o, "cpu_quota", isempty(quota) ? NULL : json_object_new_string(quota));
+        json_object_object_add(o, "cpu_weight", u64_or_null(m->cfg.cpu_weight));
         json_object_object_add(o, "source", m->source ? json_object_new_string(m->source) : NULL);
         json_object_object_add(o, "created_usec", json_object_new_uint64(m->created_usec));
         json_object_object_add(o, "binds", binds_json(&m->files));
@@ -245,7 +379,6 @@ static json_object *machine_info_json(const MachineInfo *m) {
                                        m->memory == UINT64_MAX ? NULL : json_object_new_uint64(m->memory));
                 json_object_object_add(o, "tasks", m->tasks == UINT64_MAX ? NULL : json_object_new_uint64(m->tasks));
                 json_object_object_add(o, "booted", json_object_new_boolean(m->rt.booted));
-                json_object_object_add(o, "ephemeral", json_object_new_boolean(m->rt.ephemeral));
                 json_object_object_add(o, "cgroup", json_object_new_string(m->rt.cgroup));
                 json_object_object_add(o, "unit", isempty(m->rt.unit) ? NULL : json_object_new_string(m->rt.unit));
                 const UnitStatus *u = &m->unit;
@@ -255,8 +388,7 @@ static json_object *machine_info_json(const MachineInfo *m) {
                                        isempty(u->sub_state) ? NULL : json_object_new_string(u->sub_state));
                 json_object_object_add(o, "unit_active_enter_usec",
                                        u->active_enter_usec == 0 ? NULL : json_object_new_uint64(u->active_enter_usec));
-                json_object_object_add(o, "cpu_usage_nsec",
-                                       u->cpu_usage_nsec == UINT64_MAX ? NULL : json_object_new_uint64(u->cpu_usage_nsec));
+                json_object_object_add(o, "cpu_usage_nsec", u64_or_null(m->cpu_nsec));
                 json_object *addrs = json_object_new_array();
                 _cleanup_free_ char *copy = xstrdup(m->rt.addresses);
                 char *save = NULL;
@@ -265,6 +397,11 @@ static json_object *machine_info_json(const MachineInfo *m) {
                 json_object_object_add(o, "addresses", addrs);
         }
         return o;
+}
+
+/* list's STATE: the state, and what else a glance should tell. */
+static char *list_state(const MachineInfo *m) {
+        return xasprintf("%s%s", machine_info_state(m), m->running && m->rt.ephemeral ? ",ephemeral" : "");
 }
 
 static const OptionSpec json_options[] = { JSON_OPTION, {} };
@@ -296,33 +433,46 @@ int verb_list(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         }
 
+        MachineInfo *infos = xcalloc((size_t) n + 1, sizeof *infos);
+        /* Columns as wide as their longest entry: long names never shift
+         * the columns after them. */
+        int name_w = 4, state_w = 5;
+        for (int i = 0; i < n; i++) {
+                machine_info_load(ctx, names[i], &infos[i]);
+                _cleanup_free_ char *state = list_state(&infos[i]);
+                if ((int) strlen(infos[i].name) > name_w)
+                        name_w = (int) strlen(infos[i].name);
+                if ((int) strlen(state) > state_w)
+                        state_w = (int) strlen(state);
+        }
         json_object *arr = ctx->json ? json_object_new_array() : NULL;
         if (!ctx->json && n > 0)
-                printf("%-24s %-9s %-8s %-19s %-8s %-15s %s\n", "NAME", "STATE", "LEADER", "SINCE", "MEMORY",
-                       "ADDRESS", "SOURCE");
-        for (char **i = names; i && *i; i++) {
-                MachineInfo m;
-                machine_info_load(ctx, *i, &m);
+                printf("%-*s %-*s %-8s %-19s %-8s %-15s %s\n", name_w, "NAME", state_w, "STATE", "LEADER", "SINCE",
+                       "MEMORY", "ADDRESS", "SOURCE");
+        for (int i = 0; i < n; i++) {
+                MachineInfo *m = &infos[i];
                 if (arr) {
-                        json_object *o = machine_info_json(&m);
-                        json_object_object_add(o, "devices", devices_json(ctx, &m));
+                        json_object *o = machine_info_json(m);
+                        json_object_object_add(o, "devices", devices_json(ctx, m));
                         json_object_array_add(arr, o);
-                }
-                else {
+                } else {
                         char mem[16], since[32], pid[16];
-                        format_bytes(m.memory, mem);
-                        format_time(m.running ? m.rt.started_usec : 0, since);
-                        snprintf(pid, sizeof pid, m.running ? "%d" : "-", (int) m.rt.init_pid);
+                        format_bytes(m->memory, mem);
+                        format_time(m->running ? m->rt.started_usec : 0, since);
+                        snprintf(pid, sizeof pid, m->running ? "%d" : "-", (int) m->rt.init_pid);
                         /* The IPv4 address: the first word of ADDRESSES. */
                         char addr[64] = "-";
-                        if (m.running && !isempty(m.rt.addresses))
-                                snprintf(addr, sizeof addr, "%.*s", (int) strcspn(m.rt.addresses, " "),
-                                         m.rt.addresses);
-                        printf("%-24s %-9s %-8s %-19s %-8s %-15s %s\n", m.name, machine_state_to_string(m.rt.state),
-                               pid, since, mem, addr, m.source ?: "-");
+                        if (m->running && !isempty(m->rt.addresses))
+                                snprintf(addr, sizeof addr, "%.*s", (int) strcspn(m->rt.addresses, " "),
+                                         m->rt.addresses);
+                        _cleanup_free_ char *state = list_state(m);
+                        printf("%-*s %-*s %-8s %-19s %-8s %-15s %s\n", name_w, m->name, state_w, state, pid, since,
+                               mem, addr, m->source ?: "-");
                 }
-                machine_info_done(&m);
         }
+        for (int i = 0; i < n; i++)
+                machine_info_done(&infos[i]);
+        free(infos);
         if (arr) {
                 puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
                 json_object_put(arr);
@@ -357,6 +507,57 @@ static void print_devices(Context *ctx, const MachineInfo *m) {
                        cfg.devices[i].privileged ? " PRIVILEGED: may reach the host's disks or memory" : "");
         }
         machine_config_done(&cfg);
+}
+
+/* "N (max: M)", like systemctl status; "none" for no limit. */
+static void print_with_max(const char *what, const char *now, uint64_t max, bool bytes) {
+        char buf[32];
+        if (max == UINT64_MAX)
+                snprintf(buf, sizeof buf, "none");
+        else if (bytes)
+                format_bytes(max, buf);
+        else
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long) max);
+        printf("%s %s (max: %s)\n", what, now, buf);
+}
+
+/* Usage beside the limits in force. */
+static void print_usage(const MachineInfo *m) {
+        char mem[16], tasks[24], cpu[32];
+        format_bytes(m->memory, mem);
+        snprintf(tasks, sizeof tasks, m->tasks == UINT64_MAX ? "-" : "%llu", (unsigned long long) m->tasks);
+        print_with_max("     Memory:", m->running ? mem : "-", m->memory_max, true);
+        print_with_max("      Tasks:", m->running ? tasks : "-", m->tasks_max, false);
+        _cleanup_free_ char *quota = machine_config_format_key(&m->cfg, CONFIG_RESOURCES_CPU_QUOTA);
+        if (m->running && m->cpu_nsec != UINT64_MAX)
+                snprintf(cpu, sizeof cpu, "%.3fs", (double) m->cpu_nsec / 1e9);
+        else
+                snprintf(cpu, sizeof cpu, "-");
+        printf("        CPU: %s (quota: %s, weight: ", cpu, isempty(quota) ? "none" : quota);
+        if (m->cfg.cpu_weight == UINT64_MAX)
+                printf("default)\n");
+        else
+                printf("%llu)\n", (unsigned long long) m->cfg.cpu_weight);
+}
+
+/* Ports, autostart, disk usage, the last boot's end; for a stopped machine
+ * its limits too (a running one shows them beside their usage). */
+static void print_more(const MachineInfo *m) {
+        if (!m->cfg_error || m->running)
+                printf("   Forwards: %s\n", isempty(m->ports) ? "none" : m->ports);
+        printf("  Autostart: %s\n", m->autostart < 0 ? "n/a (berth enable needs unit mode and the default state root)"
+                                   : m->autostart ? "enabled" : "disabled");
+        char disk[16];
+        format_bytes(m->disk_bytes, disk);
+        printf("       Disk: %s%s\n", disk, m->layered ? " (its own changes; the layers below are shared)" : "");
+        if (m->has_last) {
+                char when[32];
+                format_time(m->last.usec, when);
+                printf("  Last boot: %s (%s) at %s\n", last_exit_reason_to_string(m->last.reason), m->last.detail,
+                       when);
+        }
+        if (!m->running && !m->cfg_error)
+                print_usage(m);
 }
 
 /* status --check: the plugins' CHECK of a running machine's CNI network,
@@ -457,8 +658,10 @@ int verb_status(Context *ctx, int argc, char **argv) {
 
         MachineInfo m;
         machine_info_load(ctx, name, &m);
+        machine_info_load_more(ctx, &m);
         if (ctx->json) {
                 json_object *o = machine_info_json(&m);
+                machine_info_json_more(&m, o);
                 _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
                 json_object_object_add(o, "rootfs", json_object_new_string(rootfs));
                 json_object_object_add(o, "devices", devices_json(ctx, &m));
@@ -469,7 +672,8 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 format_time(m.created_usec, created);
                 _cleanup_free_ char *path = store_machine_path(&ctx->store, name);
                 printf("%s\n", name);
-                printf("      State: %s\n", machine_state_to_string(m.rt.state));
+                printf("      State: %s%s\n", machine_info_state(&m),
+                       m.running && m.rt.ephemeral ? " (ephemeral)" : "");
                 printf("     Source: %s\n", m.source ?: "-");
                 printf("    Created: %s\n", created);
                 print_image(ctx, name);
@@ -485,9 +689,12 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                        (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1));
                         else
                                 printf("      Users: private (range allocated at first start)\n");
-                        if (cfg.network_mode == NETWORK_MODE_CNI)
-                                printf("    Network: CNI network %s (%s)\n", cfg.cni_network ?: "(CNINetwork= unset)",
+                        if (streq(m.network_mode, "cni"))
+                                printf("    Network: CNI network %s (%s)\n", m.network_name ?: "(CNINetwork= unset)",
                                        cfg.cni_config_dir ?: CNI_DEFAULT_CONFIG_DIR);
+                        else
+                                printf("    Network: %s%s%s\n", m.network_mode, m.network_name ? " " : "",
+                                       m.network_name ?: "");
                         if (!cfg.boot && cfg.command) {
                                 _cleanup_free_ char *cmd = config_words_format(cfg.command);
                                 printf("        Run: %s (Boot=no: under berth's minimal init)\n", cmd);
@@ -497,6 +704,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                 } else
                         printf("     Config: invalid: %s\n", err ?: "?");
                 print_files(&m.files);
+                print_more(&m);
                 if (m.running) {
                         format_time(m.rt.started_usec, since);
                         format_bytes(m.memory, mem);
@@ -515,11 +723,7 @@ int verb_status(Context *ctx, int argc, char **argv) {
                         if (!isempty(m.rt.addresses))
                                 printf("    Address: %s\n", m.rt.addresses);
                         printf(" Supervisor: %d\n", (int) m.rt.supervisor_pid);
-                        printf("     Memory: %s\n", mem);
-                        if (m.tasks != UINT64_MAX)
-                                printf("      Tasks: %llu\n", (unsigned long long) m.tasks);
-                        if (m.unit.cpu_usage_nsec != UINT64_MAX)
-                                printf("        CPU: %.3fs\n", (double) m.unit.cpu_usage_nsec / 1e9);
+                        print_usage(&m);
                         printf("    Signals: poweroff %s%s, reboot %s%s\n",
                                m.rt.poweroff_initctl ? "runlevel 0 on /run/initctl, else " : "",
                                signal_to_string(m.rt.poweroff_signal, sig1),

@@ -70,6 +70,7 @@ static const OptionSpec run_options[] = {
         EXEC_OPTIONS_USER,
         FILES_OPTIONS,
         DEVICE_OPTION("for this run"),
+        NETWORK_OPTION,
         {},
 };
 
@@ -90,7 +91,7 @@ int verb_run(Context *ctx, int argc, char **argv) {
         _cleanup_(files_options_done) FilesOptions files = {};
         _cleanup_free_ char *devices = NULL;
         bool boot = false, keep = false;
-        const char *name = NULL;
+        const char *name = NULL, *network = NULL;
         _cleanup_strv_free_ char **setenv = NULL;
         ExecOptions eo = { .interactive = true };
         int r;
@@ -120,6 +121,11 @@ int verb_run(Context *ctx, int argc, char **argv) {
                 case 'D':
                         if (device_option_add(&devices, p.arg) < 0)
                                 return ERR_USAGE;
+                        break;
+                case 'N':
+                        if (network_option_check(p.arg) != 0)
+                                return ERR_USAGE;
+                        network = p.arg;
                         break;
                 default:
                         /* -t, --user, --cwd, --setenv: as for exec. */
@@ -191,7 +197,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         }
         _cleanup_close_ int life_r = life[0], life_w = life[1];
         StartOptions so = { .wait = boot, .timeout = 120, .ephemeral = true, .stub_init = !boot, .lifeline_fd = life_r,
-                           .lifeline_pid = getpid(), .lock_fd = lock, .files = files, .devices = devices };
+                           .lifeline_pid = getpid(), .lock_fd = lock, .files = files, .devices = devices,
+                           .network = network };
         r = machine_start(ctx, name, &so);
         closep(&life_r);
         /* While the command runs the instance is an ordinary running machine:

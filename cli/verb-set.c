@@ -2,7 +2,7 @@
 /* berth set NAME Key=Value...: change a machine's configuration; resource
  * limits apply at once to a running machine (through systemd in unit mode,
  * in its cgroup in direct mode), and everything is kept in machine.conf
- * unless --runtime. */
+ * unless --runtime.  Key= and --unset Key take a key out of machine.conf. */
 
 
 #include "berth.h"
@@ -39,56 +39,98 @@ static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg) 
         return 0;
 }
 
-/* machine.conf with the assignments applied on top, rewritten atomically. */
-static int persist(Context *ctx, const char *name, char **assignments) {
-        MachineConfig c;
+/* What berth set changes: ASSIGNMENTS (Key=Value) set keys, UNSET (bits)
+ * takes keys out of machine.conf, back to berth.conf's or the built-in
+ * default. */
+typedef struct SetChange {
+        char **assignments;
+        uint64_t unset;
+} SetChange;
+
+/* The new machine.conf: the file with CH applied on top, as text (*RET). */
+static int new_machine_conf(Context *ctx, const char *name, const SetChange *ch, char **ret) {
+        _cleanup_(machine_config_done) MachineConfig c = {};
         machine_config_init(&c);
         _cleanup_free_ char *path = xasprintf("%s/machines/%s/machine.conf", ctx->store.root, name);
         _cleanup_free_ char *err = NULL;
         int r = machine_config_parse_file(&c, path, CONFIG_SOURCE_MACHINE, true, true, &err);
         if (r < 0) {
-                log_error("%s", err ?: "Invalid machine.conf.");
-                machine_config_done(&c);
+                log_error("%s; fix it first with 'berth edit %s'.", err ?: "Invalid machine.conf", name);
                 return r;
         }
         /* A command-line assignment always applies, over what the file said. */
-        for (char **a = assignments; *a; a++) {
-                free(err);
-                err = NULL;
-                r = machine_config_set_from_cli(&c, *a, &err);
+        for (char **a = ch->assignments; *a; a++) {
+                free(TAKE_PTR(err));
+                r = machine_config_assign(&c, *a, "", &err);
                 if (r < 0) {
                         log_error("%s", err ?: "Invalid assignment.");
-                        machine_config_done(&c);
                         return r;
                 }
         }
+        /* Only the keys in the mask are written: an unset key is left out. */
+        c.set_mask &= ~ch->unset;
         _cleanup_free_ char *body = machine_config_format(&c, c.set_mask);
-        machine_config_done(&c);
-        _cleanup_free_ char *text = xasprintf("# berth machine configuration; see berth.machine(5).\n%s", body);
-        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        r = dfd < 0 ? dfd : write_file_atomic_at(dfd, "machine.conf", text, strlen(text), 0644);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", path);
+        *ret = xasprintf("# berth machine configuration; see berth.machine(5).\n%s", body);
         return 0;
 }
 
+/* The configuration a start with machine.conf TEXT would get: it over berth.conf. */
+static int effective_config(Context *ctx, const char *text, MachineConfig *ret) {
+        MachineConfig c;
+        machine_config_init(&c);
+        _cleanup_free_ char *err = NULL;
+        int r = machine_config_parse_text(&c, text, strlen(text), "machine.conf", CONFIG_SOURCE_MACHINE, true, &err);
+        if (r >= 0)
+                r = machine_config_parse_file(&c, ctx->store.config_path, CONFIG_SOURCE_GLOBAL, false, true, &err);
+        if (r < 0) {
+                log_error("%s", err ?: "Invalid configuration.");
+                machine_config_done(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* Keys whose change a running machine feels at once are those of live_keys;
+ * the help says which. */
 static const OptionSpec set_options[] = {
-        { "runtime", 0, 'r', NULL, "change the running machine only ([Resources] keys), not machine.conf" },
+        { "runtime", 0, 'r', NULL,
+          "change the running machine only ([Resources] keys: MemoryMax, MemoryHigh, TasksMax, CPUWeight, "
+          "CPUQuota, IOWeight), not machine.conf" },
+        { "unset", 0, 'U', "KEY", "remove KEY from machine.conf: back to berth.conf's or the default (repeatable); "
+          "KEY= does the same" },
         {},
 };
 
 const VerbSpec set_verb = {
         .name = "set",
         .func = verb_set,
-        .args = "NAME KEY=VALUE...",
-        .summary = "Change machine.conf; the [Resources] limits also live on a running machine",
-        .example = "set web MemoryMax=1G CPUWeight=50\nset web --runtime MemoryMax=300M",
+        .args = "NAME [KEY=VALUE...]",
+        .summary = "Change machine.conf; [Resources] keys (MemoryMax, MemoryHigh, TasksMax, CPUWeight, CPUQuota, "
+                   "IOWeight) also apply live to a running machine, the others at its next start",
+        .example = "set web MemoryMax=1G CPUWeight=50\nset web --runtime MemoryMax=300M\nset web --unset MemoryMax "
+                   "Hostname=",
         .options = set_options,
         .complete = COMPLETE_MACHINE,
 };
 
+/* KEY (of --unset, or of a KEY= assignment: WHERE says which) into
+ * CH->unset; ERR_USAGE (logged) if it is no key. */
+static int add_unset(SetChange *ch, const char *key, const char *where) {
+        ConfigKey k;
+        _cleanup_free_ char *err = NULL;
+        if (machine_config_key_from_name(key, where, &k, &err) < 0) {
+                log_error("%s", err);
+                return ERR_USAGE;
+        }
+        ch->unset |= CONFIG_KEY_BIT(k);
+        return 0;
+}
+
 int verb_set(Context *ctx, int argc, char **argv) {
         bool runtime = false;
+        SetChange ch = {};
+        _cleanup_strv_free_ char **unset = NULL;
         OptionParser p;
         option_parser_init(&p, &set_verb, argc, argv);
         int c;
@@ -97,33 +139,60 @@ int verb_set(Context *ctx, int argc, char **argv) {
                 case 'r':
                         runtime = true;
                         break;
+                case 'U':
+                        unset = strv_append(unset, p.arg);
+                        break;
                 default:
                         return ERR_USAGE;
                 }
         if (c < 0)
                 return c;
-        int r = expect_args(&p, 2, -1);
+        int r = expect_args(&p, 1, -1);
         if (r != 0)
                 return r;
         const char *name = p.args[0];
         r = check_name(name);
         if (r != 0)
                 return r;
-        char **assignments = p.args + 1;
+        if (p.n_args < 2 && !unset)
+                return usage_error(&set_verb, "nothing to change: give KEY=VALUE or --unset KEY");
 
-        /* Validate all first: a bad one changes nothing. */
+        /* Validate all first: a bad one changes nothing.  KEY= (empty) is
+         * an unset, like --unset KEY. */
+        _cleanup_strv_free_ char **assignments = NULL;
+        for (char **k = unset; k && *k; k++)
+                if ((r = add_unset(&ch, *k, "--unset")) != 0)
+                        return r;
         MachineConfig probe;
         machine_config_init(&probe);
-        for (char **a = assignments; *a; a++) {
+        for (char **a = p.args + 1; *a; a++) {
+                const char *eq = strchr(*a, '=');
+                if (eq && eq[1] == 0) {
+                        _cleanup_free_ char *key = strndup(*a, (size_t) (eq - *a));
+                        if (!key)
+                                abort();
+                        r = add_unset(&ch, key, "");
+                        if (r != 0) {
+                                machine_config_done(&probe);
+                                return r;
+                        }
+                        continue;
+                }
                 _cleanup_free_ char *err = NULL;
-                if (machine_config_set_from_cli(&probe, *a, &err) < 0) {
+                if (machine_config_assign(&probe, *a, "", &err) < 0) {
                         log_error("%s", err ?: "Invalid assignment.");
                         machine_config_done(&probe);
                         return ERR_USAGE;
                 }
+                assignments = strv_append(assignments, *a);
         }
-        uint64_t mask = probe.set_mask;
+        uint64_t mask = probe.set_mask | ch.unset;
+        bool both = probe.set_mask & ch.unset;
         machine_config_done(&probe);
+        if (both)
+                return usage_error(&set_verb, "a key is both set and unset");
+        char *no_assignments[] = { NULL };
+        ch.assignments = assignments ?: no_assignments;
         if (runtime && (mask & ~live_keys)) {
                 log_error("--runtime can only change the keys of [Resources] (MemoryMax=, MemoryHigh=, TasksMax=, "
                           "CPUWeight=, CPUQuota=, IOWeight=); others take effect at the next start.");
@@ -140,21 +209,27 @@ int verb_set(Context *ctx, int argc, char **argv) {
                 return ERR_NOT_RUNNING;
         }
 
+        _cleanup_free_ char *text = NULL;
+        if (new_machine_conf(ctx, name, &ch, &text) < 0)
+                return ERR_USAGE;
         if (running && (mask & live_keys)) {
-                /* The live values: the command line over the machine's files. */
+                /* The live values: what the next start would get. */
                 MachineConfig cfg;
-                _cleanup_free_ char *err = NULL;
-                if (store_load_config(&ctx->store, name, assignments, &cfg, &err) < 0) {
-                        log_error("%s", err ?: "Invalid configuration.");
+                if (effective_config(ctx, text, &cfg) < 0)
                         return ERR_USAGE;
-                }
                 r = apply_live(ctx, name, &cfg);
                 machine_config_done(&cfg);
                 if (r < 0)
                         return ERR_FAILED;
         }
-        if (!runtime && persist(ctx, name, assignments) < 0)
-                return ERR_FAILED;
+        if (!runtime) {
+                _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.machines_fd, name);
+                r = dfd < 0 ? dfd : write_file_atomic_at(dfd, "machine.conf", text, strlen(text), 0644);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to write %s/machines/%s/machine.conf: %m", ctx->store.root, name);
+                        return ERR_FAILED;
+                }
+        }
         if (running && (mask & ~live_keys) && !ctx->quiet)
                 log_notice("Some of these take effect at the machine's next start.");
         return 0;

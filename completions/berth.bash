@@ -6,7 +6,7 @@
 
 _berth_machines() { # [running|stopped]: the machines, or those in that state
         "${_berth_cmd[@]}" list 2>/dev/null | awk -v want="${1:-}" 'NR > 1 {
-                if (want == "" || (want == "running" && $2 == "running") || (want == "stopped" && $2 != "running"))
+                if (want == "" || (want == "running" && $2 ~ /^running/) || (want == "stopped" && $2 !~ /^running/))
                         print $1 }'
 }
 
@@ -64,6 +64,12 @@ _berth() {
         kind=$("${COMP_WORDS[0]}" __complete args "$verb" 2>/dev/null)
         runs_command=$("${COMP_WORDS[0]}" __complete runs-command "$verb" 2>/dev/null)
 
+        # The arguments of options that take a word from a list.
+        case $verb:$prev in
+        logs:-o | logs:--output) mapfile -t COMPREPLY < <(compgen -W "short short-iso" -- "$cur"); return ;;
+        logs:--since | logs:--until) mapfile -t COMPREPLY < <(compgen -W "today yesterday now -5min -1h" -- "$cur"); return ;;
+        *:--network) mapfile -t COMPREPLY < <(compgen -W "bridge none host macvlan ipvlan cni:" -- "$cur"); return ;;
+        esac
         # The argument of an option: a path, as good a guess as any.
         if [[ $prev == -* ]] && grep -qxF -- "$prev=" <<<"$opts"; then
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")

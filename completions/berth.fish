@@ -68,7 +68,7 @@ end
 
 function __berth_machines
     __berth_run list | awk -v want="$argv[1]" 'NR > 1 {
-        if (want == "" || (want == "running" && $2 == "running") || (want == "stopped" && $2 != "running"))
+        if (want == "" || (want == "running" && $2 ~ /^running/) || (want == "stopped" && $2 !~ /^running/))
             print $1 }'
 end
 
@@ -124,3 +124,8 @@ complete -c berth -n __berth_needs_verb -l version -d 'print the version'
 complete -c berth -n __berth_needs_verb -a '(__berth_run __complete verbs)'
 complete -c berth -n 'not __berth_needs_verb; and string match -q -- "-*" (commandline -ct)' -a '(__berth_options)'
 complete -c berth -n 'not __berth_needs_verb; and not string match -q -- "-*" (commandline -ct)' -a '(__berth_positional)'
+# The arguments of options that take a word from a list.
+complete -c berth -n '__fish_seen_subcommand_from logs' -s o -l output -x -a 'short short-iso'
+complete -c berth -n '__fish_seen_subcommand_from logs' -l since -x -a 'today yesterday now -5min -1h'
+complete -c berth -n '__fish_seen_subcommand_from logs' -l until -x -a 'today yesterday now -5min -1h'
+complete -c berth -n '__fish_seen_subcommand_from create start run' -l network -x -a 'bridge none host macvlan ipvlan cni:'

@@ -768,6 +768,90 @@ int cgroup_machine_tasks_current(const MachineCgroup *m, uint64_t *ret) {
         return machine_stat(m, "pids.current", "pids", "pids.current", ret);
 }
 
+/* A limit file: a number, or "max" (v2) or the v1 "no limit" (the largest
+ * page-aligned value, which no real limit comes near), both UINT64_MAX. */
+static int read_limit(const char *path, uint64_t *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = read_file_at(AT_FDCWD, path, 4096, &s, NULL);
+        if (r < 0)
+                return r;
+        s[strcspn(s, "\n")] = 0;
+        if (streq(s, "max")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        uint64_t v;
+        r = safe_atou64(s, &v);
+        if (r < 0)
+                return r;
+        *ret = v >= (UINT64_C(1) << 62) ? UINT64_MAX : v;
+        return 0;
+}
+
+static int machine_limit(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
+                         uint64_t *ret) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        for (Hierarchy *i = h; i->mount; i++) {
+                if (!i->v2 && !has_controller(i, v1ctrl))
+                        continue;
+                _cleanup_free_ char *dir = group_dir(i, m);
+                if (!dir)
+                        continue;
+                _cleanup_free_ char *p = xasprintf("%s/%s", dir, i->v2 ? v2file : v1file);
+                if (read_limit(p, ret) >= 0)
+                        return 0;
+        }
+        return -ENODATA;
+}
+
+int cgroup_machine_memory_max(const MachineCgroup *m, uint64_t *ret) {
+        return machine_limit(m, "memory.max", "memory", "memory.limit_in_bytes", ret);
+}
+
+int cgroup_machine_tasks_max(const MachineCgroup *m, uint64_t *ret) {
+        return machine_limit(m, "pids.max", "pids", "pids.max", ret);
+}
+
+/* v2: cpu.stat's usage_usec, there without the cpu controller too; v1:
+ * cpuacct.usage, in nanoseconds. */
+int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        for (Hierarchy *i = h; i->mount; i++) {
+                if (!i->v2 && !has_controller(i, "cpuacct"))
+                        continue;
+                _cleanup_free_ char *dir = group_dir(i, m);
+                if (!dir)
+                        continue;
+                if (!i->v2) {
+                        _cleanup_free_ char *p = xasprintf("%s/cpuacct.usage", dir);
+                        if (read_u64(p, ret) >= 0)
+                                return 0;
+                        continue;
+                }
+                _cleanup_free_ char *p = xasprintf("%s/cpu.stat", dir), *s = NULL;
+                if (read_file_at(AT_FDCWD, p, 4096, &s, NULL) < 0)
+                        continue;
+                for (char *line = s, *e; *line; line = e) {
+                        e = strchrnul(line, '\n');
+                        if (*e)
+                                *e++ = 0;
+                        const char *v = startswith(line, "usage_usec ");
+                        uint64_t usec;
+                        if (v && safe_atou64(v, &usec) >= 0 && usec < UINT64_MAX / 1000) {
+                                *ret = usec * 1000;
+                                return 0;
+                        }
+                }
+        }
+        return -ENODATA;
+}
+
 int cgroup_self_unified(char **ret) {
         _cleanup_free_ char *cg = NULL;
         int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &cg, NULL);

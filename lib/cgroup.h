@@ -97,6 +97,13 @@ int cgroup_attach_like(pid_t target, pid_t pid);
  * -ENODATA when no hierarchy reports it. */
 int cgroup_machine_memory_current(const MachineCgroup *m, uint64_t *ret);
 int cgroup_machine_tasks_current(const MachineCgroup *m, uint64_t *ret);
+/* The limits in force (which berth set --runtime may have changed since the
+ * start): UINT64_MAX for none.  0, or -ENODATA where no hierarchy has them. */
+int cgroup_machine_memory_max(const MachineCgroup *m, uint64_t *ret);
+int cgroup_machine_tasks_max(const MachineCgroup *m, uint64_t *ret);
+/* CPU time the machine used, in nanoseconds (cgroup v2 cpu.stat or v1
+ * cpuacct.usage).  0, or -ENODATA. */
+int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret);
 
 /* Our own cgroup in the unified hierarchy, without the leading '/'. */
 int cgroup_self_unified(char **ret);

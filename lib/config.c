@@ -1137,7 +1137,7 @@ static char *assignment_error(const char *where, const char *key, const char *va
                               const char *hint) {
         _cleanup_free_ char *k = echo_escape(key, ECHO_KEY_MAX), *v = echo_escape(value, ECHO_VALUE_MAX);
 
-        return xasprintf("%s %s=%s: %s%s%s", where, k, v, reason, hint ? "; " : "", hint ?: "");
+        return xasprintf("%s%s%s=%s: %s%s%s", where, *where ? " " : "", k, v, reason, hint ? "; " : "", hint ?: "");
 }
 
 /* ----- MachineConfig life cycle ----- */
@@ -1664,63 +1664,76 @@ int machine_config_parse_file(MachineConfig *c, const char *path, ConfigSource s
 
 /* ----- Command line ----- */
 
-int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error) {
+/* The table entry NAME ("Key" or "Section.Key") names, or NULL with
+ * *RET_REASON and *RET_HINT (malloc'ed, or NULL) saying why not. */
+static const ConfigTableEntry *key_lookup(const char *name, char **ret_reason, char **ret_hint) {
+        const ConfigTableEntry *e = NULL;
+        const char *dot = strchr(name, '.');
+        *ret_reason = *ret_hint = NULL;
+        if (dot) {
+                _cleanup_free_ char *section = strndup(name, (size_t) (dot - name));
+                if (!section)
+                        abort();
+                const char *key = dot + 1;
+                e = table_lookup(section, key);
+                if (!e) {
+                        if (!section_is_known(section)) {
+                                _cleanup_free_ char *sec = echo_escape(section, ECHO_KEY_MAX);
+                                _cleanup_free_ char *known = list_sections();
+                                *ret_reason = xasprintf("unknown section [%s]", sec);
+                                *ret_hint = xasprintf("known sections are %s", known);
+                        } else
+                                *ret_reason = explain_unknown_key(section, key, true, ret_hint);
+                }
+                return e;
+        }
+        /* A bare key is only taken when it names one key in one section. */
+        size_t matches = 0;
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
+                if (streq(config_table[i].key, name)) {
+                        e = config_table + i;
+                        matches++;
+                }
+        if (matches == 0) {
+                _cleanup_free_ char *keys = list_keys(NULL);
+                *ret_reason = xstrdup("unknown key");
+                *ret_hint = xasprintf("known keys are %s", keys);
+        } else if (matches > 1) {
+                e = NULL;
+                *ret_reason = xstrdup("ambiguous, the key exists in more than one section");
+                *ret_hint = xstrdup("write it as Section.Key=Value");
+        }
+        return e;
+}
+
+static const char *global_only_hint(const ConfigTableEntry *e) {
+        return e->id == CONFIG_IMPORT_DEFAULT_REGISTRY
+                       ? "write the registry into the image reference, or set it in berth.conf"
+                       : "give --max-size to berth import or create, or set it in berth.conf";
+}
+
+int machine_config_assign(MachineConfig *c, const char *assignment, const char *where, char **ret_error) {
         _cleanup_(machine_config_done) MachineConfig copy = {};
         _cleanup_free_ char *name = NULL, *reason_buf = NULL, *hint_buf = NULL;
-        const ConfigTableEntry *e = NULL;
         const char *reason = NULL, *hint = NULL, *value;
 
         const char *eq = strchr(assignment, '=');
         if (!eq) {
                 _cleanup_free_ char *a = echo_escape(assignment, ECHO_VALUE_MAX);
-                return errorf(ret_error, -EINVAL, "--set %s: expected Key=Value or Section.Key=Value", a);
+                return errorf(ret_error, -EINVAL, "%s%s%s: expected Key=Value or Section.Key=Value", where,
+                              *where ? " " : "", a);
         }
         name = strndup(assignment, (size_t) (eq - assignment));
         if (!name)
                 abort();
         value = eq + 1;
 
-        char *dot = strchr(name, '.');
-        if (dot) {
-                *dot = 0;
-                const char *section = name, *key = dot + 1;
-
-                e = table_lookup(section, key);
-                if (!e) {
-                        if (!section_is_known(section)) {
-                                _cleanup_free_ char *s = echo_escape(section, ECHO_KEY_MAX);
-                                _cleanup_free_ char *known = list_sections();
-                                reason = reason_buf = xasprintf("unknown section [%s]", s);
-                                hint_buf = xasprintf("known sections are %s", known);
-                        } else
-                                reason = reason_buf = explain_unknown_key(section, key, true, &hint_buf);
-                        hint = hint_buf;
-                }
-                *dot = '.';
-        } else {
-                /* A bare key is only taken when it names one key in one section. */
-                size_t matches = 0;
-                for (size_t i = 0; i < ELEMENTSOF(config_table); i++)
-                        if (streq(config_table[i].key, name)) {
-                                e = config_table + i;
-                                matches++;
-                        }
-                if (matches == 0) {
-                        reason = "unknown key";
-                        _cleanup_free_ char *keys = list_keys(NULL);
-                        hint = hint_buf = xasprintf("known keys are %s", keys);
-                } else if (matches > 1) {
-                        e = NULL;
-                        reason = "ambiguous, the key exists in more than one section";
-                        hint = "write it as Section.Key=Value";
-                }
-        }
-
+        const ConfigTableEntry *e = key_lookup(name, &reason_buf, &hint_buf);
+        reason = reason_buf;
+        hint = hint_buf;
         if (e && e->global_only) {
                 reason = "not a machine setting";
-                hint = e->id == CONFIG_IMPORT_DEFAULT_REGISTRY
-                               ? "write the registry into the image reference, or set it in berth.conf"
-                               : "give --max-size to berth import or create, or set it in berth.conf";
+                hint = global_only_hint(e);
         } else if (e) {
                 machine_config_copy(&copy, c);
                 /* The command line is the highest layer and always applies;
@@ -1735,7 +1748,41 @@ int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char *
                 hint = e->hint;
         }
 
-        return return_error(ret_error, assignment_error("--set", name, value, reason, hint), -EINVAL);
+        return return_error(ret_error, assignment_error(where, name, value, reason, hint), -EINVAL);
+}
+
+int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error) {
+        return machine_config_assign(c, assignment, "--set", ret_error);
+}
+
+int machine_config_key_from_name(const char *name, const char *where, ConfigKey *ret, char **ret_error) {
+        _cleanup_free_ char *reason = NULL, *hint = NULL;
+        const ConfigTableEntry *e = key_lookup(name, &reason, &hint);
+        _cleanup_free_ char *shown = echo_escape(name, ECHO_KEY_MAX);
+        if (e && e->global_only)
+                return errorf(ret_error, -EINVAL, "%s%s%s: not a machine setting; %s", where, *where ? " " : "",
+                              shown, global_only_hint(e));
+        if (!e)
+                return errorf(ret_error, -EINVAL, "%s%s%s: %s%s%s", where, *where ? " " : "", shown, reason,
+                              hint ? "; " : "", hint ?: "");
+        *ret = e->id;
+        return 0;
+}
+
+char *machine_config_format_key(const MachineConfig *c, ConfigKey k) {
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                const ConfigTableEntry *e = config_table + i;
+                if (e->id != k)
+                        continue;
+                if (!e->format_list)
+                        return e->format(c);
+                _cleanup_strv_free_ char **values = e->format_list(c);
+                char *s = NULL;
+                for (char **v = values; v && *v; v++)
+                        strextendf(&s, "%s%s", s ? " " : "", *v);
+                return s;
+        }
+        return NULL;
 }
 
 /* ----- Formatting ----- */
@@ -1775,6 +1822,20 @@ char *machine_config_format(const MachineConfig *c, uint64_t mask) {
         }
 
         return s;
+}
+
+const char *machine_config_network_name(const MachineConfig *c) {
+        switch (c->network_mode) {
+        case NETWORK_MODE_BRIDGE:
+                return c->bridge;
+        case NETWORK_MODE_CNI:
+                return c->cni_network;
+        case NETWORK_MODE_MACVLAN:
+        case NETWORK_MODE_IPVLAN:
+                return c->link;
+        default:
+                return NULL;
+        }
 }
 
 int machine_config_network_option(const char *arg, char ***set, char **ret_error) {

@@ -210,6 +210,15 @@ int machine_config_parse_file(MachineConfig *c, const char *path, ConfigSource s
 /* Set one key from the command line ("Section.Key=value" or "Key=value" when
  * unambiguous), marking it so files cannot override it. */
 int machine_config_set_from_cli(MachineConfig *c, const char *assignment, char **ret_error);
+/* The same, with WHERE starting the error message instead of "--set" (""
+ * for none: the caller's log prefix says where). */
+int machine_config_assign(MachineConfig *c, const char *assignment, const char *where, char **ret_error);
+/* The key NAME ("Key" when unambiguous, or "Section.Key") names: 0, or
+ * -EINVAL with *ret_error ("WHERE NAME: reason; hint", WHERE as above). */
+int machine_config_key_from_name(const char *name, const char *where, ConfigKey *ret, char **ret_error);
+/* Key K's value in C as machine.conf would write it (a repeatable key's
+ * entries joined by spaces), malloc'ed; NULL when it has none (unset). */
+char *machine_config_format_key(const MachineConfig *c, ConfigKey k);
 
 /* Words as Command= takes them: separated by spaces, each bare or in double
  * quotes with \\ \" \n \t \xNN escapes.  parse returns -EINVAL for bad
@@ -226,6 +235,10 @@ int machine_config_add_devices(MachineConfig *c, const char *list, char **ret_er
 /* Serialize the keys in MASK back to INI text (malloc'ed) for machine.conf.
  * Keys only berth.conf may set ([Import]) are never written. */
 char *machine_config_format(const MachineConfig *c, uint64_t mask);
+
+/* What C's network is called: its bridge (Mode=bridge), CNI network
+ * (Mode=cni), host link (macvlan, ipvlan); NULL for none and host. */
+const char *machine_config_network_name(const MachineConfig *c);
 
 /* The command line's --network MODE (a Mode= value) or cni:NAME, as the
  * "Section.Key=value" assignments it stands for (Network.Mode=, and for

@@ -340,3 +340,83 @@ bool same_namespace(pid_t pid, const char *ns) {
         struct stat sa, sb;
         return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
+
+/* du's figure for a tree: allocated blocks, each hard-linked inode once,
+ * within one filesystem. */
+typedef struct LinkedInode {
+        ino_t ino;
+        uint64_t size;
+} LinkedInode;
+
+typedef struct DiskUsage {
+        dev_t dev;
+        uint64_t bytes;
+        LinkedInode *linked; /* inodes with more than one link, counted at the end */
+        size_t n, cap;
+} DiskUsage;
+
+/* Adds the tree at DFD (which this takes) to DU, depth-first. */
+static int disk_usage_dir(DiskUsage *du, int dfd, unsigned depth) {
+        _cleanup_close_ int fd = dfd;
+        /* A tree deeper than this is not a rootfs berth made: stop there
+         * rather than run out of file descriptors. */
+        if (depth > 256)
+                return -ELOOP;
+        DIR *d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(fd);
+        int r = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != du->dev)
+                        continue; /* gone meanwhile, or a mount point: not this tree's */
+                uint64_t size = (uint64_t) st.st_blocks * 512;
+                if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+                        if (du->n == du->cap) {
+                                du->cap = du->cap ? du->cap * 2 : 64;
+                                du->linked = realloc(du->linked, du->cap * sizeof *du->linked);
+                                if (!du->linked)
+                                        abort();
+                        }
+                        du->linked[du->n++] = (LinkedInode) { st.st_ino, size };
+                        continue;
+                }
+                du->bytes += size;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0 && (r = disk_usage_dir(du, sub, depth + 1)) < 0)
+                                break;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+static int cmp_linked(const void *a, const void *b) {
+        ino_t x = ((const LinkedInode *) a)->ino, y = ((const LinkedInode *) b)->ino;
+        return x < y ? -1 : x > y;
+}
+
+int disk_usage_at(int dirfd, const char *path, uint64_t *ret) {
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        DiskUsage du = { .dev = st.st_dev, .bytes = (uint64_t) st.st_blocks * 512 };
+        int r = disk_usage_dir(&du, TAKE_FD(fd), 0);
+        if (r >= 0) {
+                if (du.n > 0)
+                        qsort(du.linked, du.n, sizeof *du.linked, cmp_linked);
+                for (size_t i = 0; i < du.n; i++)
+                        if (i == 0 || du.linked[i].ino != du.linked[i - 1].ino)
+                                du.bytes += du.linked[i].size;
+                *ret = du.bytes;
+        }
+        free(du.linked);
+        return r;
+}

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -66,6 +67,11 @@ int read_file_at(int dirfd, const char *name, size_t max, char **ret, size_t *re
 int read_file_fd(int fd, size_t max, char **ret, size_t *ret_len);
 /* The same for any FD (a pipe, standard input) until EOF. */
 int read_stream_fd(int fd, size_t max, char **ret, size_t *ret_len);
+
+/* The disk space the tree PATH below DIRFD takes, as du(1) counts it:
+ * allocated blocks, each hard-linked inode once, not crossing into other
+ * filesystems, never following a symlink.  0 or -errno. */
+int disk_usage_at(int dirfd, const char *path, uint64_t *ret);
 
 /* Write a short string to a (sysfs/cgroupfs) file in one write(). */
 int write_string_at(int dirfd, const char *name, const char *s);

@@ -10,6 +10,28 @@ static int max_level = LOG_INFO;
 static const char *log_prefix = "berth";
 static int log_file = -1;
 static bool log_file_json = false;
+static bool log_stamps = false;
+
+void log_set_stamps(bool stamps) {
+        log_stamps = stamps;
+}
+
+int log_stamp_parse(const char *line, uint64_t *ret_usec) {
+        /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ ": the shape exactly, then the value. */
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ ";
+        for (size_t i = 0; i < LOG_STAMP_LEN; i++)
+                if (shape[i] == 'd' ? !(line[i] >= '0' && line[i] <= '9') : line[i] != shape[i])
+                        return -EINVAL;
+        struct tm tm = {};
+        if (!strptime(line, "%Y-%m-%dT%H:%M:%S", &tm))
+                return -EINVAL;
+        time_t t = timegm(&tm);
+        if (t < 0)
+                return -EINVAL;
+        unsigned long us = strtoul(line + 20, NULL, 10);
+        *ret_usec = (uint64_t) t * 1000000 + us;
+        return 0;
+}
 
 void log_set_file_json(bool json) {
         log_file_json = json;
@@ -95,6 +117,14 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
 
+        if (log_stamps) {
+                char stamp[32];
+                struct timespec ts;
+                struct tm tm;
+                (void) clock_gettime(CLOCK_REALTIME, &ts);
+                if (gmtime_r(&ts.tv_sec, &tm) && strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm) > 0)
+                        fprintf(stderr, "%s.%06ldZ ", stamp, ts.tv_nsec / 1000);
+        }
         if (max_level >= LOG_DEBUG)
                 fprintf(stderr, "%s: %s (%s:%d %s)\n", log_prefix, msg, file, line, func);
         else

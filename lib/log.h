@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #include "util.h"
@@ -24,6 +26,15 @@ void log_set_file(int fd);
 /* Write the lines for that fd as JSON objects, {"level":"error","msg":...,"time":...},
  * as OCI engines read a runtime's --log (berth-oci). */
 void log_set_file_json(bool json);
+
+/* Start each stderr line with its time, "2026-12-07T10:00:00.123456Z "
+ * (LOG_STAMP_LEN bytes, UTC): the direct-mode supervisor, whose stderr is
+ * supervisor.log, for berth logs --since and -o short-iso (a journal has
+ * its own times). */
+void log_set_stamps(bool stamps);
+#define LOG_STAMP_LEN 28
+/* LINE's stamp, if it starts with one: 0 with *RET_USEC, else -EINVAL. */
+int log_stamp_parse(const char *line, uint64_t *ret_usec);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
         _printf_(6, 7);

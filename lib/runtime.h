@@ -49,6 +49,12 @@ typedef struct RuntimeState {
         char devices[4096];           /* the [Devices] Allow= it runs with (machine.conf's and
                                        * --device's), ","-separated Allow= values */
         bool devices_known;           /* DEVICES= was in the file (a supervisor that writes it) */
+        char ports[64 * 16];          /* the port forwards it runs with (Port= and --port's),
+                                       * space-separated "tcp:8080:80" (CONFIG_PORTS_MAX of them) */
+        bool ports_known;             /* PORTS= was in the file */
+        char network_mode[16];        /* the network it runs with ([Network] Mode= or start --network) */
+        char network_name[256];       /* ... its bridge, CNI network or host link; empty for none/host */
+        bool network_known;           /* NETWORK_MODE= was in the file */
 } RuntimeState;
 
 /* Is a supervisor alive for NAME?  1 yes, 0 no (the dir may hold stale state). */

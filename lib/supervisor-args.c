@@ -12,7 +12,8 @@ const char supervisor_args_usage[] =
         "Usage: berth-machined --network-gc\n"
         "       berth-machined [--root DIR] [--config FILE] [--ready-fd N] [--wait] [--unit] [--ephemeral] [--stub-init]\n"
         "                      [--lifeline-fd N | --lifeline-pid PID:STARTTIME] [--port LIST]\n"
-        "                      [--bind LINES] [--bind-ro LINES] [--tmpfs LINES] NAME\n"
+        "                      [--bind LINES] [--bind-ro LINES] [--tmpfs LINES] [--device LIST]\n"
+        "                      [--network MODE|cni:NAME] NAME\n"
         "Boots and supervises machine NAME. Normally started by 'berth start'.\n";
 
 void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, SupervisorArgv *ret) {
@@ -68,7 +69,7 @@ void supervisor_args_to_argv(const SupervisorArgs *a, const char *path, Supervis
                 const char *value;
         } strings[] = {
                 { "--port", a->ports },     { "--bind", a->binds },     { "--bind-ro", a->binds_ro },
-                { "--tmpfs", a->tmpfs },    { "--device", a->devices },
+                { "--tmpfs", a->tmpfs },    { "--device", a->devices }, { "--network", a->network },
         };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 if (strings[i].value) {
@@ -118,6 +119,7 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                 { "bind-ro", required_argument, NULL, 'b' },
                 { "tmpfs", required_argument, NULL, 'T' },
                 { "device", required_argument, NULL, 'D' },
+                { "network", required_argument, NULL, 'N' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -180,6 +182,9 @@ int supervisor_args_parse(int argc, char **argv, SupervisorArgs *a) {
                         break;
                 case 'D':
                         a->devices = optarg;
+                        break;
+                case 'N':
+                        a->network = optarg;
                         break;
                 case 'h':
                         a->help = true;

@@ -30,6 +30,8 @@ typedef struct SupervisorArgs {
         const char *tmpfs;    /* --tmpfs: TemporaryFileSystem= values, one per line */
         const char *devices; /* --device: [Devices] Allow= added for this run, ","-separated
                               * "PATH|CLASS[:ACCESS][:privileged]" */
+        const char *network; /* --network: this run's network, MODE or cni:NAME (as berth create's
+                              * --network), over the configured one */
         bool help;          /* --help: print the usage, nothing else */
 } SupervisorArgs;
 

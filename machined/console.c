@@ -7,13 +7,19 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <time.h>
 
 #include "console.h"
 #include "log.h"
+#include "runtime.h"
 #include "util.h"
 
 static int console_log_open(Console *c) {
         closep(&c->log_fd);
+        closep(&c->times_fd);
+        /* berth logs --since/-o short-iso: when each chunk came (best effort). */
+        c->times_fd = openat(c->dir_fd, "console.times", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                             0600);
         c->log_fd = openat(c->dir_fd, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (c->log_fd < 0)
                 return -errno;
@@ -87,6 +93,7 @@ void console_close(Console *c) {
         closep(&c->listen_fd);
         closep(&c->dir_fd);
         closep(&c->log_fd);
+        closep(&c->times_fd);
         free(c->slave_path);
         free(c->history);
         *c = (Console) CONSOLE_INIT;
@@ -126,9 +133,13 @@ int console_drain(Console *c) {
                         return 0;
                 if (c->log_size + (size_t) n > CONSOLE_LOG_MAX) {
                         (void) renameat(c->dir_fd, "console.log", c->dir_fd, "console.log.1");
+                        (void) renameat(c->dir_fd, "console.times", c->dir_fd, "console.times.1");
                         (void) console_log_open(c); /* keep draining even if the log is gone */
                 }
                 if (c->log_fd >= 0) {
+                        if (c->times_fd >= 0)
+                                (void) dprintf(c->times_fd, "%zu %llu\n", c->log_size,
+                                               (unsigned long long) now_usec(CLOCK_REALTIME));
                         ssize_t w = write(c->log_fd, buf, (size_t) n);
                         if (w > 0)
                                 c->log_size += (size_t) w;

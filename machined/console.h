@@ -42,6 +42,7 @@ typedef struct Console {
         int dir_fd;        /* RUN/NAME */
         int log_fd;
         size_t log_size;
+        int times_fd;      /* console.times: "OFFSET USEC" lines, when each chunk of console.log came */
         int listen_fd;
         ConsoleViewer *viewers[CONSOLE_VIEWERS_MAX]; /* allocated while attached: the supervisor stays small */
         size_t n_viewers;
@@ -50,7 +51,7 @@ typedef struct Console {
         size_t history_start, history_len;
 } Console;
 
-#define CONSOLE_INIT { .master = -1, .slave_keep = -1, .dir_fd = -1, .log_fd = -1, .listen_fd = -1 }
+#define CONSOLE_INIT { .master = -1, .slave_keep = -1, .dir_fd = -1, .log_fd = -1, .times_fd = -1, .listen_fd = -1 }
 
 int console_open(Console *c, int run_dir_fd);
 void console_close(Console *c);

@@ -22,6 +22,7 @@
 #include "console.h"
 #include "fs.h"
 #include "initctl.h"
+#include "last-exit.h"
 #include "launch.h"
 #include "mount-lock.h"
 #include "log.h"
@@ -40,6 +41,10 @@
 #include "supervisor-args.h"
 #include "userns.h"
 #include "util.h"
+
+/* start --wait: how long an init that does not notify must live to count
+ * as booted. */
+#define WAIT_NO_NOTIFY_MS 1000
 
 /* How often a pending poweroff is signalled again. */
 #define POWEROFF_REPEAT_MS 2000
@@ -273,6 +278,8 @@ typedef struct Machine {
         int ready_fd;
         bool stop_requested;
         bool guest_notifies; /* systemd says READY=1 when it has booted; other inits are "up" at exec */
+        uint64_t booted_after; /* start --wait of an init that does not notify: up once it has lived
+                                * until then (CLOCK_MONOTONIC usec); 0: not waiting */
 } Machine;
 
 /* What was set up is undone in the reverse order it was made. */
@@ -400,6 +407,17 @@ static int machine_load(Machine *m) {
                 m->cfg.ports = NULL;
                 m->cfg.n_ports = 0;
         }
+        if (a->network) {
+                /* This start's network over the configured one (not kept). */
+                _cleanup_strv_free_ char **set = NULL;
+                r = machine_config_network_option(a->network, &set, &cfg_err);
+                for (char **s = set; r >= 0 && s && *s; s++) {
+                        free(TAKE_PTR(cfg_err));
+                        r = machine_config_set_from_cli(&m->cfg, *s, &cfg_err);
+                }
+                if (r < 0)
+                        return log_error_errno(r, "%s", cfg_err ?: "Invalid --network.");
+        }
         if (a->ports) {
                 /* The configured forwards and --port's, checked as one Port= line. */
                 _cleanup_free_ char *set = xstrdup("Network.Port=");
@@ -508,6 +526,18 @@ static int machine_claim(Machine *m) {
                         break;
                 }
                 used += (size_t) sprintf(m->st.devices + used, "%s%s", i ? "," : "", one);
+        }
+        /* This start's network (--network's), for status. */
+        m->st.network_known = true;
+        snprintf(m->st.network_mode, sizeof m->st.network_mode, "%s", network_mode_to_string(m->cfg.network_mode));
+        snprintf(m->st.network_name, sizeof m->st.network_name, "%s", machine_config_network_name(&m->cfg) ?: "");
+        /* This start's port forwards (--port's too), for status. */
+        m->st.ports_known = true;
+        used = 0;
+        for (size_t i = 0; i < m->cfg.n_ports && used < sizeof m->st.ports; i++) {
+                char buf[16];
+                used += (size_t) snprintf(m->st.ports + used, sizeof m->st.ports - used, "%s%s", i ? " " : "",
+                                          port_forward_format(&m->cfg.ports[i], buf));
         }
         if (a->unit) {
                 const char *u = strrchr(m->group, '/');
@@ -727,7 +757,13 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
                  * sysvinit has no FIFO until it made one), so a poweroff sent right
                  * after boot can be lost: repeat it, the same way, while a stop is
                  * pending (inits treat a repeat as the same request). */
-                if (poll(p, 4 + n_console + n_proxy, m->stop_requested ? POWEROFF_REPEAT_MS : -1) < 0) {
+                int timeout = m->stop_requested ? POWEROFF_REPEAT_MS : -1;
+                if (m->booted_after > 0) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        int left = now >= m->booted_after ? 0 : (int) ((m->booted_after - now + 999) / 1000);
+                        timeout = timeout < 0 || left < timeout ? left : timeout;
+                }
+                if (poll(p, 4 + n_console + n_proxy, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return log_error_errno(errno, "poll failed: %m");
@@ -746,6 +782,13 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
                         log_info("Machine %s has booted.", name);
                         machine_booted(&m->st, m->run_fd, &m->ready_fd);
                 }
+                if (m->booted_after > 0 && !(p[0].revents & POLLIN) &&
+                    now_usec(CLOCK_MONOTONIC) >= m->booted_after) {
+                        m->booted_after = 0;
+                        log_info("Machine %s has booted (its init still runs after %d ms).", name,
+                                 WAIT_NO_NOTIFY_MS);
+                        machine_booted(&m->st, m->run_fd, &m->ready_fd);
+                }
                 if (p[1].revents & POLLIN)
                         handle_signals(m, pid, pidfd, &last_poweroff);
                 if (m->stop_requested && last_poweroff > 0 &&
@@ -761,6 +804,15 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
                                 return 0;
                 }
         }
+}
+
+/* Why this boot ended, in the machine's dir for berth status (last-exit.h);
+ * a machine without a dir of its own (gone meanwhile) has nowhere to keep it. */
+static void record_last_exit(Machine *m, const LastExit *e) {
+        _cleanup_close_ int dfd = open_dir_nofollow(m->store.machines_fd, m->args->name);
+        int r = dfd < 0 ? dfd : last_exit_write(dfd, e);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to record why machine %s stopped, ignoring: %m", m->args->name);
 }
 
 /* Start the init once and serve it until it ends; RET says what next. */
@@ -800,7 +852,11 @@ static int boot_once(Machine *m, Outcome *ret) {
                                         m->net.host_ifindex > 0, &m->registered);
         if (!a->wait)
                 notify_ready(&m->ready_fd);
-        if (!m->guest_notifies)
+        /* start --wait of an init that never says READY=1: booted once it
+         * has not died at once (a missing library, a bad command line). */
+        if (!m->guest_notifies && a->wait && !m->st.booted)
+                m->booted_after = now_usec(CLOCK_MONOTONIC) + WAIT_NO_NOTIFY_MS * 1000;
+        else if (!m->guest_notifies)
                 machine_booted(&m->st, m->run_fd, &m->ready_fd);
 
         siginfo_t si = {};
@@ -812,6 +868,9 @@ static int boot_once(Machine *m, Outcome *ret) {
         char how[64];
         *ret = classify_exit(&si, m->stop_requested, how);
         log_info("Machine %s init %s.", a->name, how);
+        LastExit e;
+        last_exit_from_siginfo(&si, m->stop_requested, &e);
+        record_last_exit(m, &e);
         return 0;
 }
 
@@ -876,6 +935,15 @@ static int run(const SupervisorArgs *a) {
                         break;
                 r = prepare_reboot(&m);
         }
+        /* A start that failed: said in status, if this supervisor was the
+         * machine's (it held the machine's locks; a second start of a running
+         * machine must not overwrite the running one's record). */
+        if (r < 0 && (m.owns_runtime || m.base_lock >= 0)) {
+                LastExit e = { .reason = LAST_EXIT_START_FAILED, .status = -1, .usec = now_usec(CLOCK_REALTIME) };
+                snprintf(e.detail, sizeof e.detail, "%s%s (berth logs NAME shows why)",
+                         m.st.boots > 0 ? "reboot failed: " : "", strerror(-r));
+                record_last_exit(&m, &e);
+        }
         if (r < 0)
                 return r;
         return outcome == OUTCOME_FAILED ? -EIO : 0;
@@ -893,5 +961,7 @@ int main(int argc, char **argv) {
         }
         if (a.network_gc)
                 return network_gc() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        /* Direct mode: stderr is supervisor.log, which has no times of its own. */
+        log_set_stamps(!a.unit);
         return run(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
