@@ -277,6 +277,7 @@ const VerbSpec list_verb = {
         .example = "list --json",
         .options = json_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
 
 int verb_list(Context *ctx, int argc, char **argv) {
@@ -425,6 +426,7 @@ const VerbSpec status_verb = {
         .example = "status web\nstatus --json web\nstatus --check web",
         .options = status_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 int verb_status(Context *ctx, int argc, char **argv) {
