@@ -1,0 +1,168 @@
+#!/bin/bash
+# berth without root (README "Without root"): a user made for this test, with
+# two 65536-ID ranges in /etc/subuid and /etc/subgid, keeps machines in its
+# own XDG directories; machine ranges come from its subordinate IDs through
+# newuidmap/newgidmap; busybox and --from-tar rootfs trees belong to the
+# machine's IDs; rm removes them; root's machines stay out of its reach and
+# nothing under /var/lib/berth or /run/berth changes.
+. "$(dirname "$0")/lib.sh"
+
+U=berth-rl$$
+UDIR=$(mktemp -d /var/tmp/berth-rl.XXXXXX)   # the user's home and runtime dir
+chmod 755 "$UDIR"
+UHOME=$UDIR/home
+URUN=$UDIR/run
+SHARE=$(mktemp -d /var/tmp/berth-rl-share.XXXXXX) # what the user may read
+chmod 755 "$SHARE"
+
+# Two ranges no other line of the files holds: past every range there now.
+last_end() { awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print m + 0 }' /etc/subuid /etc/subgid; }
+START=$(( ($(last_end) / 65536 + 16) * 65536 + 1000 ))   # unaligned on purpose, as useradd's 100000
+END=$((START + 2 * 65536 - 1))
+
+cleanup_rl() {
+        usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
+        userdel -r -f "$U" >/dev/null 2>&1
+        rm -rf --one-file-system "$UDIR" "$SHARE"
+        cleanup
+}
+trap cleanup_rl EXIT
+
+# No range of its own from useradd: the test says which it has.
+useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UHOME" -m -s /bin/sh "$U" || { not_ok "useradd $U"; done_testing; }
+mkdir -m 0700 "$URUN"
+chown "$U:" "$URUN"
+UID_U=$(id -u "$U")
+
+# ub ARGS...: berth as the user, with a clean environment.
+ub() {
+        setpriv --reuid "$U" --regid "$U" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
+                BERTH_UNPACK="$BERTH_UNPACK" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} "$BERTH" "$@"
+}
+STATE=$UHOME/.local/share/berth
+base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
+# system_listing: what is under the system's state (the host-wide UID
+# registry excepted: other roots' creates change it; it is checked apart).
+system_listing() {
+        find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
+                -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort
+}
+before=$(system_listing)
+
+# --- the runtime dir and the state root -------------------------------------
+check_output_contains "no XDG_RUNTIME_DIR: refused, saying so" "XDG_RUNTIME_DIR is not set" \
+        setpriv --reuid "$U" --regid "$U" --init-groups -- env -i HOME="$UHOME" "$BERTH" list
+chmod 0755 "$URUN"
+check_output_contains "a runtime dir others can read: refused" "mode 0700 owned by you" ub list
+chmod 0700 "$URUN"
+check_output_contains "another user's runtime dir: refused" "mode 0700 owned by you" \
+        env UENV="XDG_RUNTIME_DIR=$TEST_TMP" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$TEST_TMP \
+        BERTH=$BERTH BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK \
+        BERTH_MACHINED=$BERTH_MACHINED ub list"
+check "list without machines" ub list
+check_eq "the state lives in the user's XDG data dir" "$U 700" "$(stat -c '%U %a' "$STATE")"
+check_eq "the runtime state in XDG_RUNTIME_DIR/berth" "$U 700" "$(stat -c '%U %a' "$URUN/berth")"
+
+# --- root's machine of the same name ------------------------------------------
+check "root creates machine same" berth create same --template busybox
+check_eq "the user does not list root's machine" "" "$(ub list --json | jq -r '.[].name')"
+check_status "the user's status of 'same': no such machine (4)" 4 ub status same
+check_status "the user's rm of 'same': no such machine (4)" 4 ub rm same
+check_status "the user cannot stop it (not a rootless verb: 1)" 1 ub stop same
+check_output_contains "start says it needs root for now" "needs root for now" ub start same
+check_output_contains "--root naming root's state root: refused" "not by you|Permission denied" ub --root "$BERTH_ROOT" list
+check_output_contains "--root /var/lib/berth: refused" "is the system's" ub --root /var/lib/berth list
+check_output_contains "BERTH_ROOT below /run/berth: refused" "is the system's" \
+        env UENV=BERTH_ROOT=/run/berth/x bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
+        BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED ub list"
+check_output_contains "--root at a directory root owns (/var/tmp): refused" "not by you" ub --root /var/tmp list
+ln -s "$BERTH_ROOT" "$UHOME/rootlink"
+check_output_contains "--root through a symlink to root's state: refused" "not by you|Permission denied" ub --root "$UHOME/rootlink" list
+check_eq "root's machine is still there" same "$(berth list --json | jq -r '.[].name')"
+
+# --- no subordinate IDs yet -----------------------------------------------
+check_output_contains "create without subordinate IDs names /etc/subuid" "/etc/subuid" \
+        ub create a --template busybox
+check_eq "and leaves nothing" "" "$(ls -A "$STATE/machines")"
+usermod --add-subuids "$START-$END" --add-subgids "$START-$END" "$U"
+
+# --- machines from the user's ranges ------------------------------------------
+check "create a --template busybox" ub create a --template busybox
+check_eq "a is listed, stopped" "a stopped" "$(ub list --json | jq -r '.[] | "\(.name) \(.state)"')"
+ba=$(base_of a)
+check_eq "a's range is the first of the user's" "$START" "$ba"
+check_eq "a's rootfs belongs to the machine's root" "$ba:$ba" "$(stat -c %u:%g "$STATE/machines/a/rootfs")"
+check_eq "and so does its busybox" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/bin/busybox")"
+check_eq "the hostname is written inside the range" "a $ba" \
+        "$(cat "$STATE/machines/a/rootfs/etc/hostname") $(stat -c %u "$STATE/machines/a/rootfs/etc/hostname")"
+check_eq "no file of the tree is the user's or host root's" "" \
+        "$(find "$STATE/machines/a/rootfs" \( -uid 0 -o -uid "$UID_U" \) -print -quit)"
+# (its staging dir's name until the registry is next read)
+check "the user's registry names a" grep -qEx "OWNER=.*/machines/(a|\.staging-a\..*)" "$STATE/uid-ranges/$(printf '%08x' "$ba")"
+check_output_contains "status shows the range" "root is host UID $ba" ub status a
+
+# A rootfs tarball: its owners shift into the range.
+mkdir -p "$TEST_TMP/tree/etc" "$TEST_TMP/tree/home/u"
+echo hello >"$TEST_TMP/tree/etc/greeting"
+chown 1000:1000 "$TEST_TMP/tree/home/u"
+ln -s /etc/shadow "$TEST_TMP/tree/etc/shadowlink"
+tar -C "$TEST_TMP/tree" -cf "$SHARE/root.tar" .
+chmod 644 "$SHARE/root.tar"
+check "create b --from-tar" ub create b --from-tar "$SHARE/root.tar"
+bb=$(base_of b)
+check_eq "b got the second range" "$((START + 65536))" "$bb"
+check_eq "b's files: root's and UID 1000's, shifted" "$bb $((bb + 1000))" \
+        "$(stat -c %u "$STATE/machines/b/rootfs/etc/greeting") $(stat -c %u "$STATE/machines/b/rootfs/home/u")"
+check_eq "the symlink stays a symlink, never followed" "/etc/shadow" "$(readlink "$STATE/machines/b/rootfs/etc/shadowlink")"
+check_eq "no file of the user's state is /etc/shadow" "" \
+        "$(find "$UHOME" -samefile /etc/shadow -print -quit 2>/dev/null)"
+check_fails "--from-tar of a file the user cannot read" ub create c --from-tar /etc/shadow
+
+# A tar with a hard link to /etc/shadow cannot reach it: the unpacker runs as
+# root of the machine's namespace, where /etc/shadow's owner does not exist.
+python3 - "$SHARE/evil.tar" <<'EOF'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+        ti = tarfile.TarInfo("etc/passwd-hard"); ti.type = tarfile.LNKTYPE; ti.linkname = "/etc/shadow"
+        t.addfile(ti)
+EOF
+chmod 644 "$SHARE/evil.tar"
+ub create evil --from-tar "$SHARE/evil.tar" >/dev/null 2>&1
+check_eq "a hard link to /etc/shadow in a tar gives the user nothing of it" "" \
+        "$(find "$UHOME" -samefile /etc/shadow -print -quit 2>/dev/null)"
+check_status "rm evil (made or not: no such machine is 4)" 0 bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN \
+        BERTH=$BERTH BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
+        ub rm evil >/dev/null 2>&1; r=\$?; [ \$r = 0 ] || [ \$r = 4 ]"
+
+# Out of ranges: said, naming the files, nothing made.
+check_output_contains "a third machine: out of ranges, said" "taken by machines.*/etc/subuid" \
+        ub create c --template busybox
+check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
+
+# Not yet without root: said, nothing changed.
+check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
+        ub create d --template debian
+check_output_contains "exec: needs root for now" "needs root for now" ub exec a -- true
+
+# --- rm -------------------------------------------------------------------
+check "rm a" ub rm a
+check_eq "a and all its files are gone" "b" "$(ls -A "$STATE/machines" | xargs)"
+check_eq "its registry entry is gone" "" "$(ls "$STATE/uid-ranges" | grep -x "$(printf '%08x' "$ba")")"
+check "create c reuses a's range" ub create c --template busybox
+check_eq "c got the freed range" "$ba" "$(base_of c)"
+check "rm b" ub rm b
+check "rm c" ub rm c
+check_eq "the user's machines are all gone" "" "$(ls -A "$STATE/machines")"
+check_eq "no file of the user's ranges is left in its home" "" \
+        "$(find "$UHOME" \( -uid "$START" -o -uid "$((START + 65536))" \) -print -quit)"
+
+# --- the system's state -------------------------------------------------------
+check_eq "nothing under /var/lib/berth or /run/berth changed" "$before" "$(system_listing)"
+check_eq "no host registry entry names the user's home" "" \
+        "$(grep -rl "$UHOME" /var/lib/berth/uid-ranges 2>/dev/null)"
+check_eq "nothing there belongs to the user" "" \
+        "$(find /var/lib/berth /run/berth -uid "$UID_U" -print -quit 2>/dev/null)"
+check_eq "root's machine is untouched" same "$(berth list --json | jq -r '.[].name')"
+
+done_testing
