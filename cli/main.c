@@ -205,9 +205,9 @@ int main(int argc, char **argv) {
         snprintf(prefix, sizeof prefix, "berth %s", verb->name);
         log_set_prefix(prefix);
         if (geteuid() != 0 && !verb->rootless) {
-                log_error("This verb needs root for now: without root berth does only create (busybox template, "
-                          "--from-tar), list, status and rm (README \"Without root\"). Run it as root, "
-                          "e.g. with sudo.");
+                log_error("This verb needs root for now: without root berth does create (--template busybox, "
+                          "--from-tar), start, stop, kill, exec, shell, run, list, status and rm (README "
+                          "\"Without root\"). Run it as root, e.g. with sudo.");
                 return EXIT_FAIL;
         }
         r = verb->func(&ctx, p.n_args, p.args);

@@ -577,6 +577,7 @@ const VerbSpec exec_verb = {
         .runs_command = true,
         .n_before_command = 1,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_exec(Context *ctx, int argc, char **argv) {
@@ -610,6 +611,7 @@ const VerbSpec shell_verb = {
         .runs_command = true,
         .n_before_command = 1,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_shell(Context *ctx, int argc, char **argv) {

@@ -287,6 +287,11 @@ static void clean_image_staging(int images_fd, const char *name) {
 }
 
 int image_build_from_template(Store *store, int images_fd, const char *name) {
+        /* Image bases have no UID range of their own yet to build them in. */
+        if (geteuid() != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "Without root, 'berth run' boots machines only, not templates yet: make one "
+                                       "first ('berth create %s --template %s') and run that.", name, name);
         clean_image_staging(images_fd, name);
         uint64_t rnd = 0;
         if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)

@@ -22,6 +22,7 @@
 #include "console.h"
 #include "fs.h"
 #include "initctl.h"
+#include "idmap.h"
 #include "launch.h"
 #include "mount-lock.h"
 #include "log.h"
@@ -250,6 +251,7 @@ typedef struct Machine {
         char *registered; /* ... the name it is registered under, if it is */
         char *base;       /* a run instance's base machine */
         bool ephemeral;
+        bool rootless;    /* started by a user, not root: no cgroups, no bridge, subuid maps */
         int lifeline_pidfd;
         int lifeline; /* readable: whoever started us for one job is gone */
         int base_lock;
@@ -283,7 +285,8 @@ static void machine_done(Machine *m) {
                 network_release(&m->net);
                 if (m->scratch)
                         (void) scratch_remove_layers(m->cfg.scratch_directory, m->cgname, m->uid_base);
-                (void) cgroup_machine_destroy(&m->mcg);
+                if (!m->rootless)
+                        (void) cgroup_machine_destroy(&m->mcg);
                 /* Without the state file the machine reads as stopped even before the lock goes. */
                 (void) unlinkat(m->run_fd, "state", 0);
         }
@@ -415,6 +418,30 @@ static int machine_load(Machine *m) {
         r = machine_load_files(m);
         if (r < 0)
                 return r;
+        m->rootless = geteuid() != 0;
+        if (m->rootless) {
+                /* A user's machine is always in a user namespace of the user's
+                 * subordinate IDs, and has only what needs no host privilege. */
+                if (!m->cfg.private_users)
+                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                               "PrivateUsers=no needs root: without root a machine always runs "
+                                               "in a user namespace. Drop that setting.");
+                if (m->cfg.network_mode == NETWORK_MODE_HOST)
+                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                               "[Network] Mode=host needs root; without root use Mode=none.");
+                if (m->cfg.network_mode != NETWORK_MODE_NONE) {
+                        log_info("Without root machine %s has no network but its loopback ([Network] Mode=none).",
+                                 a->name);
+                        m->cfg.network_mode = NETWORK_MODE_NONE;
+                        free(m->cfg.ports);
+                        m->cfg.ports = NULL;
+                        m->cfg.n_ports = 0;
+                }
+                if (m->cfg.scratch_directory) {
+                        free(m->cfg.scratch_directory);
+                        m->cfg.scratch_directory = NULL;
+                }
+        }
         if (a->devices) {
                 r = machine_config_add_devices(&m->cfg, a->devices, &cfg_err);
                 if (r < 0)
@@ -490,13 +517,13 @@ static int machine_claim(Machine *m) {
                 r = cgroup_self_unified(&m->group);
                 if (r < 0)
                         return log_error_errno(r, "Cannot find the unit's cgroup (is it delegated?): %m");
-        } else
+        } else if (!m->rootless)
                 m->group = xasprintf(CGROUP_TOP "/%s", m->cgname);
         m->mcg.group = m->group;
 
         m->st = (RuntimeState) { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
                                  .ephemeral = m->ephemeral };
-        snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group);
+        snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group ?: "");
         /* What status shows: the devices of this run, --device's too.  The
          * config caps them at 64 lines of under 200 bytes, which can outgrow
          * the field: then the last ones are left out, and "..." says so. */
@@ -547,10 +574,22 @@ static int machine_claim(Machine *m) {
  * tree owned by the host's IDs again. */
 static int machine_setup_users(Machine *m) {
         if (m->cfg.private_users) {
-                _cleanup_close_ int mfd = open_dir_nofollow(m->store.machines_fd, m->args->name);
-                int r = mfd < 0 ? mfd : userns_ensure_range(&m->store, mfd, &m->uid_base);
+                /* Without idmapped mounts a run instance boots its base's tree
+                 * as it is on disk: in the base's range (no range of its own). */
+                bool base_range = m->rootless && m->base;
+                _cleanup_close_ int mfd = base_range ? open_dir_nofollow(AT_FDCWD, m->machine_dir)
+                                                     : open_dir_nofollow(m->store.machines_fd, m->args->name);
+                int r = mfd < 0            ? mfd
+                        : base_range ? idmap_read_at(mfd, &m->uid_base)
+                                     : userns_ensure_range(&m->store, mfd, &m->uid_base);
                 if (r < 0)
                         return log_error_errno(r, "Failed to get the machine's UID range: %m");
+                /* Without root the user's own IDs are mapped into the machine
+                 * (newidmap.h) and its root reaches the console as theirs; no
+                 * stage: mounts made in a namespace the user owns lock nothing
+                 * the user could not undo anyway. */
+                if (m->rootless)
+                        return 0;
                 /* The console belongs to the machine's root and tty group (GID 5). */
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
@@ -607,6 +646,7 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = m->uid_base,
+                .rootless = m->rootless,
                 .ownership = cfg->ownership,
                 .rootfs_shared = m->base != NULL,
                 .setup_network = attach_network,
@@ -622,13 +662,18 @@ static void launch_params_init(Machine *m, Id128 uuid) {
 static int machine_setup(Machine *m) {
         const SupervisorArgs *a = m->args;
         m->owns_runtime = true;
-        int r = cgroup_supervisor_enter(&m->mcg);
-        if (r < 0)
-                return r;
-        CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
-        r = cgroup_machine_create(&m->mcg, &limits, &m->devices);
-        if (r < 0)
-                return r;
+        int r;
+        /* Without root nothing delegated a cgroup to us (berth start says
+         * so): the machine runs in ours, without limits. */
+        if (!m->rootless) {
+                r = cgroup_supervisor_enter(&m->mcg);
+                if (r < 0)
+                        return r;
+                CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
+                r = cgroup_machine_create(&m->mcg, &limits, &m->devices);
+                if (r < 0)
+                        return r;
+        }
 
         r = network_prepare(&m->net, &m->store, a->name, &m->cfg, a->unit);
         if (r < 0)
@@ -828,7 +873,7 @@ static int prepare_reboot(Machine *m) {
         }
         /* A fresh payload per boot: the last boot's subtree goes with it; the
          * machine's group keeps its limits (berth set may have changed them). */
-        int r = cgroup_machine_renew_payload(&m->mcg);
+        int r = m->rootless ? 0 : cgroup_machine_renew_payload(&m->mcg);
         if (r < 0)
                 return r;
         /* The guest may have replaced its init while it ran: check it
