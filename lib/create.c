@@ -355,7 +355,9 @@ int run_instance_make(Store *store, int src_fd, const char *base, const char *na
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
         uid_t uid;
-        if (r >= 0)
+        /* Without root an instance boots in its base's range (no idmapped
+         * mounts to give it another): it takes none of the user's. */
+        if (r >= 0 && geteuid() == 0)
                 r = userns_ensure_range(store, sfd, &uid);
         if (r >= 0 && renameat2(store->machines_fd, staging, store->machines_fd, name, RENAME_NOREPLACE) < 0)
                 r = -errno;

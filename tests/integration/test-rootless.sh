@@ -21,6 +21,9 @@ START=$(( ($(last_end) / 65536 + 16) * 65536 + 1000 ))   # unaligned on purpose,
 END=$((START + 2 * 65536 - 1))
 
 cleanup_rl() {
+        local p
+        # Whatever still runs as the test's own user (a failed stop).
+        for p in $(pgrep -U "$UID_U" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
         usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
         userdel -r -f "$U" >/dev/null 2>&1
         rm -rf --one-file-system "$UDIR" "$SHARE"
@@ -33,6 +36,7 @@ useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UHOME" -m -s /bin/sh "$U" || 
 mkdir -m 0700 "$URUN"
 chown "$U:" "$URUN"
 UID_U=$(id -u "$U")
+trap cleanup_rl EXIT
 
 # ub ARGS...: berth as the user, with a clean environment.
 ub() {
@@ -65,12 +69,15 @@ check_eq "the state lives in the user's XDG data dir" "$U 700" "$(stat -c '%U %a
 check_eq "the runtime state in XDG_RUNTIME_DIR/berth" "$U 700" "$(stat -c '%U %a' "$URUN/berth")"
 
 # --- root's machine of the same name ------------------------------------------
-check "root creates machine same" berth create same --template busybox
+check "root creates machine same" berth create same --template busybox --set Network.Mode=none
+check "root starts it" berth start same
 check_eq "the user does not list root's machine" "" "$(ub list --json | jq -r '.[].name')"
 check_status "the user's status of 'same': no such machine (4)" 4 ub status same
 check_status "the user's rm of 'same': no such machine (4)" 4 ub rm same
-check_status "the user cannot stop it (not a rootless verb: 1)" 1 ub stop same
-check_output_contains "start says it needs root for now" "needs root for now" ub start same
+check_status "the user cannot stop it: no such machine (4)" 4 ub stop same
+check_status "nor exec in it (4)" 4 ub exec same -- true
+check_status "nor kill it (4)" 4 ub kill same
+check_output_contains "verbs not done without root say so" "needs root for now" ub console same
 check_output_contains "--root naming root's state root: refused" "not by you|Permission denied" ub --root "$BERTH_ROOT" list
 check_output_contains "--root /var/lib/berth: refused" "is the system's" ub --root /var/lib/berth list
 check_output_contains "BERTH_ROOT below /run/berth: refused" "is the system's" \
@@ -79,7 +86,7 @@ check_output_contains "BERTH_ROOT below /run/berth: refused" "is the system's" \
 check_output_contains "--root at a directory root owns (/var/tmp): refused" "not by you" ub --root /var/tmp list
 ln -s "$BERTH_ROOT" "$UHOME/rootlink"
 check_output_contains "--root through a symlink to root's state: refused" "not by you|Permission denied" ub --root "$UHOME/rootlink" list
-check_eq "root's machine is still there" same "$(berth list --json | jq -r '.[].name')"
+check_eq "root's machine still runs" "same running" "$(berth list --json | jq -r '.[] | "\(.name) \(.state)"')"
 
 # --- no subordinate IDs yet -----------------------------------------------
 check_output_contains "create without subordinate IDs names /etc/subuid" "/etc/subuid" \
@@ -143,7 +150,33 @@ check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 # Not yet without root: said, nothing changed.
 check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
         ub create d --template debian
-check_output_contains "exec: needs root for now" "needs root for now" ub exec a -- true
+check_output_contains "cp: needs root for now" "needs root for now" ub cp "$SHARE/root.tar" a:/x
+
+# --- boot, exec, stop, run ----------------------------------------------------
+check_output_contains "start a: running without limits, said once" "without resource limits" ub start a
+check_eq "a is running" "a running" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
+check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
+check_eq "the machine's root is root inside" 0 "$(ub exec a -- id -u)"
+check_eq "its IDs are the user's range (and the user's own, as 65536)" \
+        "0 $ba 65536 65536 $UID_U 1" "$(ub exec a -- cat /proc/self/uid_map | xargs)"
+check "the machine's root writes a file" ub exec a -- touch /made-inside
+check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
+check_eq "the machine has only its loopback" "lo" "$(ub exec a -- ls /sys/class/net | xargs)"
+check_eq "the machine's init is PID 1 in its own namespace" busybox \
+        "$(ub exec a -- cat /proc/1/comm)"
+check_eq "the machine sees nothing of the host's root machine" "" "$(ub exec a -- ls /var/lib/berth 2>/dev/null)"
+check "stop a" ub stop a
+check_eq "a is stopped" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
+no_user_process() { ! pgrep -U "$UID_U" >/dev/null; }
+wait_for 10 no_user_process
+check_eq "no process of the user is left" "" "$(pgrep -a -U "$UID_U")"
+check_status "run a: the command's status" 5 ub run a -- sh -c 'touch /tmpfile; exit 5'
+check_eq "run leaves no machine" "a b" "$(ub list --json | jq -r '.[].name' | xargs)"
+check_eq "nor a file in its base" "" "$(ls "$STATE/machines/a/rootfs/tmpfile" 2>/dev/null)"
+check_eq "nor runtime state" "" "$(find "$URUN/berth" -path "$URUN/berth/locks" -prune -o \( -name 'a-run-*' -o -name state \) -print)"
+wait_for 10 no_user_process
+check_eq "nor a process" "" "$(pgrep -a -U "$UID_U")"
+check_output_contains "run of a template: not yet, said" "not templates yet" ub run busybox -- true
 
 # --- rm -------------------------------------------------------------------
 check "rm a" ub rm a
@@ -163,6 +196,7 @@ check_eq "no host registry entry names the user's home" "" \
         "$(grep -rl "$UHOME" /var/lib/berth/uid-ranges 2>/dev/null)"
 check_eq "nothing there belongs to the user" "" \
         "$(find /var/lib/berth /run/berth -uid "$UID_U" -print -quit 2>/dev/null)"
-check_eq "root's machine is untouched" same "$(berth list --json | jq -r '.[].name')"
+check_eq "root's machine still runs, untouched" "same running" "$(berth list --json | jq -r '.[] | "\(.name) \(.state)"')"
+check "root stops it" berth stop same
 
 done_testing
