@@ -441,6 +441,13 @@ static int machine_load(Machine *m) {
                         free(m->cfg.scratch_directory);
                         m->cfg.scratch_directory = NULL;
                 }
+                /* A bind is opened by path with no read access needed: the
+                 * child could clone a directory the user cannot list. */
+                if (m->n_binds > 0 || a->devices)
+                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                               "%s need root for now: without root a machine gets no binds "
+                                               "(--bind, [Files] Bind=) and no extra devices.",
+                                               m->n_binds > 0 ? "Binds" : "Devices");
         }
         if (a->devices) {
                 r = machine_config_add_devices(&m->cfg, a->devices, &cfg_err);

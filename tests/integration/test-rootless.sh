@@ -153,6 +153,9 @@ check_output_contains "create --template debian: refused for now" "busybox or --
 check_output_contains "cp: needs root for now" "needs root for now" ub cp "$SHARE/root.tar" a:/x
 
 # --- boot, exec, stop, run ----------------------------------------------------
+check_output_contains "a bind (of a root-only dir) is refused without root" "Binds need root" \
+        ub start a --bind /root:/mnt
+check_eq "and a did not start" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
 check_output_contains "start a: running without limits, said once" "without resource limits" ub start a
 check_eq "a is running" "a running" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
 check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
