@@ -383,7 +383,7 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         /* Said once, here: the supervisor cannot make cgroups for a user. */
         if (geteuid() != 0 && !ctx->quiet)
                 log_notice("Without root and a delegated cgroup, machine '%s' runs without resource limits "
-                           "([Resources] is not applied) and with no network but loopback.", name);
+                           "([Resources] is not applied).", name);
 
         return start_direct(ctx, name, o, logfd, privileged);
 }

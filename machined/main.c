@@ -32,6 +32,7 @@
 #include "network.h"
 #include "ownership.h"
 #include "notify.h"
+#include "pasta.h"
 #include "portproxy.h"
 #include "layers.h"
 #include "rootfs.h"
@@ -228,6 +229,8 @@ static int attach_network(void *userdata, int netns_fd, char **ret_resolv_conf) 
         return network_attach(userdata, netns_fd, ret_resolv_conf);
 }
 
+static int attach_pasta(void *userdata, int netns_fd, char **ret_resolv_conf);
+
 /* Everything the supervisor holds for its machine, from start to teardown:
  * the steps of run() share it and machine_done() releases it, once. */
 typedef struct Machine {
@@ -252,6 +255,10 @@ typedef struct Machine {
         char *base;       /* a run instance's base machine */
         bool ephemeral;
         bool rootless;    /* started by a user, not root: no cgroups, no bridge, subuid maps */
+        bool use_pasta;   /* rootless: user-mode networking (pasta.h) in place of a bridge */
+        Pasta pasta;
+        PortForward *pasta_ports; /* ... with these forwards (taken from cfg: no bridge makes them) */
+        size_t n_pasta_ports;
         int lifeline_pidfd;
         int lifeline; /* readable: whoever started us for one job is gone */
         int base_lock;
@@ -282,6 +289,7 @@ static void machine_done(Machine *m) {
         if (m->owns_runtime) {
                 if (m->registered)
                         unregister_machine(m->registered);
+                pasta_stop(&m->pasta);
                 network_release(&m->net);
                 if (m->scratch)
                         (void) scratch_remove_layers(m->cfg.scratch_directory, m->cgname, m->uid_base);
@@ -293,6 +301,7 @@ static void machine_done(Machine *m) {
         for (size_t i = 0; i < m->n_binds; i++)
                 bind_spec_done(&m->binds[i]);
         free(m->binds);
+        free(m->pasta_ports);
         for (size_t i = 0; i < m->n_tmpfs; i++)
                 tmpfs_spec_done(&m->tmpfs[i]);
         free(m->tmpfs);
@@ -429,9 +438,17 @@ static int machine_load(Machine *m) {
                 if (m->cfg.network_mode == NETWORK_MODE_HOST)
                         return log_error_errno(SYNTHETIC_ERRNO(EPERM),
                                                "[Network] Mode=host needs root; without root use Mode=none.");
-                if (m->cfg.network_mode != NETWORK_MODE_NONE) {
-                        log_info("Without root machine %s has no network but its loopback ([Network] Mode=none).",
-                                 a->name);
+                /* The default (a bridge) becomes user-mode networking with its
+                 * forwards; any other mode needs root. */
+                m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0;
+                if (m->use_pasta) {
+                        m->cfg.network_mode = NETWORK_MODE_NONE; /* own namespace; pasta adds the rest */
+                        m->pasta_ports = TAKE_PTR(m->cfg.ports);
+                        m->n_pasta_ports = m->cfg.n_ports;
+                        m->cfg.n_ports = 0;
+                } else if (m->cfg.network_mode != NETWORK_MODE_NONE) {
+                        log_info("Without root and without pasta (package passt) machine %s has no network but "
+                                 "its loopback ([Network] Mode=none).", a->name);
                         m->cfg.network_mode = NETWORK_MODE_NONE;
                         free(m->cfg.ports);
                         m->cfg.ports = NULL;
@@ -656,8 +673,8 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                 .rootless = m->rootless,
                 .ownership = cfg->ownership,
                 .rootfs_shared = m->base != NULL,
-                .setup_network = attach_network,
-                .network_userdata = &m->net,
+                .setup_network = m->use_pasta ? attach_pasta : attach_network,
+                .network_userdata = m->use_pasta ? (void *) m : (void *) &m->net,
                 .resolv_conf = m->resolv_conf,
                 .stage = m->stage.path ? &m->stage : NULL,
                 .machine_uuid = uuid,
@@ -719,6 +736,12 @@ static int machine_setup(Machine *m) {
         /* systemd says READY=1 when it has booted; other inits are "up" at exec. */
         m->guest_notifies = strstr(m->init_name, "systemd");
         return 0;
+}
+
+/* Each boot's network namespace gets its own pasta. */
+static int attach_pasta(void *userdata, int netns_fd, char **ret_resolv_conf) {
+        Machine *m = userdata;
+        return pasta_start(&m->pasta, m->run_fd, netns_fd, m->pasta_ports, m->n_pasta_ports, ret_resolv_conf);
 }
 
 /* A stop was asked for: say so in the runtime state. */
@@ -910,6 +933,7 @@ static int run(const SupervisorArgs *a) {
                 .proxy = PORTPROXY_INIT,
                 .stage = MOUNT_STAGE_INIT,
                 .lifeline_pidfd = -EBADF,
+                .pasta = PASTA_INIT,
                 .base_lock = -EBADF,
                 .run_fd = -EBADF,
                 .lock_fd = -EBADF,
