@@ -440,15 +440,16 @@ static int machine_load(Machine *m) {
                                                "[Network] Mode=host needs root; without root use Mode=none.");
                 /* The default (a bridge) becomes user-mode networking with its
                  * forwards; any other mode needs root. */
-                m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0;
+                m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0 &&
+                               access("/dev/net/tun", R_OK | W_OK) >= 0;
                 if (m->use_pasta) {
                         m->cfg.network_mode = NETWORK_MODE_NONE; /* own namespace; pasta adds the rest */
                         m->pasta_ports = TAKE_PTR(m->cfg.ports);
                         m->n_pasta_ports = m->cfg.n_ports;
                         m->cfg.n_ports = 0;
                 } else if (m->cfg.network_mode != NETWORK_MODE_NONE) {
-                        log_info("Without root and without pasta (package passt) machine %s has no network but "
-                                 "its loopback ([Network] Mode=none).", a->name);
+                        log_info("Without root, pasta (package passt) and a /dev/net/tun you may open, machine %s "
+                                 "has no network but its loopback ([Network] Mode=none).", a->name);
                         m->cfg.network_mode = NETWORK_MODE_NONE;
                         free(m->cfg.ports);
                         m->cfg.ports = NULL;

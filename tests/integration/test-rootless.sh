@@ -5,6 +5,13 @@
 # newuidmap/newgidmap; busybox and --from-tar rootfs trees belong to the
 # machine's IDs; rm removes them; root's machines stay out of its reach and
 # nothing under /var/lib/berth or /run/berth changes.
+# A mount namespace of its own: the user-mode networking cases bind a
+# /dev/net/tun the user may open over the host's (mode 0600 on hosts
+# without udev) for this test alone.
+if [ -z "${BERTH_RL_MNTNS:-}" ]; then
+        export BERTH_RL_MNTNS=1
+        exec unshare --mount --propagation private -- bash "$0" "$@"
+fi
 . "$(dirname "$0")/lib.sh"
 
 U=berth-rl$$
@@ -24,6 +31,8 @@ cleanup_rl() {
         local p
         # Whatever still runs as the test's own user (a failed stop).
         for p in $(pgrep -U "$UID_U" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
+        [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
         usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
         userdel -r -f "$U" >/dev/null 2>&1
         rm -rf --one-file-system "$UDIR" "$SHARE"
@@ -179,6 +188,34 @@ check_eq "nor a file in its base" "" "$(ls "$STATE/machines/a/rootfs/tmpfile" 2>
 check_eq "nor runtime state" "" "$(find "$URUN/berth" -path "$URUN/berth/locks" -prune -o \( -name 'a-run-*' -o -name state \) -print)"
 wait_for 10 no_user_process
 check_eq "nor a process" "" "$(pgrep -a -U "$UID_U")"
+# --- user-mode networking (pasta) --------------------------------------------
+# A "remote" host in a namespace of its own behind a veth: pasta copies the
+# test namespace's address and route into the machine.
+unshare --net sleep 600 & RP=$!
+wait_for 5 test -e /proc/$RP/ns/net
+ip link add rl0 type veth peer name rl1 netns /proc/$RP/ns/net
+ip addr add 10.99.0.1/24 dev rl0 && ip link set rl0 up && ip route add default via 10.99.0.2
+nsenter --net=/proc/$RP/ns/net sh -c 'ip link set lo up; ip addr add 10.99.0.2/24 dev rl1; ip link set rl1 up'
+mkdir -p "$TEST_TMP/www" && echo remote-hello >"$TEST_TMP/www/index.html"
+nsenter --net=/proc/$RP/ns/net python3 -m http.server 18081 --bind 10.99.0.2 --directory "$TEST_TMP/www" \
+        >/dev/null 2>&1 & HP=$!
+mknod -m 0666 "$TEST_TMP/tun" c 10 200 && mount --bind "$TEST_TMP/tun" /dev/net/tun
+PORT=$((20000 + $$ % 20000))
+check "start a with a port forward" ub start a --port "$PORT:80"
+check "pasta runs as the user" pgrep -U "$UID_U" -f "^/usr/bin/pasta "
+check_eq "the machine got the host's address" "10.99.0.1/24" \
+        "$(ub exec a -- ip -4 -o addr show | awk '$2 != "lo" { print $4 }')"
+check_eq "its DNS is pasta's forwarder" "nameserver 169.254.1.1" "$(ub exec a -- cat /etc/resolv.conf)"
+check "a web server in the machine" ub exec a -- sh -c 'mkdir -p /srv && echo guest-hello >/srv/index.html && httpd -p 80 -h /srv'
+check "the forward answers from the host" wait_for 10 bash -c "curl -sf -m 2 http://127.0.0.1:$PORT/ | grep -qx guest-hello"
+check_eq "egress: the machine reaches the remote host" remote-hello \
+        "$(ub exec a -- sh -c 'printf "GET /index.html HTTP/1.0\r\n\r\n" | timeout 5 nc 10.99.0.2 18081 | tail -n 1')"
+check "stop a" ub stop a
+wait_for 10 no_user_process
+check_eq "pasta went with it" "" "$(pgrep -a -U "$UID_U")"
+check_fails "the forward is gone" curl -sf -m 2 "http://127.0.0.1:$PORT/"
+umount /dev/net/tun
+
 check_output_contains "run of a template: not yet, said" "not templates yet" ub run busybox -- true
 
 # --- rm -------------------------------------------------------------------
