@@ -15,6 +15,7 @@ fi
 . "$(dirname "$0")/lib.sh"
 
 U=berth-rl$$
+U2=berth-rm$$   # a second user, who must not reach the first one's machines
 UDIR=$(mktemp -d /var/tmp/berth-rl.XXXXXX)   # the user's home and runtime dir
 chmod 755 "$UDIR"
 UHOME=$UDIR/home
@@ -35,6 +36,7 @@ cleanup_rl() {
         [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
         usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
         userdel -r -f "$U" >/dev/null 2>&1
+        userdel -r -f "$U2" >/dev/null 2>&1
         rm -rf --one-file-system "$UDIR" "$SHARE"
         cleanup
 }
@@ -161,12 +163,25 @@ check_output_contains "create --template debian: refused for now" "busybox or --
         ub create d --template debian
 check_output_contains "cp: needs root for now" "needs root for now" ub cp "$SHARE/root.tar" a:/x
 
+# --- another user -------------------------------------------------------------
+useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UDIR/home2" -m -s /bin/sh "$U2"
+mkdir -m 0700 "$UDIR/run2" && chown "$U2:" "$UDIR/run2"
+ub2() {
+        setpriv --reuid "$U2" --regid "$U2" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                HOME="$UDIR/home2" XDG_RUNTIME_DIR="$UDIR/run2" "$BERTH" "$@"
+}
+check_eq "another user lists none of them" "" "$(ub2 list --json | jq -r '.[].name')"
+check_status "nor sees a (4)" 4 ub2 status a
+check_output_contains "nor opens the first user's state with --root" "Permission denied|not by you" \
+        ub2 --root "$STATE" list
+
 # --- boot, exec, stop, run ----------------------------------------------------
 check_output_contains "a bind (of a root-only dir) is refused without root" "Binds need root" \
         ub start a --bind /root:/mnt
 check_eq "and a did not start" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
 check_output_contains "start a: running without limits, said once" "without resource limits" ub start a
 check_eq "a is running" "a running" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
+check_output_contains "status says it has no cgroup of its own" "CGroup: none" ub status a
 check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
 check_eq "the machine's root is root inside" 0 "$(ub exec a -- id -u)"
 check_eq "its IDs are the user's range (and the user's own, as 65536)" \
