@@ -572,6 +572,10 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
         if (p->stub_init) {
+                /* Dumpable (stub-init.h) before the error pipe says we are up:
+                 * a user's "berth exec" may enter at once. */
+                if (p->rootless)
+                        (void) prctl(PR_SET_DUMPABLE, 1);
                 /* The error pipe closes as an exec would have closed it; and as
                  * the stub never execs, CLOEXEC alone would keep every fd of the
                  * supervisor (locks, relay sockets, store dirs): close them. */

@@ -214,6 +214,7 @@ nsenter --net=/proc/$RP/ns/net sh -c 'ip link set lo up; ip addr add 10.99.0.2/2
 mkdir -p "$TEST_TMP/www" && echo remote-hello >"$TEST_TMP/www/index.html"
 nsenter --net=/proc/$RP/ns/net python3 -m http.server 18081 --bind 10.99.0.2 --directory "$TEST_TMP/www" \
         >/dev/null 2>&1 & HP=$!
+check "the remote host's web server is up" wait_for 20 curl -sf -m 1 -o /dev/null http://10.99.0.2:18081/index.html
 mknod -m 0666 "$TEST_TMP/tun" c 10 200 && mount --bind "$TEST_TMP/tun" /dev/net/tun
 PORT=$((20000 + $$ % 20000))
 check "start a with a port forward" ub start a --port "$PORT:80"
