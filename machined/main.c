@@ -378,6 +378,48 @@ static int machine_load_files(Machine *m) {
         return 0;
 }
 
+/* A user's machine (README "Without root"): always in a user namespace of
+ * the user's subordinate IDs, with only what needs no host privilege. */
+static int machine_load_rootless(Machine *m) {
+        const char *name = m->args->name;
+        if (!m->cfg.private_users)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "PrivateUsers=no needs root: without root a machine always runs "
+                                       "in a user namespace. Drop that setting.");
+        if (m->cfg.network_mode == NETWORK_MODE_HOST)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "[Network] Mode=host needs root; without root use Mode=none.");
+        /* A bind is opened by path with no read access needed: the child
+         * could clone a directory the user cannot list. */
+        if (m->n_binds > 0 || m->args->devices)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "%s need root for now: without root a machine gets no binds "
+                                       "(--bind, [Files] Bind=) and no extra devices.",
+                                       m->n_binds > 0 ? "Binds" : "Devices");
+        /* The default (a bridge) becomes user-mode networking with its
+         * forwards; the other modes fall back to loopback only. */
+        m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0 &&
+                       access("/dev/net/tun", R_OK | W_OK) >= 0;
+        if (m->use_pasta) {
+                m->cfg.network_mode = NETWORK_MODE_NONE; /* own namespace; pasta adds the rest */
+                m->pasta_ports = TAKE_PTR(m->cfg.ports);
+                m->n_pasta_ports = m->cfg.n_ports;
+                m->cfg.n_ports = 0;
+        } else if (m->cfg.network_mode != NETWORK_MODE_NONE) {
+                log_info("Without root, pasta (package passt) and a /dev/net/tun you may open, machine %s "
+                         "has no network but its loopback ([Network] Mode=none).", name);
+                m->cfg.network_mode = NETWORK_MODE_NONE;
+                free(m->cfg.ports);
+                m->cfg.ports = NULL;
+                m->cfg.n_ports = 0;
+        }
+        /* A scratch directory is handed to the machine's root with a host
+         * chown: ephemeral layers stay in memory instead. */
+        free(m->cfg.scratch_directory);
+        m->cfg.scratch_directory = NULL;
+        return 0;
+}
+
 /* Open the store and read the machine's configuration, with what this
  * start adds to it (--port) and takes from it (a run instance's ports). */
 static int machine_load(Machine *m) {
@@ -429,43 +471,9 @@ static int machine_load(Machine *m) {
                 return r;
         m->rootless = geteuid() != 0;
         if (m->rootless) {
-                /* A user's machine is always in a user namespace of the user's
-                 * subordinate IDs, and has only what needs no host privilege. */
-                if (!m->cfg.private_users)
-                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
-                                               "PrivateUsers=no needs root: without root a machine always runs "
-                                               "in a user namespace. Drop that setting.");
-                if (m->cfg.network_mode == NETWORK_MODE_HOST)
-                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
-                                               "[Network] Mode=host needs root; without root use Mode=none.");
-                /* The default (a bridge) becomes user-mode networking with its
-                 * forwards; any other mode needs root. */
-                m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0 &&
-                               access("/dev/net/tun", R_OK | W_OK) >= 0;
-                if (m->use_pasta) {
-                        m->cfg.network_mode = NETWORK_MODE_NONE; /* own namespace; pasta adds the rest */
-                        m->pasta_ports = TAKE_PTR(m->cfg.ports);
-                        m->n_pasta_ports = m->cfg.n_ports;
-                        m->cfg.n_ports = 0;
-                } else if (m->cfg.network_mode != NETWORK_MODE_NONE) {
-                        log_info("Without root, pasta (package passt) and a /dev/net/tun you may open, machine %s "
-                                 "has no network but its loopback ([Network] Mode=none).", a->name);
-                        m->cfg.network_mode = NETWORK_MODE_NONE;
-                        free(m->cfg.ports);
-                        m->cfg.ports = NULL;
-                        m->cfg.n_ports = 0;
-                }
-                if (m->cfg.scratch_directory) {
-                        free(m->cfg.scratch_directory);
-                        m->cfg.scratch_directory = NULL;
-                }
-                /* A bind is opened by path with no read access needed: the
-                 * child could clone a directory the user cannot list. */
-                if (m->n_binds > 0 || a->devices)
-                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
-                                               "%s need root for now: without root a machine gets no binds "
-                                               "(--bind, [Files] Bind=) and no extra devices.",
-                                               m->n_binds > 0 ? "Binds" : "Devices");
+                r = machine_load_rootless(m);
+                if (r < 0)
+                        return r;
         }
         if (a->devices) {
                 r = machine_config_add_devices(&m->cfg, a->devices, &cfg_err);
