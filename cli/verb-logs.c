@@ -207,6 +207,7 @@ const VerbSpec logs_verb = {
         .example = "logs -f -n 50 web",
         .options = logs_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 int verb_logs(Context *ctx, int argc, char **argv) {
