@@ -31,7 +31,7 @@ END=$((START + 2 * 65536 - 1))
 cleanup_rl() {
         local p
         # Whatever still runs as the test's own user (a failed stop).
-        for p in $(pgrep -U "$UID_U" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        [ -n "${UID_U:-}" ] && for p in $(pgrep -U "$UID_U"); do kill -9 "$p" 2>/dev/null; done
         [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
         [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
         usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
@@ -47,7 +47,6 @@ useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UHOME" -m -s /bin/sh "$U" || 
 mkdir -m 0700 "$URUN"
 chown "$U:" "$URUN"
 UID_U=$(id -u "$U")
-trap cleanup_rl EXIT
 
 # ub ARGS...: berth as the user, with a clean environment.
 ub() {
