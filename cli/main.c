@@ -214,8 +214,10 @@ int main(int argc, char **argv) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "berth %s", verb->name);
         log_set_prefix(prefix);
-        if (geteuid() != 0) {
-                log_error("This verb needs root: run it as root, e.g. with sudo.");
+        if (geteuid() != 0 && !verb->rootless) {
+                log_error("This verb needs root for now: without root berth does create (--template busybox, "
+                          "--from-tar), start, stop, kill, exec, shell, run, list, status, logs and rm (README "
+                          "\"Without root\"). Run it as root, e.g. with sudo.");
                 return EXIT_FAIL;
         }
         r = verb->func(&ctx, p.n_args, p.args);

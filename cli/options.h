@@ -48,6 +48,7 @@ typedef struct VerbSpec {
                                     * (exec, shell, run), whose status is the verb's */
         unsigned n_before_command;
         CompleteKind complete;
+        bool rootless;             /* works for a non-root caller (README "Without root") */
 } VerbSpec;
 
 /* Walks a verb's arguments.  Positional arguments are moved, in order, to

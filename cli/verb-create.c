@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fs.h"
 #include "log.h"
+#include "newidmap.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "util.h"
@@ -78,7 +79,18 @@ const VerbSpec create_verb = {
         .example = "create web --template debian --release bookworm\ncreate box --from-tar rootfs.tar.zst --set Resources.MemoryMax=1G",
         .options = create_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
+
+typedef struct HostnameArgs {
+        const char *rootfs, *hostname;
+} HostnameArgs;
+
+/* Without root, in the machine's user namespace: its IDs own the tree. */
+static int write_hostname(void *userdata) {
+        const HostnameArgs *h = userdata;
+        return rootfs_write_hostname(h->rootfs, h->hostname);
+}
 
 int verb_create(Context *ctx, int argc, char **argv) {
         _cleanup_strv_free_ char **set = NULL;
@@ -171,6 +183,13 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 log_error("--copy only goes with --image.");
                 return ERR_USAGE;
         }
+        /* Without root only the sources that unpack inside the machine's
+         * user namespace exist yet. */
+        if (geteuid() != 0 && !a.from_tar && !(a.template && streq(a.template, "busybox"))) {
+                log_error("Without root, machines are made with --template busybox or --from-tar only so far; "
+                          "run this as root, or use one of those.");
+                return ERR_USAGE;
+        }
         if (image)
                 return create_from_image(ctx, name, image, copy, set, a.max_size);
         if (a.release && !a.template) {
@@ -237,7 +256,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
         const char *rootfs = stg.rootfs;
         r = populate(ctx, &a, name, rootfs);
         if (r >= 0)
-                r = rootfs_write_hostname(rootfs, cfg.hostname ?: name);
+                r = userns_call(stg.fd, write_hostname, &(HostnameArgs) { rootfs, cfg.hostname ?: name });
         if (r >= 0) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);

@@ -577,6 +577,7 @@ const VerbSpec exec_verb = {
         .runs_command = true,
         .n_before_command = 1,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 /* Our stdin is a pipe or a file with data waiting in it (not a terminal,
@@ -634,6 +635,7 @@ const VerbSpec shell_verb = {
         .runs_command = true,
         .n_before_command = 1,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_shell(Context *ctx, int argc, char **argv) {

@@ -234,6 +234,7 @@ const VerbSpec start_verb = {
         .example = "start --wait --port 8080:80 web",
         .options = start_options,
         .complete = COMPLETE_STOPPED,
+        .rootless = true,
 };
 
 int verb_start(Context *ctx, int argc, char **argv) {
@@ -421,6 +422,10 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 return ERR_FAILED;
         if (mode == RUN_MODE_UNIT)
                 return start_unit(ctx, name, privileged, o);
+        /* Said once, here: the supervisor cannot make cgroups for a user. */
+        if (geteuid() != 0 && !ctx->quiet)
+                log_notice("Without root and a delegated cgroup, machine '%s' runs without resource limits "
+                           "([Resources] is not applied).", name);
 
         return start_direct(ctx, name, o, logfd, privileged);
 }
@@ -497,6 +502,7 @@ const VerbSpec stop_verb = {
         .example = "stop --timeout 10 web",
         .options = stop_options,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_stop(Context *ctx, int argc, char **argv) {
@@ -566,6 +572,7 @@ const VerbSpec kill_verb = {
         .example = "kill --signal RTMIN+4 web",
         .options = kill_options,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_kill(Context *ctx, int argc, char **argv) {

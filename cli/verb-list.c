@@ -414,6 +414,7 @@ const VerbSpec list_verb = {
         .example = "list --json",
         .options = json_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
 
 int verb_list(Context *ctx, int argc, char **argv) {
@@ -626,6 +627,7 @@ const VerbSpec status_verb = {
         .example = "status web\nstatus --json web\nstatus --check web",
         .options = status_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 int verb_status(Context *ctx, int argc, char **argv) {
@@ -719,7 +721,11 @@ int verb_status(Context *ctx, int argc, char **argv) {
                                        m.unit.sub_state, entered);
                         } else if (!isempty(m.rt.unit))
                                 printf("       Unit: %s (unknown to systemd)\n", m.rt.unit);
-                        printf("     CGroup: /%s\n", m.rt.cgroup);
+                        /* A user's machine has none of its own (README "Without root"). */
+                        if (isempty(m.rt.cgroup))
+                                printf("     CGroup: none (its supervisor's, no limits)\n");
+                        else
+                                printf("     CGroup: /%s\n", m.rt.cgroup);
                         if (!isempty(m.rt.addresses))
                                 printf("    Address: %s\n", m.rt.addresses);
                         printf(" Supervisor: %d\n", (int) m.rt.supervisor_pid);

@@ -335,6 +335,7 @@ const VerbSpec logs_verb = {
                    "--until today web",
         .options = logs_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 /* A --since/--until value as journalctl takes it too, "@SECONDS.USEC",

@@ -21,6 +21,7 @@ const VerbSpec rm_verb = {
         .example = "rm web",
         .options = rm_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 int verb_rm(Context *ctx, int argc, char **argv) {

@@ -85,6 +85,7 @@ const VerbSpec run_verb = {
         .runs_command = true,
         .n_before_command = 1,
         .complete = COMPLETE_SOURCE,
+        .rootless = true,
 };
 
 int verb_run(Context *ctx, int argc, char **argv) {

@@ -15,8 +15,10 @@
 #include "fs.h"
 #include "gc.h"
 #include "kv.h"
+#include "idmap.h"
 #include "layers.h"
 #include "log.h"
+#include "newidmap.h"
 #include "name.h"
 #include "runtime.h"
 #include "spawn.h"
@@ -85,7 +87,7 @@ static int remove_leftovers(Store *store, const char *held, bool verbose) {
                 _cleanup_close_ int lock = held ? -EBADF : store_lock_machine(store, name, true);
                 if (!held && lock < 0)
                         continue;
-                r = rm_rf_at(store->machines_fd, de->d_name);
+                r = store_rm_machine_dir(store, de->d_name);
                 if (r < 0)
                         log_warning_errno(r, "Failed to remove stale %s/machines/%s, ignoring: %m", store->root,
                                           de->d_name);
@@ -141,11 +143,29 @@ int staging_commit(Store *store, const Staging *s, const char *name, const char 
                         log_error("No space left on device: the file system holding %s/machines is full. Free "
                                   "space there and run the command again; nothing was created.",
                                   store->root);
-                int k = rm_rf_at(store->machines_fd, s->name);
+                int k = store_rm_machine_dir(store, s->name);
                 if (k < 0)
                         log_warning_errno(k, "Failed to remove %s, the next create will: %m", s->path);
         }
         return r;
+}
+
+/* Run the helper ARGV that fills the rootfs dir ROOTFS (a machine dir's
+ * "rootfs"): as root in a sandbox; without root as root of a user namespace
+ * mapped to the machine's range (the machine dir's idmap), so that what it
+ * writes belongs to the machine's IDs with no host-root step. */
+static int spawn_filler(char *const argv[], const char *rootfs) {
+        if (geteuid() == 0)
+                return spawn_sandboxed(argv);
+        _cleanup_free_ char *dir = xasprintf("%s/..", rootfs);
+        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
+        if (dfd < 0)
+                return log_error_errno(dfd, "Failed to open the machine directory of %s: %m", rootfs);
+        uid_t base;
+        int r = idmap_read_at(dfd, &base);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the UID range of %s: %m", rootfs);
+        return spawn_in_userns(argv, base, rootfs);
 }
 
 int copy_tree(const char *src, const char *dst) {
@@ -202,7 +222,7 @@ int staging_make(Store *store, const char *name, Staging *ret) {
                         log_error_errno(r, "Failed to allocate a UID range: %m");
         }
         if (r < 0) {
-                (void) rm_rf_at(store->machines_fd, staging);
+                (void) store_rm_machine_dir(store, staging);
                 return r;
         }
         /* Initializers are evaluated in no set order: rootfs before path is taken. */
@@ -236,7 +256,7 @@ int template_populate(Store *store, const char *template, const char *release, c
                 argv[7] = (char *) "--release";
                 argv[8] = (char *) release;
         }
-        r = spawn_sandboxed(argv);
+        r = spawn_filler(argv, rootfs);
         if (r < 0)
                 return r;
         if (r != 0)
@@ -249,7 +269,7 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs) {
         const char *unpack = secure_getenv("BERTH_UNPACK") ?: BERTH_UNPACK_PATH;
         char *argv[] = { (char *) unpack, (char *) "--max-size", (char *) max_size, (char *) "--", (char *) tar,
                          (char *) rootfs, NULL };
-        int r = spawn_sandboxed(argv);
+        int r = spawn_filler(argv, rootfs);
         if (r < 0)
                 return r;
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Unpacking %s failed.", tar);
@@ -333,7 +353,9 @@ int run_instance_make(Store *store, int src_fd, const char *base, const char *na
         if (r >= 0)
                 r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
         uid_t uid;
-        if (r >= 0)
+        /* Without root an instance boots in its base's range (no idmapped
+         * mounts to give it another): it takes none of the user's. */
+        if (r >= 0 && geteuid() == 0)
                 r = userns_ensure_range(store, sfd, &uid);
         if (r >= 0 && renameat2(store->machines_fd, staging, store->machines_fd, name, RENAME_NOREPLACE) < 0)
                 r = -errno;

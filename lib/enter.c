@@ -9,6 +9,7 @@
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +19,41 @@
 #include "fs.h"
 #include "log.h"
 #include "seccomp-filter.h"
+#include "spawn.h"
 #include "util.h"
 
+/* A user may enter only the PID namespace of a machine it owns through
+ * the machine's user namespace, and could never come back: a child joins
+ * both and forks the process that lands in the machine, whose status it
+ * passes on.  Returns as enter_fork() does. */
+static pid_t enter_fork_user(int pidfd, const char *machine, int fatal_status) {
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork failed: %m");
+        if (pid > 0)
+                return pid;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                _exit(fatal_status);
+        if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWPID) < 0) {
+                log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
+                _exit(fatal_status);
+        }
+        pid_t c = fork();
+        if (c < 0) {
+                log_error_errno(errno, "fork failed: %m");
+                _exit(fatal_status);
+        }
+        if (c == 0)
+                return 0;
+        /* Only the one child to wait for: nothing else may hold our fds. */
+        (void) syscall(SYS_close_range, 3U, ~0U, 0U);
+        int st = wait_child(c);
+        _exit(st < 0 ? fatal_status : st);
+}
+
 pid_t enter_fork(int pidfd, const char *machine, int fatal_status) {
+        if (geteuid() != 0)
+                return enter_fork_user(pidfd, machine, fatal_status);
         _cleanup_close_ int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (own_pidns < 0 || setns(pidfd, CLONE_NEWPID) < 0)
                 return log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
@@ -53,7 +86,10 @@ int enter_namespaces(pid_t leader, int pidfd, uint64_t *ret_bounding) {
         int r = caps_read_bounding(leader, &bounding);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the machine's capability bounding set: %m");
-        r = cgroup_attach_like(leader, 0);
+        /* A user's machine has no cgroup of its own (it runs in its
+         * supervisor's, which is not the user's to write). */
+        bool user = geteuid() != 0;
+        r = user ? 0 : cgroup_attach_like(leader, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to join the machine's cgroup: %m");
         int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
@@ -67,7 +103,7 @@ int enter_namespaces(pid_t leader, int pidfd, uint64_t *ret_bounding) {
         (void) close(pidfd);
         /* In the machine's user namespace we are nobody until we take its
          * root; the death signal does not survive the change. */
-        if ((flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+        if ((user || (flags & CLONE_NEWUSER)) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
                                         setgroups(0, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
                 return log_error_errno(errno, "Failed to become root in the machine's user namespace: %m");
         *ret_bounding = bounding;

@@ -5,6 +5,11 @@
 #include "util.h"
 
 bool idmap_base_valid(unsigned long base) {
+        /* A user's ranges are wherever the admin put their subordinate IDs
+         * (useradd starts at 100000, unaligned); newuidmap, setuid, holds them
+         * to /etc/subuid, so any range that fits is one berth could pick. */
+        if (geteuid() != 0)
+                return base >= 1 && base <= UINT32_MAX - USERNS_RANGE_SIZE;
         return base >= USERNS_BASE_MIN && base <= USERNS_BASE_MAX && base % USERNS_RANGE_SIZE == 0;
 }
 

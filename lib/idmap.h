@@ -16,8 +16,10 @@
 #define USERNS_BASE_MIN 0x80000U
 #define USERNS_BASE_MAX 0x6FFF0000U
 
-/* A base berth could have handed out: in bounds and aligned to the range size. */
-bool idmap_base_valid(unsigned long base) _pure_;
+/* A base berth could have handed out: for root in bounds and aligned to the
+ * range size; for any other caller (whose ranges come from /etc/subuid, see
+ * subid.h) any range that fits in 32 bits. */
+bool idmap_base_valid(unsigned long base);
 
 /* The base in MACHINE_DIR_FD's idmap file: -ENOENT without one, -EBADMSG or
  * -ERANGE for a malformed one. */

@@ -95,3 +95,55 @@ int id_intervals_add_host(IdIntervals *l, int etc_fd) {
         }
         return 0;
 }
+
+int id_intervals_add_subids(IdIntervals *l, int etc_fd, const char *file, const char *user, uid_t uid) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(etc_fd, file, HOST_ID_FILE_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *num = xasprintf("%u", (unsigned) uid);
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                size_t n = strcspn(line, ":");
+                /* newuidmap accepts a line naming the user or their UID. */
+                bool ours = (n == strlen(user) && strncmp(line, user, n) == 0) ||
+                            (n == strlen(num) && strncmp(line, num, n) == 0);
+                uint64_t a, b;
+                if (!ours || line_field_u64(line, 1, &a) < 0 || line_field_u64(line, 2, &b) < 0 ||
+                    a > UINT32_MAX || b > UINT32_MAX - a)
+                        continue;
+                id_intervals_add(l, a, b);
+        }
+        return 0;
+}
+
+static bool intervals_cover(const IdIntervals *l, uint64_t start, uint64_t end) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].start <= start && end <= l->v[i].end)
+                        return true;
+        return false;
+}
+
+static bool intervals_overlap(const IdIntervals *l, uint64_t start, uint64_t end) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].start < end && start < l->v[i].end)
+                        return true;
+        return false;
+}
+
+int id_intervals_first_free_within(IdIntervals *uids, const IdIntervals *gids, const IdIntervals *used,
+                                   uint64_t size, uint64_t *ret) {
+        if (uids->n > 0)
+                qsort(uids->v, uids->n, sizeof(IdInterval), cmp_interval);
+        for (size_t i = 0; i < uids->n; i++)
+                for (uint64_t b = uids->v[i].start; b + size <= uids->v[i].end; b += size)
+                        if (b > 0 && intervals_cover(gids, b, b + size) && !intervals_overlap(used, b, b + size)) {
+                                *ret = b;
+                                return 0;
+                        }
+        return -ENOSPC;
+}

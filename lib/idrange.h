@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct IdInterval {
         uint64_t start, end; /* [start, end) */
@@ -30,3 +31,15 @@ int id_intervals_first_free(IdIntervals *l, uint64_t min, uint64_t max, uint64_t
  * malformed lines are skipped (they reserve nothing the tools would honour
  * either). */
 int id_intervals_add_host(IdIntervals *l, int etc_fd);
+
+/* Add the subordinate ranges FILE ("subuid" or "subgid" below ETC_FD)
+ * grants USER (by name or by UID, as newuidmap reads them).  A missing file
+ * grants nothing. */
+int id_intervals_add_subids(IdIntervals *l, int etc_fd, const char *file, const char *user, uid_t uid);
+
+/* The lowest START such that [START, START+SIZE) lies in one interval of
+ * UIDS, in one of GIDS, overlaps nothing of USED and is not 0, stepping
+ * through each interval of UIDS from its start (a user's subordinate
+ * ranges are rarely aligned); -ENOSPC if none. */
+int id_intervals_first_free_within(IdIntervals *uids, const IdIntervals *gids, const IdIntervals *used,
+                                   uint64_t size, uint64_t *ret);

@@ -8,6 +8,8 @@
 #include "kv.h"
 #include "log.h"
 #include "name.h"
+#include "newidmap.h"
+#include "paths.h"
 #include "store.h"
 #include "idmap.h"
 #include "uid-registry.h"
@@ -35,29 +37,46 @@ int store_open(Store *s, const char *root, const char *config) {
         if (isempty(config))
                 config = NULL;
 
+        _cleanup_(state_paths_done) StatePaths def = {};
+        int r = state_paths_default(&def);
+        if (r < 0)
+                return r;
+        uid_t uid = geteuid();
+
         /* Naming the default root is not an override: its runtime state stays in
          * /run/berth (berth passes --root to the supervisor it starts). */
-        if (root && streq(root, BERTH_STATE_DIR))
+        if (root && streq(root, def.state))
                 root = NULL;
 
         if (root && root[0] != '/')
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "State root '%s' is not an absolute path; pass --root=/absolute/dir.", root);
+        /* A user's command never creates or changes anything of the system's
+         * machines, whatever root it names (the owner check below catches a
+         * symlink to them). */
+        if (uid != 0 && root && (path_has_dotdot(root) || path_is_system_state(root)))
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "State root '%s' is the system's (or has '..'); without root, berth keeps "
+                                       "machines in %s. Drop --root or pick a directory of your own.",
+                                       root, def.state);
 
         if (root) {
                 s->root = xstrdup(root);
                 s->run = xasprintf("%s/run", root);
                 s->config_path = config ? xstrdup(config) : xasprintf("%s/berth.conf", root);
         } else {
-                s->root = xstrdup(BERTH_STATE_DIR);
-                s->run = xstrdup(BERTH_RUNTIME_DIR);
-                s->config_path = xstrdup(config ?: BERTH_CONFIG_PATH);
+                s->root = TAKE_PTR(def.state);
+                s->run = TAKE_PTR(def.run);
+                s->config_path = config ? xstrdup(config) : TAKE_PTR(def.config);
         }
 
         /* State is root's alone: 0700 keeps other users out of guest trees. */
         s->root_fd = open_or_make(AT_FDCWD, s->root, 0700, true);
         if (s->root_fd < 0)
                 return log_error_errno(s->root_fd, "Failed to open state directory %s: %m", s->root);
+        r = state_dir_check_owner(s->root_fd, s->root, uid);
+        if (r < 0)
+                return r;
         s->machines_fd = open_or_make(s->root_fd, "machines", 0700, false);
         if (s->machines_fd < 0)
                 return log_error_errno(s->machines_fd, "Failed to open %s/machines: %m", s->root);
@@ -67,6 +86,9 @@ int store_open(Store *s, const char *root, const char *config) {
         s->run_fd = open_or_make(AT_FDCWD, s->run, 0700, true);
         if (s->run_fd < 0)
                 return log_error_errno(s->run_fd, "Failed to open runtime directory %s: %m", s->run);
+        r = state_dir_check_owner(s->run_fd, s->run, uid);
+        if (r < 0)
+                return r;
         s->locks_fd = open_or_make(s->run_fd, "locks", 0700, false);
         if (s->locks_fd < 0)
                 return log_error_errno(s->locks_fd, "Failed to open %s/locks: %m", s->run);
@@ -206,12 +228,28 @@ int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base) {
         return idmap_read_at(dfd, ret_base);
 }
 
+int store_rm_machine_dir(Store *s, const char *name) {
+        uid_t base;
+        _cleanup_close_ int dfd = geteuid() == 0 ? -EBADF : open_dir_nofollow(s->machines_fd, name);
+        /* A user cannot unlink what the machine's IDs own: root of the
+         * machine's user namespace can. */
+        if (dfd < 0 || idmap_read_at(dfd, &base) < 0)
+                return rm_rf_at(s->machines_fd, name);
+        _cleanup_free_ char *path = xasprintf("%s/machines/%s", s->root, name);
+        char *argv[] = { (char *) "/bin/rm", (char *) "-rf", (char *) "--one-file-system", (char *) "--", path,
+                         NULL };
+        int r = spawn_in_userns(argv, base, NULL);
+        if (r < 0)
+                return r;
+        return r == 0 ? 0 : -EIO;
+}
+
 int store_remove_machine(Store *s, const char *name, const char *tmp) {
         uid_t base;
         bool ranged = store_machine_uid_base(s, name, &base) >= 0;
         if (renameat(s->machines_fd, name, s->machines_fd, tmp) < 0)
                 return -errno;
-        int r = rm_rf_at(s->machines_fd, tmp);
+        int r = store_rm_machine_dir(s, tmp);
         if (r < 0)
                 return r;
         if (ranged) {

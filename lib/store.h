@@ -75,6 +75,11 @@ int store_lock_base(Store *s, const char *base, bool shared);
  * NAME), then deleted; its UID range goes back to the host registry. */
 int store_remove_machine(Store *s, const char *name, const char *tmp);
 
+/* Remove the dir NAME below machines/ and all in it; without root through
+ * the user namespace of its UID range (what the machine's IDs own is not
+ * the user's to unlink). */
+int store_rm_machine_dir(Store *s, const char *name);
+
 /* Machine NAME's UID range (idmap.h); -ENOENT if it has none yet. */
 int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base);
 

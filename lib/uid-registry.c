@@ -6,6 +6,7 @@
 #include "fs.h"
 #include "kv.h"
 #include "log.h"
+#include "paths.h"
 #include "idmap.h"
 #include "uid-registry.h"
 #include "util.h"
@@ -20,10 +21,15 @@ typedef enum EntryState {
 } EntryState;
 
 int uid_registry_open(const char *dir, UidRegistry *ret) {
-        _cleanup_free_ char *def = NULL;
-        if (!dir)
-                dir = def = xasprintf("%s/uid-ranges", BERTH_STATE_DIR);
-        int r = mkdir_p_at(AT_FDCWD, dir, 0700);
+        _cleanup_(state_paths_done) StatePaths def = {};
+        int r;
+        if (!dir) {
+                r = state_paths_default(&def);
+                if (r < 0)
+                        return r;
+                dir = def.uid_registry;
+        }
+        r = mkdir_p_at(AT_FDCWD, dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the UID range registry %s: %m", dir);
         _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);

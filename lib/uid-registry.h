@@ -29,7 +29,8 @@ typedef struct UidRegistry {
 
 #define UID_REGISTRY_INIT { .dir_fd = -EBADF, .lock_fd = -EBADF }
 
-/* Open (creating it 0700) and lock the registry at DIR (NULL: the host's). */
+/* Open (creating it 0700) and lock the registry at DIR (NULL: the
+ * caller's: the host's for root, the user's own for anyone else, paths.h). */
 int uid_registry_open(const char *dir, UidRegistry *ret);
 void uid_registry_close(UidRegistry *reg);
 

@@ -15,6 +15,16 @@
 
 int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus) {
         const char *e = secure_getenv("BERTH_MODE");
+        /* A user's machines are no units of the system's manager (and the
+         * user manager is not supported yet): direct mode. */
+        if (geteuid() != 0) {
+                if (e && streq(e, "unit"))
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "BERTH_MODE=unit: without root berth runs machines in direct mode "
+                                               "only (no user systemd units yet); unset BERTH_MODE.");
+                *ret_mode = RUN_MODE_DIRECT;
+                return 0;
+        }
         if (e && streq(e, "direct")) {
                 *ret_mode = RUN_MODE_DIRECT;
                 return 0;

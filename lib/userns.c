@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include "fs.h"
@@ -37,7 +38,52 @@ static int collect_root_ranges(int machines_fd, const char *machines_path, IdInt
         return 0;
 }
 
+/* A user's machines take their ranges from the user's own subordinate IDs:
+ * newuidmap maps nothing else for them. */
+static int allocate_user_range(int machines_fd, const char *machines_path, UidRegistry *reg, uid_t *ret) {
+        uid_t uid = geteuid();
+        struct passwd *pw = getpwuid(uid);
+        if (!pw)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                                       "UID %u has no entry in the user database; berth needs your user name to "
+                                       "find your subordinate IDs in /etc/subuid.", (unsigned) uid);
+        _cleanup_free_ char *user = xstrdup(pw->pw_name);
+        _cleanup_(id_intervals_done) IdIntervals uids = {}, gids = {}, used = {};
+        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
+        if (etc < 0)
+                return log_error_errno(etc, "Failed to open /etc: %m");
+        int r = id_intervals_add_subids(&uids, etc, "subuid", user, uid);
+        if (r >= 0)
+                r = id_intervals_add_subids(&gids, etc, "subgid", user, uid);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read /etc/subuid or /etc/subgid: %m");
+        if (uids.n == 0 || gids.n == 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOSPC),
+                                       "User %s has no subordinate IDs in %s: a machine without root needs a "
+                                       "range of %u of them. Ask the admin to run 'usermod --add-subuids "
+                                       "N-M --add-subgids N-M %s' (or add '%s:100000:%u' lines to /etc/subuid "
+                                       "and /etc/subgid).", user, uids.n == 0 ? "/etc/subuid" : "/etc/subgid",
+                                       USERNS_RANGE_SIZE, user, user, USERNS_RANGE_SIZE);
+        r = uid_registry_collect(reg, &used);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the UID range registry %s: %m", reg->path);
+        r = collect_root_ranges(machines_fd, machines_path, &used);
+        if (r < 0)
+                return r;
+        uint64_t base;
+        r = id_intervals_first_free_within(&uids, &gids, &used, USERNS_RANGE_SIZE, &base);
+        if (r < 0)
+                return log_error_errno(r, "All subordinate ID ranges of user %s in /etc/subuid and /etc/subgid "
+                                       "are taken by machines (each needs %u IDs, in both files). Remove a "
+                                       "machine, or ask the admin for a larger range in /etc/subuid and "
+                                       "/etc/subgid.", user, USERNS_RANGE_SIZE);
+        *ret = (uid_t) base;
+        return 0;
+}
+
 static int allocate_range(int machines_fd, const char *machines_path, UidRegistry *reg, uid_t *ret) {
+        if (geteuid() != 0)
+                return allocate_user_range(machines_fd, machines_path, reg, ret);
         _cleanup_(id_intervals_done) IdIntervals used = {};
         _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
         if (etc < 0)

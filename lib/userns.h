@@ -7,7 +7,12 @@
  * unique on the host: the registry of uid-registry.h is shared by all state
  * roots, and no range covers an ID of the host's /etc/passwd, /etc/group,
  * /etc/subuid or /etc/subgid.  Ranges start at 0x80000 (above any normal user
- * or system ID) and are aligned to 0x10000, as with systemd-nspawn's -U. */
+ * or system ID) and are aligned to 0x10000, as with systemd-nspawn's -U.
+ *
+ * Run by any other user than root, the same call takes the range out of
+ * that user's own lines in /etc/subuid and /etc/subgid (where the setuid
+ * newuidmap lets it map them, newidmap.h), recorded in the user's registry
+ * (paths.h); it fails naming those files when none is left. */
 
 #include <sys/types.h>
 

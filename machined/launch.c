@@ -24,6 +24,7 @@
 #include "fs.h"
 #include "id128.h"
 #include "launch.h"
+#include "newidmap.h"
 #include "mount-lock.h"
 #include "mount-tree.h"
 #include "notify.h"
@@ -122,6 +123,10 @@ static int clone_tree(const char *path, int userns, bool try_idmap, int *ret, bo
 /* Supervisor side of the user namespace: ID maps, then idmapped clones of
  * the rootfs (and layers) for the child to mount as its root. */
 static int setup_userns(const LaunchParams *p, pid_t pid, int fdsock) {
+        /* A user's machine: its subordinate IDs (and the user's own, for the
+         * console and the runtime dir), through the setuid helpers. */
+        if (p->rootless)
+                return newidmap_map(pid, p->uid_base, true);
         int r = write_id_map(pid, "uid_map", p->uid_base);
         if (r >= 0)
                 r = write_id_map(pid, "gid_map", p->uid_base);
@@ -410,7 +415,7 @@ _noreturn_ static void exec_init(const LaunchParams *p, int errfd) {
 static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdsock, int errfd,
                                 int layer_fds[static LAYERS_MAX]) {
         int r;
-        if (p->uid_base > 0) {
+        if (p->uid_base > 0 && !p->rootless) {
                 r = recv_fds(fdsock, &plan->rootfs_tree_fd, 1);
                 for (size_t i = 0; r >= 0 && plan->machine_dir && i < plan->n_layers; i++)
                         r = recv_fds(fdsock, &layer_fds[i], 1);
@@ -420,7 +425,7 @@ static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdso
         }
         int *bind_fds = plan->n_binds ? xcalloc(plan->n_binds, sizeof *bind_fds) : NULL;
         for (size_t i = 0; i < plan->n_binds; i++) {
-                if (p->uid_base > 0) {
+                if (p->uid_base > 0 && !p->rootless) {
                         r = recv_fds(fdsock, &bind_fds[i], 1);
                         if (r < 0)
                                 child_fail(errfd, r, "Failed to receive a bind: %m");
@@ -567,13 +572,17 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
         if (p->stub_init) {
+                /* Dumpable (stub-init.h) before the error pipe says we are up:
+                 * a user's "berth exec" may enter at once. */
+                if (p->rootless)
+                        (void) prctl(PR_SET_DUMPABLE, 1);
                 /* The error pipe closes as an exec would have closed it; and as
                  * the stub never execs, CLOEXEC alone would keep every fd of the
                  * supervisor (locks, relay sockets, store dirs): close them. */
                 close(errfd);
                 if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
                         _exit(EXIT_FAILURE);
-                stub_init_run(p->program);
+                stub_init_run(p->program, p->rootless);
         }
 
         exec_init(p, errfd);
@@ -607,7 +616,7 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
                 return log_error_errno(errno, "pipe2 failed: %m");
         _cleanup_close_ int err_r = err[0], err_w = err[1];
         _cleanup_close_ int fdsock_parent = -EBADF, fdsock_child = -EBADF;
-        if (p->uid_base > 0) {
+        if (p->uid_base > 0 && !p->rootless) {
                 int sp[2];
                 if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                         return log_error_errno(errno, "socketpair failed: %m");
@@ -638,7 +647,7 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         closep(&fdsock_child);
 
         _cleanup_free_ char *resolv_conf = NULL;
-        int r = cgroup_machine_attach(p->cgroup, (pid_t) pid);
+        int r = p->rootless ? 0 : cgroup_machine_attach(p->cgroup, (pid_t) pid);
         if (r >= 0 && p->uid_base > 0)
                 r = setup_userns(p, (pid_t) pid, fdsock_parent);
         if (r >= 0 && p->own_netns && p->setup_network) {

@@ -21,6 +21,8 @@ typedef struct LaunchParams {
         bool own_netns;
         uint64_t caps_keep;     /* bounding set */
         uid_t uid_base;         /* > 0: user namespace mapping 0..65535 to uid_base.. */
+        bool rootless;          /* started by a user: maps through newuidmap (newidmap.h), the
+                                 * child clones its own trees, no cgroup */
         Ownership ownership;    /* with uid_base: idmapped rootfs, or chowned into the range */
         bool rootfs_shared;     /* the rootfs is another machine's (berth run): never chowned */
         bool stub_init;         /* PID 1 is berth's stub init (stub-init.h), not INIT */

@@ -22,6 +22,7 @@
 #include "console.h"
 #include "fs.h"
 #include "initctl.h"
+#include "idmap.h"
 #include "last-exit.h"
 #include "launch.h"
 #include "mount-lock.h"
@@ -32,6 +33,7 @@
 #include "network.h"
 #include "ownership.h"
 #include "notify.h"
+#include "pasta.h"
 #include "portproxy.h"
 #include "layers.h"
 #include "rootfs.h"
@@ -232,6 +234,8 @@ static int attach_network(void *userdata, int netns_fd, char **ret_resolv_conf) 
         return network_attach(userdata, netns_fd, ret_resolv_conf);
 }
 
+static int attach_pasta(void *userdata, int netns_fd, char **ret_resolv_conf);
+
 /* Everything the supervisor holds for its machine, from start to teardown:
  * the steps of run() share it and machine_done() releases it, once. */
 typedef struct Machine {
@@ -255,6 +259,11 @@ typedef struct Machine {
         char *registered; /* ... the name it is registered under, if it is */
         char *base;       /* a run instance's base machine */
         bool ephemeral;
+        bool rootless;    /* started by a user, not root: no cgroups, no bridge, subuid maps */
+        bool use_pasta;   /* rootless: user-mode networking (pasta.h) in place of a bridge */
+        Pasta pasta;
+        PortForward *pasta_ports; /* ... with these forwards (taken from cfg: no bridge makes them) */
+        size_t n_pasta_ports;
         int lifeline_pidfd;
         int lifeline; /* readable: whoever started us for one job is gone */
         int base_lock;
@@ -287,16 +296,19 @@ static void machine_done(Machine *m) {
         if (m->owns_runtime) {
                 if (m->registered)
                         unregister_machine(m->registered);
+                pasta_stop(&m->pasta);
                 network_release(&m->net);
                 if (m->scratch)
                         (void) scratch_remove_layers(m->cfg.scratch_directory, m->cgname, m->uid_base);
-                (void) cgroup_machine_destroy(&m->mcg);
+                if (!m->rootless)
+                        (void) cgroup_machine_destroy(&m->mcg);
                 /* Without the state file the machine reads as stopped even before the lock goes. */
                 (void) unlinkat(m->run_fd, "state", 0);
         }
         for (size_t i = 0; i < m->n_binds; i++)
                 bind_spec_done(&m->binds[i]);
         free(m->binds);
+        free(m->pasta_ports);
         for (size_t i = 0; i < m->n_tmpfs; i++)
                 tmpfs_spec_done(&m->tmpfs[i]);
         free(m->tmpfs);
@@ -373,6 +385,48 @@ static int machine_load_files(Machine *m) {
         return 0;
 }
 
+/* A user's machine (README "Without root"): always in a user namespace of
+ * the user's subordinate IDs, with only what needs no host privilege. */
+static int machine_load_rootless(Machine *m) {
+        const char *name = m->args->name;
+        if (!m->cfg.private_users)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "PrivateUsers=no needs root: without root a machine always runs "
+                                       "in a user namespace. Drop that setting.");
+        if (m->cfg.network_mode == NETWORK_MODE_HOST)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "[Network] Mode=host needs root; without root use Mode=none.");
+        /* A bind is opened by path with no read access needed: the child
+         * could clone a directory the user cannot list. */
+        if (m->n_binds > 0 || m->args->devices)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "%s need root for now: without root a machine gets no binds "
+                                       "(--bind, [Files] Bind=) and no extra devices.",
+                                       m->n_binds > 0 ? "Binds" : "Devices");
+        /* The default (a bridge) becomes user-mode networking with its
+         * forwards; the other modes fall back to loopback only. */
+        m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0 &&
+                       access("/dev/net/tun", R_OK | W_OK) >= 0;
+        if (m->use_pasta) {
+                m->cfg.network_mode = NETWORK_MODE_NONE; /* own namespace; pasta adds the rest */
+                m->pasta_ports = TAKE_PTR(m->cfg.ports);
+                m->n_pasta_ports = m->cfg.n_ports;
+                m->cfg.n_ports = 0;
+        } else if (m->cfg.network_mode != NETWORK_MODE_NONE) {
+                log_info("Without root, pasta (package passt) and a /dev/net/tun you may open, machine %s "
+                         "has no network but its loopback ([Network] Mode=none).", name);
+                m->cfg.network_mode = NETWORK_MODE_NONE;
+                free(m->cfg.ports);
+                m->cfg.ports = NULL;
+                m->cfg.n_ports = 0;
+        }
+        /* A scratch directory is handed to the machine's root with a host
+         * chown: ephemeral layers stay in memory instead. */
+        free(m->cfg.scratch_directory);
+        m->cfg.scratch_directory = NULL;
+        return 0;
+}
+
 /* Open the store and read the machine's configuration, with what this
  * start adds to it (--port) and takes from it (a run instance's ports). */
 static int machine_load(Machine *m) {
@@ -433,6 +487,12 @@ static int machine_load(Machine *m) {
         r = machine_load_files(m);
         if (r < 0)
                 return r;
+        m->rootless = geteuid() != 0;
+        if (m->rootless) {
+                r = machine_load_rootless(m);
+                if (r < 0)
+                        return r;
+        }
         if (a->devices) {
                 r = machine_config_add_devices(&m->cfg, a->devices, &cfg_err);
                 if (r < 0)
@@ -508,13 +568,13 @@ static int machine_claim(Machine *m) {
                 r = cgroup_self_unified(&m->group);
                 if (r < 0)
                         return log_error_errno(r, "Cannot find the unit's cgroup (is it delegated?): %m");
-        } else
+        } else if (!m->rootless)
                 m->group = xasprintf(CGROUP_TOP "/%s", m->cgname);
         m->mcg.group = m->group;
 
         m->st = (RuntimeState) { .state = MACHINE_STARTING, .supervisor_pid = getpid(), .delegated = a->unit,
                                  .ephemeral = m->ephemeral };
-        snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group);
+        snprintf(m->st.cgroup, sizeof m->st.cgroup, "%s", m->group ?: "");
         /* What status shows: the devices of this run, --device's too.  The
          * config caps them at 64 lines of under 200 bytes, which can outgrow
          * the field: then the last ones are left out, and "..." says so. */
@@ -577,10 +637,22 @@ static int machine_claim(Machine *m) {
  * tree owned by the host's IDs again. */
 static int machine_setup_users(Machine *m) {
         if (m->cfg.private_users) {
-                _cleanup_close_ int mfd = open_dir_nofollow(m->store.machines_fd, m->args->name);
-                int r = mfd < 0 ? mfd : userns_ensure_range(&m->store, mfd, &m->uid_base);
+                /* Without idmapped mounts a run instance boots its base's tree
+                 * as it is on disk: in the base's range (no range of its own). */
+                bool base_range = m->rootless && m->base;
+                _cleanup_close_ int mfd = base_range ? open_dir_nofollow(AT_FDCWD, m->machine_dir)
+                                                     : open_dir_nofollow(m->store.machines_fd, m->args->name);
+                int r = mfd < 0            ? mfd
+                        : base_range ? idmap_read_at(mfd, &m->uid_base)
+                                     : userns_ensure_range(&m->store, mfd, &m->uid_base);
                 if (r < 0)
                         return log_error_errno(r, "Failed to get the machine's UID range: %m");
+                /* Without root the user's own IDs are mapped into the machine
+                 * (newidmap.h) and its root reaches the console as theirs; no
+                 * stage: mounts made in a namespace the user owns lock nothing
+                 * the user could not undo anyway. */
+                if (m->rootless)
+                        return 0;
                 /* The console belongs to the machine's root and tty group (GID 5). */
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
@@ -637,10 +709,11 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                 .own_netns = own_netns,
                 .caps_keep = caps_default_bounding(own_netns),
                 .uid_base = m->uid_base,
+                .rootless = m->rootless,
                 .ownership = cfg->ownership,
                 .rootfs_shared = m->base != NULL,
-                .setup_network = attach_network,
-                .network_userdata = &m->net,
+                .setup_network = m->use_pasta ? attach_pasta : attach_network,
+                .network_userdata = m->use_pasta ? (void *) m : (void *) &m->net,
                 .resolv_conf = m->resolv_conf,
                 .stage = m->stage.path ? &m->stage : NULL,
                 .machine_uuid = uuid,
@@ -652,13 +725,18 @@ static void launch_params_init(Machine *m, Id128 uuid) {
 static int machine_setup(Machine *m) {
         const SupervisorArgs *a = m->args;
         m->owns_runtime = true;
-        int r = cgroup_supervisor_enter(&m->mcg);
-        if (r < 0)
-                return r;
-        CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
-        r = cgroup_machine_create(&m->mcg, &limits, &m->devices);
-        if (r < 0)
-                return r;
+        int r;
+        /* Without root nothing delegated a cgroup to us (berth start says
+         * so): the machine runs in ours, without limits. */
+        if (!m->rootless) {
+                r = cgroup_supervisor_enter(&m->mcg);
+                if (r < 0)
+                        return r;
+                CgroupLimits limits = cgroup_limits_from_config(&m->cfg);
+                r = cgroup_machine_create(&m->mcg, &limits, &m->devices);
+                if (r < 0)
+                        return r;
+        }
 
         r = network_prepare(&m->net, &m->store, a->name, &m->cfg, a->unit);
         if (r < 0)
@@ -697,6 +775,12 @@ static int machine_setup(Machine *m) {
         /* systemd says READY=1 when it has booted; other inits are "up" at exec. */
         m->guest_notifies = strstr(m->init_name, "systemd");
         return 0;
+}
+
+/* Each boot's network namespace gets its own pasta. */
+static int attach_pasta(void *userdata, int netns_fd, char **ret_resolv_conf) {
+        Machine *m = userdata;
+        return pasta_start(&m->pasta, m->run_fd, netns_fd, m->pasta_ports, m->n_pasta_ports, ret_resolv_conf);
 }
 
 /* A stop was asked for: say so in the runtime state. */
@@ -887,7 +971,7 @@ static int prepare_reboot(Machine *m) {
         }
         /* A fresh payload per boot: the last boot's subtree goes with it; the
          * machine's group keeps its limits (berth set may have changed them). */
-        int r = cgroup_machine_renew_payload(&m->mcg);
+        int r = m->rootless ? 0 : cgroup_machine_renew_payload(&m->mcg);
         if (r < 0)
                 return r;
         /* The guest may have replaced its init while it ran: check it
@@ -917,6 +1001,7 @@ static int run(const SupervisorArgs *a) {
                 .proxy = PORTPROXY_INIT,
                 .stage = MOUNT_STAGE_INIT,
                 .lifeline_pidfd = -EBADF,
+                .pasta = PASTA_INIT,
                 .base_lock = -EBADF,
                 .run_fd = -EBADF,
                 .lock_fd = -EBADF,

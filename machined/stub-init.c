@@ -111,8 +111,10 @@ _Noreturn static void program_exec(const StubProgram *p, const sigset_t *oldmask
         _exit(127);
 }
 
-_Noreturn void stub_init_run(const StubProgram *program) {
-        (void) prctl(PR_SET_DUMPABLE, 0);
+_Noreturn void stub_init_run(const StubProgram *program, bool dumpable) {
+        /* Set either way: a change of credentials (becoming the namespace's
+         * root) left it at the host's suid_dumpable, normally 0. */
+        (void) prctl(PR_SET_DUMPABLE, dumpable ? 1 : 0);
         (void) prctl(PR_SET_NAME, "berth-stub");
 
         sigset_t set, old;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 /* The minimal PID 1 of a machine that does not boot its own init.  It runs
  * in the child berth-machined made, without exec: nothing of the guest is
  * loaded into it, and it is not dumpable, so nothing in the machine can
@@ -23,4 +25,10 @@ typedef struct StubProgram {
         const char *user; /* NULL: root; name or number, optional ":group" */
 } StubProgram;
 
-_Noreturn void stub_init_run(const StubProgram *program);
+/* DUMPABLE: leave the stub dumpable.  It is made non-dumpable so that the
+ * guest cannot ptrace it; but it never execs, so its memory belongs to the
+ * host's user namespace, and a non-dumpable process there is out of reach
+ * of "berth exec" run by a user (who has no CAP_SYS_PTRACE on the host).  A
+ * user's machine makes it dumpable: its memory is a copy of the user's own
+ * supervisor. */
+_Noreturn void stub_init_run(const StubProgram *program, bool dumpable);

@@ -99,6 +99,35 @@ static void test_registry(const char *dir) {
         uid_registry_close(&reg);
 }
 
+/* A user's machine ranges: their lines in subuid and subgid (by name or
+ * UID), stepped from each line's own start. */
+static void test_subids(const char *dir) {
+        _cleanup_free_ char *sub = xasprintf("%s/sub", dir);
+        (void) mkdir(sub, 0700);
+        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, sub);
+        put(etc, "subuid", "alice:100000:131072\nbob:300000:65536\n1234:500000:65536\nalicex:900000:65536\n"
+                           "alice:zz:1\nalice:4294967000:65536\n");
+        put(etc, "subgid", "alice:100000:65536\n1234:500000:65536\n");
+        IdIntervals u = {}, g = {}, used = {};
+        TEST_ASSERT(id_intervals_add_subids(&u, etc, "subuid", "alice", 1234) == 0 && u.n == 2,
+                    "alice's lines by name and by UID; others, bad and overflowing lines skipped");
+        TEST_ASSERT(id_intervals_add_subids(&g, etc, "subgid", "alice", 1234) == 0 && g.n == 2, "and in subgid");
+        uint64_t b = 0;
+        TEST_ASSERT(id_intervals_first_free_within(&u, &g, &used, SZ, &b) == 0 && b == 100000,
+                    "the first range starts at the line's own (unaligned) start");
+        id_intervals_add(&used, 100000, SZ);
+        TEST_ASSERT(id_intervals_first_free_within(&u, &g, &used, SZ, &b) == 0 && b == 500000,
+                    "a range that is only in subuid is skipped (subgid lacks 165536..)");
+        id_intervals_add(&used, 500000, SZ);
+        TEST_ASSERT(id_intervals_first_free_within(&u, &g, &used, SZ, &b) == -ENOSPC, "-ENOSPC when all are taken");
+        IdIntervals none = {};
+        TEST_ASSERT(id_intervals_add_subids(&none, etc, "missing", "alice", 1234) == 0 && none.n == 0,
+                    "a missing file grants nothing");
+        id_intervals_done(&u);
+        id_intervals_done(&g);
+        id_intervals_done(&used);
+}
+
 int main(void) {
         char tmpl[] = "/tmp/test-idrange.XXXXXX";
         if (!mkdtemp(tmpl))
@@ -106,6 +135,7 @@ int main(void) {
         test_first_free();
         test_host(tmpl);
         test_registry(tmpl);
+        test_subids(tmpl);
         (void) rm_rf_at(AT_FDCWD, tmpl);
         return tap_finish();
 }

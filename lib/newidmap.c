@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "newidmap.h"
+#include "spawn.h"
+#include "util.h"
+
+static int run_map_tool(const char *tool, pid_t pid, uid_t base, bool map_self, unsigned self) {
+        char spid[16], sbase[16], ssize[16], sself[16];
+        snprintf(spid, sizeof spid, "%d", (int) pid);
+        snprintf(sbase, sizeof sbase, "%u", (unsigned) base);
+        snprintf(ssize, sizeof ssize, "%u", USERNS_RANGE_SIZE);
+        snprintf(sself, sizeof sself, "%u", self);
+        _cleanup_free_ char *path = xasprintf("/usr/bin/%s", tool);
+        char *argv[] = { path, spid, (char *) "0", sbase, ssize, NULL, NULL, NULL, NULL };
+        if (map_self) {
+                /* Inside: the ID right after the machine's range. */
+                argv[5] = ssize;
+                argv[6] = sself;
+                argv[7] = (char *) "1";
+        }
+        if (access(path, X_OK) < 0)
+                return log_error_errno(errno, "Cannot run %s (%m): machines without root need the setuid "
+                                       "helpers newuidmap and newgidmap; install the package uidmap.", path);
+        int r = spawn_plain(argv);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "%s refused to map IDs %u-%u (exit status %d): they must be yours in "
+                                       "/etc/%s. Check that file's line for your user.",
+                                       tool, (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1), r,
+                                       streq(tool, "newuidmap") ? "subuid" : "subgid");
+        return 0;
+}
+
+int newidmap_map(pid_t pid, uid_t base, bool map_self) {
+        int r = run_map_tool("newuidmap", pid, base, map_self, (unsigned) getuid());
+        if (r < 0)
+                return r;
+        return run_map_tool("newgidmap", pid, base, map_self, (unsigned) getgid());
+}
+
+/* Fork into a new user namespace (with FLAGS' other namespaces) mapped by
+ * newidmap_map(BASE, MAP_SELF); the child returns 0 as root there, the
+ * parent the child's pid (> 0), or -errno (logged). */
+static pid_t fork_mapped(uid_t base, unsigned long flags, const char *what) {
+        int go[2];
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe2 failed: %m");
+        struct clone_args args = {
+                .flags = CLONE_NEWUSER | flags,
+                .exit_signal = SIGCHLD,
+        };
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0) {
+                int e = errno;
+                close(go[0]);
+                close(go[1]);
+                return log_error_errno(e, "Failed to create a user namespace for %s: %m", what);
+        }
+        if (pid == 0) {
+                close(go[1]);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        _exit(127);
+                /* The parent writes our ID maps; EOF means it failed. */
+                char c;
+                if (read(go[0], &c, 1) != 1)
+                        _exit(127);
+                close(go[0]);
+                if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0) {
+                        fprintf(stderr, "berth: failed to become root in the user namespace for %s: %m\n", what);
+                        _exit(127);
+                }
+                return 0;
+        }
+        close(go[0]);
+        int r = newidmap_map((pid_t) pid, base, true);
+        if (r >= 0 && write(go[1], "1", 1) != 1)
+                r = log_error_errno(errno, "Failed to start %s: %m", what);
+        close(go[1]);
+        if (r < 0) {
+                (void) wait_child((pid_t) pid); /* it sees EOF and exits */
+                return r;
+        }
+        return (pid_t) pid;
+}
+
+int spawn_in_userns(char *const argv[], uid_t base, const char *own_dir) {
+        pid_t pid = fork_mapped(base, CLONE_NEWPID | CLONE_NEWNS, argv[0]);
+        if (pid < 0)
+                return pid;
+        if (pid == 0) {
+                if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                        fprintf(stderr, "berth: failed to set up a sandbox for %s: %m\n", argv[0]);
+                        _exit(127);
+                }
+                if (own_dir && lchown(own_dir, 0, 0) < 0) {
+                        fprintf(stderr, "berth: failed to give %s to the machine's root: %m\n", own_dir);
+                        _exit(127);
+                }
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+                        _exit(127);
+                (void) syscall(SYS_close_range, 3U, ~0U, 0U);
+                execv(argv[0], argv);
+                fprintf(stderr, "berth: failed to execute %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        int st = wait_child(pid);
+        return st < 0 ? log_error_errno(st, "waitid failed: %m") : st;
+}
+
+int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata) {
+        if (geteuid() == 0)
+                return fn(userdata);
+        uid_t base;
+        int r = idmap_read_at(machine_dir_fd, &base);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the machine's UID range: %m");
+        pid_t pid = fork_mapped(base, 0, "a change in the machine's files");
+        if (pid < 0)
+                return pid;
+        if (pid == 0) {
+                r = fn(userdata);
+                _exit(r < 0 ? (-r & 0x7f) : 0);
+        }
+        int st = wait_child(pid);
+        if (st < 0)
+                return log_error_errno(st, "waitid failed: %m");
+        /* FN logged its error; its errno comes back as the status. */
+        return st == 0 ? 0 : st < 128 ? -st : -EIO;
+}

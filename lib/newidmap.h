@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Without root a process cannot write a user namespace's uid_map beyond its
+ * own UID: the setuid newuidmap and newgidmap (package uidmap) do it, within
+ * the ranges /etc/subuid and /etc/subgid grant the caller.  Machine ranges
+ * of a user (userns.h) are carved out of those. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Map IDs 0..65535 of PID's user namespace to BASE..BASE+65535 on the host
+ * (both UIDs and GIDs); with MAP_SELF also ID 65536 to the caller's own UID
+ * and GID, so that a helper in the namespace can reach the caller's own
+ * directories (the machine dir around a rootfs).  PID must be a child of
+ * the caller that waits until this returns.  Logs its errors. */
+int newidmap_map(pid_t pid, uid_t base, bool map_self);
+
+/* Run ARGV (as spawn_sandboxed() does, spawn.h) as root of a new user
+ * namespace mapped as newidmap_map(BASE, MAP_SELF=true) sets it, with
+ * its own PID and mount namespaces.  OWN_DIR, if not NULL, is made the
+ * namespace root's first (so host UID BASE owns it): how a rootfs gets the
+ * machine's IDs without a host root step.  Returns the exit status (>= 0)
+ * or -errno (logged). */
+int spawn_in_userns(char *const argv[], uid_t base, const char *own_dir);
+
+/* Call FN(USERDATA) on the machine whose dir is MACHINE_DIR_FD as the
+ * machine's root: directly for root; for anyone else in a forked child that
+ * is root of a user namespace mapped to the machine's range (its idmap), so
+ * host-side changes to a rootfs the machine's IDs own need no host root.
+ * FN returns 0 or -errno (and logs); so does this. */
+int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata);

@@ -1,0 +1,264 @@
+#!/bin/bash
+# berth without root (README "Without root"): a user made for this test, with
+# two 65536-ID ranges in /etc/subuid and /etc/subgid, keeps machines in its
+# own XDG directories; machine ranges come from its subordinate IDs through
+# newuidmap/newgidmap; busybox and --from-tar rootfs trees belong to the
+# machine's IDs; rm removes them; root's machines stay out of its reach and
+# nothing under /var/lib/berth or /run/berth changes.
+# A mount namespace of its own: the user-mode networking cases bind a
+# /dev/net/tun the user may open over the host's (mode 0600 on hosts
+# without udev) for this test alone.
+if [ -z "${BERTH_RL_MNTNS:-}" ]; then
+        export BERTH_RL_MNTNS=1
+        exec unshare --mount --propagation private -- bash "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+
+U=berth-rl$$
+U2=berth-rm$$   # a second user, who must not reach the first one's machines
+UDIR=$(mktemp -d /var/tmp/berth-rl.XXXXXX)   # the user's home and runtime dir
+chmod 755 "$UDIR"
+UHOME=$UDIR/home
+URUN=$UDIR/run
+SHARE=$(mktemp -d /var/tmp/berth-rl-share.XXXXXX) # what the user may read
+chmod 755 "$SHARE"
+
+# Two ranges no other line of the files holds: past every range there now.
+last_end() { awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print m + 0 }' /etc/subuid /etc/subgid; }
+START=$(( ($(last_end) / 65536 + 16) * 65536 + 1000 ))   # unaligned on purpose, as useradd's 100000
+END=$((START + 2 * 65536 - 1))
+
+cleanup_rl() {
+        local p
+        # Whatever still runs as the test's own user (a failed stop).
+        [ -n "${UID_U:-}" ] && for p in $(pgrep -U "$UID_U"); do kill -9 "$p" 2>/dev/null; done
+        [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
+        [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
+        usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
+        userdel -r -f "$U" >/dev/null 2>&1
+        userdel -r -f "$U2" >/dev/null 2>&1
+        rm -rf --one-file-system "$UDIR" "$SHARE"
+        cleanup
+}
+trap cleanup_rl EXIT
+
+# No range of its own from useradd: the test says which it has.
+useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UHOME" -m -s /bin/sh "$U" || { not_ok "useradd $U"; done_testing; }
+mkdir -m 0700 "$URUN"
+chown "$U:" "$URUN"
+UID_U=$(id -u "$U")
+
+# ub ARGS...: berth as the user, with a clean environment.
+ub() {
+        setpriv --reuid "$U" --regid "$U" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
+                BERTH_UNPACK="$BERTH_UNPACK" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} "$BERTH" "$@"
+}
+STATE=$UHOME/.local/share/berth
+base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
+# system_listing: what is under the system's state, with owner and times
+# (the host-wide UID registry excepted: other roots' creates change it; it
+# is checked apart).
+system_listing() {
+        find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
+                -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort
+}
+before=$(system_listing)
+
+# --- the runtime dir and the state root -------------------------------------
+check_output_contains "no XDG_RUNTIME_DIR: refused, saying so" "XDG_RUNTIME_DIR is not set" \
+        setpriv --reuid "$U" --regid "$U" --init-groups -- env -i HOME="$UHOME" "$BERTH" list
+chmod 0755 "$URUN"
+check_output_contains "a runtime dir others can read: refused" "mode 0700 owned by you" ub list
+chmod 0700 "$URUN"
+check_output_contains "another user's runtime dir: refused" "mode 0700 owned by you" \
+        env UENV="XDG_RUNTIME_DIR=$TEST_TMP" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$TEST_TMP \
+        BERTH=$BERTH BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK \
+        BERTH_MACHINED=$BERTH_MACHINED ub list"
+check "list without machines" ub list
+check_eq "the state lives in the user's XDG data dir" "$U 700" "$(stat -c '%U %a' "$STATE")"
+check_eq "the runtime state in XDG_RUNTIME_DIR/berth" "$U 700" "$(stat -c '%U %a' "$URUN/berth")"
+
+# --- root's machine of the same name ------------------------------------------
+check "root creates machine same" berth create same --template busybox --set Network.Mode=none
+check "root starts it" berth start same
+check_eq "the user does not list root's machine" "" "$(ub list --json | jq -r '.[].name')"
+check_status "the user's status of 'same': no such machine (4)" 4 ub status same
+check_status "the user's rm of 'same': no such machine (4)" 4 ub rm same
+check_status "the user cannot stop it: no such machine (4)" 4 ub stop same
+check_status "nor exec in it (4)" 4 ub exec same -- true
+check_status "nor kill it (4)" 4 ub kill same
+check_output_contains "verbs not done without root say so" "needs root for now" ub reboot same
+check_output_contains "--root naming root's state root: refused" "not by you|Permission denied" ub --root "$BERTH_ROOT" list
+check_output_contains "--root /var/lib/berth: refused" "is the system's" ub --root /var/lib/berth list
+check_output_contains "BERTH_ROOT below /run/berth: refused" "is the system's" \
+        env UENV=BERTH_ROOT=/run/berth/x bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
+        BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED ub list"
+check_output_contains "--root at a directory root owns (/var/tmp): refused" "not by you" ub --root /var/tmp list
+ln -s "$BERTH_ROOT" "$UHOME/rootlink"
+check_output_contains "--root through a symlink to root's state: refused" "not by you|Permission denied" ub --root "$UHOME/rootlink" list
+check_eq "root's machine still runs" "same running" "$(berth list --json | jq -r '.[] | "\(.name) \(.state)"')"
+
+# --- no subordinate IDs yet -----------------------------------------------
+check_output_contains "create without subordinate IDs names /etc/subuid" "/etc/subuid" \
+        ub create a --template busybox
+check_eq "and leaves nothing" "" "$(ls -A "$STATE/machines")"
+usermod --add-subuids "$START-$END" --add-subgids "$START-$END" "$U"
+
+# --- machines from the user's ranges ------------------------------------------
+check "create a --template busybox" ub create a --template busybox
+check_eq "a is listed, stopped" "a stopped" "$(ub list --json | jq -r '.[] | "\(.name) \(.state)"')"
+ba=$(base_of a)
+check_eq "a's range is the first of the user's" "$START" "$ba"
+check_eq "a's rootfs belongs to the machine's root" "$ba:$ba" "$(stat -c %u:%g "$STATE/machines/a/rootfs")"
+check_eq "and so does its busybox" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/bin/busybox")"
+check_eq "the hostname is written inside the range" "a $ba" \
+        "$(cat "$STATE/machines/a/rootfs/etc/hostname") $(stat -c %u "$STATE/machines/a/rootfs/etc/hostname")"
+check_eq "no file of the tree is the user's or host root's" "" \
+        "$(find "$STATE/machines/a/rootfs" \( -uid 0 -o -uid "$UID_U" \) -print -quit)"
+# (its staging dir's name until the registry is next read)
+check "the user's registry names a" grep -qEx "OWNER=.*/machines/(a|\.staging-a\..*)" "$STATE/uid-ranges/$(printf '%08x' "$ba")"
+check_output_contains "status shows the range" "root is host UID $ba" ub status a
+
+# A rootfs tarball: its owners shift into the range.
+mkdir -p "$TEST_TMP/tree/etc" "$TEST_TMP/tree/home/u"
+echo hello >"$TEST_TMP/tree/etc/greeting"
+chown 1000:1000 "$TEST_TMP/tree/home/u"
+ln -s /etc/shadow "$TEST_TMP/tree/etc/shadowlink"
+tar -C "$TEST_TMP/tree" -cf "$SHARE/root.tar" .
+chmod 644 "$SHARE/root.tar"
+check "create b --from-tar" ub create b --from-tar "$SHARE/root.tar"
+bb=$(base_of b)
+check_eq "b got the second range" "$((START + 65536))" "$bb"
+check_eq "b's files: root's and UID 1000's, shifted" "$bb $((bb + 1000))" \
+        "$(stat -c %u "$STATE/machines/b/rootfs/etc/greeting") $(stat -c %u "$STATE/machines/b/rootfs/home/u")"
+check_eq "the symlink stays a symlink, never followed" "/etc/shadow" "$(readlink "$STATE/machines/b/rootfs/etc/shadowlink")"
+check_eq "no file of the user's state is /etc/shadow" "" \
+        "$(find "$UHOME" -samefile /etc/shadow -print -quit 2>/dev/null)"
+check_fails "--from-tar of a file the user cannot read" ub create c --from-tar /etc/shadow
+
+# A tar with a hard link to /etc/shadow cannot reach it: the unpacker runs as
+# root of the machine's namespace, where /etc/shadow's owner does not exist.
+python3 - "$SHARE/evil.tar" <<'EOF'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+        ti = tarfile.TarInfo("etc/passwd-hard"); ti.type = tarfile.LNKTYPE; ti.linkname = "/etc/shadow"
+        t.addfile(ti)
+EOF
+chmod 644 "$SHARE/evil.tar"
+ub create evil --from-tar "$SHARE/evil.tar" >/dev/null 2>&1
+check_eq "a hard link to /etc/shadow in a tar gives the user nothing of it" "" \
+        "$(find "$UHOME" -samefile /etc/shadow -print -quit 2>/dev/null)"
+check_status "rm evil (made or not: no such machine is 4)" 0 bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN \
+        BERTH=$BERTH BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
+        ub rm evil >/dev/null 2>&1; r=\$?; [ \$r = 0 ] || [ \$r = 4 ]"
+
+# Out of ranges: said, naming the files, nothing made.
+check_output_contains "a third machine: out of ranges, said" "taken by machines.*/etc/subuid" \
+        ub create c --template busybox
+check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
+
+# Not yet without root: said, nothing changed.
+check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
+        ub create d --template debian
+check_output_contains "cp: needs root for now" "needs root for now" ub cp "$SHARE/root.tar" a:/x
+
+# --- another user -------------------------------------------------------------
+useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UDIR/home2" -m -s /bin/sh "$U2"
+mkdir -m 0700 "$UDIR/run2" && chown "$U2:" "$UDIR/run2"
+ub2() {
+        setpriv --reuid "$U2" --regid "$U2" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                HOME="$UDIR/home2" XDG_RUNTIME_DIR="$UDIR/run2" "$BERTH" "$@"
+}
+check_eq "another user lists none of them" "" "$(ub2 list --json | jq -r '.[].name')"
+check_status "nor sees a (4)" 4 ub2 status a
+check_output_contains "nor opens the first user's state with --root" "Permission denied|not by you" \
+        ub2 --root "$STATE" list
+
+# --- boot, exec, stop, run ----------------------------------------------------
+check_output_contains "a bind (of a root-only dir) is refused without root" "Binds need root" \
+        ub start a --bind /root:/mnt
+check_eq "and a did not start" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
+check_output_contains "start a: running without limits, said once" "without resource limits" ub start a
+check_eq "a is running" "a running" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
+check_output_contains "status says it has no cgroup of its own" "CGroup: none" ub status a
+check_output_contains "logs shows the console: busybox init's getty" "login:|Please press Enter" ub logs a
+check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
+check_eq "the machine's root is root inside" 0 "$(ub exec a -- id -u)"
+check_eq "its IDs are the user's range (and the user's own, as 65536)" \
+        "0 $ba 65536 65536 $UID_U 1" "$(ub exec a -- cat /proc/self/uid_map | xargs)"
+check "the machine's root writes a file" ub exec a -- touch /made-inside
+check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
+check_eq "the machine has only its loopback" "lo" "$(ub exec a -- ls /sys/class/net | xargs)"
+check_eq "the machine's init is PID 1 in its own namespace" busybox \
+        "$(ub exec a -- cat /proc/1/comm)"
+check_eq "the machine sees nothing of the host's root machine" "" "$(ub exec a -- ls /var/lib/berth 2>/dev/null)"
+check "stop a" ub stop a
+check_eq "a is stopped" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
+no_user_process() { ! pgrep -U "$UID_U" >/dev/null; }
+wait_for 10 no_user_process
+check_eq "no process of the user is left" "" "$(pgrep -a -U "$UID_U")"
+check_status "run a: the command's status" 5 ub run a -- sh -c 'touch /tmpfile; exit 5'
+check_eq "run leaves no machine" "a b" "$(ub list --json | jq -r '.[].name' | xargs)"
+check_eq "nor a file in its base" "" "$(ls "$STATE/machines/a/rootfs/tmpfile" 2>/dev/null)"
+check_eq "nor runtime state" "" "$(find "$URUN/berth" -path "$URUN/berth/locks" -prune -o \( -name 'a-run-*' -o -name state \) -print)"
+wait_for 10 no_user_process
+check_eq "nor a process" "" "$(pgrep -a -U "$UID_U")"
+# --- user-mode networking (pasta) --------------------------------------------
+# A "remote" host in a namespace of its own behind a veth: pasta copies the
+# test namespace's address and route into the machine.
+unshare --net sleep 600 & RP=$!
+# (its own namespace once unshare has made it: before, /proc/$RP/ns/net is ours)
+own_netns() { [ "$(readlink /proc/$RP/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
+wait_for 10 own_netns
+ip link add rl0 type veth peer name rl1 netns /proc/$RP/ns/net
+ip addr add 10.99.0.1/24 dev rl0 && ip link set rl0 up && ip route add default via 10.99.0.2
+nsenter --net=/proc/$RP/ns/net sh -c 'ip link set lo up; ip addr add 10.99.0.2/24 dev rl1; ip link set rl1 up'
+mkdir -p "$TEST_TMP/www" && echo remote-hello >"$TEST_TMP/www/index.html"
+nsenter --net=/proc/$RP/ns/net python3 -m http.server 18081 --bind 10.99.0.2 --directory "$TEST_TMP/www" \
+        >/dev/null 2>&1 & HP=$!
+check "the remote host's web server is up" wait_for 20 curl -sf -m 1 -o /dev/null http://10.99.0.2:18081/index.html
+mknod -m 0666 "$TEST_TMP/tun" c 10 200 && mount --bind "$TEST_TMP/tun" /dev/net/tun
+PORT=$((20000 + $$ % 20000))
+check "start a with a port forward" ub start a --port "$PORT:80"
+check "pasta runs as the user" pgrep -U "$UID_U" -f "^/usr/bin/pasta "
+check_eq "the machine got the host's address" "10.99.0.1/24" \
+        "$(ub exec a -- ip -4 -o addr show | awk '$2 != "lo" { print $4 }')"
+check_eq "its DNS is pasta's forwarder" "nameserver 169.254.1.1" "$(ub exec a -- cat /etc/resolv.conf)"
+check "a web server in the machine" ub exec a -- sh -c 'mkdir -p /srv && echo guest-hello >/srv/index.html && httpd -p 80 -h /srv'
+check "the forward answers from the host" wait_for 10 bash -c "curl -sf -m 2 http://127.0.0.1:$PORT/ | grep -qx guest-hello"
+check_eq "egress: the machine reaches the remote host" remote-hello \
+        "$(ub exec a -- sh -c 'printf "GET /index.html HTTP/1.0\r\n\r\n" | timeout 5 nc 10.99.0.2 18081 | tail -n 1')"
+check "stop a" ub stop a
+wait_for 10 no_user_process
+check_eq "pasta went with it" "" "$(pgrep -a -U "$UID_U")"
+check_fails "the forward is gone" curl -sf -m 2 "http://127.0.0.1:$PORT/"
+umount /dev/net/tun
+
+check_output_contains "run of a template: not yet, said" "not templates yet" ub run busybox -- true
+
+# --- rm -------------------------------------------------------------------
+check "rm a" ub rm a
+check_eq "a and all its files are gone" "b" "$(ls -A "$STATE/machines" | xargs)"
+check_eq "its registry entry is gone" "" "$(ls "$STATE/uid-ranges" | grep -x "$(printf '%08x' "$ba")")"
+check "create c reuses a's range" ub create c --template busybox
+check_eq "c got the freed range" "$ba" "$(base_of c)"
+check "rm b" ub rm b
+check "rm c" ub rm c
+check_eq "the user's machines are all gone" "" "$(ls -A "$STATE/machines")"
+check_eq "no file of the user's ranges is left in its home" "" \
+        "$(find "$UHOME" \( -uid "$START" -o -uid "$((START + 65536))" \) -print -quit)"
+
+# --- the system's state -------------------------------------------------------
+# Other tests running as root beside this one may change root's state; what
+# changed must all be root's (a user cannot write there without root's help).
+check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
+        "$(comm -13 <(echo "$before") <(system_listing) | awk '$3 != 0')"
+check_eq "no host registry entry names the user's home" "" \
+        "$(grep -rl "$UHOME" /var/lib/berth/uid-ranges 2>/dev/null)"
+check_eq "nothing there belongs to the user" "" \
+        "$(find /var/lib/berth /run/berth -uid "$UID_U" -print -quit 2>/dev/null)"
+check_eq "root's machine still runs, untouched" "same running" "$(berth list --json | jq -r '.[] | "\(.name) \(.state)"')"
+check "root stops it" berth stop same
+
+done_testing
