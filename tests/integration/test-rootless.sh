@@ -182,6 +182,9 @@ check_eq "and a did not start" "a stopped" "$(ub list --json | jq -r '.[] | sele
 check_output_contains "start a: running without limits, said once" "without resource limits" ub start a
 check_eq "a is running" "a running" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
 check_output_contains "status says it has no cgroup of its own" "CGroup: none" ub status a
+# The getty writes a moment after start returns.
+wait_for 10 bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR \
+        BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED ub logs a | grep -Eq 'login:|Please press Enter'"
 check_output_contains "logs shows the console: busybox init's getty" "login:|Please press Enter" ub logs a
 check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
 check_eq "the machine's root is root inside" 0 "$(ub exec a -- id -u)"
