@@ -75,10 +75,12 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
                 remote = strv_append(remote, words[i]);
 
         /* The remote command is the admin's own shell text; only the
-         * arguments are quoted. */
+         * arguments are quoted.  A $BERTH_HOST in the remote login's
+         * environment would send the remote berth out over ssh again (to
+         * us, perhaps, in a loop): emptied, it means this host there. */
         const char *command = secure_getenv("BERTH_REMOTE_COMMAND");
         _cleanup_free_ char *args = shell_join(remote);
-        _cleanup_free_ char *line = xasprintf("%s %s", isempty(command) ? "berth" : command, args);
+        _cleanup_free_ char *line = xasprintf("BERTH_HOST= %s %s", isempty(command) ? "berth" : command, args);
 
         const char *ssh = secure_getenv("BERTH_SSH");
         _cleanup_strv_free_ char **argv = strv_append(NULL, isempty(ssh) ? "ssh" : ssh);
@@ -87,6 +89,12 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
                 snprintf(port, sizeof port, "%u", r->host.port);
                 argv = strv_append(argv, "-p");
                 argv = strv_append(argv, port);
+        }
+        /* The shell completions ask the remote host for machine names while
+         * the user waits at a prompt: no password or host key question. */
+        if (!isempty(secure_getenv("BERTH_SSH_BATCH"))) {
+                argv = strv_append(argv, "-o");
+                argv = strv_append(argv, "BatchMode=yes");
         }
         /* -T too: ssh's default for a command is no pty anyway, but a
          * RequestTTY in its configuration must not give us one. */
