@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cp-stream.h"
@@ -89,6 +90,11 @@ int stream_dir_gc(bool verbose) {
                         continue;
                 _cleanup_close_ int fd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue;
+                /* Its maker locks it before making "tree": without one, it may
+                 * be about to, unless it is old. */
+                struct stat tst;
+                if (fstatat(fd, "tree", &tst, AT_SYMLINK_NOFOLLOW) < 0 && st.st_mtime > time(NULL) - 60)
                         continue;
                 r = rm_rf_at(dfd, de->d_name);
                 if (r < 0)
