@@ -11,21 +11,31 @@
  * bits dropped on the way out) hold unchanged; the staging directory costs
  * the space of one more copy while it lasts. */
 
+#include <stdbool.h>
 #include <sys/types.h>
 
+/* A staging directory is $TMPDIR/berth-cp-RANDOM (else /var/tmp), mode
+ * 0700, locked (flock) while in use, holding "tree", the files. */
+#define STREAM_DIR_PREFIX "berth-cp-"
+
 typedef struct StreamDir {
-        int parent_fd; /* the directory it was made in ($TMPDIR, else /var/tmp) */
-        char *name;    /* below parent_fd */
-        char *path;    /* the whole path, for tar -C */
-        int fd;
+        int parent_fd;  /* the directory it was made in ($TMPDIR, else /var/tmp) */
+        char *name;     /* berth-cp-RANDOM below parent_fd */
+        char *top_path; /* its whole path, for messages */
+        int top_fd;     /* holds the lock */
+        char *path;     /* TOP_PATH/tree, for tar -C */
+        int fd;         /* TOP_PATH/tree: open the files below it by this fd, never by path */
 } StreamDir;
 
-#define STREAM_DIR_INIT { .parent_fd = -EBADF, .fd = -EBADF }
+#define STREAM_DIR_INIT { .parent_fd = -EBADF, .top_fd = -EBADF, .fd = -EBADF }
 
-/* A new empty mode-0700 directory.  0 or -errno (logged). */
+/* A new empty staging directory.  0 or -errno (logged). */
 int stream_dir_make(StreamDir *ret);
 /* Removes it and everything in it. */
 void stream_dir_done(StreamDir *d);
+/* Removes the staging directories of killed cps (their lock is free), for
+ * berth gc.  How many were removed, or -errno. */
+int stream_dir_gc(bool verbose);
 /* The one entry the unpacked archive holds (malloc'ed); -EBADMSG (logged)
  * if it holds none or several. */
 int stream_dir_single_entry(const StreamDir *d, char **ret_name);

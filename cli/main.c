@@ -162,6 +162,13 @@ int main(int argc, char **argv) {
         while ((c = option_next(&p)) > 0)
                 switch (c) {
                 case 'H':
+                        /* -H "$UNSET" must not quietly mean this host (an
+                         * empty $BERTH_HOST does: unset). */
+                        if (isempty(p.arg)) {
+                                log_error("-H (--host) is empty: give [USER@]HOST[:PORT], or leave out -H "
+                                          "to run on this host.");
+                                return EXIT_USAGE;
+                        }
                         host = p.arg;
                         break;
                 case 'r':

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdlib.h>
@@ -33,6 +34,26 @@ static bool wants_pty(const VerbSpec *verb, int argc, char **argv) {
         return streq(verb->name, "run") && local_tty;
 }
 
+/* The verbs that read our stdin: the rest get /dev/null, or ssh would read
+ * it all away from the caller (`... | while read m; do berth -H h list;
+ * done` would loop once).  As locally: exec only with -i or -t, run always,
+ * shell and console as sessions; cp - NAME:PATH goes its own way
+ * (remote_cp()). */
+static bool reads_stdin(const VerbSpec *verb, int argc, char **argv) {
+        if (streq(verb->name, "shell") || streq(verb->name, "console") || streq(verb->name, "run"))
+                return true;
+        if (!streq(verb->name, "exec"))
+                return false;
+        _cleanup_free_ char **copy = argv_dup(argc, argv);
+        OptionParser p;
+        option_parser_init(&p, verb, argc, copy);
+        int c;
+        while ((c = option_next(&p)) > 0)
+                if (c == 'i' || c == 't')
+                        return true;
+        return false;
+}
+
 char **argv_dup(int argc, char **argv) {
         char **copy = xcalloc((size_t) argc + 1, sizeof(char *));
         memcpy(copy, argv, (size_t) argc * sizeof(char *));
@@ -54,10 +75,12 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
                 remote = strv_append(remote, words[i]);
 
         /* The remote command is the admin's own shell text; only the
-         * arguments are quoted. */
+         * arguments are quoted.  A $BERTH_HOST in the remote login's
+         * environment would send the remote berth out over ssh again (to
+         * us, perhaps, in a loop): emptied, it means this host there. */
         const char *command = secure_getenv("BERTH_REMOTE_COMMAND");
         _cleanup_free_ char *args = shell_join(remote);
-        _cleanup_free_ char *line = xasprintf("%s %s", isempty(command) ? "berth" : command, args);
+        _cleanup_free_ char *line = xasprintf("BERTH_HOST= %s %s", isempty(command) ? "berth" : command, args);
 
         const char *ssh = secure_getenv("BERTH_SSH");
         _cleanup_strv_free_ char **argv = strv_append(NULL, isempty(ssh) ? "ssh" : ssh);
@@ -67,6 +90,12 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
                 argv = strv_append(argv, "-p");
                 argv = strv_append(argv, port);
         }
+        /* The shell completions ask the remote host for machine names while
+         * the user waits at a prompt: no password or host key question. */
+        if (!isempty(secure_getenv("BERTH_SSH_BATCH"))) {
+                argv = strv_append(argv, "-o");
+                argv = strv_append(argv, "BatchMode=yes");
+        }
         /* -T too: ssh's default for a command is no pty anyway, but a
          * RequestTTY in its configuration must not give us one. */
         argv = strv_append(argv, pty ? "-t" : "-T");
@@ -74,6 +103,13 @@ int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int o
         argv = strv_append(argv, r->host.destination);
         argv = strv_append(argv, line);
         log_debug("Running on %s: %s", r->host.destination, line);
+        _cleanup_close_ int null = -EBADF;
+        if (in_fd == REMOTE_NO_STDIN) {
+                null = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (null < 0)
+                        return log_error_errno(errno, "Failed to open /dev/null: %m");
+                in_fd = null;
+        }
         return spawn_piped(argv, in_fd, out_fd, ret_pid);
 }
 
@@ -125,29 +161,31 @@ int remote_main(const Context *ctx, const char *host_arg, const VerbSpec *verb, 
         _cleanup_free_ char *prefix = xasprintf("berth -H %s %s", shown, verb->name);
         log_set_prefix(prefix);
 
+        /* While ssh runs, ^C and ^\ are for it (and through a pty, for the
+         * remote command), not for us: blocked, we wait for its status, then
+         * see whether one came (remote_wait()).  cp too: its children end,
+         * and it removes its staging directory. */
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGQUIT);
+        sigprocmask(SIG_BLOCK, &block, &old);
         int code;
         if (verb == &cp_verb)
                 code = remote_cp(&r, argc, argv);
         else {
-                /* While ssh runs, ^C and ^\ are for it (and through a pty, for
-                 * the remote command), not for us: blocked, we wait for its
-                 * status, then see whether one came (remote_wait()). */
-                sigset_t block, old;
-                sigemptyset(&block);
-                sigaddset(&block, SIGINT);
-                sigaddset(&block, SIGQUIT);
-                sigprocmask(SIG_BLOCK, &block, &old);
                 pid_t pid;
-                if (remote_spawn(&r, wants_pty(verb, argc, argv), argv, -1, -1, &pid) < 0)
+                int in_fd = reads_stdin(verb, argc, argv) ? STDIN_FILENO : REMOTE_NO_STDIN;
+                if (remote_spawn(&r, wants_pty(verb, argc, argv), argv, in_fd, -1, &pid) < 0)
                         code = verb->runs_command ? EXIT_EXEC_FAIL : EXIT_FAIL;
                 else
                         code = remote_wait(&r, pid, verb->runs_command);
-                /* Taken here: the status says it; unblocked it would kill us. */
-                static const struct timespec now = {};
-                while (sigtimedwait(&block, NULL, &now) > 0)
-                        ;
-                sigprocmask(SIG_SETMASK, &old, NULL);
         }
+        /* Taken here: the status says it; unblocked it would kill us. */
+        static const struct timespec now = {};
+        while (sigtimedwait(&block, NULL, &now) > 0)
+                ;
+        sigprocmask(SIG_SETMASK, &old, NULL);
         remote_host_done(&r.host);
         log_set_prefix("berth");
         return code;

@@ -27,8 +27,12 @@ typedef struct Remote {
 /* Run VERB's ARGV (ARGV[0] the verb) on HOST_ARG.  Returns an exit code. */
 int remote_main(const Context *ctx, const char *host_arg, const VerbSpec *verb, int argc, char **argv);
 
+/* IN_FD of remote_spawn(): /dev/null, for the verbs that do not read stdin. */
+#define REMOTE_NO_STDIN (-2)
+
 /* Start `berth GLOBAL-OPTIONS WORDS...` on the remote host with stdin IN_FD
- * and stdout OUT_FD (-1: ours), a pty there if PTY.  0 or -errno (logged). */
+ * and stdout OUT_FD (-1: ours; IN_FD REMOTE_NO_STDIN: /dev/null), a pty there
+ * if PTY.  0 or -errno (logged). */
 int remote_spawn(const Remote *r, bool pty, char *const *words, int in_fd, int out_fd, pid_t *ret_pid);
 /* Wait for the ssh of remote_spawn(): the remote exit status, ssh's
  * failure (255) or death reported, as an exit code (RUNS_COMMAND: as

@@ -10,6 +10,7 @@
  * stdout (copy-out), the form berth -H HOST cp streams through ssh
  * (cp-stream.h). */
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -392,8 +393,9 @@ const VerbSpec cp_verb = {
 };
 
 /* "-": the entry of a tar archive on stdin, unpacked into STREAM, is the
- * source; its path there is returned in *RET_PATH. */
-static int stream_in(StreamDir *stream, char **ret_path) {
+ * source, opened by fd below the staging directory (SIDES): its path could
+ * lead elsewhere by the time it is opened. */
+static int stream_in(StreamDir *stream, CpSides *sides) {
         if (isatty(STDIN_FILENO)) {
                 log_error("'-' reads a tar archive from stdin, which is a terminal. %s", CP_USAGE);
                 return ERR_USAGE;
@@ -405,10 +407,8 @@ static int stream_in(StreamDir *stream, char **ret_path) {
         r = stream_tar_unpack(stream->path, STDIN_FILENO, &pid);
         if (r < 0 || stream_tar_wait(pid) < 0)
                 return ERR_FAILED;
-        _cleanup_free_ char *entry = NULL;
-        if (stream_dir_single_entry(stream, &entry) < 0)
+        if (stream_dir_single_entry(stream, &sides->host_name) < 0)
                 return ERR_FAILED;
-        *ret_path = xasprintf("%s/%s", stream->path, entry);
         return 0;
 }
 
@@ -438,24 +438,28 @@ int verb_cp(Context *ctx, int argc, char **argv) {
                 return r;
 
         _cleanup_(stream_dir_done) StreamDir stream = STREAM_DIR_INIT;
-        _cleanup_free_ char *staged = NULL;
+        _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
+        _cleanup_free_ char *shown = NULL;
+        const char *base;
+        _cleanup_free_ char *parent = split_path(req.guest_path, &base);
         if (streaming) {
-                r = req.direction == CP_IN ? stream_in(&stream, &staged) : stream_dir_make(&stream);
+                /* The host's side is the staging directory's fd, nothing by path. */
+                r = req.direction == CP_IN ? stream_in(&stream, &sides) : stream_dir_make(&stream);
                 if (r != 0)
                         return r < 0 ? ERR_FAILED : r;
-                req.host_path = req.direction == CP_IN ? staged : stream.path;
+                if (req.direction == CP_OUT)
+                        sides.host_name = xstrdup(base);
+                sides.host_dirfd = fcntl(stream.fd, F_DUPFD_CLOEXEC, 3);
+                if (sides.host_dirfd < 0)
+                        return log_error_errno(errno, "Failed to duplicate an fd: %m"), ERR_FAILED;
+                shown = xasprintf("%s/%s", stream.path, sides.host_name);
+                req.host_path = req.direction == CP_IN ? shown : stream.path;
+        } else {
+                r = req.direction == CP_IN ? open_host_source(req.host_path, &sides)
+                                           : open_host_destination(req.host_path, base, &sides);
+                if (r < 0)
+                        return ERR_FAILED;
         }
-
-        _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
-        if (req.direction == CP_IN)
-                r = open_host_source(req.host_path, &sides);
-        else {
-                const char *base;
-                _cleanup_free_ char *parent = split_path(req.guest_path, &base);
-                r = open_host_destination(req.host_path, base, &sides);
-        }
-        if (r < 0)
-                return ERR_FAILED;
 
         if (runtime_is_active(ctx->store.run_fd, req.machine) > 0)
                 r = copy_running(ctx, &req, &sides);
@@ -483,6 +487,7 @@ static int wait_pair(const Remote *rm, pid_t ssh, pid_t tar, int *pipefd) {
         if (code != 0) {
                 /* The remote side said what went wrong; tar's own complaint
                  * (a cut archive) is only its echo. */
+                (void) kill(tar, SIGTERM);
                 (void) wait_child(tar);
                 return code;
         }
@@ -503,9 +508,19 @@ int remote_cp(const Remote *rm, int argc, char **argv) {
         _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
 
         if (streq(req.host_path, "-")) {
-                /* The archive is the caller's: stdin or stdout pass through. */
+                /* The archive is the caller's: stdin or stdout pass through,
+                 * checked here as the remote berth cannot see them. */
+                if (req.direction == CP_OUT && isatty(STDOUT_FILENO)) {
+                        log_error("'-' writes a tar archive to stdout, which is a terminal. %s", CP_USAGE);
+                        return EXIT_USAGE;
+                }
+                if (req.direction == CP_IN && isatty(STDIN_FILENO)) {
+                        log_error("'-' reads a tar archive from stdin, which is a terminal. %s", CP_USAGE);
+                        return EXIT_USAGE;
+                }
                 pid_t pid;
-                if (remote_spawn(rm, false, argv, -1, -1, &pid) < 0)
+                if (remote_spawn(rm, false, argv, req.direction == CP_IN ? STDIN_FILENO : REMOTE_NO_STDIN, -1,
+                                 &pid) < 0)
                         return EXIT_FAIL;
                 return remote_wait(rm, pid, false);
         }
@@ -538,7 +553,8 @@ int remote_cp(const Remote *rm, int argc, char **argv) {
                 }
                 if (remote_spawn(rm, false, words, pipefd[0], -1, &ssh) < 0) {
                         safe_close_pair(pipefd);
-                        (void) stream_tar_wait(tar);
+                        (void) kill(tar, SIGTERM);
+                        (void) wait_child(tar);
                         return EXIT_FAIL;
                 }
                 return wait_pair(rm, ssh, tar, pipefd);
@@ -550,13 +566,15 @@ int remote_cp(const Remote *rm, int argc, char **argv) {
                 return EXIT_FAIL;
         }
         char *words[] = { (char *) "cp", (char *) req.guest_arg, (char *) "-", NULL };
-        if (remote_spawn(rm, false, words, -1, pipefd[1], &ssh) < 0) {
+        if (remote_spawn(rm, false, words, REMOTE_NO_STDIN, pipefd[1], &ssh) < 0) {
                 safe_close_pair(pipefd);
                 return EXIT_FAIL;
         }
         if (stream_tar_unpack(stream.path, pipefd[0], &tar) < 0) {
                 safe_close_pair(pipefd);
-                return remote_wait(rm, ssh, false), EXIT_FAIL;
+                (void) kill(ssh, SIGTERM);
+                (void) wait_child(ssh);
+                return EXIT_FAIL;
         }
         int code = wait_pair(rm, ssh, tar, pipefd);
         if (code != 0)

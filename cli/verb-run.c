@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "berth.h"
+#include "cp-stream.h"
 #include "config.h"
 #include "fs.h"
 #include "gc.h"
@@ -260,6 +261,11 @@ int verb_gc(Context *ctx, int argc, char **argv) {
         n = staging_gc(&ctx->store, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove what interrupted creates left: %m");
+                return ERR_FAILED;
+        }
+        n = stream_dir_gc(!ctx->quiet);
+        if (n < 0) {
+                log_error_errno(n, "Failed to remove what interrupted copies left: %m");
                 return ERR_FAILED;
         }
         n = gc_snapshots_and_layers(&ctx->store, report);

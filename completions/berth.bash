@@ -5,7 +5,7 @@
 # from "berth snapshots".
 
 _berth_machines() { # [running|stopped]: the machines, or those in that state
-        "${_berth_cmd[@]}" list 2>/dev/null | awk -v want="${1:-}" 'NR > 1 {
+        "${_berth_cmd[@]}" list </dev/null 2>/dev/null | awk -v want="${1:-}" 'NR > 1 {
                 if (want == "" || (want == "running" && $2 ~ /^running/) || (want == "stopped" && $2 !~ /^running/))
                         print $1 }'
 }
@@ -15,7 +15,9 @@ _berth() {
         local i w verb="" vi=0
         # berth itself, with --root/--config/-H as given, to ask about machines
         # (with -H, the remote host's).
-        _berth_cmd=("${COMP_WORDS[0]}")
+        # With -H that goes over ssh while the user waits at the prompt:
+        # no stdin, no ssh questions (BERTH_SSH_BATCH), at most 5 seconds.
+        _berth_cmd=(env BERTH_SSH_BATCH=1 timeout 5 "${COMP_WORDS[0]}")
         for ((i = 1; i < COMP_CWORD; i++)); do
                 w=${COMP_WORDS[i]}
                 case $w in
@@ -108,7 +110,7 @@ _berth() {
                 if ((n == 0)); then
                         mapfile -t COMPREPLY < <(compgen -W "$(_berth_machines)" -- "$cur")
                 elif ((n == 1)); then
-                        mapfile -t COMPREPLY < <(compgen -W "$("${_berth_cmd[@]}" snapshots "${args[0]}" 2>/dev/null |
+                        mapfile -t COMPREPLY < <(compgen -W "$("${_berth_cmd[@]}" snapshots "${args[0]}" </dev/null 2>/dev/null |
                                 awk 'NR > 1 { print $1 }')" -- "$cur")
                 fi
                 ;;

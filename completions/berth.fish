@@ -22,7 +22,9 @@ function __berth_run
         end
         set i (math $i + 1)
     end
-    command $words[1] $global $argv 2>/dev/null
+    # With -H that goes over ssh while the user waits at the prompt: no
+    # stdin, no ssh questions (BERTH_SSH_BATCH), at most 5 seconds.
+    env BERTH_SSH_BATCH=1 timeout 5 $words[1] $global $argv </dev/null 2>/dev/null
 end
 
 # The verb and, after it, the words of the command line so far.

@@ -16,6 +16,11 @@ static bool is_forbidden_char(unsigned char c) {
         return c <= ' ' || c == 0x7f;
 }
 
+static bool is_name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+               c == '.';
+}
+
 int remote_host_parse(const char *s, RemoteHost *ret, const char **ret_reason) {
         if (isempty(s))
                 return *ret_reason = "the host is empty", -EINVAL;
@@ -30,6 +35,8 @@ int remote_host_parse(const char *s, RemoteHost *ret, const char **ret_reason) {
         const char *host = at ? at + 1 : s;
         if (at == s)
                 return *ret_reason = "the user before '@' is empty", -EINVAL;
+        if (at && s[0] == '-')
+                return *ret_reason = "the user starts with '-'", -EINVAL;
         if (at && memchr(s, '@', (size_t) (at - s)))
                 return *ret_reason = "more than one '@'", -EINVAL;
 
@@ -58,6 +65,21 @@ int remote_host_parse(const char *s, RemoteHost *ret, const char **ret_reason) {
                 return *ret_reason = "the host name is empty", -EINVAL;
         if (host[0] == '-')
                 return *ret_reason = "the host name starts with '-'", -EINVAL;
+        /* Only what OpenSSH 9.6 takes itself: an older ssh hands user and
+         * host to a ProxyCommand's or Match exec's shell (%r, %h) unquoted
+         * (CVE-2023-51385). */
+        bool ipv6 = memchr(host, ':', host_len);
+        for (size_t i = 0; i < host_len; i++)
+                if (ipv6 ? !strchr("0123456789abcdefABCDEF:.", host[i]) : !is_name_char(host[i]))
+                        return *ret_reason = ipv6 ? "the IPv6 address has a character other than hex digits, ':' "
+                                                    "and '.'"
+                                                  : "the host name has a character other than letters, digits, "
+                                                    "'-', '_' and '.'",
+                               -EINVAL;
+        for (const char *c = s; at && c < at; c++)
+                if (!is_name_char(*c))
+                        return *ret_reason = "the user has a character other than letters, digits, '-', '_', '.'",
+                               -EINVAL;
 
         unsigned p = 0;
         if (port && (safe_atou(port, &p) < 0 || p == 0 || p > 65535))
@@ -79,7 +101,9 @@ static bool is_safe_char(char c) {
 }
 
 char *shell_quote(const char *s) {
-        bool safe = *s;
+        /* zsh expands a word starting with '=' (=cmd: its path); '~' is
+         * not a safe character at all. */
+        bool safe = *s && *s != '=';
         for (const char *c = s; *c && safe; c++)
                 safe = is_safe_char(*c);
         if (safe)

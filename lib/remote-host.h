@@ -22,12 +22,14 @@ void remote_host_done(RemoteHost *h);
 
 /* Parse "[USER@]HOST[:PORT]" (an IPv6 address as "[USER@][ADDR]:PORT" or,
  * without a port, bare).  Refuses an empty host or user, a leading '-',
- * whitespace or control characters anywhere, and a port that is not
- * 1-65535: 0, or -EINVAL with *RET_REASON. */
+ * in the user or host anything but letters, digits, '-', '_', '.' (and ':'
+ * in an IPv6 address), and a port that is not 1-65535: 0, or -EINVAL with
+ * *RET_REASON. */
 int remote_host_parse(const char *s, RemoteHost *ret, const char **ret_reason);
 
-/* S quoted for a POSIX shell (malloc'ed); words of only safe characters
- * (letters, digits, and %+,-./:=@_) are left as they are. */
+/* S quoted for a POSIX shell and zsh (malloc'ed); words of only safe
+ * characters (letters, digits, and %+,-./:=@_), not starting with '=', are
+ * left as they are. */
 char *shell_quote(const char *s);
 /* The words of ARGV quoted and joined by spaces (malloc'ed). */
 char *shell_join(char *const *argv);

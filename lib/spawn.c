@@ -78,6 +78,7 @@ int spawn_plain(char *const argv[]) {
 }
 
 int spawn_piped(char *const argv[], int in_fd, int out_fd, pid_t *ret_pid) {
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0)
                 return log_error_errno(errno, "Failed to start %s: %m", argv[0]);
@@ -89,6 +90,10 @@ int spawn_piped(char *const argv[], int in_fd, int out_fd, pid_t *ret_pid) {
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
                 (void) signal(SIGINT, SIG_DFL);
                 (void) signal(SIGQUIT, SIG_DFL);
+                /* A killed berth takes its tar and ssh along: nothing goes on
+                 * writing into a staging directory berth gc may remove. */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(127);
                 if ((in_fd >= 0 && dup2(in_fd, STDIN_FILENO) < 0) ||
                     (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)) {
                         fprintf(stderr, "berth: failed to set up the pipes of %s: %m\n", argv[0]);

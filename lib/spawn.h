@@ -23,5 +23,5 @@ int wait_child(pid_t pid);
  * IN_FD as its stdin and OUT_FD as its stdout (-1: ours), SIGINT and
  * SIGQUIT back at their defaults and no signal blocked, and return at once with its pid in
  * *RET_PID, for the caller to wait_child() it: for pipelines of the
- * system's tools (ssh, tar).  0 or -errno (logged). */
+ * system's tools (ssh, tar); it gets SIGTERM if we die.  0 or -errno (logged). */
 int spawn_piped(char *const argv[], int in_fd, int out_fd, pid_t *ret_pid);

@@ -183,6 +183,44 @@ check "and nothing of it is left" test ! -e "$rootfs/tmp/deep"
 check "not even a temporary directory" no_temp_left "$rootfs/tmp"
 check_status "the copy failed (1)" 1 berth cp "$TEST_TMP/deep" x:/tmp/
 
+# --- cp - NAME:PATH: the staging directory ------------------------------------------------------
+# GNU tar as root gives the directory it extracts into the owner and mode of
+# the archive's "./": a user's `tar -C mine -c .` must not make the staging
+# directory theirs (they could swap it for a symlink in sticky /var/tmp),
+# and the entry is opened by fd, so even a swap does not redirect the copy.
+# A tar in $PATH before the real one records the staging directory after
+# extracting and then makes that swap.
+stage=$TEST_TMP/stage
+mine=$TEST_TMP/mine
+decoy=$TEST_TMP/decoy
+mkdir -p "$stage" "$mine" "$decoy/tree" "$TEST_TMP/bin"
+echo real >"$mine/payload"
+chown -R 1000:1000 "$mine"
+chmod 0777 "$mine"
+echo decoy >"$decoy/payload"
+echo decoy >"$decoy/tree/payload"
+real_tar=$(command -v tar)
+cat >"$TEST_TMP/bin/tar" <<EOF
+#!/bin/sh
+'$real_tar' "\$@" || exit
+case " \$* " in *" --extract "*) ;; *) exit 0 ;; esac
+for d in '$stage'/berth-cp-*; do
+        stat -c '%u %a' "\$d" >>'$TEST_TMP/stage.log'
+        mv "\$d" "\$d.moved" && ln -s '$decoy' "\$d"
+done
+EOF
+chmod 0755 "$TEST_TMP/bin/tar"
+check "cp - x:/tmp/ of a user's 'tar -C mine -c .'" \
+        sh -c "'$real_tar' -C '$mine' -cf - . | env PATH='$TEST_TMP/bin:$PATH' TMPDIR='$stage' '$BERTH' cp - x:/tmp/"
+check_eq "the staging directory stayed root's, mode 0700" "0 700" "$(cat "$TEST_TMP/stage.log" 2>&1)"
+check_eq "the swapped-in symlink did not redirect the copy" real "$(cat "$rootfs/tmp/payload" 2>&1)"
+check_eq "the owner the archive gave the file arrived" "1000" "$(stat -c %u "$rootfs/tmp/payload")"
+check_eq "the symlink was removed, not followed: only the moved-away directory is left" "moved" \
+        "$(ls -A "$stage" | sed 's/^berth-cp-.*\.//')"
+check "... and the decoy is intact" test -f "$decoy/tree/payload" -a -f "$decoy/payload"
+rm -rf "$stage"/berth-cp-*.moved
+check_eq "nothing else is left in \$TMPDIR" "" "$(ls -A "$stage")"
+
 # --- usage -----------------------------------------------------------------------------------
 check_status "no arguments: usage (2)" 2 berth cp
 check_status "one argument: usage (2)" 2 berth cp "$src/f"

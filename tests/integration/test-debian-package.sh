@@ -36,10 +36,14 @@ for f in /usr/bin/berth /usr/libexec/berth/berth-machined /usr/libexec/berth/ber
          /usr/libexec/berth/berth-import /usr/libexec/berth/berth-pull /usr/libexec/berth/berth-export \
          /usr/libexec/berth/berth-oci /usr/libexec/berth/templates/busybox /usr/libexec/berth/templates/debian \
          /usr/share/man/man1/berth.1.gz /usr/share/man/man5/berth.conf.5.gz /usr/share/man/man8/berth-machined.8.gz \
-         /usr/share/bash-completion/completions/berth /usr/share/zsh/site-functions/_berth \
+         /usr/share/bash-completion/completions/berth /usr/share/zsh/vendor-completions/_berth \
          /usr/share/fish/vendor_completions.d/berth.fish /etc/berth/berth.conf; do
         check "the package holds $f" grep -qxF "$f" "$W/contents"
 done
+if command -v zsh >/dev/null; then
+        check "Debian's zsh searches where the zsh completion is" \
+                sh -c "zsh -fc 'print -l \$fpath' | grep -qxF /usr/share/zsh/vendor-completions"
+fi
 check "the package holds berth@.service" grep -qE '^/(usr/)?lib/systemd/system/berth@\.service$' "$W/contents"
 check "nothing of it is below /var/lib/berth" test -z "$(grep '^/var/lib/berth' "$W/contents")"
 check_eq "berth.conf is a conffile" "/etc/berth/berth.conf" "$(dpkg-deb -I "$deb" conffiles)"

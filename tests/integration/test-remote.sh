@@ -85,6 +85,9 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
+# A remote login whose environment has BERTH_HOST: the remote berth must
+# not go out over ssh again (here it would fail: nothing listens there).
+SetEnv BERTH_HOST=root@127.0.0.1:1
 CONF
 cat >"$R/ssh_config" <<CONF
 Host *
@@ -111,7 +114,21 @@ check "sshd listens in the remote namespace" wait_for 10 "$R/ssh" -p "$PORT" "ro
 [ "$_failed" -eq 0 ] || { sed 's/^/# sshd: /' "$R/sshd.log"; done_testing; }
 
 # --- verbs ------------------------------------------------------------------------
-check_eq "list on the remote host: its empty root" "[]" "$(berth -H "$HOST" --json list 2>&1)"
+check_eq "the remote login's environment has a BERTH_HOST" "root@127.0.0.1:1" \
+        "$("$R/ssh" -p "$PORT" "root@$REMOTE_ADDR" 'echo $BERTH_HOST' </dev/null)"
+check_eq "list on the remote host: its empty root (its BERTH_HOST not followed)" "[]" \
+        "$(berth -H "$HOST" --json list 2>&1)"
+check_status "-H '' is refused (2), not run on this host" 2 berth -H '' list
+check_status "... --host= too" 2 berth --host= list
+check_output_contains "... saying so" "-H \(--host\) is empty" berth -H '' list
+check_eq "an empty \$BERTH_HOST means this host" "[]" "$(BERTH_HOST= berth list --json)"
+# ssh must not read the caller's stdin for a verb that does not.
+n=0
+while read -r _; do
+        berth -H "$HOST" list >/dev/null
+        n=$((n + 1))
+done < <(printf 'a\nb\nc\n')
+check_eq "a loop over stdin running berth -H list runs once per line" 3 "$n"
 check "create --template busybox remotely" berth -H "$HOST" create --template busybox rm1
 # The completion asks the remote berth (through -H) for machine names.
 complete_words() { bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _berth; echo "${COMPREPLY[*]}"' \
@@ -119,6 +136,24 @@ complete_words() { bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(
 check_eq "bash completion: berth --ho<TAB>" "--host" "$(complete_words "$BERTH" --ho)"
 check_eq "bash completion: berth -H HOST start <TAB>: the remote stopped machine" "rm1" \
         "$(complete_words "$BERTH" -H "$HOST" start '')"
+# ...with no stdin and no questions from ssh, and not for long.
+cat >"$R/log-ssh" <<CONF
+#!/bin/sh
+{ readlink /proc/self/fd/0; echo "\$*"; } >'$R/ssh.log'
+exec '$R/ssh' "\$@"
+CONF
+cat >"$R/hung-ssh" <<CONF
+#!/bin/sh
+exec sleep 60
+CONF
+chmod 0755 "$R/log-ssh" "$R/hung-ssh"
+check_eq "bash completion through a logging ssh" "rm1" \
+        "$(BERTH_SSH=$R/log-ssh complete_words "$BERTH" -H "$HOST" start '')"
+check_eq "... its ssh had /dev/null as stdin" /dev/null "$(head -n 1 "$R/ssh.log")"
+check_output_contains "... and -o BatchMode=yes" "-o BatchMode=yes" cat "$R/ssh.log"
+t0=$SECONDS
+BERTH_SSH=$R/hung-ssh complete_words "$BERTH" -H "$HOST" start '' >/dev/null
+check "a hung ssh holds the completion up 5 seconds, not 60 ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 15
 check "start it remotely" berth -H "$HOST" start rm1
 check_eq "the remote list shows it running" "running" \
         "$(berth -H "$HOST" list --json | jq -r '.[] | select(.name == "rm1") | .state')"
@@ -171,6 +206,31 @@ check_eq "... and it arrived" "$(sha256sum <"$TEST_TMP/blob")" \
         "$(berth -H "$HOST" exec rm1 -- cat /tmp/from-tar | sha256sum)"
 check_eq "cp NAME:PATH - writes a tar to stdout" "./tree/sub/two" \
         "$(berth -H "$HOST" cp rm1:/tmp/tree - | tar -t | grep sub/two)"
+check_status "cp NAME:PATH - onto a terminal is refused here (2)" 2 \
+        script -qec "'$BERTH' -H '$HOST' cp rm1:/tmp/blob -" /dev/null
+check_output_contains "... saying why, before any tar is written" "stdout, which is a terminal" \
+        script -qec "'$BERTH' -H '$HOST' cp rm1:/tmp/blob -" /dev/null
+
+# A cp killed mid-copy leaves its locked staging directory; gc removes it
+# once the lock is free.  A slow ssh keeps the copy going long enough.
+stage=$TEST_TMP/stage
+mkdir "$stage"
+cat >"$R/slow-ssh" <<CONF
+#!/bin/sh
+sleep 2
+exec '$R/ssh' "\$@"
+CONF
+chmod 0755 "$R/slow-ssh"
+TMPDIR=$stage BERTH_SSH=$R/slow-ssh "$BERTH" -H "$HOST" cp rm1:/tmp/blob "$TEST_TMP/killed" 2>/dev/null &
+cp_pid=$!
+check "a cp over -H stages in \$TMPDIR/berth-cp-*" wait_for 10 sh -c "ls -d '$stage'/berth-cp-* >/dev/null 2>&1"
+check "... locked while the copy runs: gc leaves it" sh -c "TMPDIR='$stage' '$BERTH' gc >/dev/null && ls -d '$stage'/berth-cp-*"
+kill -TERM "$cp_pid"
+wait "$cp_pid" 2>/dev/null
+check "killed by SIGTERM, it left the staging directory" sh -c "ls -d '$stage'/berth-cp-* >/dev/null 2>&1"
+check_output_contains "gc removes it" "Removed .*berth-cp-" env TMPDIR="$stage" "$BERTH" gc
+check_eq "... and nothing is left" "" "$(ls -A "$stage")"
+check "... nor the copy's destination" test ! -e "$TEST_TMP/killed"
 
 # --- a pty through ssh: shell, exec -t, and ^C ------------------------------------
 check_output_contains "exec -t gets a pty on the remote side" '/dev/pts/' \

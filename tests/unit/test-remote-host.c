@@ -35,14 +35,19 @@ static void test_quote(const char *s, const char *expected) {
         TEST_ASSERT_STREQ(q, expected, "quote of \"%s\"", s);
 }
 
-/* The real proof: a POSIX shell given the joined line hands each word over
- * unchanged.  sh -c 'printf "%s\0" "$@"' prints every argument with a NUL
- * after it; nothing in a hostile word may run (the canary file stays
- * absent) or change a word. */
-static void test_round_trip(char *const *words, const char *canary) {
+/* The real proof: the shell SHELL (a remote login shell may be any of
+ * them) given the joined line hands each word over unchanged.  SHELL -c
+ * "printf '%s\0' WORDS" prints every word with a NUL after it; nothing in a
+ * hostile word may run (the canary file stays absent) or change a word. */
+static void test_round_trip(const char *shell, char *const *words, const char *canary) {
+        if (access(shell, X_OK) < 0) {
+                /* tests/run installs them all (zsh in its package list). */
+                TEST_ASSERT(false, "%s is installed", shell);
+                return;
+        }
         _cleanup_free_ char *joined = shell_join(words);
         _cleanup_free_ char *line = xasprintf("printf '%%s\\0' %s", joined);
-        char *argv[] = { (char *) "sh", (char *) "-c", line, NULL };
+        char *argv[] = { (char *) shell, (char *) "-c", line, NULL };
 
         int fds[2];
         if (pipe(fds) < 0)
@@ -51,7 +56,7 @@ static void test_round_trip(char *const *words, const char *canary) {
         if (pid == 0) {
                 dup2(fds[1], STDOUT_FILENO);
                 close(fds[0]);
-                execv("/bin/sh", argv);
+                execv(shell, argv);
                 _exit(127);
         }
         close(fds[1]);
@@ -76,9 +81,9 @@ static void test_round_trip(char *const *words, const char *canary) {
                 expected += l;
         }
         TEST_ASSERT(same && expected == n && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                    "sh -c gets all %zu words verbatim", i);
+                    "%s -c gets all %zu words verbatim", shell, i);
         struct stat st;
-        TEST_ASSERT(stat(canary, &st) < 0 && errno == ENOENT, "nothing in the words was run by the shell");
+        TEST_ASSERT(stat(canary, &st) < 0 && errno == ENOENT, "nothing in the words was run by %s", shell);
 }
 
 int main(void) {
@@ -104,6 +109,24 @@ int main(void) {
         test_host_bad("with a port that is no number", "host:ssh");
         test_host_bad("with an unterminated '['", "[::1:22");
         test_host_bad("with two '@'", "a@b@host");
+        /* ssh < 9.6 gives user and host to a ProxyCommand's shell unquoted. */
+        test_host_bad("with '$' in the host", "h$(touch x)");
+        test_host_bad("with '`' in the host", "h`id`");
+        test_host_bad("with ';' in the host", "h;id");
+        test_host_bad("with '|' in the host", "h|id");
+        test_host_bad("with a quote in the host", "h'x");
+        test_host_bad("with a double quote in the host", "h\"x");
+        test_host_bad("with '$' in the user", "$(id)@host");
+        test_host_bad("with '`' in the user", "`id`@host");
+        test_host_bad("with ';' in the user", "a;b@host");
+        test_host_bad("with '&' in the user", "a&b@host");
+        test_host_bad("with a quote in the user", "a'b@host");
+        test_host_bad("with a user starting with '-'", "-oProxyCommand=x@host");
+        test_host_bad("with ':' in a host name", "a:b:c.example");
+        test_host_bad("with '%' in the host", "h%x");
+        test_host_bad("with a non-ASCII host", "h\xc3\xa9");
+        test_host_good("user.name-1_x@my-host_1.example", "user.name-1_x@my-host_1.example", 0);
+        test_host_good("[2001:db8::1]:22", "2001:db8::1", 22);
 
         test_quote("list", "list");
         test_quote("--root=/var/lib/x", "--root=/var/lib/x");
@@ -112,6 +135,9 @@ int main(void) {
         test_quote("it's", "'it'\\''s'");
         test_quote("$(touch /tmp/x)", "'$(touch /tmp/x)'");
         test_quote("a\nb", "'a\nb'");
+        test_quote("=ls", "'=ls'");
+        test_quote("a=b", "a=b");
+        test_quote("~root", "'~root'");
 
         char canary[] = "/tmp/berth-test-remote-XXXXXX";
         int fd = mkstemp(canary);
@@ -127,8 +153,12 @@ int main(void) {
         _cleanup_free_ char *dquote = xasprintf("\"$(touch %s)\"", canary);
         char *words[] = { subst, backtick, semi, nl, quote, dquote, (char *) "", (char *) "*",
                           (char *) "~", (char *) "a\\b", (char *) "$HOME", (char *) "-n", (char *) "!x",
-                          (char *) "tab\there", (char *) "\x01\x7f\xc3\xa9", NULL };
-        test_round_trip(words, canary);
+                          (char *) "tab\there", (char *) "\x01\x7f\xc3\xa9", (char *) "=ls", (char *) "=",
+                          (char *) "~root", (char *) "a=~", (char *) "%1", (char *) "+x", (char *) "a,b",
+                          (char *) "{a,b}", (char *) "x^y", (char *) "#c", (char *) "a#b", (char *) "[ab]", NULL };
+        const char *shells[] = { "/bin/sh", "/bin/bash", "/bin/dash", "/bin/zsh" };
+        for (size_t i = 0; i < sizeof shells / sizeof shells[0]; i++)
+                test_round_trip(shells[i], words, canary);
         unlink(canary);
 
         return tap_finish();
