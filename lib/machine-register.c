@@ -51,7 +51,8 @@ static int registered_machine(sd_bus *bus, const char *name, char **ret_root, pi
 }
 
 /* Whether NAME may be taken: free, or held by what a crashed supervisor of
- * this machine (same root directory) or a machine that is gone left. */
+ * this machine (same root directory, if ROOT_DIRECTORY) or a machine that
+ * is gone left. */
 static bool name_available(sd_bus *bus, const char *name, const char *root_directory) {
         _cleanup_free_ char *root = NULL;
         pid_t leader = 0;
@@ -59,7 +60,7 @@ static bool name_available(sd_bus *bus, const char *name, const char *root_direc
         /* Free, or machined cannot tell (not running?): RegisterMachine will say. */
         if (r < 0)
                 return true;
-        if (streq_ptr(root, root_directory) || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
+        if ((root_directory && streq_ptr(root, root_directory)) || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
                 (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine",
                                           NULL, NULL, "s", name);
                 return true;
@@ -68,8 +69,9 @@ static bool name_available(sd_bus *bus, const char *name, const char *root_direc
 }
 
 int machine_register(const char *name, const char *alt_name, const char *service, pid_t leader,
-                     const char *root_directory, const int *ifindices, size_t n_ifindices, char **ret_registered,
-                     char **ret_error) {
+                     const char *root_directory, bool same_root_is_same_machine, const int *ifindices,
+                     size_t n_ifindices, char **ret_registered, char **ret_error) {
+        const char *own_root = same_root_is_same_machine ? root_directory : NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r = sd_bus_open_system(&bus);
         if (r < 0) {
@@ -81,8 +83,8 @@ int machine_register(const char *name, const char *alt_name, const char *service
          * root.  A same-named machine of another root keeps its name, and this
          * one is known to machined by its qualified name. */
         const char *use = name;
-        if (!name_available(bus, name, root_directory)) {
-                if (!alt_name || !name_available(bus, alt_name, root_directory))
+        if (!name_available(bus, name, own_root)) {
+                if (!alt_name || !name_available(bus, alt_name, own_root))
                         return -EEXIST;
                 use = alt_name;
         }

@@ -767,7 +767,7 @@ static int serve(Machine *m, pid_t pid, int pidfd, siginfo_t *ret_si) {
 static void register_with_machined(Machine *m, pid_t leader) {
         const char *name = m->args->name;
         _cleanup_free_ char *error = NULL;
-        int r = machine_register(name, m->alt_name, "berth", leader, m->rootfs, &m->net.host_ifindex,
+        int r = machine_register(name, m->alt_name, "berth", leader, m->rootfs, true, &m->net.host_ifindex,
                                  m->net.host_ifindex > 0, &m->registered, &error);
         if (r == -ENOTCONN)
                 log_warning("Cannot reach the system bus to register with machined.");
