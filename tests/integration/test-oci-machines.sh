@@ -131,6 +131,18 @@ check "delete --force Box_3+x" oci delete --force Box_3+x
 check "machined forgot Box-3-x" sh -c "! '$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^Box-3-x '"
 check "no record left" sh -c "[ -z \"\$(ls -A '$RECS')\" ]"
 
+# --- machined refuses (the default cgroup is in no unit): a warning only -------
+B6=$TEST_TMP/b6
+make_bundle "$B6" '.annotations = {"org.berth.name": "nounit"}'
+check "create m6 (cgroup berth-oci/m6, in no unit)" oci create --bundle "$B6" m6
+check_output_contains "machined's refusal is a warning in the log" \
+        '"level": *"warning".*Cannot register container m6 with machined as nounit' cat "$LOG"
+check_eq "m6 is created all the same" created "$(oci state m6 | jq -r .status)"
+check_eq "and berth list shows it, unregistered" '"created" null' \
+        "$(listed nounit | jq -c '.[0].state, .[0].machined_name' | tr '\n' ' ' | sed 's/ $//')"
+check "delete --force m6" oci delete --force m6
+check "its record is gone" test ! -e "$RECS/m6"
+
 # --- without the machine profile: neither registered nor listed ---------------
 B5=$TEST_TMP/b5
 make_bundle "$B5" '.annotations = {"org.berth.profile": "none", "org.berth.name": "plain"}'
