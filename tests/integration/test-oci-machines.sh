@@ -81,6 +81,9 @@ check_output_contains "saying it is managed by podman/berth-oci, use podman" \
         tbo start web1
 check_output_contains "berth stop web1 too" "managed by podman/berth-oci" tbo stop web1
 check_output_contains "berth exec web1 too" "managed by podman/berth-oci" tbo exec web1 -- true
+check_eq "bash completion offers no OCI container as a machine" "" \
+        "$(th env BERTH_ROOT="$BERTH_ROOT" BERTH_OCI_RECORDS="$RECS" bash -c '. "$1"; _berth_cmd=("$2"); _berth_machines' \
+                _ "$BERTH_SRCDIR/completions/berth.bash" "$BERTH")"
 # Hermetic: a private state root sees no records unless told where they are.
 check_eq "a private --root without BERTH_OCI_RECORDS lists nothing of them" "[]" \
         "$(th env BERTH_ROOT="$BERTH_ROOT" "$BERTH" list --json | jq -c '[.[] | select(.oci)]')"
