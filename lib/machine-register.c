@@ -60,7 +60,8 @@ static bool name_available(sd_bus *bus, const char *name, const char *root_direc
         /* Free, or machined cannot tell (not running?): RegisterMachine will say. */
         if (r < 0)
                 return true;
-        if ((root_directory && streq_ptr(root, root_directory)) || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
+        bool same_root = root_directory && streq_ptr(root, root_directory);
+        if (same_root || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
                 (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine",
                                           NULL, NULL, "s", name);
                 return true;
