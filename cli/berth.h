@@ -140,6 +140,13 @@ int open_machine(Context *ctx, const char *name, int *ret_lock);
 /* Open the store and check machine NAME exists, without taking its lock
  * (read-only verbs).  0, or a verb error (logged). */
 int look_up_machine(Context *ctx, const char *name);
+/* berth-oci's records of machine-profile containers (lib/oci-record.h):
+ * their dir, shown by list and status for the default state root or when
+ * $BERTH_OCI_RECORDS names it; else NULL.  The store must be open. */
+const char *context_oci_records(Context *ctx);
+/* If NAME is no machine but a running OCI container's record: say who
+ * manages it and return ERR_NO_MACHINE; else 0. */
+int refuse_oci_container(Context *ctx, const char *name);
 /* The options of verbs whose only one is --json (list, status, snapshots):
  * sets ctx->json, leaves the positionals in P; ERR_USAGE for anything else. */
 #define JSON_OPTION { "json", 'j', 'j', NULL, "print JSON" }

@@ -10,6 +10,7 @@
 #include "layers.h"
 #include "log.h"
 #include "name.h"
+#include "oci-record.h"
 #include "util.h"
 
 const OptionSpec no_options[] = { {} };
@@ -79,7 +80,7 @@ int open_machine(Context *ctx, const char *name, int *ret_lock) {
                 close(lock);
                 if (r < 0)
                         log_error_errno(r, "Failed to look up machine '%s': %m", name);
-                else
+                else if (refuse_oci_container(ctx, name) == 0)
                         log_error("No machine '%s'. See 'berth list'.", name);
                 return r < 0 ? ERR_FAILED : ERR_NO_MACHINE;
         }
@@ -117,10 +118,29 @@ int look_up_machine(Context *ctx, const char *name) {
                 return ERR_FAILED;
         }
         if (r == 0) {
-                log_error("No machine '%s'. See 'berth list'.", name);
+                if (refuse_oci_container(ctx, name) == 0)
+                        log_error("No machine '%s'. See 'berth list'.", name);
                 return ERR_NO_MACHINE;
         }
         return 0;
+}
+
+const char *context_oci_records(Context *ctx) {
+        bool explicit;
+        const char *dir = oci_record_dir(&explicit);
+        /* A private state root (tests, --root) sees only its own machines. */
+        return explicit || streq_ptr(ctx->store.root, BERTH_STATE_DIR) ? dir : NULL;
+}
+
+int refuse_oci_container(Context *ctx, const char *name) {
+        const char *dir = context_oci_records(ctx);
+        _cleanup_(oci_record_done) OciRecord rec = {};
+        if (!dir || oci_record_find(dir, name, &rec) < 0 || !oci_record_alive(&rec))
+                return 0;
+        log_error("'%s' is an OCI container managed by %s/berth-oci (container %s, state in %s), not a berth "
+                  "machine; use %s to manage it.", name, rec.engine, rec.id, rec.state_dir,
+                  oci_record_engine_tool(rec.engine));
+        return ERR_NO_MACHINE;
 }
 
 int context_run_mode(Context *ctx, RunMode *ret) {

@@ -17,6 +17,7 @@
 #include "layers.h"
 #include "log.h"
 #include "netaddr.h"
+#include "oci-record.h"
 #include "runtime.h"
 #include "unit.h"
 #include "userns.h"
@@ -417,6 +418,45 @@ const VerbSpec list_verb = {
         .rootless = true,
 };
 
+/* A berth-oci container's state: "created" until start opens its exec fifo. */
+static const char *oci_record_state(const OciRecord *r) {
+        _cleanup_free_ char *fifo = xasprintf("%s/%s/exec.fifo", r->state_dir, r->id);
+        return access(fifo, F_OK) == 0 ? "created" : "running";
+}
+
+static json_object *oci_record_json(const OciRecord *r) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(r->name));
+        json_object_object_add(o, "state", json_object_new_string(oci_record_state(r)));
+        json_object_object_add(o, "leader", json_object_new_int(r->pid));
+        /* Not a berth machine: berth-oci runs it for an engine. */
+        json_object_object_add(o, "oci", json_object_new_boolean(true));
+        json_object_object_add(o, "oci_engine", json_object_new_string(r->engine));
+        json_object_object_add(o, "oci_id", json_object_new_string(r->id));
+        json_object_object_add(o, "oci_state_dir", json_object_new_string(r->state_dir));
+        json_object_object_add(o, "rootfs", json_object_new_string(r->rootfs));
+        if (r->registered)
+                json_object_object_add(o, "machined_name", json_object_new_string(r->registered));
+        return o;
+}
+
+/* The running ones of DIR's records, *RET_N of them. */
+static OciRecord *oci_records_live(const char *dir, size_t *ret_n) {
+        OciRecord *v = NULL;
+        size_t n = 0, k = 0;
+        *ret_n = 0;
+        if (!dir || oci_record_list(dir, &v, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (oci_record_alive(&v[i]))
+                        v[k++] = v[i];
+                else
+                        oci_record_done(&v[i]);
+        }
+        *ret_n = k;
+        return v;
+}
+
 int verb_list(Context *ctx, int argc, char **argv) {
         OptionParser p;
         option_parser_init(&p, &list_verb, argc, argv);
@@ -435,6 +475,8 @@ int verb_list(Context *ctx, int argc, char **argv) {
         }
 
         MachineInfo *infos = xcalloc((size_t) n + 1, sizeof *infos);
+        size_t n_oci;
+        OciRecord *oci = oci_records_live(context_oci_records(ctx), &n_oci);
         /* Columns as wide as their longest entry: long names never shift
          * the columns after them. */
         int name_w = 4, state_w = 5;
@@ -446,8 +488,13 @@ int verb_list(Context *ctx, int argc, char **argv) {
                 if ((int) strlen(state) > state_w)
                         state_w = (int) strlen(state);
         }
+        for (size_t i = 0; i < n_oci; i++)
+                if ((int) strlen(oci[i].name) > name_w)
+                        name_w = (int) strlen(oci[i].name);
+        if (n_oci > 0 && state_w < (int) strlen("created"))
+                state_w = (int) strlen("created");
         json_object *arr = ctx->json ? json_object_new_array() : NULL;
-        if (!ctx->json && n > 0)
+        if (!ctx->json && n + (int) n_oci > 0)
                 printf("%-*s %-*s %-8s %-19s %-8s %-15s %s\n", name_w, "NAME", state_w, "STATE", "LEADER", "SINCE",
                        "MEMORY", "ADDRESS", "SOURCE");
         for (int i = 0; i < n; i++) {
@@ -474,6 +521,17 @@ int verb_list(Context *ctx, int argc, char **argv) {
         for (int i = 0; i < n; i++)
                 machine_info_done(&infos[i]);
         free(infos);
+        for (size_t i = 0; i < n_oci; i++) {
+                if (arr)
+                        json_object_array_add(arr, oci_record_json(&oci[i]));
+                else {
+                        _cleanup_free_ char *source = xasprintf("oci:%s", oci[i].engine);
+                        printf("%-*s %-*s %-8d %-19s %-8s %-15s %s\n", name_w, oci[i].name, state_w,
+                               oci_record_state(&oci[i]), (int) oci[i].pid, "-", "-", "-", source);
+                }
+        }
+        oci_record_list_free(oci, n_oci);
+        n += (int) n_oci;
         if (arr) {
                 puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
                 json_object_put(arr);
@@ -613,6 +671,31 @@ static int status_check(Context *ctx, const char *name) {
         return 0;
 }
 
+/* status of a berth-oci container: what its record says.  1 if there is
+ * no running one of that name. */
+static int status_oci(Context *ctx, const char *name) {
+        const char *dir = context_oci_records(ctx);
+        _cleanup_(oci_record_done) OciRecord rec = {};
+        if (!dir || oci_record_find(dir, name, &rec) < 0 || !oci_record_alive(&rec))
+                return 1;
+        if (ctx->json) {
+                json_object *o = oci_record_json(&rec);
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                json_object_put(o);
+                return 0;
+        }
+        printf("%s\n", name);
+        printf("      State: %s (an OCI container, not a berth machine)\n", oci_record_state(&rec));
+        printf("    Managed: by %s through berth-oci; use %s\n", rec.engine, oci_record_engine_tool(rec.engine));
+        printf("  Container: %s\n", rec.id);
+        printf("  State dir: %s/%s\n", rec.state_dir, rec.id);
+        printf("     Rootfs: %s\n", rec.rootfs);
+        printf("     Leader: %d\n", (int) rec.pid);
+        if (rec.registered)
+                printf("   machined: %s\n", rec.registered);
+        return 0;
+}
+
 static const OptionSpec status_options[] = {
         JSON_OPTION,
         { "check", 0, 'c', NULL, "run the CHECK of the machine's CNI network plugins (Mode=cni)" },
@@ -652,6 +735,13 @@ int verb_status(Context *ctx, int argc, char **argv) {
         int r = one_name(&p, &name);
         if (r != 0)
                 return r;
+        if (context_open_store(ctx) < 0)
+                return ERR_FAILED;
+        if (store_machine_exists(&ctx->store, name) == 0) {
+                r = status_oci(ctx, name);
+                if (r <= 0)
+                        return r;
+        }
         r = look_up_machine(ctx, name);
         if (r != 0)
                 return r;

@@ -258,6 +258,11 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error("Failed to list machines.");
                 return ERR_FAILED;
         }
+        const char *oci = context_oci_records(ctx);
+        if (oci && (n = gc_oci_records(oci, report)) < 0) {
+                log_error_errno(n, "Failed to remove stale records of OCI containers in %s: %m", oci);
+                return ERR_FAILED;
+        }
         n = staging_gc(&ctx->store, !ctx->quiet);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove what interrupted creates left: %m");

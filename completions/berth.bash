@@ -4,8 +4,8 @@
 # tables as its help), machine names and states from "berth list", snapshots
 # from "berth snapshots".
 
-_berth_machines() { # [running|stopped]: the machines, or those in that state
-        "${_berth_cmd[@]}" list </dev/null 2>/dev/null | awk -v want="${1:-}" 'NR > 1 {
+_berth_machines() { # [running|stopped]: the machines, or those in that state (not berth-oci's containers)
+        "${_berth_cmd[@]}" list </dev/null 2>/dev/null | awk -v want="${1:-}" '$NF ~ /^oci:/ { next } NR > 1 {
                 if (want == "" || (want == "running" && $2 ~ /^running/) || (want == "stopped" && $2 !~ /^running/))
                         print $1 }'
 }

@@ -69,7 +69,7 @@ function __berth_args
 end
 
 function __berth_machines
-    __berth_run list | awk -v want="$argv[1]" 'NR > 1 {
+    __berth_run list | awk -v want="$argv[1]" '$NF ~ /^oci:/ { next } NR > 1 {
         if (want == "" || (want == "running" && $2 ~ /^running/) || (want == "stopped" && $2 !~ /^running/))
             print $1 }'
 end

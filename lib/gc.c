@@ -4,6 +4,7 @@
 #include "cni.h"
 #include "fs.h"
 #include "gc.h"
+#include "oci-record.h"
 #include "layers.h"
 #include "kv.h"
 #include "log.h"
@@ -120,4 +121,31 @@ int gc_snapshots_and_layers(Store *store, FILE *report) {
         if (r > 0 && report)
                 fprintf(report, "Removed %d unused layer%s.\n", r, r == 1 ? "" : "s");
         return removed + r;
+}
+
+int gc_oci_records(const char *dir, FILE *report) {
+        OciRecord *v;
+        size_t n;
+        int r = oci_record_list(dir, &v, &n), removed = 0;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (oci_record_alive(&v[i]))
+                        continue;
+                /* Re-read: berth-oci may have just written a new one for a new container of that ID. */
+                _cleanup_(oci_record_done) OciRecord now = {};
+                if (oci_record_read(dir, v[i].id, &now) < 0 || oci_record_alive(&now))
+                        continue;
+                r = oci_record_remove(dir, v[i].id);
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot remove %s/%s: %m", dir, v[i].id);
+                        continue;
+                }
+                removed++;
+                if (report)
+                        fprintf(report, "Removed the record of OCI container %s (%s), whose init is gone.\n",
+                                v[i].id, v[i].name);
+        }
+        oci_record_list_free(v, n);
+        return removed;
 }

@@ -31,3 +31,7 @@ int gc_snapshot_staging(int sdir);
 /* Remove what killed snapshots left in machines' snapshot dirs and the
  * layers nothing lists.  Returns how many went, or -errno. */
 int gc_snapshots_and_layers(Store *store, FILE *report);
+
+/* Remove berth-oci's records (lib/oci-record.h) in DIR whose container's
+ * init is gone.  Returns how many went, or -errno. */
+int gc_oci_records(const char *dir, FILE *report);

@@ -28,7 +28,7 @@
 #include "mount-lock.h"
 #include "log.h"
 #include "name.h"
-#include "register.h"
+#include "machine-register.h"
 #include "unit.h"
 #include "network.h"
 #include "ownership.h"
@@ -295,7 +295,7 @@ typedef struct Machine {
 static void machine_done(Machine *m) {
         if (m->owns_runtime) {
                 if (m->registered)
-                        unregister_machine(m->registered);
+                        machine_unregister(m->registered);
                 pasta_stop(&m->pasta);
                 network_release(&m->net);
                 if (m->scratch)
@@ -899,6 +899,24 @@ static void record_last_exit(Machine *m, const LastExit *e) {
                 log_warning_errno(r, "Failed to record why machine %s stopped, ignoring: %m", m->args->name);
 }
 
+/* Best effort: the machine runs whether machined knows it or not. */
+static void register_with_machined(Machine *m, pid_t leader) {
+        const char *name = m->args->name;
+        _cleanup_free_ char *error = NULL;
+        int r = machine_register(name, m->alt_name, "berth", leader, m->rootfs, true, &m->net.host_ifindex,
+                                 m->net.host_ifindex > 0, &m->registered, &error);
+        if (r == -ENOTCONN)
+                log_warning("Cannot reach the system bus to register with machined.");
+        else if (r == -EEXIST)
+                log_warning("machined already knows other machines named %s and %s; not registering this one.", name,
+                            m->alt_name);
+        else if (r < 0)
+                log_warning_errno(r, "Failed to register machine %s with machined: %s", name, error);
+        else if (!streq(m->registered, name))
+                log_notice("machined already knows a machine %s of another state root; registered this one as %s.",
+                           name, m->registered);
+}
+
 /* Start the init once and serve it until it ends; RET says what next. */
 static int boot_once(Machine *m, Outcome *ret) {
         const SupervisorArgs *a = m->args;
@@ -932,8 +950,7 @@ static int boot_once(Machine *m, Outcome *ret) {
         log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, m->lp.program ? "berth-stub" : m->cfg.init,
                  (int) pid, m->st.boots);
         if (a->unit)
-                (void) register_machine(a->name, m->alt_name, pid, m->rootfs, &m->net.host_ifindex,
-                                        m->net.host_ifindex > 0, &m->registered);
+                register_with_machined(m, pid);
         if (!a->wait)
                 notify_ready(&m->ready_fd);
         /* start --wait of an init that never says READY=1: booted once it
@@ -965,7 +982,7 @@ static int prepare_reboot(Machine *m) {
         log_info("Machine %s is rebooting.", a->name);
         if (a->unit) {
                 if (m->registered)
-                        unregister_machine(m->registered);
+                        machine_unregister(m->registered);
                 free(TAKE_PTR(m->registered));
                 (void) sd_notify(0, "STATUS=Rebooting.");
         }

@@ -403,6 +403,9 @@ int verb_create(const OciOptions *o, const char *id) {
         OciProfile profile;
         if ((r = profile_detect(&spec, rootfs, &profile)) < 0)
                 return r;
+        _cleanup_free_ char *machine_name = NULL;
+        if (profile == OCI_PROFILE_MACHINE && (r = oci_machine_name(&spec, id, &machine_name)) < 0)
+                return r;
 
         if ((r = mkdir_p_at(AT_FDCWD, o->root, 0711)) < 0)
                 return log_error_errno(r, "Cannot create the state directory %s: %m", o->root);
@@ -454,7 +457,8 @@ int verb_create(const OciOptions *o, const char *id) {
         l.statefd = statefd;
         _cleanup_free_ char *created = now_rfc3339();
         OciState st = { .id = (char *) id, .bundle = bundle, .rootfs = rootfs, .created = created, .cgroup = group,
-                        .profile = profile, .uid_base = base, .notify_socket = (char *) notify };
+                        .profile = profile, .uid_base = base, .notify_socket = (char *) notify,
+                        .machine_name = machine_name };
         _cleanup_free_ char *cfg = NULL, *cfgpath = xasprintf("%s/config.json", bundle);
         size_t cfglen;
         if (statefd < 0)
@@ -510,6 +514,11 @@ int verb_create(const OciOptions *o, const char *id) {
         }
         rootfs_context_done(&views);
         rootfs_bind_trees_free(l.bind_trees, spec.n_mounts);
+        _cleanup_free_ char *registered = NULL;
+        if (r >= 0 && profile == OCI_PROFILE_MACHINE) {
+                oci_machine_announce(o, &st);
+                registered = st.registered;
+        }
         if (r >= 0) {
                 r = oci_state_write(statefd, &st);
                 if (r < 0)
@@ -521,6 +530,8 @@ int verb_create(const OciOptions *o, const char *id) {
                         log_error_errno(r, "Cannot write the pid file %s: %m", o->pid_file);
         }
         if (r < 0) {
+                if (profile == OCI_PROFILE_MACHINE)
+                        oci_machine_withdraw(o, &st);
                 launch_undo(&l, st.pid);
                 return r;
         }

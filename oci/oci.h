@@ -13,7 +13,8 @@
  *   verbs.c    start, state, kill, delete, ps, exec
  *   resources.c  pause, resume, update: the cgroup of a running container
  *   profile.c  the machine profile of an init container
- *   notify.c   READY=1 from the container to the engine's NOTIFY_SOCKET */
+ *   notify.c   READY=1 from the container to the engine's NOTIFY_SOCKET
+ *   machine.c  a machine-profile container to machined and `berth list` */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,6 +61,7 @@ typedef enum OciProfile {
 } OciProfile;
 
 #define OCI_PROFILE_ANNOTATION "org.berth.profile"
+#define OCI_NAME_ANNOTATION "org.berth.name"
 
 /* What ROOT/ID/state.json keeps. */
 typedef struct OciState {
@@ -73,6 +75,8 @@ typedef struct OciState {
         OciProfile profile;
         uid_t uid_base; /* the machine profile's ID range (0: none) */
         char *notify_socket; /* the engine's NOTIFY_SOCKET at create, or NULL */
+        char *machine_name; /* the machine profile: its machine name */
+        char *registered;   /* the name machined knows it by, or NULL */
 } OciState;
 
 /* state.c */
@@ -192,6 +196,16 @@ int notify_listen(int statefd, uid_t uid, gid_t gid, int *ret);
 /* Wait for READY=1 on SOCK and pass it (with MAINPID=PID) on to
  * ENGINE_SOCKET; -ECHILD if the init (PIDFD) exits first. */
 int notify_wait_ready(int sock, const char *engine_socket, pid_t pid, int pidfd);
+
+/* machine.c: the machine name of container ID with spec S: the annotation
+ * org.berth.name (refused, logged, if no valid machine name), else one made
+ * from ID. */
+int oci_machine_name(const OciSpec *s, const char *id, char **ret);
+/* After create: register ST with machined (st->registered gets the name)
+ * and write its record for berth list.  Failures are logged warnings. */
+void oci_machine_announce(const OciOptions *o, OciState *st);
+/* On delete: undo oci_machine_announce(). */
+void oci_machine_withdraw(const OciOptions *o, const OciState *st);
 
 /* verbs.c: the state of container ID (the messages engines look for on error). */
 int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret);

@@ -52,6 +52,10 @@ int oci_state_write(int dirfd, const OciState *s) {
         if (s->profile == OCI_PROFILE_MACHINE) {
                 add_str(o, "profile", "machine");
                 json_object_object_add(o, "uidBase", json_object_new_int64(s->uid_base));
+                if (s->machine_name)
+                        add_str(o, "machineName", s->machine_name);
+                if (s->registered)
+                        add_str(o, "registered", s->registered);
         }
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         int r = write_file_atomic_at(dirfd, "state.json", text, strlen(text), 0600);
@@ -84,7 +88,8 @@ int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *r
         }
         OciState s = { .id = jdup(o, "id"), .bundle = jdup(o, "bundle"), .rootfs = jdup(o, "rootfs"),
                        .created = jdup(o, "created"), .cgroup = jdup(o, "cgroup"),
-                       .notify_socket = jdup(o, "notifySocket") };
+                       .notify_socket = jdup(o, "notifySocket"), .machine_name = jdup(o, "machineName"),
+                       .registered = jdup(o, "registered") };
         if (json_object_object_get_ex(o, "pid", &v))
                 s.pid = json_object_get_int(v);
         if (json_object_object_get_ex(o, "starttime", &v))
@@ -110,6 +115,8 @@ void oci_state_done(OciState *s) {
         free(s->created);
         free(s->cgroup);
         free(s->notify_socket);
+        free(s->machine_name);
+        free(s->registered);
         memset(s, 0, sizeof *s);
 }
 

@@ -152,6 +152,9 @@ int verb_delete(const OciOptions *o, const char *id) {
                         (void) poll(&p, 1, 10000);
                 }
         }
+        /* machined drops it itself when the init dies; not so the record. */
+        if (st.profile == OCI_PROFILE_MACHINE)
+                oci_machine_withdraw(o, &st);
         MachineCgroup cg = { .group = st.cgroup };
         r = cgroup_machine_destroy(&cg);
         if (r < 0)

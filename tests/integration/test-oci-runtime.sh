@@ -10,6 +10,11 @@
 : "${BERTH_OCI:?set BERTH_OCI to the berth-oci binary}"
 
 OCI_ROOT=$TEST_TMP/oci-state
+# The records of machine-profile containers (for berth list) are the test's
+# own too where the environment reaches berth-oci (here, ctr); podman passes
+# the runtime none of its own, so its go to the default /run/berth/.oci,
+# read below only for the podman container's unique ID.
+export BERTH_OCI_RECORDS=$TEST_TMP/oci-records
 oci() { "$BERTH_OCI" --root "$OCI_ROOT" "$@"; }
 # has_status ID STATUS: berth-oci state says so.
 has_status() { [ "$(oci state "$1" | jq -r .status)" = "$2" ]; }
@@ -430,9 +435,13 @@ EOF
                 DBASE=$(pm exec "$ID" cat /proc/self/uid_map | awk '{print $2}')
                 check_output_contains "the machine profile: container=berth for systemd" '^container=berth$' \
                         pm exec "$ID" sh -c 'tr "\0" "\n" </proc/1/environ'
+                check_eq "berth list shows it: an OCI container of podman, running" "podman running" \
+                        "$(BERTH_OCI_RECORDS=/run/berth/.oci berth list --json |
+                                jq -r --arg id "$ID" '.[] | select(.oci_id == $id) | "\(.oci_engine) \(.state)"')"
                 check "podman stop: systemd powers off (SIGRTMIN+3)" pm stop -t 30 "$ID"
                 check_eq "and exits 0" 0 "$(pm inspect -f '{{.State.ExitCode}}' "$ID")"
                 check "podman rm the system container" pm rm "$ID"
+                check "its record for berth list is gone" test ! -e "/run/berth/.oci/$ID"
                 check "nothing of the system container is left" no_trace_left /run/berth-oci "$ID" "libpod_parent/libpod-$ID"
                 check "its ID range is gone from the registry" test ! -e "$REG/$(printf %08x "${DBASE:-0}")"
         else
@@ -505,10 +514,13 @@ EOF
                 check_output_contains "ctr: the machine profile, its own ID range" '^ +0 +[1-9][0-9]* +65536$' \
                         ctrc task exec --exec-id u1 sd cat /proc/self/uid_map
                 DBASE=$(ctrc task exec --exec-id u2 sd cat /proc/self/uid_map | awk '{print $2}')
+                check_eq "berth list shows it: an OCI container of containerd" "containerd sd" \
+                        "$(berth list --json | jq -r '.[] | select(.oci_id == "sd") | "\(.oci_engine) \(.name)"')"
                 check "ctr task kill (SIGTERM)" ctrc task kill sd
                 wait_for 30 sh -c "ctr --address $CD/containerd.sock task ls | grep -q '^sd .*STOPPED'"
                 check_output_contains "ctr: systemd powered off" '^sd +[0-9]+ +STOPPED' ctrc task ls
                 check "ctr task delete sd" ctrc task delete sd
+                check "ctr: its record for berth list is gone" test ! -e "$BERTH_OCI_RECORDS/sd"
                 check "ctr container rm sd" ctrc container rm sd
                 check "ctr: nothing of the system container is left" no_trace_left "$CR" sd default/sd
                 check "ctr: its ID range is gone from the registry" test ! -e "$REG/$(printf %08x "${DBASE:-0}")"

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 
 #include "log.h"
-#include "register.h"
+#include "machine-register.h"
 #include "util.h"
 
 #define MACHINE1_DEST "org.freedesktop.machine1"
@@ -49,7 +51,8 @@ static int registered_machine(sd_bus *bus, const char *name, char **ret_root, pi
 }
 
 /* Whether NAME may be taken: free, or held by what a crashed supervisor of
- * this machine (same root directory) or a machine that is gone left. */
+ * this machine (same root directory, if ROOT_DIRECTORY) or a machine that
+ * is gone left. */
 static bool name_available(sd_bus *bus, const char *name, const char *root_directory) {
         _cleanup_free_ char *root = NULL;
         pid_t leader = 0;
@@ -57,7 +60,8 @@ static bool name_available(sd_bus *bus, const char *name, const char *root_direc
         /* Free, or machined cannot tell (not running?): RegisterMachine will say. */
         if (r < 0)
                 return true;
-        if (streq_ptr(root, root_directory) || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
+        bool same_root = root_directory && streq_ptr(root, root_directory);
+        if (same_root || (leader > 0 && kill(leader, 0) < 0 && errno == ESRCH)) {
                 (void) sd_bus_call_method(bus, MACHINE1_DEST, MACHINE1_PATH, MACHINE1_MANAGER, "UnregisterMachine",
                                           NULL, NULL, "s", name);
                 return true;
@@ -65,26 +69,24 @@ static bool name_available(sd_bus *bus, const char *name, const char *root_direc
         return false;
 }
 
-int register_machine(const char *name, const char *alt_name, pid_t leader, const char *root_directory,
-                     const int *ifindices, size_t n_ifindices, char **ret_registered) {
-        *ret_registered = NULL;
+int machine_register(const char *name, const char *alt_name, const char *service, pid_t leader,
+                     const char *root_directory, bool same_root_is_same_machine, const int *ifindices,
+                     size_t n_ifindices, char **ret_registered, char **ret_error) {
+        const char *own_root = same_root_is_same_machine ? root_directory : NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return log_warning_errno(r, "Cannot reach the system bus to register with machined: %m");
+        if (r < 0) {
+                log_debug_errno(r, "No system bus to register %s with machined: %m", name);
+                return -ENOTCONN;
+        }
 
         /* machined has one namespace for the whole host; berth one per state
          * root.  A same-named machine of another root keeps its name, and this
          * one is known to machined by its qualified name. */
         const char *use = name;
-        if (!name_available(bus, name, root_directory)) {
-                if (!name_available(bus, alt_name, root_directory))
-                        return log_warning_errno(SYNTHETIC_ERRNO(EEXIST),
-                                                 "machined already knows other machines named %s and %s; not "
-                                                 "registering this one.",
-                                                 name, alt_name);
-                log_notice("machined already knows a machine %s of another state root; registering this one as %s.",
-                           name, alt_name);
+        if (!name_available(bus, name, own_root)) {
+                if (!alt_name || !name_available(bus, alt_name, own_root))
+                        return -EEXIST;
                 use = alt_name;
         }
 
@@ -98,19 +100,21 @@ int register_machine(const char *name, const char *alt_name, pid_t leader, const
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', NULL, 0); /* no id: machined takes the guest's */
         if (r >= 0)
-                r = sd_bus_message_append(m, "ssus", "berth", "container", (uint32_t) leader, root_directory);
+                r = sd_bus_message_append(m, "ssus", service, "container", (uint32_t) leader, root_directory);
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'i', ifindices, n_ifindices * sizeof *ifindices);
         if (r >= 0)
                 r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to register machine %s with machined: %s", use,
-                                         error.message ?: strerror(-r));
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = xstrdup(error.message ?: strerror(-r));
+                return r;
+        }
         *ret_registered = xstrdup(use);
         return 0;
 }
 
-void unregister_machine(const char *name) {
+void machine_unregister(const char *name) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         if (sd_bus_open_system(&bus) < 0)
                 return;
