@@ -13,6 +13,7 @@
 #include "cni.h"
 #include "create.h"
 #include "fs.h"
+#include "import-exit.h"
 #include "gc.h"
 #include "kv.h"
 #include "layers.h"
@@ -400,8 +401,10 @@ int import_helper_run(const ImportOptions *o, bool progress, const char *source,
         int r = spawn_sandboxed(argv);
         if (r < 0) /* logged; -EINVAL is kept for the helper's refusal */
                 return r == -EINVAL ? -EIO : r;
-        if (r == 2)
+        if (r == IMPORT_EXIT_USAGE)
                 return -EINVAL; /* the helper said why: not an image, no such ref or platform */
+        if (r == IMPORT_EXIT_IMAGE_REFUSED)
+                return -EBADMSG; /* it said why: a blob failed its check, or the limit */
         if (r != 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO), "Importing %s failed; nothing was created.", source);
         return 0;

@@ -102,8 +102,9 @@ typedef struct ImportOptions {
         bool configure_only;  /* the helper's --configure-only (set by import_machine) */
 } ImportOptions;
 /* Run it on SOURCE (PROGRESS: it shows progress on stderr).  0, -EINVAL if
- * it refused the arguments or the source (it said why), or another -errno
- * (logged). */
+ * it refused the arguments or the source (it said why), -EBADMSG if it
+ * refused the image's content (a check or the size limit failed; it said
+ * why), or another -errno (logged). */
 int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
                       const char *outdir);
 /* Take the helper's machine.conf FRAGMENT into CFG: untrusted text, so the
