@@ -55,24 +55,44 @@ static char *stored_digest(Context *ctx, const char *ref) {
 /* After berth-pull REF: the image's layers unpacked now (from verified
  * blobs only: berth-pull checked each as it streamed, berth-import checks
  * the diff_ids), so that create --image only mounts them.  An image whose
- * layers cannot be unpacked is dropped again: a refusal leaves nothing. */
-int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg) {
+ * layers are refused is dropped again: a refusal leaves nothing. */
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                         const char *before) {
         int r;
+        bool refused = false;
+        _cleanup_free_ char *digest = NULL;
         {
                 /* Shared: rmi waits, create --image of other images goes on. */
                 _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
                 if (lock < 0)
                         return ERR_FAILED;
-                _cleanup_free_ char *digest = stored_digest(ctx, ref);
+                digest = stored_digest(ctx, ref);
                 if (!digest) {
                         log_error("Image %s went from the store while it was pulled (a concurrent rmi?).", ref);
                         return ERR_FAILED;
                 }
-                r = image_layers_unpack(ctx, ref, platform, max_size_arg, digest, NULL);
+                r = image_layers_unpack(ctx, ref, platform, max_size_arg, digest, NULL, &refused);
                 if (r == 0)
                         return 0;
         }
+        /* Dropped only when all of these hold: the failure is the image's
+         * (a layer failed its check or the size limit, not a full disk or a
+         * lock), REF still names the digest this pull stored (a concurrent
+         * pull may have stored a good copy since the shared lock went), and
+         * REF did not name that digest before (then it is an image machines
+         * may use, which this pull did not bring).  Otherwise the image
+         * stays; the next pull or create finishes its layers. */
+        if (!refused || streq_ptr(before, digest)) {
+                log_error("The layers of %s were not unpacked; the image stays in the store ('berth rmi %s' "
+                          "removes it).", ref, ref);
+                return r;
+        }
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        _cleanup_free_ char *now = lock < 0 ? NULL : stored_digest(ctx, ref);
+        if (lock >= 0 && !streq_ptr(now, digest)) {
+                log_error("The layers of %s were refused; the store has another image of the name now, kept.", ref);
+                return r;
+        }
         uint64_t freed;
         if (lock < 0 || image_store_remove(ctx->store.images_fd, ref) < 0 ||
             image_store_gc(ctx->store.images_fd, &freed) < 0) {
@@ -202,6 +222,9 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         args[n++] = store;
         args[n++] = ref;
         args[n] = NULL;
+        /* What REF named before: an image this pull did not bring is never
+         * dropped for its failures (image_unpack_or_drop()). */
+        _cleanup_free_ char *before = stored_digest(ctx, ref);
         r = spawn_sandboxed(args);
         if (r == 2)
                 return ERR_USAGE; /* the helper said why: no such image or platform */
@@ -211,7 +234,7 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         }
         if (!name) {
-                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg);
+                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg, before);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *now = stored_digest(ctx, ref);
@@ -525,7 +548,7 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 if (prune)
                         return images_prune(ctx, all);
                 _cleanup_free_ char *ref = NULL;
-                r = template_image_build(ctx, p.args[1], release, &ref);
+                r = template_image_build(ctx, p.args[1], release, true, &ref);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *digest = stored_digest(ctx, ref);

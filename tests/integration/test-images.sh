@@ -76,6 +76,30 @@ check_status "images build without a template: status 2" 2 berth images build
 check_status "images build of an unknown template: status 2" 2 berth images build nosuch
 check_status "--layered without --template: status 2" 2 berth create x --layered --from-dir "$TEST_TMP"
 check_status "--release with images prune: status 2" 2 berth images prune --release bookworm
+# A release is the tag of the image's reference: the tag rules, a clear error.
+check_status "images build --release with a '/': status 2" 2 berth images build busybox --release a/b
+check_output_contains "... says what a release is" "Invalid --release 'a/b'.*letters, digits" \
+        berth images build busybox --release a/b
+check_status "create --layered --release with a ':': status 2" 2 \
+        berth create x --template busybox --layered --release 'x:y' --set Network.Mode=none
+check_eq "... nothing in the store" "" "$(refs)"
+check_fails "... and no machine" test -e "$BERTH_ROOT/machines/x"
+
+# Concurrent first creates over the template's image: one build, the others
+# wait for it and use it (no second build replacing the first's image).
+for i in 1 2 3; do
+        "$BERTH" create --template busybox --layered p$i --set Network.Mode=none >"$TEST_TMP/p$i.log" 2>&1 &
+        eval "ppid$i=$!"
+done
+pstatus=0
+for i in 1 2 3; do eval "wait \$ppid$i" || pstatus=1; done
+check_eq "three parallel create --layered succeed" 0 "$pstatus"
+check_eq "... one image in the store" 1 "$(jq '.manifests | length' "$S/index.json")"
+check_eq "... all three machines name it" '["p1","p2","p3"]' \
+        "$(berth images --json | jq -c --arg r $TREF '.[] | select(.reference == $r) | .machines | sort')"
+for i in 1 2 3; do check "rm p$i" berth rm p$i; done
+check "images prune --all" berth images prune --all
+check_eq "no image left" "" "$(refs)"
 check_output_contains "images build busybox" "^$TREF sha256:[0-9a-f]{64}$" berth images build busybox
 check_eq "images --json lists the template image" "$TREF" "$(refs)"
 check "... with its size" bash -c "berth images --json | jq -e '.[0].size > 100000 and .[0].created != null'"
@@ -92,6 +116,14 @@ check "stop t1" berth stop t1
 check_status "rmi of the template image in use: refused (1)" 1 berth rmi $TREF
 check_output_contains "... says by whom and how to go on" "in use by t1.*--force" berth rmi $TREF
 check_eq "... and keeps it" "$TREF" "$(refs)"
+# A bad argument after --refresh: status 2 and the image as it was.
+check_status "create --refresh with a bad --set: status 2" 2 \
+        berth create q --template busybox --refresh --set Foo.Bar=1
+check_eq "... the image was not rebuilt" "$old" "$(digest_of $TREF)"
+check_status "create --refresh with a bad value: status 2" 2 \
+        berth create q --template busybox --refresh --set Network.Mode=none --set Resources.MemoryMax=lots
+check_eq "... the image was not rebuilt" "$old" "$(digest_of $TREF)"
+check_fails "... and no machine q" test -e "$BERTH_ROOT/machines/q"
 check "create --template busybox --refresh t2" berth create --template busybox --refresh t2 --set Network.Mode=none
 new=$(digest_of $TREF)
 check "the rebuilt image has a new digest" test -n "$new" -a "$new" != "$old"
