@@ -124,8 +124,10 @@ int verb_gc(Context *ctx, int argc, char **argv);
  * SOURCE, else template SOURCE built into that image now (once, under a
  * lock; progress on a terminal).  *RET_BASE is the base as a run instance
  * names it (see store_machine_base()), *RET_DIR_FD the machine's or image's
- * dir.  Returns 0 or a verb error (logged). */
-int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd);
+ * dir.  *RET_LOCK gets a shared lock on an image's base (-EBADF for a
+ * machine), to hold until the instance over it is made: images prune
+ * leaves the image alone meanwhile.  Returns 0 or a verb error (logged). */
+int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd, int *ret_lock);
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);

@@ -382,28 +382,36 @@ static char **image_users_of(const ImageUser *u, size_t n, const char *digest) {
         return l;
 }
 
+/* Whether a machine (a kept run instance) names BASE as its base: 1, 0 or
+ * -errno (logged). */
+static int base_used(Context *ctx, const char *base) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r = store_list_machines(&ctx->store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the machines: %m");
+        for (char **m = names; m && *m; m++) {
+                _cleanup_free_ char *b = NULL;
+                if (store_machine_base(&ctx->store, *m, &b) >= 0 && streq_ptr(b, base))
+                        return 1;
+        }
+        return 0;
+}
+
 /* The read-only images of berth run (images/bases) that nothing uses: no
- * instance runs on one (it would hold the base's lock), none kept lists it
- * as its base, no run is building it.  Each is renamed to a staging name
- * of its own first, which the next build of it removes should we be
- * killed.  Returns how many went, or -errno (logged). */
+ * instance runs on one and no run is between opening it and making its
+ * instance (they hold the base's lock shared), none kept lists it as its
+ * base (looked at under that lock, since a run lists it before letting
+ * go), no run is building it.  Each is renamed to a staging name of its
+ * own first, which the next build of it removes should we be killed.
+ * Returns how many went, or -errno (logged). */
 static int prune_run_images(Context *ctx) {
         _cleanup_close_ int bases = open_dir_nofollow(ctx->store.images_fd, "bases");
         if (bases == -ENOENT)
                 return 0;
         if (bases < 0)
                 return log_error_errno(bases, "Cannot open %s/images/bases: %m", ctx->store.root);
-        _cleanup_strv_free_ char **names = NULL, **used = NULL;
-        int r = store_list_machines(&ctx->store, &names);
-        if (r < 0)
-                return log_error_errno(r, "Cannot list the machines: %m");
-        for (char **m = names; m && *m; m++) {
-                _cleanup_free_ char *base = NULL;
-                if (store_machine_base(&ctx->store, *m, &base) >= 0 && base)
-                        used = strv_append(used, base);
-        }
         _cleanup_closedir_ DIR *d = NULL;
-        r = opendir_dup(bases, &d);
+        int r = opendir_dup(bases, &d);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s/images/bases: %m", ctx->store.root);
         int removed = 0;
@@ -413,12 +421,15 @@ static int prune_run_images(Context *ctx) {
                         continue;
                 _cleanup_free_ char *base = xasprintf(STORE_IMAGE_PREFIX "%s", de->d_name),
                                     *build = xasprintf("%s.build", base);
-                if (strv_contains(used, base))
-                        continue;
                 _cleanup_close_ int build_lock = lock_file_at(ctx->store.locks_fd, build, true, false);
                 _cleanup_close_ int base_lock = build_lock < 0 ? -EBADF : store_lock_base(&ctx->store, base, false);
                 if (base_lock < 0)
                         continue; /* being built or run */
+                r = base_used(ctx, base);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
                 uint64_t rnd = 0;
                 (void) getrandom(&rnd, sizeof rnd, 0);
                 _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", de->d_name, (unsigned long long) rnd);

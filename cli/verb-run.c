@@ -158,8 +158,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         (void) gc_run_instances(&ctx->store, NULL);
 
         _cleanup_free_ char *base = NULL;
-        _cleanup_close_ int src_fd = -EBADF;
-        r = run_source_open(ctx, source, &base, &src_fd);
+        _cleanup_close_ int src_fd = -EBADF, base_lock = -EBADF;
+        r = run_source_open(ctx, source, &base, &src_fd, &base_lock);
         if (r != 0)
                 return r;
 
@@ -186,6 +186,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
         if (run_instance_make(&ctx->store, src_fd, base, name, !keep, id) < 0)
                 return ERR_FAILED;
+        /* The instance names its base now: prune sees it. */
+        closep(&base_lock);
 
         /* The supervisor powers the machine off when this pipe closes: when we
          * are done, or killed. */

@@ -171,6 +171,27 @@ check "... and its layer" test ! -e "$S/layers/$base_layers"
 check_eq "the next run builds both again" "hi" "$(berth run busybox -- echo hi 2>&1)"
 check_eq "... the template image too" "$TREF" "$(refs)"
 
+# A run holds its image's base lock shared (as its running instance does)
+# from opening the image until its instance names it, so images prune
+# (which takes it exclusively without waiting) cannot remove the image in
+# between.  Seen while the run builds the image: the wrapper template
+# lingers after making the tree.
+mkdir -p "$TEST_TMP/holdtpl"
+printf '#!/bin/sh\n"%s/busybox" "$@" && touch "%s/tree-held" && sleep 4\n' "$BERTH_TEMPLATE_DIR" "$TEST_TMP" \
+        >"$TEST_TMP/holdtpl/busybox"
+chmod +x "$TEST_TMP/holdtpl/busybox"
+check "rmi --force the template image" berth rmi --force $TREF
+check_output_contains "images prune --all removes the run image" "Removed run image busybox" berth images prune --all
+BASE_LOCK="$BERTH_ROOT/run/locks/image:busybox.base"
+BERTH_TEMPLATE_DIR=$TEST_TMP/holdtpl "$BERTH" run busybox -- true >"$TEST_TMP/hold.log" 2>&1 &
+hold_pid=$!
+check "the run builds its image" wait_for 30 test -e "$TEST_TMP/tree-held"
+check_fails "... holding the image's base lock meanwhile" flock -n -x "$BASE_LOCK" true
+check_fails "images prune --all meanwhile removes no run image" bash -c "berth images prune --all | grep -q 'run image'"
+check "the run succeeds" wait $hold_pid
+check "... and lets the lock go" flock -n -x "$BASE_LOCK" true
+check "... its image is there" test -d "$BERTH_ROOT/images/bases/busybox"
+
 # A build killed while its template runs: nothing listed, the next build
 # removes its directory.  The wrapper template stops after the tree is made.
 mkdir -p "$TEST_TMP/slowtpl"
