@@ -85,6 +85,10 @@ char *template_image_ref(const char *template, const char *release);
  * store has it once the build lock is ours.  *RET_REF (may be NULL) gets
  * its reference.  Returns 0 or a verb error (logged). */
 int template_image_build(Context *ctx, const char *template, const char *release, bool force, char **ret_ref);
+/* Remove the directories of killed template builds (ROOT/images/
+ * .template-build.*) unless a build runs now, each named on REPORT (may be
+ * NULL): how many went, or -errno (logged). */
+int template_builds_gc(Context *ctx, FILE *report);
 /* RELEASE (NULL: none) usable as a template's release: 0 or ERR_USAGE
  * (logged). */
 int template_release_check(const char *release);

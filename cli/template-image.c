@@ -44,11 +44,13 @@ char *template_image_ref(const char *template, const char *release) {
         return xasprintf(TEMPLATE_REF_PREFIX "%s:%s", template, release ?: "latest");
 }
 
-/* Remove the build dirs of killed builds (we hold the build lock). */
-static void clean_stale_builds(Context *ctx) {
+/* Remove the build dirs of killed builds (we hold the build lock), each
+ * named on REPORT (may be NULL).  Returns how many went. */
+static int clean_stale_builds(Context *ctx, FILE *report) {
         _cleanup_closedir_ DIR *d = NULL;
         if (opendir_dup(ctx->store.images_fd, &d) < 0)
-                return;
+                return 0;
+        int n = 0;
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, BUILD_PREFIX)) {
@@ -56,7 +58,27 @@ static void clean_stale_builds(Context *ctx) {
                         if (r < 0)
                                 log_warning_errno(r, "Cannot remove %s/images/%s, left by a killed build, "
                                                   "ignoring: %m", ctx->store.root, de->d_name);
+                        else {
+                                n++;
+                                if (report)
+                                        fprintf(report, "Removed the template build %s/images/%s (killed)\n",
+                                                ctx->store.root, de->d_name);
+                        }
                 }
+        return n;
+}
+
+int template_builds_gc(Context *ctx, FILE *report) {
+        if (context_open_store(ctx) < 0)
+                return -EIO;
+        /* Without waiting: a build that holds the lock is alive, and its
+         * directory is not a leftover. */
+        _cleanup_close_ int lock = lock_file_at(ctx->store.locks_fd, ".template-build", true, false);
+        if (lock == -EWOULDBLOCK)
+                return 0;
+        if (lock < 0)
+                return log_error_errno(lock, "Failed to lock the template builds of %s: %m", ctx->store.root);
+        return clean_stale_builds(ctx, report);
 }
 
 /* The tree at ROOTFS as image REF of the store, by berth-export (which
@@ -124,7 +146,7 @@ int template_image_build(Context *ctx, const char *template, const char *release
                         return 0;
                 }
         }
-        clean_stale_builds(ctx);
+        (void) clean_stale_builds(ctx, NULL);
         _cleanup_free_ char *dir = xasprintf("%s/images/" BUILD_PREFIX "XXXXXX", ctx->store.root);
         if (!mkdtemp(dir)) {
                 log_error_errno(errno, "Failed to create a directory in %s/images: %m", ctx->store.root);

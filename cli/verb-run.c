@@ -263,6 +263,9 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error_errno(n, "Failed to remove what interrupted creates left: %m");
                 return ERR_FAILED;
         }
+        n = template_builds_gc(ctx, report);
+        if (n < 0)
+                return ERR_FAILED;
         n = gc_snapshots_and_layers(&ctx->store, report);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove unused layers and snapshot leftovers: %m");

@@ -212,6 +212,23 @@ check_eq "... no image is listed" "" "$(refs)"
 check "... its build directory is left" compgen -G "$S/.template-build.*"
 check "the next build succeeds" berth images build busybox
 check_fails "... and removed it" compgen -G "$S/.template-build.*"
+# gc removes a killed build's directory too, but not a running build's.
+rm -f "$TEST_TMP/tree-made"
+check "kill berth -9 while images build runs the template again" kill_build
+check "... its build directory is left" compgen -G "$S/.template-build.*"
+check_output_contains "gc removes it" "Removed the template build .*/\.template-build\." berth gc
+check_fails "... it is gone" compgen -G "$S/.template-build.*"
+rm -f "$TEST_TMP/tree-made"
+BERTH_TEMPLATE_DIR=$TEST_TMP/slowtpl "$BERTH" images build busybox >/dev/null 2>&1 &
+build_pid=$!
+check "a build runs its template" wait_for 30 test -e "$TEST_TMP/tree-made"
+check "gc meanwhile" berth gc
+check "... leaves the running build's directory" compgen -G "$S/.template-build.*"
+kill -9 $build_pid
+wait $build_pid 2>/dev/null
+wait_for 10 bash -c "! pgrep -f '$TEST_TMP/[s]lowtpl'"
+check "gc after it was killed" berth gc
+check_fails "... removes it" compgen -G "$S/.template-build.*"
 check_eq "... one image" "$TREF" "$(refs)"
 
 done_testing
