@@ -693,7 +693,13 @@ int verb_rmi(Context *ctx, int argc, char **argv) {
                         status = ERR_FAILED;
                         continue;
                 }
-                _cleanup_strv_free_ char **users = image_users_of(u, nu, found->digest);
+                /* Machines use a digest, not a name: removing one of its
+                 * names while another stays (and is not removed too) takes
+                 * nothing from them. */
+                bool kept = false;
+                for (size_t i = 0; i < n && !kept; i++)
+                        kept = streq(e[i].digest, found->digest) && !strv_contains(refs, e[i].ref);
+                _cleanup_strv_free_ char **users = kept ? NULL : image_users_of(u, nu, found->digest);
                 if (users) {
                         _cleanup_free_ char *list = NULL;
                         for (char **m = users; *m; m++)

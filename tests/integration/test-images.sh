@@ -115,6 +115,23 @@ check_eq "exec in t1" "t1" "$(berth exec t1 -- cat /etc/hostname 2>&1)"
 check "stop t1" berth stop t1
 check_status "rmi of the template image in use: refused (1)" 1 berth rmi $TREF
 check_output_contains "... says by whom and how to go on" "in use by t1.*--force" berth rmi $TREF
+# A second name of the same digest: either name may go while the other stays.
+add_tag() {
+        jq --arg r "$1" '.manifests += [.manifests[0] | .annotations["org.opencontainers.image.ref.name"] = $r]' \
+                "$S/index.json" >"$TEST_TMP/index.json" && mv "$TEST_TMP/index.json" "$S/index.json"
+}
+check "tag the template image's digest as localhost/other:1" add_tag localhost/other:1
+check_eq "... two names" "$TREF localhost/other:1" "$(refs)"
+check_status "rmi of both names of the digest t1 uses: refused (1)" 1 berth rmi $TREF localhost/other:1
+check_eq "... both stay" "$TREF localhost/other:1" "$(refs)"
+check "rmi of one name while the other stays" berth rmi localhost/other:1
+check_eq "... the other stays" "$TREF" "$(refs)"
+check "tag it again" add_tag localhost/other:1
+check "rmi of the template's name while the other stays" berth rmi $TREF
+check_eq "... localhost/other:1 names it" "localhost/other:1" "$(refs)"
+check_status "rmi of the last name: refused (1)" 1 berth rmi localhost/other:1
+check "tag it as the template's name again" add_tag $TREF
+check "rmi localhost/other:1" berth rmi localhost/other:1
 check_eq "... and keeps it" "$TREF" "$(refs)"
 # A bad argument after --refresh: status 2 and the image as it was.
 check_status "create --refresh with a bad --set: status 2" 2 \
