@@ -82,9 +82,11 @@ int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, co
 char *template_image_ref(const char *template, const char *release);
 /* Build it (again with FORCE: a new digest; machines of the old one keep
  * its layer), its layer unpacked; without FORCE nothing is built if the
- * store has it once the build lock is ours.  *RET_REF (may be NULL) gets
- * its reference.  Returns 0 or a verb error (logged). */
-int template_image_build(Context *ctx, const char *template, const char *release, bool force, char **ret_ref);
+ * store has it once the build lock is ours.  REFRESH_CACHE: the template
+ * builds its download cache anew too (create --refresh).  *RET_REF (may be
+ * NULL) gets its reference.  Returns 0 or a verb error (logged). */
+int template_image_build(Context *ctx, const char *template, const char *release, bool force, bool refresh_cache,
+                         char **ret_ref);
 /* Remove the directories of killed template builds (ROOT/images/
  * .template-build.*) unless a build runs now, each named on REPORT (may be
  * NULL): how many went, or -errno (logged). */

@@ -113,7 +113,8 @@ static int store_tree(Context *ctx, const char *rootfs, const char *ref) {
         return 0;
 }
 
-int template_image_build(Context *ctx, const char *template, const char *release, bool force, char **ret_ref) {
+int template_image_build(Context *ctx, const char *template, const char *release, bool force, bool refresh_cache,
+                         char **ret_ref) {
         if (!template_is_known(template)) {
                 log_error("Unknown template '%s'. Available: busybox, debian.", template);
                 return ERR_USAGE;
@@ -163,7 +164,7 @@ int template_image_build(Context *ctx, const char *template, const char *release
                 r = RET_NERRNO(chmod(rootfs, 0755));
         if (r < 0)
                 log_error_errno(r, "Failed to create %s: %m", rootfs);
-        else if (template_populate(&ctx->store, template, release, template, rootfs) >= 0)
+        else if (template_populate(&ctx->store, template, release, template, rootfs, refresh_cache) >= 0)
                 status = store_tree(ctx, rootfs, ref);
         (void) rm_rf_at(AT_FDCWD, dir);
         if (r < 0 || status != 0)
@@ -191,7 +192,7 @@ int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
         int r = template_image_exists(ctx, template, NULL);
         if (r < 0)
                 return r;
-        if (r == 0 && template_image_build(ctx, template, NULL, false, NULL) != 0)
+        if (r == 0 && template_image_build(ctx, template, NULL, false, false, NULL) != 0)
                 return -EIO;
         _cleanup_strv_free_ char **layers = NULL;
         {

@@ -49,7 +49,7 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
 
 static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
         if (a->template)
-                return template_populate(&ctx->store, a->template, a->release, name, rootfs);
+                return template_populate(&ctx->store, a->template, a->release, name, rootfs, false);
         if (a->from_dir)
                 return copy_tree(a->from_dir, rootfs);
         return unpack_tarball(a->from_tar, a->max_size_resolved, rootfs);
@@ -235,7 +235,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 int have = refresh ? 0 : template_image_exists(ctx, a.template, a.release);
                 if (have < 0)
                         return ERR_FAILED;
-                if (!have && (r = template_image_build(ctx, a.template, a.release, refresh, NULL)) != 0)
+                if (!have && (r = template_image_build(ctx, a.template, a.release, refresh, refresh, NULL)) != 0)
                         return r;
                 return create_from_image(ctx, name, ref, false, set, NULL);
         }

@@ -559,7 +559,7 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 if (prune)
                         return images_prune(ctx, all);
                 _cleanup_free_ char *ref = NULL;
-                r = template_image_build(ctx, p.args[1], release, true, &ref);
+                r = template_image_build(ctx, p.args[1], release, true, false, &ref);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *digest = stored_digest(ctx, ref);

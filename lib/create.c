@@ -225,18 +225,22 @@ bool template_is_known(const char *template) {
         return false;
 }
 
-int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs) {
+int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs,
+                      bool refresh) {
         _cleanup_free_ char *tpl = xasprintf("%s/%s", template_dir(), template);
         _cleanup_free_ char *cache = xasprintf("%s/images/templates", store->root);
         int r = mkdir_p_at(AT_FDCWD, cache, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", cache);
         char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
-                         (char *) "--cache-dir", cache, NULL, NULL, NULL };
+                         (char *) "--cache-dir", cache, NULL, NULL, NULL, NULL };
+        size_t n = 7;
         if (release) {
-                argv[7] = (char *) "--release";
-                argv[8] = (char *) release;
+                argv[n++] = (char *) "--release";
+                argv[n++] = (char *) release;
         }
+        if (refresh)
+                argv[n++] = (char *) "--refresh";
         r = spawn_sandboxed(argv);
         if (r < 0)
                 return r;

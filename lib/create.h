@@ -63,9 +63,11 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs);
 
 /* Templates: is TEMPLATE one berth has; populate the empty dir ROOTFS from
  * it (RELEASE may be NULL), the guest named NAME, caching downloads under
- * STORE's images/templates.  0 or -errno (logged). */
+ * STORE's images/templates; REFRESH: the template builds its cache anew
+ * (its --refresh) rather than use the one there.  0 or -errno (logged). */
 bool template_is_known(const char *template);
-int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs);
+int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs,
+                      bool refresh);
 
 /* The read-only image NAME of berth run in ROOT/images/bases (IMAGES_FD),
  * over LAYERS (top first) of the layer store: the layer of the template's

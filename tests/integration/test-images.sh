@@ -248,4 +248,25 @@ check "gc after it was killed" berth gc
 check_fails "... removes it" compgen -G "$S/.template-build.*"
 check_eq "... one image" "$TREF" "$(refs)"
 
+# create --refresh has the template build its cache anew (its --refresh:
+# debian bootstraps again); other builds use the cache.  The real busybox
+# template, behind a wrapper that notes its arguments.
+mkdir -p "$TEST_TMP/argtpl"
+printf '#!/bin/sh\necho "$*" >>"%s/tpl-args"\nexec "%s/busybox" "$@"\n' "$TEST_TMP" "$BERTH_TEMPLATE_DIR" \
+        >"$TEST_TMP/argtpl/busybox"
+chmod +x "$TEST_TMP/argtpl/busybox"
+argtpl() { BERTH_TEMPLATE_DIR=$TEST_TMP/argtpl "$BERTH" "$@"; }
+old=$(digest_of $TREF)
+check "create --template busybox --refresh r1" argtpl create --template busybox --refresh r1 --set Network.Mode=none
+check_output_contains "... ran the template with --refresh" "--cache-dir .*[-][-]refresh" cat "$TEST_TMP/tpl-args"
+check "... a new image" test "$(digest_of $TREF)" != "$old"
+rm -f "$TEST_TMP/tpl-args"
+check "create --template busybox --layered r2 (the image is there)" \
+        argtpl create --template busybox --layered r2 --set Network.Mode=none
+check_fails "... ran no template" test -e "$TEST_TMP/tpl-args"
+check "images build busybox" argtpl images build busybox
+check "create --template busybox r3 (a flat copy)" argtpl create --template busybox r3 --set Network.Mode=none
+check_eq "... both ran the template, without --refresh" 2 "$(grep -c -v -- '--refresh' "$TEST_TMP/tpl-args")"
+for m in r1 r2 r3; do check "rm $m" berth rm $m; done
+
 done_testing
