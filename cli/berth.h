@@ -58,9 +58,10 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
  * most MAX_SIZE_ARG (--max-size as given; NULL: berth.conf's).  *RET_LAYERS
  * (may be NULL) gets their list, top first.  The
  * caller holds the image store's lock.  Returns 0 or a verb error
- * (logged). */
+ * (logged); *RET_REFUSED (may be NULL) is set when the error is the
+ * image's (a layer failed its check or the size limit). */
 int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
-                        const char *manifest, char ***ret_layers);
+                        const char *manifest, char ***ret_layers, bool *ret_refused);
 /* --boot of import and pull: auto, yes or no into A (logs what is wrong). */
 int boot_option(const char *arg, ImportOptions *a);
 int verb_pull(Context *ctx, int argc, char **argv);
@@ -70,16 +71,29 @@ int verb_pull(Context *ctx, int argc, char **argv);
 int create_from_image(Context *ctx, const char *name, const char *ref, bool copy, char *const *set,
                       const char *max_size_arg);
 /* After a store gained image REF (pull, a template build): its layers
- * unpacked (image_layers_unpack()), or, if they cannot be, the image dropped
- * again.  Returns 0 or a verb error (logged). */
-int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg);
+ * unpacked (image_layers_unpack()), or, if the image's layers are refused,
+ * the image dropped again (see the rule there).  BEFORE is the digest REF
+ * named before the pull or build stored it (NULL: none).  Returns 0 or a
+ * verb error (logged). */
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                         const char *before);
 /* Template images (template-image.c): TEMPLATE's tree as the store's image
  * localhost/berth/template/TEMPLATE:RELEASE ("latest" without RELEASE). */
 char *template_image_ref(const char *template, const char *release);
-/* Build it (again: a new digest; machines of the old one keep its layer),
- * its layer unpacked.  *RET_REF (may be NULL) gets its reference.  Returns
- * 0 or a verb error (logged). */
-int template_image_build(Context *ctx, const char *template, const char *release, char **ret_ref);
+/* Build it (again with FORCE: a new digest; machines of the old one keep
+ * its layer), its layer unpacked; without FORCE nothing is built if the
+ * store has it once the build lock is ours.  REFRESH_CACHE: the template
+ * builds its download cache anew too (create --refresh).  *RET_REF (may be
+ * NULL) gets its reference.  Returns 0 or a verb error (logged). */
+int template_image_build(Context *ctx, const char *template, const char *release, bool force, bool refresh_cache,
+                         char **ret_ref);
+/* Remove the directories of killed template builds (ROOT/images/
+ * .template-build.*) unless a build runs now, each named on REPORT (may be
+ * NULL): how many went, or -errno (logged). */
+int template_builds_gc(Context *ctx, FILE *report);
+/* RELEASE (NULL: none) usable as a template's release: 0 or ERR_USAGE
+ * (logged). */
+int template_release_check(const char *release);
 /* Whether the store has it: 1, 0, or -errno (logged). */
 int template_image_exists(Context *ctx, const char *template, const char *release);
 /* The read-only image TEMPLATE of berth run (ROOT/images/bases, BASES_FD)
@@ -116,8 +130,10 @@ int verb_gc(Context *ctx, int argc, char **argv);
  * SOURCE, else template SOURCE built into that image now (once, under a
  * lock; progress on a terminal).  *RET_BASE is the base as a run instance
  * names it (see store_machine_base()), *RET_DIR_FD the machine's or image's
- * dir.  Returns 0 or a verb error (logged). */
-int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd);
+ * dir.  *RET_LOCK gets a shared lock on an image's base (-EBADF for a
+ * machine), to hold until the instance over it is made: images prune
+ * leaves the image alone meanwhile.  Returns 0 or a verb error (logged). */
+int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd, int *ret_lock);
 int verb_enable(Context *ctx, int argc, char **argv);
 int verb_disable(Context *ctx, int argc, char **argv);
 int verb_console(Context *ctx, int argc, char **argv);

@@ -51,7 +51,8 @@ static int ensure_image(Context *ctx, const char *name) {
         return open_image(ctx, images_fd, name);
 }
 
-int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd) {
+int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_dir_fd, int *ret_lock) {
+        *ret_lock = -EBADF;
         int r = store_machine_exists(&ctx->store, source);
         if (r < 0) {
                 log_error_errno(r, "Failed to look up machine '%s': %m", source);
@@ -77,6 +78,16 @@ int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_
                 *ret_dir_fd = fd;
                 return 0;
         }
+        /* Shared, as the image's running instances hold it: images prune
+         * (which needs it exclusively, and does not wait) leaves the image
+         * alone from the moment we open it until the caller's instance
+         * names it as its base. */
+        _cleanup_free_ char *base = xasprintf(STORE_IMAGE_PREFIX "%s", source);
+        _cleanup_close_ int lock = store_lock_base_wait(&ctx->store, base);
+        if (lock < 0) {
+                log_error_errno(lock, "Failed to lock the image '%s': %m", source);
+                return ERR_FAILED;
+        }
         int fd = ensure_image(ctx, source);
         if (fd == -ENOENT) {
                 log_error("No machine, image or template '%s' to run from. Templates: busybox, debian; or create "
@@ -86,7 +97,8 @@ int run_source_open(Context *ctx, const char *source, char **ret_base, int *ret_
         }
         if (fd < 0)
                 return ERR_FAILED;
-        *ret_base = xasprintf(STORE_IMAGE_PREFIX "%s", source);
+        *ret_base = TAKE_PTR(base);
         *ret_dir_fd = fd;
+        *ret_lock = TAKE_FD(lock);
         return 0;
 }

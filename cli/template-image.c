@@ -16,6 +16,7 @@
 #include "create.h"
 #include "build-config.h"
 #include "fs.h"
+#include "image-ref.h"
 #include "image-store.h"
 #include "layers.h"
 #include "log.h"
@@ -27,15 +28,29 @@
  * build lock is held, so whatever the lock finds is a killed build's. */
 #define BUILD_PREFIX ".template-build."
 
+int template_release_check(const char *release) {
+        /* It becomes the tag of the image's reference (and debootstrap's
+         * suite): the tag rules keep both sane. */
+        if (release && !image_ref_tag_valid(release)) {
+                _cleanup_free_ char *p = strdup_printable(release);
+                log_error("Invalid --release '%s': a release is letters, digits, '_', '.' and '-', not starting "
+                          "with '.' or '-', at most 128 (e.g. bookworm).", p);
+                return ERR_USAGE;
+        }
+        return 0;
+}
+
 char *template_image_ref(const char *template, const char *release) {
         return xasprintf(TEMPLATE_REF_PREFIX "%s:%s", template, release ?: "latest");
 }
 
-/* Remove the build dirs of killed builds (we hold the build lock). */
-static void clean_stale_builds(Context *ctx) {
+/* Remove the build dirs of killed builds (we hold the build lock), each
+ * named on REPORT (may be NULL).  Returns how many went. */
+static int clean_stale_builds(Context *ctx, FILE *report) {
         _cleanup_closedir_ DIR *d = NULL;
         if (opendir_dup(ctx->store.images_fd, &d) < 0)
-                return;
+                return 0;
+        int n = 0;
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, BUILD_PREFIX)) {
@@ -43,7 +58,27 @@ static void clean_stale_builds(Context *ctx) {
                         if (r < 0)
                                 log_warning_errno(r, "Cannot remove %s/images/%s, left by a killed build, "
                                                   "ignoring: %m", ctx->store.root, de->d_name);
+                        else {
+                                n++;
+                                if (report)
+                                        fprintf(report, "Removed the template build %s/images/%s (killed)\n",
+                                                ctx->store.root, de->d_name);
+                        }
                 }
+        return n;
+}
+
+int template_builds_gc(Context *ctx, FILE *report) {
+        if (context_open_store(ctx) < 0)
+                return -EIO;
+        /* Without waiting: a build that holds the lock is alive, and its
+         * directory is not a leftover. */
+        _cleanup_close_ int lock = lock_file_at(ctx->store.locks_fd, ".template-build", true, false);
+        if (lock == -EWOULDBLOCK)
+                return 0;
+        if (lock < 0)
+                return log_error_errno(lock, "Failed to lock the template builds of %s: %m", ctx->store.root);
+        return clean_stale_builds(ctx, report);
 }
 
 /* The tree at ROOTFS as image REF of the store, by berth-export (which
@@ -78,11 +113,15 @@ static int store_tree(Context *ctx, const char *rootfs, const char *ref) {
         return 0;
 }
 
-int template_image_build(Context *ctx, const char *template, const char *release, char **ret_ref) {
+int template_image_build(Context *ctx, const char *template, const char *release, bool force, bool refresh_cache,
+                         char **ret_ref) {
         if (!template_is_known(template)) {
                 log_error("Unknown template '%s'. Available: busybox, debian.", template);
                 return ERR_USAGE;
         }
+        int r = template_release_check(release);
+        if (r != 0)
+                return r;
         if (context_open_store(ctx) < 0)
                 return ERR_FAILED;
         _cleanup_free_ char *ref = template_image_ref(template, release);
@@ -92,27 +131,46 @@ int template_image_build(Context *ctx, const char *template, const char *release
                 log_error_errno(lock, "Failed to lock the template builds of %s: %m", ctx->store.root);
                 return ERR_FAILED;
         }
-        clean_stale_builds(ctx);
+        if (!force) {
+                /* Whoever held the lock before us may have built it: a second
+                 * build would replace the image the first one's machines
+                 * just recorded. */
+                _cleanup_free_ char *digest = NULL;
+                r = image_store_find(ctx->store.images_fd, ref, &digest);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to read the image store of %s: %m", ctx->store.root);
+                        return ERR_FAILED;
+                }
+                if (digest) {
+                        if (ret_ref)
+                                *ret_ref = TAKE_PTR(ref);
+                        return 0;
+                }
+        }
+        (void) clean_stale_builds(ctx, NULL);
         _cleanup_free_ char *dir = xasprintf("%s/images/" BUILD_PREFIX "XXXXXX", ctx->store.root);
         if (!mkdtemp(dir)) {
                 log_error_errno(errno, "Failed to create a directory in %s/images: %m", ctx->store.root);
                 return ERR_FAILED;
         }
-        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir), *before = NULL;
+        /* What the name held before (under the build lock, only we change it). */
+        if (image_store_find(ctx->store.images_fd, ref, &before) < 0)
+                before = NULL;
         int status = ERR_FAILED;
         /* The guest's "/": 0755 like any root directory. */
-        int r = RET_NERRNO(mkdir(rootfs, 0755));
+        r = RET_NERRNO(mkdir(rootfs, 0755));
         if (r >= 0)
                 r = RET_NERRNO(chmod(rootfs, 0755));
         if (r < 0)
                 log_error_errno(r, "Failed to create %s: %m", rootfs);
-        else if (template_populate(&ctx->store, template, release, template, rootfs) >= 0)
+        else if (template_populate(&ctx->store, template, release, template, rootfs, refresh_cache) >= 0)
                 status = store_tree(ctx, rootfs, ref);
         (void) rm_rf_at(AT_FDCWD, dir);
         if (r < 0 || status != 0)
                 return status;
         /* Its one layer unpacked now, as a pull does: machines only mount it. */
-        status = image_unpack_or_drop(ctx, ref, NULL, NULL);
+        status = image_unpack_or_drop(ctx, ref, NULL, NULL, before);
         if (status != 0)
                 return status;
         layers_prune_or_warn(&ctx->store);
@@ -139,7 +197,7 @@ int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
         int r = template_image_exists(ctx, template, NULL);
         if (r < 0)
                 return r;
-        if (r == 0 && template_image_build(ctx, template, NULL, NULL) != 0)
+        if (r == 0 && template_image_build(ctx, template, NULL, false, false, NULL) != 0)
                 return -EIO;
         _cleanup_strv_free_ char **layers = NULL;
         {
@@ -155,7 +213,7 @@ int template_run_base_build(Context *ctx, int bases_fd, const char *template) {
                                                "used (a concurrent rmi?); run again.", ref);
                 /* Unpacked already: this only reads the list (and finishes
                  * what a killed build left). */
-                if (image_layers_unpack(ctx, ref, NULL, NULL, digest, &layers) != 0)
+                if (image_layers_unpack(ctx, ref, NULL, NULL, digest, &layers, NULL) != 0)
                         return -EIO;
         }
         /* Under the layers' lock, nothing prunes them between the check and

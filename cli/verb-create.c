@@ -24,8 +24,9 @@ typedef struct CreateArgs {
         char **set; /* --set assignments, persisted in machine.conf */
 } CreateArgs;
 
-int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret) {
-        /* Every --set is validated before anything exists on disk. */
+/* Every --set (--network and --device among them) into CFG: 0 or
+ * ERR_USAGE (logged). */
+static int config_from_set(MachineConfig *cfg, char *const *set) {
         machine_config_init(cfg);
         for (char *const *s = set; s && *s; s++) {
                 _cleanup_free_ char *err = NULL;
@@ -34,6 +35,14 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
                         return ERR_USAGE;
                 }
         }
+        return 0;
+}
+
+int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret) {
+        /* Every --set is validated before anything exists on disk. */
+        int r = config_from_set(cfg, set);
+        if (r != 0)
+                return r;
         if (context_open_store(ctx) < 0 || staging_make(&ctx->store, name, ret) < 0)
                 return ERR_FAILED;
         return 0;
@@ -41,7 +50,7 @@ int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfi
 
 static int populate(Context *ctx, const CreateArgs *a, const char *name, const char *rootfs) {
         if (a->template)
-                return template_populate(&ctx->store, a->template, a->release, name, rootfs);
+                return template_populate(&ctx->store, a->template, a->release, name, rootfs, false);
         if (a->from_dir)
                 return copy_tree(a->from_dir, rootfs);
         return unpack_tarball(a->from_tar, a->max_size_resolved, rootfs);
@@ -205,6 +214,9 @@ int verb_create(Context *ctx, int argc, char **argv) {
                         log_error("Unknown template '%s'. Available: busybox, debian.", a.template);
                         return ERR_USAGE;
                 }
+                r = template_release_check(a.release);
+                if (r != 0)
+                        return r;
         }
         if (a.from_dir) {
                 struct stat st;
@@ -223,7 +235,15 @@ int verb_create(Context *ctx, int argc, char **argv) {
         }
         if (layered || refresh) {
                 /* Over the template's image, as create --image makes a machine:
-                 * built when the store lacks it or --refresh asks. */
+                 * built when the store lacks it or --refresh asks.  Every
+                 * argument is checked first: a usage error changes nothing,
+                 * the store's image included. */
+                {
+                        _cleanup_(machine_config_done) MachineConfig check = {};
+                        r = config_from_set(&check, set);
+                        if (r != 0)
+                                return r;
+                }
                 if (context_open_store(ctx) < 0)
                         return ERR_FAILED;
                 if (store_machine_exists(&ctx->store, name) > 0) {
@@ -234,7 +254,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 int have = refresh ? 0 : template_image_exists(ctx, a.template, a.release);
                 if (have < 0)
                         return ERR_FAILED;
-                if (!have && (r = template_image_build(ctx, a.template, a.release, NULL)) != 0)
+                if (!have && (r = template_image_build(ctx, a.template, a.release, refresh, refresh, NULL)) != 0)
                         return r;
                 return create_from_image(ctx, name, ref, false, set, NULL);
         }

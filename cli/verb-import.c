@@ -70,10 +70,13 @@ int boot_option(const char *arg, ImportOptions *a) {
         return 0;
 }
 
-/* Run the helper; 0, or a verb error (logged). */
+/* Run the helper; 0, or a verb error (logged).  *RET_REFUSED (may be
+ * NULL) says whether it refused the image's content (import_helper_run()). */
 static int run_helper(Context *ctx, const ImportOptions *a, const char *source, const char *rootfs,
-                      const char *outdir) {
+                      const char *outdir, bool *ret_refused) {
         int r = import_helper_run(a, !ctx->quiet && isatty(STDERR_FILENO), source, rootfs, outdir);
+        if (ret_refused)
+                *ret_refused = r == -EBADMSG;
         if (r == -EINVAL)
                 return ERR_USAGE; /* the helper said why: not an image, no such ref or platform */
         return r < 0 ? ERR_FAILED : 0;
@@ -109,12 +112,12 @@ static void clean_stale_layers(Context *ctx) {
  * fill.  Caller holds layers_lock().  *RET_LAYERS gets the list.  0, or
  * -errno with *RET_STATUS set (logged). */
 static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, const char *rootfs, int outdir_fd,
-                         const char *outdir, char ***ret_layers, int *ret_status) {
+                         const char *outdir, char ***ret_layers, int *ret_status, bool *ret_refused) {
         if (mkdirat(ctx->store.images_fd, "layers", 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s/images/layers: %m", ctx->store.root);
         _cleanup_free_ char *layers_dir = xasprintf("%s/images/layers", ctx->store.root);
         a->layers_dir = layers_dir;
-        int k = run_helper(ctx, a, source, rootfs, outdir);
+        int k = run_helper(ctx, a, source, rootfs, outdir, ret_refused);
         a->layers_dir = NULL;
         if (k != 0) {
                 *ret_status = k;
@@ -141,7 +144,9 @@ static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, con
 }
 
 int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
-                        const char *manifest, char ***ret_layers) {
+                        const char *manifest, char ***ret_layers, bool *ret_refused) {
+        if (ret_refused)
+                *ret_refused = false;
         _cleanup_free_ char *max_size = NULL;
         int r = import_max_size(ctx, max_size_arg, &max_size);
         if (r != 0)
@@ -173,7 +178,7 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
                 log_error_errno(r, "Failed to prepare %s: %m", tmp);
         else {
                 _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
-                r = unpack_layers(ctx, &a, store, rootfs, tfd, tmp, &layers, &status);
+                r = unpack_layers(ctx, &a, store, rootfs, tfd, tmp, &layers, &status, ret_refused);
         }
         (void) rm_rf_at(AT_FDCWD, tmp);
         if (r < 0)
@@ -200,7 +205,7 @@ static int layered_layers(Context *ctx, ImportOptions *a, const char *source, co
                 return log_error_errno(*ret_lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
         clean_stale_layers(ctx);
         _cleanup_strv_free_ char **layers = NULL;
-        int r = unpack_layers(ctx, a, source, stg->rootfs, stg->fd, stg->path, &layers, ret_status);
+        int r = unpack_layers(ctx, a, source, stg->rootfs, stg->fd, stg->path, &layers, ret_status, NULL);
         if (r < 0)
                 return r;
         r = layers_write(stg->fd, "layers", layers);
@@ -316,7 +321,7 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                 merged = r >= 0;
         }
         if (r >= 0) {
-                int k = run_helper(ctx, &a, source, rootfs, staging_path);
+                int k = run_helper(ctx, &a, source, rootfs, staging_path, NULL);
                 if (k != 0) {
                         status = k;
                         r = -EIO;

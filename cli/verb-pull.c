@@ -55,24 +55,44 @@ static char *stored_digest(Context *ctx, const char *ref) {
 /* After berth-pull REF: the image's layers unpacked now (from verified
  * blobs only: berth-pull checked each as it streamed, berth-import checks
  * the diff_ids), so that create --image only mounts them.  An image whose
- * layers cannot be unpacked is dropped again: a refusal leaves nothing. */
-int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg) {
+ * layers are refused is dropped again: a refusal leaves nothing. */
+int image_unpack_or_drop(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
+                         const char *before) {
         int r;
+        bool refused = false;
+        _cleanup_free_ char *digest = NULL;
         {
                 /* Shared: rmi waits, create --image of other images goes on. */
                 _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
                 if (lock < 0)
                         return ERR_FAILED;
-                _cleanup_free_ char *digest = stored_digest(ctx, ref);
+                digest = stored_digest(ctx, ref);
                 if (!digest) {
                         log_error("Image %s went from the store while it was pulled (a concurrent rmi?).", ref);
                         return ERR_FAILED;
                 }
-                r = image_layers_unpack(ctx, ref, platform, max_size_arg, digest, NULL);
+                r = image_layers_unpack(ctx, ref, platform, max_size_arg, digest, NULL, &refused);
                 if (r == 0)
                         return 0;
         }
+        /* Dropped only when all of these hold: the failure is the image's
+         * (a layer failed its check or the size limit, not a full disk or a
+         * lock), REF still names the digest this pull stored (a concurrent
+         * pull may have stored a good copy since the shared lock went), and
+         * REF did not name that digest before (then it is an image machines
+         * may use, which this pull did not bring).  Otherwise the image
+         * stays; the next pull or create finishes its layers. */
+        if (!refused || streq_ptr(before, digest)) {
+                log_error("The layers of %s were not unpacked; the image stays in the store ('berth rmi %s' "
+                          "removes it).", ref, ref);
+                return r;
+        }
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
+        _cleanup_free_ char *now = lock < 0 ? NULL : stored_digest(ctx, ref);
+        if (lock >= 0 && !streq_ptr(now, digest)) {
+                log_error("The layers of %s were refused; the store has another image of the name now, kept.", ref);
+                return r;
+        }
         uint64_t freed;
         if (lock < 0 || image_store_remove(ctx->store.images_fd, ref) < 0 ||
             image_store_gc(ctx->store.images_fd, &freed) < 0) {
@@ -202,6 +222,9 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         args[n++] = store;
         args[n++] = ref;
         args[n] = NULL;
+        /* What REF named before: an image this pull did not bring is never
+         * dropped for its failures (image_unpack_or_drop()). */
+        _cleanup_free_ char *before = stored_digest(ctx, ref);
         r = spawn_sandboxed(args);
         if (r == 2)
                 return ERR_USAGE; /* the helper said why: no such image or platform */
@@ -211,7 +234,7 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         }
         if (!name) {
-                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg);
+                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg, before);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *now = stored_digest(ctx, ref);
@@ -359,28 +382,36 @@ static char **image_users_of(const ImageUser *u, size_t n, const char *digest) {
         return l;
 }
 
+/* Whether a machine (a kept run instance) names BASE as its base: 1, 0 or
+ * -errno (logged). */
+static int base_used(Context *ctx, const char *base) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r = store_list_machines(&ctx->store, &names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the machines: %m");
+        for (char **m = names; m && *m; m++) {
+                _cleanup_free_ char *b = NULL;
+                if (store_machine_base(&ctx->store, *m, &b) >= 0 && streq_ptr(b, base))
+                        return 1;
+        }
+        return 0;
+}
+
 /* The read-only images of berth run (images/bases) that nothing uses: no
- * instance runs on one (it would hold the base's lock), none kept lists it
- * as its base, no run is building it.  Each is renamed to a staging name
- * of its own first, which the next build of it removes should we be
- * killed.  Returns how many went, or -errno (logged). */
+ * instance runs on one and no run is between opening it and making its
+ * instance (they hold the base's lock shared), none kept lists it as its
+ * base (looked at under that lock, since a run lists it before letting
+ * go), no run is building it.  Each is renamed to a staging name of its
+ * own first, which the next build of it removes should we be killed.
+ * Returns how many went, or -errno (logged). */
 static int prune_run_images(Context *ctx) {
         _cleanup_close_ int bases = open_dir_nofollow(ctx->store.images_fd, "bases");
         if (bases == -ENOENT)
                 return 0;
         if (bases < 0)
                 return log_error_errno(bases, "Cannot open %s/images/bases: %m", ctx->store.root);
-        _cleanup_strv_free_ char **names = NULL, **used = NULL;
-        int r = store_list_machines(&ctx->store, &names);
-        if (r < 0)
-                return log_error_errno(r, "Cannot list the machines: %m");
-        for (char **m = names; m && *m; m++) {
-                _cleanup_free_ char *base = NULL;
-                if (store_machine_base(&ctx->store, *m, &base) >= 0 && base)
-                        used = strv_append(used, base);
-        }
         _cleanup_closedir_ DIR *d = NULL;
-        r = opendir_dup(bases, &d);
+        int r = opendir_dup(bases, &d);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s/images/bases: %m", ctx->store.root);
         int removed = 0;
@@ -390,12 +421,15 @@ static int prune_run_images(Context *ctx) {
                         continue;
                 _cleanup_free_ char *base = xasprintf(STORE_IMAGE_PREFIX "%s", de->d_name),
                                     *build = xasprintf("%s.build", base);
-                if (strv_contains(used, base))
-                        continue;
                 _cleanup_close_ int build_lock = lock_file_at(ctx->store.locks_fd, build, true, false);
                 _cleanup_close_ int base_lock = build_lock < 0 ? -EBADF : store_lock_base(&ctx->store, base, false);
                 if (base_lock < 0)
                         continue; /* being built or run */
+                r = base_used(ctx, base);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
                 uint64_t rnd = 0;
                 (void) getrandom(&rnd, sizeof rnd, 0);
                 _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", de->d_name, (unsigned long long) rnd);
@@ -525,7 +559,7 @@ int verb_images(Context *ctx, int argc, char **argv) {
                 if (prune)
                         return images_prune(ctx, all);
                 _cleanup_free_ char *ref = NULL;
-                r = template_image_build(ctx, p.args[1], release, &ref);
+                r = template_image_build(ctx, p.args[1], release, true, false, &ref);
                 if (r != 0)
                         return r;
                 _cleanup_free_ char *digest = stored_digest(ctx, ref);
@@ -659,7 +693,13 @@ int verb_rmi(Context *ctx, int argc, char **argv) {
                         status = ERR_FAILED;
                         continue;
                 }
-                _cleanup_strv_free_ char **users = image_users_of(u, nu, found->digest);
+                /* Machines use a digest, not a name: removing one of its
+                 * names while another stays (and is not removed too) takes
+                 * nothing from them. */
+                bool kept = false;
+                for (size_t i = 0; i < n && !kept; i++)
+                        kept = streq(e[i].digest, found->digest) && !strv_contains(refs, e[i].ref);
+                _cleanup_strv_free_ char **users = kept ? NULL : image_users_of(u, nu, found->digest);
                 if (users) {
                         _cleanup_free_ char *list = NULL;
                         for (char **m = users; *m; m++)

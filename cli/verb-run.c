@@ -160,8 +160,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         (void) gc_run_instances(&ctx->store, NULL);
 
         _cleanup_free_ char *base = NULL;
-        _cleanup_close_ int src_fd = -EBADF;
-        r = run_source_open(ctx, source, &base, &src_fd);
+        _cleanup_close_ int src_fd = -EBADF, base_lock = -EBADF;
+        r = run_source_open(ctx, source, &base, &src_fd, &base_lock);
         if (r != 0)
                 return r;
 
@@ -188,6 +188,8 @@ int verb_run(Context *ctx, int argc, char **argv) {
         snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long) id_bits[0], (unsigned long long) id_bits[1]);
         if (run_instance_make(&ctx->store, src_fd, base, name, !keep, id) < 0)
                 return ERR_FAILED;
+        /* The instance names its base now: prune sees it. */
+        closep(&base_lock);
 
         /* The supervisor powers the machine off when this pipe closes: when we
          * are done, or killed. */
@@ -273,6 +275,9 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error_errno(n, "Failed to remove what interrupted copies left: %m");
                 return ERR_FAILED;
         }
+        n = template_builds_gc(ctx, report);
+        if (n < 0)
+                return ERR_FAILED;
         n = gc_snapshots_and_layers(&ctx->store, report);
         if (n < 0) {
                 log_error_errno(n, "Failed to remove unused layers and snapshot leftovers: %m");

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 
 #include "caps.h"
+#include "import-exit.h"
 #include "log.h"
 #include "oci-image.h"
 #include "unpack-limit.h"
@@ -105,6 +106,6 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         int r = oci_import(argv[optind], argv[optind + 1], argv[optind + 2], &o);
         if (r < 0)
-                return IMPORT_ERROR_IS_USAGE(r) ? 2 : EXIT_FAILURE;
+                return IMPORT_ERROR_IS_USAGE(r) ? IMPORT_EXIT_USAGE : IMPORT_ERROR_IS_IMAGE(r) ? IMPORT_EXIT_IMAGE_REFUSED : EXIT_FAILURE;
         return EXIT_SUCCESS;
 }

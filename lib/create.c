@@ -13,6 +13,7 @@
 #include "cni.h"
 #include "create.h"
 #include "fs.h"
+#include "import-exit.h"
 #include "gc.h"
 #include "kv.h"
 #include "idmap.h"
@@ -244,18 +245,22 @@ bool template_is_known(const char *template) {
         return false;
 }
 
-int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs) {
+int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs,
+                      bool refresh) {
         _cleanup_free_ char *tpl = xasprintf("%s/%s", template_dir(), template);
         _cleanup_free_ char *cache = xasprintf("%s/images/templates", store->root);
         int r = mkdir_p_at(AT_FDCWD, cache, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", cache);
         char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
-                         (char *) "--cache-dir", cache, NULL, NULL, NULL };
+                         (char *) "--cache-dir", cache, NULL, NULL, NULL, NULL };
+        size_t n = 7;
         if (release) {
-                argv[7] = (char *) "--release";
-                argv[8] = (char *) release;
+                argv[n++] = (char *) "--release";
+                argv[n++] = (char *) release;
         }
+        if (refresh)
+                argv[n++] = (char *) "--refresh";
         r = spawn_filler(argv, rootfs);
         if (r < 0)
                 return r;
@@ -422,8 +427,10 @@ int import_helper_run(const ImportOptions *o, bool progress, const char *source,
         int r = spawn_sandboxed(argv);
         if (r < 0) /* logged; -EINVAL is kept for the helper's refusal */
                 return r == -EINVAL ? -EIO : r;
-        if (r == 2)
+        if (r == IMPORT_EXIT_USAGE)
                 return -EINVAL; /* the helper said why: not an image, no such ref or platform */
+        if (r == IMPORT_EXIT_IMAGE_REFUSED)
+                return -EBADMSG; /* it said why: a blob failed its check, or the limit */
         if (r != 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO), "Importing %s failed; nothing was created.", source);
         return 0;

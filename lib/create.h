@@ -63,9 +63,11 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs);
 
 /* Templates: is TEMPLATE one berth has; populate the empty dir ROOTFS from
  * it (RELEASE may be NULL), the guest named NAME, caching downloads under
- * STORE's images/templates.  0 or -errno (logged). */
+ * STORE's images/templates; REFRESH: the template builds its cache anew
+ * (its --refresh) rather than use the one there.  0 or -errno (logged). */
 bool template_is_known(const char *template);
-int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs);
+int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs,
+                      bool refresh);
 
 /* The read-only image NAME of berth run in ROOT/images/bases (IMAGES_FD),
  * over LAYERS (top first) of the layer store: the layer of the template's
@@ -102,8 +104,9 @@ typedef struct ImportOptions {
         bool configure_only;  /* the helper's --configure-only (set by import_machine) */
 } ImportOptions;
 /* Run it on SOURCE (PROGRESS: it shows progress on stderr).  0, -EINVAL if
- * it refused the arguments or the source (it said why), or another -errno
- * (logged). */
+ * it refused the arguments or the source (it said why), -EBADMSG if it
+ * refused the image's content (a check or the size limit failed; it said
+ * why), or another -errno (logged). */
 int import_helper_run(const ImportOptions *o, bool progress, const char *source, const char *rootfs,
                       const char *outdir);
 /* Take the helper's machine.conf FRAGMENT into CFG: untrusted text, so the

@@ -77,7 +77,7 @@ static bool repository_valid(const char *s) {
         }
 }
 
-static bool tag_valid(const char *s) {
+bool image_ref_tag_valid(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > TAG_MAX)
                 return false;
@@ -191,7 +191,7 @@ int image_ref_parse(const char *s, const char *default_registry, ImageRef *ret, 
         char *colon = strrchr(name, ':');
         if (colon) {
                 *colon = '\0';
-                if (!tag_valid(colon + 1))
+                if (!image_ref_tag_valid(colon + 1))
                         return fail(ret_reason, "the tag must be letters, digits, '_', '.' and '-', not "
                                                 "starting with '.' or '-', at most 128");
                 tag = xstrdup(colon + 1);

@@ -43,5 +43,9 @@ bool image_ref_registry_is_loopback(const char *registry);
  * berth.conf: 0 or -EINVAL. */
 int image_ref_registry_valid(const char *registry);
 
+/* Is S a valid tag: letters, digits, '_', '.' and '-', not starting
+ * with '.' or '-', at most 128 (what follows the ':' of a reference). */
+bool image_ref_tag_valid(const char *s);
+
 /* Check "sha256:<64 lowercase hex>" or "sha512:<128 lowercase hex>". */
 bool image_digest_valid(const char *digest);

@@ -375,27 +375,39 @@ static int referenced_layers(Store *s, char ***ret) {
         return 0;
 }
 
+/* The most a layer's LAYER_IMAGES_FILE is read: it lists only manifests
+ * still stored (layers_mark_image() drops the others), but a file written
+ * before that was done may be long; this reads it to shrink it. */
+#define LAYER_IMAGES_MAX (4 * 1024 * 1024)
+
+/* Whether manifest DIGEST (valid) is a blob of ROOT/images. */
+static bool manifest_stored(Store *s, const char *digest) {
+        const char *colon = strchr(digest, ':');
+        _cleanup_free_ char *blob = xasprintf("blobs/%.*s/%s", (int) (colon - digest), digest, colon + 1);
+        return faccessat(s->images_fd, blob, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* Whether layer NAME (below LDIR) belongs to an image the store still has:
  * one whose manifest, listed in the layer's LAYER_IMAGES_FILE, is a blob of
  * ROOT/images.  Such a layer outlives its last machine, so that the next
  * machine of the image takes no unpack; rmi (which removes the blob) and
- * images prune let it go. */
-static bool layer_image_stored(Store *s, int ldir, const char *name) {
+ * images prune let it go.  1, 0, or -errno when the list cannot be read
+ * (the caller keeps the layer then: it may be a stored image's). */
+static int layer_image_stored(Store *s, int ldir, const char *name) {
         _cleanup_free_ char *path = xasprintf("%s/" LAYER_IMAGES_FILE, name), *text = NULL;
-        if (read_file_at(ldir, path, 64 * 1024, &text, NULL) < 0)
-                return false;
+        int r = read_file_at(ldir, path, LAYER_IMAGES_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
         for (char *line = text, *next; line && *line; line = next) {
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-                if (!image_digest_valid(line))
-                        continue;
-                char *colon = strchr(line, ':');
-                _cleanup_free_ char *blob = xasprintf("blobs/%.*s/%s", (int) (colon - line), line, colon + 1);
-                if (faccessat(s->images_fd, blob, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-                        return true;
+                if (image_digest_valid(line) && manifest_stored(s, line))
+                        return 1;
         }
-        return false;
+        return 0;
 }
 
 int layers_mark_image(Store *s, char *const *layers, const char *manifest) {
@@ -406,14 +418,31 @@ int layers_mark_image(Store *s, char *const *layers, const char *manifest) {
                 return ldir;
         for (char *const *l = layers; l && *l; l++) {
                 _cleanup_free_ char *path = xasprintf("%s/" LAYER_IMAGES_FILE, *l), *text = NULL;
-                int r = read_file_at(ldir, path, 64 * 1024, &text, NULL);
+                int r = read_file_at(ldir, path, LAYER_IMAGES_MAX, &text, NULL);
                 if (r < 0 && r != -ENOENT)
                         return r;
-                /* Each image once. */
-                _cleanup_free_ char *line = xasprintf("%s\n", manifest), *inner = xasprintf("\n%s", line);
-                if (text && (startswith(text, line) || strstr(text, inner)))
+                /* The images still stored, each once, and MANIFEST: the
+                 * lines of images gone (rmi, rebuilds) are dropped, so the
+                 * file stays as long as the store's images of the layer. */
+                _cleanup_free_ char *orig = text ? xstrdup(text) : NULL, *new_text = xstrdup("");
+                for (char *line = text, *next; line && *line; line = next) {
+                        next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        if (!image_digest_valid(line) || strstr(new_text, line) ||
+                            (!streq(line, manifest) && !manifest_stored(s, line)))
+                                continue;
+                        char *t = xasprintf("%s%s\n", new_text, line);
+                        free(new_text);
+                        new_text = t;
+                }
+                if (!strstr(new_text, manifest)) {
+                        char *t = xasprintf("%s%s\n", new_text, manifest);
+                        free(new_text);
+                        new_text = t;
+                }
+                if (streq_ptr(orig, new_text))
                         continue;
-                _cleanup_free_ char *new_text = xasprintf("%s%s", text ?: "", line);
                 _cleanup_close_ int lfd = open_dir_nofollow(ldir, *l);
                 r = lfd < 0 ? lfd : write_file_atomic_at(lfd, LAYER_IMAGES_FILE, new_text, strlen(new_text), 0644);
                 if (r < 0)
@@ -440,7 +469,7 @@ int layers_prune(Store *s) {
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, "..") || strv_contains(refs, de->d_name) ||
-                    layer_image_stored(s, ldir, de->d_name))
+                    layer_image_stored(s, ldir, de->d_name) != 0)
                         continue;
                 r = rm_rf_at(ldir, de->d_name);
                 if (r < 0)

@@ -47,6 +47,10 @@ typedef struct ImportOptions {
 
 /* Errors that are the caller's input rather than a broken image. */
 #define IMPORT_ERROR_IS_USAGE(r) ((r) == -EMEDIUMTYPE || (r) == -ESRCH || (r) == -ENXIO)
+/* Errors that are the image's content: a blob or layer failing its check,
+ * or over the size limit (not the host's trouble, like ENOSPC).  berth-import
+ * exits IMPORT_EXIT_IMAGE_REFUSED (import-exit.h) on them. */
+#define IMPORT_ERROR_IS_IMAGE(r) ((r) == -EBADMSG || (r) == -EFBIG)
 
 /* Import SOURCE into the empty directory ROOTFS, write OUTDIR/image.conf and
  * OUTDIR/image.  Returns 0 or -errno (logged): -EMEDIUMTYPE when SOURCE is

@@ -221,6 +221,11 @@ int store_lock_base(Store *s, const char *base, bool shared) {
         return fd == -EWOULDBLOCK ? -EBUSY : fd;
 }
 
+int store_lock_base_wait(Store *s, const char *base) {
+        _cleanup_free_ char *lock = xasprintf("%s.base", base);
+        return lock_file_at(s->locks_fd, lock, false, true);
+}
+
 int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base) {
         _cleanup_close_ int dfd = open_dir_nofollow(s->machines_fd, name);
         if (dfd < 0)

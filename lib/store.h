@@ -69,6 +69,9 @@ int store_open_images(Store *s);
  * exclusively and is refused while they run.  Returns the lock fd, or
  * -EBUSY. */
 int store_lock_base(Store *s, const char *base, bool shared);
+/* The same lock shared, waiting while someone holds it exclusively (images
+ * prune removing a run image, for a moment): its fd or -errno. */
+int store_lock_base_wait(Store *s, const char *base);
 
 /* Remove machine NAME's dir: renamed to TMP first (so it vanishes from
  * "list" at once and a killed removal is finished by the next create of

@@ -76,6 +76,30 @@ check_status "images build without a template: status 2" 2 berth images build
 check_status "images build of an unknown template: status 2" 2 berth images build nosuch
 check_status "--layered without --template: status 2" 2 berth create x --layered --from-dir "$TEST_TMP"
 check_status "--release with images prune: status 2" 2 berth images prune --release bookworm
+# A release is the tag of the image's reference: the tag rules, a clear error.
+check_status "images build --release with a '/': status 2" 2 berth images build busybox --release a/b
+check_output_contains "... says what a release is" "Invalid --release 'a/b'.*letters, digits" \
+        berth images build busybox --release a/b
+check_status "create --layered --release with a ':': status 2" 2 \
+        berth create x --template busybox --layered --release 'x:y' --set Network.Mode=none
+check_eq "... nothing in the store" "" "$(refs)"
+check_fails "... and no machine" test -e "$BERTH_ROOT/machines/x"
+
+# Concurrent first creates over the template's image: one build, the others
+# wait for it and use it (no second build replacing the first's image).
+for i in 1 2 3; do
+        "$BERTH" create --template busybox --layered p$i --set Network.Mode=none >"$TEST_TMP/p$i.log" 2>&1 &
+        eval "ppid$i=$!"
+done
+pstatus=0
+for i in 1 2 3; do eval "wait \$ppid$i" || pstatus=1; done
+check_eq "three parallel create --layered succeed" 0 "$pstatus"
+check_eq "... one image in the store" 1 "$(jq '.manifests | length' "$S/index.json")"
+check_eq "... all three machines name it" '["p1","p2","p3"]' \
+        "$(berth images --json | jq -c --arg r $TREF '.[] | select(.reference == $r) | .machines | sort')"
+for i in 1 2 3; do check "rm p$i" berth rm p$i; done
+check "images prune --all" berth images prune --all
+check_eq "no image left" "" "$(refs)"
 check_output_contains "images build busybox" "^$TREF sha256:[0-9a-f]{64}$" berth images build busybox
 check_eq "images --json lists the template image" "$TREF" "$(refs)"
 check "... with its size" bash -c "berth images --json | jq -e '.[0].size > 100000 and .[0].created != null'"
@@ -91,7 +115,32 @@ check_eq "exec in t1" "t1" "$(berth exec t1 -- cat /etc/hostname 2>&1)"
 check "stop t1" berth stop t1
 check_status "rmi of the template image in use: refused (1)" 1 berth rmi $TREF
 check_output_contains "... says by whom and how to go on" "in use by t1.*--force" berth rmi $TREF
+# A second name of the same digest: either name may go while the other stays.
+add_tag() {
+        jq --arg r "$1" '.manifests += [.manifests[0] | .annotations["org.opencontainers.image.ref.name"] = $r]' \
+                "$S/index.json" >"$TEST_TMP/index.json" && mv "$TEST_TMP/index.json" "$S/index.json"
+}
+check "tag the template image's digest as localhost/other:1" add_tag localhost/other:1
+check_eq "... two names" "$TREF localhost/other:1" "$(refs)"
+check_status "rmi of both names of the digest t1 uses: refused (1)" 1 berth rmi $TREF localhost/other:1
+check_eq "... both stay" "$TREF localhost/other:1" "$(refs)"
+check "rmi of one name while the other stays" berth rmi localhost/other:1
+check_eq "... the other stays" "$TREF" "$(refs)"
+check "tag it again" add_tag localhost/other:1
+check "rmi of the template's name while the other stays" berth rmi $TREF
+check_eq "... localhost/other:1 names it" "localhost/other:1" "$(refs)"
+check_status "rmi of the last name: refused (1)" 1 berth rmi localhost/other:1
+check "tag it as the template's name again" add_tag $TREF
+check "rmi localhost/other:1" berth rmi localhost/other:1
 check_eq "... and keeps it" "$TREF" "$(refs)"
+# A bad argument after --refresh: status 2 and the image as it was.
+check_status "create --refresh with a bad --set: status 2" 2 \
+        berth create q --template busybox --refresh --set Foo.Bar=1
+check_eq "... the image was not rebuilt" "$old" "$(digest_of $TREF)"
+check_status "create --refresh with a bad value: status 2" 2 \
+        berth create q --template busybox --refresh --set Network.Mode=none --set Resources.MemoryMax=lots
+check_eq "... the image was not rebuilt" "$old" "$(digest_of $TREF)"
+check_fails "... and no machine q" test -e "$BERTH_ROOT/machines/q"
 check "create --template busybox --refresh t2" berth create --template busybox --refresh t2 --set Network.Mode=none
 new=$(digest_of $TREF)
 check "the rebuilt image has a new digest" test -n "$new" -a "$new" != "$old"
@@ -139,6 +188,27 @@ check "... and its layer" test ! -e "$S/layers/$base_layers"
 check_eq "the next run builds both again" "hi" "$(berth run busybox -- echo hi 2>&1)"
 check_eq "... the template image too" "$TREF" "$(refs)"
 
+# A run holds its image's base lock shared (as its running instance does)
+# from opening the image until its instance names it, so images prune
+# (which takes it exclusively without waiting) cannot remove the image in
+# between.  Seen while the run builds the image: the wrapper template
+# lingers after making the tree.
+mkdir -p "$TEST_TMP/holdtpl"
+printf '#!/bin/sh\n"%s/busybox" "$@" && touch "%s/tree-held" && sleep 4\n' "$BERTH_TEMPLATE_DIR" "$TEST_TMP" \
+        >"$TEST_TMP/holdtpl/busybox"
+chmod +x "$TEST_TMP/holdtpl/busybox"
+check "rmi --force the template image" berth rmi --force $TREF
+check_output_contains "images prune --all removes the run image" "Removed run image busybox" berth images prune --all
+BASE_LOCK="$BERTH_ROOT/run/locks/image:busybox.base"
+BERTH_TEMPLATE_DIR=$TEST_TMP/holdtpl "$BERTH" run busybox -- true >"$TEST_TMP/hold.log" 2>&1 &
+hold_pid=$!
+check "the run builds its image" wait_for 30 test -e "$TEST_TMP/tree-held"
+check_fails "... holding the image's base lock meanwhile" flock -n -x "$BASE_LOCK" true
+check_fails "images prune --all meanwhile removes no run image" bash -c "berth images prune --all | grep -q 'run image'"
+check "the run succeeds" wait $hold_pid
+check "... and lets the lock go" flock -n -x "$BASE_LOCK" true
+check "... its image is there" test -d "$BERTH_ROOT/images/bases/busybox"
+
 # A build killed while its template runs: nothing listed, the next build
 # removes its directory.  The wrapper template stops after the tree is made.
 mkdir -p "$TEST_TMP/slowtpl"
@@ -159,6 +229,44 @@ check_eq "... no image is listed" "" "$(refs)"
 check "... its build directory is left" compgen -G "$S/.template-build.*"
 check "the next build succeeds" berth images build busybox
 check_fails "... and removed it" compgen -G "$S/.template-build.*"
+# gc removes a killed build's directory too, but not a running build's.
+rm -f "$TEST_TMP/tree-made"
+check "kill berth -9 while images build runs the template again" kill_build
+check "... its build directory is left" compgen -G "$S/.template-build.*"
+check_output_contains "gc removes it" "Removed the template build .*/\.template-build\." berth gc
+check_fails "... it is gone" compgen -G "$S/.template-build.*"
+rm -f "$TEST_TMP/tree-made"
+BERTH_TEMPLATE_DIR=$TEST_TMP/slowtpl "$BERTH" images build busybox >/dev/null 2>&1 &
+build_pid=$!
+check "a build runs its template" wait_for 30 test -e "$TEST_TMP/tree-made"
+check "gc meanwhile" berth gc
+check "... leaves the running build's directory" compgen -G "$S/.template-build.*"
+kill -9 $build_pid
+wait $build_pid 2>/dev/null
+wait_for 10 bash -c "! pgrep -f '$TEST_TMP/[s]lowtpl'"
+check "gc after it was killed" berth gc
+check_fails "... removes it" compgen -G "$S/.template-build.*"
 check_eq "... one image" "$TREF" "$(refs)"
+
+# create --refresh has the template build its cache anew (its --refresh:
+# debian bootstraps again); other builds use the cache.  The real busybox
+# template, behind a wrapper that notes its arguments.
+mkdir -p "$TEST_TMP/argtpl"
+printf '#!/bin/sh\necho "$*" >>"%s/tpl-args"\nexec "%s/busybox" "$@"\n' "$TEST_TMP" "$BERTH_TEMPLATE_DIR" \
+        >"$TEST_TMP/argtpl/busybox"
+chmod +x "$TEST_TMP/argtpl/busybox"
+argtpl() { BERTH_TEMPLATE_DIR=$TEST_TMP/argtpl "$BERTH" "$@"; }
+old=$(digest_of $TREF)
+check "create --template busybox --refresh r1" argtpl create --template busybox --refresh r1 --set Network.Mode=none
+check_output_contains "... ran the template with --refresh" "--cache-dir .*[-][-]refresh" cat "$TEST_TMP/tpl-args"
+check "... a new image" test "$(digest_of $TREF)" != "$old"
+rm -f "$TEST_TMP/tpl-args"
+check "create --template busybox --layered r2 (the image is there)" \
+        argtpl create --template busybox --layered r2 --set Network.Mode=none
+check_fails "... ran no template" test -e "$TEST_TMP/tpl-args"
+check "images build busybox" argtpl images build busybox
+check "create --template busybox r3 (a flat copy)" argtpl create --template busybox r3 --set Network.Mode=none
+check_eq "... both ran the template, without --refresh" 2 "$(grep -c -v -- '--refresh' "$TEST_TMP/tpl-args")"
+for m in r1 r2 r3; do check "rm $m" berth rm $m; done
 
 done_testing

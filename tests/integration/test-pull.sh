@@ -384,6 +384,20 @@ check_output_contains "... says the image was not stored" "not stored" berth pul
 check_eq "... and it is not" "[]" "$(berth images --json | jq -c .)"
 check_eq "... no blob is left" 0 "$(blob_count)"
 check_eq "... no layer of it stays" "$layers_before" "$(visible_layers)"
+# Not dropped when the name held that very image before the pull: it is
+# not this pull's to remove (machines may use it).
+check "pull it without the limit" berth pull $REG/zeros:1
+zeros_digest=$(jq -r '.manifests[0].digest' "$STORE/index.json")
+zeros_layers=$(layers_of "$zeros_digest")
+check "... its layers unpacked" test -n "$zeros_layers"
+for l in $zeros_layers; do rm -rf "${LAYERS:?}/$l"; done
+check_status "pull it again with the small --max-size (its layer is unpacked again): exit 1" 1 \
+        berth pull --max-size ${blob_k}K $REG/zeros:1
+check_eq "... the image it had before stays" "$zeros_digest" "$(jq -r '.manifests[0].digest' "$STORE/index.json")"
+check "pull without the limit unpacks it" berth pull $REG/zeros:1
+check_eq "... its layers are back" "$zeros_layers" "$(layers_of "$zeros_digest")"
+check "rmi it" berth rmi $REG/zeros:1
+check_eq "... no blob is left" 0 "$(blob_count)"
 progress() { script -qec "$BERTH pull $REG/bb:1" /dev/null; }
 check_output_contains "on a terminal, progress per layer" "Pulling layer 1/1 sha256:[0-9a-f]{12}: [0-9.]+ of [0-9.]+ MiB" progress
 check_fails "not into a pipe" bash -c "berth pull $REG/team/bb2 2>&1 | grep -q Pulling"

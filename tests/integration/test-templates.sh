@@ -279,5 +279,55 @@ else
 		"$(grep -E " ($cache|$tmp)/" /proc/self/mountinfo)"
 fi
 
+# ======================================================= debian --refresh
+# The cache logic of --refresh, with a stand-in debootstrap bind-mounted
+# over the real one in a mount namespace of our own (seconds, no mirror):
+# a cached run bootstraps nothing, --refresh bootstraps again into a new
+# cache, and a failed --refresh keeps the old cache.
+if ! command -v debootstrap >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
+	for i in $(seq 7); do skip "debian --refresh test $i: debootstrap or unshare missing"; done
+else
+	fake=$tmp/fake-debootstrap rc_dir=$tmp/rc
+	mkdir -p "$rc_dir"
+	cat >"$fake" <<'EOF'
+#!/bin/bash
+# As debootstrap RELEASE DIR MIRROR is called: a tree with an init, and the
+# number of this call in DIR/bootstrap-no.
+set -eu
+[ ! -e "$FAKE_RC_DIR/fail" ] || exit 1
+for a; do case $a in -*) ;; *) args+=("$a") ;; esac; done
+dir=${args[1]}
+echo x >>"$FAKE_RC_DIR/calls"
+mkdir -p "$dir/lib/systemd" "$dir/sbin" "$dir/etc" "$dir/run" "$dir/tmp" "$dir/usr/bin"
+printf '#!/bin/sh\n' >"$dir/lib/systemd/systemd"
+chmod 755 "$dir/lib/systemd/systemd"
+ln -s /lib/systemd/systemd "$dir/sbin/init"
+wc -l <"$FAKE_RC_DIR/calls" >"$dir/bootstrap-no"
+EOF
+	chmod 755 "$fake"
+	fake_debian() {
+		FAKE_RC_DIR=$rc_dir unshare -m --propagation private bash -c \
+			'mount --bind "$1" /usr/sbin/debootstrap && shift && exec "$@"' _ "$fake" \
+			"$tpl/debian" --mirror http://deb.invalid/debian --cache-dir "$tmp/fake-cache" --name fk "$@"
+	}
+	fkey=debian-bookworm-$(dpkg --print-architecture)
+	mkdir -p "$tmp/f1" "$tmp/f2" "$tmp/f3" "$tmp/f4"
+	check "debian with a stand-in debootstrap builds its cache" fake_debian --rootfs "$tmp/f1"
+	check "... a second run" fake_debian --rootfs "$tmp/f2"
+	check_eq "... used the cache: one bootstrap" "1 1" \
+		"$(wc -l <"$rc_dir/calls") $(cat "$tmp/fake-cache/$fkey/bootstrap-no")"
+	ino=$(stat -c %i "$tmp/fake-cache/$fkey")
+	check "a run with --refresh" fake_debian --rootfs "$tmp/f3" --refresh
+	check_eq "... bootstrapped again into a new cache, which the rootfs is a copy of" "2 2 2" \
+		"$(wc -l <"$rc_dir/calls") $(cat "$tmp/fake-cache/$fkey/bootstrap-no") $(cat "$tmp/f3/bootstrap-no")"
+	check "... the cache is a new directory, no partial one is left" \
+		test "$(stat -c %i "$tmp/fake-cache/$fkey")" != "$ino" -a -z "$(ls -A "$tmp/fake-cache" | grep '^\.partial')"
+	touch "$rc_dir/fail"
+	rc=0
+	fake_debian --rootfs "$tmp/f4" --refresh >"$tmp/out" 2>&1 || rc=$?
+	check_eq "a --refresh whose bootstrap fails: exits 1, the old cache stays, nothing is left" "1 2 ||" \
+		"$rc $(cat "$tmp/fake-cache/$fkey/bootstrap-no") |$(ls -A "$tmp/f4")|$(ls -A "$tmp/fake-cache" | grep '^\.partial')"
+fi
+
 echo "1..$n"
 [ "$failed" = 0 ]

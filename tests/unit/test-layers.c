@@ -4,6 +4,7 @@
 
 #include "fs.h"
 #include "layers.h"
+#include "store.h"
 #include "tap.h"
 #include "util.h"
 
@@ -122,6 +123,119 @@ static void test_write(int dfd) {
         TEST_ASSERT(faccessat(dfd, ".w.new", F_OK, AT_SYMLINK_NOFOLLOW) < 0, "no temporary file is left");
 }
 
+
+/* Manifest digest number N: "sha256:" and 64 hex digits. */
+static char *digest_n(unsigned n) {
+        return xasprintf("sha256:%064x", n);
+}
+
+/* Make (or, with !ON, remove) the blob of manifest N in S's image store. */
+static void blob(Store *s, unsigned n, bool on) {
+        _cleanup_free_ char *d = digest_n(n), *path = xasprintf("blobs/sha256/%s", d + strlen("sha256:"));
+        if (on) {
+                _cleanup_close_ int fd = openat(s->images_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0) {
+                        tap_diag("cannot make the blob %s", path);
+                        exit(EXIT_FAILURE);
+                }
+        } else
+                (void) unlinkat(s->images_fd, path, 0);
+}
+
+static int mark(Store *s, const char *layer, unsigned n) {
+        _cleanup_free_ char *d = digest_n(n);
+        char *layers[] = { (char *) layer, NULL };
+        return layers_mark_image(s, layers, d);
+}
+
+static char *images_of(Store *s, const char *layer) {
+        _cleanup_free_ char *path = xasprintf("layers/%s/" LAYER_IMAGES_FILE, layer);
+        char *text = NULL;
+        if (read_file_at(s->images_fd, path, 16 * 1024 * 1024, &text, NULL) < 0)
+                return xstrdup("(unreadable)");
+        return text;
+}
+
+#define LAYER_1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define LAYER_2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define LAYER_3 "3333333333333333333333333333333333333333333333333333333333333333"
+
+/* A layer's list of images holds the stored ones only, so it never grows
+ * past what read_file_at() takes; prune keeps a layer whose list it
+ * cannot read. */
+static void test_mark(const char *dir) {
+        _cleanup_free_ char *root = xasprintf("%s/root", dir);
+        Store s = {};
+        if (!TEST_ASSERT(store_open(&s, root, NULL) >= 0, "open a store"))
+                return;
+        TEST_ASSERT(mkdirat(s.images_fd, "blobs", 0755) == 0 && mkdirat(s.images_fd, "blobs/sha256", 0755) == 0 &&
+                            mkdirat(s.images_fd, "layers", 0700) == 0 &&
+                            mkdirat(s.images_fd, "layers/" LAYER_1, 0755) == 0 &&
+                            mkdirat(s.images_fd, "layers/" LAYER_2, 0755) == 0 &&
+                            mkdirat(s.images_fd, "layers/" LAYER_3, 0755) == 0,
+                    "make the blob and layer dirs");
+        _cleanup_free_ char *d1 = digest_n(1), *d2 = digest_n(2), *d3 = digest_n(3);
+        blob(&s, 1, true);
+        blob(&s, 2, true);
+        TEST_ASSERT(mark(&s, LAYER_1, 1) == 0 && mark(&s, LAYER_1, 2) == 0 && mark(&s, LAYER_1, 1) == 0,
+                    "mark two images, one twice");
+        _cleanup_free_ char *want12 = xasprintf("%s\n%s\n", d1, d2), *got = images_of(&s, LAYER_1);
+        TEST_ASSERT(streq(got, want12), "each image is listed once (got '%s')", got);
+        blob(&s, 1, false);
+        blob(&s, 3, true);
+        TEST_ASSERT(mark(&s, LAYER_1, 3) == 0, "mark a third image after the first went");
+        _cleanup_free_ char *want23 = xasprintf("%s\n%s\n", d2, d3), *got2 = images_of(&s, LAYER_1);
+        TEST_ASSERT(streq(got2, want23), "the gone image's line is dropped (got '%s')", got2);
+
+        /* Rebuild after rebuild over one layer (a template's): the list
+         * stays one line long, where it once grew to read_file_at's limit. */
+        int r = 0;
+        for (unsigned n = 100; n < 2100 && r == 0; n++) {
+                blob(&s, n - 1, false);
+                blob(&s, n, true);
+                r = mark(&s, LAYER_2, n);
+        }
+        _cleanup_free_ char *d2099 = digest_n(2099), *want = xasprintf("%s\n", d2099), *got3 = images_of(&s, LAYER_2);
+        TEST_ASSERT(r == 0, "2000 rebuilds are marked (%s)", r < 0 ? strerrorname_np(-r) : "0");
+        TEST_ASSERT(streq(got3, want), "the list holds the last one only (%zu bytes)", strlen(got3));
+
+        /* A list written long before: 2000 gone images, then a stored one,
+         * beyond the 64 KiB once read.  Prune keeps the layer (the image
+         * is stored), and a layer whose list cannot be read. */
+        _cleanup_free_ char *big = xstrdup("");
+        for (unsigned n = 5000; n < 7000; n++) {
+                _cleanup_free_ char *d = digest_n(n);
+                char *t = xasprintf("%s%s\n", big, d);
+                free(big);
+                big = t;
+        }
+        char *t = xasprintf("%s%s\n", big, d2099);
+        free(big);
+        big = t;
+        _cleanup_close_ int l3 = open_dir_nofollow(s.images_fd, "layers/" LAYER_3);
+        TEST_ASSERT(l3 >= 0 && write_file_atomic_at(l3, LAYER_IMAGES_FILE, big, strlen(big), 0644) >= 0,
+                    "write a long list (%zu bytes)", strlen(big));
+        /* LAYER_1 lists 2 and 3, gone now; LAYER_2 and LAYER_3 list 2099,
+         * stored. */
+        blob(&s, 2, false);
+        blob(&s, 3, false);
+        r = layers_prune(&s);
+        TEST_ASSERT(r == 1, "prune removes the one layer of no stored image (%d)", r);
+        TEST_ASSERT(faccessat(s.images_fd, "layers/" LAYER_1, F_OK, AT_SYMLINK_NOFOLLOW) < 0,
+                    "... the layer of images gone");
+        TEST_ASSERT(faccessat(s.images_fd, "layers/" LAYER_3, F_OK, AT_SYMLINK_NOFOLLOW) == 0,
+                    "... not the layer whose long list ends with a stored image");
+        TEST_ASSERT(mark(&s, LAYER_3, 2099) == 0, "marking it again takes the long list");
+        _cleanup_free_ char *got4 = images_of(&s, LAYER_3);
+        TEST_ASSERT(streq(got4, want), "... and shrinks it to the stored image (%zu bytes)", strlen(got4));
+        TEST_ASSERT(unlinkat(l3, LAYER_IMAGES_FILE, 0) == 0 && mkdirat(l3, LAYER_IMAGES_FILE, 0755) == 0,
+                    "make LAYER_3's list unreadable (a directory)");
+        r = layers_prune(&s);
+        TEST_ASSERT(r == 0 && faccessat(s.images_fd, "layers/" LAYER_3, F_OK, AT_SYMLINK_NOFOLLOW) == 0,
+                    "prune keeps a layer whose list cannot be read (%d)", r);
+        store_close(&s);
+}
+
 int main(void) {
         char tmpl[] = "/tmp/test-layers.XXXXXX";
         if (!mkdtemp(tmpl))
@@ -131,6 +245,7 @@ int main(void) {
                 return EXIT_FAILURE;
         test_read(dfd);
         test_write(dfd);
+        test_mark(tmpl);
         closep(&dfd);
         (void) rm_rf_at(AT_FDCWD, tmpl);
         return tap_finish();
