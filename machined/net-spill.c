@@ -108,8 +108,10 @@ int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned
          * to it with the whole pool, as before; nothing of it is ours to cut. */
         _cleanup_close_ int basefd = open_dir_nofollow(nsfd, net->bridge);
         if (netlink_link_index(&nl, net->bridge) > 0 &&
-            (basefd < 0 || faccessat(basefd, "created", F_OK, AT_SYMLINK_NOFOLLOW) < 0))
-                extra = 0;
+            (basefd < 0 || faccessat(basefd, "created", F_OK, AT_SYMLINK_NOFOLLOW) < 0)) {
+                net->external = true; /* bridge_ensure() records it */
+                return 0;
+        }
 
         uint64_t n_slices = UINT64_C(1) << extra;
         int64_t mine = reserved_slice(store, name, &net->pool, extra);

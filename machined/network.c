@@ -186,7 +186,8 @@ static int check_conflicts(int nsfd, const Network *net) {
                 if (brfd < 0)
                         continue;
                 IPNet sn, sn6;
-                if (!streq(de->d_name, net->bridge) && bridge_subnets_read(brfd, &sn, &sn6) >= 0 &&
+                /* A bridge that is not berth's gives no addresses: nothing to overlap. */
+                if (!net->external && !streq(de->d_name, net->bridge) && bridge_subnets_read(brfd, &sn, &sn6) >= 0 &&
                     (ipnet_overlaps(&sn, &net->subnet) || ipnet_overlaps(&sn6, &net->subnet6))) {
                         char a[IPNET_STRLEN], b[IPNET_STRLEN];
                         return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),

@@ -127,6 +127,17 @@ check_output_contains "the third is refused, naming the setting to change" \
 check_eq "and does not run" stopped "$(machine_state x3)"
 check "no bx2 was made" no_link bx2
 
+# A bridge that is not berth's (a LAN bridge) is only plugged into, never cut
+# into slices or spilled over from.
+ip link add lanbr type bridge
+ip link set lanbr up
+create_quick lan1 --set Network.Bridge=lanbr || not_ok "create lan1"
+check "a machine starts on somebody else's bridge" berth start lan1
+check_eq "its veth is on that bridge" 1 "$(ports_of lanbr)"
+check "stop lan1" berth stop lan1
+check "the bridge stays (not berth's)" ip link show lanbr
+ip link del lanbr
+
 failed=""
 for m in $(berth list --json | jq -r '.[] | select(.state == "running") | .name'); do
         "$BERTH" stop "$m" >/dev/null 2>&1 || failed="$failed $m"
