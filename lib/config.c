@@ -637,6 +637,18 @@ static char *format_address_filter(const MachineConfig *c) {
         return xstrdup(c->address_filter ? "yes" : "no");
 }
 
+static int parse_machines_per_bridge(MachineConfig *c, const char *value, const char **ret_reason) {
+        unsigned n;
+        if (safe_atou(value, &n) < 0 || n < 1 || n > CONFIG_BRIDGE_PORTS_MAX)
+                return fail(ret_reason, "is not a number from 1 to 1023");
+        c->machines_per_bridge = n;
+        return 0;
+}
+
+static char *format_machines_per_bridge(const MachineConfig *c) {
+        return xasprintf("%u", c->machines_per_bridge);
+}
+
 /* A size in bytes with an optional K/M/G/T suffix (powers of 1024), or
  * "infinity" (UINT64_MAX), as systemd takes MemoryMax= and MemoryHigh=. */
 static int parse_bytes(const char *value, uint64_t *ret, const char **ret_reason) {
@@ -1017,6 +1029,9 @@ static const ConfigTableEntry config_table[] = {
         { "Network", "AddressFilter", CONFIG_NETWORK_ADDRESS_FILTER, parse_address_filter,
           format_address_filter, true,
           "expected 'yes' (send only from the machine's own MAC and addresses) or 'no' (a guest that routes)" },
+        { "Network", "MachinesPerBridge", CONFIG_NETWORK_MACHINES_PER_BRIDGE, parse_machines_per_bridge,
+          format_machines_per_bridge, true,
+          "expected how many machines one bridge takes before the next one is made, 1 to 1023 (the default)" },
         { "Network", "CNINetwork", CONFIG_NETWORK_CNI_NETWORK, parse_cni_network, format_cni_network, true,
           "expected the \"name\" of a CNI network list, like podman, or empty" },
         { "Network", "CNIConfigDirectory", CONFIG_NETWORK_CNI_CONFIG_DIRECTORY, parse_cni_config_dir,
@@ -1151,6 +1166,7 @@ void machine_config_init(MachineConfig *c) {
                 .boot = true,
                 .network_mode = NETWORK_MODE_BRIDGE,
                 .address_filter = true,
+                .machines_per_bridge = CONFIG_BRIDGE_PORTS_MAX,
                 .bridge = xstrdup(CONFIG_DEFAULT_BRIDGE),
                 .interface = xstrdup(CONFIG_DEFAULT_INTERFACE),
                 .memory_max = UINT64_MAX,
@@ -1269,7 +1285,8 @@ bool machine_config_equal(const MachineConfig *a, const MachineConfig *b) {
                streq_ptr(a->interface, b->interface) && streq_ptr(a->link, b->link) &&
                a->n_ports == b->n_ports &&
                (a->n_ports == 0 || memcmp(a->ports, b->ports, a->n_ports * sizeof *a->ports) == 0) &&
-               a->address_filter == b->address_filter && streq_ptr(a->cni_network, b->cni_network) &&
+               a->address_filter == b->address_filter && a->machines_per_bridge == b->machines_per_bridge &&
+               streq_ptr(a->cni_network, b->cni_network) &&
                streq_ptr(a->cni_config_dir, b->cni_config_dir) && streq_ptr(a->cni_plugin_dirs, b->cni_plugin_dirs) &&
                a->cni_timeout_sec == b->cni_timeout_sec &&
                a->memory_max == b->memory_max && a->tasks_max == b->tasks_max &&

@@ -27,6 +27,10 @@
 #define CONFIG_DEFAULT_SUBNET "10.77.0.0/16"
 #define CONFIG_DEFAULT_IPV6_SUBNET "fd62:6572:7468::/64"
 #define CONFIG_DEFAULT_INTERFACE "host0"
+/* MachinesPerBridge=: a Linux bridge numbers its ports 1..1023 (BR_MAX_PORTS
+ * less port 0); past that many machines a network spills over to the next
+ * bridge (berth0, berth1, ...), each with its own slice of Subnet=. */
+#define CONFIG_BRIDGE_PORTS_MAX 1023U
 #define CONFIG_PORTS_MAX 64
 
 /* CPUWeight= and IOWeight= as systemd takes them; an unset weight acts as
@@ -89,6 +93,7 @@ typedef enum ConfigKey {
         CONFIG_NETWORK_LINK,
         CONFIG_NETWORK_PORT,
         CONFIG_NETWORK_ADDRESS_FILTER,
+        CONFIG_NETWORK_MACHINES_PER_BRIDGE,
         CONFIG_NETWORK_CNI_NETWORK,
         CONFIG_NETWORK_CNI_CONFIG_DIRECTORY,
         CONFIG_NETWORK_CNI_PLUGIN_DIRECTORY,
@@ -138,6 +143,7 @@ typedef struct MachineConfig {
         PortForward *ports;    /* Port=, a space-separated list */
         size_t n_ports;
         bool address_filter;   /* default true: on the bridge, only the machine's own MAC and addresses */
+        unsigned machines_per_bridge; /* MachinesPerBridge=, 1..CONFIG_BRIDGE_PORTS_MAX (the default) */
         char *cni_network;     /* CNINetwork=: the network list's "name"; NULL = unset */
         char *cni_config_dir;  /* CNIConfigDirectory=; NULL: CNI_DEFAULT_CONFIG_DIR */
         char *cni_plugin_dirs; /* CNIPluginDirectory=, ':'-separated; NULL: CNI_DEFAULT_PLUGIN_DIRS */

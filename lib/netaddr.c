@@ -36,6 +36,53 @@ static bool addr_bit(const IPAddr *a, unsigned i) {
         return a->bytes[i / 8] & (0x80 >> (i % 8));
 }
 
+static void addr_bit_set(IPAddr *a, unsigned i, bool v) {
+        uint8_t m = (uint8_t) (0x80 >> (i % 8));
+        a->bytes[i / 8] = (uint8_t) (v ? a->bytes[i / 8] | m : a->bytes[i / 8] & ~m);
+}
+
+IPNet ipnet_split(const IPNet *n, unsigned extra, uint32_t i) {
+        IPNet r = *n;
+        r.prefixlen = n->prefixlen + extra;
+        for (unsigned b = 0; b < extra; b++)
+                addr_bit_set(&r.addr, n->prefixlen + b, (i >> (extra - 1 - b)) & 1);
+        return r;
+}
+
+int64_t ipnet_split_index(const IPNet *n, unsigned extra, const IPAddr *a) {
+        if (a->family != n->addr.family)
+                return -1;
+        for (unsigned b = 0; b < n->prefixlen; b++)
+                if (addr_bit(a, b) != addr_bit(&n->addr, b))
+                        return -1;
+        int64_t i = 0;
+        for (unsigned b = 0; b < extra; b++)
+                i = (i << 1) | addr_bit(a, n->prefixlen + b);
+        return i;
+}
+
+IPNet ipnet_next(const IPNet *n, uint32_t i) {
+        IPNet r = *n;
+        /* Add I at the prefix's last bit, carrying towards the first. */
+        uint64_t carry = i;
+        for (unsigned b = n->prefixlen; b-- > 0 && carry > 0;) {
+                uint64_t v = addr_bit(&r.addr, b) + (carry & 1);
+                addr_bit_set(&r.addr, b, v & 1);
+                carry = (carry >> 1) + (v >> 1);
+        }
+        return r;
+}
+
+IPNet ipnet_cover(const IPNet *a, const IPNet *b) {
+        IPNet r = { .addr = { .family = a->addr.family } };
+        unsigned max = a->prefixlen < b->prefixlen ? a->prefixlen : b->prefixlen;
+        while (r.prefixlen < max && addr_bit(&a->addr, r.prefixlen) == addr_bit(&b->addr, r.prefixlen)) {
+                addr_bit_set(&r.addr, r.prefixlen, addr_bit(&a->addr, r.prefixlen));
+                r.prefixlen++;
+        }
+        return r;
+}
+
 int ipnet_parse(const char *s, int family, IPNet *ret, const char **ret_reason) {
         const char *slash = strchr(s, '/');
         if (!slash) {

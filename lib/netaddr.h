@@ -46,6 +46,17 @@ IPAddr ipnet_host(const IPNet *n, uint32_t i);
 /* Host index of A in N, or 0 if A is not a host address of N. */
 uint32_t ipnet_host_index(const IPNet *n, const IPAddr *a);
 bool ipnet_overlaps(const IPNet *a, const IPNet *b);
+/* The I-th of the 2^EXTRA subnets N splits into (prefix N's plus EXTRA):
+ * where one network spreads over several bridges.  I < 2^EXTRA and the
+ * result's prefix at most the family's width. */
+IPNet ipnet_split(const IPNet *n, unsigned extra, uint32_t i);
+/* Which of those subnets A lies in, or -1 when A is outside N. */
+int64_t ipnet_split_index(const IPNet *n, unsigned extra, const IPAddr *a);
+/* The I-th network of N's size counted from N (0: N itself), wrapping
+ * around the address space: fd00::/64, fd00:0:0:1::/64, ... */
+IPNet ipnet_next(const IPNet *n, uint32_t i);
+/* The smallest network holding both A and B. */
+IPNet ipnet_cover(const IPNet *a, const IPNet *b);
 /* The IPv6 address made of the first 64 bits of PREFIX and the modified
  * EUI-64 interface identifier of MAC (RFC 4291, appendix A): what the
  * kernel gives an interface by default, as its link-local address

@@ -8,9 +8,9 @@
 
 /* ----- Bridges ----- */
 
-int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
+static int subnet_pair_read(int brfd, const char *file, IPNet *ret, IPNet *ret6) {
         _cleanup_free_ char *text = NULL;
-        int r = read_file_at(brfd, "subnets", 256, &text, NULL);
+        int r = read_file_at(brfd, file, 256, &text, NULL);
         if (r < 0)
                 return r;
         char *sp = strchr(text, ' ');
@@ -22,6 +22,14 @@ int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
         if (ipnet_parse(text, AF_INET, ret, &reason) < 0 || ipnet_parse(sp + 1, AF_INET6, ret6, &reason) < 0)
                 return -EBADMSG;
         return 0;
+}
+
+int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6) {
+        return subnet_pair_read(brfd, "subnets", ret, ret6);
+}
+
+int bridge_pool_read(int brfd, IPNet *ret, IPNet *ret6) {
+        return subnet_pair_read(brfd, "pool", ret, ret6);
 }
 
 /* Remove what berth made for bridge NAME, and its state. */
@@ -46,15 +54,48 @@ void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *nam
         (void) rm_rf_at(nsfd, name);
 }
 
+/* The subnets of the bridges in NSFD that are slices of NET's network
+ * (net-spill.c): their routes are ours, not the host's. */
+static IPNet *sibling_subnets(int nsfd, const Network *net, size_t *ret_n) {
+        IPNet *list = NULL;
+        size_t n = 0;
+        _cleanup_closedir_ DIR *d = NULL;
+        *ret_n = 0;
+        if (opendir_dup(nsfd, &d) < 0)
+                return NULL;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name) || streq(de->d_name, net->bridge))
+                        continue;
+                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+                IPNet p, p6, sn, sn6;
+                if (brfd < 0 || bridge_pool_read(brfd, &p, &p6) < 0 || bridge_subnets_read(brfd, &sn, &sn6) < 0 ||
+                    p.prefixlen != net->pool.prefixlen || !ipaddr_equal(&p.addr, &net->pool.addr) ||
+                    p6.prefixlen != net->pool6.prefixlen || !ipaddr_equal(&p6.addr, &net->pool6.addr))
+                        continue;
+                list = realloc(list, (n + 2) * sizeof *list);
+                if (!list)
+                        abort();
+                list[n++] = sn;
+                list[n++] = sn6;
+        }
+        *ret_n = n;
+        return list;
+}
+
 /* A subnet the host already reaches elsewhere (a LAN, a VPN, another
  * tool's bridge) would take those addresses away from it: refused before
- * the bridge is made, naming the route. */
-static int check_host_routes(Netlink *nl, const Network *net) {
-        const IPNet *nets[] = { &net->subnet, &net->subnet6 };
+ * the bridge is made, naming the route.  The whole network is checked,
+ * not only this bridge's slice of it, so that a clash shows on its first
+ * machine, not on its thousandth (when the next bridge is made). */
+static int check_host_routes(Netlink *nl, int nsfd, const Network *net) {
+        const IPNet *nets[] = { &net->pool, &net->pool6 };
+        size_t n_except = 0;
+        _cleanup_free_ IPNet *except = sibling_subnets(nsfd, net, &n_except);
         for (size_t i = 0; i < ELEMENTSOF(nets); i++) {
                 IPNet route;
                 int oif = 0;
-                int r = netlink_route_overlap(nl, nets[i], 0, &route, &oif);
+                int r = netlink_route_overlap(nl, nets[i], except, n_except, &route, &oif);
                 if (r < 0)
                         return log_error_errno(r, "Cannot read the host's routes: %m");
                 if (r == 0)
@@ -112,10 +153,17 @@ int bridge_ensure(int nsfd, Network *net) {
                 r = write_file_atomic_at(brfd, "subnets", want, strlen(want), 0600);
                 if (r < 0)
                         return log_error_errno(r, "Cannot record the subnets of bridge %s: %m", net->bridge);
+                /* The whole network this bridge is a slice of (net-spill.c):
+                 * its bridges forward to each other (net-rules.c). */
+                char pool[2 * IPNET_STRLEN + 2], c[IPNET_STRLEN], e[IPNET_STRLEN];
+                snprintf(pool, sizeof pool, "%s %s\n", ipnet_format(&net->pool, c), ipnet_format(&net->pool6, e));
+                r = write_file_atomic_at(brfd, "pool", pool, strlen(pool), 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot record the network of bridge %s: %m", net->bridge);
         }
 
         if (ifindex <= 0) {
-                r = check_host_routes(&nl, net);
+                r = check_host_routes(&nl, nsfd, net);
                 if (r < 0)
                         return r;
                 /* Marked first: a bridge berth made is never left unmarked. */

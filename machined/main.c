@@ -6,6 +6,7 @@
  * when the guest is gone. */
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -741,6 +742,11 @@ static int machine_setup(Machine *m) {
         r = network_prepare(&m->net, &m->store, a->name, &m->cfg, a->unit);
         if (r < 0)
                 return r;
+        /* The sync just read every machine's entry and built the whole
+         * fleet's nftables ruleset: the heap grew with the fleet, and glibc
+         * would keep those freed pages for the machine's lifetime, so each
+         * supervisor would cost more the more machines run. */
+        (void) malloc_trim(0);
         m->resolv_conf = network_resolv_conf(&m->net);
         if (m->net.mode == NETWORK_MODE_BRIDGE && !m->net.external)
                 portproxy_open(&m->proxy, m->net.ports, m->net.n_ports, &m->net.addr6);

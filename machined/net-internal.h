@@ -10,6 +10,7 @@
  *   net-rules.c    the nftables table "inet berth" (NAT, port forwards)
  *   dnsmasq.c      a bridge's DHCP/DNS server
  *   bridge.c       creating, checking and removing a bridge
+ *   net-spill.c    which bridge (and slice of the network) a machine joins
  *   network.c      the supervisor's calls and network_sync(), which
  *                  recomputes all of the above from the entries */
 
@@ -26,7 +27,7 @@
 
 #define NETWORK_RUN_DIR "/run/berth-network"
 /* A Linux bridge numbers its ports 1..1023 (BR_MAX_PORTS less port 0). */
-#define BRIDGE_PORTS_MAX 1023
+#define BRIDGE_PORTS_MAX CONFIG_BRIDGE_PORTS_MAX
 
 /* One running machine on a bridge: BRIDGE/machines/ID */
 typedef struct Entry {
@@ -45,6 +46,7 @@ typedef struct Entry {
 typedef struct BridgeView {
         char name[IFNAMSIZ];
         IPNet subnet, subnet6;
+        IPNet pool, pool6;            /* the network it is a slice of (net-spill.c); else its subnets */
         Entry *entries;
         size_t n;
 } BridgeView;
@@ -77,5 +79,14 @@ int dnsmasq_update(const char *dir, const BridgeView *b);
 
 /* bridge.c */
 int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6);
+int bridge_pool_read(int brfd, IPNet *ret, IPNet *ret6);
 void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *name);
 int bridge_ensure(int nsfd, Network *net);
+
+/* net-spill.c */
+/* How many more prefix bits a network's slices have: 2^that bridges. */
+unsigned spill_extra_bits(const IPNet *pool, const IPNet *pool6, unsigned per_bridge);
+int spill_bridge_name(const char *base, uint32_t i, char ret[static IFNAMSIZ]);
+/* Under the namespace lock: choose the bridge and its slice of net->pool
+ * for this machine (sets net->bridge, subnets, gateways), or -EXFULL. */
+int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned per_bridge);

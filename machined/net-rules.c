@@ -43,6 +43,37 @@ static const char nft_forward_rules[] =
         "    fib daddr type local meta nfproto ipv4 dnat ip to meta l4proto . th dport map @forward4\n"
         "    ip6 daddr != ::1 fib daddr type local dnat ip6 to meta l4proto . th dport map @forward6\n";
 
+static bool same_pool(const BridgeView *a, const BridgeView *b) {
+        return a->pool.prefixlen == b->pool.prefixlen && ipaddr_equal(&a->pool.addr, &b->pool.addr) &&
+               a->pool6.prefixlen == b->pool6.prefixlen && ipaddr_equal(&a->pool6.addr, &b->pool6.addr);
+}
+
+/* One rule per network spread over several bridges: its bridges forward to
+ * each other, from the network's own addresses only. */
+static void nft_sibling_rules(char **s, const BridgeView *bridges, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                bool first = true, more = false;
+                for (size_t j = 0; j < n; j++)
+                        if (j != i && same_pool(bridges + i, bridges + j)) {
+                                first = first && j > i;
+                                more = true;
+                        }
+                if (!first || !more)
+                        continue; /* written with its first bridge, or alone */
+                _cleanup_free_ char *set = xstrdup("");
+                for (size_t j = i; j < n; j++)
+                        if (same_pool(bridges + i, bridges + j))
+                                strextendf(&set, "%s\"%s\"", *set ? ", " : "", bridges[j].name);
+                char pn[IPNET_STRLEN], pn6[IPNET_STRLEN];
+                ipnet_format(&bridges[i].pool, pn);
+                ipnet_format(&bridges[i].pool6, pn6);
+                strextendf(s,
+                           "    iifname { %s } oifname { %s } ip saddr %s ip daddr %s accept\n"
+                           "    iifname { %s } oifname { %s } ip6 saddr %s ip6 daddr %s accept\n",
+                           set, set, pn, pn, set, set, pn6, pn6);
+        }
+}
+
 static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool own6) {
         char *s = xstrdup("table inet berth {\n");
         nft_forward_maps(&s, bridges, n);
@@ -59,11 +90,14 @@ static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool ow
         strextendf(&s, "  }\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
         for (size_t i = 0; i < n; i++) {
                 const BridgeView *b = bridges + i;
-                char sn[IPNET_STRLEN], sn6[IPNET_STRLEN];
+                char sn[IPNET_STRLEN], sn6[IPNET_STRLEN], pn[IPNET_STRLEN], pn6[IPNET_STRLEN];
                 ipnet_format(&b->subnet, sn);
                 ipnet_format(&b->subnet6, sn6);
+                ipnet_format(&b->pool, pn);
+                ipnet_format(&b->pool6, pn6);
                 strextendf(&s,
-                           /* Egress: the machines' addresses leave as the host's. */
+                           /* Egress: the machines' addresses leave as the host's;
+                            * not towards the network's other bridges (routed). */
                            "    ip saddr %s ip daddr != %s masquerade\n"
                            "    ip6 saddr %s ip6 daddr != %s masquerade\n"
                            /* A forward used from the host's 127.0.0.1 (route_localnet
@@ -72,7 +106,7 @@ static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool ow
                            "    oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n"
                            "    oifname \"%s\" ip saddr %s ct status dnat masquerade\n"
                            "    oifname \"%s\" ip6 saddr %s ct status dnat masquerade\n",
-                           sn, sn, sn6, sn6, b->name, b->name, sn, b->name, sn6);
+                           sn, pn, sn6, pn6, b->name, b->name, sn, b->name, sn6);
         }
         /* The bridge's dnsmasq serves its machines, not the neighbourhood. */
         strextendf(&s, "  }\n  chain input {\n    type filter hook input priority filter; policy accept;\n");
@@ -86,8 +120,10 @@ static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool ow
         }
         strextendf(&s, "  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
         /* First what goes to machines: within a bridge (seen here with
-         * br_netfilter), answers, and port forwards; nothing else, not even
-         * from another berth bridge. */
+         * br_netfilter), between the bridges of one network (net-spill.c),
+         * answers, and port forwards; nothing else, not even from another
+         * berth network's bridge. */
+        nft_sibling_rules(&s, bridges, n);
         for (size_t i = 0; i < n; i++) {
                 const char *br = bridges[i].name;
                 strextendf(&s,

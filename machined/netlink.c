@@ -212,7 +212,8 @@ int netlink_link_index(Netlink *n, const char *name) {
 
 typedef struct RouteOverlap {
         const IPNet *net;
-        int except_ifindex;
+        const IPNet *except;
+        size_t n_except;
         IPNet *ret_route;
         int *ret_ifindex;
         bool found;
@@ -235,15 +236,19 @@ static int route_overlap_cb(const struct nlmsghdr *nlh, void *data) {
                 else if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_get_payload_len(attr) == 4)
                         oif = (int) mnl_attr_get_u32(attr);
         }
-        if (oif == o->except_ifindex || !ipnet_overlaps(&dst, o->net))
+        if (!ipnet_overlaps(&dst, o->net))
                 return MNL_CB_OK;
+        for (size_t i = 0; i < o->n_except; i++)
+                if (dst.prefixlen == o->except[i].prefixlen && ipaddr_equal(&dst.addr, &o->except[i].addr))
+                        return MNL_CB_OK;
         o->found = true;
         *o->ret_route = dst;
         *o->ret_ifindex = oif;
         return MNL_CB_OK;
 }
 
-int netlink_route_overlap(Netlink *n, const IPNet *net, int except_ifindex, IPNet *ret_route, int *ret_ifindex) {
+int netlink_route_overlap(Netlink *n, const IPNet *net, const IPNet *except, size_t n_except, IPNet *ret_route,
+                          int *ret_ifindex) {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_GETROUTE;
@@ -253,7 +258,7 @@ int netlink_route_overlap(Netlink *n, const IPNet *net, int except_ifindex, IPNe
         rtm->rtm_family = (uint8_t) net->addr.family;
         if (mnl_socket_sendto(n->sock, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
-        RouteOverlap o = { .net = net, .except_ifindex = except_ifindex, .ret_route = ret_route,
+        RouteOverlap o = { .net = net, .except = except, .n_except = n_except, .ret_route = ret_route,
                            .ret_ifindex = ret_ifindex };
         for (;;) {
                 ssize_t len = mnl_socket_recvfrom(n->sock, buf, sizeof buf);

@@ -51,7 +51,8 @@ int netlink_route_add_default(Netlink *n, int ifindex, const IPAddr *gateway);
 int netlink_link_index(Netlink *n, const char *name);
 
 /* Whether the main routing table has a route (not the default one) to a
- * network that overlaps NET, other than through EXCEPT_IFINDEX (0: none):
- * 1 with the first in *RET_ROUTE and its interface in *RET_IFINDEX, 0 if
- * not. */
-int netlink_route_overlap(Netlink *n, const IPNet *net, int except_ifindex, IPNet *ret_route, int *ret_ifindex);
+ * network that overlaps NET, other than to one of the N_EXCEPT networks
+ * EXCEPT: 1 with the first in *RET_ROUTE and its interface in
+ * *RET_IFINDEX, 0 if not. */
+int netlink_route_overlap(Netlink *n, const IPNet *net, const IPNet *except, size_t n_except, IPNet *ret_route,
+                          int *ret_ifindex);

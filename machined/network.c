@@ -119,6 +119,10 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                         free(v.entries);
                         continue;
                 }
+                if (bridge_pool_read(brfd, &v.pool, &v.pool6) < 0) {
+                        v.pool = v.subnet;
+                        v.pool6 = v.subnet6;
+                }
                 _cleanup_free_ char *dir = dnsmasq_dir_path(ns_path, v.name);
                 r = dnsmasq_update(dir, &v);
                 if (r < 0 && ret == 0)
@@ -182,7 +186,8 @@ static int check_conflicts(int nsfd, const Network *net) {
                 if (brfd < 0)
                         continue;
                 IPNet sn, sn6;
-                if (!streq(de->d_name, net->bridge) && bridge_subnets_read(brfd, &sn, &sn6) >= 0 &&
+                /* A bridge that is not berth's gives no addresses: nothing to overlap. */
+                if (!net->external && !streq(de->d_name, net->bridge) && bridge_subnets_read(brfd, &sn, &sn6) >= 0 &&
                     (ipnet_overlaps(&sn, &net->subnet) || ipnet_overlaps(&sn6, &net->subnet6))) {
                         char a[IPNET_STRLEN], b[IPNET_STRLEN];
                         return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
@@ -218,7 +223,10 @@ static int check_conflicts(int nsfd, const Network *net) {
 
 /* Under the namespace lock: the bridge, an address, our entry. */
 static int bridge_register(Network *net, Store *store, const char *name, int nsfd) {
-        int r = check_conflicts(nsfd, net);
+        int r = bridge_pick(nsfd, net, store, name, net->per_bridge);
+        if (r < 0)
+                return r;
+        r = check_conflicts(nsfd, net);
         if (r < 0)
                 return r;
         /* Where berth's own forwards are in place (check_conflicts() ruled
@@ -327,8 +335,9 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         net->bridge = xstrdup(cfg->bridge);
         net->guest_ifname = xstrdup(cfg->interface);
         net->address_filter = cfg->address_filter;
-        net->subnet = cfg->subnet;
-        net->subnet6 = cfg->ipv6_subnet;
+        net->pool = net->subnet = cfg->subnet;
+        net->pool6 = net->subnet6 = cfg->ipv6_subnet;
+        net->per_bridge = cfg->machines_per_bridge;
         if (ipnet_host_max(&net->subnet6) < ipnet_host_max(&net->subnet)) {
                 char a[IPNET_STRLEN], b[IPNET_STRLEN];
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),

@@ -4,7 +4,7 @@
 /* A machine's network, set up and torn down by its supervisor.
  *
  * Mode=bridge: a veth pair per machine, its host side (vb-…) on a bridge
- * (berth0 by default) that berth creates on demand with the gateway
+ * (berth0 by default, then berth1... as they fill: net-spill.c) that berth creates on demand with the gateway
  * addresses of the configured subnets.  The machine's side (host0) gets an
  * address, stable across restarts and unique among machines, a default
  * route and DNS (/etc/resolv.conf), configured from outside before its init
@@ -21,6 +21,7 @@
  *   sysctl            forwarding settings berth changed, to restore them
  *   BRIDGE/created    berth made this bridge (and removes it when unused)
  *   BRIDGE/subnets    the bridge's subnets, fixed while it has machines
+ *   BRIDGE/pool       the network it is a slice of (net-spill.c)
  *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
  *                     forwards, AddressFilter=), locked by its supervisor
  *                     while it lives
@@ -57,7 +58,10 @@ typedef struct Network {
         char *guest_ifname;
         char host_ifname[16];
         char *link;              /* macvlan/ipvlan parent */
-        IPNet subnet, subnet6;
+        IPNet pool, pool6;       /* Subnet=, IPv6Subnet=; once a bridge is picked,
+                                  * pool6 covers all the network's IPv6 slices */
+        unsigned per_bridge;     /* MachinesPerBridge= */
+        IPNet subnet, subnet6;   /* this machine's bridge's slice of it (net-spill.c) */
         IPAddr addr, addr6, gateway, gateway6;
         uint8_t mac[6];
         PortForward *ports;

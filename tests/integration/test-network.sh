@@ -57,10 +57,10 @@ wait $pa; ra=$?
 wait $pb; rb=$?
 check_eq "two concurrent starts succeed" "0 0" "$ra $rb"
 A=$(addr_of a) B=$(addr_of b)
-check_output_contains "machine a has an address in 10.77.0.0/16, among its first 253" '^10\.77\.0\.[0-9]+$' echo "$A"
-check_output_contains "machine b has an address in 10.77.0.0/16, among its first 253" '^10\.77\.0\.[0-9]+$' echo "$B"
+check_output_contains "machine a has an address in berth0's 10.77.0.0/21, among its first 253" '^10\.77\.0\.[0-9]+$' echo "$A"
+check_output_contains "machine b has an address in berth0's 10.77.0.0/21, among its first 253" '^10\.77\.0\.[0-9]+$' echo "$B"
 [ "$A" != "$B" ] && ok "concurrent machines get distinct addresses ($A, $B)" || not_ok "both got $A"
-check_output_contains "the guest's interface is host0 with that address" "inet $A/16" berth exec a -- ip addr show host0
+check_output_contains "the guest's interface is host0 with that address in berth0's /21" "inet $A/21" berth exec a -- ip addr show host0
 check_output_contains "the guest has a default route via the bridge" 'default via 10\.77\.0\.1' berth exec a -- ip route
 check_output_contains "the guest has an IPv6 ULA address (a /128, as DHCPv6 gives it)" \
         'inet6 fd62:6572:7468::[0-9a-f]+/128' berth exec a -- ip addr show host0
@@ -157,7 +157,7 @@ check "no veth or bridge soon after the last stop" wait_for 20 no_berth_links
 check "the teardown completes" wait_for 5 test ! -e "/run/berth-network/$NETNS_COOKIE"
 check "no nftables table after the last stop" no_berth_table
 check "no dnsmasq after the last stop" no_dnsmasq_here
-check_eq "no route to the subnet after the last stop" "" "$(ip route show 10.77.0.0/16)"
+check_eq "no route to the subnet after the last stop" "" "$(ip route show root 10.77.0.0/16)"
 check_eq "berth turned forwarding off again" 0 "$(cat /proc/sys/net/ipv4/ip_forward)"
 
 # A host that forwards IPv4 already keeps forwarding everything.
@@ -230,7 +230,7 @@ check "no veth or bridge soon after 100 cycles" wait_for 20 no_berth_links
 check "no nftables table after 100 cycles" no_berth_table
 check "no entries after 100 cycles" no_entries
 check "no dnsmasq after 100 cycles" no_dnsmasq_here
-check_eq "no route after 100 cycles" "" "$(ip route show 10.77.0.0/16)"
+check_eq "no route after 100 cycles" "" "$(ip route show root 10.77.0.0/16)"
 check "no network state left for this namespace" wait_for 5 test ! -e "/run/berth-network/$NETNS_COOKIE"
 
 done_testing

@@ -87,6 +87,7 @@ static void test_defaults(void) {
         TEST_ASSERT_STREQ(c.interface, "host0", "default Interface= is host0");
         TEST_ASSERT(!c.link && c.n_ports == 0, "default Link= and Port= are empty");
         TEST_ASSERT(c.address_filter, "default AddressFilter= is yes");
+        TEST_ASSERT(c.machines_per_bridge == 1023, "default MachinesPerBridge= is 1023");
         TEST_ASSERT(c.memory_max == UINT64_MAX, "default MemoryMax= is infinity");
         TEST_ASSERT(c.tasks_max == 16384, "default TasksMax= is 16384");
         TEST_ASSERT(c.memory_high == UINT64_MAX && c.cpu_weight == UINT64_MAX &&
@@ -155,6 +156,7 @@ static void test_good_values(void) {
                        "CNIPluginDirectory=/usr/lib/cni:/opt/cni/bin\n"
                        "CNITimeoutSec=10\n"
                        "AddressFilter=no\n"
+                       "MachinesPerBridge=8\n"
                        "[Resources]\n"
                        "MemoryMax=512M\n"
                        "MemoryHigh=384M\n"
@@ -193,6 +195,7 @@ static void test_good_values(void) {
                                     c.ports[2].protocol == PORT_TCP && c.ports[2].guest_port == 22,
                             "Port= applied");
                 TEST_ASSERT(!c.address_filter, "AddressFilter=no applied");
+                TEST_ASSERT(c.machines_per_bridge == 8, "MachinesPerBridge=8 applied");
                 TEST_ASSERT(streq_ptr(c.cni_network, "podman") && streq_ptr(c.cni_config_dir, "/etc/cni/net.d") &&
                                     streq_ptr(c.cni_plugin_dirs, "/usr/lib/cni:/opt/cni/bin") &&
                                     c.cni_timeout_sec == 10,
@@ -307,6 +310,10 @@ static void test_bad_values(void) {
         parse_bad("port 65536", "[Network]\nPort=65536\n", "ports from 1 to 65535");
         parse_bad("an unknown protocol", "[Network]\nPort=sctp:1:2\n", "ports from 1 to 65535");
         parse_bad("one host port twice", "[Network]\nPort=8080:80 tcp:8080:81\n", "one host port twice");
+        parse_bad("MachinesPerBridge= past a bridge's ports", "[Network]\nMachinesPerBridge=1024\n",
+                  "MachinesPerBridge=1024: is not a number from 1 to 1023", "expected how many machines");
+        parse_bad("MachinesPerBridge=0", "[Network]\nMachinesPerBridge=0\n",
+                  "MachinesPerBridge=0: is not a number from 1 to 1023", "expected how many machines");
         parse_bad("a non-boolean AddressFilter=", "[Network]\nAddressFilter=maybe\n",
                   "AddressFilter=maybe: is not a boolean", "expected 'yes'");
         parse_bad("a CNI network name with a '/'", "[Network]\nCNINetwork=a/b\n",
@@ -771,6 +778,7 @@ static void test_format(void) {
                           "Link=\n"
                           "Port=\n"
                           "AddressFilter=yes\n"
+                          "MachinesPerBridge=1023\n"
                           "CNINetwork=podman\n"
                           "CNIConfigDirectory=\n"
                           "CNIPluginDirectory=/usr/lib/cni:/opt/cni/bin\n"

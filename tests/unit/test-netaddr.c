@@ -61,6 +61,42 @@ static void test_hosts(void) {
         TEST_ASSERT(!ipnet_overlaps(&n, &six), "IPv4 and IPv6 never overlap");
 }
 
+static void test_split(void) {
+        char buf[IPNET_STRLEN];
+        IPNet pool = net("10.77.0.0/16"), p6 = net("fd62:6572:7468::/64");
+        IPNet s = ipnet_split(&pool, 5, 0);
+        TEST_ASSERT(streq(ipnet_format(&s, buf), "10.77.0.0/21"), "slice 0 of a /16 by 5 bits is 10.77.0.0/21");
+        s = ipnet_split(&pool, 5, 31);
+        TEST_ASSERT(streq(ipnet_format(&s, buf), "10.77.248.0/21"), "slice 31 is 10.77.248.0/21");
+        s = ipnet_split(&pool, 12, 2);
+        TEST_ASSERT(streq(ipnet_format(&s, buf), "10.77.0.32/28"), "slice 2 by 12 bits is 10.77.0.32/28");
+        s = ipnet_split(&pool, 0, 0);
+        TEST_ASSERT(streq(ipnet_format(&s, buf), "10.77.0.0/16"), "no extra bits: the pool itself");
+        IPNet x = ipnet_next(&p6, 0);
+        TEST_ASSERT(streq(ipnet_format(&x, buf), "fd62:6572:7468::/64"), "next 0 is the network itself");
+        x = ipnet_next(&p6, 31);
+        TEST_ASSERT(streq(ipnet_format(&x, buf), "fd62:6572:7468:1f::/64"), "next 31 is ...:1f::/64");
+        IPNet odd = net("fd00:0:0:ffff::/64");
+        x = ipnet_next(&odd, 2);
+        TEST_ASSERT(streq(ipnet_format(&x, buf), "fd00:0:1:1::/64"), "next carries: fd00:0:0:ffff::/64 + 2");
+        IPNet last = ipnet_next(&p6, 31), c = ipnet_cover(&p6, &last);
+        TEST_ASSERT(streq(ipnet_format(&c, buf), "fd62:6572:7468::/59"), "32 /64s are covered by a /59");
+        last = ipnet_next(&odd, 2);
+        c = ipnet_cover(&odd, &last);
+        TEST_ASSERT(streq(ipnet_format(&c, buf), "fd00::/47"), "a cover across a carry is wider");
+        c = ipnet_cover(&pool, &pool);
+        TEST_ASSERT(streq(ipnet_format(&c, buf), "10.77.0.0/16"), "a network covers itself");
+        IPAddr a;
+        TEST_ASSERT(ipaddr_parse("10.77.0.40", &a) == 0 && ipnet_split_index(&pool, 12, &a) == 2,
+                    "10.77.0.40 lies in slice 2 of /28s");
+        TEST_ASSERT(ipaddr_parse("10.77.250.1", &a) == 0 && ipnet_split_index(&pool, 5, &a) == 31,
+                    "10.77.250.1 lies in slice 31 of /21s");
+        TEST_ASSERT(ipaddr_parse("10.78.0.1", &a) == 0 && ipnet_split_index(&pool, 5, &a) == -1,
+                    "an address outside the pool has no slice");
+        TEST_ASSERT(ipnet_split_index(&pool, 5, &(IPAddr) { .family = AF_INET6 }) == -1,
+                    "another family has no slice");
+}
+
 static void test_parse_bad(void) {
         const char *bad[] = { "10.77.0.0", "10.77.0.0/", "10.77.0.0/33", "10.77.0.0/7", "10.77.0.0/31",
                               "10.77.0.1/24", "/24", "x/24", "10.77.0.0/24x", "fd00::/47", "fd00::/121",
@@ -111,6 +147,7 @@ static void test_ifnames(void) {
 
 int main(void) {
         test_hosts();
+        test_split();
         test_parse_bad();
         test_ports();
         test_ifnames();
