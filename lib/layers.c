@@ -546,7 +546,12 @@ void layers_umount_merged(const char *rootfs) {
         (void) umount2(rootfs, MNT_DETACH);
 }
 
-int layers_mount_merged(Store *s, const char *mpath) {
+/* The merged view of MPATH's layers on MPATH/rootfs, in a mount namespace
+ * of our own.  READ_ONLY: the upper joins the lowers and there is no
+ * workdir, so any number of these may stand at once (run instances check
+ * their shared base concurrently; overlayfs resets a workdir at every
+ * mount, which would pull it from under another mount of the same one). */
+static int mount_merged(Store *s, const char *mpath, bool read_only) {
         _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
         if (mfd < 0)
                 return mfd;
@@ -562,10 +567,21 @@ int layers_mount_merged(Store *s, const char *mpath) {
         if (mfd < 0)
                 return mfd;
         size_t n = strv_length(layers);
-        int lowers[LAYERS_MAX];
+        int lowers[LAYERS_MAX + 1];
+        _cleanup_close_ int upper = open_dir_nofollow(mfd, "rootfs");
+        if (upper < 0)
+                return upper;
         size_t opened = 0;
+        if (read_only) {
+                /* The upper on top of the lowers: what the guest sees. */
+                lowers[opened] = fcntl(upper, F_DUPFD_CLOEXEC, 3);
+                if (lowers[opened] < 0)
+                        return -errno;
+                opened++;
+                n++;
+        }
         for (; opened < n; opened++) {
-                _cleanup_free_ char *tree = layer_tree_path(s, layers[opened]);
+                _cleanup_free_ char *tree = layer_tree_path(s, layers[opened - (read_only ? 1 : 0)]);
                 lowers[opened] = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (lowers[opened] < 0) {
                         r = -errno;
@@ -573,16 +589,23 @@ int layers_mount_merged(Store *s, const char *mpath) {
                         return r;
                 }
         }
-        _cleanup_close_ int upper = open_dir_nofollow(mfd, "rootfs");
-        if (mkdirat(mfd, OVERLAY_WORK, 0700) < 0 && errno != EEXIST)
-                r = -errno;
-        _cleanup_close_ int work = open_dir_nofollow(mfd, OVERLAY_WORK);
-        _cleanup_close_ int mnt = upper < 0 ? upper : work < 0 ? work : r < 0 ? r
-                                : overlay_make(lowers, n, upper, work, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+        _cleanup_close_ int work = -EBADF;
+        if (!read_only) {
+                if (mkdirat(mfd, OVERLAY_WORK, 0700) < 0 && errno != EEXIST)
+                        r = -errno;
+                work = open_dir_nofollow(mfd, OVERLAY_WORK);
+        }
+        unsigned attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (read_only ? MOUNT_ATTR_RDONLY : 0);
+        _cleanup_close_ int mnt = r < 0 ? r : !read_only && work < 0 ? work
+                                : overlay_make(lowers, n, read_only ? -EBADF : upper, work, attrs);
         close_all(lowers, n);
         if (mnt < 0)
                 return mnt;
         return RET_NERRNO(move_mount(mnt, "", upper, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int layers_mount_merged(Store *s, const char *mpath) {
+        return mount_merged(s, mpath, false);
 }
 
 int layers_prepare_start(Store *s, const char *mpath, char ***ret) {
@@ -628,7 +651,8 @@ int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **re
                 return log_error_errno(errno, "fork failed: %m");
         if (pid == 0) {
                 closep(&rd);
-                int r = layers_mount_merged(s, mpath);
+                /* Read-only: only looked at, maybe by several starts at once. */
+                int r = mount_merged(s, mpath, true);
                 if (r < 0) {
                         log_error_errno(r, "Failed to mount the layers of %s: %m", mpath);
                         _exit(EXIT_FAILURE);
