@@ -20,7 +20,7 @@ static const OptionSpec main_options[] = {
         { "host", 'H', 'H', "[USER@]HOST[:PORT]", "run the verb on HOST over ssh (also $BERTH_HOST)" },
         { "root", 0, 'r', "DIR", "keep all state below DIR (also $BERTH_ROOT)" },
         { "config", 0, 'c', "FILE", "global configuration (also $BERTH_CONFIG)" },
-        { "json", 0, 'j', NULL, "machine-readable output (list, status, snapshots)" },
+        { "json", 0, 'j', NULL, "machine-readable output (list, status, snapshots, images)" },
         { "quiet", 'q', 'q', NULL, "print less" },
         { "help", 'h', 'h', NULL, "show this help (berth help VERB: a verb's)" },
         { "version", 0, 'V', NULL, "print the version" },
@@ -221,6 +221,13 @@ int main(int argc, char **argv) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "berth %s", verb->name);
         log_set_prefix(prefix);
+        /* A global --json for a verb that prints none would be dropped
+         * silently, and a script would parse text. */
+        if (ctx.json && !verb_has_option(verb, "json")) {
+                log_error("--json: this verb has no JSON output (list, status, snapshots and images "
+                          "have). See 'berth %s --help'.", verb->name);
+                return EXIT_USAGE;
+        }
         if (geteuid() != 0 && !verb->rootless) {
                 log_error("This verb needs root for now: without root berth does create (--template busybox, "
                           "--from-tar), start, stop, kill, exec, shell, run, list, status, logs and rm (README "

@@ -67,6 +67,10 @@ static const OptionSpec *find_long(const VerbSpec *verb, const char *name, size_
         return NULL;
 }
 
+bool verb_has_option(const VerbSpec *verb, const char *name) {
+        return find_long(verb, name, strlen(name)) != NULL;
+}
+
 static const OptionSpec *find_short(const VerbSpec *verb, char c) {
         for (const OptionSpec *o = verb->options; o->name; o++)
                 if (o->short_name == c)

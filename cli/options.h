@@ -72,6 +72,9 @@ void option_parser_init(OptionParser *p, const VerbSpec *verb, int argc, char **
  * ERR_USAGE (said what is wrong, and where help is), or ERR_HELP_SHOWN
  * (-h/--help: the verb's help is printed). */
 int option_next(OptionParser *p);
+/* Whether VERB takes the long option NAME (--help aside). */
+bool verb_has_option(const VerbSpec *verb, const char *name);
+
 /* The verb's whole command line checked, without acting on it (ARGV is not
  * changed): 0, ERR_USAGE or ERR_HELP_SHOWN, as option_next(). */
 int options_check(const VerbSpec *verb, int argc, char *const *argv);

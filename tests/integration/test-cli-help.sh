@@ -47,6 +47,12 @@ if [ -f "$man_page" ]; then
         check_eq "berth(1) has every verb and option of the help" "" "$missing"
 fi
 
+# --- --json only where there is JSON ---------------------------------------------------
+check_status "--json for a verb without JSON output: exit 2" 2 berth --json stop nosuch
+check_output_contains "... says which verbs have it" "^berth stop: --json: this verb has no JSON output" \
+        berth --json stop nosuch
+check_status "--json of list is taken" 0 berth --json list
+
 # --- did you mean -------------------------------------------------------------------------
 check_status "berth strat: usage status" 2 berth strat
 check_output_contains "... did you mean 'start'" "unknown verb 'strat'; did you mean 'start'\?" berth strat
