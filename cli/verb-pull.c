@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "fs.h"
+#include "gc.h"
 #include "image-ref.h"
 #include "image-store.h"
 #include "layers.h"
@@ -455,6 +456,9 @@ static int images_prune(Context *ctx, bool all) {
                 /* First what berth run keeps, which may use template images. */
                 if (prune_run_images(ctx) < 0)
                         return ERR_FAILED;
+                /* The templates' bootstrapped trees: the next build makes them again. */
+                if (gc_template_caches(&ctx->store, ctx->quiet ? NULL : stdout) < 0)
+                        return ERR_FAILED;
                 ImageEntry *e = NULL;
                 size_t n = 0;
                 ImageUser *u = NULL;
@@ -501,7 +505,7 @@ static int images_prune(Context *ctx, bool all) {
 
 static const OptionSpec images_options[] = {
         JSON_OPTION,
-        { "all", 0, 'a', NULL, "with prune: also idle run images and the images nothing was made from" },
+        { "all", 0, 'a', NULL, "with prune: also idle run images, template caches and the images nothing was made from" },
         { "release", 0, 'R', "RELEASE", "with build: the template's release (debian: bookworm)" },
         {},
 };

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include "cni.h"
 #include "fs.h"
@@ -147,5 +150,77 @@ int gc_oci_records(const char *dir, FILE *report) {
                                 v[i].id, v[i].name);
         }
         oci_record_list_free(v, n);
+        return removed;
+}
+
+/* Remove cache KEY and what goes with it, under its lock (held). */
+static int remove_template_cache(int cdir, const char *key) {
+        bool had = faccessat(cdir, key, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        int r = rm_rf_at(cdir, key);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        static const char *const suffixes[] = { ".fixes", ".log" };
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                _cleanup_free_ char *f = xasprintf("%s%s", key, suffixes[i]);
+                if (unlinkat(cdir, f, 0) < 0 && errno != ENOENT)
+                        return -errno;
+        }
+        /* Killed builds' partial trees, which the next build would remove. */
+        _cleanup_free_ char *partial = xasprintf(".partial-%s.", key);
+        _cleanup_closedir_ DIR *d = NULL;
+        r = opendir_dup(cdir, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, partial) && (r = rm_rf_at(cdir, de->d_name)) < 0)
+                        return r;
+        return had;
+}
+
+int gc_template_caches(Store *store, FILE *report) {
+        struct stat st;
+        if (fstatat(store->images_fd, "templates", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+                /* A cache shared with other state roots (linked by hand, as
+                 * the tests do): theirs too, not this root's to remove. */
+                if (report)
+                        fprintf(report, "Kept the template caches: %s/images/templates is a link to a shared "
+                                        "directory.\n", store->root);
+                return 0;
+        }
+        _cleanup_close_ int cdir = open_dir_nofollow(store->images_fd, "templates");
+        if (cdir == -ENOENT)
+                return 0;
+        if (cdir < 0)
+                return log_error_errno(cdir, "Cannot open %s/images/templates: %m", store->root);
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(cdir, &d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s/images/templates: %m", store->root);
+        int removed = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *dot = strrchr(de->d_name, '.');
+                if (de->d_name[0] == '.' || !dot || !streq(dot, ".lock"))
+                        continue;
+                _cleanup_free_ char *key = xasprintf("%.*s", (int) (dot - de->d_name), de->d_name);
+                _cleanup_close_ int lock = openat(cdir, de->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+                if (lock < 0)
+                        continue;
+                if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+                        if (report)
+                                fprintf(report, "Kept template cache %s: a template run is using it.\n", key);
+                        continue;
+                }
+                r = remove_template_cache(cdir, key);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to remove the template cache %s/images/templates/%s: %m",
+                                               store->root, key);
+                if (r > 0) {
+                        removed++;
+                        if (report)
+                                fprintf(report, "Removed template cache %s\n", key);
+                }
+        }
         return removed;
 }

@@ -35,3 +35,11 @@ int gc_snapshots_and_layers(Store *store, FILE *report);
 /* Remove berth-oci's records (lib/oci-record.h) in DIR whose container's
  * init is gone.  Returns how many went, or -errno. */
 int gc_oci_records(const char *dir, FILE *report);
+
+/* Remove the template caches (ROOT/images/templates: a template's
+ * bootstrapped tree, kept to make the next machine fast) that no template
+ * run is using: each cache KEY is taken under KEY.lock, the flock the
+ * template holds while it builds or copies it (templates/debian).  The
+ * lock files stay (removing a held lock's path would let a second builder
+ * lock a new file).  Returns how many caches went, or -errno (logged). */
+int gc_template_caches(Store *store, FILE *report);

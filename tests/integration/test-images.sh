@@ -269,4 +269,30 @@ check "create --template busybox r3 (a flat copy)" argtpl create --template busy
 check_eq "... both ran the template, without --refresh" 2 "$(grep -c -v -- '--refresh' "$TEST_TMP/tpl-args")"
 for m in r1 r2 r3; do check "rm $m" berth rm $m; done
 
+# Template caches (as templates/debian keeps them): removed by prune --all
+# unless a template run holds the cache's lock; a linked (shared) cache
+# dir, as lib.sh links this test's own root to the tests' cache, is kept.
+R2=$TEST_TMP/root2
+TC=$R2/images/templates
+mkdir -p "$TC/debian-x-amd64/etc" "$TC/debian-y-amd64" "$TC/.partial-debian-x-amd64.1"
+touch "$TC/debian-x-amd64.lock" "$TC/debian-x-amd64.fixes" "$TC/debian-x-amd64.log" "$TC/debian-y-amd64.lock"
+( exec 8>>"$TC/debian-y-amd64.lock" && flock -x 8 && exec sleep 30 ) &
+tc_holder=$!
+check "the held cache's lock is taken" wait_for 10 bash -c "! flock -n -x '$TC/debian-y-amd64.lock' true"
+check_output_contains "images prune --all removes an unused template cache" "Removed template cache debian-x-amd64" \
+        berth --root "$R2" images prune --all
+check_eq "... with its stamp, log and partial builds, keeping its lock file" "debian-x-amd64.lock" \
+        "$(cd "$TC" && ls -A | grep '^debian-x\|^\.partial' | xargs)"
+check "... and keeps the one a template run holds" test -d "$TC/debian-y-amd64"
+kill $tc_holder 2>/dev/null; wait $tc_holder 2>/dev/null
+out=$(berth --root "$R2" images prune --all)
+check_eq "... which alone goes once let go" "Removed template cache debian-y-amd64" "$(grep template <<<"$out")"
+R3=$TEST_TMP/root3
+mkdir -p "$R3/images" "$TEST_TMP/shared-cache/debian-z-amd64"
+touch "$TEST_TMP/shared-cache/debian-z-amd64.lock"
+ln -s "$TEST_TMP/shared-cache" "$R3/images/templates"
+check_output_contains "images prune --all keeps a linked template cache dir" "is a link to a shared directory" \
+        berth --root "$R3" images prune --all
+check "... its caches untouched" test -d "$TEST_TMP/shared-cache/debian-z-amd64"
+
 done_testing
