@@ -16,6 +16,10 @@
  * the caller that waits until this returns.  Logs its errors. */
 int newidmap_map(pid_t pid, uid_t base, bool map_self);
 
+/* The caller's own UID and GID as MAP_SELF numbers them inside: the ID
+ * right after the machine's range (idmap.h's USERNS_RANGE_SIZE). */
+#define NEWIDMAP_SELF_ID 0x10000U
+
 /* Run ARGV (as spawn_sandboxed() does, spawn.h) as root of a new user
  * namespace mapped as newidmap_map(BASE, MAP_SELF=true) sets it, with
  * its own PID and mount namespaces.  OWN_DIR, if not NULL, is made the

@@ -161,7 +161,48 @@ check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 # Not yet without root: said, nothing changed.
 check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
         ub create d --template debian
-check_output_contains "cp: needs root for now" "needs root for now" ub cp "$SHARE/root.tar" a:/x
+
+# --- cp of a stopped machine's files --------------------------------------------
+# The user's copy runs as root of a namespace mapped like the machine's: in
+# goes to the machine's root, out comes to the user, nothing else is reached.
+echo user-data >"$UHOME/in.txt" && chown "$U:" "$UHOME/in.txt"
+mkdir -p "$UHOME/indir/sub" && echo deep >"$UHOME/indir/sub/f" && chown -R "$U:" "$UHOME/indir"
+check "cp a user's file into stopped b" ub cp "$UHOME/in.txt" b:/etc/in.txt
+check_eq "it arrived, the machine root's (host $bb), mode kept" "user-data $bb:$bb 644" \
+        "$(cat "$STATE/machines/b/rootfs/etc/in.txt") $(stat -c '%u:%g %a' "$STATE/machines/b/rootfs/etc/in.txt")"
+check "cp a user's tree into b" ub cp "$UHOME/indir" b:/home/
+check_eq "the tree arrived, all the machine root's" "deep $bb" \
+        "$(cat "$STATE/machines/b/rootfs/home/indir/sub/f") $(find "$STATE/machines/b/rootfs/home/indir" -printf '%u\n' | sort -u | xargs)"
+check "cp of a file another owner (root) lets the user read" ub cp "$SHARE/root.tar" b:/root.tar
+check_eq "it becomes the machine's nobody" "$((bb + 65534))" "$(stat -c %u "$STATE/machines/b/rootfs/root.tar")"
+check_fails "cp in of a file the user cannot read (/etc/shadow)" ub cp /etc/shadow b:/shadow
+check_eq "and nothing of it is made" "" "$(ls "$STATE/machines/b/rootfs/shadow" 2>/dev/null)"
+# A file only the machine's UID 1000 may read.
+echo guest-secret >"$STATE/machines/b/rootfs/home/u/secret"
+chown "$((bb + 1000)):$((bb + 1000))" "$STATE/machines/b/rootfs/home/u/secret"
+chmod 600 "$STATE/machines/b/rootfs/home/u/secret"
+mkdir "$UHOME/out" && chown "$U:" "$UHOME/out"
+check "cp out of b a file of its UID 1000, mode 0600" ub cp b:/home/u/secret "$UHOME/out/"
+check_eq "the user owns the copy, contents and mode kept" "guest-secret $U:$U 600" \
+        "$(cat "$UHOME/out/secret") $(stat -c '%U:%G %a' "$UHOME/out/secret")"
+check "cp out of b a tree (/home)" ub cp b:/home "$UHOME/out/home"
+check_eq "every file of it is the user's" "$U" "$(find "$UHOME/out/home" -printf '%u\n' | sort -u | xargs)"
+check_fails "cp out into a directory the user cannot write (/etc)" ub cp b:/etc/greeting /etc/
+check_eq "nothing was made there" "" "$(ls /etc/greeting 2>/dev/null)"
+# Guest symlinks resolve inside the machine, never on the host.
+ln -s /etc "$STATE/machines/b/rootfs/hostetc"
+check_fails "cp out through a guest symlink to /etc: the guest's /etc, no shadow" ub cp b:/hostetc/shadow "$UHOME/out/s"
+check_eq "nothing of the host's /etc/shadow came out" "" "$(ls "$UHOME/out/s" 2>/dev/null)"
+check "cp out of the symlink itself" ub cp b:/etc/shadowlink "$UHOME/out/"
+check_eq "it comes as a symlink, not followed" "/etc/shadow" "$(readlink "$UHOME/out/shadowlink")"
+shadow_sum=$(sha256sum /etc/shadow)
+check "cp in onto the guest symlink to /etc/shadow" ub cp "$UHOME/in.txt" b:/etc/shadowlink
+check_eq "the host's /etc/shadow is untouched" "$shadow_sum" "$(sha256sum /etc/shadow)"
+check_eq "the link was replaced in the machine" "user-data" "$(cat "$STATE/machines/b/rootfs/etc/shadowlink")"
+check "cp out to a tar on stdout" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
+        BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
+        ub cp b:/etc/greeting - | tar -xO | grep -qx hello"
+check_eq "no staging dir of the user's is left" "" "$(find /var/tmp -maxdepth 1 -user "$U" -name 'berth-cp*')"
 
 # --- another user -------------------------------------------------------------
 useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UDIR/home2" -m -s /bin/sh "$U2"
@@ -192,6 +233,15 @@ check_eq "its IDs are the user's range (and the user's own, as 65536)" \
         "0 $ba 65536 65536 $UID_U 1" "$(ub exec a -- cat /proc/self/uid_map | xargs)"
 check "the machine's root writes a file" ub exec a -- touch /made-inside
 check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
+check "cp a user's file into running a" ub cp "$UHOME/in.txt" a:/root/
+check_eq "inside it is root's, with its contents" "0 user-data" "$(ub exec a -- sh -c 'stat -c %u /root/in.txt; cat /root/in.txt' | xargs)"
+check "the machine makes a file only its root reads, in its own /tmp" ub exec a -- sh -c 'echo running-secret >/tmp/s; chmod 600 /tmp/s'
+check "cp it out of the running machine" ub cp a:/tmp/s "$UHOME/out/s-running"
+check_eq "the user owns the copy" "running-secret $U 600" \
+        "$(cat "$UHOME/out/s-running") $(stat -c '%U %a' "$UHOME/out/s-running")"
+check_fails "cp in of /etc/shadow into running a" ub cp /etc/shadow a:/root/
+check_fails "cp out of running a into /etc" ub cp a:/root/in.txt /etc/
+check_eq "nothing made in the host's /etc" "" "$(ls /etc/in.txt 2>/dev/null)"
 check_eq "the machine has only its loopback" "lo" "$(ub exec a -- ls /sys/class/net | xargs)"
 check_eq "the machine's init is PID 1 in its own namespace" busybox \
         "$(ub exec a -- cat /proc/1/comm)"
