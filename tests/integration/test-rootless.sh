@@ -34,6 +34,7 @@ cleanup_rl() {
         [ -n "${UID_U:-}" ] && for p in $(pgrep -U "$UID_U"); do kill -9 "$p" 2>/dev/null; done
         [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
         [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
+        tmux -L "berth-rl$$" kill-server 2>/dev/null
         usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
         userdel -r -f "$U" >/dev/null 2>&1
         userdel -r -f "$U2" >/dev/null 2>&1
@@ -242,6 +243,36 @@ check_eq "the user owns the copy" "running-secret $U 600" \
 check_fails "cp in of /etc/shadow into running a" ub cp /etc/shadow a:/root/
 check_fails "cp out of running a into /etc" ub cp a:/root/in.txt /etc/
 check_eq "nothing made in the host's /etc" "" "$(ls /etc/in.txt 2>/dev/null)"
+
+# --- console: on a terminal (tmux), as the console is meant to be used -------
+# (Driven from a pipe, a read-write console stays attached after its input
+# ends, to keep showing the machine's output: a script must detach it.)
+{
+        declare -f ub
+        printf 'U=%q UHOME=%q URUN=%q BERTH=%q BERTH_TEMPLATE_DIR=%q BERTH_UNPACK=%q BERTH_MACHINED=%q\n' \
+                "$U" "$UHOME" "$URUN" "$BERTH" "$BERTH_TEMPLATE_DIR" "$BERTH_UNPACK" "$BERTH_MACHINED"
+        echo 'ub "$@"'
+} >"$TEST_TMP/ub.sh"
+TM="tmux -L berth-rl$$"
+S=rl
+screen_has() { $TM capture-pane -p -t "$S" | grep -qE -- "$1"; }
+$TM new-session -d -s "$S" -x 80 -y 24 "bash $TEST_TMP/ub.sh console a; echo console-exit=\$?; sleep 600"
+check "console attaches as the user" wait_for 10 screen_has 'Connected to the console of machine a'
+$TM send-keys -t "$S" Enter
+check "the getty answers with a login prompt" wait_for 10 screen_has 'login:'
+$TM send-keys -t "$S" root Enter
+check "login as the machine's root on the console" wait_for 10 screen_has '[$#] ?$'
+$TM send-keys -t "$S" 'echo "on-console:$(id -u)" | tee /tmp/from-console' Enter
+check "commands run on the console, as root inside" wait_for 5 screen_has '^on-console:0'
+check_eq "what the console ran is in the machine" "on-console:0" "$(ub exec a -- cat /tmp/from-console)"
+$TM send-keys -t "$S" exit Enter
+$TM send-keys -t "$S" C-] C-] C-]
+check "Ctrl-] three times detaches (status 0)" wait_for 5 screen_has 'console-exit=0'
+$TM kill-server 2>/dev/null
+check_output_contains "console --read-only shows what the machine writes" "rl-console-out" \
+        bash -c "(sleep 1; bash $TEST_TMP/ub.sh exec a -- sh -c 'echo rl-console-out >/dev/console') & \
+        timeout 4 bash $TEST_TMP/ub.sh console --read-only a </dev/null; wait"
+check_status "another user cannot attach to it: no such machine (4)" 4 ub2 console a
 check_eq "the machine has only its loopback" "lo" "$(ub exec a -- ls /sys/class/net | xargs)"
 check_eq "the machine's init is PID 1 in its own namespace" busybox \
         "$(ub exec a -- cat /proc/1/comm)"
