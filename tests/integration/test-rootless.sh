@@ -325,6 +325,43 @@ check_output_contains "run of a template: not yet, said" "not templates yet" ub 
 check "rm a" ub rm a
 check_eq "a and all its files are gone" "b" "$(ls -A "$STATE/machines" | xargs)"
 check_eq "its registry entry is gone" "" "$(ls "$STATE/uid-ranges" | grep -x "$(printf '%08x' "$ba")")"
+
+# --- clone ----------------------------------------------------------------------
+check_output_contains "clone --overlay: needs root, said" "needs root" ub clone --overlay b b2
+check_eq "and nothing of b2 is made" "b" "$(ls -A "$STATE/machines" | xargs)"
+check "clone --copy b b2" ub clone --copy b b2
+b2=$(base_of b2)
+R2=$STATE/machines/b2/rootfs
+check_eq "b2 got a range of its own (a's, free again)" "$ba" "$b2"
+check_eq "b2's files moved to its range: root's, UID 1000's, nobody's" "$b2 $((b2 + 1000)) $((b2 + 1000)) $((b2 + 65534))" \
+        "$(stat -c %u "$R2/etc/greeting" "$R2/home/u" "$R2/home/u/secret" "$R2/root.tar" | xargs)"
+check_eq "contents, modes and symlinks came along" "guest-secret 600 /etc" \
+        "$(cat "$R2/home/u/secret") $(stat -c %a "$R2/home/u/secret") $(readlink "$R2/hostetc")"
+check_eq "no file of b2 is b's range's, the user's or root's" "" \
+        "$(find "$R2" \( \( -uid +$((bb - 1)) -uid -$((bb + 65536)) \) -o -uid "$UID_U" -o -uid 0 -o -gid 0 \) -print -quit)"
+check_eq "b2 names itself" "b2" "$(cat "$R2/etc/hostname")"
+check_eq "b is untouched" "$bb hello" "$(stat -c %u "$STATE/machines/b/rootfs/etc/greeting") $(cat "$STATE/machines/b/rootfs/etc/greeting")"
+check "cp works on the clone" ub cp b2:/home/u/secret "$UHOME/out/secret-b2"
+check_eq "with its contents" "guest-secret" "$(cat "$UHOME/out/secret-b2")"
+check_output_contains "a third clone: out of ranges, said" "taken by machines.*/etc/subuid" ub clone b b3
+check_eq "and nothing of b3 is left" "b b2" "$(ls -A "$STATE/machines" | xargs)"
+check "rm b2" ub rm b2
+
+# --- gc ------------------------------------------------------------------------
+# What a killed create leaves: a staging dir whose files the machine's IDs
+# own, which the user cannot unlink without the machine's namespace.
+LEFT=$STATE/machines/.staging-zz.0123456789abcdef
+mkdir -p "$LEFT/rootfs/etc" && echo x >"$LEFT/rootfs/etc/f"
+printf 'UID_BASE=%s\nUID_SIZE=65536\n' "$ba" >"$LEFT/idmap"
+chown "$U:" "$LEFT" "$LEFT/idmap" && chown -R "$ba:$ba" "$LEFT/rootfs"
+# And what a killed 'cp -' leaves, the user's, beside one of root's.
+mkdir -p "/var/tmp/berth-cp-rl$$u/tree" "/var/tmp/berth-cp-rl$$r/tree"
+chown -R "$U:" "/var/tmp/berth-cp-rl$$u"
+check_output_contains "gc as the user removes the create's leftover" "staging-zz|Removed" ub gc
+check_eq "it is gone" "b" "$(ls -A "$STATE/machines" | xargs)"
+check_eq "the user's cp leftover is gone, root's is not touched" "berth-cp-rl$$r" \
+        "$(ls /var/tmp | grep -E "^berth-cp-rl$$[ur]$" | xargs)"
+rm -rf "/var/tmp/berth-cp-rl$$r"
 check "create c reuses a's range" ub create c --template busybox
 check_eq "c got the freed range" "$ba" "$(base_of c)"
 check "rm b" ub rm b
