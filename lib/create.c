@@ -450,7 +450,9 @@ int import_helper_run(const ImportOptions *o, bool progress, const char *source,
         argv[n++] = (char *) rootfs;
         argv[n++] = (char *) outdir;
         argv[n] = NULL;
-        int r = spawn_sandboxed(argv);
+        /* Without root, as root of the new machine's namespace (as create
+         * --from-tar): what it unpacks belongs to the machine's range. */
+        int r = geteuid() == 0 ? spawn_sandboxed(argv) : spawn_filler(argv, rootfs);
         if (r < 0) /* logged; -EINVAL is kept for the helper's refusal */
                 return r == -EINVAL ? -EIO : r;
         if (r == 2)

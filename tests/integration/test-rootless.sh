@@ -53,7 +53,8 @@ UID_U=$(id -u "$U")
 ub() {
         setpriv --reuid "$U" --regid "$U" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
                 HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
-                BERTH_UNPACK="$BERTH_UNPACK" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} "$BERTH" "$@"
+                BERTH_UNPACK="$BERTH_UNPACK" BERTH_IMPORT="$BERTH_IMPORT" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} \
+                "$BERTH" "$@"
 }
 STATE=$UHOME/.local/share/berth
 base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
@@ -351,6 +352,23 @@ check_eq "with its contents" "guest-secret" "$(cat "$UHOME/out/secret-b2")"
 check_output_contains "a third clone: out of ranges, said" "taken by machines.*/etc/subuid" ub clone b b3
 check_eq "and nothing of b3 is left" "b b2" "$(ls -A "$STATE/machines" | xargs)"
 check "rm b2" ub rm b2
+
+# --- import ----------------------------------------------------------------------
+# An OCI layout over b's tarball (oci-fixtures.py), unpacked by berth-import
+# as root of the new machine's namespace.
+check "make an OCI layout" python3 "$(dirname "$0")/oci-fixtures.py" stack "$SHARE/root.tar" "$SHARE/stack"
+chmod -R a+rX "$SHARE/stack"
+check "import an OCI image as the user" ub import imp "$SHARE/stack" --ref one --boot=yes --set Network.Mode=none
+bi=$(base_of imp)
+check_eq "imp got a range of its own" "$ba" "$bi"
+check_eq "its files are its range's: the base layer's greeting, UID 1000's home" "hello $bi $((bi + 1000))" \
+        "$(cat "$STATE/machines/imp/rootfs/etc/greeting") $(stat -c %u "$STATE/machines/imp/rootfs/etc/greeting" "$STATE/machines/imp/rootfs/home/u" | xargs)"
+check_eq "no file of it is the user's or root's" "" \
+        "$(find "$STATE/machines/imp/rootfs" \( -uid "$UID_U" -o -uid 0 -o -gid 0 \) -print -quit)"
+check_eq "imp names itself" "imp" "$(cat "$STATE/machines/imp/rootfs/etc/hostname")"
+check_fails "import of a layout the user cannot read" ub import imp2 /root
+check_eq "and nothing of imp2 is left" "b imp" "$(ls -A "$STATE/machines" | xargs)"
+check "rm imp" ub rm imp
 
 # --- gc ------------------------------------------------------------------------
 # What a killed create leaves: a staging dir whose files the machine's IDs
