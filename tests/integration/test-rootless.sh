@@ -189,6 +189,10 @@ check_eq "the user owns the copy, contents and mode kept" "guest-secret $U:$U 60
         "$(cat "$UHOME/out/secret") $(stat -c '%U:%G %a' "$UHOME/out/secret")"
 check "cp out of b a tree (/home)" ub cp b:/home "$UHOME/out/home"
 check_eq "every file of it is the user's" "$U" "$(find "$UHOME/out/home" -printf '%u\n' | sort -u | xargs)"
+OUTTMP=$(mktemp -d /tmp/berth-rl-out.XXXXXX) && chmod 1777 "$OUTTMP"   # root's, sticky, like /tmp
+check "cp out into a sticky directory of root's that all may write" ub cp b:/etc/greeting "$OUTTMP/g"
+check_eq "the copy is the user's there too" "hello $U:$U" "$(cat "$OUTTMP/g") $(stat -c %U:%G "$OUTTMP/g")"
+rm -rf "$OUTTMP"
 check_fails "cp out into a directory the user cannot write (/etc)" ub cp b:/etc/greeting /etc/
 check_eq "nothing was made there" "" "$(ls /etc/greeting 2>/dev/null)"
 # Guest symlinks resolve inside the machine, never on the host.
