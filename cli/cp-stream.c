@@ -83,10 +83,11 @@ int stream_dir_gc(bool verbose) {
         while ((de = readdir(d))) {
                 if (!startswith(de->d_name, STREAM_DIR_PREFIX))
                         continue;
-                /* Only root's own: in a shared /var/tmp anyone can make one. */
+                /* Only the caller's own (root's, or a user's for that user's
+                 * gc): in a shared /var/tmp anyone can make one. */
                 struct stat st;
                 if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
-                    st.st_uid != 0)
+                    st.st_uid != geteuid())
                         continue;
                 _cleanup_close_ int fd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)

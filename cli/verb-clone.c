@@ -12,9 +12,11 @@
 #include "berth.h"
 #include "fs.h"
 #include "gc.h"
+#include "idmap.h"
 #include "layers.h"
 #include "log.h"
 #include "name.h"
+#include "newidmap.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "store.h"
@@ -59,6 +61,17 @@ static int reset_identity(const char *rootfs, const char *hostname) {
         if (id < 0 && id != -ENOENT)
                 log_warning_errno(id, "Cannot reset the clone's etc/machine-id, it keeps the source's: %m");
         return rootfs_write_hostname(rootfs, hostname);
+}
+
+typedef struct IdentityArgs {
+        const char *rootfs;
+        const char *hostname;
+} IdentityArgs;
+
+/* For userns_call(): a user's clone is written as its machine's root. */
+static int reset_identity_call(void *userdata) {
+        const IdentityArgs *a = userdata;
+        return reset_identity(a->rootfs, a->hostname);
 }
 
 static int strcmp_ptr(const void *a, const void *b) {
@@ -144,6 +157,7 @@ const VerbSpec clone_verb = {
         .example = "clone --overlay web web2",
         .options = clone_options,
         .complete = COMPLETE_STOPPED,
+        .rootless = true,
 };
 
 int verb_clone(Context *ctx, int argc, char **argv) {
@@ -204,7 +218,14 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 uint64_t own = CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) | CONFIG_KEY_BIT(CONFIG_NETWORK_PORT);
                 cfg.set_mask &= ~(own & ~cli);
         }
-        bool overlay = use_overlay(ctx, mode);
+        /* A user's overlay would be mounted in a namespace of the user's
+         * own, which the shared layers' store does not have: full copies. */
+        bool user = geteuid() != 0;
+        if (r >= 0 && user && mode == COPY_OVERLAY) {
+                log_error("--overlay needs root for now; without root a clone is a full copy (--copy).");
+                r = -EPERM;
+        }
+        bool overlay = !user && use_overlay(ctx, mode);
         _cleanup_close_ int layers_lock_fd = -EBADF;
         _cleanup_strv_free_ char **layers = NULL;
         if (r >= 0 && overlay) {
@@ -218,6 +239,17 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                         r = layers_mount_merged(&ctx->store, stg.path);
                 if (r < 0)
                         log_error_errno(r, "Failed to set up the layers of '%s': %m", dst);
+        } else if (r >= 0 && user) {
+                /* The source's files carry its range's host IDs; the clone
+                 * gets its own range (staging_begin() took it). */
+                uid_t src_base, dst_base;
+                r = idmap_read_at(src_fd, &src_base);
+                if (r >= 0)
+                        r = idmap_read_at(stg.fd, &dst_base);
+                if (r < 0)
+                        log_error_errno(r, "Cannot read the UID ranges of '%s' and its clone: %m", src);
+                else
+                        r = copy_tree_to_range(src_rootfs, src_base, stg.rootfs, dst_base);
         } else if (r >= 0) {
                 r = mount_merged(ctx, src);
                 if (r >= 0)
@@ -226,7 +258,8 @@ int verb_clone(Context *ctx, int argc, char **argv) {
         /* The source's Hostname= is not the clone's (see above), unless --set gave one. */
         bool own_hostname = (cfg.set_mask & CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME)) && cfg.hostname;
         if (r >= 0)
-                r = reset_identity(stg.rootfs, own_hostname ? cfg.hostname : dst);
+                r = userns_call(stg.fd, reset_identity_call,
+                                &(IdentityArgs) { stg.rootfs, own_hostname ? cfg.hostname : dst });
         /* Only our own mount namespace has it; the rename below wants it gone. */
         if (overlay)
                 layers_umount_merged(stg.rootfs);

@@ -60,6 +60,7 @@ const VerbSpec console_verb = {
         .example = "console --read-only web",
         .options = console_options,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_console(Context *ctx, int argc, char **argv) {

@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "layers.h"
 #include "log.h"
+#include "newidmap.h"
 #include "remote.h"
 #include "runtime.h"
 #include "spawn.h"
@@ -164,6 +165,16 @@ static int parse_request(const OptionParser *p, CpRequest *ret) {
  * its UID base.  IDs outside the machine's 65536 become its "nobody".  A
  * privileged machine (PrivateUsers=no) shares the host's numbers. */
 static IdShift make_shift(CpDirection direction, bool private_users, bool running, uid_t base) {
+        /* A user's copy runs as root of a user namespace with the machine's
+         * range as 0..65535 and the user as NEWIDMAP_SELF_ID, whether it
+         * runs (the machine's own namespace) or not (one mapped the same):
+         * what the user copies in becomes the machine root's, what the user
+         * copies out the user's, as with cp(1) across owners. */
+        if (geteuid() != 0) {
+                if (direction == CP_OUT)
+                        return (IdShift) { .to = NEWIDMAP_SELF_ID, .collapse = true };
+                return (IdShift) { .from = NEWIDMAP_SELF_ID, .to = 0, .size = 1 };
+        }
         if (!private_users)
                 return (IdShift) {};
         uid_t guest = running ? base : 0;
@@ -301,11 +312,19 @@ static int copy_guest_side(const CpRequest *req, int rootfd, const CpSides *side
 
 _noreturn_ static void copy_child(const CpRequest *req, int pidfd, const CpSides *sides, bool private_users,
                                   uid_t base) {
-        /* The mount namespace only: the host fds are open already. */
-        if (enter_protect() < 0 || enter_mount_namespace(pidfd, req->machine) < 0)
+        /* The mount namespace only: the host fds are open already.  A user
+         * has to be in the machine's user namespace to join it. */
+        if (enter_protect() < 0)
                 _exit(EXIT_FAIL);
-        if (req->direction == CP_IN && private_users && enter_create_files_as(base) < 0)
-                _exit(EXIT_FAIL);
+        if (geteuid() != 0) {
+                if (enter_user_mount_namespace(pidfd, req->machine) < 0)
+                        _exit(EXIT_FAIL);
+        } else {
+                if (enter_mount_namespace(pidfd, req->machine) < 0)
+                        _exit(EXIT_FAIL);
+                if (req->direction == CP_IN && private_users && enter_create_files_as(base) < 0)
+                        _exit(EXIT_FAIL);
+        }
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0) {
                 log_error_errno(errno, "Failed to open the root of machine '%s': %m", req->machine);
@@ -357,6 +376,23 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
         return r == 0 ? 0 : ERR_FAILED;
 }
 
+typedef struct StoppedCopy {
+        const CpRequest *req;
+        const char *rootfs;
+        const CpSides *sides;
+} StoppedCopy;
+
+/* Opens the rootfs only once inside the user namespace userns_call() made
+ * for a user: before, its root directory (the machine root's, 0755 or not)
+ * is not the user's to search. */
+static int copy_stopped_rootfs(void *userdata) {
+        const StoppedCopy *c = userdata;
+        _cleanup_close_ int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", c->rootfs);
+        return copy_guest_side(c->req, rootfd, c->sides);
+}
+
 static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
         MachineConfig cfg;
         _cleanup_free_ char *err = NULL;
@@ -374,10 +410,15 @@ static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the layers of '%s': %m", req->machine);
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, req->machine);
-        _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (rootfd < 0)
-                return log_error_errno(errno, "Failed to open %s: %m", rootfs);
-        return copy_guest_side(req, rootfd, sides) < 0 ? ERR_FAILED : 0;
+        StoppedCopy c = { .req = req, .rootfs = rootfs, .sides = sides };
+        if (geteuid() == 0)
+                return copy_stopped_rootfs(&c) < 0 ? ERR_FAILED : 0;
+        /* A user's machine's files carry its range's host IDs: only root of
+         * a namespace that maps them may make and chown them. */
+        _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
+        if (mfd < 0)
+                return log_error_errno(mfd, "Failed to open %s: %m", mpath), ERR_FAILED;
+        return userns_call(mfd, copy_stopped_rootfs, &c) < 0 ? ERR_FAILED : 0;
 }
 
 const VerbSpec cp_verb = {
@@ -390,6 +431,7 @@ const VerbSpec cp_verb = {
                    "cp web:/etc - | tar -t",
         .options = no_options,
         .complete = COMPLETE_FILE,
+        .rootless = true,
 };
 
 /* "-": the entry of a tar archive on stdin, unpacked into STREAM, is the

@@ -91,16 +91,6 @@ const VerbSpec create_verb = {
         .rootless = true,
 };
 
-typedef struct HostnameArgs {
-        const char *rootfs, *hostname;
-} HostnameArgs;
-
-/* Without root, in the machine's user namespace: its IDs own the tree. */
-static int write_hostname(void *userdata) {
-        const HostnameArgs *h = userdata;
-        return rootfs_write_hostname(h->rootfs, h->hostname);
-}
-
 int verb_create(Context *ctx, int argc, char **argv) {
         _cleanup_strv_free_ char **set = NULL;
         _cleanup_(files_options_done) FilesOptions files = {};
@@ -276,7 +266,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
         const char *rootfs = stg.rootfs;
         r = populate(ctx, &a, name, rootfs);
         if (r >= 0)
-                r = userns_call(stg.fd, write_hostname, &(HostnameArgs) { rootfs, cfg.hostname ?: name });
+                r = rootfs_write_hostname_as_machine(stg.fd, rootfs, cfg.hostname ?: name);
         if (r >= 0) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);

@@ -236,6 +236,7 @@ const VerbSpec import_verb = {
         .example = "import web ./nginx-oci.tar --platform linux/amd64",
         .options = import_options,
         .complete = COMPLETE_FILE,
+        .rootless = true,
 };
 
 int verb_import(Context *ctx, int argc, char **argv) {
@@ -344,7 +345,7 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                 (void) unlinkat(sfd, "image.conf", 0);
         }
         if (r >= 0)
-                r = rootfs_write_hostname(rootfs, cfg.hostname ?: name);
+                r = rootfs_write_hostname_as_machine(sfd, rootfs, cfg.hostname ?: name);
         if (r >= 0 && cfg.boot) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);

@@ -236,6 +236,7 @@ const VerbSpec gc_verb = {
         .example = "gc",
         .options = no_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
 
 int verb_gc(Context *ctx, int argc, char **argv) {
@@ -249,8 +250,11 @@ int verb_gc(Context *ctx, int argc, char **argv) {
         if (context_open_store(ctx) < 0)
                 return ERR_FAILED;
         FILE *report = ctx->quiet ? NULL : stdout;
+        /* A user's machines have no CNI attachments, bridges or veths (their
+         * network is pasta's, which ends with them): only their own files. */
+        bool user = geteuid() != 0;
         /* First, while the run instances' runtime dirs still say what to DEL. */
-        int n = gc_cni(&ctx->store, report);
+        int n = user ? 0 : gc_cni(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
                 return ERR_FAILED;
@@ -283,6 +287,8 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error_errno(n, "Failed to remove unused layers and snapshot leftovers: %m");
                 return ERR_FAILED;
         }
+        if (user)
+                return 0;
         /* Veths, bridges, rules and DHCP entries of machines whose supervisor
          * died; the supervisor binary owns that code (and its libraries). */
         char *argv_gc[] = { (char *) machined_path(), (char *) "--network-gc", NULL };

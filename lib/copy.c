@@ -19,6 +19,8 @@ typedef struct CopyContext {
 } CopyContext;
 
 uid_t id_shift(const IdShift *s, uid_t id) {
+        if (s && s->collapse)
+                return s->to;
         if (!s || s->size == 0)
                 return id;
         if (id >= s->from && id - s->from < s->size)

@@ -14,6 +14,7 @@
  * entered.  Hard links, ACLs and extended attributes (file capabilities
  * included) are not preserved. */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,7 @@ typedef struct IdShift {
         uid_t from;
         uid_t to;
         uid_t size;
+        bool collapse; /* every ID becomes TO: a user's copy-out, which the user owns whole */
 } IdShift;
 
 #define ID_SHIFT_OVERFLOW 65534U

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "build-config.h"
+#include "chown-tree.h"
 #include "cni.h"
 #include "create.h"
 #include "fs.h"
@@ -177,6 +178,36 @@ int copy_tree(const char *src, const char *dst) {
         if (r < 0)
                 return r;
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", src);
+}
+
+typedef struct RangeCopy {
+        const char *src;
+        const char *dst;
+} RangeCopy;
+
+static int copy_tree_in_pair(void *userdata) {
+        const RangeCopy *c = userdata;
+        /* Already in the namespace: a plain cp -a keeps the source's IDs
+         * (0..65535 here), then they move to the second range. */
+        _cleanup_free_ char *from = xasprintf("%s/.", c->src);
+        char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--", from,
+                         (char *) c->dst, NULL };
+        int r = spawn_plain(argv);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", c->src);
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, c->dst);
+        if (fd < 0)
+                return log_error_errno(fd, "Failed to open %s: %m", c->dst);
+        r = chown_tree_shift(fd, 0, NEWIDMAP_SECOND_ID, USERNS_RANGE_SIZE);
+        if (r < 0)
+                return log_error_errno(r, "Failed to give %s to its machine's IDs: %m", c->dst);
+        return 0;
+}
+
+int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base) {
+        return userns_call_pair(src_base, dst_base, copy_tree_in_pair, &(RangeCopy) { src, dst });
 }
 
 void staging_done(Staging *s) {
@@ -424,7 +455,9 @@ int import_helper_run(const ImportOptions *o, bool progress, const char *source,
         argv[n++] = (char *) rootfs;
         argv[n++] = (char *) outdir;
         argv[n] = NULL;
-        int r = spawn_sandboxed(argv);
+        /* Without root, as root of the new machine's namespace (as create
+         * --from-tar): what it unpacks belongs to the machine's range. */
+        int r = geteuid() == 0 ? spawn_sandboxed(argv) : spawn_filler(argv, rootfs);
         if (r < 0) /* logged; -EINVAL is kept for the helper's refusal */
                 return r == -EINVAL ? -EIO : r;
         if (r == IMPORT_EXIT_USAGE)

@@ -56,6 +56,13 @@ int staging_gc(Store *store, bool verbose);
  * reflinks where the filesystem has them: a sandboxed /bin/cp.  0 or -errno
  * (logged). */
 int copy_tree(const char *src, const char *dst);
+
+/* The same for a user, whose machines' trees carry their ranges' host IDs:
+ * SRC (owned by SRC_BASE's range) into DST, owned then by DST_BASE's range
+ * (a clone's own), as root of a namespace that maps both (userns_call_pair(),
+ * newidmap.h).  The shift is chown_tree_shift()'s, so file capabilities are
+ * lost, as with PrivateUsersOwnership=chown.  0 or -errno (logged). */
+int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */

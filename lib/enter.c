@@ -133,6 +133,17 @@ int enter_mount_namespace(int pidfd, const char *machine) {
         return 0;
 }
 
+int enter_user_mount_namespace(int pidfd, const char *machine) {
+        if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
+                return log_error_errno(errno, "Failed to enter the namespaces of machine '%s': %m", machine);
+        (void) close(pidfd);
+        /* The death signal does not survive the change of credentials. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+            prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return log_error_errno(errno, "Failed to become root in the machine's user namespace: %m");
+        return 0;
+}
+
 int enter_create_files_as(uid_t base) {
         (void) setfsgid(base);
         (void) setfsuid(base);

@@ -9,7 +9,8 @@
  *   exec: enter_fork() -> child: enter_protect(), enter_namespaces(),
  *         (the caller's own setup in the machine), enter_drop_privileges()
  *   cp:   fork()       -> child: enter_protect(), enter_mount_namespace(),
- *         enter_create_files_as() for a machine with its own user namespace
+ *         enter_create_files_as() for a machine with its own user namespace;
+ *         for a user, enter_user_mount_namespace() instead
  *
  * Every function logs its failure, naming MACHINE where it takes one, and
  * returns -errno.  same_namespace() is in fs.h. */
@@ -47,6 +48,12 @@ int enter_drop_privileges(uint64_t bounding, uid_t uid, gid_t gid, const gid_t *
  * cwd become the machine's, and we stay root in the host's user namespace,
  * which writing on the host's side needs. */
 int enter_mount_namespace(int pidfd, const char *machine);
+
+/* A user's machine: join the user and mount namespaces of PIDFD's process
+ * (closed) and become root there.  The machine's user namespace maps the
+ * user's own UID and GID too (as 65536, newidmap.h), so the host's side of
+ * a copy, the user's, stays writable; files made are the machine's root's. */
+int enter_user_mount_namespace(int pidfd, const char *machine);
 
 /* Inside a running machine's mount namespace the kernel refuses to create a
  * file for an fsuid the machine cannot map (EOVERFLOW, on the idmapped

@@ -14,19 +14,30 @@
 #include "spawn.h"
 #include "util.h"
 
-static int run_map_tool(const char *tool, pid_t pid, uid_t base, bool map_self, unsigned self) {
-        char spid[16], sbase[16], ssize[16], sself[16];
+/* No second range (newidmap_map()). */
+#define NO_SECOND ((uid_t) -1)
+
+static int run_map_tool(const char *tool, pid_t pid, uid_t base, bool map_self, unsigned self, uid_t second) {
+        char spid[16], sbase[16], ssize[16], sself[16], ssecond_in[16], ssecond[16];
         snprintf(spid, sizeof spid, "%d", (int) pid);
         snprintf(sbase, sizeof sbase, "%u", (unsigned) base);
         snprintf(ssize, sizeof ssize, "%u", USERNS_RANGE_SIZE);
         snprintf(sself, sizeof sself, "%u", self);
+        snprintf(ssecond_in, sizeof ssecond_in, "%u", NEWIDMAP_SECOND_ID);
+        snprintf(ssecond, sizeof ssecond, "%u", (unsigned) second);
         _cleanup_free_ char *path = xasprintf("/usr/bin/%s", tool);
-        char *argv[] = { path, spid, (char *) "0", sbase, ssize, NULL, NULL, NULL, NULL };
+        char *argv[] = { path, spid, (char *) "0", sbase, ssize, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+        size_t n = 5;
         if (map_self) {
                 /* Inside: the ID right after the machine's range. */
-                argv[5] = ssize;
-                argv[6] = sself;
-                argv[7] = (char *) "1";
+                argv[n++] = ssize;
+                argv[n++] = sself;
+                argv[n++] = (char *) "1";
+        }
+        if (second != NO_SECOND) {
+                argv[n++] = ssecond_in;
+                argv[n++] = ssecond;
+                argv[n++] = ssize;
         }
         if (access(path, X_OK) < 0)
                 return log_error_errno(errno, "Cannot run %s (%m): machines without root need the setuid "
@@ -43,17 +54,21 @@ static int run_map_tool(const char *tool, pid_t pid, uid_t base, bool map_self, 
         return 0;
 }
 
-int newidmap_map(pid_t pid, uid_t base, bool map_self) {
-        int r = run_map_tool("newuidmap", pid, base, map_self, (unsigned) getuid());
+static int map_ids(pid_t pid, uid_t base, bool map_self, uid_t second) {
+        int r = run_map_tool("newuidmap", pid, base, map_self, (unsigned) getuid(), second);
         if (r < 0)
                 return r;
-        return run_map_tool("newgidmap", pid, base, map_self, (unsigned) getgid());
+        return run_map_tool("newgidmap", pid, base, map_self, (unsigned) getgid(), second);
+}
+
+int newidmap_map(pid_t pid, uid_t base, bool map_self) {
+        return map_ids(pid, base, map_self, NO_SECOND);
 }
 
 /* Fork into a new user namespace (with FLAGS' other namespaces) mapped by
  * newidmap_map(BASE, MAP_SELF); the child returns 0 as root there, the
  * parent the child's pid (> 0), or -errno (logged). */
-static pid_t fork_mapped(uid_t base, unsigned long flags, const char *what) {
+static pid_t fork_mapped(uid_t base, uid_t second, unsigned long flags, const char *what) {
         int go[2];
         if (pipe2(go, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "pipe2 failed: %m");
@@ -84,7 +99,7 @@ static pid_t fork_mapped(uid_t base, unsigned long flags, const char *what) {
                 return 0;
         }
         close(go[0]);
-        int r = newidmap_map((pid_t) pid, base, true);
+        int r = map_ids((pid_t) pid, base, true, second);
         if (r >= 0 && write(go[1], "1", 1) != 1)
                 r = log_error_errno(errno, "Failed to start %s: %m", what);
         close(go[1]);
@@ -96,7 +111,7 @@ static pid_t fork_mapped(uid_t base, unsigned long flags, const char *what) {
 }
 
 int spawn_in_userns(char *const argv[], uid_t base, const char *own_dir) {
-        pid_t pid = fork_mapped(base, CLONE_NEWPID | CLONE_NEWNS, argv[0]);
+        pid_t pid = fork_mapped(base, NO_SECOND, CLONE_NEWPID | CLONE_NEWNS, argv[0]);
         if (pid < 0)
                 return pid;
         if (pid == 0) {
@@ -121,18 +136,13 @@ int spawn_in_userns(char *const argv[], uid_t base, const char *own_dir) {
         return st < 0 ? log_error_errno(st, "waitid failed: %m") : st;
 }
 
-int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata) {
-        if (geteuid() == 0)
-                return fn(userdata);
-        uid_t base;
-        int r = idmap_read_at(machine_dir_fd, &base);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read the machine's UID range: %m");
-        pid_t pid = fork_mapped(base, 0, "a change in the machine's files");
+/* FN(USERDATA) in a child that is root of a namespace mapped by map_ids(). */
+static int call_mapped(uid_t base, uid_t second, int (*fn)(void *userdata), void *userdata) {
+        pid_t pid = fork_mapped(base, second, 0, "a change in the machine's files");
         if (pid < 0)
                 return pid;
         if (pid == 0) {
-                r = fn(userdata);
+                int r = fn(userdata);
                 _exit(r < 0 ? (-r & 0x7f) : 0);
         }
         int st = wait_child(pid);
@@ -140,4 +150,18 @@ int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata) {
                 return log_error_errno(st, "waitid failed: %m");
         /* FN logged its error; its errno comes back as the status. */
         return st == 0 ? 0 : st < 128 ? -st : -EIO;
+}
+
+int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata) {
+        if (geteuid() == 0)
+                return fn(userdata);
+        uid_t base;
+        int r = idmap_read_at(machine_dir_fd, &base);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the machine's UID range: %m");
+        return call_mapped(base, NO_SECOND, fn, userdata);
+}
+
+int userns_call_pair(uid_t base, uid_t second, int (*fn)(void *userdata), void *userdata) {
+        return call_mapped(base, second, fn, userdata);
 }

@@ -16,6 +16,13 @@
  * the caller that waits until this returns.  Logs its errors. */
 int newidmap_map(pid_t pid, uid_t base, bool map_self);
 
+/* The caller's own UID and GID as MAP_SELF numbers them inside: the ID
+ * right after the machine's range (idmap.h's USERNS_RANGE_SIZE). */
+#define NEWIDMAP_SELF_ID 0x10000U
+
+/* Where userns_call_pair() puts its second range inside. */
+#define NEWIDMAP_SECOND_ID 0x20000U
+
 /* Run ARGV (as spawn_sandboxed() does, spawn.h) as root of a new user
  * namespace mapped as newidmap_map(BASE, MAP_SELF=true) sets it, with
  * its own PID and mount namespaces.  OWN_DIR, if not NULL, is made the
@@ -30,3 +37,9 @@ int spawn_in_userns(char *const argv[], uid_t base, const char *own_dir);
  * host-side changes to a rootfs the machine's IDs own need no host root.
  * FN returns 0 or -errno (and logs); so does this. */
 int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata);
+
+/* Call FN(USERDATA), for a user, as root of a namespace where BASE's range
+ * is 0..65535, the caller NEWIDMAP_SELF_ID and SECOND's range starts at
+ * NEWIDMAP_SECOND_ID: how a tree moves from one machine's range to
+ * another's (clone) without host root.  Returns as userns_call() does. */
+int userns_call_pair(uid_t base, uid_t second, int (*fn)(void *userdata), void *userdata);

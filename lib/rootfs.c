@@ -4,6 +4,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "newidmap.h"
 #include "rootfs.h"
 #include "util.h"
 
@@ -111,4 +112,17 @@ int rootfs_write_hostname(const char *rootfs, const char *hostname) {
         if (r < 0)
                 return log_error_errno(r, "Cannot write /etc/hostname in %s: %m", rootfs);
         return 0;
+}
+
+typedef struct HostnameArgs {
+        const char *rootfs, *hostname;
+} HostnameArgs;
+
+static int write_hostname(void *userdata) {
+        const HostnameArgs *h = userdata;
+        return rootfs_write_hostname(h->rootfs, h->hostname);
+}
+
+int rootfs_write_hostname_as_machine(int machine_dir_fd, const char *rootfs, const char *hostname) {
+        return userns_call(machine_dir_fd, write_hostname, &(HostnameArgs) { rootfs, hostname });
 }

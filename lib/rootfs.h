@@ -22,3 +22,8 @@ int rootfs_check(const char *rootfs, const char *init, char **ret_init_name);
  * file there, is left as it is (with a warning for the latter).  Logs;
  * returns 0 or -errno. */
 int rootfs_write_hostname(const char *rootfs, const char *hostname);
+
+/* The same as the machine's root, for the machine whose dir is
+ * MACHINE_DIR_FD (userns_call(), newidmap.h): without root only a namespace
+ * mapping its range may write in its tree. */
+int rootfs_write_hostname_as_machine(int machine_dir_fd, const char *rootfs, const char *hostname);

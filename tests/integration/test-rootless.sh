@@ -34,6 +34,7 @@ cleanup_rl() {
         [ -n "${UID_U:-}" ] && for p in $(pgrep -U "$UID_U"); do kill -9 "$p" 2>/dev/null; done
         [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
         [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
+        tmux -L "berth-rl$$" kill-server 2>/dev/null
         usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
         userdel -r -f "$U" >/dev/null 2>&1
         userdel -r -f "$U2" >/dev/null 2>&1
@@ -52,7 +53,8 @@ UID_U=$(id -u "$U")
 ub() {
         setpriv --reuid "$U" --regid "$U" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
                 HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
-                BERTH_UNPACK="$BERTH_UNPACK" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} "$BERTH" "$@"
+                BERTH_UNPACK="$BERTH_UNPACK" BERTH_IMPORT="$BERTH_IMPORT" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} \
+                "$BERTH" "$@"
 }
 STATE=$UHOME/.local/share/berth
 base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
@@ -161,7 +163,57 @@ check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 # Not yet without root: said, nothing changed.
 check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
         ub create d --template debian
-check_output_contains "cp: needs root for now" "needs root for now" ub cp "$SHARE/root.tar" a:/x
+
+# --- cp of a stopped machine's files --------------------------------------------
+# The user's copy runs as root of a namespace mapped like the machine's: in
+# goes to the machine's root, out comes to the user, nothing else is reached.
+echo user-data >"$UHOME/in.txt" && chown "$U:" "$UHOME/in.txt"
+mkdir -p "$UHOME/indir/sub" && echo deep >"$UHOME/indir/sub/f" && chown -R "$U:" "$UHOME/indir"
+check "cp a user's file into stopped b" ub cp "$UHOME/in.txt" b:/etc/in.txt
+check_eq "it arrived, the machine root's (host $bb), mode kept" "user-data $bb:$bb 644" \
+        "$(cat "$STATE/machines/b/rootfs/etc/in.txt") $(stat -c '%u:%g %a' "$STATE/machines/b/rootfs/etc/in.txt")"
+check "cp a user's tree into b" ub cp "$UHOME/indir" b:/home/
+check_eq "the tree arrived, all the machine root's" "deep $bb" \
+        "$(cat "$STATE/machines/b/rootfs/home/indir/sub/f") $(find "$STATE/machines/b/rootfs/home/indir" -printf '%u\n' | sort -u | xargs)"
+check "cp of a file another owner (root) lets the user read" ub cp "$SHARE/root.tar" b:/root.tar
+check_eq "it becomes the machine's nobody" "$((bb + 65534))" "$(stat -c %u "$STATE/machines/b/rootfs/root.tar")"
+check_fails "cp in of a file the user cannot read (/etc/shadow)" ub cp /etc/shadow b:/shadow
+check_eq "and nothing of it is made" "" "$(ls "$STATE/machines/b/rootfs/shadow" 2>/dev/null)"
+# A file only the machine's UID 1000 may read.
+echo guest-secret >"$STATE/machines/b/rootfs/home/u/secret"
+chown "$((bb + 1000)):$((bb + 1000))" "$STATE/machines/b/rootfs/home/u/secret"
+chmod 600 "$STATE/machines/b/rootfs/home/u/secret"
+mkdir "$UHOME/out" && chown "$U:" "$UHOME/out"
+check "cp out of b a file of its UID 1000, mode 0600" ub cp b:/home/u/secret "$UHOME/out/"
+check_eq "the user owns the copy, contents and mode kept" "guest-secret $U:$U 600" \
+        "$(cat "$UHOME/out/secret") $(stat -c '%U:%G %a' "$UHOME/out/secret")"
+check "cp out of b a tree (/home)" ub cp b:/home "$UHOME/out/home"
+check_eq "every file of it is the user's" "$U" "$(find "$UHOME/out/home" -printf '%u\n' | sort -u | xargs)"
+OUTTMP=$(mktemp -d /tmp/berth-rl-out.XXXXXX) && chmod 1777 "$OUTTMP"   # root's, sticky, like /tmp
+check "cp out into a sticky directory of root's that all may write" ub cp b:/etc/greeting "$OUTTMP/g"
+check_eq "the copy is the user's there too" "hello $U:$U" "$(cat "$OUTTMP/g") $(stat -c %U:%G "$OUTTMP/g")"
+rm -rf "$OUTTMP"
+check_fails "cp out into a directory the user cannot write (/etc)" ub cp b:/etc/greeting /etc/
+check_eq "nothing was made there" "" "$(ls /etc/greeting 2>/dev/null)"
+# Guest symlinks resolve inside the machine, never on the host.
+ln -s /etc "$STATE/machines/b/rootfs/hostetc"
+check_fails "cp out through a guest symlink to /etc: the guest's /etc, no shadow" ub cp b:/hostetc/shadow "$UHOME/out/s"
+check_eq "nothing of the host's /etc/shadow came out" "" "$(ls "$UHOME/out/s" 2>/dev/null)"
+check "cp out of the symlink itself" ub cp b:/etc/shadowlink "$UHOME/out/"
+check_eq "it comes as a symlink, not followed" "/etc/shadow" "$(readlink "$UHOME/out/shadowlink")"
+shadow_sum=$(sha256sum /etc/shadow)
+check "cp in onto the guest symlink to /etc/shadow" ub cp "$UHOME/in.txt" b:/etc/shadowlink
+check_eq "the host's /etc/shadow is untouched" "$shadow_sum" "$(sha256sum /etc/shadow)"
+check_eq "the link was replaced in the machine" "user-data" "$(cat "$STATE/machines/b/rootfs/etc/shadowlink")"
+check "cp out to a tar on stdout" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
+        BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
+        ub cp b:/etc/greeting - | tar -xO | grep -qx hello"
+check "cp in from a tar of the user's on stdin" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
+        BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
+        tar -C $UHOME -c in.txt | ub cp - b:/etc/from-tar"
+check_eq "it arrived, the machine root's" "user-data $bb" \
+        "$(cat "$STATE/machines/b/rootfs/etc/from-tar") $(stat -c %u "$STATE/machines/b/rootfs/etc/from-tar")"
+check_eq "no staging dir of the user's is left" "" "$(find /var/tmp -maxdepth 1 -user "$U" -name 'berth-cp*')"
 
 # --- another user -------------------------------------------------------------
 useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UDIR/home2" -m -s /bin/sh "$U2"
@@ -192,6 +244,45 @@ check_eq "its IDs are the user's range (and the user's own, as 65536)" \
         "0 $ba 65536 65536 $UID_U 1" "$(ub exec a -- cat /proc/self/uid_map | xargs)"
 check "the machine's root writes a file" ub exec a -- touch /made-inside
 check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
+check "cp a user's file into running a" ub cp "$UHOME/in.txt" a:/root/
+check_eq "inside it is root's, with its contents" "0 user-data" "$(ub exec a -- sh -c 'stat -c %u /root/in.txt; cat /root/in.txt' | xargs)"
+check "the machine makes a file only its root reads, in its own /tmp" ub exec a -- sh -c 'echo running-secret >/tmp/s; chmod 600 /tmp/s'
+check "cp it out of the running machine" ub cp a:/tmp/s "$UHOME/out/s-running"
+check_eq "the user owns the copy" "running-secret $U 600" \
+        "$(cat "$UHOME/out/s-running") $(stat -c '%U %a' "$UHOME/out/s-running")"
+check_fails "cp in of /etc/shadow into running a" ub cp /etc/shadow a:/root/
+check_fails "cp out of running a into /etc" ub cp a:/root/in.txt /etc/
+check_eq "nothing made in the host's /etc" "" "$(ls /etc/in.txt 2>/dev/null)"
+
+# --- console: on a terminal (tmux), as the console is meant to be used -------
+# (Driven from a pipe, a read-write console stays attached after its input
+# ends, to keep showing the machine's output: a script must detach it.)
+{
+        declare -f ub
+        printf 'U=%q UHOME=%q URUN=%q BERTH=%q BERTH_TEMPLATE_DIR=%q BERTH_UNPACK=%q BERTH_MACHINED=%q\n' \
+                "$U" "$UHOME" "$URUN" "$BERTH" "$BERTH_TEMPLATE_DIR" "$BERTH_UNPACK" "$BERTH_MACHINED"
+        echo 'ub "$@"'
+} >"$TEST_TMP/ub.sh"
+TM="tmux -L berth-rl$$"
+S=rl
+screen_has() { $TM capture-pane -p -t "$S" | grep -qE -- "$1"; }
+$TM new-session -d -s "$S" -x 80 -y 24 "bash $TEST_TMP/ub.sh console a; echo console-exit=\$?; sleep 600"
+check "console attaches as the user" wait_for 10 screen_has 'Connected to the console of machine a'
+$TM send-keys -t "$S" Enter
+check "the getty answers with a login prompt" wait_for 10 screen_has 'login:'
+$TM send-keys -t "$S" root Enter
+check "login as the machine's root on the console" wait_for 10 screen_has '[$#] ?$'
+$TM send-keys -t "$S" 'echo "on-console:$(id -u)" | tee /tmp/from-console' Enter
+check "commands run on the console, as root inside" wait_for 5 screen_has '^on-console:0'
+check_eq "what the console ran is in the machine" "on-console:0" "$(ub exec a -- cat /tmp/from-console)"
+$TM send-keys -t "$S" exit Enter
+$TM send-keys -t "$S" C-] C-] C-]
+check "Ctrl-] three times detaches (status 0)" wait_for 5 screen_has 'console-exit=0'
+$TM kill-server 2>/dev/null
+check_output_contains "console --read-only shows what the machine writes" "rl-console-out" \
+        bash -c "(sleep 1; bash $TEST_TMP/ub.sh exec a -- sh -c 'echo rl-console-out >/dev/console') & \
+        timeout 4 bash $TEST_TMP/ub.sh console --read-only a </dev/null; wait"
+check_status "another user cannot attach to it: no such machine (4)" 4 ub2 console a
 check_eq "the machine has only its loopback" "lo" "$(ub exec a -- ls /sys/class/net | xargs)"
 check_eq "the machine's init is PID 1 in its own namespace" busybox \
         "$(ub exec a -- cat /proc/1/comm)"
@@ -244,6 +335,60 @@ check_output_contains "run of a template: not yet, said" "not templates yet" ub 
 check "rm a" ub rm a
 check_eq "a and all its files are gone" "b" "$(ls -A "$STATE/machines" | xargs)"
 check_eq "its registry entry is gone" "" "$(ls "$STATE/uid-ranges" | grep -x "$(printf '%08x' "$ba")")"
+
+# --- clone ----------------------------------------------------------------------
+check_output_contains "clone --overlay: needs root, said" "needs root" ub clone --overlay b b2
+check_eq "and nothing of b2 is made" "b" "$(ls -A "$STATE/machines" | xargs)"
+check "clone --copy b b2" ub clone --copy b b2
+b2=$(base_of b2)
+R2=$STATE/machines/b2/rootfs
+check_eq "b2 got a range of its own (a's, free again)" "$ba" "$b2"
+check_eq "b2's files moved to its range: root's, UID 1000's, nobody's" "$b2 $((b2 + 1000)) $((b2 + 1000)) $((b2 + 65534))" \
+        "$(stat -c %u "$R2/etc/greeting" "$R2/home/u" "$R2/home/u/secret" "$R2/root.tar" | xargs)"
+check_eq "contents, modes and symlinks came along" "guest-secret 600 /etc" \
+        "$(cat "$R2/home/u/secret") $(stat -c %a "$R2/home/u/secret") $(readlink "$R2/hostetc")"
+check_eq "no file of b2 is b's range's, the user's or root's" "" \
+        "$(find "$R2" \( \( -uid +$((bb - 1)) -uid -$((bb + 65536)) \) -o -uid "$UID_U" -o -uid 0 -o -gid 0 \) -print -quit)"
+check_eq "b2 names itself" "b2" "$(cat "$R2/etc/hostname")"
+check_eq "b is untouched" "$bb hello" "$(stat -c %u "$STATE/machines/b/rootfs/etc/greeting") $(cat "$STATE/machines/b/rootfs/etc/greeting")"
+check "cp works on the clone" ub cp b2:/home/u/secret "$UHOME/out/secret-b2"
+check_eq "with its contents" "guest-secret" "$(cat "$UHOME/out/secret-b2")"
+check_output_contains "a third clone: out of ranges, said" "taken by machines.*/etc/subuid" ub clone b b3
+check_eq "and nothing of b3 is left" "b b2" "$(ls -A "$STATE/machines" | xargs)"
+check "rm b2" ub rm b2
+
+# --- import ----------------------------------------------------------------------
+# An OCI layout over b's tarball (oci-fixtures.py), unpacked by berth-import
+# as root of the new machine's namespace.
+check "make an OCI layout" python3 "$(dirname "$0")/oci-fixtures.py" stack "$SHARE/root.tar" "$SHARE/stack"
+chmod -R a+rX "$SHARE/stack"
+check "import an OCI image as the user" ub import imp "$SHARE/stack" --ref one --boot=yes --set Network.Mode=none
+bi=$(base_of imp)
+check_eq "imp got a range of its own" "$ba" "$bi"
+check_eq "its files are its range's: the base layer's greeting, UID 1000's home" "hello $bi $((bi + 1000))" \
+        "$(cat "$STATE/machines/imp/rootfs/etc/greeting") $(stat -c %u "$STATE/machines/imp/rootfs/etc/greeting" "$STATE/machines/imp/rootfs/home/u" | xargs)"
+check_eq "no file of it is the user's or root's" "" \
+        "$(find "$STATE/machines/imp/rootfs" \( -uid "$UID_U" -o -uid 0 -o -gid 0 \) -print -quit)"
+check_eq "imp names itself" "imp" "$(cat "$STATE/machines/imp/rootfs/etc/hostname")"
+check_fails "import of a layout the user cannot read" ub import imp2 /root
+check_eq "and nothing of imp2 is left" "b imp" "$(ls -A "$STATE/machines" | xargs)"
+check "rm imp" ub rm imp
+
+# --- gc ------------------------------------------------------------------------
+# What a killed create leaves: a staging dir whose files the machine's IDs
+# own, which the user cannot unlink without the machine's namespace.
+LEFT=$STATE/machines/.staging-zz.0123456789abcdef
+mkdir -p "$LEFT/rootfs/etc" && echo x >"$LEFT/rootfs/etc/f"
+printf 'UID_BASE=%s\nUID_SIZE=65536\n' "$ba" >"$LEFT/idmap"
+chown "$U:" "$LEFT" "$LEFT/idmap" && chown -R "$ba:$ba" "$LEFT/rootfs"
+# And what a killed 'cp -' leaves, the user's, beside one of root's.
+mkdir -p "/var/tmp/berth-cp-rl$$u/tree" "/var/tmp/berth-cp-rl$$r/tree"
+chown -R "$U:" "/var/tmp/berth-cp-rl$$u"
+check_output_contains "gc as the user removes the create's leftover" "staging-zz|Removed" ub gc
+check_eq "it is gone" "b" "$(ls -A "$STATE/machines" | xargs)"
+check_eq "the user's cp leftover is gone, root's is not touched" "berth-cp-rl$$r" \
+        "$(ls /var/tmp | grep -E "^berth-cp-rl$$[ur]$" | xargs)"
+rm -rf "/var/tmp/berth-cp-rl$$r"
 check "create c reuses a's range" ub create c --template busybox
 check_eq "c got the freed range" "$ba" "$(base_of c)"
 check "rm b" ub rm b
