@@ -652,8 +652,14 @@ static int machine_setup_users(Machine *m) {
                  * (newidmap.h) and its root reaches the console as theirs; no
                  * stage: mounts made in a namespace the user owns lock nothing
                  * the user could not undo anyway. */
-                if (m->rootless)
+                if (m->rootless) {
+                        /* devpts mounted with gid=5 (as systemd mounts it) gives the
+                         * pty to group tty, which the machine does not map: its root
+                         * could not open its console.  The user's own group is mapped. */
+                        if (fchown(m->console.slave_keep, (uid_t) -1, getegid()) < 0)
+                                return log_error_errno(errno, "Failed to hand the console to your group: %m");
                         return 0;
+                }
                 /* The console belongs to the machine's root and tty group (GID 5). */
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
