@@ -301,7 +301,7 @@ static void machine_done(Machine *m) {
                 network_release(&m->net);
                 if (m->scratch)
                         (void) scratch_remove_layers(m->cfg.scratch_directory, m->cgname, m->uid_base);
-                if (!m->rootless)
+                if (m->group)
                         (void) cgroup_machine_destroy(&m->mcg);
                 /* Without the state file the machine reads as stopped even before the lock goes. */
                 (void) unlinkat(m->run_fd, "state", 0);
@@ -622,7 +622,7 @@ static int machine_claim(Machine *m) {
         closep(&m->machine_lock);
 
         _cleanup_free_ char *transient_unit = unit_name_for(m->cgname);
-        if (a->unit && !streq(m->st.unit, transient_unit)) {
+        if (a->unit && !m->rootless && !streq(m->st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
                  * machine.conf: give it the machine's limits.  Not berth start's
                  * transient unit, which has them: setting them again would only
@@ -733,9 +733,10 @@ static int machine_setup(Machine *m) {
         const SupervisorArgs *a = m->args;
         m->owns_runtime = true;
         int r;
-        /* Without root nothing delegated a cgroup to us (berth start says
-         * so): the machine runs in ours, without limits. */
-        if (!m->rootless) {
+        /* Without root only a user's systemd delegates a cgroup to us (unit
+         * mode); in direct mode (berth start says so) the machine runs in
+         * ours, without limits. */
+        if (m->group) {
                 r = cgroup_supervisor_enter(&m->mcg);
                 if (r < 0)
                         return r;
@@ -961,7 +962,8 @@ static int boot_once(Machine *m, Outcome *ret) {
                 log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
         log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, m->lp.program ? "berth-stub" : m->cfg.init,
                  (int) pid, m->st.boots);
-        if (a->unit)
+        /* The system's machined registers root's machines only. */
+        if (a->unit && !m->rootless)
                 register_with_machined(m, pid);
         if (!a->wait)
                 notify_ready(&m->ready_fd);
@@ -1000,7 +1002,7 @@ static int prepare_reboot(Machine *m) {
         }
         /* A fresh payload per boot: the last boot's subtree goes with it; the
          * machine's group keeps its limits (berth set may have changed them). */
-        int r = m->rootless ? 0 : cgroup_machine_renew_payload(&m->mcg);
+        int r = m->group ? cgroup_machine_renew_payload(&m->mcg) : 0;
         if (r < 0)
                 return r;
         /* The guest may have replaced its init while it ran: check it
