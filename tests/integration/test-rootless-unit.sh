@@ -78,7 +78,8 @@ check_eq "with Delegate=yes" "yes" "$(usc show -P Delegate "$u")"
 check_eq "TasksMax= is a unit property" "99" "$(usc show -P TasksMax "$u")"
 check_eq "MemoryMax= is a unit property" "67108864" "$(usc show -P MemoryMax "$u")"
 check_eq "CPUQuota= is a unit property" "500ms" "$(usc show -P CPUQuotaPerSecUSec "$u")"
-cg=/user.slice/user-$UID_U.slice/user@$UID_U.service/machine.slice/$u
+cg_base=/user.slice/user-$UID_U.slice/user@$UID_U.service/machine.slice
+cg=$cg_base/$u
 check_eq "the unit's cgroup is below user@UID.service" "$cg" "$(usc show -P ControlGroup "$u")"
 leader=$(ub list --json | jq '.[] | select(.name=="a") | .leader')
 check_eq "the guest's init is in the unit's payload cgroup" "0::$cg/payload" "$(th grep ^0:: "/proc/$leader/cgroup")"
@@ -102,5 +103,33 @@ check "kill it" ub kill a
 unit_gone() { [ "$(usc is-active "$u")" != active ]; }
 check "it is gone from the manager" wait_for 10 unit_gone
 check "rm a" ub rm a
+
+# --- Debian with systemd, booted by the user ---------------------------------------
+# systemd in the guest writes its own cgroup tree: the delegated one.  The
+# rootfs is a tar of the test template cache's Debian tree (made by root,
+# imported by the user, without its device nodes, which a user cannot
+# make), which avoids a bootstrap as the user.
+DEB=${BERTH_TEST_CACHE:-}/debian-bookworm-amd64
+if [ -x "$DEB/usr/lib/systemd/systemd" ]; then
+        check "a tar of a Debian rootfs" tar -C "$DEB" --numeric-owner --exclude="./dev/*" -cf "$UDIR/debian.tar" .
+        chmod 644 "$UDIR/debian.tar"
+        check "create d --from-tar it" ub create d --from-tar "$UDIR/debian.tar"
+        rm -f "$UDIR/debian.tar"
+        check "with [Network] Mode=none" thu sh -c \
+                "printf '[Network]\\nMode=none\\n' >>'$UHOME/.local/share/berth/machines/d/machine.conf'"
+        check "start --wait d: systemd boots" ub start --wait --timeout 120 d
+        check_eq "systemctl is-system-running in it" "running" \
+                "$(ub exec d -- systemctl is-system-running --wait 2>&1)"
+        [ "$(ub exec d -- systemctl is-system-running 2>&1)" = running ] ||
+                ub exec d -- systemctl --failed --no-legend 2>&1 | sed 's/^/# failed: /'
+        du=$(ub status --json d | jq -r .unit)
+        check_output_contains "the guest's own units are in the delegated cgroup" \
+                "$cg_base/$du/payload/(init\.scope|system\.slice)" th cat "/proc/$(ub list --json | jq '.[] | select(.name=="d") | .leader')/cgroup"
+        check "stop d" ub stop d
+        check_eq "no unit is left" "" "$(usc list-units --all --no-legend 'berth-*' | grep -c . | sed 's/^0$//')"
+        check "rm d" ub rm d
+else
+        ok "# skip no Debian tree in the test template cache ($DEB): test-unit-mode makes it"
+fi
 check "the user's systemd stops" th systemctl stop "user@$UID_U.service"
 done_testing
