@@ -98,6 +98,7 @@ else
                 "runs as $u of your systemd, but .*cgroup v1.*not enforced" echo "$out"
 fi
 check_output_contains "exec works" "^hi$" ub exec a -- echo hi
+check_output_contains "logs reads the unit's lines from the user's journal" "Started berth-a.*berth machine a" ub logs a
 check "stop" ub stop a
 check_eq "it is stopped" "stopped" "$(ub list --json | jq -r '.[] | select(.name=="a") | .state')"
 check_eq "no unit is left" "" "$(usc list-units --all --no-legend 'berth-*' | grep -c . | sed 's/^0$//')"
