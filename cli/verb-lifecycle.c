@@ -55,6 +55,23 @@ static void warn_privileged(const char *name) {
                     name);
 }
 
+/* A user's systemd delegates only the controllers the unified hierarchy
+ * has: where memory and pids are bound to cgroup v1 (a hybrid or legacy
+ * host) the unit has the limits as properties but nothing enforces them.
+ * Said once, here, as direct mode says it. */
+static void warn_user_limits(Context *ctx, const char *name, const char *unit) {
+        RuntimeState st;
+        if (runtime_state_read(ctx->store.run_fd, name, &st) < 0 || !st.delegated || isempty(st.cgroup))
+                return;
+        MachineCgroup mcg = { .group = st.cgroup, .delegated = true };
+        uint64_t v;
+        if (cgroup_machine_memory_max(&mcg, &v) >= 0 && cgroup_machine_tasks_max(&mcg, &v) >= 0)
+                return;
+        log_notice("Machine '%s' runs as %s of your systemd, but this host delegates no memory and pids "
+                   "controllers to you (they are on cgroup v1): [Resources] is not enforced.",
+                   name, unit);
+}
+
 /* Unit mode: the supervisor runs as berth-NAME.service; systemd waits for its
  * READY=1, which it sends when the guest has booted. */
 static int start_unit(Context *ctx, const char *name, bool privileged, const StartOptions *o) {
@@ -112,6 +129,8 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         }
         if (privileged)
                 warn_privileged(name);
+        if (geteuid() != 0 && !ctx->quiet)
+                warn_user_limits(ctx, name, unit);
         return 0;
 }
 

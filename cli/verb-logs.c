@@ -421,9 +421,11 @@ int verb_logs(Context *ctx, int argc, char **argv) {
         /* Lines with control characters whole, not "[N blob data]": they are
          * escaped here like console.log is. */
         args[k++] = "--all";
-        args[k++] = "-u";
+        /* A user's machines are units of their own manager. */
+        const char *unit_opt = geteuid() == 0 ? "-u" : "--user-unit";
+        args[k++] = unit_opt;
         args[k++] = transient;
-        args[k++] = "-u";
+        args[k++] = unit_opt;
         args[k++] = persistent;
         if (follow)
                 args[k++] = "-f";

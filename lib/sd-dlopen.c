@@ -23,6 +23,7 @@
 
 typedef struct LibSystemd {
         int (*bus_open_system)(sd_bus **);
+        int (*bus_open_user)(sd_bus **);
         sd_bus *(*bus_flush_close_unref)(sd_bus *);
         int (*bus_call)(sd_bus *, sd_bus_message *, uint64_t, sd_bus_error *, sd_bus_message **);
         int (*bus_process)(sd_bus *, sd_bus_message **);
@@ -64,6 +65,7 @@ static const LibSystemd *libsystemd(void) {
         const DlSymbol syms[] = {
 #define SYM(field, name) { name, &lib.field }
                 SYM(bus_open_system, "sd_bus_open_system"),
+                SYM(bus_open_user, "sd_bus_open_user"),
                 SYM(bus_flush_close_unref, "sd_bus_flush_close_unref"),
                 SYM(bus_call, "sd_bus_call"),
                 SYM(bus_process, "sd_bus_process"),
@@ -115,6 +117,10 @@ int sd_notify(int unset_environment, const char *state) {
 
 int sd_bus_open_system(sd_bus **ret) {
         CALL_OR(-EOPNOTSUPP, bus_open_system, ret);
+}
+
+int sd_bus_open_user(sd_bus **ret) {
+        CALL_OR(-EOPNOTSUPP, bus_open_user, ret);
 }
 
 sd_bus *sd_bus_flush_close_unref(sd_bus *bus) {

@@ -13,18 +13,50 @@
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 
-int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus) {
-        const char *e = secure_getenv("BERTH_MODE");
-        /* A user's machines are no units of the system's manager (and the
-         * user manager is not supported yet): direct mode. */
-        if (geteuid() != 0) {
-                if (e && streq(e, "unit"))
-                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                               "BERTH_MODE=unit: without root berth runs machines in direct mode "
-                                               "only (no user systemd units yet); unset BERTH_MODE.");
+/* A user's unit mode: their own manager (systemd --user), reached on the
+ * user bus, runs each machine as a transient unit with Delegate=yes, so the
+ * machine gets a cgroup the user may write and its limits apply.  Only
+ * when that manager runs (its private socket exists: the user bus alone
+ * may be a plain dbus-daemon); otherwise direct mode, without limits. */
+static int run_mode_detect_user(const char *e, RunMode *ret_mode, sd_bus **ret_bus) {
+        bool forced = e && streq(e, "unit");
+        if (e && streq(e, "direct")) {
                 *ret_mode = RUN_MODE_DIRECT;
                 return 0;
         }
+        if (e && !forced && !streq(e, "auto") && !isempty(e))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "BERTH_MODE=%s: expected direct, unit or auto.", e);
+        const char *rt = secure_getenv("XDG_RUNTIME_DIR");
+        _cleanup_free_ char *private = rt && rt[0] == '/' ? xasprintf("%s/systemd/private", rt) : NULL;
+        if (!private || access(private, F_OK) < 0) {
+                if (forced)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "BERTH_MODE=unit, but your systemd (systemd --user) does not run: "
+                                               "no %s. Log in with a session, or 'loginctl enable-linger', or "
+                                               "unset BERTH_MODE.",
+                                               private ?: "$XDG_RUNTIME_DIR");
+                *ret_mode = RUN_MODE_DIRECT;
+                return 0;
+        }
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r = sd_bus_open_user(&bus);
+        if (r < 0) {
+                if (forced)
+                        return log_error_errno(r, "BERTH_MODE=unit, but your user bus is not reachable "
+                                                  "($XDG_RUNTIME_DIR/bus, package dbus-user-session): %m");
+                log_debug_errno(r, "systemd --user runs but the user bus does not answer, using direct mode: %m");
+                *ret_mode = RUN_MODE_DIRECT;
+                return 0;
+        }
+        *ret_mode = RUN_MODE_UNIT;
+        *ret_bus = TAKE_PTR(bus);
+        return 0;
+}
+
+int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus) {
+        const char *e = secure_getenv("BERTH_MODE");
+        if (geteuid() != 0)
+                return run_mode_detect_user(e, ret_mode, ret_bus);
         if (e && streq(e, "direct")) {
                 *ret_mode = RUN_MODE_DIRECT;
                 return 0;
@@ -191,30 +223,9 @@ static int append_exec_start(sd_bus_message *m, char *const *argv) {
         return r;
 }
 
-int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
-                       const MachineConfig *cfg, char **ret_result) {
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        JobWait w = {};
-        int r = job_watch(bus, &w, &slot);
-        if (r < 0)
-                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
-
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", description,
-                                          "Slice", "s", UNIT_SLICE, "Delegate", "b", 1, "Type", "s", "notify",
-                                          "NotifyAccess", "s", "main", "KillMode", "s", "mixed", "CollectMode",
-                                          "s", "inactive-or-failed", "DevicePolicy", "s", "closed");
-        if (r >= 0)
-                r = append_limits(m, cfg, false);
-        /* DeviceAllow= a(ss) */
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sv");
+/* DeviceAllow= a(ss): the built-in nodes and CFG's. */
+static int append_device_allow(sd_bus_message *m, const MachineConfig *cfg) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", "DeviceAllow");
         if (r >= 0)
@@ -244,6 +255,38 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         }
         for (int k = 0; r >= 0 && k < 3; k++)
                 r = sd_bus_message_close_container(m);
+        return r;
+}
+
+int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
+                       const MachineConfig *cfg, char **ret_result) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        JobWait w = {};
+        int r = job_watch(bus, &w, &slot);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
+
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", description,
+                                          "Slice", "s", UNIT_SLICE, "Delegate", "b", 1, "Type", "s", "notify",
+                                          "NotifyAccess", "s", "main", "KillMode", "s", "mixed", "CollectMode",
+                                          "s", "inactive-or-failed");
+        /* A user's manager cannot install device programs (they need
+         * CAP_SYS_ADMIN); a user's machine gets no devices beyond the
+         * built-in ones anyway (machined refuses --device without root). */
+        bool devices = geteuid() == 0;
+        if (r >= 0 && devices)
+                r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+        if (r >= 0)
+                r = append_limits(m, cfg, false);
+        if (r >= 0 && devices)
+                r = append_device_allow(m, cfg);
         if (r >= 0)
                 r = append_exec_start(m, argv);
         if (r >= 0)

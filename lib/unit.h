@@ -20,7 +20,9 @@ typedef enum RunMode {
 
 /* Unit mode when systemd is PID 1 and its bus answers; BERTH_MODE=direct or
  * =unit forces one (=unit fails without systemd).  In unit mode *ret_bus is
- * a system bus connection. */
+ * a system bus connection; for a user other than root, the user bus of
+ * their own systemd (systemd --user), whose units get the delegated cgroups
+ * that make a user's limits work. */
 int run_mode_detect(RunMode *ret_mode, sd_bus **ret_bus);
 
 /* "berth-CGNAME.service" ('@' of a qualified name becomes '.'). */

@@ -647,7 +647,8 @@ int launch_machine(const LaunchParams *p, pid_t *ret_pid, int *ret_pidfd) {
         closep(&fdsock_child);
 
         _cleanup_free_ char *resolv_conf = NULL;
-        int r = p->rootless ? 0 : cgroup_machine_attach(p->cgroup, (pid_t) pid);
+        /* A user's machine has a cgroup only in unit mode (delegated by their systemd). */
+        int r = p->cgroup->group ? cgroup_machine_attach(p->cgroup, (pid_t) pid) : 0;
         if (r >= 0 && p->uid_base > 0)
                 r = setup_userns(p, (pid_t) pid, fdsock_parent);
         if (r >= 0 && p->own_netns && p->setup_network) {

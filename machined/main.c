@@ -301,7 +301,7 @@ static void machine_done(Machine *m) {
                 network_release(&m->net);
                 if (m->scratch)
                         (void) scratch_remove_layers(m->cfg.scratch_directory, m->cgname, m->uid_base);
-                if (!m->rootless)
+                if (m->group)
                         (void) cgroup_machine_destroy(&m->mcg);
                 /* Without the state file the machine reads as stopped even before the lock goes. */
                 (void) unlinkat(m->run_fd, "state", 0);
@@ -622,7 +622,7 @@ static int machine_claim(Machine *m) {
         closep(&m->machine_lock);
 
         _cleanup_free_ char *transient_unit = unit_name_for(m->cgname);
-        if (a->unit && !streq(m->st.unit, transient_unit)) {
+        if (a->unit && !m->rootless && !streq(m->st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
                  * machine.conf: give it the machine's limits.  Not berth start's
                  * transient unit, which has them: setting them again would only
@@ -652,8 +652,14 @@ static int machine_setup_users(Machine *m) {
                  * (newidmap.h) and its root reaches the console as theirs; no
                  * stage: mounts made in a namespace the user owns lock nothing
                  * the user could not undo anyway. */
-                if (m->rootless)
+                if (m->rootless) {
+                        /* devpts mounted with gid=5 (as systemd mounts it) gives the
+                         * pty to group tty, which the machine does not map: its root
+                         * could not open its console.  The user's own group is mapped. */
+                        if (fchown(m->console.slave_keep, (uid_t) -1, getegid()) < 0)
+                                return log_error_errno(errno, "Failed to hand the console to your group: %m");
                         return 0;
+                }
                 /* The console belongs to the machine's root and tty group (GID 5). */
                 if (fchown(m->console.slave_keep, m->uid_base, m->uid_base + 5) < 0)
                         return log_error_errno(errno, "Failed to hand the console to the machine: %m");
@@ -727,9 +733,10 @@ static int machine_setup(Machine *m) {
         const SupervisorArgs *a = m->args;
         m->owns_runtime = true;
         int r;
-        /* Without root nothing delegated a cgroup to us (berth start says
-         * so): the machine runs in ours, without limits. */
-        if (!m->rootless) {
+        /* Without root only a user's systemd delegates a cgroup to us (unit
+         * mode); in direct mode (berth start says so) the machine runs in
+         * ours, without limits. */
+        if (m->group) {
                 r = cgroup_supervisor_enter(&m->mcg);
                 if (r < 0)
                         return r;
@@ -955,7 +962,8 @@ static int boot_once(Machine *m, Outcome *ret) {
                 log_warning_errno(r, "Failed to write runtime state, ignoring: %m");
         log_info("Machine %s started (init %s, pid %d, boot %u).", a->name, m->lp.program ? "berth-stub" : m->cfg.init,
                  (int) pid, m->st.boots);
-        if (a->unit)
+        /* The system's machined registers root's machines only. */
+        if (a->unit && !m->rootless)
                 register_with_machined(m, pid);
         if (!a->wait)
                 notify_ready(&m->ready_fd);
@@ -994,7 +1002,7 @@ static int prepare_reboot(Machine *m) {
         }
         /* A fresh payload per boot: the last boot's subtree goes with it; the
          * machine's group keeps its limits (berth set may have changed them). */
-        int r = m->rootless ? 0 : cgroup_machine_renew_payload(&m->mcg);
+        int r = m->group ? cgroup_machine_renew_payload(&m->mcg) : 0;
         if (r < 0)
                 return r;
         /* The guest may have replaced its init while it ran: check it

@@ -1,0 +1,140 @@
+#!/bin/bash
+# A user's machines as units of the user's own systemd (systemd --user):
+# inside the test host, with the test's own user logged in (user@UID.service,
+# which systemd delegates a cgroup to), berth without root finds that manager
+# and starts each machine as a transient unit with Delegate=yes on the user
+# bus; the machine's cgroup is below user@UID.service and its [Resources]
+# are the unit's properties; stop leaves no unit.  Without the manager,
+# BERTH_MODE=unit says what is missing and the default falls back to direct
+# mode, which says once that limits are not applied.
+. "$(dirname "$0")/lib.sh"
+
+U=berth-ru$$
+UDIR=$(mktemp -d /var/tmp/berth-ru.XXXXXX)   # the user's home
+chmod 755 "$UDIR"
+UHOME=$UDIR/home
+last_end() { awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print m + 0 }' /etc/subuid /etc/subgid; }
+START=$(( ($(last_end) / 65536 + 16) * 65536 ))
+END=$((START + 65536 - 1))
+
+cleanup_ru() {
+        stop_testhost
+        [ -n "${UID_U:-}" ] && for p in $(pgrep -U "$UID_U"); do kill -9 "$p" 2>/dev/null; done
+        usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
+        userdel -r -f "$U" >/dev/null 2>&1
+        rm -rf --one-file-system "$UDIR"
+}
+# Made before the test host boots, so that it sees the user.
+useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UHOME" -m -s /bin/sh "$U" || { not_ok "useradd $U"; done_testing; }
+usermod --add-subuids "$START-$END" --add-subgids "$START-$END" "$U"
+UID_U=$(id -u "$U")
+URUN=/run/user/$UID_U
+
+start_testhost "the test host boots" --bind "$UDIR"
+trap cleanup_ru EXIT
+
+# thu ARGS...: a command as the user in the test host, as a login gives it.
+thu() {
+        th setpriv --reuid "$U" --regid "$U" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
+                BERTH_UNPACK="$BERTH_UNPACK" BERTH_IMPORT="$BERTH_IMPORT" BERTH_MACHINED="$BERTH_MACHINED" \
+                ${UENV:-} "$@"
+}
+ub() { thu "$BERTH" "$@"; }
+usc() { thu systemctl --user "$@"; }
+
+# --- without the user's systemd -------------------------------------------------
+th mkdir -p -m 0700 "$URUN"
+th chown "$U:" "$URUN"
+check "create a --template busybox" ub create a --template busybox
+# berth set needs root: the user writes the limits into machine.conf.
+check "TasksMax=, MemoryMax= and CPUQuota= in its machine.conf" thu sh -c \
+        "printf '[Resources]\nTasksMax=99\nMemoryMax=64M\nCPUQuota=50%%\n[Network]\nMode=none\n' >>'$UHOME/.local/share/berth/machines/a/machine.conf'"
+UENV=BERTH_MODE=unit
+check_status "BERTH_MODE=unit without systemd --user is refused" 1 ub start a
+UENV=
+cp "$TEST_TMP/out" "$TEST_TMP/refused"
+check_output_contains "and says what to do" "systemd --user\) does not run.*enable-linger" cat "$TEST_TMP/refused"
+check_output_contains "direct mode: start says once that limits are not applied" \
+        "runs without resource limits" ub start a
+# devpts here is mounted gid=5,mode=620, as systemd mounts it: the pty must
+# still be the machine's root's to open.
+check_eq "it runs" "running" "$(ub list --json | jq -r '.[] | select(.name=="a") | .state')"
+check "stop it" ub stop a
+th rm -rf "$URUN"
+
+# --- with it --------------------------------------------------------------------
+check "the user's systemd starts (user@UID.service)" th systemctl start "user@$UID_U.service"
+check_eq "it delegates cgroups" "yes" "$(th systemctl show -P Delegate "user@$UID_U.service")"
+out=$(ub start a 2>&1)
+st=$?
+check_eq "start it" "0" "$st"
+[ "$st" = 0 ] || sed 's/^/# /' <<<"$out"
+check_eq "without direct mode's notice" "" "$(grep 'without resource limits' <<<"$out")"
+u=$(ub status --json a | jq -r .unit)
+check "the unit is berth-a...service" sh -c "case '$u' in berth-a*.service) true;; *) false;; esac"
+check_eq "it is active on the user's manager" "active" "$(usc is-active "$u")"
+check_eq "with Delegate=yes" "yes" "$(usc show -P Delegate "$u")"
+check_eq "TasksMax= is a unit property" "99" "$(usc show -P TasksMax "$u")"
+check_eq "MemoryMax= is a unit property" "67108864" "$(usc show -P MemoryMax "$u")"
+check_eq "CPUQuota= is a unit property" "500ms" "$(usc show -P CPUQuotaPerSecUSec "$u")"
+cg_base=/user.slice/user-$UID_U.slice/user@$UID_U.service/machine.slice
+cg=$cg_base/$u
+check_eq "the unit's cgroup is below user@UID.service" "$cg" "$(usc show -P ControlGroup "$u")"
+leader=$(ub list --json | jq '.[] | select(.name=="a") | .leader')
+check_eq "the guest's init is in the unit's payload cgroup" "0::$cg/payload" "$(th grep ^0:: "/proc/$leader/cgroup")"
+check_eq "the supervisor in its supervisor cgroup" "0::$cg/supervisor" \
+        "$(th sh -c "grep ^0:: /proc/$(usc show -P MainPID "$u")/cgroup")"
+# The limits are systemd's to write: where the kernel gives the unified
+# hierarchy the controllers, they are in the unit's cgroup files.
+# Where they are bound to cgroup v1 (as on the CI machines), start says
+# that nothing enforces the limits.
+if th test -e "/sys/fs/cgroup$cg/pids.max"; then
+        check_eq "pids.max of the cgroup" "99" "$(th cat "/sys/fs/cgroup$cg/pids.max")"
+        check_eq "memory.max of the cgroup" "67108864" "$(th cat "/sys/fs/cgroup$cg/memory.max")"
+        check_eq "start did not say the limits are not enforced" "" "$(grep 'not enforced' <<<"$out")"
+else
+        check_output_contains "no memory and pids controllers here: start said so" \
+                "runs as $u of your systemd, but .*cgroup v1.*not enforced" echo "$out"
+fi
+check_output_contains "exec works" "^hi$" ub exec a -- echo hi
+check_output_contains "logs reads the unit's lines from the user's journal" "Started berth-a.*berth machine a" ub logs a
+check "stop" ub stop a
+check_eq "it is stopped" "stopped" "$(ub list --json | jq -r '.[] | select(.name=="a") | .state')"
+check_eq "no unit is left" "" "$(usc list-units --all --no-legend 'berth-*' | grep -c . | sed 's/^0$//')"
+check "the user's systemd still runs" th systemctl is-active "user@$UID_U.service"
+check "start it again" ub start a
+check "kill it" ub kill a
+unit_gone() { [ "$(usc is-active "$u")" != active ]; }
+check "it is gone from the manager" wait_for 10 unit_gone
+check "rm a" ub rm a
+
+# --- Debian with systemd, booted by the user ---------------------------------------
+# systemd in the guest writes its own cgroup tree: the delegated one.  The
+# rootfs is a tar of the test template cache's Debian tree (made by root,
+# imported by the user, without its device nodes, which a user cannot
+# make), which avoids a bootstrap as the user.
+DEB=${BERTH_TEST_CACHE:-}/debian-bookworm-amd64
+if [ -x "$DEB/usr/lib/systemd/systemd" ]; then
+        check "a tar of a Debian rootfs" tar -C "$DEB" --numeric-owner --exclude="./dev/*" -cf "$UDIR/debian.tar" .
+        chmod 644 "$UDIR/debian.tar"
+        check "create d --from-tar it" ub create d --from-tar "$UDIR/debian.tar"
+        rm -f "$UDIR/debian.tar"
+        check "with [Network] Mode=none" thu sh -c \
+                "printf '[Network]\\nMode=none\\n' >>'$UHOME/.local/share/berth/machines/d/machine.conf'"
+        check "start --wait d: systemd boots" ub start --wait --timeout 120 d
+        check_eq "systemctl is-system-running in it" "running" \
+                "$(ub exec d -- systemctl is-system-running --wait 2>&1)"
+        [ "$(ub exec d -- systemctl is-system-running 2>&1)" = running ] ||
+                ub exec d -- systemctl --failed --no-legend 2>&1 | sed 's/^/# failed: /'
+        du=$(ub status --json d | jq -r .unit)
+        check_output_contains "the guest's own units are in the delegated cgroup" \
+                "$cg_base/$du/payload/(init\.scope|system\.slice)" th cat "/proc/$(ub list --json | jq '.[] | select(.name=="d") | .leader')/cgroup"
+        check "stop d" ub stop d
+        check_eq "no unit is left" "" "$(usc list-units --all --no-legend 'berth-*' | grep -c . | sed 's/^0$//')"
+        check "rm d" ub rm d
+else
+        ok "# skip no Debian tree in the test template cache ($DEB): test-unit-mode makes it"
+fi
+check "the user's systemd stops" th systemctl stop "user@$UID_U.service"
+done_testing
