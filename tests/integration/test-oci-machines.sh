@@ -202,6 +202,15 @@ check_output_contains "a cgroupsPath with no slice is refused, naming it" \
 check "and leaves nothing" sh -c "[ ! -e '$OCI_ROOT/m9' ] && [ ! -e '$RECS/m9' ]"
 check "no unit p-m9.scope" unit_gone p-m9.scope
 
+# A create that fails once the scope is made: nothing left, the scope neither.
+B12=$TEST_TMP/b12
+make_bundle "$B12" '.annotations = {"org.berth.profile": "machine"} | .process.args = ["/nope"]'
+check_output_contains "create m12 with no such program fails" 'executable file not found' \
+        oci create --bundle "$B12" m12
+check "and leaves no state" sh -c "[ ! -e '$OCI_ROOT/m12' ] && [ ! -e '$RECS/m12' ]"
+check "nor its scope" wait_for 5 unit_gone berth-oci-m12.scope
+check "nor its cgroup" no_cgroup machine.slice/berth-oci-m12.scope
+
 # --systemd-cgroup (containerd's SystemdCgroup=true): a scope for a plain
 # container too, named by its slice:prefix:name; it is no machine.
 B10=$TEST_TMP/b10
