@@ -163,6 +163,10 @@ echo '{"memory": {"limit": 134217728}}' >"$TEST_TMP/res.json"
 check "update sets the scope's limits" oci update --resources "$TEST_TMP/res.json" m6
 check_eq "MemoryMax follows" 134217728 "$(th systemctl show -p MemoryMax --value berth-oci-m6.scope)"
 check "no cgroup berth-oci/m6 was made" no_cgroup berth-oci/m6
+check "pause m6 (the scope's freezer)" oci pause m6
+check_eq "m6 is paused" paused "$(oci state m6 | jq -r .status)"
+check "resume m6" oci resume m6
+check_eq "m6 runs again" running "$(oci state m6 | jq -r .status)"
 check_eq "and berth list shows it as registered" '"running" "dflt"' \
         "$(listed dflt | jq -c '.[0].state, .[0].machined_name' | tr '\n' ' ' | sed 's/ $//')"
 
