@@ -394,9 +394,13 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits, co
         /* Start clean: a machine killed hard may have left its cgroups. */
         (void) cgroup_machine_destroy(m);
 
+        /* Whether a v1 devices controller enforces the list: where the group
+         * is in that hierarchy (a unit's may not be). */
         bool v1_devices = false;
-        for (Hierarchy *i = h; i->mount; i++)
-                v1_devices = v1_devices || (!i->v2 && has_controller(i, "devices"));
+        for (Hierarchy *i = h; i->mount; i++) {
+                _cleanup_free_ char *dir = !i->v2 && has_controller(i, "devices") ? group_dir(i, m) : NULL;
+                v1_devices = v1_devices || dir;
+        }
 
         for (Hierarchy *i = h; i->mount; i++) {
                 _cleanup_free_ char *dir = group_dir(i, m);
@@ -422,7 +426,11 @@ int cgroup_machine_create(const MachineCgroup *m, const CgroupLimits *limits, co
                         r = apply_limits(i, dir, limits, false);
                 if (r >= 0 && mkdirat(AT_FDCWD, payload, 0755) < 0)
                         r = log_error_errno(errno, "Failed to create cgroup %s: %m", payload);
-                if (r >= 0 && m->delegated && i->v2 && devices_need_narrowing(devices))
+                if (r >= 0 && m->payload_devices && !i->v2 && has_controller(i, "devices"))
+                        r = apply_device_policy_v1(payload, devices);
+                else if (r >= 0 && m->payload_devices && i->v2)
+                        r = apply_device_policy_bpf(payload, devices, v1_devices);
+                else if (r >= 0 && m->delegated && i->v2 && devices_need_narrowing(devices))
                         r = narrow_payload_devices(payload, devices);
                 if (r < 0) {
                         (void) cgroup_machine_destroy(m);

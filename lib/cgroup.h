@@ -44,6 +44,9 @@ CgroupLimits cgroup_limits_from_config(const MachineConfig *c);
 typedef struct MachineCgroup {
         const char *group;
         bool delegated;
+        /* Delegated by a unit without a device policy of its own (berth-oci's
+         * scopes): the payload gets the whole device list. */
+        bool payload_devices;
 } MachineCgroup;
 
 /* Create GROUP/payload everywhere (and GROUP itself with LIMITS in direct

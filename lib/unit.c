@@ -3,6 +3,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "devices.h"
 #include "log.h"
 #include "runtime.h"
@@ -150,7 +151,7 @@ static int job_watch(sd_bus *bus, JobWait *w, sd_bus_slot **ret_slot) {
  * any difference reads as NeedDaemonReload=yes, with systemctl warning that
  * the unit changed on disk.  Always all of them, always sorted, keeps the
  * two lists equal. */
-static int append_limits(sd_bus_message *m, const MachineConfig *cfg, bool reset) {
+static int append_limits(sd_bus_message *m, const CgroupLimits *cfg, bool reset) {
         const struct {
                 const char *name;
                 uint64_t value;
@@ -283,8 +284,9 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         bool devices = geteuid() == 0;
         if (r >= 0 && devices)
                 r = sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", "closed");
+        CgroupLimits limits = cgroup_limits_from_config(cfg);
         if (r >= 0)
-                r = append_limits(m, cfg, false);
+                r = append_limits(m, &limits, false);
         if (r >= 0 && devices)
                 r = append_device_allow(m, cfg);
         if (r >= 0)
@@ -299,6 +301,66 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         /* The job ends when the supervisor says READY=1 (the guest has booted)
          * or fails; systemd's own start timeout bounds it. */
         return call_and_wait(bus, m, &w, unit, 600, ret_result);
+}
+
+int unit_start_scope(sd_bus *bus, const char *unit, const char *slice, const char *description, pid_t pid,
+                     const CgroupLimits *limits, char **ret_group) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        JobWait w = {};
+        int r = job_watch(bus, &w, &slot);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        /* No DevicePolicy=: the device list is the payload's (cgroup.c), as
+         * systemd's names cannot say an OCI spec's major:minor rules. */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Slice", "s",
+                                          slice, "Delegate", "b", 1, "CollectMode", "s", "inactive-or-failed",
+                                          "PIDs", "au", 1, (uint32_t) pid);
+        if (r >= 0)
+                r = append_limits(m, limits, false);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
+        _cleanup_free_ char *result = NULL;
+        r = call_and_wait(bus, m, &w, unit, 30, &result);
+        if (r == -EIO)
+                return log_error_errno(r, "Failed to start %s: job %s.", unit, result);
+        if (r < 0)
+                return r;
+
+        /* Where systemd put it: the slice's own path (a nested "a-b.slice" is
+         * "a.slice/a-b.slice"), not ours to guess. */
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnit", &error, &reply, "s", unit);
+        const char *path = NULL, *cg = NULL;
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        _cleanup_free_ char *opath = r >= 0 ? xstrdup(path) : NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *v = NULL;
+        if (r >= 0)
+                r = sd_bus_call_method(bus, SD_DEST, opath, "org.freedesktop.DBus.Properties", "Get", &error, &v, "ss",
+                                       "org.freedesktop.systemd1.Scope", "ControlGroup");
+        if (r >= 0)
+                r = sd_bus_message_read(v, "v", "s", &cg);
+        if (r >= 0 && (isempty(cg) || streq(cg, "/")))
+                r = -ENODATA;
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the cgroup of %s: %s", unit, error.message ?: strerror(-r));
+                (void) unit_stop(bus, unit, 10);
+                return r;
+        }
+        *ret_group = xstrdup(cg + strspn(cg, "/"));
+        return 0;
 }
 
 int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec) {
@@ -342,6 +404,11 @@ void unit_reset_failed(sd_bus *bus, const char *unit) {
 }
 
 int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg) {
+        CgroupLimits limits = cgroup_limits_from_config(cfg);
+        return unit_set_cgroup_limits(bus, unit, &limits);
+}
+
+int unit_set_cgroup_limits(sd_bus *bus, const char *unit, const CgroupLimits *limits) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "SetUnitProperties");
         if (r >= 0)
@@ -349,7 +416,7 @@ int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg) {
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(sv)");
         if (r >= 0)
-                r = append_limits(m, cfg, true);
+                r = append_limits(m, limits, true);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

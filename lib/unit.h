@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "cgroup.h"
 #include "config.h"
 
 #define UNIT_SLICE "machine.slice"
@@ -41,6 +42,13 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
 int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, const char *pid_file,
                       char *const *argv);
 
+/* berth-oci's systemd cgroup manager: start UNIT, a transient scope in
+ * SLICE holding PID, delegated to us (Delegate=yes), with LIMITS as its
+ * properties, collected once empty (CollectMode=inactive-or-failed); wait
+ * for the job.  *RET_GROUP gets its cgroup (no leading '/').  Logs errors. */
+int unit_start_scope(sd_bus *bus, const char *unit, const char *slice, const char *description, pid_t pid,
+                     const CgroupLimits *limits, char **ret_group);
+
 /* Stop UNIT and wait up to TIMEOUT_SEC for the job; then SIGKILL it all. */
 int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec);
 
@@ -60,6 +68,8 @@ int unit_is_enabled(sd_bus *bus, const char *name);
  * CPUWeight=, CPUQuota=, IOWeight=) on a running UNIT; unset ones go back
  * to systemd's defaults. */
 int unit_set_limits(sd_bus *bus, const char *unit, const MachineConfig *cfg);
+/* The same for LIMITS (berth-oci update of a container in a scope). */
+int unit_set_cgroup_limits(sd_bus *bus, const char *unit, const CgroupLimits *limits);
 
 /* What systemd says of a machine's unit, for list and status. */
 typedef struct UnitStatus {

@@ -406,6 +406,12 @@ int verb_create(const OciOptions *o, const char *id) {
         _cleanup_free_ char *machine_name = NULL;
         if (profile == OCI_PROFILE_MACHINE && (r = oci_machine_name(&spec, id, &machine_name)) < 0)
                 return r;
+        /* A machine must be in a unit for machined to take it (scope.c). */
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *slice = NULL, *scope = NULL, *scope_group = NULL;
+        if (oci_scope_bus(profile == OCI_PROFILE_MACHINE || o->systemd_cgroup, &bus) > 0 &&
+            (r = oci_scope_name(spec.cgroups_path, id, &slice, &scope)) < 0)
+                return r;
 
         if ((r = mkdir_p_at(AT_FDCWD, o->root, 0711)) < 0)
                 return log_error_errno(r, "Cannot create the state directory %s: %m", o->root);
@@ -480,10 +486,11 @@ int verb_create(const OciOptions *o, const char *id) {
         }
 
         /* cgroup_machine_create() starts clean, killing what it finds: never in a
-         * cgroup someone else already has. */
+         * cgroup someone else already has.  (A scope's is new: systemd refuses
+         * a unit that exists.) */
         _cleanup_free_ char *cg_v1 = xasprintf("/sys/fs/cgroup/pids/%s", group);
         _cleanup_free_ char *cg_v2 = xasprintf("/sys/fs/cgroup/%s", group);
-        if (access(cg_v1, F_OK) == 0 || access(cg_v2, F_OK) == 0) {
+        if (!scope && (access(cg_v1, F_OK) == 0 || access(cg_v2, F_OK) == 0)) {
                 state_remove(rfd, id, base);
                 return log_error_errno(SYNTHETIC_ERRNO(EEXIST),
                                        "The cgroup %s exists already: another container uses this cgroupsPath.", group);
@@ -491,7 +498,17 @@ int verb_create(const OciOptions *o, const char *id) {
         _cleanup_(device_list_done) DeviceList devices = {};
         device_list_from_spec(&spec, &devices);
         CgroupLimits limits = oci_resources_limits(&spec.resources);
-        r = cgroup_machine_create(&l.cg, &limits, &devices);
+        if (scope && (r = oci_scope_start(bus, scope, slice, id, &limits, &scope_group)) >= 0) {
+                /* From here the scope's cgroup is the container's; should create
+                 * fail, the scope goes with this process, the last one in it. */
+                l.cg = (MachineCgroup) { .group = scope_group, .delegated = true, .payload_devices = true };
+                st.cgroup = scope_group;
+                st.scope = scope;
+                if ((r = oci_state_write(statefd, &st)) < 0)
+                        log_error_errno(r, "Cannot write the state: %m");
+        }
+        if (r >= 0)
+                r = cgroup_machine_create(&l.cg, &limits, &devices);
         /* The machine profile's init manages its own subtree (payload), as its root. */
         if (r >= 0 && base > 0 && (r = cgroup_machine_chown(&l.cg, base, base)) < 0)
                 (void) cgroup_machine_destroy(&l.cg);
@@ -502,7 +519,7 @@ int verb_create(const OciOptions *o, const char *id) {
 
         RootfsContext views = {};
         char err[2048] = "";
-        r = rootfs_cgroup_views(&views, group);
+        r = rootfs_cgroup_views(&views, l.cg.group);
         if (r < 0)
                 log_error_errno(r, "Cannot read the mount table: %m");
         else if (l.idmap_root && (r = rootfs_bind_trees(&spec, bundle, &l.bind_trees, err, sizeof err)) < 0)

@@ -14,11 +14,13 @@
  *   resources.c  pause, resume, update: the cgroup of a running container
  *   profile.c  the machine profile of an init container
  *   notify.c   READY=1 from the container to the engine's NOTIFY_SOCKET
- *   machine.c  a machine-profile container to machined and `berth list` */
+ *   machine.c  a machine-profile container to machined and `berth list`
+ *   scope.c    the systemd cgroup manager: a container's transient scope */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "cgroup.h"
 #include "oci-spec.h"
@@ -77,6 +79,7 @@ typedef struct OciState {
         char *notify_socket; /* the engine's NOTIFY_SOCKET at create, or NULL */
         char *machine_name; /* the machine profile: its machine name */
         char *registered;   /* the name machined knows it by, or NULL */
+        char *scope;        /* its systemd scope (scope.c), whose cgroup is CGROUP; or NULL */
 } OciState;
 
 /* state.c */
@@ -89,6 +92,9 @@ OciStatus oci_state_status(int dirfd, const OciState *s);
 const char *oci_status_name(OciStatus st);
 /* The state JSON the spec defines (also a hook's stdin), malloc'ed. */
 char *oci_state_json(const OciState *s, OciStatus st, const char *annotations_from);
+/* The container's cgroup as ST says: its own (cgroupfs), or its scope's,
+ * delegated (ST->scope). */
+MachineCgroup oci_state_cgroup(const OciState *st);
 /* The container's cgroup for the spec's cgroupsPath (or ID's default). */
 char *oci_cgroup_group(const char *cgroups_path, const char *id);
 /* Load ROOT/ID/config.json, the copy create keeps. */
@@ -206,6 +212,23 @@ int oci_machine_name(const OciSpec *s, const char *id, char **ret);
 void oci_machine_announce(const OciOptions *o, OciState *st);
 /* On delete: undo oci_machine_announce(). */
 void oci_machine_withdraw(const OciOptions *o, const OciState *st);
+
+/* scope.c: whether a container for which WANTED (the machine profile,
+ * --systemd-cgroup) gets a scope: 1 with *RET a system bus where systemd is
+ * the host's init, else 0 (its cgroup is then the cgroupsPath). */
+int oci_scope_bus(bool wanted, sd_bus **ret);
+/* The scope's slice and unit for CGROUPS_PATH: its SLICE:PREFIX:NAME form
+ * (an empty slice is machine.slice), else berth-oci-ID.scope in
+ * machine.slice.  -EINVAL (logged) for a bad systemd form. */
+int oci_scope_name(const char *cgroups_path, const char *id, char **ret_slice, char **ret_unit);
+/* Start the scope UNIT in SLICE for container ID with LIMITS, holding this
+ * process, moved into its "supervisor" leaf; *RET_GROUP gets its cgroup. */
+int oci_scope_start(sd_bus *bus, const char *unit, const char *slice, const char *id, const CgroupLimits *limits,
+                    char **ret_group);
+/* Stop UNIT (gone already is fine); failures are logged warnings. */
+void oci_scope_stop(const char *unit);
+/* Set LIMITS on UNIT (update). */
+int oci_scope_set_limits(const char *unit, const CgroupLimits *limits);
 
 /* verbs.c: the state of container ID (the messages engines look for on error). */
 int oci_load(const OciOptions *o, const char *id, int *ret_dirfd, OciState *ret);

@@ -98,7 +98,7 @@ static int set_frozen(const OciOptions *o, const char *id, bool freeze) {
         if (status != (freeze ? OCI_STATUS_RUNNING : OCI_STATUS_PAUSED))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "container %s is %s, not %s", id,
                                        oci_status_name(status), freeze ? "running" : "paused");
-        MachineCgroup cg = { .group = st.cgroup };
+        MachineCgroup cg = oci_state_cgroup(&st);
         r = cgroup_machine_freeze(&cg, freeze);
         if (r == -EOPNOTSUPP)
                 return log_error_errno(r, "Cannot %s %s: this host has no cgroup freezer (cgroup v2 or the v1 "
@@ -144,8 +144,9 @@ int verb_update(const OciOptions *o, const char *id) {
                 return r;
         resources_merge(&cur, &u);
         CgroupLimits limits = oci_resources_limits(&cur);
-        MachineCgroup cg = { .group = st.cgroup };
-        r = cgroup_machine_set_limits(&cg, &limits);
+        MachineCgroup cg = oci_state_cgroup(&st);
+        /* A scope's limits are its properties, which systemd applies. */
+        r = st.scope ? oci_scope_set_limits(st.scope, &limits) : cgroup_machine_set_limits(&cg, &limits);
         if (r < 0)
                 return log_error_errno(r, "Cannot apply the new limits to %s (cgroup %s): %m", id, st.cgroup);
         _cleanup_free_ char *json = resources_json(&cur);

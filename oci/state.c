@@ -47,6 +47,8 @@ int oci_state_write(int dirfd, const OciState *s) {
         add_str(o, "rootfs", s->rootfs);
         add_str(o, "created", s->created);
         add_str(o, "cgroup", s->cgroup);
+        if (s->scope)
+                add_str(o, "scope", s->scope);
         if (s->notify_socket)
                 add_str(o, "notifySocket", s->notify_socket);
         if (s->profile == OCI_PROFILE_MACHINE) {
@@ -70,6 +72,12 @@ static char *jdup(json_object *o, const char *key) {
         return xstrdup(json_object_get_string(v));
 }
 
+/* A scope's name as create wrote it (what delete hands to systemd). */
+static bool scope_name_valid(const char *u) {
+        size_t n = strlen(u);
+        return n > strlen(".scope") && streq(u + n - strlen(".scope"), ".scope") && !strchr(u, '/');
+}
+
 int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *ret) {
         if (oci_id_validate(id) < 0)
                 return -ENOENT;
@@ -89,7 +97,7 @@ int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *r
         OciState s = { .id = jdup(o, "id"), .bundle = jdup(o, "bundle"), .rootfs = jdup(o, "rootfs"),
                        .created = jdup(o, "created"), .cgroup = jdup(o, "cgroup"),
                        .notify_socket = jdup(o, "notifySocket"), .machine_name = jdup(o, "machineName"),
-                       .registered = jdup(o, "registered") };
+                       .registered = jdup(o, "registered"), .scope = jdup(o, "scope") };
         if (json_object_object_get_ex(o, "pid", &v))
                 s.pid = json_object_get_int(v);
         if (json_object_object_get_ex(o, "starttime", &v))
@@ -99,7 +107,7 @@ int oci_state_load(const char *root, const char *id, int *ret_dirfd, OciState *r
         if (json_object_object_get_ex(o, "uidBase", &v) && idmap_base_valid((unsigned long) json_object_get_int64(v)))
                 s.uid_base = (uid_t) json_object_get_int64(v);
         json_object_put(o);
-        if (!s.id || !s.cgroup) {
+        if (!s.id || !s.cgroup || (s.scope && !scope_name_valid(s.scope))) {
                 oci_state_done(&s);
                 return -EBADMSG;
         }
@@ -117,6 +125,7 @@ void oci_state_done(OciState *s) {
         free(s->notify_socket);
         free(s->machine_name);
         free(s->registered);
+        free(s->scope);
         memset(s, 0, sizeof *s);
 }
 
@@ -140,7 +149,7 @@ OciStatus oci_state_status(int dirfd, const OciState *s) {
                 return OCI_STATUS_STOPPED;
         if (faccessat(dirfd, "exec.fifo", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return OCI_STATUS_CREATED;
-        MachineCgroup cg = { .group = s->cgroup };
+        MachineCgroup cg = oci_state_cgroup(s);
         if (cgroup_machine_is_frozen(&cg) > 0)
                 return OCI_STATUS_PAUSED;
         return OCI_STATUS_RUNNING;
@@ -169,6 +178,10 @@ char *oci_state_json(const OciState *s, OciStatus st, const char *annotations_fr
         char *text = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return text;
+}
+
+MachineCgroup oci_state_cgroup(const OciState *st) {
+        return (MachineCgroup) { .group = st->cgroup, .delegated = st->scope, .payload_devices = st->scope };
 }
 
 char *oci_cgroup_group(const char *cgroups_path, const char *id) {

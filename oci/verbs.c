@@ -96,7 +96,7 @@ int verb_start(const OciOptions *o, const char *id) {
 }
 
 static int signal_all(const OciState *st, int sig) {
-        MachineCgroup cg = { .group = st->cgroup };
+        MachineCgroup cg = oci_state_cgroup(st);
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
         int r = cgroup_machine_pids(&cg, &pids, &n);
@@ -155,10 +155,13 @@ int verb_delete(const OciOptions *o, const char *id) {
         /* machined drops it itself when the init dies; not so the record. */
         if (st.profile == OCI_PROFILE_MACHINE)
                 oci_machine_withdraw(o, &st);
-        MachineCgroup cg = { .group = st.cgroup };
+        MachineCgroup cg = oci_state_cgroup(&st);
         r = cgroup_machine_destroy(&cg);
         if (r < 0)
                 log_warning_errno(r, "Cannot remove the cgroup %s, ignoring: %m", st.cgroup);
+        /* Empty, the scope goes by itself; stopped, also with what is left. */
+        if (st.scope)
+                oci_scope_stop(st.scope);
         _cleanup_(oci_spec_done) OciSpec spec = {};
         if (oci_load_spec(dfd, id, &spec) >= 0 && spec.n_hooks[OCI_HOOK_POSTSTOP] > 0) {
                 _cleanup_free_ char *cfg = xasprintf("%s/%s/config.json", o->root, id);
@@ -181,7 +184,7 @@ int verb_ps(const OciOptions *o, const char *id) {
         int r = oci_load(o, id, &dfd, &st);
         if (r < 0)
                 return r;
-        MachineCgroup cg = { .group = st.cgroup };
+        MachineCgroup cg = oci_state_cgroup(&st);
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
         r = cgroup_machine_pids(&cg, &pids, &n);

@@ -134,17 +134,115 @@ check "delete --force Box_3+x" oci delete --force Box_3+x
 check "machined forgot Box-3-x" sh -c "! '$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -q '^Box-3-x '"
 check "no record left" sh -c "[ -z \"\$(ls -A '$RECS')\" ]"
 
-# --- machined refuses (the default cgroup is in no unit): a warning only -------
+# --- any cgroupsPath: the container gets a scope of its own (scope.c) -----------
+# cgroup_of PID: PID's cgroup in the unified hierarchy.
+cgroup_of() { th cat "/proc/$1/cgroup" | sed -n 's/^0:://p'; }
+unit_active() { [ "$(th systemctl is-active "$1")" = active ]; }
+unit_gone() { [ "$(th systemctl show -p LoadState --value "$1")" = not-found ]; }
+# no_cgroup DIR: DIR is in no cgroup hierarchy of the test host.
+no_cgroup() { th sh -c 'for h in /sys/fs/cgroup /sys/fs/cgroup/*; do [ ! -e "$h/$1" ] || exit 1; done' _ "$1"; }
+BEFORE=$(th systemctl list-units --all --no-legend 'berth-oci-*' | wc -l)
+# The default cgroupsPath (berth-oci/ID), with a memory limit, and
+# containerd's (/default/ID): neither is in a unit of its own.
 B6=$TEST_TMP/b6
-make_bundle "$B6" '.annotations = {"org.berth.name": "nounit"}'
-check "create m6 (cgroup berth-oci/m6, in no unit)" oci create --bundle "$B6" m6
-check_output_contains "machined's refusal is a warning in the log" \
-        '"level": *"warning".*Cannot register container m6 with machined as nounit' cat "$LOG"
-check_eq "m6 is created all the same" created "$(oci state m6 | jq -r .status)"
-check_eq "and berth list shows it, unregistered" '"created" null' \
-        "$(listed nounit | jq -c '.[0].state, .[0].machined_name' | tr '\n' ' ' | sed 's/ $//')"
-check "delete --force m6" oci delete --force m6
-check "its record is gone" test ! -e "$RECS/m6"
+make_bundle "$B6" '.annotations = {"org.berth.name": "dflt"} | .linux.resources = {"memory": {"limit": 268435456}}'
+check "create m6 (default cgroupsPath)" oci create --bundle "$B6" m6
+check "start m6" oci start m6
+check "machinectl lists it as dflt" in_machinectl dflt
+check_eq "machined's unit for it is its scope" berth-oci-m6.scope "$(th machinectl show -p Unit --value dflt)"
+check "the scope berth-oci-m6.scope is active" unit_active berth-oci-m6.scope
+check_eq "in machine.slice, delegated" "machine.slice yes" \
+        "$(th systemctl show -p Slice --value berth-oci-m6.scope) $(th systemctl show -p Delegate --value berth-oci-m6.scope)"
+check_eq "its init in the scope's payload cgroup" /machine.slice/berth-oci-m6.scope/payload "$(cgroup_of "$(leader_of m6)")"
+check_eq "state.json names the scope and its cgroup" "berth-oci-m6.scope machine.slice/berth-oci-m6.scope" \
+        "$(th jq -r '"\(.scope) \(.cgroup)"' "$OCI_ROOT/m6/state.json")"
+check_eq "the spec's memory limit is the scope's MemoryMax" 268435456 \
+        "$(th systemctl show -p MemoryMax --value berth-oci-m6.scope)"
+check_eq "ps lists the init" true "$(oci ps --format json m6 | jq --argjson p "$(leader_of m6)" 'any(. == $p)')"
+echo '{"memory": {"limit": 134217728}}' >"$TEST_TMP/res.json"
+check "update sets the scope's limits" oci update --resources "$TEST_TMP/res.json" m6
+check_eq "MemoryMax follows" 134217728 "$(th systemctl show -p MemoryMax --value berth-oci-m6.scope)"
+check "no cgroup berth-oci/m6 was made" no_cgroup berth-oci/m6
+check "pause m6 (the scope's freezer)" oci pause m6
+check_eq "m6 is paused" paused "$(oci state m6 | jq -r .status)"
+check "resume m6" oci resume m6
+check_eq "m6 runs again" running "$(oci state m6 | jq -r .status)"
+check_eq "and berth list shows it as registered" '"running" "dflt"' \
+        "$(listed dflt | jq -c '.[0].state, .[0].machined_name' | tr '\n' ' ' | sed 's/ $//')"
+
+B7=$TEST_TMP/b7
+make_bundle "$B7" '.annotations = {"org.berth.name": "ctrd"} | .linux.cgroupsPath = "/default/c7"'
+check "create c7 (cgroupsPath /default/c7, as containerd)" oci create --bundle "$B7" c7
+check "machinectl lists it as ctrd" in_machinectl ctrd
+check "the scope berth-oci-c7.scope is active" unit_active berth-oci-c7.scope
+check "no cgroup default/c7 was made" no_cgroup default/c7
+# An ID with a character no unit name has: escaped as systemd does.
+B8=$TEST_TMP/b8
+make_bundle "$B8" '.'
+check "create a+8 (default cgroupsPath)" oci create --bundle "$B8" a+8
+check "its scope is berth-oci-a\\x2b8.scope" unit_active 'berth-oci-a\x2b8.scope'
+check "machinectl lists it as a-8" in_machinectl a-8
+
+check "kill m6" oci kill m6
+wait_for 10 sh -c "[ \"\$('$TESTHOST' run '$THDIR' -- '$BERTH_OCI' --root '$OCI_ROOT' state m6 | jq -r .status)\" = stopped ]"
+check "delete m6" oci delete m6
+check "delete --force c7" oci delete --force c7
+check "delete --force a+8" oci delete --force a+8
+for u in berth-oci-m6.scope berth-oci-c7.scope 'berth-oci-a\x2b8.scope'; do
+        check "$u is gone after delete" unit_gone "$u"
+done
+for g in berth-oci-m6.scope berth-oci-c7.scope 'berth-oci-a\x2b8.scope'; do
+        check "no cgroup machine.slice/$g is left" no_cgroup "machine.slice/$g"
+done
+check "machined forgot them" sh -c "! '$TESTHOST' run '$THDIR' -- machinectl list --no-legend | grep -Eq '^(dflt|ctrd|a-8) '"
+check_eq "no berth-oci scope is left" "$BEFORE" "$(th systemctl list-units --all --no-legend 'berth-oci-*' | wc -l)"
+check "no record is left" sh -c "[ -z \"\$(ls -A '$RECS')\" ]"
+
+# Bad input: a systemd-form cgroupsPath whose slice is none.
+B9=$TEST_TMP/b9
+make_bundle "$B9" '.linux.cgroupsPath = "machine:p:m9"'
+check_output_contains "a cgroupsPath with no slice is refused, naming it" \
+        'linux.cgroupsPath "machine:p:m9": "machine" is no slice' oci create --bundle "$B9" m9
+check "and leaves nothing" sh -c "[ ! -e '$OCI_ROOT/m9' ] && [ ! -e '$RECS/m9' ]"
+check "no unit p-m9.scope" unit_gone p-m9.scope
+
+# A create that fails once the scope is made: nothing left, the scope neither.
+B12=$TEST_TMP/b12
+make_bundle "$B12" '.annotations = {"org.berth.profile": "machine"} | .process.args = ["/nope"]'
+check_output_contains "create m12 with no such program fails" 'executable file not found' \
+        oci create --bundle "$B12" m12
+check "and leaves no state" sh -c "[ ! -e '$OCI_ROOT/m12' ] && [ ! -e '$RECS/m12' ]"
+check "nor its scope" wait_for 5 unit_gone berth-oci-m12.scope
+check "nor its cgroup" no_cgroup machine.slice/berth-oci-m12.scope
+
+# --systemd-cgroup (containerd's SystemdCgroup=true): a scope for a plain
+# container too, named by its slice:prefix:name; it is no machine.
+B10=$TEST_TMP/b10
+make_bundle "$B10" '.annotations = {"org.berth.profile": "none"} | .linux.cgroupsPath = "machine.slice:ctr:p10"'
+check "create p10 with --systemd-cgroup (org.berth.profile=none)" oci --systemd-cgroup create --bundle "$B10" p10
+check "start p10" oci start p10
+check "the scope ctr-p10.scope is active" unit_active ctr-p10.scope
+check_eq "the init in its payload" /machine.slice/ctr-p10.scope/payload "$(cgroup_of "$(leader_of p10)")"
+# The scope has no device policy of systemd's: berth's list is on the
+# payload.  With CAP_MKNOD, the node of /dev/null may be made, not /dev/mem's.
+jq -n '{args: ["/bin/busybox", "sh", "-c",
+        "busybox mknod /tmp/p10-null c 1 3 || exit 1; busybox mknod /tmp/p10-mem c 1 1 && exit 2; exit 0"],
+        cwd: "/", env: ["PATH=/bin"], user: {uid: 0, gid: 0},
+        capabilities: {bounding: ["CAP_MKNOD"], effective: ["CAP_MKNOD"], permitted: ["CAP_MKNOD"]}}' \
+        >"$TEST_TMP/mknod.json"
+check_status "p10 may make c 1:3 but not c 1:1 (the payload's device list)" 0 \
+        oci exec --process "$TEST_TMP/mknod.json" p10
+rm -f "$ROOTFS/tmp/p10-null" "$ROOTFS/tmp/p10-mem"
+check "delete --force p10" oci delete --force p10
+check "ctr-p10.scope is gone" unit_gone ctr-p10.scope
+# Without the flag a plain container keeps its cgroupsPath (cgroupfs).
+B11=$TEST_TMP/b11
+make_bundle "$B11" '.annotations = {"org.berth.profile": "none"}'
+check "create p11 (no --systemd-cgroup, org.berth.profile=none)" oci create --bundle "$B11" p11
+check_eq "its init in berth-oci/p11/payload" /berth-oci/p11/payload "$(cgroup_of "$(leader_of p11)")"
+check "no scope for it" unit_gone berth-oci-p11.scope
+check "delete --force p11" oci delete --force p11
+check "its cgroup is gone" no_cgroup berth-oci/p11
 
 # --- without the machine profile: neither registered nor listed ---------------
 B5=$TEST_TMP/b5
