@@ -207,13 +207,14 @@ check_eq "the host's /etc/shadow is untouched" "$shadow_sum" "$(sha256sum /etc/s
 check_eq "the link was replaced in the machine" "user-data" "$(cat "$STATE/machines/b/rootfs/etc/shadowlink")"
 check "cp out to a tar on stdout" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
         BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
-        ub cp b:/etc/greeting - | tar -xO | grep -qx hello"
+        ub cp b:/etc/greeting - | tar -xO | grep -x hello >/dev/null"
 check "cp in from a tar of the user's on stdin" bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH \
         BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED; \
         tar -C $UHOME -c in.txt | ub cp - b:/etc/from-tar"
 check_eq "it arrived, the machine root's" "user-data $bb" \
         "$(cat "$STATE/machines/b/rootfs/etc/from-tar") $(stat -c %u "$STATE/machines/b/rootfs/etc/from-tar")"
-check_eq "no staging dir of the user's is left" "" "$(find /var/tmp -maxdepth 1 -user "$U" -name 'berth-cp*')"
+wait_for 5 test -z "$(find /var/tmp -maxdepth 1 -user "$U" -name 'berth-cp*')"
+check_eq "no staging dir of the user's is left" "" "$(find /var/tmp -maxdepth 1 -user "$U" -name 'berth-cp*' -printf '%p %u\n')"
 
 # --- another user -------------------------------------------------------------
 useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UDIR/home2" -m -s /bin/sh "$U2"
