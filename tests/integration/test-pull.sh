@@ -406,4 +406,29 @@ progress() { script -qec "$BERTH pull $REG/bb:1" /dev/null; }
 check_output_contains "on a terminal, progress per layer" "Pulling layer 1/1 sha256:[0-9a-f]{12}: [0-9.]+ of [0-9.]+ MiB" progress
 check_fails "not into a pipe" bash -c "berth pull $REG/team/bb2 2>&1 | grep -q Pulling"
 
+# --- a Debian+systemd image from the registry boots (cache of test-debian.sh) --
+deb_cache=
+for d in "${BERTH_TEST_CACHE:-/nonexistent}"/debian-*; do [ -d "$d/etc" ] && { deb_cache=$d; break; }; done
+if [ -n "$deb_cache" ]; then
+        push_debian() {
+                tar --numeric-owner -C "$deb_cache" -cf "$W/debian.tar" . &&
+                        umoci new --image "$L:deb0" &&
+                        umoci raw add-layer --image "$L:deb0" --tag debian "$W/debian.tar" &&
+                        umoci config --image "$L:debian" --config.cmd /lib/systemd/systemd \
+                                --config.stopsignal 'SIGRTMIN+3' && rm -f "$W/debian.tar" &&
+                        push oci:$L:debian docker://$REG/debian:12
+        }
+        check "push a one-layer Debian+systemd image" push_debian
+        check "pull it" berth pull $REG/debian:12
+        check "create --image of it" berth create --image $REG/debian:12 deb1 --set Network.Mode=none
+        check "... is layered over its layer" test -s "$BERTH_ROOT/machines/deb1/layers"
+        check "start --wait" berth start --wait deb1
+        check_eq "its systemd is running" running "$(berth exec deb1 -- systemctl is-system-running --wait)"
+        check "stop" berth stop deb1
+        check "rm" berth rm deb1
+        check "rmi" berth rmi $REG/debian:12
+else
+        ok "# SKIP no Debian template cache (test-debian.sh fills it)"
+fi
+
 done_testing
