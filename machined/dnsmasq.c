@@ -220,7 +220,7 @@ static char *host_line(const Entry *e, char **ret_name) {
         return line;
 }
 
-/* The hosts dir, made group-readable for dnsmasq like its parent
+/* The hosts dir, group-readable for dnsmasq like its parent
  * (dnsmasq_dir_open()). */
 static int hosts_dir_open(int dfd, const char *dir) {
         struct stat st;
@@ -236,7 +236,9 @@ static int hosts_dir_open(int dfd, const char *dir) {
                 return log_error_errno(errno, "Cannot inspect %s/" DNSMASQ_HOSTS_DIR ": %m", dir);
         if ((hst.st_uid != 0 || hst.st_gid != st.st_gid) && fchown(hfd, 0, st.st_gid) < 0)
                 return log_error_errno(errno, "Cannot give %s/" DNSMASQ_HOSTS_DIR " to dnsmasq's group: %m", dir);
-        if ((hst.st_mode & 07777) != 0750 && fchmod(hfd, 0750) < 0)
+        /* Set-group-ID: a file made here is dnsmasq's group's from the
+         * start, so dnsmasq, told of it by inotify, can read it at once. */
+        if ((hst.st_mode & 07777) != 02750 && fchmod(hfd, 02750) < 0)
                 return log_error_errno(errno, "Cannot set the mode of %s/" DNSMASQ_HOSTS_DIR ": %m", dir);
         return TAKE_FD(hfd);
 }
@@ -254,9 +256,6 @@ int dnsmasq_update(const char *dir, const BridgeView *b) {
                 return hfd;
         /* The single hosts file of berth before hosts.d. */
         (void) unlinkat(dfd, "hosts", 0);
-        struct stat st;
-        if (fstat(dfd, &st) < 0)
-                return log_error_errno(errno, "Cannot inspect %s: %m", dir);
 
         char **names = xcalloc(b->n + 1, sizeof *names);
         int r = 0;
@@ -264,10 +263,8 @@ int dnsmasq_update(const char *dir, const BridgeView *b) {
                 _cleanup_free_ char *line = host_line(b->entries + i, &names[i]);
                 if (r < 0 || faccessat(hfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                         continue;
-                /* Group-readable: dnsmasq's group is the dir's. */
+                /* Group-readable: dnsmasq's group is the dir's (hosts_dir_open()). */
                 r = write_file_atomic_at(hfd, names[i], line, strlen(line), 0640);
-                if (r >= 0)
-                        r = RET_NERRNO(fchownat(hfd, names[i], 0, st.st_gid, AT_SYMLINK_NOFOLLOW));
                 if (r < 0)
                         log_error_errno(r, "Cannot write %s/" DNSMASQ_HOSTS_DIR "/%s: %m", dir, names[i]);
         }
