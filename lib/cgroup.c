@@ -100,6 +100,42 @@ static int hierarchies_get(Hierarchy **ret) {
         return (int) l.n;
 }
 
+struct CgroupHierarchies {
+        Hierarchy *h;
+};
+
+int cgroup_hierarchies_load(CgroupHierarchies **ret) {
+        Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        *ret = xcalloc(1, sizeof **ret);
+        (*ret)->h = h;
+        return 0;
+}
+
+void cgroup_hierarchies_free(CgroupHierarchies *h) {
+        if (!h)
+                return;
+        hierarchies_free(h->h);
+        free(h);
+}
+
+/* M's hierarchies: the caller's (M->hierarchies), else read now into
+ * *OWNED, which the caller frees. */
+static int machine_hierarchies(const MachineCgroup *m, Hierarchy **owned, const Hierarchy **ret) {
+        *owned = NULL;
+        if (m->hierarchies) {
+                *ret = m->hierarchies->h;
+                return 0;
+        }
+        int n = hierarchies_get(owned);
+        if (n < 0)
+                return n;
+        *ret = *owned;
+        return 0;
+}
+
 int cgroup_is_unified_only(void) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
@@ -751,11 +787,12 @@ static int read_u64(const char *path, uint64_t *ret) {
 
 static int machine_stat(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
                         uint64_t *ret) {
-        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
-        int n = hierarchies_get(&h);
+        _cleanup_(hierarchies_freep) Hierarchy *owned = NULL;
+        const Hierarchy *h;
+        int n = machine_hierarchies(m, &owned, &h);
         if (n < 0)
                 return n;
-        for (Hierarchy *i = h; i->mount; i++) {
+        for (const Hierarchy *i = h; i->mount; i++) {
                 if (!i->v2 && !has_controller(i, v1ctrl))
                         continue;
                 _cleanup_free_ char *dir = group_dir(i, m);
@@ -798,11 +835,12 @@ static int read_limit(const char *path, uint64_t *ret) {
 
 static int machine_limit(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
                          uint64_t *ret) {
-        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
-        int n = hierarchies_get(&h);
+        _cleanup_(hierarchies_freep) Hierarchy *owned = NULL;
+        const Hierarchy *h;
+        int n = machine_hierarchies(m, &owned, &h);
         if (n < 0)
                 return n;
-        for (Hierarchy *i = h; i->mount; i++) {
+        for (const Hierarchy *i = h; i->mount; i++) {
                 if (!i->v2 && !has_controller(i, v1ctrl))
                         continue;
                 _cleanup_free_ char *dir = group_dir(i, m);
@@ -826,11 +864,12 @@ int cgroup_machine_tasks_max(const MachineCgroup *m, uint64_t *ret) {
 /* v2: cpu.stat's usage_usec, there without the cpu controller too; v1:
  * cpuacct.usage, in nanoseconds. */
 int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret) {
-        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
-        int n = hierarchies_get(&h);
+        _cleanup_(hierarchies_freep) Hierarchy *owned = NULL;
+        const Hierarchy *h;
+        int n = machine_hierarchies(m, &owned, &h);
         if (n < 0)
                 return n;
-        for (Hierarchy *i = h; i->mount; i++) {
+        for (const Hierarchy *i = h; i->mount; i++) {
                 if (!i->v2 && !has_controller(i, "cpuacct"))
                         continue;
                 _cleanup_free_ char *dir = group_dir(i, m);

@@ -41,12 +41,24 @@ CgroupLimits cgroup_limits_from_config(const MachineConfig *c);
  * unified hierarchy and, on a hybrid host, in the v1 hierarchies of the
  * controllers systemd manages for it (same path); we own only its children
  * "supervisor" and "payload". */
+/* The cgroup hierarchies of the mount table, read once for many machines
+ * (berth list): each reading parses the whole mount table. */
+typedef struct CgroupHierarchies CgroupHierarchies;
+int cgroup_hierarchies_load(CgroupHierarchies **ret);
+void cgroup_hierarchies_free(CgroupHierarchies *h);
+static inline void cgroup_hierarchies_freep(CgroupHierarchies **h) {
+        cgroup_hierarchies_free(*h);
+}
+
 typedef struct MachineCgroup {
         const char *group;
         bool delegated;
         /* Delegated by a unit without a device policy of its own (berth-oci's
          * scopes): the payload gets the whole device list. */
         bool payload_devices;
+        /* Optional: the figures below (memory, tasks, CPU, limits) use these
+         * instead of reading the mount table each time. */
+        const CgroupHierarchies *hierarchies;
 } MachineCgroup;
 
 /* Create GROUP/payload everywhere (and GROUP itself with LIMITS in direct

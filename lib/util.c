@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 
@@ -243,9 +244,17 @@ void strextendf(char **s, const char *fmt, ...) {
         if (r < 0)
                 abort();
 
-        char *n = xasprintf("%s%s", *s ?: "", add);
-        free(*s);
-        *s = n;
+        /* In place, growing the buffer by half again when it is full: a
+         * ruleset or list built line by line (machined/net-rules.c, one
+         * line per machine) costs its length, not its length squared. */
+        size_t len = *s ? strlen(*s) : 0, need = len + (size_t) r + 1;
+        if (!*s || need > malloc_usable_size(*s)) {
+                char *n = realloc(*s, need + need / 2);
+                if (!n)
+                        abort();
+                *s = n;
+        }
+        memcpy(*s + len, add, (size_t) r + 1);
 }
 
 char **strv_copy(char *const *l) {

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "fs.h"
+#include "hash.h"
 #include "log.h"
 #include "net-internal.h"
 #include "spawn.h"
@@ -24,6 +25,9 @@
 #define DNSMASQ_RUN_DIR NETWORK_RUN_DIR "/dnsmasq"
 #define DNSMASQ_USER "nobody"
 #define DNSMASQ_STOP_TIMEOUT_MS 3000
+/* One file per machine, which dnsmasq reads as it appears (inotify): a
+ * start adds one file and signals nothing (see dnsmasq_update()). */
+#define DNSMASQ_HOSTS_DIR "hosts.d"
 
 /* ----- dnsmasq: DHCP (the same addresses berth assigns) and DNS ----- */
 
@@ -136,7 +140,7 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
                             *a_if = xasprintf("--interface=%s", b->name),
                             *a_range = xasprintf("--dhcp-range=%s,static,%s", net, mask),
                             *a_range6 = xasprintf("--dhcp-range=%s,static,%u", net6, b->subnet6.prefixlen),
-                            *a_hosts = xasprintf("--dhcp-hostsfile=%s/hosts", dir),
+                            *a_hosts = xasprintf("--dhcp-hostsdir=%s/" DNSMASQ_HOSTS_DIR, dir),
                             *a_leases = xasprintf("--dhcp-leasefile=%s/leases", dir),
                             *a_router = xasprintf("--dhcp-option=option:router,%s", gw),
                             *a_dns = xasprintf("--dhcp-option=option:dns-server,%s", gw),
@@ -198,29 +202,91 @@ static int dnsmasq_start(const char *dir, const BridgeView *b) {
         return 0;
 }
 
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* A machine's dhcp-host line and its file's name, ID-HASH: the hash of the
+ * line, so that a file of the right name has the right content, and a
+ * machine whose address changed gets a new file (dnsmasq keeps what it
+ * read from a changed file until a SIGHUP). */
+static char *host_line(const Entry *e, char **ret_name) {
+        char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+        /* The same addresses as in network_attach(), over DHCPv4 and DHCPv6. */
+        char *line = xasprintf("%02x:%02x:%02x:%02x:%02x:%02x,%s,[%s]\n", e->mac[0], e->mac[1], e->mac[2],
+                               e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a),
+                               ipaddr_format(&e->addr6, a6));
+        *ret_name = xasprintf("%s-%016" PRIx64, e->id, fnv1a64(line));
+        return line;
+}
+
+/* The hosts dir, group-readable for dnsmasq like its parent
+ * (dnsmasq_dir_open()). */
+static int hosts_dir_open(int dfd, const char *dir) {
+        struct stat st;
+        if (fstat(dfd, &st) < 0)
+                return log_error_errno(errno, "Cannot inspect %s: %m", dir);
+        if (mkdirat(dfd, DNSMASQ_HOSTS_DIR, 0750) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s/" DNSMASQ_HOSTS_DIR ": %m", dir);
+        _cleanup_close_ int hfd = open_dir_nofollow(dfd, DNSMASQ_HOSTS_DIR);
+        if (hfd < 0)
+                return log_error_errno(hfd, "Cannot open %s/" DNSMASQ_HOSTS_DIR ": %m", dir);
+        struct stat hst;
+        if (fstat(hfd, &hst) < 0)
+                return log_error_errno(errno, "Cannot inspect %s/" DNSMASQ_HOSTS_DIR ": %m", dir);
+        if ((hst.st_uid != 0 || hst.st_gid != st.st_gid) && fchown(hfd, 0, st.st_gid) < 0)
+                return log_error_errno(errno, "Cannot give %s/" DNSMASQ_HOSTS_DIR " to dnsmasq's group: %m", dir);
+        /* Set-group-ID: a file made here is dnsmasq's group's from the
+         * start, so dnsmasq, told of it by inotify, can read it at once. */
+        if ((hst.st_mode & 07777) != 02750 && fchmod(hfd, 02750) < 0)
+                return log_error_errno(errno, "Cannot set the mode of %s/" DNSMASQ_HOSTS_DIR ": %m", dir);
+        return TAKE_FD(hfd);
+}
+
+/* Bring the hosts dir in line with the bridge's machines: a file written
+ * for each machine that has none (a start: one), the files of machines
+ * gone removed, and only then a SIGHUP (dnsmasq forgets hosts only on
+ * one).  No file is read: the names say what they hold (host_line()). */
 int dnsmasq_update(const char *dir, const BridgeView *b) {
-        _cleanup_free_ char *hosts = xstrdup("");
-        for (size_t i = 0; i < b->n; i++) {
-                const Entry *e = b->entries + i;
-                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
-                /* The same addresses as in network_attach(), over DHCPv4 and DHCPv6. */
-                strextendf(&hosts, "%02x:%02x:%02x:%02x:%02x:%02x,%s,[%s]\n", e->mac[0], e->mac[1], e->mac[2],
-                           e->mac[3], e->mac[4], e->mac[5], ipaddr_format(&e->addr, a), ipaddr_format(&e->addr6, a6));
-        }
         _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
         if (dfd < 0)
                 return dfd;
-        /* Group-readable: dnsmasq's group is the dir's (dnsmasq_dir_open()). */
-        int r = write_file_atomic_at(dfd, "hosts", hosts, strlen(hosts), 0640);
-        struct stat st;
-        if (r >= 0)
-                r = RET_NERRNO(fstat(dfd, &st));
-        if (r >= 0)
-                r = RET_NERRNO(fchownat(dfd, "hosts", 0, st.st_gid, AT_SYMLINK_NOFOLLOW));
+        _cleanup_close_ int hfd = hosts_dir_open(dfd, dir);
+        if (hfd < 0)
+                return hfd;
+        /* The single hosts file of berth before hosts.d. */
+        (void) unlinkat(dfd, "hosts", 0);
+
+        char **names = xcalloc(b->n + 1, sizeof *names);
+        int r = 0;
+        for (size_t i = 0; i < b->n; i++) {
+                _cleanup_free_ char *line = host_line(b->entries + i, &names[i]);
+                if (r < 0 || faccessat(hfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue;
+                /* Group-readable: dnsmasq's group is the dir's (hosts_dir_open()). */
+                r = write_file_atomic_at(hfd, names[i], line, strlen(line), 0640);
+                if (r < 0)
+                        log_error_errno(r, "Cannot write %s/" DNSMASQ_HOSTS_DIR "/%s: %m", dir, names[i]);
+        }
+        qsort(names, b->n, sizeof *names, strcmp_ptr);
+        bool removed = false;
+        _cleanup_closedir_ DIR *d = NULL;
+        int k = opendir_dup(hfd, &d);
+        struct dirent *de;
+        while (k >= 0 && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                const char *key = de->d_name;
+                if (bsearch(&key, names, b->n, sizeof *names, strcmp_ptr))
+                        continue;
+                if (unlinkat(hfd, de->d_name, 0) >= 0)
+                        removed = true;
+        }
+        strv_free(names);
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s/hosts: %m", dir);
+                return r;
         pid_t pid = dnsmasq_running(dfd);
         if (pid > 0)
-                return RET_NERRNO(kill(pid, SIGHUP)); /* rereads the hosts file */
+                return removed ? RET_NERRNO(kill(pid, SIGHUP)) : 0;
         return dnsmasq_start(dir, b);
 }

@@ -40,6 +40,17 @@ int address_allocate(Network *net, Store *store, const char *name, const Entry *
                 if (k > 0 && !streq(live[i].id, net->id))
                         used[k] = 1;
         }
+        /* Its own reservation, where no running machine has it: no other
+         * machine holds it (each was chosen clear of all others below; a
+         * copy of it, running, is in USED), so nothing else needs reading. */
+        _cleanup_close_ int own = open_dir_nofollow(store->machines_fd, name);
+        uint32_t k0 = own < 0 ? 0 : reservation_read(own, &net->subnet);
+        if (k0 > 1 && k0 <= max && !used[k0]) {
+                *ret = k0;
+                return 0;
+        }
+        /* A first start (or its address taken): the reservations of the
+         * store's every machine. */
         char **names = NULL;
         int r = store_list_machines(store, &names);
         if (r < 0)

@@ -25,52 +25,44 @@ static void mac_format(const uint8_t mac[static 6], char buf[static 18]) {
         snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
-/* One "set NAME { TYPE; elements = { ... } }", empty sets without elements
- * (nft refuses "elements = { }").  ELEMENTS is a list of ", "-separated
- * entries, or "". */
-static void set_append(char **s, const char *name, const char *type, const char *elements) {
-        strextendf(s, "  set %s {\n    %s\n", name, type);
-        if (*elements)
-                strextendf(s, "    elements = { %s }\n", elements);
-        strextendf(s, "  }\n");
+void net_filter_elements(char **s, const char *verb, const FilterPort *p) {
+        char mac[18], a[INET6_ADDRSTRLEN];
+        mac_format(p->mac, mac);
+        /* Names come from berth (network.c checks them with ifname_is_valid()). */
+        strextendf(s, "%s element bridge berth ports { \"%s\" }\n", verb, p->ifname);
+        strextendf(s, "%s element bridge berth port_mac { \"%s\" . %s }\n", verb, p->ifname, mac);
+        strextendf(s, "%s element bridge berth port_ip4 { \"%s\" . %s }\n", verb, p->ifname,
+                   ipaddr_format(&p->addr, a));
+        IPAddr six[3];
+        size_t k = port_addrs6(p, six);
+        _cleanup_free_ char *ip6 = xstrdup(""), *nd = xstrdup("");
+        for (size_t j = 0; j < k; j++) {
+                strextendf(&ip6, "%s\"%s\" . %s", j ? ", " : "", p->ifname, ipaddr_format(six + j, a));
+                /* nft 1.0.6 has no "icmpv6 taddr": the NDP target is a raw
+                 * 128-bit field, matched as a number. */
+                strextendf(&nd, "%s\"%s\" . 0x", j ? ", " : "", p->ifname);
+                for (size_t b = 0; b < 16; b++)
+                        strextendf(&nd, "%02x", six[j].bytes[b]);
+        }
+        strextendf(s, "%s element bridge berth port_ip6 { %s }\n", verb, ip6);
+        strextendf(s, "%s element bridge berth port_nd { %s }\n", verb, nd);
 }
 
-char *net_filter_ruleset(const FilterPort *ports, size_t n) {
+char *net_filter_ruleset(bool any) {
         /* "add" first makes the "delete" valid when there is no table. */
         char *s = xstrdup("add table bridge berth\ndelete table bridge berth\n");
-        if (n == 0)
+        if (!any)
                 return s;
 
-        _cleanup_free_ char *names = xstrdup(""), *macs = xstrdup(""), *ip4 = xstrdup(""), *ip6 = xstrdup(""),
-                            *nd = xstrdup("");
-        for (size_t i = 0; i < n; i++) {
-                const FilterPort *p = ports + i;
-                const char *sep = i ? ", " : "";
-                char mac[18], a[INET6_ADDRSTRLEN];
-                mac_format(p->mac, mac);
-                /* Names come from berth (network.c checks them with ifname_is_valid()). */
-                strextendf(&names, "%s\"%s\"", sep, p->ifname);
-                strextendf(&macs, "%s\"%s\" . %s", sep, p->ifname, mac);
-                strextendf(&ip4, "%s\"%s\" . %s", sep, p->ifname, ipaddr_format(&p->addr, a));
-                IPAddr six[3];
-                size_t k = port_addrs6(p, six);
-                for (size_t j = 0; j < k; j++) {
-                        strextendf(&ip6, "%s\"%s\" . %s", i || j ? ", " : "", p->ifname,
-                                   ipaddr_format(six + j, a));
-                        /* nft 1.0.6 has no "icmpv6 taddr": the NDP target is
-                         * a raw 128-bit field, matched as a number. */
-                        strextendf(&nd, "%s\"%s\" . 0x", i || j ? ", " : "", p->ifname);
-                        for (size_t b = 0; b < 16; b++)
-                                strextendf(&nd, "%02x", six[j].bytes[b]);
-                }
-        }
-
         strextendf(&s, "table bridge berth {\n");
-        set_append(&s, "ports", "type ifname", names);
-        set_append(&s, "port_mac", "type ifname . ether_addr", macs);
-        set_append(&s, "port_ip4", "type ifname . ipv4_addr", ip4);
-        set_append(&s, "port_ip6", "type ifname . ipv6_addr", ip6);
-        set_append(&s, "port_nd", "typeof iifname . @th,64,128", nd);
+        /* The sets start empty: each port's elements come and go with its
+         * machine (net_filter_elements()). */
+        strextendf(&s,
+                   "  set ports {\n    type ifname\n  }\n"
+                   "  set port_mac {\n    type ifname . ether_addr\n  }\n"
+                   "  set port_ip4 {\n    type ifname . ipv4_addr\n  }\n"
+                   "  set port_ip6 {\n    type ifname . ipv6_addr\n  }\n"
+                   "  set port_nd {\n    typeof iifname . @th,64,128\n  }\n");
         /* Before the bridge learns the frame's source MAC (that happens
          * after the prerouting hook): a spoofed MAC never moves another
          * machine's forwarding entry to this port.  Only ARP, IPv4 and IPv6

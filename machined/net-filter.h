@@ -10,11 +10,11 @@
  * machine never reaches it.  Guests cannot act as the bridge's router or
  * DHCP server (router advertisements, redirects, DHCP answers).
  *
- * Like "inet berth", the table is recomputed from the machines' network
- * entries by network_sync() (network.h), in the same nftables transaction:
- * it follows starts, stops and crashed supervisors without any state of
- * its own.  Constant rules over sets keyed by port name, so a thousand
- * machines cost set elements, not rules. */
+ * Like "inet berth", the table follows the machines' network entries in
+ * network_sync() (network.h), in the same nftables transaction: constant
+ * rules over sets keyed by port name, so a thousand machines cost set
+ * elements, not rules, and a start or stop adds or deletes only its
+ * machine's elements (net-rules.c). */
 
 #include <net/if.h>
 #include <stdint.h>
@@ -29,6 +29,10 @@ typedef struct FilterPort {
 } FilterPort;
 
 /* nftables commands (malloc'ed) that replace table "bridge berth", if
- * any, with the filter for PORTS; with no ports, they only remove it.  For
- * one transaction with the rest of berth's rules. */
-char *net_filter_ruleset(const FilterPort *ports, size_t n);
+ * any, with the filter's rules over empty sets (ANY: some port is
+ * filtered); without, they only remove it.  For one transaction with the
+ * rest of berth's rules. */
+char *net_filter_ruleset(bool any);
+/* Append to *S the commands that VERB ("add" or "delete") port P's
+ * elements in the filter's sets: what a machine's start or stop changes. */
+void net_filter_elements(char **s, const char *verb, const FilterPort *p);

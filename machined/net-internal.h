@@ -69,7 +69,9 @@ void forwarding_owned(int nsfd, bool *ret4, bool *ret6);
 void forwarding_restore(int nsfd);
 
 /* net-rules.c */
-int nft_apply(const BridgeView *bridges, size_t n, bool own4, bool own6);
+/* Bring the tables in line with BRIDGES: per machine where only machines
+ * changed (NSFD's state file says what is in), else whole. */
+int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6);
 
 /* dnsmasq.c */
 char *dnsmasq_dir_path(const char *ns_path, const char *bridge);

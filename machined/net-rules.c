@@ -1,39 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <nftables/libnftables.h>
 
+#include "fs.h"
+#include "hash.h"
 #include "log.h"
 #include "net-filter.h"
 #include "net-internal.h"
 #include "util.h"
 
-/* ----- nftables: the whole "inet berth" table from the live entries ----- */
+/* ----- nftables: the "inet berth" table from the live entries ----- */
 
 /* The port forwards of every bridge as two maps, "PROTO . HOST_PORT" to the
  * machine's "ADDRESS . PORT": one lookup per packet, however many machines
- * and forwards there are (a rule per forward was a linear walk). */
-static void nft_forward_maps(char **s, const BridgeView *bridges, size_t n) {
-        _cleanup_free_ char *e4 = xstrdup(""), *e6 = xstrdup("");
-        for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < bridges[i].n; j++) {
-                        const Entry *e = bridges[i].entries + j;
-                        for (size_t k = 0; k < e->n_ports; k++) {
-                                const PortForward *p = e->ports + k;
-                                const char *proto = port_protocol_to_string(p->protocol);
-                                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
-                                strextendf(&e4, "%s%s . %u : %s . %u", *e4 ? ", " : "", proto, p->host_port,
-                                           ipaddr_format(&e->addr, a), p->guest_port);
-                                strextendf(&e6, "%s%s . %u : %s . %u", *e6 ? ", " : "", proto, p->host_port,
-                                           ipaddr_format(&e->addr6, a6), p->guest_port);
-                        }
-                }
-        strextendf(s, "  map forward4 {\n    type inet_proto . inet_service : ipv4_addr . inet_service\n");
-        if (*e4)
-                strextendf(s, "    elements = { %s }\n", e4);
-        strextendf(s, "  }\n  map forward6 {\n    type inet_proto . inet_service : ipv6_addr . inet_service\n");
-        if (*e6)
-                strextendf(s, "    elements = { %s }\n", e6);
-        strextendf(s, "  }\n");
+ * and forwards there are (a rule per forward was a linear walk).  Empty
+ * here: each machine's forwards come and go with it (machine_elements()). */
+static void nft_forward_maps(char **s) {
+        strextendf(s, "  map forward4 {\n    type inet_proto . inet_service : ipv4_addr . inet_service\n  }\n"
+                      "  map forward6 {\n    type inet_proto . inet_service : ipv6_addr . inet_service\n  }\n");
 }
 
 /* Port forwards: from anywhere to any local address (other hosts, machines
@@ -76,7 +61,7 @@ static void nft_sibling_rules(char **s, const BridgeView *bridges, size_t n) {
 
 static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool own6) {
         char *s = xstrdup("table inet berth {\n");
-        nft_forward_maps(&s, bridges, n);
+        nft_forward_maps(&s);
         /* route_localnet (see bridge_ensure()) would also let a guest send to
          * the host's 127.0.0.1 services: nothing from a bridge may be
          * addressed there.  Before conntrack, so no NAT can dress it up. */
@@ -152,14 +137,15 @@ static char *nft_ruleset(const BridgeView *bridges, size_t n, bool own4, bool ow
         return s;
 }
 
-static int nft_run(const char *cmd) {
+/* QUIET: a failure is expected now and then, and handled (nft_apply()). */
+static int nft_run_flags(const char *cmd, bool quiet) {
         struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
         if (!ctx)
                 return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Cannot create an nftables context.");
         nft_ctx_buffer_output(ctx);
         nft_ctx_buffer_error(ctx);
         int r = nft_run_cmd_from_buffer(ctx, cmd);
-        if (r != 0) {
+        if (r != 0 && !quiet) {
                 const char *err = nft_ctx_get_error_buffer(ctx);
                 log_error("nftables refused berth's rules: %s", err && *err ? err : "(no message)");
                 log_debug("The rules were:\n%s", cmd);
@@ -168,30 +154,109 @@ static int nft_run(const char *cmd) {
         return r != 0 ? -EIO : 0;
 }
 
-/* The filtered ports of all bridges (AddressFilter=yes). */
-static FilterPort *nft_filter_ports(const BridgeView *bridges, size_t n, size_t *ret_n) {
-        FilterPort *ports = NULL;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < bridges[i].n; j++) {
-                        const Entry *e = bridges[i].entries + j;
-                        /* Our own names; the check keeps the rules' syntax whole. */
-                        if (!e->filter || !ifname_is_valid(e->veth))
-                                continue;
-                        ports = realloc(ports, (k + 1) * sizeof *ports);
-                        if (!ports)
-                                abort();
-                        ports[k] = (FilterPort) { .addr = e->addr, .addr6 = e->addr6, .subnet6 = bridges[i].subnet6 };
-                        memcpy(ports[k].ifname, e->veth, sizeof ports[k].ifname);
-                        memcpy(ports[k].mac, e->mac, sizeof ports[k].mac);
-                        k++;
-                }
-        *ret_n = k;
-        return ports;
+static int nft_run(const char *cmd) {
+        return nft_run_flags(cmd, false);
 }
 
-int nft_apply(const BridgeView *bridges, size_t n, bool own4, bool own6) {
+static int nft_run_quiet(const char *cmd) {
+        return nft_run_flags(cmd, true);
+}
+
+/* What one machine puts into the tables' maps and sets: its forwards and,
+ * with AddressFilter=yes, its port's filter.  VERB "add" or "delete" (a
+ * map's element is deleted by its key). */
+static char *machine_elements(const BridgeView *b, const Entry *e, const char *verb) {
+        char *s = xstrdup("");
+        bool del = streq(verb, "delete");
+        for (size_t k = 0; k < e->n_ports; k++) {
+                const PortForward *p = e->ports + k;
+                const char *proto = port_protocol_to_string(p->protocol);
+                char a[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+                if (del)
+                        strextendf(&s,
+                                   "delete element inet berth forward4 { %s . %u }\n"
+                                   "delete element inet berth forward6 { %s . %u }\n",
+                                   proto, p->host_port, proto, p->host_port);
+                else
+                        strextendf(&s,
+                                   "add element inet berth forward4 { %s . %u : %s . %u }\n"
+                                   "add element inet berth forward6 { %s . %u : %s . %u }\n",
+                                   proto, p->host_port, ipaddr_format(&e->addr, a), p->guest_port, proto,
+                                   p->host_port, ipaddr_format(&e->addr6, a6), p->guest_port);
+        }
+        /* Our own names; the check keeps the rules' syntax whole. */
+        if (e->filter && ifname_is_valid(e->veth)) {
+                FilterPort fp = { .addr = e->addr, .addr6 = e->addr6, .subnet6 = b->subnet6 };
+                memcpy(fp.ifname, e->veth, sizeof fp.ifname);
+                memcpy(fp.mac, e->mac, sizeof fp.mac);
+                net_filter_elements(&s, verb, &fp);
+        }
+        return s;
+}
+
+/* ----- What is in place: NFT_STATE in the namespace's dir -----
+ *
+ * Line one "SHAPE HASH": the hash of the tables' rules without their
+ * elements (which bridges, their subnets, forwarding).  Then one line per
+ * machine whose elements are in: "ID HASH DELETE", the hash of its "add"
+ * commands and the commands that take them out again, ";"-separated.  A
+ * start or stop with the shape unchanged adds and deletes only what
+ * differs: its own machine's elements, not the fleet's.  Anything else (a
+ * bridge more or less, no state, nftables refusing the change) rebuilds
+ * the tables whole, as before. */
+#define NFT_STATE "nft-state"
+#define NFT_STATE_MAX (64U << 20)
+
+typedef struct Applied {
+        char *id;
+        char *hash;
+        char *del;
+} Applied;
+
+static int applied_cmp(const void *a, const void *b) {
+        const Applied *x = a, *y = b;
+        int c = strcmp(x->id, y->id);
+        return c ? c : strcmp(x->hash, y->hash);
+}
+
+/* The lines of TEXT (modified in place) into *RET, sorted; returns the shape's hash or NULL. */
+static const char *state_parse(char *text, Applied **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        char *save = NULL, *line = strtok_r(text, "\n", &save);
+        if (!line || !startswith(line, "SHAPE "))
+                return NULL;
+        const char *shape = line + strlen("SHAPE ");
+        Applied *list = NULL;
+        size_t n = 0, cap = 0;
+        while ((line = strtok_r(NULL, "\n", &save))) {
+                char *h = strchr(line, ' ');
+                char *d = h ? strchr(h + 1, ' ') : NULL;
+                if (!d)
+                        continue;
+                *h++ = 0;
+                *d++ = 0;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 64;
+                        list = realloc(list, cap * sizeof *list);
+                        if (!list)
+                                abort();
+                }
+                list[n++] = (Applied) { .id = line, .hash = h, .del = d };
+        }
+        qsort(list, n, sizeof *list, applied_cmp);
+        *ret = list;
+        *ret_n = n;
+        return shape;
+}
+
+static char *hash_format(const char *s) {
+        return xasprintf("%016" PRIx64, fnv1a64(s));
+}
+
+int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6) {
         if (n == 0) {
+                (void) unlinkat(nsfd, NFT_STATE, 0);
                 /* Nothing to do (and no nftables needed) unless our tables are there. */
                 struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
                 if (!ctx)
@@ -206,12 +271,94 @@ int nft_apply(const BridgeView *bridges, size_t n, bool own4, bool own6) {
                 nft_ctx_free(ctx);
                 return *cmd ? nft_run(cmd) : 0;
         }
+        bool any_filter = false;
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < bridges[i].n; j++)
+                        any_filter = any_filter || bridges[i].entries[j].filter;
         /* "add table" first makes the delete valid when there is none: one
          * transaction, so packets never see a half-made table. */
-        size_t n_ports = 0;
-        _cleanup_free_ FilterPort *ports = nft_filter_ports(bridges, n, &n_ports);
-        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6),
-                            *filter = net_filter_ruleset(ports, n_ports);
-        _cleanup_free_ char *cmd = xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
-        return nft_run(cmd);
+        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6), *filter = net_filter_ruleset(any_filter);
+        _cleanup_free_ char *shape = xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
+        _cleanup_free_ char *shape_hash = hash_format(shape);
+
+        /* What should be in: every machine's elements, and the state to record. */
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+                total += bridges[i].n;
+        Applied *want = xcalloc(total + 1, sizeof *want);
+        char **adds = xcalloc(total + 1, sizeof *adds);
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < bridges[i].n; j++, w++) {
+                        const Entry *e = bridges[i].entries + j;
+                        adds[w] = machine_elements(bridges + i, e, "add");
+                        char *del = machine_elements(bridges + i, e, "delete");
+                        for (char *c = del; *c; c++)
+                                if (*c == '\n')
+                                        *c = ';';
+                        want[w] = (Applied) { .id = xstrdup(e->id), .hash = hash_format(adds[w]), .del = del };
+                }
+
+        /* The change from what is in, when the shape is the same. */
+        _cleanup_free_ char *text = NULL, *delta = NULL;
+        Applied *have = NULL;
+        size_t n_have = 0;
+        const char *have_shape = NULL;
+        if (read_file_at(nsfd, NFT_STATE, NFT_STATE_MAX, &text, NULL) >= 0)
+                have_shape = state_parse(text, &have, &n_have);
+        if (have_shape && streq(have_shape, shape_hash)) {
+                delta = xstrdup("");
+                bool *kept = xcalloc(n_have + 1, sizeof *kept);
+                for (size_t i = 0; i < total; i++) {
+                        Applied *h = bsearch(want + i, have, n_have, sizeof *have, applied_cmp);
+                        if (h)
+                                kept[h - have] = true;
+                        else
+                                strextendf(&delta, "%s", adds[i]);
+                }
+                /* Deletions first: a machine whose elements changed (same
+                 * ID, another hash) gives up its keys before it adds them. */
+                _cleanup_free_ char *dels = xstrdup("");
+                for (size_t i = 0; i < n_have; i++)
+                        if (!kept[i] && *have[i].del)
+                                strextendf(&dels, "%s\n", have[i].del);
+                free(kept);
+                char *d = xasprintf("%s%s", dels, delta);
+                free(delta);
+                delta = d;
+        }
+
+        int r;
+        if (delta) {
+                r = *delta ? nft_run_quiet(delta) : 0;
+                if (r < 0)
+                        log_debug("nftables refused the change of berth's elements: rebuilding the tables.");
+        }
+        if (!delta || r < 0) {
+                _cleanup_free_ char *cmd = xstrdup(shape);
+                for (size_t i = 0; i < total; i++)
+                        strextendf(&cmd, "%s", adds[i]);
+                r = nft_run(cmd);
+        }
+
+        /* Record what is in now (nothing we can trust after a failure). */
+        if (r >= 0) {
+                _cleanup_free_ char *state = xasprintf("SHAPE %s\n", shape_hash);
+                for (size_t i = 0; i < total; i++)
+                        strextendf(&state, "%s %s %s\n", want[i].id, want[i].hash, want[i].del);
+                if (write_file_atomic_at(nsfd, NFT_STATE, state, strlen(state), 0600) < 0)
+                        (void) unlinkat(nsfd, NFT_STATE, 0);
+        } else
+                (void) unlinkat(nsfd, NFT_STATE, 0);
+
+        free(have);
+        for (size_t i = 0; i < total; i++) {
+                free(want[i].id);
+                free(want[i].hash);
+                free(want[i].del);
+                free(adds[i]);
+        }
+        free(want);
+        free(adds);
+        return r;
 }

@@ -34,7 +34,7 @@ static void teardown(int nsfd, const char *ns_path, char **dead, bool last, Sync
         /* Rules and forwarding first: the bridges' deletion is the slow part,
          * and once they are gone nothing of berth's network is left. */
         if (last) {
-                (void) nft_apply(NULL, 0, false, false);
+                (void) nft_apply(nsfd, NULL, 0, false, false);
                 forwarding_restore(nsfd);
         }
         for (char **b = dead; b && *b; b++)
@@ -139,7 +139,7 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                 if (r < 0 && ret == 0)
                         ret = r;
                 forwarding_owned(nsfd, &own4, &own6);
-                r = nft_apply(views, n_views, own4, own6);
+                r = nft_apply(nsfd, views, n_views, own4, own6);
                 if (r < 0 && ret == 0)
                         ret = r;
         }

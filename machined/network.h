@@ -25,12 +25,18 @@
  *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
  *                     forwards, AddressFilter=), locked by its supervisor
  *                     while it lives
- * and, for the bridge's DHCP/DNS server, which reads its hosts file as an
+ *   nft-state         what of the machines is in the nftables tables
+ *                     (net-rules.c)
+ * and, for the bridge's DHCP/DNS server, which reads its hosts files as an
  * unprivileged user, /run/berth-network/dnsmasq/COOKIE-BRIDGE/ (root's,
- * 0750 for dnsmasq's group): pid, hosts, leases, log.
- * After any change, network_sync() recomputes everything (drops machines
- * whose supervisor is gone, the nftables table, dnsmasq, the bridge) from
- * these files: one mechanism for start, stop, crash recovery and gc.
+ * 0750 for dnsmasq's group): pid, hosts.d/ID-HASH (one per machine),
+ * leases, log.
+ * After any change, network_sync() brings everything in line (drops
+ * machines whose supervisor is gone, the nftables tables, dnsmasq, the
+ * bridge) with these files: one mechanism for start, stop, crash recovery
+ * and gc.  What it changes is per machine: a start adds one hosts file and
+ * its own map and set elements, a stop removes them; only a change of
+ * bridges rebuilds the tables whole.
  *
  * Mode=macvlan/ipvlan: a link on the host interface Link=, moved into the
  * machine; addresses come from that network (the guest's own DHCP).

@@ -146,13 +146,16 @@ echo 0 >/proc/sys/net/ipv6/conf/all/forwarding
 DNSMASQ_DIR=/run/berth-network/dnsmasq/$NETNS_COOKIE-berth0
 addr_of() { berth list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .addresses[0] // empty'; }
 check "start a with a forward" berth start --port 18099:80 a
-check "start b (its dnsmasq rereads the hosts file as an unprivileged user)" berth start b
+check "start b (its dnsmasq reads the new hosts file as an unprivileged user)" berth start b
 check_eq "state dirs are 0700 root" "" "$(find "$STATE" -type d \( ! -perm 0700 -o ! -user root \) -printf '%m %u %p\n')"
 check_eq "state files are 0600 root" "" "$(find "$STATE" -type f \( ! -perm 0600 -o ! -user root \) -printf '%m %u %p\n')"
 check_output_contains "there are machine entries to protect" "ADDRESS=" sh -c "cat '$STATE'/berth0/machines/*"
 check_eq "dnsmasq's dir is root's, readable by its group only" "750 root" "$(stat -c '%a %U' "$DNSMASQ_DIR")"
-check_eq "its hosts file is for dnsmasq's group only" "640 root" "$(stat -c '%a %U' "$DNSMASQ_DIR/hosts")"
-check_output_contains "and has b's address" ",$(addr_of b)(,|\$)" cat "$DNSMASQ_DIR/hosts"
+check_eq "its hosts dir is root's, for dnsmasq's group only (set-group-ID)" "2750 root" \
+        "$(stat -c '%a %U' "$DNSMASQ_DIR/hosts.d")"
+check_eq "its hosts files are for dnsmasq's group only" "640 root 640 root" \
+        "$(stat -c '%a %U' "$DNSMASQ_DIR"/hosts.d/* | tr '\n' ' ' | sed 's/ $//')"
+check_output_contains "and b's has b's address" ",$(addr_of b)(,|\$)" sh -c "cat '$DNSMASQ_DIR'/hosts.d/b@*"
 check_output_contains "b asking for DHCP gets its address (dnsmasq could read the new hosts file)" \
         "lease of $(addr_of b) obtained" berth exec b -- udhcpc -i host0 -n -q -f -s /bin/true
 check "stop a" berth stop a

@@ -152,7 +152,31 @@ static void test_misc(void) {
                     "startswith returns the rest, or NULL for a shorter string");
 }
 
+/* strextendf() grows its string in place: many appends (a ruleset line per
+ * machine) give the same text as one printf, from NULL or from "". */
+static void test_strextendf(void) {
+        char *s = NULL;
+        strextendf(&s, "%s", "");
+        TEST_ASSERT(s && streq(s, ""), "strextendf on NULL with nothing gives \"\"");
+        strextendf(&s, "a%d", 1);
+        TEST_ASSERT(streq(s, "a1"), "strextendf appends to \"\"");
+        free(s);
+        s = xstrdup("");
+        size_t want = 0;
+        bool ok = true;
+        for (int i = 0; i < 20000; i++) {
+                char line[32];
+                int n = snprintf(line, sizeof line, "line %d\n", i);
+                strextendf(&s, "line %d\n", i);
+                ok = ok && strncmp(s + want, line, (size_t) n) == 0;
+                want += (size_t) n;
+        }
+        TEST_ASSERT(ok && strlen(s) == want, "20000 appends keep every line, in order (%zu bytes)", want);
+        free(s);
+}
+
 int main(void) {
+        test_strextendf();
         test_dotdot();
         test_parse_size();
         test_safe_ato();
