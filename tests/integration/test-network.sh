@@ -222,10 +222,11 @@ check_output_contains "q has an address" '^10\.77\.0\.' addr_of q
 check "stop q" berth stop q
 fails=0
 for i in $(seq 1 100); do
-        berth start q >/dev/null 2>&1 || fails=$((fails + 1))
-        berth stop q >/dev/null 2>&1 || fails=$((fails + 1))
+        berth start q >/dev/null 2>>"$TEST_TMP/cycles.err" || { fails=$((fails + 1)); echo "(start $i)" >>"$TEST_TMP/cycles.err"; }
+        berth stop q >/dev/null 2>>"$TEST_TMP/cycles.err" || { fails=$((fails + 1)); echo "(stop $i)" >>"$TEST_TMP/cycles.err"; }
 done
 check_eq "100 start/stop cycles succeed" 0 "$fails"
+[ "$fails" = 0 ] || sed 's/^/# /' "$TEST_TMP/cycles.err"
 check "no veth or bridge soon after 100 cycles" wait_for 20 no_berth_links
 check "no nftables table after 100 cycles" no_berth_table
 check "no entries after 100 cycles" no_entries
