@@ -785,8 +785,10 @@ static int read_u64(const char *path, uint64_t *ret) {
         return safe_atou64(s, ret);
 }
 
-static int machine_stat(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
-                        uint64_t *ret) {
+/* The first of the machine's hierarchies with the file (V2FILE, or V1FILE
+ * where controller V1CTRL is), read by READ. */
+static int machine_file(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
+                        int (*read)(const char *path, uint64_t *ret), uint64_t *ret) {
         _cleanup_(hierarchies_freep) Hierarchy *owned = NULL;
         const Hierarchy *h;
         int n = machine_hierarchies(m, &owned, &h);
@@ -799,10 +801,15 @@ static int machine_stat(const MachineCgroup *m, const char *v2file, const char *
                 if (!dir)
                         continue;
                 _cleanup_free_ char *p = xasprintf("%s/%s", dir, i->v2 ? v2file : v1file);
-                if (read_u64(p, ret) >= 0)
+                if (read(p, ret) >= 0)
                         return 0;
         }
         return -ENODATA;
+}
+
+static int machine_stat(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
+                        uint64_t *ret) {
+        return machine_file(m, v2file, v1ctrl, v1file, read_u64, ret);
 }
 
 int cgroup_machine_memory_current(const MachineCgroup *m, uint64_t *ret) {
@@ -835,22 +842,7 @@ static int read_limit(const char *path, uint64_t *ret) {
 
 static int machine_limit(const MachineCgroup *m, const char *v2file, const char *v1ctrl, const char *v1file,
                          uint64_t *ret) {
-        _cleanup_(hierarchies_freep) Hierarchy *owned = NULL;
-        const Hierarchy *h;
-        int n = machine_hierarchies(m, &owned, &h);
-        if (n < 0)
-                return n;
-        for (const Hierarchy *i = h; i->mount; i++) {
-                if (!i->v2 && !has_controller(i, v1ctrl))
-                        continue;
-                _cleanup_free_ char *dir = group_dir(i, m);
-                if (!dir)
-                        continue;
-                _cleanup_free_ char *p = xasprintf("%s/%s", dir, i->v2 ? v2file : v1file);
-                if (read_limit(p, ret) >= 0)
-                        return 0;
-        }
-        return -ENODATA;
+        return machine_file(m, v2file, v1ctrl, v1file, read_limit, ret);
 }
 
 int cgroup_machine_memory_max(const MachineCgroup *m, uint64_t *ret) {
