@@ -259,6 +259,22 @@ static int append_device_allow(sd_bus_message *m, const MachineConfig *cfg) {
         return r;
 }
 
+/* StartTransientUnit of UNIT ("fail" mode), its property array opened. */
+static int transient_unit_begin(sd_bus *bus, const char *unit, sd_bus_message **ret) {
+        int r = sd_bus_message_new_method_call(bus, ret, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(*ret, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(*ret, 'a', "(sv)");
+        return r;
+}
+
+/* The property array closed, and no auxiliary units. */
+static int transient_unit_end(sd_bus_message *m) {
+        int r = sd_bus_message_close_container(m);
+        return r < 0 ? r : sd_bus_message_append(m, "a(sa(sv))", 0);
+}
+
 int unit_start_machine(sd_bus *bus, const char *unit, const char *description, char *const *argv,
                        const MachineConfig *cfg, char **ret_result) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
@@ -268,11 +284,7 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
                 return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        r = transient_unit_begin(bus, unit, &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", description,
                                           "Slice", "s", UNIT_SLICE, "Delegate", "b", 1, "Type", "s", "notify",
@@ -292,9 +304,7 @@ int unit_start_machine(sd_bus *bus, const char *unit, const char *description, c
         if (r >= 0)
                 r = append_exec_start(m, argv);
         if (r >= 0)
-                r = sd_bus_message_close_container(m); /* properties */
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+                r = transient_unit_end(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
 
@@ -311,11 +321,7 @@ int unit_start_scope(sd_bus *bus, const char *unit, const char *slice, const cha
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to systemd's job signals: %m");
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        r = transient_unit_begin(bus, unit, &m);
         /* No DevicePolicy=: the device list is the payload's (cgroup.c), as
          * systemd's names cannot say an OCI spec's major:minor rules. */
         if (r >= 0)
@@ -325,9 +331,7 @@ int unit_start_scope(sd_bus *bus, const char *unit, const char *slice, const cha
         if (r >= 0)
                 r = append_limits(m, limits, false);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+                r = transient_unit_end(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
         _cleanup_free_ char *result = NULL;
@@ -479,11 +483,7 @@ int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, co
         unit_reset_failed(bus, unit);
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        r = transient_unit_begin(bus, unit, &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Slice", "s",
                                           UNIT_SLICE, "Type", "s", "forking", "PIDFile", "s", pid_file,
@@ -491,9 +491,7 @@ int unit_start_daemon(sd_bus *bus, const char *unit, const char *description, co
         if (r >= 0)
                 r = append_exec_start(m, argv);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+                r = transient_unit_end(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the StartTransientUnit call: %m");
 
