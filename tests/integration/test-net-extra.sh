@@ -91,7 +91,7 @@ check_output_contains "the error names the port and the listener" \
         "Host port tcp/18099 is in use: python3 \(pid $HTTP_PID\) listens on 127\.0\.0\.1:18099" cat "$TEST_TMP/refused"
 check_eq "the refused machine is not running" stopped "$(machine_state f)"
 check "no nftables table is left" no_berth_table
-check "no veth or bridge is left" no_berth_links
+check "no veth or bridge is left" wait_for 20 no_berth_links
 check_eq "the host service still answers" host-service "$(fetch http://127.0.0.1:18099/)"
 kill "$HTTP_PID"
 wait "$HTTP_PID" 2>/dev/null

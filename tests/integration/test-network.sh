@@ -173,7 +173,7 @@ check "start a" berth start a
 pkill -9 -f "berth-machined --root $BERTH_ROOT .* -- a\$"
 wait_for 10 is_stopped a
 check "gc after a SIGKILLed supervisor" berth gc
-check "gc leaves no veth or bridge" no_berth_links
+check "gc leaves no veth or bridge" wait_for 20 no_berth_links
 check "gc leaves no nftables table" no_berth_table
 check "gc leaves no entries" no_entries
 check "start after the crash" berth start a
