@@ -14,49 +14,23 @@ if [ -z "${BERTH_RL_MNTNS:-}" ]; then
 fi
 . "$(dirname "$0")/lib.sh"
 
-U=berth-rl$$
+. "$(dirname "$0")/lib-rootless.sh"
+
 U2=berth-rm$$   # a second user, who must not reach the first one's machines
-UDIR=$(mktemp -d /var/tmp/berth-rl.XXXXXX)   # the user's home and runtime dir
-chmod 755 "$UDIR"
-UHOME=$UDIR/home
-URUN=$UDIR/run
 SHARE=$(mktemp -d /var/tmp/berth-rl-share.XXXXXX) # what the user may read
 chmod 755 "$SHARE"
 
-# Two ranges no other line of the files holds: past every range there now.
-last_end() { awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print m + 0 }' /etc/subuid /etc/subgid; }
-START=$(( ($(last_end) / 65536 + 16) * 65536 + 1000 ))   # unaligned on purpose, as useradd's 100000
-END=$((START + 2 * 65536 - 1))
-
 cleanup_rl() {
-        local p
-        # Whatever still runs as the test's own user (a failed stop).
-        [ -n "${UID_U:-}" ] && for p in $(pgrep -U "$UID_U"); do kill -9 "$p" 2>/dev/null; done
         [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
         [ -n "${HP:-}" ] && kill "$HP" 2>/dev/null
         tmux -L "berth-rl$$" kill-server 2>/dev/null
-        usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
-        userdel -r -f "$U" >/dev/null 2>&1
+        rootless_cleanup
         userdel -r -f "$U2" >/dev/null 2>&1
-        rm -rf --one-file-system "$UDIR" "$SHARE"
+        rm -rf --one-file-system "$SHARE"
         cleanup
 }
 trap cleanup_rl EXIT
-
-# No range of its own from useradd: the test says which it has.
-useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$UHOME" -m -s /bin/sh "$U" || { not_ok "useradd $U"; done_testing; }
-mkdir -m 0700 "$URUN"
-chown "$U:" "$URUN"
-UID_U=$(id -u "$U")
-
-# ub ARGS...: berth as the user, with a clean environment.
-ub() {
-        setpriv --reuid "$U" --regid "$U" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-                HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" BERTH_TEMPLATE_DIR="$BERTH_TEMPLATE_DIR" \
-                BERTH_UNPACK="$BERTH_UNPACK" BERTH_IMPORT="$BERTH_IMPORT" BERTH_MACHINED="$BERTH_MACHINED" ${UENV:-} \
-                "$BERTH" "$@"
-}
-STATE=$UHOME/.local/share/berth
+rootless_user berth-rl || { not_ok "useradd"; done_testing; }
 base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
 # system_listing: what is under the system's state, with owner and times
 # (the host-wide UID registry excepted: other roots' creates change it; it
@@ -105,7 +79,7 @@ check_eq "root's machine still runs" "same running" "$(berth list --json | jq -r
 check_output_contains "create without subordinate IDs names /etc/subuid" "/etc/subuid" \
         ub create a --template busybox
 check_eq "and leaves nothing" "" "$(ls -A "$STATE/machines")"
-usermod --add-subuids "$START-$END" --add-subgids "$START-$END" "$U"
+rootless_add_ranges
 
 # --- machines from the user's ranges ------------------------------------------
 check "create a --template busybox" ub create a --template busybox

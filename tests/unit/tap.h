@@ -19,6 +19,22 @@ typedef struct Tap {
 
 static Tap tap_state;
 
+/* A check's text stays on its one TAP line: a value it shows may hold
+ * newlines (a file's content), which TAP would read as lines of its own. */
+static inline void tap_vprint_line(const char *fmt, va_list ap) {
+        char *text = NULL;
+        if (vasprintf(&text, fmt, ap) < 0) {
+                fputs("(out of memory)", stdout);
+                return;
+        }
+        for (const char *p = text; *p; p++)
+                if (*p == '\n')
+                        fputs("\\n", stdout);
+                else
+                        putchar(*p);
+        free(text);
+}
+
 __attribute__((format(printf, 2, 3))) static inline bool tap_ok(bool ok, const char *fmt, ...) {
         va_list ap;
 
@@ -28,7 +44,7 @@ __attribute__((format(printf, 2, 3))) static inline bool tap_ok(bool ok, const c
 
         printf("%sok %u - ", ok ? "" : "not ", tap_state.run);
         va_start(ap, fmt);
-        vprintf(fmt, ap);
+        tap_vprint_line(fmt, ap);
         va_end(ap);
         putchar('\n');
         fflush(stdout);
