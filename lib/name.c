@@ -66,6 +66,13 @@ int machine_name_validate(const char *name, const char **ret_reason) {
                 reason = "must not contain '..'";
                 goto fail;
         }
+        /* A machine's runtime directory is RUN/NAME, beside the one berth keeps
+         * its locks in: a machine of that name would share it, and its rm
+         * would take every other machine's lock files with it. */
+        if (strcmp(name, "locks") == 0) {
+                reason = "is reserved ('locks' is the runtime directory's own)";
+                goto fail;
+        }
 
         if (ret_reason)
                 *ret_reason = NULL;

@@ -6,10 +6,12 @@ machines_dir_empty() { [ -z "$(ls -A "$BERTH_ROOT/machines" 2>/dev/null)" ]; }
 
 # --- names ------------------------------------------------------------------------
 long=$(printf 'a%.0s' $(seq 65))
-for name in "" "." ".." "a/b" "../x" "$long" "é" "-x" ".hidden" "a..b" "a b" "x."; do
+for name in "" "." ".." "a/b" "../x" "$long" "é" "-x" ".hidden" "a..b" "a b" "x." locks; do
         check_status "name '$name' refused with usage status" 2 berth create "$name" --template busybox
 done
 check_output_contains "the error says what is wrong" "Invalid machine name: .*" berth create "a/b" --template busybox
+check_output_contains "'locks' is reserved (the runtime directory's own)" "Invalid machine name.*reserved" \
+        berth create locks --template busybox
 check "nothing was created" machines_dir_empty
 check "64 characters is fine" berth create "$(printf 'b%.0s' $(seq 64))" --template busybox
 check "rm it" berth rm "$(printf 'b%.0s' $(seq 64))"

@@ -50,6 +50,8 @@ int main(void) {
         test_bad("DEL", "x\x7f", "control character");
         test_bad("'_'", "my_box", "character other than");
         test_bad("'@'", "a@b", "character other than");
+        test_bad("\"locks\" (the runtime directory's own)", "locks", "reserved");
+
 
         test_good("a");
         test_good("web");
@@ -58,6 +60,8 @@ int main(void) {
         test_good("1");
         test_good("debian.bookworm");
         test_good("a.b.c");
+        test_good("locks2");
+        test_good("Locks");
         test_good("trailing-");
         test_good(name64);
 
