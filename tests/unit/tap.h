@@ -21,7 +21,7 @@ static Tap tap_state;
 
 /* A check's text stays on its one TAP line: a value it shows may hold
  * newlines (a file's content), which TAP would read as lines of its own. */
-static inline void tap_vprint_line(const char *fmt, va_list ap) {
+__attribute__((format(printf, 1, 0))) static inline void tap_vprint_line(const char *fmt, va_list ap) {
         char *text = NULL;
         if (vasprintf(&text, fmt, ap) < 0) {
                 fputs("(out of memory)", stdout);
