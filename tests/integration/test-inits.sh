@@ -52,9 +52,11 @@ timed_stop() {
         echo $(((${EPOCHREALTIME/./} - t0) / 1000))
 }
 
-# lifecycle NAME MAX_STOP_MS: reboot and stop a booted machine NAME.
+# lifecycle NAME: reboot and stop a booted machine NAME.  The stop's time is
+# printed, never asserted (a loaded host stretches it); that the init
+# powered off by itself, without the SIGKILL after --timeout, is the check.
 lifecycle() {
-        local m=$1 max=$2 old ms
+        local m=$1 old ms
         check "$m: boots to runlevel 2" wait_for 60 up "$m"
         check_output_contains "$m: status says it is asked through /run/initctl" \
                 'poweroff runlevel 0 on /run/initctl, else SIGPWR, reboot runlevel 6 on /run/initctl' berth status "$m"
@@ -70,7 +72,6 @@ lifecycle() {
         ms=$(timed_stop "$m")
         check "$m: berth stop succeeds" test -n "$ms"
         echo "# $m stopped in ${ms:-?} ms"
-        check "$m: ... within $max ms" test "${ms:-999999}" -le "$max"
         check "$m: it is stopped" is_stopped "$m"
         check_output_contains "$m: the supervisor asked for runlevel 0" \
                 'powering off the machine with runlevel 0 through /run/initctl' suplog "$m"
@@ -84,7 +85,7 @@ if sv=$(rootfs_tar sysvinit sysvinit-core); then
         ok "a Debian 12 rootfs with sysvinit"
         check "create the sysvinit machine" berth create sv --from-tar "$sv" --set Network.Mode=none
         check "start it" berth start sv
-        is_running sv && lifecycle sv 2000
+        is_running sv && lifecycle sv
 
         # A guest pointing /run/initctl at a FIFO the host reads: the request
         # stays inside the guest (it finds nothing and falls back to SIGPWR).
@@ -115,7 +116,7 @@ if orc=$(rootfs_tar openrc openrc,sysvinit-core); then
         check "create the OpenRC machine" berth create orc --from-tar "$orc" --set Network.Mode=none
         check "start it" berth start orc
         # OpenRC's own shutdown (stopping its services) takes about 1.5 s here.
-        is_running orc && lifecycle orc 5000
+        is_running orc && lifecycle orc
         check_output_contains "OpenRC ran the shutdown" 'Saving dependency cache' berth logs orc
 else
         not_ok "a Debian 12 rootfs with OpenRC (mmdebstrap failed)"
