@@ -183,10 +183,10 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 return ERR_USAGE;
         }
         /* Without root only the sources that unpack inside the machine's
-         * user namespace exist yet. */
-        if (geteuid() != 0 && !a.from_tar && !(a.template && streq(a.template, "busybox"))) {
-                log_error("Without root, machines are made with --template busybox or --from-tar only so far; "
-                          "run this as root, or use one of those.");
+         * user namespace exist yet (--image: in the image store's). */
+        if (geteuid() != 0 && !a.from_tar && !image && !(a.template && streq(a.template, "busybox"))) {
+                log_error("Without root, machines are made with --template busybox, --from-tar or --image only "
+                          "so far; run this as root, or use one of those.");
                 return ERR_USAGE;
         }
         if (image)
