@@ -34,17 +34,18 @@ static int wait_helper(pid_t pid, const char *what) {
 }
 
 /* Without root the PID and mount namespaces need a user namespace of
- * their own: one that maps only the caller's own IDs, to themselves, so
- * that what the helper writes (a pulled blob) is the caller's on the host
- * and it gains no ID the caller did not have.  A process may write such a
+ * their own: one that maps only the caller's own IDs, as root there (so
+ * that the helper keeps the capabilities it then drops to the few it
+ * needs, and what it writes, a pulled blob, is the caller's on the host);
+ * it gains no ID the caller did not have.  A process may write such a
  * one-line map of its own namespace without newuidmap. */
 static int map_self(uid_t uid, gid_t gid) {
         char line[64];
-        snprintf(line, sizeof line, "%u %u 1\n", (unsigned) uid, (unsigned) uid);
+        snprintf(line, sizeof line, "0 %u 1\n", (unsigned) uid);
         int r = write_string_at(AT_FDCWD, "/proc/self/uid_map", line);
         if (r >= 0)
                 r = write_string_at(AT_FDCWD, "/proc/self/setgroups", "deny\n");
-        snprintf(line, sizeof line, "%u %u 1\n", (unsigned) gid, (unsigned) gid);
+        snprintf(line, sizeof line, "0 %u 1\n", (unsigned) gid);
         if (r >= 0)
                 r = write_string_at(AT_FDCWD, "/proc/self/gid_map", line);
         return r;
