@@ -128,7 +128,7 @@ check_output_contains "a third machine: out of ranges, said" "taken by machines.
 check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 
 # Not yet without root: said, nothing changed.
-check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
+check_output_contains "create --template debian: refused for now" "busybox, --from-tar or --image only" \
         ub create d --template debian
 
 # --- cp of a stopped machine's files --------------------------------------------
