@@ -85,6 +85,14 @@ check_fails "... not in the shared layer" grep -qx changed "$LAYERS/$layer/tree/
 check "a second machine of the image: pull REF NAME" ub pull $REG/bb:1 box2 --set Network.Mode=none
 check "start box2 beside box" ub start box2
 check_eq "box2 does not see box's change" 0 "$(ub exec box2 -- grep -c changed /etc/hostname)"
+check "create flat --image --copy" ub create flat --image $REG/bb:1 --copy --set Network.Mode=none
+fbase=$(sed -n 's/^UID_BASE=//p' "$STATE/machines/flat/idmap")
+check "... a copy in a range of its own" test -n "$fbase" -a "$fbase" != "$ibase" -a ! -e "$STATE/machines/flat/layers"
+check_eq "... owned by that range" "$fbase" "$(stat -c %u "$STATE/machines/flat/rootfs/bin/busybox" 2>&1)"
+check "start flat" ub start flat
+check_eq "flat runs the image's busybox as its root" "0 0" "$(ub exec flat -- stat -c '%u %g' /bin/busybox)"
+check "stop flat" ub stop flat
+check "rm flat" ub rm flat
 check_output_contains "rmi of an image in use: refused, naming the machines" "in use by box" ub rmi $REG/bb:1
 check "stop box" ub stop box
 check "stop box2" ub stop box2
