@@ -7,6 +7,10 @@
 #                                   $W/NAME.yml with YAML appended (tls, auth)
 #   stop_registries                 stop every registry started
 #   push SKOPEO-COPY-ARGS...        skopeo copy to a registry without TLS checks
+#   start_proxy PORT UPSTREAM USER:PW  registry-proxy.py on 127.0.0.1:PORT in front
+#                                   of registry UPSTREAM (ADDR): bearer tokens for
+#                                   USER:PW, redirected and cut blobs; log $W/proxy.log
+#   authfile REGISTRY USER:PW FILE  write FILE in podman's auth.json format
 #
 # W (a scratch dir) must be set before start_registry.
 
@@ -53,3 +57,12 @@ EOF
 }
 
 push() { skopeo copy -q --dest-tls-verify=false "$@"; }
+
+start_proxy() {
+        python3 "$(dirname "${BASH_SOURCE[0]}")/registry-proxy.py" "$1" "http://$2" "$3" "$W/proxy.log" \
+                >"$W/proxy.out" 2>&1 &
+        REGPIDS+=($!)
+        wait_for 20 curl -s -o /dev/null "http://127.0.0.1:$1/v2/"
+}
+
+authfile() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"; }

@@ -189,7 +189,6 @@ auth:
     path: $W/htpasswd"
 check "push to it" push --dest-creds tester:s3cret-pw "oci:$L:bb" "docker://$TREG/secure/bb:1"
 # authfile REGISTRY USER:PASSWORD FILE
-authfile() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"; }
 authfile $TREG tester:s3cret-pw "$W/auth.json"
 authfile $TREG tester:wrong-pw "$W/bad-auth.json"
 
@@ -213,13 +212,7 @@ check "the default auth file (\$REGISTRY_AUTH_FILE) is read too" \
 
 # --- bearer tokens, a redirect to another origin, a broken transfer ----------
 PROXY=127.0.0.1:5080
-start_proxy() {
-        python3 "$(dirname "$0")/registry-proxy.py" 5080 "http://$REG" tokenuser:token-pw "$W/proxy.log" \
-                >"$W/proxy.out" 2>&1 &
-        REGPIDS+=($!)
-        wait_for 20 curl -s -o /dev/null "http://$PROXY/v2/"
-}
-check "start a token-auth front of the plain registry on $PROXY" start_proxy
+check "start a token-auth front of the plain registry on $PROXY" start_proxy 5080 $REG tokenuser:token-pw
 authfile $PROXY tokenuser:token-pw "$W/proxy-auth.json"
 authfile $PROXY tokenuser:nope "$W/proxy-bad.json"
 check_status "a token service that refuses the credentials: exit 1" 1 \

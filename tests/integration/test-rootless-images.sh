@@ -64,6 +64,17 @@ check_output_contains "... also as a table" "$REG/bb:1" ub images
 check_eq "root's images are as they were" "$root_images" "$(berth images --json)"
 check_eq "root's store does not hold the user's image twice" 1 \
         "$(berth images --json | jq --arg r "$REG/bb:1" '[.[] | select(.reference == $r)] | length')"
+# The user's own auth file, where podman keeps it: found without --authfile.
+PROXY=127.0.0.1:5080
+check "start a token-auth front of the registry on $PROXY" start_proxy 5080 $REG tokenuser:token-pw
+check_output_contains "without credentials the user's pull is refused, saying why" "refused an anonymous pull" \
+        ub pull $PROXY/bb:1
+mkdir -p "$URUN/containers" && authfile $PROXY tokenuser:token-pw "$URUN/containers/auth.json" &&
+        chown -R "$U:" "$URUN/containers"
+check "with \$XDG_RUNTIME_DIR/containers/auth.json it pulls" ub pull $PROXY/bb:1
+check "the token was asked for with those credentials" grep -q "^token creds=yes" "$W/proxy.log"
+check "rmi it again" ub rmi $PROXY/bb:1
+rm -rf "$URUN/containers"
 check_output_contains "building a template's image stays root's: said so" "needs root" \
         ub images build busybox
 
