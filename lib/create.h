@@ -61,8 +61,11 @@ int copy_tree(const char *src, const char *dst);
  * SRC (owned by SRC_BASE's range) into DST, owned then by DST_BASE's range
  * (a clone's own), as root of a namespace that maps both (userns_call_pair(),
  * newidmap.h).  The shift is chown_tree_shift()'s, so file capabilities are
- * lost, as with PrivateUsersOwnership=chown.  0 or -errno (logged). */
-int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base);
+ * lost, as with PrivateUsersOwnership=chown.  SRC_MPATH (or NULL) is the
+ * dir of a layered machine whose rootfs SRC is: its merged view is copied
+ * (layers_mount_merged() in that namespace).  0 or -errno (logged). */
+int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,
+                       uid_t dst_base);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */

@@ -90,6 +90,7 @@ check_status "exec returns the command's status" 7 ub exec box -- sh -c 'exit 7'
 check_eq "the machine's root is root inside" 0 "$(ub exec box -- id -u)"
 check_eq "the image's files are root's inside" "0 0" "$(ub exec box -- stat -c '%u %g' /bin/busybox)"
 check "the machine writes over a file of the image" ub exec box -- sh -c 'echo changed >/etc/hostname'
+check "... and a file of its own" ub exec box -- sh -c 'echo mine >/mark'
 check_eq "the change lands in box's upper, owned by its root" "$ibase changed" \
         "$(stat -c %u "$STATE/machines/box/rootfs/etc/hostname") $(cat "$STATE/machines/box/rootfs/etc/hostname")"
 check_fails "... not in the shared layer" grep -qx changed "$LAYERS/$layer/tree/etc/hostname"
@@ -106,6 +107,15 @@ check "stop flat" ub stop flat
 check "rm flat" ub rm flat
 check_output_contains "rmi of an image in use: refused, naming the machines" "in use by box" ub rmi $REG/bb:1
 check "stop box" ub stop box
+check "clone box (a full copy without root)" ub clone box boxcopy
+check "... in a range of its own, no layers" test "$(sed -n 's/^UID_BASE=//p' "$STATE/machines/boxcopy/idmap")" != "$ibase" \
+        -a ! -e "$STATE/machines/boxcopy/layers"
+check "... with the image's files and box's own" bash -c "test -f '$STATE/machines/boxcopy/rootfs/bin/busybox' &&
+        grep -qx mine '$STATE/machines/boxcopy/rootfs/mark'"
+check "start boxcopy" ub start boxcopy
+check_eq "boxcopy boots the image's busybox" 0 "$(ub exec boxcopy -- busybox true; echo $?)"
+check "stop boxcopy" ub stop boxcopy
+check "rm boxcopy" ub rm boxcopy
 check "stop box2" ub stop box2
 check "rm box" ub rm box
 check "rm box2" ub rm box2
