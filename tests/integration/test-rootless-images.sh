@@ -107,6 +107,12 @@ check "stop flat" ub stop flat
 check "rm flat" ub rm flat
 check_output_contains "rmi of an image in use: refused, naming the machines" "in use by box" ub rmi $REG/bb:1
 check "stop box" ub stop box
+check_status "run box: a throwaway boot of it, the command's status passed on" 3 \
+        ub run box -- sh -c 'test -f /mark && touch /thrown-away && exit 3'
+check "... whose files did not reach box" test -f "$STATE/machines/box/rootfs/mark" -a \
+        ! -e "$STATE/machines/box/rootfs/thrown-away"
+check "gc as the user" ub gc
+check_eq "... leaves the image's layer" "$layer" "$(ls "$LAYERS" 2>&1)"
 check "clone box (a full copy without root)" ub clone box boxcopy
 check "... in a range of its own, no layers" test "$(sed -n 's/^UID_BASE=//p' "$STATE/machines/boxcopy/idmap")" != "$ibase" \
         -a ! -e "$STATE/machines/boxcopy/layers"
