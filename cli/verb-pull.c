@@ -21,6 +21,7 @@
 #include "layers.h"
 #include "log.h"
 #include "spawn.h"
+#include "userns.h"
 #include "util.h"
 
 /* REF as the store names it: full, with berth.conf's default registry. */
@@ -197,6 +198,12 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 log_error("Machine '%s' already exists.", name);
                 return ERR_USAGE;
         }
+
+        /* A user's layers need the store's range of subordinate IDs
+         * (userns.h): without one, say so before anything is fetched. */
+        uid_t base;
+        if (userns_image_range(&ctx->store, &base) < 0)
+                return ERR_FAILED;
 
         _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
         char *args[20];

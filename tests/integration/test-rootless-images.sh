@@ -19,7 +19,6 @@ registry_tools docker-registry skopeo umoci curl python3 newuidmap
 REG=127.0.0.1:5000
 trap 'stop_registries; rootless_cleanup; cleanup' EXIT
 rootless_user berth-rli || { not_ok "useradd"; done_testing; }
-rootless_add_ranges
 USTORE=$STATE/images
 before=$(system_listing)
 
@@ -46,6 +45,10 @@ check "root pulls the image into its own store too" berth pull $REG/bb:1
 root_images=$(berth images --json)
 
 # --- pull, images ------------------------------------------------------------
+check_output_contains "pull without subordinate IDs: refused, naming /etc/subuid" "/etc/subuid" \
+        ub pull $REG/bb:1
+check_eq "... before anything was fetched" "" "$(ls -A "$USTORE/blobs" "$USTORE/index.json" 2>/dev/null)"
+check "the admin gives the user subordinate IDs" rootless_add_ranges
 check "the user pulls the image" ub pull $REG/bb:1
 check_eq "into its own store: the reference is in its index" "$REG/bb:1" \
         "$(jq -r '.manifests[].annotations."org.opencontainers.image.ref.name"' "$USTORE/index.json")"
@@ -126,6 +129,8 @@ check "stop box2" ub stop box2
 check "rm box" ub rm box
 check "rm box2" ub rm box2
 check_eq "the layer stays while the store has the image" "$layer" "$(ls "$LAYERS")"
+check "the store's range stays registered, the store's own" \
+        grep -qx "OWNER=$USTORE" "$STATE/uid-ranges/$(printf %08x "$ibase")"
 
 # --- hostile layers ------------------------------------------------------------
 ub pull $REG/escape:1 >"$W/escape.out" 2>&1
