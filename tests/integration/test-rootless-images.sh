@@ -42,6 +42,8 @@ check "root pushes the busybox image" push "oci:$L:bb" "docker://$REG/bb:1"
 check "root pushes a layer with a symlink out of the tree" push "oci:$W/escape:t" "docker://$REG/escape:1"
 check "root pushes a layer with device nodes" push "oci:$W/devices:t" "docker://$REG/devices:1"
 check "root pulls the image into its own store too" berth pull $REG/bb:1
+check "... and one more the user never pulls" bash -c "skopeo copy -q --dest-tls-verify=false oci:$L:bb \
+        docker://$REG/rootonly:1 && '$BERTH' pull $REG/rootonly:1"
 root_images=$(berth images --json)
 
 # --- pull, images ------------------------------------------------------------
@@ -62,8 +64,9 @@ check_eq "the layer's tree belongs to the store's range (its root)" "$ibase:$iba
         "$(stat -c %u:%g "$LAYERS/$layer/tree" 2>/dev/null)"
 check_eq "... and its files too, none to the user's own ID" "" \
         "$(find "$LAYERS/$layer/tree" -uid "$UID_U" -print -quit 2>&1)"
-check_eq "the user's images lists it" "$REG/bb:1" "$(ub images --json | jq -r '.[].reference')"
+check_eq "the user's images lists it, and none of root's" "$REG/bb:1" "$(ub images --json | jq -r '.[].reference')"
 check_output_contains "... also as a table" "$REG/bb:1" ub images
+check_status "rmi of root's image: not in the user's store (1)" 1 ub rmi $REG/rootonly:1
 check_eq "root's images are as they were" "$root_images" "$(berth images --json)"
 check_eq "root's store does not hold the user's image twice" 1 \
         "$(berth images --json | jq --arg r "$REG/bb:1" '[.[] | select(.reference == $r)] | length')"
