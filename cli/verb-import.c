@@ -233,7 +233,7 @@ static int layered_layers(Context *ctx, ImportOptions *a, const char *source, co
                 return r;
         r = layers_write(stg->fd, "layers", layers);
         /* A user's steps on the merged view run in children that are root
-         * of the machine's namespace (user_merged_call()): only they may
+         * of the machine's namespace (merged_step()): only they may
          * mount it, and change what the image's range owns. */
         if (r >= 0 && geteuid() != 0)
                 r = userns_call(stg->fd, init_upper_call, &(UpperArgs) { &ctx->store, stg->fd, layers });
@@ -270,8 +270,9 @@ typedef struct MergedStep {
         const Staging *stg;
         const ImportOptions *a;
         const char *source;
+        const char *name;
         const char *hostname; /* NULL: run the helper's --configure-only pass */
-        const char *init;
+        const char *init;     /* the init to check, or NULL */
 } MergedStep;
 
 static int merged_step(void *userdata) {
@@ -289,8 +290,9 @@ static int merged_step(void *userdata) {
         if (m->init) {
                 _cleanup_free_ char *init = xstrdup(m->init), *init_name = NULL;
                 if (rootfs_check(m->stg->rootfs, init, &init_name) < 0)
-                        log_warning("The new machine will not boot as it is (see above); if the image is an "
-                                    "application, import it with --boot=no.");
+                        log_warning("Machine '%s' will not boot as it is (see above); if the image is an "
+                                    "application, import it with --boot=no.",
+                                    m->name);
         }
         return 0;
 }
@@ -400,7 +402,7 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                 merged = r >= 0 && !user_layered;
         }
         if (r >= 0 && user_layered) {
-                int k = userns_call(sfd, merged_step, &(MergedStep) { ctx, &stg, &a, source, NULL, NULL });
+                int k = userns_call(sfd, merged_step, &(MergedStep) { ctx, &stg, &a, source, name, NULL, NULL });
                 if (k < 0) {
                         status = k == -EINVAL ? ERR_USAGE : ERR_FAILED;
                         r = -EIO;
@@ -430,7 +432,8 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         }
         if (r >= 0 && user_layered)
                 r = userns_call(sfd, merged_step,
-                                &(MergedStep) { ctx, &stg, &a, source, cfg.hostname ?: name, cfg.boot ? cfg.init : NULL });
+                                &(MergedStep) { ctx, &stg, &a, source, name, cfg.hostname ?: name,
+                                                cfg.boot ? cfg.init : NULL });
         else if (r >= 0)
                 r = rootfs_write_hostname_as_machine(sfd, rootfs, cfg.hostname ?: name);
         if (r >= 0 && cfg.boot && !user_layered) {

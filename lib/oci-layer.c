@@ -634,16 +634,14 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         }
         case AE_IFCHR:
         case AE_IFBLK:
-        case AE_IFIFO:
-                if (mknodat(pfd, base, type | 0600,
-                            type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e))) < 0) {
+        case AE_IFIFO: {
+                unsigned major = (unsigned) archive_entry_rdevmajor(e), minor = (unsigned) archive_entry_rdevminor(e);
+                if (mknodat(pfd, base, type | 0600, type == AE_IFIFO ? 0 : makedev(major, minor)) < 0) {
                         /* A user's unpacker, root of a user namespace, makes no
                          * device node at all: the machine's devices are the
                          * ones bound into its /dev, whatever its tree has. */
                         if (errno == EPERM && type != AE_IFIFO) {
-                                skip_device(a, path, raw, type == AE_IFBLK ? 'b' : 'c',
-                                            (unsigned) archive_entry_rdevmajor(e),
-                                            (unsigned) archive_entry_rdevminor(e),
+                                skip_device(a, path, raw, type == AE_IFBLK ? 'b' : 'c', major, minor,
                                             "device nodes cannot be made without root");
                                 return 0;
                         }
@@ -653,6 +651,7 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
                 if (fchmodat(pfd, base, mode, 0) < 0)
                         return entry_fail(a, raw, -errno, "cannot set the mode");
                 break;
+        }
         default:
                 return entry_fail(a, raw, -EBADMSG, "unsupported entry type");
         }
