@@ -156,6 +156,7 @@ check_eq "the user's store no longer lists it" "" \
         "$(ub images --json | jq -r --arg r "$REG/bb:1" '.[] | select(.reference == $r) | .reference')"
 check_eq "its layer went with it" "" "$(ls "$LAYERS" 2>&1 | grep -x "$layer")"
 check "rmi of the others" ub rmi $REG/devices:1 $REG/escape:1
+check "images prune" ub images prune
 check "images prune --all" ub images prune --all
 check_eq "the user's store is empty" "[]" "$(ub images --json | jq -c .)"
 check_eq "no layer is left" "" "$(ls -A "$LAYERS" 2>&1)"
