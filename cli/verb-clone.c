@@ -188,7 +188,7 @@ int verb_clone(Context *ctx, int argc, char **argv) {
 
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, dst, set, &cfg, &stg);
+        r = staging_begin(ctx, dst, set, 0, &cfg, &stg);
         if (r != 0)
                 return r;
         /* SRC must not start (or change) while we copy it. */

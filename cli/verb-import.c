@@ -20,7 +20,6 @@
 #include "newidmap.h"
 #include "rootfs.h"
 #include "runtime.h"
-#include "uid-registry.h"
 #include "unpack-limit.h"
 #include "userns.h"
 #include "util.h"
@@ -247,22 +246,6 @@ static int layered_layers(Context *ctx, ImportOptions *a, const char *source, co
         return 0;
 }
 
-/* A user's layered machine takes the image store's range in place of the
- * one its staging dir was born with (userns.h), which goes back. */
-static int take_image_range(Context *ctx, const Staging *stg) {
-        uid_t base, old;
-        int r = userns_image_range(&ctx->store, &base);
-        if (r < 0)
-                return r;
-        bool had = idmap_read_at(stg->fd, &old) >= 0;
-        r = idmap_write_at(stg->fd, base);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s/idmap: %m", stg->path);
-        if (had && old != base)
-                (void) uid_registry_release_base(old);
-        return 0;
-}
-
 /* What a user's create --image does on the merged view of the new machine
  * (root mounts it in its own mount namespace and does these directly). */
 typedef struct MergedStep {
@@ -381,9 +364,15 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         a.max_size = max_size;
 
         /* --set wins over what the image says: validated and marked first. */
+        /* A user's machine of image layers runs in the image store's range
+         * (userns.h): it takes none of the user's others. */
+        bool user_layered = a.layered && geteuid() != 0;
+        uid_t shared_base = 0;
+        if (user_layered && (context_open_store(ctx) < 0 || userns_image_range(&ctx->store, &shared_base) < 0))
+                return ERR_FAILED;
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, name, set, &cfg, &stg);
+        r = staging_begin(ctx, name, set, shared_base, &cfg, &stg);
         if (r != 0)
                 return r;
         const char *rootfs = stg.rootfs, *staging_path = stg.path;
@@ -394,10 +383,8 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
          * are referenced by nothing before, and gc, rm and prune would take
          * them. */
         _cleanup_close_ int layers_lock_fd = -EBADF;
-        bool merged = false, user_layered = a.layered && geteuid() != 0;
-        if (user_layered)
-                r = take_image_range(ctx, &stg);
-        if (r >= 0 && a.layered) {
+        bool merged = false;
+        if (a.layered) {
                 r = layered_layers(ctx, &a, source, &stg, &layers_lock_fd, &status);
                 merged = r >= 0 && !user_layered;
         }

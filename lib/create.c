@@ -231,7 +231,7 @@ void staging_done(Staging *s) {
         *s = (Staging) STAGING_INIT;
 }
 
-int staging_make(Store *store, const char *name, Staging *ret) {
+int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret) {
         _cleanup_close_ int lock = store_lock_machine(store, name, false);
         if (lock < 0)
                 return lock;
@@ -259,11 +259,12 @@ int staging_make(Store *store, const char *name, Staging *ret) {
                 log_error_errno(r, "Failed to prepare %s: %m", path);
         if (r >= 0) {
                 /* Every machine gets its private UID range at birth, used whenever
-                 * it runs with PrivateUsers=yes. */
+                 * it runs with PrivateUsers=yes; one that shares a range takes
+                 * none of its own (the range's owner holds the claim). */
                 uid_t base;
-                r = userns_ensure_range(store, sfd, &base);
+                r = shared_base != 0 ? idmap_write_at(sfd, shared_base) : userns_ensure_range(store, sfd, &base);
                 if (r < 0)
-                        log_error_errno(r, "Failed to allocate a UID range: %m");
+                        log_error_errno(r, "Failed to %s a UID range: %m", shared_base != 0 ? "record" : "allocate");
         }
         if (r < 0) {
                 (void) store_rm_machine_dir(store, staging);
