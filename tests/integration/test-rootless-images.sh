@@ -3,8 +3,10 @@
 # pulls from Debian's docker-registry on loopback (in this test's network
 # namespace) into its own image store, with berth-pull in a user namespace
 # of its own; the layers belong to the store's range of the user's
-# subordinate IDs; create --image makes a layered machine that boots in that
-# range; images, rmi and images prune work on the user's store only; a
+# subordinate IDs; the user's own auth file is read; create --image makes a
+# layered machine that boots in that range (run, clone and gc of it too,
+# --copy a flat one); images, rmi and images prune work on the user's store
+# only; a
 # hostile layer (a symlink out of the tree, device nodes) changes nothing
 # outside the store; root's images and the system's state stay as they were.
 . "$(dirname "$0")/lib.sh"
