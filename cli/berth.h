@@ -40,9 +40,10 @@ extern const OptionSpec no_options[];
 int verb_create(Context *ctx, int argc, char **argv);
 int verb_import(Context *ctx, int argc, char **argv);
 /* How create, import and clone start (verb-create.c): every --set
- * validated into CFG, then staging_make().  Returns 0 or a verb error;
- * on an error nothing was made. */
-int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret);
+ * validated into CFG, then staging_make() (SHARED_BASE: its).  Returns 0
+ * or a verb error; on an error nothing was made. */
+int staging_begin(Context *ctx, const char *name, char *const *set, uid_t shared_base, MachineConfig *cfg,
+                  Staging *ret);
 /* The cap on an unpacked image (import, create --from-tar) as the helpers
  * take it, bytes or "infinity" (malloc'ed): ARG (--max-size) if given, else
  * berth.conf's [Import] MaxSize=.  Returns 0 or a verb error (logged). */

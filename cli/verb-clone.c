@@ -188,7 +188,7 @@ int verb_clone(Context *ctx, int argc, char **argv) {
 
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, dst, set, &cfg, &stg);
+        r = staging_begin(ctx, dst, set, 0, &cfg, &stg);
         if (r != 0)
                 return r;
         /* SRC must not start (or change) while we copy it. */
@@ -248,8 +248,13 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                         r = idmap_read_at(stg.fd, &dst_base);
                 if (r < 0)
                         log_error_errno(r, "Cannot read the UID ranges of '%s' and its clone: %m", src);
-                else
-                        r = copy_tree_to_range(src_rootfs, src_base, stg.rootfs, dst_base);
+                else {
+                        /* A machine of image layers (create --image) is copied whole. */
+                        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, src);
+                        bool layered = faccessat(src_fd, "layers", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+                        r = copy_tree_to_range(&ctx->store, layered ? mpath : NULL, src_rootfs, src_base,
+                                               stg.rootfs, dst_base);
+                }
         } else if (r >= 0) {
                 r = mount_merged(ctx, src);
                 if (r >= 0)

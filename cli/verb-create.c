@@ -38,12 +38,13 @@ static int config_from_set(MachineConfig *cfg, char *const *set) {
         return 0;
 }
 
-int staging_begin(Context *ctx, const char *name, char *const *set, MachineConfig *cfg, Staging *ret) {
+int staging_begin(Context *ctx, const char *name, char *const *set, uid_t shared_base, MachineConfig *cfg,
+                  Staging *ret) {
         /* Every --set is validated before anything exists on disk. */
         int r = config_from_set(cfg, set);
         if (r != 0)
                 return r;
-        if (context_open_store(ctx) < 0 || staging_make(&ctx->store, name, ret) < 0)
+        if (context_open_store(ctx) < 0 || staging_make(&ctx->store, name, shared_base, ret) < 0)
                 return ERR_FAILED;
         return 0;
 }
@@ -183,10 +184,10 @@ int verb_create(Context *ctx, int argc, char **argv) {
                 return ERR_USAGE;
         }
         /* Without root only the sources that unpack inside the machine's
-         * user namespace exist yet. */
-        if (geteuid() != 0 && !a.from_tar && !(a.template && streq(a.template, "busybox"))) {
-                log_error("Without root, machines are made with --template busybox or --from-tar only so far; "
-                          "run this as root, or use one of those.");
+         * user namespace exist yet (--image: in the image store's). */
+        if (geteuid() != 0 && !a.from_tar && !image && !(a.template && streq(a.template, "busybox"))) {
+                log_error("Without root, machines are made with --template busybox, --from-tar or --image only "
+                          "so far; run this as root, or use one of those.");
                 return ERR_USAGE;
         }
         if (image)
@@ -258,7 +259,7 @@ int verb_create(Context *ctx, int argc, char **argv) {
 
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, name, set, &cfg, &stg);
+        r = staging_begin(ctx, name, set, 0, &cfg, &stg);
         if (r != 0)
                 return r;
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);

@@ -14,11 +14,14 @@
 #include "config.h"
 #include "create.h"
 #include "fs.h"
+#include "idmap.h"
 #include "layers.h"
 #include "log.h"
+#include "newidmap.h"
 #include "rootfs.h"
 #include "runtime.h"
 #include "unpack-limit.h"
+#include "userns.h"
 #include "util.h"
 
 /* The image's ports, if they hold only what a port list can hold (the
@@ -172,6 +175,14 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
         _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", tmp);
         _cleanup_close_ int tfd = open_dir_nofollow(AT_FDCWD, tmp);
         r = tfd < 0 ? tfd : RET_NERRNO(mkdirat(tfd, "rootfs", 0700));
+        /* A user's helper runs in the image store's range (userns.h): the
+         * scratch dir says which, as a machine dir does for its rootfs. */
+        uid_t base = 0;
+        if (r >= 0 && geteuid() != 0) {
+                r = userns_image_range(&ctx->store, &base);
+                if (r >= 0)
+                        r = idmap_write_at(tfd, base);
+        }
         int status = ERR_FAILED;
         _cleanup_strv_free_ char **layers = NULL;
         if (r < 0)
@@ -193,6 +204,17 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
         return 0;
 }
 
+typedef struct UpperArgs {
+        Store *store;
+        int mfd;
+        char *const *layers;
+} UpperArgs;
+
+static int init_upper_call(void *userdata) {
+        const UpperArgs *u = userdata;
+        return layers_init_upper(u->store, u->mfd, "rootfs", u->layers);
+}
+
 /* The first run of create --image: the layers the store lacks unpacked into
  * it, the machine's layer list written, its rootfs an empty upper with the
  * merged view mounted on it (in our own mount namespace), for the second
@@ -209,13 +231,52 @@ static int layered_layers(Context *ctx, ImportOptions *a, const char *source, co
         if (r < 0)
                 return r;
         r = layers_write(stg->fd, "layers", layers);
-        if (r >= 0)
+        /* A user's steps on the merged view run in children that are root
+         * of the machine's namespace (merged_step()): only they may
+         * mount it, and change what the image's range owns. */
+        if (r >= 0 && geteuid() != 0)
+                r = userns_call(stg->fd, init_upper_call, &(UpperArgs) { &ctx->store, stg->fd, layers });
+        else if (r >= 0)
                 r = layers_init_upper(&ctx->store, stg->fd, "rootfs", layers);
-        if (r >= 0)
+        if (r >= 0 && geteuid() == 0)
                 r = layers_mount_merged(&ctx->store, stg->path);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the layers of the new machine: %m");
         a->configure_only = true;
+        return 0;
+}
+
+/* What a user's create --image does on the merged view of the new machine
+ * (root mounts it in its own mount namespace and does these directly). */
+typedef struct MergedStep {
+        Context *ctx;
+        const Staging *stg;
+        const ImportOptions *a;
+        const char *source;
+        const char *name;
+        const char *hostname; /* NULL: run the helper's --configure-only pass */
+        const char *init;     /* the init to check, or NULL */
+} MergedStep;
+
+static int merged_step(void *userdata) {
+        const MergedStep *m = userdata;
+        int r = layers_mount_merged(&m->ctx->store, m->stg->path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the layers of the new machine: %m");
+        if (!m->hostname)
+                /* Root here: the helper runs in a sandbox of this namespace. */
+                return import_helper_run(m->a, !m->ctx->quiet && isatty(STDERR_FILENO), m->source,
+                                         m->stg->rootfs, m->stg->path);
+        r = rootfs_write_hostname(m->stg->rootfs, m->hostname);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the machine's hostname: %m");
+        if (m->init) {
+                _cleanup_free_ char *init = xstrdup(m->init), *init_name = NULL;
+                if (rootfs_check(m->stg->rootfs, init, &init_name) < 0)
+                        log_warning("Machine '%s' will not boot as it is (see above); if the image is an "
+                                    "application, import it with --boot=no.",
+                                    m->name);
+        }
         return 0;
 }
 
@@ -303,9 +364,15 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         a.max_size = max_size;
 
         /* --set wins over what the image says: validated and marked first. */
+        /* A user's machine of image layers runs in the image store's range
+         * (userns.h): it takes none of the user's others. */
+        bool user_layered = a.layered && geteuid() != 0;
+        uid_t shared_base = 0;
+        if (user_layered && (context_open_store(ctx) < 0 || userns_image_range(&ctx->store, &shared_base) < 0))
+                return ERR_FAILED;
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, name, set, &cfg, &stg);
+        r = staging_begin(ctx, name, set, shared_base, &cfg, &stg);
         if (r != 0)
                 return r;
         const char *rootfs = stg.rootfs, *staging_path = stg.path;
@@ -319,9 +386,15 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         bool merged = false;
         if (a.layered) {
                 r = layered_layers(ctx, &a, source, &stg, &layers_lock_fd, &status);
-                merged = r >= 0;
+                merged = r >= 0 && !user_layered;
         }
-        if (r >= 0) {
+        if (r >= 0 && user_layered) {
+                int k = userns_call(sfd, merged_step, &(MergedStep) { ctx, &stg, &a, source, name, NULL, NULL });
+                if (k < 0) {
+                        status = k == -EINVAL ? ERR_USAGE : ERR_FAILED;
+                        r = -EIO;
+                }
+        } else if (r >= 0) {
                 int k = run_helper(ctx, &a, source, rootfs, staging_path, NULL);
                 if (k != 0) {
                         status = k;
@@ -344,9 +417,13 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
                 r = image_config_apply(&cfg, fragment);
                 (void) unlinkat(sfd, "image.conf", 0);
         }
-        if (r >= 0)
+        if (r >= 0 && user_layered)
+                r = userns_call(sfd, merged_step,
+                                &(MergedStep) { ctx, &stg, &a, source, name, cfg.hostname ?: name,
+                                                cfg.boot ? cfg.init : NULL });
+        else if (r >= 0)
                 r = rootfs_write_hostname_as_machine(sfd, rootfs, cfg.hostname ?: name);
-        if (r >= 0 && cfg.boot) {
+        if (r >= 0 && cfg.boot && !user_layered) {
                 _cleanup_free_ char *init_name = NULL;
                 _cleanup_free_ char *init = xstrdup(cfg.init);
                 if (rootfs_check(rootfs, init, &init_name) < 0)

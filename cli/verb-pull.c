@@ -21,6 +21,7 @@
 #include "layers.h"
 #include "log.h"
 #include "spawn.h"
+#include "userns.h"
 #include "util.h"
 
 /* REF as the store names it: full, with berth.conf's default registry. */
@@ -127,6 +128,7 @@ const VerbSpec pull_verb = {
         .example = "pull debian:12\npull registry.example:5000/team/app:1.0 app --ca-file ca.pem",
         .options = pull_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
 
 int verb_pull(Context *ctx, int argc, char **argv) {
@@ -196,6 +198,12 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 log_error("Machine '%s' already exists.", name);
                 return ERR_USAGE;
         }
+
+        /* A user's layers need the store's range of subordinate IDs
+         * (userns.h): without one, say so before anything is fetched. */
+        uid_t base;
+        if (userns_image_range(&ctx->store, &base) < 0)
+                return ERR_FAILED;
 
         _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
         char *args[20];
@@ -519,6 +527,7 @@ const VerbSpec images_verb = {
         .example = "images\nimages --json\nimages prune --all\nimages build debian --release bookworm",
         .options = images_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
 
 int verb_images(Context *ctx, int argc, char **argv) {
@@ -562,6 +571,12 @@ int verb_images(Context *ctx, int argc, char **argv) {
                         return usage_error(&images_verb, "--all goes with prune.");
                 if (prune)
                         return images_prune(ctx, all);
+                /* A template runs as root (template_run_base_build()). */
+                if (geteuid() != 0) {
+                        log_error("Building a template's image needs root for now: pull an image instead "
+                                  "('berth pull REF'), or run this as root, e.g. with sudo.");
+                        return ERR_FAILED;
+                }
                 _cleanup_free_ char *ref = NULL;
                 r = template_image_build(ctx, p.args[1], release, true, false, &ref);
                 if (r != 0)
@@ -641,6 +656,7 @@ const VerbSpec rmi_verb = {
         .example = "rmi debian:12\nrmi localhost/berth/template/debian:latest",
         .options = rmi_options,
         .complete = COMPLETE_NONE,
+        .rootless = true,
 };
 
 int verb_rmi(Context *ctx, int argc, char **argv) {

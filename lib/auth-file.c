@@ -88,8 +88,16 @@ int auth_file_lookup(const char *path, const char *registry, char **ret_user, ch
         const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
         const char *home = secure_getenv("HOME");
         _cleanup_free_ char *p1 = xdg ? xasprintf("%s/containers/auth.json", xdg) : NULL;
+        const char *cfg = secure_getenv("XDG_CONFIG_HOME");
         _cleanup_free_ char *p2 = home ? xasprintf("%s/.docker/config.json", home) : NULL;
-        const char *paths[] = { env, p1, "/run/containers/0/auth.json", p2, "/root/.docker/config.json" };
+        _cleanup_free_ char *conf = !isempty(cfg) ? xasprintf("%s/containers/auth.json", cfg)
+                                    : home        ? xasprintf("%s/.config/containers/auth.json", home)
+                                                  : NULL;
+        /* The caller's own, as podman looks for them: a user's berth-pull
+         * never reads root's files (nor fails on them, unreadable). */
+        uid_t uid = geteuid();
+        _cleanup_free_ char *run = xasprintf("/run/containers/%u/auth.json", (unsigned) uid);
+        const char *paths[] = { env, p1, run, conf, p2, uid == 0 ? "/root/.docker/config.json" : NULL };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
                 if (isempty(paths[i]))
                         continue;

@@ -7,8 +7,9 @@
 
 /* The files looked at when none is given, first existing wins:
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
- * /run/containers/0/auth.json, $HOME/.docker/config.json,
- * /root/.docker/config.json. */
+ * /run/containers/UID/auth.json (UID: the caller's),
+ * $XDG_CONFIG_HOME/containers/auth.json (default $HOME/.config/...),
+ * $HOME/.docker/config.json, and for root /root/.docker/config.json. */
 
 #define AUTH_FILE_MAX (1u << 20)
 

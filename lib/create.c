@@ -181,12 +181,22 @@ int copy_tree(const char *src, const char *dst) {
 }
 
 typedef struct RangeCopy {
+        Store *store;
+        const char *src_mpath;
         const char *src;
         const char *dst;
 } RangeCopy;
 
 static int copy_tree_in_pair(void *userdata) {
         const RangeCopy *c = userdata;
+        /* A layered source: its whole view, mounted where only this
+         * namespace sees it (its root may mount it: the layers belong to
+         * the source's range, mapped here). */
+        if (c->src_mpath) {
+                int r = layers_mount_merged(c->store, c->src_mpath);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to mount the layers of %s: %m", c->src_mpath);
+        }
         /* Already in the namespace: a plain cp -a keeps the source's IDs
          * (0..65535 here), then they move to the second range. */
         _cleanup_free_ char *from = xasprintf("%s/.", c->src);
@@ -206,8 +216,10 @@ static int copy_tree_in_pair(void *userdata) {
         return 0;
 }
 
-int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base) {
-        return userns_call_pair(src_base, dst_base, copy_tree_in_pair, &(RangeCopy) { src, dst });
+int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,
+                       uid_t dst_base) {
+        return userns_call_pair(src_base, dst_base, copy_tree_in_pair,
+                                &(RangeCopy) { store, src_mpath, src, dst });
 }
 
 void staging_done(Staging *s) {
@@ -219,7 +231,7 @@ void staging_done(Staging *s) {
         *s = (Staging) STAGING_INIT;
 }
 
-int staging_make(Store *store, const char *name, Staging *ret) {
+int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret) {
         _cleanup_close_ int lock = store_lock_machine(store, name, false);
         if (lock < 0)
                 return lock;
@@ -247,11 +259,12 @@ int staging_make(Store *store, const char *name, Staging *ret) {
                 log_error_errno(r, "Failed to prepare %s: %m", path);
         if (r >= 0) {
                 /* Every machine gets its private UID range at birth, used whenever
-                 * it runs with PrivateUsers=yes. */
+                 * it runs with PrivateUsers=yes; one that shares a range takes
+                 * none of its own (the range's owner holds the claim). */
                 uid_t base;
-                r = userns_ensure_range(store, sfd, &base);
+                r = shared_base != 0 ? idmap_write_at(sfd, shared_base) : userns_ensure_range(store, sfd, &base);
                 if (r < 0)
-                        log_error_errno(r, "Failed to allocate a UID range: %m");
+                        log_error_errno(r, "Failed to %s a UID range: %m", shared_base != 0 ? "record" : "allocate");
         }
         if (r < 0) {
                 (void) store_rm_machine_dir(store, staging);

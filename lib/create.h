@@ -39,9 +39,10 @@ void staging_done(Staging *s);
 /* How create, import, clone start: NAME locked and not yet a machine,
  * leftovers of killed creates of NAME removed, and a fresh staging
  * directory made with an empty rootfs/ (0755) and the machine's own UID
- * range.  0, or -errno (logged; -EEXIST: NAME is a machine already); then
- * nothing was made. */
-int staging_make(Store *store, const char *name, Staging *ret);
+ * range, or SHARED_BASE's when not 0 (a user's machine of image layers
+ * runs in the image store's range, userns_image_range()).  0, or -errno
+ * (logged; -EEXIST: NAME is a machine already); then nothing was made. */
+int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret);
 /* And how they end: unless R < 0, write CONF (machine.conf, below a header)
  * and INFO into the staging dir, sync, and rename it to NAME; on any failure
  * remove the staging dir.  Returns R or the new -errno (logged). */
@@ -61,8 +62,11 @@ int copy_tree(const char *src, const char *dst);
  * SRC (owned by SRC_BASE's range) into DST, owned then by DST_BASE's range
  * (a clone's own), as root of a namespace that maps both (userns_call_pair(),
  * newidmap.h).  The shift is chown_tree_shift()'s, so file capabilities are
- * lost, as with PrivateUsersOwnership=chown.  0 or -errno (logged). */
-int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base);
+ * lost, as with PrivateUsersOwnership=chown.  SRC_MPATH (or NULL) is the
+ * dir of a layered machine whose rootfs SRC is: its merged view is copied
+ * (layers_mount_merged() in that namespace).  0 or -errno (logged). */
+int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,
+                       uid_t dst_base);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */

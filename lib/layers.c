@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 
 #include "fs.h"
+#include "idmap.h"
 #include "image-ref.h"
 #include "layers.h"
 #include "log.h"
+#include "newidmap.h"
 #include "rootfs.h"
 #include "spawn.h"
 #include "util.h"
@@ -410,9 +412,7 @@ static int layer_image_stored(Store *s, int ldir, const char *name) {
         return 0;
 }
 
-int layers_mark_image(Store *s, char *const *layers, const char *manifest) {
-        if (!image_digest_valid(manifest))
-                return -EINVAL;
+static int mark_image(Store *s, char *const *layers, const char *manifest) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir < 0)
                 return ldir;
@@ -451,7 +451,7 @@ int layers_mark_image(Store *s, char *const *layers, const char *manifest) {
         return 0;
 }
 
-int layers_prune(Store *s) {
+static int prune(Store *s) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir == -ENOENT)
                 return 0;
@@ -479,7 +479,7 @@ int layers_prune(Store *s) {
         return removed;
 }
 
-int layers_clean_stale(Store *s) {
+static int clean_stale(Store *s) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir == -ENOENT)
                 return 0;
@@ -495,6 +495,77 @@ int layers_clean_stale(Store *s) {
                     (r = rm_rf_at(ldir, de->d_name)) < 0)
                         return r;
         return 0;
+}
+
+/* A user's image layers belong to the image store's range (userns.h),
+ * where the user cannot change them: FN(USERDATA) runs as root of a
+ * namespace mapped to it, in a child.  Root, and a user whose store has no
+ * range yet (so no layer of an image), call FN directly. */
+static int as_layer_owner(Store *s, int (*fn)(void *userdata), void *userdata) {
+        uid_t base;
+        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) < 0)
+                return fn(userdata);
+        return userns_call_range(base, fn, userdata);
+}
+
+typedef struct MarkArgs {
+        Store *s;
+        char *const *layers;
+        const char *manifest;
+} MarkArgs;
+
+static int mark_image_call(void *userdata) {
+        MarkArgs *a = userdata;
+        return mark_image(a->s, a->layers, a->manifest);
+}
+
+int layers_mark_image(Store *s, char *const *layers, const char *manifest) {
+        if (!image_digest_valid(manifest))
+                return -EINVAL;
+        return as_layer_owner(s, mark_image_call, &(MarkArgs) { s, layers, manifest });
+}
+
+static int clean_stale_call(void *userdata) {
+        return clean_stale(userdata);
+}
+
+int layers_clean_stale(Store *s) {
+        return as_layer_owner(s, clean_stale_call, s);
+}
+
+/* The layer store's entries, to count what a child removed. */
+static int count_layers(Store *s) {
+        _cleanup_close_ int ldir = layers_dir(s, false);
+        if (ldir < 0)
+                return ldir == -ENOENT ? 0 : ldir;
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(ldir, &d);
+        if (r < 0)
+                return r;
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        return n;
+}
+
+static int prune_call(void *userdata) {
+        int r = prune(userdata);
+        return r < 0 ? r : 0;
+}
+
+int layers_prune(Store *s) {
+        if (geteuid() == 0)
+                return prune(s);
+        int before = count_layers(s);
+        if (before < 0)
+                return before;
+        int r = as_layer_owner(s, prune_call, s);
+        if (r < 0)
+                return r;
+        int after = count_layers(s);
+        return after < 0 ? after : before - after;
 }
 
 /* The kernel explains a refused filesystem configuration on the fs fd. */
@@ -633,6 +704,29 @@ int layers_prepare_start(Store *s, const char *mpath, char ***ret) {
         return 0;
 }
 
+typedef struct CheckArgs {
+        Store *s;
+        const char *mpath, *rootfs, *init;
+        int wr;
+} CheckArgs;
+
+/* In a child of its own: the merged view mounted and checked, the init's
+ * name written to C->wr. */
+static int check_merged(void *userdata) {
+        const CheckArgs *c = userdata;
+        /* Read-only: only looked at, maybe by several starts at once. */
+        int r = mount_merged(c->s, c->mpath, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the layers of %s: %m", c->mpath);
+        _cleanup_free_ char *name = NULL;
+        r = rootfs_check(c->rootfs, c->init, &name);
+        if (r < 0)
+                return r;
+        if (name)
+                (void) write_all(c->wr, name, strlen(name));
+        return 0;
+}
+
 int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **ret_init_name) {
         _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", mpath);
         _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
@@ -641,31 +735,33 @@ int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **re
         if (exists_at(mfd, "layers") <= 0)
                 return rootfs_check(rootfs, init, ret_init_name);
 
-        /* The merged view exists only in a mount namespace of its own: a child's. */
+        /* The merged view exists only in a mount namespace of its own: a
+         * child's; a user's child is root of the machine's user namespace,
+         * which may mount it.  The name is short: the pipe holds it until
+         * the child is waited for. */
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "pipe failed: %m");
         _cleanup_close_ int rd = pipefd[0], wr = pipefd[1];
-        pid_t pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "fork failed: %m");
-        if (pid == 0) {
-                closep(&rd);
-                /* Read-only: only looked at, maybe by several starts at once. */
-                int r = mount_merged(s, mpath, true);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to mount the layers of %s: %m", mpath);
-                        _exit(EXIT_FAILURE);
+        CheckArgs c = { s, mpath, rootfs, init, wr };
+        int r;
+        if (geteuid() != 0)
+                r = userns_call(mfd, check_merged, &c);
+        else {
+                pid_t pid = fork();
+                if (pid < 0)
+                        return log_error_errno(errno, "fork failed: %m");
+                if (pid == 0) {
+                        closep(&rd);
+                        _exit(check_merged(&c) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
                 }
-                _cleanup_free_ char *name = NULL;
-                r = rootfs_check(rootfs, init, &name);
+                r = wait_child(pid);
                 if (r < 0)
-                        _exit(EXIT_FAILURE);
-                if (name)
-                        (void) write_all(wr, name, strlen(name));
-                _exit(EXIT_SUCCESS);
+                        return log_error_errno(r, "waitpid failed: %m");
         }
         closep(&wr);
+        if (r != 0)
+                return -EINVAL; /* the child said why */
         char buf[256];
         size_t len = 0;
         ssize_t k;
@@ -673,11 +769,6 @@ int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **re
                 if (k > 0)
                         len += (size_t) k;
         buf[len] = 0;
-        int r = wait_child(pid);
-        if (r < 0)
-                return log_error_errno(r, "waitpid failed: %m");
-        if (r != 0)
-                return -EINVAL; /* the child said why */
         if (ret_init_name)
                 *ret_init_name = len > 0 ? xstrdup(buf) : NULL;
         return 0;

@@ -162,6 +162,10 @@ int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata) {
         return call_mapped(base, NO_SECOND, fn, userdata);
 }
 
+int userns_call_range(uid_t base, int (*fn)(void *userdata), void *userdata) {
+        return call_mapped(base, NO_SECOND, fn, userdata);
+}
+
 int userns_call_pair(uid_t base, uid_t second, int (*fn)(void *userdata), void *userdata) {
         return call_mapped(base, second, fn, userdata);
 }

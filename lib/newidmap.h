@@ -38,6 +38,11 @@ int spawn_in_userns(char *const argv[], uid_t base, const char *own_dir);
  * FN returns 0 or -errno (and logs); so does this. */
 int userns_call(int machine_dir_fd, int (*fn)(void *userdata), void *userdata);
 
+/* Call FN(USERDATA), for a user, as root of a namespace mapped to BASE's
+ * range as userns_call() maps a machine's (the image store's range,
+ * userns.h).  Returns as userns_call() does. */
+int userns_call_range(uid_t base, int (*fn)(void *userdata), void *userdata);
+
 /* Call FN(USERDATA), for a user, as root of a namespace where BASE's range
  * is 0..65535, the caller NEWIDMAP_SELF_ID and SECOND's range starts at
  * NEWIDMAP_SECOND_ID: how a tree moves from one machine's range to

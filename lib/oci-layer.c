@@ -408,15 +408,15 @@ static int write_data(Applier *a, struct archive *ar, int fd, int64_t size, cons
         return 0;
 }
 
-/* A device node the allow-list does not have: not made, and said so. */
-static void skip_device(Applier *a, const char *path, const char *raw, char type, unsigned major, unsigned minor) {
+/* A device node not made (WHY), and said so. */
+static void skip_device(Applier *a, const char *path, const char *raw, char type, unsigned major, unsigned minor,
+                        const char *why) {
         path_set_add(&a->skipped, path);
         if (a->devices_skipped++ >= DEVICE_WARNINGS_MAX)
                 return;
         _cleanup_free_ char *p = strdup_printable(raw);
-        log_warning("%s: skipping device node '%s' (%s %u:%u): not on berth's device allow-list "
-                    "(null, zero, full, random, urandom, tty, ptmx, pts).",
-                    a->spec->label, p, type == 'b' ? "block" : "char", major, minor);
+        log_warning("%s: skipping device node '%s' (%s %u:%u): %s.", a->spec->label, p,
+                    type == 'b' ? "block" : "char", major, minor, why);
 }
 
 /* The same in an overlay diff: an opaque marker marks DIR (PFD) opaque, any
@@ -558,7 +558,9 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
                 char t = type == AE_IFBLK ? 'b' : 'c';
                 unsigned major = (unsigned) archive_entry_rdevmajor(e), minor = (unsigned) archive_entry_rdevminor(e);
                 if (!device_is_allowed(t, major, minor)) {
-                        skip_device(a, path, raw, t, major, minor);
+                        skip_device(a, path, raw, t, major, minor,
+                                    "not on berth's device allow-list (null, zero, full, random, urandom, tty, "
+                                    "ptmx, pts)");
                         return 0;
                 }
         }
@@ -632,14 +634,24 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         }
         case AE_IFCHR:
         case AE_IFBLK:
-        case AE_IFIFO:
-                if (mknodat(pfd, base, type | 0600,
-                            type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e))) < 0)
+        case AE_IFIFO: {
+                unsigned major = (unsigned) archive_entry_rdevmajor(e), minor = (unsigned) archive_entry_rdevminor(e);
+                if (mknodat(pfd, base, type | 0600, type == AE_IFIFO ? 0 : makedev(major, minor)) < 0) {
+                        /* A user's unpacker, root of a user namespace, makes no
+                         * device node at all: the machine's devices are the
+                         * ones bound into its /dev, whatever its tree has. */
+                        if (errno == EPERM && type != AE_IFIFO) {
+                                skip_device(a, path, raw, type == AE_IFBLK ? 'b' : 'c', major, minor,
+                                            "device nodes cannot be made without root");
+                                return 0;
+                        }
                         return entry_fail(a, raw, -errno, "cannot create the device node or fifo");
+                }
                 /* Just made by us, so not a symlink: fchmodat may follow. */
                 if (fchmodat(pfd, base, mode, 0) < 0)
                         return entry_fail(a, raw, -errno, "cannot set the mode");
                 break;
+        }
         default:
                 return entry_fail(a, raw, -EBADMSG, "unsupported entry type");
         }

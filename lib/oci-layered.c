@@ -108,7 +108,10 @@ int layered_add(Layered *l, const Source *s, const char *blob, LayerSpec *spec) 
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", id, (unsigned long long) rnd);
-        r = RET_NERRNO(mkdirat(l->layers_fd, staging, 0700));
+        /* Open to all: the layer store around it is 0700, and a user's
+         * berth reads the chain and reaches the tree of a layer that the
+         * image store's range owns (userns.h). */
+        r = RET_NERRNO(mkdirat(l->layers_fd, staging, 0755));
         _cleanup_close_ int sfd = r < 0 ? r : open_dir_nofollow(l->layers_fd, staging);
         r = sfd < 0 ? sfd : RET_NERRNO(mkdirat(sfd, "tree", 0755));
         int tree = r < 0 ? r : open_dir_nofollow(sfd, "tree");

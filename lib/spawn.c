@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "fs.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -32,9 +33,29 @@ static int wait_helper(pid_t pid, const char *what) {
         return r;
 }
 
+/* Without root the PID and mount namespaces need a user namespace of
+ * their own: one that maps only the caller's own IDs, as root there (so
+ * that the helper keeps the capabilities it then drops to the few it
+ * needs, and what it writes, a pulled blob, is the caller's on the host);
+ * it gains no ID the caller did not have.  A process may write such a
+ * one-line map of its own namespace without newuidmap. */
+static int map_self(uid_t uid, gid_t gid) {
+        char line[64];
+        snprintf(line, sizeof line, "0 %u 1\n", (unsigned) uid);
+        int r = write_string_at(AT_FDCWD, "/proc/self/uid_map", line);
+        if (r >= 0)
+                r = write_string_at(AT_FDCWD, "/proc/self/setgroups", "deny\n");
+        snprintf(line, sizeof line, "0 %u 1\n", (unsigned) gid);
+        if (r >= 0)
+                r = write_string_at(AT_FDCWD, "/proc/self/gid_map", line);
+        return r;
+}
+
 int spawn_sandboxed(char *const argv[]) {
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
         struct clone_args args = {
-                .flags = CLONE_NEWPID | CLONE_NEWNS,
+                .flags = CLONE_NEWPID | CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0),
                 .exit_signal = SIGCHLD,
         };
         long pid = syscall(SYS_clone3, &args, sizeof args);
@@ -43,6 +64,10 @@ int spawn_sandboxed(char *const argv[]) {
         if (pid == 0) {
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                         _exit(127);
+                if (uid != 0 && map_self(uid, gid) < 0) {
+                        fprintf(stderr, "berth: failed to set up a user namespace for %s: %m\n", argv[0]);
+                        _exit(127);
+                }
                 /* Private mount propagation and a /proc that matches our PID namespace. */
                 if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
                     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {

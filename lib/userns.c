@@ -107,7 +107,26 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
 
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
         _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        uid_t base, image_base;
+        /* A user's machine of image layers shares the image store's range
+         * (userns_image_range()): the store's claim covers it, and a claim
+         * of its own would find the range taken and move the machine away
+         * from the IDs its layers have. */
+        if (geteuid() != 0 && idmap_read_at(machine_dir_fd, &base) >= 0 &&
+            idmap_read_at(s->images_fd, &image_base) >= 0 && base == image_base) {
+                *ret_base = base;
+                return 0;
+        }
         return userns_ensure_range_at(s->machines_fd, machines, machine_dir_fd, ret_base);
+}
+
+int userns_image_range(Store *s, uid_t *ret_base) {
+        if (geteuid() == 0) {
+                *ret_base = 0;
+                return 0;
+        }
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        return userns_ensure_range_at(s->machines_fd, machines, s->images_fd, ret_base);
 }
 
 int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {

@@ -31,3 +31,12 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
  * container): MACHINES_FD is the dir that holds it and its siblings, whose
  * idmap files count as taken too; MACHINES_PATH names it in messages. */
 int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base);
+
+/* A user's image store (ROOT/images) has a range of its own, allocated and
+ * registered as a machine's (its "idmap" file in ROOT/images): layers are
+ * unpacked as root of a namespace mapped to it, so their files belong to
+ * it on disk, and the user's machines made from those layers boot in it,
+ * as run instances boot in their base's (without host root there is no
+ * idmapped mount to show a layer in another range).  Root's store needs
+ * none: *RET_BASE is 0.  Logs its errors. */
+int userns_image_range(Store *s, uid_t *ret_base);

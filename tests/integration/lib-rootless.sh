@@ -8,6 +8,9 @@
 #   rootless_add_ranges             give the user those ranges
 #   ub ARGS...                      berth as the user
 #   rootless_cleanup                kill what runs as the user, remove it all
+#   system_listing                  what is under the system's state, with
+#                                   owner and times (the host-wide UID registry
+#                                   excepted: other roots' creates change it)
 #
 # Sets U, UID_U, UDIR (home and runtime dir's parent, 0755), UHOME, URUN
 # (0700, the user's), STATE (the user's state root), START and END (the
@@ -51,4 +54,9 @@ rootless_cleanup() {
         [ -n "${U:-}" ] && usermod --del-subuids "$START-$END" --del-subgids "$START-$END" "$U" >/dev/null 2>&1
         [ -n "${U:-}" ] && userdel -r -f "$U" >/dev/null 2>&1
         [ -n "${UDIR:-}" ] && rm -rf --one-file-system "$UDIR"
+}
+
+system_listing() {
+        find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
+                -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort
 }

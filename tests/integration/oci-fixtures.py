@@ -171,6 +171,12 @@ def hostile(kind, dst, canary):
         layers.append(tar_bytes([ti("sl/.wh.canary")]))
     elif kind == "whiteout-empty":
         layers.append(tar_bytes([ti("etc/.wh.")]))
+    elif kind == "devices":
+        # A disk (not on berth's allow-list) and /dev/null (on it), world-writable.
+        sda, null = ti("dev/sda", tarfile.BLKTYPE, mode=0o666), ti("dev/null", tarfile.CHRTYPE, mode=0o666)
+        sda[0].devmajor, sda[0].devminor = 8, 0
+        null[0].devmajor, null[0].devminor = 1, 3
+        layers.append(tar_bytes([ti("dev", tarfile.DIRTYPE, mode=0o755), sda, null]))
     else:
         sys.exit("unknown hostile kind " + kind)
     write_layout(dst, layers)

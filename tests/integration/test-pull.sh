@@ -13,48 +13,13 @@ FIX="$(dirname "$0")/oci-fixtures.py"
 W=$TEST_TMP/pull
 mkdir -p "$W"
 
-for tool in docker-registry skopeo umoci htpasswd openssl curl python3; do
-        if ! command -v $tool >/dev/null; then
-                ok "# SKIP $tool is not installed (tests/run installs it)"
-                done_testing
-        fi
-done
-# Nothing here may leave the namespace; a proxy from the environment would.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+. "$(dirname "$0")/lib-registry.sh"
+registry_tools docker-registry skopeo umoci htpasswd openssl curl python3
 
 STORE=$BERTH_ROOT/images
 REG=127.0.0.1:5000
 TREG=127.0.0.1:5443
-REGPIDS=()
-stop_registries() {
-        local p
-        for p in "${REGPIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-}
 trap 'stop_registries; cleanup' EXIT
-
-# start_registry NAME ADDR [EXTRA-YAML]: a registry storing in $W/NAME.
-start_registry() {
-        local name=$1 addr=$2 extra=${3:-}
-        mkdir -p "$W/$name"
-        cat >"$W/$name.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $W/$name
-  delete:
-    enabled: true
-http:
-  addr: $addr
-$extra
-EOF
-        docker-registry serve "$W/$name.yml" >"$W/$name.log" 2>&1 &
-        REGPIDS+=($!)
-        wait_for 20 curl -sk -o /dev/null "http${extra:+s}://$addr/v2/"
-}
 
 # --- images -----------------------------------------------------------------
 tree=$W/tree
@@ -77,7 +42,6 @@ build_images() {
 check "build the images with umoci (busybox; one more layer on it twice)" build_images
 
 check "start a plain HTTP registry on $REG" start_registry plain $REG
-push() { skopeo copy -q --dest-tls-verify=false "$@"; }
 check "push an OCI image" push "oci:$L:bb" "docker://$REG/bb:1"
 check "push an image sharing its first layer" push "oci:$L:bb2" "docker://$REG/team/bb2:latest"
 check "push a Docker schema 2 image" push --format v2s2 "oci:$L:bb" "docker://$REG/bb:v2s2"
@@ -225,7 +189,6 @@ auth:
     path: $W/htpasswd"
 check "push to it" push --dest-creds tester:s3cret-pw "oci:$L:bb" "docker://$TREG/secure/bb:1"
 # authfile REGISTRY USER:PASSWORD FILE
-authfile() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$1" "$(printf '%s' "$2" | base64 -w0)" >"$3"; }
 authfile $TREG tester:s3cret-pw "$W/auth.json"
 authfile $TREG tester:wrong-pw "$W/bad-auth.json"
 
@@ -249,13 +212,7 @@ check "the default auth file (\$REGISTRY_AUTH_FILE) is read too" \
 
 # --- bearer tokens, a redirect to another origin, a broken transfer ----------
 PROXY=127.0.0.1:5080
-start_proxy() {
-        python3 "$(dirname "$0")/registry-proxy.py" 5080 "http://$REG" tokenuser:token-pw "$W/proxy.log" \
-                >"$W/proxy.out" 2>&1 &
-        REGPIDS+=($!)
-        wait_for 20 curl -s -o /dev/null "http://$PROXY/v2/"
-}
-check "start a token-auth front of the plain registry on $PROXY" start_proxy
+check "start a token-auth front of the plain registry on $PROXY" start_proxy 5080 $REG tokenuser:token-pw
 authfile $PROXY tokenuser:token-pw "$W/proxy-auth.json"
 authfile $PROXY tokenuser:nope "$W/proxy-bad.json"
 check_status "a token service that refuses the credentials: exit 1" 1 \

@@ -136,5 +136,35 @@ if [ -x "$DEB/usr/lib/systemd/systemd" ]; then
 else
         ok "# skip no Debian tree in the test template cache ($DEB): test-unit-mode makes it"
 fi
+# --- a machine of a pulled image, as a unit of the user's systemd -------------------
+# Pulled outside the test host (its network namespace has no registry) into
+# the user's store, which the test host sees at the same path; made, booted
+# and removed inside it.  The store takes the user's one range (d is gone).
+W=$TEST_TMP/registry
+mkdir -p "$W/cache" "$W/tree"
+. "$(dirname "$0")/lib-registry.sh"
+if command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v umoci >/dev/null; then
+        REG=127.0.0.1:5000
+        trap 'stop_registries; cleanup_ru' EXIT
+        "$BERTH_TEMPLATE_DIR/busybox" --rootfs "$W/tree" --name img --cache-dir "$W/cache" >/dev/null
+        check "a busybox image (umoci)" bash -c "umoci init --layout $W/l && umoci new --image $W/l:e &&
+                umoci insert --image $W/l:e --tag bb $W/tree / && umoci config --image $W/l:bb --config.cmd /sbin/init"
+        check "a registry on $REG" start_registry plain $REG
+        check "the image pushed to it" push "oci:$W/l:bb" "docker://$REG/bb:1"
+        mkdir -m 0700 "$UDIR/run-outside" && chown "$U:" "$UDIR/run-outside"
+        check "the user pulls it (outside the test host)" setpriv --reuid "$U" --regid "$U" --init-groups -- \
+                env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$UHOME" XDG_RUNTIME_DIR="$UDIR/run-outside" \
+                BERTH_PULL="$BERTH_PULL" BERTH_IMPORT="$BERTH_IMPORT" "$BERTH" pull $REG/bb:1
+        check "create img --image it" ub create img --image $REG/bb:1 --set Network.Mode=none
+        check "start img" ub start img
+        iu=$(ub status --json img | jq -r .unit)
+        check_eq "it is a unit active on the user's manager" "active" "$(usc is-active "$iu")"
+        check_status "exec returns the command's status" 5 ub exec img -- sh -c 'exit 5'
+        check "stop img" ub stop img
+        check "rm img" ub rm img
+        check "rmi the image" ub rmi $REG/bb:1
+else
+        ok "# skip docker-registry, skopeo or umoci is not installed (tests/run installs them)"
+fi
 check "the user's systemd stops" th systemctl stop "user@$UID_U.service"
 done_testing

@@ -32,13 +32,6 @@ cleanup_rl() {
 trap cleanup_rl EXIT
 rootless_user berth-rl || { not_ok "useradd"; done_testing; }
 base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
-# system_listing: what is under the system's state, with owner and times
-# (the host-wide UID registry excepted: other roots' creates change it; it
-# is checked apart).
-system_listing() {
-        find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
-                -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort
-}
 before=$(system_listing)
 
 # --- the runtime dir and the state root -------------------------------------
@@ -135,7 +128,7 @@ check_output_contains "a third machine: out of ranges, said" "taken by machines.
 check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 
 # Not yet without root: said, nothing changed.
-check_output_contains "create --template debian: refused for now" "busybox or --from-tar only" \
+check_output_contains "create --template debian: refused for now" "busybox, --from-tar or --image only" \
         ub create d --template debian
 
 # --- cp of a stopped machine's files --------------------------------------------

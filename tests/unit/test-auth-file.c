@@ -71,6 +71,14 @@ int main(void) {
         _cleanup_free_ char *x = write_auth("containers/auth.json",
                                             "{\"auths\": {\"reg.example:5000\": {\"auth\": \"cGxhaW46cHc=\"}}}");
         lookup("then $XDG_RUNTIME_DIR/containers/auth.json", NULL, "reg.example:5000", 0, "plain", "pw");
+        /* Without it, podman's file in the config dir ($HOME/.config by default). */
+        _cleanup_free_ char *cdir = xasprintf("%s/.config", dir), *ccdir = xasprintf("%s/.config/containers", dir);
+        if (unlink(x) < 0 || mkdir(cdir, 0700) < 0 || mkdir(ccdir, 0700) < 0)
+                abort();
+        _cleanup_free_ char *c = write_auth(".config/containers/auth.json",
+                                            "{\"auths\": {\"reg.example:5000\": {\"auth\": \"Y2ZnOnB3Mg==\"}}}");
+        if (access("/run/containers/0/auth.json", F_OK) < 0)
+                lookup("then $HOME/.config/containers/auth.json", NULL, "reg.example:5000", 0, "cfg", "pw2");
 
         (void) rm_rf_at(AT_FDCWD, dir);
         return tap_finish();
