@@ -184,9 +184,15 @@ int verb_create(Context *ctx, int argc, char **argv) {
         }
         /* Without root only the sources that unpack inside the machine's
          * user namespace exist yet. */
-        if (geteuid() != 0 && !a.from_tar && !(a.template && streq(a.template, "busybox"))) {
-                log_error("Without root, machines are made with --template busybox or --from-tar only so far; "
+        if (geteuid() != 0 && !a.from_tar && !a.template) {
+                log_error("Without root, machines are made with --template or --from-tar only so far; "
                           "run this as root, or use one of those.");
+                return ERR_USAGE;
+        }
+        if (geteuid() != 0 && (layered || refresh)) {
+                /* Both go through the image store, whose layers are root's. */
+                log_error("--%s needs root for now: without root a template fills the machine's own rootfs.",
+                          refresh ? "refresh" : "layered");
                 return ERR_USAGE;
         }
         if (image)

@@ -59,7 +59,26 @@ int image_info_read_at(int dir_fd, ImageInfo *ret) {
         return 0;
 }
 
-static const char *const known_templates[] = { "busybox", "debian" };
+typedef struct TemplateInfo {
+        const char *name;
+        /* Without root, its cache is made first by the template run as the
+         * user (--bootstrap-only: debian's mmdebstrap --mode=unshare, which
+         * maps the user's subordinate IDs itself), then the rootfs by the
+         * template as root of the machine's namespace (--unprivileged). */
+        bool user_bootstrap;
+} TemplateInfo;
+
+static const TemplateInfo known_templates[] = {
+        { "busybox", false },
+        { "debian", true },
+};
+
+static const TemplateInfo *template_find(const char *template) {
+        for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
+                if (streq(template, known_templates[i].name))
+                        return &known_templates[i];
+        return NULL;
+}
 
 static const char *template_dir(void) {
         return secure_getenv("BERTH_TEMPLATE_DIR") ?: BERTH_TEMPLATE_DIR;
@@ -270,10 +289,30 @@ int staging_make(Store *store, const char *name, Staging *ret) {
 }
 
 bool template_is_known(const char *template) {
-        for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
-                if (streq(template, known_templates[i]))
-                        return true;
-        return false;
+        return template_find(template) != NULL;
+}
+
+/* Without root: TEMPLATE's cache, built as the user (see TemplateInfo). */
+static int template_user_bootstrap(const char *tpl, const char *template, const char *release, const char *cache,
+                                   bool refresh) {
+        char *argv[] = { (char *) tpl, (char *) "--bootstrap-only", (char *) "--cache-dir", (char *) cache,
+                         NULL, NULL, NULL, NULL };
+        size_t n = 4;
+        if (release) {
+                argv[n++] = (char *) "--release";
+                argv[n++] = (char *) release;
+        }
+        if (refresh)
+                argv[n++] = (char *) "--refresh";
+        /* Plainly as the user: mmdebstrap makes its own namespaces (a PID
+         * namespace of ours would leave it no newuidmap to reach). */
+        int r = spawn_plain(argv);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Template '%s' failed to build its cache without root "
+                                       "(exit status %d).", template, r);
+        return 0;
 }
 
 int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs,
@@ -283,14 +322,23 @@ int template_populate(Store *store, const char *template, const char *release, c
         int r = mkdir_p_at(AT_FDCWD, cache, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", cache);
+        const TemplateInfo *info = template_find(template);
+        bool user_bootstrap = info && info->user_bootstrap && geteuid() != 0;
+        if (user_bootstrap) {
+                r = template_user_bootstrap(tpl, template, release, cache, refresh);
+                if (r < 0)
+                        return r;
+        }
         char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
-                         (char *) "--cache-dir", cache, NULL, NULL, NULL, NULL };
+                         (char *) "--cache-dir", cache, NULL, NULL, NULL, NULL, NULL };
         size_t n = 7;
         if (release) {
                 argv[n++] = (char *) "--release";
                 argv[n++] = (char *) release;
         }
-        if (refresh)
+        if (user_bootstrap)
+                argv[n++] = (char *) "--unprivileged";
+        else if (refresh)
                 argv[n++] = (char *) "--refresh";
         r = spawn_filler(argv, rootfs);
         if (r < 0)
@@ -311,20 +359,22 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs) {
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Unpacking %s failed.", tar);
 }
 
-/* Remove what killed builds of image NAME left (we hold its build lock). */
-static void clean_image_staging(int images_fd, const char *name) {
+/* Remove what killed builds of image NAME left (we hold its build lock);
+ * a user's through the range of each (image_build_template_user()). */
+static void clean_image_staging(Store *store, int images_fd, const char *name) {
         _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
+        _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
         _cleanup_closedir_ DIR *d = NULL;
         if (opendir_dup(images_fd, &d) < 0)
                 return;
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, prefix))
-                        (void) rm_rf_at(images_fd, de->d_name);
+                        (void) store_rm_ranged_dir_at(images_fd, bases, de->d_name);
 }
 
 int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest) {
-        clean_image_staging(images_fd, name);
+        clean_image_staging(store, images_fd, name);
         uint64_t rnd = 0;
         if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
                 return log_error_errno(errno, "getrandom failed: %m");
@@ -356,6 +406,53 @@ int image_build_layered(Store *store, int images_fd, const char *name, char *con
                 r = -errno;
         if (r < 0) {
                 (void) rm_rf_at(images_fd, staging);
+                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
+        }
+        return 0;
+}
+
+int image_build_template_user(Store *store, int images_fd, const char *name) {
+        clean_image_staging(store, images_fd, name);
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+                return log_error_errno(errno, "getrandom failed: %m");
+        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
+        _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
+        _cleanup_free_ char *path = xasprintf("%s/%s", bases, staging);
+        if (mkdirat(images_fd, staging, 0700) < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        _cleanup_close_ int sfd = open_dir_nofollow(images_fd, staging);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", path);
+        /* The guest's "/": 0755 like any root directory. */
+        int r = sfd < 0 ? sfd : RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
+        if (r >= 0)
+                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s: %m", path);
+        /* A range of the user's own, which the image's instances boot in
+         * (no idmapped mounts without root to give them others): the
+         * registry counts the dir's siblings, so the rename keeps it. */
+        uid_t base;
+        if (r >= 0)
+                r = userns_ensure_range_at(images_fd, bases, sfd, &base);
+        if (r >= 0)
+                r = template_populate(store, name, NULL, name, rootfs, false);
+        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
+        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                /* The rootfs is the range's: removed as its root. */
+                int k = store_rm_ranged_dir_at(images_fd, bases, staging);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s, the next build will: %m", path);
                 return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
         }
         return 0;

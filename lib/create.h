@@ -85,6 +85,13 @@ int template_populate(Store *store, const char *template, const char *release, c
  * -errno (logged). */
 int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest);
 
+/* Without root: the run image NAME in ROOT/images/bases (IMAGES_FD) of
+ * template NAME, a plain rootfs the template fills as root of a range of
+ * the user's own, which the image keeps (its idmap) and its instances boot
+ * in.  Made in a staging dir renamed into place when complete.  The caller
+ * holds the image's build lock and saw no image.  0 or -errno (logged). */
+int image_build_template_user(Store *store, int images_fd, const char *name);
+
 /* Run instances (berth run): machine entries without a rootfs of their own.
  * Make instance NAME of BASE (a machine, or STORE_IMAGE_PREFIX and an
  * image), whose dir SRC_FD holds the machine.conf it starts with; REMOVE:
