@@ -234,13 +234,18 @@ int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base) {
 }
 
 int store_rm_machine_dir(Store *s, const char *name) {
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        return store_rm_ranged_dir_at(s->machines_fd, machines, name);
+}
+
+int store_rm_ranged_dir_at(int parent_fd, const char *parent_path, const char *name) {
         uid_t base;
-        _cleanup_close_ int dfd = geteuid() == 0 ? -EBADF : open_dir_nofollow(s->machines_fd, name);
+        _cleanup_close_ int dfd = geteuid() == 0 ? -EBADF : open_dir_nofollow(parent_fd, name);
         /* A user cannot unlink what the machine's IDs own: root of the
          * machine's user namespace can. */
         if (dfd < 0 || idmap_read_at(dfd, &base) < 0)
-                return rm_rf_at(s->machines_fd, name);
-        _cleanup_free_ char *path = xasprintf("%s/machines/%s", s->root, name);
+                return rm_rf_at(parent_fd, name);
+        _cleanup_free_ char *path = xasprintf("%s/%s", parent_path, name);
         char *argv[] = { (char *) "/bin/rm", (char *) "-rf", (char *) "--one-file-system", (char *) "--", path,
                          NULL };
         int r = spawn_in_userns(argv, base, NULL);

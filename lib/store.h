@@ -82,6 +82,9 @@ int store_remove_machine(Store *s, const char *name, const char *tmp);
  * the user namespace of its UID range (what the machine's IDs own is not
  * the user's to unlink). */
 int store_rm_machine_dir(Store *s, const char *name);
+/* The same for the dir NAME below PARENT_FD (PARENT_PATH in messages and
+ * for rm): a user's run image of a template (images/bases) has a range. */
+int store_rm_ranged_dir_at(int parent_fd, const char *parent_path, const char *name);
 
 /* Machine NAME's UID range (idmap.h); -ENOENT if it has none yet. */
 int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base);
