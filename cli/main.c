@@ -229,7 +229,7 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (geteuid() != 0 && !verb->rootless) {
-                log_error("This verb needs root for now: without root berth does create (--template busybox, "
+                log_error("This verb needs root for now: without root berth does create (--template, "
                           "--from-tar), start, stop, kill, exec, shell, run, cp, console, clone --copy, import, gc, list, "
                           "status, logs and rm (README \"Without root\"). Run it as root, e.g. with sudo.");
                 return EXIT_FAIL;
