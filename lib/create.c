@@ -225,6 +225,24 @@ static int copy_tree_in_pair(void *userdata) {
         return 0;
 }
 
+static int copy_tree_in_range(void *userdata) {
+        const RangeCopy *c = userdata;
+        _cleanup_free_ char *from = xasprintf("%s/.", c->src);
+        char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--", from,
+                         (char *) c->dst, NULL };
+        int r = spawn_plain(argv);
+        if (r < 0)
+                return r;
+        return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", c->src);
+}
+
+int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst) {
+        if (geteuid() == 0)
+                return copy_tree(src, dst);
+        /* A user: as the machine's root, so the copy keeps its owners. */
+        return userns_call(machine_dir_fd, copy_tree_in_range, &(RangeCopy) { src, dst });
+}
+
 int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base) {
         return userns_call_pair(src_base, dst_base, copy_tree_in_pair, &(RangeCopy) { src, dst });
 }

@@ -63,6 +63,10 @@ int copy_tree(const char *src, const char *dst);
  * newidmap.h).  The shift is chown_tree_shift()'s, so file capabilities are
  * lost, as with PrivateUsersOwnership=chown.  0 or -errno (logged). */
 int copy_tree_to_range(const char *src, uid_t src_base, const char *dst, uid_t dst_base);
+/* copy_tree() of a tree within one machine's range (a snapshot, a
+ * restore): for a user as root of the namespace of MACHINE_DIR_FD's idmap,
+ * so the copy keeps its owners with no host root.  0 or -errno (logged). */
+int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */

@@ -142,6 +142,35 @@ BGRUN=
 check_eq "no instance is left" "d" "$(ub list --json | jq -r '.[].name' | xargs)"
 check_eq "nor a process" "" "$(user_procs; procs_of "$bi")"
 
+# --- snapshots as the user -------------------------------------------------------------
+# Full copies in the machine's own range, made and removed as its root.
+check "create s --template busybox" ub create s --template busybox
+S=$STATE/machines/s
+bs=$(base_of "$S")
+echo one >"$UHOME/f" && chown "$U:" "$UHOME/f"
+check "cp a file into s" ub cp "$UHOME/f" s:/root/f
+check_output_contains "snapshot s snap1" "^snap1$" ub snapshot s snap1
+check_eq "the snapshot's tree is s's range's, its files too" "$bs $bs one" \
+        "$(stat -c %u "$S/snapshots/snap1/rootfs" 2>&1) $(stat -c %u "$S/snapshots/snap1/rootfs/root/f" 2>&1) \
+$(cat "$S/snapshots/snap1/rootfs/root/f" 2>&1)"
+check_eq "snapshots lists it" "snap1" "$(ub snapshots --json s | jq -r '.[].name')"
+check_output_contains "snapshot --overlay: needs root, said" "needs root" ub snapshot --overlay s snap2
+check_eq "and no snap2 is made" "snap1" "$(ls -A "$S/snapshots" | xargs)"
+echo two >"$UHOME/f"
+check "change the file in s" ub cp "$UHOME/f" s:/root/f
+check "restore s snap1" ub restore s snap1
+check_eq "s is back: the file's first content, the machine's root's" "one $bs" \
+        "$(cat "$S/rootfs/root/f" 2>&1) $(stat -c %u "$S/rootfs/root/f" 2>&1)"
+check_eq "the old rootfs is gone, nothing half made is left" "machine.conf rootfs snapshots" \
+        "$(ls -A "$S" | grep -vxE 'idmap|info|layers' | xargs)"
+check_eq "the rootfs is still the range's" "$bs:$bs" "$(stat -c %u:%g "$S/rootfs")"
+check "s still runs a command" ub run s -- cat /root/f
+check "snapshot --rm s snap1" ub snapshot --rm s snap1
+check_eq "it is gone" "" "$(ls -A "$S/snapshots" | xargs)"
+check_output_contains "a default-named snapshot" "^[0-9]{8}-[0-9]{6}$" ub snapshot s
+check "rm s with its snapshot" ub rm s
+check_eq "s is gone" "d" "$(ls -A "$STATE/machines" | xargs)"
+
 # --- boot d under the user's systemd -------------------------------------------------
 # In the test host (systemd as PID 1, the user's manager delegates a
 # cgroup); its own network namespace, hence the template runs before.
