@@ -231,7 +231,7 @@ int main(int argc, char **argv) {
         if (geteuid() != 0 && !verb->rootless) {
                 log_error("This verb needs root for now: without root berth does create (--template, "
                           "--from-tar), start, stop, kill, exec, shell, run, cp, console, clone --copy, snapshot, "
-                          "snapshots, restore, import, gc, list, status, logs and rm (README \"Without root\"). Run it as root, e.g. with sudo.");
+                          "snapshots, restore, import, images prune --all, gc, list, status, logs and rm (README \"Without root\"). Run it as root, e.g. with sudo.");
                 return EXIT_FAIL;
         }
         r = verb->func(&ctx, p.n_args, p.args);

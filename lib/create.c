@@ -24,6 +24,7 @@
 #include "name.h"
 #include "runtime.h"
 #include "spawn.h"
+#include "uid-registry.h"
 #include "userns.h"
 #include "util.h"
 
@@ -472,6 +473,24 @@ int image_build_template_user(Store *store, int images_fd, const char *name) {
                 if (k < 0)
                         log_warning_errno(k, "Failed to remove %s, the next build will: %m", path);
                 return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
+        }
+        return 0;
+}
+
+int run_image_remove(Store *store, int images_fd, const char *name) {
+        _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
+        _cleanup_close_ int dfd = open_dir_nofollow(images_fd, name);
+        uid_t base;
+        /* Root's images have no range of their own (their instances take one). */
+        bool ranged = dfd >= 0 && geteuid() != 0 && idmap_read_at(dfd, &base) >= 0;
+        int r = store_rm_ranged_dir_at(images_fd, bases, name);
+        if (r < 0)
+                return r;
+        if (ranged) {
+                int k = uid_registry_release_base(base);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
+                                          (unsigned) base);
         }
         return 0;
 }

@@ -95,6 +95,9 @@ int image_build_layered(Store *store, int images_fd, const char *name, char *con
  * in.  Made in a staging dir renamed into place when complete.  The caller
  * holds the image's build lock and saw no image.  0 or -errno (logged). */
 int image_build_template_user(Store *store, int images_fd, const char *name);
+/* Remove the run image dir NAME of IMAGES_FD (images/bases), a user's
+ * through its range, which then goes back to the user.  0 or -errno. */
+int run_image_remove(Store *store, int images_fd, const char *name);
 
 /* Run instances (berth run): machine entries without a rootfs of their own.
  * Make instance NAME of BASE (a machine, or STORE_IMAGE_PREFIX and an

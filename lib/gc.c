@@ -157,11 +157,14 @@ int gc_oci_records(const char *dir, FILE *report) {
 
 /* Remove cache KEY and what goes with it, under its lock (held). */
 static int remove_template_cache(int cdir, const char *key) {
-        bool had = faccessat(cdir, key, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        _cleanup_free_ char *tarball = xasprintf("%s.tar", key);
+        bool had = faccessat(cdir, key, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                   faccessat(cdir, tarball, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
         int r = rm_rf_at(cdir, key);
         if (r < 0 && r != -ENOENT)
                 return r;
-        static const char *const suffixes[] = { ".fixes", ".log" };
+        /* (a user's cache is a tarball, templates/debian --bootstrap-only) */
+        static const char *const suffixes[] = { ".fixes", ".log", ".tar" };
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 _cleanup_free_ char *f = xasprintf("%s%s", key, suffixes[i]);
                 if (unlinkat(cdir, f, 0) < 0 && errno != ENOENT)

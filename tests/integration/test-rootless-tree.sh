@@ -26,9 +26,9 @@ cleanup_rt() {
         cleanup
 }
 trap cleanup_rt EXIT
-# Three ranges: the Debian machine, a second one made from the cache, and
-# the busybox run image.
-rootless_user berth-rt 3 || { not_ok "useradd"; done_testing; }
+# Four ranges: the Debian machine, a second one made from the cache (then
+# the snapshot case's), the busybox and the debian run images.
+rootless_user berth-rt 4 || { not_ok "useradd"; done_testing; }
 rootless_add_ranges
 base_of() { sed -n 's/^UID_BASE=//p' "$1/idmap"; }
 system_listing() {
@@ -105,6 +105,11 @@ check_eq "no instance is left" "d" "$(ub list --json | jq -r '.[].name' | xargs)
 check_eq "nothing of one in the state" "d" "$(ls -A "$STATE/machines" | xargs)"
 check_eq "nor in the runtime dir" "" "$(ls -A "$URUN/berth" | grep -vx 'locks' | xargs)"
 check_eq "no process of the user is left" "" "$(user_procs)"
+
+check_output_contains "run --template debian: from the user's cache too" "^12\.[0-9]+$" \
+        ub run debian -- cat /etc/debian_version
+check_eq "its run image has a range of its own" "yes" \
+        "$(b=$(base_of "$STATE/images/bases/debian"); [ -n "$b" ] && [ "$b" != "$bi" ] && [ "$b" != "$bd" ] && echo yes)"
 
 # Two instances of one image share its range: each has its own PID, IPC,
 # mount and network namespaces, so neither sees the other.
@@ -199,5 +204,13 @@ check "the user's systemd stops" th systemctl stop "user@$UID_U.service"
 THDIR=
 
 check "rm d" ub rm d
+# A user's run images hold ranges: images prune --all gives them back, with
+# the template caches.
+check_output_contains "images (the list) needs root, said" "only 'prune --all'" ub images
+check_output_contains "images prune --all removes the run images" "Removed run image (busybox|debian)" \
+        ub images prune --all
+check_eq "none is left, nor the cache tarball" "" \
+        "$(ls -A "$STATE/images/bases" | xargs)$(ls "$UCACHE" | grep '\.tar$')"
+check_eq "the user's registry holds no range now" "" "$(ls -A "$STATE/uid-ranges" | grep -v '^\.lock$' | xargs)"
 check_eq "nothing under /var/lib/berth or /run/berth changed" "" "$(diff <(echo "$before") <(system_listing))"
 done_testing
