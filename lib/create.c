@@ -24,7 +24,6 @@
 #include "name.h"
 #include "runtime.h"
 #include "spawn.h"
-#include "uid-registry.h"
 #include "userns.h"
 #include "util.h"
 
@@ -205,27 +204,7 @@ typedef struct RangeCopy {
         const char *dst;
 } RangeCopy;
 
-static int copy_tree_in_pair(void *userdata) {
-        const RangeCopy *c = userdata;
-        /* Already in the namespace: a plain cp -a keeps the source's IDs
-         * (0..65535 here), then they move to the second range. */
-        _cleanup_free_ char *from = xasprintf("%s/.", c->src);
-        char *argv[] = { (char *) "/bin/cp", (char *) "-a", (char *) "--reflink=auto", (char *) "--", from,
-                         (char *) c->dst, NULL };
-        int r = spawn_plain(argv);
-        if (r < 0)
-                return r;
-        if (r != 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", c->src);
-        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, c->dst);
-        if (fd < 0)
-                return log_error_errno(fd, "Failed to open %s: %m", c->dst);
-        r = chown_tree_shift(fd, 0, NEWIDMAP_SECOND_ID, USERNS_RANGE_SIZE);
-        if (r < 0)
-                return log_error_errno(r, "Failed to give %s to its machine's IDs: %m", c->dst);
-        return 0;
-}
-
+/* In a namespace already: a plain cp -a, which keeps the IDs. */
 static int copy_tree_in_range(void *userdata) {
         const RangeCopy *c = userdata;
         _cleanup_free_ char *from = xasprintf("%s/.", c->src);
@@ -235,6 +214,22 @@ static int copy_tree_in_range(void *userdata) {
         if (r < 0)
                 return r;
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", c->src);
+}
+
+static int copy_tree_in_pair(void *userdata) {
+        const RangeCopy *c = userdata;
+        /* The copy keeps the source's IDs (0..65535 here), then they move
+         * to the second range. */
+        int r = copy_tree_in_range(userdata);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, c->dst);
+        if (fd < 0)
+                return log_error_errno(fd, "Failed to open %s: %m", c->dst);
+        r = chown_tree_shift(fd, 0, NEWIDMAP_SECOND_ID, USERNS_RANGE_SIZE);
+        if (r < 0)
+                return log_error_errno(r, "Failed to give %s to its machine's IDs: %m", c->dst);
+        return 0;
 }
 
 int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst) {
@@ -392,6 +387,35 @@ static void clean_image_staging(Store *store, int images_fd, const char *name) {
                         (void) store_rm_ranged_dir_at(images_fd, bases, de->d_name);
 }
 
+/* Finish the run image NAME built in STAGING (SFD) of IMAGES_FD, unless R
+ * says the build failed: its machine.conf, info and IMAGE (may be NULL)
+ * files, then the rename; else (or if that fails) remove the staging dir,
+ * a user's through its range.  0 or -errno (logged). */
+static int run_image_commit(Store *store, int images_fd, int sfd, const char *staging, const char *name,
+                            const char *image, int r) {
+        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
+        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        if (r >= 0 && image)
+                r = write_file_atomic_at(sfd, "image", image, strlen(image), 0644);
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
+                int k = store_rm_ranged_dir_at(images_fd, bases, staging);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s/%s, the next build will: %m", bases, staging);
+                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
+        }
+        return 0;
+}
+
 int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest) {
         clean_image_staging(store, images_fd, name);
         uint64_t rnd = 0;
@@ -408,26 +432,9 @@ int image_build_layered(Store *store, int images_fd, const char *name, char *con
                 r = layers_write(sfd, "layers", layers);
         if (r >= 0)
                 r = layers_init_upper(store, sfd, "rootfs", layers);
-        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
-        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
-                                              (unsigned long long) now_usec(CLOCK_REALTIME));
         /* As a machine of an image records it (image_info_read_at()). */
         _cleanup_free_ char *image = xasprintf("MANIFEST=%s\n", manifest);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "image", image, strlen(image), 0644);
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) rm_rf_at(images_fd, staging);
-                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
-        }
-        return 0;
+        return run_image_commit(store, images_fd, sfd, staging, name, image, r);
 }
 
 int image_build_template_user(Store *store, int images_fd, const char *name) {
@@ -456,25 +463,7 @@ int image_build_template_user(Store *store, int images_fd, const char *name) {
                 r = userns_ensure_range_at(images_fd, bases, sfd, &base);
         if (r >= 0)
                 r = template_populate(store, name, NULL, name, rootfs, false);
-        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
-        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
-                                              (unsigned long long) now_usec(CLOCK_REALTIME));
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
-        if (r >= 0)
-                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                /* The rootfs is the range's: removed as its root. */
-                int k = store_rm_ranged_dir_at(images_fd, bases, staging);
-                if (k < 0)
-                        log_warning_errno(k, "Failed to remove %s, the next build will: %m", path);
-                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
-        }
-        return 0;
+        return run_image_commit(store, images_fd, sfd, staging, name, NULL, r);
 }
 
 int run_image_remove(Store *store, int images_fd, const char *name) {
@@ -486,12 +475,8 @@ int run_image_remove(Store *store, int images_fd, const char *name) {
         int r = store_rm_ranged_dir_at(images_fd, bases, name);
         if (r < 0)
                 return r;
-        if (ranged) {
-                int k = uid_registry_release_base(base);
-                if (k < 0)
-                        log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
-                                          (unsigned) base);
-        }
+        if (ranged)
+                store_range_release(base);
         return 0;
 }
 

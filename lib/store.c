@@ -275,13 +275,16 @@ int store_remove_machine(Store *s, const char *name, const char *tmp) {
         int r = store_rm_machine_dir(s, tmp);
         if (r < 0)
                 return r;
-        if (ranged) {
-                int k = uid_registry_release_base(base);
-                if (k < 0)
-                        log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
-                                          (unsigned) base);
-        }
+        if (ranged)
+                store_range_release(base);
         return 0;
+}
+
+void store_range_release(uid_t base) {
+        int k = uid_registry_release_base(base);
+        if (k < 0)
+                log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
+                                  (unsigned) base);
 }
 
 char *store_base_path(Store *s, const char *base) {
