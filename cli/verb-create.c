@@ -191,8 +191,12 @@ int verb_create(Context *ctx, int argc, char **argv) {
         }
         if (geteuid() != 0 && (layered || refresh)) {
                 /* Both go through the image store, whose layers are root's. */
-                log_error("--%s needs root for now: without root a template fills the machine's own rootfs.",
-                          refresh ? "refresh" : "layered");
+                if (refresh)
+                        log_error("--refresh needs root for now. Without root, 'berth images prune --all' removes "
+                                  "your template caches, and the next create builds them anew.");
+                else
+                        log_error("--layered needs root for now. Leave it out: without root the template fills the "
+                                  "machine's own rootfs.");
                 return ERR_USAGE;
         }
         if (image)
