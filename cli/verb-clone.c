@@ -321,6 +321,7 @@ const VerbSpec snapshot_verb = {
         .example = "snapshot web before-upgrade\nsnapshot --rm web before-upgrade",
         .options = snapshot_options,
         .complete = COMPLETE_MACHINE_SNAPSHOT,
+        .rootless = true,
 };
 
 int verb_snapshot(Context *ctx, int argc, char **argv) {
@@ -357,6 +358,13 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
+        /* A user's snapshot is a full copy in the machine's own range: an
+         * overlay-backed one needs the layer store's shared layers. */
+        bool user = geteuid() != 0;
+        if (user && mode == COPY_OVERLAY && !rm) {
+                log_error("--overlay needs root for now; without root a snapshot is a full copy (--copy).");
+                return ERR_USAGE;
+        }
         _cleanup_close_ int lock = -EBADF;
         if (rm) {
                 r = open_machine(ctx, name, &lock);
@@ -367,7 +375,8 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
                         log_error("Machine '%s' has no snapshot '%s'. See 'berth snapshots %s'.", name, snap, name);
                         return ERR_NO_MACHINE;
                 }
-                r = rm_rf_at(sdir, snap);
+                _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
+                r = mfd < 0 ? mfd : store_rm_tree_in_range(mfd, sdir, NULL, snap);
                 if (r < 0) {
                         log_error_errno(r, "Failed to remove snapshot '%s': %m", snap);
                         return ERR_FAILED;
@@ -392,7 +401,12 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         /* Built under a hidden name, renamed when complete: a killed snapshot
          * leaves no half copy that restore could take, and its leftover goes
          * now (we hold the machine's lock: no other snapshot of it runs). */
-        gc_snapshot_staging(sdir);
+        _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
+        if (mfd < 0) {
+                log_error_errno(mfd, "Failed to open machine '%s': %m", name);
+                return ERR_FAILED;
+        }
+        gc_snapshot_staging(mfd, sdir);
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
         _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", snap, (unsigned long long) rnd);
@@ -405,22 +419,22 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         r = tfd < 0 ? tfd : 0;
         /* Held until the snapshot lists its layers: gc would take them. */
         _cleanup_close_ int layers_lock_fd = -EBADF;
-        if (r >= 0 && use_overlay(ctx, mode)) {
+        if (r >= 0 && !user && use_overlay(ctx, mode)) {
                 _cleanup_strv_free_ char **layers = NULL;
                 r = freeze_machine(ctx, name, &layers_lock_fd, &layers);
                 if (r >= 0)
                         r = layers_write(tfd, "layers", layers);
         } else if (r >= 0) {
                 r = RET_NERRNO(mkdirat(tfd, "rootfs", 0755));
-                if (r >= 0)
+                /* (a user's machines have no layers to merge) */
+                if (r >= 0 && !user)
                         r = mount_merged(ctx, name);
                 if (r >= 0)
-                        r = copy_tree(rootfs, trootfs);
+                        r = copy_tree_as_machine(mfd, rootfs, trootfs);
         }
         if (r >= 0) {
-                _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
                 _cleanup_free_ char *conf = NULL;
-                if (mfd >= 0 && read_file_at(mfd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL) >= 0)
+                if (read_file_at(mfd, "machine.conf", CONFIG_FILE_MAX, &conf, NULL) >= 0)
                         r = write_file_atomic_at(tfd, "machine.conf", conf, strlen(conf), 0644);
                 _cleanup_free_ char *info = xasprintf("CREATED_USEC=%llu\n", (unsigned long long) now_usec(CLOCK_REALTIME));
                 if (r >= 0)
@@ -432,7 +446,7 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
                 r = -errno;
         if (r < 0) {
                 log_error_errno(r, "Failed to snapshot '%s': %m", name);
-                (void) rm_rf_at(sdir, tmp);
+                (void) store_rm_tree_in_range(mfd, sdir, NULL, tmp);
                 return ERR_FAILED;
         }
         if (!ctx->quiet)
@@ -450,6 +464,7 @@ const VerbSpec snapshots_verb = {
         .example = "snapshots --json web",
         .options = snapshots_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 int verb_snapshots(Context *ctx, int argc, char **argv) {
@@ -516,6 +531,7 @@ const VerbSpec restore_verb = {
         .example = "restore web before-upgrade",
         .options = no_options,
         .complete = COMPLETE_MACHINE_SNAPSHOT,
+        .rootless = true,
 };
 
 int verb_restore(Context *ctx, int argc, char **argv) {
@@ -573,7 +589,7 @@ int verb_restore(Context *ctx, int argc, char **argv) {
                 /* A full copy of the snapshot's rootfs, made beside the machine's. */
                 r = RET_NERRNO(mkdirat(mfd, ROOTFS_NEW, 0755));
                 if (r >= 0)
-                        r = copy_tree(spath, npath);
+                        r = copy_tree_as_machine(mfd, spath, npath);
         }
         if (r >= 0)
                 r = rootfs_switch(&ctx->store, mfd,

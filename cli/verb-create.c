@@ -185,9 +185,19 @@ int verb_create(Context *ctx, int argc, char **argv) {
         }
         /* Without root only the sources that unpack inside the machine's
          * user namespace exist yet (--image: in the image store's). */
-        if (geteuid() != 0 && !a.from_tar && !image && !(a.template && streq(a.template, "busybox"))) {
-                log_error("Without root, machines are made with --template busybox, --from-tar or --image only "
-                          "so far; run this as root, or use one of those.");
+        if (geteuid() != 0 && !a.from_tar && !image && !a.template) {
+                log_error("Without root, machines are made with --template, --from-tar or --image only so far; "
+                          "run this as root, or use one of those.");
+                return ERR_USAGE;
+        }
+        if (geteuid() != 0 && (layered || refresh)) {
+                /* Both build a template image, which needs root (images build). */
+                if (refresh)
+                        log_error("--refresh needs root for now. Without root, 'berth images prune --all' removes "
+                                  "your template caches, and the next create builds them anew.");
+                else
+                        log_error("--layered needs root for now. Leave it out: without root the template fills the "
+                                  "machine's own rootfs.");
                 return ERR_USAGE;
         }
         if (image)

@@ -442,7 +442,7 @@ static int prune_run_images(Context *ctx) {
                 uint64_t rnd = 0;
                 (void) getrandom(&rnd, sizeof rnd, 0);
                 _cleanup_free_ char *tmp = xasprintf(".staging-%s.%016llx", de->d_name, (unsigned long long) rnd);
-                if (renameat(bases, de->d_name, bases, tmp) < 0 || (r = rm_rf_at(bases, tmp)) < 0)
+                if (renameat(bases, de->d_name, bases, tmp) < 0 || (r = run_image_remove(&ctx->store, bases, tmp)) < 0)
                         return log_error_errno(r < 0 ? r : -errno, "Failed to remove the run image %s/images/bases/%s: %m",
                                                ctx->store.root, de->d_name);
                 removed++;
@@ -555,6 +555,13 @@ int verb_images(Context *ctx, int argc, char **argv) {
         int r = expect_args(&p, 0, 2);
         if (r != 0)
                 return r;
+        /* A user has no image store yet, only run images and template
+         * caches: what prune --all removes. */
+        if (geteuid() != 0 && !(p.n_args == 1 && streq(p.args[0], "prune") && all)) {
+                log_error("Without root, 'images' does only 'prune --all' for now (a user's run images and "
+                          "template caches); run the rest as root.");
+                return ERR_FAILED;
+        }
         if (p.n_args >= 1) {
                 bool prune = streq(p.args[0], "prune"), build = streq(p.args[0], "build");
                 if (!prune && !build) {

@@ -59,7 +59,26 @@ int image_info_read_at(int dir_fd, ImageInfo *ret) {
         return 0;
 }
 
-static const char *const known_templates[] = { "busybox", "debian" };
+typedef struct TemplateInfo {
+        const char *name;
+        /* Without root, its cache is made first by the template run as the
+         * user (--bootstrap-only: debian's mmdebstrap --mode=unshare, which
+         * maps the user's subordinate IDs itself), then the rootfs by the
+         * template as root of the machine's namespace (--unprivileged). */
+        bool user_bootstrap;
+} TemplateInfo;
+
+static const TemplateInfo known_templates[] = {
+        { "busybox", false },
+        { "debian", true },
+};
+
+static const TemplateInfo *template_find(const char *template) {
+        for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
+                if (streq(template, known_templates[i].name))
+                        return &known_templates[i];
+        return NULL;
+}
 
 static const char *template_dir(void) {
         return secure_getenv("BERTH_TEMPLATE_DIR") ?: BERTH_TEMPLATE_DIR;
@@ -187,7 +206,8 @@ typedef struct RangeCopy {
         const char *dst;
 } RangeCopy;
 
-static int copy_tree_in_pair(void *userdata) {
+/* In a namespace already: a plain cp -a, which keeps the IDs. */
+static int copy_tree_in_range(void *userdata) {
         const RangeCopy *c = userdata;
         /* A layered source: its whole view, mounted where only this
          * namespace sees it (its root may mount it: the layers belong to
@@ -205,8 +225,16 @@ static int copy_tree_in_pair(void *userdata) {
         int r = spawn_plain(argv);
         if (r < 0)
                 return r;
-        if (r != 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", c->src);
+        return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Copying %s failed.", c->src);
+}
+
+static int copy_tree_in_pair(void *userdata) {
+        const RangeCopy *c = userdata;
+        /* The copy keeps the source's IDs (0..65535 here), then they move
+         * to the second range. */
+        int r = copy_tree_in_range(userdata);
+        if (r < 0)
+                return r;
         _cleanup_close_ int fd = open_dir_nofollow(AT_FDCWD, c->dst);
         if (fd < 0)
                 return log_error_errno(fd, "Failed to open %s: %m", c->dst);
@@ -214,6 +242,13 @@ static int copy_tree_in_pair(void *userdata) {
         if (r < 0)
                 return log_error_errno(r, "Failed to give %s to its machine's IDs: %m", c->dst);
         return 0;
+}
+
+int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst) {
+        if (geteuid() == 0)
+                return copy_tree(src, dst);
+        /* A user: as the machine's root, so the copy keeps its owners. */
+        return userns_call(machine_dir_fd, copy_tree_in_range, &(RangeCopy) { NULL, NULL, src, dst });
 }
 
 int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,
@@ -283,10 +318,30 @@ int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret
 }
 
 bool template_is_known(const char *template) {
-        for (size_t i = 0; i < ELEMENTSOF(known_templates); i++)
-                if (streq(template, known_templates[i]))
-                        return true;
-        return false;
+        return template_find(template) != NULL;
+}
+
+/* Without root: TEMPLATE's cache, built as the user (see TemplateInfo). */
+static int template_user_bootstrap(const char *tpl, const char *template, const char *release, const char *cache,
+                                   bool refresh) {
+        char *argv[] = { (char *) tpl, (char *) "--bootstrap-only", (char *) "--cache-dir", (char *) cache,
+                         NULL, NULL, NULL, NULL };
+        size_t n = 4;
+        if (release) {
+                argv[n++] = (char *) "--release";
+                argv[n++] = (char *) release;
+        }
+        if (refresh)
+                argv[n++] = (char *) "--refresh";
+        /* Plainly as the user: mmdebstrap makes its own namespaces (a PID
+         * namespace of ours would leave it no newuidmap to reach). */
+        int r = spawn_plain(argv);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Template '%s' failed to build its cache without root "
+                                       "(exit status %d).", template, r);
+        return 0;
 }
 
 int template_populate(Store *store, const char *template, const char *release, const char *name, const char *rootfs,
@@ -296,14 +351,23 @@ int template_populate(Store *store, const char *template, const char *release, c
         int r = mkdir_p_at(AT_FDCWD, cache, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", cache);
+        const TemplateInfo *info = template_find(template);
+        bool user_bootstrap = info && info->user_bootstrap && geteuid() != 0;
+        if (user_bootstrap) {
+                r = template_user_bootstrap(tpl, template, release, cache, refresh);
+                if (r < 0)
+                        return r;
+        }
         char *argv[] = { tpl, (char *) "--rootfs", (char *) rootfs, (char *) "--name", (char *) name,
-                         (char *) "--cache-dir", cache, NULL, NULL, NULL, NULL };
+                         (char *) "--cache-dir", cache, NULL, NULL, NULL, NULL, NULL };
         size_t n = 7;
         if (release) {
                 argv[n++] = (char *) "--release";
                 argv[n++] = (char *) release;
         }
-        if (refresh)
+        if (user_bootstrap)
+                argv[n++] = (char *) "--unprivileged";
+        else if (refresh)
                 argv[n++] = (char *) "--refresh";
         r = spawn_filler(argv, rootfs);
         if (r < 0)
@@ -324,20 +388,51 @@ int unpack_tarball(const char *tar, const char *max_size, const char *rootfs) {
         return r == 0 ? 0 : log_error_errno(SYNTHETIC_ERRNO(EIO), "Unpacking %s failed.", tar);
 }
 
-/* Remove what killed builds of image NAME left (we hold its build lock). */
-static void clean_image_staging(int images_fd, const char *name) {
+/* Remove what killed builds of image NAME left (we hold its build lock);
+ * a user's through the range of each (image_build_template_user()). */
+static void clean_image_staging(Store *store, int images_fd, const char *name) {
         _cleanup_free_ char *prefix = xasprintf(".staging-%s.", name);
+        _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
         _cleanup_closedir_ DIR *d = NULL;
         if (opendir_dup(images_fd, &d) < 0)
                 return;
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, prefix))
-                        (void) rm_rf_at(images_fd, de->d_name);
+                        (void) store_rm_ranged_dir_at(images_fd, bases, de->d_name);
+}
+
+/* Finish the run image NAME built in STAGING (SFD) of IMAGES_FD, unless R
+ * says the build failed: its machine.conf, info and IMAGE (may be NULL)
+ * files, then the rename; else (or if that fails) remove the staging dir,
+ * a user's through its range.  0 or -errno (logged). */
+static int run_image_commit(Store *store, int images_fd, int sfd, const char *staging, const char *name,
+                            const char *image, int r) {
+        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
+        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
+                                              (unsigned long long) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+        if (r >= 0)
+                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+        if (r >= 0 && image)
+                r = write_file_atomic_at(sfd, "image", image, strlen(image), 0644);
+        if (r >= 0 && syncfs(sfd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0) {
+                _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
+                int k = store_rm_ranged_dir_at(images_fd, bases, staging);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s/%s, the next build will: %m", bases, staging);
+                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
+        }
+        return 0;
 }
 
 int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest) {
-        clean_image_staging(images_fd, name);
+        clean_image_staging(store, images_fd, name);
         uint64_t rnd = 0;
         if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
                 return log_error_errno(errno, "getrandom failed: %m");
@@ -352,25 +447,51 @@ int image_build_layered(Store *store, int images_fd, const char *name, char *con
                 r = layers_write(sfd, "layers", layers);
         if (r >= 0)
                 r = layers_init_upper(store, sfd, "rootfs", layers);
-        static const char conf[] = "# berth image configuration; see berth.machine(5).\n";
-        _cleanup_free_ char *info = xasprintf("SOURCE=template:%s\nCREATED_USEC=%llu\n", name,
-                                              (unsigned long long) now_usec(CLOCK_REALTIME));
         /* As a machine of an image records it (image_info_read_at()). */
         _cleanup_free_ char *image = xasprintf("MANIFEST=%s\n", manifest);
+        return run_image_commit(store, images_fd, sfd, staging, name, image, r);
+}
+
+int image_build_template_user(Store *store, int images_fd, const char *name) {
+        clean_image_staging(store, images_fd, name);
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+                return log_error_errno(errno, "getrandom failed: %m");
+        _cleanup_free_ char *staging = xasprintf(".staging-%s.%016llx", name, (unsigned long long) rnd);
+        _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
+        _cleanup_free_ char *path = xasprintf("%s/%s", bases, staging);
+        if (mkdirat(images_fd, staging, 0700) < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        _cleanup_close_ int sfd = open_dir_nofollow(images_fd, staging);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", path);
+        /* The guest's "/": 0755 like any root directory. */
+        int r = sfd < 0 ? sfd : RET_NERRNO(mkdirat(sfd, "rootfs", 0755));
         if (r >= 0)
-                r = write_file_atomic_at(sfd, "machine.conf", conf, strlen(conf), 0644);
+                r = RET_NERRNO(fchmodat(sfd, "rootfs", 0755, 0));
+        if (r < 0)
+                log_error_errno(r, "Failed to prepare %s: %m", path);
+        /* A range of the user's own, which the image's instances boot in
+         * (no idmapped mounts without root to give them others): the
+         * registry counts the dir's siblings, so the rename keeps it. */
+        uid_t base;
         if (r >= 0)
-                r = write_file_atomic_at(sfd, "info", info, strlen(info), 0644);
+                r = userns_ensure_range_at(images_fd, bases, sfd, &base);
         if (r >= 0)
-                r = write_file_atomic_at(sfd, "image", image, strlen(image), 0644);
-        if (r >= 0 && syncfs(sfd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat2(images_fd, staging, images_fd, name, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) rm_rf_at(images_fd, staging);
-                return log_error_errno(r, "Failed to build the image '%s' from its template: %m", name);
-        }
+                r = template_populate(store, name, NULL, name, rootfs, false);
+        return run_image_commit(store, images_fd, sfd, staging, name, NULL, r);
+}
+
+int run_image_remove(Store *store, int images_fd, const char *name) {
+        _cleanup_free_ char *bases = xasprintf("%s/images/bases", store->root);
+        _cleanup_close_ int dfd = open_dir_nofollow(images_fd, name);
+        uid_t base;
+        /* Root's images have no range of their own (their instances take one). */
+        bool ranged = dfd >= 0 && geteuid() != 0 && idmap_read_at(dfd, &base) >= 0;
+        int r = store_rm_ranged_dir_at(images_fd, bases, name);
+        if (r < 0)
+                return r;
+        if (ranged)
+                store_range_release(base);
         return 0;
 }
 

@@ -67,6 +67,10 @@ int copy_tree(const char *src, const char *dst);
  * (layers_mount_merged() in that namespace).  0 or -errno (logged). */
 int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,
                        uid_t dst_base);
+/* copy_tree() of a tree within one machine's range (a snapshot, a
+ * restore): for a user as root of the namespace of MACHINE_DIR_FD's idmap,
+ * so the copy keeps its owners with no host root.  0 or -errno (logged). */
+int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */
@@ -88,6 +92,16 @@ int template_populate(Store *store, const char *template, const char *release, c
  * build lock and layers_lock(), saw no image and saw LAYERS in place.  0 or
  * -errno (logged). */
 int image_build_layered(Store *store, int images_fd, const char *name, char *const *layers, const char *manifest);
+
+/* Without root: the run image NAME in ROOT/images/bases (IMAGES_FD) of
+ * template NAME, a plain rootfs the template fills as root of a range of
+ * the user's own, which the image keeps (its idmap) and its instances boot
+ * in.  Made in a staging dir renamed into place when complete.  The caller
+ * holds the image's build lock and saw no image.  0 or -errno (logged). */
+int image_build_template_user(Store *store, int images_fd, const char *name);
+/* Remove the run image dir NAME of IMAGES_FD (images/bases), a user's
+ * through its range, which then goes back to the user.  0 or -errno. */
+int run_image_remove(Store *store, int images_fd, const char *name);
 
 /* Run instances (berth run): machine entries without a rootfs of their own.
  * Make instance NAME of BASE (a machine, or STORE_IMAGE_PREFIX and an

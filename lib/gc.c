@@ -13,6 +13,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "scratch.h"
+#include "store.h"
 #include "util.h"
 
 int gc_machine_scratch(Store *store, const char *name, FILE *report) {
@@ -90,14 +91,15 @@ int gc_cni(Store *store, FILE *report) {
         return for_each_stopped(store, report, cni_gc);
 }
 
-int gc_snapshot_staging(int sdir) {
+int gc_snapshot_staging(int mfd, int sdir) {
         _cleanup_closedir_ DIR *d = NULL;
         if (opendir_dup(sdir, &d) < 0)
                 return 0;
         int n = 0;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (startswith(de->d_name, ".staging-") && rm_rf_at(sdir, de->d_name) >= 0)
+                if (startswith(de->d_name, ".staging-") &&
+                    store_rm_tree_in_range(mfd, sdir, NULL, de->d_name) >= 0)
                         n++;
         return n;
 }
@@ -112,7 +114,7 @@ int gc_snapshots_and_layers(Store *store, FILE *report) {
                 _cleanup_close_ int lock = store_lock_machine(store, *n, true);
                 _cleanup_close_ int mfd = lock < 0 ? -EBADF : open_dir_nofollow(store->machines_fd, *n);
                 _cleanup_close_ int sdir = mfd < 0 ? -EBADF : open_dir_nofollow(mfd, "snapshots");
-                int k = sdir < 0 ? 0 : gc_snapshot_staging(sdir);
+                int k = sdir < 0 ? 0 : gc_snapshot_staging(mfd, sdir);
                 if (k > 0 && report)
                         fprintf(report, "Removed %d unfinished snapshot%s of %s.\n", k, k == 1 ? "" : "s", *n);
                 removed += k;
@@ -155,11 +157,14 @@ int gc_oci_records(const char *dir, FILE *report) {
 
 /* Remove cache KEY and what goes with it, under its lock (held). */
 static int remove_template_cache(int cdir, const char *key) {
-        bool had = faccessat(cdir, key, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        _cleanup_free_ char *tarball = xasprintf("%s.tar", key);
+        bool had = faccessat(cdir, key, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                   faccessat(cdir, tarball, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
         int r = rm_rf_at(cdir, key);
         if (r < 0 && r != -ENOENT)
                 return r;
-        static const char *const suffixes[] = { ".fixes", ".log" };
+        /* (a user's cache is a tarball, templates/debian --bootstrap-only) */
+        static const char *const suffixes[] = { ".fixes", ".log", ".tar" };
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 _cleanup_free_ char *f = xasprintf("%s%s", key, suffixes[i]);
                 if (unlinkat(cdir, f, 0) < 0 && errno != ENOENT)

@@ -24,9 +24,10 @@ int gc_run_instances(Store *store, FILE *report);
  * killed.  Returns how many, or -EIO if the machines cannot be listed. */
 int gc_cni(Store *store, FILE *report);
 
-/* Leftovers of killed snapshots in the snapshots dir SDIR (the machine's
- * lock held).  Returns how many went. */
-int gc_snapshot_staging(int sdir);
+/* Leftovers of killed snapshots in the snapshots dir SDIR of the machine
+ * dir MFD (the machine's lock held; a user's through its range).  Returns
+ * how many went. */
+int gc_snapshot_staging(int mfd, int sdir);
 
 /* Remove what killed snapshots left in machines' snapshot dirs and the
  * layers nothing lists.  Returns how many went, or -errno. */

@@ -16,6 +16,7 @@
 #include "newidmap.h"
 #include "rootfs.h"
 #include "spawn.h"
+#include "store.h"
 #include "util.h"
 
 /* Names in a machine dir.  ".next-*" and ".rootfs-new" exist only while a
@@ -119,21 +120,26 @@ static int unlink_if_exists(int dirfd, const char *name) {
  * last.  So a machine dir with a rootfs never is mid-commit (whatever
  * .next-* it holds is dropped), and one without a rootfs but with a
  * .next-rootfs is committed (finished here). */
+/* A tree of the machine dir MFD: a user's is its range's (store.h). */
+static int rm_machine_tree(int mfd, const char *name) {
+        return store_rm_tree_in_range(mfd, mfd, NULL, name);
+}
+
 static int switch_recover(int mfd, bool keep_new) {
-        int r = keep_new ? 0 : rm_rf_at(mfd, ROOTFS_NEW);
+        int r = keep_new ? 0 : rm_machine_tree(mfd, ROOTFS_NEW);
         if (r < 0)
                 return r;
         int has_rootfs = exists_at(mfd, "rootfs"), has_next = exists_at(mfd, NEXT_ROOTFS);
         if (has_rootfs < 0 || has_next < 0)
                 return has_rootfs < 0 ? has_rootfs : has_next;
         if (has_rootfs) {
-                r = rm_rf_at(mfd, NEXT_ROOTFS);
+                r = rm_machine_tree(mfd, NEXT_ROOTFS);
                 if (r >= 0)
                         r = unlink_if_exists(mfd, NEXT_LAYERS);
                 if (r >= 0)
                         r = unlink_if_exists(mfd, NEXT_CONF);
                 if (r >= 0)
-                        r = rm_rf_at(mfd, OLD_ROOTFS);
+                        r = rm_machine_tree(mfd, OLD_ROOTFS);
                 return r;
         }
         if (!has_next)
@@ -157,7 +163,7 @@ static int switch_recover(int mfd, bool keep_new) {
         if (r >= 0)
                 r = RET_NERRNO(renameat(mfd, NEXT_ROOTFS, mfd, "rootfs"));
         if (r >= 0)
-                r = rm_rf_at(mfd, OLD_ROOTFS);
+                r = rm_machine_tree(mfd, OLD_ROOTFS);
         if (r >= 0 && syncfs(mfd) < 0)
                 r = -errno;
         return r;

@@ -234,13 +234,31 @@ int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base) {
 }
 
 int store_rm_machine_dir(Store *s, const char *name) {
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        return store_rm_ranged_dir_at(s->machines_fd, machines, name);
+}
+
+int store_rm_ranged_dir_at(int parent_fd, const char *parent_path, const char *name) {
+        _cleanup_close_ int dfd = geteuid() == 0 ? -EBADF : open_dir_nofollow(parent_fd, name);
+        return store_rm_tree_in_range(dfd, parent_fd, parent_path, name);
+}
+
+int store_rm_tree_in_range(int range_dir_fd, int parent_fd, const char *parent_path, const char *name) {
         uid_t base;
-        _cleanup_close_ int dfd = geteuid() == 0 ? -EBADF : open_dir_nofollow(s->machines_fd, name);
         /* A user cannot unlink what the machine's IDs own: root of the
          * machine's user namespace can. */
-        if (dfd < 0 || idmap_read_at(dfd, &base) < 0)
-                return rm_rf_at(s->machines_fd, name);
-        _cleanup_free_ char *path = xasprintf("%s/machines/%s", s->root, name);
+        if (geteuid() == 0 || range_dir_fd < 0 || idmap_read_at(range_dir_fd, &base) < 0)
+                return rm_rf_at(parent_fd, name);
+        if (faccessat(parent_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        _cleanup_free_ char *parent = NULL;
+        if (!parent_path) {
+                int k = fd_get_path(parent_fd, &parent);
+                if (k < 0)
+                        return k;
+                parent_path = parent;
+        }
+        _cleanup_free_ char *path = xasprintf("%s/%s", parent_path, name);
         char *argv[] = { (char *) "/bin/rm", (char *) "-rf", (char *) "--one-file-system", (char *) "--", path,
                          NULL };
         int r = spawn_in_userns(argv, base, NULL);
@@ -257,13 +275,16 @@ int store_remove_machine(Store *s, const char *name, const char *tmp) {
         int r = store_rm_machine_dir(s, tmp);
         if (r < 0)
                 return r;
-        if (ranged) {
-                int k = uid_registry_release_base(base);
-                if (k < 0)
-                        log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
-                                          (unsigned) base);
-        }
+        if (ranged)
+                store_range_release(base);
         return 0;
+}
+
+void store_range_release(uid_t base) {
+        int k = uid_registry_release_base(base);
+        if (k < 0)
+                log_warning_errno(k, "Failed to release UID range %u, the next allocation reclaims it: %m",
+                                  (unsigned) base);
 }
 
 char *store_base_path(Store *s, const char *base) {

@@ -82,6 +82,18 @@ int store_remove_machine(Store *s, const char *name, const char *tmp);
  * the user namespace of its UID range (what the machine's IDs own is not
  * the user's to unlink). */
 int store_rm_machine_dir(Store *s, const char *name);
+/* The same for the dir NAME below PARENT_FD (PARENT_PATH in messages and
+ * for rm): a user's run image of a template (images/bases) has a range. */
+int store_rm_ranged_dir_at(int parent_fd, const char *parent_path, const char *name);
+/* Give the range BASE of a removed dir back to the caller's registry
+ * (uid-registry.h); a failure is only warned about: the next allocation
+ * reclaims a stale entry. */
+void store_range_release(uid_t base);
+/* The same for the tree NAME below PARENT_FD whose owners are the range of
+ * the dir RANGE_DIR_FD's idmap (a machine's snapshot or old rootfs: the
+ * machine dir's).  PARENT_PATH may be NULL (then PARENT_FD's path).  A
+ * missing NAME is removed already (0). */
+int store_rm_tree_in_range(int range_dir_fd, int parent_fd, const char *parent_path, const char *name);
 
 /* Machine NAME's UID range (idmap.h); -ENOENT if it has none yet. */
 int store_machine_uid_base(Store *s, const char *name, uid_t *ret_base);

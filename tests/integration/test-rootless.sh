@@ -128,8 +128,8 @@ check_output_contains "a third machine: out of ranges, said" "taken by machines.
 check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 
 # Not yet without root: said, nothing changed.
-check_output_contains "create --template debian: refused for now" "busybox, --from-tar or --image only" \
-        ub create d --template debian
+check_output_contains "create --template debian --layered: refused for now" "needs root" \
+        ub create d --template debian --layered
 
 # --- cp of a stopped machine's files --------------------------------------------
 # The user's copy runs as root of a namespace mapped like the machine's: in
@@ -297,7 +297,11 @@ check_eq "pasta went with it" "" "$(pgrep -a -U "$UID_U")"
 check_fails "the forward is gone" curl -sf -m 2 "http://127.0.0.1:$PORT/"
 umount /dev/net/tun
 
-check_output_contains "run of a template: not yet, said" "not templates yet" ub run busybox -- true
+# Its run image needs a range of its own; a and b hold both.
+check_output_contains "run of a template, every range taken: said" "taken by machines.*/etc/subuid" \
+        ub run busybox -- true
+check_eq "and no run image or instance is left" "" \
+        "$(ls -A "$STATE/images/bases" 2>/dev/null | xargs)$(ls -A "$STATE/machines" | grep -v '^[ab]$')"
 
 # --- rm -------------------------------------------------------------------
 check "rm a" ub rm a
