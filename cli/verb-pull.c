@@ -555,13 +555,6 @@ int verb_images(Context *ctx, int argc, char **argv) {
         int r = expect_args(&p, 0, 2);
         if (r != 0)
                 return r;
-        /* A user has no image store yet, only run images and template
-         * caches: what prune --all removes. */
-        if (geteuid() != 0 && !(p.n_args == 1 && streq(p.args[0], "prune") && all)) {
-                log_error("Without root, 'images' does only 'prune --all' for now (a user's run images and "
-                          "template caches); run the rest as root.");
-                return ERR_FAILED;
-        }
         if (p.n_args >= 1) {
                 bool prune = streq(p.args[0], "prune"), build = streq(p.args[0], "build");
                 if (!prune && !build) {
