@@ -19,11 +19,26 @@ static const uint64_t live_keys = CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_MAX) | 
                                   CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_HIGH) | CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_WEIGHT) |
                                   CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_QUOTA) | CONFIG_KEY_BIT(CONFIG_RESOURCES_IO_WEIGHT);
 
-static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg) {
+static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg, bool runtime) {
         RuntimeState st;
         int r = runtime_state_read(ctx->store.run_fd, name, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the runtime state of '%s': %m", name);
+        /* A user's machine started without systemd --user runs in its
+         * supervisor's cgroup: nothing of its own to limit until a start
+         * where that manager runs. */
+        if (!st.delegated && isempty(st.cgroup)) {
+                if (runtime)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "Machine '%s' runs without a cgroup of its own (started without "
+                                               "your systemd, systemd --user), so its limits cannot change while "
+                                               "it runs. Leave out --runtime to keep them in machine.conf.",
+                                               name);
+                if (!ctx->quiet)
+                        log_notice("Machine '%s' runs without a cgroup of its own: the limits are kept in "
+                                   "machine.conf and apply at a start where your systemd --user runs.", name);
+                return 0;
+        }
         if (st.delegated) {
                 RunMode mode;
                 if (context_run_mode(ctx, &mode) < 0 || mode != RUN_MODE_UNIT)
@@ -112,6 +127,7 @@ const VerbSpec set_verb = {
                    "Hostname=",
         .options = set_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 /* KEY (of --unset, or of a KEY= assignment: WHERE says which) into
@@ -217,7 +233,7 @@ int verb_set(Context *ctx, int argc, char **argv) {
                 MachineConfig cfg;
                 if (effective_config(ctx, text, &cfg) < 0)
                         return ERR_USAGE;
-                r = apply_live(ctx, name, &cfg);
+                r = apply_live(ctx, name, &cfg, runtime);
                 machine_config_done(&cfg);
                 if (r < 0)
                         return ERR_FAILED;

@@ -127,9 +127,57 @@ static int userns_owner_as_root(uid_t owner, gid_t group, uid_t uid_base) {
         return r < 0 ? r : fd;
 }
 
+/* B's source by its host path, never through a symlink. */
+static int open_source_nosymlinks(const BindSpec *b) {
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return -errno;
+        return chase_in_root(root, b->source, CHASE_NO_SYMLINKS, O_PATH, 0);
+}
+
+int bind_source_pin(BindSpec *b, char *err, size_t errlen) {
+        _cleanup_close_ int fd = open_source_nosymlinks(b);
+        if (fd == -ELOOP)
+                return errbuf_printf(err, errlen, fd, "Cannot bind %s: it is, or its path goes through, a symlink, "
+                                     "which berth does not follow for a bind without root. Name the real path.",
+                                     b->source);
+        if (fd < 0)
+                return errbuf_printf(err, errlen, fd, "Cannot bind %s: %m. A bind's source must be an existing "
+                                     "file or directory you can read.", b->source);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return errbuf_printf(err, errlen, errno, "Cannot inspect the bind source %s: %m", b->source);
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                return errbuf_printf(err, errlen, EINVAL, "Cannot bind %s: without root a bind's source must be a "
+                                     "directory or a regular file.", b->source);
+        /* Judged with our effective IDs (the user's), on the inode opened. */
+        int mode = R_OK | (S_ISDIR(st.st_mode) ? X_OK : 0);
+        if (syscall(SYS_faccessat2, fd, "", mode, AT_EMPTY_PATH | AT_EACCESS) < 0)
+                return errbuf_printf(err, errlen, errno, "Cannot bind %s: %m. Without root you may bind only what "
+                                     "you can read yourself%s.", b->source,
+                                     S_ISDIR(st.st_mode) ? " (and, a directory, search)" : "");
+        b->source_dev = st.st_dev;
+        b->source_ino = st.st_ino;
+        return 0;
+}
+
 int bind_tree_make(const BindSpec *b, int userns, uid_t uid_base, int *ret, char *err, size_t errlen) {
         unsigned rec = b->recursive ? AT_RECURSIVE : 0;
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, b->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+        _cleanup_close_ int tree = -EBADF;
+        if (b->source_ino != 0) {
+                /* Pinned (a user's machine): that very inode, or nothing. */
+                _cleanup_close_ int src = open_source_nosymlinks(b);
+                struct stat pin;
+                if (src < 0)
+                        return errbuf_printf(err, errlen, src, "Cannot bind %s into the machine: %m", b->source);
+                if (fstat(src, &pin) < 0)
+                        return errbuf_printf(err, errlen, errno, "Cannot inspect the bind source %s: %m", b->source);
+                if (pin.st_dev != b->source_dev || pin.st_ino != b->source_ino)
+                        return errbuf_printf(err, errlen, ESTALE, "Cannot bind %s into the machine: it was replaced "
+                                             "after it was checked. Start the machine again.", b->source);
+                tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec);
+        } else
+                tree = open_tree(AT_FDCWD, b->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
         if (tree < 0)
                 return errbuf_printf(err, errlen, errno, "Cannot bind %s into the machine: %m. A bind's source must be an "
                             "existing host file or directory.", b->source);
