@@ -17,11 +17,12 @@ fi
 . "$(dirname "$0")/lib-rootless.sh"
 
 cleanup_rlb() {
+        [ -n "${RP:-}" ] && kill "$RP" 2>/dev/null
         rootless_cleanup
         cleanup
 }
 trap cleanup_rlb EXIT
-rootless_user berth-rlb 1 || { not_ok "useradd"; done_testing; }
+rootless_user berth-rlb 2 || { not_ok "useradd"; done_testing; }
 rootless_add_ranges
 base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap"; }
 state_of() { ub list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
@@ -98,5 +99,99 @@ check "set a symlinked Files.Bind= (checked at start)" ub set a "Files.Bind=$UHO
 check_output_contains "then start refuses it" "symlink" ub start a
 check_eq "a is stopped" "stopped" "$(state_of a)"
 check "set Files.Bind= back to nothing" ub set a "Files.Bind="
+check_eq "no Bind= is left in machine.conf" "" "$(grep "^Bind=" "$STATE/machines/a/machine.conf")"
+check_output_contains "a bad value is refused" "Invalid|expected" ub set a "Files.Bind=relative/path"
+check_eq "and machine.conf is unchanged" "" "$(grep "^Bind=" "$STATE/machines/a/machine.conf")"
+check_fails "set on a machine of root's name the user does not have" ub set nosuch Hostname=x
+
+# --- signals to berth exec reach the command ------------------------------------------
+check "start a" ub start a
+ub exec a -- sh -c 'trap "echo got-term >/tmp/term; exit 3" TERM; echo ready >/tmp/ready; while :; do sleep 0.1; done' &
+EP=$!
+wait_for 10 bash -c "$(declare -f ub); U=$U UHOME=$UHOME URUN=$URUN BERTH=$BERTH BERTH_TEMPLATE_DIR=$BERTH_TEMPLATE_DIR \
+        BERTH_UNPACK=$BERTH_UNPACK BERTH_MACHINED=$BERTH_MACHINED ub exec a -- test -e /tmp/ready"
+# berth itself (ub is a function: $! is its subshell), the oldest of its
+# processes (the helper it forks has the same command line)
+berth_exec_pid() { pgrep -o -U "$UID_U" -f "$BERTH exec a -- $1"; }
+# wait_job JOB BERTH_PID: JOB's status, or 124 (and berth killed) if it
+# has not ended within 15 s.
+wait_job() {
+        local i
+        for i in $(seq 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$1" 2>/dev/null; then
+                kill -9 "$2" 2>/dev/null
+                wait "$1"
+                return 124
+        fi
+        wait "$1"
+}
+BP=$(berth_exec_pid sh)
+kill -TERM "$BP"
+wait_job "$EP" "$BP"
+check_eq "SIGTERM to a user's berth exec reaches the command: its trap's status" 3 "$?"
+check_eq "the command's trap ran" "got-term" "$(ub exec a -- cat /tmp/term)"
+ub exec a -- sleep 300 &
+EP=$!
+wait_for 10 pgrep -U "$ba" -x sleep
+BP=$(berth_exec_pid sleep)
+kill -TERM "$BP"
+wait_job "$EP" "$BP"
+check_eq "a command without a trap ends by SIGTERM (128+15), as under root" 143 "$?"
+check_eq "and it is gone from the machine" "" "$(pgrep -U "$ba" -x sleep)"
+check "stop a" ub stop a
+wait_for 10 no_user_process
+
+# --- pasta dies with its supervisor ---------------------------------------------------
+# pasta copies the address and default route of the test's namespace: a
+# veth to a peer namespace gives it both.
+unshare --net sleep 600 & RP=$!
+own_netns() { [ "$(readlink /proc/$RP/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
+wait_for 10 own_netns
+ip link add rlb0 type veth peer name rlb1 netns /proc/$RP/ns/net
+ip addr add 10.98.0.1/24 dev rlb0 && ip link set rlb0 up && ip route add default via 10.98.0.2
+nsenter --net=/proc/$RP/ns/net sh -c 'ip link set lo up; ip addr add 10.98.0.2/24 dev rlb1; ip link set rlb1 up'
+mknod -m 0666 "$TEST_TMP/tun" c 10 200 && mount --bind "$TEST_TMP/tun" /dev/net/tun
+check "create n (user-mode network)" ub create n --template busybox
+check "start n" ub start n
+pasta_of_user() { pgrep -U "$UID_U" -f "^/usr/bin/pasta "; }
+check "pasta runs as the user" pasta_of_user
+SUP=$(pgrep -U "$UID_U" -f "berth-machined.* n( |$)" | head -n 1)
+check "the supervisor of n is found" test -n "$SUP"
+kill -9 "$SUP"
+no_pasta() { ! pasta_of_user >/dev/null; }
+check "after kill -9 of the supervisor no pasta is left" wait_for 10 no_pasta
+wait_for 10 no_user_process
+check_eq "no process of the user is left" "" "$(pgrep -a -U "$UID_U")"
+check "start n again after the kill" ub start n
+check "its pasta runs" pasta_of_user
+check "stop n" ub stop n
+wait_for 10 no_user_process
+check_eq "stop leaves no pasta" "" "$(pasta_of_user)"
+
+# A pasta that outlived its supervisor (as one daemonized by an older berth
+# would): gc stops it by the pid file in the machine's runtime dir, and only
+# a pasta started with that pid file.
+RUNN=$URUN/berth/n
+asu mkdir -p "$RUNN"
+setpriv --reuid "$U" --regid "$U" --init-groups -- unshare --user --map-root-user --net sleep 300 &
+NS=$!
+wait_for 10 bash -c "[ \"\$(readlink /proc/$NS/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]"
+check "an old-style daemonized pasta runs, with n's pid file" \
+        asu /usr/bin/pasta --config-net --quiet --netns "/proc/$NS/ns/net" --userns "/proc/$NS/ns/user" \
+        --pid "$RUNN/pasta.pid" -t none -u none -T none -U none
+check "it runs" pasta_of_user
+check_output_contains "gc stops it, saying so" "Stopped the pasta" ub gc
+check "it is gone" wait_for 10 no_pasta
+check_eq "and its pid file" "" "$(ls "$RUNN/pasta.pid" 2>/dev/null)"
+# A pid file naming a process that is not that pasta: left alone.
+setpriv --reuid "$U" --regid "$U" --init-groups -- sleep 300 &
+SL=$!
+wait_for 5 pgrep -U "$UID_U" -x sleep
+asu sh -c "echo $SL >'$RUNN/pasta.pid'"
+check "gc" ub gc
+check "a process that is not the machine's pasta is not killed" kill -0 "$SL"
+kill "$SL" "$NS" 2>/dev/null
+wait "$SL" "$NS" 2>/dev/null
+umount /dev/net/tun
 
 done_testing
