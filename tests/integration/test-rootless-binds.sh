@@ -104,6 +104,28 @@ check_output_contains "a bad value is refused" "Invalid|expected" ub set a "File
 check_eq "and machine.conf is unchanged" "" "$(grep "^Bind=" "$STATE/machines/a/machine.conf")"
 check_fails "set on a machine of root's name the user does not have" ub set nosuch Hostname=x
 
+# --- live binds -------------------------------------------------------------------------
+check "start a" ub start a
+check "bind --mkdir the user's dir into running a" ub bind --mkdir a "$DATA" /live
+check_eq "its files are there, the user's as 65536" "65536 as-user" \
+        "$(ub exec a -- stat -c %u /live/by-65536) $(ub exec a -- cat /live/by-65536)"
+check "the machine's root writes through the live bind" ub exec a -- sh -c 'echo live-write >/live/live-w'
+check_eq "it is on the host, the machine root's" "live-write $ba" "$(cat "$DATA/live-w") $(stat -c %u "$DATA/live-w")"
+check "bind --read-only --mkdir" ub bind --read-only --mkdir a "$UHOME/ro" /live-ro
+check_eq "readable" "ro-file" "$(ub exec a -- cat /live-ro/f)"
+check_fails "not writable" ub exec a -- touch /live-ro/new
+check_output_contains "a live bind of a dir the user cannot read is refused" "you can read yourself" \
+        ub bind --mkdir a "$PRIV" /priv
+check_eq "and nothing is mounted there" "" "$(ub exec a -- ls /priv 2>/dev/null)"
+check_output_contains "a live bind of a symlink is refused" "symlink" ub bind --mkdir a "$UHOME/datalink" /dl
+check_output_contains "a live bind with idmap is refused" "needs root" ub bind --mkdir --options idmap a "$DATA" /idm
+check "unbind /live" ub unbind a /live
+check_eq "the live bind is gone" "" "$(ub exec a -- ls /live)"
+check "unbind /live-ro" ub unbind a /live-ro
+check_output_contains "unbind of what is no mount point, said" "Nothing is mounted" ub unbind a /live
+check "stop a" ub stop a
+wait_for 10 no_user_process
+
 # --- signals to berth exec reach the command ------------------------------------------
 check "start a" ub start a
 ub exec a -- sh -c 'trap "echo got-term >/tmp/term; exit 3" TERM; echo ready >/tmp/ready; while :; do sleep 0.1; done' &
