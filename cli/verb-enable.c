@@ -18,6 +18,7 @@ const VerbSpec enable_verb = {
         .example = "enable web",
         .options = no_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 const VerbSpec disable_verb = {
@@ -28,6 +29,7 @@ const VerbSpec disable_verb = {
         .example = "disable web",
         .options = no_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 static int enable_disable(Context *ctx, int argc, char **argv, bool enable) {
@@ -39,6 +41,15 @@ static int enable_disable(Context *ctx, int argc, char **argv, bool enable) {
         r = open_machine(ctx, name, &lock);
         if (r != 0)
                 return r;
+        /* berth@.service is a system unit: it runs the supervisor as root,
+         * on root's state.  No user template is installed for systemd --user
+         * yet, so there is nothing of the user's to enable. */
+        if (geteuid() != 0) {
+                log_error("Autostart of your own machines is not there yet: berth@.service is a system unit and "
+                          "no template for your systemd (systemd --user) is installed. Start '%s' from your "
+                          "session instead, e.g. 'berth start %s' in a login script.", name, name);
+                return ERR_FAILED;
+        }
         if (!streq(ctx->store.root, BERTH_STATE_DIR)) {
                 log_error("Autostart works only for machines in the default state root %s.", BERTH_STATE_DIR);
                 return ERR_USAGE;

@@ -106,6 +106,25 @@ static int effective_config(Context *ctx, const char *text, MachineConfig *ret) 
         return 0;
 }
 
+/* A user's machine always has a user namespace and a network of its own
+ * (README "Without root"): a setting its every start would refuse is
+ * refused now, and machine.conf stays as it is. */
+static int user_config_check(Context *ctx, const char *text) {
+        MachineConfig cfg;
+        if (effective_config(ctx, text, &cfg) < 0)
+                return ERR_USAGE;
+        const char *bad = !cfg.private_users                        ? "PrivateUsers=no"
+                          : cfg.network_mode == NETWORK_MODE_HOST ? "[Network] Mode=host"
+                                                                  : NULL;
+        machine_config_done(&cfg);
+        if (bad) {
+                log_error("%s needs root: without root a machine always runs in a user namespace with a network "
+                          "of its own. Nothing was changed.", bad);
+                return ERR_USAGE;
+        }
+        return 0;
+}
+
 /* Keys whose change a running machine feels at once are those of live_keys;
  * the help says which. */
 static const OptionSpec set_options[] = {
@@ -228,6 +247,11 @@ int verb_set(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *text = NULL;
         if (new_machine_conf(ctx, name, &ch, &text) < 0)
                 return ERR_USAGE;
+        if (geteuid() != 0) {
+                r = user_config_check(ctx, text);
+                if (r != 0)
+                        return r;
+        }
         if (running && (mask & live_keys)) {
                 /* The live values: what the next start would get. */
                 MachineConfig cfg;

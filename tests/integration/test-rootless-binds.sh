@@ -103,9 +103,23 @@ check_eq "no Bind= is left in machine.conf" "" "$(grep "^Bind=" "$STATE/machines
 check_output_contains "a bad value is refused" "Invalid|expected" ub set a "Files.Bind=relative/path"
 check_eq "and machine.conf is unchanged" "" "$(grep "^Bind=" "$STATE/machines/a/machine.conf")"
 check_fails "set on a machine of root's name the user does not have" ub set nosuch Hostname=x
+conf_before=$(cat "$STATE/machines/a/machine.conf")
+check_output_contains "set PrivateUsers=no: needs root, said" "PrivateUsers=no needs root" ub set a PrivateUsers=no
+check_output_contains "set Network.Mode=host: needs root, said" "Mode=host needs root" ub set a Network.Mode=host
+check_eq "machine.conf is unchanged by both" "$conf_before" "$(cat "$STATE/machines/a/machine.conf")"
+check "set Hostname= and MemoryMax= as the user" ub set a Hostname=rlhost MemoryMax=200M
+check_eq "both are in machine.conf" "Hostname=rlhost MemoryMax=200M" \
+        "$(grep -E "^(Hostname|MemoryMax)=" "$STATE/machines/a/machine.conf" | xargs)"
+check_output_contains "enable as the user: not there yet, said" "not there yet" ub enable a
+check_output_contains "disable as the user: the same" "not there yet" ub disable a
 
 # --- live binds -------------------------------------------------------------------------
 check "start a" ub start a
+check_output_contains "set --runtime of a limit of running a: no cgroup of its own, said" \
+        "without a cgroup of its own" ub set a --runtime MemoryMax=300M
+check_output_contains "set of a limit without --runtime: kept for a later start, said" \
+        "kept in machine.conf" ub set a MemoryMax=300M
+check_eq "it is in machine.conf" "MemoryMax=300M" "$(grep "^MemoryMax=" "$STATE/machines/a/machine.conf")"
 check "bind --mkdir the user's dir into running a" ub bind --mkdir a "$DATA" /live
 check_eq "its files are there, the user's as 65536" "65536 as-user" \
         "$(ub exec a -- stat -c %u /live/by-65536) $(ub exec a -- cat /live/by-65536)"
