@@ -188,7 +188,13 @@ _noreturn_ static void bind_child_user(const LiveMachine *m, const BindSpec *b, 
                 log_error_errno(r, "%s", err);
                 _exit(EXIT_FAILURE);
         }
-        attach_and_exit(m, b, tree, mntns);
+        _cleanup_close_ int locked = -EBADF;
+        r = bind_tree_lock(tree, b, &locked);
+        if (r < 0) {
+                log_error_errno(r, "Failed to lock the bind %s: %m", b->source);
+                _exit(EXIT_FAILURE);
+        }
+        attach_and_exit(m, b, locked, mntns);
 }
 
 /* live_bind() for a user: refusals as a start's (machined), the source

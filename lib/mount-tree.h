@@ -52,3 +52,12 @@ int bind_tree_make(const BindSpec *b, int userns, uid_t uid_base, int *ret, char
  * the user's, never reaches what the user could not read.  Directories and
  * regular files only.  -errno with a message in ERRBUF. */
 int bind_source_pin(BindSpec *b, char *errbuf, size_t errlen);
+
+/* For a user's machine, called as root of its user namespace: the detached
+ * bind TREE (of B, pinned) made locked, as mount-lock.h does for root's, so
+ * the machine's root cannot undo its read-only, nosuid or nodev flags.  The
+ * kernel locks a mount's flags when it copies the mount into a namespace
+ * owned by another user namespace: TREE is attached in a namespace of a
+ * fresh child user namespace of ours, and copied back into one of ours.
+ * *RET: the locked tree.  -errno (TREE is consumed either way). */
+int bind_tree_lock(int tree, const BindSpec *b, int *ret);

@@ -82,6 +82,9 @@ check "the machine's root hands a file to the user with chown 65536" \
 check_eq "it is the user's on the host" "$U:$U" "$(stat -c %U:%G "$DATA/handed")"
 check_eq "the read-only bind is readable" "ro-file" "$(ub exec a -- cat /ro/f)"
 check_fails "the read-only bind cannot be written" ub exec a -- sh -c 'echo x >/ro/new'
+check_fails "the machine's root cannot remount it read-write (locked)" ub exec a -- mount -o remount,bind,rw /ro
+check_fails "so it still cannot be written" ub exec a -- sh -c 'echo x >/ro/new'
+check_fails "nor remount a bind with suid (locked nosuid)" ub exec a -- mount -o remount,bind,suid /data
 check_eq "nothing was made there" "f" "$(ls "$UHOME/ro" | xargs)"
 check_eq "the bound file is there" "single" "$(ub exec a -- cat /etc/single)"
 check_eq "status lists the binds" "3" "$(ub status --json a | jq '.binds | length')"
@@ -128,6 +131,9 @@ check_eq "it is on the host, the machine root's" "live-write $ba" "$(cat "$DATA/
 check "bind --read-only --mkdir" ub bind --read-only --mkdir a "$UHOME/ro" /live-ro
 check_eq "readable" "ro-file" "$(ub exec a -- cat /live-ro/f)"
 check_fails "not writable" ub exec a -- touch /live-ro/new
+check_fails "the machine's root cannot remount the live one read-write (locked)" \
+        ub exec a -- mount -o remount,bind,rw /live-ro
+check_fails "still not writable" ub exec a -- touch /live-ro/new
 check_output_contains "a live bind of a dir the user cannot read is refused" "you can read yourself" \
         ub bind --mkdir a "$PRIV" /priv
 check_eq "and nothing is mounted there" "" "$(ub exec a -- ls /priv 2>/dev/null)"
