@@ -47,9 +47,8 @@ usc() { thu systemctl --user "$@"; }
 th mkdir -p -m 0700 "$URUN"
 th chown "$U:" "$URUN"
 check "create a --template busybox" ub create a --template busybox
-# berth set needs root: the user writes the limits into machine.conf.
-check "TasksMax=, MemoryMax= and CPUQuota= in its machine.conf" thu sh -c \
-        "printf '[Resources]\nTasksMax=99\nMemoryMax=64M\nCPUQuota=50%%\n[Network]\nMode=none\n' >>'$UHOME/.local/share/berth/machines/a/machine.conf'"
+check "TasksMax=, MemoryMax= and CPUQuota= in its machine.conf (set as the user)" \
+        ub set a TasksMax=99 MemoryMax=64M CPUQuota=50% Network.Mode=none
 UENV=BERTH_MODE=unit
 check_status "BERTH_MODE=unit without systemd --user is refused" 1 ub start a
 UENV=
@@ -98,6 +97,9 @@ else
                 "runs as $u of your systemd, but .*cgroup v1.*not enforced" echo "$out"
 fi
 check_output_contains "exec works" "^hi$" ub exec a -- echo hi
+check "set MemoryMax= of the running unit as the user" ub set a MemoryMax=96M
+check_eq "the unit has it at once" "100663296" "$(usc show -P MemoryMax "$u")"
+check_eq "and machine.conf" "MemoryMax=96M" "$(grep '^MemoryMax=' "$UHOME/.local/share/berth/machines/a/machine.conf")"
 check_output_contains "logs reads the unit's lines from the user's journal" "Started berth-a.*berth machine a" ub logs a
 check "stop" ub stop a
 check_eq "it is stopped" "stopped" "$(ub list --json | jq -r '.[] | select(.name=="a") | .state')"
