@@ -652,13 +652,13 @@ static int machine_claim(Machine *m) {
         closep(&m->machine_lock);
 
         _cleanup_free_ char *transient_unit = unit_name_for(m->cgname);
-        if (a->unit && !m->rootless && !streq(m->st.unit, transient_unit)) {
+        if (a->unit && !streq(m->st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
                  * machine.conf: give it the machine's limits.  Not berth start's
                  * transient unit, which has them: setting them again would only
-                 * write drop-ins. */
+                 * write drop-ins.  A user's template unit is their systemd's. */
                 _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-                if (sd_bus_open_system(&bus) >= 0)
+                if ((m->rootless ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus)) >= 0)
                         (void) unit_set_limits(bus, m->st.unit, &m->cfg);
         }
         return 0;

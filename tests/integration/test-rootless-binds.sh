@@ -113,8 +113,10 @@ check_eq "machine.conf is unchanged by both" "$conf_before" "$(cat "$STATE/machi
 check "set Hostname= and MemoryMax= as the user" ub set a Hostname=rlhost MemoryMax=200M
 check_eq "both are in machine.conf" "Hostname=rlhost MemoryMax=200M" \
         "$(grep -E "^(Hostname|MemoryMax)=" "$STATE/machines/a/machine.conf" | xargs)"
-check_output_contains "enable as the user: not there yet, said" "not there yet" ub enable a
-check_output_contains "disable as the user: the same" "not there yet" ub disable a
+check_output_contains "enable without the user's systemd: refused, saying what it needs" \
+        "needs your systemd.*enable-linger" ub enable a
+check_output_contains "disable: the same" "needs your systemd" ub disable a
+check_output_contains "enable of a machine the user does not have" "No machine" ub enable nosuch
 
 # --- live binds -------------------------------------------------------------------------
 check "start a" ub start a
