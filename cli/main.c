@@ -231,8 +231,8 @@ int main(int argc, char **argv) {
         if (geteuid() != 0 && !verb->rootless) {
                 log_error("This verb needs root for now: without root berth does create (--template busybox, "
                           "--from-tar), start, stop, kill, exec, shell, run, cp, console, clone --copy, import, gc, list, "
-                          "status, logs, set, edit, bind, unbind and rm (README \"Without root\"). Run it as root, "
-                          "e.g. with sudo.");
+                          "status, logs, set, edit, bind, unbind, enable, disable and rm (README \"Without root\"). "
+                          "Run it as root, e.g. with sudo.");
                 return EXIT_FAIL;
         }
         r = verb->func(&ctx, p.n_args, p.args);
