@@ -97,7 +97,7 @@ int pasta_start(Pasta *p, int run_fd, int netns_fd, const PortForward *ports, si
         int r = fd_get_path(run_fd, &run);
         if (r < 0)
                 return log_error_errno(r, "Failed to find the runtime directory: %m");
-        _cleanup_free_ char *pidfile = xasprintf("%s/pasta.pid", run);
+        _cleanup_free_ char *pidfile = xasprintf("%s/" PASTA_PID_FILE, run);
         /* One an older supervisor of this machine left (pasta-leftover.h). */
         (void) pasta_leftover_kill(run_fd);
 
