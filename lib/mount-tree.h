@@ -59,5 +59,5 @@ int bind_source_pin(BindSpec *b, char *errbuf, size_t errlen);
  * kernel locks a mount's flags when it copies the mount into a namespace
  * owned by another user namespace: TREE is attached in a namespace of a
  * fresh child user namespace of ours, and copied back into one of ours.
- * *RET: the locked tree.  -errno (TREE is consumed either way). */
+ * *RET: the locked tree; TREE stays the caller's to close.  -errno. */
 int bind_tree_lock(int tree, const BindSpec *b, int *ret);
