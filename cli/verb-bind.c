@@ -57,6 +57,7 @@ const VerbSpec bind_verb = {
         .example = "bind --mkdir web /srv/data /data\nbind --read-only --options idmap web /etc/ssl/certs",
         .options = bind_options,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_bind(Context *ctx, int argc, char **argv) {
@@ -131,6 +132,7 @@ const VerbSpec unbind_verb = {
         .example = "unbind web /data",
         .options = no_options,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_unbind(Context *ctx, int argc, char **argv) {

@@ -26,6 +26,7 @@ const VerbSpec edit_verb = {
         .example = "edit web\nEDITOR=nano berth edit web",
         .options = no_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 /* The editor: $VISUAL, $EDITOR, else vi where a person can use it.  NULL

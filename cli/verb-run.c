@@ -251,7 +251,8 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         FILE *report = ctx->quiet ? NULL : stdout;
         /* A user's machines have no CNI attachments, bridges or veths (their
-         * network is pasta's, which ends with them): only their own files. */
+         * network is pasta's, which ends with them, or with gc_pasta() if an
+         * older supervisor was killed): only their own files and pasta. */
         bool user = geteuid() != 0;
         /* First, while the run instances' runtime dirs still say what to DEL. */
         int n = user ? 0 : gc_cni(&ctx->store, report);
@@ -260,6 +261,8 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 return ERR_FAILED;
         }
         n = gc_run_instances(&ctx->store, report);
+        if (n >= 0)
+                n = gc_pasta(&ctx->store, report);
         if (n < 0) {
                 log_error("Failed to list machines.");
                 return ERR_FAILED;

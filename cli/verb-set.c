@@ -19,11 +19,26 @@ static const uint64_t live_keys = CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_MAX) | 
                                   CONFIG_KEY_BIT(CONFIG_RESOURCES_MEMORY_HIGH) | CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_WEIGHT) |
                                   CONFIG_KEY_BIT(CONFIG_RESOURCES_CPU_QUOTA) | CONFIG_KEY_BIT(CONFIG_RESOURCES_IO_WEIGHT);
 
-static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg) {
+static int apply_live(Context *ctx, const char *name, const MachineConfig *cfg, bool runtime) {
         RuntimeState st;
         int r = runtime_state_read(ctx->store.run_fd, name, &st);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the runtime state of '%s': %m", name);
+        /* A user's machine started without systemd --user runs in its
+         * supervisor's cgroup: nothing of its own to limit until a start
+         * where that manager runs. */
+        if (!st.delegated && isempty(st.cgroup)) {
+                if (runtime)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "Machine '%s' runs without a cgroup of its own (started without "
+                                               "your systemd, systemd --user), so its limits cannot change while "
+                                               "it runs. Leave out --runtime to keep them in machine.conf.",
+                                               name);
+                if (!ctx->quiet)
+                        log_notice("Machine '%s' runs without a cgroup of its own: the limits are kept in "
+                                   "machine.conf and apply at a start where your systemd --user runs.", name);
+                return 0;
+        }
         if (st.delegated) {
                 RunMode mode;
                 if (context_run_mode(ctx, &mode) < 0 || mode != RUN_MODE_UNIT)
@@ -91,6 +106,25 @@ static int effective_config(Context *ctx, const char *text, MachineConfig *ret) 
         return 0;
 }
 
+/* A user's machine always has a user namespace and a network of its own
+ * (README "Without root"): a setting its every start would refuse is
+ * refused now, and machine.conf stays as it is. */
+static int user_config_check(Context *ctx, const char *text) {
+        MachineConfig cfg;
+        if (effective_config(ctx, text, &cfg) < 0)
+                return ERR_USAGE;
+        const char *bad = !cfg.private_users                        ? "PrivateUsers=no"
+                          : cfg.network_mode == NETWORK_MODE_HOST ? "[Network] Mode=host"
+                                                                  : NULL;
+        machine_config_done(&cfg);
+        if (bad) {
+                log_error("%s needs root: without root a machine always runs in a user namespace with a network "
+                          "of its own. Nothing was changed.", bad);
+                return ERR_USAGE;
+        }
+        return 0;
+}
+
 /* Keys whose change a running machine feels at once are those of live_keys;
  * the help says which. */
 static const OptionSpec set_options[] = {
@@ -112,6 +146,7 @@ const VerbSpec set_verb = {
                    "Hostname=",
         .options = set_options,
         .complete = COMPLETE_MACHINE,
+        .rootless = true,
 };
 
 /* KEY (of --unset, or of a KEY= assignment: WHERE says which) into
@@ -212,12 +247,17 @@ int verb_set(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *text = NULL;
         if (new_machine_conf(ctx, name, &ch, &text) < 0)
                 return ERR_USAGE;
+        if (geteuid() != 0) {
+                r = user_config_check(ctx, text);
+                if (r != 0)
+                        return r;
+        }
         if (running && (mask & live_keys)) {
                 /* The live values: what the next start would get. */
                 MachineConfig cfg;
                 if (effective_config(ctx, text, &cfg) < 0)
                         return ERR_USAGE;
-                r = apply_live(ctx, name, &cfg);
+                r = apply_live(ctx, name, &cfg, runtime);
                 machine_config_done(&cfg);
                 if (r < 0)
                         return ERR_FAILED;

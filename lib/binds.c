@@ -195,6 +195,7 @@ int bind_spec_parse(const char *s, bool read_only, BindSpec *ret, const char **r
                 if (!seen_ro && !seen_rec && !seen_idmap)
                         return fail(ret_reason, "has an empty list of options after ':'");
         }
+        b.idmap_set = seen_idmap;
         b.source = TAKE_PTR(src);
         b.destination = TAKE_PTR(dst);
         *ret = b;

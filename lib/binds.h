@@ -7,6 +7,7 @@
  * time) and by the supervisor (to mount them). */
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* Whose IDs the files of a bind show inside a machine with a user namespace
  * (without one the host's IDs are the machine's and this does not apply). */
@@ -25,6 +26,11 @@ typedef struct BindSpec {
         bool read_only;
         bool recursive;    /* "rbind" (default): the mounts below SRC come along */
         BindIdmap idmap;
+        bool idmap_set;    /* OPTIONS named one of idmap, rootidmap, noidmap */
+        /* A user's machine (bind_source_pin(), mount-tree.h): the source as
+         * the user was checked to read it; 0 if not pinned. */
+        dev_t source_dev;
+        ino_t source_ino;
 } BindSpec;
 
 typedef struct TmpfsSpec {

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <sys/capability.h>
 #include <sys/fsuid.h>
+#include <linux/sched.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,10 +25,38 @@
 #include "spawn.h"
 #include "util.h"
 
+/* The signals a command in a machine gets when they are sent to berth exec
+ * (the root path's child is the command itself; a user's is the helper
+ * below, which passes them on). */
+static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+/* In the helper: pass each of MASK's signals on to the command (CMDFD, a
+ * pidfd) until it has ended; its status. */
+static int forward_until_exit(int cmdfd, const sigset_t *mask) {
+        _cleanup_close_ int sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return -errno;
+        for (;;) {
+                struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = cmdfd, .events = POLLIN } };
+                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                        return -errno;
+                struct signalfd_siginfo si;
+                while (read(sfd, &si, sizeof si) == (ssize_t) sizeof si)
+                        (void) syscall(SYS_pidfd_send_signal, cmdfd, si.ssi_signo, NULL, 0);
+                if (p[1].revents & POLLIN) {
+                        siginfo_t ws = {};
+                        if (waitid(P_PIDFD, (id_t) cmdfd, &ws, WEXITED) < 0)
+                                return -errno;
+                        return ws.si_code == CLD_EXITED ? ws.si_status : 128 + ws.si_status;
+                }
+        }
+}
+
 /* A user may enter only the PID namespace of a machine it owns through
  * the machine's user namespace, and could never come back: a child joins
  * both and forks the process that lands in the machine, whose status it
- * passes on.  Returns as enter_fork() does. */
+ * passes on, as it passes on the signals berth relays to it (so that a
+ * user's exec ends as root's does).  Returns as enter_fork() does. */
 static pid_t enter_fork_user(int pidfd, const char *machine, int fatal_status) {
         pid_t pid = fork();
         if (pid < 0)
@@ -38,16 +69,32 @@ static pid_t enter_fork_user(int pidfd, const char *machine, int fatal_status) {
                 log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
                 _exit(fatal_status);
         }
-        pid_t c = fork();
+        /* Blocked before the fork, so none sent meanwhile is lost; the
+         * command gets the caller's mask back. */
+        sigset_t mask, old;
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(forwarded_signals); i++)
+                sigaddset(&mask, forwarded_signals[i]);
+        sigprocmask(SIG_BLOCK, &mask, &old);
+        int cmdfd = -EBADF;
+        struct clone_args args = {
+                .flags = CLONE_PIDFD,
+                .pidfd = (uint64_t) (uintptr_t) &cmdfd,
+                .exit_signal = SIGCHLD,
+        };
+        long c = syscall(SYS_clone3, &args, sizeof args);
         if (c < 0) {
                 log_error_errno(errno, "fork failed: %m");
                 _exit(fatal_status);
         }
-        if (c == 0)
+        if (c == 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
                 return 0;
+        }
         /* Only the one child to wait for: nothing else may hold our fds. */
-        (void) syscall(SYS_close_range, 3U, ~0U, 0U);
-        int st = wait_child(c);
+        int keep[] = { cmdfd };
+        (void) close_all_fds_except(keep, ELEMENTSOF(keep));
+        int st = forward_until_exit(cmdfd, &mask);
         _exit(st < 0 ? fatal_status : st);
 }
 

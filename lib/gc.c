@@ -8,6 +8,7 @@
 #include "fs.h"
 #include "gc.h"
 #include "oci-record.h"
+#include "pasta-leftover.h"
 #include "layers.h"
 #include "kv.h"
 #include "log.h"
@@ -89,6 +90,20 @@ static int cni_gc(Store *store, const char *name, FILE *report) {
 
 int gc_cni(Store *store, FILE *report) {
         return for_each_stopped(store, report, cni_gc);
+}
+
+static int pasta_gc(Store *store, const char *name, FILE *report) {
+        _cleanup_close_ int dfd = open_dir_nofollow(store->run_fd, name);
+        int r = dfd < 0 ? 0 : pasta_leftover_kill(dfd);
+        if (r < 0)
+                log_full_errno(report ? LOG_ERR : LOG_DEBUG, r, "Failed to stop the pasta of machine %s: %m", name);
+        else if (r > 0 && report)
+                fprintf(report, "Stopped the pasta a killed supervisor of %s left running.\n", name);
+        return r > 0;
+}
+
+int gc_pasta(Store *store, FILE *report) {
+        return for_each_stopped(store, report, pasta_gc);
 }
 
 int gc_snapshot_staging(int mfd, int sdir) {

@@ -24,6 +24,10 @@ int gc_run_instances(Store *store, FILE *report);
  * killed.  Returns how many, or -EIO if the machines cannot be listed. */
 int gc_cni(Store *store, FILE *report);
 
+/* Stop the pasta (lib/pasta-leftover.h) of user's machines whose supervisor
+ * was killed.  Returns how many, or -EIO if the machines cannot be listed. */
+int gc_pasta(Store *store, FILE *report);
+
 /* Leftovers of killed snapshots in the snapshots dir SDIR of the machine
  * dir MFD (the machine's lock held; a user's through its range).  Returns
  * how many went. */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,26 +72,21 @@ static int target_fail(int r, const LiveMachine *m, const char *dst) {
         return log_error_errno(r, "Cannot use %s in machine '%s': %m", dst, m->name);
 }
 
-_noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int tree, int userns, bool dir,
-                                  bool mkdir) {
-        if (enter_protect() < 0)
-                _exit(EXIT_FAILURE);
-        /* Opened with the host's privileges, before any namespace. */
-        _cleanup_close_ int mntns = fcntl(m->pidfd, F_DUPFD_CLOEXEC, 3);
-        if (mntns < 0) {
-                log_error_errno(errno, "Failed to duplicate the pidfd: %m");
-                _exit(EXIT_FAILURE);
-        }
-
-        /* First the target, as the machine's root (files the machine cannot
-         * map cannot be made on its idmapped tree), from the machine's own
-         * root: the path is resolved inside it, never through a symlink. */
+/* First the target, as the machine's root (files the machine cannot map
+ * cannot be made on its idmapped tree), from the machine's own root: the
+ * path is resolved inside it, never through a symlink.  In a child of its
+ * own, which enters the machine through MNTNS (its init's pidfd).  0 or
+ * -EIO (logged). */
+static int prepare_target(const LiveMachine *m, const BindSpec *b, int mntns, bool dir, bool mkdir) {
         pid_t pid = fork();
         if (pid < 0)
-                _exit(EXIT_FAILURE);
+                return log_error_errno(errno, "fork failed: %m");
         if (pid == 0) {
-                if (enter_mount_namespace(TAKE_FD(mntns), m->name) < 0 ||
-                    (m->private_users && enter_create_files_as(m->uid_base) < 0))
+                /* A user enters through the machine's user namespace (theirs). */
+                int fd = fcntl(mntns, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0 || (geteuid() != 0 ? enter_user_mount_namespace(fd, m->name) < 0
+                                              : enter_mount_namespace(fd, m->name) < 0 ||
+                                                        (m->private_users && enter_create_files_as(m->uid_base) < 0)))
                         _exit(EXIT_FAILURE);
                 _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 _cleanup_free_ char *target = mount_target_path(b->destination);
@@ -116,18 +112,16 @@ _noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int t
                 }
                 _exit(EXIT_SUCCESS);
         }
-        if (wait_child(pid) != 0)
-                _exit(EXIT_FAILURE);
+        return wait_child(pid) == 0 ? 0 : -EIO;
+}
 
-        _cleanup_close_ int locked = -EBADF;
-        if (userns >= 0) {
-                locked = lock_tree(m, tree, userns, dir);
-                if (locked < 0)
-                        _exit(EXIT_FAILURE);
-                tree = locked;
-        }
-        if (enter_mount_namespace(TAKE_FD(mntns), m->name) < 0)
+/* Attach TREE on B's destination in the machine whose mount namespace
+ * MNTNS (its init's pidfd) is; we may enter it.  Never returns. */
+_noreturn_ static void attach_and_exit(const LiveMachine *m, const BindSpec *b, int tree, int mntns) {
+        if (setns(mntns, CLONE_NEWNS) < 0) {
+                log_error_errno(errno, "Failed to enter the mount namespace of machine '%s': %m", m->name);
                 _exit(EXIT_FAILURE);
+        }
         _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *target = mount_target_path(b->destination);
         _cleanup_close_ int t = rootfd < 0 ? -errno : chase_in_root(rootfd, target, CHASE_NO_SYMLINKS, O_PATH, 0);
@@ -143,7 +137,102 @@ _noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int t
         _exit(EXIT_SUCCESS);
 }
 
-int live_bind(const LiveMachine *m, const BindSpec *b, bool mkdir) {
+_noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int tree, int userns, bool dir,
+                                  bool mkdir) {
+        if (enter_protect() < 0)
+                _exit(EXIT_FAILURE);
+        /* Opened with the host's privileges, before any namespace. */
+        _cleanup_close_ int mntns = fcntl(m->pidfd, F_DUPFD_CLOEXEC, 3);
+        if (mntns < 0) {
+                log_error_errno(errno, "Failed to duplicate the pidfd: %m");
+                _exit(EXIT_FAILURE);
+        }
+        if (prepare_target(m, b, mntns, dir, mkdir) < 0)
+                _exit(EXIT_FAILURE);
+        _cleanup_close_ int locked = -EBADF;
+        if (userns >= 0) {
+                locked = lock_tree(m, tree, userns, dir);
+                if (locked < 0)
+                        _exit(EXIT_FAILURE);
+                tree = locked;
+        }
+        attach_and_exit(m, b, tree, mntns);
+}
+
+/* A user's bind: only host root may clone a host mount in the host's
+ * namespace, so the tree is cloned from a mount namespace of the machine's
+ * user namespace (the user's), a copy of ours whose mounts the kernel has
+ * locked, and shows raw IDs as the binds of a user's start do.  B's source
+ * was pinned as the user (bind_source_pin()). */
+_noreturn_ static void bind_child_user(const LiveMachine *m, const BindSpec *b, int userns, bool dir, bool mkdir) {
+        if (enter_protect() < 0)
+                _exit(EXIT_FAILURE);
+        _cleanup_close_ int mntns = fcntl(m->pidfd, F_DUPFD_CLOEXEC, 3);
+        if (mntns < 0) {
+                log_error_errno(errno, "Failed to duplicate the pidfd: %m");
+                _exit(EXIT_FAILURE);
+        }
+        if (prepare_target(m, b, mntns, dir, mkdir) < 0)
+                _exit(EXIT_FAILURE);
+        /* The death signal does not survive the change of credentials. */
+        if (setns(userns, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+            prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWNS) < 0 ||
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                log_error_errno(errno, "Failed to enter the user namespace of machine '%s': %m", m->name);
+                _exit(EXIT_FAILURE);
+        }
+        char err[1024];
+        _cleanup_close_ int tree = -EBADF;
+        int r = bind_tree_make(b, -1, 0, &tree, err, sizeof err);
+        if (r < 0) {
+                log_error_errno(r, "%s", err);
+                _exit(EXIT_FAILURE);
+        }
+        _cleanup_close_ int locked = -EBADF;
+        r = bind_tree_lock(tree, b, &locked);
+        if (r < 0) {
+                log_error_errno(r, "Failed to lock the bind %s: %m", b->source);
+                _exit(EXIT_FAILURE);
+        }
+        attach_and_exit(m, b, locked, mntns);
+}
+
+/* live_bind() for a user: refusals as a start's (machined), the source
+ * pinned as the user, the rest in bind_child_user(). */
+static int live_bind_user(const LiveMachine *m, BindSpec *b, bool mkdir) {
+        if (b->idmap_set && b->idmap != BIND_IDMAP_NONE)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "The option %s needs root (only host root may idmap a mount). Without root "
+                                       "a bind shows your files as UID 65536 and others' as nobody: leave the "
+                                       "option out, or give noidmap.", bind_idmap_to_string(b->idmap));
+        if (!b->recursive)
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "norbind needs root (without root the mounts below a bind's source always "
+                                       "come along). Leave the option out.");
+        char err[1024];
+        int r = bind_source_pin(b, err, sizeof err);
+        if (r < 0)
+                return log_error_errno(r, "%s", err);
+        struct stat st;
+        if (fstatat(AT_FDCWD, b->source, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return log_error_errno(errno, "Cannot inspect the bind source %s: %m", b->source);
+        _cleanup_close_ int userns = open_userns(m);
+        if (userns < 0)
+                return log_error_errno(userns, "Cannot find the user namespace of machine '%s': %m", m->name);
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork failed: %m");
+        if (pid == 0)
+                bind_child_user(m, b, userns, S_ISDIR(st.st_mode), mkdir);
+        r = wait_child(pid);
+        if (r < 0)
+                return log_error_errno(r, "waitpid failed: %m");
+        return r == 0 ? 0 : -EIO;
+}
+
+int live_bind(const LiveMachine *m, BindSpec *b, bool mkdir) {
+        if (geteuid() != 0)
+                return live_bind_user(m, b, mkdir);
         _cleanup_close_ int userns = -EBADF;
         if (m->private_users) {
                 userns = open_userns(m);
@@ -180,7 +269,9 @@ _noreturn_ static void unbind_child(const LiveMachine *m, const char *destinatio
                 log_error_errno(errno, "Failed to open /proc: %m");
                 _exit(EXIT_FAILURE);
         }
-        if (enter_protect() < 0 || enter_mount_namespace(TAKE_FD(mntns), m->name) < 0)
+        /* A user enters through the machine's user namespace (theirs). */
+        if (enter_protect() < 0 || (geteuid() != 0 ? enter_user_mount_namespace(TAKE_FD(mntns), m->name)
+                                                   : enter_mount_namespace(TAKE_FD(mntns), m->name)) < 0)
                 _exit(EXIT_FAILURE);
         _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *target = mount_target_path(destination);

@@ -7,7 +7,12 @@
  * then a child joins the machine's mount namespace only, finds the target
  * inside the machine's root without following any symlink, and attaches the
  * tree to it.  Mounts below the machine's own namespaces (a service's
- * PrivateTmp=, say) do not see a live bind.  Both log their errors. */
+ * PrivateTmp=, say) do not see a live bind.  Both log their errors.
+ *
+ * For a user (README "Without root") both work on the user's own machines:
+ * the source is checked and pinned as the user (bind_source_pin(),
+ * mount-tree.h), the tree is cloned in a mount namespace of the machine's
+ * user namespace, not idmapped, and B records the pin. */
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -25,7 +30,7 @@ typedef struct LiveMachine {
 /* Mount B into M.  Without MKDIR the destination must exist (a directory
  * for a directory, a file for anything else); with it, missing directories
  * are made, owned by the machine's root. */
-int live_bind(const LiveMachine *m, const BindSpec *b, bool mkdir);
+int live_bind(const LiveMachine *m, BindSpec *b, bool mkdir);
 
 /* Unmount what is mounted on DESTINATION in M (lazily: a busy mount goes
  * when its last user does).  Refuses a path that is not a mount point and

@@ -42,3 +42,22 @@ int mount_attach(int mfd, int rootfd, const char *target, bool dir);
  * "rootidmap" from UID_BASE (0: no user namespace, no idmapping).  Called
  * with host privileges.  -errno with a message in ERRBUF. */
 int bind_tree_make(const BindSpec *b, int userns, uid_t uid_base, int *ret, char *errbuf, size_t errlen);
+
+/* For a user's machine, called as the user on the host: open B's source
+ * without following any symlink (RESOLVE_NO_SYMLINKS: the user's paths are
+ * not the admin's), check that the caller may read it (and search it, a
+ * directory) with its own credentials, and record which inode that was in
+ * B (source_dev, source_ino).  bind_tree_make() then clones only that
+ * inode, resolved the same way: the machine's root, whose path walk is not
+ * the user's, never reaches what the user could not read.  Directories and
+ * regular files only.  -errno with a message in ERRBUF. */
+int bind_source_pin(BindSpec *b, char *errbuf, size_t errlen);
+
+/* For a user's machine, called as root of its user namespace: the detached
+ * bind TREE (of B, pinned) made locked, as mount-lock.h does for root's, so
+ * the machine's root cannot undo its read-only, nosuid or nodev flags.  The
+ * kernel locks a mount's flags when it copies the mount into a namespace
+ * owned by another user namespace: TREE is attached in a namespace of a
+ * fresh child user namespace of ours, and copied back into one of ours.
+ * *RET: the locked tree; TREE stays the caller's to close.  -errno. */
+int bind_tree_lock(int tree, const BindSpec *b, int *ret);

@@ -7,6 +7,7 @@
 #include "fs.h"
 #include "kv.h"
 #include "log.h"
+#include "pasta-leftover.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -163,5 +164,8 @@ int runtime_clean_stale(int run_fd, const char *name) {
         _cleanup_close_ int dfd = open_dir_nofollow(run_fd, name);
         if (dfd >= 0)
                 (void) cni_cache_cleanup(dfd, name);
+        /* ...and a user's machine's pasta, which its pid file names. */
+        if (dfd >= 0)
+                (void) pasta_leftover_kill(dfd);
         return rm_rf_at(run_fd, name);
 }

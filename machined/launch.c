@@ -435,6 +435,15 @@ static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdso
                 r = bind_tree_make(plan->binds + i, -1, 0, &bind_fds[i], message, sizeof message);
                 if (r < 0)
                         child_fail(errfd, r, "%s", message);
+                /* A user's: locked here, there being no locked stage. */
+                if (p->rootless) {
+                        int locked = -EBADF;
+                        r = bind_tree_lock(bind_fds[i], plan->binds + i, &locked);
+                        if (r < 0)
+                                child_fail(errfd, r, "Failed to lock the bind %s: %m", plan->binds[i].source);
+                        close(bind_fds[i]);
+                        bind_fds[i] = locked;
+                }
         }
         plan->bind_tree_fds = bind_fds;
         return bind_fds;

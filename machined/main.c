@@ -30,6 +30,7 @@
 #include "log.h"
 #include "name.h"
 #include "machine-register.h"
+#include "mount-tree.h"
 #include "unit.h"
 #include "network.h"
 #include "ownership.h"
@@ -386,6 +387,35 @@ static int machine_load_files(Machine *m) {
         return 0;
 }
 
+/* A user's binds (README "Without root"): the kernel lets only host root
+ * idmap a mount, so a bind shows its files' raw IDs through the machine's
+ * map: the user's own as NEWIDMAP_SELF_ID (65536), the machine's range as
+ * its own, any other as nobody.  Each source is checked and pinned here, as
+ * the user (bind_source_pin()), for the child to clone. */
+static int rootless_binds_check(Machine *m) {
+        for (size_t i = 0; i < m->n_binds; i++) {
+                BindSpec *b = &m->binds[i];
+                if (b->idmap_set && b->idmap != BIND_IDMAP_NONE)
+                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                               "Bind %s: the option %s needs root (only host root may idmap a "
+                                               "mount). Without root a bind shows your files as UID 65536 and "
+                                               "others' as nobody: leave the option out, or give noidmap.",
+                                               b->source, bind_idmap_to_string(b->idmap));
+                /* A non-recursive clone would uncover what mounts below the
+                 * source hide, so the kernel refuses it in our namespace. */
+                if (!b->recursive)
+                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                               "Bind %s: norbind needs root (without root the mounts below a "
+                                               "bind's source always come along). Leave the option out.",
+                                               b->source);
+                char msg[1024];
+                int r = bind_source_pin(b, msg, sizeof msg);
+                if (r < 0)
+                        return log_error_errno(r, "%s", msg);
+        }
+        return 0;
+}
+
 /* A user's machine (README "Without root"): always in a user namespace of
  * the user's subordinate IDs, with only what needs no host privilege. */
 static int machine_load_rootless(Machine *m) {
@@ -397,13 +427,13 @@ static int machine_load_rootless(Machine *m) {
         if (m->cfg.network_mode == NETWORK_MODE_HOST)
                 return log_error_errno(SYNTHETIC_ERRNO(EPERM),
                                        "[Network] Mode=host needs root; without root use Mode=none.");
-        /* A bind is opened by path with no read access needed: the child
-         * could clone a directory the user cannot list. */
-        if (m->n_binds > 0 || m->args->devices)
+        if (m->args->devices)
                 return log_error_errno(SYNTHETIC_ERRNO(EPERM),
-                                       "%s need root for now: without root a machine gets no binds "
-                                       "(--bind, [Files] Bind=) and no extra devices.",
-                                       m->n_binds > 0 ? "Binds" : "Devices");
+                                       "Devices need root for now: without root a machine gets no extra "
+                                       "devices.");
+        int r = rootless_binds_check(m);
+        if (r < 0)
+                return r;
         /* The default (a bridge) becomes user-mode networking with its
          * forwards; the other modes fall back to loopback only. */
         m->use_pasta = m->cfg.network_mode == NETWORK_MODE_BRIDGE && access(PASTA_PATH, X_OK) >= 0 &&
@@ -622,13 +652,13 @@ static int machine_claim(Machine *m) {
         closep(&m->machine_lock);
 
         _cleanup_free_ char *transient_unit = unit_name_for(m->cgname);
-        if (a->unit && !m->rootless && !streq(m->st.unit, transient_unit)) {
+        if (a->unit && !streq(m->st.unit, transient_unit)) {
                 /* A unit started from the berth@.service template knows nothing of
                  * machine.conf: give it the machine's limits.  Not berth start's
                  * transient unit, which has them: setting them again would only
-                 * write drop-ins. */
+                 * write drop-ins.  A user's template unit is their systemd's. */
                 _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-                if (sd_bus_open_system(&bus) >= 0)
+                if ((m->rootless ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus)) >= 0)
                         (void) unit_set_limits(bus, m->st.unit, &m->cfg);
         }
         return 0;

@@ -30,10 +30,12 @@ typedef struct Pasta {
 
 /* Run pasta for the namespace NETNS_FD (its user namespace is the one that
  * owns it) with the forwards PORTS, writing its pid to RUN_FD/pasta.pid;
- * returns once pasta has configured the namespace.  A pasta of an earlier
- * boot is stopped first.  *RET_RESOLV_CONF: the resolv.conf that uses it.
- * Logs its errors. */
+ * returns once pasta has configured the namespace (it has written that
+ * file).  pasta stays in the foreground as our child, with
+ * PR_SET_PDEATHSIG: it ends with us, SIGKILL included.  A pasta of an
+ * earlier boot, or one a killed older supervisor left, is stopped first.
+ * *RET_RESOLV_CONF: the resolv.conf that uses it.  Logs its errors. */
 int pasta_start(Pasta *p, int run_fd, int netns_fd, const PortForward *ports, size_t n_ports,
                 char **ret_resolv_conf);
-/* Stop pasta if it runs. */
+/* Stop pasta if it runs, and reap it. */
 void pasta_stop(Pasta *p);

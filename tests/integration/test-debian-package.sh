@@ -45,6 +45,7 @@ if command -v zsh >/dev/null; then
                 sh -c "zsh -fc 'print -l \$fpath' | grep -qxF /usr/share/zsh/vendor-completions"
 fi
 check "the package holds berth@.service" grep -qE '^/(usr/)?lib/systemd/system/berth@\.service$' "$W/contents"
+check "and the user template berth@.service" grep -qxF /usr/lib/systemd/user/berth@.service "$W/contents"
 check "nothing of it is below /var/lib/berth" test -z "$(grep '^/var/lib/berth' "$W/contents")"
 check_eq "berth.conf is a conffile" "/etc/berth/berth.conf" "$(dpkg-deb -I "$deb" conffiles)"
 depends=$(dpkg-deb -f "$deb" Depends)
@@ -93,7 +94,7 @@ installed=
 check_fails "dpkg knows no file of it any more" dpkg -L berth
 for p in /usr/bin/berth /usr/libexec/berth /etc/berth /usr/share/man/man1/berth.1.gz \
          /usr/share/bash-completion/completions/berth /lib/systemd/system/berth@.service \
-         /usr/lib/systemd/system/berth@.service /usr/share/doc/berth; do
+         /usr/lib/systemd/system/berth@.service /usr/lib/systemd/user/berth@.service /usr/share/doc/berth; do
         check "nothing left at $p" test ! -e "$p"
 done
 check_eq "/var/lib/berth as it was before (the machines are not the package's)" "$var_before" \

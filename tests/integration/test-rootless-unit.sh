@@ -47,9 +47,8 @@ usc() { thu systemctl --user "$@"; }
 th mkdir -p -m 0700 "$URUN"
 th chown "$U:" "$URUN"
 check "create a --template busybox" ub create a --template busybox
-# berth set needs root: the user writes the limits into machine.conf.
-check "TasksMax=, MemoryMax= and CPUQuota= in its machine.conf" thu sh -c \
-        "printf '[Resources]\nTasksMax=99\nMemoryMax=64M\nCPUQuota=50%%\n[Network]\nMode=none\n' >>'$UHOME/.local/share/berth/machines/a/machine.conf'"
+check "TasksMax=, MemoryMax= and CPUQuota= in its machine.conf (set as the user)" \
+        ub set a TasksMax=99 MemoryMax=64M CPUQuota=50% Network.Mode=none
 UENV=BERTH_MODE=unit
 check_status "BERTH_MODE=unit without systemd --user is refused" 1 ub start a
 UENV=
@@ -98,6 +97,9 @@ else
                 "runs as $u of your systemd, but .*cgroup v1.*not enforced" echo "$out"
 fi
 check_output_contains "exec works" "^hi$" ub exec a -- echo hi
+check "set MemoryMax= of the running unit as the user" ub set a MemoryMax=96M
+check_eq "the unit has it at once" "100663296" "$(usc show -P MemoryMax "$u")"
+check_eq "and machine.conf" "MemoryMax=96M" "$(grep '^MemoryMax=' "$UHOME/.local/share/berth/machines/a/machine.conf")"
 check_output_contains "logs reads the unit's lines from the user's journal" "Started berth-a.*berth machine a" ub logs a
 check "stop" ub stop a
 check_eq "it is stopped" "stopped" "$(ub list --json | jq -r '.[] | select(.name=="a") | .state')"
@@ -107,6 +109,27 @@ check "start it again" ub start a
 check "kill it" ub kill a
 unit_gone() { [ "$(usc is-active "$u")" != active ]; }
 check "it is gone from the manager" wait_for 10 unit_gone
+
+# --- autostart: the user template berth@.service --------------------------------------
+th sh -c "sed 's|@MACHINED@|$BERTH_MACHINED|' '$BERTH_SRCDIR/systemd-units/berth-user@.service.in' \
+        >/etc/systemd/user/berth@.service"
+check "the user's systemd reads the user template" usc daemon-reload
+check_fails "systemd knows every key of it" sh -c \
+        "'$TESTHOST' run '$THDIR' -- systemd-analyze --user verify /etc/systemd/user/berth@.service 2>&1 | grep -E 'Unknown (key|section)'"
+check "enable a as the user" ub enable a
+check_eq "berth@a.service is enabled on the user's manager" "enabled" "$(usc is-enabled berth@a.service)"
+check "wanted by the user's default.target" th test -L "$UHOME/.config/systemd/user/default.target.wants/berth@a.service"
+check "the user's systemd starts it as it would at login" usc start berth@a.service
+check_eq "a runs" "running" "$(ub list --json | jq -r '.[] | select(.name=="a") | .state')"
+check_eq "as berth@a.service" "berth@a.service" "$(ub status --json a | jq -r .unit)"
+check_eq "which got machine.conf's MemoryMax= from the supervisor" "100663296" "$(usc show -P MemoryMax berth@a.service)"
+check_output_contains "exec works in it" "^hi$" ub exec a -- echo hi
+check "stop a" ub stop a
+tpl_gone() { [ "$(usc is-active berth@a.service)" != active ]; }
+check "the template unit is inactive" wait_for 10 tpl_gone
+check "disable a" ub disable a
+check_eq "berth@a.service is disabled" "disabled" "$(usc is-enabled berth@a.service)"
+check_fails "nothing wants it any more" th test -e "$UHOME/.config/systemd/user/default.target.wants/berth@a.service"
 check "rm a" ub rm a
 
 # --- Debian with systemd, booted by the user ---------------------------------------

@@ -196,7 +196,7 @@ check_output_contains "nor opens the first user's state with --root" "Permission
         ub2 --root "$STATE" list
 
 # --- boot, exec, stop, run ----------------------------------------------------
-check_output_contains "a bind (of a root-only dir) is refused without root" "Binds need root" \
+check_output_contains "a bind of a root-only dir is refused without root" "you can read yourself" \
         ub start a --bind /root:/mnt
 check_eq "and a did not start" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
 check_output_contains "start a: running without limits, said once" "without resource limits" ub start a
