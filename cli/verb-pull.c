@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <time.h>
 
+#include "auth-path.h"
 #include "berth.h"
 #include "build-config.h"
 #include "config.h"
@@ -213,6 +214,11 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 args[n++] = (char *) "--platform";
                 args[n++] = (char *) a.platform;
         }
+        /* berth-pull runs as root of a user namespace for a user, where
+         * the defaults would be root's: they are looked up here. */
+        _cleanup_free_ char *default_auth = NULL;
+        if (!authfile && geteuid() != 0 && auth_file_default(geteuid(), &default_auth) >= 0)
+                authfile = default_auth;
         if (authfile) {
                 args[n++] = (char *) "--authfile";
                 args[n++] = (char *) authfile;
@@ -555,13 +561,6 @@ int verb_images(Context *ctx, int argc, char **argv) {
         int r = expect_args(&p, 0, 2);
         if (r != 0)
                 return r;
-        /* A user has no image store yet, only run images and template
-         * caches: what prune --all removes. */
-        if (geteuid() != 0 && !(p.n_args == 1 && streq(p.args[0], "prune") && all)) {
-                log_error("Without root, 'images' does only 'prune --all' for now (a user's run images and "
-                          "template caches); run the rest as root.");
-                return ERR_FAILED;
-        }
         if (p.n_args >= 1) {
                 bool prune = streq(p.args[0], "prune"), build = streq(p.args[0], "build");
                 if (!prune && !build) {
