@@ -146,6 +146,10 @@ static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, con
         return 0;
 }
 
+static int remove_rootfs_call(void *userdata) {
+        return rm_rf_at(*(const int *) userdata, "rootfs");
+}
+
 int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
                         const char *manifest, char ***ret_layers, bool *ret_refused) {
         if (ret_refused)
@@ -190,6 +194,13 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
         else {
                 _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
                 r = unpack_layers(ctx, &a, store, rootfs, tfd, tmp, &layers, &status, ret_refused);
+        }
+        /* A user's scratch rootfs belongs to the store's range: only root
+         * of that range's namespace may remove it. */
+        if (base != 0 && tfd >= 0) {
+                int k = userns_call(tfd, remove_rootfs_call, &tfd);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot remove %s/rootfs, ignoring: %m", tmp);
         }
         (void) rm_rf_at(AT_FDCWD, tmp);
         if (r < 0)

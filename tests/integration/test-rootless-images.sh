@@ -60,6 +60,7 @@ check "the admin gives the user subordinate IDs" rootless_add_ranges
 check "the user pulls the image" ub pull $REG/bb:1
 check_eq "into its own store: the reference is in its index" "$REG/bb:1" \
         "$(jq -r '.manifests[].annotations."org.opencontainers.image.ref.name"' "$USTORE/index.json")"
+check_eq "the pull left no scratch dir in the layer store" "" "$(ls -A "$USTORE/layers" | grep '^\.unpack-')"
 check_eq "the blobs are the user's" "" "$(find "$USTORE/blobs" ! -uid "$UID_U" -print -quit 2>&1)"
 ibase=$(sed -n 's/^UID_BASE=//p' "$USTORE/idmap")
 check "the store has a range of the user's subordinate IDs" \
