@@ -146,6 +146,10 @@ static int unpack_layers(Context *ctx, ImportOptions *a, const char *source, con
         return 0;
 }
 
+static int remove_rootfs_call(void *userdata) {
+        return rm_rf_at(*(const int *) userdata, "rootfs");
+}
+
 int image_layers_unpack(Context *ctx, const char *ref, const char *platform, const char *max_size_arg,
                         const char *manifest, char ***ret_layers, bool *ret_refused) {
         if (ret_refused)
@@ -190,6 +194,13 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
         else {
                 _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
                 r = unpack_layers(ctx, &a, store, rootfs, tfd, tmp, &layers, &status, ret_refused);
+        }
+        /* A user's scratch rootfs belongs to the store's range: only root
+         * of that range's namespace may remove it. */
+        if (base != 0 && tfd >= 0) {
+                int k = userns_call(tfd, remove_rootfs_call, &tfd);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot remove %s/rootfs, ignoring: %m", tmp);
         }
         (void) rm_rf_at(AT_FDCWD, tmp);
         if (r < 0)
@@ -263,10 +274,14 @@ static int merged_step(void *userdata) {
         int r = layers_mount_merged(&m->ctx->store, m->stg->path);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the layers of the new machine: %m");
-        if (!m->hostname)
-                /* Root here: the helper runs in a sandbox of this namespace. */
-                return import_helper_run(m->a, !m->ctx->quiet && isatty(STDERR_FILENO), m->source,
-                                         m->stg->rootfs, m->stg->path);
+        if (!m->hostname) {
+                /* Root here: the helper runs in a sandbox of this namespace.
+                 * Its -EINVAL (the helper said the input is wrong) is told
+                 * apart from a mount's or a write's EINVAL above. */
+                r = import_helper_run(m->a, !m->ctx->quiet && isatty(STDERR_FILENO), m->source,
+                                      m->stg->rootfs, m->stg->path);
+                return r == -EINVAL ? -EMEDIUMTYPE : r;
+        }
         r = rootfs_write_hostname(m->stg->rootfs, m->hostname);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the machine's hostname: %m");
@@ -391,7 +406,7 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
         if (r >= 0 && user_layered) {
                 int k = userns_call(sfd, merged_step, &(MergedStep) { ctx, &stg, &a, source, name, NULL, NULL });
                 if (k < 0) {
-                        status = k == -EINVAL ? ERR_USAGE : ERR_FAILED;
+                        status = k == -EMEDIUMTYPE ? ERR_USAGE : ERR_FAILED;
                         r = -EIO;
                 }
         } else if (r >= 0) {

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <time.h>
 
+#include "auth-path.h"
 #include "berth.h"
 #include "build-config.h"
 #include "config.h"
@@ -213,6 +214,11 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                 args[n++] = (char *) "--platform";
                 args[n++] = (char *) a.platform;
         }
+        /* berth-pull runs as root of a user namespace for a user, where
+         * the defaults would be root's: they are looked up here. */
+        _cleanup_free_ char *default_auth = NULL;
+        if (!authfile && geteuid() != 0 && auth_file_default(geteuid(), &default_auth) >= 0)
+                authfile = default_auth;
         if (authfile) {
                 args[n++] = (char *) "--authfile";
                 args[n++] = (char *) authfile;

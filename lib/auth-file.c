@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include "auth-file.h"
+#include "auth-path.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -84,27 +85,8 @@ static int lookup_in(const char *path, bool explicit, const char *registry, char
 int auth_file_lookup(const char *path, const char *registry, char **ret_user, char **ret_password) {
         if (path)
                 return lookup_in(path, true, registry, ret_user, ret_password);
-        const char *env = secure_getenv("REGISTRY_AUTH_FILE");
-        const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
-        const char *home = secure_getenv("HOME");
-        _cleanup_free_ char *p1 = xdg ? xasprintf("%s/containers/auth.json", xdg) : NULL;
-        const char *cfg = secure_getenv("XDG_CONFIG_HOME");
-        _cleanup_free_ char *p2 = home ? xasprintf("%s/.docker/config.json", home) : NULL;
-        _cleanup_free_ char *conf = !isempty(cfg) ? xasprintf("%s/containers/auth.json", cfg)
-                                    : home        ? xasprintf("%s/.config/containers/auth.json", home)
-                                                  : NULL;
-        /* The caller's own, as podman looks for them: a user's berth-pull
-         * never reads root's files (nor fails on them, unreadable). */
-        uid_t uid = geteuid();
-        _cleanup_free_ char *run = xasprintf("/run/containers/%u/auth.json", (unsigned) uid);
-        const char *paths[] = { env, p1, run, conf, p2, uid == 0 ? "/root/.docker/config.json" : NULL };
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
-                if (isempty(paths[i]))
-                        continue;
-                /* The first file that exists decides, as with podman. */
-                if (access(paths[i], F_OK) < 0)
-                        continue;
-                return lookup_in(paths[i], false, registry, ret_user, ret_password);
-        }
-        return -ENOENT;
+        _cleanup_free_ char *found = NULL;
+        if (auth_file_default(geteuid(), &found) < 0)
+                return -ENOENT;
+        return lookup_in(found, false, registry, ret_user, ret_password);
 }

@@ -5,16 +5,10 @@
  * write ({"auths": {"REGISTRY": {"auth": base64("user:password")}}}), for
  * berth-pull.  The values are secrets: never logged, wiped when freed. */
 
-/* The files looked at when none is given, first existing wins:
- * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
- * /run/containers/UID/auth.json (UID: the caller's),
- * $XDG_CONFIG_HOME/containers/auth.json (default $HOME/.config/...),
- * $HOME/.docker/config.json, and for root /root/.docker/config.json. */
-
 #define AUTH_FILE_MAX (1u << 20)
 
 /* Credentials for REGISTRY (as in a reference: "host:port", "docker.io")
- * from PATH (NULL: the defaults above).  0 with both set, -ENOENT when
+ * from PATH (NULL: the first default file for geteuid(), auth-path.h).  0 with both set, -ENOENT when
  * there are none (no file, no entry; quiet), other -errno (logged) for a
  * file that cannot be read or parsed, or a given PATH that does not exist. */
 int auth_file_lookup(const char *path, const char *registry, char **ret_user, char **ret_password);

@@ -766,8 +766,10 @@ int layers_rootfs_check(Store *s, const char *mpath, const char *init, char **re
                         return log_error_errno(r, "waitpid failed: %m");
         }
         closep(&wr);
+        if (r < 0)
+                return r; /* a user's child: its own -errno, and it said why */
         if (r != 0)
-                return -EINVAL; /* the child said why */
+                return -EINVAL; /* root's child said why */
         char buf[256];
         size_t len = 0;
         ssize_t k;

@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "fs.h"
 #include "hash.h"
+#include "idmap.h"
 #include "log.h"
 #include "oci-layer.h"
 #include "util.h"
@@ -148,6 +149,10 @@ typedef struct Applier {
         bool xattr_warned;
         unsigned devices_skipped;
         PathSet skipped;         /* device nodes not made: hard links to them are skipped too */
+        /* A user's unpacker (root of a user namespace) owns IDs below this
+         * only; 0: any ID (root on the host). */
+        uid_t id_limit;
+        unsigned ids_squashed;
         const bool *input_ended; /* the uncompressed stream has reached its end */
 } Applier;
 
@@ -505,6 +510,43 @@ static int apply_hardlink(Applier *a, int pfd, const char *base, const char *raw
         return 0; /* a hard link shares its target's metadata */
 }
 
+/* The IDs an unpacker may give away: any on the host (0), the machine
+ * range's only in any other user namespace.  A user's unpack namespace maps
+ * the user's own ID (newidmap.h) and maybe a second range above the machine
+ * range; a layer must reach neither, or it could plant a setuid file owned
+ * by the user on the host. */
+static uid_t unpack_id_limit(void) {
+        _cleanup_free_ char *map = NULL;
+        if (read_file_at(AT_FDCWD, "/proc/self/uid_map", 4096, &map, NULL) < 0)
+                return USERNS_RANGE_SIZE; /* cannot tell: the safe side */
+        unsigned long in, out, len;
+        char tail;
+        if (sscanf(map, " %lu %lu %lu %c", &in, &out, &len, &tail) == 3 && in == 0 && out == 0 &&
+            len == 4294967295UL)
+                return 0;
+        return USERNS_RANGE_SIZE;
+}
+
+/* An owner beyond the limit becomes nobody, and its set-ID bits go: the
+ * machine's range has no such ID anyway, and squashing keeps images whose
+ * files carry build hosts' IDs usable where refusing would fail the pull. */
+static void squash_ids(Applier *a, const char *raw, uid_t *uid, gid_t *gid, mode_t *mode) {
+        if (a->id_limit == 0 || (*uid < a->id_limit && *gid < a->id_limit))
+                return;
+        if (a->ids_squashed++ < DEVICE_WARNINGS_MAX) {
+                _cleanup_free_ char *p = strdup_printable(raw);
+                log_warning("%s: '%s' is owned by %u:%u, outside the machine's IDs 0-%u: made nobody's "
+                            "(65534)%s.",
+                            a->spec->label, p, (unsigned) *uid, (unsigned) *gid, (unsigned) a->id_limit - 1,
+                            *mode & (S_ISUID | S_ISGID) ? ", without its set-ID bits" : "");
+        }
+        if (*uid >= a->id_limit)
+                *uid = 65534;
+        if (*gid >= a->id_limit)
+                *gid = 65534;
+        *mode &= ~(mode_t) (S_ISUID | S_ISGID);
+}
+
 static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) {
         const char *raw = archive_entry_pathname(e);
         const char *reason = NULL;
@@ -581,6 +623,7 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         uid_t uid = (uid_t) archive_entry_uid(e);
         gid_t gid = (gid_t) archive_entry_gid(e);
         mode_t mode = archive_entry_perm(e) & 07777;
+        squash_ids(a, raw, &uid, &gid, &mode);
         struct timespec ts[2] = {
                 { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
         };
@@ -639,8 +682,9 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
                 if (mknodat(pfd, base, type | 0600, type == AE_IFIFO ? 0 : makedev(major, minor)) < 0) {
                         /* A user's unpacker, root of a user namespace, makes no
                          * device node at all: the machine's devices are the
-                         * ones bound into its /dev, whatever its tree has. */
-                        if (errno == EPERM && type != AE_IFIFO) {
+                         * ones bound into its /dev, whatever its tree has.
+                         * Root on the host fails as before. */
+                        if (errno == EPERM && type != AE_IFIFO && a->id_limit != 0) {
                                 skip_device(a, path, raw, type == AE_IFBLK ? 'b' : 'c', major, minor,
                                             "device nodes cannot be made without root");
                                 return 0;
@@ -817,7 +861,7 @@ int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *use
                                        archive_error_string(tar) ?: "unknown error");
 
         _cleanup_(applier_done) Applier a = { .rootfd = rootfd, .spec = spec, .cached_fd = -EBADF,
-                                              .input_ended = &s.tar_eof };
+                                              .input_ended = &s.tar_eof, .id_limit = unpack_id_limit() };
         int r = 0;
         for (; !empty;) {
                 int ar_r = archive_read_next_header(tar, &e);
@@ -843,6 +887,8 @@ int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *use
         apply_dir_times(&a);
         if (a.devices_skipped > DEVICE_WARNINGS_MAX)
                 log_warning("%s: skipped %u more device nodes.", spec->label, a.devices_skipped - DEVICE_WARNINGS_MAX);
+        if (a.ids_squashed > DEVICE_WARNINGS_MAX)
+                log_warning("%s: made %u more paths nobody's.", spec->label, a.ids_squashed - DEVICE_WARNINGS_MAX);
 
         /* Whatever follows the tar's end is part of both digests: drain it. */
         for (; !empty;) {

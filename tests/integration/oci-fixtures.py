@@ -171,6 +171,12 @@ def hostile(kind, dst, canary):
         layers.append(tar_bytes([ti("sl/.wh.canary")]))
     elif kind == "whiteout-empty":
         layers.append(tar_bytes([ti("etc/.wh.")]))
+    elif kind == "setuid-outside":
+        # Owners past a machine's 65536 IDs: in a user's unpack namespace
+        # 65536 is the user's own ID, so these would be the user's on the host.
+        layers.append(tar_bytes([ti("own", tarfile.DIRTYPE, mode=0o2777, uid=65536, gid=65536),
+                                 ti("own/suid", data=b"#!/bin/sh\n", mode=0o6755, uid=65536, gid=65536),
+                                 ti("own/far", data=b"x\n", mode=0o4755, uid=200000, gid=0)]))
     elif kind == "devices":
         # A disk (not on berth's allow-list) and /dev/null (on it), world-writable.
         sda, null = ti("dev/sda", tarfile.BLKTYPE, mode=0o666), ti("dev/null", tarfile.CHRTYPE, mode=0o666)

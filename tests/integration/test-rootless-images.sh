@@ -3,11 +3,12 @@
 # pulls from Debian's docker-registry on loopback (in this test's network
 # namespace) into its own image store, with berth-pull in a user namespace
 # of its own; the layers belong to the store's range of the user's
-# subordinate IDs; the user's own auth file is read; create --image makes a
+# subordinate IDs; the user's own auth files are read (not root's); create --image makes a
 # layered machine that boots in that range (run, clone and gc of it too,
 # --copy a flat one); images, rmi and images prune work on the user's store
 # only; a
-# hostile layer (a symlink out of the tree, device nodes) changes nothing
+# hostile layer (a symlink out of the tree, device nodes, owners past the
+# machine's IDs: squashed to nobody) changes nothing
 # outside the store; root's images and the system's state stay as they were.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-rootless.sh"
@@ -19,7 +20,7 @@ mkdir -p "$W"
 registry_tools docker-registry skopeo umoci curl python3 newuidmap
 
 REG=127.0.0.1:5000
-trap 'stop_registries; rootless_cleanup; cleanup' EXIT
+trap 'stop_registries; rm -rf "/run/containers/${UID_U:-none}" ${decoy:+"$decoy"}; rootless_cleanup; cleanup' EXIT
 rootless_user berth-rli || { not_ok "useradd"; done_testing; }
 USTORE=$STATE/images
 before=$(system_listing)
@@ -36,13 +37,16 @@ build_images() {
                 umoci insert --image "$L:empty" --tag bb "$tree" / &&
                 umoci config --image "$L:bb" --config.cmd /sbin/init &&
                 python3 "$FIX" hostile symlink-write "$W/escape" "$CANARY" &&
-                python3 "$FIX" hostile devices "$W/devices" "$CANARY"
+                python3 "$FIX" hostile devices "$W/devices" "$CANARY" &&
+                python3 "$FIX" hostile setuid-outside "$W/outside" "$CANARY"
 }
 check "build the images (busybox with umoci; hostile layers)" build_images
 check "start a plain HTTP registry on $REG" start_registry plain $REG
 check "root pushes the busybox image" push "oci:$L:bb" "docker://$REG/bb:1"
 check "root pushes a layer with a symlink out of the tree" push "oci:$W/escape:t" "docker://$REG/escape:1"
 check "root pushes a layer with device nodes" push "oci:$W/devices:t" "docker://$REG/devices:1"
+check "root pushes a layer with setuid files owned by IDs past a machine's" \
+        push "oci:$W/outside:t" "docker://$REG/outside:1"
 check "root pulls the image into its own store too" berth pull $REG/bb:1
 check "... and one more the user never pulls" bash -c "skopeo copy -q --dest-tls-verify=false oci:$L:bb \
         docker://$REG/rootonly:1 && '$BERTH' pull $REG/rootonly:1"
@@ -56,6 +60,7 @@ check "the admin gives the user subordinate IDs" rootless_add_ranges
 check "the user pulls the image" ub pull $REG/bb:1
 check_eq "into its own store: the reference is in its index" "$REG/bb:1" \
         "$(jq -r '.manifests[].annotations."org.opencontainers.image.ref.name"' "$USTORE/index.json")"
+check_eq "the pull left no scratch dir in the layer store" "" "$(ls -A "$USTORE/layers" | grep '^\.unpack-')"
 check_eq "the blobs are the user's" "" "$(find "$USTORE/blobs" ! -uid "$UID_U" -print -quit 2>&1)"
 ibase=$(sed -n 's/^UID_BASE=//p' "$USTORE/idmap")
 check "the store has a range of the user's subordinate IDs" \
@@ -83,6 +88,20 @@ check "with \$XDG_RUNTIME_DIR/containers/auth.json it pulls" ub pull $PROXY/bb:1
 check "the token was asked for with those credentials" grep -q "^token creds=yes" "$W/proxy.log"
 check "rmi it again" ub rmi $PROXY/bb:1
 rm -rf "$URUN/containers"
+# /run/containers/UID is the user's, not root's: berth-pull is root of its
+# user namespace, so the CLI finds it.  A decoy of root's, readable by root
+# only, is what geteuid() there would have found (and failed on).
+decoy=
+if [ ! -e /run/containers/0 ]; then
+        mkdir -p -m 0755 /run/containers/0 && echo '{"auths":{}}' >/run/containers/0/auth.json &&
+                chmod 0600 /run/containers/0/auth.json && decoy=/run/containers/0
+fi
+mkdir -p -m 0700 "/run/containers/$UID_U" && authfile $PROXY tokenuser:token-pw "/run/containers/$UID_U/auth.json" &&
+        chown -R "$U:" "/run/containers/$UID_U"
+check "with /run/containers/\$UID/auth.json it pulls${decoy:+ (beside a decoy of root)}" ub pull $PROXY/bb:1
+check "rmi it again" ub rmi $PROXY/bb:1
+rm -rf "/run/containers/$UID_U" ${decoy:+"$decoy"}
+rmdir /run/containers 2>/dev/null
 check_output_contains "building a template's image stays root's: said so" "needs root" \
         ub images build busybox
 
@@ -152,12 +171,25 @@ check "... its layer with the dev dir" test -n "$(find "$LAYERS" -path '*/tree/d
 check_eq "no device node was made (whiteouts aside)" "" \
         "$(find "$USTORE" \( -type b -o -type c \) -exec stat -c '%n %t:%T' {} + 2>&1 | grep -v ' 0:0$')"
 
+# ID 65536 is the user's own in the unpack namespace: a layer's file of it
+# would be a setuid file of the user's on the host.
+check_output_contains "pull of a layer owned by IDs past the machine's: done, saying what it did" \
+        "'own/suid' is owned by 65536:65536, outside the machine's IDs 0-65535: made nobody's" \
+        ub pull $REG/outside:1
+check_eq "nothing in the store is the user's with a set-ID bit" "" \
+        "$(find "$USTORE" -uid "$UID_U" -perm /6000 -print 2>&1)"
+check_eq "nothing of the layers is owned by the user's own ID" "" \
+        "$(find "$LAYERS" -path "*/tree/*" \( -uid "$UID_U" -o -gid "$(id -g "$U")" \) -print 2>&1)"
+suid=$(find "$LAYERS" -path '*/tree/own/suid' | head -n1)
+check_eq "the file is the range's nobody, its set-ID bits gone" "$((ibase + 65534)) 755" \
+        "$(stat -c '%u %a' "$suid" 2>&1)"
+
 # --- rmi, images prune ------------------------------------------------------------
 check "rmi of the image, now unused" ub rmi $REG/bb:1
 check_eq "the user's store no longer lists it" "" \
         "$(ub images --json | jq -r --arg r "$REG/bb:1" '.[] | select(.reference == $r) | .reference')"
 check_eq "its layer went with it" "" "$(ls "$LAYERS" 2>&1 | grep -x "$layer")"
-check "rmi of the others" ub rmi $REG/devices:1 $REG/escape:1
+check "rmi of the others" ub rmi $REG/devices:1 $REG/escape:1 $REG/outside:1
 check "images prune" ub images prune
 check "images prune --all" ub images prune --all
 check_eq "the user's store is empty" "[]" "$(ub images --json | jq -c .)"

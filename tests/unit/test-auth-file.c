@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "auth-file.h"
+#include "auth-path.h"
 #include "fs.h"
 #include "tap.h"
 #include "util.h"
@@ -27,6 +28,18 @@ static void lookup(const char *desc, const char *path, const char *registry, int
         bool ok = r == want && (r < 0 || (streq_ptr(u, user) && streq_ptr(p, password)));
         if (!TEST_ASSERT(ok, "%s", desc))
                 tap_diag("r=%d user=%s", r, u ?: "(none)");
+}
+
+/* The defaults for a UID no one has: /run/containers/UID is absent and
+ * /root/.docker is not looked at, whatever the host has there. */
+#define NOBODY_UID ((uid_t) 4000000000U)
+
+static void defaults(const char *desc, const char *want) {
+        _cleanup_free_ char *p = NULL;
+        int r = auth_file_default(NOBODY_UID, &p);
+        bool ok = want ? r == 0 && streq_ptr(p, want) : r == -ENOENT && !p;
+        if (!TEST_ASSERT(ok, "%s", desc))
+                tap_diag("r=%d path=%s", r, p ?: "(none)");
 }
 
 int main(void) {
@@ -61,24 +74,29 @@ int main(void) {
         setenv("REGISTRY_AUTH_FILE", missing, 1);
         setenv("XDG_RUNTIME_DIR", dir, 1);
         setenv("HOME", dir, 1);
-        /* The last two defaults are fixed paths of the host: only where
-         * neither exists is the answer known. */
-        if (access("/run/containers/0/auth.json", F_OK) < 0 && access("/root/.docker/config.json", F_OK) < 0)
-                lookup("no default file: -ENOENT, quietly", NULL, "reg.example:5000", -ENOENT, NULL, NULL);
+        defaults("no default file: -ENOENT, quietly", NULL);
         _cleanup_free_ char *xdg = xasprintf("%s/containers", dir);
         if (mkdir(xdg, 0700) < 0)
                 abort();
         _cleanup_free_ char *x = write_auth("containers/auth.json",
                                             "{\"auths\": {\"reg.example:5000\": {\"auth\": \"cGxhaW46cHc=\"}}}");
         lookup("then $XDG_RUNTIME_DIR/containers/auth.json", NULL, "reg.example:5000", 0, "plain", "pw");
+        defaults("... found for a user too", x);
         /* Without it, podman's file in the config dir ($HOME/.config by default). */
         _cleanup_free_ char *cdir = xasprintf("%s/.config", dir), *ccdir = xasprintf("%s/.config/containers", dir);
         if (unlink(x) < 0 || mkdir(cdir, 0700) < 0 || mkdir(ccdir, 0700) < 0)
                 abort();
         _cleanup_free_ char *c = write_auth(".config/containers/auth.json",
                                             "{\"auths\": {\"reg.example:5000\": {\"auth\": \"Y2ZnOnB3Mg==\"}}}");
-        if (access("/run/containers/0/auth.json", F_OK) < 0)
-                lookup("then $HOME/.config/containers/auth.json", NULL, "reg.example:5000", 0, "cfg", "pw2");
+        defaults("then $HOME/.config/containers/auth.json", c);
+        _cleanup_free_ char *dk = xasprintf("%s/.docker", dir);
+        if (unlink(c) < 0 || mkdir(dk, 0700) < 0)
+                abort();
+        _cleanup_free_ char *d = write_auth(".docker/config.json", "{\"auths\": {}}");
+        defaults("then $HOME/.docker/config.json", d);
+        if (unlink(d) < 0)
+                abort();
+        defaults("root's /root/.docker/config.json is no user's default", NULL);
 
         (void) rm_rf_at(AT_FDCWD, dir);
         return tap_finish();
