@@ -9,19 +9,20 @@
 # Needs BERTH, work, lxcpath from bench/run.
 # shellcheck disable=SC2154
 
-# fleet_launch TOOL I: start instance I in the background.
+# fleet_launch TOOL I: start instance I in the background (what the tool
+# prints goes to $work/fleet/TOOL-I.log: the error of one that fails to boot).
 fleet_launch() {
         local tool=$1 i=$2
         case $tool in
         berth)
-                setsid "$BERTH" run --boot --keep --name "f$i" bench -- sleep infinity >/dev/null 2>&1 &
+                setsid "$BERTH" run --boot --keep --name "f$i" bench -- sleep infinity >"$work/fleet/berth-$i.log" 2>&1 &
                 echo $! >"$work/fleet/berth-$i.pid" ;;
         nspawn)
                 setsid systemd-nspawn -q --register=no --keep-unit --console=passive --private-network \
-                        --volatile=overlay -M "f$i" -D "$work/rootfs" -b >/dev/null 2>&1 &
+                        --volatile=overlay -M "f$i" -D "$work/rootfs" -b >"$work/fleet/nspawn-$i.log" 2>&1 &
                 echo $! >"$work/fleet/nspawn-$i.pid" ;;
         lxc)
-                lxc-copy -P "$lxcpath" -n bench -N "f$i" -e -t >/dev/null 2>&1 & ;;
+                lxc-copy -P "$lxcpath" -n bench -N "f$i" -e -t >"$work/fleet/lxc-$i.log" 2>&1 & ;;
         esac
 }
 
@@ -71,16 +72,18 @@ fleet_grow() {
 
 # fleet_end TOOL COUNT: power off instances 1..COUNT and wait until all are gone.
 fleet_end() {
-        local tool=$1 count=$2 i pid
+        local tool=$1 count=$2 i pid stoppers=()
         for i in $(seq 1 "$count"); do
                 case $tool in
                 # Ending a berth run ends its machine (the supervisor's lifeline).
                 berth) kill -TERM "$(cat "$work/fleet/berth-$i.pid" 2>/dev/null)" 2>/dev/null ;;
-                nspawn) bench/lib/nspawn-stop.sh "$work/fleet/nspawn-$i.pid" & ;;
-                lxc) bench/lib/lxc-stop.sh "$lxcpath" "f$i" & ;;
+                nspawn) bench/lib/nspawn-stop.sh "$work/fleet/nspawn-$i.pid" & stoppers+=($!) ;;
+                lxc) bench/lib/lxc-stop.sh "$lxcpath" "f$i" & stoppers+=($!) ;;
                 esac
         done
-        wait
+        # Only these: the caller may have other children that keep running
+        # (bench/fleet's busybox nspawn machines).
+        if [ ${#stoppers[@]} -gt 0 ]; then wait "${stoppers[@]}"; fi
         if [ "$tool" = berth ]; then
                 for i in $(seq 1 "$count"); do
                         pid=$(cat "$work/fleet/berth-$i.pid" 2>/dev/null) || continue
