@@ -107,14 +107,14 @@ int entry_read(int brfd, const char *id, Entry *ret) {
         return mfd < 0 ? mfd : entry_read_at(mfd, id, ret);
 }
 
-size_t entries_count(int brfd, const char *skip_id) {
+size_t entries_count(int brfd, const char *skip_id, size_t max) {
         _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
         _cleanup_closedir_ DIR *d = NULL;
         if (mfd < 0 || opendir_dup(mfd, &d) < 0)
                 return 0;
         size_t n = 0;
         struct dirent *de;
-        while ((de = readdir(d)))
+        while (n < max && (de = readdir(d)))
                 n += de->d_name[0] != '.' && !(skip_id && streq(de->d_name, skip_id));
         return n;
 }

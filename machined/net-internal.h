@@ -65,8 +65,8 @@ int entry_read(int brfd, const char *id, Entry *ret);
 /* Is the supervisor of entry ID alive (it holds the entry's lock)? */
 bool entry_alive(int brfd, const char *id);
 /* How many entries bridge dir BRFD has, live or not, other than SKIP_ID's
- * (NULL: all): names only, no file read. */
-size_t entries_count(int brfd, const char *skip_id);
+ * (NULL: all), counted up to MAX: names only, no file read. */
+size_t entries_count(int brfd, const char *skip_id, size_t max);
 int netns_cookie(uint64_t *ret);
 int ns_dir_lock(char **ret_path, bool create);
 

@@ -88,10 +88,10 @@ static int bridge_has_room(int nsfd, Netlink *nl, const Network *net, const char
             (have.prefixlen != sn->prefixlen || !ipaddr_equal(&have.addr, &sn->addr) ||
              have6.prefixlen != sn6->prefixlen || !ipaddr_equal(&have6.addr, &sn6->addr)))
                 return 0; /* another network's bridge (or this one cut otherwise) */
-        /* The names only: no entry is read while the bridge has room
-         * counting dead machines' entries too (one that is full only with
-         * them is read, and they are dropped). */
-        if (entries_count(brfd, net->id) < per_bridge)
+        /* The names only, dead machines' entries counted too: only a
+         * bridge that looks full has its entries read (and dead ones
+         * dropped). */
+        if (entries_count(brfd, net->id, per_bridge) < per_bridge)
                 return 1;
         _cleanup_free_ Entry *live = NULL;
         size_t n = 0, others = 0;

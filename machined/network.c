@@ -361,7 +361,7 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
 
         /* The names only; the entries are read (and dead ones dropped)
          * only when the bridge looks full. */
-        size_t others = entries_count(brfd, net->id);
+        size_t others = entries_count(brfd, net->id, BRIDGE_PORTS_MAX);
         if (others >= BRIDGE_PORTS_MAX) {
                 _cleanup_free_ Entry *live = NULL;
                 size_t n_live = 0;
@@ -441,7 +441,7 @@ static BridgeView *bridges_in_use(int nsfd, size_t *ret_n) {
                 _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
                 BridgeView v = {};
                 memcpy(v.name, de->d_name, strlen(de->d_name) + 1);
-                if (brfd < 0 || entries_count(brfd, NULL) == 0 ||
+                if (brfd < 0 || entries_count(brfd, NULL, 1) == 0 ||
                     faccessat(brfd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
                     bridge_subnets_read(brfd, &v.subnet, &v.subnet6) < 0)
                         continue;
@@ -497,7 +497,7 @@ static bool bridge_maybe_idle(int nsfd, const char *name) {
         _cleanup_close_ int brfd = open_dir_nofollow(nsfd, name);
         if (brfd < 0)
                 return true;
-        size_t n = entries_count(brfd, NULL);
+        size_t n = entries_count(brfd, NULL, IDLE_PROBE_MAX + 1);
         if (n == 0)
                 return true;
         if (n > IDLE_PROBE_MAX)
