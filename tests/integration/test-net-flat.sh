@@ -104,9 +104,14 @@ check_eq "the state no longer records a after gc" "" "$(nft_record a)"
 check_eq "no claims of a after gc" "" "$(claims_of a)"
 check_output_contains "b's port is still filtered after gc" "\"$VB\"" nft list set bridge berth ports
 
-for m in b c; do
-        check "stop $m" berth stop "$m"
-done
+# The bridge's last live machine stops while a dead one's entry is left
+# (no gc): the bridge, its rules and state go all the same.
+sup=$(berth list --json | jq -r '.[] | select(.name == "c") | .supervisor')
+check "kill c's supervisor" kill -KILL "$sup"
+check "c is stopped" wait_for 10 is_stopped c
+check "stop b" berth stop b
 check "no nftables table after the last stop" wait_for 20 sh -c "! nft list tables | grep -q 'inet berth'"
+check "no bridge after the last stop" wait_for 20 sh -c "! ip link show berth0 2>/dev/null | grep -q ."
+check "no dnsmasq after the last stop" wait_for 20 test ! -e "$HOSTS"
 check "no state left" wait_for 20 sh -c "test ! -e $STATE && test ! -e $NSDIR/@nft && test ! -e $NSDIR/@claims"
 done_testing
