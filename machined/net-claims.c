@@ -73,11 +73,17 @@ int claim_holder(int nsfd, const char *key, char ret_bridge[static IFNAMSIZ], ch
         target[l] = 0;
         char *slash = strchr(target, '/');
         /* Written by supervisors (root) only; still, a bad one holds nothing. */
-        if (!slash || (size_t) (slash - target) >= IFNAMSIZ || strlen(slash + 1) >= ENTRY_ID_MAX) {
+        if (!slash || (size_t) (slash - target) >= IFNAMSIZ || strlen(slash + 1) >= ENTRY_ID_MAX ||
+            slash[1] == '.' || slash[1] == 0 || strchr(slash + 1, '/')) {
                 (void) unlinkat(cfd, key, 0);
                 return 0;
         }
         *slash = 0;
+        /* Names that open_dir_nofollow() and "machines/ID" take as they are. */
+        if (!ifname_is_valid(target) || target[0] == '.') {
+                (void) unlinkat(cfd, key, 0);
+                return 0;
+        }
         memcpy(ret_bridge, target, strlen(target) + 1);
         memcpy(ret_id, slash + 1, strlen(slash + 1) + 1);
         return 1;

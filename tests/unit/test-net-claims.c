@@ -88,6 +88,12 @@ int main(void) {
         TEST_ASSERT(symlink("garbage", path) == 0, "a bad claim");
         TEST_ASSERT(streq(holder(nsfd, "tcp:9"), ""), "a bad claim holds nothing");
         TEST_ASSERT(faccessat(cfd, "tcp:9", F_OK, AT_SYMLINK_NOFOLLOW) < 0, "and is removed");
+        snprintf(path, sizeof path, "%s/@claims/tcp:10", tmp);
+        TEST_ASSERT(symlink("berth0/../../etc", path) == 0, "a claim with a path in its ID");
+        TEST_ASSERT(streq(holder(nsfd, "tcp:10"), ""), "holds nothing either");
+        snprintf(path, sizeof path, "%s/@claims/tcp:11", tmp);
+        TEST_ASSERT(symlink("../x", path) == 0, "a claim whose bridge is \"..\"");
+        TEST_ASSERT(streq(holder(nsfd, "tcp:11"), ""), "holds nothing");
 
         claims_remove(nsfd);
         TEST_ASSERT(!claims_present(nsfd), "claims_remove() leaves none");
