@@ -290,3 +290,36 @@ int dnsmasq_update(const char *dir, const BridgeView *b) {
                 return removed ? RET_NERRNO(kill(pid, SIGHUP)) : 0;
         return dnsmasq_start(dir, b);
 }
+
+/* A start's part of dnsmasq_update(): this machine's file only (dnsmasq
+ * reads it as it appears), and dnsmasq started where none runs yet. */
+int dnsmasq_host_add(const char *dir, const BridgeView *b, const Entry *e) {
+        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_close_ int hfd = hosts_dir_open(dfd, dir);
+        if (hfd < 0)
+                return hfd;
+        _cleanup_free_ char *name = NULL, *line = host_line(e, &name);
+        if (faccessat(hfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+                int r = write_file_atomic_at(hfd, name, line, strlen(line), 0640);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot write %s/" DNSMASQ_HOSTS_DIR "/%s: %m", dir, name);
+        }
+        return dnsmasq_running(dfd) > 0 ? 0 : dnsmasq_start(dir, b);
+}
+
+/* A stop's (or a dead machine's reclaim's) part: its file, and a SIGHUP,
+ * without which dnsmasq keeps the host it read. */
+void dnsmasq_host_remove(const char *dir, const Entry *e) {
+        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, false);
+        _cleanup_close_ int hfd = dfd < 0 ? dfd : open_dir_nofollow(dfd, DNSMASQ_HOSTS_DIR);
+        if (hfd < 0)
+                return;
+        _cleanup_free_ char *name = NULL, *line = host_line(e, &name);
+        if (unlinkat(hfd, name, 0) < 0)
+                return;
+        pid_t pid = dnsmasq_running(dfd);
+        if (pid > 0)
+                (void) kill(pid, SIGHUP);
+}

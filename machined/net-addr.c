@@ -29,28 +29,25 @@ static uint32_t reservation_read(int mfd, const IPNet *subnet) {
 
 /* Pick the machine's host index: its old one if still free, else the first
  * free one from a place derived from its ID (see below).  "Free" means neither running
- * on this bridge nor reserved by another machine of this state root. */
-int address_allocate(Network *net, Store *store, const char *name, const Entry *live, size_t n_live,
-                            uint32_t *ret) {
+ * on this bridge (TAKEN: one claim looked up per index tried, not the
+ * fleet's entries) nor reserved by another machine of this state root. */
+int address_allocate(Network *net, Store *store, const char *name, AddressTaken taken, void *userdata,
+                     uint32_t *ret) {
         uint32_t max = ipnet_host_max(&net->subnet);
-        _cleanup_free_ uint8_t *used = xcalloc(max + 1, 1);
-        used[0] = used[1] = 1; /* the network and the gateway */
-        for (size_t i = 0; i < n_live; i++) {
-                uint32_t k = ipnet_host_index(&net->subnet, &live[i].addr);
-                if (k > 0 && !streq(live[i].id, net->id))
-                        used[k] = 1;
-        }
         /* Its own reservation, where no running machine has it: no other
          * machine holds it (each was chosen clear of all others below; a
-         * copy of it, running, is in USED), so nothing else needs reading. */
+         * copy of it, running, is what TAKEN finds), so nothing else needs
+         * reading. */
         _cleanup_close_ int own = open_dir_nofollow(store->machines_fd, name);
         uint32_t k0 = own < 0 ? 0 : reservation_read(own, &net->subnet);
-        if (k0 > 1 && k0 <= max && !used[k0]) {
+        if (k0 > 1 && k0 <= max && !taken(k0, userdata)) {
                 *ret = k0;
                 return 0;
         }
         /* A first start (or its address taken): the reservations of the
          * store's every machine. */
+        _cleanup_free_ uint8_t *used = xcalloc(max + 1, 1);
+        used[0] = used[1] = 1; /* the network and the gateway */
         char **names = NULL;
         int r = store_list_machines(store, &names);
         if (r < 0)
@@ -67,7 +64,7 @@ int address_allocate(Network *net, Store *store, const char *name, const Entry *
                         used[k] = 1;
         }
         strv_free(names);
-        if (mine > 0 && !used[mine]) {
+        if (mine > 0 && mine != k0 && !used[mine] && !taken(mine, userdata)) {
                 *ret = mine;
                 return 0;
         }
@@ -77,7 +74,7 @@ int address_allocate(Network *net, Store *store, const char *name, const Entry *
         uint32_t span = max - 1, start = (uint32_t) (fnv1a64(net->id) % (span < 253 ? span : 253));
         for (uint32_t i = 0; i < span; i++) {
                 uint32_t k = 2 + (start + i) % span;
-                if (!used[k]) {
+                if (!used[k] && !taken(k, userdata)) {
                         *ret = k;
                         return 0;
                 }

@@ -84,17 +84,46 @@ static int entry_parse(const char *id, const KeyValues *kv, Entry *ret) {
 /* A supervisor holds an exclusive lock on its entry for as long as it
  * lives (the kernel drops it however it dies, zombie or not): an entry we
  * can lock is stale. */
-static bool entry_alive(int mfd, const char *id) {
+static bool entry_alive_at(int mfd, const char *id) {
         _cleanup_close_ int fd = openat(mfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return false;
         return flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
-/* The live entries of a bridge dir; stale ones (supervisor gone) are removed. */
-int entries_load(int brfd, Entry **ret, size_t *ret_n) {
+bool entry_alive(int brfd, const char *id) {
+        _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
+        return mfd >= 0 && entry_alive_at(mfd, id);
+}
+
+static int entry_read_at(int mfd, const char *id, Entry *ret) {
+        _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
+        int r = key_values_read_at(mfd, id, ENTRY_MAX, &kv);
+        return r < 0 ? r : entry_parse(id, &kv, ret);
+}
+
+int entry_read(int brfd, const char *id, Entry *ret) {
+        _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
+        return mfd < 0 ? mfd : entry_read_at(mfd, id, ret);
+}
+
+size_t entries_count(int brfd, const char *skip_id, size_t max) {
+        _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
+        _cleanup_closedir_ DIR *d = NULL;
+        if (mfd < 0 || opendir_dup(mfd, &d) < 0)
+                return 0;
+        size_t n = 0;
+        struct dirent *de;
+        while (n < max && (de = readdir(d)))
+                n += de->d_name[0] != '.' && !(skip_id && streq(de->d_name, skip_id));
+        return n;
+}
+
+int entries_load(int brfd, Entry **ret, size_t *ret_n, bool *ret_dropped) {
         *ret = NULL;
         *ret_n = 0;
+        if (ret_dropped)
+                *ret_dropped = false;
         _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
         if (mfd == -ENOENT)
                 return 0;
@@ -110,12 +139,12 @@ int entries_load(int brfd, Entry **ret, size_t *ret_n) {
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')
                         continue; /* ".", "..", and write_file_atomic_at()'s .ID.new */
-                _cleanup_(key_values_done) KeyValues kv = KEY_VALUES_INIT;
                 Entry e;
-                if (!entry_alive(mfd, de->d_name) || key_values_read_at(mfd, de->d_name, ENTRY_MAX, &kv) < 0 ||
-                    entry_parse(de->d_name, &kv, &e) < 0) {
+                if (!entry_alive_at(mfd, de->d_name) || entry_read_at(mfd, de->d_name, &e) < 0) {
                         log_debug("Dropping stale network entry %s.", de->d_name);
                         (void) unlinkat(mfd, de->d_name, 0);
+                        if (ret_dropped)
+                                *ret_dropped = true;
                         continue;
                 }
                 list = realloc(list, (n + 1) * sizeof *list);

@@ -5,14 +5,17 @@
  * the state files and the whole design).  Only machined/net-*.c, bridge.c,
  * dnsmasq.c and network.c include this:
  *   net-entries.c  the namespace's state dir and its per-machine entries
+ *   net-claims.c   who holds a veth name, a host port, an address
  *   net-addr.c     MAC addresses and the machine's host index in a subnet
  *   net-sysctl.c   sysctls: forwarding, saved and restored
  *   net-rules.c    the nftables table "inet berth" (NAT, port forwards)
  *   dnsmasq.c      a bridge's DHCP/DNS server
  *   bridge.c       creating, checking and removing a bridge
  *   net-spill.c    which bridge (and slice of the network) a machine joins
- *   network.c      the supervisor's calls and network_sync(), which
- *                  recomputes all of the above from the entries */
+ *   network.c      the supervisor's calls: a start or stop changes only
+ *                  its own machine's part; network_sync() recomputes all
+ *                  of the above from the entries (gc, a bridge more or
+ *                  less, state found inconsistent) */
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -30,8 +33,9 @@
 #define BRIDGE_PORTS_MAX CONFIG_BRIDGE_PORTS_MAX
 
 /* One running machine on a bridge: BRIDGE/machines/ID */
+#define ENTRY_ID_MAX 128
 typedef struct Entry {
-        char id[128];
+        char id[ENTRY_ID_MAX];
         char name[128];
         pid_t pid;                    /* the supervisor (for people reading the file) */
         IPAddr addr, addr6;
@@ -53,13 +57,44 @@ typedef struct BridgeView {
 
 /* net-entries.c */
 char *entry_format(const Entry *e);
-int entries_load(int brfd, Entry **ret, size_t *ret_n);
+/* The live entries of a bridge dir; stale ones (supervisor gone) are
+ * removed, and *RET_DROPPED (if not NULL) says whether there were any. */
+int entries_load(int brfd, Entry **ret, size_t *ret_n, bool *ret_dropped);
+/* Entry ID of bridge dir BRFD, live or not. */
+int entry_read(int brfd, const char *id, Entry *ret);
+/* Is the supervisor of entry ID alive (it holds the entry's lock)? */
+bool entry_alive(int brfd, const char *id);
+/* How many entries bridge dir BRFD has, live or not, other than SKIP_ID's
+ * (NULL: all), counted up to MAX: names only, no file read. */
+size_t entries_count(int brfd, const char *skip_id, size_t max);
 int netns_cookie(uint64_t *ret);
 int ns_dir_lock(char **ret_path, bool create);
 
+/* net-claims.c */
+#define CLAIM_KEY_MAX 64
+#define CLAIMS_MAX (CONFIG_PORTS_MAX + 2)
+/* The claim keys of E: "veth:NAME", "ip:ADDRESS", "PROTO:PORT" for each forward. */
+size_t claim_keys(const Entry *e, char ret[static CLAIMS_MAX][CLAIM_KEY_MAX]);
+void claim_key_addr(const IPAddr *a, char ret[static CLAIM_KEY_MAX]);
+/* Whether the claims exist (written by this berth or rebuilt by a sync). */
+bool claims_present(int nsfd);
+/* 1 and the holder's bridge and entry ID, 0 when nobody claims KEY. */
+int claim_holder(int nsfd, const char *key, char ret_bridge[static IFNAMSIZ], char ret_id[static ENTRY_ID_MAX]);
+int claims_take(int nsfd, const char *bridge, const Entry *e);
+/* Drop the claims of E that are still E's. */
+void claims_drop(int nsfd, const char *bridge, const Entry *e);
+void claim_drop_key(int nsfd, const char *key);
+/* network_sync(): empty the claims (returns the dir's fd), then add each bridge's live entries'. */
+int claims_rebuild_open(int nsfd);
+int claims_add_all(int cfd, const char *bridge, const Entry *entries, size_t n);
+void claims_remove(int nsfd);
+
 /* net-addr.c */
 void mac_from_name(const char *s, uint8_t mac[6]);
-int address_allocate(Network *net, Store *store, const char *name, const Entry *live, size_t n_live,
+/* Whether host index K of the machine's subnet is held by a running
+ * machine (TAKEN's answer; it may reclaim a dead machine's on the way). */
+typedef bool (*AddressTaken)(uint32_t k, void *userdata);
+int address_allocate(Network *net, Store *store, const char *name, AddressTaken taken, void *userdata,
                      uint32_t *ret);
 
 /* net-sysctl.c */
@@ -70,14 +105,24 @@ void forwarding_restore(int nsfd);
 
 /* net-rules.c */
 /* Bring the tables in line with BRIDGES: per machine where only machines
- * changed (NSFD's state file says what is in), else whole. */
+ * changed (NSFD's state files say what is in), else whole. */
 int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6);
+/* A start's part only: add E's elements (on bridge B; BRIDGES without
+ * their entries) where the tables' shape is what the state says and
+ * nftables takes them; -ESTALE: it is not, or refused (sync whole). */
+int nft_machine_add(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6, const BridgeView *b,
+                    const Entry *e);
+/* Take entry ID's elements out again, as recorded; -EIO when refused. */
+int nft_machine_remove(int nsfd, const char *id);
 
 /* dnsmasq.c */
 char *dnsmasq_dir_path(const char *ns_path, const char *bridge);
 int dnsmasq_dir_open(const char *path, bool create);
 void dnsmasq_stop(int dfd);
 int dnsmasq_update(const char *dir, const BridgeView *b);
+/* One machine's hosts file: written (and dnsmasq started where none runs), or removed. */
+int dnsmasq_host_add(const char *dir, const BridgeView *b, const Entry *e);
+void dnsmasq_host_remove(const char *dir, const Entry *e);
 
 /* bridge.c */
 int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6);
@@ -90,5 +135,6 @@ int bridge_ensure(int nsfd, Network *net);
 unsigned spill_extra_bits(const IPNet *pool, const IPNet *pool6, unsigned per_bridge);
 int spill_bridge_name(const char *base, uint32_t i, char ret[static IFNAMSIZ]);
 /* Under the namespace lock: choose the bridge and its slice of net->pool
- * for this machine (sets net->bridge, subnets, gateways), or -EXFULL. */
-int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned per_bridge);
+ * for this machine (sets net->bridge, subnets, gateways), or -EXFULL.
+ * *RET_DROPPED: stale entries were dropped on the way (sync whole). */
+int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned per_bridge, bool *ret_dropped);

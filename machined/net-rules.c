@@ -194,18 +194,24 @@ static char *machine_elements(const BridgeView *b, const Entry *e, const char *v
         return s;
 }
 
-/* ----- What is in place: NFT_STATE in the namespace's dir -----
+/* ----- What is in place: NFT_STATE and NFT_DIR in the namespace's dir -----
  *
- * Line one "SHAPE HASH": the hash of the tables' rules without their
- * elements (which bridges, their subnets, forwarding).  Then one line per
- * machine whose elements are in: "ID HASH DELETE", the hash of its "add"
+ * NFT_STATE, "SHAPE HASH FILTER": the hash of the tables' rules without
+ * their elements (which bridges, their subnets, forwarding, whether the
+ * bridge filter is there: FILTER yes or no).  NFT_DIR/ID, one file per
+ * machine whose elements are in: "HASH DELETE", the hash of its "add"
  * commands and the commands that take them out again, ";"-separated.  A
- * start or stop with the shape unchanged adds and deletes only what
- * differs: its own machine's elements, not the fleet's.  Anything else (a
- * bridge more or less, no state, nftables refusing the change) rebuilds
- * the tables whole, as before. */
+ * start or stop with the shape unchanged adds or deletes its own
+ * machine's elements and writes or removes its own file: nothing of the
+ * fleet's is read (nft_machine_add(), nft_machine_remove()).  Anything
+ * else (a bridge more or less, no state, nftables refusing the change)
+ * goes through nft_apply() with every machine's entry: per machine where
+ * the shape is unchanged, else whole.  NFT_STATE is removed before any
+ * change and written after it: without it, what is in is unknown, and the
+ * next change rebuilds. */
 #define NFT_STATE "nft-state"
-#define NFT_STATE_MAX (64U << 20)
+#define NFT_DIR "@nft" /* '@': no interface's name, never taken for a bridge */
+#define NFT_MACHINE_MAX (1U << 20)
 
 typedef struct Applied {
         char *id;
@@ -213,50 +219,123 @@ typedef struct Applied {
         char *del;
 } Applied;
 
+static void applied_done(Applied *a) {
+        free(a->id);
+        free(a->hash);
+        free(a->del);
+        *a = (Applied) {};
+}
+
 static int applied_cmp(const void *a, const void *b) {
         const Applied *x = a, *y = b;
         int c = strcmp(x->id, y->id);
         return c ? c : strcmp(x->hash, y->hash);
 }
 
-/* The lines of TEXT (modified in place) into *RET, sorted; returns the shape's hash or NULL. */
-static const char *state_parse(char *text, Applied **ret, size_t *ret_n) {
-        *ret = NULL;
-        *ret_n = 0;
-        char *save = NULL, *line = strtok_r(text, "\n", &save);
-        if (!line || !startswith(line, "SHAPE "))
-                return NULL;
-        const char *shape = line + strlen("SHAPE ");
-        Applied *list = NULL;
-        size_t n = 0, cap = 0;
-        while ((line = strtok_r(NULL, "\n", &save))) {
-                char *h = strchr(line, ' ');
-                char *d = h ? strchr(h + 1, ' ') : NULL;
-                if (!d)
-                        continue;
-                *h++ = 0;
-                *d++ = 0;
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 64;
-                        list = realloc(list, cap * sizeof *list);
-                        if (!list)
-                                abort();
-                }
-                list[n++] = (Applied) { .id = line, .hash = h, .del = d };
-        }
-        qsort(list, n, sizeof *list, applied_cmp);
-        *ret = list;
-        *ret_n = n;
-        return shape;
-}
-
 static char *hash_format(const char *s) {
         return xasprintf("%016" PRIx64, fnv1a64(s));
 }
 
+/* The tables without elements (what nft_apply() loads whole) and its hash. */
+static char *shape_make(const BridgeView *bridges, size_t n, bool own4, bool own6, bool any_filter,
+                        char **ret_hash) {
+        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6), *filter = net_filter_ruleset(any_filter);
+        /* "add table" first makes the delete valid when there is none: one
+         * transaction, so packets never see a half-made table. */
+        char *shape = xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
+        /* "v2": a state of berth's single-file format never matches. */
+        _cleanup_free_ char *versioned = xasprintf("v2\n%s%s", any_filter ? "filter\n" : "", shape);
+        *ret_hash = hash_format(versioned);
+        return shape;
+}
+
+static int shape_read(int nsfd, char **ret_hash, bool *ret_filter) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(nsfd, NFT_STATE, 256, &text, NULL);
+        if (r < 0)
+                return r;
+        char hash[64], filter[8];
+        if (sscanf(text, "SHAPE %63s %7s", hash, filter) != 2 || (!streq(filter, "yes") && !streq(filter, "no")))
+                return -EBADMSG;
+        *ret_hash = xstrdup(hash);
+        *ret_filter = streq(filter, "yes");
+        return 0;
+}
+
+static int shape_write(int nsfd, const char *hash, bool filter) {
+        _cleanup_free_ char *text = xasprintf("SHAPE %s %s\n", hash, filter ? "yes" : "no");
+        return write_file_atomic_at(nsfd, NFT_STATE, text, strlen(text), 0600);
+}
+
+static int nft_dir_open(int nsfd, bool create) {
+        if (create && mkdirat(nsfd, NFT_DIR, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return open_dir_nofollow(nsfd, NFT_DIR);
+}
+
+static int applied_read(int ndfd, const char *id, Applied *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(ndfd, id, NFT_MACHINE_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+        text[strcspn(text, "\n")] = 0;
+        char *sp = strchr(text, ' ');
+        if (!sp)
+                return -EBADMSG;
+        *sp = 0;
+        *ret = (Applied) { .id = xstrdup(id), .hash = xstrdup(text), .del = xstrdup(sp + 1) };
+        return 0;
+}
+
+static int applied_write(int ndfd, const Applied *a) {
+        _cleanup_free_ char *text = xasprintf("%s %s\n", a->hash, a->del);
+        return write_file_atomic_at(ndfd, a->id, text, strlen(text), 0600);
+}
+
+/* What machine E on bridge B puts in: *RET_ADD (the commands) and its record. */
+static void applied_make(const BridgeView *b, const Entry *e, char **ret_add, Applied *ret) {
+        *ret_add = machine_elements(b, e, "add");
+        char *del = machine_elements(b, e, "delete");
+        for (char *c = del; *c; c++)
+                if (*c == '\n')
+                        *c = ';';
+        *ret = (Applied) { .id = xstrdup(e->id), .hash = hash_format(*ret_add), .del = del };
+}
+
+/* Every machine's record, sorted; for a sync only. */
+static void applied_load_all(int nsfd, Applied **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        _cleanup_close_ int ndfd = nft_dir_open(nsfd, false);
+        _cleanup_closedir_ DIR *d = NULL;
+        if (ndfd < 0 || opendir_dup(ndfd, &d) < 0)
+                return;
+        Applied *list = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                Applied a;
+                if (de->d_name[0] == '.' || applied_read(ndfd, de->d_name, &a) < 0)
+                        continue;
+                list = realloc(list, (n + 1) * sizeof *list);
+                if (!list)
+                        abort();
+                list[n++] = a;
+        }
+        if (n > 0)
+                qsort(list, n, sizeof *list, applied_cmp);
+        *ret = list;
+        *ret_n = n;
+}
+
+static void state_forget(int nsfd) {
+        (void) unlinkat(nsfd, NFT_STATE, 0);
+        (void) rm_rf_at(nsfd, NFT_DIR);
+}
+
 int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6) {
         if (n == 0) {
-                (void) unlinkat(nsfd, NFT_STATE, 0);
+                state_forget(nsfd);
                 /* Nothing to do (and no nftables needed) unless our tables are there. */
                 struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
                 if (!ctx)
@@ -275,13 +354,10 @@ int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < bridges[i].n; j++)
                         any_filter = any_filter || bridges[i].entries[j].filter;
-        /* "add table" first makes the delete valid when there is none: one
-         * transaction, so packets never see a half-made table. */
-        _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6), *filter = net_filter_ruleset(any_filter);
-        _cleanup_free_ char *shape = xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
-        _cleanup_free_ char *shape_hash = hash_format(shape);
+        _cleanup_free_ char *shape_hash = NULL, *have_hash = NULL;
+        _cleanup_free_ char *shape = shape_make(bridges, n, own4, own6, any_filter, &shape_hash);
 
-        /* What should be in: every machine's elements, and the state to record. */
+        /* What should be in: every machine's elements. */
         size_t total = 0;
         for (size_t i = 0; i < n; i++)
                 total += bridges[i].n;
@@ -289,52 +365,46 @@ int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own
         char **adds = xcalloc(total + 1, sizeof *adds);
         size_t w = 0;
         for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < bridges[i].n; j++, w++) {
-                        const Entry *e = bridges[i].entries + j;
-                        adds[w] = machine_elements(bridges + i, e, "add");
-                        char *del = machine_elements(bridges + i, e, "delete");
-                        for (char *c = del; *c; c++)
-                                if (*c == '\n')
-                                        *c = ';';
-                        want[w] = (Applied) { .id = xstrdup(e->id), .hash = hash_format(adds[w]), .del = del };
-                }
+                for (size_t j = 0; j < bridges[i].n; j++, w++)
+                        applied_make(bridges + i, bridges[i].entries + j, &adds[w], &want[w]);
 
         /* The change from what is in, when the shape is the same. */
-        _cleanup_free_ char *text = NULL, *delta = NULL;
         Applied *have = NULL;
         size_t n_have = 0;
-        const char *have_shape = NULL;
-        if (read_file_at(nsfd, NFT_STATE, NFT_STATE_MAX, &text, NULL) >= 0)
-                have_shape = state_parse(text, &have, &n_have);
-        if (have_shape && streq(have_shape, shape_hash)) {
+        bool have_filter = false;
+        bool *kept = NULL, *added = xcalloc(total + 1, sizeof *added);
+        _cleanup_free_ char *delta = NULL;
+        if (shape_read(nsfd, &have_hash, &have_filter) >= 0 && streq(have_hash, shape_hash)) {
+                applied_load_all(nsfd, &have, &n_have);
                 delta = xstrdup("");
-                bool *kept = xcalloc(n_have + 1, sizeof *kept);
+                kept = xcalloc(n_have + 1, sizeof *kept);
+                _cleanup_free_ char *adding = xstrdup("");
                 for (size_t i = 0; i < total; i++) {
                         Applied *h = bsearch(want + i, have, n_have, sizeof *have, applied_cmp);
                         if (h)
                                 kept[h - have] = true;
-                        else
-                                strextendf(&delta, "%s", adds[i]);
+                        else {
+                                strextendf(&adding, "%s", adds[i]);
+                                added[i] = true;
+                        }
                 }
                 /* Deletions first: a machine whose elements changed (same
                  * ID, another hash) gives up its keys before it adds them. */
-                _cleanup_free_ char *dels = xstrdup("");
                 for (size_t i = 0; i < n_have; i++)
                         if (!kept[i] && *have[i].del)
-                                strextendf(&dels, "%s\n", have[i].del);
-                free(kept);
-                char *d = xasprintf("%s%s", dels, delta);
-                free(delta);
-                delta = d;
+                                strextendf(&delta, "%s\n", have[i].del);
+                strextendf(&delta, "%s", adding);
         }
 
-        int r;
+        (void) unlinkat(nsfd, NFT_STATE, 0);
+        int r = 0;
         if (delta) {
                 r = *delta ? nft_run_quiet(delta) : 0;
                 if (r < 0)
                         log_debug("nftables refused the change of berth's elements: rebuilding the tables.");
         }
-        if (!delta || r < 0) {
+        bool whole = !delta || r < 0;
+        if (whole) {
                 _cleanup_free_ char *cmd = xstrdup(shape);
                 for (size_t i = 0; i < total; i++)
                         strextendf(&cmd, "%s", adds[i]);
@@ -343,22 +413,96 @@ int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own
 
         /* Record what is in now (nothing we can trust after a failure). */
         if (r >= 0) {
-                _cleanup_free_ char *state = xasprintf("SHAPE %s\n", shape_hash);
-                for (size_t i = 0; i < total; i++)
-                        strextendf(&state, "%s %s %s\n", want[i].id, want[i].hash, want[i].del);
-                if (write_file_atomic_at(nsfd, NFT_STATE, state, strlen(state), 0600) < 0)
-                        (void) unlinkat(nsfd, NFT_STATE, 0);
+                if (whole)
+                        (void) rm_rf_at(nsfd, NFT_DIR);
+                _cleanup_close_ int ndfd = nft_dir_open(nsfd, true);
+                int k = ndfd < 0 ? ndfd : 0;
+                for (size_t i = 0; i < n_have && k >= 0; i++)
+                        if (!kept[i])
+                                (void) unlinkat(ndfd, have[i].id, 0);
+                for (size_t i = 0; i < total && k >= 0; i++)
+                        if (whole || added[i])
+                                k = applied_write(ndfd, want + i);
+                if (k >= 0)
+                        k = shape_write(nsfd, shape_hash, any_filter);
+                if (k < 0)
+                        state_forget(nsfd);
         } else
-                (void) unlinkat(nsfd, NFT_STATE, 0);
+                state_forget(nsfd);
 
+        for (size_t i = 0; i < n_have; i++)
+                applied_done(have + i);
         free(have);
+        free(kept);
+        free(added);
         for (size_t i = 0; i < total; i++) {
-                free(want[i].id);
-                free(want[i].hash);
-                free(want[i].del);
+                applied_done(want + i);
                 free(adds[i]);
         }
         free(want);
         free(adds);
         return r;
+}
+
+int nft_machine_add(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6, const BridgeView *b,
+                    const Entry *e) {
+        _cleanup_free_ char *have_hash = NULL, *shape_hash = NULL;
+        bool have_filter = false;
+        if (shape_read(nsfd, &have_hash, &have_filter) < 0)
+                return -ESTALE;
+        /* Where the bridge filter is in, a machine without AddressFilter=
+         * leaves it; a first one with it changes the shape. */
+        _cleanup_free_ char *shape = shape_make(bridges, n, own4, own6, have_filter || e->filter, &shape_hash);
+        if (!streq(have_hash, shape_hash))
+                return -ESTALE;
+        _cleanup_close_ int ndfd = nft_dir_open(nsfd, true);
+        if (ndfd < 0)
+                return -ESTALE;
+        _cleanup_free_ char *add = NULL;
+        _cleanup_(applied_done) Applied want = {}, old = {};
+        applied_make(b, e, &add, &want);
+        _cleanup_free_ char *cmd = xstrdup("");
+        /* Its elements of a run whose stop never came (a crash). */
+        if (applied_read(ndfd, e->id, &old) >= 0) {
+                if (streq(old.hash, want.hash))
+                        return 0;
+                if (*old.del)
+                        strextendf(&cmd, "%s\n", old.del);
+        }
+        strextendf(&cmd, "%s", add);
+        (void) unlinkat(nsfd, NFT_STATE, 0);
+        if (*cmd && nft_run_quiet(cmd) < 0) {
+                log_debug("nftables refused machine %s's elements: rebuilding the tables.", e->id);
+                return -ESTALE;
+        }
+        if (applied_write(ndfd, &want) < 0 || shape_write(nsfd, have_hash, have_filter) < 0)
+                return -ESTALE;
+        return 0;
+}
+
+int nft_machine_remove(int nsfd, const char *id) {
+        _cleanup_close_ int ndfd = nft_dir_open(nsfd, false);
+        if (ndfd == -ENOENT)
+                return 0;
+        if (ndfd < 0)
+                return ndfd;
+        _cleanup_(applied_done) Applied a = {};
+        int r = applied_read(ndfd, id, &a);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        /* What is in is unknown until the change is done (and recorded). */
+        _cleanup_free_ char *hash = NULL;
+        bool filter = false;
+        if (shape_read(nsfd, &hash, &filter) < 0)
+                return -ESTALE;
+        (void) unlinkat(nsfd, NFT_STATE, 0);
+        if (*a.del && nft_run_quiet(a.del) < 0) {
+                log_debug("nftables refused to take out machine %s's elements: rebuilding the tables.", id);
+                return -EIO;
+        }
+        if (unlinkat(ndfd, id, 0) < 0 || shape_write(nsfd, hash, filter) < 0)
+                return -EIO;
+        return 0;
 }

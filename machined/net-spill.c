@@ -75,7 +75,7 @@ static int64_t reserved_slice(Store *store, const char *name, const IPNet *pool,
 
 /* Can bridge NAME with slices SN/SN6 take this machine?  1 yes, 0 no. */
 static int bridge_has_room(int nsfd, Netlink *nl, const Network *net, const char *name, const IPNet *sn,
-                           const IPNet *sn6, unsigned per_bridge) {
+                           const IPNet *sn6, unsigned per_bridge, bool *ret_dropped) {
         _cleanup_close_ int brfd = open_dir_nofollow(nsfd, name);
         bool ours = brfd >= 0 && faccessat(brfd, "created", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
         /* Somebody else's interface of that name: not a bridge of ours to fill. */
@@ -88,16 +88,21 @@ static int bridge_has_room(int nsfd, Netlink *nl, const Network *net, const char
             (have.prefixlen != sn->prefixlen || !ipaddr_equal(&have.addr, &sn->addr) ||
              have6.prefixlen != sn6->prefixlen || !ipaddr_equal(&have6.addr, &sn6->addr)))
                 return 0; /* another network's bridge (or this one cut otherwise) */
+        /* The names only, dead machines' entries counted too: only a
+         * bridge that looks full has its entries read (and dead ones
+         * dropped). */
+        if (entries_count(brfd, net->id, per_bridge) < per_bridge)
+                return 1;
         _cleanup_free_ Entry *live = NULL;
         size_t n = 0, others = 0;
-        if (entries_load(brfd, &live, &n) < 0)
+        if (entries_load(brfd, &live, &n, ret_dropped) < 0)
                 return 0;
         for (size_t i = 0; i < n; i++)
                 others += !streq(live[i].id, net->id);
         return others < per_bridge;
 }
 
-int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned per_bridge) {
+int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned per_bridge, bool *ret_dropped) {
         unsigned extra = spill_extra_bits(&net->pool, &net->pool6, per_bridge);
         _cleanup_(netlink_close) Netlink nl = NETLINK_INIT;
         int r = netlink_open(&nl);
@@ -132,7 +137,9 @@ int bridge_pick(int nsfd, Network *net, Store *store, const char *name, unsigned
                 if (spill_bridge_name(net->bridge, (uint32_t) i, br) < 0)
                         break; /* no more names: as full as it gets */
                 IPNet sn = ipnet_split(&net->pool, extra, (uint32_t) i), sn6 = ipnet_next(&net->pool6, (uint32_t) i);
-                r = bridge_has_room(nsfd, &nl, net, br, &sn, &sn6, per_bridge);
+                bool dropped = false;
+                r = bridge_has_room(nsfd, &nl, net, br, &sn, &sn6, per_bridge, &dropped);
+                *ret_dropped = *ret_dropped || dropped;
                 if (r <= 0)
                         continue;
                 free(net->bridge);

@@ -43,8 +43,10 @@ static void teardown(int nsfd, const char *ns_path, char **dead, bool last, Sync
                 /* Nothing left of berth's network here: no state either (the
                  * dir is its own lock; see ns_dir_lock()).  Fails harmlessly
                  * while a bridge dir remains. */
-                if (flags & SYNC_REMOVE_DIR)
+                if (flags & SYNC_REMOVE_DIR) {
+                        claims_remove(nsfd);
                         (void) rmdir(ns_path);
+                }
         }
 }
 
@@ -85,9 +87,16 @@ static void teardown_maybe_background(int nsfd, const char *ns_path, char **dead
         (void) waitpid(pid, NULL, 0);
 }
 
-/* Recompute everything from the entries: the one path for start, stop,
- * crash recovery and gc.  Called with NSDIR's lock held. */
+static int view_cmp(const void *a, const void *b) {
+        return strcmp(((const BridgeView *) a)->name, ((const BridgeView *) b)->name);
+}
+
+/* Recompute everything from the entries: gc, crash recovery, a bridge
+ * more or less, and whatever a start or stop finds inconsistent (a start
+ * or stop otherwise changes only its own machine's part: see
+ * network_prepare(), network_release()).  Called with NSDIR's lock held. */
 static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
+        log_debug("Syncing the network state in %s whole.", ns_path);
         _cleanup_closedir_ DIR *d = NULL;
         int r = opendir_dup(nsfd, &d);
         if (r < 0)
@@ -97,6 +106,10 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
         _cleanup_strv_free_ char **dead = NULL;
         struct dirent *de;
         int ret = 0;
+        /* The claims, rewritten from the live entries (external bridges' too). */
+        _cleanup_close_ int cfd = claims_rebuild_open(nsfd);
+        if (cfd < 0)
+                ret = log_error_errno(cfd, "Cannot write the claims in %s: %m", ns_path);
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
                         continue;
@@ -105,10 +118,19 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                         continue; /* a file: lock, sysctl */
                 BridgeView v = {};
                 memcpy(v.name, de->d_name, strlen(de->d_name) + 1); /* ifname_is_valid(): fits */
-                r = entries_load(brfd, &v.entries, &v.n);
+                r = entries_load(brfd, &v.entries, &v.n, NULL);
                 if (r < 0) {
                         log_warning_errno(r, "Cannot read the machines of bridge %s: %m", v.name);
                         continue;
+                }
+                r = cfd < 0 ? 0 : claims_add_all(cfd, v.name, v.entries, v.n);
+                if (r < 0) {
+                        /* Partial claims would pass a conflict: none make the next start sync. */
+                        log_error_errno(r, "Cannot write the claims of bridge %s: %m", v.name);
+                        claims_remove(nsfd);
+                        closep(&cfd);
+                        if (ret == 0)
+                                ret = r;
                 }
                 if (v.n == 0) {
                         dead = strv_append(dead, v.name);
@@ -133,6 +155,9 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                 views[n_views++] = v;
         }
 
+        /* In name order, as machine_apply() sees them: the same tables. */
+        if (n_views > 1)
+                qsort(views, n_views, sizeof *views, view_cmp);
         if (n_views > 0) {
                 bool own4 = false, own6 = false;
                 r = forwarding_enable(nsfd);
@@ -170,10 +195,74 @@ static void host_ifname_make(Network *net, const char *name) {
                  fnv1a64(net->id) & 0xffffff);
 }
 
+/* Take back what machine ID of BRIDGE holds, its supervisor gone (or
+ * stopping): claims, nftables elements, dnsmasq hosts file, entry.  < 0:
+ * its elements could not be taken out (the caller syncs whole). */
+static int entry_reclaim(int nsfd, const char *ns_path, const char *bridge, const char *id) {
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, bridge);
+        if (brfd < 0)
+                return 0;
+        Entry e;
+        if (entry_read(brfd, id, &e) >= 0) {
+                claims_drop(nsfd, bridge, &e);
+                _cleanup_free_ char *dir = dnsmasq_dir_path(ns_path, bridge);
+                dnsmasq_host_remove(dir, &e);
+        }
+        int r = nft_machine_remove(nsfd, id);
+        _cleanup_free_ char *path = xasprintf("machines/%s", id);
+        (void) unlinkat(brfd, path, 0);
+        return r;
+}
+
+/* Does a running machine other than SELF_ID hold KEY?  1 (its entry in
+ * *RET), or 0: nobody, or a machine whose supervisor died without a stop,
+ * which is reclaimed here: a crashed machine's address, ports and veth
+ * name come free when somebody wants them (or at the next sync, gc). */
+static int claim_check(int nsfd, const char *ns_path, const char *self_id, const char *key, Entry *ret,
+                       bool *need_sync) {
+        char br[IFNAMSIZ], id[ENTRY_ID_MAX];
+        int r = claim_holder(nsfd, key, br, id);
+        if (r <= 0 || streq(id, self_id))
+                return r < 0 ? r : 0;
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, br);
+        if (brfd >= 0 && entry_alive(brfd, id)) {
+                if (entry_read(brfd, id, ret) < 0)
+                        *ret = (Entry) {};
+                if (!*ret->name)
+                        snprintf(ret->name, sizeof ret->name, "%s", id);
+                return 1;
+        }
+        log_debug("Reclaiming the network of machine %s (bridge %s), whose supervisor is gone.", id, br);
+        if (entry_reclaim(nsfd, ns_path, br, id) < 0)
+                *need_sync = true;
+        claim_drop_key(nsfd, key); /* where its entry was gone already */
+        return 0;
+}
+
+/* Our own entry of a run that ended without a stop (its supervisor
+ * crashed), on whichever bridge: reclaimed before anything is chosen. */
+static void reclaim_own(int nsfd, const char *ns_path, const char *id, bool *need_sync) {
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(nsfd, &d) < 0)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
+                        continue;
+                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+                _cleanup_free_ char *path = xasprintf("machines/%s", id);
+                if (brfd < 0 || faccessat(brfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 || entry_alive(brfd, id))
+                        continue;
+                if (entry_reclaim(nsfd, ns_path, de->d_name, id) < 0)
+                        *need_sync = true;
+        }
+}
+
 /* Under the namespace lock, before anything is made: what this machine
  * wants must not clash with any running machine on any bridge of this
- * namespace (a host port, a veth name) or with another bridge's subnets. */
-static int check_conflicts(int nsfd, const Network *net) {
+ * namespace (a host port, a veth name: one claim each) or with another
+ * bridge's subnets. */
+static int check_conflicts(int nsfd, const Network *net, bool *need_sync) {
         _cleanup_closedir_ DIR *d = NULL;
         int r = opendir_dup(nsfd, &d);
         if (r < 0)
@@ -195,38 +284,52 @@ static int check_conflicts(int nsfd, const Network *net) {
                                                "bridge %s other Subnet=/IPv6Subnet= values.",
                                                de->d_name, ipnet_format(&sn, a), ipnet_format(&sn6, b), net->bridge);
                 }
-                _cleanup_free_ Entry *live = NULL;
-                size_t n = 0;
-                if (entries_load(brfd, &live, &n) < 0)
-                        continue;
-                for (size_t i = 0; i < n; i++) {
-                        if (streq(live[i].id, net->id))
-                                continue;
-                        if (streq(live[i].veth, net->host_ifname))
-                                return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
-                                                       "Machine %s has the interface name %s already: rename one "
-                                                       "of the two machines.",
-                                                       live[i].name, net->host_ifname);
-                        for (size_t k = 0; k < live[i].n_ports; k++)
-                                for (size_t j = 0; j < net->n_ports; j++)
-                                        if (live[i].ports[k].protocol == net->ports[j].protocol &&
-                                            live[i].ports[k].host_port == net->ports[j].host_port)
-                                                return log_error_errno(
-                                                        SYNTHETIC_ERRNO(EADDRINUSE),
-                                                        "Port %s/%u is forwarded to machine %s already.",
-                                                        port_protocol_to_string(net->ports[j].protocol),
-                                                        net->ports[j].host_port, live[i].name);
-                }
         }
-        return 0;
+        Entry holder;
+        char key[CLAIM_KEY_MAX];
+        snprintf(key, sizeof key, "veth:%s", net->host_ifname);
+        r = claim_check(nsfd, net->ns_dir, net->id, key, &holder, need_sync);
+        if (r > 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
+                                       "Machine %s has the interface name %s already: rename one of the two machines.",
+                                       holder.name, net->host_ifname);
+        for (size_t j = 0; r >= 0 && j < net->n_ports; j++) {
+                snprintf(key, sizeof key, "%s:%u", port_protocol_to_string(net->ports[j].protocol),
+                         net->ports[j].host_port);
+                r = claim_check(nsfd, net->ns_dir, net->id, key, &holder, need_sync);
+                if (r > 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE), "Port %s/%u is forwarded to machine %s already.",
+                                               port_protocol_to_string(net->ports[j].protocol),
+                                               net->ports[j].host_port, holder.name);
+        }
+        return r < 0 ? log_error_errno(r, "Cannot read the claims in %s: %m", net->ns_dir) : 0;
 }
 
-/* Under the namespace lock: the bridge, an address, our entry. */
-static int bridge_register(Network *net, Store *store, const char *name, int nsfd) {
-        int r = bridge_pick(nsfd, net, store, name, net->per_bridge);
+typedef struct AddressCheck {
+        int nsfd;
+        const Network *net;
+        bool *need_sync;
+} AddressCheck;
+
+static bool address_taken(uint32_t k, void *userdata) {
+        AddressCheck *c = userdata;
+        IPAddr a = ipnet_host(&c->net->subnet, k);
+        char key[CLAIM_KEY_MAX];
+        claim_key_addr(&a, key);
+        Entry holder;
+        /* An unreadable claim: better another address. */
+        return claim_check(c->nsfd, c->net->ns_dir, c->net->id, key, &holder, c->need_sync) != 0;
+}
+
+/* Under the namespace lock: the bridge, an address, our entry (*RET) and
+ * its claims.  *NEED_SYNC: something was found that only a whole sync
+ * puts right (stale entries dropped unreclaimed, elements refused). */
+static int bridge_register(Network *net, Store *store, const char *name, int nsfd, Entry *ret, bool *need_sync) {
+        reclaim_own(nsfd, net->ns_dir, net->id, need_sync);
+        int r = bridge_pick(nsfd, net, store, name, net->per_bridge, need_sync);
         if (r < 0)
                 return r;
-        r = check_conflicts(nsfd, net);
+        r = check_conflicts(nsfd, net, need_sync);
         if (r < 0)
                 return r;
         /* Where berth's own forwards are in place (check_conflicts() ruled
@@ -256,14 +359,21 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
         if (net->n_ports > 0)
                 memcpy(e.ports, net->ports, net->n_ports * sizeof *net->ports);
 
-        _cleanup_free_ Entry *live = NULL;
-        size_t n_live = 0;
-        r = entries_load(brfd, &live, &n_live);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read the machines of bridge %s: %m", net->bridge);
-        size_t others = 0;
-        for (size_t i = 0; i < n_live; i++)
-                others += !streq(live[i].id, net->id);
+        /* The names only; the entries are read (and dead ones dropped)
+         * only when the bridge looks full. */
+        size_t others = entries_count(brfd, net->id, BRIDGE_PORTS_MAX);
+        if (others >= BRIDGE_PORTS_MAX) {
+                _cleanup_free_ Entry *live = NULL;
+                size_t n_live = 0;
+                bool dropped = false;
+                r = entries_load(brfd, &live, &n_live, &dropped);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read the machines of bridge %s: %m", net->bridge);
+                *need_sync = *need_sync || dropped;
+                others = 0;
+                for (size_t i = 0; i < n_live; i++)
+                        others += !streq(live[i].id, net->id);
+        }
         if (others >= BRIDGE_PORTS_MAX)
                 return log_error_errno(SYNTHETIC_ERRNO(EXFULL),
                                        "Bridge %s has %zu machines, the most one Linux bridge takes: start this "
@@ -272,7 +382,8 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
 
         if (!net->external) {
                 uint32_t k = 0;
-                r = address_allocate(net, store, name, live, n_live, &k);
+                AddressCheck check = { .nsfd = nsfd, .net = net, .need_sync = need_sync };
+                r = address_allocate(net, store, name, address_taken, &check, &k);
                 if (r < 0)
                         return r;
                 net->addr = e.addr = ipnet_host(&net->subnet, k);
@@ -302,8 +413,104 @@ static int bridge_register(Network *net, Store *store, const char *name, int nsf
                 return r;
         }
         net->registered = true;
-
+        /* Without its claims, the next start's checks would miss it: a
+         * sync writes them all. */
+        r = claims_take(nsfd, net->bridge, &e);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot record the claims of machine %s: %m", name);
+                *need_sync = true;
+        }
+        *ret = e;
         return 0;
+}
+
+/* The bridges with machines (dead ones' too: a sync finds those), without
+ * their entries, in name order: the tables' shape as network_sync() makes
+ * it when every machine lives. */
+static BridgeView *bridges_in_use(int nsfd, size_t *ret_n) {
+        BridgeView *views = NULL;
+        size_t n = 0;
+        *ret_n = 0;
+        _cleanup_closedir_ DIR *d = NULL;
+        if (opendir_dup(nsfd, &d) < 0)
+                return NULL;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
+                        continue;
+                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+                BridgeView v = {};
+                memcpy(v.name, de->d_name, strlen(de->d_name) + 1);
+                if (brfd < 0 || entries_count(brfd, NULL, 1) == 0 ||
+                    faccessat(brfd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                    bridge_subnets_read(brfd, &v.subnet, &v.subnet6) < 0)
+                        continue;
+                if (bridge_pool_read(brfd, &v.pool, &v.pool6) < 0) {
+                        v.pool = v.subnet;
+                        v.pool6 = v.subnet6;
+                }
+                views = realloc(views, (n + 1) * sizeof *views);
+                if (!views)
+                        abort();
+                views[n++] = v;
+        }
+        if (n > 1)
+                qsort(views, n, sizeof *views, view_cmp);
+        *ret_n = n;
+        return views;
+}
+
+/* A start's own part of network_sync(): forwarding, its nftables elements
+ * and its dnsmasq hosts file; nothing of the other machines is read.  < 0
+ * (-ESTALE: the tables' shape changes, a bridge more) makes the caller
+ * sync whole. */
+static int machine_apply(int nsfd, const Network *net, const Entry *e) {
+        if (net->external)
+                return 0;
+        int r = forwarding_enable(nsfd);
+        if (r < 0)
+                return r;
+        bool own4 = false, own6 = false;
+        forwarding_owned(nsfd, &own4, &own6);
+        size_t n = 0;
+        _cleanup_free_ BridgeView *views = bridges_in_use(nsfd, &n);
+        const BridgeView *b = NULL;
+        for (size_t i = 0; i < n && !b; i++)
+                if (streq(views[i].name, net->bridge))
+                        b = views + i;
+        if (!b)
+                return -ESTALE;
+        r = nft_machine_add(nsfd, views, n, own4, own6, b, e);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = dnsmasq_dir_path(net->ns_dir, net->bridge);
+        return dnsmasq_host_add(dir, b, e);
+}
+
+/* After a stop: may bridge NAME have no running machine left?  Yes when
+ * it has no entry, or a few of which one's supervisor is gone (a sync
+ * then drops those and tears the bridge down).  No more than a few are
+ * probed, so that a stop stays flat; a bridge that keeps dead machines'
+ * entries among many live ones waits for the last stop or a gc. */
+#define IDLE_PROBE_MAX 8
+static bool bridge_maybe_idle(int nsfd, const char *name) {
+        _cleanup_close_ int brfd = open_dir_nofollow(nsfd, name);
+        if (brfd < 0)
+                return true;
+        size_t n = entries_count(brfd, NULL, IDLE_PROBE_MAX + 1);
+        if (n == 0)
+                return true;
+        if (n > IDLE_PROBE_MAX)
+                return false;
+        _cleanup_close_ int mfd = open_dir_nofollow(brfd, "machines");
+        _cleanup_closedir_ DIR *d = NULL;
+        if (mfd < 0 || opendir_dup(mfd, &d) < 0)
+                return true;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && !entry_alive(brfd, de->d_name))
+                        return true;
+        return false;
 }
 
 int network_prepare(Network *net, Store *store, const char *name, const MachineConfig *cfg, bool unit) {
@@ -359,12 +566,25 @@ int network_prepare(Network *net, Store *store, const char *name, const MachineC
         if (nsfd < 0)
                 return nsfd;
 
-        /* Entries of crashed supervisors are dropped as the checks read them
-         * (entries_load()), so their addresses come free.  A bridge kept for
-         * a while after its last machine (teardown_maybe_background()) is
-         * simply used again.  Whatever happens, sync then: on failure that
-         * removes what this start made (a bridge nobody uses, say). */
-        int r = bridge_register(net, store, name, nsfd);
+        /* The checks read claims, not the fleet's entries: where there are
+         * none (a first machine, a berth before them), a sync writes them
+         * from the entries first.  A bridge kept for a while after its
+         * last machine (teardown_maybe_background()) is simply used again. */
+        if (!claims_present(nsfd))
+                (void) network_sync(nsfd, net->ns_dir, 0);
+        bool need_sync = false;
+        Entry e;
+        int r = bridge_register(net, store, name, nsfd, &e, &need_sync);
+        /* Only this machine's part where all is as the state says; else (a
+         * failure too, which must remove what this start made: a bridge
+         * nobody uses, say) everything from the entries. */
+        if (r >= 0 && !need_sync) {
+                int a = machine_apply(nsfd, net, &e);
+                if (a >= 0)
+                        return 0;
+                log_debug("Machine %s's network in place, not in line with the state (%s): syncing whole.", name,
+                          strerror(-a));
+        }
         int k = network_sync(nsfd, net->ns_dir, SYNC_REMOVE_DIR);
         return r < 0 ? r : k;
 }
@@ -477,13 +697,19 @@ void network_release(Network *net) {
         _cleanup_close_ int nsfd = ns_dir_lock(NULL, false);
         if (nsfd < 0)
                 return;
-        _cleanup_free_ char *path = xasprintf("%s/machines/%s", net->bridge, net->id);
-        (void) unlinkat(nsfd, path, 0);
+        /* Our own part only: claims, elements, hosts file, entry. */
+        int r = entry_reclaim(nsfd, net->ns_dir, net->bridge, net->id);
         closep(&net->entry_lock_fd);
         net->registered = false;
-        /* Under systemd the unit's remaining processes die with the
-         * supervisor, a background teardown with them: only in direct mode. */
-        (void) network_sync(nsfd, net->ns_dir, SYNC_REMOVE_DIR | (net->unit ? 0 : SYNC_BACKGROUND));
+        /* A sync where our part could not be taken out, or where the bridge
+         * may be left without machines (to tear it down).  Under systemd
+         * the unit's remaining processes die with the supervisor, a
+         * background teardown with them: only in direct mode. */
+        bool idle = r >= 0 && bridge_maybe_idle(nsfd, net->bridge);
+        if (r < 0)
+                log_debug("Cannot take machine %s's part of the network out alone: syncing whole.", net->id);
+        if (r < 0 || idle)
+                (void) network_sync(nsfd, net->ns_dir, SYNC_REMOVE_DIR | (net->unit ? 0 : SYNC_BACKGROUND));
 }
 
 void network_done(Network *net) {

@@ -25,18 +25,26 @@
  *   BRIDGE/machines/ID  one file per running machine (address, MAC, port
  *                     forwards, AddressFilter=), locked by its supervisor
  *                     while it lives
- *   nft-state         what of the machines is in the nftables tables
- *                     (net-rules.c)
+ *   @claims/KEY       who holds an address, a host port, a veth name:
+ *                     a symlink to "BRIDGE/ID" (net-claims.c)
+ *   nft-state, @nft/ID  the shape of the nftables tables, and each
+ *                     machine's elements in them (net-rules.c)
  * and, for the bridge's DHCP/DNS server, which reads its hosts files as an
  * unprivileged user, /run/berth-network/dnsmasq/COOKIE-BRIDGE/ (root's,
  * 0750 for dnsmasq's group): pid, hosts.d/ID-HASH (one per machine),
  * leases, log.
- * After any change, network_sync() brings everything in line (drops
- * machines whose supervisor is gone, the nftables tables, dnsmasq, the
- * bridge) with these files: one mechanism for start, stop, crash recovery
- * and gc.  What it changes is per machine: a start adds one hosts file and
- * its own map and set elements, a stop removes them; only a change of
- * bridges rebuilds the tables whole.
+ * A start or stop changes only its own machine's part and reads nothing
+ * of the others' (what it costs stays flat however many machines run): a
+ * start looks up the claims of what it wants, writes its entry, claims,
+ * hosts file and map and set elements; a stop takes them out.  A claim
+ * whose holder's supervisor is gone (killed, crashed) gives way: that
+ * machine's part is taken out then (network.c, claim_check()).
+ * network_sync() brings everything in line with the entries (drops
+ * machines whose supervisor is gone, rewrites the claims, the nftables
+ * tables, dnsmasq, tears down bridges without machines): at gc, when a
+ * bridge comes or may go (a first machine, a stop that leaves none or only
+ * a few of which one is dead), and whenever a start or stop finds the
+ * state not as recorded.
  *
  * Mode=macvlan/ipvlan: a link on the host interface Link=, moved into the
  * machine; addresses come from that network (the guest's own DHCP).
