@@ -134,6 +134,14 @@ check "stop flat" ub stop flat
 check "rm flat" ub rm flat
 check_output_contains "rmi of an image in use: refused, naming the machines" "in use by box" ub rmi $REG/bb:1
 check "stop box" ub stop box
+# cp of a stopped layered machine: its merged view, mounted in its namespace.
+check "cp out of the stopped box: a file of the image's layer" ub cp box:/bin/busybox "$UHOME/bb.out"
+check "... the image's busybox" cmp -s "$UHOME/bb.out" "$LAYERS/$layer/tree/bin/busybox"
+check "cp out of the stopped box: a file of its own" ub cp box:/mark "$UHOME/mark.out"
+check_eq "... its content" "mine" "$(cat "$UHOME/mark.out" 2>&1)"
+check "cp into the stopped box" ub cp "$UHOME/mark.out" box:/etc/mark2
+check_eq "... lands in box's upper, owned by its root" "$ibase mine" \
+        "$(stat -c %u "$STATE/machines/box/rootfs/etc/mark2" 2>&1) $(cat "$STATE/machines/box/rootfs/etc/mark2" 2>&1)"
 check_status "run box: a throwaway boot of it, the command's status passed on" 3 \
         ub run box -- sh -c 'test -f /mark && touch /thrown-away && exit 3'
 check "... whose files did not reach box" test -f "$STATE/machines/box/rootfs/mark" -a \
