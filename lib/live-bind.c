@@ -137,18 +137,25 @@ _noreturn_ static void attach_and_exit(const LiveMachine *m, const BindSpec *b, 
         _exit(EXIT_SUCCESS);
 }
 
-_noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int tree, int userns, bool dir,
-                                  bool mkdir) {
+/* The first steps of both bind children: the machine's pidfd (to join its
+ * mount namespace later) duplicated with the host's privileges, before any
+ * namespace, and the target made.  Returns that fd; exits on failure. */
+static int bind_child_begin(const LiveMachine *m, const BindSpec *b, bool dir, bool mkdir) {
         if (enter_protect() < 0)
                 _exit(EXIT_FAILURE);
-        /* Opened with the host's privileges, before any namespace. */
-        _cleanup_close_ int mntns = fcntl(m->pidfd, F_DUPFD_CLOEXEC, 3);
+        int mntns = fcntl(m->pidfd, F_DUPFD_CLOEXEC, 3);
         if (mntns < 0) {
                 log_error_errno(errno, "Failed to duplicate the pidfd: %m");
                 _exit(EXIT_FAILURE);
         }
         if (prepare_target(m, b, mntns, dir, mkdir) < 0)
                 _exit(EXIT_FAILURE);
+        return mntns;
+}
+
+_noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int tree, int userns, bool dir,
+                                  bool mkdir) {
+        _cleanup_close_ int mntns = bind_child_begin(m, b, dir, mkdir);
         _cleanup_close_ int locked = -EBADF;
         if (userns >= 0) {
                 locked = lock_tree(m, tree, userns, dir);
@@ -165,15 +172,7 @@ _noreturn_ static void bind_child(const LiveMachine *m, const BindSpec *b, int t
  * locked, and shows raw IDs as the binds of a user's start do.  B's source
  * was pinned as the user (bind_source_pin()). */
 _noreturn_ static void bind_child_user(const LiveMachine *m, const BindSpec *b, int userns, bool dir, bool mkdir) {
-        if (enter_protect() < 0)
-                _exit(EXIT_FAILURE);
-        _cleanup_close_ int mntns = fcntl(m->pidfd, F_DUPFD_CLOEXEC, 3);
-        if (mntns < 0) {
-                log_error_errno(errno, "Failed to duplicate the pidfd: %m");
-                _exit(EXIT_FAILURE);
-        }
-        if (prepare_target(m, b, mntns, dir, mkdir) < 0)
-                _exit(EXIT_FAILURE);
+        _cleanup_close_ int mntns = bind_child_begin(m, b, dir, mkdir);
         /* The death signal does not survive the change of credentials. */
         if (setns(userns, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
             prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWNS) < 0 ||
