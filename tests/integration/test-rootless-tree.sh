@@ -31,10 +31,6 @@ trap cleanup_rt EXIT
 rootless_user berth-rt 4 || { not_ok "useradd"; done_testing; }
 rootless_add_ranges
 base_of() { sed -n 's/^UID_BASE=//p' "$1/idmap"; }
-system_listing() {
-        find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
-                -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort
-}
 before=$(system_listing)
 # ub in the host's network namespace, where the mirror is (lib.sh's online).
 ub_online() {
