@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Many booted machines at once, for one tool at a time: sourced by bench/run.
-# Each tool boots throwaway instances of the same Debian rootfs, loopback
-# only, with their writes on a tmpfs:
+# Each tool boots throwaway instances of the same Debian rootfs, with their
+# writes on a tmpfs (berth's on the network its template "bench" has: none
+# in bench/run, the default one in bench/fleet; the peers' loopback-only):
 #   berth   berth run --boot --keep --name fN bench -- sleep infinity
 #           (the berth run client stays, as the machine's lifeline)
 #   nspawn  systemd-nspawn --volatile=overlay --private-network -b
