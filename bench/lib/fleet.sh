@@ -77,7 +77,9 @@ fleet_end() {
         for i in $(seq 1 "$count"); do
                 case $tool in
                 # Ending a berth run ends its machine (the supervisor's lifeline).
-                berth) kill -TERM "$(cat "$work/fleet/berth-$i.pid" 2>/dev/null)" 2>/dev/null ;;
+                # (A run that gave up on a machine that did not boot has ended
+                # already: its machine was kept, and is removed below.)
+                berth) kill -TERM "$(cat "$work/fleet/berth-$i.pid" 2>/dev/null)" 2>/dev/null || true ;;
                 nspawn) bench/lib/nspawn-stop.sh "$work/fleet/nspawn-$i.pid" & stoppers+=($!) ;;
                 lxc) bench/lib/lxc-stop.sh "$lxcpath" "f$i" & stoppers+=($!) ;;
                 esac
