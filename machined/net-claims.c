@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,18 +137,78 @@ void claim_drop_key(int nsfd, const char *key) {
                 (void) unlinkat(cfd, key, 0);
 }
 
-int claims_rebuild_open(int nsfd) {
-        (void) rm_rf_at(nsfd, CLAIMS_DIR);
-        return claims_dir_open(nsfd, true);
+/* network_sync() rewrites the claims in place: a link that is already
+ * right stays, a wrong one is replaced, and what no live entry claims goes
+ * at the end.  (Emptying the dir and writing every link again cost most of
+ * a gc at 1000 machines where /run is on ext4, as on a host without
+ * systemd: each new link's inode search went through the freshly deleted
+ * ones.) */
+int claims_sync_begin(int nsfd, ClaimsSync *ret) {
+        *ret = (ClaimsSync) { .cfd = claims_dir_open(nsfd, true) };
+        return ret->cfd < 0 ? ret->cfd : 0;
 }
 
-int claims_add_all(int cfd, const char *bridge, const Entry *entries, size_t n) {
+static int claim_sync_one(ClaimsSync *s, const char *key, const char *target) {
+        char cur[CLAIM_KEY_MAX + IFNAMSIZ + ENTRY_ID_MAX];
+        ssize_t n = readlinkat(s->cfd, key, cur, sizeof cur - 1);
+        if (n < 0 || (size_t) n != strlen(target) || memcmp(cur, target, (size_t) n) != 0) {
+                (void) unlinkat(s->cfd, key, 0);
+                if (symlinkat(target, s->cfd, key) < 0)
+                        return -errno;
+        }
+        if (s->n == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 256;
+                s->keys = reallocarray(s->keys, s->cap, sizeof *s->keys);
+                if (!s->keys)
+                        abort();
+        }
+        s->keys[s->n++] = xstrdup(key);
+        return 0;
+}
+
+int claims_sync_add(ClaimsSync *s, const char *bridge, const Entry *entries, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                int r = claims_write(cfd, bridge, entries + i);
-                if (r < 0)
-                        return r;
+                char keys[CLAIMS_MAX][CLAIM_KEY_MAX];
+                size_t k = claim_keys(entries + i, keys);
+                _cleanup_free_ char *target = xasprintf("%s/%s", bridge, entries[i].id);
+                for (size_t j = 0; j < k; j++) {
+                        int r = claim_sync_one(s, keys[j], target);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
+}
+
+static int key_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int claims_sync_finish(ClaimsSync *s) {
+        if (s->n > 1)
+                qsort(s->keys, s->n, sizeof *s->keys, key_cmp);
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = opendir_dup(s->cfd, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *name = de->d_name;
+                if (streq(name, ".") || streq(name, ".."))
+                        continue;
+                if (!bsearch(&name, s->keys, s->n, sizeof *s->keys, key_cmp))
+                        (void) unlinkat(s->cfd, name, 0);
+        }
+        return 0;
+}
+
+void claims_sync_done(ClaimsSync *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->keys[i]);
+        free(s->keys);
+        if (s->cfd >= 0)
+                (void) close(s->cfd);
+        *s = (ClaimsSync) { .cfd = -EBADF };
 }
 
 void claims_remove(int nsfd) {

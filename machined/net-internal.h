@@ -84,9 +84,18 @@ int claims_take(int nsfd, const char *bridge, const Entry *e);
 /* Drop the claims of E that are still E's. */
 void claims_drop(int nsfd, const char *bridge, const Entry *e);
 void claim_drop_key(int nsfd, const char *key);
-/* network_sync(): empty the claims (returns the dir's fd), then add each bridge's live entries'. */
-int claims_rebuild_open(int nsfd);
-int claims_add_all(int cfd, const char *bridge, const Entry *entries, size_t n);
+/* network_sync()'s rewrite of the claims from each bridge's live entries:
+ * begin, add each bridge's, then finish (which removes every claim not
+ * added); done frees, also after a failure. */
+typedef struct ClaimsSync {
+        int cfd;
+        char **keys; /* the keys added, sorted by finish */
+        size_t n, cap;
+} ClaimsSync;
+int claims_sync_begin(int nsfd, ClaimsSync *ret);
+int claims_sync_add(ClaimsSync *s, const char *bridge, const Entry *entries, size_t n);
+int claims_sync_finish(ClaimsSync *s);
+void claims_sync_done(ClaimsSync *s);
 void claims_remove(int nsfd);
 
 /* net-addr.c */

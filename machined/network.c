@@ -107,9 +107,10 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
         struct dirent *de;
         int ret = 0;
         /* The claims, rewritten from the live entries (external bridges' too). */
-        _cleanup_close_ int cfd = claims_rebuild_open(nsfd);
-        if (cfd < 0)
-                ret = log_error_errno(cfd, "Cannot write the claims in %s: %m", ns_path);
+        _cleanup_(claims_sync_done) ClaimsSync claims;
+        r = claims_sync_begin(nsfd, &claims);
+        if (r < 0)
+                ret = log_error_errno(r, "Cannot write the claims in %s: %m", ns_path);
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
                         continue;
@@ -123,12 +124,12 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                         log_warning_errno(r, "Cannot read the machines of bridge %s: %m", v.name);
                         continue;
                 }
-                r = cfd < 0 ? 0 : claims_add_all(cfd, v.name, v.entries, v.n);
+                r = claims.cfd < 0 ? 0 : claims_sync_add(&claims, v.name, v.entries, v.n);
                 if (r < 0) {
                         /* Partial claims would pass a conflict: none make the next start sync. */
                         log_error_errno(r, "Cannot write the claims of bridge %s: %m", v.name);
                         claims_remove(nsfd);
-                        closep(&cfd);
+                        claims_sync_done(&claims);
                         if (ret == 0)
                                 ret = r;
                 }
@@ -153,6 +154,12 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                 if (!views)
                         abort();
                 views[n_views++] = v;
+        }
+
+        if (claims.cfd >= 0) {
+                r = claims_sync_finish(&claims);
+                if (r < 0 && ret == 0)
+                        ret = log_error_errno(r, "Cannot list the claims in %s: %m", ns_path);
         }
 
         /* In name order, as machine_apply() sees them: the same tables. */

@@ -75,15 +75,30 @@ int main(void) {
         TEST_ASSERT(streq(holder(nsfd, "udp:53"), ""), "and drops what was still a's");
         TEST_ASSERT(streq(holder(nsfd, "veth:vb-a"), ""), "its veth name too");
 
-        /* A sync rewrites them from the entries. */
-        _cleanup_close_ int cfd = claims_rebuild_open(nsfd);
-        TEST_ASSERT(cfd >= 0, "the claims are emptied for a rebuild");
-        TEST_ASSERT(streq(holder(nsfd, "tcp:8080"), ""), "nobody holds anything then");
-        TEST_ASSERT(claims_add_all(cfd, "berth0", &a, 1) == 0, "a's claims are written back");
+        /* A sync rewrites them from the entries, in place. */
+        char path[128];
+        snprintf(path, sizeof path, "%s/@claims/ip:10.77.0.5", tmp);
+        TEST_ASSERT(symlink("berth1/b@1", path) == 0, "a wrong claim of a's address");
+        _cleanup_(claims_sync_done) ClaimsSync sync;
+        TEST_ASSERT(claims_sync_begin(nsfd, &sync) == 0, "a sync begins");
+        TEST_ASSERT(claims_sync_add(&sync, "berth0", &a, 1) == 0, "a's claims are written back");
         TEST_ASSERT(streq(holder(nsfd, "udp:53"), "berth0/a@1"), "a holds udp:53 again");
+        TEST_ASSERT(streq(holder(nsfd, "ip:10.77.0.5"), "berth0/a@1"), "the wrong claim is replaced");
+        TEST_ASSERT(streq(holder(nsfd, "veth:vb-b"), "berth1/b@1"), "b's claims stay until the sync finishes");
+        TEST_ASSERT(claims_sync_finish(&sync) == 0, "the sync finishes");
+        TEST_ASSERT(streq(holder(nsfd, "veth:vb-b"), ""), "what no live entry claims is gone then");
+        TEST_ASSERT(streq(holder(nsfd, "tcp:8080"), "berth0/a@1"), "a holds tcp:8080, as its entry says");
+        int cfd = sync.cfd;
+        struct stat before, after;
+        TEST_ASSERT(fstatat(cfd, "udp:53", &before, AT_SYMLINK_NOFOLLOW) == 0, "udp:53's link");
+        _cleanup_(claims_sync_done) ClaimsSync again;
+        TEST_ASSERT(claims_sync_begin(nsfd, &again) == 0 && claims_sync_add(&again, "berth0", &a, 1) == 0 &&
+                            claims_sync_finish(&again) == 0,
+                    "a second sync of the same entries");
+        TEST_ASSERT(fstatat(cfd, "udp:53", &after, AT_SYMLINK_NOFOLLOW) == 0 && after.st_ino == before.st_ino,
+                    "leaves a right claim as it was (not written again)");
 
         /* A claim that does not say "BRIDGE/ID" holds nothing (and goes). */
-        char path[128];
         snprintf(path, sizeof path, "%s/@claims/tcp:9", tmp);
         TEST_ASSERT(symlink("garbage", path) == 0, "a bad claim");
         TEST_ASSERT(streq(holder(nsfd, "tcp:9"), ""), "a bad claim holds nothing");
