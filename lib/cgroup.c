@@ -891,9 +891,14 @@ int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret) {
         return -ENODATA;
 }
 
-int cgroup_self_unified(char **ret) {
+int cgroup_unified_of(pid_t pid, char **ret) {
+        char path[64];
+        if (pid == 0)
+                snprintf(path, sizeof path, "/proc/self/cgroup");
+        else
+                snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
         _cleanup_free_ char *cg = NULL;
-        int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &cg, NULL);
+        int r = read_file_at(AT_FDCWD, path, 1 << 16, &cg, NULL);
         if (r < 0)
                 return r;
         for (char *line = cg, *e; *line; line = e) {
@@ -909,6 +914,18 @@ int cgroup_self_unified(char **ret) {
                 }
         }
         return -ENOENT;
+}
+
+int cgroup_subgroup_of(pid_t pid, const char *group, char **ret) {
+        _cleanup_free_ char *cg = NULL;
+        int r = cgroup_unified_of(pid, &cg);
+        if (r < 0)
+                return r;
+        const char *sub = startswith(cg, group);
+        if (!sub || (*sub && *sub != '/'))
+                return -EXDEV;
+        *ret = xstrdup(sub);
+        return 0;
 }
 
 int cgroup_machine_renew_payload(const MachineCgroup *m) {

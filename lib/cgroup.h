@@ -120,8 +120,12 @@ int cgroup_machine_tasks_max(const MachineCgroup *m, uint64_t *ret);
  * cpuacct.usage).  0, or -ENODATA. */
 int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret);
 
-/* Our own cgroup in the unified hierarchy, without the leading '/'. */
-int cgroup_self_unified(char **ret);
+/* The cgroup of PID (0: ourselves) in the unified hierarchy, as our cgroup
+ * namespace shows it, without the leading '/'. */
+int cgroup_unified_of(pid_t pid, char **ret);
+/* Where PID is below GROUP in the unified hierarchy: "" for GROUP itself,
+ * else "/payload" and the like; -EXDEV if it is not inside GROUP. */
+int cgroup_subgroup_of(pid_t pid, const char *group, char **ret);
 
 /* True if the host is cgroup v2 only (no v1 hierarchy mounted). */
 int cgroup_is_unified_only(void);
