@@ -116,6 +116,9 @@ int cgroup_machine_tasks_current(const MachineCgroup *m, uint64_t *ret);
  * start): UINT64_MAX for none.  0, or -ENODATA where no hierarchy has them. */
 int cgroup_machine_memory_max(const MachineCgroup *m, uint64_t *ret);
 int cgroup_machine_tasks_max(const MachineCgroup *m, uint64_t *ret);
+/* 1 if CONTROLLER ("memory", "pids" or "cpu") governs the machine's cgroup
+ * in some hierarchy, so that its limits are enforced; 0 if none has it. */
+int cgroup_machine_has_controller(const MachineCgroup *m, const char *controller);
 /* CPU time the machine used, in nanoseconds (cgroup v2 cpu.stat or v1
  * cpuacct.usage).  0, or -ENODATA. */
 int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret);
