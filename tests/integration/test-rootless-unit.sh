@@ -130,6 +130,15 @@ check_output_contains "exec works" "^hi$" ub exec a -- echo hi
 # namespace; from the host, the unit's payload cgroup.
 check_eq "exec: /proc/self/cgroup in the machine is its cgroup namespace's root" "0::/" \
         "$(ub exec a -- grep ^0:: /proc/self/cgroup)"
+# As from a login session: the caller in a scope of user-UID.slice (root's,
+# the common ancestor of the caller's cgroup and the unit's).
+check_eq "so does one run from a scope in user-$UID_U.slice, as a login session's" "0::/" \
+        "$(th systemd-run --quiet --scope --slice="user-$UID_U.slice" -- setpriv --reuid "$U" --regid "$U" \
+                --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" \
+                "$BERTH" exec a -- grep ^0:: /proc/self/cgroup 2>&1)"
+check_output_contains "(such a scope is where systemd-run --scope puts its command)" \
+        "^0::/user.slice/user-$UID_U.slice/run-.*\.scope$" \
+        th systemd-run --quiet --scope --slice="user-$UID_U.slice" -- grep ^0:: /proc/self/cgroup
 thu sh -c "'$BERTH' exec a -- sleep 4710 >/dev/null 2>&1 &"
 sleep_on_host() { th pgrep -x -f 'sleep 4710' >/dev/null; }
 check "a user's exec a -- sleep runs" wait_for 10 sleep_on_host
