@@ -34,6 +34,8 @@ usermod --add-subuids "$START-$END" --add-subgids "$START-$END" "$U"
 UID_U=$(id -u "$U")
 URUN=/run/user/$UID_U
 
+# Before the boot too: a test host that does not boot ends the test there.
+trap cleanup_ru EXIT
 start_testhost "the test host boots" --bind "$UDIR" --cgroup-controllers pids,cpu
 trap cleanup_ru EXIT
 
