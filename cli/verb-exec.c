@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "berth.h"
+#include "cgroup.h"
 #include "enter.h"
 #include "fdpass.h"
 #include "fs.h"
@@ -405,6 +406,25 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
                 return ERR_FAILED;
         }
 
+        /* A user's machine that is a unit of the user's systemd: the command
+         * goes into the unit's cgroup where the init is, under its limits
+         * (enter_fork()).  The init's place is read now: a guest's own
+         * systemd moves it (payload/init.scope); systemd keeps the place
+         * within the unit.  Not being able to is an error: an exec that
+         * escapes the limits is what this prevents. */
+        _cleanup_free_ char *subcgroup = NULL;
+        EnterUnit unit = { .unit = st.unit };
+        bool join_unit = geteuid() != 0 && st.delegated && !isempty(st.unit);
+        if (join_unit) {
+                r = cgroup_subgroup_of(st.init_pid, st.cgroup, &subcgroup);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot find the init of machine '%s' in the cgroup of %s (/%s): %m",
+                                        name, st.unit, st.cgroup);
+                        return ERR_FAILED;
+                }
+                unit.subcgroup = subcgroup;
+        }
+
         /* For -t the child hands back the pty master it opened in the machine. */
         _cleanup_close_ int sock = -EBADF, child_sock = -EBADF;
         if (o->tty) {
@@ -457,7 +477,7 @@ int machine_exec(Context *ctx, const char *name, const ExecOptions *o) {
 
         /* The child is born in the machine's PID namespace; whatever else
          * berth forks stays on the host. */
-        pid_t pid = enter_fork(pidfd, name, EXIT_EXEC_FAIL);
+        pid_t pid = enter_fork(pidfd, name, join_unit ? &unit : NULL, EXIT_EXEC_FAIL);
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 for (int fd = 0; fd < 3; fd++)

@@ -56,20 +56,37 @@ static void warn_privileged(const char *name) {
 }
 
 /* A user's systemd delegates only the controllers the unified hierarchy
- * has: where memory and pids are bound to cgroup v1 (a hybrid or legacy
- * host) the unit has the limits as properties but nothing enforces them.
- * Said once, here, as direct mode says it. */
+ * has: where memory, pids or cpu are bound to cgroup v1 (a hybrid or
+ * legacy host) the unit has the limits as properties but nothing enforces
+ * those of the missing controllers.  Said once, here, as direct mode says
+ * it, naming exactly what is not enforced. */
 static void warn_user_limits(Context *ctx, const char *name, const char *unit) {
         RuntimeState st;
         if (runtime_state_read(ctx->store.run_fd, name, &st) < 0 || !st.delegated || isempty(st.cgroup))
                 return;
         MachineCgroup mcg = { .group = st.cgroup, .delegated = true };
-        uint64_t v;
-        if (cgroup_machine_memory_max(&mcg, &v) >= 0 && cgroup_machine_tasks_max(&mcg, &v) >= 0)
-                return;
-        log_notice("Machine '%s' runs as %s of your systemd, but this host delegates no memory and pids "
-                   "controllers to you (they are on cgroup v1): [Resources] is not enforced.",
-                   name, unit);
+        static const struct {
+                const char *controller, *keys;
+        } limits[] = {
+                { "memory", "MemoryMax=, MemoryHigh=" },
+                { "pids", "TasksMax=" },
+                { "cpu", "CPUQuota=, CPUWeight=" },
+        };
+        _cleanup_free_ char *controllers = NULL, *keys = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+                if (cgroup_machine_has_controller(&mcg, limits[i].controller) != 0)
+                        continue;
+                char *c = xasprintf("%s%s%s", controllers ?: "", controllers ? ", " : "", limits[i].controller);
+                char *k = xasprintf("%s%s%s", keys ?: "", keys ? ", " : "", limits[i].keys);
+                free(controllers);
+                free(keys);
+                controllers = c;
+                keys = k;
+        }
+        if (controllers)
+                log_notice("Machine '%s' runs as %s of your systemd, but this host delegates no %s controller to "
+                           "you (bound to cgroup v1), so these limits are not enforced: %s.",
+                           name, unit, controllers, keys);
 }
 
 /* Unit mode: the supervisor runs as berth-NAME.service; systemd waits for its

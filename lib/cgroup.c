@@ -845,6 +845,33 @@ static int machine_limit(const MachineCgroup *m, const char *v2file, const char 
         return machine_file(m, v2file, v1ctrl, v1file, read_limit, ret);
 }
 
+static int file_present(const char *path, uint64_t *ret) {
+        if (access(path, F_OK) < 0)
+                return -errno;
+        *ret = 1;
+        return 0;
+}
+
+int cgroup_machine_has_controller(const MachineCgroup *m, const char *controller) {
+        /* Each controller's limit file: the cgroup has it only where the
+         * controller is there (enabled above it on v2, its hierarchy on v1). */
+        static const struct {
+                const char *name, *v2file, *v1file;
+        } files[] = {
+                { "memory", "memory.max", "memory.limit_in_bytes" },
+                { "pids", "pids.max", "pids.max" },
+                { "cpu", "cpu.max", "cpu.cfs_quota_us" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                if (!streq(files[i].name, controller))
+                        continue;
+                uint64_t v;
+                int r = machine_file(m, files[i].v2file, controller, files[i].v1file, file_present, &v);
+                return r >= 0 ? 1 : r == -ENODATA ? 0 : r;
+        }
+        return -EINVAL;
+}
+
 int cgroup_machine_memory_max(const MachineCgroup *m, uint64_t *ret) {
         return machine_limit(m, "memory.max", "memory", "memory.limit_in_bytes", ret);
 }
@@ -891,9 +918,14 @@ int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret) {
         return -ENODATA;
 }
 
-int cgroup_self_unified(char **ret) {
+int cgroup_unified_of(pid_t pid, char **ret) {
+        char path[64];
+        if (pid == 0)
+                snprintf(path, sizeof path, "/proc/self/cgroup");
+        else
+                snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
         _cleanup_free_ char *cg = NULL;
-        int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &cg, NULL);
+        int r = read_file_at(AT_FDCWD, path, 1 << 16, &cg, NULL);
         if (r < 0)
                 return r;
         for (char *line = cg, *e; *line; line = e) {
@@ -909,6 +941,18 @@ int cgroup_self_unified(char **ret) {
                 }
         }
         return -ENOENT;
+}
+
+int cgroup_subgroup_of(pid_t pid, const char *group, char **ret) {
+        _cleanup_free_ char *cg = NULL;
+        int r = cgroup_unified_of(pid, &cg);
+        if (r < 0)
+                return r;
+        const char *sub = startswith(cg, group);
+        if (!sub || (*sub && *sub != '/'))
+                return -EXDEV;
+        *ret = xstrdup(sub);
+        return 0;
 }
 
 int cgroup_machine_renew_payload(const MachineCgroup *m) {

@@ -116,12 +116,19 @@ int cgroup_machine_tasks_current(const MachineCgroup *m, uint64_t *ret);
  * start): UINT64_MAX for none.  0, or -ENODATA where no hierarchy has them. */
 int cgroup_machine_memory_max(const MachineCgroup *m, uint64_t *ret);
 int cgroup_machine_tasks_max(const MachineCgroup *m, uint64_t *ret);
+/* 1 if CONTROLLER ("memory", "pids" or "cpu") governs the machine's cgroup
+ * in some hierarchy, so that its limits are enforced; 0 if none has it. */
+int cgroup_machine_has_controller(const MachineCgroup *m, const char *controller);
 /* CPU time the machine used, in nanoseconds (cgroup v2 cpu.stat or v1
  * cpuacct.usage).  0, or -ENODATA. */
 int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret);
 
-/* Our own cgroup in the unified hierarchy, without the leading '/'. */
-int cgroup_self_unified(char **ret);
+/* The cgroup of PID (0: ourselves) in the unified hierarchy, as our cgroup
+ * namespace shows it, without the leading '/'. */
+int cgroup_unified_of(pid_t pid, char **ret);
+/* Where PID is below GROUP in the unified hierarchy: "" for GROUP itself,
+ * else "/payload" and the like; -EXDEV if it is not inside GROUP. */
+int cgroup_subgroup_of(pid_t pid, const char *group, char **ret);
 
 /* True if the host is cgroup v2 only (no v1 hierarchy mounted). */
 int cgroup_is_unified_only(void);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "seccomp-filter.h"
 #include "spawn.h"
+#include "unit.h"
 #include "util.h"
 
 /* The signals a command in a machine gets when they are sent to berth exec
@@ -52,18 +53,39 @@ static int forward_until_exit(int cmdfd, const sigset_t *mask) {
         }
 }
 
+/* In a user's child, before it enters the machine: into the cgroup of the
+ * machine's unit, so that what it runs there is under the unit's limits as
+ * the machine is.  Neither this cgroup's owner (the user's session scope,
+ * say) nor the unit's may move it there by itself: cgroup v2 asks for write
+ * access to the common ancestor (user-UID.slice, root's).  The user's
+ * manager asks the system manager for it (AttachProcessesToUnit): the
+ * process, the unit and the caller are the user's. */
+static int enter_join_unit(const EnterUnit *u, const char *machine) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r = sd_bus_open_user(&bus);
+        if (r < 0)
+                return log_error_errno(r, "Machine '%s' runs as %s of your systemd, but the user bus does not "
+                                          "answer (%m): the command would escape the machine's limits, not run.",
+                                       machine, u->unit);
+        return unit_attach_pid(bus, u->unit, u->subcgroup, getpid());
+}
+
 /* A user may enter only the PID namespace of a machine it owns through
  * the machine's user namespace, and could never come back: a child joins
  * both and forks the process that lands in the machine, whose status it
  * passes on, as it passes on the signals berth relays to it (so that a
  * user's exec ends as root's does).  Returns as enter_fork() does. */
-static pid_t enter_fork_user(int pidfd, const char *machine, int fatal_status) {
+static pid_t enter_fork_user(int pidfd, const char *machine, const EnterUnit *unit, int fatal_status) {
         pid_t pid = fork();
         if (pid < 0)
                 return log_error_errno(errno, "fork failed: %m");
         if (pid > 0)
                 return pid;
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                _exit(fatal_status);
+        /* While we are still the user (the manager checks the UID): the
+         * command, forked below, is born there. */
+        if (unit && enter_join_unit(unit, machine) < 0)
                 _exit(fatal_status);
         if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWPID) < 0) {
                 log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
@@ -98,9 +120,9 @@ static pid_t enter_fork_user(int pidfd, const char *machine, int fatal_status) {
         _exit(st < 0 ? fatal_status : st);
 }
 
-pid_t enter_fork(int pidfd, const char *machine, int fatal_status) {
+pid_t enter_fork(int pidfd, const char *machine, const EnterUnit *unit, int fatal_status) {
         if (geteuid() != 0)
-                return enter_fork_user(pidfd, machine, fatal_status);
+                return enter_fork_user(pidfd, machine, unit, fatal_status);
         _cleanup_close_ int own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (own_pidns < 0 || setns(pidfd, CLONE_NEWPID) < 0)
                 return log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
@@ -133,8 +155,11 @@ int enter_namespaces(pid_t leader, int pidfd, uint64_t *ret_bounding) {
         int r = caps_read_bounding(leader, &bounding);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the machine's capability bounding set: %m");
-        /* A user's machine has no cgroup of its own (it runs in its
-         * supervisor's, which is not the user's to write). */
+        /* A user's process joined a unit's cgroup before it got here
+         * (enter_fork()); one of a user's machine in direct mode stays in
+         * the caller's: that machine has no cgroup of its own (it runs in
+         * its supervisor's, which is not the user's to write), so there is
+         * nothing to join, and no limits to escape. */
         bool user = geteuid() != 0;
         r = user ? 0 : cgroup_attach_like(leader, 0);
         if (r < 0)

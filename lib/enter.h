@@ -20,13 +20,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A user's machine that runs as a unit of the user's systemd (systemd
+ * --user): the unit, and where in its cgroup the machine's init is (""
+ * or "/payload", say; cgroup_subgroup_of()). */
+typedef struct EnterUnit {
+        const char *unit;
+        const char *subcgroup;
+} EnterUnit;
+
 /* Fork a child born in the PID namespace of PIDFD's process (being born
  * there is the only way in), and return to our own: whatever else the
  * caller forks stays on the host.  Returns the child's pid in the parent,
  * 0 in the child, -errno if there is no child.  Should we not get back to
  * our own PID namespace (cannot happen), the child is killed and reaped and
- * we _exit(FATAL_STATUS): nothing more may be forked from here. */
-pid_t enter_fork(int pidfd, const char *machine, int fatal_status);
+ * we _exit(FATAL_STATUS): nothing more may be forked from here.  For a
+ * user, UNIT (NULL: a machine in direct mode) is the unit whose cgroup the
+ * child joins, through the user's manager, before it enters the machine;
+ * if it cannot, it says why and _exit()s with FATAL_STATUS.  (Root's child
+ * joins the init's cgroups itself: enter_namespaces().) */
+pid_t enter_fork(int pidfd, const char *machine, const EnterUnit *unit, int fatal_status);
 
 /* First thing in the child: die with the parent; and once inside the
  * machine's namespaces, nothing in there may ptrace it or open its

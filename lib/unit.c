@@ -403,6 +403,16 @@ int unit_kill(sd_bus *bus, const char *unit, const char *who, int sig) {
         return 0;
 }
 
+int unit_attach_pid(sd_bus *bus, const char *unit, const char *subcgroup, pid_t pid) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "AttachProcessesToUnit", &error, NULL, "ssau",
+                                   unit, subcgroup, 1, (uint32_t) pid);
+        if (r < 0)
+                return log_error_errno(r, "Failed to move process %d into the cgroup of %s (%s): %s", (int) pid, unit,
+                                       isempty(subcgroup) ? "/" : subcgroup, error.message ?: strerror(-r));
+        return 0;
+}
+
 void unit_reset_failed(sd_bus *bus, const char *unit) {
         (void) sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "ResetFailedUnit", NULL, NULL, "s", unit);
 }

@@ -55,6 +55,14 @@ int unit_stop(sd_bus *bus, const char *unit, unsigned timeout_sec);
 /* Send SIG to WHO ("main", "all") of UNIT. */
 int unit_kill(sd_bus *bus, const char *unit, const char *who, int sig);
 
+/* Move PID into SUBCGROUP ("/payload", say; "" for the unit's own) of
+ * UNIT, which must run with Delegate=yes: systemd's AttachProcessesToUnit.
+ * A user's systemd may not write the common ancestor of the caller's cgroup
+ * and its own (user-UID.slice is root's) and then asks the system manager,
+ * which moves a process of the same UID into the user's delegated
+ * subtree.  Logs errors. */
+int unit_attach_pid(sd_bus *bus, const char *unit, const char *subcgroup, pid_t pid);
+
 /* Forget a failed UNIT, so that a new start is not refused. */
 void unit_reset_failed(sd_bus *bus, const char *unit);
 

@@ -596,7 +596,7 @@ static int machine_claim(Machine *m) {
         /* Where the machine's cgroups go: ours under berth/, or the unit's own. */
         m->mcg.delegated = a->unit;
         if (a->unit) {
-                r = cgroup_self_unified(&m->group);
+                r = cgroup_unified_of(0, &m->group);
                 if (r < 0)
                         return log_error_errno(r, "Cannot find the unit's cgroup (is it delegated?): %m");
         } else if (!m->rootless)

@@ -142,8 +142,10 @@ THDIR=$TEST_TMP/testhost
 
 # start_testhost DESCRIPTION [START-OPTION...]: boot a test host with the state
 # root, the source and build trees and the template cache bound in at the
-# same paths (plus START-OPTIONs: more --bind, --cgroup), as one TAP check;
-# it is stopped at exit.  A test host that does not boot ends the test.
+# same paths (plus START-OPTIONs: more --bind, --cgroup, --cgroup-controllers),
+# as one TAP check; it is stopped at exit.  A test host that does not boot
+# ends the test.  What start said (why a controller stays on cgroup v1, say)
+# is in $TEST_TMP/th.log and shown as comments.
 start_testhost() {
         local desc=$1 build_dir binds
         shift
@@ -156,7 +158,17 @@ start_testhost() {
                 not_ok "$desc"; sed 's/^/# /' "$TEST_TMP/th.log"; done_testing
         fi
         ok "$desc"
+        sed 's/^/# /' "$TEST_TMP/th.log"
         trap stop_testhost EXIT
+}
+# th_controller C: controller C is on cgroup v2 in the test host (its root
+# cgroup has it to give); else says why, from start's notes.
+th_controller() {
+        local why
+        th grep -qw "$1" /sys/fs/cgroup/cgroup.controllers && return 0
+        why=$(grep -m1 "note: $1 " "$TEST_TMP/th.log" | sed 's/^testhost: note: //')
+        echo "${why:-$1 is not on cgroup v2 in the test host}"
+        return 1
 }
 stop_testhost() { "$TESTHOST" stop "$THDIR" >/dev/null 2>&1; cleanup; }
 

@@ -4,7 +4,11 @@
 # which systemd delegates a cgroup to), berth without root finds that manager
 # and starts each machine as a transient unit with Delegate=yes on the user
 # bus; the machine's cgroup is below user@UID.service and its [Resources]
-# are the unit's properties; stop leaves no unit.  Without the manager,
+# are the unit's properties, enforced where the controllers are on cgroup
+# v2 (the test host asks for pids and cpu there: testhost
+# --cgroup-controllers), for the machine's own processes and for what a
+# user's berth exec runs in it, which joins the unit's cgroup through the
+# user's systemd; stop leaves no unit.  Without the manager,
 # BERTH_MODE=unit says what is missing and the default falls back to direct
 # mode, which says once that limits are not applied.
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +34,9 @@ usermod --add-subuids "$START-$END" --add-subgids "$START-$END" "$U"
 UID_U=$(id -u "$U")
 URUN=/run/user/$UID_U
 
-start_testhost "the test host boots" --bind "$UDIR"
+# Before the boot too: a test host that does not boot ends the test there.
+trap cleanup_ru EXIT
+start_testhost "the test host boots" --bind "$UDIR" --cgroup-controllers pids,cpu
 trap cleanup_ru EXIT
 
 # thu ARGS...: a command as the user in the test host, as a login gives it.
@@ -85,18 +91,70 @@ check_eq "the guest's init is in the unit's payload cgroup" "0::$cg/payload" "$(
 check_eq "the supervisor in its supervisor cgroup" "0::$cg/supervisor" \
         "$(th sh -c "grep ^0:: /proc/$(usc show -P MainPID "$u")/cgroup")"
 # The limits are systemd's to write: where the kernel gives the unified
-# hierarchy the controllers, they are in the unit's cgroup files.
-# Where they are bound to cgroup v1 (as on the CI machines), start says
-# that nothing enforces the limits.
-if th test -e "/sys/fs/cgroup$cg/pids.max"; then
-        check_eq "pids.max of the cgroup" "99" "$(th cat "/sys/fs/cgroup$cg/pids.max")"
-        check_eq "memory.max of the cgroup" "67108864" "$(th cat "/sys/fs/cgroup$cg/memory.max")"
-        check_eq "start did not say the limits are not enforced" "" "$(grep 'not enforced' <<<"$out")"
+# hierarchy the controllers, they are in the unit's cgroup files.  Where
+# one is bound to cgroup v1 (memory always here: the sandbox's), start
+# names exactly the limits nothing enforces.
+missing='' keys=''
+for c in memory pids cpu; do
+        th_controller "$c" >/dev/null && continue
+        missing=${missing:+$missing, }$c
+        case $c in
+        memory) k="MemoryMax=, MemoryHigh=" ;;
+        pids) k="TasksMax=" ;;
+        cpu) k="CPUQuota=, CPUWeight=" ;;
+        esac
+        keys=${keys:+$keys, }$k
+done
+if [ -n "$missing" ]; then
+        check_output_contains "start names the limits not enforced ($keys), and no others" \
+                "runs as $u of your systemd, but this host delegates no $missing controller to you \(bound to cgroup v1\), so these limits are not enforced: $keys\.\$" echo "$out"
 else
-        check_output_contains "no memory and pids controllers here: start said so" \
-                "runs as $u of your systemd, but .*cgroup v1.*not enforced" echo "$out"
+        check_eq "start did not say limits are not enforced" "" "$(grep 'not enforced' <<<"$out")"
+fi
+if why=$(th_controller pids); then
+        check_eq "pids.max of the unit's cgroup is TasksMax=" "99" "$(th cat "/sys/fs/cgroup$cg/pids.max")"
+else
+        ok "# skip pids.max of the unit's cgroup: $why"
+fi
+if why=$(th_controller cpu); then
+        check_eq "cpu.max of the unit's cgroup is CPUQuota=50%" "50000 100000" "$(th cat "/sys/fs/cgroup$cg/cpu.max")"
+else
+        ok "# skip cpu.max of the unit's cgroup: $why"
+fi
+if why=$(th_controller memory); then
+        check_eq "memory.max of the unit's cgroup is MemoryMax=" "67108864" "$(th cat "/sys/fs/cgroup$cg/memory.max")"
+else
+        ok "# skip memory.max of the unit's cgroup: $why"
 fi
 check_output_contains "exec works" "^hi$" ub exec a -- echo hi
+# A user's exec joins the unit's cgroup where the init is (payload), as
+# root's joins the init's cgroups: inside, the root of the machine's cgroup
+# namespace; from the host, the unit's payload cgroup.
+check_eq "exec: /proc/self/cgroup in the machine is its cgroup namespace's root" "0::/" \
+        "$(ub exec a -- grep ^0:: /proc/self/cgroup)"
+# As from a login session: the caller in a scope of user-UID.slice (root's,
+# the common ancestor of the caller's cgroup and the unit's).
+check_eq "so does one run from a scope in user-$UID_U.slice, as a login session's" "0::/" \
+        "$(th systemd-run --quiet --scope --slice="user-$UID_U.slice" -- setpriv --reuid "$U" --regid "$U" \
+                --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$UHOME" XDG_RUNTIME_DIR="$URUN" \
+                "$BERTH" exec a -- grep ^0:: /proc/self/cgroup 2>&1)"
+check_output_contains "(such a scope is where systemd-run --scope puts its command)" \
+        "^0::/user.slice/user-$UID_U.slice/run-.*\.scope$" \
+        th systemd-run --quiet --scope --slice="user-$UID_U.slice" -- grep ^0:: /proc/self/cgroup
+thu sh -c "'$BERTH' exec a -- sleep 4710 >/dev/null 2>&1 &"
+sleep_on_host() { th pgrep -x -f 'sleep 4710' >/dev/null; }
+check "a user's exec a -- sleep runs" wait_for 10 sleep_on_host
+check_eq "from the host, the exec'd command is in the unit's payload cgroup" "0::$cg/payload" \
+        "$(th sh -c "grep ^0:: /proc/\$(pgrep -x -f 'sleep 4710' | head -1)/cgroup")"
+th pkill -x -f 'sleep 4710'
+# Without the user's manager the command would escape the limits: no exec.
+UENV=DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent
+check_status "a user's exec without the user bus fails (125)" 125 ub exec a -- echo escaped
+UENV=
+cp "$TEST_TMP/out" "$TEST_TMP/nobus"
+check_output_contains "and says why" \
+        "runs as $u of your systemd, but the user bus does not answer.*escape the machine's limits" cat "$TEST_TMP/nobus"
+check_fails "the command did not run" grep -qx escaped "$TEST_TMP/nobus"
 check "set MemoryMax= of the running unit as the user" ub set a MemoryMax=96M
 check_eq "the unit has it at once" "100663296" "$(usc show -P MemoryMax "$u")"
 check_eq "and machine.conf" "MemoryMax=96M" "$(grep '^MemoryMax=' "$UHOME/.local/share/berth/machines/a/machine.conf")"
@@ -109,6 +167,52 @@ check "start it again" ub start a
 check "kill it" ub kill a
 unit_gone() { [ "$(usc is-active "$u")" != active ]; }
 check "it is gone from the manager" wait_for 10 unit_gone
+
+# --- TasksMax= enforced: fork loops stop at the limit --------------------------------
+# One in the machine's own boot (a start script of busybox's rcS), one run
+# by a user's berth exec; each forks sleeps until fork fails, and records
+# them (a file, builtins only: at the limit nothing forks) to end them.
+if why=$(th_controller pids); then
+        check "create f --template busybox" ub create f --template busybox
+        check "with TasksMax=24" ub set f TasksMax=24 Network.Mode=none
+        cat >"$UDIR/S50forks" <<'EOF'
+#!/bin/sh
+# Forks sleeps until fork fails, then ends them: /run/forks.n says how many.
+forks() {
+        : >"$1.pids"
+        ( i=0; while [ $i -lt 200 ]; do sleep 4711 & echo $! >>"$1.pids"; i=$((i + 1)); done ) 2>"$1.err"
+        n=0
+        while read -r p; do kill "$p"; n=$((n + 1)); done <"$1.pids"
+        echo "$n" >"$1.n"
+}
+[ "${1:-}" = start ] && forks /run/forks
+[ "${1:-}" = exec ] && forks /run/exec-forks
+exit 0
+EOF
+        chmod 755 "$UDIR/S50forks"
+        check "a fork loop as a start script in f" ub cp "$UDIR/S50forks" f:/etc/init.d/S50forks
+        check "start f" ub start f
+        fu=$(ub status --json f | jq -r .unit)
+        fcg=$cg_base/$fu
+        boot_done() { ub exec f -- test -s /run/forks.n; }
+        check "the boot's fork loop ends" wait_for 60 boot_done
+        n=$(ub exec f -- cat /run/forks.n)
+        check "it forked some sleeps, fewer than TasksMax=24 ($n)" test "${n:-0}" -gt 0 -a "${n:-99}" -lt 24
+        check_output_contains "then fork failed in the machine" "can't fork" ub exec f -- cat /run/forks.err
+        check_output_contains "the unit's pids.events counts the refusals" "^max [1-9]" th cat "/sys/fs/cgroup$fcg/pids.events"
+        check "the test host still forks" th sh -c 'true & wait'
+        check "the user still forks on the host" thu sh -c 'true & wait'
+        # The exec joins the unit's cgroup, so its loop meets the same limit.
+        check_status "a fork loop through berth exec runs until fork fails, then ends its sleeps" 0 \
+                ub exec f -- sh -c '/etc/init.d/S50forks exec; test -s /run/exec-forks.n'
+        n=$(ub exec f -- cat /run/exec-forks.n)
+        check "it forked some sleeps, fewer than TasksMax=24 ($n)" test "${n:-0}" -gt 0 -a "${n:-99}" -lt 24
+        check_output_contains "then fork failed in the exec'd command" "can't fork" ub exec f -- cat /run/exec-forks.err
+        check "stop f" ub stop f
+        check "rm f" ub rm f
+else
+        ok "# skip TasksMax= enforcement: $why"
+fi
 
 # --- autostart: the user template berth@.service --------------------------------------
 th sh -c "sed 's|@MACHINED@|$BERTH_MACHINED|' '$BERTH_SRCDIR/systemd-units/berth-user@.service.in' \

@@ -102,7 +102,7 @@ static void test_enter_fork(void) {
         int p[2];
         if (pipe(p) < 0)
                 abort();
-        pid_t pid = enter_fork(pidfd, "test", 99);
+        pid_t pid = enter_fork(pidfd, "test", NULL, 99);
         if (pid == 0) {
                 /* Born there: the next number after PID 1 is 2. */
                 pid_t self = getpid();
@@ -126,7 +126,7 @@ static void test_enter_fork(void) {
 
         /* A pidfd of no PID namespace: nothing forked, an error back. */
         log_set_max_level(LOG_CRIT);
-        pid = enter_fork(-1, "test", 99);
+        pid = enter_fork(-1, "test", NULL, 99);
         log_set_max_level(LOG_INFO);
         if (pid == 0)
                 _exit(0);
