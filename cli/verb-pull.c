@@ -201,9 +201,10 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         }
 
         /* A user's layers need the store's range of subordinate IDs
-         * (userns.h): without one, say so before anything is fetched. */
-        uid_t base;
-        if (userns_image_range(&ctx->store, &base) < 0)
+         * (userns.h): without one, say so before anything is fetched.  It
+         * is claimed when the first layer is unpacked, so a pull that fails
+         * before takes no range from the user's machines. */
+        if (userns_image_range_check(&ctx->store) < 0)
                 return ERR_FAILED;
 
         _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);

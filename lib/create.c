@@ -297,7 +297,9 @@ int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret
                  * it runs with PrivateUsers=yes; one that shares a range takes
                  * none of its own (the range's owner holds the claim). */
                 uid_t base;
-                r = shared_base != 0 ? idmap_write_at(sfd, shared_base) : userns_ensure_range(store, sfd, &base);
+                r = shared_base == STAGING_RANGE_LATER ? 0 :
+                    shared_base != 0                   ? idmap_write_at(sfd, shared_base) :
+                                                         userns_ensure_range(store, sfd, &base);
                 if (r < 0)
                         log_error_errno(r, "Failed to %s a UID range: %m", shared_base != 0 ? "record" : "allocate");
         }

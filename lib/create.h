@@ -39,9 +39,12 @@ void staging_done(Staging *s);
 /* How create, import, clone start: NAME locked and not yet a machine,
  * leftovers of killed creates of NAME removed, and a fresh staging
  * directory made with an empty rootfs/ (0755) and the machine's own UID
- * range, or SHARED_BASE's when not 0 (a user's machine of image layers
- * runs in the image store's range, userns_image_range()).  0, or -errno
- * (logged; -EEXIST: NAME is a machine already); then nothing was made. */
+ * range, or SHARED_BASE's when not 0, or none yet with STAGING_RANGE_LATER
+ * (a user's machine of image layers runs in the image store's range, which
+ * the caller writes under layers_lock(), where no prune gives it back
+ * between: userns_image_range()).  0, or -errno (logged; -EEXIST: NAME is
+ * a machine already); then nothing was made. */
+#define STAGING_RANGE_LATER ((uid_t) -1)
 int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret);
 /* And how they end: unless R < 0, write CONF (machine.conf, below a header)
  * and INFO into the staging dir, sync, and rename it to NAME; on any failure

@@ -17,6 +17,7 @@
 #include "rootfs.h"
 #include "spawn.h"
 #include "store.h"
+#include "userns.h"
 #include "util.h"
 
 /* Names in a machine dir.  ".next-*" and ".rootfs-new" exist only while a
@@ -539,8 +540,9 @@ int layers_clean_stale(Store *s) {
         return as_layer_owner(s, clean_stale_call, s);
 }
 
-/* The layer store's entries, to count what a child removed. */
-static int count_layers(Store *s) {
+/* The layer store's entries, to count what a child removed; with HIDDEN
+ * also its scratch (.staging-*, .unpack-*), to see whether it is empty. */
+static int count_layers(Store *s, bool hidden) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir < 0)
                 return ldir == -ENOENT ? 0 : ldir;
@@ -551,7 +553,7 @@ static int count_layers(Store *s) {
         int n = 0;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
+                if (de->d_name[0] != '.' || (hidden && !streq(de->d_name, ".") && !streq(de->d_name, "..")))
                         n++;
         return n;
 }
@@ -564,14 +566,22 @@ static int prune_call(void *userdata) {
 int layers_prune(Store *s) {
         if (geteuid() == 0)
                 return prune(s);
-        int before = count_layers(s);
+        int before = count_layers(s, false);
         if (before < 0)
                 return before;
         int r = as_layer_owner(s, prune_call, s);
         if (r < 0)
                 return r;
-        int after = count_layers(s);
-        return after < 0 ? after : before - after;
+        int after = count_layers(s, false);
+        if (after < 0)
+                return after;
+        /* The last layer gone: so may be the user's store range (userns.h),
+         * which a user with one range of subordinate IDs needs back for a
+         * machine.  Scratch a killed unpack left is the range's: it keeps it. */
+        int left = count_layers(s, true);
+        if (left == 0)
+                r = userns_image_range_release(s);
+        return left < 0 ? left : r < 0 ? r : before - after;
 }
 
 /* The kernel explains a refused filesystem configuration on the fs fd. */

@@ -86,8 +86,10 @@ int layers_freeze(Store *s, int mfd, char ***ret);
  * LAYERS' top layer (the root of the merged view comes from the upper). */
 int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers);
 
-/* Remove every layer that no machine, snapshot or unfinished create lists.
- * Caller holds layers_lock().  Returns how many, or -errno. */
+/* Remove every layer that no machine, snapshot or unfinished create lists;
+ * for a user, when none is left, the image store's range goes back too
+ * (userns_image_range_release()).  Caller holds layers_lock().  Returns
+ * how many, or -errno. */
 int layers_prune(Store *s);
 /* Remove what a killed unpack left in the layer store: its hidden
  * entries (.staging-* of a layer not finished, .unpack-* of a pull), which

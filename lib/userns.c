@@ -129,6 +129,50 @@ int userns_image_range(Store *s, uid_t *ret_base) {
         return userns_ensure_range_at(s->machines_fd, machines, s->images_fd, ret_base);
 }
 
+int userns_image_range_check(Store *s) {
+        uid_t base;
+        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) >= 0)
+                return 0;
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        int r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+        return allocate_range(s->machines_fd, machines, &reg, &base);
+}
+
+int userns_image_range_release(Store *s) {
+        uid_t base;
+        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) < 0)
+                return 0;
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        /* Under the registry's lock: no allocation reads the idmap files
+         * while the store's goes. */
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        int r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+        /* A machine dir with the range (a machine of the store's layers,
+         * made or being made) keeps it, whatever the layer store holds; so
+         * does one whose idmap cannot be read (logged). */
+        _cleanup_(id_intervals_done) IdIntervals used = {};
+        r = collect_root_ranges(s->machines_fd, machines, &used);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < used.n; i++)
+                if (used.v[i].start <= base && base < used.v[i].end)
+                        return 0;
+        if (unlinkat(s->images_fd, "idmap", 0) < 0)
+                return log_error_errno(errno, "Failed to remove %s/images/idmap: %m", s->root);
+        /* Killed here, the entry is stale (its owner has no idmap): the
+         * next allocation reclaims it. */
+        r = uid_registry_release(&reg, base);
+        if (r < 0)
+                log_warning_errno(r, "Failed to release UID range %u of %s/images, the next allocation reclaims "
+                                  "it: %m", (unsigned) base, s->root);
+        return 0;
+}
+
 int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {
         _cleanup_free_ char *owner = NULL;
         int r = fd_get_path(machine_dir_fd, &owner);
