@@ -249,10 +249,12 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                         log_error("Pulling %s failed; nothing was stored.", ref);
                 return ERR_FAILED;
         }
+        /* With NAME too: an image refused here is dropped, not kept for
+         * the machine that failed. */
+        r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg, before);
+        if (r != 0)
+                return r;
         if (!name) {
-                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg, before);
-                if (r != 0)
-                        return r;
                 _cleanup_free_ char *now = stored_digest(ctx, ref);
                 if (!ctx->quiet)
                         printf("%s %s\n", ref, now ?: "");
@@ -260,8 +262,8 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         }
 
         /* The machine: the import path on the store, which stays as it is
-         * (a shared lock keeps rmi out) until the layers are unpacked; as
-         * create --image makes it, over the image's shared layers. */
+         * (a shared lock keeps rmi out) until it is made; as create --image
+         * makes it, over the image's shared layers (unpacked above). */
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
         if (lock < 0)
                 return ERR_FAILED;

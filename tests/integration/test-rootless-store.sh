@@ -5,7 +5,10 @@
 # is unpacked and gives it back when its last layer goes (rmi, images prune
 # --all), so that a failed pull or an emptied store never keeps the user
 # from making a machine; pulls and a create --image racing a prune keep it
-# consistent.
+# consistent.  Images whose layers cross (a layer plants a symlink, a later
+# one writes or whites out through it) are refused for the user, via
+# import and via pull, with a clear error, and nothing outside the store is
+# written: neither a sentinel the user owns nor one in /tmp.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-rootless.sh"
 
@@ -16,7 +19,8 @@ mkdir -p "$W"
 registry_tools docker-registry skopeo umoci curl python3 newuidmap
 
 REG=127.0.0.1:5000
-trap 'stop_registries; rootless_cleanup; cleanup' EXIT
+TMPCANARY=$(mktemp -d /tmp/berth-canary.XXXXXX)
+trap 'stop_registries; rm -rf "$TMPCANARY"; rootless_cleanup; cleanup' EXIT
 rootless_user berth-rls 1 || { not_ok "useradd"; done_testing; }
 USTORE=$STATE/images
 store_base() { sed -n 's/^UID_BASE=//p' "$USTORE/idmap" 2>/dev/null; }
@@ -132,6 +136,43 @@ if [ -d "$STATE/machines/box" ]; then
 fi
 check "images prune --all" ub images prune --all
 check "... nothing is left, no range held" store_has_no_range
+
+# --- layers that cross: a symlink planted by one, used by a later one ------------
+CANARY=$UHOME/canary # the user may write here: an escape as the user would show
+mkdir -m 0755 "$CANARY" && echo untouched >"$CANARY/canary" && chown -R "$U:" "$CANARY"
+chmod 1777 "$TMPCANARY" && echo untouched >"$TMPCANARY/canary" && chown "$U:" "$TMPCANARY/canary"
+listing() { (cd "$1" && find . -printf '%P|%y|%m|%U|%G|%s|%T@\n' | LC_ALL=C sort && cat canary); }
+c1=$(listing "$CANARY") c2=$(listing "$TMPCANARY")
+canaries_untouched() { [ "$(listing "$CANARY")" = "$c1" ] && [ "$(listing "$TMPCANARY")" = "$c2" ]; }
+n=0
+for t in "symlink-planted:through a symlink" "whiteout-symlink:through a symlink"; do
+        kind=${t%%:*} msg=${t#*:}
+        for target in "$CANARY" "$TMPCANARY"; do
+                n=$((n + 1))
+                where=$([ "$target" = "$CANARY" ] && echo "the user's sentinel" || echo "a sentinel in /tmp")
+                lay=$UDIR/hostile-$n # where the user may read it
+                python3 "$FIX" hostile "$kind" "$lay" "$target" && chmod -R a+rX "$lay"
+                check_output_contains "$kind at $where: import refused, naming layer and entry" \
+                        "layer 3/3 .*entry.*$msg" ub import evil "$lay"
+                check_status "... exit 1" 1 ub import evil "$lay"
+                check_eq "... no machine left" "" "$(ls -A "$STATE/machines")"
+                check "... nothing outside the store written" canaries_untouched
+                check "root pushes it" push "oci:$lay:t" "docker://$REG/hostile$n:1"
+                check_output_contains "$kind at $where: pull refused, naming layer and entry" \
+                        "layer 3/3 .*entry.*$msg" ub pull $REG/hostile$n:1
+                check "... nothing outside the store written" canaries_untouched
+                check_eq "... the image was not stored" "" "$(ub images --json | jq -r '.[].reference')"
+                check "... and the store gave its range back" store_has_no_range
+                check_output_contains "$kind at $where: pull REF NAME refused too" "$msg" \
+                        ub pull $REG/hostile$n:1 evil
+                check_eq "... no machine left" "" "$(ls -A "$STATE/machines")"
+                check "... nothing outside the store written" canaries_untouched
+                check_eq "... no symlink out of the layer store" "" \
+                        "$(find "$USTORE" -type l -lname "$target*" -print -quit 2>&1)"
+        done
+done
+check "rmi what the refused pulls left, if anything; images prune --all" ub images prune --all
+check "the store holds no range at the end" store_has_no_range
 
 # --- the system's state -------------------------------------------------------
 check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
