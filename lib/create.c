@@ -244,11 +244,12 @@ static int copy_tree_in_pair(void *userdata) {
         return 0;
 }
 
-int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst) {
+int copy_tree_as_machine(Store *store, int machine_dir_fd, const char *src_mpath, const char *src,
+                         const char *dst) {
         if (geteuid() == 0)
                 return copy_tree(src, dst);
         /* A user: as the machine's root, so the copy keeps its owners. */
-        return userns_call(machine_dir_fd, copy_tree_in_range, &(RangeCopy) { NULL, NULL, src, dst });
+        return userns_call(machine_dir_fd, copy_tree_in_range, &(RangeCopy) { store, src_mpath, src, dst });
 }
 
 int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,

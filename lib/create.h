@@ -72,8 +72,11 @@ int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid
                        uid_t dst_base);
 /* copy_tree() of a tree within one machine's range (a snapshot, a
  * restore): for a user as root of the namespace of MACHINE_DIR_FD's idmap,
- * so the copy keeps its owners with no host root.  0 or -errno (logged). */
-int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst);
+ * so the copy keeps its owners with no host root; SRC_MPATH, if not NULL,
+ * is the dir of a layered machine whose rootfs SRC is, whose merged view is
+ * copied (root mounts it before).  0 or -errno (logged). */
+int copy_tree_as_machine(Store *store, int machine_dir_fd, const char *src_mpath, const char *src,
+                         const char *dst);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */

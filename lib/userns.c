@@ -105,6 +105,58 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
         return 0;
 }
 
+/* userns_ensure_range_at(); a SHARED machine keeps a range another holds. */
+static int ensure_range(int machines_fd, const char *machines_path, int machine_dir_fd, bool shared,
+                        uid_t *ret_base) {
+        _cleanup_free_ char *owner = NULL;
+        int r = fd_get_path(machine_dir_fd, &owner);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find the path of the machine directory: %m");
+
+        /* One allocation at a time on the whole host. */
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+
+        uid_t base;
+        r = idmap_read_at(machine_dir_fd, &base);
+        if (r >= 0) {
+                r = uid_registry_claim(&reg, base, owner);
+                if (r == -EADDRINUSE && shared)
+                        r = 0;
+                if (r != -EADDRINUSE) {
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to register the UID range of %s: %m", owner);
+                        *ret_base = base;
+                        return 0;
+                }
+                /* Two machines hold one range (made before the registry, or a
+                 * copied machine dir): the later one moves.  An idmapped rootfs
+                 * keeps its files unshifted on disk, so nothing else changes. */
+                log_warning("UID range %u-%u of %s is also used by another machine; giving it a new range.",
+                            (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1), owner);
+        } else if (r != -ENOENT)
+                return log_error_errno(r, "Cannot read %s/idmap: %m. Fix or remove that file.", owner);
+
+        r = allocate_range(machines_fd, machines_path, &reg, &base);
+        if (r < 0)
+                return r;
+        /* The claim first: killed before the idmap is written, the entry is stale. */
+        r = uid_registry_claim(&reg, base, owner);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register UID range %u: %m", (unsigned) base);
+        r = idmap_write_at(machine_dir_fd, base);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s/idmap: %m", owner);
+        *ret_base = base;
+        return 0;
+}
+
+int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {
+        return ensure_range(machines_fd, machines_path, machine_dir_fd, false, ret_base);
+}
+
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
         _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
         uid_t base, image_base;
@@ -117,7 +169,12 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
                 *ret_base = base;
                 return 0;
         }
-        return userns_ensure_range_at(s->machines_fd, machines, machine_dir_fd, ret_base);
+        /* So do machines that share a range for good (USERNS_SHARED_FILE):
+         * whichever holds the claim covers the others (the registry counts
+         * every machine dir with the range as a holder). */
+        bool shared = geteuid() != 0 &&
+                      faccessat(machine_dir_fd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        return ensure_range(s->machines_fd, machines, machine_dir_fd, shared, ret_base);
 }
 
 int userns_image_range(Store *s, uid_t *ret_base) {
@@ -172,48 +229,3 @@ int userns_image_range_release(Store *s) {
                                   "it: %m", (unsigned) base, s->root);
         return 0;
 }
-
-int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {
-        _cleanup_free_ char *owner = NULL;
-        int r = fd_get_path(machine_dir_fd, &owner);
-        if (r < 0)
-                return log_error_errno(r, "Cannot find the path of the machine directory: %m");
-
-        /* One allocation at a time on the whole host. */
-        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
-        r = uid_registry_open(NULL, &reg);
-        if (r < 0)
-                return r;
-
-        uid_t base;
-        r = idmap_read_at(machine_dir_fd, &base);
-        if (r >= 0) {
-                r = uid_registry_claim(&reg, base, owner);
-                if (r != -EADDRINUSE) {
-                        if (r < 0)
-                                return log_error_errno(r, "Failed to register the UID range of %s: %m", owner);
-                        *ret_base = base;
-                        return 0;
-                }
-                /* Two machines hold one range (made before the registry, or a
-                 * copied machine dir): the later one moves.  An idmapped rootfs
-                 * keeps its files unshifted on disk, so nothing else changes. */
-                log_warning("UID range %u-%u of %s is also used by another machine; giving it a new range.",
-                            (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1), owner);
-        } else if (r != -ENOENT)
-                return log_error_errno(r, "Cannot read %s/idmap: %m. Fix or remove that file.", owner);
-
-        r = allocate_range(machines_fd, machines_path, &reg, &base);
-        if (r < 0)
-                return r;
-        /* The claim first: killed before the idmap is written, the entry is stale. */
-        r = uid_registry_claim(&reg, base, owner);
-        if (r < 0)
-                return log_error_errno(r, "Failed to register UID range %u: %m", (unsigned) base);
-        r = idmap_write_at(machine_dir_fd, base);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s/idmap: %m", owner);
-        *ret_base = base;
-        return 0;
-}
-

@@ -27,6 +27,13 @@
  * Serialized across the host by the registry's lock.  Logs its errors. */
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
 
+/* This file in a user's machine dir says the machine shares its range with
+ * other machines of the user for good (a user's clone --overlay and its
+ * source: their layer's files carry the range's IDs on disk, and without
+ * idmapped mounts no machine can see them in another range).
+ * userns_ensure_range() then never moves it to a range of its own. */
+#define USERNS_SHARED_FILE "range-shared"
+
 /* The same for a machine dir that is no store's (berth-oci's state dir of a
  * container): MACHINES_FD is the dir that holds it and its siblings, whose
  * idmap files count as taken too; MACHINES_PATH names it in messages. */
