@@ -174,6 +174,30 @@ done
 check "rmi what the refused pulls left, if anything; images prune --all" ub images prune --all
 check "the store holds no range at the end" store_has_no_range
 
+# --- a template's image, built by the user ---------------------------------------------
+# (busybox only: Debian's bootstrap takes 60-110 s; it goes the same way)
+TREF=localhost/berth/template/busybox:latest
+check "images build busybox as the user" ub images build busybox
+check_eq "... the image is in the user's store" "$TREF" "$(ub images --json | jq -r '.[].reference')"
+check_eq "... its layer claimed the store's range, the user's one" "$START" "$(store_base)"
+check_eq "... the blobs and the index are the user's" "" \
+        "$(find "$USTORE/blobs" "$USTORE/index.json" ! -uid "$UID_U" -print -quit 2>&1)"
+check_eq "... its layer's files the range's" "$START" \
+        "$(stat -c %u "$(find "$USTORE/layers" -path '*/tree/bin/busybox' | head -n1)" 2>&1)"
+check_eq "... no build dir left" "" "$(ls -A "$USTORE" | grep '^\.template-build')"
+check "create tb --image $TREF" ub create tb --image $TREF --set Network.Mode=none
+check_eq "... in the store's range" "$START" "$(base_of tb)"
+check "start tb" ub start tb
+check_eq "tb runs the template's busybox as its root" "0 0 0" \
+        "$(ub exec tb -- sh -c 'id -u; stat -c "%u %g" /bin/busybox' 2>&1 | xargs)"
+check_eq "tb is named tb" "tb" "$(ub exec tb -- hostname 2>&1)"
+check "stop tb" ub stop tb
+check "rm tb" ub rm tb
+check "images build busybox again: a rebuild" ub images build busybox
+check "rmi of the template's image" ub rmi $TREF
+check "... gives the range back" store_has_no_range
+check_eq "... no layer left" "" "$(ls -A "$USTORE/layers" 2>&1)"
+
 # --- the system's state -------------------------------------------------------
 check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
         "$(comm -13 <(echo "$before") <(system_listing) | awk '$3 != 0')"
