@@ -210,10 +210,14 @@ int userns_image_range_release(Store *s) {
         if (r < 0)
                 return r;
         /* A machine dir with the range (a machine of the store's layers,
-         * made or being made) keeps it, whatever the layer store holds; so
-         * does one whose idmap cannot be read (logged). */
+         * made or being made) keeps it, whatever the layer store holds, and
+         * so does a dir of the store with it (a template's tree being built);
+         * so does one whose idmap cannot be read (logged). */
+        _cleanup_free_ char *images = xasprintf("%s/images", s->root);
         _cleanup_(id_intervals_done) IdIntervals used = {};
         r = collect_root_ranges(s->machines_fd, machines, &used);
+        if (r >= 0)
+                r = collect_root_ranges(s->images_fd, images, &used);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < used.n; i++)

@@ -58,6 +58,6 @@ int userns_image_range_check(Store *s);
  * once nothing has it: the layer store is empty (the caller knows: it
  * holds layers_lock(), under which every layer is made and every user's
  * machine of layers is given the range) and no machine dir of ROOT/machines
- * (staging ones included) has it.  The next unpack claims one again.
+ * (staging ones included) nor dir of ROOT/images (a template build) has it.  The next unpack claims one again.
  * Nothing to do for root or a store without one.  0 or -errno (logged). */
 int userns_image_range_release(Store *s);
