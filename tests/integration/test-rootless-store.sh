@@ -175,7 +175,7 @@ check "rmi what the refused pulls left, if anything; images prune --all" ub imag
 check "the store holds no range at the end" store_has_no_range
 
 # --- a template's image, built by the user ---------------------------------------------
-# (busybox only: Debian's bootstrap takes 60-110 s; it goes the same way)
+# (Debian's: test-rootless-tree.sh, from its cached tarball, booted in unit mode)
 TREF=localhost/berth/template/busybox:latest
 check "images build busybox as the user" ub images build busybox
 check_eq "... the image is in the user's store" "$TREF" "$(ub images --json | jq -r '.[].reference')"
