@@ -230,8 +230,8 @@ int main(int argc, char **argv) {
         }
         if (geteuid() != 0 && !verb->rootless) {
                 log_error("This verb needs root for now: without root berth does create (--template, "
-                          "--from-tar, --image), start, stop, kill, exec, shell, run, cp, console, clone --copy, "
-                          "snapshot, snapshots, restore, import, pull, images (not build), rmi, gc, list, status, "
+                          "--from-tar, --image), start, stop, kill, exec, shell, run, cp, console, clone, "
+                          "snapshot, snapshots, restore, import, pull, images, rmi, gc, list, status, "
                           "logs, set, edit, bind, unbind, enable, disable and rm (README \"Without root\"). "
                           "Run it as root, e.g. with sudo.");
                 return EXIT_FAIL;

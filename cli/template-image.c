@@ -18,9 +18,13 @@
 #include "fs.h"
 #include "image-ref.h"
 #include "image-store.h"
+#include "idmap.h"
 #include "layers.h"
 #include "log.h"
+#include "newidmap.h"
 #include "spawn.h"
+#include "store.h"
+#include "userns.h"
 #include "util.h"
 
 #define TEMPLATE_REF_PREFIX "localhost/berth/template/"
@@ -52,9 +56,11 @@ static int clean_stale_builds(Context *ctx, FILE *report) {
                 return 0;
         int n = 0;
         struct dirent *de;
+        _cleanup_free_ char *images = xasprintf("%s/images", ctx->store.root);
         while ((de = readdir(d)))
                 if (startswith(de->d_name, BUILD_PREFIX)) {
-                        int r = rm_rf_at(ctx->store.images_fd, de->d_name);
+                        /* A user's tree is its range's: removed through it. */
+                        int r = store_rm_ranged_dir_at(ctx->store.images_fd, images, de->d_name);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot remove %s/images/%s, left by a killed build, "
                                                   "ignoring: %m", ctx->store.root, de->d_name);
@@ -81,11 +87,39 @@ int template_builds_gc(Context *ctx, FILE *report) {
         return clean_stale_builds(ctx, report);
 }
 
+/* For userns_call_range(): what berth-export wrote in the store (IMAGES_FD)
+ * as root of the range, index.json and blobs, becomes the user's, as a
+ * pull's blobs are (NEWIDMAP_SELF_ID is the user here). */
+static int give_store_back_call(void *userdata) {
+        int images_fd = *(const int *) userdata;
+        struct stat st;
+        if (fstatat(images_fd, "index.json", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == 0 &&
+            fchownat(images_fd, "index.json", NEWIDMAP_SELF_ID, NEWIDMAP_SELF_ID, AT_SYMLINK_NOFOLLOW) < 0)
+                return log_error_errno(errno, "Failed to give the image index back to you: %m");
+        _cleanup_close_ int blobs = open_dir_nofollow(images_fd, "blobs/sha256");
+        _cleanup_closedir_ DIR *d = NULL;
+        int r = blobs < 0 ? blobs : opendir_dup(blobs, &d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the store's blobs: %m");
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (fstatat(blobs, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+                    st.st_uid == 0 &&
+                    fchownat(blobs, de->d_name, NEWIDMAP_SELF_ID, NEWIDMAP_SELF_ID, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(errno, "Failed to give blob %s back to you: %m", de->d_name);
+        return 0;
+}
+
 /* The tree at ROOTFS as image REF of the store, by berth-export (which
- * walks the tree and hashes the layer in a sandboxed process). */
-static int store_tree(Context *ctx, const char *rootfs, const char *ref) {
+ * walks the tree and hashes the layer in a sandboxed process); for a user
+ * as root of the namespace of BASE's range, which owns the tree (the layer
+ * then holds the IDs the machines see, as root's export writes them). */
+static int store_tree(Context *ctx, const char *rootfs, const char *ref, uid_t base) {
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, true);
         if (lock < 0)
+                return ERR_FAILED;
+        /* The store's dirs are the user's: made here, not by the range. */
+        if (base != 0 && image_store_prepare(ctx->store.images_fd) < 0)
                 return ERR_FAILED;
         _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
         char *args[] = { (char *) (secure_getenv("BERTH_EXPORT") ?: BERTH_EXPORT_PATH),
@@ -97,7 +131,9 @@ static int store_tree(Context *ctx, const char *rootfs, const char *ref) {
                          (char *) rootfs,
                          store,
                          NULL };
-        int r = spawn_sandboxed(args);
+        int r = base != 0 ? spawn_in_userns(args, base, NULL) : spawn_sandboxed(args);
+        if (r == 0 && base != 0)
+                r = userns_call_range(base, give_store_back_call, &ctx->store.images_fd);
         if (r != 0) {
                 if (r < 0)
                         log_error_errno(r, "Failed to store the template's tree as %s: %m", ref);
@@ -111,6 +147,21 @@ static int store_tree(Context *ctx, const char *rootfs, const char *ref) {
         if (image_store_gc(ctx->store.images_fd, &freed) < 0)
                 log_warning("The blobs of the image %s replaced stay until 'berth images prune'.", ref);
         return 0;
+}
+
+/* The image store's range for a user's build in DIR (userns.h), claimed
+ * under the layers' lock as an unpack claims it, and written to DIR's
+ * idmap.  0 or -errno (logged). */
+static int build_range(Context *ctx, const char *dir, uid_t *ret) {
+        _cleanup_close_ int lock = layers_lock(&ctx->store);
+        if (lock < 0)
+                return log_error_errno(lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        int r = userns_image_range(&ctx->store, ret);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dfd = open_dir_nofollow(AT_FDCWD, dir);
+        r = dfd < 0 ? dfd : idmap_write_at(dfd, *ret);
+        return r < 0 ? log_error_errno(r, "Failed to write %s/idmap: %m", dir) : 0;
 }
 
 int template_image_build(Context *ctx, const char *template, const char *release, bool force, bool refresh_cache,
@@ -164,10 +215,23 @@ int template_image_build(Context *ctx, const char *template, const char *release
                 r = RET_NERRNO(chmod(rootfs, 0755));
         if (r < 0)
                 log_error_errno(r, "Failed to create %s: %m", rootfs);
-        else if (template_populate(&ctx->store, template, release, template, rootfs, refresh_cache) >= 0)
-                status = store_tree(ctx, rootfs, ref);
-        (void) rm_rf_at(AT_FDCWD, dir);
-        if (r < 0 || status != 0)
+        /* A user's template fills the tree as root of the image store's
+         * range, which its layer gets too: the build dir says which, as a
+         * machine dir does for its rootfs (template_populate()). */
+        uid_t base = 0;
+        if (r >= 0 && geteuid() != 0) {
+                r = build_range(ctx, dir, &base);
+                if (r < 0)
+                        base = 0;
+        }
+        if (r >= 0 && template_populate(&ctx->store, template, release, template, rootfs, refresh_cache) >= 0)
+                status = store_tree(ctx, rootfs, ref, base);
+        /* A user's tree is its range's: removed through it. */
+        _cleanup_free_ char *images = xasprintf("%s/images", ctx->store.root);
+        int k = store_rm_ranged_dir_at(ctx->store.images_fd, images, strrchr(dir, '/') + 1);
+        if (k < 0)
+                log_warning_errno(k, "Cannot remove %s, the next build will: %m", dir);
+        if (status != 0)
                 return status;
         /* Its one layer unpacked now, as a pull does: machines only mount it. */
         status = image_unpack_or_drop(ctx, ref, NULL, NULL, before);

@@ -74,6 +74,27 @@ static int reset_identity_call(void *userdata) {
         return reset_identity(a->rootfs, a->hostname);
 }
 
+typedef struct OverlayCloneArgs {
+        Store *store;
+        const Staging *stg;
+        char *const *layers;
+        const char *hostname;
+} OverlayCloneArgs;
+
+/* For userns_call(): a user's overlay clone gets its upper and its identity
+ * as root of the range it shares with its layers, on the merged view
+ * mounted in a mount namespace of that user namespace (overlayfs allows it
+ * there, the layers being the range's), which ends with this child. */
+static int overlay_clone_call(void *userdata) {
+        const OverlayCloneArgs *a = userdata;
+        int r = layers_init_upper(a->store, a->stg->fd, "rootfs", a->layers);
+        if (r >= 0)
+                r = layers_mount_merged(a->store, a->stg->path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the layers of the clone: %m");
+        return reset_identity(a->stg->rootfs, a->hostname);
+}
+
 static int strcmp_ptr(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -107,6 +128,19 @@ static bool use_overlay(Context *ctx, CopyMode mode) {
         return r <= 0;
 }
 
+typedef struct FreezeArgs {
+        Store *store;
+        int mfd;
+        uid_t range;
+} FreezeArgs;
+
+/* For userns_call(): a user's rootfs and its new layer are the range's. */
+static int freeze_call(void *userdata) {
+        const FreezeArgs *a = userdata;
+        _cleanup_strv_free_ char **layers = NULL;
+        return layers_freeze(a->store, a->mfd, a->range, &layers);
+}
+
 /* Freeze the rootfs of NAME (stopped, locked by us) into a layer.  On
  * success *RET_LOCK holds the layers' lock (keep it until the layer list is
  * written where it belongs) and *RET_LAYERS lists NAME's content.  Logs. */
@@ -122,7 +156,25 @@ static int freeze_machine(Context *ctx, const char *name, int *ret_lock, char **
         if (lock < 0)
                 return log_error_errno(lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
         _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        int r = mfd < 0 ? mfd : layers_freeze(&ctx->store, mfd, ret_layers);
+        int r = mfd;
+        if (mfd >= 0 && geteuid() == 0)
+                r = layers_freeze(&ctx->store, mfd, 0, ret_layers);
+        else if (mfd >= 0) {
+                /* A user's: as root of the machine's namespace, in a child,
+                 * which leaves the machine's new layer list in its dir. */
+                uid_t range;
+                r = idmap_read_at(mfd, &range);
+                /* The layer store is the user's, made here if missing, not by
+                 * the range's root. */
+                if (r >= 0 && mkdirat(ctx->store.images_fd, "layers", 0700) < 0 && errno != EEXIST)
+                        r = -errno;
+                if (r >= 0)
+                        r = userns_call(mfd, freeze_call, &(FreezeArgs) { &ctx->store, mfd, range });
+                if (r >= 0)
+                        r = layers_read(mfd, "layers", ret_layers);
+                if (r >= 0 && !*ret_layers)
+                        r = -EBADMSG;
+        }
         if (r == -E2BIG)
                 return log_error_errno(r, "Machine '%s' sits on %d layers already; flatten it first with a full copy "
                                           "('berth clone --copy %s NEW').",
@@ -186,9 +238,13 @@ int verb_clone(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
+        /* A user's overlay clone runs in the source's range, the range of
+         * the layer they share (layers.h): it takes none of its own. */
+        bool user = geteuid() != 0;
+        bool user_overlay = user && mode == COPY_OVERLAY;
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, dst, set, 0, &cfg, &stg);
+        r = staging_begin(ctx, dst, set, user_overlay ? STAGING_RANGE_LATER : 0, &cfg, &stg);
         if (r != 0)
                 return r;
         /* SRC must not start (or change) while we copy it. */
@@ -218,17 +274,36 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 uint64_t own = CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME) | CONFIG_KEY_BIT(CONFIG_NETWORK_PORT);
                 cfg.set_mask &= ~(own & ~cli);
         }
-        /* A user's overlay would be mounted in a namespace of the user's
-         * own, which the shared layers' store does not have: full copies. */
-        bool user = geteuid() != 0;
-        if (r >= 0 && user && mode == COPY_OVERLAY) {
-                log_error("--overlay needs root for now; without root a clone is a full copy (--copy).");
-                r = -EPERM;
-        }
-        bool overlay = !user && use_overlay(ctx, mode);
+        /* A user's clone is a full copy unless --overlay says otherwise:
+         * an overlay one shares the source's range for good. */
+        bool overlay = user ? user_overlay : use_overlay(ctx, mode);
+        /* The source's Hostname= is not the clone's (see above), unless --set gave one. */
+        bool own_hostname = (cfg.set_mask & CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME)) && cfg.hostname;
+        const char *hostname = own_hostname ? cfg.hostname : dst;
         _cleanup_close_ int layers_lock_fd = -EBADF;
         _cleanup_strv_free_ char **layers = NULL;
-        if (r >= 0 && overlay) {
+        if (r >= 0 && user_overlay) {
+                /* SRC's rootfs becomes a layer of its range; DST runs in it too. */
+                uid_t base;
+                r = freeze_machine(ctx, src, &layers_lock_fd, &layers);
+                if (r >= 0) {
+                        /* Both keep the range for good (userns.h). */
+                        r = idmap_read_at(src_fd, &base);
+                        if (r >= 0)
+                                r = idmap_write_at(stg.fd, base);
+                        if (r >= 0)
+                                r = write_file_atomic_at(stg.fd, USERNS_SHARED_FILE, "", 0, 0644);
+                        if (r >= 0)
+                                r = write_file_atomic_at(src_fd, USERNS_SHARED_FILE, "", 0, 0644);
+                        if (r >= 0)
+                                r = layers_write(stg.fd, "layers", layers);
+                        if (r < 0)
+                                log_error_errno(r, "Failed to set up the layers of '%s': %m", dst);
+                }
+                if (r >= 0)
+                        r = userns_call(stg.fd, overlay_clone_call,
+                                        &(OverlayCloneArgs) { &ctx->store, &stg, layers, hostname });
+        } else if (r >= 0 && overlay) {
                 /* SRC's rootfs becomes a shared layer; SRC and DST each get an upper. */
                 r = freeze_machine(ctx, src, &layers_lock_fd, &layers);
                 if (r >= 0)
@@ -260,13 +335,10 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 if (r >= 0)
                         r = copy_tree(src_rootfs, stg.rootfs);
         }
-        /* The source's Hostname= is not the clone's (see above), unless --set gave one. */
-        bool own_hostname = (cfg.set_mask & CONFIG_KEY_BIT(CONFIG_MACHINE_HOSTNAME)) && cfg.hostname;
-        if (r >= 0)
-                r = userns_call(stg.fd, reset_identity_call,
-                                &(IdentityArgs) { stg.rootfs, own_hostname ? cfg.hostname : dst });
+        if (r >= 0 && !user_overlay)
+                r = userns_call(stg.fd, reset_identity_call, &(IdentityArgs) { stg.rootfs, hostname });
         /* Only our own mount namespace has it; the rename below wants it gone. */
-        if (overlay)
+        if (overlay && !user)
                 layers_umount_merged(stg.rootfs);
         _cleanup_free_ char *conf = machine_config_format(&cfg, cfg.set_mask);
         _cleanup_free_ char *info = xasprintf("SOURCE=clone:%s\nCREATED_USEC=%llu\n", src,
@@ -358,13 +430,9 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        /* A user's snapshot is a full copy in the machine's own range: an
-         * overlay-backed one needs the layer store's shared layers. */
+        /* A user's snapshot is a full copy in the machine's own range unless
+         * --overlay asks for a layer (of that range, as clone --overlay). */
         bool user = geteuid() != 0;
-        if (user && mode == COPY_OVERLAY && !rm) {
-                log_error("--overlay needs root for now; without root a snapshot is a full copy (--copy).");
-                return ERR_USAGE;
-        }
         _cleanup_close_ int lock = -EBADF;
         if (rm) {
                 r = open_machine(ctx, name, &lock);
@@ -419,18 +487,21 @@ int verb_snapshot(Context *ctx, int argc, char **argv) {
         r = tfd < 0 ? tfd : 0;
         /* Held until the snapshot lists its layers: gc would take them. */
         _cleanup_close_ int layers_lock_fd = -EBADF;
-        if (r >= 0 && !user && use_overlay(ctx, mode)) {
+        if (r >= 0 && (user ? mode == COPY_OVERLAY : use_overlay(ctx, mode))) {
                 _cleanup_strv_free_ char **layers = NULL;
                 r = freeze_machine(ctx, name, &layers_lock_fd, &layers);
                 if (r >= 0)
                         r = layers_write(tfd, "layers", layers);
         } else if (r >= 0) {
                 r = RET_NERRNO(mkdirat(tfd, "rootfs", 0755));
-                /* (a user's machines have no layers to merge) */
+                /* A user's layered machine's view is mounted where the copy
+                 * runs, in its range's namespace (copy_tree_as_machine()). */
+                bool layered = faccessat(mfd, "layers", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
                 if (r >= 0 && !user)
                         r = mount_merged(ctx, name);
                 if (r >= 0)
-                        r = copy_tree_as_machine(mfd, rootfs, trootfs);
+                        r = copy_tree_as_machine(&ctx->store, mfd, user && layered ? mpath : NULL, rootfs,
+                                                 trootfs);
         }
         if (r >= 0) {
                 _cleanup_free_ char *conf = NULL;
@@ -523,6 +594,17 @@ int verb_snapshots(Context *ctx, int argc, char **argv) {
         return 0;
 }
 
+typedef struct SwitchArgs {
+        Store *store;
+        int mfd;
+        const RootfsSwitch *sw;
+} SwitchArgs;
+
+static int switch_call(void *userdata) {
+        const SwitchArgs *a = userdata;
+        return rootfs_switch(a->store, a->mfd, a->sw);
+}
+
 const VerbSpec restore_verb = {
         .name = "restore",
         .func = verb_restore,
@@ -589,11 +671,15 @@ int verb_restore(Context *ctx, int argc, char **argv) {
                 /* A full copy of the snapshot's rootfs, made beside the machine's. */
                 r = RET_NERRNO(mkdirat(mfd, ROOTFS_NEW, 0755));
                 if (r >= 0)
-                        r = copy_tree_as_machine(mfd, spath, npath);
+                        r = copy_tree_as_machine(&ctx->store, mfd, NULL, spath, npath);
         }
-        if (r >= 0)
-                r = rootfs_switch(&ctx->store, mfd,
-                                  &(RootfsSwitch) { .layers = layers, .conf = conf, .populated = !layers });
+        const RootfsSwitch sw = { .layers = layers, .conf = conf, .populated = !layers };
+        /* A user's new upper over the snapshot's layers gets the top layer's
+         * owner, a range's ID: made as that range's root. */
+        if (r >= 0 && layers && geteuid() != 0)
+                r = userns_call(mfd, switch_call, &(SwitchArgs) { &ctx->store, mfd, &sw });
+        else if (r >= 0)
+                r = rootfs_switch(&ctx->store, mfd, &sw);
         if (r < 0) {
                 (void) rootfs_switch_recover(&ctx->store, mfd);
                 log_error_errno(r, "Failed to restore '%s' to '%s': %m", name, snap);

@@ -203,8 +203,15 @@ int image_layers_unpack(Context *ctx, const char *ref, const char *platform, con
                         log_warning_errno(k, "Cannot remove %s/rootfs, ignoring: %m", tmp);
         }
         (void) rm_rf_at(AT_FDCWD, tmp);
-        if (r < 0)
+        if (r < 0) {
+                /* A user's first image that failed leaves no layer: the
+                 * range this claimed goes back (layers_prune()), so that a
+                 * user with one range can still make a machine. */
+                int k = base != 0 ? layers_prune(&ctx->store) : 0;
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove unused layers, ignoring (berth gc will): %m");
                 return status;
+        }
         r = layers_mark_image(&ctx->store, layers, manifest);
         if (r < 0) {
                 log_error_errno(r, "Cannot note image %s in its layers: %m", ref);
@@ -236,9 +243,21 @@ static int layered_layers(Context *ctx, ImportOptions *a, const char *source, co
         *ret_lock = layers_lock(&ctx->store);
         if (*ret_lock < 0)
                 return log_error_errno(*ret_lock, "Failed to lock %s/images/layers: %m", ctx->store.root);
+        /* A user's machine runs in the store's range, claimed (or kept) under
+         * the lock no prune gives it back without. */
+        uid_t base;
+        int r;
+        if (geteuid() != 0) {
+                r = userns_image_range(&ctx->store, &base);
+                if (r < 0)
+                        return r;
+                r = idmap_write_at(stg->fd, base);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write %s/idmap: %m", stg->path);
+        }
         clean_stale_layers(ctx);
         _cleanup_strv_free_ char **layers = NULL;
-        int r = unpack_layers(ctx, a, source, stg->rootfs, stg->fd, stg->path, &layers, ret_status, NULL);
+        r = unpack_layers(ctx, a, source, stg->rootfs, stg->fd, stg->path, &layers, ret_status, NULL);
         if (r < 0)
                 return r;
         r = layers_write(stg->fd, "layers", layers);
@@ -380,14 +399,12 @@ int import_machine(Context *ctx, const char *name, const char *source, const cha
 
         /* --set wins over what the image says: validated and marked first. */
         /* A user's machine of image layers runs in the image store's range
-         * (userns.h): it takes none of the user's others. */
+         * (userns.h): it takes none of the user's others, and gets the
+         * store's in layered_layers(). */
         bool user_layered = a.layered && geteuid() != 0;
-        uid_t shared_base = 0;
-        if (user_layered && (context_open_store(ctx) < 0 || userns_image_range(&ctx->store, &shared_base) < 0))
-                return ERR_FAILED;
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_(staging_done) Staging stg = STAGING_INIT;
-        r = staging_begin(ctx, name, set, shared_base, &cfg, &stg);
+        r = staging_begin(ctx, name, set, user_layered ? STAGING_RANGE_LATER : 0, &cfg, &stg);
         if (r != 0)
                 return r;
         const char *rootfs = stg.rootfs, *staging_path = stg.path;

@@ -201,9 +201,10 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         }
 
         /* A user's layers need the store's range of subordinate IDs
-         * (userns.h): without one, say so before anything is fetched. */
-        uid_t base;
-        if (userns_image_range(&ctx->store, &base) < 0)
+         * (userns.h): without one, say so before anything is fetched.  It
+         * is claimed when the first layer is unpacked, so a pull that fails
+         * before takes no range from the user's machines. */
+        if (userns_image_range_check(&ctx->store) < 0)
                 return ERR_FAILED;
 
         _cleanup_free_ char *store = xasprintf("%s/images", ctx->store.root);
@@ -248,10 +249,12 @@ int verb_pull(Context *ctx, int argc, char **argv) {
                         log_error("Pulling %s failed; nothing was stored.", ref);
                 return ERR_FAILED;
         }
+        /* With NAME too: an image refused here is dropped, not kept for
+         * the machine that failed. */
+        r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg, before);
+        if (r != 0)
+                return r;
         if (!name) {
-                r = image_unpack_or_drop(ctx, ref, a.platform, max_size_arg, before);
-                if (r != 0)
-                        return r;
                 _cleanup_free_ char *now = stored_digest(ctx, ref);
                 if (!ctx->quiet)
                         printf("%s %s\n", ref, now ?: "");
@@ -259,8 +262,8 @@ int verb_pull(Context *ctx, int argc, char **argv) {
         }
 
         /* The machine: the import path on the store, which stays as it is
-         * (a shared lock keeps rmi out) until the layers are unpacked; as
-         * create --image makes it, over the image's shared layers. */
+         * (a shared lock keeps rmi out) until it is made; as create --image
+         * makes it, over the image's shared layers (unpacked above). */
         _cleanup_close_ int lock = image_store_lock(ctx->store.images_fd, false);
         if (lock < 0)
                 return ERR_FAILED;
@@ -577,12 +580,6 @@ int verb_images(Context *ctx, int argc, char **argv) {
                         return usage_error(&images_verb, "--all goes with prune.");
                 if (prune)
                         return images_prune(ctx, all);
-                /* A template runs as root (template_run_base_build()). */
-                if (geteuid() != 0) {
-                        log_error("Building a template's image needs root for now: pull an image instead "
-                                  "('berth pull REF'), or run this as root, e.g. with sudo.");
-                        return ERR_FAILED;
-                }
                 _cleanup_free_ char *ref = NULL;
                 r = template_image_build(ctx, p.args[1], release, true, false, &ref);
                 if (r != 0)

@@ -244,11 +244,12 @@ static int copy_tree_in_pair(void *userdata) {
         return 0;
 }
 
-int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst) {
+int copy_tree_as_machine(Store *store, int machine_dir_fd, const char *src_mpath, const char *src,
+                         const char *dst) {
         if (geteuid() == 0)
                 return copy_tree(src, dst);
         /* A user: as the machine's root, so the copy keeps its owners. */
-        return userns_call(machine_dir_fd, copy_tree_in_range, &(RangeCopy) { NULL, NULL, src, dst });
+        return userns_call(machine_dir_fd, copy_tree_in_range, &(RangeCopy) { store, src_mpath, src, dst });
 }
 
 int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid_t src_base, const char *dst,
@@ -297,7 +298,9 @@ int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret
                  * it runs with PrivateUsers=yes; one that shares a range takes
                  * none of its own (the range's owner holds the claim). */
                 uid_t base;
-                r = shared_base != 0 ? idmap_write_at(sfd, shared_base) : userns_ensure_range(store, sfd, &base);
+                r = shared_base == STAGING_RANGE_LATER ? 0 :
+                    shared_base != 0                   ? idmap_write_at(sfd, shared_base) :
+                                                         userns_ensure_range(store, sfd, &base);
                 if (r < 0)
                         log_error_errno(r, "Failed to %s a UID range: %m", shared_base != 0 ? "record" : "allocate");
         }

@@ -39,9 +39,12 @@ void staging_done(Staging *s);
 /* How create, import, clone start: NAME locked and not yet a machine,
  * leftovers of killed creates of NAME removed, and a fresh staging
  * directory made with an empty rootfs/ (0755) and the machine's own UID
- * range, or SHARED_BASE's when not 0 (a user's machine of image layers
- * runs in the image store's range, userns_image_range()).  0, or -errno
- * (logged; -EEXIST: NAME is a machine already); then nothing was made. */
+ * range, or SHARED_BASE's when not 0, or none yet with STAGING_RANGE_LATER
+ * (a user's machine of image layers runs in the image store's range, which
+ * the caller writes under layers_lock(), where no prune gives it back
+ * between: userns_image_range()).  0, or -errno (logged; -EEXIST: NAME is
+ * a machine already); then nothing was made. */
+#define STAGING_RANGE_LATER ((uid_t) -1)
 int staging_make(Store *store, const char *name, uid_t shared_base, Staging *ret);
 /* And how they end: unless R < 0, write CONF (machine.conf, below a header)
  * and INFO into the staging dir, sync, and rename it to NAME; on any failure
@@ -69,8 +72,11 @@ int copy_tree_to_range(Store *store, const char *src_mpath, const char *src, uid
                        uid_t dst_base);
 /* copy_tree() of a tree within one machine's range (a snapshot, a
  * restore): for a user as root of the namespace of MACHINE_DIR_FD's idmap,
- * so the copy keeps its owners with no host root.  0 or -errno (logged). */
-int copy_tree_as_machine(int machine_dir_fd, const char *src, const char *dst);
+ * so the copy keeps its owners with no host root; SRC_MPATH, if not NULL,
+ * is the dir of a layered machine whose rootfs SRC is, whose merged view is
+ * copied (root mounts it before).  0 or -errno (logged). */
+int copy_tree_as_machine(Store *store, int machine_dir_fd, const char *src_mpath, const char *src,
+                         const char *dst);
 /* Unpack the tarball TAR into the empty dir ROOTFS with the sandboxed
  * berth-unpack, at most MAX_SIZE (bytes or "infinity").  0 or -errno
  * (logged). */

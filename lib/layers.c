@@ -17,6 +17,7 @@
 #include "rootfs.h"
 #include "spawn.h"
 #include "store.h"
+#include "userns.h"
 #include "util.h"
 
 /* Names in a machine dir.  ".next-*" and ".rootfs-new" exist only while a
@@ -157,9 +158,10 @@ static int switch_recover(int mfd, bool keep_new) {
                 r = 0; /* moved already */
         if (r >= 0 && renameat(mfd, NEXT_CONF, mfd, "machine.conf") < 0 && errno != ENOENT)
                 r = -errno;
-        /* Overlayfs's work dir belongs to the old upper. */
+        /* Overlayfs's work dir belongs to the old upper (and for a user to
+         * the range: overlayfs made its work/ as the machine's root). */
         if (r >= 0)
-                r = rm_rf_at(mfd, OVERLAY_WORK);
+                r = rm_machine_tree(mfd, OVERLAY_WORK);
         if (r >= 0)
                 r = RET_NERRNO(renameat(mfd, NEXT_ROOTFS, mfd, "rootfs"));
         if (r >= 0)
@@ -224,7 +226,19 @@ int rootfs_switch(Store *s, int mfd, const RootfsSwitch *sw) {
                 ldir = layers_dir(s, true);
                 r = ldir < 0 ? ldir : RET_NERRNO(mkdirat(ldir, sw->freeze_id, 0700));
                 _cleanup_close_ int lfd = r < 0 ? r : open_dir_nofollow(ldir, sw->freeze_id);
-                r = lfd < 0 ? lfd : RET_NERRNO(renameat(mfd, "rootfs", lfd, "tree"));
+                /* A user's layer says its range before it holds anything,
+                 * so that whatever is left of it is removed through it;
+                 * its dir is the user's, as a machine dir is, and open to
+                 * the machines' namespaces, as an image layer's is (the
+                 * layer store around it is the user's, 0700). */
+                if (lfd >= 0 && sw->freeze_range != 0) {
+                        r = idmap_write_at(lfd, sw->freeze_range);
+                        if (r >= 0 &&
+                            (fchown(lfd, NEWIDMAP_SELF_ID, NEWIDMAP_SELF_ID) < 0 || fchmod(lfd, 0755) < 0))
+                                r = -errno;
+                }
+                if (r >= 0)
+                        r = lfd < 0 ? lfd : RET_NERRNO(renameat(mfd, "rootfs", lfd, "tree"));
         } else if (r >= 0)
                 r = RET_NERRNO(renameat(mfd, "rootfs", mfd, OLD_ROOTFS));
         if (r < 0) {
@@ -265,7 +279,7 @@ static int upper_is_unchanged(Store *s, int mfd, char *const *layers) {
         return a.st_uid == b.st_uid && a.st_gid == b.st_gid && a.st_mode == b.st_mode;
 }
 
-int layers_freeze(Store *s, int mfd, char ***ret) {
+int layers_freeze(Store *s, int mfd, uid_t range, char ***ret) {
         _cleanup_strv_free_ char **cur = NULL;
         int r = layers_read(mfd, "layers", &cur);
         if (r < 0)
@@ -288,7 +302,7 @@ int layers_freeze(Store *s, int mfd, char ***ret) {
         _cleanup_strv_free_ char **next = strv_append(NULL, id);
         for (char **l = cur; l && *l; l++)
                 next = strv_append(next, *l);
-        r = rootfs_switch(s, mfd, &(RootfsSwitch) { .layers = next, .freeze_id = id });
+        r = rootfs_switch(s, mfd, &(RootfsSwitch) { .layers = next, .freeze_id = id, .freeze_range = range });
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(next);
@@ -457,7 +471,18 @@ static int mark_image(Store *s, char *const *layers, const char *manifest) {
         return 0;
 }
 
-static int prune(Store *s) {
+/* Whether layer NAME below LDIR is a user's frozen one (LAYER_RANGE_FILE). */
+static bool layer_is_ranged(int ldir, const char *name) {
+        _cleanup_close_ int lfd = open_dir_nofollow(ldir, name);
+        uid_t base;
+        return lfd >= 0 && idmap_read_at(lfd, &base) >= 0;
+}
+
+/* Remove the layers nothing references: with RANGED a user's frozen ones,
+ * each through its own range (as a machine dir: store_rm_tree_in_range()),
+ * else the others (image layers, root's), directly.  Returns how many, or
+ * -errno. */
+static int prune_some(Store *s, bool ranged) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir == -ENOENT)
                 return 0;
@@ -471,18 +496,26 @@ static int prune(Store *s) {
         r = opendir_dup(ldir, &d);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *path = xasprintf("%s/images/layers", s->root);
         int removed = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, "..") || strv_contains(refs, de->d_name) ||
-                    layer_image_stored(s, ldir, de->d_name) != 0)
+                    layer_image_stored(s, ldir, de->d_name) != 0 || layer_is_ranged(ldir, de->d_name) != ranged)
                         continue;
-                r = rm_rf_at(ldir, de->d_name);
+                _cleanup_close_ int lfd = ranged ? open_dir_nofollow(ldir, de->d_name) : -EBADF;
+                r = !ranged ? rm_rf_at(ldir, de->d_name)
+                    : lfd < 0 ? lfd
+                              : store_rm_tree_in_range(lfd, ldir, path, de->d_name);
                 if (r < 0)
                         return r;
                 removed++;
         }
         return removed;
+}
+
+static int prune(Store *s) {
+        return prune_some(s, false);
 }
 
 static int clean_stale(Store *s) {
@@ -539,8 +572,9 @@ int layers_clean_stale(Store *s) {
         return as_layer_owner(s, clean_stale_call, s);
 }
 
-/* The layer store's entries, to count what a child removed. */
-static int count_layers(Store *s) {
+/* The layer store's entries, to count what a child removed; with HIDDEN
+ * also its scratch (.staging-*, .unpack-*), to see whether it is empty. */
+static int count_layers(Store *s, bool hidden) {
         _cleanup_close_ int ldir = layers_dir(s, false);
         if (ldir < 0)
                 return ldir == -ENOENT ? 0 : ldir;
@@ -551,7 +585,7 @@ static int count_layers(Store *s) {
         int n = 0;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
+                if (de->d_name[0] != '.' || (hidden && !streq(de->d_name, ".") && !streq(de->d_name, "..")))
                         n++;
         return n;
 }
@@ -564,14 +598,27 @@ static int prune_call(void *userdata) {
 int layers_prune(Store *s) {
         if (geteuid() == 0)
                 return prune(s);
-        int before = count_layers(s);
+        /* Frozen layers first, each through its range; then the image
+         * layers, through the store's. */
+        int ranged = prune_some(s, true);
+        if (ranged < 0)
+                return ranged;
+        int before = count_layers(s, false);
         if (before < 0)
                 return before;
         int r = as_layer_owner(s, prune_call, s);
         if (r < 0)
                 return r;
-        int after = count_layers(s);
-        return after < 0 ? after : before - after;
+        int after = count_layers(s, false);
+        if (after < 0)
+                return after;
+        /* The last layer gone: so may be the user's store range (userns.h),
+         * which a user with one range of subordinate IDs needs back for a
+         * machine.  Scratch a killed unpack left is the range's: it keeps it. */
+        int left = count_layers(s, true);
+        if (left == 0)
+                r = userns_image_range_release(s);
+        return left < 0 ? left : r < 0 ? r : ranged + before - after;
 }
 
 /* The kernel explains a refused filesystem configuration on the fs fd. */

@@ -60,6 +60,8 @@ typedef struct RootfsSwitch {
         bool populated;          /* ROOTFS_NEW below the machine dir, made and filled by the caller
                                   * (after rootfs_switch_recover()), becomes the rootfs; else a new
                                   * empty upper does */
+        uid_t freeze_range;      /* not 0: the new layer is a user's, its tree range FREEZE_RANGE's
+                                  * (LAYER_RANGE_FILE); the switch runs as that range's root */
         const char *freeze_id;   /* the old rootfs becomes layer ID's tree (created here); NULL: it is
                                   * removed */
 } RootfsSwitch;
@@ -79,15 +81,27 @@ int rootfs_switch_recover(Store *s, int mfd);
 /* Freeze the rootfs of machine dir MFD into a new layer (unless it holds no
  * change over its layers), leaving it an empty upper.  *ret gets the layer
  * list that now describes the machine's content.  Caller holds the
- * machine's lock and layers_lock(); the machine is stopped. */
-int layers_freeze(Store *s, int mfd, char ***ret);
+ * machine's lock and layers_lock(); the machine is stopped.  For a user
+ * (RANGE: the machine's, not 0) this runs as root of the machine's user
+ * namespace (userns_call()), and the new layer is made as a user's
+ * machine dir is: the dir the user's, the tree the range's. */
+int layers_freeze(Store *s, int mfd, uid_t range, char ***ret);
+
+/* A user's layer frozen from a machine (clone, snapshot --overlay) names
+ * its range in this file of its dir (idmap.h's format): its tree belongs
+ * to that range, as a machine's rootfs does, and the machines on it run in
+ * that range.  An image layer has none: its range is the image store's. */
+#define LAYER_RANGE_FILE "idmap"
+
 
 /* Give the new empty upper dir NAME below MFD the attributes of the root of
  * LAYERS' top layer (the root of the merged view comes from the upper). */
 int layers_init_upper(Store *s, int mfd, const char *name, char *const *layers);
 
-/* Remove every layer that no machine, snapshot or unfinished create lists.
- * Caller holds layers_lock().  Returns how many, or -errno. */
+/* Remove every layer that no machine, snapshot or unfinished create lists;
+ * for a user, when none is left, the image store's range goes back too
+ * (userns_image_range_release()).  Caller holds layers_lock().  Returns
+ * how many, or -errno. */
 int layers_prune(Store *s);
 /* Remove what a killed unpack left in the layer store: its hidden
  * entries (.staging-* of a layer not finished, .unpack-* of a pull), which

@@ -193,7 +193,8 @@ static bool is_opaque(int dirfd) {
  * not empty), as overlayfs merges them: the topmost layer that has the path
  * or hides it decides.  A whiteout hides, an opaque directory hides what
  * lies below it in lower layers, and a directory hides a lower layer's
- * non-directory of the same name.  *ret_st gets a directory's attributes. */
+ * non-directory of the same name.  *ret_st gets a directory's attributes,
+ * or a non-directory's (LOWER_OTHER) that stands where one should be. */
 static LowerKind lower_lookup(const LayerSpec *spec, const char *path, struct stat *ret_st) {
         _cleanup_free_ char *copy = xstrdup(path);
         _cleanup_strv_free_ char **comps = NULL;
@@ -215,8 +216,12 @@ static LowerKind lower_lookup(const LayerSpec *spec, const char *path, struct st
                         }
                         if (is_whiteout(&st))
                                 return LOWER_ABSENT;
-                        if (!S_ISDIR(st.st_mode))
-                                return i < dir_depth ? LOWER_ABSENT : LOWER_OTHER;
+                        if (!S_ISDIR(st.st_mode)) {
+                                if (i < dir_depth)
+                                        return LOWER_ABSENT;
+                                *ret_st = st;
+                                return LOWER_OTHER;
+                        }
                         if (i + 1 == n) {
                                 *ret_st = st;
                                 return LOWER_DIR;
@@ -238,8 +243,12 @@ static LowerKind lower_lookup(const LayerSpec *spec, const char *path, struct st
 static int make_parent(const LayerSpec *spec, int at, const char *name, const char *path, const char **ret_reason) {
         struct stat st;
         LowerKind k = spec->overlay_diff ? lower_lookup(spec, path, &st) : LOWER_ABSENT;
+        /* A symlink a lower layer planted is the flat unpack's "through a
+         * symlink": said alike. */
         if (k == LOWER_OTHER)
-                return *ret_reason = "a parent is not a directory in a lower layer", -ENOTDIR;
+                return *ret_reason = S_ISLNK(st.st_mode) ? "its path goes through a symlink of a lower layer"
+                                                         : "a parent is not a directory in a lower layer",
+                       -ENOTDIR;
         if (mkdirat(at, name, 0755) < 0) {
                 if (errno == EEXIST)
                         return 0;
@@ -353,6 +362,15 @@ static int entry_fail(const Applier *a, const char *name, int r, const char *rea
                                reason ? ": " : "");
 }
 
+/* An entry the layer may not have (its name or path leaves the tree or goes
+ * through a symlink, a whiteout names nothing): the image's fault, like a
+ * blob failing its check, hence -EBADMSG (a pull drops the image again,
+ * import-exit.h); R, in the message, says what the kernel or the check said. */
+static int entry_refuse(const Applier *a, const char *name, int r, const char *reason) {
+        (void) entry_fail(a, name, r, reason);
+        return -EBADMSG;
+}
+
 static int apply_xattrs(Applier *a, struct archive_entry *e, int fd) {
         const char *name;
         const void *value;
@@ -435,7 +453,7 @@ static int apply_whiteout_diff(Applier *a, int pfd, const char *dir, const char 
         }
         const char *victim = base + strlen(WHITEOUT_PREFIX);
         if (!*victim || streq(victim, ".") || streq(victim, ".."))
-                return entry_fail(a, raw, -EINVAL, "whiteout without a valid name");
+                return entry_refuse(a, raw, -EINVAL, "whiteout without a valid name");
         _cleanup_free_ char *vpath = *dir ? xasprintf("%s/%s", dir, victim) : xstrdup(victim);
         struct stat st;
         if (path_set_contains(&a->upper, vpath) || fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) >= 0)
@@ -461,7 +479,7 @@ static int apply_whiteout(Applier *a, int pfd, const char *dir, const char *base
         }
         const char *victim = base + strlen(WHITEOUT_PREFIX);
         if (!*victim || streq(victim, ".") || streq(victim, ".."))
-                return entry_fail(a, raw, -EINVAL, "whiteout without a valid name");
+                return entry_refuse(a, raw, -EINVAL, "whiteout without a valid name");
         _cleanup_free_ char *vpath = *dir ? xasprintf("%s/%s", dir, victim) : xstrdup(victim);
         /* Whiteouts hide lower layers only, never this layer's files. */
         if (path_set_contains(&a->upper, vpath))
@@ -480,9 +498,9 @@ static int apply_hardlink(Applier *a, int pfd, const char *base, const char *raw
         _cleanup_free_ char *target = NULL;
         int r = clean_name(hardlink, &target, &reason);
         if (r < 0)
-                return entry_fail(a, raw, r, reason);
+                return entry_refuse(a, raw, r, reason);
         if (!*target)
-                return entry_fail(a, raw, -EPERM, "hard link to the root directory");
+                return entry_refuse(a, raw, -EPERM, "hard link to the root directory");
         if (path_set_contains(&a->skipped, target)) {
                 _cleanup_free_ char *p = strdup_printable(raw);
                 log_warning("%s: skipping hard link '%s' to a skipped device node.", a->spec->label, p);
@@ -494,13 +512,15 @@ static int apply_hardlink(Applier *a, int pfd, const char *base, const char *raw
                 abort();
         /* The cache holds one dir; the target's parent gets its own fd. */
         _cleanup_close_ int tfd = *tdir ? openat2_beneath(a->rootfd, tdir, O_PATH | O_DIRECTORY) : -EBADF;
+        if (*tdir && (tfd == -ELOOP || tfd == -EXDEV))
+                return entry_refuse(a, raw, tfd, "hard link target goes through a symlink");
+        /* A link into a lower layer is no fault of the image's: a flat
+         * unpack (--copy) makes it, so the image stays. */
         if (*tdir && tfd < 0)
                 return entry_fail(a, raw, tfd,
-                                  tfd == -ELOOP || tfd == -EXDEV ? "hard link target goes through a symlink"
-                                  : a->spec->overlay_diff        ? "hard link to a file of a lower layer, which a "
-                                                                   "layered machine cannot have (make a flat one "
-                                                                   "with --copy)"
-                                                                 : "hard link target not found");
+                                  a->spec->overlay_diff ? "hard link to a file of a lower layer, which a layered "
+                                                          "machine cannot have (make a flat one with --copy)"
+                                                        : "hard link target not found");
         if (linkat(*tdir ? tfd : a->rootfd, tbase, pfd, base, 0) < 0)
                 return entry_fail(a, raw, -errno,
                                   a->spec->overlay_diff && errno == ENOENT
@@ -553,7 +573,7 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         _cleanup_free_ char *path = NULL;
         int r = clean_name(raw, &path, &reason);
         if (r < 0)
-                return entry_fail(a, raw, r, reason);
+                return entry_refuse(a, raw, r, reason);
         if (a->spec->limit) {
                 r = unpack_limit_charge(a->spec->limit, a->spec->label, raw, archive_entry_size(e));
                 if (r < 0)
@@ -588,6 +608,8 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         int pfd = open_parent(a, dir, !whiteout || a->spec->overlay_diff, &reason);
         if (pfd == -ENOENT && whiteout)
                 return 0; /* hiding what does not exist */
+        if (pfd == -ELOOP || pfd == -EXDEV || pfd == -ENOTDIR)
+                return entry_refuse(a, raw, pfd, reason);
         if (pfd < 0)
                 return entry_fail(a, raw, pfd, reason);
 
@@ -669,7 +691,7 @@ static int apply_entry(Applier *a, struct archive *ar, struct archive_entry *e) 
         case AE_IFLNK: {
                 const char *target = archive_entry_symlink(e);
                 if (isempty(target))
-                        return entry_fail(a, raw, -EINVAL, "symlink without a target");
+                        return entry_refuse(a, raw, -EINVAL, "symlink without a target");
                 /* Stored verbatim: berth never follows it on the host side. */
                 if (symlinkat(target, pfd, base) < 0)
                         return entry_fail(a, raw, -errno, "cannot create the symlink");

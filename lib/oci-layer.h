@@ -63,6 +63,8 @@ typedef struct LayerSpec {
 #define OVERLAY_OPAQUE_XATTR "user.overlay.opaque"
 
 /* Apply the layer read through READ to the tree at ROOTFD.  Returns 0, or
- * -errno after logging why.  On failure the tree is left half-written: the
+ * -errno after logging why: -EBADMSG for what is the image's fault (a
+ * failed check, an entry refused as above: the message gives the entry's
+ * own reason and error).  On failure the tree is left half-written: the
  * caller throws it away. */
 int layer_apply(int rootfd, const LayerSpec *spec, LayerReadFunc read, void *userdata);

@@ -105,31 +105,9 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
         return 0;
 }
 
-int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
-        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
-        uid_t base, image_base;
-        /* A user's machine of image layers shares the image store's range
-         * (userns_image_range()): the store's claim covers it, and a claim
-         * of its own would find the range taken and move the machine away
-         * from the IDs its layers have. */
-        if (geteuid() != 0 && idmap_read_at(machine_dir_fd, &base) >= 0 &&
-            idmap_read_at(s->images_fd, &image_base) >= 0 && base == image_base) {
-                *ret_base = base;
-                return 0;
-        }
-        return userns_ensure_range_at(s->machines_fd, machines, machine_dir_fd, ret_base);
-}
-
-int userns_image_range(Store *s, uid_t *ret_base) {
-        if (geteuid() == 0) {
-                *ret_base = 0;
-                return 0;
-        }
-        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
-        return userns_ensure_range_at(s->machines_fd, machines, s->images_fd, ret_base);
-}
-
-int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {
+/* userns_ensure_range_at(); a SHARED machine keeps a range another holds. */
+static int ensure_range(int machines_fd, const char *machines_path, int machine_dir_fd, bool shared,
+                        uid_t *ret_base) {
         _cleanup_free_ char *owner = NULL;
         int r = fd_get_path(machine_dir_fd, &owner);
         if (r < 0)
@@ -145,6 +123,8 @@ int userns_ensure_range_at(int machines_fd, const char *machines_path, int machi
         r = idmap_read_at(machine_dir_fd, &base);
         if (r >= 0) {
                 r = uid_registry_claim(&reg, base, owner);
+                if (r == -EADDRINUSE && shared)
+                        r = 0;
                 if (r != -EADDRINUSE) {
                         if (r < 0)
                                 return log_error_errno(r, "Failed to register the UID range of %s: %m", owner);
@@ -173,3 +153,83 @@ int userns_ensure_range_at(int machines_fd, const char *machines_path, int machi
         return 0;
 }
 
+int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base) {
+        return ensure_range(machines_fd, machines_path, machine_dir_fd, false, ret_base);
+}
+
+int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        uid_t base, image_base;
+        /* A user's machine of image layers shares the image store's range
+         * (userns_image_range()): the store's claim covers it, and a claim
+         * of its own would find the range taken and move the machine away
+         * from the IDs its layers have. */
+        if (geteuid() != 0 && idmap_read_at(machine_dir_fd, &base) >= 0 &&
+            idmap_read_at(s->images_fd, &image_base) >= 0 && base == image_base) {
+                *ret_base = base;
+                return 0;
+        }
+        /* So do machines that share a range for good (USERNS_SHARED_FILE):
+         * whichever holds the claim covers the others (the registry counts
+         * every machine dir with the range as a holder). */
+        bool shared = geteuid() != 0 &&
+                      faccessat(machine_dir_fd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        return ensure_range(s->machines_fd, machines, machine_dir_fd, shared, ret_base);
+}
+
+int userns_image_range(Store *s, uid_t *ret_base) {
+        if (geteuid() == 0) {
+                *ret_base = 0;
+                return 0;
+        }
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        return userns_ensure_range_at(s->machines_fd, machines, s->images_fd, ret_base);
+}
+
+int userns_image_range_check(Store *s) {
+        uid_t base;
+        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) >= 0)
+                return 0;
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        int r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+        return allocate_range(s->machines_fd, machines, &reg, &base);
+}
+
+int userns_image_range_release(Store *s) {
+        uid_t base;
+        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) < 0)
+                return 0;
+        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        /* Under the registry's lock: no allocation reads the idmap files
+         * while the store's goes. */
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        int r = uid_registry_open(NULL, &reg);
+        if (r < 0)
+                return r;
+        /* A machine dir with the range (a machine of the store's layers,
+         * made or being made) keeps it, whatever the layer store holds, and
+         * so does a dir of the store with it (a template's tree being built);
+         * so does one whose idmap cannot be read (logged). */
+        _cleanup_free_ char *images = xasprintf("%s/images", s->root);
+        _cleanup_(id_intervals_done) IdIntervals used = {};
+        r = collect_root_ranges(s->machines_fd, machines, &used);
+        if (r >= 0)
+                r = collect_root_ranges(s->images_fd, images, &used);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < used.n; i++)
+                if (used.v[i].start <= base && base < used.v[i].end)
+                        return 0;
+        if (unlinkat(s->images_fd, "idmap", 0) < 0)
+                return log_error_errno(errno, "Failed to remove %s/images/idmap: %m", s->root);
+        /* Killed here, the entry is stale (its owner has no idmap): the
+         * next allocation reclaims it. */
+        r = uid_registry_release(&reg, base);
+        if (r < 0)
+                log_warning_errno(r, "Failed to release UID range %u of %s/images, the next allocation reclaims "
+                                  "it: %m", (unsigned) base, s->root);
+        return 0;
+}

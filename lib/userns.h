@@ -27,16 +27,37 @@
  * Serialized across the host by the registry's lock.  Logs its errors. */
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
 
+/* This file in a user's machine dir says the machine shares its range with
+ * other machines of the user for good (a user's clone --overlay and its
+ * source: their layer's files carry the range's IDs on disk, and without
+ * idmapped mounts no machine can see them in another range).
+ * userns_ensure_range() then never moves it to a range of its own. */
+#define USERNS_SHARED_FILE "range-shared"
+
 /* The same for a machine dir that is no store's (berth-oci's state dir of a
  * container): MACHINES_FD is the dir that holds it and its siblings, whose
  * idmap files count as taken too; MACHINES_PATH names it in messages. */
 int userns_ensure_range_at(int machines_fd, const char *machines_path, int machine_dir_fd, uid_t *ret_base);
 
 /* A user's image store (ROOT/images) has a range of its own, allocated and
- * registered as a machine's (its "idmap" file in ROOT/images): layers are
+ * registered as a machine's (its "idmap" file in ROOT/images) when its
+ * first layer is unpacked, and given back when its last one goes: layers are
  * unpacked as root of a namespace mapped to it, so their files belong to
  * it on disk, and the user's machines made from those layers boot in it,
  * as run instances boot in their base's (without host root there is no
  * idmapped mount to show a layer in another range).  Root's store needs
  * none: *RET_BASE is 0.  Logs its errors. */
 int userns_image_range(Store *s, uid_t *ret_base);
+
+/* Whether userns_image_range() would find a range, without claiming one:
+ * so that a pull fails before fetching anything, and a pull that then
+ * fails takes no range from the user's machines.  Logs its errors. */
+int userns_image_range_check(Store *s);
+
+/* Give the image store's range back (its idmap and its registry entry)
+ * once nothing has it: the layer store is empty (the caller knows: it
+ * holds layers_lock(), under which every layer is made and every user's
+ * machine of layers is given the range) and no machine dir of ROOT/machines
+ * (staging ones included) nor dir of ROOT/images (a template build) has it.  The next unpack claims one again.
+ * Nothing to do for root or a store without one.  0 or -errno (logged). */
+int userns_image_range_release(Store *s);

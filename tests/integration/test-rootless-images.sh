@@ -102,8 +102,7 @@ check "with /run/containers/\$UID/auth.json it pulls${decoy:+ (beside a decoy of
 check "rmi it again" ub rmi $PROXY/bb:1
 rm -rf "/run/containers/$UID_U" ${decoy:+"$decoy"}
 rmdir /run/containers 2>/dev/null
-check_output_contains "building a template's image stays root's: said so" "needs root" \
-        ub images build busybox
+# (images build as a user: test-rootless-store.sh)
 
 # --- a layered machine of it -------------------------------------------------
 check "create box --image" ub create box --image $REG/bb:1 --set Network.Mode=none
@@ -165,8 +164,10 @@ check "the store's range stays registered, the store's own" \
         grep -qx "OWNER=$USTORE" "$STATE/uid-ranges/$(printf %08x "$ibase")"
 
 # --- hostile layers ------------------------------------------------------------
-ub pull $REG/escape:1 >"$W/escape.out" 2>&1
-check "pull of a layer with a symlink out of the tree: refused (1) or done (0)" test $? -le 1
+check_output_contains "pull of a layer with a symlink out of the tree: refused, naming the entry" \
+        "entry 'esc/through': its path goes through a symlink" ub pull $REG/escape:1
+check_eq "... and not stored" "" \
+        "$(ub images --json | jq -r --arg r "$REG/escape:1" '.[] | select(.reference == $r) | .reference')"
 check_eq "the canary dir is as it was" "canary untouched" \
         "$(cd "$CANARY" && echo $(ls) $(cat canary))"
 check_eq "no symlink in the layer store points out of it, nor was followed" "" \
@@ -197,7 +198,7 @@ check "rmi of the image, now unused" ub rmi $REG/bb:1
 check_eq "the user's store no longer lists it" "" \
         "$(ub images --json | jq -r --arg r "$REG/bb:1" '.[] | select(.reference == $r) | .reference')"
 check_eq "its layer went with it" "" "$(ls "$LAYERS" 2>&1 | grep -x "$layer")"
-check "rmi of the others" ub rmi $REG/devices:1 $REG/escape:1 $REG/outside:1
+check "rmi of the others" ub rmi $REG/devices:1 $REG/outside:1
 check "images prune" ub images prune
 check "images prune --all" ub images prune --all
 check_eq "the user's store is empty" "[]" "$(ub images --json | jq -c .)"

@@ -125,14 +125,19 @@ static bool outside_untouched(const char *tmp) {
                st.st_size == 5;
 }
 
-#define REFUSED(desc, err, logpart, ...)                                                                     \
+/* An entry the layer may not have is the image's fault: -EBADMSG, with the
+ * entry's own error ERR in the message.  FAILED: any other failure, -ERR. */
+#define REFUSED_AS(desc, ret, err, logpart, ...)                                                             \
         ({                                                                                                  \
                 const Entry _e[] = { __VA_ARGS__ };                                                         \
                 int _r = apply(tmp, logfd, _e, ELEMENTSOF(_e));                                             \
-                if (!TEST_ASSERT(_r == -(err) && logged(logfd, logpart) && outside_untouched(tmp),          \
+                if (!TEST_ASSERT(_r == -(ret) && logged(logfd, logpart) && logged(logfd, strerror(err)) &&  \
+                                         outside_untouched(tmp),                                            \
                                  "refuses %s (%s)", desc, strerrorname_np(err)))                            \
                         tap_diag("r=%d", _r);                                                               \
         })
+#define REFUSED(desc, err, logpart, ...) REFUSED_AS(desc, EBADMSG, err, logpart, __VA_ARGS__)
+#define FAILED(desc, err, logpart, ...) REFUSED_AS(desc, err, err, logpart, __VA_ARGS__)
 
 static void test_refused(const char *tmp, int logfd) {
         REFUSED("\"../x\"", EPERM, "entry '../x': '..' component", { "../x", 'f', NULL });
@@ -163,7 +168,7 @@ static void test_refused(const char *tmp, int logfd) {
         char longname[300];
         memset(longname, 'n', sizeof longname - 1);
         longname[sizeof longname - 1] = 0;
-        REFUSED("a 299-byte name component", ENAMETOOLONG, "cannot create the file", { longname, 'f', NULL });
+        FAILED("a 299-byte name component", ENAMETOOLONG, "cannot create the file", { longname, 'f', NULL });
 
         /* The entry is named in the message with its controls masked. */
         REFUSED("\"../\" with an escape sequence, masked in the log", EPERM,
@@ -274,8 +279,12 @@ static void test_overlay_diff(const char *tmp, int logfd) {
 
         const Entry through[] = { { "etc/sym/x", 'f', NULL } };
         r = apply_diff(tmp, logfd, lfd, through, ELEMENTSOF(through));
-        TEST_ASSERT(r == -ENOTDIR && logged(logfd, "not a directory in a lower layer"),
-                    "a path through a lower layer's symlink is refused (r=%d)", r);
+        TEST_ASSERT(r == -EBADMSG && logged(logfd, "through a symlink of a lower layer"),
+                    "a path through a lower layer's symlink is refused as the image's fault (r=%d)", r);
+        const Entry under[] = { { "etc/gone/x", 'f', NULL } };
+        r = apply_diff(tmp, logfd, lfd, under, ELEMENTSOF(under));
+        TEST_ASSERT(r == -EBADMSG && logged(logfd, "not a directory in a lower layer"),
+                    "a path under a lower layer's file is refused as the image's fault (r=%d)", r);
         const Entry link[] = { { "h", 'h', "etc/gone" } };
         r = apply_diff(tmp, logfd, lfd, link, ELEMENTSOF(link));
         TEST_ASSERT(r == -ENOENT && logged(logfd, "lower layer") && logged(logfd, "--copy"),
