@@ -70,6 +70,9 @@ int verb_rm(Context *ctx, int argc, char **argv) {
          * configuration still says where they are. */
         if (gc_machine_scratch(&ctx->store, name, stdout) < 0)
                 return ERR_FAILED;
+        /* And what a killed supervisor left running (the machine's init). */
+        if (gc_machine_cgroup(&ctx->store, name, stdout) < 0)
+                return ERR_FAILED;
 
         if (machine_remove(&ctx->store, name) < 0)
                 return ERR_FAILED;

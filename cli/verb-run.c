@@ -260,7 +260,11 @@ int verb_gc(Context *ctx, int argc, char **argv) {
                 log_error("Failed to list machines.");
                 return ERR_FAILED;
         }
-        n = gc_run_instances(&ctx->store, report);
+        /* The processes of killed supervisors' machines first: their
+         * instances and network can go only after them. */
+        n = gc_machine_cgroups(&ctx->store, report);
+        if (n >= 0)
+                n = gc_run_instances(&ctx->store, report);
         if (n >= 0)
                 n = gc_pasta(&ctx->store, report);
         if (n < 0) {

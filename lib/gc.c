@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "cgroup.h"
 #include "cni.h"
 #include "fs.h"
 #include "gc.h"
@@ -104,6 +106,37 @@ static int pasta_gc(Store *store, const char *name, FILE *report) {
 
 int gc_pasta(Store *store, FILE *report) {
         return for_each_stopped(store, report, pasta_gc);
+}
+
+int gc_machine_cgroup(Store *store, const char *name, FILE *report) {
+        /* A user's machine has no cgroup of berth's own: its unit's, or none. */
+        if (geteuid() != 0)
+                return 0;
+        _cleanup_free_ char *cgname = store_cgroup_name(store, name);
+        _cleanup_free_ char *group = xasprintf(CGROUP_TOP "/%s", cgname);
+        MachineCgroup m = { .group = group };
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (cgroup_machine_pids(&m, &pids, &n) < 0)
+                return 0; /* none left (or never made: unit mode) */
+        int r = cgroup_machine_destroy(&m);
+        if (r < 0)
+                return log_full_errno(report ? LOG_ERR : LOG_DEBUG, r,
+                                      "Failed to remove the cgroup %s that machine %s left: %m", group, name);
+        if (report && n > 0)
+                fprintf(report, "Ended the %zu process%s machine %s left running without its supervisor.\n", n,
+                        n == 1 ? "" : "es", name);
+        else if (report)
+                fprintf(report, "Removed the cgroups machine %s left.\n", name);
+        return 1;
+}
+
+static int cgroup_gc(Store *store, const char *name, FILE *report) {
+        return gc_machine_cgroup(store, name, report) > 0;
+}
+
+int gc_machine_cgroups(Store *store, FILE *report) {
+        return for_each_stopped(store, report, cgroup_gc);
 }
 
 int gc_snapshot_staging(int mfd, int sdir) {

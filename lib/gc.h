@@ -28,6 +28,17 @@ int gc_cni(Store *store, FILE *report);
  * was killed.  Returns how many, or -EIO if the machines cannot be listed. */
 int gc_pasta(Store *store, FILE *report);
 
+/* The cgroups of machine NAME, which does not run (the caller holds its
+ * lock), as a killed direct-mode supervisor left them: whatever still runs
+ * there (the machine's init goes on without its supervisor) is killed and
+ * the groups removed.  1 if there were any, 0 if not, -errno (logged, as an
+ * error only with REPORT). */
+int gc_machine_cgroup(Store *store, const char *name, FILE *report);
+
+/* The same for every machine that does not run.  Returns how many, or -EIO
+ * if the machines cannot be listed. */
+int gc_machine_cgroups(Store *store, FILE *report);
+
 /* Leftovers of killed snapshots in the snapshots dir SDIR of the machine
  * dir MFD (the machine's lock held; a user's through its range).  Returns
  * how many went. */

@@ -101,15 +101,23 @@ wait $rpid 2>/dev/null
 check "a killed supervisor leaves its scratch layers" test -d "$TEST_TMP/scratch/scr1@"*
 # Layer dirs are named like the machine's cgroup: NAME@HASH-OF-THE-ROOT here.
 cgsuffix=$(cd "$TEST_TMP/scratch" && echo scr1@*); cgsuffix=${cgsuffix#scr1}
+# Its cgroups (direct mode), where the machine's init may run on without it.
+leftover_cgroups() { find /sys/fs/cgroup -maxdepth 4 -type d -path "*/berth/$1$cgsuffix" 2>/dev/null; }
+check "and its cgroups" test -n "$(leftover_cgroups scr1)"
 check "berth rm removes them with the machine" berth rm scr1
 check_eq "the scratch directory is empty" "" "$(ls -A "$TEST_TMP/scratch")"
+check_eq "and the cgroups are gone (what ran there ended)" "" "$(leftover_cgroups scr1)"
 "$BERTH" run --name scr2 base -- sleep 60 >/dev/null 2>&1 &
 rpid=$!
 wait_for 20 is_running scr2
 kill -9 $rpid "$(supervisor_of scr2)"
 wait $rpid 2>/dev/null
 check "berth and the supervisor killed: layers and instance stay" test -d "$TEST_TMP/scratch/scr2@"*
-check_output_contains "berth gc removes the layers" "Removed the leftover scratch layers of machine scr2" berth gc
+out=$(berth gc)
+check_output_contains "berth gc removes the layers" "Removed the leftover scratch layers of machine scr2" echo "$out"
+check_output_contains "and ends the machine its killed supervisor left" \
+        "(process|processes) machine scr2 left running without its supervisor|Removed the cgroups machine scr2 left" echo "$out"
+check_eq "whose cgroups are gone" "" "$(leftover_cgroups scr2)"
 check_eq "and the instance" "base" "$(ls "$BERTH_ROOT/machines")"
 check_eq "the scratch directory is empty" "" "$(ls -A "$TEST_TMP/scratch")"
 # Where a machine's layers would be, something berth did not make stays.
