@@ -693,6 +693,32 @@ int cgroup_machine_is_frozen(const MachineCgroup *m) {
         return v2 ? !!startswith(buf, "1") : !startswith(buf, "THAWED");
 }
 
+/* The dir of hierarchy I that cgroup_machine_destroy() removes: GROUP itself
+ * in direct mode, GROUP/payload when delegated (the supervisor's own leaf
+ * goes with the unit).  Opens its parent (RET_PARENT) and names the leaf
+ * (RET_LEAF, within *RET_FREE); -ENOENT if it is not there. */
+static int destroy_target(const Hierarchy *i, const MachineCgroup *m, int *ret_parent, const char **ret_leaf,
+                          char **ret_free) {
+        char *parent = group_dir(i, m);
+        if (!parent)
+                return -ENOENT;
+        const char *leaf = "payload";
+        if (!m->delegated) {
+                char *slash = strrchr(parent, '/');
+                *slash = 0;
+                leaf = slash + 1;
+        }
+        int pfd = open_dir_nofollow(AT_FDCWD, parent);
+        if (pfd < 0) {
+                free(parent);
+                return pfd;
+        }
+        *ret_parent = pfd;
+        *ret_leaf = leaf;
+        *ret_free = parent;
+        return 0;
+}
+
 int cgroup_machine_destroy(const MachineCgroup *m) {
         _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
         int n = hierarchies_get(&h);
@@ -702,37 +728,34 @@ int cgroup_machine_destroy(const MachineCgroup *m) {
         if (cgroup_machine_is_frozen(m) > 0)
                 (void) cgroup_machine_freeze(m, false);
         int ret = 0;
-        for (Hierarchy *i = h; i->mount; i++) {
-                _cleanup_free_ char *gdir = group_dir(i, m);
-                if (!gdir)
-                        continue;
-                /* Ours entirely in direct mode; in a delegated group only the payload
-                 * (the supervisor's own leaf goes with the unit). */
-                _cleanup_free_ char *parent = xstrdup(gdir);
-                const char *leaf = "payload";
-                if (!m->delegated) {
-                        char *slash = strrchr(parent, '/');
-                        *slash = 0;
-                        leaf = slash + 1;
+        /* v2 first: its cgroup.kill is atomic against forks, where v1's
+         * hierarchies can only be read and signalled pid by pid. */
+        for (int pass = 0; pass < 2; pass++)
+                for (Hierarchy *i = h; i->mount; i++) {
+                        if (pass == 0 && !i->v2)
+                                continue;
+                        _cleanup_close_ int pfd = -EBADF;
+                        _cleanup_free_ char *parent = NULL;
+                        const char *leaf;
+                        if (destroy_target(i, m, &pfd, &leaf, &parent) < 0)
+                                continue;
+                        _cleanup_close_ int mfd = open_dir_nofollow(pfd, leaf);
+                        if (mfd < 0)
+                                continue;
+                        kill_all(mfd, i->v2);
+                        if (pass == 0)
+                                continue;
+                        int r = -EBUSY;
+                        for (int tries = 0; tries < 200; tries++) {
+                                r = rmdir_tree(pfd, leaf);
+                                if (r != -EBUSY)
+                                        break;
+                                /* Killed tasks take a moment to leave the cgroup. */
+                                nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
+                        }
+                        if (r < 0 && ret == 0)
+                                ret = log_debug_errno(r, "Failed to remove cgroup %s/%s: %m", parent, leaf);
                 }
-                _cleanup_close_ int pfd = open_dir_nofollow(AT_FDCWD, parent);
-                if (pfd < 0)
-                        continue;
-                _cleanup_close_ int mfd = open_dir_nofollow(pfd, leaf);
-                if (mfd < 0)
-                        continue;
-                kill_all(mfd, i->v2);
-                int r = -EBUSY;
-                for (int tries = 0; tries < 200; tries++) {
-                        r = rmdir_tree(pfd, leaf);
-                        if (r != -EBUSY)
-                                break;
-                        /* Killed tasks take a moment to leave the cgroup. */
-                        nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
-                }
-                if (r < 0 && ret == 0)
-                        ret = log_debug_errno(r, "Failed to remove cgroup %s/%s: %m", parent, leaf);
-        }
         return ret;
 }
 

@@ -114,6 +114,12 @@ int gc_machine_cgroup(Store *store, const char *name, FILE *report) {
                 return 0;
         _cleanup_free_ char *cgname = store_cgroup_name(store, name);
         _cleanup_free_ char *group = xasprintf(CGROUP_TOP "/%s", cgname);
+        /* Only what this root's killed supervisor recorded as its machine's
+         * (the runtime state outlives it): a cgroup name alone could be
+         * another root's (NAME@HASH-OF-THE-ROOT, a 32-bit hash). */
+        RuntimeState st;
+        if (runtime_state_read(store->run_fd, name, &st) < 0 || st.delegated || !streq(st.cgroup, group))
+                return 0;
         MachineCgroup m = { .group = group };
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
