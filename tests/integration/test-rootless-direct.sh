@@ -43,7 +43,8 @@ else
                 "loginctl enable-linger $U" "'berth set d Boot=no' or another Init="; do
                 check_eq "it says: $want" yes "$(grep -qF -- "$want" <<<"$out" && echo yes)"
         done
-        check_eq "and says nothing of a boot" "" "$(grep -E 'started \(init|init exited' <<<"$out")"
+        check_eq "and says nothing of a boot, nor that d runs" "" \
+                "$(grep -E 'started \(init|init exited|runs without resource limits' <<<"$out")"
         check_eq "d is stopped" stopped "$(ub list --json | jq -r '.[] | select(.name == "d") | .state')"
         check_eq "its init never ran (no console log)" "no" \
                 "$([ -e "$URUN/berth/d/console.log" ] && echo yes || echo no)"
