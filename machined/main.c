@@ -583,7 +583,7 @@ static int check_init_cgroup(const Machine *m) {
                                "you), but without your systemd berth runs the machine in your own cgroup, %s, "
                                "which is not yours to write.  Run berth under your systemd ('systemd --user': "
                                "log in with a session, or 'loginctl enable-linger %s'), or from a cgroup "
-                               "delegated to you; or %s.",
+                               "delegated to you (one such machine in each); or %s.",
                                name, dir, pw ? pw->pw_name : "$USER", without);
 }
 
