@@ -458,12 +458,13 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
                 return ERR_FAILED;
         if (mode == RUN_MODE_UNIT)
                 return start_unit(ctx, name, privileged, o);
-        /* Said once, here: the supervisor cannot make cgroups for a user. */
-        if (geteuid() != 0 && !ctx->quiet)
+        r = start_direct(ctx, name, o, logfd, privileged);
+        /* Said once, here, once it runs: the supervisor cannot make cgroups
+         * for a user. */
+        if (r == 0 && geteuid() != 0 && !ctx->quiet)
                 log_notice("Without root and a delegated cgroup, machine '%s' runs without resource limits "
                            "([Resources] is not applied).", name);
-
-        return start_direct(ctx, name, o, logfd, privileged);
+        return r;
 }
 
 int machine_stop(Context *ctx, const char *name, unsigned timeout_sec, bool force_kill) {

@@ -941,7 +941,8 @@ int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret) {
         return -ENODATA;
 }
 
-int cgroup_unified_of(pid_t pid, char **ret) {
+/* PID's cgroup in the unified hierarchy, "" for its root. */
+static int unified_of(pid_t pid, char **ret) {
         char path[64];
         if (pid == 0)
                 snprintf(path, sizeof path, "/proc/self/cgroup");
@@ -957,13 +958,52 @@ int cgroup_unified_of(pid_t pid, char **ret) {
                         *e++ = 0;
                 const char *p = startswith(line, "0::/");
                 if (p) {
-                        if (isempty(p) || path_has_dotdot(p))
+                        if (path_has_dotdot(p))
                                 return -EINVAL;
                         *ret = xstrdup(p);
                         return 0;
                 }
         }
         return -ENOENT;
+}
+
+int cgroup_unified_of(pid_t pid, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r = unified_of(pid, &p);
+        if (r < 0)
+                return r;
+        if (isempty(p))
+                return -EINVAL;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int cgroup_own_is_writable(char **ret_dir) {
+        _cleanup_(hierarchies_freep) Hierarchy *h = NULL;
+        int n = hierarchies_get(&h);
+        if (n < 0)
+                return n;
+        const Hierarchy *v2 = NULL;
+        for (const Hierarchy *i = h; i->mount && !v2; i++)
+                if (i->v2)
+                        v2 = i;
+        if (!v2)
+                return -ENOENT;
+        _cleanup_free_ char *rel = NULL;
+        int r = unified_of(0, &rel);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = isempty(rel) ? xstrdup(v2->mount) : xasprintf("%s/%s", v2->mount, rel);
+        _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dir);
+        /* Both: a child cgroup is made in DIR, and moving a process there
+         * from DIR needs DIR's cgroup.procs too (the common ancestor). */
+        bool writable = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) >= 0 &&
+                        faccessat(AT_FDCWD, procs, W_OK, AT_EACCESS) >= 0;
+        if (!writable && errno != EACCES && errno != EPERM && errno != EROFS)
+                return -errno;
+        if (ret_dir)
+                *ret_dir = TAKE_PTR(dir);
+        return writable;
 }
 
 int cgroup_subgroup_of(pid_t pid, const char *group, char **ret) {

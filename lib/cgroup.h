@@ -126,6 +126,11 @@ int cgroup_machine_cpu_usage_nsec(const MachineCgroup *m, uint64_t *ret);
 /* The cgroup of PID (0: ourselves) in the unified hierarchy, as our cgroup
  * namespace shows it, without the leading '/'. */
 int cgroup_unified_of(pid_t pid, char **ret);
+/* Whether we may make cgroups in our own cgroup of the unified hierarchy
+ * and move processes into them, as a guest's systemd does in the cgroup
+ * namespace rooted there: 1 or 0, and that cgroup's directory in
+ * *RET_DIR (optional); -ENOENT without a mounted unified hierarchy. */
+int cgroup_own_is_writable(char **ret_dir);
 /* Where PID is below GROUP in the unified hierarchy: "" for GROUP itself,
  * else "/payload" and the like; -EXDEV if it is not inside GROUP. */
 int cgroup_subgroup_of(pid_t pid, const char *group, char **ret);

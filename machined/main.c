@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -68,6 +69,13 @@ static int parse_args(int argc, char **argv, SupervisorArgs *a) {
         return 0;
 }
 
+/* systemd, by the name of the binary the init resolves to in the rootfs
+ * (rootfs_check()): it says when it has booted, takes its own signals, and
+ * needs a cgroup tree of its own. */
+static bool init_is_systemd(const char *init_name) {
+        return init_name && strstr(init_name, "systemd");
+}
+
 /* Pick how this init is asked to power off and reboot.  sysvinit (the binary
  * is named init) ignores the signals others take: it gets telinit's runlevel
  * request on /run/initctl, with a signal only while it has no FIFO (early in
@@ -79,7 +87,7 @@ static void pick_shutdown(const MachineConfig *c, const char *init_name, Runtime
         if (streq(init_name, "berth-stub")) {
                 poweroff = SIGTERM;
                 reboot = SIGINT;
-        } else if (strstr(init_name, "systemd")) {
+        } else if (init_is_systemd(init_name)) {
                 poweroff = SIGRTMIN + 4; /* systemd: poweroff.target */
                 reboot = SIGINT;         /* ctrl-alt-del.target */
         } else if (streq(init_name, "busybox")) {
@@ -544,6 +552,41 @@ static int machine_load(Machine *m) {
         return 0;
 }
 
+/* A user's machine in direct mode has no cgroup of its own: its init runs
+ * in ours, the root of its cgroup namespace.  systemd there makes its
+ * init.scope and moves itself in, and exits at once ("Failed to create
+ * /init.scope control group: Permission denied") when our cgroup is not the
+ * user's to write: no systemd delegated it.  Said before anything runs. */
+static int check_init_cgroup(const Machine *m) {
+        const char *name = m->args->name;
+        if (!m->rootless || m->args->unit || !init_is_systemd(m->init_name))
+                return 0;
+        /* A run instance is thrown away: its base's config is not the fix. */
+        _cleanup_free_ char *without = m->base ? xstrdup("run the command without --boot (under berth's own init)")
+                                               : xasprintf("boot the machine without systemd: 'berth set %s Boot=no' "
+                                                           "or another Init=",
+                                                           name);
+        _cleanup_free_ char *dir = NULL;
+        int r = cgroup_own_is_writable(&dir);
+        if (r == -ENOENT)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "Machine %s boots systemd, which needs a cgroup v2 tree, and this host mounts "
+                                       "no unified cgroup hierarchy: %s.",
+                                       name, without);
+        if (r < 0)
+                return log_error_errno(r, "Failed to check whether your cgroup is yours to write: %m");
+        if (r > 0)
+                return 0;
+        const struct passwd *pw = getpwuid(geteuid());
+        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                               "Machine %s boots systemd, which needs a cgroup it may write (one delegated to "
+                               "you), but without your systemd berth runs the machine in your own cgroup, %s, "
+                               "which is not yours to write.  Run berth under your systemd ('systemd --user': "
+                               "log in with a session, or 'loginctl enable-linger %s'), or from a cgroup "
+                               "delegated to you (one such machine in each); or %s.",
+                               name, dir, pw ? pw->pw_name : "$USER", without);
+}
+
 /* Lock the rootfs and the runtime dir, check the rootfs, and write the
  * runtime state that tells berth the machine runs. */
 static int machine_claim(Machine *m) {
@@ -569,6 +612,9 @@ static int machine_claim(Machine *m) {
                 return log_error_errno(r, "Failed to read the layers of '%s': %m", base ?: a->name);
         /* Boot=no: berth's minimal init runs [Exec] Command=; no init needed. */
         r = layers_rootfs_check(&m->store, m->machine_dir, a->stub || !m->cfg.boot ? NULL : m->cfg.init, &m->init_name);
+        if (r < 0)
+                return r;
+        r = check_init_cgroup(m);
         if (r < 0)
                 return r;
 
@@ -816,7 +862,7 @@ static int machine_setup(Machine *m) {
                 return m->sfd;
         launch_params_init(m, uuid);
         /* systemd says READY=1 when it has booted; other inits are "up" at exec. */
-        m->guest_notifies = strstr(m->init_name, "systemd");
+        m->guest_notifies = init_is_systemd(m->init_name);
         return 0;
 }
 
@@ -1042,8 +1088,11 @@ static int prepare_reboot(Machine *m) {
                 r = layers_rootfs_check(&m->store, m->machine_dir, m->cfg.init, &m->init_name);
                 if (r < 0)
                         return r;
+                r = check_init_cgroup(m);
+                if (r < 0)
+                        return r;
                 pick_shutdown(&m->cfg, m->init_name, &m->st);
-                m->guest_notifies = strstr(m->init_name, "systemd");
+                m->guest_notifies = init_is_systemd(m->init_name);
         }
         return 0;
 }

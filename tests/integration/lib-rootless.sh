@@ -11,6 +11,16 @@
 #   system_listing                  what is under the system's state, with
 #                                   owner and times (the host-wide UID registry
 #                                   excepted: other roots' creates change it)
+#   ub_online ARGS...               ub in the host's network namespace (lib.sh's
+#                                   online), where the mirror is
+#   rootless_debian_seed            give the user the run's Debian tarball, if the
+#                                   test cache has one: sets SEEDED=yes|no
+#   rootless_debian_keep            after the user's bootstrap, keep its tarball
+#                                   in the test cache for the next test
+#
+# One Debian bootstrap per test run at most: the tarball is kept in the
+# build dir's test cache (BERTH_TEST_CACHE/rootless, root's) and copied into
+# a test user's cache (UCACHE), given to that user.
 #
 # Sets U, UID_U, UDIR (home and runtime dir's parent, 0755), UHOME, URUN
 # (0700, the user's), STATE (the user's state root), START and END (the
@@ -59,4 +69,31 @@ rootless_cleanup() {
 system_listing() {
         find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
                 -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort
+}
+
+ub_online() {
+        online bash -c "$(declare -f ub); $(declare -p U UHOME URUN BERTH BERTH_TEMPLATE_DIR BERTH_UNPACK \
+                BERTH_IMPORT BERTH_MACHINED); ub \"\$@\"" ub "$@"
+}
+
+DEBIAN_KEY=debian-bookworm-$(dpkg --print-architecture)
+TCACHE=${BERTH_TEST_CACHE:+$BERTH_TEST_CACHE/rootless}
+
+rootless_debian_seed() {
+        UCACHE=$STATE/images/templates
+        SEEDED=no
+        if [ -n "$TCACHE" ] && [ -s "$TCACHE/$DEBIAN_KEY.tar" ]; then
+                install -d -o "$U" -g "$U" -m 0700 "$UHOME/.local" "$UHOME/.local/share" "$STATE" "$STATE/images" \
+                        "$UCACHE"
+                install -o "$U" -g "$U" -m 0600 "$TCACHE/$DEBIAN_KEY.tar" "$UCACHE/$DEBIAN_KEY.tar"
+                SEEDED=yes
+        fi
+}
+
+rootless_debian_keep() {
+        # Root's copy, given to the next test's user then.
+        if [ "$SEEDED" = no ] && [ -s "$UCACHE/$DEBIAN_KEY.tar" ] && [ -n "$TCACHE" ]; then
+                mkdir -p "$TCACHE" && cp "$UCACHE/$DEBIAN_KEY.tar" "$TCACHE/.$DEBIAN_KEY.tar.$$" &&
+                        mv -f "$TCACHE/.$DEBIAN_KEY.tar.$$" "$TCACHE/$DEBIAN_KEY.tar"
+        fi
 }

@@ -9,16 +9,10 @@
 # instance behind, and two concurrent instances of one run image (one UID
 # range) see neither each other's processes nor files.  Nothing under
 # /var/lib/berth or /run/berth changes.
-#
-# One bootstrap per test run at most: the tarball is kept in the build
-# dir's test cache (BERTH_TEST_CACHE/rootless, root's) and copied into the
-# new user's cache, given to that user, when it is there.
+# One bootstrap per test run at most (lib-rootless.sh's
+# rootless_debian_seed).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-rootless.sh"
-
-ARCH=$(dpkg --print-architecture)
-KEY=debian-bookworm-$ARCH
-TCACHE=${BERTH_TEST_CACHE:+$BERTH_TEST_CACHE/rootless}
 
 cleanup_rt() {
         [ -n "${BGRUN:-}" ] && kill "$BGRUN" 2>/dev/null
@@ -33,35 +27,21 @@ rootless_user berth-rt 4 || { not_ok "useradd"; done_testing; }
 rootless_add_ranges
 base_of() { sed -n 's/^UID_BASE=//p' "$1/idmap"; }
 before=$(system_listing)
-# ub in the host's network namespace, where the mirror is (lib.sh's online).
-ub_online() {
-        online bash -c "$(declare -f ub); $(declare -p U UHOME URUN BERTH BERTH_TEMPLATE_DIR BERTH_UNPACK \
-                BERTH_IMPORT BERTH_MACHINED); ub \"\$@\"" ub "$@"
-}
 # (a zombie is no process left running: its parent reaps it)
 procs_of() { ps -o pid=,stat=,args= -U "$1" -u "$1" | awk '$2 !~ /^Z/'; }
 user_procs() { procs_of "$UID_U"; }
 
 # --- create --template debian as the user ----------------------------------------
-UCACHE=$STATE/images/templates
 check_output_contains "--layered needs root, said" "needs root" ub create x --template debian --layered
 check_output_contains "--refresh needs root, said" "needs root" ub create x --template debian --refresh
 check_eq "and nothing was made" "" "$(ls -A "$STATE/machines" 2>/dev/null)"
 
-seeded=no
-if [ -n "$TCACHE" ] && [ -s "$TCACHE/$KEY.tar" ]; then
-        install -d -o "$U" -g "$U" -m 0700 "$UHOME/.local" "$UHOME/.local/share" "$STATE" "$STATE/images" "$UCACHE"
-        install -o "$U" -g "$U" -m 0600 "$TCACHE/$KEY.tar" "$UCACHE/$KEY.tar"
-        seeded=yes
-fi
+rootless_debian_seed
 t0=$SECONDS
-check "create d --template debian as the user (cache seeded: $seeded)" ub_online create d --template debian
+check "create d --template debian as the user (cache seeded: $SEEDED)" ub_online create d --template debian
 echo "# create d took $((SECONDS - t0)) s"
-if [ "$seeded" = no ] && [ -s "$UCACHE/$KEY.tar" ] && [ -n "$TCACHE" ]; then
-        # For the next run: root's copy, given to that run's user then.
-        mkdir -p "$TCACHE" && cp "$UCACHE/$KEY.tar" "$TCACHE/.$KEY.tar.$$" && mv -f "$TCACHE/.$KEY.tar.$$" "$TCACHE/$KEY.tar"
-fi
-check_eq "the cache is a tarball of the user's, private" "$U 600" "$(stat -c '%U %a' "$UCACHE/$KEY.tar" 2>&1)"
+rootless_debian_keep
+check_eq "the cache is a tarball of the user's, private" "$U 600" "$(stat -c '%U %a' "$UCACHE/$DEBIAN_KEY.tar" 2>&1)"
 D=$STATE/machines/d
 bd=$(base_of "$D")
 check_eq "d's rootfs belongs to its root (host $bd)" "$bd:$bd" "$(stat -c %u:%g "$D/rootfs" 2>&1)"
@@ -78,11 +58,11 @@ check_eq "the container fixes are applied (empty machine-id, udev masked)" "0 /d
 check_eq "no device nodes in the tree" "" "$(find "$D/rootfs" \( -type b -o -type c \) -print -quit)"
 
 # A second machine from the cache: no second bootstrap.
-mt=$(stat -c %Y "$UCACHE/$KEY.tar")
+mt=$(stat -c %Y "$UCACHE/$DEBIAN_KEY.tar")
 t0=$SECONDS
 check "create d2 --template debian: from the cache" ub create d2 --template debian
 echo "# create d2 took $((SECONDS - t0)) s"
-check_eq "the tarball was not rebuilt" "$mt" "$(stat -c %Y "$UCACHE/$KEY.tar")"
+check_eq "the tarball was not rebuilt" "$mt" "$(stat -c %Y "$UCACHE/$DEBIAN_KEY.tar")"
 check_eq "d2 has its own range" "yes" "$([ "$(base_of "$STATE/machines/d2")" != "$bd" ] && echo yes)"
 check "rm d2" ub rm d2
 check_eq "its tree is gone" "" "$(ls -A "$STATE/machines" | grep -v '^d$')"
@@ -177,7 +157,7 @@ check_eq "s is gone" "d" "$(ls -A "$STATE/machines" | xargs)"
 # range, the fourth of the user's.
 DREF=localhost/berth/template/debian:latest
 check "images build debian as the user" ub images build debian
-check_eq "the tarball was not rebuilt" "$mt" "$(stat -c %Y "$UCACHE/$KEY.tar")"
+check_eq "the tarball was not rebuilt" "$mt" "$(stat -c %Y "$UCACHE/$DEBIAN_KEY.tar")"
 bs=$(sed -n 's/^UID_BASE=//p' "$STATE/images/idmap" 2>/dev/null)
 DL=$(find "$STATE/images/layers" -mindepth 2 -maxdepth 2 -name tree | head -n1)
 check_eq "its layer is the store's range's, /etc/shadow's group shifted, the fixes applied" \
