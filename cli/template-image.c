@@ -231,13 +231,15 @@ int template_image_build(Context *ctx, const char *template, const char *release
         int k = store_rm_ranged_dir_at(ctx->store.images_fd, images, strrchr(dir, '/') + 1);
         if (k < 0)
                 log_warning_errno(k, "Cannot remove %s, the next build will: %m", dir);
-        if (status != 0)
-                return status;
         /* Its one layer unpacked now, as a pull does: machines only mount it. */
-        status = image_unpack_or_drop(ctx, ref, NULL, NULL, before);
+        if (status == 0)
+                status = image_unpack_or_drop(ctx, ref, NULL, NULL, before);
+        /* Failed too: for a user, a build that leaves no layer gives the
+         * store's range back (layers_prune()), as a failed pull does, so
+         * that a user with one range can still make a machine. */
+        layers_prune_or_warn(&ctx->store);
         if (status != 0)
                 return status;
-        layers_prune_or_warn(&ctx->store);
         if (ret_ref)
                 *ret_ref = TAKE_PTR(ref);
         return 0;

@@ -287,14 +287,13 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                 uid_t base;
                 r = freeze_machine(ctx, src, &layers_lock_fd, &layers);
                 if (r >= 0) {
-                        /* Both keep the range for good (userns.h). */
+                        /* Both keep the range for good (userns.h); the
+                         * source says so once the clone is made (below). */
                         r = idmap_read_at(src_fd, &base);
                         if (r >= 0)
                                 r = idmap_write_at(stg.fd, base);
                         if (r >= 0)
                                 r = write_file_atomic_at(stg.fd, USERNS_SHARED_FILE, "", 0, 0644);
-                        if (r >= 0)
-                                r = write_file_atomic_at(src_fd, USERNS_SHARED_FILE, "", 0, 0644);
                         if (r >= 0)
                                 r = layers_write(stg.fd, "layers", layers);
                         if (r < 0)
@@ -345,6 +344,19 @@ int verb_clone(Context *ctx, int argc, char **argv) {
                                               (unsigned long long) now_usec(CLOCK_REALTIME));
         if (staging_commit(&ctx->store, &stg, dst, conf, info, r) < 0)
                 return ERR_FAILED;
+        /* Only now: a failed clone must not leave the source sharing its
+         * range with nobody (still under SRC's lock: it does not start).
+         * Should this fail, the source keeps the registry's entry it holds,
+         * so nothing moves until the entry passes to DST. */
+        if (user_overlay) {
+                r = write_file_atomic_at(src_fd, USERNS_SHARED_FILE, "", 0, 0644);
+                if (r < 0) {
+                        log_error_errno(r, "Cloned %s to %s, but failed to write %s/machines/%s/" USERNS_SHARED_FILE
+                                        " (create that empty file, or remove %s): %m",
+                                        src, dst, ctx->store.root, src, dst);
+                        return ERR_FAILED;
+                }
+        }
         if (!ctx->quiet && isatty(STDOUT_FILENO))
                 printf("Cloned %s to %s.\n", src, dst);
         return 0;

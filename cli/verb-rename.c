@@ -64,7 +64,7 @@ static void registry_follow(Context *ctx, const char *name) {
         if (r >= 0)
                 r = uid_registry_open(NULL, &reg);
         if (r >= 0)
-                r = uid_registry_claim(&reg, base, owner);
+                r = uid_registry_claim(&reg, base, owner, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to point the registry entry of UID range %u at '%s', ignoring "
                                   "(the next start does): %m",

@@ -177,15 +177,20 @@ int uid_registry_collect(UidRegistry *reg, IdIntervals *used) {
         return 0;
 }
 
-int uid_registry_claim(UidRegistry *reg, uid_t base, const char *owner) {
+int uid_registry_claim(UidRegistry *reg, uid_t base, const char *owner, char **reterr_holder) {
         _cleanup_free_ char *name = entry_name(base), *holder = NULL, *current = NULL;
         /* Ours already: the common case at every start. */
         if (read_entry(reg->dir_fd, name, &current) >= 0 && streq(current, owner))
                 return 0;
         switch (entry_state(reg, base, owner, &holder)) {
         case ENTRY_HELD:
-                return log_debug_errno(SYNTHETIC_ERRNO(EADDRINUSE), "UID range %s is held by %s.", name, holder);
+                log_debug("UID range %s is held by %s.", name, holder);
+                if (reterr_holder)
+                        *reterr_holder = TAKE_PTR(holder);
+                return -EADDRINUSE;
         case ENTRY_UNREADABLE:
+                if (reterr_holder)
+                        *reterr_holder = NULL;
                 return -EADDRINUSE;
         case ENTRY_MISSING:
         case ENTRY_STALE:

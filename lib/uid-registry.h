@@ -40,8 +40,10 @@ int uid_registry_collect(UidRegistry *reg, IdIntervals *used);
 
 /* Claim BASE for the machine dir at OWNER (a canonical absolute path).
  * -EADDRINUSE if another live machine dir holds it (or its entry is
- * unreadable); a missing or stale entry is replaced. */
-int uid_registry_claim(UidRegistry *reg, uid_t base, const char *owner);
+ * unreadable); a missing or stale entry is replaced.  On -EADDRINUSE,
+ * *RETERR_HOLDER (may be NULL) gets the holder's path, or NULL for an
+ * unreadable entry. */
+int uid_registry_claim(UidRegistry *reg, uid_t base, const char *owner, char **reterr_holder);
 
 /* Drop BASE's entry unless a live owner still holds it. */
 int uid_registry_release(UidRegistry *reg, uid_t base);

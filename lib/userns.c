@@ -105,7 +105,17 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
         return 0;
 }
 
-/* userns_ensure_range_at(); a SHARED machine keeps a range another holds. */
+/* Whether the machine dir at HOLDER (a path the registry gave) shares its
+ * range for good too: the machines of one clone --overlay family all carry
+ * the marker, and while one of them has the range nothing else is given
+ * it, so a marked holder of the same range is of our family. */
+static bool holder_shares(const char *holder) {
+        _cleanup_close_ int dfd = holder ? open_dir_nofollow(AT_FDCWD, holder) : -EBADF;
+        return dfd >= 0 && faccessat(dfd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* userns_ensure_range_at(); a SHARED machine keeps a range another machine
+ * that shares it holds (holder_shares()), and only that. */
 static int ensure_range(int machines_fd, const char *machines_path, int machine_dir_fd, bool shared,
                         uid_t *ret_base) {
         _cleanup_free_ char *owner = NULL;
@@ -122,8 +132,9 @@ static int ensure_range(int machines_fd, const char *machines_path, int machine_
         uid_t base;
         r = idmap_read_at(machine_dir_fd, &base);
         if (r >= 0) {
-                r = uid_registry_claim(&reg, base, owner);
-                if (r == -EADDRINUSE && shared)
+                _cleanup_free_ char *holder = NULL;
+                r = uid_registry_claim(&reg, base, owner, &holder);
+                if (r == -EADDRINUSE && shared && holder_shares(holder))
                         r = 0;
                 if (r != -EADDRINUSE) {
                         if (r < 0)
@@ -143,7 +154,7 @@ static int ensure_range(int machines_fd, const char *machines_path, int machine_
         if (r < 0)
                 return r;
         /* The claim first: killed before the idmap is written, the entry is stale. */
-        r = uid_registry_claim(&reg, base, owner);
+        r = uid_registry_claim(&reg, base, owner, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to register UID range %u: %m", (unsigned) base);
         r = idmap_write_at(machine_dir_fd, base);

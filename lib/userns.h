@@ -31,7 +31,9 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
  * other machines of the user for good (a user's clone --overlay and its
  * source: their layer's files carry the range's IDs on disk, and without
  * idmapped mounts no machine can see them in another range).
- * userns_ensure_range() then never moves it to a range of its own. */
+ * userns_ensure_range() then leaves it in its range while another machine
+ * with this file holds it; a holder without it still moves it.  clone
+ * writes it to the source only once the clone is committed. */
 #define USERNS_SHARED_FILE "range-shared"
 
 /* The same for a machine dir that is no store's (berth-oci's state dir of a

@@ -112,7 +112,20 @@ check_eq "the layer went with it" "" "$(ls -A "$LAYERS" 2>&1)"
 check_eq "no registry entry is left" "" "$(entries)"
 check "the range makes a new machine" ub create n --template busybox --set Network.Mode=none
 check_eq "... the same one" "$START" "$(base_of n)"
+# A clone --overlay that fails after freezing n: a file named like the clone
+# appears in machines/ (only the final rename sees it).
+check "a plain file takes the name 'bad'" touch "$M/bad"
+check_output_contains "clone --overlay n bad: refused at the rename" "move the new machine into place" \
+        ub clone --overlay n bad
+check_fails "... n is not marked as sharing its range" test -e "$M/n/range-shared"
+check_eq "... no staging dir is left" "" "$(ls -A "$M" | grep '^\.staging-' || true)"
+rm -f "$M/bad"
+check "start n after the failed clone" ub start n
+check_eq "... in its range" "$START" "$(base_of n)"
+check "stop n" ub stop n
 check "rm n" ub rm n
+check_eq "n's layer went with it" "" "$(ls -A "$LAYERS" 2>&1)"
+check_eq "no registry entry is left" "" "$(entries)"
 
 check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
         "$(comm -13 <(echo "$before") <(system_listing) | awk '$3 != 0')"

@@ -55,6 +55,13 @@ check "... the store holds no range" store_has_no_range
 check_output_contains "pull from a registry that is down: refused, naming it" "127.0.0.1:5999" \
         ub pull 127.0.0.1:5999/bb:1
 check "... the store holds no range" store_has_no_range
+# --- nor does a failed build ---------------------------------------------------
+# Its export helper fails after the build took the store's range for its tree.
+failing_export() { BERTH_EXPORT=/bin/false ub "$@"; }
+check_fails "images build busybox whose export fails: refused" failing_export images build busybox
+check_eq "... nothing was stored" "" "$(ub images --json | jq -r '.[].reference')"
+check_eq "... no build dir is left" "" "$(ls -A "$USTORE" | grep '^\.template-build\.' || true)"
+check "... and the store holds no range" store_has_no_range
 check "so the one range still makes a machine: create --template busybox" \
         ub create bb --template busybox --set Network.Mode=none
 check_eq "... in the user's range" "$START" "$(base_of bb)"

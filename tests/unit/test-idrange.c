@@ -62,9 +62,9 @@ static void test_registry(const char *dir) {
         UidRegistry reg = UID_REGISTRY_INIT;
         TEST_ASSERT(uid_registry_open(reg_path, &reg) == 0, "opens a new registry");
         put(m1fd, "idmap", "UID_BASE=524288\nUID_SIZE=65536\n");
-        TEST_ASSERT(uid_registry_claim(&reg, 0x80000, m1) == 0, "m1 claims 0x80000");
-        TEST_ASSERT(uid_registry_claim(&reg, 0x80000, m2) == -EADDRINUSE, "m2 cannot take m1's range");
-        TEST_ASSERT(uid_registry_claim(&reg, 0x90000, m2) == 0, "a claim before the idmap exists");
+        TEST_ASSERT(uid_registry_claim(&reg, 0x80000, m1, NULL) == 0, "m1 claims 0x80000");
+        TEST_ASSERT(uid_registry_claim(&reg, 0x80000, m2, NULL) == -EADDRINUSE, "m2 cannot take m1's range");
+        TEST_ASSERT(uid_registry_claim(&reg, 0x90000, m2, NULL) == 0, "a claim before the idmap exists");
         IdIntervals l = {};
         TEST_ASSERT(uid_registry_collect(&reg, &l) == 0 && l.n == 1 && l.v[0].start == 0x80000,
                     "collect keeps m1's range and drops m2's entry (no idmap: stale)");
@@ -73,7 +73,9 @@ static void test_registry(const char *dir) {
 
         /* Renamed like a staging dir: the sibling still holds the range. */
         TEST_ASSERT(renameat(mfd, "m1", mfd, "m1b") == 0, "rename m1");
-        TEST_ASSERT(uid_registry_claim(&reg, 0x80000, m2) == -EADDRINUSE, "the renamed owner still holds it");
+        _cleanup_free_ char *holder = NULL, *m1b = xasprintf("%s/machines/m1b", dir);
+        TEST_ASSERT(uid_registry_claim(&reg, 0x80000, m2, &holder) == -EADDRINUSE, "the renamed owner still holds it");
+        TEST_ASSERT(streq_ptr(holder, m1b), "... and is named as the holder");
         TEST_ASSERT(uid_registry_collect(&reg, &l) == 0 && l.n == 1, "collect still counts it");
         id_intervals_done(&l);
         _cleanup_free_ char *entry = NULL, *want = xasprintf("OWNER=%s/machines/m1b\n", dir);
@@ -86,7 +88,9 @@ static void test_registry(const char *dir) {
         put(reg.dir_fd, "zzz", "OWNER=/etc\n");
         TEST_ASSERT(uid_registry_collect(&reg, &l) == 0 && l.n == 4, "unreadable entries keep their range");
         id_intervals_done(&l);
-        TEST_ASSERT(uid_registry_claim(&reg, 0xa0000, m2) == -EADDRINUSE, "a symlink entry is not replaced");
+        char *none = (char *) "unset";
+        TEST_ASSERT(uid_registry_claim(&reg, 0xa0000, m2, &none) == -EADDRINUSE && !none,
+                    "a symlink entry is not replaced, and names no holder");
         TEST_ASSERT(uid_registry_release(&reg, 0xa0000) == 0 &&
                             faccessat(reg.dir_fd, "000a0000", F_OK, AT_SYMLINK_NOFOLLOW) == 0,
                     "nor released");
