@@ -196,7 +196,8 @@ int claims_sync_finish(ClaimsSync *s) {
                 const char *name = de->d_name;
                 if (streq(name, ".") || streq(name, ".."))
                         continue;
-                if (!bsearch(&name, s->keys, s->n, sizeof *s->keys, key_cmp))
+                /* (No key added: no array, which bsearch() may not be given.) */
+                if (s->n == 0 || !bsearch(&name, s->keys, s->n, sizeof *s->keys, key_cmp))
                         (void) unlinkat(s->cfd, name, 0);
         }
         return 0;

@@ -98,6 +98,11 @@ int main(void) {
         TEST_ASSERT(fstatat(cfd, "udp:53", &after, AT_SYMLINK_NOFOLLOW) == 0 && after.st_ino == before.st_ino,
                     "leaves a right claim as it was (not written again)");
 
+        /* A sync of no entries at all (the last machine gone) removes every claim. */
+        _cleanup_(claims_sync_done) ClaimsSync none;
+        TEST_ASSERT(claims_sync_begin(nsfd, &none) == 0 && claims_sync_finish(&none) == 0, "a sync of no entries");
+        TEST_ASSERT(streq(holder(nsfd, "udp:53"), "") && streq(holder(nsfd, "veth:vb-a"), ""), "leaves no claim");
+
         /* A claim that does not say "BRIDGE/ID" holds nothing (and goes). */
         snprintf(path, sizeof path, "%s/@claims/tcp:9", tmp);
         TEST_ASSERT(symlink("garbage", path) == 0, "a bad claim");
