@@ -92,20 +92,44 @@ int claim_holder(int nsfd, const char *key, char ret_bridge[static IFNAMSIZ], ch
         return 1;
 }
 
-static int claims_write(int cfd, const char *bridge, const Entry *e) {
+/* KEY says TARGET once this returns 0.  The caller checked that no live
+ * machine holds it: a dead one's, or an older claim of this machine's,
+ * gives way; a link that says TARGET already stays as it is (see
+ * claims_sync_begin()). */
+static int claim_put(int cfd, const char *key, const char *target) {
+        if (symlinkat(target, cfd, key) >= 0)
+                return 0;
+        if (errno != EEXIST)
+                return -errno;
+        char cur[CLAIM_KEY_MAX + IFNAMSIZ + ENTRY_ID_MAX];
+        ssize_t n = readlinkat(cfd, key, cur, sizeof cur - 1);
+        if (n >= 0 && (size_t) n == strlen(target) && memcmp(cur, target, (size_t) n) == 0)
+                return 0;
+        (void) unlinkat(cfd, key, 0);
+        return symlinkat(target, cfd, key) < 0 ? -errno : 0;
+}
+
+static void sync_record(ClaimsSync *s, const char *key) {
+        if (s->n == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 256;
+                s->keys = reallocarray(s->keys, s->cap, sizeof *s->keys);
+                if (!s->keys)
+                        abort();
+        }
+        s->keys[s->n++] = xstrdup(key);
+}
+
+/* E's claims, each key also recorded in SYNC where not NULL. */
+static int claims_write(int cfd, const char *bridge, const Entry *e, ClaimsSync *sync) {
         char keys[CLAIMS_MAX][CLAIM_KEY_MAX];
         size_t n = claim_keys(e, keys);
         _cleanup_free_ char *target = xasprintf("%s/%s", bridge, e->id);
         for (size_t i = 0; i < n; i++) {
-                /* The caller checked that no live machine holds it: a dead
-                 * one's, or an older claim of this machine's, gives way. */
-                if (symlinkat(target, cfd, keys[i]) < 0) {
-                        if (errno != EEXIST)
-                                return -errno;
-                        (void) unlinkat(cfd, keys[i], 0);
-                        if (symlinkat(target, cfd, keys[i]) < 0)
-                                return -errno;
-                }
+                int r = claim_put(cfd, keys[i], target);
+                if (r < 0)
+                        return r;
+                if (sync)
+                        sync_record(sync, keys[i]);
         }
         return 0;
 }
@@ -114,7 +138,7 @@ int claims_take(int nsfd, const char *bridge, const Entry *e) {
         _cleanup_close_ int cfd = claims_dir_open(nsfd, true);
         if (cfd < 0)
                 return cfd;
-        return claims_write(cfd, bridge, e);
+        return claims_write(cfd, bridge, e, NULL);
 }
 
 void claims_drop(int nsfd, const char *bridge, const Entry *e) {
@@ -148,34 +172,11 @@ int claims_sync_begin(int nsfd, ClaimsSync *ret) {
         return ret->cfd < 0 ? ret->cfd : 0;
 }
 
-static int claim_sync_one(ClaimsSync *s, const char *key, const char *target) {
-        char cur[CLAIM_KEY_MAX + IFNAMSIZ + ENTRY_ID_MAX];
-        ssize_t n = readlinkat(s->cfd, key, cur, sizeof cur - 1);
-        if (n < 0 || (size_t) n != strlen(target) || memcmp(cur, target, (size_t) n) != 0) {
-                (void) unlinkat(s->cfd, key, 0);
-                if (symlinkat(target, s->cfd, key) < 0)
-                        return -errno;
-        }
-        if (s->n == s->cap) {
-                s->cap = s->cap ? s->cap * 2 : 256;
-                s->keys = reallocarray(s->keys, s->cap, sizeof *s->keys);
-                if (!s->keys)
-                        abort();
-        }
-        s->keys[s->n++] = xstrdup(key);
-        return 0;
-}
-
 int claims_sync_add(ClaimsSync *s, const char *bridge, const Entry *entries, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                char keys[CLAIMS_MAX][CLAIM_KEY_MAX];
-                size_t k = claim_keys(entries + i, keys);
-                _cleanup_free_ char *target = xasprintf("%s/%s", bridge, entries[i].id);
-                for (size_t j = 0; j < k; j++) {
-                        int r = claim_sync_one(s, keys[j], target);
-                        if (r < 0)
-                                return r;
-                }
+                int r = claims_write(s->cfd, bridge, entries + i, s);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
