@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
         }
         if (geteuid() != 0 && !verb->rootless) {
                 log_error("This verb needs root for now: without root berth does create (--template, "
-                          "--from-tar, --image), start, stop, kill, exec, shell, run, cp, console, clone, "
+                          "--from-tar, --image), start, stop, kill, reboot, exec, shell, run, cp, console, clone, "
                           "snapshot, snapshots, restore, import, pull, images, rmi, gc, list, status, "
                           "logs, set, edit, bind, unbind, enable, disable and rm (README \"Without root\"). "
                           "Run it as root, e.g. with sudo.");

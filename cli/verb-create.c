@@ -190,16 +190,6 @@ int verb_create(Context *ctx, int argc, char **argv) {
                           "run this as root, or use one of those.");
                 return ERR_USAGE;
         }
-        if (geteuid() != 0 && (layered || refresh)) {
-                /* Both build a template image, which needs root (images build). */
-                if (refresh)
-                        log_error("--refresh needs root for now. Without root, 'berth images prune --all' removes "
-                                  "your template caches, and the next create builds them anew.");
-                else
-                        log_error("--layered needs root for now. Leave it out: without root the template fills the "
-                                  "machine's own rootfs.");
-                return ERR_USAGE;
-        }
         if (image)
                 return create_from_image(ctx, name, image, copy, set, a.max_size);
         if (a.release && !a.template) {

@@ -657,6 +657,7 @@ const VerbSpec reboot_verb = {
         .example = "reboot web",
         .options = no_options,
         .complete = COMPLETE_RUNNING,
+        .rootless = true,
 };
 
 int verb_reboot(Context *ctx, int argc, char **argv) {

@@ -7,7 +7,9 @@
 # freezes the clone's upper into a second layer of the range, restore puts
 # it back; the layers stay while a machine or snapshot uses them and go with
 # the last; the range stays registered while a machine has it and is free
-# again after.
+# again after.  create --template --layered builds the template's image into
+# the user's store, whose range the layered machines share; --refresh builds
+# it anew while a machine of the old one still starts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-rootless.sh"
 
@@ -126,6 +128,46 @@ check "stop n" ub stop n
 check "rm n" ub rm n
 check_eq "n's layer went with it" "" "$(ls -A "$LAYERS" 2>&1)"
 check_eq "no registry entry is left" "" "$(entries)"
+
+# --- create --template --layered and --refresh ------------------------------------
+# The template's image is built into the user's store (the store takes the
+# one range), and the layered machines run in that range over its layer.
+TREF=localhost/berth/template/busybox:latest
+digest_of() { ub images --json | jq -r --arg r "$1" '.[] | select(.reference == $r) | .digest'; }
+check "create --template busybox --layered l1: builds the template image" \
+        ub create --template busybox --layered l1 --set Network.Mode=none
+old=$(digest_of $TREF)
+check "... the user's store lists it" test -n "$old"
+check_eq "... the store took the one range" "$START" "$(sed -n 's/^UID_BASE=//p' "$STATE/images/idmap" 2>/dev/null)"
+check_eq "l1 runs in it" "$START" "$(base_of l1)"
+check_eq "l1 stands on the image's one layer" 1 "$(wc -l <"$M/l1/layers" 2>/dev/null)"
+check "create --template busybox --layered l2: no new build" \
+        ub create --template busybox --layered l2 --set Network.Mode=none
+check_eq "... the same image" "$old" "$(digest_of $TREF)"
+check_eq "... the same layer" "$(cat "$M/l1/layers" 2>&1)" "$(cat "$M/l2/layers" 2>&1)"
+check "start l1" ub start l1
+check "start l2" ub start l2
+check "l1 writes a file" ub exec l1 -- sh -c 'echo l1 >/own'
+check_eq "... which l2 does not see" "absent" "$(ub exec l2 -- sh -c 'cat /own 2>/dev/null || echo absent')"
+check "stop l1" ub stop l1
+check "stop l2" ub stop l2
+check_status "create --refresh with a bad --set: status 2" 2 \
+        ub create q --template busybox --refresh --set Foo.Bar=1
+check_eq "... the image was not rebuilt" "$old" "$(digest_of $TREF)"
+check "create --template busybox --refresh l3" ub create --template busybox --refresh l3 --set Network.Mode=none
+new=$(digest_of $TREF)
+check "... the image was rebuilt" test -n "$new" -a "$new" != "$old"
+check_eq "l3 runs in the store's range too" "$START" "$(base_of l3)"
+check "l1 (of the old image) still starts" ub start l1
+check_eq "... with its own file" "l1" "$(ub exec l1 -- cat /own 2>&1)"
+check "stop l1" ub stop l1
+for m in l1 l2 l3; do check "rm $m" ub rm $m; done
+check "images prune --all" ub images prune --all
+check_eq "no layer is left" "" "$(ls -A "$LAYERS" 2>&1)"
+check_eq "no registry entry is left" "" "$(entries)"
+check "the range makes a machine of its own again" ub create n --template busybox --set Network.Mode=none
+check_eq "... the same one" "$START" "$(base_of n)"
+check "rm n" ub rm n
 
 check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
         "$(comm -13 <(echo "$before") <(system_listing) | awk '$3 != 0')"

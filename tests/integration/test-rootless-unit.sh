@@ -257,6 +257,12 @@ if [ -x "$DEB/usr/lib/systemd/systemd" ]; then
         du=$(ub status --json d | jq -r .unit)
         check_output_contains "the guest's own units are in the delegated cgroup" \
                 "$cg_base/$du/payload/(init\.scope|system\.slice)" th cat "/proc/$(ub list --json | jq '.[] | select(.name=="d") | .leader')/cgroup"
+        d_boots_twice() { [ "$(ub list --json | jq -r '.[] | select(.name == "d") | .boots')" = 2 ]; }
+        check "reboot d: systemd's own reboot" ub reboot d
+        check "... it comes back: boot 2" wait_for 120 d_boots_twice
+        check_eq "... and boots to running again" "running" \
+                "$(ub exec d -- systemctl is-system-running --wait 2>&1)"
+        check_eq "... still the user's unit" "$du" "$(ub status --json d | jq -r .unit)"
         check "stop d" ub stop d
         check_eq "no unit is left" "" "$(usc list-units --all --no-legend 'berth-*' | grep -c . | sed 's/^0$//')"
         check "rm d" ub rm d

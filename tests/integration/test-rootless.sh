@@ -57,7 +57,7 @@ check_status "the user's rm of 'same': no such machine (4)" 4 ub rm same
 check_status "the user cannot stop it: no such machine (4)" 4 ub stop same
 check_status "nor exec in it (4)" 4 ub exec same -- true
 check_status "nor kill it (4)" 4 ub kill same
-check_output_contains "verbs not done without root say so" "needs root for now" ub reboot same
+check_status "nor reboot it (4)" 4 ub reboot same
 check_output_contains "--root naming root's state root: refused" "not by you|Permission denied" ub --root "$BERTH_ROOT" list
 check_output_contains "--root /var/lib/berth: refused" "is the system's" ub --root /var/lib/berth list
 check_output_contains "BERTH_ROOT below /run/berth: refused" "is the system's" \
@@ -127,9 +127,13 @@ check_output_contains "a third machine: out of ranges, said" "taken by machines.
         ub create c --template busybox
 check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
 
-# Not yet without root: said, nothing changed.
-check_output_contains "create --template debian --layered: refused for now" "needs root" \
-        ub create d --template debian --layered
+# A layered machine would run in the image store's range: there is none free
+# for it either.
+check_output_contains "create --template busybox --layered: out of ranges, said" "taken by machines" \
+        ub create d --template busybox --layered
+check_eq "... no machine d" "a b" "$(ls "$STATE/machines" | xargs)"
+check_eq "... no image stored" "" "$(ub images --json | jq -r '.[].reference')"
+check_fails "... and the store holds no range" test -e "$STATE/images/idmap"
 
 # --- cp of a stopped machine's files --------------------------------------------
 # The user's copy runs as root of a namespace mapped like the machine's: in
@@ -255,6 +259,14 @@ check_eq "the machine has only its loopback" "lo" "$(ub exec a -- ls /sys/class/
 check_eq "the machine's init is PID 1 in its own namespace" busybox \
         "$(ub exec a -- cat /proc/1/comm)"
 check_eq "the machine sees nothing of the host's root machine" "" "$(ub exec a -- ls /var/lib/berth 2>/dev/null)"
+boots_of() { ub list --json | jq -r --arg n "$1" '.[] | select(.name == $n) | .boots'; }
+leader1=$(ub list --json | jq -r '.[] | select(.name == "a") | .leader')
+check "reboot a" ub reboot a
+a_boots_twice() { [ "$(boots_of a)" = 2 ]; }
+check "... it comes back: boot 2" wait_for 30 a_boots_twice
+leader2=$(ub list --json | jq -r '.[] | select(.name == "a") | .leader')
+check "... with a new init" test -n "$leader1" -a "$leader2" != null -a "$leader2" != "$leader1"
+check_eq "... that exec reaches" busybox "$(ub exec a -- cat /proc/1/comm)"
 check "stop a" ub stop a
 check_eq "a is stopped" "a stopped" "$(ub list --json | jq -r '.[] | select(.name == "a") | "\(.name) \(.state)"')"
 no_user_process() { ! pgrep -U "$UID_U" >/dev/null; }
