@@ -210,6 +210,20 @@ check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
 check_eq "the machine's root is root inside" 0 "$(ub exec a -- id -u)"
 check_eq "its IDs are the user's range (and the user's own, as 65536)" \
         "0 $ba 65536 65536 $UID_U 1" "$(ub exec a -- cat /proc/self/uid_map | xargs)"
+# The exec's host-side helper forks the command into the machine's PID
+# namespace with credentials of its user namespace, where the machine's
+# root could open /proc/PID/root (the host's /) of a dumpable one before it
+# has entered the machine's mounts: the helper is not dumpable, so the
+# files of /proc/PID of it (not the directory) belong to host root, not to
+# the user.
+ub exec a -- sleep 30 >/dev/null 2>&1 &
+exec_bg=$!
+sleeping() { pgrep -u "$ba" -x sleep >/dev/null; }
+check "an exec of sleep runs" wait_for 10 sleeping
+helper=$(ps -o ppid= -p "$(pgrep -u "$ba" -x sleep | head -n 1)" 2>/dev/null | tr -d ' ')
+check_eq "its host-side helper is the user's process" "$UID_U" "$(ps -o ruid= -p "${helper:-0}" 2>/dev/null | tr -d ' ')"
+check_eq "... and not dumpable: its /proc files are host root's" "0" "$(stat -c %u "/proc/${helper:-0}/environ" 2>&1)"
+pkill -u "$ba" -x sleep; wait "$exec_bg" 2>/dev/null
 check "the machine's root writes a file" ub exec a -- touch /made-inside
 check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
 check "cp a user's file into running a" ub cp "$UHOME/in.txt" a:/root/
