@@ -224,6 +224,13 @@ helper=$(ps -o ppid= -p "$(pgrep -u "$ba" -x sleep | head -n 1)" 2>/dev/null | t
 check_eq "its host-side helper is the user's process" "$UID_U" "$(ps -o ruid= -p "${helper:-0}" 2>/dev/null | tr -d ' ')"
 check_eq "... and not dumpable: its /proc files are host root's" "0" "$(stat -c %u "/proc/${helper:-0}/environ" 2>&1)"
 pkill -u "$ba" -x sleep; wait "$exec_bg" 2>/dev/null
+# /run/host is the user's runtime dir for the machine (its notify socket),
+# and the user is mapped into the machine: read-only with its flags locked,
+# so the machine's root cannot make it writable again.
+check_fails "the machine's root cannot remount /run/host read-write" \
+        ub exec a -- sh -c 'mount -o remount,bind,rw /run/host && echo planted >/run/host/planted'
+check_eq "... nothing was planted in the user's runtime dir" "" \
+        "$(find "$URUN/berth" -name planted 2>/dev/null)"
 check "the machine's root writes a file" ub exec a -- touch /made-inside
 check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
 check "cp a user's file into running a" ub cp "$UHOME/in.txt" a:/root/
