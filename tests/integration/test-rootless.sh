@@ -126,6 +126,13 @@ check_status "rm evil (made or not: no such machine is 4)" 0 bash -c "$(declare 
 check_output_contains "a third machine: out of ranges, said" "taken by machines.*/etc/subuid" \
         ub create c --template busybox
 check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
+# The registry of the user's ranges is one for all their state dirs: it is
+# below the home of the password database, whatever XDG_DATA_HOME says.
+alt_ub() { UENV="XDG_DATA_HOME=$UHOME/alt" ub "$@"; }
+check_output_contains "from another state dir (XDG_DATA_HOME) too: out of ranges" "taken by machines" \
+        alt_ub create c --template busybox
+check_eq "... nothing of c is left there" "" "$(ls -A "$UHOME/alt/berth/machines" 2>/dev/null)"
+rm -rf "$UHOME/alt"
 
 # Not yet without root: said, nothing changed.
 check_output_contains "create --template debian --layered: refused for now" "needs root" \
