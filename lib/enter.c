@@ -87,6 +87,15 @@ static pid_t enter_fork_user(int pidfd, const char *machine, const EnterUnit *un
          * command, forked below, is born there. */
         if (unit && enter_join_unit(unit, machine) < 0)
                 _exit(fatal_status);
+        /* Not dumpable before the command is forked into the machine's PID
+         * namespace with credentials of its user namespace: until it has
+         * entered the rest of the machine (enter_protect() again) it is a
+         * host process there, whose /proc/PID/root, cwd and fds the
+         * machine's root (CAP_SYS_PTRACE in that namespace) could otherwise
+         * open, or attach to it.  Dumpable, the mm's owner check passes; not
+         * dumpable, it needs CAP_SYS_PTRACE in our own namespace. */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                _exit(fatal_status);
         if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWPID) < 0) {
                 log_error_errno(errno, "Failed to enter the PID namespace of machine '%s': %m", machine);
                 _exit(fatal_status);

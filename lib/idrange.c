@@ -128,7 +128,7 @@ static bool intervals_cover(const IdIntervals *l, uint64_t start, uint64_t end) 
         return false;
 }
 
-static bool intervals_overlap(const IdIntervals *l, uint64_t start, uint64_t end) {
+bool id_intervals_overlap(const IdIntervals *l, uint64_t start, uint64_t end) {
         for (size_t i = 0; i < l->n; i++)
                 if (l->v[i].start < end && start < l->v[i].end)
                         return true;
@@ -141,7 +141,7 @@ int id_intervals_first_free_within(IdIntervals *uids, const IdIntervals *gids, c
                 qsort(uids->v, uids->n, sizeof(IdInterval), cmp_interval);
         for (size_t i = 0; i < uids->n; i++)
                 for (uint64_t b = uids->v[i].start; b + size <= uids->v[i].end; b += size)
-                        if (b > 0 && intervals_cover(gids, b, b + size) && !intervals_overlap(used, b, b + size)) {
+                        if (b > 0 && intervals_cover(gids, b, b + size) && !id_intervals_overlap(used, b, b + size)) {
                                 *ret = b;
                                 return 0;
                         }

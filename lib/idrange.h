@@ -5,6 +5,7 @@
  * (its users and groups, and the subordinate ranges in /etc/subuid and
  * /etc/subgid), so that machine ranges are picked where nothing else lives. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,9 @@ typedef struct IdIntervals {
 
 void id_intervals_done(IdIntervals *l);
 void id_intervals_add(IdIntervals *l, uint64_t start, uint64_t count);
+
+/* Whether [START, END) overlaps an interval of L. */
+bool id_intervals_overlap(const IdIntervals *l, uint64_t start, uint64_t end);
 
 /* The lowest START, a multiple of SIZE in [MIN, MAX], such that
  * [START, START+SIZE) overlaps no interval of L; -ENOSPC if none. */

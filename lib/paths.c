@@ -50,6 +50,21 @@ static int user_runtime_dir(uid_t uid, char **ret) {
         return 0;
 }
 
+/* A user's registry of UID ranges is one for all their state roots, as
+ * root's is for the host: below the home directory of the password
+ * database, not one HOME or XDG_DATA_HOME name, which would give a command
+ * run with other values another registry, and the same ranges again (two
+ * machines with the same host IDs).  Only where that home is not a
+ * directory of the user's does DATA's serve. */
+static char *user_registry(uid_t uid, const char *data) {
+        const struct passwd *pw = getpwuid(uid);
+        struct stat st;
+        if (pw && pw->pw_dir && pw->pw_dir[0] == '/' && stat(pw->pw_dir, &st) >= 0 && S_ISDIR(st.st_mode) &&
+            st.st_uid == uid)
+                return xasprintf("%s/.local/share/berth/uid-ranges", pw->pw_dir);
+        return xasprintf("%s/berth/uid-ranges", data);
+}
+
 int state_paths_default(StatePaths *ret) {
         uid_t uid = geteuid();
         if (uid == 0) {
@@ -82,7 +97,7 @@ int state_paths_default(StatePaths *ret) {
                 .state = xasprintf("%s/berth", data),
                 .run = TAKE_PTR(run),
                 .config = xasprintf("%s/berth/berth.conf", conf),
-                .uid_registry = xasprintf("%s/berth/uid-ranges", data),
+                .uid_registry = user_registry(uid, data),
         };
         return 0;
 }

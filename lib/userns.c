@@ -105,6 +105,26 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
         return 0;
 }
 
+/* Root's ranges are picked where no host user, group or line of
+ * /etc/subuid or /etc/subgid is; an admin may hand such IDs out later
+ * (useradd picks subordinate ranges from SUB_UID_MIN..SUB_UID_MAX, which
+ * covers berth's), and whoever has them could map them and reach the
+ * machine's processes and files.  1 if BASE's range is the host's now, 0
+ * if not (and always for a user, whose ranges are their own subordinate
+ * IDs), -errno. */
+static int range_granted_by_host(uid_t base) {
+        if (geteuid() != 0)
+                return 0;
+        _cleanup_(id_intervals_done) IdIntervals host = {};
+        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
+        if (etc < 0)
+                return etc;
+        int r = id_intervals_add_host(&host, etc);
+        if (r < 0)
+                return r;
+        return id_intervals_overlap(&host, base, (uint64_t) base + USERNS_RANGE_SIZE);
+}
+
 /* Whether the machine dir at HOLDER (a path the registry gave) shares its
  * range for good too: the machines of one clone --overlay family all carry
  * the marker, and while one of them has the range nothing else is given
@@ -131,7 +151,17 @@ static int ensure_range(int machines_fd, const char *machines_path, int machine_
 
         uid_t base;
         r = idmap_read_at(machine_dir_fd, &base);
-        if (r >= 0) {
+        int granted = r >= 0 ? range_granted_by_host(base) : 0;
+        if (granted < 0)
+                return log_error_errno(granted, "Failed to read the host's users and subordinate ID ranges in /etc: %m");
+        if (granted > 0)
+                /* Moved like a doubly held range, below (a chowned rootfs is
+                 * shifted at start, ownership_ensure()); the old entry goes
+                 * stale once the new idmap is written. */
+                log_warning("UID range %u-%u of %s now has IDs of a host user or of a line of /etc/subuid or "
+                            "/etc/subgid; giving it a new range.",
+                            (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1), owner);
+        else if (r >= 0) {
                 _cleanup_free_ char *holder = NULL;
                 r = uid_registry_claim(&reg, base, owner, &holder);
                 if (r == -EADDRINUSE && shared && holder_shares(holder))

@@ -449,6 +449,22 @@ static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdso
         return bind_fds;
 }
 
+/* A user's machine has no locked stage: its root owns the mount namespace
+ * and could make /run/host writable again, then write in the user's
+ * runtime dir (the user is mapped into the machine).  So the notify dir
+ * goes in as a user's binds do, read-only with its flags locked. */
+static int notify_tree_lock(MountPlan *plan) {
+        _cleanup_close_ int tree = open_tree(plan->notify_dir_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (tree < 0)
+                return -errno;
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                            MOUNT_ATTR_NOEXEC };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
+                return -errno;
+        BindSpec b = { .source = (char *) plan->notify_dir, .read_only = true };
+        return bind_tree_lock(tree, &b, &plan->notify_tree_fd);
+}
+
 _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, int fdsock) {
         ChildError e = {};
 
@@ -487,10 +503,16 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         if (r < 0)
                 child_fail(errfd, r, "%s", e.message);
         plan.notify_dir_fd = -1;
+        plan.notify_tree_fd = -1;
         if (plan.notify_dir) {
                 plan.notify_dir_fd = open(plan.notify_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (plan.notify_dir_fd < 0)
                         child_fail(errfd, errno, "Failed to open %s: %m", plan.notify_dir);
+                if (p->rootless) {
+                        r = notify_tree_lock(&plan);
+                        if (r < 0)
+                                child_fail(errfd, r, "Failed to lock the bind of %s to /run/host: %m", plan.notify_dir);
+                }
         }
         plan.stage_fd = -1;
         if (plan.stage) {

@@ -783,6 +783,7 @@ static void launch_params_init(Machine *m, Id128 uuid) {
                 .init = cfg->init,
                 .mount = { .rootfs = m->rootfs, .console = m->console.slave_path, .devices = &m->devices, .rootfs_tree_fd = -1,
                            .own_netns = own_netns, .notify_dir = m->notify.dir, .notify_dir_fd = -1,
+                           .notify_tree_fd = -1,
                            .ephemeral = m->ephemeral, .userns = m->uid_base > 0, .stage = m->stage.path,
                            .stage_fd = -1, .machine_dir = m->layers ? m->machine_dir : NULL, .layers = m->layers,
                            .n_layers = strv_length(m->layers), .binds = m->binds, .n_binds = m->n_binds,

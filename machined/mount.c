@@ -478,9 +478,11 @@ int mount_setup_machine(const MountPlan *plan, int rootfd, char *err, size_t err
         r = setup_boot_id(rootfd);
         if (r < 0)
                 return errbuf_printf(err, errlen, r, "Failed to give the machine a boot ID: %m");
-        if (plan->notify_dir_fd >= 0) {
-                r = bind_fd(plan->notify_dir_fd, rootfd, "run/host", true,
-                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (plan->notify_tree_fd >= 0 || plan->notify_dir_fd >= 0) {
+                r = plan->notify_tree_fd >= 0
+                            ? mount_attach(plan->notify_tree_fd, rootfd, "run/host", true)
+                            : bind_fd(plan->notify_dir_fd, rootfd, "run/host", true,
+                                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
                 if (r < 0)
                         return errbuf_printf(err, errlen, r, "Failed to bind the notify socket to /run/host: %m");
         }

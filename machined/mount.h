@@ -38,6 +38,8 @@ typedef struct MountPlan {
         int stage_fd;           /* opened by the child while it can still reach it */
         const char *notify_dir; /* host dir with the notify socket, bound to /run/host */
         int notify_dir_fd;      /* opened by the child while it can still reach it */
+        int notify_tree_fd;     /* a user's machine: NOTIFY_DIR as a detached read-only tree
+                                 * whose flags are locked (bind_tree_lock()), or -1 */
         const BindSpec *binds;  /* [Files] Bind=, BindReadOnly=, --bind, --bind-ro */
         size_t n_binds;
         int *bind_tree_fds;     /* N_BINDS detached clones of their sources, made read-only and

@@ -126,6 +126,13 @@ check_status "rm evil (made or not: no such machine is 4)" 0 bash -c "$(declare 
 check_output_contains "a third machine: out of ranges, said" "taken by machines.*/etc/subuid" \
         ub create c --template busybox
 check_eq "and nothing of c is left" "a b" "$(ls "$STATE/machines" | xargs)"
+# The registry of the user's ranges is one for all their state dirs: it is
+# below the home of the password database, whatever XDG_DATA_HOME says.
+alt_ub() { UENV="XDG_DATA_HOME=$UHOME/alt" ub "$@"; }
+check_output_contains "from another state dir (XDG_DATA_HOME) too: out of ranges" "taken by machines" \
+        alt_ub create c --template busybox
+check_eq "... nothing of c is left there" "" "$(ls -A "$UHOME/alt/berth/machines" 2>/dev/null)"
+rm -rf "$UHOME/alt"
 
 # A layered machine would run in the image store's range: there is none free
 # for it either.
@@ -214,6 +221,27 @@ check_status "exec returns the command's status" 7 ub exec a -- sh -c 'exit 7'
 check_eq "the machine's root is root inside" 0 "$(ub exec a -- id -u)"
 check_eq "its IDs are the user's range (and the user's own, as 65536)" \
         "0 $ba 65536 65536 $UID_U 1" "$(ub exec a -- cat /proc/self/uid_map | xargs)"
+# The exec's host-side helper forks the command into the machine's PID
+# namespace with credentials of its user namespace, where the machine's
+# root could open /proc/PID/root (the host's /) of a dumpable one before it
+# has entered the machine's mounts: the helper is not dumpable, so the
+# files of /proc/PID of it (not the directory) belong to host root, not to
+# the user.
+ub exec a -- sleep 30 >/dev/null 2>&1 &
+exec_bg=$!
+sleeping() { pgrep -u "$ba" -x sleep >/dev/null; }
+check "an exec of sleep runs" wait_for 10 sleeping
+helper=$(ps -o ppid= -p "$(pgrep -u "$ba" -x sleep | head -n 1)" 2>/dev/null | tr -d ' ')
+check_eq "its host-side helper is the user's process" "$UID_U" "$(ps -o ruid= -p "${helper:-0}" 2>/dev/null | tr -d ' ')"
+check_eq "... and not dumpable: its /proc files are host root's" "0" "$(stat -c %u "/proc/${helper:-0}/environ" 2>&1)"
+pkill -u "$ba" -x sleep; wait "$exec_bg" 2>/dev/null
+# /run/host is the user's runtime dir for the machine (its notify socket),
+# and the user is mapped into the machine: read-only with its flags locked,
+# so the machine's root cannot make it writable again.
+check_fails "the machine's root cannot remount /run/host read-write" \
+        ub exec a -- sh -c 'mount -o remount,bind,rw /run/host && echo planted >/run/host/planted'
+check_eq "... nothing was planted in the user's runtime dir" "" \
+        "$(find "$URUN/berth" -name planted 2>/dev/null)"
 check "the machine's root writes a file" ub exec a -- touch /made-inside
 check_eq "on the host it belongs to the machine's range" "$ba" "$(stat -c %u "$STATE/machines/a/rootfs/made-inside")"
 check "cp a user's file into running a" ub cp "$UHOME/in.txt" a:/root/
