@@ -37,7 +37,6 @@ remote_berth() { "${remote_env[@]}" "$BERTH" "$@"; }
 export BERTH_REMOTE_COMMAND
 BERTH_REMOTE_COMMAND="$(printf '%q ' "${remote_env[@]}" "$BERTH")"
 
-made_run_sshd=
 NSPID=
 remote_cleanup() {
         local m
@@ -52,7 +51,6 @@ remote_cleanup() {
                 wait "$NSPID" 2>/dev/null
         fi
         rm -rf --one-file-system "$REMOTE_ROOT"
-        [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
         cleanup
 }
 trap remote_cleanup EXIT
@@ -107,8 +105,11 @@ exec ssh -F '$R/ssh_config' "\$@"
 CONF
 chmod 0755 "$R/ssh"
 export BERTH_SSH=$R/ssh
-# sshd wants its privilege separation directory.
-[ -d /run/sshd ] || { mkdir -p /run/sshd && made_run_sshd=1; }
+# sshd wants its privilege separation directory at every connection.  It
+# stays when the test ends (as the openssh-server package's tmpfiles.d
+# makes it): removed, another sshd on this host, or another run of this
+# test, would reset every connection from then on.
+mkdir -p /run/sshd
 in_remote /usr/sbin/sshd -D -f "$R/sshd_config" -E "$R/sshd.log" &
 check "sshd listens in the remote namespace" wait_for 10 "$R/ssh" -p "$PORT" "root@$REMOTE_ADDR" true
 [ "$_failed" -eq 0 ] || { sed 's/^/# sshd: /' "$R/sshd.log"; done_testing; }
