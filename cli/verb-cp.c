@@ -53,6 +53,11 @@ typedef struct CpSides {
         IdShift shift;
 } CpSides;
 
+static void cp_request_done(CpRequest *req) {
+        free(req->machine);
+        free(req->guest_path);
+}
+
 static void cp_sides_done(CpSides *s) {
         closep(&s->host_dirfd);
         free(s->host_name);
@@ -80,15 +85,19 @@ static void strip_trailing_slashes(char *p) {
                 p[--l] = 0;
 }
 
+/* The last component of PATH (trailing slashes stripped): a pointer into it. */
+static const char *last_component(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? slash + 1 : path;
+}
+
 /* Split PATH (trailing slashes stripped) into its directory (malloc'ed) and
  * its last component (pointing into PATH). */
 static char *split_path(const char *path, const char **ret_base) {
+        *ret_base = last_component(path);
         const char *slash = strrchr(path, '/');
-        if (!slash) {
-                *ret_base = path;
+        if (!slash)
                 return xstrdup(".");
-        }
-        *ret_base = slash + 1;
         if (slash == path)
                 return xstrdup("/");
         char *parent = strndup(path, (size_t) (slash - path));
@@ -140,8 +149,7 @@ static int parse_request(const OptionParser *p, CpRequest *ret) {
                 /* The source is named by its last component; resolving "." or
                  * ".." to get one would already be following the machine's
                  * symlinks outside the copy. */
-                const char *base;
-                _cleanup_free_ char *parent = split_path(guest_path, &base);
+                const char *base = last_component(guest_path);
                 if (isempty(base) || is_dot_or_dotdot(base)) {
                         log_error("Name a file or directory in the machine to copy, not '%s'.", colon + 1);
                         return ERR_USAGE;
@@ -464,11 +472,10 @@ int verb_cp(Context *ctx, int argc, char **argv) {
         if (r != 0)
                 return r < 0 ? r : ERR_USAGE;
 
-        CpRequest req;
+        _cleanup_(cp_request_done) CpRequest req = {};
         r = parse_request(&p, &req);
         if (r != 0)
                 return r;
-        _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
         bool streaming = streq(req.host_path, "-");
         if (streaming && req.direction == CP_OUT && isatty(STDOUT_FILENO)) {
                 log_error("'-' writes a tar archive to stdout, which is a terminal. %s", CP_USAGE);
@@ -485,8 +492,7 @@ int verb_cp(Context *ctx, int argc, char **argv) {
         _cleanup_(stream_dir_done) StreamDir stream = STREAM_DIR_INIT;
         _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
         _cleanup_free_ char *shown = NULL;
-        const char *base;
-        _cleanup_free_ char *parent = split_path(req.guest_path, &base);
+        const char *base = last_component(req.guest_path);
         if (streaming) {
                 /* The host's side is the staging directory's fd, nothing by path. */
                 r = req.direction == CP_IN ? stream_in(&stream, &sides) : stream_dir_make(&stream);
@@ -546,11 +552,10 @@ int remote_cp(const Remote *rm, int argc, char **argv) {
         int r = option_next(&p);
         if (r != 0)
                 return exit_code_of(r < 0 ? r : ERR_USAGE, false);
-        CpRequest req;
+        _cleanup_(cp_request_done) CpRequest req = {};
         r = parse_request(&p, &req);
         if (r != 0)
                 return exit_code_of(r, false);
-        _cleanup_free_ char *machine = req.machine, *guest_path = req.guest_path;
 
         if (streq(req.host_path, "-")) {
                 /* The archive is the caller's: stdin or stdout pass through,
@@ -572,8 +577,7 @@ int remote_cp(const Remote *rm, int argc, char **argv) {
 
         /* The local side is checked before anything travels. */
         _cleanup_(cp_sides_done) CpSides sides = { .host_dirfd = -EBADF };
-        const char *base;
-        _cleanup_free_ char *parent = split_path(req.guest_path, &base);
+        const char *base = last_component(req.guest_path);
         r = req.direction == CP_IN ? open_host_source(req.host_path, &sides)
                                    : open_host_destination(req.host_path, base, &sides);
         if (r < 0)

@@ -38,6 +38,15 @@ static int collect_root_ranges(int machines_fd, const char *machines_path, IdInt
         return 0;
 }
 
+/* Every range taken: the registry's, and those of this state root's
+ * machine dirs. */
+static int collect_taken(int machines_fd, const char *machines_path, UidRegistry *reg, IdIntervals *used) {
+        int r = uid_registry_collect(reg, used);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the UID range registry %s: %m", reg->path);
+        return collect_root_ranges(machines_fd, machines_path, used);
+}
+
 /* A user's machines take their ranges from the user's own subordinate IDs:
  * newuidmap maps nothing else for them. */
 static int allocate_user_range(int machines_fd, const char *machines_path, UidRegistry *reg, uid_t *ret) {
@@ -64,10 +73,7 @@ static int allocate_user_range(int machines_fd, const char *machines_path, UidRe
                                        "N-M --add-subgids N-M %s' (or add '%s:100000:%u' lines to /etc/subuid "
                                        "and /etc/subgid).", user, uids.n == 0 ? "/etc/subuid" : "/etc/subgid",
                                        USERNS_RANGE_SIZE, user, user, USERNS_RANGE_SIZE);
-        r = uid_registry_collect(reg, &used);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read the UID range registry %s: %m", reg->path);
-        r = collect_root_ranges(machines_fd, machines_path, &used);
+        r = collect_taken(machines_fd, machines_path, reg, &used);
         if (r < 0)
                 return r;
         uint64_t base;
@@ -91,10 +97,7 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
         int r = id_intervals_add_host(&used, etc);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the host's users and subordinate ID ranges in /etc: %m");
-        r = uid_registry_collect(reg, &used);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read the UID range registry %s: %m", reg->path);
-        r = collect_root_ranges(machines_fd, machines_path, &used);
+        r = collect_taken(machines_fd, machines_path, reg, &used);
         if (r < 0)
                 return r;
         uint64_t base;
@@ -227,28 +230,45 @@ int userns_image_range(Store *s, uid_t *ret_base) {
         return userns_ensure_range_at(s->machines_fd, machines, s->images_fd, ret_base);
 }
 
+/* What work on a user's image store's range starts with, where the store
+ * has a range (HAS_RANGE: its base in *RET_BASE) or has none (!HAS_RANGE):
+ * 1, with the registry open and locked in *RET_REG and the path of the
+ * store's machines dir (for messages) in *RET_MACHINES.  0: nothing to do
+ * (root's store needs no range, or the store is not as HAS_RANGE says). */
+static int image_range_open(Store *s, bool has_range, uid_t *ret_base, UidRegistry *ret_reg,
+                            char **ret_machines) {
+        if (geteuid() == 0)
+                return 0;
+        uid_t base = 0;
+        bool has = idmap_read_at(s->images_fd, &base) >= 0;
+        if (has != has_range)
+                return 0;
+        int r = uid_registry_open(NULL, ret_reg);
+        if (r < 0)
+                return r;
+        *ret_base = base;
+        *ret_machines = xasprintf("%s/machines", s->root);
+        return 1;
+}
+
 int userns_image_range_check(Store *s) {
         uid_t base;
-        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) >= 0)
-                return 0;
-        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        _cleanup_free_ char *machines = NULL;
         _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
-        int r = uid_registry_open(NULL, &reg);
-        if (r < 0)
+        int r = image_range_open(s, false, &base, &reg, &machines);
+        if (r <= 0)
                 return r;
         return allocate_range(s->machines_fd, machines, &reg, &base);
 }
 
 int userns_image_range_release(Store *s) {
         uid_t base;
-        if (geteuid() == 0 || idmap_read_at(s->images_fd, &base) < 0)
-                return 0;
-        _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
+        _cleanup_free_ char *machines = NULL;
         /* Under the registry's lock: no allocation reads the idmap files
          * while the store's goes. */
         _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
-        int r = uid_registry_open(NULL, &reg);
-        if (r < 0)
+        int r = image_range_open(s, true, &base, &reg, &machines);
+        if (r <= 0)
                 return r;
         /* A machine dir with the range (a machine of the store's layers,
          * made or being made) keeps it, whatever the layer store holds, and

@@ -32,6 +32,37 @@ int bridge_pool_read(int brfd, IPNet *ret, IPNet *ret6) {
         return subnet_pair_read(brfd, "pool", ret, ret6);
 }
 
+int bridge_iter_open(int nsfd, BridgeIter *ret) {
+        DIR *d = NULL;
+        int r = opendir_dup(nsfd, &d);
+        if (r < 0)
+                return r;
+        *ret = (BridgeIter) { .fd = -EBADF, .d = d, .nsfd = nsfd };
+        return 0;
+}
+
+bool bridge_iter_next(BridgeIter *it) {
+        closep(&it->fd);
+        it->name = NULL;
+        struct dirent *de;
+        while (it->d && (de = readdir(it->d))) {
+                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
+                        continue;
+                it->fd = open_dir_nofollow(it->nsfd, de->d_name);
+                if (it->fd < 0)
+                        continue; /* a file: sysctl, nft-state */
+                it->name = de->d_name;
+                return true;
+        }
+        return false;
+}
+
+void bridge_iter_done(BridgeIter *it) {
+        closep(&it->fd);
+        closedirp(&it->d);
+        *it = BRIDGE_ITER_INIT;
+}
+
 /* Remove what berth made for bridge NAME, and its state. */
 void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *name) {
         _cleanup_free_ char *ddir = dnsmasq_dir_path(ns_path, name);
@@ -59,19 +90,16 @@ void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *nam
 static IPNet *sibling_subnets(int nsfd, const Network *net, size_t *ret_n) {
         IPNet *list = NULL;
         size_t n = 0;
-        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_(bridge_iter_done) BridgeIter it = BRIDGE_ITER_INIT;
         *ret_n = 0;
-        if (opendir_dup(nsfd, &d) < 0)
+        if (bridge_iter_open(nsfd, &it) < 0)
                 return NULL;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name) || streq(de->d_name, net->bridge))
-                        continue;
-                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+        while (bridge_iter_next(&it)) {
                 IPNet p, p6, sn, sn6;
-                if (brfd < 0 || bridge_pool_read(brfd, &p, &p6) < 0 || bridge_subnets_read(brfd, &sn, &sn6) < 0 ||
-                    p.prefixlen != net->pool.prefixlen || !ipaddr_equal(&p.addr, &net->pool.addr) ||
-                    p6.prefixlen != net->pool6.prefixlen || !ipaddr_equal(&p6.addr, &net->pool6.addr))
+                if (streq(it.name, net->bridge) || bridge_pool_read(it.fd, &p, &p6) < 0 ||
+                    bridge_subnets_read(it.fd, &sn, &sn6) < 0 || p.prefixlen != net->pool.prefixlen ||
+                    !ipaddr_equal(&p.addr, &net->pool.addr) || p6.prefixlen != net->pool6.prefixlen ||
+                    !ipaddr_equal(&p6.addr, &net->pool6.addr))
                         continue;
                 list = realloc(list, (n + 2) * sizeof *list);
                 if (!list)

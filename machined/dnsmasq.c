@@ -243,22 +243,35 @@ static int hosts_dir_open(int dfd, const char *dir) {
         return TAKE_FD(hfd);
 }
 
+/* A bridge's dnsmasq dir DIR and its hosts dir, into *RET_DFD and *RET_HFD.
+ * With CREATE, made (and their modes fixed) where missing; without, a
+ * hosts dir that cannot be opened is not logged (nothing to take out of
+ * it).  0 or -errno. */
+static int dnsmasq_dirs_open(const char *dir, bool create, int *ret_dfd, int *ret_hfd) {
+        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, create);
+        if (dfd < 0)
+                return dfd;
+        int hfd = create ? hosts_dir_open(dfd, dir) : open_dir_nofollow(dfd, DNSMASQ_HOSTS_DIR);
+        if (hfd < 0)
+                return hfd;
+        *ret_dfd = TAKE_FD(dfd);
+        *ret_hfd = hfd;
+        return 0;
+}
+
 /* Bring the hosts dir in line with the bridge's machines: a file written
  * for each machine that has none (a start: one), the files of machines
  * gone removed, and only then a SIGHUP (dnsmasq forgets hosts only on
  * one).  No file is read: the names say what they hold (host_line()). */
 int dnsmasq_update(const char *dir, const BridgeView *b) {
-        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
-        if (dfd < 0)
-                return dfd;
-        _cleanup_close_ int hfd = hosts_dir_open(dfd, dir);
-        if (hfd < 0)
-                return hfd;
+        _cleanup_close_ int dfd = -EBADF, hfd = -EBADF;
+        int r = dnsmasq_dirs_open(dir, true, &dfd, &hfd);
+        if (r < 0)
+                return r;
         /* The single hosts file of berth before hosts.d. */
         (void) unlinkat(dfd, "hosts", 0);
 
         char **names = xcalloc(b->n + 1, sizeof *names);
-        int r = 0;
         for (size_t i = 0; i < b->n; i++) {
                 _cleanup_free_ char *line = host_line(b->entries + i, &names[i]);
                 if (r < 0 || faccessat(hfd, names[i], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -294,15 +307,13 @@ int dnsmasq_update(const char *dir, const BridgeView *b) {
 /* A start's part of dnsmasq_update(): this machine's file only (dnsmasq
  * reads it as it appears), and dnsmasq started where none runs yet. */
 int dnsmasq_host_add(const char *dir, const BridgeView *b, const Entry *e) {
-        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, true);
-        if (dfd < 0)
-                return dfd;
-        _cleanup_close_ int hfd = hosts_dir_open(dfd, dir);
-        if (hfd < 0)
-                return hfd;
+        _cleanup_close_ int dfd = -EBADF, hfd = -EBADF;
+        int r = dnsmasq_dirs_open(dir, true, &dfd, &hfd);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *name = NULL, *line = host_line(e, &name);
         if (faccessat(hfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
-                int r = write_file_atomic_at(hfd, name, line, strlen(line), 0640);
+                r = write_file_atomic_at(hfd, name, line, strlen(line), 0640);
                 if (r < 0)
                         return log_error_errno(r, "Cannot write %s/" DNSMASQ_HOSTS_DIR "/%s: %m", dir, name);
         }
@@ -312,11 +323,11 @@ int dnsmasq_host_add(const char *dir, const BridgeView *b, const Entry *e) {
 /* A stop's (or a dead machine's reclaim's) part: its file, and a SIGHUP,
  * without which dnsmasq keeps the host it read. */
 void dnsmasq_host_remove(const char *dir, const Entry *e) {
-        _cleanup_close_ int dfd = dnsmasq_dir_open(dir, false);
-        _cleanup_close_ int hfd = dfd < 0 ? dfd : open_dir_nofollow(dfd, DNSMASQ_HOSTS_DIR);
-        if (hfd < 0)
+        _cleanup_close_ int dfd = -EBADF, hfd = -EBADF;
+        if (dnsmasq_dirs_open(dir, false, &dfd, &hfd) < 0)
                 return;
-        _cleanup_free_ char *name = NULL, *line = host_line(e, &name);
+        _cleanup_free_ char *name = NULL;
+        free(host_line(e, &name)); /* the name only: it carries the line's hash */
         if (unlinkat(hfd, name, 0) < 0)
                 return;
         pid_t pid = dnsmasq_running(dfd);

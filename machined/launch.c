@@ -410,9 +410,10 @@ _noreturn_ static void exec_init(const LaunchParams *p, int errfd) {
 /* In the child: the detached trees to mount.  With a user namespace the
  * supervisor made them (idmapping needs host privileges) and sends the
  * rootfs, the layers into LAYER_FDS, and the binds' sources, each opened
- * once; without one, the binds are opened here, as host root.  Returns the
- * binds' fds (PLAN points at them and at LAYER_FDS). */
-static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdsock, int errfd,
+ * once; without one, the binds are opened here, as host root.  PLAN points
+ * at them and at LAYER_FDS until the child execs (it never returns:
+ * nothing to free). */
+static void child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdsock, int errfd,
                                 int layer_fds[static LAYERS_MAX]) {
         int r;
         if (p->uid_base > 0 && !p->rootless) {
@@ -446,7 +447,6 @@ static int *child_receive_trees(const LaunchParams *p, MountPlan *plan, int fdso
                 }
         }
         plan->bind_tree_fds = bind_fds;
-        return bind_fds;
 }
 
 /* A user's machine has no locked stage: its root owns the mount namespace
@@ -493,7 +493,7 @@ _noreturn_ static void child_main(const LaunchParams *p, int gofd, int errfd, in
         MountPlan plan = p->mount;
         int r;
         int layer_fds[LAYERS_MAX];
-        _cleanup_free_ int *bind_fds = child_receive_trees(p, &plan, fdsock, errfd, layer_fds);
+        child_receive_trees(p, &plan, fdsock, errfd, layer_fds);
         /* Kept for the round trip of the finished tree through the stage. */
         if (fdsock >= 0 && !plan.stage)
                 closep(&fdsock);

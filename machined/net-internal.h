@@ -17,6 +17,7 @@
  *                  of the above from the entries (gc, a bridge more or
  *                  less, state found inconsistent) */
 
+#include <dirent.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -134,6 +135,26 @@ int dnsmasq_host_add(const char *dir, const BridgeView *b, const Entry *e);
 void dnsmasq_host_remove(const char *dir, const Entry *e);
 
 /* bridge.c */
+/* The bridge dirs of the namespace dir NSFD, one at a time: every entry
+ * named like an interface (not "@claims", "@nft", an atomic write's
+ * ".NAME.new") that opens as a directory without following a symlink (not
+ * "sysctl", "nft-state"):
+ *
+ *         _cleanup_(bridge_iter_done) BridgeIter it = BRIDGE_ITER_INIT;
+ *         r = bridge_iter_open(nsfd, &it);      0, or -errno: cannot list NSFD
+ *         while (bridge_iter_next(&it))
+ *                 use it.name and it.fd, both good until the next call
+ */
+typedef struct BridgeIter {
+        const char *name;
+        int fd;
+        DIR *d;
+        int nsfd;
+} BridgeIter;
+#define BRIDGE_ITER_INIT ((BridgeIter) { .fd = -EBADF })
+int bridge_iter_open(int nsfd, BridgeIter *ret);
+bool bridge_iter_next(BridgeIter *it);
+void bridge_iter_done(BridgeIter *it);
 int bridge_subnets_read(int brfd, IPNet *ret, IPNet *ret6);
 int bridge_pool_read(int brfd, IPNet *ret, IPNet *ret6);
 void bridge_teardown(Netlink *nl, int nsfd, const char *ns_path, const char *name);

@@ -236,17 +236,20 @@ static char *hash_format(const char *s) {
         return xasprintf("%016" PRIx64, fnv1a64(s));
 }
 
-/* The tables without elements (what nft_apply() loads whole) and its hash. */
-static char *shape_make(const BridgeView *bridges, size_t n, bool own4, bool own6, bool any_filter,
-                        char **ret_hash) {
+/* The hash of the tables without elements, and (RET_SHAPE not NULL) the
+ * tables themselves: what nft_apply() loads whole. */
+static char *shape_hash_make(const BridgeView *bridges, size_t n, bool own4, bool own6, bool any_filter,
+                             char **ret_shape) {
         _cleanup_free_ char *rules = nft_ruleset(bridges, n, own4, own6), *filter = net_filter_ruleset(any_filter);
         /* "add table" first makes the delete valid when there is none: one
          * transaction, so packets never see a half-made table. */
-        char *shape = xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
+        _cleanup_free_ char *shape =
+                xasprintf("add table inet berth\ndelete table inet berth\n%s%s", rules, filter);
         /* "v2": a state of berth's single-file format never matches. */
         _cleanup_free_ char *versioned = xasprintf("v2\n%s%s", any_filter ? "filter\n" : "", shape);
-        *ret_hash = hash_format(versioned);
-        return shape;
+        if (ret_shape)
+                *ret_shape = TAKE_PTR(shape);
+        return hash_format(versioned);
 }
 
 static int shape_read(int nsfd, char **ret_hash, bool *ret_filter) {
@@ -354,8 +357,8 @@ int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < bridges[i].n; j++)
                         any_filter = any_filter || bridges[i].entries[j].filter;
-        _cleanup_free_ char *shape_hash = NULL, *have_hash = NULL;
-        _cleanup_free_ char *shape = shape_make(bridges, n, own4, own6, any_filter, &shape_hash);
+        _cleanup_free_ char *shape = NULL, *have_hash = NULL;
+        _cleanup_free_ char *shape_hash = shape_hash_make(bridges, n, own4, own6, any_filter, &shape);
 
         /* What should be in: every machine's elements. */
         size_t total = 0;
@@ -446,13 +449,14 @@ int nft_apply(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own
 
 int nft_machine_add(int nsfd, const BridgeView *bridges, size_t n, bool own4, bool own6, const BridgeView *b,
                     const Entry *e) {
-        _cleanup_free_ char *have_hash = NULL, *shape_hash = NULL;
+        _cleanup_free_ char *have_hash = NULL;
         bool have_filter = false;
         if (shape_read(nsfd, &have_hash, &have_filter) < 0)
                 return -ESTALE;
         /* Where the bridge filter is in, a machine without AddressFilter=
          * leaves it; a first one with it changes the shape. */
-        _cleanup_free_ char *shape = shape_make(bridges, n, own4, own6, have_filter || e->filter, &shape_hash);
+        _cleanup_free_ char *shape_hash =
+                shape_hash_make(bridges, n, own4, own6, have_filter || e->filter, NULL);
         if (!streq(have_hash, shape_hash))
                 return -ESTALE;
         _cleanup_close_ int ndfd = nft_dir_open(nsfd, true);

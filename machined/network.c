@@ -97,29 +97,23 @@ static int view_cmp(const void *a, const void *b) {
  * network_prepare(), network_release()).  Called with NSDIR's lock held. */
 static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
         log_debug("Syncing the network state in %s whole.", ns_path);
-        _cleanup_closedir_ DIR *d = NULL;
-        int r = opendir_dup(nsfd, &d);
+        _cleanup_(bridge_iter_done) BridgeIter it = BRIDGE_ITER_INIT;
+        int r = bridge_iter_open(nsfd, &it);
         if (r < 0)
                 return log_error_errno(r, "Cannot list %s: %m", ns_path);
         BridgeView *views = NULL;
         size_t n_views = 0;
         _cleanup_strv_free_ char **dead = NULL;
-        struct dirent *de;
         int ret = 0;
         /* The claims, rewritten from the live entries (external bridges' too). */
         _cleanup_(claims_sync_done) ClaimsSync claims;
         r = claims_sync_begin(nsfd, &claims);
         if (r < 0)
                 ret = log_error_errno(r, "Cannot write the claims in %s: %m", ns_path);
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
-                        continue;
-                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
-                if (brfd < 0)
-                        continue; /* a file: lock, sysctl */
+        while (bridge_iter_next(&it)) {
                 BridgeView v = {};
-                memcpy(v.name, de->d_name, strlen(de->d_name) + 1); /* ifname_is_valid(): fits */
-                r = entries_load(brfd, &v.entries, &v.n, NULL);
+                memcpy(v.name, it.name, strlen(it.name) + 1); /* ifname_is_valid(): fits */
+                r = entries_load(it.fd, &v.entries, &v.n, NULL);
                 if (r < 0) {
                         log_warning_errno(r, "Cannot read the machines of bridge %s: %m", v.name);
                         continue;
@@ -137,12 +131,12 @@ static int network_sync(int nsfd, const char *ns_path, SyncFlags flags) {
                         dead = strv_append(dead, v.name);
                         continue;
                 }
-                if (faccessat(brfd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
-                    bridge_subnets_read(brfd, &v.subnet, &v.subnet6) < 0) {
+                if (faccessat(it.fd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                    bridge_subnets_read(it.fd, &v.subnet, &v.subnet6) < 0) {
                         free(v.entries);
                         continue;
                 }
-                if (bridge_pool_read(brfd, &v.pool, &v.pool6) < 0) {
+                if (bridge_pool_read(it.fd, &v.pool, &v.pool6) < 0) {
                         v.pool = v.subnet;
                         v.pool6 = v.subnet6;
                 }
@@ -249,18 +243,14 @@ static int claim_check(int nsfd, const char *ns_path, const char *self_id, const
 /* Our own entry of a run that ended without a stop (its supervisor
  * crashed), on whichever bridge: reclaimed before anything is chosen. */
 static void reclaim_own(int nsfd, const char *ns_path, const char *id, bool *need_sync) {
-        _cleanup_closedir_ DIR *d = NULL;
-        if (opendir_dup(nsfd, &d) < 0)
+        _cleanup_(bridge_iter_done) BridgeIter it = BRIDGE_ITER_INIT;
+        if (bridge_iter_open(nsfd, &it) < 0)
                 return;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
-                        continue;
-                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+        while (bridge_iter_next(&it)) {
                 _cleanup_free_ char *path = xasprintf("machines/%s", id);
-                if (brfd < 0 || faccessat(brfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 || entry_alive(brfd, id))
+                if (faccessat(it.fd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 || entry_alive(it.fd, id))
                         continue;
-                if (entry_reclaim(nsfd, ns_path, de->d_name, id) < 0)
+                if (entry_reclaim(nsfd, ns_path, it.name, id) < 0)
                         *need_sync = true;
         }
 }
@@ -270,26 +260,21 @@ static void reclaim_own(int nsfd, const char *ns_path, const char *id, bool *nee
  * namespace (a host port, a veth name: one claim each) or with another
  * bridge's subnets. */
 static int check_conflicts(int nsfd, const Network *net, bool *need_sync) {
-        _cleanup_closedir_ DIR *d = NULL;
-        int r = opendir_dup(nsfd, &d);
+        _cleanup_(bridge_iter_done) BridgeIter it = BRIDGE_ITER_INIT;
+        int r = bridge_iter_open(nsfd, &it);
         if (r < 0)
                 return log_error_errno(r, "Cannot list %s: %m", net->ns_dir);
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
-                        continue;
-                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
-                if (brfd < 0)
-                        continue;
+        while (bridge_iter_next(&it)) {
                 IPNet sn, sn6;
                 /* A bridge that is not berth's gives no addresses: nothing to overlap. */
-                if (!net->external && !streq(de->d_name, net->bridge) && bridge_subnets_read(brfd, &sn, &sn6) >= 0 &&
+                if (!net->external && !streq(it.name, net->bridge) &&
+                    bridge_subnets_read(it.fd, &sn, &sn6) >= 0 &&
                     (ipnet_overlaps(&sn, &net->subnet) || ipnet_overlaps(&sn6, &net->subnet6))) {
                         char a[IPNET_STRLEN], b[IPNET_STRLEN];
                         return log_error_errno(SYNTHETIC_ERRNO(EADDRINUSE),
                                                "Bridge %s uses %s and %s, which overlap this machine's subnets: give "
                                                "bridge %s other Subnet=/IPv6Subnet= values.",
-                                               de->d_name, ipnet_format(&sn, a), ipnet_format(&sn6, b), net->bridge);
+                                               it.name, ipnet_format(&sn, a), ipnet_format(&sn6, b), net->bridge);
                 }
         }
         Entry holder;
@@ -438,21 +423,17 @@ static BridgeView *bridges_in_use(int nsfd, size_t *ret_n) {
         BridgeView *views = NULL;
         size_t n = 0;
         *ret_n = 0;
-        _cleanup_closedir_ DIR *d = NULL;
-        if (opendir_dup(nsfd, &d) < 0)
+        _cleanup_(bridge_iter_done) BridgeIter it = BRIDGE_ITER_INIT;
+        if (bridge_iter_open(nsfd, &it) < 0)
                 return NULL;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || !ifname_is_valid(de->d_name))
-                        continue;
-                _cleanup_close_ int brfd = open_dir_nofollow(nsfd, de->d_name);
+        while (bridge_iter_next(&it)) {
                 BridgeView v = {};
-                memcpy(v.name, de->d_name, strlen(de->d_name) + 1);
-                if (brfd < 0 || entries_count(brfd, NULL, 1) == 0 ||
-                    faccessat(brfd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
-                    bridge_subnets_read(brfd, &v.subnet, &v.subnet6) < 0)
+                memcpy(v.name, it.name, strlen(it.name) + 1);
+                if (entries_count(it.fd, NULL, 1) == 0 ||
+                    faccessat(it.fd, "external", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                    bridge_subnets_read(it.fd, &v.subnet, &v.subnet6) < 0)
                         continue;
-                if (bridge_pool_read(brfd, &v.pool, &v.pool6) < 0) {
+                if (bridge_pool_read(it.fd, &v.pool, &v.pool6) < 0) {
                         v.pool = v.subnet;
                         v.pool6 = v.subnet6;
                 }
