@@ -19,7 +19,6 @@
 #include "log.h"
 #include "runtime.h"
 #include "spawn.h"
-#include "newidmap.h"
 #include "util.h"
 
 /* The formats as --format takes them (export.h, which berth does not link). */
@@ -69,25 +68,19 @@ static bool ref_is_valid(const char *ref) {
 /* berth-export of a machine's files, with the archive (and an
  * oci-archive's layer) in FDS, already open. */
 typedef struct ExportRun {
-        Store *store;
-        const char *name, *mpath, *rootfs;
+        const char *name;
         char *const *argv;
         const int *fds;
         size_t n_fds;
 } ExportRun;
 
-/* For userns_call(): a user's runs as root of a namespace mapped like the
- * machine's, which owns its files (the IDs it sees are the guest's own, as
- * root's export writes them).  A layered machine's files are its merged
- * view, mounted for this export alone: for a user in that namespace too,
- * whose root may mount (the user's own process may not). */
+/* For layers_call_merged(): a user's runs as root of a namespace mapped
+ * like the machine's, which owns its files (the IDs it sees are the
+ * guest's own, as root's export writes them); a layered machine's files
+ * are its merged view. */
 static int run_export(void *userdata) {
         const ExportRun *e = userdata;
-        int r = layers_mount_merged(e->store, e->mpath);
-        if (r < 0)
-                return log_error_errno(r, "Failed to mount the layers of '%s': %m", e->name);
-        r = spawn_sandboxed_fds(e->argv, e->fds, e->n_fds);
-        layers_umount_merged(e->rootfs);
+        int r = spawn_sandboxed_fds(e->argv, e->fds, e->n_fds);
         if (r > 0)
                 log_error("Failed to export '%s' (berth-export said why).", e->name);
         return r > 0 ? -EIO : r;
@@ -246,9 +239,8 @@ int verb_export(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
         args[n++] = (char *) "--";
         args[n++] = rootfs;
-        ExportRun run = { .store = &ctx->store, .name = name, .mpath = mpath, .rootfs = rootfs, .argv = args,
-                          .fds = fds, .n_fds = n_fds };
-        r = userns_call(mfd, run_export, &run);
+        ExportRun run = { .name = name, .argv = args, .fds = fds, .n_fds = n_fds };
+        r = layers_call_merged(&ctx->store, mpath, run_export, &run);
         if (r == 0 && fsync(tfd) < 0)
                 r = log_error_errno(errno, "Failed to write %s: %m", tmp);
         if (r == 0 && rename(tmp, abs) < 0)

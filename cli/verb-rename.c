@@ -18,7 +18,6 @@
 #include "gc.h"
 #include "layers.h"
 #include "log.h"
-#include "newidmap.h"
 #include "paths.h"
 #include "rootfs.h"
 #include "runtime.h"
@@ -66,28 +65,11 @@ static void registry_follow(Context *ctx, const char *name) {
                                   "(the next start does): %m", name);
 }
 
-typedef struct HostnameFollow {
-        Store *store;
-        const char *name, *mpath, *rootfs;
-} HostnameFollow;
-
-/* For userns_call(): as the machine's root (a user's tree is its range's,
- * and its etc/ may be a guest's symlink: rootfs_write_hostname() never
- * follows one).  A layered machine's file may be in a layer, so it is
- * written through the merged view (in a mount namespace of its own), which
- * copies it up. */
-static int write_hostname_merged(void *userdata) {
-        const HostnameFollow *h = userdata;
-        int r = layers_mount_merged(h->store, h->mpath);
-        if (r < 0)
-                return log_error_errno(r, "Failed to mount the layers of '%s': %m", h->name);
-        r = rootfs_write_hostname(h->rootfs, h->name);
-        layers_umount_merged(h->rootfs);
-        return r;
-}
-
 /* etc/hostname says the machine's name unless machine.conf sets Hostname=
- * (create, import and clone write it so): now NEW's. */
+ * (create, import and clone write it so): now NEW's.  Written as the
+ * machine's root (a user's tree is its range's; rootfs_write_hostname()
+ * never follows a guest's symlink), through a layered machine's merged
+ * view, which copies the file up from its layer. */
 static void hostname_follow(Context *ctx, const char *name) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_free_ char *err = NULL;
@@ -95,9 +77,8 @@ static void hostname_follow(Context *ctx, const char *name) {
                 return;
         _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
-        _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        HostnameFollow h = { .store = &ctx->store, .name = name, .mpath = mpath, .rootfs = rootfs };
-        int r = mfd < 0 ? mfd : userns_call(mfd, write_hostname_merged, &h);
+        int r = layers_call_merged(&ctx->store, mpath, rootfs_write_hostname_call,
+                                   &(HostnameArgs) { rootfs, name });
         if (r < 0)
                 log_warning_errno(r, "Failed to write '%s' to the machine's etc/hostname, ignoring: %m", name);
 }
