@@ -1,9 +1,10 @@
 #!/bin/bash
 # rename and export without root (README "Without root"): a user made for
 # this test renames a stopped busybox machine (a running one is refused):
-# its dir, runtime dir and registry entry follow, its etc/hostname says the
-# new name (written as the machine's root, never through a guest's symlink
-# to a host file), and it starts and runs commands under the new name; so
+# its dir, snapshots, runtime dir and registry entry follow, its
+# etc/hostname says the new name (written as the machine's root, never
+# through a guest's symlink to a host file), and it starts and runs
+# commands under the new name; so
 # does a clone --overlay family sharing one range, and a layered machine in
 # the image store's range.  export writes tar, tar.gz, tar.zst, tar.xz and
 # oci-archive with the machine's own IDs (0..65535): imported back by the
@@ -46,8 +47,10 @@ check "create a --template busybox" ub create a --template busybox --set Network
 check "start a" ub start a
 check_output_contains "rename of a running machine: refused" "is running; stop it first" ub rename a b
 check "... a is still there" test -d "$M/a"
+check "a writes a file" ub exec a -- sh -c 'echo before >/root/mark'
 check "stop a" ub stop a
 check "a has a runtime dir" test -d "$URUN/berth/a"
+check "snapshot a s1" ub snapshot a s1
 check "create x" ub create x --template busybox --set Network.Mode=none
 check_status "rename to a name taken: refused (2)" 2 ub rename a x
 check "rm x" ub rm x
@@ -68,8 +71,15 @@ $(stat -c %u "$M/b/rootfs/etc/hostname")"
 check "start b" ub start b
 check_eq "b is named b inside" "b" "$(ub exec b -- hostname 2>&1)"
 check_eq "... runs as root of its range" "0" "$(ub exec b -- id -u 2>&1)"
+check "b changes the file" ub exec b -- sh -c 'echo after >/root/mark'
 check "stop b" ub stop b
 check_eq "list shows b, not a" "b" "$(ub list --json | jq -r '.[].name' | xargs)"
+check_output_contains "a's snapshot is b's" "^s1 " ub snapshots b
+check "restore b s1" ub restore b s1
+check "start b" ub start b
+check_eq "b has the snapshot's file" "before" "$(ub exec b -- cat /root/mark 2>&1)"
+check "stop b" ub stop b
+check "snapshot --rm b s1" ub snapshot --rm b s1
 
 # --- a clone --overlay family ---------------------------------------------------
 check "clone --overlay b c" ub clone --overlay b c
