@@ -12,8 +12,9 @@
 # modes, owners, sizes, link targets and digests).  The archive is the
 # user's; a symlink to a host file the user cannot read goes in as a
 # symlink, the file's content never; a directory the user cannot write
-# refuses the export and nothing is left; nothing under /var/lib/berth or
-# /run/berth changes.
+# refuses the export and nothing is left; a rename that fails at its commit
+# leaves the old machine, one killed after it the new one; nothing under
+# /var/lib/berth or /run/berth changes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-rootless.sh"
 
@@ -184,7 +185,29 @@ check "stop e" ub stop e
 check "a failing helper" test "$(BERTH_EXPORT=/bin/false ub export e "$OUT/f.tar" >/dev/null 2>&1; echo $?)" = 1
 check_eq "... leaves nothing" "" "$(ls -A "$OUT" | grep -E '^\.|r\.tar|f\.tar|x\.tar')"
 
-for m in b2 c2 l2 e; do check "rm $m" ub rm $m; done
+# --- a rename that fails or is killed -------------------------------------------------
+# ub under strace (root's), which fails or kills the user's berth at a call.
+ub_strace() {
+        local inject=$1; shift
+        strace -f -o /dev/null -e "inject=$inject" bash -c "$(declare -f ub); $(declare -p U UHOME URUN BERTH \
+                BERTH_TEMPLATE_DIR BERTH_UNPACK BERTH_IMPORT BERTH_MACHINED); ub \"\$@\"" ub "$@"
+}
+names() { ub list --json | jq -r '.[].name' | LC_ALL=C sort | xargs; }
+check_fails "the commit fails" ub_strace renameat2:error=EIO:when=1 rename e k
+check_eq "e is still e" "b2 c2 e l2" "$(names)"
+check "e still starts" ub start e
+check "stop e" ub stop e
+# Killed right after the commit (at the runtime dir's rename): k is complete.
+ub_strace renameat:signal=KILL:when=1 rename e k >/dev/null 2>&1
+check_eq "killed after the commit: k" "b2 c2 k l2" "$(names)"
+check "k starts" ub start k
+# (its etc/hostname may still say e: berth(1) says what lags behind)
+check_eq "k runs commands" "ok" "$(ub exec k -- echo ok 2>&1)"
+check "stop k" ub stop k
+check_eq "its registry entry names k now (the start claimed it)" "$M/k" \
+        "$(sed -n 's/^OWNER=//p' "$STATE/uid-ranges/$(printf %08x "$EBASE")" 2>&1)"
+
+for m in b2 c2 l2 k; do check "rm $m" ub rm $m; done
 check_eq "nothing under /var/lib/berth or /run/berth changed" "$before" "$(system_listing)"
 
 done_testing
