@@ -201,8 +201,8 @@ int verb_export(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *dir = slash == abs ? xstrdup("/") : strndup(abs, (size_t) (slash - abs));
         if (!dir)
                 abort();
-        _cleanup_free_ char *tmp = xasprintf("%.*s/.%s.berth-export-%016llx", (int) (slash - abs), abs, slash + 1,
-                                             (unsigned long long) rnd);
+        _cleanup_free_ char *tmp = xasprintf("%.*s/.%s.berth-export-%016llx", (int) (slash - abs), abs,
+                                             slash + 1, (unsigned long long) rnd);
         _cleanup_close_ int tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (tfd < 0) {
                 log_error_errno(errno, "Cannot write the archive in %s: %m", dir);

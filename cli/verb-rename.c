@@ -61,8 +61,8 @@ static void registry_follow(Context *ctx, const char *name) {
         _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
         int r = mfd < 0 ? mfd : userns_range_follow(&ctx->store, mfd);
         if (r < 0)
-                log_warning_errno(r, "Failed to point the registry entry of the UID range of '%s' at it, ignoring "
-                                  "(the next start does): %m", name);
+                log_warning_errno(r, "Failed to point the registry entry of the UID range of '%s' at it, "
+                                  "ignoring (the next start does): %m", name);
 }
 
 /* etc/hostname says the machine's name unless machine.conf sets Hostname=

@@ -75,8 +75,8 @@ int main(int argc, char **argv) {
         bool store = o.format == EXPORT_OCI_STORE;
         if (o.format < 0 || argc - optind != (store ? 2 : 1) || (store != (out_fd < 0)) ||
             (o.format == EXPORT_OCI_ARCHIVE) != (o.layer_fd >= 0) || (store && !o.ref)) {
-                fprintf(stderr, "Usage: berth-export --format FORMAT [--shift BASE] [--layer-fd N] [--ref REF] "
-                                "--out-fd N TREE\n"
+                fprintf(stderr, "Usage: berth-export --format FORMAT [--shift BASE] [--layer-fd N] "
+                                "[--ref REF] --out-fd N TREE\n"
                                 "       berth-export --format oci-store --ref REF TREE STORE\n"
                                 "(--layer-fd with oci-archive only, and always)\n");
                 return 2;

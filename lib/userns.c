@@ -107,7 +107,8 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
 
 /* Whether a user's machine dir carries USERNS_SHARED_FILE. */
 static bool shares_for_good(int machine_dir_fd) {
-        return geteuid() != 0 && faccessat(machine_dir_fd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        return geteuid() != 0 &&
+               faccessat(machine_dir_fd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Whether the machine dir at HOLDER (a path the registry gave) shares its
@@ -194,7 +195,8 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
         /* So do machines that share a range for good (USERNS_SHARED_FILE):
          * whichever holds the claim covers the others (the registry counts
          * every machine dir with the range as a holder). */
-        return ensure_range(s->machines_fd, machines, machine_dir_fd, shares_for_good(machine_dir_fd), ret_base);
+        return ensure_range(s->machines_fd, machines, machine_dir_fd, shares_for_good(machine_dir_fd),
+                            ret_base);
 }
 
 int userns_range_follow(Store *s, int machine_dir_fd) {
