@@ -386,22 +386,16 @@ static int copy_running(Context *ctx, const CpRequest *req, CpSides *sides) {
 
 typedef struct StoppedCopy {
         const CpRequest *req;
-        Store *store;
-        const char *mpath;
         const char *rootfs;
         const CpSides *sides;
 } StoppedCopy;
 
-/* Opens the rootfs only once inside the user namespace userns_call() made
- * for a user: before, its root directory (the machine root's, 0755 or not)
- * is not the user's to search.  A layered machine's files are its merged
- * view, mounted for this copy alone: for a user in that namespace too,
- * whose root may mount (the user's own process may not). */
+/* For layers_call_merged(): opens the rootfs only once inside the user
+ * namespace it made for a user: before, its root directory (the machine
+ * root's, 0755 or not) is not the user's to search.  A layered machine's
+ * files are its merged view, mounted for this copy alone. */
 static int copy_stopped_rootfs(void *userdata) {
         const StoppedCopy *c = userdata;
-        int r = layers_mount_merged(c->store, c->mpath);
-        if (r < 0)
-                return log_error_errno(r, "Failed to mount the layers of '%s': %m", c->req->machine);
         _cleanup_close_ int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (rootfd < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", c->rootfs);
@@ -421,15 +415,10 @@ static int copy_stopped(Context *ctx, const CpRequest *req, CpSides *sides) {
 
         _cleanup_free_ char *mpath = store_machine_path(&ctx->store, req->machine);
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, req->machine);
-        StoppedCopy c = { .req = req, .store = &ctx->store, .mpath = mpath, .rootfs = rootfs, .sides = sides };
-        if (geteuid() == 0)
-                return copy_stopped_rootfs(&c) < 0 ? ERR_FAILED : 0;
+        StoppedCopy c = { .req = req, .rootfs = rootfs, .sides = sides };
         /* A user's machine's files carry its range's host IDs: only root of
          * a namespace that maps them may make and chown them. */
-        _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
-        if (mfd < 0)
-                return log_error_errno(mfd, "Failed to open %s: %m", mpath), ERR_FAILED;
-        return userns_call(mfd, copy_stopped_rootfs, &c) < 0 ? ERR_FAILED : 0;
+        return layers_call_merged(&ctx->store, mpath, copy_stopped_rootfs, &c) < 0 ? ERR_FAILED : 0;
 }
 
 const VerbSpec cp_verb = {

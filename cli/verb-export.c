@@ -2,7 +2,11 @@
 /* berth export NAME FILE: a stopped machine's files as an archive, written
  * by the berth-export helper (export.h says what goes in).  The archive is
  * written to a hidden file beside FILE and renamed over FILE when complete,
- * so FILE is never half-written. */
+ * so FILE is never half-written.  berth opens that file (and an
+ * oci-archive's unnamed layer file) itself and hands the helper only the
+ * fds: so a user's export, whose helper runs as root of the machine's
+ * range to read its files, writes only what the user may write, and only
+ * files the user owns. */
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -61,6 +65,27 @@ static bool ref_is_valid(const char *ref) {
                strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@+") == n;
 }
 
+/* berth-export of a machine's files, with the archive (and an
+ * oci-archive's layer) in FDS, already open. */
+typedef struct ExportRun {
+        const char *name;
+        char *const *argv;
+        const int *fds;
+        size_t n_fds;
+} ExportRun;
+
+/* For layers_call_merged(): a user's runs as root of a namespace mapped
+ * like the machine's, which owns its files (the IDs it sees are the
+ * guest's own, as root's export writes them); a layered machine's files
+ * are its merged view. */
+static int run_export(void *userdata) {
+        const ExportRun *e = userdata;
+        int r = spawn_sandboxed_fds(e->argv, e->fds, e->n_fds);
+        if (r > 0)
+                log_error("Failed to export '%s' (berth-export said why).", e->name);
+        return r > 0 ? -EIO : r;
+}
+
 static const OptionSpec export_options[] = {
         { "format", 0, 'f', "FORMAT", "tar, tar.gz, tar.zst, tar.xz or oci-archive (default: from FILE's suffix)" },
         { "ref", 0, 'r', "REF", "with oci-archive: the image name recorded in it" },
@@ -75,6 +100,7 @@ const VerbSpec export_verb = {
         .example = "export web web.tar.zst\nexport --format oci-archive --ref web:1 web web.oci.tar",
         .options = export_options,
         .complete = COMPLETE_STOPPED,
+        .rootless = true,
 };
 
 int verb_export(Context *ctx, int argc, char **argv) {
@@ -161,57 +187,65 @@ int verb_export(Context *ctx, int argc, char **argv) {
         }
         _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
         unsigned shift = 0;
-        r = mfd < 0 ? mfd : ownership_shift(mfd, &shift);
+        /* A user's helper sees the guest's own IDs already (run_export()). */
+        r = mfd < 0 ? mfd : geteuid() == 0 ? ownership_shift(mfd, &shift) : 0;
         if (r < 0) {
                 log_error_errno(r, "Cannot read %s/machines/%s/ownership: %m", ctx->store.root, name);
                 return ERR_FAILED;
         }
-        /* A layered machine's files are its upper over its layers: the merged
-         * view, in our own mount namespace, which the helper inherits. */
-        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
-        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
-        r = layers_mount_merged(&ctx->store, mpath);
-        if (r < 0) {
-                log_error_errno(r, "Failed to mount the layers of '%s': %m", name);
-                return ERR_FAILED;
-        }
 
+        /* The archive's hidden name and the layer's unnamed file, made with
+         * our own rights where FILE goes. */
         uint64_t rnd = 0;
         (void) getrandom(&rnd, sizeof rnd, 0);
-        _cleanup_free_ char *dir = strndup(abs, (size_t) (slash - abs));
+        _cleanup_free_ char *dir = slash == abs ? xstrdup("/") : strndup(abs, (size_t) (slash - abs));
         if (!dir)
                 abort();
-        _cleanup_free_ char *tmp = xasprintf("%s/.%s.berth-export-%016llx", dir, slash + 1, (unsigned long long) rnd);
+        _cleanup_free_ char *tmp = xasprintf("%.*s/.%s.berth-export-%016llx", (int) (slash - abs), abs,
+                                             slash + 1, (unsigned long long) rnd);
         _cleanup_close_ int tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (tfd < 0) {
-                log_error_errno(errno, "Failed to create %s: %m", tmp);
+                log_error_errno(errno, "Cannot write the archive in %s: %m", dir);
                 return ERR_FAILED;
+        }
+        int fds[2] = { tfd, -EBADF };
+        size_t n_fds = 1;
+        _cleanup_close_ int layer_fd = -EBADF;
+        if (streq(format, "oci-archive")) {
+                /* On the archive's file system, which has room for the layer
+                 * the archive holds. */
+                layer_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (layer_fd < 0) {
+                        log_error_errno(errno, "Cannot make a temporary file for the layer in %s: %m", dir);
+                        (void) unlink(tmp);
+                        return ERR_FAILED;
+                }
+                fds[n_fds++] = layer_fd;
         }
         char shift_arg[16];
         snprintf(shift_arg, sizeof shift_arg, "%u", shift);
         const char *helper = secure_getenv("BERTH_EXPORT") ?: BERTH_EXPORT_PATH;
         char *args[] = { (char *) helper, (char *) "--format", (char *) format, (char *) "--shift", shift_arg,
-                         NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-        size_t n = 5;
+                         (char *) "--out-fd", (char *) "3", NULL, NULL, NULL, NULL, NULL, NULL };
+        size_t n = 7;
         _cleanup_free_ char *default_ref = xasprintf("localhost/%s:latest", name);
-        if (streq(format, "oci-archive")) {
+        if (layer_fd >= 0) {
+                args[n++] = (char *) "--layer-fd";
+                args[n++] = (char *) "4";
                 args[n++] = (char *) "--ref";
                 args[n++] = (char *) (ref ?: default_ref);
         }
+        _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
+        _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
         args[n++] = (char *) "--";
         args[n++] = rootfs;
-        args[n++] = tmp;
-        r = spawn_sandboxed(args);
-        layers_umount_merged(rootfs);
+        ExportRun run = { .name = name, .argv = args, .fds = fds, .n_fds = n_fds };
+        r = layers_call_merged(&ctx->store, mpath, run_export, &run);
         if (r == 0 && fsync(tfd) < 0)
-                r = -errno;
+                r = log_error_errno(errno, "Failed to write %s: %m", tmp);
         if (r == 0 && rename(tmp, abs) < 0)
-                r = -errno;
+                r = log_error_errno(errno, "Failed to rename %s to %s: %m", tmp, file);
         if (r != 0) {
-                if (r < 0)
-                        log_error_errno(r, "Failed to export '%s' to %s: %m", name, file);
-                else
-                        log_error("Failed to export '%s' to %s (berth-export said why).", name, file);
                 (void) unlink(tmp);
                 return ERR_FAILED;
         }

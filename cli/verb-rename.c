@@ -8,19 +8,21 @@
  * when skipped: the UID range registry names the machine dir (a sibling dir
  * holding the range counts as its owner, see uid-registry.h), the runtime dir
  * holds logs only, and etc/hostname is rewritten at the next rename or by
- * hand. */
+ * hand.  A user's machine is renamed the same way in the user's own state
+ * root, registry and runtime dir; its etc/hostname is written as root of
+ * the machine's namespace (the tree is its range's), and its autostart is
+ * the user's systemd's. */
 
 #include "berth.h"
-#include "build-config.h"
 #include "fs.h"
 #include "gc.h"
-#include "idmap.h"
 #include "layers.h"
 #include "log.h"
+#include "paths.h"
 #include "rootfs.h"
 #include "runtime.h"
-#include "uid-registry.h"
 #include "unit.h"
+#include "userns.h"
 #include "util.h"
 
 /* Machines (kept "berth run" instances) that boot OLD's rootfs: their
@@ -40,10 +42,12 @@ static int find_base_users(Context *ctx, const char *old, char **ret_user) {
         return 0;
 }
 
-/* Autostart (unit mode, default state root): 1 if berth@OLD.service is
+/* Autostart (unit mode, default state root; a user's: the user's systemd
+ * and default state root, as enable says): 1 if berth@OLD.service is
  * enabled, 0 if not or if autostart does not apply here, or -errno. */
 static int autostart_enabled(Context *ctx, const char *name) {
-        if (!streq(ctx->store.root, BERTH_STATE_DIR))
+        _cleanup_(state_paths_done) StatePaths def = {};
+        if (state_paths_default(&def) < 0 || !streq(ctx->store.root, def.state))
                 return 0;
         RunMode mode;
         if (context_run_mode(ctx, &mode) < 0 || mode != RUN_MODE_UNIT)
@@ -51,30 +55,21 @@ static int autostart_enabled(Context *ctx, const char *name) {
         return unit_is_enabled(ctx->bus, name);
 }
 
-/* The host-wide registry entry of the machine's UID range names the machine
- * dir: point it at the new one. */
+/* The registry entry of the machine's UID range (the host's, or the
+ * user's own) names the machine dir: point it at the new one. */
 static void registry_follow(Context *ctx, const char *name) {
         _cleanup_close_ int mfd = open_dir_nofollow(ctx->store.machines_fd, name);
-        uid_t base;
-        if (mfd < 0 || idmap_read_at(mfd, &base) < 0)
-                return; /* no range of its own */
-        _cleanup_free_ char *owner = NULL;
-        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
-        int r = fd_get_path(mfd, &owner);
-        if (r >= 0)
-                r = uid_registry_open(NULL, &reg);
-        if (r >= 0)
-                r = uid_registry_claim(&reg, base, owner, NULL);
+        int r = mfd < 0 ? mfd : userns_range_follow(&ctx->store, mfd);
         if (r < 0)
-                log_warning_errno(r, "Failed to point the registry entry of UID range %u at '%s', ignoring "
-                                  "(the next start does): %m",
-                                  (unsigned) base, name);
+                log_warning_errno(r, "Failed to point the registry entry of the UID range of '%s' at it, "
+                                  "ignoring (the next start does): %m", name);
 }
 
 /* etc/hostname says the machine's name unless machine.conf sets Hostname=
- * (create, import and clone write it so): now NEW's.  A layered machine's
- * file may be in a layer, so it is written through the merged view (in our
- * own mount namespace), which copies it up. */
+ * (create, import and clone write it so): now NEW's.  Written as the
+ * machine's root (a user's tree is its range's; rootfs_write_hostname()
+ * never follows a guest's symlink), through a layered machine's merged
+ * view, which copies the file up from its layer. */
 static void hostname_follow(Context *ctx, const char *name) {
         _cleanup_(machine_config_done) MachineConfig cfg = {};
         _cleanup_free_ char *err = NULL;
@@ -82,10 +77,8 @@ static void hostname_follow(Context *ctx, const char *name) {
                 return;
         _cleanup_free_ char *mpath = store_machine_path(&ctx->store, name);
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
-        int r = layers_mount_merged(&ctx->store, mpath);
-        if (r >= 0)
-                r = rootfs_write_hostname(rootfs, name);
-        layers_umount_merged(rootfs);
+        int r = layers_call_merged(&ctx->store, mpath, rootfs_write_hostname_call,
+                                   &(HostnameArgs) { rootfs, name });
         if (r < 0)
                 log_warning_errno(r, "Failed to write '%s' to the machine's etc/hostname, ignoring: %m", name);
 }
@@ -98,6 +91,7 @@ const VerbSpec rename_verb = {
         .example = "rename web web-old",
         .options = no_options,
         .complete = COMPLETE_STOPPED,
+        .rootless = true,
 };
 
 int verb_rename(Context *ctx, int argc, char **argv) {

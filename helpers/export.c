@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* berth-export --format FORMAT [--shift BASE] [--ref REF] TREE FILE: write
- * the tree TREE (a stopped machine's rootfs, its merged view for a layered
- * one) into FILE, an empty regular file berth made.  With --format
- * oci-store, FILE is berth's image store (ROOT/images, its lock held by
- * berth) and the tree becomes image REF there (a template image).  A program of its own so
- * that berth itself never loads libarchive, and so that the walk of a
- * guest's tree happens in a separate, sandboxed process (spawn_sandboxed()). */
+/* berth-export --format FORMAT [--shift BASE] [--layer-fd M] [--ref REF]
+ * --out-fd N TREE: write the tree TREE (a stopped machine's rootfs, its
+ * merged view for a layered one) as an archive into the empty file open at
+ * fd N; an oci-archive's layer waits in the empty file open at fd M until
+ * its digest is known.  berth opens both with its own rights, beside the
+ * archive's name: a helper that runs as root of a user's machine range
+ * (which owns the tree) needs no right to the user's directories, and
+ * nothing it writes is ever owned by a subordinate ID.  berth-export
+ * --format oci-store --ref REF TREE STORE: the tree becomes image REF in
+ * berth's image store STORE (ROOT/images, its lock held by berth: a
+ * template image).  A program of its own so that berth itself never loads
+ * libarchive, and so that the walk of a guest's tree happens in a separate,
+ * sandboxed process (spawn_sandboxed()). */
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,12 +28,16 @@ int main(int argc, char **argv) {
                 { "format", required_argument, NULL, 'f' },
                 { "shift", required_argument, NULL, 's' },
                 { "ref", required_argument, NULL, 'r' },
+                { "out-fd", required_argument, NULL, 'o' },
+                { "layer-fd", required_argument, NULL, 'l' },
                 {},
         };
         log_parse_environment();
         log_set_prefix("berth");
-        ExportOptions o = { .format = _EXPORT_FORMAT_INVALID, .scratch_dir_fd = -EBADF, .store_fd = -EBADF };
+        ExportOptions o = { .format = _EXPORT_FORMAT_INVALID, .scratch_dir_fd = -EBADF, .layer_fd = -EBADF,
+                            .store_fd = -EBADF };
         unsigned shift;
+        int out_fd = -EBADF;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -48,57 +58,53 @@ int main(int argc, char **argv) {
                 case 'r':
                         o.ref = optarg;
                         break;
+                case 'o':
+                case 'l': {
+                        int fd;
+                        if (safe_atoi(optarg, &fd) < 0 || fd < 3 || fcntl(fd, F_GETFD) < 0) {
+                                log_error("--%s takes an open file descriptor above 2, not '%s'.",
+                                          c == 'o' ? "out-fd" : "layer-fd", optarg);
+                                return 2;
+                        }
+                        *(c == 'o' ? &out_fd : &o.layer_fd) = fd;
+                        break;
+                }
                 default:
                         return 2;
                 }
-        if (argc - optind != 2 || o.format < 0) {
-                fprintf(stderr, "Usage: berth-export --format FORMAT [--shift BASE] [--ref REF] TREE FILE\n");
+        bool store = o.format == EXPORT_OCI_STORE;
+        if (o.format < 0 || argc - optind != (store ? 2 : 1) || (store != (out_fd < 0)) ||
+            (o.format == EXPORT_OCI_ARCHIVE) != (o.layer_fd >= 0) || (store && !o.ref)) {
+                fprintf(stderr, "Usage: berth-export --format FORMAT [--shift BASE] [--layer-fd N] "
+                                "[--ref REF] --out-fd N TREE\n"
+                                "       berth-export --format oci-store --ref REF TREE STORE\n"
+                                "(--layer-fd with oci-archive only, and always)\n");
                 return 2;
         }
-        const char *tree = argv[optind], *file = argv[optind + 1];
+        const char *tree = argv[optind];
         _cleanup_close_ int root = open_dir_nofollow(AT_FDCWD, tree);
         if (root < 0) {
                 log_error_errno(root, "Failed to open %s: %m", tree);
                 return EXIT_FAILURE;
         }
-        if (o.format == EXPORT_OCI_STORE) {
-                if (!o.ref) {
-                        log_error("--format oci-store needs --ref.");
-                        return 2;
-                }
-                _cleanup_close_ int store = open_dir_nofollow(AT_FDCWD, file);
-                if (store < 0) {
-                        log_error_errno(store, "Failed to open %s: %m", file);
-                        return EXIT_FAILURE;
-                }
-                if (image_store_prepare(store) < 0)
-                        return EXIT_FAILURE;
-                /* The layer waits among the blobs: linked in once complete. */
-                _cleanup_close_ int blobs = open_dir_nofollow(store, "blobs/sha256");
-                if (blobs < 0) {
-                        log_error_errno(blobs, "Failed to open %s/blobs/sha256: %m", file);
-                        return EXIT_FAILURE;
-                }
-                o.store_fd = store;
-                o.scratch_dir_fd = blobs;
-                return export_rootfs(root, -EBADF, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-        }
-        _cleanup_close_ int out = open(file, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-        if (out < 0) {
-                log_error_errno(errno, "Failed to open %s: %m", file);
+        if (!store)
+                return export_rootfs(root, out_fd, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        const char *file = argv[optind + 1];
+        _cleanup_close_ int sfd = open_dir_nofollow(AT_FDCWD, file);
+        if (sfd < 0) {
+                log_error_errno(sfd, "Failed to open %s: %m", file);
                 return EXIT_FAILURE;
         }
-        /* The layer of an oci-archive waits beside FILE: the same file system,
-         * which berth checked has room for the archive. */
-        const char *slash = strrchr(file, '/');
-        _cleanup_free_ char *dir = slash ? strndup(file, (size_t) (slash - file)) : xstrdup(".");
-        if (!dir)
-                abort();
-        _cleanup_close_ int scratch = open_dir_nofollow(AT_FDCWD, isempty(dir) ? "/" : dir);
-        if (scratch < 0) {
-                log_error_errno(scratch, "Failed to open %s: %m", dir);
+        if (image_store_prepare(sfd) < 0)
+                return EXIT_FAILURE;
+        /* The layer waits among the blobs: linked in once complete. */
+        _cleanup_close_ int blobs = open_dir_nofollow(sfd, "blobs/sha256");
+        if (blobs < 0) {
+                log_error_errno(blobs, "Failed to open %s/blobs/sha256: %m", file);
                 return EXIT_FAILURE;
         }
-        o.scratch_dir_fd = scratch;
-        return export_rootfs(root, out, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        o.store_fd = sfd;
+        o.scratch_dir_fd = blobs;
+        return export_rootfs(root, -EBADF, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

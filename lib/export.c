@@ -387,7 +387,8 @@ static int store_image(const ExportOptions *o, const char *manifest_digest, cons
 
 static int export_oci(int root_fd, int out_fd, const ExportOptions *o) {
         /* The layer first, into an unnamed file: its digest names it. */
-        _cleanup_close_ int tmp = openat(o->scratch_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        _cleanup_close_ int tmp = o->layer_fd >= 0 ? fcntl(o->layer_fd, F_DUPFD_CLOEXEC, 3)
+                                : openat(o->scratch_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (tmp < 0)
                 return log_error_errno(errno, "Failed to make a temporary file for the layer: %m");
         _cleanup_(digest_freep) Digest *ld = digest_new(DIGEST_SHA256);

@@ -39,7 +39,9 @@ typedef struct ExportOptions {
         ExportFormat format;
         uid_t shift;      /* 0: the tree holds the guest's own IDs */
         const char *ref;  /* oci-archive: org.opencontainers.image.ref.name of the image */
-        int scratch_dir_fd; /* oci-archive: where the layer waits (an unnamed O_TMPFILE) until its digest is known */
+        int layer_fd;       /* oci-archive: the empty read-write file (an unnamed one of the caller's,
+                             * beside the archive) where the layer waits until its digest is known */
+        int scratch_dir_fd; /* oci-store: where the layer waits instead (an unnamed O_TMPFILE made here) */
         int store_fd;       /* oci-store: ROOT/images, prepared, its lock held by the caller; the
                              * scratch dir must be on its file system */
 } ExportOptions;

@@ -757,6 +757,31 @@ int layers_prepare_start(Store *s, const char *mpath, char ***ret) {
         return 0;
 }
 
+typedef struct MergedCall {
+        Store *s;
+        const char *mpath;
+        int (*fn)(void *userdata);
+        void *userdata;
+} MergedCall;
+
+static int merged_call(void *userdata) {
+        const MergedCall *c = userdata;
+        int r = layers_mount_merged(c->s, c->mpath);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the layers of %s: %m", c->mpath);
+        r = c->fn(c->userdata);
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", c->mpath);
+        layers_umount_merged(rootfs);
+        return r;
+}
+
+int layers_call_merged(Store *s, const char *mpath, int (*fn)(void *userdata), void *userdata) {
+        _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
+        if (mfd < 0)
+                return log_error_errno(mfd, "Failed to open %s: %m", mpath);
+        return userns_call(mfd, merged_call, &(MergedCall) { s, mpath, fn, userdata });
+}
+
 typedef struct CheckArgs {
         Store *s;
         const char *mpath, *rootfs, *init;

@@ -128,6 +128,14 @@ int layers_mount_merged(Store *s, const char *mpath);
  * the directory is renamed or removed).  Nothing to do if there is none. */
 void layers_umount_merged(const char *rootfs);
 
+/* Call FN(USERDATA) as the root of the stopped machine in dir MPATH
+ * (userns_call(): for a user in a namespace mapped like the machine's, whose
+ * root may mount), with its merged view on MPATH/rootfs for a layered
+ * machine (layers_mount_merged(), dropped after).  What works on a
+ * machine's files from the host side: the tree is the machine's, for a user
+ * its range's.  FN's result, or -errno (logged). */
+int layers_call_merged(Store *s, const char *mpath, int (*fn)(void *userdata), void *userdata);
+
 /* Before a start: the host paths of the layer trees of machine dir MPATH,
  * top first (*ret NULL: a plain rootfs), with overlayfs's work dir made. */
 int layers_prepare_start(Store *s, const char *mpath, char ***ret);

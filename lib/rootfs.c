@@ -114,15 +114,11 @@ int rootfs_write_hostname(const char *rootfs, const char *hostname) {
         return 0;
 }
 
-typedef struct HostnameArgs {
-        const char *rootfs, *hostname;
-} HostnameArgs;
-
-static int write_hostname(void *userdata) {
+int rootfs_write_hostname_call(void *userdata) {
         const HostnameArgs *h = userdata;
         return rootfs_write_hostname(h->rootfs, h->hostname);
 }
 
 int rootfs_write_hostname_as_machine(int machine_dir_fd, const char *rootfs, const char *hostname) {
-        return userns_call(machine_dir_fd, write_hostname, &(HostnameArgs) { rootfs, hostname });
+        return userns_call(machine_dir_fd, rootfs_write_hostname_call, &(HostnameArgs) { rootfs, hostname });
 }

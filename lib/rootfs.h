@@ -27,3 +27,11 @@ int rootfs_write_hostname(const char *rootfs, const char *hostname);
  * MACHINE_DIR_FD (userns_call(), newidmap.h): without root only a namespace
  * mapping its range may write in its tree. */
 int rootfs_write_hostname_as_machine(int machine_dir_fd, const char *rootfs, const char *hostname);
+
+/* rootfs_write_hostname() of a HostnameArgs, for userns_call() and
+ * layers_call_merged() (rename writes through a layered machine's merged
+ * view). */
+typedef struct HostnameArgs {
+        const char *rootfs, *hostname;
+} HostnameArgs;
+int rootfs_write_hostname_call(void *userdata);

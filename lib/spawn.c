@@ -51,7 +51,30 @@ static int map_self(uid_t uid, gid_t gid) {
         return r;
 }
 
+/* In the child: FDS[i] becomes fd 3 + i (inherited across exec), every
+ * other fd above 2 is closed.  Through copies above them first, so that
+ * an fd already in the target range is never overwritten before it moved. */
+static int place_fds(const int *fds, size_t n) {
+        int high[SPAWN_FDS_MAX];
+        if (n > SPAWN_FDS_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + (int) SPAWN_FDS_MAX);
+                if (high[i] < 0)
+                        return -errno;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (dup2(high[i], 3 + (int) i) < 0)
+                        return -errno;
+        (void) syscall(SYS_close_range, 3U + (unsigned) n, ~0U, 0U);
+        return 0;
+}
+
 int spawn_sandboxed(char *const argv[]) {
+        return spawn_sandboxed_fds(argv, NULL, 0);
+}
+
+int spawn_sandboxed_fds(char *const argv[], const int *fds, size_t n_fds) {
         uid_t uid = geteuid();
         gid_t gid = getegid();
         struct clone_args args = {
@@ -77,7 +100,11 @@ int spawn_sandboxed(char *const argv[]) {
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (null < 0 || dup2(null, STDIN_FILENO) < 0)
                         _exit(127);
-                (void) syscall(SYS_close_range, 3U, ~0U, 0U);
+                int r = place_fds(fds, n_fds);
+                if (r < 0) {
+                        fprintf(stderr, "berth: failed to pass files to %s: %s\n", argv[0], strerror(-r));
+                        _exit(127);
+                }
                 execv(argv[0], argv);
                 fprintf(stderr, "berth: failed to execute %s: %m\n", argv[0]);
                 _exit(127);

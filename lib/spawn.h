@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stddef.h>
+
 /* Run a helper program (a template, cp) as an argv array, never through a
  * shell, in new PID and mount namespaces: if berth dies, the helper and
  * everything it started die with it (PR_SET_PDEATHSIG on the namespace's
@@ -9,6 +11,12 @@
  * tree on the host.  stdin is /dev/null; stdout and stderr are inherited.
  * Returns the exit status (>= 0), or -errno if it could not be run. */
 int spawn_sandboxed(char *const argv[]);
+
+/* The same with FDS[0..N_FDS) open in the helper as fds 3, 4, ...
+ * (files the caller opened with its own rights, which the helper may
+ * not be able to open itself), every other fd above 2 closed. */
+#define SPAWN_FDS_MAX 8
+int spawn_sandboxed_fds(char *const argv[], const int *fds, size_t n_fds);
 
 /* The same without the sandbox, for our own helpers that must see the
  * host's processes (berth-machined --network-gc checks and signals them):

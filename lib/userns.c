@@ -128,13 +128,19 @@ static int range_granted_by_host(uid_t base) {
         return id_intervals_overlap(&host, base, (uint64_t) base + USERNS_RANGE_SIZE);
 }
 
+/* Whether a user's machine dir carries USERNS_SHARED_FILE. */
+static bool shares_for_good(int machine_dir_fd) {
+        return geteuid() != 0 &&
+               faccessat(machine_dir_fd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* Whether the machine dir at HOLDER (a path the registry gave) shares its
  * range for good too: the machines of one clone --overlay family all carry
  * the marker, and while one of them has the range nothing else is given
  * it, so a marked holder of the same range is of our family. */
 static bool holder_shares(const char *holder) {
         _cleanup_close_ int dfd = holder ? open_dir_nofollow(AT_FDCWD, holder) : -EBADF;
-        return dfd >= 0 && faccessat(dfd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        return dfd >= 0 && shares_for_good(dfd);
 }
 
 /* userns_ensure_range_at(); a SHARED machine keeps a range another machine
@@ -201,24 +207,49 @@ int userns_ensure_range_at(int machines_fd, const char *machines_path, int machi
         return ensure_range(machines_fd, machines_path, machine_dir_fd, false, ret_base);
 }
 
+/* Whether BASE, a machine's range in store S, is the user's image store's
+ * (userns_image_range()), whose claim covers the machines of its layers. */
+static bool in_image_range(Store *s, uid_t base) {
+        uid_t image_base;
+        return geteuid() != 0 && idmap_read_at(s->images_fd, &image_base) >= 0 && base == image_base;
+}
+
 int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base) {
         _cleanup_free_ char *machines = xasprintf("%s/machines", s->root);
-        uid_t base, image_base;
+        uid_t base;
         /* A user's machine of image layers shares the image store's range
          * (userns_image_range()): the store's claim covers it, and a claim
          * of its own would find the range taken and move the machine away
          * from the IDs its layers have. */
-        if (geteuid() != 0 && idmap_read_at(machine_dir_fd, &base) >= 0 &&
-            idmap_read_at(s->images_fd, &image_base) >= 0 && base == image_base) {
+        if (idmap_read_at(machine_dir_fd, &base) >= 0 && in_image_range(s, base)) {
                 *ret_base = base;
                 return 0;
         }
         /* So do machines that share a range for good (USERNS_SHARED_FILE):
          * whichever holds the claim covers the others (the registry counts
          * every machine dir with the range as a holder). */
-        bool shared = geteuid() != 0 &&
-                      faccessat(machine_dir_fd, USERNS_SHARED_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-        return ensure_range(s->machines_fd, machines, machine_dir_fd, shared, ret_base);
+        return ensure_range(s->machines_fd, machines, machine_dir_fd, shares_for_good(machine_dir_fd),
+                            ret_base);
+}
+
+int userns_range_follow(Store *s, int machine_dir_fd) {
+        uid_t base;
+        int r = idmap_read_at(machine_dir_fd, &base);
+        if (r == -ENOENT || (r >= 0 && in_image_range(s, base)))
+                return 0;
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *owner = NULL, *holder = NULL;
+        _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
+        r = fd_get_path(machine_dir_fd, &owner);
+        if (r >= 0)
+                r = uid_registry_open(NULL, &reg);
+        if (r >= 0)
+                r = uid_registry_claim(&reg, base, owner, &holder);
+        /* A machine of its clone --overlay family holds it: covered. */
+        if (r == -EADDRINUSE && shares_for_good(machine_dir_fd) && holder_shares(holder))
+                r = 0;
+        return r;
 }
 
 int userns_image_range(Store *s, uid_t *ret_base) {

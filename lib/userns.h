@@ -36,6 +36,15 @@ int userns_ensure_range(Store *s, int machine_dir_fd, uid_t *ret_base);
  * writes it to the source only once the clone is committed. */
 #define USERNS_SHARED_FILE "range-shared"
 
+/* After a rename of the machine dir MACHINE_DIR_FD of S: point the
+ * registry's claim of its range at the dir's new path.  Never allocates or
+ * moves a range: nothing to do for a machine without one, one in the
+ * image store's range (the store's claim covers it) or one whose range a
+ * machine sharing it for good holds (USERNS_SHARED_FILE).  Left undone, the
+ * registry still finds the dir (uid-registry.h counts siblings of the named
+ * owner).  0 or -errno (-EADDRINUSE: another machine holds the range). */
+int userns_range_follow(Store *s, int machine_dir_fd);
+
 /* The same for a machine dir that is no store's (berth-oci's state dir of a
  * container): MACHINES_FD is the dir that holds it and its siblings, whose
  * idmap files count as taken too; MACHINES_PATH names it in messages. */

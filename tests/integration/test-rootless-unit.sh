@@ -231,6 +231,11 @@ check_output_contains "exec works in it" "^hi$" ub exec a -- echo hi
 check "stop a" ub stop a
 tpl_gone() { [ "$(usc is-active berth@a.service)" != active ]; }
 check "the template unit is inactive" wait_for 10 tpl_gone
+check "rename a ra: the user's autostart follows" ub rename a ra
+check_eq "berth@ra.service is enabled, berth@a.service not" "enabled disabled" \
+        "$(usc is-enabled berth@ra.service) $(usc is-enabled berth@a.service)"
+check "rename ra a" ub rename ra a
+check_eq "berth@a.service is enabled again" "enabled" "$(usc is-enabled berth@a.service)"
 check "disable a" ub disable a
 check_eq "berth@a.service is disabled" "disabled" "$(usc is-enabled berth@a.service)"
 check_fails "nothing wants it any more" th test -e "$UHOME/.config/systemd/user/default.target.wants/berth@a.service"
