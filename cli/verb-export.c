@@ -7,6 +7,7 @@
  * fds: so a user's export, whose helper runs as root of the machine's
  * range to read its files, writes only what the user may write, and only
  * files the user owns. */
+#include <assert.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -225,8 +226,10 @@ int verb_export(Context *ctx, int argc, char **argv) {
         char shift_arg[16];
         snprintf(shift_arg, sizeof shift_arg, "%u", shift);
         const char *helper = secure_getenv("BERTH_EXPORT") ?: BERTH_EXPORT_PATH;
-        char *args[] = { (char *) helper, (char *) "--format", (char *) format, (char *) "--shift", shift_arg,
-                         (char *) "--out-fd", (char *) "3", NULL, NULL, NULL, NULL, NULL, NULL };
+        /* 7 fixed, 4 for an oci-archive's layer, "--" and the rootfs, and
+         * the NULL that ends them. */
+        char *args[14] = { (char *) helper, (char *) "--format", (char *) format, (char *) "--shift", shift_arg,
+                           (char *) "--out-fd", (char *) "3" };
         size_t n = 7;
         _cleanup_free_ char *default_ref = xasprintf("localhost/%s:latest", name);
         if (layer_fd >= 0) {
@@ -239,6 +242,8 @@ int verb_export(Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *rootfs = store_rootfs_path(&ctx->store, name);
         args[n++] = (char *) "--";
         args[n++] = rootfs;
+        assert(n < ELEMENTSOF(args));
+        args[n] = NULL;
         ExportRun run = { .name = name, .argv = args, .fds = fds, .n_fds = n_fds };
         r = layers_call_merged(&ctx->store, mpath, run_export, &run);
         if (r == 0 && fsync(tfd) < 0)
