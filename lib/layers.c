@@ -675,7 +675,9 @@ void layers_umount_merged(const char *rootfs) {
  * workdir, so any number of these may stand at once (run instances check
  * their shared base concurrently; overlayfs resets a workdir at every
  * mount, which would pull it from under another mount of the same one). */
-static int mount_merged(Store *s, const char *mpath, bool read_only) {
+static int mount_merged(Store *s, const char *mpath, bool read_only, bool *ret_mounted) {
+        if (ret_mounted)
+                *ret_mounted = false;
         _cleanup_close_ int mfd = open_dir_nofollow(AT_FDCWD, mpath);
         if (mfd < 0)
                 return mfd;
@@ -725,11 +727,15 @@ static int mount_merged(Store *s, const char *mpath, bool read_only) {
         close_all(lowers, n);
         if (mnt < 0)
                 return mnt;
-        return RET_NERRNO(move_mount(mnt, "", upper, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        if (move_mount(mnt, "", upper, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        if (ret_mounted)
+                *ret_mounted = true;
+        return 0;
 }
 
 int layers_mount_merged(Store *s, const char *mpath) {
-        return mount_merged(s, mpath, false);
+        return mount_merged(s, mpath, false, NULL);
 }
 
 int layers_prepare_start(Store *s, const char *mpath, char ***ret) {
@@ -766,12 +772,18 @@ typedef struct MergedCall {
 
 static int merged_call(void *userdata) {
         const MergedCall *c = userdata;
-        int r = layers_mount_merged(c->s, c->mpath);
+        bool mounted;
+        int r = mount_merged(c->s, c->mpath, false, &mounted);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the layers of %s: %m", c->mpath);
         r = c->fn(c->userdata);
-        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", c->mpath);
-        layers_umount_merged(rootfs);
+        /* Only what we mounted, in the namespace we made for it: for root's
+         * plain rootfs that is none, and we are still in the host's, where
+         * MPATH/rootfs may be a mount of the admin's. */
+        if (mounted) {
+                _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", c->mpath);
+                layers_umount_merged(rootfs);
+        }
         return r;
 }
 
@@ -793,7 +805,7 @@ typedef struct CheckArgs {
 static int check_merged(void *userdata) {
         const CheckArgs *c = userdata;
         /* Read-only: only looked at, maybe by several starts at once. */
-        int r = mount_merged(c->s, c->mpath, true);
+        int r = mount_merged(c->s, c->mpath, true, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the layers of %s: %m", c->mpath);
         _cleanup_free_ char *name = NULL;

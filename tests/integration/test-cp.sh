@@ -247,4 +247,12 @@ check_eq "it keeps its owner (no range to clamp to)" "70000:70000" \
         "$(stat -c %u:%g "$BERTH_ROOT/machines/p/rootfs/tmp/bigid")"
 check "stop it" berth stop p
 
+# A stopped machine's rootfs the admin mounted (its own volume; here a bind
+# of the tree onto itself): cp works in that tree and leaves the mount.
+PR=$BERTH_ROOT/machines/p/rootfs
+check "the admin mounts p's rootfs" mount --bind "$PR" "$PR"
+check "cp out of stopped p" berth cp p:/etc/hostname "$TEST_TMP/p-hostname"
+check "... its rootfs is still mounted" mountpoint -q "$PR"
+umount "$PR" 2>/dev/null
+
 done_testing
