@@ -461,7 +461,14 @@ static int notify_tree_lock(MountPlan *plan) {
                                             MOUNT_ATTR_NOEXEC };
         if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0)
                 return -errno;
-        BindSpec b = { .source = (char *) plan->notify_dir, .read_only = true };
+        /* The lock stage finds the source again by a path without symlinks:
+         * the one the kernel gives the opened dir (a --root or
+         * XDG_RUNTIME_DIR may go through one). */
+        _cleanup_free_ char *real = NULL;
+        int r = fd_get_path(plan->notify_dir_fd, &real);
+        if (r < 0)
+                return r;
+        BindSpec b = { .source = real, .read_only = true };
         return bind_tree_lock(tree, &b, &plan->notify_tree_fd);
 }
 

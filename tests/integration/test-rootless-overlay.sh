@@ -169,6 +169,16 @@ check "the range makes a machine of its own again" ub create n --template busybo
 check_eq "... the same one" "$START" "$(base_of n)"
 check "rm n" ub rm n
 
+# A state root reached through a symlink (a --root on a symlinked /home, say):
+# the lock stage of the machine's /run/host finds its dir by the real path.
+install -d -o "$U" -g "$U" "$UHOME/real" && ln -s real "$UHOME/link" && chown -h "$U:" "$UHOME/link"
+check "create in a state root through a symlink" ub --root "$UHOME/link/st" create s1 --template busybox \
+        --set Network.Mode=none
+check "... it starts" ub --root "$UHOME/link/st" start s1
+check "... and runs commands" ub --root "$UHOME/link/st" exec s1 -- true
+check "... stop" ub --root "$UHOME/link/st" stop s1
+check "... rm" ub --root "$UHOME/link/st" rm s1
+
 check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
         "$(comm -13 <(echo "$before") <(system_listing) | awk '$3 != 0')"
 check_eq "nothing of the system's belongs to the user" "" \
