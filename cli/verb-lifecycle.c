@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "berth.h"
+#include "binds.h"
 #include "netaddr.h"
 #include "build-config.h"
 #include "cgroup.h"
@@ -89,6 +90,34 @@ static void warn_user_limits(Context *ctx, const char *name, const char *unit) {
                            name, unit, controllers, keys);
 }
 
+/* A user's writable bind gives the machine's root the user's rights over
+ * the tree, setuid bits included (nosuid holds inside the machine only): a
+ * host user who reaches a file it leaves there runs it as the user.  Said
+ * at start of each bind of this start (RUNTIME_FILES) that others reach. */
+static void warn_user_binds(Context *ctx, const char *name) {
+        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (dfd < 0 || read_file_at(dfd, RUNTIME_FILES, 65536, &text, &len) < 0)
+                return;
+        _cleanup_(machine_config_done) MachineConfig files;
+        machine_config_init(&files);
+        if (machine_config_parse_text(&files, text, len, RUNTIME_FILES, CONFIG_SOURCE_MACHINE, false, NULL) < 0)
+                return;
+        for (char **b = files.binds; b && *b; b++) {
+                BindSpec spec = {};
+                const char *reason;
+                if (bind_spec_parse(*b, false, &spec, &reason) < 0)
+                        continue;
+                if (!spec.read_only && path_reachable_by_others(spec.source))
+                        log_notice("Machine '%s' writes to %s (a bind), which other users of this host can reach: "
+                                   "its root can leave files of yours there, setuid ones too. Bind it with "
+                                   "--bind-ro, or from below a directory of mode 0700.",
+                                   name, spec.source);
+                bind_spec_done(&spec);
+        }
+}
+
 /* Unit mode: the supervisor runs as berth-NAME.service; systemd waits for its
  * READY=1, which it sends when the guest has booted. */
 static int start_unit(Context *ctx, const char *name, bool privileged, const StartOptions *o) {
@@ -146,8 +175,10 @@ static int start_unit(Context *ctx, const char *name, bool privileged, const Sta
         }
         if (privileged)
                 warn_privileged(name);
-        if (geteuid() != 0 && !ctx->quiet)
+        if (geteuid() != 0 && !ctx->quiet) {
                 warn_user_limits(ctx, name, unit);
+                warn_user_binds(ctx, name);
+        }
         return 0;
 }
 
@@ -461,9 +492,11 @@ int machine_start(Context *ctx, const char *name, const StartOptions *o) {
         r = start_direct(ctx, name, o, logfd, privileged);
         /* Said once, here, once it runs: the supervisor cannot make cgroups
          * for a user. */
-        if (r == 0 && geteuid() != 0 && !ctx->quiet)
+        if (r == 0 && geteuid() != 0 && !ctx->quiet) {
                 log_notice("Without root and a delegated cgroup, machine '%s' runs without resource limits "
                            "([Resources] is not applied).", name);
+                warn_user_binds(ctx, name);
+        }
         return r;
 }
 

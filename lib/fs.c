@@ -3,6 +3,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 
@@ -419,4 +420,21 @@ int disk_usage_at(int dirfd, const char *path, uint64_t *ret) {
         }
         free(du.linked);
         return r;
+}
+
+bool path_reachable_by_others(const char *path) {
+        _cleanup_free_ char *p = xstrdup(path);
+        for (char *slash = p;; slash = strchr(slash + 1, '/')) {
+                char saved = slash ? *slash : 0;
+                if (slash)
+                        *slash = 0;
+                struct stat st;
+                if (stat(isempty(p) ? "/" : p, &st) < 0)
+                        return false;
+                if (S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH))
+                        return false;
+                if (!slash)
+                        return true;
+                *slash = saved;
+        }
 }

@@ -93,5 +93,11 @@ int pidfd_open_checked(pid_t pid, unsigned long long starttime);
  * no inode left for root): what a helper's failure most likely came from. */
 bool fs_is_full(int fd);
 
+/* Whether every directory from / down to PATH (PATH itself too, if it is
+ * one) may be searched by "others": then any user of the host reaches
+ * what lies there (as far as its own mode lets them).  Symlinks are
+ * followed as a lookup would; false if PATH cannot be looked at. */
+bool path_reachable_by_others(const char *path);
+
 /* Close every fd >= 3 except those listed. */
 int close_all_fds_except(const int *keep, size_t n_keep);

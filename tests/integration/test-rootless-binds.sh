@@ -60,8 +60,15 @@ check_eq "a is still stopped, nothing made in it" "stopped " \
 wait_for 10 no_user_process
 
 # --- a bind at start, and a read-only one ---------------------------------------------------
-check "start a with a bind of the user's dir, a read-only one and a file" \
+# The home open to others (0755): start says what the machine's root can
+# leave in the writable binds, not in the read-only one.
+chmod 0755 "$UHOME"
+check_output_contains "start a with a bind of the user's dir, a read-only one and a file: said" \
+        "writes to $DATA \\(a bind\\), which other users of this host can reach" \
         ub start a --bind "$DATA:/data" --bind-ro "$UHOME/ro:/ro" --bind "$UHOME/single:/etc/single"
+cp "$TEST_TMP/out" "$TEST_TMP/start.out"
+check_output_contains "... of the file too" "writes to $UHOME/single \\(a bind\\)" cat "$TEST_TMP/start.out"
+check_fails "... not of the read-only bind" grep -q "writes to $UHOME/ro " "$TEST_TMP/start.out"
 check_eq "a runs" "running" "$(state_of a)"
 check_eq "the user's files are UID/GID 65536 inside" "65536:65536 65536:65536" \
         "$(ub exec a -- stat -c %u:%g /data /data/mine | xargs)"
@@ -94,7 +101,12 @@ wait_for 10 no_user_process
 # [Files] Bind= in the machine's configuration, through `set`.
 check "set a Files.Bind= as the user" ub set a "Files.Bind=$DATA:/cfgdata"
 check_eq "it is in machine.conf" "Bind=$DATA:/cfgdata" "$(grep -x "Bind=.*" "$STATE/machines/a/machine.conf")"
+# With the home closed to others (0700) nothing is said.
+chmod 0700 "$UHOME"
 check "start a" ub start a
+cp "$TEST_TMP/out" "$TEST_TMP/start.out"
+check_fails "... saying nothing of its bind: no other user reaches it" grep -q "can reach" "$TEST_TMP/start.out"
+chmod 0755 "$UHOME"
 check_eq "the configured bind is there" "as-user" "$(ub exec a -- cat /cfgdata/by-65536)"
 check "stop a" ub stop a
 wait_for 10 no_user_process
