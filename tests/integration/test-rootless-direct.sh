@@ -88,5 +88,8 @@ if [ -n "$V2" ]; then
 fi
 
 check "rm d" ub rm d
-check_eq "nothing under /var/lib/berth or /run/berth changed" "$before" "$(system_listing)"
+check_eq "nothing under /var/lib/berth or /run/berth changed but by root" "" \
+        "$(comm -13 <(echo "$before") <(system_listing) | awk '$3 != 0')"
+check_eq "nothing of the system's belongs to the user" "" \
+        "$(find /var/lib/berth /run/berth -uid "$UID_U" -print -quit 2>/dev/null)"
 done_testing
