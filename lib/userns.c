@@ -87,16 +87,25 @@ static int allocate_user_range(int machines_fd, const char *machines_path, UidRe
         return 0;
 }
 
+/* The IDs the host has handed out (its users and groups, and the lines of
+ * /etc/subuid and /etc/subgid), added to USED.  Logs. */
+static int collect_host(IdIntervals *used) {
+        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
+        if (etc < 0)
+                return log_error_errno(etc, "Failed to open /etc: %m");
+        int r = id_intervals_add_host(used, etc);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the host's users and subordinate ID ranges in /etc: %m");
+        return 0;
+}
+
 static int allocate_range(int machines_fd, const char *machines_path, UidRegistry *reg, uid_t *ret) {
         if (geteuid() != 0)
                 return allocate_user_range(machines_fd, machines_path, reg, ret);
         _cleanup_(id_intervals_done) IdIntervals used = {};
-        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
-        if (etc < 0)
-                return log_error_errno(etc, "Failed to open /etc: %m");
-        int r = id_intervals_add_host(&used, etc);
+        int r = collect_host(&used);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the host's users and subordinate ID ranges in /etc: %m");
+                return r;
         r = collect_taken(machines_fd, machines_path, reg, &used);
         if (r < 0)
                 return r;
@@ -114,15 +123,12 @@ static int allocate_range(int machines_fd, const char *machines_path, UidRegistr
  * covers berth's), and whoever has them could map them and reach the
  * machine's processes and files.  1 if BASE's range is the host's now, 0
  * if not (and always for a user, whose ranges are their own subordinate
- * IDs), -errno. */
+ * IDs), -errno (logged). */
 static int range_granted_by_host(uid_t base) {
         if (geteuid() != 0)
                 return 0;
         _cleanup_(id_intervals_done) IdIntervals host = {};
-        _cleanup_close_ int etc = open_dir_nofollow(AT_FDCWD, "/etc");
-        if (etc < 0)
-                return etc;
-        int r = id_intervals_add_host(&host, etc);
+        int r = collect_host(&host);
         if (r < 0)
                 return r;
         return id_intervals_overlap(&host, base, (uint64_t) base + USERNS_RANGE_SIZE);
@@ -141,6 +147,17 @@ static bool shares_for_good(int machine_dir_fd) {
 static bool holder_shares(const char *holder) {
         _cleanup_close_ int dfd = holder ? open_dir_nofollow(AT_FDCWD, holder) : -EBADF;
         return dfd >= 0 && shares_for_good(dfd);
+}
+
+/* Claim BASE for OWNER, as uid_registry_claim() does; for a SHARED machine
+ * a holder that shares the range for good too (holder_shares()) counts as
+ * ours: 0 then, not -EADDRINUSE. */
+static int claim_range(UidRegistry *reg, uid_t base, const char *owner, bool shared) {
+        _cleanup_free_ char *holder = NULL;
+        int r = uid_registry_claim(reg, base, owner, &holder);
+        if (r == -EADDRINUSE && shared && holder_shares(holder))
+                return 0;
+        return r;
 }
 
 /* userns_ensure_range_at(); a SHARED machine keeps a range another machine
@@ -162,7 +179,7 @@ static int ensure_range(int machines_fd, const char *machines_path, int machine_
         r = idmap_read_at(machine_dir_fd, &base);
         int granted = r >= 0 ? range_granted_by_host(base) : 0;
         if (granted < 0)
-                return log_error_errno(granted, "Failed to read the host's users and subordinate ID ranges in /etc: %m");
+                return granted;
         if (granted > 0)
                 /* Moved like a doubly held range, below (a chowned rootfs is
                  * shifted at start, ownership_ensure()); the old entry goes
@@ -171,10 +188,7 @@ static int ensure_range(int machines_fd, const char *machines_path, int machine_
                             "/etc/subgid; giving it a new range.",
                             (unsigned) base, (unsigned) (base + USERNS_RANGE_SIZE - 1), owner);
         else if (r >= 0) {
-                _cleanup_free_ char *holder = NULL;
-                r = uid_registry_claim(&reg, base, owner, &holder);
-                if (r == -EADDRINUSE && shared && holder_shares(holder))
-                        r = 0;
+                r = claim_range(&reg, base, owner, shared);
                 if (r != -EADDRINUSE) {
                         if (r < 0)
                                 return log_error_errno(r, "Failed to register the UID range of %s: %m", owner);
@@ -239,16 +253,14 @@ int userns_range_follow(Store *s, int machine_dir_fd) {
                 return 0;
         if (r < 0)
                 return r;
-        _cleanup_free_ char *owner = NULL, *holder = NULL;
+        _cleanup_free_ char *owner = NULL;
         _cleanup_(uid_registry_close) UidRegistry reg = UID_REGISTRY_INIT;
         r = fd_get_path(machine_dir_fd, &owner);
         if (r >= 0)
                 r = uid_registry_open(NULL, &reg);
+        /* A machine of its clone --overlay family holding it covers it. */
         if (r >= 0)
-                r = uid_registry_claim(&reg, base, owner, &holder);
-        /* A machine of its clone --overlay family holds it: covered. */
-        if (r == -EADDRINUSE && shares_for_good(machine_dir_fd) && holder_shares(holder))
-                r = 0;
+                r = claim_range(&reg, base, owner, shares_for_good(machine_dir_fd));
         return r;
 }
 
