@@ -66,6 +66,9 @@ rootless_cleanup() {
         [ -n "${UDIR:-}" ] && rm -rf --one-file-system "$UDIR"
 }
 
+# The user's UID range registry, as "BASE-in-hex OWNER" lines.
+entries() { (cd "$STATE/uid-ranges" 2>/dev/null && grep -H '^OWNER=' -- * 2>/dev/null | sed 's/:OWNER=/ /') | sort; }
+
 system_listing() {
         find /var/lib/berth /run/berth -path /var/lib/berth/uid-ranges -prune -o \
                 -printf '%p %y %U %m %s %T@ %C@\n' 2>/dev/null | sort

@@ -24,7 +24,6 @@ check "the admin gives the user four ranges" rootless_add_ranges
 M=$STATE/machines
 OUT=$UHOME/out
 base_of() { sed -n 's/^UID_BASE=//p' "$1/idmap" 2>/dev/null; }
-entries() { (cd "$STATE/uid-ranges" 2>/dev/null && grep -H '^OWNER=' -- * 2>/dev/null | sed 's/:OWNER=/ /') | sort; }
 # Every entry below DIR but sockets and etc/hostname (import writes its
 # own): path, type, mode, owner less BASE, size (not a directory's: a
 # file system's own figure), link target; then a digest of each file.

@@ -19,7 +19,6 @@ check "the admin gives the user one range" rootless_add_ranges
 M=$STATE/machines
 LAYERS=$STATE/images/layers
 base_of() { sed -n 's/^UID_BASE=//p' "$M/$1/idmap" 2>/dev/null; }
-entries() { (cd "$STATE/uid-ranges" 2>/dev/null && grep -H '^OWNER=' -- * 2>/dev/null | sed 's/:OWNER=/ /') | sort; }
 before=$(system_listing)
 
 check "create s --template busybox" ub create s --template busybox --set Network.Mode=none

@@ -25,8 +25,6 @@ rootless_user berth-rls 1 || { not_ok "useradd"; done_testing; }
 USTORE=$STATE/images
 store_base() { sed -n 's/^UID_BASE=//p' "$USTORE/idmap" 2>/dev/null; }
 base_of() { sed -n 's/^UID_BASE=//p' "$STATE/machines/$1/idmap" 2>/dev/null; }
-# The user's registry entries, as "BASE-in-hex OWNER" lines.
-entries() { (cd "$STATE/uid-ranges" 2>/dev/null && grep -H '^OWNER=' -- * 2>/dev/null | sed 's/:OWNER=/ /') | sort; }
 # No range held by the store, none registered for it.
 store_has_no_range() { [ ! -e "$USTORE/idmap" ] && ! entries | grep -q " $USTORE\$"; }
 before=$(system_listing)
