@@ -95,14 +95,9 @@ static void warn_user_limits(Context *ctx, const char *name, const char *unit) {
  * host user who reaches a file it leaves there runs it as the user.  Said
  * at start of each bind of this start (RUNTIME_FILES) that others reach. */
 static void warn_user_binds(Context *ctx, const char *name) {
-        _cleanup_close_ int dfd = open_dir_nofollow(ctx->store.run_fd, name);
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        if (dfd < 0 || read_file_at(dfd, RUNTIME_FILES, 65536, &text, &len) < 0)
-                return;
         _cleanup_(machine_config_done) MachineConfig files;
         machine_config_init(&files);
-        if (machine_config_parse_text(&files, text, len, RUNTIME_FILES, CONFIG_SOURCE_MACHINE, false, NULL) < 0)
+        if (runtime_files_read(ctx->store.run_fd, name, &files) < 0)
                 return;
         for (char **b = files.binds; b && *b; b++) {
                 BindSpec spec = {};

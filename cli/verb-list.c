@@ -69,14 +69,9 @@ static const char *machine_info_state(const MachineInfo *m) {
  * a stopped one's the configured ones. */
 static void read_files(Context *ctx, MachineInfo *m) {
         machine_config_init(&m->files);
-        _cleanup_close_ int dfd = m->running ? open_dir_nofollow(ctx->store.run_fd, m->name) : -EBADF;
-        _cleanup_free_ char *text = NULL, *err = NULL;
-        size_t len;
-        if (dfd >= 0 && read_file_at(dfd, RUNTIME_FILES, 65536, &text, &len) >= 0) {
-                (void) machine_config_parse_text(&m->files, text, len, RUNTIME_FILES, CONFIG_SOURCE_MACHINE, false,
-                                                 NULL);
+        if (m->running && runtime_files_read(ctx->store.run_fd, m->name, &m->files) >= 0)
                 return;
-        }
+        _cleanup_free_ char *err = NULL;
         MachineConfig cfg;
         if (store_load_config(&ctx->store, m->name, NULL, &cfg, &err) < 0)
                 return;

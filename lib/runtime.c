@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cni.h"
+#include "config.h"
 #include "fs.h"
 #include "kv.h"
 #include "log.h"
@@ -168,4 +169,18 @@ int runtime_clean_stale(int run_fd, const char *name) {
         if (dfd >= 0)
                 (void) pasta_leftover_kill(dfd);
         return rm_rf_at(run_fd, name);
+}
+
+int runtime_files_read(int run_fd, const char *name, MachineConfig *ret) {
+        _cleanup_close_ int dfd = open_dir_nofollow(run_fd, name);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = read_file_at(dfd, RUNTIME_FILES, 65536, &text, &len);
+        if (r < 0)
+                return r;
+        /* The supervisor wrote it: what parses is what it mounted. */
+        (void) machine_config_parse_text(ret, text, len, RUNTIME_FILES, CONFIG_SOURCE_MACHINE, false, NULL);
+        return 0;
 }

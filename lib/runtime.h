@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
+
 #define RUNTIME_FILES "files"
 
 typedef enum MachineState {
@@ -61,6 +63,12 @@ typedef struct RuntimeState {
 int runtime_is_active(int run_fd, const char *name);
 
 int runtime_state_read(int run_fd, const char *name, RuntimeState *ret);
+
+/* The [Files] of this start of machine NAME (RUNTIME_FILES) into *RET,
+ * which the caller has initialised (machine_config_init()) and frees; the
+ * supervisor wrote it, and what parses is kept.  0, or -errno when it
+ * cannot be read (-ENOENT: the machine is not running). */
+int runtime_files_read(int run_fd, const char *name, MachineConfig *ret);
 int runtime_state_write(int machine_run_fd, const RuntimeState *s);
 
 /* Open a pidfd for the machine's init, checking it is still the same process. */
